@@ -1,0 +1,413 @@
+"""Board profiles: YAML data in ``boards/``, validated against one schema into frozen dataclasses.
+
+Search path (first match of an id wins): directories given explicitly (``--boards-dir``), then
+``EDGEKIT_BOARDS_PATH`` (os.pathsep-separated), then the ``boards/`` directory shipped with edgekit.
+Every file is ``boards/<vendor>/<id>.yaml``; the file name must equal its ``id``.
+
+Units live in key names (``_hz``, ``_kb``, ``_ma``, ``_v``); unknown keys, missing keys and wrong
+types are errors that name the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from edgekit.errors import BoardError
+
+SCHEMA_VERSION = 1
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "boards"
+if not BUILTIN_DIR.is_dir():  # installed as a wheel: boards/ ships as package data
+    BUILTIN_DIR = Path(__file__).resolve().parent / "boards"
+
+KINDS = ("mcu", "sbc", "host")
+BUILD_SYSTEMS = ("cmake", "esp-idf", "pico-sdk", "zephyr", "platformio", "linux")
+FLASH_METHODS = ("qemu", "pyocd", "esptool", "uf2", "openocd", "dfu-util", "ssh", "none")
+UART_KINDS = ("cmsdk", "stm32-usart", "nrf-uarte", "rp2040-uart", "esp-usb-serial", "usb-cdc", "linux")
+TIMER_KINDS = ("dwt", "systick", "cmsdk-timer", "linux")
+POWER_MODELS = ("datasheet", "measured", "none")
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    """One region of the memory map (used to render linker scripts)."""
+
+    name: str
+    origin: int
+    size_kb: int
+    kind: str  # "flash" | "ram"
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Flash and RAM budget of the board (what a firmware image may use)."""
+
+    flash_kb: int
+    ram_kb: int
+    regions: tuple[MemoryRegion, ...] = ()
+    source: str = ""
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.flash_kb * 1024
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.ram_kb * 1024
+
+    def region(self, kind: str) -> MemoryRegion | None:
+        """The first region of a kind ("flash" or "ram"), or None."""
+        return next((r for r in self.regions if r.kind == kind), None)
+
+
+@dataclass(frozen=True)
+class Build:
+    """How firmware for this board is built."""
+
+    system: str
+    toolchain: str = ""
+    cpu_flags: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """Facts the firmware core needs: UART, timer, exit mechanism, extra config."""
+
+    uart: str = "cmsdk"
+    uart_base: int = 0
+    timer: str = "dwt"
+    timer_hz: int = 0
+    semihosting: bool = False
+    gpio_energy_pin: str = ""
+
+
+@dataclass(frozen=True)
+class Flash:
+    """How an image reaches the board."""
+
+    method: str
+    target: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Serial:
+    """Serial link settings and USB identity (for port discovery)."""
+
+    baudrate: int = 115200
+    usb_vid: int | None = None
+    usb_pid: int | None = None
+
+
+@dataclass(frozen=True)
+class Qemu:
+    """The QEMU machine that stands in for this board."""
+
+    machine: str
+    cpu: str = ""
+    icount_shift: int = 0
+
+
+@dataclass(frozen=True)
+class Power:
+    """Power model: supply voltage and currents, with where the numbers come from."""
+
+    model: str = "none"
+    supply_v: float = 0.0
+    active_ma: float = 0.0
+    idle_ma: float = 0.0
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Perf:
+    """A first latency estimate: cycles per int8 MAC for this core, with its origin."""
+
+    cycles_per_mac: float = 0.0
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class BoardProfile:
+    """A validated board profile."""
+
+    id: str
+    name: str
+    vendor: str
+    kind: str
+    core: str
+    arch: str
+    clock_hz: int
+    clock_source: str
+    memory: Memory
+    build: Build
+    firmware: Firmware
+    flash: Flash
+    serial: Serial
+    qemu: Qemu | None
+    power: Power
+    perf: Perf
+    url: str = ""
+    notes: str = ""
+    path: Path | None = None
+
+    @property
+    def cycles_per_mac(self) -> float:
+        return self.perf.cycles_per_mac
+
+    @property
+    def cycles_per_mac_source(self) -> str:
+        return self.perf.source
+
+    @property
+    def is_emulated(self) -> bool:
+        return self.flash.method == "qemu"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict of the profile."""
+        import dataclasses
+
+        d = dataclasses.asdict(self)
+        d["path"] = str(self.path) if self.path else None
+        return d
+
+
+# ---------------------------------------------------------------- schema ---------------------------------
+
+# field -> (type(s), required, default); nested sections have their own specs.
+_Spec = dict[str, tuple[Any, bool]]
+
+_TOP: _Spec = {
+    "schema": (int, True), "id": (str, True), "name": (str, True), "vendor": (str, True),
+    "kind": (str, True), "core": (str, True), "arch": (str, True), "clock_hz": (int, True),
+    "clock_source": (str, True), "memory": (dict, True), "build": (dict, True), "firmware": (dict, False),
+    "flash": (dict, True), "serial": (dict, False), "qemu": ((dict, type(None)), False),
+    "power": (dict, True), "perf": (dict, True), "url": (str, False), "notes": (str, False),
+}
+_MEMORY: _Spec = {"flash_kb": (int, True), "ram_kb": (int, True), "regions": (list, False), "source": (str, True)}
+_REGION: _Spec = {"name": (str, True), "origin": (int, True), "size_kb": (int, True), "kind": (str, True)}
+_BUILD: _Spec = {"system": (str, True), "toolchain": (str, False), "cpu_flags": (list, False),
+                 "defines": (list, False)}
+_FIRMWARE: _Spec = {"uart": (str, False), "uart_base": (int, False), "timer": (str, False),
+                    "timer_hz": (int, False), "semihosting": (bool, False), "gpio_energy_pin": (str, False)}
+_FLASH: _Spec = {"method": (str, True), "target": (str, False), "options": (dict, False)}
+_SERIAL: _Spec = {"baudrate": (int, False), "usb": ((dict, type(None)), False)}
+_USB: _Spec = {"vid": (int, True), "pid": (int, True)}
+_QEMU: _Spec = {"machine": (str, True), "cpu": (str, False), "icount_shift": (int, False)}
+_POWER: _Spec = {"model": (str, True), "supply_v": ((int, float), False), "active_ma": ((int, float), False),
+                 "idle_ma": ((int, float), False), "source": (str, True)}
+_PERF: _Spec = {"cycles_per_mac": ((int, float), True), "source": (str, True)}
+
+# Common unit mistakes: a key with the wrong unit suffix gets a pointed message.
+_UNIT_HINTS = {
+    "clock": "clock_hz", "clock_mhz": "clock_hz", "clock_khz": "clock_hz", "flash": "flash_kb",
+    "flash_mb": "flash_kb", "flash_bytes": "flash_kb", "ram": "ram_kb", "ram_mb": "ram_kb", "ram_bytes": "ram_kb",
+    "active": "active_ma", "active_a": "active_ma", "active_ua": "active_ma", "idle": "idle_ma",
+    "idle_ua": "idle_ma", "idle_a": "idle_ma", "supply": "supply_v", "supply_mv": "supply_v", "size": "size_kb",
+    "size_bytes": "size_kb",
+}
+
+
+def _type_name(t: Any) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t if x is not type(None)) + (
+            " or null" if type(None) in t else "")
+    return {int: "integer", float: "number", str: "string", bool: "boolean", dict: "mapping",
+            list: "list"}.get(t, t.__name__)
+
+
+def _check(section: Any, spec: _Spec, where: str, src: Path) -> dict[str, Any]:
+    """Validate one mapping against a spec; returns it. Errors name the file and the dotted field."""
+    if not isinstance(section, dict):
+        raise BoardError(f"{src}: {where or 'top level'}: expected a mapping, got {type(section).__name__}",
+                         hint="see boards/qemu/qemu-cortex-m4.yaml for a complete example")
+    prefix = f"{where}." if where else ""
+    for key in section:
+        if key not in spec:
+            unit = _UNIT_HINTS.get(str(key))
+            hint = (f"units go in key names: use '{unit}'" if unit
+                    else f"known keys here: {', '.join(sorted(spec))}")
+            raise BoardError(f"{src}: {prefix}{key}: unknown key", hint=hint)
+    for key, (typ, required) in spec.items():
+        if key not in section:
+            if required:
+                raise BoardError(f"{src}: {prefix}{key}: required key is missing",
+                                 hint="see boards/qemu/qemu-cortex-m4.yaml for a complete example")
+            continue
+        value = section[key]
+        types = typ if isinstance(typ, tuple) else (typ,)
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not ok:
+            raise BoardError(f"{src}: {prefix}{key}: expected {_type_name(typ)}, got {value!r}",
+                             hint="numbers carry their unit in the key name (e.g. clock_hz: 120_000_000)")
+    return section
+
+
+def _choice(value: str, choices: Sequence[str], field_name: str, src: Path) -> str:
+    if value not in choices:
+        raise BoardError(f"{src}: {field_name}: {value!r} is not one of: {', '.join(choices)}",
+                         hint="fix the value or add support for it in edgekit")
+    return value
+
+
+def _positive(value: float, field_name: str, src: Path, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise BoardError(f"{src}: {field_name}: must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def parse_board(raw: Any, src: Path) -> BoardProfile:
+    """Validate a parsed YAML document and build a :class:`BoardProfile`."""
+    top = _check(raw, _TOP, "", src)
+    if top["schema"] != SCHEMA_VERSION:
+        raise BoardError(f"{src}: schema: version {top['schema']} is not supported (this edgekit reads "
+                         f"{SCHEMA_VERSION})", hint="upgrade edgekit or convert the file")
+    if top["id"] != src.stem:
+        raise BoardError(f"{src}: id: {top['id']!r} does not match the file name {src.stem!r}",
+                         hint=f"rename the file to {top['id']}.yaml or fix the id")
+    _choice(top["kind"], KINDS, "kind", src)
+    _positive(top["clock_hz"], "clock_hz", src)
+
+    mem = _check(top["memory"], _MEMORY, "memory", src)
+    _positive(mem["flash_kb"], "memory.flash_kb", src, allow_zero=top["kind"] != "mcu")
+    _positive(mem["ram_kb"], "memory.ram_kb", src)
+    regions = []
+    for i, reg in enumerate(mem.get("regions", [])):
+        r = _check(reg, _REGION, f"memory.regions[{i}]", src)
+        _choice(r["kind"], ("flash", "ram"), f"memory.regions[{i}].kind", src)
+        _positive(r["size_kb"], f"memory.regions[{i}].size_kb", src)
+        _positive(r["origin"], f"memory.regions[{i}].origin", src, allow_zero=True)
+        regions.append(MemoryRegion(r["name"], r["origin"], r["size_kb"], r["kind"]))
+    memory = Memory(mem["flash_kb"], mem["ram_kb"], tuple(regions), mem["source"])
+
+    b = _check(top["build"], _BUILD, "build", src)
+    _choice(b["system"], BUILD_SYSTEMS, "build.system", src)
+    for key in ("cpu_flags", "defines"):
+        if not all(isinstance(x, str) for x in b.get(key, [])):
+            raise BoardError(f"{src}: build.{key}: expected a list of strings")
+    build = Build(b["system"], b.get("toolchain", ""), tuple(b.get("cpu_flags", [])), tuple(b.get("defines", [])))
+
+    fw = _check(top.get("firmware", {}), _FIRMWARE, "firmware", src)
+    if "uart" in fw:
+        _choice(fw["uart"], UART_KINDS, "firmware.uart", src)
+    if "timer" in fw:
+        _choice(fw["timer"], TIMER_KINDS, "firmware.timer", src)
+    firmware = Firmware(**fw)
+
+    fl = _check(top["flash"], _FLASH, "flash", src)
+    _choice(fl["method"], FLASH_METHODS, "flash.method", src)
+    flash = Flash(fl["method"], fl.get("target", ""), dict(fl.get("options", {})))
+
+    se = _check(top.get("serial", {}), _SERIAL, "serial", src)
+    usb = se.get("usb")
+    if usb is not None:
+        _check(usb, _USB, "serial.usb", src)
+    if "baudrate" in se:
+        _positive(se["baudrate"], "serial.baudrate", src)
+    serial = Serial(se.get("baudrate", 115200), usb["vid"] if usb else None, usb["pid"] if usb else None)
+
+    qemu = None
+    if top.get("qemu") is not None:
+        q = _check(top["qemu"], _QEMU, "qemu", src)
+        qemu = Qemu(q["machine"], q.get("cpu", ""), q.get("icount_shift", 0))
+    if fl["method"] == "qemu" and qemu is None:
+        raise BoardError(f"{src}: qemu: flash.method is 'qemu' but no qemu machine is given",
+                         hint="add qemu: {machine: mps2-an386}")
+
+    pw = _check(top["power"], _POWER, "power", src)
+    _choice(pw["model"], POWER_MODELS, "power.model", src)
+    for key in ("supply_v", "active_ma", "idle_ma"):
+        if key in pw:
+            _positive(pw[key], f"power.{key}", src, allow_zero=True)
+    power = Power(pw["model"], float(pw.get("supply_v", 0.0)), float(pw.get("active_ma", 0.0)),
+                  float(pw.get("idle_ma", 0.0)), pw["source"])
+
+    pf = _check(top["perf"], _PERF, "perf", src)
+    _positive(pf["cycles_per_mac"], "perf.cycles_per_mac", src)
+    perf = Perf(float(pf["cycles_per_mac"]), pf["source"])
+
+    return BoardProfile(
+        id=top["id"], name=top["name"], vendor=top["vendor"], kind=top["kind"], core=top["core"],
+        arch=top["arch"], clock_hz=top["clock_hz"], clock_source=top["clock_source"], memory=memory, build=build,
+        firmware=firmware, flash=flash, serial=serial, qemu=qemu, power=power, perf=perf,
+        url=top.get("url", ""), notes=top.get("notes", ""), path=src,
+    )
+
+
+def load_board_file(path: str | os.PathLike[str]) -> BoardProfile:
+    """Load and validate one board file."""
+    import yaml
+
+    src = Path(path)
+    try:
+        text = src.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BoardError(f"{src}: no such board file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BoardError(f"{src}: cannot read board file: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise BoardError(f"{src}: not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+                         hint="check indentation and quoting") from None
+    return parse_board(raw, src)
+
+
+def search_dirs(extra_dirs: Iterable[str | os.PathLike[str]] | None = None) -> list[Path]:
+    """The board directories, in search order."""
+    dirs = [Path(d) for d in (extra_dirs or [])]
+    env = os.environ.get("EDGEKIT_BOARDS_PATH", "")
+    dirs += [Path(d) for d in env.split(os.pathsep) if d]
+    dirs.append(BUILTIN_DIR)
+    for d in dirs:
+        if not d.is_dir():
+            raise BoardError(f"{d}: board directory does not exist",
+                             hint="check --boards-dir / EDGEKIT_BOARDS_PATH")
+    return dirs
+
+
+def _board_files(dirs: Sequence[Path]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in dirs:
+        for f in sorted(d.rglob("*.yaml")) + sorted(d.rglob("*.yml")):
+            found.setdefault(f.stem, f)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _load_cached(path: Path, mtime: float) -> BoardProfile:
+    return load_board_file(path)
+
+
+def load_board(board: str | BoardProfile, extra_dirs: Iterable[str | os.PathLike[str]] | None = None) -> BoardProfile:
+    """Load a board profile by id (or pass a BoardProfile through).
+
+    Raises:
+        BoardError: unknown id (with the list of known ids) or an invalid file.
+    """
+    if isinstance(board, BoardProfile):
+        return board
+    files = _board_files(search_dirs(extra_dirs))
+    path = files.get(board)
+    if path is None:
+        import difflib
+
+        close = difflib.get_close_matches(board, list(files), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "run 'edgekit boards list' to see the known boards"
+        raise BoardError(f"unknown board '{board}'", hint=hint)
+    return _load_cached(path, path.stat().st_mtime)
+
+
+def list_boards(extra_dirs: Iterable[str | os.PathLike[str]] | None = None) -> list[BoardProfile]:
+    """All board profiles on the search path, validated, sorted by id."""
+    files = _board_files(search_dirs(extra_dirs))
+    return sorted((_load_cached(p, p.stat().st_mtime) for p in files.values()), key=lambda b: b.id)
+
+
+DEFAULT_BOARD = "qemu-cortex-m4"

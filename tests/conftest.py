@@ -1,0 +1,56 @@
+"""Shared fixtures and the rule that in CI (CI=true) nothing may be skipped for a missing tool."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MODELS = REPO.parent / "shared" / "models"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip the test when ``condition`` is false -- except in CI, where it fails instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI but unavailable: {why}")
+    pytest.skip(why)
+
+
+def need_tool(program: str) -> str:
+    """Path of an external program; skip locally / fail in CI when it is missing."""
+    path = shutil.which(program)
+    need(path is not None, f"{program} not installed")
+    return path  # type: ignore[return-value]
+
+
+def need_module(name: str) -> None:
+    """Skip locally / fail in CI when a Python module cannot be imported."""
+    need(importlib.util.find_spec(name) is not None, f"python module {name} not installed")
+
+
+def shared_model(rel: str) -> Path:
+    """Path of a third-party model in ../shared/models (skip locally / fail in CI when absent)."""
+    path = SHARED_MODELS / rel
+    need(path.exists(), f"{path} not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def digits_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A small CNN trained on scikit-learn's digits, converted to float and int8 .tflite.
+
+    Returns a dict with keys: keras (model), float_tflite, int8_tflite (Paths),
+    x_train, y_train, x_test, y_test (float32 arrays, NHWC 8x8x1).
+    """
+    need_module("tensorflow")
+    need_module("sklearn")
+    from edgekit.examples_data import digits_cnn_artifacts
+
+    return digits_cnn_artifacts(tmp_path_factory.mktemp("digits"))
