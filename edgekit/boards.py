@@ -10,6 +10,8 @@ types are errors that name the file and the field.
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +28,13 @@ if not BUILTIN_DIR.is_dir():  # installed as a wheel: boards/ ships as package d
 
 KINDS = ("mcu", "sbc", "host")
 BUILD_SYSTEMS = ("cmake", "esp-idf", "pico-sdk", "zephyr", "platformio", "linux")
-FLASH_METHODS = ("qemu", "pyocd", "esptool", "uf2", "openocd", "dfu-util", "ssh", "none")
-UART_KINDS = ("cmsdk", "stm32-usart", "nrf-uarte", "rp2040-uart", "esp-usb-serial", "usb-cdc", "linux")
-TIMER_KINDS = ("dwt", "systick", "cmsdk-timer", "linux")
+# bossac: SAM-BA over USB CDC after a 1200-baud touch (the Arduino Nano 33 BLE bootloader).
+FLASH_METHODS = ("qemu", "pyocd", "esptool", "uf2", "bossac", "openocd", "dfu-util", "ssh", "none")
+# stm32-lpuart: the LPUART of STM32L4/H7 (USART-like registers, BRR = 256 * f_ck / baud).
+UART_KINDS = ("cmsdk", "stm32-usart", "stm32-lpuart", "nrf-uarte", "rp2040-uart", "esp-usb-serial", "usb-cdc",
+              "linux")
+# ccount: the Xtensa CCOUNT special register (ESP32-S3), one tick per CPU cycle.
+TIMER_KINDS = ("dwt", "systick", "cmsdk-timer", "ccount", "linux")
 POWER_MODELS = ("datasheet", "measured", "none")
 
 
@@ -72,6 +78,7 @@ class Build:
     toolchain: str = ""
     cpu_flags: tuple[str, ...] = ()
     defines: tuple[str, ...] = ()
+    board: str = ""  # the board/target name in the build system's own namespace (Zephyr, pico-sdk, IDF, PlatformIO)
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,7 @@ _TOP: _Spec = {
 _MEMORY: _Spec = {"flash_kb": (int, True), "ram_kb": (int, True), "regions": (list, False), "source": (str, True)}
 _REGION: _Spec = {"name": (str, True), "origin": (int, True), "size_kb": (int, True), "kind": (str, True)}
 _BUILD: _Spec = {"system": (str, True), "toolchain": (str, False), "cpu_flags": (list, False),
-                 "defines": (list, False)}
+                 "defines": (list, False), "board": (str, False)}
 _FIRMWARE: _Spec = {"uart": (str, False), "uart_base": (int, False), "timer": (str, False),
                     "timer_hz": (int, False), "semihosting": (bool, False), "gpio_energy_pin": (str, False)}
 _FLASH: _Spec = {"method": (str, True), "target": (str, False), "options": (dict, False)}
@@ -213,6 +220,26 @@ _UNIT_HINTS = {
 }
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """repr() for error messages: short, and safe for ints too long to print."""
+    try:
+        text = repr(value)
+    except ValueError:  # int beyond sys.get_int_max_str_digits()
+        return f"<int of {value.bit_length()} bits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _key_name(key: Any) -> str:
+    """A mapping key as it appears in messages: plain if it is a plain word, else its short repr."""
+    plain = isinstance(key, str) and key.isprintable() and key.strip() == key and key != ""
+    return key if plain else _show(key)
+
+
+def _one_line(what: Any) -> str:
+    """An exception's text on one line (PyYAML's messages span several)."""
+    return " ".join(str(what).split())
+
+
 def _type_name(t: Any) -> str:
     if isinstance(t, tuple):
         return " or ".join(_type_name(x) for x in t if x is not type(None)) + (
@@ -229,10 +256,11 @@ def _check(section: Any, spec: _Spec, where: str, src: Path) -> dict[str, Any]:
     prefix = f"{where}." if where else ""
     for key in section:
         if key not in spec:
-            unit = _UNIT_HINTS.get(str(key))
+            name = _key_name(key)
+            unit = _UNIT_HINTS.get(name)
             hint = (f"units go in key names: use '{unit}'" if unit
                     else f"known keys here: {', '.join(sorted(spec))}")
-            raise BoardError(f"{src}: {prefix}{key}: unknown key", hint=hint)
+            raise BoardError(f"{src}: {prefix}{name}: unknown key", hint=hint)
     for key, (typ, required) in spec.items():
         if key not in section:
             if required:
@@ -243,31 +271,45 @@ def _check(section: Any, spec: _Spec, where: str, src: Path) -> dict[str, Any]:
         types = typ if isinstance(typ, tuple) else (typ,)
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if not ok:
-            raise BoardError(f"{src}: {prefix}{key}: expected {_type_name(typ)}, got {value!r}",
+            raise BoardError(f"{src}: {prefix}{key}: expected {_type_name(typ)}, got {_show(value)}",
                              hint="numbers carry their unit in the key name (e.g. clock_hz: 120_000_000)")
     return section
 
 
 def _choice(value: str, choices: Sequence[str], field_name: str, src: Path) -> str:
     if value not in choices:
-        raise BoardError(f"{src}: {field_name}: {value!r} is not one of: {', '.join(choices)}",
+        raise BoardError(f"{src}: {field_name}: {_show(value)} is not one of: {', '.join(choices)}",
                          hint="fix the value or add support for it in edgekit")
     return value
 
 
 def _positive(value: float, field_name: str, src: Path, allow_zero: bool = False) -> None:
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        finite = False
+    if not finite:
+        raise BoardError(f"{src}: {field_name}: must be a finite number of sensible size, got {_show(value)}")
     if value < 0 or (value == 0 and not allow_zero):
-        raise BoardError(f"{src}: {field_name}: must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+        raise BoardError(f"{src}: {field_name}: must be {'>= 0' if allow_zero else '> 0'}, got {_show(value)}")
+
+
+def _check_overlaps(regions: Sequence[MemoryRegion], src: Path) -> None:
+    spans = sorted((r.origin, r.origin + r.size_kb * 1024, r.name) for r in regions)
+    for (_, end, name), (start, _, other) in itertools.pairwise(spans):
+        if start < end:
+            raise BoardError(f"{src}: memory.regions: {name!r} and {other!r} overlap",
+                             hint="check origin and size_kb of both regions")
 
 
 def parse_board(raw: Any, src: Path) -> BoardProfile:
     """Validate a parsed YAML document and build a :class:`BoardProfile`."""
     top = _check(raw, _TOP, "", src)
     if top["schema"] != SCHEMA_VERSION:
-        raise BoardError(f"{src}: schema: version {top['schema']} is not supported (this edgekit reads "
+        raise BoardError(f"{src}: schema: version {_show(top['schema'])} is not supported (this edgekit reads "
                          f"{SCHEMA_VERSION})", hint="upgrade edgekit or convert the file")
     if top["id"] != src.stem:
-        raise BoardError(f"{src}: id: {top['id']!r} does not match the file name {src.stem!r}",
+        raise BoardError(f"{src}: id: {_show(top['id'])} does not match the file name {src.stem!r}",
                          hint=f"rename the file to {top['id']}.yaml or fix the id")
     _choice(top["kind"], KINDS, "kind", src)
     _positive(top["clock_hz"], "clock_hz", src)
@@ -282,6 +324,7 @@ def parse_board(raw: Any, src: Path) -> BoardProfile:
         _positive(r["size_kb"], f"memory.regions[{i}].size_kb", src)
         _positive(r["origin"], f"memory.regions[{i}].origin", src, allow_zero=True)
         regions.append(MemoryRegion(r["name"], r["origin"], r["size_kb"], r["kind"]))
+    _check_overlaps(regions, src)
     memory = Memory(mem["flash_kb"], mem["ram_kb"], tuple(regions), mem["source"])
 
     b = _check(top["build"], _BUILD, "build", src)
@@ -289,13 +332,17 @@ def parse_board(raw: Any, src: Path) -> BoardProfile:
     for key in ("cpu_flags", "defines"):
         if not all(isinstance(x, str) for x in b.get(key, [])):
             raise BoardError(f"{src}: build.{key}: expected a list of strings")
-    build = Build(b["system"], b.get("toolchain", ""), tuple(b.get("cpu_flags", [])), tuple(b.get("defines", [])))
+    build = Build(b["system"], b.get("toolchain", ""), tuple(b.get("cpu_flags", [])), tuple(b.get("defines", [])),
+                  b.get("board", ""))
 
     fw = _check(top.get("firmware", {}), _FIRMWARE, "firmware", src)
     if "uart" in fw:
         _choice(fw["uart"], UART_KINDS, "firmware.uart", src)
     if "timer" in fw:
         _choice(fw["timer"], TIMER_KINDS, "firmware.timer", src)
+    for key in ("uart_base", "timer_hz"):
+        if key in fw:
+            _positive(fw[key], f"firmware.{key}", src, allow_zero=True)
     firmware = Firmware(**fw)
 
     fl = _check(top["flash"], _FLASH, "flash", src)
@@ -306,6 +353,10 @@ def parse_board(raw: Any, src: Path) -> BoardProfile:
     usb = se.get("usb")
     if usb is not None:
         _check(usb, _USB, "serial.usb", src)
+        for key in ("vid", "pid"):
+            if not 0 <= usb[key] <= 0xFFFF:
+                raise BoardError(f"{src}: serial.usb.{key}: {_show(usb[key])} is not a 16-bit USB id",
+                                 hint="write it in hex, e.g. vid: 0x0483")
     if "baudrate" in se:
         _positive(se["baudrate"], "serial.baudrate", src)
     serial = Serial(se.get("baudrate", 115200), usb["vid"] if usb else None, usb["pid"] if usb else None)
@@ -348,15 +399,53 @@ def load_board_file(path: str | os.PathLike[str]) -> BoardProfile:
     except FileNotFoundError:
         raise BoardError(f"{src}: no such board file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BoardError(f"{src}: cannot read board file: {exc}") from None
+        raise BoardError(f"{src}: cannot read board file: {_one_line(exc)}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise BoardError(f"{src}: {_key_name(exc.key)}: duplicate key (line {exc.line})",
+                         hint="each key may appear once per mapping; delete one of them") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise BoardError(f"{src}: not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or exc
+        raise BoardError(f"{src}: not valid YAML{where}: {_one_line(problem)}",
                          hint="check indentation and quoting") from None
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # PyYAML lets these escape for bad scalars (e.g. 'date: 2024-13-01', '!!int x') or deep nesting
+        raise BoardError(f"{src}: not valid YAML: {type(exc).__name__}: {_one_line(exc)}",
+                         hint="check the values' syntax (dates, explicit !! tags, nesting)") from None
     return parse_board(raw, src)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"duplicate key {key!r} (line {line})")
+        self.key = key
+        self.line = line
+
+
+@lru_cache(maxsize=1)
+def _unique_key_loader() -> type:
+    """A yaml.SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                    seen.add(key)
+                except TypeError:  # unhashable key: let SafeLoader report it as a YAMLError
+                    break
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def search_dirs(extra_dirs: Iterable[str | os.PathLike[str]] | None = None) -> list[Path]:
