@@ -1,0 +1,122 @@
+"""``edgekit inspect MODEL.tflite [--board ID] [--json] [--no-arena]``: what a model costs on a board."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from edgekit.cli import echo_json
+
+
+@click.command(name="inspect")
+@click.argument("model")
+@click.option("--board", "board_id", metavar="ID", help="Board profile for a fit verdict and a latency estimate.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-arena", is_flag=True, help="Do not run the TFLM host interpreter to measure the arena.")
+@click.option("--layers/--no-layers", default=True, show_default=True, help="Show the per-layer table.")
+@click.pass_context
+def cmd(ctx: click.Context, model: str, board_id: str | None, as_json: bool, no_arena: bool, layers: bool) -> None:
+    """Ops, tensors, parameters, MACs, TFLM arena, flash estimate and board fit of a .tflite MODEL."""
+    from edgekit.inspect import inspect
+
+    board = None
+    if board_id:
+        from edgekit.boards import load_board
+
+        board = load_board(board_id, list((ctx.obj or {}).get("boards_dirs", [])))
+    report = inspect(model, board=board, arena=not no_arena)
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    _print(report, layers)
+
+
+def _kb(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1024:,.1f} KB"
+
+
+def _print(r: Any, layers: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    summary = Table(title=f"{r.path or 'model'}", show_header=False)
+    summary.add_column("field", style="bold", no_wrap=True)
+    summary.add_column("value", overflow="fold")
+    io = [f"in  {t.name} {t.dtype}{list(t.shape)}" + (f" scale={t.scale[0]:.6g} zp={t.zero_point[0]}"
+                                                         if t.scale else "") for t in r.inputs]
+    io += [f"out {t.name} {t.dtype}{list(t.shape)}" + (f" scale={t.scale[0]:.6g} zp={t.zero_point[0]}"
+                                                          if t.scale else "") for t in r.outputs]
+    rows = [
+        ("file", f"{r.size_bytes:,} B, sha256 {r.sha256[:16]}…, schema v{r.schema_version}, {r.description!r}"),
+        ("graph", f"{sum(o.count for o in r.ops)} ops ({len(r.ops)} kinds), {len(r.tensors)} tensors, "
+                  f"{r.subgraphs} subgraph(s)"),
+        ("inputs / outputs", "\n".join(io)),
+        ("parameters", f"{r.params:,} ({r.weight_bytes:,} B of constant data)"),
+        ("MACs", f"{r.macs:,}  (+{r.other_ops:,} other ops)"),
+        ("full int8", "yes" if r.full_int8 else "no"),
+        ("dtypes", "activations " + _counts(r.activation_dtypes) + "; constants " + _counts(r.weight_dtypes)),
+        ("TFLM arena", (f"{r.arena_bytes:,} B ({_kb(r.arena_bytes)}); " if r.arena_bytes else "") + r.arena_note),
+        ("flash estimate", f"{_kb(r.flash_estimate_bytes)} = model {_kb(r.size_bytes)} + runtime "
+                           f"{_kb(r.runtime_code_bytes[0])}–{_kb(r.runtime_code_bytes[1])}"),
+    ]
+    for k, v in rows:
+        summary.add_row(k, v)
+    console.print(summary)
+
+    if r.issues:
+        issues = Table(title="TFLM compatibility")
+        issues.add_column("severity", no_wrap=True)
+        issues.add_column("issue", overflow="fold")
+        style = {"error": "bold red", "warning": "yellow", "info": "dim"}
+        for i in r.issues:
+            issues.add_row(f"[{style.get(i.severity, '')}]{i.severity}[/]", i.message)
+        console.print(issues)
+
+    ops = Table(title="Operators")
+    for col, just in (("op", "left"), ("count", "right"), ("versions", "left"), ("MACs", "right"),
+                      ("TFLM kernel", "left")):
+        ops.add_column(col, justify=just)  # type: ignore[arg-type]
+    for o in r.ops:
+        ops.add_row(o.opcode, str(o.count), ",".join(map(str, o.versions)), f"{o.macs:,}",
+                    "yes" if o.tflm else "[bold red]no[/]")
+    console.print(ops)
+
+    if layers:
+        table = Table(title="Layers")
+        for col, just in (("#", "right"), ("op", "left"), ("output", "left"), ("MACs", "right"), ("%", "right"),
+                          ("other ops", "right"), ("params", "right")):
+            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        for x in r.layers:
+            pct = f"{100.0 * x.macs / r.macs:.1f}" if r.macs else "-"
+            table.add_row(str(x.index), x.opcode, str(list(x.output_shape)), f"{x.macs:,}", pct,
+                          f"{x.other_ops:,}", f"{x.params:,}")
+        console.print(table)
+        console.print(f"[dim]{r.macs_note}[/]")
+
+    if r.fit is not None:
+        _print_fit(console, r.fit)
+
+
+def _print_fit(console: Any, f: Any) -> None:
+    from rich.table import Table
+
+    verdict = {True: "[bold green]fits[/]", False: "[bold red]does not fit[/]", None: "[yellow]unknown[/]"}[f.fits]
+    table = Table(title=f"{f.board} ({f.board_name}): {verdict}", show_header=True)
+    for col in ("", "needed", "available", "free", "used"):
+        table.add_column(col, justify="right" if col else "left")
+    table.add_row("flash", _kb(f.flash_needed), _kb(f.flash_bytes), _kb(f.flash_free),
+                  "-" if f.flash_pct is None else f"{f.flash_pct:.1f} %")
+    table.add_row("RAM", _kb(f.ram_needed), _kb(f.ram_bytes), _kb(f.ram_free),
+                  "-" if f.ram_pct is None else f"{f.ram_pct:.1f} %")
+    console.print(table)
+    if f.latency_ms is not None:
+        console.print(f"estimated latency: [bold]{f.latency_ms:,.2f} ms[/] ({f.latency_source})")
+    for note in f.notes:
+        console.print(f"[dim]{note}[/]")
+
+
+def _counts(d: dict[str, int]) -> str:
+    return ", ".join(f"{k}×{v}" for k, v in sorted(d.items())) or "-"
