@@ -21,6 +21,7 @@ from edgekit import __version__
 # verb -> (module, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("edgekit.cli.boards", "List and show board profiles."),
+    "carray": ("edgekit.cli.carray", "Write a .tflite model as a 16-byte aligned C/C++ array (model_data.h/.cc)."),
     "convert": ("edgekit.cli.convert", "Convert a Keras/SavedModel model to a full-int8 .tflite with a quality report."),
     "inspect": ("edgekit.cli.inspect", "Ops, params, MACs, flash, TFLM arena and board fit of a .tflite model."),
     "generate": ("edgekit.cli.generate", "Generate a firmware project for a model and a board."),
@@ -70,7 +71,7 @@ def run(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        main.main(args=args, prog_name="edgekit", standalone_mode=False)
+        rc = main.main(args=args, prog_name="edgekit", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         return 130
@@ -89,7 +90,7 @@ def run(argv: list[str] | None = None) -> int:
         return 2 if isinstance(exc, UsageError) else 1
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    return 0
+    return rc if isinstance(rc, int) else 0  # ctx.exit(N) comes back as N without standalone mode
 
 
 def entry() -> None:

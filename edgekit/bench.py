@@ -1,0 +1,339 @@
+"""Benchmark a firmware on a board, emulated (QEMU) or real (serial port): latency, memory, modelled energy.
+
+The same code path drives both: start QEMU or open the port, ``name%`` sync, ``ek-info%``, upload the input,
+``infer N W%``, ``ek-laps%`` (timer ticks per inference), ``ek-stack%``, ``ek-out 0%``. The result follows the
+``edgekit.bench/1`` JSON schema documented in ``docs/bench-schema.md``.
+
+Counting rule under QEMU: with ``-icount shift=S`` one guest instruction takes 2**S ns of virtual time, so a
+timer at ``timer_hz`` advances once per ``1e9 / timer_hz / 2**S`` instructions (40 at 25 MHz, shift 0; checked
+with a calibrated loop). On hardware the DWT counts core cycles.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit.boards import DEFAULT_BOARD, BoardProfile, load_board
+from edgekit.errors import DeviceError, ModelError, UsageError
+
+SCHEMA = "edgekit.bench/1"
+PROJECT_FILE = "edgekit_project.json"
+MAX_LAPS = 64  # EK_MAX_LAPS: an infer command reports at most this many per-inference laps
+
+
+# ---------------------------------------------------------------- target: a project directory or an ELF
+
+@dataclass(frozen=True)
+class Target:
+    """What to benchmark: an ELF, and when it comes from a generated project, that project's facts."""
+
+    elf: Path
+    project_dir: Path | None = None
+    project: dict[str, Any] = field(default_factory=dict)
+    model_path: Path | None = None
+    board_id: str | None = None
+
+
+def resolve_target(target: str | os.PathLike[str]) -> Target:
+    """A generated project directory (``edgekit_project.json`` + ``build/*.elf``) or an ELF file."""
+    path = Path(target)
+    if path.is_file():
+        if path.read_bytes()[:4] != b"\x7fELF":
+            raise ModelError(f"{path}: not an ELF file", hint="pass a project directory or its build/*.elf")
+        proj_dir = next((p for p in (path.parent, path.parent.parent) if (p / PROJECT_FILE).is_file()), None)
+        base = _project_facts(proj_dir) if proj_dir else Target(elf=path)
+        return Target(path, base.project_dir, base.project, base.model_path, base.board_id)
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such project directory or ELF file")
+    facts = _project_facts(path)
+    return Target(_find_elf(path, facts.project), path, facts.project, facts.model_path, facts.board_id)
+
+
+def _project_facts(proj_dir: Path) -> Target:
+    pfile = proj_dir / PROJECT_FILE
+    project: dict[str, Any] = {}
+    if pfile.is_file():
+        try:
+            project = json.loads(pfile.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{pfile}: not readable JSON ({exc})", hint="regenerate the project") from None
+    board = project.get("board")
+    board_id = board.get("id") if isinstance(board, dict) else board
+    model = project.get("model")
+    if isinstance(model, dict):
+        model = model.get("path") or model.get("file")
+    model_path = None
+    if isinstance(model, str) and model:
+        candidates = [proj_dir / model, Path(model)]
+        model_path = next((c for c in candidates if c.is_file()), None)
+    return Target(elf=Path(), project_dir=proj_dir, project=project, model_path=model_path,
+                  board_id=board_id if isinstance(board_id, str) else None)
+
+
+def _find_elf(proj_dir: Path, project: dict[str, Any]) -> Path:
+    named = project.get("elf")
+    if isinstance(named, str) and (proj_dir / named).is_file():
+        return proj_dir / named
+    elfs = sorted((proj_dir / "build").glob("*.elf"), key=lambda p: p.stat().st_mtime, reverse=True)
+    if not elfs:
+        raise UsageError(f"{proj_dir}: no firmware image in build/", hint=f"run 'edgekit build {proj_dir}' first")
+    return elfs[0]
+
+
+def _build_memory(target: Target, board: BoardProfile) -> tuple[int, int, str]:
+    """Flash/RAM of the image benchmarked, accounted per section against the board's memory regions."""
+    from edgekit.build import analyze_elf
+
+    res = analyze_elf(target.elf, board)
+    return res.flash_bytes, res.ram_bytes, f"sections of {target.elf.name} (edgekit.build.analyze_elf)"
+
+
+# ---------------------------------------------------------------- statistics
+
+def stats(values: list[float] | list[int]) -> dict[str, float | int]:
+    """n, min, median, mean, p90 (linear interpolation), max, stdev (sample, 0 for one value)."""
+    if not values:
+        raise ValueError("no values")
+    arr = np.asarray(values, dtype=np.float64)
+    return {"n": len(values), "min": float(arr.min()), "median": float(np.median(arr)), "mean": float(arr.mean()),
+            "p90": float(np.percentile(arr, 90)), "max": float(arr.max()),
+            "stdev": float(statistics.stdev(arr.tolist())) if len(values) > 1 else 0.0}
+
+
+def counting_rule(board: BoardProfile, timer_hz: int) -> tuple[str, float, str]:
+    """(basis, units per timer tick, rule in words) for converting ticks to instructions or cycles."""
+    if board.qemu is not None and board.flash.method == "qemu":
+        shift = board.qemu.icount_shift
+        per_tick = 1e9 / timer_hz / (2 ** shift)
+        return "instructions", per_tick, (f"QEMU -icount shift={shift}: one guest instruction = {2 ** shift} ns "
+                                          f"of virtual time; instructions = ticks x 1e9 / {timer_hz} / 2^{shift}")
+    per_tick = board.clock_hz / timer_hz
+    return "cycles", per_tick, f"cycles = ticks x clock_hz / timer_hz = ticks x {board.clock_hz} / {timer_hz}"
+
+
+# ---------------------------------------------------------------- result
+
+@dataclass
+class BenchResult:
+    """One benchmark: everything ``docs/bench-schema.md`` documents. ``to_dict()`` gives the JSON form."""
+
+    board: dict[str, Any]
+    target: dict[str, Any]
+    device: dict[str, Any]
+    transport: dict[str, Any]
+    input: dict[str, Any]
+    runs: int
+    warmup: int
+    timing: dict[str, Any]
+    memory: dict[str, Any]
+    energy: dict[str, Any]
+    output: dict[str, Any]
+    canary: str | None
+    notes: list[str] = field(default_factory=list)
+    created_utc: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc)
+                             .isoformat(timespec="seconds").replace("+00:00", "Z"))
+
+    @property
+    def basis(self) -> str:
+        return str(self.timing["basis"])
+
+    @property
+    def median_count(self) -> float:
+        """Median instructions (QEMU) or cycles (hardware) per inference."""
+        return float(self.timing["count"]["median"])
+
+    @property
+    def median_latency_us(self) -> float:
+        return float(self.timing["latency_us"]["median"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "edgekit_version": __version__, "created_utc": self.created_utc,
+                "board": self.board, "target": self.target, "device": self.device, "transport": self.transport,
+                "input": self.input, "runs": self.runs, "warmup": self.warmup, "timing": self.timing,
+                "memory": self.memory, "energy": self.energy, "output": self.output, "canary": self.canary,
+                "notes": list(self.notes)}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the JSON atomically (a temporary file in the same directory, then rename)."""
+        return save_json(self.to_dict(), path)
+
+
+def save_json(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write JSON atomically: readers see the old file or the complete new one, never a partial one."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a saved benchmark JSON and check its schema tag."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{p}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{p}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        got = data.get("schema") if isinstance(data, dict) else None
+        raise UsageError(f"{p}: not an {SCHEMA} file (schema: {got!r})", hint="save one with 'edgekit bench --save'")
+    return data
+
+
+# ---------------------------------------------------------------- the benchmark
+
+def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = None, runs: int = 10,
+          warmup: int = 1, inputs: Any = None, port: str | None = None, save: str | os.PathLike[str] | None = None,
+          boards_dirs: list[str] | None = None, timeout: float = 10.0, infer_timeout: float = 300.0,
+          log_dir: str | os.PathLike[str] | None = None) -> BenchResult:
+    """Benchmark a generated project (or an ELF) on a board.
+
+    Args:
+        target: project directory (``edgekit_project.json``, ``build/*.elf``) or an ELF file.
+        board: board id or profile; default: the project's board, else ``qemu-cortex-m4``.
+        runs / warmup: timed and untimed inferences.
+        inputs: the input (see :mod:`edgekit.samples`; the first sample is used); default: random bytes, seed 0.
+        port: a serial port/URL of a real board already running the firmware; None runs QEMU.
+        save: write the JSON result there (atomically).
+        timeout: seconds allowed for each ordinary command; infer_timeout: for one ``infer`` command.
+        log_dir: where the link and QEMU logs go (default: the project's build/ directory, or next to the ELF).
+
+    Raises:
+        DeviceError: the device crashed, hung, rebooted or answered an error (message and log path included).
+    """
+    from edgekit.samples import load_device_inputs, random_inputs
+    from edgekit.transport.session import open_session
+
+    if runs < 1 or warmup < 0:
+        raise UsageError(f"runs must be >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
+    tgt = resolve_target(target)
+    prof = load_board(board or tgt.board_id or DEFAULT_BOARD, boards_dirs)
+    notes: list[str] = []
+    if tgt.board_id and tgt.board_id != prof.id:
+        notes.append(f"the project was generated for board '{tgt.board_id}', benchmarked as '{prof.id}'")
+    logs = Path(log_dir) if log_dir else tgt.elf.parent
+
+    with open_session(prof, elf=tgt.elf, port=port, log_dir=logs, timeout=timeout,
+                      infer_timeout=infer_timeout) as sess:
+        dev = sess.device
+        info = dev.info()
+        if inputs is None:
+            sample = random_inputs(info.input_bytes)
+        else:
+            model = _load_model(tgt.model_path)
+            sample = load_device_inputs(inputs, model, input_bytes=info.input_bytes, limit=1)
+        payload = sample.payload(0)
+        if len(payload) != sum(info.input_bytes):
+            raise DeviceError(f"the input has {len(payload)} bytes, the firmware expects {sum(info.input_bytes)}",
+                              hint="is the firmware built for this model?")
+        upload = dev.upload(payload)
+        ticks: list[int] = []
+        done_runs, first = 0, True
+        while done_runs < runs:
+            n = min(MAX_LAPS, runs - done_runs)
+            dev.infer(n, warmup if first else 0)
+            laps = dev.laps()
+            if len(laps) != n:
+                raise DeviceError(f"'ek-laps%' gave {len(laps)} laps after 'infer {n}', expected {n}",
+                                  hint=f"full log: {sess.link.log_path}")
+            ticks += laps
+            done_runs += n
+            first = False  # the firmware copies the loaded input into the model before every inference
+        stack_used, stack_reserved = dev.stack()
+        out = dev.output(0)
+        try:
+            canary: str | None = dev.canary()
+        except DeviceError:
+            canary = None
+        transport = {"kind": sess.kind, "url": sess.url, "upload": upload, "log": str(sess.link.log_path),
+                     "qemu_log": str(sess.qemu.log_path) if sess.qemu else None}
+
+    timer_hz = info.timer_hz or prof.firmware.timer_hz or prof.clock_hz
+    if info.timer_hz and prof.firmware.timer_hz and info.timer_hz != prof.firmware.timer_hz:
+        notes.append(f"the device's timer runs at {info.timer_hz} Hz, the board profile says "
+                     f"{prof.firmware.timer_hz} Hz; the device's figure is used")
+    if canary and canary != "ok":
+        notes.append(f"memory guard words report: {canary}")
+    timing = _timing(prof, ticks, timer_hz, info.timer_kind)
+    flash, ram, mem_source = _build_memory(tgt, prof)
+    memory = {"flash_bytes": flash, "ram_bytes": ram, "source": mem_source,
+              "flash_budget_bytes": prof.memory.flash_bytes, "ram_budget_bytes": prof.memory.ram_bytes,
+              "arena_used_bytes": info.arena_used, "arena_reserved_bytes": info.arena_reserved,
+              "stack_used_bytes": stack_used, "stack_reserved_bytes": stack_reserved}
+    result = BenchResult(
+        board={"id": prof.id, "name": prof.name, "core": prof.core, "clock_hz": prof.clock_hz,
+               "emulated": prof.is_emulated,
+               "qemu": ({"machine": prof.qemu.machine, "cpu": prof.qemu.cpu, "icount_shift": prof.qemu.icount_shift}
+                        if prof.qemu is not None and prof.is_emulated else None)},
+        target={"elf": str(tgt.elf), "elf_sha256": _sha256(tgt.elf),
+                "project_dir": str(tgt.project_dir) if tgt.project_dir else None,
+                "model": str(tgt.model_path) if tgt.model_path else None},
+        device=info.to_dict(), transport=transport,
+        input={"source": sample.source, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
+               "note": sample.note},
+        runs=runs, warmup=warmup, timing=timing, memory=memory, energy=_energy(prof, timing), output={
+            "index": 0, "bytes": len(out), "hex": out.hex()}, canary=canary, notes=notes)
+    if save is not None:
+        result.save(save)
+    return result
+
+
+def _timing(prof: BoardProfile, ticks: list[int], timer_hz: int, timer_kind: str) -> dict[str, Any]:
+    basis, per_tick, rule = counting_rule(prof, timer_hz)
+    counts = [t * per_tick for t in ticks]
+    if basis == "instructions":
+        lat_basis = (f"instructions at one per cycle at the board clock ({prof.clock_hz} Hz): "
+                     "an estimate, QEMU does not model cycles")
+    else:
+        lat_basis = f"cycles at the board clock ({prof.clock_hz} Hz)"
+    return {"timer": {"kind": timer_kind, "hz": timer_hz}, "basis": basis, "per_tick": per_tick, "rule": rule,
+            "ticks": ticks, "ticks_stats": stats(ticks), "count": stats(counts),
+            "latency_us": stats([c / prof.clock_hz * 1e6 for c in counts]), "latency_basis": lat_basis}
+
+
+def _energy(prof: BoardProfile, timing: dict[str, Any]) -> dict[str, Any]:
+    p = prof.power
+    lat = float(timing["latency_us"]["median"])
+    usable = p.model != "none" and p.supply_v > 0 and p.active_ma > 0
+    uj = p.supply_v * p.active_ma * lat / 1000.0 if usable else None  # V x mA x µs = nJ; / 1000 = µJ
+    return {"kind": "modelled", "per_inference_uj": uj, "latency_us": lat, "supply_v": p.supply_v,
+            "active_ma": p.active_ma, "power_model": p.model, "source": p.source,
+            "formula": "E = supply_v x active_ma x median latency"}
+
+
+def _load_model(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from edgekit.tflite_model import load_model
+
+    return load_model(path)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

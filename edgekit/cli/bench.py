@@ -1,0 +1,77 @@
+"""``edgekit bench``: run a firmware on a board (QEMU or a serial port) and print latency, memory and energy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from edgekit.cli import echo_json
+
+
+@click.command(name="bench")
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--board", "board", default=None, help="Board id (default: the project's board, else qemu-cortex-m4).")
+@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Timed inferences.")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True, help="Untimed inferences first.")
+@click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False),
+              help="Input sample: .npy (int8, or float32 quantized with the input's scale), .npz or raw .bin.")
+@click.option("--port", help="Serial port (or pyserial URL) of a real board already running the firmware.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds allowed per command.")
+@click.option("--json", "as_json", is_flag=True, help="Print the edgekit.bench/1 JSON instead of a table.")
+@click.option("--save", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+@click.pass_context
+def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: int, input_file: str | None,
+        port: str | None, timeout: float, as_json: bool, save: str | None) -> None:
+    """Benchmark TARGET (a generated project directory or a firmware ELF) on a board."""
+    from edgekit.bench import bench
+
+    result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
+                   boards_dirs=(ctx.obj or {}).get("boards_dirs"), timeout=timeout)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    render(result.to_dict(), saved=save)
+
+
+def _n(x: Any, digits: int = 0) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.{digits}f}"
+
+
+def render(d: dict[str, Any], saved: str | None = None) -> None:
+    """Print a benchmark result dict as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t, m, e = d["timing"], d["memory"], d["energy"]
+    basis = t["basis"]
+    title = f"{d['device'].get('model') or 'firmware'} on {d['board']['id']} ({d['transport']['kind']})"
+    table = Table(title=title, show_header=True)
+    table.add_column("figure", style="bold")
+    for col in ("min", "median", "mean", "p90", "max", "stdev"):
+        table.add_column(col, justify="right")
+    for label, s, digits in ((f"{basis} / inference", t["count"], 0), ("latency (µs)", t["latency_us"], 1),
+                             (f"{t['timer']['kind']} ticks", t["ticks_stats"], 1)):
+        table.add_row(label, *(_n(s[k], digits) for k in ("min", "median", "mean", "p90", "max", "stdev")))
+    console = Console()
+    console.print(table)
+
+    mem = Table(show_header=False, title="memory and energy")
+    mem.add_column("figure", style="bold")
+    mem.add_column("value", justify="right")
+    mem.add_column("note")
+    mem.add_row("flash", f"{_n(m['flash_bytes'])} B", f"of {_n(m['flash_budget_bytes'])} B ({m['source']})")
+    mem.add_row("RAM (static)", f"{_n(m['ram_bytes'])} B", f"of {_n(m['ram_budget_bytes'])} B")
+    mem.add_row("arena used", f"{_n(m['arena_used_bytes'])} B", f"of {_n(m['arena_reserved_bytes'])} B reserved")
+    mem.add_row("stack used", f"{_n(m['stack_used_bytes'])} B", f"of {_n(m['stack_reserved_bytes'])} B reserved")
+    energy = "-" if e["per_inference_uj"] is None else f"{e['per_inference_uj']:,.2f} µJ"
+    mem.add_row("energy / inference", energy,
+                f"modelled: {e['supply_v']:g} V x {e['active_ma']:g} mA x median latency")
+    console.print(mem)
+    console.print(f"runs {d['runs']} (+{d['warmup']} warm-up); {t['rule']}; latency: {t['latency_basis']}")
+    for note in [d["input"].get("note"), *d.get("notes", [])]:
+        if note:
+            console.print(f"note: {note}")
+    console.print(f"log: {d['transport']['log']}" + (f"; saved: {saved}" if saved else ""))

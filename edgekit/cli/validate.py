@@ -1,0 +1,57 @@
+"""``edgekit validate``: run inputs on the device and compare its outputs with the TFLM host interpreter."""
+
+from __future__ import annotations
+
+import click
+
+from edgekit.cli import echo_json
+
+
+@click.command(name="validate")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--board", default="qemu-cortex-m4", show_default=True, help="Board id.")
+@click.option("--inputs", "inputs", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Samples: .npy N x input shape (int8, or float32 quantized with the input's scale), .npz, .bin.")
+@click.option("--project", "project_dir", type=click.Path(exists=True, file_okay=False),
+              help="A generated and built project for MODEL (default: generate and build one).")
+@click.option("--work-dir", type=click.Path(file_okay=False), help="Where to generate the project.")
+@click.option("--port", help="Serial port of a real board already running the project's firmware.")
+@click.option("--limit", type=click.IntRange(min=1), help="Use at most this many samples.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def cmd(ctx: click.Context, model: str, board: str, inputs: str, project_dir: str | None, work_dir: str | None,
+        port: str | None, limit: int | None, as_json: bool) -> None:
+    """Check that the firmware computes what TFLM computes for MODEL; exit code 1 when an output differs."""
+    from edgekit.validate import validate
+
+    res = validate(model, board=board, inputs=inputs, project_dir=project_dir, work_dir=work_dir, port=port,
+                   limit=limit, boards_dirs=(ctx.obj or {}).get("boards_dirs"))
+    if as_json:
+        echo_json(res.to_dict())
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        table = Table(title=f"{res.model} on {res.board}: device vs TFLM host interpreter", show_header=False)
+        table.add_column("figure", style="bold")
+        table.add_column("value", justify="right")
+        table.add_row("inputs", str(res.inputs))
+        table.add_row("byte-exact", f"{res.byte_exact} / {res.inputs}")
+        table.add_row("top-1 agreement", f"{res.top1_agree} / {res.inputs}")
+        table.add_row("max abs diff", f"{res.max_abs_diff:g}")
+        console.print(table)
+        if res.mismatches:
+            mt = Table(title=f"{res.mismatch_count} mismatching output(s)"
+                       + (f", first {len(res.mismatches)} listed" if res.mismatch_count > len(res.mismatches) else ""))
+            for col in ("input", "output", "elements differing", "max abs diff", "top-1 device", "top-1 TFLM"):
+                mt.add_column(col, justify="right")
+            for m in res.mismatches:
+                mt.add_row(str(m.input), str(m.output), f"{m.differing} / {m.elements}", f"{m.max_abs_diff:g}",
+                           str(m.device_top1), str(m.reference_top1))
+            console.print(mt)
+        if res.input_note:
+            console.print(f"note: {res.input_note}")
+        console.print(f"log: {res.transport.get('log')}")
+    if not res.ok:
+        ctx.exit(1)

@@ -1,0 +1,166 @@
+"""Run inputs on the device and compare its raw outputs with the TFLM host interpreter (the oracle).
+
+One device session serves every input: upload, ``infer 1 0%``, ``ek-out I%`` for each output. The reference
+runs all inputs in one TFLM subprocess (:func:`edgekit.tflm.tflm_run`). Outputs are compared byte for byte;
+for the differences, the largest absolute difference (in output units: LSBs for integer outputs) and the
+top-1 (argmax of output 0) agreement are reported.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.boards import DEFAULT_BOARD, BoardProfile, load_board
+from edgekit.errors import DeviceError, UsageError
+
+MAX_LISTED = 50  # mismatches listed in the result (all are counted)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One output of one input that differs from the reference."""
+
+    input: int
+    output: int
+    differing: int          # elements that differ
+    elements: int
+    max_abs_diff: float
+    device_top1: int | None
+    reference_top1: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ValidationResult:
+    """Device outputs against TFLM for every input. ``ok`` when every output is byte-exact."""
+
+    model: str
+    board: str
+    inputs: int
+    byte_exact: int             # inputs whose outputs are all byte-identical
+    max_abs_diff: float         # over every output element of every input
+    top1_agree: int             # inputs whose output-0 argmax matches
+    mismatches: list[Mismatch] = field(default_factory=list)
+    mismatch_count: int = 0
+    input_source: str = ""
+    input_note: str = ""
+    project_dir: str | None = None
+    transport: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.byte_exact == self.inputs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "edgekit.validate/1", "ok": self.ok, "model": self.model, "board": self.board,
+                "inputs": self.inputs, "byte_exact": self.byte_exact, "max_abs_diff": self.max_abs_diff,
+                "top1_agree": self.top1_agree, "mismatch_count": self.mismatch_count,
+                "mismatches": [m.to_dict() for m in self.mismatches], "input_source": self.input_source,
+                "input_note": self.input_note, "project_dir": self.project_dir, "transport": self.transport,
+                "reference": "TFLM host interpreter (tflite-micro)"}
+
+
+def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile = DEFAULT_BOARD, inputs: Any,
+             project_dir: str | os.PathLike[str] | None = None, work_dir: str | os.PathLike[str] | None = None,
+             port: str | None = None, limit: int | None = None, boards_dirs: list[str] | None = None,
+             timeout: float = 10.0, infer_timeout: float = 300.0) -> ValidationResult:
+    """Compare the device's outputs with the TFLM host interpreter's on ``inputs``.
+
+    Args:
+        model: the int8 .tflite model (path or bytes).
+        board: board id or profile.
+        inputs: samples (see :mod:`edgekit.samples`): ``.npy`` N x input shape, int8 or float32 (quantized with
+            the input tensor's scale and zero point; ``input_note`` says so), ``.npz``, ``.bin``, arrays.
+        project_dir: an already generated and built project for this model; default: generate and build one
+            in ``work_dir`` (default: a temporary directory).
+        port: a real board's serial port (already running the project's firmware); None runs QEMU.
+        limit: use at most this many samples.
+
+    Raises:
+        UsageError: the project was generated for another model; DeviceError: the device failed.
+    """
+    from edgekit.bench import resolve_target
+    from edgekit.samples import load_device_inputs
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+    from edgekit.transport.session import open_session
+
+    parsed = load_model(model)
+    prof = load_board(board, boards_dirs)
+    samples = load_device_inputs(inputs, parsed, limit=limit)
+    proj = Path(project_dir) if project_dir is not None else _generate_and_build(parsed, prof, work_dir, boards_dirs)
+    tgt = resolve_target(proj)
+    sha = (tgt.project.get("model") or {}).get("sha256") if isinstance(tgt.project.get("model"), dict) else None
+    if sha and sha != parsed.sha256:
+        raise UsageError(f"{proj}: the project was generated for another model (sha256 {sha[:16]}, this model "
+                         f"{parsed.sha256[:16]})", hint="omit --project to generate one for this model")
+    sg = parsed.main
+    out_tensors = [sg.tensors[i] for i in sg.outputs]
+
+    reference = tflm_run(parsed, [s[0] if len(s) == 1 else list(s) for s in samples.samples])
+
+    device_out: list[list[bytes]] = []
+    with open_session(prof, elf=tgt.elf, port=port, log_dir=tgt.elf.parent, timeout=timeout,
+                      infer_timeout=infer_timeout) as sess:
+        dev = sess.device
+        info = dev.info()
+        if list(info.output_bytes) != [t.nbytes for t in out_tensors]:
+            raise DeviceError(f"the firmware's outputs ({list(info.output_bytes)} bytes) do not match the model's "
+                              f"({[t.nbytes for t in out_tensors]} bytes)", hint="rebuild the project for this model")
+        for k in range(len(samples)):
+            dev.upload(samples.payload(k))
+            dev.infer(1, 0)
+            device_out.append([dev.output(i) for i in range(len(out_tensors))])
+        transport = {"kind": sess.kind, "url": sess.url, "log": str(sess.link.log_path)}
+
+    return _compare(parsed, prof.id, out_tensors, device_out, reference, samples, str(proj), transport)
+
+
+def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: list[list[bytes]],
+             reference: list[list[np.ndarray]], samples: Any, proj: str, transport: dict[str, Any]) -> ValidationResult:
+    exact = agree = count = 0
+    worst = 0.0
+    listed: list[Mismatch] = []
+    for k, (dev_outs, ref_outs) in enumerate(zip(device_out, reference, strict=True)):
+        all_exact = True
+        tops: tuple[int | None, int | None] = (None, None)
+        for i, (raw, ref, t) in enumerate(zip(dev_outs, ref_outs, out_tensors, strict=True)):
+            ref = np.asarray(ref)
+            got = np.frombuffer(raw, dtype=np.dtype(t.dtype)).reshape(ref.shape)
+            diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+            top = (int(np.argmax(got)), int(np.argmax(ref)))
+            if i == 0:
+                tops = top
+            worst = max(worst, float(diff.max()) if diff.size else 0.0)
+            if raw != np.ascontiguousarray(ref).tobytes():
+                all_exact = False
+                count += 1
+                if len(listed) < MAX_LISTED:
+                    listed.append(Mismatch(k, i, int(np.count_nonzero(diff)), int(diff.size), float(diff.max()),
+                                           *top))
+        exact += all_exact
+        agree += tops[0] == tops[1]
+    name = parsed.path.name if parsed.path else "model"
+    return ValidationResult(model=name, board=board_id, inputs=len(device_out), byte_exact=exact, max_abs_diff=worst,
+                            top1_agree=agree, mismatches=listed, mismatch_count=count, input_source=samples.source,
+                            input_note=samples.note, project_dir=proj, transport=transport)
+
+
+def _generate_and_build(parsed: Any, prof: BoardProfile, work_dir: str | os.PathLike[str] | None,
+                        boards_dirs: list[str] | None) -> Path:
+    from edgekit.build import build
+    from edgekit.codegen.project import generate
+
+    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edgekit-validate-"))
+    out = work / f"{prof.id}-firmware"
+    generate(parsed, prof, out_dir=out, boards_dirs=boards_dirs)
+    build(out)
+    return out
