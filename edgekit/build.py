@@ -1,0 +1,220 @@
+"""``edgekit build``: compile a generated firmware project and account for its flash and RAM.
+
+Runs ``cmake`` (configure + build, arm-none-eabi-gcc) through :func:`edgekit.proc.run`, then reads the
+ELF with pyelftools: flash = every loaded section whose load address is in a flash region (.vectors,
+.text, .ek_weights, .rodata, .ARM.exidx and the initial values of .data); RAM = every allocated
+section in a RAM region (.stack, .data, .ek_arena, .bss). The totals are checked against the board's
+budget (``memory.flash_kb`` / ``memory.ram_kb``) so that a model that cannot fit fails here, before
+anyone flashes it. Results go to ``build/edgekit_build.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgekit.errors import BuildError
+
+if TYPE_CHECKING:
+    from edgekit.boards import BoardProfile, MemoryRegion
+
+BUILD_DIR = "build"
+BUILD_FILE = "edgekit_build.json"
+LOG_FILE = "edgekit_build.log"
+TIMEOUT_S = 1800.0
+ARENA_GUARD_BYTES = 32  # 16-byte guard words on each side of the arena (linker.ld)
+_OVERFLOW = re.compile(r"region [`']?(\w+)'? overflowed by (\d+) bytes")
+
+
+@dataclass(frozen=True)
+class SectionSize:
+    """One allocated section of the firmware image."""
+
+    name: str
+    address: int
+    size: int
+    region: str  # memory region name of its run address (e.g. FLASH, RAM), "" when outside every region
+    flash: bool  # counted in flash (stored in the image)
+    ram: bool    # counted in RAM (occupies RAM at run time)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`build` produced and how it fits the board."""
+
+    project_dir: Path
+    elf: Path
+    board: str
+    runtime: str
+    flash_bytes: int
+    ram_bytes: int
+    weights_bytes: int
+    arena_bytes: int
+    stack_bytes: int
+    flash_budget_bytes: int
+    ram_budget_bytes: int
+    sections: tuple[SectionSize, ...]
+
+    @property
+    def fits(self) -> bool:
+        return self.flash_bytes <= self.flash_budget_bytes and self.ram_bytes <= self.ram_budget_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project_dir": str(self.project_dir), "elf": str(self.elf), "board": self.board,
+            "runtime": self.runtime, "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes,
+            "weights_bytes": self.weights_bytes, "arena_bytes": self.arena_bytes, "stack_bytes": self.stack_bytes,
+            "flash_budget_bytes": self.flash_budget_bytes, "ram_budget_bytes": self.ram_budget_bytes,
+            "fits": self.fits,
+            "sections": [{"name": s.name, "address": s.address, "size": s.size, "region": s.region,
+                          "flash": s.flash, "ram": s.ram} for s in self.sections],
+        }
+
+
+def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = False,
+          boards_dirs: list[str] | None = None) -> BuildResult:
+    """Configure and build a project made by :func:`edgekit.codegen.project.generate`.
+
+    Args:
+        project_dir: the generated project.
+        jobs: parallel compile jobs.
+        clean: delete ``build/`` first.
+        boards_dirs: extra board directories (to find the board if its file moved).
+
+    Raises:
+        UsageError: not an edgekit project.
+        ToolMissing: cmake or arm-none-eabi-gcc not installed.
+        BuildError: compilation failed, or the image does not fit the board.
+    """
+    from edgekit import proc
+    from edgekit.codegen.project import load_project
+
+    root = Path(project_dir).expanduser().resolve()
+    project = load_project(root)
+    board = _project_board(project, boards_dirs)
+    proc.which("cmake")
+    proc.which("arm-none-eabi-gcc")
+    build_dir = root / BUILD_DIR
+    if clean and build_dir.exists():
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(exist_ok=True)
+    log_path = build_dir / LOG_FILE
+    log: list[str] = []
+    steps = (("firmware configure", ["cmake", "-S", root, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"]),
+             ("firmware build", ["cmake", "--build", build_dir, "-j", str(max(1, jobs))]))
+    for what, argv in steps:
+        res = proc.run(argv, cwd=root, timeout=TIMEOUT_S, check=False, what=what)
+        log += [f"$ {' '.join(map(str, argv))}", res.stdout, res.stderr]
+        log_path.write_text("\n".join(log), encoding="utf-8")
+        if res.returncode != 0:
+            _raise_build_failure(what, res.stdout + "\n" + res.stderr, board, log_path)
+
+    elf = root / project.get("elf", "build/firmware.elf")
+    if not elf.is_file():
+        raise BuildError(f"{elf}: the build succeeded but produced no ELF", hint=f"full log: {log_path}")
+    result = analyze_elf(elf, board, project_dir=root, runtime=project.get("runtime", ""))
+    (build_dir / BUILD_FILE).write_text(json.dumps(
+        {"edgekit_version": project.get("edgekit_version"), "model_sha256": project.get("model", {}).get("sha256"),
+         **result.to_dict()}, indent=2) + "\n", encoding="utf-8")
+    _check_fit(result, board)
+    return result
+
+
+def analyze_elf(elf: str | os.PathLike[str], board: BoardProfile, *, project_dir: str | os.PathLike[str] = "",
+                runtime: str = "") -> BuildResult:
+    """Flash/RAM accounting of a linked firmware ELF against ``board``'s memory regions."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    path = Path(elf)
+    sections: list[SectionSize] = []
+    arena_symbol = 0
+    try:
+        with path.open("rb") as f:
+            e = ELFFile(f)
+            loads = [s for s in e.iter_segments() if s["p_type"] == "PT_LOAD"]
+            for sec in e.iter_sections():
+                if not sec["sh_flags"] & SH_FLAGS.SHF_ALLOC or sec["sh_size"] == 0:
+                    continue
+                addr, size = int(sec["sh_addr"]), int(sec["sh_size"])
+                lma = addr
+                for seg in loads:
+                    if seg.section_in_segment(sec):
+                        lma = int(seg["p_paddr"]) + addr - int(seg["p_vaddr"])
+                        break
+                run_region = _region_of(board, addr)
+                load_region = _region_of(board, lma)
+                stored = sec["sh_type"] != "SHT_NOBITS"
+                writable = bool(sec["sh_flags"] & SH_FLAGS.SHF_WRITE)
+                in_flash = stored and (load_region.kind == "flash" if load_region else not writable)
+                in_ram = run_region.kind == "ram" if run_region else writable
+                sections.append(SectionSize(sec.name, addr, size, run_region.name if run_region else "",
+                                            in_flash, in_ram))
+            symtab = e.get_section_by_name(".symtab")
+            if symtab is not None:
+                for sym in symtab.get_symbol_by_name("ek_arena") or []:
+                    arena_symbol = int(sym["st_size"])
+    except (OSError, ELFError) as exc:
+        raise BuildError(f"{path}: cannot read the firmware ELF: {exc}") from None
+
+    by_name = {s.name: s.size for s in sections}
+    arena = arena_symbol or max(by_name.get(".ek_arena", 0) - ARENA_GUARD_BYTES, 0)
+    return BuildResult(
+        project_dir=Path(project_dir), elf=path, board=board.id, runtime=runtime,
+        flash_bytes=sum(s.size for s in sections if s.flash), ram_bytes=sum(s.size for s in sections if s.ram),
+        weights_bytes=by_name.get(".ek_weights", 0), arena_bytes=arena, stack_bytes=by_name.get(".stack", 0),
+        flash_budget_bytes=board.memory.flash_bytes, ram_budget_bytes=board.memory.ram_bytes,
+        sections=tuple(sections))
+
+
+def _region_of(board: BoardProfile, addr: int) -> MemoryRegion | None:
+    for r in board.memory.regions:
+        if r.origin <= addr < r.origin + r.size_kb * 1024:
+            return r
+    return None
+
+
+def _project_board(project: dict[str, Any], boards_dirs: list[str] | None) -> BoardProfile:
+    from edgekit.boards import load_board, load_board_file
+
+    board_file = project.get("board_file")
+    if board_file and Path(board_file).is_file():
+        return load_board_file(board_file)
+    return load_board(str(project.get("board")), boards_dirs)
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.1f}".removesuffix(".0")
+
+
+def _check_fit(res: BuildResult, board: BoardProfile) -> None:
+    for what, need, have in (("flash", res.flash_bytes, res.flash_budget_bytes),
+                             ("RAM", res.ram_bytes, res.ram_budget_bytes)):
+        if need > have:
+            raise BuildError(f"model does not fit: needs {_kb(need)} KB {what}, board {board.id} has {_kb(have)} KB "
+                             f"(weights {_kb(res.weights_bytes)} KB, arena {_kb(res.arena_bytes)} KB)",
+                             hint="use a smaller model or a board with more memory; sizes per section are in "
+                                  f"{res.project_dir / BUILD_DIR / BUILD_FILE}")
+
+
+def _raise_build_failure(what: str, output: str, board: BoardProfile, log_path: Path) -> None:
+    m = _OVERFLOW.search(output)
+    if m:
+        name, over = m.group(1), int(m.group(2))
+        region = next((r for r in board.memory.regions if r.name == name), None)
+        if region is not None:
+            have = region.size_kb * 1024
+            kind = "flash" if region.kind == "flash" else "RAM"
+            raise BuildError(f"model does not fit: needs {_kb(have + over)} KB {kind}, board {board.id} has "
+                             f"{_kb(have)} KB ({name} overflowed by {over} bytes at link time)",
+                             hint=f"use a smaller model or a board with more memory; full log: {log_path}")
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()] or lines
+    tail = "\n".join(errors[-12:])
+    raise BuildError(f"{what} failed:\n{tail}", hint=f"full log: {log_path}")

@@ -1,0 +1,1 @@
+"""Code generation: firmware projects (:mod:`edgekit.codegen.project`) and the AOT C backend (:mod:`.aot`)."""

@@ -1,0 +1,20 @@
+/*
+ * edgekit firmware core: a free-running 64-bit tick counter.
+ *
+ * EK_TIMER_DWT: the DWT cycle counter at the core clock, extended to 64 bits in software;
+ * if CYCCNT is absent or does not count (QEMU), it falls back to SysTick at run time.
+ * EK_TIMER_SYSTICK: SysTick at EK_TIMER_HZ (24-bit hardware counter, wrap interrupts
+ * chained to 64 bits in software).
+ */
+#ifndef EK_TIMER_H
+#define EK_TIMER_H
+
+#include <stdint.h>
+
+void ek_timer_init(void);
+uint64_t ek_timer_ticks(void);
+uint32_t ek_timer_hz(void);
+const char *ek_timer_kind(void);
+void ek_timer_systick_isr(void);
+
+#endif /* EK_TIMER_H */
