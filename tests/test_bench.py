@@ -334,9 +334,9 @@ def test_bench_digits_is_deterministic(digits_fw: Path, digits_models: dict, tmp
     per_tick = a.timing["per_tick"]
     assert per_tick == 40.0 and a.basis == "instructions"
     ticks = a.timing["ticks"] + b.timing["ticks"]
-    # the same instructions every time: laps differ only by where in a 40-instruction tick they start
-    assert max(ticks) - min(ticks) <= 1
-    assert abs(a.median_count - b.median_count) <= per_tick
+    # the firmware re-phases SysTick before each timed inference: the same input gives the same count, always
+    assert len(set(ticks)) == 1, ticks
+    assert a.median_count == b.median_count
     assert a.median_count > 10_000
     for key in ("flash_bytes", "ram_bytes", "arena_used_bytes", "stack_used_bytes"):
         assert a.memory[key] == b.memory[key] and a.memory[key] > 0
@@ -344,7 +344,7 @@ def test_bench_digits_is_deterministic(digits_fw: Path, digits_models: dict, tmp
     assert a.canary == "ok" and a.transport["upload"] == "ek-bin"
     assert "quantized to int8" in a.input["note"]
     c = compare(tmp_path / "a.json", tmp_path / "b.json")
-    assert c.row("flash_bytes").delta == 0 and abs(c.row("count").delta) <= per_tick
+    assert c.row("flash_bytes").delta == 0 and c.row("count").delta == 0
 
 
 @pytest.mark.qemu

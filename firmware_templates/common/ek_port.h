@@ -24,6 +24,8 @@ void ek_port_write(const char *buf, size_t n);
 uint64_t ek_port_ticks(void);
 uint32_t ek_port_tick_hz(void);
 const char *ek_port_timer_kind(void);
+/* Align the timer's phase to now (deterministic intervals under emulation); may be a no-op. */
+void ek_port_timer_rephase(void);
 
 /* Stack high-water mark in bytes (0, 0 when the port cannot tell). */
 void ek_port_stack(size_t *used, size_t *reserved);

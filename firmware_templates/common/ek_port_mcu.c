@@ -32,6 +32,10 @@ uint32_t ek_port_tick_hz(void) {
     return ek_timer_hz();
 }
 
+void ek_port_timer_rephase(void) {
+    ek_timer_rephase();
+}
+
 const char *ek_port_timer_kind(void) {
     return ek_timer_kind();
 }

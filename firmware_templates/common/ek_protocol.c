@@ -452,6 +452,7 @@ static void cmd_infer(ek_proto_t *p, const tok_t *t, size_t n) {
     uint64_t start = ek_port_ticks();
     for (uint32_t i = 0; i < count; i++) {
         copy_input(p);
+        ek_port_timer_rephase();
         uint64_t t0 = ek_port_ticks();
         int rc = ek_model_invoke();
         uint64_t t1 = ek_port_ticks();

@@ -16,6 +16,7 @@
 #define EK_SCB_HFSR   EK_REG32(0xE000ED2Cu)
 #define EK_SCB_CPACR  EK_REG32(0xE000ED88u)
 #define EK_ICSR_PENDSTSET (1u << 26)
+#define EK_ICSR_PENDSTCLR (1u << 25)
 
 /* SysTick */
 #define EK_SYST_CSR   EK_REG32(0xE000E010u)

@@ -12,6 +12,7 @@ enum { KIND_SYSTICK = 0, KIND_DWT = 1 };
 
 static int kind = KIND_SYSTICK;
 static volatile uint32_t systick_wraps; /* incremented by the SysTick interrupt */
+static uint64_t systick_base;           /* ticks counted before the last re-phase */
 static uint32_t dwt_high;               /* upper 32 bits of the extended cycle count */
 static uint32_t dwt_last;               /* last CYCCNT read, to detect wraps */
 
@@ -41,6 +42,7 @@ static int dwt_start(void) {
 
 void ek_timer_init(void) {
     systick_wraps = 0;
+    systick_base = 0;
 #if EK_TIMER_DWT
     if (dwt_start()) {
         kind = KIND_DWT;
@@ -80,10 +82,23 @@ uint64_t ek_timer_ticks(void) {
         }
         /* The wrap interrupt is pended when the counter reaches 0, one tick before the reload:
          * so 0 counts as the first tick of the next period (phase 0), the reload value as phase 1. */
-        ticks = ((uint64_t)wraps << 24) + ((SYSTICK_RELOAD - value + 1u) & SYSTICK_RELOAD);
+        ticks = systick_base + ((uint64_t)wraps << 24) + ((SYSTICK_RELOAD - value + 1u) & SYSTICK_RELOAD);
     }
     ek_irq_restore(primask);
     return ticks;
+}
+
+void ek_timer_rephase(void) {
+    if (kind == KIND_DWT) {
+        return;
+    }
+    uint32_t primask = ek_irq_save();
+    uint64_t now = ek_timer_ticks();
+    EK_SYST_CVR = 0;                 /* clears the counter: the next tick reloads it (phase 0) */
+    EK_SCB_ICSR = EK_ICSR_PENDSTCLR; /* drop a wrap that was pending: it is counted in `now` */
+    systick_wraps = 0;
+    systick_base = now;
+    ek_irq_restore(primask);
 }
 
 uint32_t ek_timer_hz(void) {

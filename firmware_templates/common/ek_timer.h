@@ -16,5 +16,8 @@ uint64_t ek_timer_ticks(void);
 uint32_t ek_timer_hz(void);
 const char *ek_timer_kind(void);
 void ek_timer_systick_isr(void);
+/* Re-align the SysTick phase to "now" so the next interval starts on a tick boundary (no-op with the DWT).
+ * Under QEMU -icount this makes per-inference tick counts exactly repeatable. */
+void ek_timer_rephase(void);
 
 #endif /* EK_TIMER_H */

@@ -29,6 +29,9 @@ uint32_t ek_port_tick_hz(void) {
     return 1000000u;
 }
 
+void ek_port_timer_rephase(void) {
+}
+
 const char *ek_port_timer_kind(void) {
     return "host";
 }
