@@ -1,0 +1,318 @@
+"""generate_c: turn an int8 .tflite model into interpreter-less C (edgekit's AOT runtime).
+
+Output (all flat in ``out_dir``): ``<prefix>_model.h`` (the API the firmware calls),
+``<prefix>_model.c`` (the static arena and ``<prefix>_model_invoke()``, one commented call per
+operator), ``<prefix>_weights.c/.h`` (``const`` weight/bias/constant arrays, i.e. flash) and a copy
+of the runtime sources ``ek_*.h/.c`` from ``firmware_templates/runtime/edgekit``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edgekit.codegen.aot.ops import REGISTRY
+from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, short_name, unsupported
+from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
+from edgekit.errors import ModelError, UsageError
+
+if TYPE_CHECKING:
+    from edgekit.tflite_model import Subgraph, TFLiteModel
+
+RUNTIME_DIR = Path(__file__).resolve().parents[3] / "firmware_templates" / "runtime" / "edgekit"
+
+
+@dataclass
+class AotResult:
+    """What generate_c produced."""
+
+    arena_bytes: int
+    weights_bytes: int
+    ops: list[str]  # opcode of each operator, in execution order
+    files: list[Path]
+    plan: MemoryPlan
+    model_name: str = ""
+    prefix: str = "ek"
+    notes: list[str] = field(default_factory=list)
+
+
+def _load(model: TFLiteModel | str | Path | bytes) -> TFLiteModel:
+    from edgekit.tflite_model import TFLiteModel, load_model
+
+    if isinstance(model, TFLiteModel):
+        return model
+    return load_model(model)
+
+
+def supported_ops() -> list[str]:
+    """Opcodes the AOT runtime can generate code for."""
+    return sorted(REGISTRY)
+
+
+def _contexts(model: TFLiteModel, pool: ConstPool | None = None) -> list[OpContext]:
+    sg = model.main
+    supported = supported_ops()
+    ctxs = []
+    for op in sg.operators:
+        out_name = sg.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
+        handler = REGISTRY.get(op.opcode)
+        if handler is None:
+            what = f"custom op '{op.custom_code}'" if op.opcode == "CUSTOM" else "op not supported"
+            raise unsupported(op, out_name, what, supported)
+        ctxs.append(OpContext(model, sg, op, pool=pool, supported=supported))
+    return ctxs
+
+
+def check_supported(model: TFLiteModel | str | Path | bytes) -> None:
+    """Raise UnsupportedOpError for the first operator (or parameter) the AOT runtime cannot run."""
+    m = _load(model)
+    if len(m.subgraphs) != 1:
+        op = m.main.operators[0] if m.main.operators else None
+        if op is not None:
+            raise unsupported(op, m.main.tensors[op.outputs[0]].name,
+                              f"model has {len(m.subgraphs)} subgraphs; only single-subgraph models are supported",
+                              supported_ops())
+    for ctx in _contexts(m):
+        REGISTRY[ctx.op.opcode].check(ctx)
+
+
+def _plan(model: TFLiteModel, ctxs: list[OpContext]) -> MemoryPlan:
+    sg = model.main
+    live = set()
+    plan_ops = []
+    for ctx in ctxs:
+        handler = REGISTRY[ctx.op.opcode]
+        ins = [t for t in ctx.op.inputs if t >= 0 and not sg.tensors[t].is_const]
+        outs = [t for t in ctx.op.outputs if t >= 0]
+        live.update(ins)
+        live.update(outs)
+        # in-place only when input 0 is an activation (constants live in flash)
+        first = ctx.op.inputs[0] if ctx.op.inputs else -1
+        inplace = bool(first >= 0 and not sg.tensors[first].is_const and handler.inplace(ctx))
+        if inplace:
+            ins = [first] + [t for t in ins if t != first]
+        plan_ops.append(PlanOp(inputs=ins, outputs=outs, scratch_bytes=int(handler.scratch_bytes(ctx)),
+                               inplace=inplace))
+    live.update(sg.inputs)
+    live.update(sg.outputs)
+    sizes = {t: sg.tensors[t].nbytes for t in live}
+    return plan_memory(plan_ops, sizes, sg.inputs, sg.outputs)
+
+
+def _shape(t) -> str:
+    return "[" + ",".join(str(d) for d in t.shape) + "]"
+
+
+def _c_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _comment(s: str) -> str:
+    return s.replace("*/", "* /").replace("/*", "/ *")
+
+
+def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek") -> AotResult:
+    """Generate the C sources of ``model`` for edgekit's AOT runtime into ``out_dir``.
+
+    Raises UnsupportedOpError (with a hint to use ``--runtime tflm``) for ops or parameters the
+    runtime does not implement.
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", prefix):
+        raise UsageError(f"prefix {prefix!r} is not a short lower-case C identifier")
+    m = _load(model)
+    check_supported(m)
+    sg = m.main
+    pool = ConstPool(prefix)
+    ctxs = _contexts(m, pool)
+    plan = _plan(m, ctxs)
+    arena_sym = f"{prefix}_arena"
+
+    def tensor_ptr(t: int) -> str:
+        if t not in plan.tensor_offsets:
+            raise ModelError(f"tensor {t} ('{sg.tensors[t].name}') has no place in the memory plan")
+        return f"&{arena_sym}[{plan.tensor_offsets[t]}]"
+
+    body: list[str] = []
+    for ctx in ctxs:
+        scratch = plan.scratch_offsets.get(ctx.op.index)
+        ctx.bind(tensor_ptr, f"(&{arena_sym}[{scratch}])" if scratch is not None else "")
+        code = REGISTRY[ctx.op.opcode].emit(ctx).rstrip()
+        ins = ", ".join(f"'{short_name(sg.tensors[t].name)}' {_shape(sg.tensors[t])}" for t in ctx.op.inputs
+                        if t >= 0 and not sg.tensors[t].is_const)
+        text = f"op {ctx.op.index}: {ctx.op.opcode} -> '{ctx.short_name}' {_shape(ctx.output(0))}"
+        text += f" <- {ins}" if ins else ""
+        body.append(f"    /* {_comment(text)} */")
+        if code:
+            body.extend("    " + line if line else "" for line in code.splitlines())
+        body.append("")
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = c_identifier(m.path.stem if getattr(m, "path", None) else "model", "model")
+    files = _copy_runtime(out)
+    headers = sorted(p.name for p in RUNTIME_DIR.glob("ek_*.h"))
+    files += _write_weights(out, prefix, pool)
+    files += _write_model(out, prefix, m, sg, plan, body, headers, name)
+    return AotResult(arena_bytes=plan.arena_bytes, weights_bytes=pool.nbytes, ops=[c.op.opcode for c in ctxs],
+                     files=files, plan=plan, model_name=name, prefix=prefix)
+
+
+def _copy_runtime(out: Path) -> list[Path]:
+    files = []
+    for src in sorted(RUNTIME_DIR.glob("ek_*.[ch]")):
+        dst = out / src.name
+        shutil.copyfile(src, dst)
+        files.append(dst)
+    return files
+
+
+def _format_values(values: np.ndarray, per_line: int) -> str:
+    vals = values.tolist()
+    if values.dtype.kind == "f":
+        items = [repr(float(v)) + "f" for v in vals]
+    elif values.dtype == np.int32:
+        items = [str(v) if v != -(2**31) else "(-2147483647 - 1)" for v in vals]
+    elif values.dtype == np.int64:
+        items = [f"INT64_C({v})" for v in vals]
+    else:
+        items = [str(v) for v in vals]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n    ".join(lines)
+
+
+def _write_weights(out: Path, prefix: str, pool: ConstPool) -> list[Path]:
+    guard = f"{prefix.upper()}_WEIGHTS_H"
+    h = ["/* Generated by edgekit: constant arrays of the model (flash). Do not edit. */",
+         f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", ""]
+    c = ["/* Generated by edgekit: constant arrays of the model (flash). Do not edit. */",
+         f'#include "{prefix}_weights.h"', ""]
+    for name, ctype, values in pool.arrays:
+        n = max(int(values.size), 1)
+        h.append(f"extern const {ctype} {name}[{n}];")
+        per_line = 20 if values.dtype.itemsize == 1 else 8
+        data = _format_values(values, per_line) if values.size else "0"
+        c.append(f"const {ctype} {name}[{n}] __attribute__((aligned(16))) = {{\n    {data}\n}};")
+        c.append("")
+    if not pool.arrays:
+        c.append(f"typedef int {prefix}_weights_empty_t;  /* ISO C wants a non-empty translation unit */")
+    h += ["", f"#endif /* {guard} */", ""]
+    (out / f"{prefix}_weights.h").write_text("\n".join(h))
+    (out / f"{prefix}_weights.c").write_text("\n".join(c))
+    return [out / f"{prefix}_weights.h", out / f"{prefix}_weights.c"]
+
+
+def _write_model(out: Path, prefix: str, m: TFLiteModel, sg: Subgraph, plan: MemoryPlan, body: list[str],
+                 headers: list[str], name: str) -> list[Path]:
+    from edgekit import __version__
+
+    P = prefix.upper()
+    arena = max(plan.arena_bytes, 16)
+    guard = f"{P}_MODEL_H"
+    h = f"""/* Generated by edgekit {__version__} (AOT runtime) from {name} (sha256 {m.sha256}). Do not edit. */
+#ifndef {guard}
+#define {guard}
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+#define {P}_ARENA_SIZE   {arena}u  /* static memory plan size (bytes) */
+#define {P}_NUM_INPUTS   {len(sg.inputs)}
+#define {P}_NUM_OUTPUTS  {len(sg.outputs)}
+
+extern const char {prefix}_model_name[];
+extern const char {prefix}_model_sha256[];
+extern const char {prefix}_runtime_name[];
+extern const char {prefix}_runtime_version[];
+
+int    {prefix}_model_init(void);          /* 0 = ok */
+int    {prefix}_model_invoke(void);        /* 0 = ok, else an error code */
+void  *{prefix}_model_input(int i);        /* pointer into the arena (inputs may be overwritten by invoke) */
+size_t {prefix}_model_input_bytes(int i);
+void  *{prefix}_model_output(int i);
+size_t {prefix}_model_output_bytes(int i);
+size_t {prefix}_model_arena_used(void);    /* bytes of the arena the plan uses */
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* {guard} */
+"""
+    (out / f"{prefix}_model.h").write_text(h)
+
+    def io_table(kind: str, tensors: tuple[int, ...]) -> list[str]:
+        lines = [f"static const uint32_t {prefix}_{kind}_offsets[{max(len(tensors), 1)}] = {{"
+                 + (", ".join(str(plan.tensor_offsets[t]) + "u" for t in tensors) or "0") + "};",
+                 f"static const uint32_t {prefix}_{kind}_sizes[{max(len(tensors), 1)}] = {{"
+                 + (", ".join(str(sg.tensors[t].nbytes) + "u" for t in tensors) or "0") + "};"]
+        for k, t in enumerate(tensors):
+            tt = sg.tensors[t]
+            q = tt.quantization
+            qs = f" scale={q.scale[0]:.9g} zero_point={q.zero_point[0]}" if q and q.scale else ""
+            text = f"{kind} {k}: '{short_name(tt.name)}' {tt.dtype} {_shape(tt)}{qs} @ {plan.tensor_offsets[t]}"
+            lines.append(f"/* {_comment(text)} */")
+        return lines
+
+    plan_lines = "\n".join(f" *   {_comment(line)}" for line in plan.describe())
+    includes = "\n".join(f'#include "{hdr}"' for hdr in headers)
+    c = f"""/* Generated by edgekit {__version__} (AOT runtime) from {name}. Do not edit.
+ * Model sha256 {m.sha256}
+ * {len(sg.operators)} operators; arena {plan.arena_bytes} bytes (plan: {plan.strategy}).
+ * Memory plan (offset, size, live ops, contents):
+{plan_lines}
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "{prefix}_model.h"
+#include "{prefix}_weights.h"
+{includes}
+
+static uint8_t {prefix}_arena[{P}_ARENA_SIZE] __attribute__((aligned(16)));
+
+const char {prefix}_model_name[] = {_c_string(name)};
+const char {prefix}_model_sha256[] = "{m.sha256}";
+const char {prefix}_runtime_name[] = "edgekit";
+const char {prefix}_runtime_version[] = "{__version__}";
+
+{chr(10).join(io_table("input", sg.inputs))}
+{chr(10).join(io_table("output", sg.outputs))}
+
+int {prefix}_model_init(void) {{
+    return 0;
+}}
+
+int {prefix}_model_invoke(void) {{
+{chr(10).join(body)}    return 0;
+}}
+
+void *{prefix}_model_input(int i) {{
+    return (i >= 0 && i < {P}_NUM_INPUTS) ? (void *)&{prefix}_arena[{prefix}_input_offsets[i]] : NULL;
+}}
+
+size_t {prefix}_model_input_bytes(int i) {{
+    return (i >= 0 && i < {P}_NUM_INPUTS) ? (size_t){prefix}_input_sizes[i] : 0u;
+}}
+
+void *{prefix}_model_output(int i) {{
+    return (i >= 0 && i < {P}_NUM_OUTPUTS) ? (void *)&{prefix}_arena[{prefix}_output_offsets[i]] : NULL;
+}}
+
+size_t {prefix}_model_output_bytes(int i) {{
+    return (i >= 0 && i < {P}_NUM_OUTPUTS) ? (size_t){prefix}_output_sizes[i] : 0u;
+}}
+
+size_t {prefix}_model_arena_used(void) {{
+    return (size_t){plan.arena_bytes}u;
+}}
+"""
+    (out / f"{prefix}_model.c").write_text(c)
+    return [out / f"{prefix}_model.h", out / f"{prefix}_model.c"]

@@ -1,0 +1,270 @@
+"""The op-handler interface of the AOT code generator.
+
+One :class:`OpHandler` subclass per op family turns a TFLite operator into C statements for
+``ek_model_invoke()``. Handlers register themselves with :func:`register`; the emitter looks
+them up in :data:`REGISTRY` by opcode name. An :class:`OpContext` is what a handler sees of the
+model while it is checked and emitted: its tensors, their C pointers in the static arena, a way to
+add ``static const`` arrays, its scratch buffer, and :meth:`OpContext.fail` to reject it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+
+from edgekit.errors import UnsupportedOpError
+
+if TYPE_CHECKING:
+    from edgekit.tflite_model import Operator, Subgraph, Tensor, TFLiteModel
+
+TFLM_HINT = "use --runtime tflm to run this model with the TFLM interpreter instead of edgekit's AOT runtime"
+
+CTYPES = {
+    "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
+    "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t", "float32": "float", "bool": "uint8_t",
+}
+
+
+def c_identifier(text: str, fallback: str = "t") -> str:
+    """A lower-case C identifier made from arbitrary text (``'conv2d/Relu;x:0'`` -> ``'conv2d_relu_x_0'``)."""
+    ident = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+    if not ident:
+        ident = fallback
+    if ident[0].isdigit():
+        ident = f"{fallback}_{ident}"
+    return ident
+
+
+def short_name(name: str, limit: int = 80) -> str:
+    """First ';'-separated part of a (fused) TFLite tensor name, shortened to ``limit`` characters."""
+    first = name.split(";")[0]
+    return first if len(first) <= limit else "..." + first[-(limit - 3):]
+
+
+def unsupported(op: Operator, output_name: str, why: str, supported: list[str]) -> UnsupportedOpError:
+    """The one error for an operator (or a parameter of it) the AOT runtime cannot run."""
+    return UnsupportedOpError(
+        f"edgekit AOT runtime: operator {op.index} {op.opcode} (output '{output_name}'): {why}; "
+        f"supported ops: {', '.join(supported)}",
+        hint=TFLM_HINT,
+    )
+
+
+class ConstPool:
+    """The ``static const`` arrays of one generated model (weights, biases, per-channel constants).
+
+    Identical arrays are stored once; names are unique C identifiers derived from a hint.
+    """
+
+    def __init__(self, prefix: str = "ek") -> None:
+        self.prefix = prefix
+        self.arrays: list[tuple[str, str, np.ndarray]] = []  # (name, ctype, flat values)
+        self._by_key: dict[tuple[str, bytes], str] = {}
+        self._names: set[str] = set()
+
+    def add(self, hint: str, values: np.ndarray, ctype: str) -> str:
+        """Add an array (deduplicated) and return its C name."""
+        flat = np.ascontiguousarray(np.asarray(values).reshape(-1))
+        key = (ctype, flat.dtype.str.encode() + flat.tobytes())
+        if key in self._by_key:
+            return self._by_key[key]
+        base = f"{self.prefix}_{c_identifier(hint)}"[:60]
+        name, n = base, 1
+        while name in self._names:
+            n += 1
+            name = f"{base}_{n}"
+        self._names.add(name)
+        self._by_key[key] = name
+        self.arrays.append((name, ctype, flat))
+        return name
+
+    @property
+    def nbytes(self) -> int:
+        """Total bytes of all arrays."""
+        return sum(int(a.size) * _ctype_size(ct) for _, ct, a in self.arrays)
+
+
+def _ctype_size(ctype: str) -> int:
+    return {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
+            "int64_t": 8, "float": 4}[ctype]
+
+
+class OpContext:
+    """What a handler sees of one operator being checked / emitted.
+
+    Attributes:
+        model, subgraph, op: the model and the operator.
+        scratch: C expression (``uint8_t *``) of this op's scratch buffer ("" when it has none).
+        pool: the model's :class:`ConstPool`.
+    """
+
+    def __init__(self, model: TFLiteModel, subgraph: Subgraph, op: Operator, *,
+                 pool: ConstPool | None = None, tensor_ptr: Callable[[int], str] | None = None,
+                 scratch: str = "", supported: list[str] | None = None) -> None:
+        self.model = model
+        self.subgraph = subgraph
+        self.op = op
+        self.pool = pool if pool is not None else ConstPool()
+        self.scratch = scratch
+        self._tensor_ptr = tensor_ptr
+        self._supported = supported if supported is not None else sorted(REGISTRY)
+
+    def bind(self, tensor_ptr: Callable[[int], str], scratch: str = "") -> None:
+        """Attach the memory plan: ``tensor_ptr(index)`` gives an arena address expression (used by emit)."""
+        self._tensor_ptr = tensor_ptr
+        self.scratch = scratch
+
+    # -- tensors ------------------------------------------------------------------------------
+    def input(self, k: int) -> Tensor | None:
+        """The k-th input tensor, or None when the input is optional and absent (or out of range)."""
+        if k >= len(self.op.inputs) or self.op.inputs[k] < 0:
+            return None
+        return self.subgraph.tensors[self.op.inputs[k]]
+
+    def output(self, k: int) -> Tensor:
+        """The k-th output tensor."""
+        return self.subgraph.tensors[self.op.outputs[k]]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The operator's decoded builtin options."""
+        return self.op.options
+
+    @property
+    def name(self) -> str:
+        """Layer name used in comments and identifiers: the name of output 0."""
+        return self.output(0).name if self.op.outputs else f"op{self.op.index}"
+
+    @property
+    def short_name(self) -> str:
+        """The layer name for comments: the first part of a fused TFLite tensor name, at most 80 characters."""
+        return short_name(self.name)
+
+    @property
+    def ident(self) -> str:
+        """A short C identifier for this operator (``op<index>``)."""
+        return f"op{self.op.index}"
+
+    def ptr(self, tensor_index: int, ctype: str = "int8_t", *, role: str | None = None) -> str:
+        """C expression for a tensor's data: a cast pointer into the arena, or a const array for constants.
+
+        ``role`` (e.g. "filter", "bias") names the const array of a constant tensor (default: from its name).
+        """
+        tensor = self.subgraph.tensors[tensor_index]
+        if tensor.is_const:
+            short = role or re.split(r"[/;:]", tensor.name.rstrip("/;:"))[-1] or "const"
+            name = self.const_array(f"{self.ident}_{short}", tensor.array(), CTYPES.get(tensor.dtype, ctype))
+            return f"((const {ctype} *){name})"
+        if self._tensor_ptr is None:
+            return f"(({ctype} *)0)"
+        return f"(({ctype} *){self._tensor_ptr(tensor_index)})"
+
+    def const_array(self, hint: str, values: np.ndarray, ctype: str) -> str:
+        """Add a ``static const`` array to the generated model and return its C name."""
+        return self.pool.add(hint, values, ctype)
+
+    # -- errors -------------------------------------------------------------------------------
+    def fail(self, why: str) -> NoReturn:
+        """Reject this operator: UnsupportedOpError naming op, index, output tensor, supported ops, hint."""
+        raise unsupported(self.op, self.name, why, self._supported)
+
+    def require(self, condition: bool, why: str) -> None:
+        """``ctx.fail(why)`` unless ``condition`` holds."""
+        if not condition:
+            self.fail(why)
+
+    def require_dtype(self, tensor: Tensor | None, *dtypes: str, what: str = "tensor") -> None:
+        """Fail unless ``tensor`` exists and has one of ``dtypes``."""
+        if tensor is None:
+            self.fail(f"{what} is missing")
+        if tensor.dtype not in dtypes:
+            self.fail(f"{what} '{tensor.name}' has dtype {tensor.dtype}; supported: {', '.join(dtypes)}")
+
+
+class OpHandler:
+    """Base class of op handlers: subclass, set ``opcodes``, implement check/emit, decorate with @register."""
+
+    opcodes: tuple[str, ...] = ()
+
+    def check(self, ctx: OpContext) -> None:
+        """Raise via ``ctx.fail`` for unsupported parameters or dtypes. Default: accept."""
+
+    def emit(self, ctx: OpContext) -> str:
+        """C statements for ``ek_model_invoke()`` (return ``EK_ERR_*`` on failure)."""
+        raise NotImplementedError
+
+    def scratch_bytes(self, ctx: OpContext) -> int:
+        """Bytes of arena scratch this op needs during its execution (default 0)."""
+        return 0
+
+    def inplace(self, ctx: OpContext) -> bool:
+        """True when output 0 may share memory with input 0 (same bytes; default False)."""
+        return False
+
+
+REGISTRY: dict[str, OpHandler] = {}
+
+
+def register(handler_cls: type[OpHandler]) -> type[OpHandler]:
+    """Class decorator: add one instance of ``handler_cls`` to REGISTRY for each of its opcodes."""
+    if not handler_cls.opcodes:
+        raise TypeError(f"{handler_cls.__name__}.opcodes is empty")
+    instance = handler_cls()
+    for opcode in handler_cls.opcodes:
+        REGISTRY[opcode] = instance
+    return handler_cls
+
+
+def c_struct(ctype: str, name: str, fields: dict[str, object]) -> str:
+    """A block-scope ``static const`` struct definition with designated initializers.
+
+    Values are ints, strings (emitted verbatim, e.g. an array name) or lists of ints (brace lists).
+    """
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, (list, tuple)):
+            value = "{" + ", ".join(str(int(v)) for v in value) + "}"
+        elif isinstance(value, bool):
+            value = int(value)
+        parts.append(f".{key} = {value}")
+    lines, line = [], "    "
+    for part in parts:
+        if len(line) + len(part) > 110:
+            lines.append(line.rstrip())
+            line = "    "
+        line += part + ", "
+    lines.append(line.rstrip().rstrip(","))
+    return f"static const {ctype} {name} = {{\n" + "\n".join(lines) + "\n};"
+
+
+def scale_zp(ctx: OpContext, tensor: Tensor, what: str) -> tuple[float, int]:
+    """Per-tensor (scale, zero_point) of ``tensor`` or ``ctx.fail``."""
+    q = tensor.quantization
+    if q is None or not q.scale:
+        ctx.fail(f"{what} '{tensor.name}' is not quantized")
+    if len(q.scale) != 1:
+        ctx.fail(f"{what} '{tensor.name}' has per-channel quantization; only per-tensor is supported here")
+    scale = float(q.scale[0])
+    if not (math.isfinite(scale) and scale > 0):
+        ctx.fail(f"{what} '{tensor.name}' has scale {scale!r}; it must be a positive finite number")
+    return scale, int(q.zero_point[0]) if q.zero_point else 0
+
+
+def fused_range(ctx: OpContext, out: Tensor, qmin: int = -128, qmax: int = 127) -> tuple[int, int]:
+    """Quantized clamp range of the op's fused activation (TFLite semantics) or ``ctx.fail``."""
+    from edgekit.codegen.aot.quant import activation_range
+
+    fused = ctx.options.get("fused_activation_function", "NONE")
+    scale, zp = scale_zp(ctx, out, "output")
+    if fused not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
+        ctx.fail(f"fused activation {fused} is not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
+    clamps = {"NONE": (), "RELU": (0.0,), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}[fused]
+    for f in clamps:
+        if abs(f / scale) >= 2**31:
+            ctx.fail(f"fused activation {fused}: output scale {scale:g} too small to represent the clamp")
+    lo, hi = activation_range(fused, scale, zp, qmin, qmax)
+    return lo, hi

@@ -1,0 +1,79 @@
+"""FULLY_CONNECTED, int8 with per-tensor or per-channel weights, optional bias, keep_num_dims."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, fused_range, register, scale_zp
+from edgekit.codegen.aot.quant import conv_multipliers, f32, fc_multiplier
+
+
+def _fc_params(ctx: OpContext) -> dict[str, object]:
+    inp, filt, bias, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+    ctx.require_dtype(inp, "int8", what="input")
+    ctx.require_dtype(filt, "int8", what="filter")
+    ctx.require_dtype(out, "int8", what="output")
+    ctx.require(filt.is_const, f"filter '{filt.name}' is not a constant")
+    ctx.require(ctx.options.get("weights_format", "DEFAULT") in ("DEFAULT", 0),
+                f"weights format {ctx.options.get('weights_format')} is not supported")
+    ctx.require(len(filt.shape) == 2, f"filter must be 2-D, got {filt.shape}")
+    ctx.require(len(out.shape) >= 1, "output has no dimensions")
+    rows, depth = filt.shape
+    out_depth = out.shape[-1]
+    batches = int(np.prod(out.shape[:-1], dtype=np.int64))
+    ctx.require(out_depth <= rows, f"output depth {out_depth} exceeds filter rows {rows}")
+    ctx.require(int(np.prod(inp.shape, dtype=np.int64)) == batches * depth,
+                f"input {inp.shape} does not hold {batches} rows of {depth}")
+    in_scale, in_zp = scale_zp(ctx, inp, "input")
+    out_scale, out_zp = scale_zp(ctx, out, "output")
+    fq = filt.quantization
+    ctx.require(fq is not None and len(fq.scale) >= 1, f"filter '{filt.name}' is not quantized")
+    per_channel = len(fq.scale) > 1
+    if bias is not None:
+        ctx.require_dtype(bias, "int32", what="bias")
+        ctx.require(bias.is_const, f"bias '{bias.name}' is not a constant")
+        ctx.require(int(np.prod(bias.shape)) >= out_depth, f"bias has fewer than {out_depth} values")
+    if per_channel:
+        ctx.require(len(fq.scale) == rows and fq.quantized_dimension == 0,
+                    f"per-channel filter needs {rows} scales along dim 0")
+        mults, shifts = conv_multipliers(in_scale, fq.scale, out_scale, rows)
+        filter_offset = 0
+    else:
+        if bias is not None and bias.quantization is not None and bias.quantization.scale:
+            # TFLM's GetQuantizedConvolutionMultipler consistency check
+            product = f32(in_scale) * f32(fq.scale[0])
+            diff = abs(product - f32(bias.quantization.scale[0]))
+            ctx.require(diff / f32(out_scale) <= 0.02, "bias scale differs from input_scale * filter_scale")
+        m, s = fc_multiplier(in_scale, fq.scale[0], out_scale)
+        mults, shifts = [m], [s]
+        filter_offset = -(int(fq.zero_point[0]) if fq.zero_point else 0)
+    ctx.require(all(-31 <= s <= 30 for s in shifts), "requantization shift out of range")
+    act_min, act_max = fused_range(ctx, out)
+    return dict(batches=batches, accum_depth=depth, out_depth=out_depth, in_offset=-in_zp,
+                filter_offset=filter_offset, out_offset=out_zp, act_min=act_min, act_max=act_max,
+                per_channel=int(per_channel), _mults=mults, _shifts=shifts)
+
+
+@register
+class FullyConnected(OpHandler):
+    """FULLY_CONNECTED (int8 in/out, int8 weights, int32 bias)."""
+
+    opcodes = ("FULLY_CONNECTED",)
+
+    def check(self, ctx: OpContext) -> None:
+        _fc_params(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        p = _fc_params(ctx)
+        mult = ctx.const_array(f"{ctx.ident}_mult", np.array(p.pop("_mults"), dtype=np.int32), "int32_t")
+        shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
+        p.update(out_mult=mult, out_shift=shift)
+        bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias") if ctx.input(2) is not None else "NULL"
+        filt = ctx.ptr(ctx.op.inputs[1], role="filter")
+        return "\n".join([
+            "{",
+            *("    " + line for line in c_struct("ek_fc_params_t", "p", p).splitlines()),
+            f"    ek_fully_connected_s8(&p, {ctx.ptr(ctx.op.inputs[0])}, {filt}, {bias},",
+            f"        {ctx.ptr(ctx.op.outputs[0])});",
+            "}",
+        ])

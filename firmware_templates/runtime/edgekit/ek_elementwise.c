@@ -1,0 +1,88 @@
+/* edgekit AOT runtime: int8 ADD, SUB, MUL with broadcasting (see ek_elementwise.h). */
+#include "ek_elementwise.h"
+
+#include "ek_common.h"
+
+typedef void (*ek_row_fn)(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+                          const void *params);
+
+/* Walk the output in order; call row() for each run of the innermost dimension. */
+static void ek_bcast_walk(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *s, ek_row_fn row,
+                          const void *params) {
+    int32_t idx[EK_BCAST_MAX_DIMS] = {0};
+    const int32_t last = s->ndims - 1;
+    const int32_t n = s->dims[last];
+    int32_t off1 = 0, off2 = 0;
+    int32_t d;
+    for (;;) {
+        row(in1 + off1, in2 + off2, out, n, s->stride1[last], s->stride2[last], params);
+        out += n;
+        /* advance the odometer over the outer dimensions */
+        for (d = last - 1; d >= 0; d--) {
+            idx[d]++;
+            off1 += s->stride1[d];
+            off2 += s->stride2[d];
+            if (idx[d] < s->dims[d]) {
+                break;
+            }
+            off1 -= s->stride1[d] * s->dims[d];
+            off2 -= s->stride2[d] * s->dims[d];
+            idx[d] = 0;
+        }
+        if (d < 0) {
+            return;
+        }
+    }
+}
+
+/* TFLM AddFunc / SubElementwise on one pair of values; sign = +1 (ADD) or -1 (SUB). */
+static int8_t ek_add_one(int32_t a, int32_t b, const ek_add_params *p, int sign) {
+    const int32_t x1 = (int32_t)((uint32_t)(p->input1_offset + a) << p->left_shift);
+    const int32_t x2 = (int32_t)((uint32_t)(p->input2_offset + b) << p->left_shift);
+    const int32_t s1 = ek_mbqm_smaller_than_one(x1, p->input1_multiplier, p->input1_shift);
+    const int32_t s2 = ek_mbqm_smaller_than_one(x2, p->input2_multiplier, p->input2_shift);
+    const int32_t raw = sign > 0 ? s1 + s2 : s1 - s2;
+    const int32_t o = ek_mbqm_smaller_than_one(raw, p->output_multiplier, p->output_shift) + p->output_offset;
+    return (int8_t)ek_clamp_i32(o, p->act_min, p->act_max);
+}
+
+static void ek_add_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+                       const void *params) {
+    const ek_add_params *p = (const ek_add_params *)params;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ek_add_one(a[i * sa], b[i * sb], p, 1);
+    }
+}
+
+static void ek_sub_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+                       const void *params) {
+    const ek_add_params *p = (const ek_add_params *)params;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ek_add_one(a[i * sa], b[i * sb], p, -1);
+    }
+}
+
+static void ek_mul_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+                       const void *params) {
+    const ek_mul_params *p = (const ek_mul_params *)params;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        const int32_t prod = (p->input1_offset + a[i * sa]) * (p->input2_offset + b[i * sb]);
+        const int32_t o = ek_mbqm(prod, p->output_multiplier, p->output_shift) + p->output_offset;
+        out[i] = (int8_t)ek_clamp_i32(o, p->act_min, p->act_max);
+    }
+}
+
+void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
+    ek_bcast_walk(in1, in2, out, shape, ek_add_row, p);
+}
+
+void ek_sub_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
+    ek_bcast_walk(in1, in2, out, shape, ek_sub_row, p);
+}
+
+void ek_mul_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_mul_params *p) {
+    ek_bcast_walk(in1, in2, out, shape, ek_mul_row, p);
+}

@@ -1,0 +1,26 @@
+/*
+ * edgekit AOT runtime: int8 FULLY_CONNECTED (TFLM reference semantics).
+ * filter [rows >= out_depth][accum_depth]; per-tensor (one multiplier) or per-channel requantization.
+ */
+#ifndef EK_FULLY_CONNECTED_H
+#define EK_FULLY_CONNECTED_H
+
+#include "ek_common.h"
+
+typedef struct {
+    int32_t batches;         /* product of all output dims but the last */
+    int32_t accum_depth;     /* filter's last dim */
+    int32_t out_depth;       /* output's last dim */
+    int32_t in_offset;       /* -input zero point */
+    int32_t filter_offset;   /* -filter zero point (0 for per-channel) */
+    int32_t out_offset;      /* output zero point */
+    int32_t act_min, act_max;
+    int32_t per_channel;     /* 0: out_mult[0] / out_shift[0] for every channel */
+    const int32_t *out_mult;
+    const int8_t *out_shift;
+} ek_fc_params_t;
+
+void ek_fully_connected_s8(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
+                           const int32_t *bias, int8_t *output);
+
+#endif /* EK_FULLY_CONNECTED_H */

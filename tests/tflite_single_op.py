@@ -1,0 +1,138 @@
+"""Build tiny one-operator .tflite models with exact quantization parameters (test helper).
+
+The TFLite converter picks scales and zero points itself; to sweep extreme or asymmetric
+quantization we write the flatbuffer directly with the schema's object API (needs only
+``flatbuffers`` and the schema module shipped inside ``tflite_micro``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int16": 7, "int8": 9}
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    return s
+
+
+@dataclass
+class T:
+    """A tensor: shape, dtype name, per-tensor quantization, optional constant data."""
+
+    shape: tuple[int, ...]
+    dtype: str = "int8"
+    scale: float | None = None
+    zero_point: int = 0
+    data: np.ndarray | None = field(default=None, repr=False)
+
+
+def _options(s, op: str, opts: dict):
+    """(builtin_options_type, options object) for the operators the tests use."""
+    bo = s.BuiltinOptions
+    act = getattr(s.ActivationFunctionType, opts.get("activation", "NONE"))
+    if op == "SOFTMAX":
+        o = s.SoftmaxOptionsT()
+        o.beta = float(opts.get("beta", 1.0))
+        return bo.SoftmaxOptions, o
+    if op in ("ADD", "SUB", "MUL"):
+        o = {"ADD": s.AddOptionsT, "SUB": s.SubOptionsT, "MUL": s.MulOptionsT}[op]()
+        o.fusedActivationFunction = act
+        return getattr(bo, op.capitalize() + "Options"), o
+    if op in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"):
+        o = s.ReducerOptionsT()
+        o.keepDims = bool(opts.get("keep_dims", False))
+        return bo.ReducerOptions, o
+    if op == "LEAKY_RELU":
+        o = s.LeakyReluOptionsT()
+        o.alpha = float(opts.get("alpha", 0.2))
+        return bo.LeakyReluOptions, o
+    if op == "HARD_SWISH":
+        return bo.HardSwishOptions, s.HardSwishOptionsT()
+    if op == "QUANTIZE":
+        return bo.QuantizeOptions, s.QuantizeOptionsT()
+    if op == "DEQUANTIZE":
+        return bo.DequantizeOptions, s.DequantizeOptionsT()
+    return 0, None
+
+
+def single_op_model(op: str, inputs: list[T], outputs: list[T], **opts) -> bytes:
+    """Serialize a model with one operator ``op``; inputs with ``data`` become constants."""
+    return multi_op_model([(op, inputs, outputs, opts)])
+
+
+def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
+    """Serialize a model of several operators ``(opcode, inputs, outputs, options)``.
+
+    A :class:`T` object used in several places is one tensor (that is how ops are chained).
+    Model inputs: tensors without data that no operator produces; outputs: tensors no operator
+    consumes.
+    """
+    import flatbuffers
+
+    s = _schema()
+    model = s.ModelT()
+    model.version = 3
+    model.description = "edgekit test model"
+    model.buffers = [s.BufferT()]
+    sub = s.SubGraphT()
+    sub.tensors, sub.inputs, sub.outputs, sub.operators = [], [], [], []
+    index: dict[int, int] = {}
+
+    def tensor(t: T) -> int:
+        if id(t) in index:
+            return index[id(t)]
+        tt = s.TensorT()
+        tt.name = f"t{len(sub.tensors)}"
+        tt.shape = list(t.shape)
+        tt.type = _DTYPES[t.dtype]
+        buf = s.BufferT()
+        if t.data is not None:
+            buf.data = np.ascontiguousarray(t.data, dtype=t.dtype).tobytes()
+        model.buffers.append(buf)
+        tt.buffer = len(model.buffers) - 1
+        if t.scale is not None:
+            q = s.QuantizationParametersT()
+            q.scale = [float(t.scale)]
+            q.zeroPoint = [int(t.zero_point)]
+            tt.quantization = q
+        sub.tensors.append(tt)
+        index[id(t)] = len(sub.tensors) - 1
+        return index[id(t)]
+
+    codes: dict[str, int] = {}
+    model.operatorCodes = []
+    produced, consumed = [], set()
+    for opcode, ins, outs, opts in ops:
+        if opcode not in codes:
+            code = s.OperatorCodeT()
+            code.builtinCode = getattr(s.BuiltinOperator, opcode)
+            code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+            code.version = 1
+            codes[opcode] = len(model.operatorCodes)
+            model.operatorCodes.append(code)
+        o = s.OperatorT()
+        o.opcodeIndex = codes[opcode]
+        o.inputs = [tensor(t) for t in ins]
+        o.outputs = [tensor(t) for t in outs]
+        o.builtinOptionsType, o.builtinOptions = _options(s, opcode, opts)
+        sub.operators.append(o)
+        consumed.update(o.inputs)
+        produced.extend(o.outputs)
+    all_inputs = [i for op in sub.operators for i in op.inputs]
+    seen = set()
+    for i in all_inputs:
+        if i in seen or i in produced or model.buffers[sub.tensors[i].buffer].data is not None:
+            continue
+        seen.add(i)
+        sub.inputs.append(i)
+    sub.outputs = [i for i in produced if i not in consumed]
+    model.subgraphs = [sub]
+
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
