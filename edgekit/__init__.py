@@ -23,6 +23,8 @@ _LAZY = {
     "build": "edgekit.build:build",
     "bench": "edgekit.bench:bench",
     "validate": "edgekit.validate:validate",
+    "flash": "edgekit.flash:flash",
+    "deploy": "edgekit.deploy:deploy",
 }
 
 __all__ = ["__version__", *_LAZY]

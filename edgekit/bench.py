@@ -207,7 +207,8 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
 def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = None, runs: int = 10,
           warmup: int = 1, inputs: Any = None, port: str | None = None, save: str | os.PathLike[str] | None = None,
           boards_dirs: list[str] | None = None, timeout: float = 10.0, infer_timeout: float = 300.0,
-          log_dir: str | os.PathLike[str] | None = None) -> BenchResult:
+          log_dir: str | os.PathLike[str] | None = None, power: Any = None, baudrate: int | None = None,
+          energy_mode: str | None = None) -> BenchResult:
     """Benchmark a generated project (or an ELF) on a board.
 
     Args:
@@ -219,6 +220,12 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         save: write the JSON result there (atomically).
         timeout: seconds allowed for each ordinary command; infer_timeout: for one ``infer`` command.
         log_dir: where the link and QEMU logs go (default: the project's build/ directory, or next to the ELF).
+        power: measure energy with a power monitor: a ``--power`` spec (``ppk2[:PORT][,key=value...]``, see
+            :mod:`edgekit.power`) or a :class:`~edgekit.power.PowerMonitor`; bench opens and closes it. The
+            firmware must raise its energy GPIO around the timed inferences. Without it energy is modelled.
+        baudrate: override the board's serial speed (MLPerf Tiny energy mode runs the DUT link at 9600 baud).
+        energy_mode: ``levels`` (GPIO high during the timed inferences, default) or ``edges`` (MLPerf Tiny
+            timestamp pulses); also settable in the spec as ``windows=edges``.
 
     Raises:
         DeviceError: the device crashed, hung, rebooted or answered an error (message and log path included).
@@ -230,13 +237,23 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         raise UsageError(f"runs must be >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
     tgt = resolve_target(target)
     prof = load_board(board or tgt.board_id or DEFAULT_BOARD, boards_dirs)
+    if baudrate is not None:
+        import dataclasses
+
+        prof = dataclasses.replace(prof, serial=dataclasses.replace(prof.serial, baudrate=baudrate))
     notes: list[str] = []
     if tgt.board_id and tgt.board_id != prof.id:
         notes.append(f"the project was generated for board '{tgt.board_id}', benchmarked as '{prof.id}'")
     logs = Path(log_dir) if log_dir else tgt.elf.parent
 
-    with open_session(prof, elf=tgt.elf, port=port, log_dir=logs, timeout=timeout,
-                      infer_timeout=infer_timeout) as sess:
+    monitor, mode, captures = _power_monitor(power, prof, energy_mode), energy_mode or "levels", []
+    if isinstance(power, str):
+        from edgekit.power import parse_spec
+
+        mode = energy_mode or parse_spec(power).options.get("windows", "levels")
+    with (monitor if monitor is not None else _NoMonitor()), \
+            open_session(prof, elf=tgt.elf, port=port, log_dir=logs, timeout=timeout,
+                         infer_timeout=infer_timeout) as sess:
         dev = sess.device
         info = dev.info()
         if inputs is None:
@@ -253,7 +270,11 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         done_runs, first = 0, True
         while done_runs < runs:
             n = min(MAX_LAPS, runs - done_runs)
+            if monitor is not None:
+                monitor.start()
             dev.infer(n, warmup if first else 0)
+            if monitor is not None:
+                captures.append((monitor.stop(), n))
             laps = dev.laps()
             if len(laps) != n:
                 raise DeviceError(f"'ek-laps%' gave {len(laps)} laps after 'infer {n}', expected {n}",
@@ -293,7 +314,9 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         device=info.to_dict(), transport=transport,
         input={"source": sample.source, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
                "note": sample.note},
-        runs=runs, warmup=warmup, timing=timing, memory=memory, energy=_energy(prof, timing), output={
+        runs=runs, warmup=warmup, timing=timing, memory=memory,
+        energy=(_energy(prof, timing) if monitor is None else
+                _measured_energy(prof, timing, captures, monitor, mode, notes)), output={
             "index": 0, "bytes": len(out), "hex": out.hex()}, canary=canary, notes=notes)
     if save is not None:
         result.save(save)
@@ -314,13 +337,63 @@ def _timing(prof: BoardProfile, ticks: list[int], timer_hz: int, timer_kind: str
 
 
 def _energy(prof: BoardProfile, timing: dict[str, Any]) -> dict[str, Any]:
-    p = prof.power
+    from edgekit.power.model import modelled_energy
+
+    return modelled_energy(prof, float(timing["latency_us"]["median"]))
+
+
+class _NoMonitor:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _power_monitor(power: Any, prof: BoardProfile, energy_mode: str | None) -> Any:
+    """An unopened PowerMonitor from a spec (the board's supply voltage as default), or the one given."""
+    if power is None:
+        return None
+    if energy_mode not in (None, "levels", "edges"):
+        raise UsageError(f"energy_mode must be 'levels' or 'edges', not {energy_mode!r}")
+    if isinstance(power, str):
+        from edgekit.power import open_monitor
+
+        return open_monitor(power, supply_v=prof.power.supply_v or 3.3)
+    return power
+
+
+def _measured_energy(prof: BoardProfile, timing: dict[str, Any], captures: list[Any], monitor: Any, mode: str,
+                     notes: list[str]) -> dict[str, Any]:
+    """The ``energy`` section from power-monitor captures (one per ``infer`` command); see docs/bench-schema.md."""
+    from edgekit.power.energy import energy_per_inference
+    from edgekit.power.model import modelled_uj
+
+    if mode not in ("levels", "edges"):
+        raise UsageError(f"power windows must be 'levels' or 'edges', not {mode!r}")
+    results = [energy_per_inference(cap, inferences=n, channel=monitor.channel, mode=mode) for cap, n in captures]
+    for r in results:
+        notes += [n for n in r.notes if n not in notes]
+    good = [r for r in results if r.per_inference_uj is not None]
+    n_inf = sum(r.inferences for r in good)
+    win_us = sum(r.window_us or 0.0 for r in good)
+    idle = [r.idle_ma for r in good if r.idle_ma is not None]
     lat = float(timing["latency_us"]["median"])
-    usable = p.model != "none" and p.supply_v > 0 and p.active_ma > 0
-    uj = p.supply_v * p.active_ma * lat / 1000.0 if usable else None  # V x mA x µs = nJ; / 1000 = µJ
-    return {"kind": "modelled", "per_inference_uj": uj, "latency_us": lat, "supply_v": p.supply_v,
-            "active_ma": p.active_ma, "power_model": p.model, "source": p.source,
-            "formula": "E = supply_v x active_ma x median latency"}
+    return {
+        "kind": "measured",
+        "per_inference_uj": sum(r.total_uj or 0.0 for r in good) / n_inf if n_inf else None,
+        "mean_ma": sum((r.mean_ma or 0.0) * (r.window_us or 0.0) for r in good) / win_us if win_us else None,
+        "peak_ma": max((r.peak_ma or 0.0) for r in good) if good else None,
+        "idle_ma": sum(idle) / len(idle) if idle else None,
+        "windows": sum(len(r.windows) for r in results), "inferences": sum(r.inferences for r in results),
+        "window_us": win_us if good else None, "latency_us": lat,
+        "supply_v": results[0].supply_v if results else None,
+        "samples": sum(r.samples for r in results), "sample_rate_hz": results[0].sample_rate_hz if results else None,
+        "channel": monitor.channel, "windows_by": mode, "gpio_energy_pin": prof.firmware.gpio_energy_pin or None,
+        "monitor": monitor.describe(), "modelled_uj": modelled_uj(prof, lat),
+        "formula": (f"E = sum(I x V x dt) over the samples inside the windows marked on digital input "
+                    f"{monitor.channel} ({mode}), divided by the inferences"),
+    }
 
 
 def _load_model(path: Path | None) -> Any:

@@ -17,7 +17,7 @@ METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("ram_bytes", "RAM", "B", ("memory", "ram_bytes")),
     ("arena_used_bytes", "arena used", "B", ("memory", "arena_used_bytes")),
     ("stack_used_bytes", "stack used", "B", ("memory", "stack_used_bytes")),
-    ("energy_uj", "energy per inference (modelled)", "µJ", ("energy", "per_inference_uj")),
+    ("energy_uj", "energy per inference", "µJ", ("energy", "per_inference_uj")),
 )
 
 
@@ -85,6 +85,9 @@ def compare_results(a: dict[str, Any], b: dict[str, Any], *, name_a: str = "A", 
     in_a, in_b = a.get("input", {}).get("sha256"), b.get("input", {}).get("sha256")
     if in_a and in_b and in_a != in_b:
         notes.append("different inputs (latency may depend on the data)")
+    kinds = [(d.get("energy") or {}).get("kind", "modelled") for d in (a, b)]
+    if kinds[0] != kinds[1]:
+        notes.append(f"energy is {kinds[0]} in {name_a} and {kinds[1]} in {name_b}")
     return Comparison(name_a, name_b, tuple(rows), tuple(notes))
 
 

@@ -20,14 +20,19 @@ from edgekit.cli import echo_json
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds allowed per command.")
 @click.option("--json", "as_json", is_flag=True, help="Print the edgekit.bench/1 JSON instead of a table.")
 @click.option("--save", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+@click.option("--power", default=None, metavar="MONITOR[:PORT][,k=v]",
+              help="Measure energy with a power monitor: ppk2, joulescope, lpm01a, ina (e.g. ppk2:/dev/ttyACM1).")
+@click.option("--baud", type=click.IntRange(min=1), default=None,
+              help="Override the board's serial speed (MLPerf Tiny energy mode: 9600).")
 @click.pass_context
 def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: int, input_file: str | None,
-        port: str | None, timeout: float, as_json: bool, save: str | None) -> None:
+        port: str | None, timeout: float, as_json: bool, save: str | None, power: str | None,
+        baud: int | None) -> None:
     """Benchmark TARGET (a generated project directory or a firmware ELF) on a board."""
     from edgekit.bench import bench
 
     result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
-                   boards_dirs=(ctx.obj or {}).get("boards_dirs"), timeout=timeout)
+                   boards_dirs=(ctx.obj or {}).get("boards_dirs"), timeout=timeout, power=power, baudrate=baud)
     if as_json:
         echo_json(result.to_dict())
         return
@@ -67,8 +72,15 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
     mem.add_row("arena used", f"{_n(m['arena_used_bytes'])} B", f"of {_n(m['arena_reserved_bytes'])} B reserved")
     mem.add_row("stack used", f"{_n(m['stack_used_bytes'])} B", f"of {_n(m['stack_reserved_bytes'])} B reserved")
     energy = "-" if e["per_inference_uj"] is None else f"{e['per_inference_uj']:,.2f} µJ"
-    mem.add_row("energy / inference", energy,
-                f"modelled: {e['supply_v']:g} V x {e['active_ma']:g} mA x median latency")
+    if e["kind"] == "measured":
+        mem.add_row("energy / inference", energy,
+                    f"measured ({e['monitor']['monitor']}, {e['windows']} windows, {e['supply_v'] or 0:g} V)")
+        for label, key in (("current, inferring", "mean_ma"), ("current, peak", "peak_ma"),
+                           ("current, idle", "idle_ma")):
+            mem.add_row(label, "-" if e[key] is None else f"{e[key]:,.3f} mA", "")
+    else:
+        mem.add_row("energy / inference", energy,
+                    f"modelled: {e['supply_v']:g} V x {e['active_ma']:g} mA x median latency")
     console.print(mem)
     console.print(f"runs {d['runs']} (+{d['warmup']} warm-up); {t['rule']}; latency: {t['latency_basis']}")
     for note in [d["input"].get("note"), *d.get("notes", [])]:
