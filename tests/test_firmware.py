@@ -599,3 +599,21 @@ def test_env_paths_exist() -> None:
     for f in ("CMakeLists.txt.j2", "linker.ld.j2", "arm-none-eabi.cmake.j2"):
         assert (REPO / "firmware_templates" / "cmake" / f).is_file()
     assert os.access(HOST / "ek_port_host.c", os.R_OK)
+
+
+@pytest.mark.toolchain
+def test_elf_names_its_board_and_flash_refuses_another(fixture_builds: dict[str, Path]) -> None:
+    """The image carries its board id in a non-loaded ELF section; flashing it for another board fails."""
+    from elftools.elf.elffile import ELFFile
+
+    from edgekit.build import build
+    from edgekit.cli import run as cli_run
+
+    res = build(fixture_builds["qemu-cortex-m4"])
+    elf = res.elf
+    with elf.open("rb") as fh:
+        sec = ELFFile(fh).get_section_by_name(".edgekit_board")
+        assert sec is not None and not (sec["sh_flags"] & 0x2), "section must exist and not be allocated"
+        assert sec.data().rstrip(b"\0") == b"qemu-cortex-m4"
+    assert cli_run(["flash", str(elf), "--board", "qemu-cortex-m7", "--dry-run"]) == 1
+    assert cli_run(["flash", str(elf), "--board", "qemu-cortex-m4", "--dry-run"]) == 0

@@ -4,10 +4,15 @@
  */
 #include <stdint.h>
 
+#include "ek_config.h"
 #include "ek_port.h"
 #include "ek_protocol.h"
 
 static ek_proto_t proto;
+
+/* The board this image was built for, kept in a non-loaded ELF section (no flash cost) so that
+ * `edgekit flash` can refuse an image built for another board. */
+__attribute__((section(".edgekit_board"), used)) static const char ek_board_id[] = EK_BOARD_ID;
 
 int main(void) {
     ek_port_init();
