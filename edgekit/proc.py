@@ -15,7 +15,8 @@ log = logging.getLogger("edgekit.proc")
 
 # program -> how to install it on Debian/Ubuntu
 INSTALL_HINTS = {
-    "arm-none-eabi-gcc": "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib",
+    "arm-none-eabi-gcc": ("sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
+                          "libstdc++-arm-none-eabi-newlib"),
     "qemu-system-arm": "sudo apt-get install qemu-system-arm",
     "cmake": "sudo apt-get install cmake",
     "gcc": "sudo apt-get install gcc",
