@@ -24,19 +24,50 @@ from edgekit.cli import echo_json
               help="Measure energy with a power monitor: ppk2, joulescope, lpm01a, ina (e.g. ppk2:/dev/ttyACM1).")
 @click.option("--baud", type=click.IntRange(min=1), default=None,
               help="Override the board's serial speed (MLPerf Tiny energy mode: 9600).")
+@click.option("--host", default=None, metavar="local|[user@]HOST",
+              help="SBC boards: run the LiteRT bundle on this machine (local) or on a board over SSH.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="SBC boards: LiteRT threads.")
+@click.option("--no-xnnpack", is_flag=True, help="SBC boards: disable the XNNPACK delegate.")
 @click.pass_context
 def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: int, input_file: str | None,
         port: str | None, timeout: float, as_json: bool, save: str | None, power: str | None,
-        baud: int | None) -> None:
-    """Benchmark TARGET (a generated project directory or a firmware ELF) on a board."""
+        baud: int | None, host: str | None, threads: int | None, no_xnnpack: bool) -> None:
+    """Benchmark TARGET on a board: a generated project directory or firmware ELF (MCU boards), or a
+    .tflite / bundle directory (SBC boards and the host, with --host)."""
     from edgekit.bench import bench
 
+    boards_dirs = (ctx.obj or {}).get("boards_dirs")
+    if _is_sbc_target(target, board, host, boards_dirs):
+        from edgekit.sbc import bench_sbc
+
+        d = bench_sbc(target, board or "host", host or "local", runs=runs, warmup=warmup, threads=threads,
+                      xnnpack=not no_xnnpack, inputs=input_file, save=save, boards_dirs=boards_dirs)
+        if as_json:
+            echo_json(d)
+        else:
+            render(d, saved=save)
+        return
     result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
                    boards_dirs=(ctx.obj or {}).get("boards_dirs"), timeout=timeout, power=power, baudrate=baud)
     if as_json:
         echo_json(result.to_dict())
         return
     render(result.to_dict(), saved=save)
+
+
+def _is_sbc_target(target: str, board: str | None, host: str | None, boards_dirs: Any) -> bool:
+    """True when TARGET runs on Linux (LiteRT): --host given, an SBC/host board, a bundle or a .tflite."""
+    from pathlib import Path
+
+    from edgekit.boards import load_board
+
+    if host is not None or target.endswith(".tflite"):
+        return True
+    if board is not None and load_board(board, boards_dirs).kind in ("sbc", "host"):
+        return True
+    from edgekit.sbc.bundle import is_bundle
+
+    return is_bundle(Path(target))
 
 
 def _n(x: Any, digits: int = 0) -> str:
@@ -57,8 +88,10 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
     table.add_column("figure", style="bold")
     for col in ("min", "median", "mean", "p90", "max", "stdev"):
         table.add_column(col, justify="right")
-    for label, s, digits in ((f"{basis} / inference", t["count"], 0), ("latency (µs)", t["latency_us"], 1),
-                             (f"{t['timer']['kind']} ticks", t["ticks_stats"], 1)):
+    for label, s, digits in ((f"{basis} / inference", t.get("count"), 0), ("latency (µs)", t["latency_us"], 1),
+                             (f"{(t.get('timer') or {}).get('kind', 'timer')} ticks", t.get("ticks_stats"), 1)):
+        if not s:
+            continue
         table.add_row(label, *(_n(s[k], digits) for k in ("min", "median", "mean", "p90", "max", "stdev")))
     console = Console()
     console.print(table)
@@ -69,8 +102,10 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
     mem.add_column("note")
     mem.add_row("flash", f"{_n(m['flash_bytes'])} B", f"of {_n(m['flash_budget_bytes'])} B ({m['source']})")
     mem.add_row("RAM (static)", f"{_n(m['ram_bytes'])} B", f"of {_n(m['ram_budget_bytes'])} B")
-    mem.add_row("arena used", f"{_n(m['arena_used_bytes'])} B", f"of {_n(m['arena_reserved_bytes'])} B reserved")
-    mem.add_row("stack used", f"{_n(m['stack_used_bytes'])} B", f"of {_n(m['stack_reserved_bytes'])} B reserved")
+    for what in ("arena", "stack"):
+        if m.get(f"{what}_used_bytes") is not None:
+            mem.add_row(f"{what} used", f"{_n(m[f'{what}_used_bytes'])} B",
+                        f"of {_n(m.get(f'{what}_reserved_bytes'))} B reserved")
     energy = "-" if e["per_inference_uj"] is None else f"{e['per_inference_uj']:,.2f} µJ"
     if e["kind"] == "measured":
         mem.add_row("energy / inference", energy,
@@ -78,6 +113,8 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
         for label, key in (("current, inferring", "mean_ma"), ("current, peak", "peak_ma"),
                            ("current, idle", "idle_ma")):
             mem.add_row(label, "-" if e[key] is None else f"{e[key]:,.3f} mA", "")
+    elif e["per_inference_uj"] is None:
+        mem.add_row("energy / inference", energy, "no power model for this board")
     else:
         mem.add_row("energy / inference", energy,
                     f"modelled: {e['supply_v']:g} V x {e['active_ma']:g} mA x median latency")
@@ -86,4 +123,5 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
     for note in [d["input"].get("note"), *d.get("notes", [])]:
         if note:
             console.print(f"note: {note}")
-    console.print(f"log: {d['transport']['log']}" + (f"; saved: {saved}" if saved else ""))
+    log = (d.get("transport") or {}).get("log")
+    console.print((f"log: {log}" if log else "") + (f"; saved: {saved}" if saved else ""))

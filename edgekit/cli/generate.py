@@ -29,6 +29,11 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
     if as_json:
         echo_json(res.to_dict())
         return
+    if hasattr(res, "bundle_dir"):  # an SBC / host bundle
+        click.echo(f"generated bundle {res.bundle_dir} ({res.board}, {res.machine}, Python {res.python}, "
+                   f"{len(res.files)} files)")
+        click.echo(f"next: edgekit bench {res.bundle_dir} --board {res.board} --host local|user@host")
+        return
     click.echo(f"generated {res.project_dir} ({res.board}, runtime {res.runtime}, model {res.model_name})")
     click.echo(f"  arena {res.arena_bytes} B, weights {res.weights_bytes} B, input {res.input_bytes} B, "
                f"stack {res.stack_bytes} B, {len(res.files)} files")

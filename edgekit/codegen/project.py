@@ -80,7 +80,9 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
 
     Args:
         model: a .tflite path, its bytes, or a loaded :class:`~edgekit.tflite_model.TFLiteModel`.
-        board: a board id (or profile); must build with cmake.
+        board: a board id (or profile); MCU boards must build with cmake. For an SBC or the ``host``
+            board this writes a LiteRT bundle instead (:func:`edgekit.sbc.bundle.generate_bundle`) and
+            returns its ``BundleResult``.
         runtime: ``"edgekit"`` (AOT C code); ``"tflm"`` is not available yet.
         out_dir: the project directory; replaced if it holds an earlier edgekit project, refused if it
             holds anything else.
@@ -96,8 +98,12 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     from edgekit.boards import load_board
     from edgekit.tflite_model import TFLiteModel, load_model
 
-    _check_runtime(runtime)
     profile = load_board(board, boards_dirs)
+    if profile.kind in ("sbc", "host"):  # Linux boards get a LiteRT bundle, not firmware
+        from edgekit.sbc.bundle import generate_bundle
+
+        return generate_bundle(model, profile, out_dir, name=name, boards_dirs=boards_dirs)  # type: ignore[return-value]
+    _check_runtime(runtime)
     flash_region, ram_region = _check_board(profile)
     if stack_bytes < 1024 or stack_bytes % 8:
         raise UsageError(f"stack size {stack_bytes} B: must be a multiple of 8 and at least 1024")
