@@ -3,6 +3,9 @@
  * the compiler would otherwise reload every field after each output byte. */
 #include "ek_conv.h"
 
+#include "ek_matmul.h"
+#include "ek_simd.h"
+
 void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                   const int32_t *bias, int8_t *output) {
     const int32_t batches = p->batches, in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
@@ -56,8 +59,172 @@ void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *
     }
 }
 
-void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                            const int32_t *bias, int8_t *output) {
+EK_INLINE int8_t requant_dw(int32_t acc, const int32_t *out_mult, const int8_t *out_shift, int32_t oc,
+                            int32_t out_offset, int32_t act_min, int32_t act_max) {
+    return (int8_t)ek_clamp_i32(ek_mbqm_pos(acc, out_mult[oc], out_shift[oc]) + out_offset, act_min, act_max);
+}
+
+/* 4 channels x 1 tap: x and w hold 4 int8 lanes (channels c..c+3). */
+#define EK_DW_TAP(x, w)                                          \
+    do {                                                         \
+        const uint32_t xl_ = ek_sxtb16(x), wl_ = ek_sxtb16(w);   \
+        const uint32_t xh_ = ek_sxtb16_ror8(x), wh_ = ek_sxtb16_ror8(w); \
+        a0 = ek_smlabb(wl_, xl_, a0);                            \
+        a2 = ek_smlatt(wl_, xl_, a2);                            \
+        a1 = ek_smlabb(wh_, xh_, a1);                            \
+        a3 = ek_smlatt(wh_, xh_, a3);                            \
+    } while (0)
+
+/* One output pixel of a depthwise conv (multiplier 1, ch % 4 == 0) from a table of k_h * k_w tap pointers
+ * (taps in the padding point at a row of input zero points): channels in groups of 4, taps innermost,
+ * accumulators start at dw_bias_full (the input offset folded in at generation time). The filter is
+ * regrouped by the generator as [ch / 4][tap][4]. 3x3 windows are unrolled.
+ * Not inlined: a small function of its own gets a spill-free inner loop. */
+static EK_NOINLINE void depthwise_pixel(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps,
+                                        const int8_t *filter, int8_t *out) {
+    const int32_t ch = p->in_c;
+    const int32_t *bias_full = p->dw_bias_full, *out_mult = p->out_mult;
+    const int8_t *out_shift = p->out_shift;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const ek_u32a_t *fp = (const ek_u32a_t *)(const void *)filter;
+    int32_t c, t;
+    for (c = 0; c < ch; c += 4) {
+        int32_t a0 = bias_full[c], a1 = bias_full[c + 1], a2 = bias_full[c + 2], a3 = bias_full[c + 3];
+        if (ntaps == 9) {
+            EK_DW_TAP(ek_ld32(taps[0] + c), fp[0]);
+            EK_DW_TAP(ek_ld32(taps[1] + c), fp[1]);
+            EK_DW_TAP(ek_ld32(taps[2] + c), fp[2]);
+            EK_DW_TAP(ek_ld32(taps[3] + c), fp[3]);
+            EK_DW_TAP(ek_ld32(taps[4] + c), fp[4]);
+            EK_DW_TAP(ek_ld32(taps[5] + c), fp[5]);
+            EK_DW_TAP(ek_ld32(taps[6] + c), fp[6]);
+            EK_DW_TAP(ek_ld32(taps[7] + c), fp[7]);
+            EK_DW_TAP(ek_ld32(taps[8] + c), fp[8]);
+        } else {
+            for (t = 0; t < ntaps; t++) {
+                EK_DW_TAP(ek_ld32(taps[t] + c), fp[t]);
+            }
+        }
+        fp += ntaps;
+        out[c] = requant_dw(a0, out_mult, out_shift, c, out_offset, act_min, act_max);
+        out[c + 1] = requant_dw(a1, out_mult, out_shift, c + 1, out_offset, act_min, act_max);
+        out[c + 2] = requant_dw(a2, out_mult, out_shift, c + 2, out_offset, act_min, act_max);
+        out[c + 3] = requant_dw(a3, out_mult, out_shift, c + 3, out_offset, act_min, act_max);
+    }
+}
+
+/* Depthwise, multiplier 1, ch % 4 == 0, k_h * k_w <= EK_DW_MAX_TAPS, with dw_bias_full and the regrouped
+ * filter; zp_row: scratch of ch bytes. */
+static void depthwise_taps(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+                           int8_t *zp_row) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const size_t in_row = (size_t)in_w * ch;
+    const int8_t *taps[EK_DW_MAX_TAPS];
+    int32_t b, oy, ox, ky, kx;
+    memset(zp_row, -p->in_offset, (size_t)ch);
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *in_b = input + (size_t)b * in_h * in_row;
+        for (oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            int8_t *out = output + (size_t)b * out_h * out_w * ch + (size_t)oy * out_w * ch;
+            for (ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                int32_t t = 0;
+                for (ky = 0; ky < k_h; ky++) {
+                    const int32_t iy = iy0 + ky * dil_h;
+                    if ((uint32_t)iy >= (uint32_t)in_h) {
+                        for (kx = 0; kx < k_w; kx++) {
+                            taps[t++] = zp_row;
+                        }
+                    } else {
+                        const int8_t *row = in_b + (size_t)iy * in_row;
+                        for (kx = 0; kx < k_w; kx++) {
+                            const int32_t ix = ix0 + kx * dil_w;
+                            taps[t++] = (uint32_t)ix < (uint32_t)in_w ? row + (size_t)ix * ch : zp_row;
+                        }
+                    }
+                }
+                depthwise_pixel(p, taps, t, filter, out);
+                out += ch;
+            }
+        }
+    }
+}
+
+/* depth_multiplier == 1: per output pixel, channels in groups of 4 (4 accumulators), taps innermost. */
+static void depthwise_m1(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, int8_t *output) {
+    const int32_t batches = p->batches, in_h = p->in_h, in_w = p->in_w, ch = p->in_c;
+    const int32_t out_h = p->out_h, out_w = p->out_w;
+    const int32_t k_h = p->k_h, k_w = p->k_w;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t pad_h = p->pad_h, pad_w = p->pad_w;
+    const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int32_t *out_mult = p->out_mult;
+    const int8_t *out_shift = p->out_shift;
+    const uint32_t off2 = ek_dup16(in_offset);
+    const int32_t ch4 = ch & ~3;
+    const size_t in_row = (size_t)in_w * ch, f_row = (size_t)k_w * ch;
+    int32_t b, oy, ox, c, ky, kx;
+    for (b = 0; b < batches; b++) {
+        const int8_t *in_b = input + (size_t)b * in_h * in_row;
+        for (oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * stride_h - pad_h;
+            const int32_t ky0 = ek_tap_start(iy0, dil_h);
+            const int32_t ky1 = ek_tap_end(iy0, dil_h, in_h, k_h);
+            for (ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * stride_w - pad_w;
+                const int32_t kx0 = ek_tap_start(ix0, dil_w);
+                const int32_t kx1 = ek_tap_end(ix0, dil_w, in_w, k_w);
+                int8_t *out = output + (((size_t)b * out_h + oy) * out_w + ox) * ch;
+                for (c = 0; c < ch4; c += 4) {
+                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                    if (bias != NULL) {
+                        a0 = bias[c];
+                        a1 = bias[c + 1];
+                        a2 = bias[c + 2];
+                        a3 = bias[c + 3];
+                    }
+                    for (ky = ky0; ky < ky1; ky++) {
+                        const int8_t *ip = in_b + (size_t)(iy0 + ky * dil_h) * in_row + (size_t)(ix0 + kx0 * dil_w) * ch + c;
+                        const int8_t *fp = filter + (size_t)ky * f_row + (size_t)kx0 * ch + c;
+                        for (kx = kx0; kx < kx1; kx++) {
+                            const uint32_t x = ek_ld32(ip), w = ek_ld32(fp);
+                            const uint32_t xl = ek_sadd16(ek_sxtb16(x), off2), xh = ek_sadd16(ek_sxtb16_ror8(x), off2);
+                            const uint32_t wl = ek_sxtb16(w), wh = ek_sxtb16_ror8(w);
+                            a0 = ek_smlabb(wl, xl, a0);
+                            a2 = ek_smlatt(wl, xl, a2);
+                            a1 = ek_smlabb(wh, xh, a1);
+                            a3 = ek_smlatt(wh, xh, a3);
+                            ip += (size_t)dil_w * ch;
+                            fp += ch;
+                        }
+                    }
+                    out[c] = requant_dw(a0, out_mult, out_shift, c, out_offset, act_min, act_max);
+                    out[c + 1] = requant_dw(a1, out_mult, out_shift, c + 1, out_offset, act_min, act_max);
+                    out[c + 2] = requant_dw(a2, out_mult, out_shift, c + 2, out_offset, act_min, act_max);
+                    out[c + 3] = requant_dw(a3, out_mult, out_shift, c + 3, out_offset, act_min, act_max);
+                }
+                for (; c < ch; c++) {
+                    int32_t acc = bias != NULL ? bias[c] : 0;
+                    for (ky = ky0; ky < ky1; ky++) {
+                        const int8_t *ip = in_b + (size_t)(iy0 + ky * dil_h) * in_row + c;
+                        const int8_t *fp = filter + (size_t)ky * f_row + c;
+                        for (kx = kx0; kx < kx1; kx++) {
+                            acc += fp[(size_t)kx * ch] * (ip[(size_t)(ix0 + kx * dil_w) * ch] + in_offset);
+                        }
+                    }
+                    out[c] = requant_dw(acc, out_mult, out_shift, c, out_offset, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+
+static void depthwise_any(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, int8_t *output) {
     const int32_t batches = p->batches, in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
     const int32_t out_h = p->out_h, out_w = p->out_w, out_c = p->out_c;
     const int32_t k_h = p->k_h, k_w = p->k_w;
@@ -103,5 +270,114 @@ void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, cons
                 }
             }
         }
+    }
+}
+
+/* im2col patch of output pixel (oy, ox) of batch image in_b: k_h x k_w x in_c int8, taps in the padding set to
+ * the input zero point (so that value + in_offset == 0: TFLM skips those taps). */
+/* Patch rows are often short (a few bytes for 3-channel inputs): inline word moves instead of a library call. */
+static void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
+    size_t k = 0;
+    if (n >= 32) {
+        memcpy(dst, src, n);
+        return;
+    }
+    for (; k + 4 <= n; k += 4) {
+        ek_st32(dst + k, ek_ld32(src + k));
+    }
+    for (; k < n; k++) {
+        dst[k] = src[k];
+    }
+}
+
+static void fill_bytes(int8_t *dst, uint32_t word, size_t n) {
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        ek_st32(dst + k, word);
+    }
+    for (; k < n; k++) {
+        dst[k] = (int8_t)word;
+    }
+}
+
+static void gather_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int8_t *patch) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, k_h = p->k_h, k_w = p->k_w;
+    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t kx0 = ek_tap_start(ix0, 1), kx1 = ek_tap_end(ix0, 1, in_w, k_w);
+    const uint32_t zp4 = ((uint32_t)(uint8_t)(int8_t)-p->in_offset) * 0x01010101u;
+    const size_t row = (size_t)k_w * in_c;
+    int32_t ky;
+    for (ky = 0; ky < k_h; ky++) {
+        const int32_t iy = iy0 + ky;
+        int8_t *dst = patch + (size_t)ky * row;
+        if (iy < 0 || iy >= in_h || kx1 <= kx0) {
+            fill_bytes(dst, zp4, row);
+            continue;
+        }
+        if (kx0 > 0) {
+            fill_bytes(dst, zp4, (size_t)kx0 * in_c);
+        }
+        copy_bytes(dst + (size_t)kx0 * in_c, in_b + ((size_t)iy * in_w + ix0 + kx0) * in_c,
+                   (size_t)(kx1 - kx0) * in_c);
+        if (kx1 < k_w) {
+            fill_bytes(dst + (size_t)kx1 * in_c, zp4, (size_t)(k_w - kx1) * in_c);
+        }
+    }
+}
+
+void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, int8_t *output, void *scratch) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
+    const int32_t out_h = p->out_h, out_w = p->out_w, out_c = p->out_c;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, in_offset = p->in_offset;
+    const int32_t depth = p->k_h * p->k_w * in_c, depth4 = (depth + 3) & ~3;
+    const int32_t per_image = out_h * out_w, total = p->batches * per_image;
+    const int direct = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    int16_t *cols = (int16_t *)scratch;
+    int8_t *patch = (int8_t *)(cols + 2 * depth4);
+    ek_matmul_t q;
+    int32_t i;
+    q.depth = depth4;
+    q.rows = out_c;
+    q.out_offset = p->out_offset;
+    q.act_min = p->act_min;
+    q.act_max = p->act_max;
+    q.mult_stride = 1;
+    q.out_mult = p->out_mult;
+    q.out_shift = p->out_shift;
+    for (i = 0; i < total; i += 2) {
+        const int32_t n = total - i >= 2 ? 2 : 1;
+        int32_t j;
+        for (j = 0; j < n; j++) {
+            const int32_t b = (i + j) / per_image, pix = (i + j) - b * per_image;
+            const int32_t oy = pix / out_w, ox = pix - oy * out_w;
+            const int8_t *in_b = input + (size_t)b * in_h * in_w * in_c;
+            const int8_t *src;
+            if (direct) {
+                src = in_b + ((size_t)oy * stride_h * in_w + (size_t)ox * stride_w) * in_c;
+            } else {
+                gather_patch(p, in_b, oy, ox, patch);
+                src = patch;
+            }
+            ek_widen_s8_reordered(src, cols + 2 * j, depth, in_offset, 4 * n, 2 * n);
+        }
+        ek_matmul_s8(&q, cols, n, filter, bias, output + (size_t)i * out_c, output + (size_t)(i + n - 1) * out_c);
+    }
+}
+
+void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                            const int32_t *bias, int8_t *output) {
+    ek_depthwise_conv2d_s8_taps(p, input, filter, bias, output, NULL);
+}
+
+void ek_depthwise_conv2d_s8_taps(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                 const int32_t *bias, int8_t *output, void *scratch) {
+    if (scratch != NULL && p->dw_bias_full != NULL && p->depth_multiplier == 1 && p->in_c % 4 == 0 &&
+        p->k_h * p->k_w <= EK_DW_MAX_TAPS) {
+        depthwise_taps(p, input, filter, output, (int8_t *)scratch);
+    } else if (p->depth_multiplier == 1) {
+        depthwise_m1(p, input, filter, bias, output);
+    } else {
+        depthwise_any(p, input, filter, bias, output);
     }
 }

@@ -24,10 +24,33 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *out_mult;        /* per output channel, Q31 */
     const int8_t *out_shift;        /* per output channel, >0 = left */
+    /* depthwise, depth_multiplier 1, channels % 4 == 0 (else NULL): per channel, bias + in_offset * (sum of
+     * the channel's k_h * k_w filter taps), modulo 2^32: the accumulator start of pixels whose window lies
+     * entirely inside the input, which then need no per-tap offset. */
+    const int32_t *dw_bias_full;
 } ek_conv_params_t;
 
 void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                   const int32_t *bias, int8_t *output);
+
+/* CONV_2D without groups or dilation through im2col + ek_matmul_s8 (SMLAD on DSP cores). filter: the
+ * ek_matmul_s8 layout of the [out_c][k_h * k_w * k_c] filter (depth zero-padded to a multiple of 4).
+ * scratch: EK_CONV_IM2COL_SCRATCH bytes, 4-byte aligned. Same results as ek_conv2d_s8. */
+void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, int8_t *output, void *scratch);
+
+/* Scratch bytes of ek_conv2d_s8_im2col: two interleaved int16 columns of depth4 = k_h*k_w*k_c rounded up to 4,
+ * plus an int8 patch of depth4 unless the conv is 1x1 unpadded. */
+#define EK_CONV_IM2COL_SCRATCH(k_elems, direct) \
+    (4u * (((unsigned)(k_elems) + 3u) & ~3u) + ((direct) ? 0u : (((unsigned)(k_elems) + 3u) & ~3u)))
+
+/* Depthwise with multiplier 1, in_c % 4 == 0, k_h * k_w <= EK_DW_MAX_TAPS, dw_bias_full set and scratch (in_c
+ * bytes): every pixel through a table of tap pointers (padding taps read a row of input zero points), the input
+ * offset folded into dw_bias_full, and the filter REGROUPED as [in_c / 4][k_h * k_w][4] (the generator does it).
+ * Otherwise (scratch NULL) exactly ek_depthwise_conv2d_s8 with the plain [1][k_h][k_w][out_c] filter. */
+#define EK_DW_MAX_TAPS 64
+void ek_depthwise_conv2d_s8_taps(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                 const int32_t *bias, int8_t *output, void *scratch);
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);

@@ -39,28 +39,30 @@ static void ek_bcast_walk(const int8_t *in1, const int8_t *in2, int8_t *out, con
 static int8_t ek_add_one(int32_t a, int32_t b, const ek_add_params *p, int sign) {
     const int32_t x1 = (int32_t)((uint32_t)(p->input1_offset + a) << p->left_shift);
     const int32_t x2 = (int32_t)((uint32_t)(p->input2_offset + b) << p->left_shift);
-    const int32_t s1 = ek_mbqm_smaller_than_one(x1, p->input1_multiplier, p->input1_shift);
-    const int32_t s2 = ek_mbqm_smaller_than_one(x2, p->input2_multiplier, p->input2_shift);
+    /* multipliers in (0, 2^31), shifts <= 0 (rescale factors in (0, 1)): there ek_mbqm_pos equals
+     * ek_mbqm_smaller_than_one */
+    const int32_t s1 = ek_mbqm_pos(x1, p->input1_multiplier, p->input1_shift);
+    const int32_t s2 = ek_mbqm_pos(x2, p->input2_multiplier, p->input2_shift);
     const int32_t raw = sign > 0 ? s1 + s2 : s1 - s2;
-    const int32_t o = ek_mbqm_smaller_than_one(raw, p->output_multiplier, p->output_shift) + p->output_offset;
+    const int32_t o = ek_mbqm_pos(raw, p->output_multiplier, p->output_shift) + p->output_offset;
     return (int8_t)ek_clamp_i32(o, p->act_min, p->act_max);
 }
 
 static void ek_add_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
                        const void *params) {
-    const ek_add_params *p = (const ek_add_params *)params;
+    const ek_add_params q = *(const ek_add_params *)params; /* a copy: int8 stores cannot change it */
     int32_t i;
     for (i = 0; i < n; i++) {
-        out[i] = ek_add_one(a[i * sa], b[i * sb], p, 1);
+        out[i] = ek_add_one(a[i * sa], b[i * sb], &q, 1);
     }
 }
 
 static void ek_sub_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
                        const void *params) {
-    const ek_add_params *p = (const ek_add_params *)params;
+    const ek_add_params q = *(const ek_add_params *)params; /* a copy: int8 stores cannot change it */
     int32_t i;
     for (i = 0; i < n; i++) {
-        out[i] = ek_add_one(a[i * sa], b[i * sb], p, -1);
+        out[i] = ek_add_one(a[i * sa], b[i * sb], &q, -1);
     }
 }
 

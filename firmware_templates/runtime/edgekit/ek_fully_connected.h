@@ -23,4 +23,10 @@ typedef struct {
 void ek_fully_connected_s8(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
                            const int32_t *bias, int8_t *output);
 
+/* filter_offset == 0 only; filter in the ek_matmul_s8 layout (out_depth rows, depth zero-padded to a multiple
+ * of 4). Input rows are widened to int16 in scratch (2 or 4 bytes per padded depth value for 1 or 2+ batch rows,
+ * 4-byte aligned), then ek_matmul_s8 (SMLAD on DSP cores). Same results as ek_fully_connected_s8. */
+void ek_fully_connected_s8_mat(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
+                               const int32_t *bias, int8_t *output, void *scratch);
+
 #endif /* EK_FULLY_CONNECTED_H */

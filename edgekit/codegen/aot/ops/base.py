@@ -268,3 +268,18 @@ def fused_range(ctx: OpContext, out: Tensor, qmin: int = -128, qmax: int = 127) 
             ctx.fail(f"fused activation {fused}: output scale {scale:g} too small to represent the clamp")
     lo, hi = activation_range(fused, scale, zp, qmin, qmax)
     return lo, hi
+
+
+def matmul_filter(weights: np.ndarray) -> np.ndarray:
+    """The ek_matmul_s8 filter layout (ek_matmul.h) of int8 ``weights`` [rows][depth], flat.
+
+    Depth is zero-padded to a multiple of 4; rows go in pairs as interleaved 4-byte groups
+    (r0[0:4] r1[0:4] r0[4:8] r1[4:8] ...); an odd last row stays plain.
+    """
+    rows, depth = weights.shape
+    depth4 = (depth + 3) & ~3
+    w = np.zeros((rows, depth4), dtype=np.int8)
+    w[:, :depth] = weights
+    pairs = rows - rows % 2
+    head = w[:pairs].reshape(pairs // 2, 2, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return np.concatenate([head, w[pairs:].reshape(-1)])

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.codegen.aot.geometry import compute_padding
-from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, fused_range, register, scale_zp
+from edgekit.codegen.aot.ops.base import (
+    OpContext,
+    OpHandler,
+    c_struct,
+    fused_range,
+    matmul_filter,
+    register,
+    scale_zp,
+)
 from edgekit.codegen.aot.quant import conv_multipliers
 
 
@@ -72,6 +80,31 @@ def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
                 act_min=act_min, act_max=act_max, _mults=mults, _shifts=shifts)
 
 
+def _use_im2col(p: dict[str, object]) -> bool:
+    """CONV_2D through im2col + the blocked matrix kernel: no groups, no dilation."""
+    return p["k_c"] == p["in_c"] and p["dil_h"] == 1 and p["dil_w"] == 1
+
+
+def _im2col_scratch(p: dict[str, object]) -> int:
+    """Bytes of EK_CONV_IM2COL_SCRATCH (ek_conv.h): two int16 columns (+ an int8 patch unless 1x1 unpadded)."""
+    depth4 = (int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"]) + 3) & ~3
+    direct = p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
+    return 4 * depth4 + (0 if direct else depth4)
+
+
+def _dw_taps(p: dict[str, object]) -> bool:
+    """DEPTHWISE_CONV_2D through ek_depthwise_conv2d_s8_taps: multiplier 1, channels % 4 == 0, <= 64 taps."""
+    return p["depth_multiplier"] == 1 and int(p["out_c"]) % 4 == 0 and int(p["k_h"]) * int(p["k_w"]) <= 64
+
+
+def _dw_bias_full(ctx: OpContext, channels: int, in_offset: int) -> np.ndarray:
+    """Per channel: bias + in_offset * sum of its filter taps, wrapped to int32 like the kernel's accumulator."""
+    taps = ctx.input(1).array().astype(np.int64).reshape(-1, channels)
+    bias = ctx.input(2).array().astype(np.int64).reshape(-1) if ctx.input(2) is not None else 0
+    full = bias + in_offset * taps.sum(axis=0)
+    return (((full + 2**31) % 2**32) - 2**31).astype(np.int32)
+
+
 class _ConvBase(OpHandler):
     depthwise = False
     kernel = ""
@@ -84,15 +117,34 @@ class _ConvBase(OpHandler):
         mult = ctx.const_array(f"{ctx.ident}_mult", np.array(p.pop("_mults"), dtype=np.int32), "int32_t")
         shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
         p.update(out_mult=mult, out_shift=shift)
+        if self.depthwise and _dw_taps(p):
+            full = _dw_bias_full(ctx, int(p["out_c"]), int(p["in_offset"]))
+            p["dw_bias_full"] = ctx.const_array(f"{ctx.ident}_bias_full", full, "int32_t")
         bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias") if ctx.input(2) is not None else "NULL"
-        filt = ctx.ptr(ctx.op.inputs[1], role="filter")
+        filt = ""
+        kernel, extra = self.kernel, ""
+        if not self.depthwise and _use_im2col(p):
+            kernel, extra = "ek_conv2d_s8_im2col", f", {ctx.scratch}"
+            w = ctx.input(1).array().reshape(int(p["out_c"]), -1)
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
+        if self.depthwise and _dw_taps(p):
+            kernel, extra = "ek_depthwise_conv2d_s8_taps", f", {ctx.scratch}"
+            taps = ctx.input(1).array().reshape(-1, int(p["out_c"]) // 4, 4).transpose(1, 0, 2)  # [c/4][tap][4]
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_dw', taps, 'int8_t')})"
+        filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
         return "\n".join([
             "{",
             *("    " + line for line in c_struct("ek_conv_params_t", "p", p).splitlines()),
-            f"    {self.kernel}(&p, {ctx.ptr(ctx.op.inputs[0])}, {filt}, {bias},",
-            f"        {ctx.ptr(ctx.op.outputs[0])});",
+            f"    {kernel}(&p, {ctx.ptr(ctx.op.inputs[0])}, {filt}, {bias},",
+            f"        {ctx.ptr(ctx.op.outputs[0])}{extra});",
             "}",
         ])
+
+    def scratch_bytes(self, ctx: OpContext) -> int:
+        p = _conv_params(ctx, self.depthwise)
+        if self.depthwise:
+            return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
+        return _im2col_scratch(p) if _use_im2col(p) else 0
 
 
 @register

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, fused_range, register, scale_zp
+from edgekit.codegen.aot.ops.base import (
+    OpContext,
+    OpHandler,
+    c_struct,
+    fused_range,
+    matmul_filter,
+    register,
+    scale_zp,
+)
 from edgekit.codegen.aot.quant import conv_multipliers, f32, fc_multiplier
 
 
@@ -54,6 +62,19 @@ def _fc_params(ctx: OpContext) -> dict[str, object]:
                 per_channel=int(per_channel), _mults=mults, _shifts=shifts)
 
 
+MAT_SCRATCH_LIMIT = 2048  # bytes: a wider input (e.g. 4000 values -> 4 outputs) would grow the arena for little gain
+
+
+def _mat_scratch(p: dict[str, object]) -> int:
+    depth4 = (int(p["accum_depth"]) + 3) & ~3
+    return 4 * depth4 if int(p["batches"]) > 1 else 2 * depth4
+
+
+def _use_mat(p: dict[str, object]) -> bool:
+    """ek_fully_connected_s8_mat: no filter zero point and a widened input row that fits MAT_SCRATCH_LIMIT."""
+    return p["filter_offset"] == 0 and _mat_scratch(p) <= MAT_SCRATCH_LIMIT
+
+
 @register
 class FullyConnected(OpHandler):
     """FULLY_CONNECTED (int8 in/out, int8 weights, int32 bias)."""
@@ -69,11 +90,22 @@ class FullyConnected(OpHandler):
         shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
         p.update(out_mult=mult, out_shift=shift)
         bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias") if ctx.input(2) is not None else "NULL"
-        filt = ctx.ptr(ctx.op.inputs[1], role="filter")
+        filt = ""
+        kernel, extra = "ek_fully_connected_s8", ""
+        if _use_mat(p):
+            kernel, extra = "ek_fully_connected_s8_mat", f", {ctx.scratch}"
+            w = ctx.input(1).array()[: int(p["out_depth"])]
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
+        filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
         return "\n".join([
             "{",
             *("    " + line for line in c_struct("ek_fc_params_t", "p", p).splitlines()),
-            f"    ek_fully_connected_s8(&p, {ctx.ptr(ctx.op.inputs[0])}, {filt}, {bias},",
-            f"        {ctx.ptr(ctx.op.outputs[0])});",
+            f"    {kernel}(&p, {ctx.ptr(ctx.op.inputs[0])}, {filt}, {bias},",
+            f"        {ctx.ptr(ctx.op.outputs[0])}{extra});",
             "}",
         ])
+
+    def scratch_bytes(self, ctx: OpContext) -> int:
+        """Two int16 rows of the input for ek_fully_connected_s8_mat (none for a filter zero point)."""
+        p = _fc_params(ctx)
+        return _mat_scratch(p) if _use_mat(p) else 0

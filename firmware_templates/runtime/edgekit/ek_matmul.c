@@ -1,0 +1,143 @@
+/* edgekit AOT runtime: int8 matrix kernel (see ek_matmul.h). */
+#include "ek_matmul.h"
+
+#include "ek_simd.h"
+
+typedef struct {
+    const int32_t *mult;
+    const int8_t *shift;
+    int32_t stride, offset, lo, hi;
+} requant_t;
+
+EK_INLINE int8_t requant(int32_t acc, const requant_t *rq, int32_t r) {
+    const int32_t i = r * rq->stride;
+    const int32_t v = ek_mbqm_pos(acc, rq->mult[i], rq->shift[i]) + rq->offset;
+    return (int8_t)ek_clamp_i32(v, rq->lo, rq->hi);
+}
+
+/* Two rows x two columns; returns the 4 sums in acc[row * 2 + col]. Per group of 4 depth values: filter words
+ * w0 (row 0), w1 (row 1); column words c0.lo, c1.lo, c0.hi, c1.hi. */
+static void dot_2x2(const ek_u32a_t *pw, const ek_u32a_t *pc, int32_t groups, int32_t *acc) {
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+#if EK_HAVE_DSP
+    if (groups > 0) {
+        /* 17 instructions per 16 MACs: LDRD with write-back, SXTB16 with rotation, SMLAD */
+        const ek_u32a_t *end = pw + 2 * groups;
+        uint32_t w0, w1, x0, x1, t;
+        __asm__ __volatile__(
+            "1:\n\t"
+            "ldrd %[w0], %[w1], [%[pw]], #8\n\t"
+            "ldrd %[x0], %[x1], [%[pc]], #16\n\t"
+            "sxtb16 %[t], %[w0]\n\t"
+            "smlad %[a00], %[t], %[x0], %[a00]\n\t"
+            "smlad %[a01], %[t], %[x1], %[a01]\n\t"
+            "sxtb16 %[t], %[w1]\n\t"
+            "smlad %[a10], %[t], %[x0], %[a10]\n\t"
+            "smlad %[a11], %[t], %[x1], %[a11]\n\t"
+            "ldrd %[x0], %[x1], [%[pc], #-8]\n\t"
+            "sxtb16 %[w0], %[w0], ror #8\n\t"
+            "smlad %[a00], %[w0], %[x0], %[a00]\n\t"
+            "smlad %[a01], %[w0], %[x1], %[a01]\n\t"
+            "sxtb16 %[w1], %[w1], ror #8\n\t"
+            "smlad %[a10], %[w1], %[x0], %[a10]\n\t"
+            "smlad %[a11], %[w1], %[x1], %[a11]\n\t"
+            "cmp %[pw], %[end]\n\t"
+            "bne 1b\n\t"
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [pw] "+r"(pw), [pc] "+r"(pc),
+              [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "=&r"(t)
+            : [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    for (; groups > 0; groups--) {
+        const uint32_t w0 = pw[0], w1 = pw[1];
+        const uint32_t x0l = pc[0], x1l = pc[1], x0h = pc[2], x1h = pc[3];
+        const uint32_t w0l = ek_sxtb16(w0), w0h = ek_sxtb16_ror8(w0);
+        const uint32_t w1l = ek_sxtb16(w1), w1h = ek_sxtb16_ror8(w1);
+        pw += 2;
+        pc += 4;
+        a00 = ek_smlad(w0l, x0l, a00);
+        a01 = ek_smlad(w0l, x1l, a01);
+        a10 = ek_smlad(w1l, x0l, a10);
+        a11 = ek_smlad(w1l, x1l, a11);
+        a00 = ek_smlad(w0h, x0h, a00);
+        a01 = ek_smlad(w0h, x1h, a01);
+        a10 = ek_smlad(w1h, x0h, a10);
+        a11 = ek_smlad(w1h, x1h, a11);
+    }
+#endif
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, const int8_t *filter,
+                  const int32_t *bias, int8_t *out0, int8_t *out1) {
+    const int32_t depth = q->depth, rows = q->rows, groups = depth >> 2;
+    const ek_u32a_t *c = (const ek_u32a_t *)(const void *)cols;
+    requant_t rq_local;
+    const requant_t *rq = &rq_local;
+    int32_t r = 0, g;
+    rq_local.mult = q->out_mult;
+    rq_local.shift = q->out_shift;
+    rq_local.stride = q->mult_stride;
+    rq_local.offset = q->out_offset;
+    rq_local.lo = q->act_min;
+    rq_local.hi = q->act_max;
+    for (; r + 1 < rows; r += 2) {
+        const ek_u32a_t *pw = (const ek_u32a_t *)(const void *)(filter + (size_t)r * depth);
+        const int32_t b0 = bias != NULL ? bias[r] : 0, b1 = bias != NULL ? bias[r + 1] : 0;
+        if (ncols == 2) {
+            int32_t acc[4];
+            acc[0] = b0;
+            acc[1] = b0;
+            acc[2] = b1;
+            acc[3] = b1;
+            dot_2x2(pw, c, groups, acc);
+            out0[r] = requant(acc[0], rq, r);
+            out1[r] = requant(acc[1], rq, r);
+            out0[r + 1] = requant(acc[2], rq, r + 1);
+            out1[r + 1] = requant(acc[3], rq, r + 1);
+        } else {
+            int32_t a0 = b0, a1 = b1;
+            const ek_u32a_t *pc = c;
+            for (g = groups; g > 0; g--) {
+                const uint32_t w0 = pw[0], w1 = pw[1], xl = pc[0], xh = pc[1];
+                pw += 2;
+                pc += 2;
+                a0 = ek_smlad(ek_sxtb16(w0), xl, a0);
+                a1 = ek_smlad(ek_sxtb16(w1), xl, a1);
+                a0 = ek_smlad(ek_sxtb16_ror8(w0), xh, a0);
+                a1 = ek_smlad(ek_sxtb16_ror8(w1), xh, a1);
+            }
+            out0[r] = requant(a0, rq, r);
+            out0[r + 1] = requant(a1, rq, r + 1);
+        }
+    }
+    if (r < rows) {
+        const ek_u32a_t *pw = (const ek_u32a_t *)(const void *)(filter + (size_t)r * depth);
+        const ek_u32a_t *pc = c;
+        int32_t a0 = bias != NULL ? bias[r] : 0, a1 = a0;
+        for (g = groups; g > 0; g--) {
+            const uint32_t w = pw[0];
+            const uint32_t wl = ek_sxtb16(w), wh = ek_sxtb16_ror8(w);
+            pw += 1;
+            if (ncols == 2) {
+                a0 = ek_smlad(wl, pc[0], a0);
+                a1 = ek_smlad(wl, pc[1], a1);
+                a0 = ek_smlad(wh, pc[2], a0);
+                a1 = ek_smlad(wh, pc[3], a1);
+                pc += 4;
+            } else {
+                a0 = ek_smlad(wl, pc[0], a0);
+                a0 = ek_smlad(wh, pc[1], a0);
+                pc += 2;
+            }
+        }
+        out0[r] = requant(a0, rq, r);
+        if (ncols == 2) {
+            out1[r] = requant(a1, rq, r);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * edgekit AOT runtime: the int8 matrix kernel behind CONV_2D (im2col) and FULLY_CONNECTED.
+ *
+ * For one or two "columns" (output pixels / batch rows) of `depth` int16 values (input + input offset,
+ * widened by ek_widen_s8_reordered) and `rows` filter rows of `depth` int8 weights:
+ *   out[r] = clamp(mbqm(bias[r] + sum_k filter[r][k] * col[k], mult[r*ms], shift[r*ms]) + out_offset)
+ * i.e. TFLM's reference int32 accumulation (sums modulo 2^32 are order-independent) and requantization.
+ * Blocking: 2 rows x 2 columns (4 accumulators), 4 depth values per step (SMLAD on DSP cores).
+ *
+ * Layouts (prepared by the generator / the caller; depth is a multiple of 4, zero-padded):
+ *   filter: rows in pairs, each pair as 4-byte groups r0[0..3] r1[0..3] r0[4..7] r1[4..7] ...;
+ *           an odd last row plain. 4-byte aligned.
+ *   cols:   one column: depth int16 (groups reordered: words lo, hi per group); two columns: per group the
+ *           words c0.lo c1.lo c0.hi c1.hi (ek_widen_s8_reordered with gstride 4 / 8, hioff 2 / 4). 4-byte aligned.
+ */
+#ifndef EK_MATMUL_H
+#define EK_MATMUL_H
+
+#include "ek_common.h"
+
+typedef struct {
+    int32_t depth;            /* K: values per column / filter row, a multiple of 4 */
+    int32_t rows;             /* output channels */
+    int32_t out_offset;       /* output zero point */
+    int32_t act_min, act_max;
+    int32_t mult_stride;      /* 1: per-channel out_mult/out_shift; 0: one for all rows */
+    const int32_t *out_mult;
+    const int8_t *out_shift;
+} ek_matmul_t;
+
+/* ncols 1 or 2; out1 unused when ncols == 1. bias may be NULL. */
+void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, const int8_t *filter,
+                  const int32_t *bias, int8_t *out0, int8_t *out1);
+
+#endif /* EK_MATMUL_H */

@@ -1,0 +1,126 @@
+/*
+ * edgekit AOT runtime: packed 16-bit helpers for the int8 dot-product kernels.
+ *
+ * On cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55) these are the single
+ * instructions SXTB16, SADD16 and SMLAD (from the toolchain's arm_acle.h); elsewhere (host, Cortex-M0/M3)
+ * portable C with the same results, so that host tests exercise the same data layout and loop structure.
+ *
+ *   ek_sxtb16(w)       int8 lanes 0 and 2 of w, sign-extended into the 16-bit halves (lo = lane 0)
+ *   ek_sxtb16_ror8(w)  int8 lanes 1 and 3 of w, the same way
+ *   ek_sadd16(a, b)    lane-wise 16-bit addition (modulo 2^16)
+ *   ek_smlad(a, b, c)  c + a.lo * b.lo + a.hi * b.hi (modulo 2^32)
+ *   ek_smlabb / ek_smlatt(a, b, c)  c + a.lo * b.lo, c + a.hi * b.hi
+ *   ek_ld32(p)         4 bytes from any address (unaligned loads are fine on Armv7-M / Armv8-M Mainline)
+ *
+ * A group of 4 int8 values x0..x3 is widened "reordered" as int16 [x0, x2, x1, x3]: then
+ * smlad(sxtb16(w), lo) + smlad(sxtb16_ror8(w), hi) is the exact dot product of 4 int8 weights with it.
+ */
+#ifndef EK_SIMD_H
+#define EK_SIMD_H
+
+#include "ek_common.h"
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+#include <arm_acle.h>
+#define EK_HAVE_DSP 1
+#else
+#define EK_HAVE_DSP 0
+#endif
+
+EK_INLINE uint32_t ek_ld32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+EK_INLINE void ek_st32(void *p, uint32_t v) {
+    memcpy(p, &v, 4);
+}
+
+#if EK_HAVE_DSP
+EK_INLINE uint32_t ek_sxtb16(uint32_t w) { return (uint32_t)__sxtb16((int8x4_t)w); }
+EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t w) {
+    uint32_t r; /* one instruction (gcc 12 does not fold the rotation into __sxtb16) */
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b) { return (uint32_t)__sadd16((int16x2_t)a, (int16x2_t)b); }
+EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t c) { return __smlad((int16x2_t)a, (int16x2_t)b, c); }
+EK_INLINE int32_t ek_smlabb(uint32_t a, uint32_t b, int32_t c) { return __smlabb((int32_t)a, (int32_t)b, c); }
+EK_INLINE int32_t ek_smlatt(uint32_t a, uint32_t b, int32_t c) { return __smlatt((int32_t)a, (int32_t)b, c); }
+#else
+EK_INLINE uint32_t ek_pack16(int32_t lo, int32_t hi) {
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+EK_INLINE int32_t ek_lo16(uint32_t a) { return (int32_t)(int16_t)(uint16_t)(a & 0xFFFFu); }
+EK_INLINE int32_t ek_hi16(uint32_t a) { return (int32_t)(int16_t)(uint16_t)(a >> 16); }
+EK_INLINE uint32_t ek_sxtb16(uint32_t w) {
+    return ek_pack16((int8_t)(uint8_t)(w & 0xFFu), (int8_t)(uint8_t)((w >> 16) & 0xFFu));
+}
+EK_INLINE uint32_t ek_sxtb16_ror8(uint32_t w) { return ek_sxtb16(w >> 8); }
+EK_INLINE uint32_t ek_sadd16(uint32_t a, uint32_t b) {
+    return ek_pack16(ek_lo16(a) + ek_lo16(b), ek_hi16(a) + ek_hi16(b));
+}
+EK_INLINE int32_t ek_smlad(uint32_t a, uint32_t b, int32_t c) {
+    /* modulo 2^32, like the instruction */
+    const uint32_t s = (uint32_t)c + (uint32_t)(ek_lo16(a) * ek_lo16(b)) + (uint32_t)(ek_hi16(a) * ek_hi16(b));
+    return (int32_t)s;
+}
+EK_INLINE int32_t ek_smlabb(uint32_t a, uint32_t b, int32_t c) {
+    return (int32_t)((uint32_t)c + (uint32_t)(ek_lo16(a) * ek_lo16(b)));
+}
+EK_INLINE int32_t ek_smlatt(uint32_t a, uint32_t b, int32_t c) {
+    return (int32_t)((uint32_t)c + (uint32_t)(ek_hi16(a) * ek_hi16(b)));
+}
+#endif
+
+/* Both 16-bit lanes set to v. */
+EK_INLINE uint32_t ek_dup16(int32_t v) {
+    return ((uint32_t)v & 0xFFFFu) | ((uint32_t)v << 16);
+}
+
+#if defined(__GNUC__)
+#define EK_NOINLINE __attribute__((noinline))
+#else
+#define EK_NOINLINE
+#endif
+
+/* 32-bit loads through a pointer that may alias any object (the arena, int8 weight arrays). The pointer must be
+ * 4-byte aligned: the compiler may merge such loads into LDRD / LDM. */
+#if defined(__GNUC__)
+typedef uint32_t ek_u32a_t __attribute__((may_alias));
+#else
+typedef uint32_t ek_u32a_t;
+#endif
+
+/* Widen n int8 values to int16 (value + offset), groups of 4 reordered as above: group g's low word
+ * ([x0, x2]) goes to dst + g * gstride, its high word ([x1, x3]) to dst + g * gstride + hioff (int16 units).
+ * One column: gstride 4, hioff 2. Two interleaved columns (ek_matmul.h): column j at dst + 2 * j, gstride 8,
+ * hioff 4. A partial last group reads only the n % 4 remaining bytes and is completed with zeros (their
+ * weights are zero). dst must be 4-byte aligned. */
+EK_INLINE void ek_widen_s8_reordered(const int8_t *src, int16_t *dst, int32_t n, int32_t offset, int32_t gstride,
+                                     int32_t hioff) {
+    const uint32_t off2 = ek_dup16(offset);
+    const int32_t n4 = n & ~3;
+    int32_t i;
+    for (i = 0; i < n4; i += 4) {
+        const uint32_t w = ek_ld32(src + i);
+        ek_st32(dst, ek_sadd16(ek_sxtb16(w), off2));
+        ek_st32(dst + hioff, ek_sadd16(ek_sxtb16_ror8(w), off2));
+        dst += gstride;
+    }
+    if (n4 < n) {
+        const int32_t rest = n - n4;
+        uint32_t w = (uint8_t)src[n4];
+        if (rest > 1) {
+            w |= (uint32_t)(uint8_t)src[n4 + 1] << 8;
+        }
+        if (rest > 2) {
+            w |= (uint32_t)(uint8_t)src[n4 + 2] << 16;
+        }
+        ek_st32(dst, ek_sadd16(ek_sxtb16(w), off2));
+        ek_st32(dst + hioff, ek_sadd16(ek_sxtb16_ror8(w), off2));
+    }
+}
+
+#endif /* EK_SIMD_H */
