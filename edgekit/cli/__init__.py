@@ -88,13 +88,21 @@ def run(argv: list[str] | None = None) -> int:
     except EdgekitError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {one_line(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {one_line(exc.hint)}", err=True)
         return 2 if isinstance(exc, UsageError) else 1
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return rc if isinstance(rc, int) else 0  # ctx.exit(N) comes back as N without standalone mode
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines included) escaped, so that an error naming a value the user
+    typed stays on one line (and cannot forge further ``error:`` lines)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def entry() -> None:

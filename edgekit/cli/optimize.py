@@ -1,0 +1,85 @@
+"""``edgekit optimize MODEL --data DATA [--prune 0.75] [--structured] [--low-rank 0.9] [--distill-from T] [--qat]
+-o OUT.keras``: compress a Keras model and measure every step (sizes, accuracy, on-board cost)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from edgekit.cli import echo_json
+
+
+@click.command(name="optimize")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--data", "data", required=True, type=click.Path(path_type=Path),
+              help="Training data: .npz with x (float32, model input shape) and y (labels); .npy for unlabeled x.")
+@click.option("--val", "val", type=click.Path(path_type=Path),
+              help="Validation data (.npz with x, y) for accuracy; default: 20% of DATA held out (not trained on).")
+@click.option("--recipe", "recipe_path", type=click.Path(path_type=Path), help="YAML recipe: a chain of steps.")
+@click.option("--prune", type=float, metavar="SPARSITY", help="Magnitude pruning to this sparsity, in [0, 1).")
+@click.option("--structured", is_flag=True, help="With --prune: remove whole channels (narrower layers) instead.")
+@click.option("--low-rank", "low_rank", type=float, metavar="ENERGY",
+              help="SVD factorization keeping this fraction of each kernel's energy, in (0, 1].")
+@click.option("--rank", type=int, metavar="N", help="SVD factorization to a fixed rank instead of --low-rank.")
+@click.option("--distill-from", "distill_from", type=click.Path(path_type=Path), metavar="TEACHER",
+              help="Distill MODEL (the student) from this teacher .keras model first.")
+@click.option("--temperature", type=float, default=2.0, show_default=True, help="Distillation temperature.")
+@click.option("--alpha", type=float, default=0.5, show_default=True,
+              help="Distillation: weight of the hard-label loss (1 - alpha for the teacher's soft targets).")
+@click.option("--qat", is_flag=True, help="Quantization-aware training (int8) as the last step.")
+@click.option("--epochs", type=click.IntRange(min=0), help="Fine-tuning epochs per step (default 2).")
+@click.option("--learning-rate", "learning_rate", type=float, help="Fine-tuning learning rate (default 1e-3).")
+@click.option("--batch-size", "batch_size", type=click.IntRange(min=1), help="Fine-tuning batch size (default 32).")
+@click.option("--num-calib", "num_calib", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Calibration samples (from DATA) for every int8 conversion and for QAT's ranges.")
+@click.option("--board", "board", default="qemu-cortex-m4", show_default=True,
+              help="Board for on-device figures (instructions/inference, flash, arena).")
+@click.option("--no-board", is_flag=True, help="Skip the on-device figures (faster).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="The optimized .keras model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
+@click.pass_context
+def cmd(ctx: click.Context, model: Path, data: Path, val: Path | None, recipe_path: Path | None,
+        prune: float | None, structured: bool, low_rank: float | None, rank: int | None, distill_from: Path | None,
+        temperature: float, alpha: float, qat: bool, epochs: int | None, learning_rate: float | None,
+        batch_size: int | None, num_calib: int, board: str, no_board: bool, output: Path, as_json: bool,
+        report_path: Path | None) -> None:
+    """Compress MODEL (.keras) with pruning, low-rank, distillation and/or QAT; write OUT.keras and a report.
+
+    Each step fine-tunes on DATA and is measured end to end: parameters, MACs, float/int8/gzip sizes,
+    float and int8 accuracy, and instructions per inference, flash and arena on BOARD (QEMU).
+    """
+    from edgekit.optimize.io import load_inputs, resolve_recipe, save_model
+
+    recipe = resolve_recipe(recipe_path, prune=prune, structured=structured, low_rank=low_rank, rank=rank,
+                            distill_from=distill_from, temperature=temperature, alpha=alpha, qat=qat, epochs=epochs,
+                            learning_rate=learning_rate, batch_size=batch_size)
+    inputs = load_inputs(model, data, val, output, num_calib)
+    from edgekit.optimize.chain import optimize
+
+    boards_dirs = list((ctx.obj or {}).get("boards_dirs", []))
+    final, report = optimize(inputs.model, inputs.x, inputs.y, recipe, val=inputs.x_val, val_labels=inputs.y_val,
+                             calib=inputs.calib, board=None if no_board else board, boards_dirs=boards_dirs,
+                             progress=not as_json)
+    save_model(final, output)
+    data_out = report.to_dict()
+    data_out["output"] = str(output)
+    data_out["validation"] = inputs.val_source
+    if report_path is not None:
+        from edgekit.convert import write_atomic
+
+        write_atomic(report_path, json.dumps(data_out, indent=2).encode())
+    if as_json:
+        echo_json(data_out)
+        return
+    from rich.console import Console
+
+    from edgekit.optimize.report import render
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    render(report, console)
+    console.print(f"accuracy on {inputs.val_source}")
+    console.print(f"wrote {output}")

@@ -1,0 +1,520 @@
+"""The compression suite (edgekit.optimize): each technique checked on real models, end to end through int8.
+
+Models: the digits CNN (session fixture), an over-parameterised digits MLP, and 1-D CNNs on the synthetic
+accelerometer gestures (edgekit.examples_gestures). Every accuracy below is measured on held-out data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import need_tool
+
+from edgekit.errors import DataError, ModelError, UnsupportedOpError, UsageError
+
+pytestmark = pytest.mark.tf
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _acc(model, x, y) -> float:
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=-1) == y))
+
+
+def _int8(model, calib, x_val, y_val):
+    from edgekit.convert import convert
+
+    return convert(model, calib, val=x_val, val_labels=y_val, progress=False, isolate=False)
+
+
+def _ft(epochs: int, lr: float = 1e-3, batch: int = 32):
+    from edgekit.optimize import FineTune
+
+    return FineTune(epochs=epochs, learning_rate=lr, batch_size=batch, progress=False)
+
+
+@pytest.fixture(scope="module")
+def gestures() -> dict:
+    """The default gesture data and a trained 1-D CNN (width 32, 6.5 k parameters)."""
+    from edgekit.examples_gestures import load_gesture_data, train_gesture_cnn
+
+    x_train, y_train, x_test, y_test = load_gesture_data()
+    model = train_gesture_cnn(x_train, y_train, width=32)
+    return {"keras": model, "x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test,
+            "float_accuracy": _acc(model, x_test, y_test)}
+
+
+def _small_cnn(functional: bool = True):
+    """Conv(8)-BN-ReLU-Pool-Conv(8)-Flatten-Dense(16)-Dense(10) on 8x8x1 (untrained)."""
+    import keras
+
+    L = keras.layers
+    layers = [L.Conv2D(8, 3, padding="same", name="c1"), L.BatchNormalization(name="bn"), L.ReLU(name="relu"),
+              L.MaxPooling2D(name="pool"), L.Conv2D(8, 3, padding="same", activation="relu", name="c2"),
+              L.Flatten(name="flat"), L.Dense(16, activation="relu", name="d1"),
+              L.Dense(10, activation="softmax", name="d2")]
+    if not functional:
+        return keras.Sequential([keras.Input((8, 8, 1)), *layers], name="small_seq")
+    inp = x = keras.Input((8, 8, 1))
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inp, x, name="small_cnn")
+
+
+# ---------------------------------------------------------------- magnitude pruning
+
+
+def test_polynomial_schedule_and_masks() -> None:
+    from edgekit.optimize import PolynomialDecay
+    from edgekit.optimize.prune import magnitude_mask
+
+    s = PolynomialDecay(final=0.8, initial=0.0, begin_step=10, end_step=110, power=3, frequency=10)
+    values = [s(t) for t in range(0, 130)]
+    assert values[0] == 0.0 and values[10] == 0.0 and values[110] == pytest.approx(0.8) and values[129] == 0.8
+    assert all(b >= a for a, b in itertools.pairwise(values))  # never decreases
+    assert s(60) == pytest.approx(0.8 - 0.8 * 0.5 ** 3)  # halfway: 1 - (1/2)^3 of the way
+    assert [t for t in range(130) if s.update_now(t)] == list(range(10, 111, 10))
+    w = np.arange(-50, 50, dtype=np.float32).reshape(10, 10)
+    m = magnitude_mask(w, 0.3)
+    assert m.sum() == 70 and np.all(np.abs(w[m == 0]).max() <= np.abs(w[m == 1]).min())
+
+
+def test_prune_digits_keeps_accuracy_and_int8_zeros(digits_models: dict) -> None:
+    from edgekit.optimize import layer_sparsity
+    from edgekit.optimize.prune import prune_magnitude_info
+    from edgekit.optimize.report import int8_weight_zeros
+
+    d = digits_models
+    base_acc = _acc(d["keras"], d["x_test"], d["y_test"])
+    pruned, info = prune_magnitude_info(d["keras"], d["x_train"], d["y_train"], sparsity=0.75, finetune=_ft(4))
+    assert set(info.reached) == {"conv2d", "conv2d_1", "dense", "dense_1"}
+    assert all(v == pytest.approx(0.75, abs=0.01) for v in info.reached.values()), info.reached
+    assert max(layer_sparsity(d["keras"]).values()) < 0.05  # the input model is untouched
+    res = _int8(pruned, d["x_train"][:100], d["x_test"], d["y_test"])
+    assert res.report.float_accuracy >= 0.95 * base_acc, (res.report.float_accuracy, base_acc)
+    assert res.report.int8_accuracy >= 0.95 * base_acc, (res.report.int8_accuracy, base_acc)
+    assert int8_weight_zeros(res.tflite_bytes) >= 0.70
+
+
+def test_prune_gesture_cnn_keeps_accuracy_and_int8_zeros(gestures: dict) -> None:
+    from edgekit.optimize import prune_magnitude
+    from edgekit.optimize.report import int8_weight_zeros
+
+    g = gestures
+    # the usual practice for small models: the first conv (3 input channels) and the 64-weight classifier at 50%
+    first, last = g["keras"].layers[0].name, g["keras"].layers[-1].name
+    pruned = prune_magnitude(g["keras"], g["x_train"], g["y_train"], sparsity=0.75, layers={first: 0.5, last: 0.5},
+                             finetune=_ft(6))
+    res = _int8(pruned, g["x_train"][:100], g["x_test"], g["y_test"])
+    assert res.report.float_accuracy >= 0.95 * g["float_accuracy"], (res.report.float_accuracy, g["float_accuracy"])
+    assert res.report.int8_accuracy >= 0.95 * g["float_accuracy"], (res.report.int8_accuracy, g["float_accuracy"])
+    assert int8_weight_zeros(res.tflite_bytes) >= 0.70
+
+
+def test_prune_rejects_bad_settings(digits_models: dict) -> None:
+    from edgekit.optimize import prune_magnitude
+
+    m = digits_models["keras"]
+    for bad in (1.0, -0.1, 1.5, float("nan"), "0.5"):
+        with pytest.raises(UsageError, match=r"sparsity: must be a number in \[0, 1\)"):
+            prune_magnitude(m, sparsity=bad, finetune=_ft(0))
+    with pytest.raises(UsageError, match=r"layers\.nope: no layer named 'nope'"):
+        prune_magnitude(m, sparsity=0.5, layers={"nope": 0.5}, finetune=_ft(0))
+    with pytest.raises(UnsupportedOpError, match=r"layers.max_pooling2d: .*\(MaxPooling2D\) has no kernel to prune"):
+        prune_magnitude(m, sparsity=0.5, layers={"max_pooling2d": 0.5}, finetune=_ft(0))
+    with pytest.raises(DataError, match="labels are needed for fine-tuning after pruning"):
+        prune_magnitude(m, digits_models["x_train"], None, sparsity=0.5, finetune=_ft(1))
+    with pytest.raises(DataError, match=r"expected samples of shape \(8, 8, 1\)"):
+        prune_magnitude(m, np.zeros((4, 64), np.float32), np.zeros(4), sparsity=0.5, finetune=_ft(1))
+
+
+# ---------------------------------------------------------------- structured pruning
+
+
+@pytest.mark.parametrize("functional", [True, False], ids=["functional", "sequential"])
+def test_structured_pruning_removes_dead_channels_exactly(functional: bool) -> None:
+    """Half the channels of every layer are dead: removing them must not change a single output."""
+    import keras
+
+    from edgekit.optimize.structured import prune_channels_info
+
+    keras.utils.set_random_seed(3)
+    model = _small_cnn(functional)
+    rng = np.random.default_rng(0)
+    for name in ("c1", "c2", "d1"):
+        layer = model.get_layer(name)
+        k, b = layer.get_weights()
+        dead = rng.choice(k.shape[-1], k.shape[-1] // 2, replace=False)
+        k[..., dead] = 0
+        b[dead] = 0
+        layer.set_weights([k, np.where(np.isin(np.arange(len(b)), dead), 0.0, 0.1).astype(np.float32)])
+        if name == "c1":
+            bn = model.get_layer("bn")
+            gamma, beta, mean, var = (np.asarray(a) for a in bn.get_weights())
+            beta[dead], mean[dead] = 0.0, 0.0
+            bn.set_weights([gamma + 0.5, beta, mean, var + 0.3])
+    x = rng.random((16, 8, 8, 1), dtype=np.float32)
+    pruned, info = prune_channels_info(model, ratio=0.5, finetune=_ft(0))
+    assert info.channels == {"c1": (8, 4), "c2": (8, 4), "d1": (16, 8)}
+    assert info.skipped == {"d2": "it produces the model's output"}
+    assert pruned.get_layer("bn").get_weights()[0].shape == (4,)
+    assert pruned.get_layer("d1").get_weights()[0].shape == (4 * 4 * 4, 8)  # Flatten re-indexed
+    np.testing.assert_allclose(pruned.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    assert pruned.count_params() < 0.45 * model.count_params()
+
+
+def test_structured_pruning_refuses_branching_graphs_and_bad_layers() -> None:
+    import keras
+
+    from edgekit.optimize import prune_channels
+
+    L = keras.layers
+    inp = keras.Input((8, 8, 1))
+    a = L.Conv2D(4, 3, padding="same", name="a")(inp)
+    b = L.Conv2D(4, 3, padding="same", name="b")(a)
+    s = L.Add(name="residual")([a, b])
+    out = L.Dense(3, name="head")(L.Flatten()(s))
+    with pytest.raises(UnsupportedOpError, match=r"output of layer 'a' feeds 2 layers|'residual' \(Add\) has 2 inputs"):
+        prune_channels(keras.Model(inp, out), ratio=0.5, finetune=_ft(0))
+    model = _small_cnn()
+    with pytest.raises(UnsupportedOpError, match=r"layers\.pool: layer 'pool' \(MaxPooling2D\) cannot be channel-"):
+        prune_channels(model, ratio=0.5, layers={"pool": 0.5}, finetune=_ft(0))
+    with pytest.raises(UnsupportedOpError, match=r"layers\.d2: layer 'd2' cannot be channel-pruned: it produces"):
+        prune_channels(model, ratio=0.5, layers={"d2": 0.5}, finetune=_ft(0))
+    with pytest.raises(UsageError, match=r"ratio: must be a number in \[0, 1\)"):
+        prune_channels(model, ratio=1.0, finetune=_ft(0))
+
+
+def test_structured_pruning_gesture_cnn_converts_and_is_cheaper(gestures: dict) -> None:
+    from edgekit.inspect import inspect
+    from edgekit.optimize import prune_channels
+
+    g = gestures
+    pruned = prune_channels(g["keras"], g["x_train"], g["y_train"], ratio=0.5, finetune=_ft(6, 3e-3))
+    before = _int8(g["keras"], g["x_train"][:100], g["x_test"], g["y_test"])
+    after = _int8(pruned, g["x_train"][:100], g["x_test"], g["y_test"])
+    assert inspect(after.tflite_bytes, arena=False).macs < 0.5 * inspect(before.tflite_bytes, arena=False).macs
+    assert pruned.count_params() < 0.5 * g["keras"].count_params()
+    assert after.report.int8_accuracy >= 0.9 * g["float_accuracy"]
+
+
+# ---------------------------------------------------------------- low-rank
+
+
+def test_low_rank_exact_on_low_rank_kernels() -> None:
+    import keras
+
+    from edgekit.optimize.lowrank import low_rank_info
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    L = keras.layers
+    model = keras.Sequential([keras.Input((6, 6, 8)), L.Conv2D(32, 3, name="conv"), L.Flatten(name="flat"),
+                              L.Dense(64, activation="relu", name="wide"), L.Dense(4, name="tiny")])
+    k = model.get_layer("conv").kernel.shape
+    model.get_layer("conv").set_weights([(rng.normal(size=(k[0] * k[1] * k[2], 3)) @ rng.normal(size=(3, 32)))
+                                         .reshape(k).astype(np.float32), np.zeros(32, np.float32)])
+    n_in = model.get_layer("wide").kernel.shape[0]
+    model.get_layer("wide").set_weights([(rng.normal(size=(n_in, 5)) @ rng.normal(size=(5, 64))).astype(np.float32),
+                                         np.full(64, 0.1, np.float32)])
+    factored, info = low_rank_info(model, energy=0.99999, finetune=_ft(0))
+    assert info.layers["conv"]["rank"] == 3 and info.layers["wide"]["rank"] == 5
+    assert "tiny" in info.skipped  # a 64x4 kernel at rank 4 would not get smaller
+    x = rng.random((8, 6, 6, 8), dtype=np.float32)
+    np.testing.assert_allclose(factored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-3, atol=1e-3)
+    assert factored.count_params() < 0.2 * model.count_params()
+    with pytest.raises(UsageError, match="rank 9 for layer 'tiny': its 64x4 kernel has at most rank 4"):
+        low_rank_info(model, rank=9, finetune=_ft(0))
+    for bad in (0.0, 1.5, -1, float("inf")):
+        with pytest.raises(UsageError, match=r"energy: must be a number in \(0, 1\]"):
+            low_rank_info(model, energy=bad, finetune=_ft(0))
+    with pytest.raises(UsageError, match="rank: must be an integer >= 1"):
+        low_rank_info(model, rank=0, finetune=_ft(0))
+    with pytest.raises(UnsupportedOpError, match=r"layers\.flat: .*\(Flatten\) cannot be factorized"):
+        low_rank_info(model, layers={"flat": 4}, finetune=_ft(0))
+
+
+def test_low_rank_overparameterised_mlp(digits_models: dict) -> None:
+    import keras
+
+    from edgekit.optimize import low_rank
+
+    d = digits_models
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    mlp = keras.Sequential([keras.Input((8, 8, 1)), L.Flatten(), L.Dense(256, activation="relu"),
+                            L.Dense(256, activation="relu"), L.Dense(10, activation="softmax")], name="mlp")
+    mlp.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    mlp.fit(d["x_train"], d["y_train"], epochs=10, batch_size=32, verbose=0)
+    factored = low_rank(mlp, d["x_train"], d["y_train"], energy=0.7, finetune=_ft(3))
+    assert factored.count_params() <= 0.6 * mlp.count_params(), (factored.count_params(), mlp.count_params())
+    before = _int8(mlp, d["x_train"][:100], d["x_test"], d["y_test"]).report
+    after = _int8(factored, d["x_train"][:100], d["x_test"], d["y_test"]).report
+    assert after.float_accuracy >= before.float_accuracy - 0.02, (after.float_accuracy, before.float_accuracy)
+    assert after.int8_accuracy >= before.int8_accuracy - 0.02, (after.int8_accuracy, before.int8_accuracy)
+
+
+# ---------------------------------------------------------------- distillation
+
+
+def test_distillation_beats_the_student_alone(digits_models: dict) -> None:
+    """Same student, same initial weights, seed, epochs and (20%-noisy) labels; the teacher saw clean labels."""
+    import keras
+
+    from edgekit.optimize import distill
+    from edgekit.optimize._graph import copy_model
+    from edgekit.optimize.finetune import fit
+
+    d = digits_models
+    rng = np.random.default_rng(0)
+    noisy = d["y_train"].copy()
+    flip = rng.random(len(noisy)) < 0.2
+    noisy[flip] = (noisy[flip] + rng.integers(1, 10, int(flip.sum()))) % 10
+    keras.utils.set_random_seed(1)
+    student = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(32, activation="relu"),
+                                keras.layers.Dense(10, activation="softmax")], name="student")
+    ft = _ft(8, 3e-3)
+    alone = copy_model(student)
+    fit(alone, d["x_train"], noisy, ft, what="student alone")
+    distilled = distill(d["keras"], student, d["x_train"], noisy, temperature=2.0, alpha=0.5, finetune=ft)
+    acc_alone, acc_distilled = _acc(alone, d["x_test"], d["y_test"]), _acc(distilled, d["x_test"], d["y_test"])
+    assert acc_distilled > acc_alone, (acc_distilled, acc_alone)
+    assert d["keras"].trainable and all(layer.trainable for layer in d["keras"].layers)  # teacher left as it was
+    res = _int8(distilled, d["x_train"][:100], d["x_test"], d["y_test"])  # the student converts to int8
+    assert res.report.int8_accuracy >= acc_distilled - 0.02
+
+
+def test_distillation_rejects_mismatched_models_and_missing_labels(digits_models: dict, gestures: dict) -> None:
+    import keras
+
+    from edgekit.optimize import distill
+
+    teacher = digits_models["keras"]
+    four = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    with pytest.raises(ModelError, match=r"teacher output shape \(10,\) does not match student output shape \(4,\)"):
+        distill(teacher, four, digits_models["x_train"], digits_models["y_train"], finetune=_ft(1))
+    with pytest.raises(ModelError, match="teacher 'digits_cnn' takes inputs of shape"):
+        distill(teacher, gestures["keras"], gestures["x_train"], gestures["y_train"], finetune=_ft(1))
+    student = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    with pytest.raises(DataError, match=r"labels are needed for distillation with alpha=0\.5"):
+        distill(teacher, student, digits_models["x_train"], None, finetune=_ft(1))
+    with pytest.raises(UsageError, match="temperature: must be a number > 0"):
+        distill(teacher, student, digits_models["x_train"], None, temperature=0, finetune=_ft(1))
+    with pytest.raises(UsageError, match=r"alpha: must be a number in \[0, 1\]"):
+        distill(teacher, student, digits_models["x_train"], None, alpha=1.5, finetune=_ft(1))
+
+
+# ---------------------------------------------------------------- QAT
+
+
+def test_fold_batchnorm_is_exact() -> None:
+    import keras
+
+    from edgekit.optimize import fold_batchnorm
+
+    keras.utils.set_random_seed(0)
+    model = _small_cnn()
+    bn = model.get_layer("bn")
+    rng = np.random.default_rng(0)
+    bn.set_weights([rng.uniform(0.5, 2, 8), rng.normal(size=8), rng.normal(size=8), rng.uniform(0.1, 3, 8)])
+    folded, names = fold_batchnorm(model)
+    assert names == ["bn"] and "bn" not in [layer.name for layer in folded.layers]
+    x = rng.random((8, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_qat_int8_beats_ptq_on_a_low_bit_sensitive_model() -> None:
+    """A narrow 1-D CNN on raw accelerometer windows with full-scale taps (4-16 g).
+
+    The hard taps stretch every activation range, so post-training int8 quantization loses several points.
+    QAT (3 epochs) is compared with PTQ of the original model and with PTQ of the same model fine-tuned in
+    float for the same 3 epochs (so the gain is not just extra training).
+    """
+    import keras
+
+    from edgekit.examples_gestures import build_gesture_cnn, make_gestures
+    from edgekit.optimize._graph import copy_model
+    from edgekit.optimize.finetune import fit
+    from edgekit.optimize.quantization import qat_info
+    from edgekit.tflite_model import load_model
+
+    x_train, y_train = make_gestures(300, seed=0, tap_g=(4, 16))
+    x_test, y_test = make_gestures(200, seed=1000, tap_g=(4, 16))
+    calib = x_train[:100]
+    keras.utils.set_random_seed(0)
+    model = build_gesture_cnn(width=8)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=40, batch_size=32, verbose=0)
+    ptq = _int8(model, calib, x_test, y_test).report
+    assert ptq.float_accuracy - ptq.int8_accuracy >= 0.03, "the setting must be one where PTQ loses accuracy"
+
+    ft = _ft(3, 3e-4)
+    tuned = copy_model(model)
+    fit(tuned, x_train, y_train, ft, what="float fine-tuning")
+    ptq_tuned = _int8(tuned, calib, x_test, y_test).report
+    qat_model, info = qat_info(model, x_train, y_train, calib=calib, finetune=ft)
+    qat = _int8(qat_model, calib, x_test, y_test)
+    assert qat.report.int8_accuracy >= ptq.int8_accuracy, (qat.report.int8_accuracy, ptq.int8_accuracy)
+    assert qat.report.int8_accuracy >= ptq_tuned.int8_accuracy, (qat.report.int8_accuracy, ptq_tuned.int8_accuracy)
+    # the ranges QAT trained on are the ones the converter chose from the same calibration data
+    lo, hi = info.ranges["input_fq"]
+    sg = load_model(qat.tflite_bytes).main
+    assert sg.tensors[sg.inputs[0]].quantization.scale[0] == pytest.approx((hi - min(lo, 0)) / 255, rel=0.01)
+
+
+def test_qat_needs_labels(gestures: dict) -> None:
+    from edgekit.optimize import qat
+
+    with pytest.raises(DataError, match="labels are needed for quantization-aware training"):
+        qat(gestures["keras"], gestures["x_train"], None, finetune=_ft(1))
+    with pytest.raises(UsageError, match=r"decay: must be a number in \[0, 1\)"):
+        qat(gestures["keras"], gestures["x_train"], gestures["y_train"], decay=1.0, finetune=_ft(1))
+
+
+# ---------------------------------------------------------------- recipes
+
+
+def test_recipe_file_validation(tmp_path: Path) -> None:
+    from edgekit.optimize import load_recipe
+
+    good = tmp_path / "recipe.yaml"
+    good.write_text("schema: 1\nfinetune: {epochs: 3}\nsteps:\n  - distill: {teacher: big.keras}\n"
+                    "  - prune: {sparsity: 0.5, layers: {dense: 0.25}, epochs: 2}\n  - low_rank: {rank: 8}\n"
+                    "  - qat:\n", encoding="utf-8")
+    r = load_recipe(good)
+    assert [s.technique for s in r.steps] == ["distill", "prune", "low_rank", "qat"]
+    assert r.steps[0].settings["teacher"] == str(tmp_path / "big.keras")  # relative to the recipe file
+    assert r.steps[1].finetune == {"epochs": 2} and r.finetune == {"epochs": 3}
+
+    cases = {
+        "steps:\n  - low_rank: {enrgy: 0.9}\n": (r"steps\[0\].low_rank.enrgy: unknown key", "energy"),
+        "steps:\n  - prune: {sparsity: 1.5}\n": (r"steps\[0\].prune.sparsity: must be a number in \[0, 1\)", None),
+        "steps:\n  - prune: {}\n": (r"steps\[0\].prune.sparsity: required key is missing", None),
+        "steps:\n  - qat: {}\n  - prune: {sparsity: 0.5}\n": (r"steps\[0\].qat: qat must be the last step", None),
+        "steps:\n  - squeeze: {}\n": (r"steps\[0\].squeeze: unknown technique", "low_rank"),
+        "steps:\n  - low_rank: {energy: 0}\n": (r"steps\[0\].low_rank.energy: must be a number in \(0, 1\]", None),
+        "steps:\n  - low_rank: {rank: 2.5}\n": (r"steps\[0\].low_rank.rank: expected integer, got 2.5", None),
+        "steps:\n  - distill: {teacher: t.keras, alpha: 2}\n": (r"steps\[0\].distill.alpha: must be in \[0, 1\]", None),
+        "finetune: {epoch: 3}\nsteps:\n  - qat:\n": (r"finetune.epoch: unknown key", "epochs"),
+        "steps: []\n": (r"steps: the list is empty", None),
+        "steps:\n  - prune: {sparsity: 0.5}\n    qat: {}\n": (r"steps\[0\]: each step is a mapping with one key", None),
+        "steps:\n  - prune: {sparsity: 0.5\n": (r"not valid YAML", None),
+    }
+    for i, (text, (message, hint)) in enumerate(cases.items()):
+        bad = tmp_path / f"bad{i}.yaml"
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(UsageError, match=f"{bad}: " + message) as exc:
+            load_recipe(bad)
+        if hint:
+            assert hint in (exc.value.hint or "")
+
+
+def test_recipe_from_flags() -> None:
+    from edgekit.optimize.recipe import recipe_from_flags
+
+    r = recipe_from_flags(prune=0.5, structured=True, low_rank=0.9, distill_from="t.keras", qat=True, epochs=1)
+    assert [s.technique for s in r.steps] == ["distill", "structured", "low_rank", "qat"]
+    assert r.finetune == {"epochs": 1}
+    for kwargs, message in (({"prune": 1.0}, r"--prune: must be a number in \[0, 1\)"),
+                            ({"low_rank": 1.2}, r"--low-rank: must be a number in \(0, 1\]"),
+                            ({"structured": True}, "--structured needs --prune"),
+                            ({}, "nothing to do"), ({"rank": 4, "low_rank": 0.5}, "not both")):
+        with pytest.raises(UsageError, match=message):
+            recipe_from_flags(**kwargs)
+
+
+# ---------------------------------------------------------------- the CLI and the report
+
+
+def _write_gesture_files(tmp_path: Path, gestures: dict) -> tuple[Path, Path]:
+    model_path = tmp_path / "gesture.keras"
+    gestures["keras"].save(model_path)
+    data = tmp_path / "data.npz"
+    np.savez(data, x=gestures["x_train"], y=gestures["y_train"])
+    return model_path, data
+
+
+def test_cli_optimize_chain_json_report(tmp_path: Path, gestures: dict, capsys: pytest.CaptureFixture) -> None:
+    import keras
+
+    from edgekit.cli import run
+    from edgekit.optimize import layer_sparsity
+
+    model_path, data = _write_gesture_files(tmp_path, gestures)
+    out, report = tmp_path / "out.keras", tmp_path / "r.json"
+    rc = run(["optimize", str(model_path), "--data", str(data), "--prune", "0.75", "--qat", "--epochs", "2",
+              "--learning-rate", "0.003", "--no-board", "-o", str(out), "--json", "--report", str(report)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    doc = json.loads(captured.out)
+    assert doc == json.loads(report.read_text())
+    assert doc["technique"] == "chain" and [s["technique"] for s in doc["steps"]] == ["prune", "qat"]
+    first, last = doc["steps"][0]["before"], doc["steps"][-1]["after"]
+    assert first["int8_bytes"] > 0 and last["int8_gzip_bytes"] < first["int8_gzip_bytes"]
+    assert last["int8_weight_zeros"] >= 0.7  # QAT kept the pruned zeros
+    assert last["board"] is None and doc["settings"]["board"] is None
+    assert 0 < last["int8_accuracy"] <= 1 and doc["validation"].startswith("20% of")
+    final = keras.models.load_model(out)
+    assert min(layer_sparsity(final).values()) >= 0.74
+
+
+def test_cli_errors_are_one_line_with_a_hint(tmp_path: Path, gestures: dict, capsys: pytest.CaptureFixture) -> None:
+    from edgekit.cli import run
+
+    model_path, data = _write_gesture_files(tmp_path, gestures)
+    unlabeled = tmp_path / "x.npy"
+    np.save(unlabeled, gestures["x_train"][:50])
+    cases = [
+        (["--prune", "1.5"], 2, "error: --prune: must be a number in [0, 1), got 1.5"),
+        (["--low-rank", "0"], 2, "error: --low-rank: must be a number in (0, 1], got 0.0"),
+        (["--data", str(unlabeled), "--prune", "0.5"], 1, "labels are needed for fine-tuning after pruning"),
+        (["--distill-from", str(tmp_path / "missing.keras")], 1, "teacher: "),
+        (["--recipe", str(tmp_path / "none.yaml")], 2, "no such recipe file"),
+        (["--prune", "0.5", "--recipe", str(tmp_path / "none.yaml")], 2, "--recipe cannot be combined with --prune"),
+    ]
+    for extra, code, message in cases:
+        argv = ["optimize", str(model_path), "--data", str(data), "--no-board", "-o", str(tmp_path / "o.keras")]
+        if "--data" in extra:
+            argv = ["optimize", str(model_path), "--no-board", "-o", str(tmp_path / "o.keras")]
+        rc = run(argv + extra)
+        err = capsys.readouterr().err
+        assert rc == code, (extra, err)
+        assert message in err and "Traceback" not in err, (extra, err)
+        lines = err.strip().splitlines()
+        assert lines[0].startswith("error: ") and all(x.startswith(("error: ", "hint: ")) for x in lines), err
+    assert not (tmp_path / "o.keras").exists()
+
+
+def test_board_figures_are_measured_or_null_with_the_reason(digits_models: dict) -> None:
+    from edgekit.optimize.report import measure_on_board
+
+    res = measure_on_board(digits_models["int8_tflite"].read_bytes(), "no-such-board")
+    assert res.per_inference is None and res.flash_bytes is None and "unknown board 'no-such-board'" in res.error
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+def test_structured_pruning_is_cheaper_on_the_emulated_board(digits_models: dict, tmp_path: Path) -> None:
+    from edgekit.optimize import measure, prune_channels
+
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    d = digits_models
+    calib = d["x_train"][:100]
+    narrow = prune_channels(d["keras"], d["x_train"], d["y_train"], ratio=0.5, finetune=_ft(3))
+    before = measure(d["keras"], calib, val=d["x_test"], val_labels=d["y_test"], work_dir=tmp_path / "a",
+                     isolate=False)
+    after = measure(narrow, calib, val=d["x_test"], val_labels=d["y_test"], work_dir=tmp_path / "b", isolate=False)
+    for m in (before, after):
+        assert m.board is not None and m.board.error is None, m.board
+        assert m.board.basis == "instructions" and m.board.per_inference > 0 and m.board.flash_bytes > 0
+    assert after.board.per_inference < 0.6 * before.board.per_inference
+    assert after.board.flash_bytes < before.board.flash_bytes
+    assert after.macs < 0.5 * before.macs and after.int8_bytes < before.int8_bytes
