@@ -28,8 +28,9 @@ fi
 stamp="$VENV/.edgekit-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing edgekit[convert,dev] into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e ".[convert,dev]"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1
+    # pip's "Location ... is ignored" lines are about this machine's optional local indexes: noise
+    "$VENV/bin/python" -m pip install -q -e ".[convert,dev]" 2>&1 | { grep -v "^WARNING: Location" || true; }
     touch "$stamp"
 fi
 echo "setup: ok ($("$VENV/bin/python" --version), $(arm-none-eabi-gcc --version | head -1), $(qemu-system-arm --version | head -1))"
