@@ -199,6 +199,10 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         got = data.get("schema") if isinstance(data, dict) else None
         raise UsageError(f"{p}: not an {SCHEMA} file (schema: {got!r})", hint="save one with 'edgekit bench --save'")
+    for key in ("timing", "board", "input", "memory", "energy"):  # sections readers index into
+        if key in data and not isinstance(data[key], dict) and not (key == "energy" and data[key] is None):
+            raise UsageError(f"{p}: field '{key}' is not an object (got {type(data[key]).__name__})",
+                             hint="the file is damaged or was not written by 'edgekit bench --save'")
     return data
 
 

@@ -204,7 +204,7 @@ def _graph_report(m: TFLiteModel, sg: Subgraph) -> InspectReport:
     for op in sg.operators:
         const_in = {i for i in op.inputs if i >= 0 and sg.tensors[i].is_const}
         layer = LayerInfo(index=op.index, opcode=op.opcode, version=op.version,
-                          output_shape=sg.tensors[op.outputs[0]].shape if op.outputs else (),
+                          output_shape=sg.tensors[op.outputs[0]].shape if op.outputs and op.outputs[0] >= 0 else (),
                           macs=op_macs(sg, op), other_ops=op_other_ops(sg, op),
                           params=sum(sg.tensors[i].size for i in const_in))
         layers.append(layer)

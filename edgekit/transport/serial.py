@@ -26,6 +26,11 @@ READY = "m-ready"
 _POLL_S = 0.05  # read granularity: how quickly a dead QEMU or a deadline is noticed
 
 
+# pyserial's socket:// handler, closed by another thread while it reads or writes, fails with these
+# (its socket attribute becomes None, select() gets a closed descriptor) instead of a SerialException.
+_CLOSED_UNDER_US = (AttributeError, TypeError, ValueError)
+
+
 def _serial_module() -> Any:
     try:
         import serial
@@ -142,7 +147,7 @@ class Link:
         except serial.SerialTimeoutException:
             self._check_alive()
             raise self._timeout_error(f"the device to accept {len(data)} bytes", self.timeout) from None
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, *_CLOSED_UNDER_US) as exc:
             self._check_alive(grace=2.0)
             raise DeviceError(f"write to {self.url} failed: {_reason(exc)}",
                               hint=f"full log: {self.log_path}") from None
@@ -298,7 +303,7 @@ class Link:
                 waiting = ser.in_waiting
                 if waiting:
                     data += ser.read(waiting)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, *_CLOSED_UNDER_US) as exc:
             self._event(f"connection lost: {_reason(exc)}")
             self._check_alive(grace=2.0)
             raise DeviceError(f"connection to {self.url} lost: {_reason(exc)}",
@@ -361,6 +366,8 @@ class Link:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, _CLOSED_UNDER_US):
+        return "the port was closed while in use"
     text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
     m = re.search(r"\[Errno \d+\] (.*)", text)  # pyserial wraps OSError text in "could not open port X: ..."
     return m.group(1) if m else text

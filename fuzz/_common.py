@@ -1,0 +1,221 @@
+"""Shared pieces of the fuzz harnesses: seed corpora, building the C protocol fuzzer, running a fuzzer.
+
+Used by the harnesses themselves, by ``tests/test_robustness.py`` (short smoke runs) and by
+``benchmarks/robustness.py`` (long runs). Every fuzzer here is libFuzzer underneath (atheris is libFuzzer
+for Python), so one parser reads the figures of both: executions, ``cov:`` (edges) and ``ft:`` (features).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FUZZ = Path(__file__).resolve().parent
+REPO = FUZZ.parent
+SHARED_MODELS = REPO.parent / "shared" / "models"
+COMMON = REPO / "firmware_templates" / "common"
+FIXTURE = REPO / "tests" / "fixtures" / "firmware"
+REPRODUCERS = FUZZ / "reproducers"
+PYTHON_TARGETS = {"tflite": FUZZ / "fuzz_tflite.py", "generate": FUZZ / "fuzz_generate.py"}
+# small enough that the generate harness stays fast; the reader harness also gets the big ones
+SMALL_SHARED = ["tflm_examples/hello_world_int8.tflite", "tflm_examples/hello_world_float.tflite",
+                "tflm_examples/micro_speech_quantized_int8.tflite", "tflm_examples/magic_wand_float.tflite",
+                "mlperf_tiny/kws_ds_cnn_int8.tflite"]
+CLANG_FLAGS = ["-std=c99", "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=fuzzer,address,undefined",
+               "-fno-sanitize-recover=all"]
+
+
+def made_models() -> dict[str, bytes]:
+    """A few tiny int8 models written directly with the flatbuffer schema (one or two operators)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        import numpy as np
+        from tflite_single_op import T, multi_op_model, single_op_model
+    except ImportError:  # tflite_micro (the schema module) missing: the shared models still seed
+        return {}
+    finally:
+        sys.path.remove(str(REPO / "tests"))
+    rng = np.random.default_rng(0)
+    x = T((1, 8), scale=0.05, zero_point=-3)
+    w = T((4, 8), scale=0.02, data=rng.integers(-127, 128, (4, 8), dtype=np.int8))
+    b = T((4,), "int32", scale=0.001, data=rng.integers(-500, 500, 4, dtype=np.int32))
+    fc_out = T((1, 4), scale=0.1, zero_point=2)
+    sm_out = T((1, 4), scale=1 / 256, zero_point=-128)
+    a = T((1, 3, 3, 2), scale=0.1, zero_point=1)
+    c = T((1, 3, 3, 2), scale=0.07, zero_point=-2)
+    return {
+        "softmax.tflite": single_op_model("SOFTMAX", [T((1, 10), scale=0.1)], [T((1, 10), scale=1 / 256,
+                                                                                zero_point=-128)]),
+        "add.tflite": single_op_model("ADD", [a, c], [T((1, 3, 3, 2), scale=0.15)], activation="RELU"),
+        "mean.tflite": single_op_model("MEAN", [T((1, 4, 4, 3), scale=0.1),
+                                                T((2,), "int32", data=np.array([1, 2], np.int32))],
+                                       [T((1, 3), scale=0.1)]),
+        "fc_softmax.tflite": multi_op_model([("FULLY_CONNECTED", [x, w, b], [fc_out], {}),
+                                             ("SOFTMAX", [fc_out], [sm_out], {})]),
+        "hard_swish.tflite": single_op_model("HARD_SWISH", [T((1, 16), scale=0.05)], [T((1, 16), scale=0.04)]),
+    }
+
+
+def tflite_seeds(*, small_only: bool = False) -> dict[str, bytes]:
+    """Seed models: the shared third-party models (only the small ones with ``small_only``) and :func:`made_models`."""
+    seeds = {}
+    paths = ([SHARED_MODELS / rel for rel in SMALL_SHARED] if small_only
+             else sorted(SHARED_MODELS.glob("*/*.tflite")))
+    for p in paths:
+        if p.is_file():
+            seeds[p.name] = p.read_bytes()
+    seeds.update(made_models())
+    if not small_only:  # inputs that once broke the reader or inspect (see fuzz/reproducers/README.md)
+        seeds.update({p.name: p.read_bytes() for p in sorted(REPRODUCERS.glob("*.tflite"))})
+    return seeds
+
+
+def protocol_seeds() -> dict[str, bytes]:
+    """Valid command streams of docs/protocol.md for the fixture model (490-byte input), plus edge cases."""
+    data = bytes((k * 37 + 11) % 256 for k in range(490))
+    hexdata = data.hex()
+    chunks = "".join(f"db {hexdata[i:i + 200]}%" for i in range(0, len(hexdata), 200))
+    return {
+        "mlperf.txt": f"name%profile%db load 490%{chunks}infer 3 1%results%".encode(),
+        "ext.txt": b"ek-info%ek-stack%ek-canary%ek-laps%ek-out%ek-out 1%ek-out 2%results%",
+        "bin.txt": b"ek-bin 490%" + data + b"infer 2%ek-laps%ek-out 1%",
+        "bin_short.txt": b"ek-bin 8%\x7f\x7f\x00\x01%%%%%infer%",
+        "errors.txt": b"db%db load%db load 0%db load 99999%db 12%infer 0%infer x%ek-exit 300%bogus%%  \r\n%",
+        "partial.txt": b"db load 4%db 0102%db 03%db 0405%infer 1 2 3 4%ek-bin 3%ab",
+        "long.txt": b"x" * 300 + b"%name%",
+        "exit.txt": b"ek-exit 0%name%",
+    }
+
+
+def write_corpus(directory: Path, seeds: dict[str, bytes]) -> Path:
+    """Write ``seeds`` as files into ``directory`` (created); returns it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds.items():
+        (directory / name).write_bytes(data)
+    return directory
+
+
+def build_protocol_fuzzer(out_dir: Path, *, clang: str | None = None) -> Path:
+    """Compile fuzz/protocol_fuzz.c + the protocol parser + the fixture model with libFuzzer, ASan and UBSan.
+
+    The fixture's ``ek_model_invoke`` is renamed so that fuzz/protocol_fuzz.c can wrap it with an inference
+    budget (``infer 4294967295%`` is a legitimate request that would otherwise run for hours).
+    """
+    cc = clang or shutil.which("clang")
+    if cc is None:
+        raise FileNotFoundError("clang not installed (apt-get install clang)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inc = ["-I", str(FIXTURE), "-I", str(COMMON)]
+    model_o = out_dir / "fixture_model.o"
+    _cc([cc, *CLANG_FLAGS, "-fsanitize=fuzzer-no-link", *inc, "-Dek_model_invoke=fixture_model_invoke", "-c",
+         str(FIXTURE / "ek_model.c"), "-o", str(model_o)])
+    exe = out_dir / "protocol_fuzz"
+    _cc([cc, *CLANG_FLAGS, *inc, str(FUZZ / "protocol_fuzz.c"), str(COMMON / "ek_protocol.c"), str(model_o),
+         "-o", str(exe)])
+    return exe
+
+
+def _cc(argv: list[str]) -> None:
+    res = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{res.stderr}")
+
+
+@dataclass
+class FuzzRun:
+    """Figures of one libFuzzer/atheris run."""
+
+    target: str
+    returncode: int
+    executions: int = 0
+    seconds: float = 0.0
+    cov: int | None = None
+    ft: int | None = None
+    corpus_files: int = 0
+    crashes: list[str] = field(default_factory=list)  # artifact files (crash-*, timeout-*, oom-*, leak-*)
+    error_excerpt: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.crashes
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+_STAT = re.compile(r"^#(\d+)\s+\w+.*?cov: (\d+) ft: (\d+)", re.M)
+_DONE = re.compile(r"Done (\d+) runs in (\d+) second", re.M)
+
+
+def run_fuzzer(target: str, argv: list[str], corpus: Path, artifacts: Path, *, runs: int | None = None,
+               max_total_time: int | None = None, timeout_per_input: int = 20, rss_limit_mb: int = 3072,
+               env: dict[str, str] | None = None) -> FuzzRun:
+    """Run a libFuzzer-style fuzzer (``argv``: the executable or ``python harness.py``) on ``corpus``."""
+    artifacts.mkdir(parents=True, exist_ok=True)
+    opts = [f"-artifact_prefix={artifacts}/", f"-timeout={timeout_per_input}", f"-rss_limit_mb={rss_limit_mb}",
+            "-print_final_stats=1"]
+    if runs is not None:
+        opts.append(f"-runs={runs}")
+    if max_total_time is not None:
+        opts.append(f"-max_total_time={max_total_time}")
+    before = {p.name for p in artifacts.iterdir()}
+    wall = (max_total_time or 3600) * 2 + 120
+    full_env = {**os.environ, **(env or {})}
+    res = subprocess.run([*argv, *opts, str(corpus)], capture_output=True, text=True, check=False, timeout=wall,
+                         env=full_env)
+    log = res.stdout + res.stderr
+    run = FuzzRun(target=target, returncode=res.returncode)
+    stats = _STAT.findall(log)
+    if stats:
+        run.executions, run.cov, run.ft = (int(x) for x in stats[-1])
+    done = _DONE.search(log)
+    if done:
+        run.executions, run.seconds = int(done.group(1)), float(done.group(2))
+    final = re.search(r"stat::number_of_executed_units: (\d+)", log)
+    if final:
+        run.executions = int(final.group(1))
+    run.crashes = sorted(p.name for p in artifacts.iterdir() if p.name not in before)
+    run.corpus_files = sum(1 for _ in corpus.iterdir())
+    if not run.ok:
+        keep = [ln for ln in log.splitlines() if not ln.startswith(("#", "INFO:"))]
+        run.error_excerpt = "\n".join(keep[-40:])
+    return run
+
+
+def python_fuzzer_argv(target: str) -> list[str]:
+    """argv that runs the atheris harness ``target`` ("tflite" or "generate") with this interpreter."""
+    return [sys.executable, str(PYTHON_TARGETS[target])]
+
+
+def crash_signature(exc: BaseException) -> str:
+    """``Type@file:line`` of the innermost edgekit frame of an exception (groups duplicates of one bug)."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/edgekit/" in f.filename]
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    return f"{type(exc).__name__}@{where}"
+
+
+def collect_or_raise(exc: BaseException, data: bytes) -> None:
+    """With ``EK_FUZZ_COLLECT=DIR`` (long campaigns), file the input under its crash signature and go on
+    fuzzing; otherwise re-raise so that libFuzzer stops and writes ``crash-*``."""
+    collect = os.environ.get("EK_FUZZ_COLLECT")
+    if not collect:
+        raise exc
+    import hashlib
+
+    sig_dir = Path(collect) / crash_signature(exc).replace("/", "_")
+    if not sig_dir.exists():
+        sig_dir.mkdir(parents=True, exist_ok=True)
+        import traceback
+
+        (sig_dir / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
+    if sum(1 for _ in sig_dir.glob("*.bin")) < 5:
+        (sig_dir / (hashlib.sha256(data).hexdigest()[:16] + ".bin")).write_bytes(data)
