@@ -46,12 +46,13 @@ def build_digits_cnn() -> Any:
     layers = keras.layers
     return keras.Sequential([
         keras.Input((8, 8, 1)),
-        layers.Conv2D(16, 3, activation="relu", padding="same"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(32, 3, activation="relu", padding="same"),
-        layers.Flatten(),
-        layers.Dense(32, activation="relu"),
-        layers.Dense(10, activation="softmax"),
+        # explicit names: stable in reports and recipes whatever models were built before in the process
+        layers.Conv2D(16, 3, activation="relu", padding="same", name="conv2d"),
+        layers.MaxPooling2D(name="max_pooling2d"),
+        layers.Conv2D(32, 3, activation="relu", padding="same", name="conv2d_1"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(32, activation="relu", name="dense"),
+        layers.Dense(10, activation="softmax", name="dense_1"),
     ], name="digits_cnn")
 
 

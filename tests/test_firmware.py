@@ -288,8 +288,8 @@ def test_generate_rejects_what_it_cannot_do(tmp_path: Path) -> None:
     assert exc.value.hint
     with pytest.raises(UsageError, match="unknown runtime"):
         generate(model, runtime="onnx", out_dir=tmp_path / "a")
-    with pytest.raises(UsageError, match=r"builds with linux.*cmake"):
-        generate(model, board="host", out_dir=tmp_path / "a")
+    with pytest.raises(UsageError, match=r"builds with zephyr.*cmake"):
+        generate(model, board="nrf52840dk", out_dir=tmp_path / "a")
     with pytest.raises(UsageError, match="project name"):
         generate(model, out_dir=tmp_path / "a", name="bad name")
     assert not (tmp_path / "a").exists()
