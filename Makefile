@@ -14,11 +14,11 @@ demo: setup
 	$(PY) examples/demo.py --out out/demo
 
 test: setup
-	$(VENV)/bin/ruff check edgekit tests benchmarks examples
+	$(VENV)/bin/ruff check edgekit tests benchmarks examples fuzz
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check edgekit tests benchmarks examples
+	$(VENV)/bin/ruff check edgekit tests benchmarks examples fuzz
 
 bench: setup
 	$(PY) benchmarks/convert.py

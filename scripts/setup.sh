@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm cmake gcc g++ make
-              mosquitto clang python3-venv)
+              mosquitto clang libclang-rt-14-dev python3-venv)
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
