@@ -54,7 +54,36 @@ def supported_ops() -> list[str]:
     return sorted(REGISTRY)
 
 
+def _check_graph(model: TFLiteModel) -> None:
+    """Structural checks the code generator relies on (a hostile or degenerate file fails here, clearly)."""
+    from edgekit.errors import ModelError
+
+    sg = model.main
+    where = str(model.path) if model.path else "model"
+    n = len(sg.tensors)
+    hint = "the file is not a model edgekit can generate code for; check it with 'edgekit inspect'"
+    if not sg.operators:
+        raise ModelError(f"{where}: the graph has no operators: nothing to generate", hint=hint)
+    produced = set(sg.inputs)
+    for op in sg.operators:
+        if not op.outputs or any(t < 0 or t >= n for t in op.outputs):
+            raise ModelError(f"{where}: operator {op.index} ({op.opcode}) has no valid output tensor "
+                             f"(outputs {list(op.outputs)}, {n} tensors)", hint=hint)
+        if any(t >= n or t < -1 for t in op.inputs):
+            raise ModelError(f"{where}: operator {op.index} ({op.opcode}) names an input tensor that does not "
+                             f"exist (inputs {list(op.inputs)}, {n} tensors)", hint=hint)
+        produced.update(op.outputs)
+    for t in (*sg.inputs, *sg.outputs):
+        if t < 0 or t >= n:
+            raise ModelError(f"{where}: graph input/output {t} is not a tensor of the model ({n} tensors)", hint=hint)
+    for t in sg.outputs:
+        if t not in produced:
+            raise ModelError(f"{where}: graph output '{sg.tensors[t].name}' is computed by no operator",
+                             hint=hint)
+
+
 def _contexts(model: TFLiteModel, pool: ConstPool | None = None) -> list[OpContext]:
+    _check_graph(model)
     sg = model.main
     supported = supported_ops()
     ctxs = []
