@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import BoardError, ModelError, UsageError
+from edgekit.fsutil import replace_dir
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
@@ -139,7 +140,7 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
             model_sha256=m.sha256, arena_bytes=arena_bytes, weights_bytes=weights_bytes,
             input_bytes=io["input_bytes"], stack_bytes=stack_bytes, files=tuple(sorted(files)))
         _write_project_file(tmp / PROJECT_FILE, result, profile, m, io, __version__)
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -304,18 +305,3 @@ def _write_project_file(path: Path, res: GenerateResult, board: BoardProfile, m:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def _replace_dir(new: Path, out: Path) -> None:
-    """Move the finished project into place; an earlier project at ``out`` is removed only afterwards."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        os.rename(out, old / "project")
-    try:
-        os.rename(new, out)
-    except OSError:
-        if old is not None:
-            os.rename(old / "project", out)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)

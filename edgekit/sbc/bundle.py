@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import BoardError, ModelError, ToolMissing, UsageError
+from edgekit.fsutil import replace_dir
 from edgekit.sbc import templates
 from edgekit.sbc.edgekit_runner.util import BUNDLE_SCHEMA, MANIFEST
 from edgekit.sbc.edgekit_runner.wheels import NoWheel, RuntimeChoice, choose_runtime, normalize_machine
@@ -235,7 +236,7 @@ def generate_bundle(model: TFLiteModel | str | os.PathLike[str] | bytes, board: 
                     "runtime": choice.to_dict(), "install_dir": install, "systemd_unit": unit,
                     "files": [*files, MANIFEST]}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -258,18 +259,3 @@ def _check_out_dir(out: Path) -> Path:
     return out
 
 
-def _replace_dir(new: Path, out: Path) -> None:
-    """Move the finished bundle into place; an earlier bundle at ``out`` is removed only afterwards."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        os.rename(out, old / "bundle")
-    try:
-        os.rename(new, out)
-    except OSError:
-        if old is not None:
-            os.rename(old / "bundle", out)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,29 @@
+"""Filesystem helpers shared by the generators: nothing half-written is ever left where a result belongs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def replace_dir(new: Path, out: Path) -> None:
+    """Move the finished directory ``new`` to ``out``; an earlier ``out`` is removed only afterwards.
+
+    ``new`` must be on the same filesystem (a temporary sibling of ``out``), so each step is a rename.
+    If moving ``new`` into place fails, the earlier ``out`` is restored.
+    """
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.rename(out, old / "previous")
+    try:
+        os.rename(new, out)
+    except OSError:
+        if old is not None:
+            os.rename(old / "previous", out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
