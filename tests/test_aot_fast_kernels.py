@@ -148,3 +148,45 @@ def test_kernels_use_smlad_on_dsp_cores(cpu: str, dsp: bool, tmp_path: Path) -> 
         text += subprocess.run([objdump, "-d", str(obj)], capture_output=True, text=True, check=True).stdout
     assert ("\tsmlad\t" in text) == dsp  # mnemonics only (the object's path names this test)
     assert ("\tsxtb16\t" in text) == dsp
+
+
+def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
+    return f"static const {ctype} {name}[] = {{{', '.join(str(int(v)) for v in values.reshape(-1))}}};\n"
+
+
+@pytest.mark.parametrize(("rows", "depth", "batches"), [(7, 13, 1), (9, 30, 1), (4, 8, 1), (3, 5, 2), (13, 1, 3)])
+def test_fc_vec_equals_reference(rows: int, depth: int, batches: int, tmp_path: Path) -> None:
+    """ek_fully_connected_s8_vec (matmul layout, folded bias, raw int8 input) == ek_fully_connected_s8."""
+    from edgekit.codegen.aot.ops.fully_connected import folded_bias
+
+    rng = np.random.default_rng(rows * 100 + depth)
+    w = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
+    x = rng.integers(-128, 128, batches * depth, dtype=np.int8)
+    bias = rng.integers(-2**20, 2**20, rows).astype(np.int32)
+    in_offset = int(rng.integers(-127, 129))
+    mult = rng.integers(2**30, 2**31 - 1, rows).astype(np.int32)
+    shift = rng.integers(-12, 2, rows).astype(np.int8)
+    src = ['#include <stdio.h>\n#include "ek_fully_connected.h"\n',
+           _c_array("int8_t", "w", w), _c_array("int8_t", "wmm", matmul_filter(w)), _c_array("int8_t", "x", x),
+           _c_array("int32_t", "bias", bias), _c_array("int32_t", "bfold", folded_bias(w, bias, in_offset)),
+           _c_array("int32_t", "mult", mult), _c_array("int8_t", "shift", shift),
+           f"""int main(void) {{
+    int8_t a[{rows * batches}], b[{rows * batches}];
+    ek_fc_params_t p = {{{batches}, {depth}, {rows}, {in_offset}, 0, -3, -128, 127, 1, mult, shift}};
+    int i, same = 1;
+    ek_fully_connected_s8(&p, x, w, bias, a);
+    ek_fully_connected_s8_vec(&p, x, wmm, bfold, b);
+    for (i = 0; i < {rows * batches}; i++) same &= a[i] == b[i];
+    printf("%d\\n", same);
+    return 0;
+}}
+"""]
+    gcc = need_tool("gcc")
+    (tmp_path / "t.c").write_text("".join(src))
+    exe = tmp_path / "t"
+    subprocess.run([gcc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", "-I", str(RUNTIME_DIR), str(tmp_path / "t.c"),
+                    str(RUNTIME_DIR / "ek_fully_connected.c"), str(RUNTIME_DIR / "ek_matmul.c"), "-o", str(exe)],
+                   check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "1"

@@ -32,7 +32,9 @@
 #if defined(__GNUC__)
 #define EK_INLINE static inline __attribute__((always_inline))
 #define EK_RESTRICT __restrict__
+#define EK_LIKELY(c) __builtin_expect(!!(c), 1)
 #else
+#define EK_LIKELY(c) (c)
 #define EK_INLINE static inline
 #define EK_RESTRICT
 #endif
@@ -117,7 +119,15 @@ EK_INLINE int32_t ek_mbqm_pos(int32_t x, int32_t multiplier, int shift) {
 #if EK_SINGLE_ROUNDING
     return ek_mbqm(x, multiplier, shift);
 #else
-    if (shift < 0) {
+    if (EK_LIKELY(shift < -1)) {
+        /* r = -shift >= 2: 2^(30+r) = 2^(r-2) * 2^32 only adds to the high word, and 2^30 - [x<0] * 2^31 is
+         * (low, high) = (0x40000000 | sign bit of x, -[x<0]); the result is the high word shifted by r - 1. */
+        const int32_t rs = -shift - 1;
+        const uint32_t lo0 = ((uint32_t)x & 0x80000000u) | 0x40000000u;
+        const uint32_t hi0 = (uint32_t)(x >> 31) + (1u << (rs - 1));
+        const int64_t acc = (int64_t)(((uint64_t)hi0 << 32) | lo0) + (int64_t)x * multiplier;
+        return (int32_t)(acc >> 32) >> rs;
+    } else if (shift < 0) {
         const int32_t r = -shift;
         const uint32_t t = 1u << r;
         /* 2^30 + 2^(30+r) as (high, low) words */

@@ -75,78 +75,108 @@ EK_INLINE int8_t requant_dw(int32_t acc, const int32_t *out_mult, const int8_t *
         a3 = ek_smlatt(wh_, xh_, a3);                            \
     } while (0)
 
-/* One output pixel of a depthwise conv (multiplier 1, ch % 4 == 0) from a table of k_h * k_w tap pointers
- * (taps in the padding point at a row of input zero points): channels in groups of 4, taps innermost,
- * accumulators start at dw_bias_full (the input offset folded in at generation time). The filter is
- * regrouped by the generator as [ch / 4][tap][4]. 3x3 windows are unrolled.
+/* `npix` output pixels of a depthwise conv (multiplier 1, ch % 4 == 0) along a row: tap t of the pixel at
+ * `base` (an address as an integer) reads base + offs[t]; the next pixel is at base + step (taps in the padding
+ * have offsets that point at a row of input zero points, with step 0). Channels in groups of 4, taps innermost,
+ * accumulators start at dw_bias_full (the input offset folded in at generation time). The filter is regrouped
+ * by the generator as [ch / 4][tap][4]. 3x3 windows are unrolled.
  * Not inlined: a small function of its own gets a spill-free inner loop. */
-static EK_NOINLINE void depthwise_pixel(const ek_conv_params_t *p, const int8_t *const *taps, int32_t ntaps,
-                                        const int8_t *filter, int8_t *out) {
+static EK_NOINLINE void depthwise_pixels(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
+                                         int32_t ntaps, const int8_t *filter, int8_t *out, int32_t npix,
+                                         intptr_t step) {
     const int32_t ch = p->in_c;
     const int32_t *bias_full = p->dw_bias_full, *out_mult = p->out_mult;
     const int8_t *out_shift = p->out_shift;
     const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
-    const ek_u32a_t *fp = (const ek_u32a_t *)(const void *)filter;
     int32_t c, t;
-    for (c = 0; c < ch; c += 4) {
-        int32_t a0 = bias_full[c], a1 = bias_full[c + 1], a2 = bias_full[c + 2], a3 = bias_full[c + 3];
-        if (ntaps == 9) {
-            EK_DW_TAP(ek_ld32(taps[0] + c), fp[0]);
-            EK_DW_TAP(ek_ld32(taps[1] + c), fp[1]);
-            EK_DW_TAP(ek_ld32(taps[2] + c), fp[2]);
-            EK_DW_TAP(ek_ld32(taps[3] + c), fp[3]);
-            EK_DW_TAP(ek_ld32(taps[4] + c), fp[4]);
-            EK_DW_TAP(ek_ld32(taps[5] + c), fp[5]);
-            EK_DW_TAP(ek_ld32(taps[6] + c), fp[6]);
-            EK_DW_TAP(ek_ld32(taps[7] + c), fp[7]);
-            EK_DW_TAP(ek_ld32(taps[8] + c), fp[8]);
-        } else {
-            for (t = 0; t < ntaps; t++) {
-                EK_DW_TAP(ek_ld32(taps[t] + c), fp[t]);
+    for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
+        const ek_u32a_t *fp = (const ek_u32a_t *)(const void *)filter;
+        for (c = 0; c < ch; c += 4) {
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32_t a0 = bias_full[c], a1 = bias_full[c + 1], a2 = bias_full[c + 2], a3 = bias_full[c + 3];
+            if (ntaps == 9) {
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[0])), fp[0]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[1])), fp[1]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[2])), fp[2]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[3])), fp[3]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[4])), fp[4]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[5])), fp[5]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[6])), fp[6]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[7])), fp[7]);
+                EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[8])), fp[8]);
+            } else {
+                for (t = 0; t < ntaps; t++) {
+                    EK_DW_TAP(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[t])), fp[t]);
+                }
+            }
+            fp += ntaps;
+            {
+                /* all 4 results before the int8 stores (which may alias anything) */
+                const int8_t v0 = requant_dw(a0, out_mult, out_shift, c, out_offset, act_min, act_max);
+                const int8_t v1 = requant_dw(a1, out_mult, out_shift, c + 1, out_offset, act_min, act_max);
+                const int8_t v2 = requant_dw(a2, out_mult, out_shift, c + 2, out_offset, act_min, act_max);
+                const int8_t v3 = requant_dw(a3, out_mult, out_shift, c + 3, out_offset, act_min, act_max);
+                out[c] = v0;
+                out[c + 1] = v1;
+                out[c + 2] = v2;
+                out[c + 3] = v3;
             }
         }
-        fp += ntaps;
-        out[c] = requant_dw(a0, out_mult, out_shift, c, out_offset, act_min, act_max);
-        out[c + 1] = requant_dw(a1, out_mult, out_shift, c + 1, out_offset, act_min, act_max);
-        out[c + 2] = requant_dw(a2, out_mult, out_shift, c + 2, out_offset, act_min, act_max);
-        out[c + 3] = requant_dw(a3, out_mult, out_shift, c + 3, out_offset, act_min, act_max);
     }
 }
 
 /* Depthwise, multiplier 1, ch % 4 == 0, k_h * k_w <= EK_DW_MAX_TAPS, with dw_bias_full and the regrouped
- * filter; zp_row: scratch of ch bytes. */
+ * filter. Runs of output pixels whose whole window lies inside the input share one offset table (one call
+ * per run); a pixel whose window touches the padding gets its own table, padding taps reading zp_row
+ * (ch input zero points, in scratch). Addresses are computed as integers (modulo 2^N) so that no pointer
+ * ever points outside its object. */
 static void depthwise_taps(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                            int8_t *zp_row) {
     const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w;
-    const size_t in_row = (size_t)in_w * ch;
-    const int8_t *taps[EK_DW_MAX_TAPS];
-    int32_t b, oy, ox, ky, kx;
+    const int32_t stride_w = p->stride_w, pad_w = p->pad_w;
+    const intptr_t step = (intptr_t)stride_w * ch;
+    intptr_t inner[EK_DW_MAX_TAPS], border[EK_DW_MAX_TAPS];
+    int32_t b, oy, ox, ky, kx, t = 0;
     memset(zp_row, -p->in_offset, (size_t)ch);
+    for (ky = 0; ky < k_h; ky++) {
+        for (kx = 0; kx < k_w; kx++) {
+            inner[t++] = ((intptr_t)ky * dil_h * in_w + (intptr_t)kx * dil_w) * ch;
+        }
+    }
     for (b = 0; b < p->batches; b++) {
-        const int8_t *in_b = input + (size_t)b * in_h * in_row;
+        const uintptr_t in_b = (uintptr_t)(input + (size_t)b * in_h * in_w * ch);
         for (oy = 0; oy < out_h; oy++) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            int8_t *out = output + (size_t)b * out_h * out_w * ch + (size_t)oy * out_w * ch;
-            for (ox = 0; ox < out_w; ox++) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int32_t t = 0;
-                for (ky = 0; ky < k_h; ky++) {
-                    const int32_t iy = iy0 + ky * dil_h;
-                    if ((uint32_t)iy >= (uint32_t)in_h) {
-                        for (kx = 0; kx < k_w; kx++) {
-                            taps[t++] = zp_row;
-                        }
-                    } else {
-                        const int8_t *row = in_b + (size_t)iy * in_row;
-                        for (kx = 0; kx < k_w; kx++) {
+            const int row_inside = iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h;
+            int8_t *out = output + ((size_t)b * out_h + oy) * out_w * ch;
+            ox = 0;
+            while (ox < out_w) {
+                const int32_t ix0 = ox * stride_w - pad_w;
+                const uintptr_t base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0) * ch);
+                if (row_inside && ix0 >= 0 && ix0 + (k_w - 1) * dil_w < in_w) {
+                    int32_t n = 1;
+                    while (ox + n < out_w && (ox + n) * stride_w - pad_w + (k_w - 1) * dil_w < in_w) {
+                        n++;
+                    }
+                    depthwise_pixels(p, base, inner, t, filter, out, n, step);
+                    ox += n;
+                    out += (size_t)n * ch;
+                } else {
+                    const intptr_t to_zp = (intptr_t)((uintptr_t)zp_row - base);
+                    int32_t u = 0;
+                    for (ky = 0; ky < k_h; ky++) {
+                        const int32_t iy = iy0 + ky * dil_h;
+                        for (kx = 0; kx < k_w; kx++, u++) {
                             const int32_t ix = ix0 + kx * dil_w;
-                            taps[t++] = (uint32_t)ix < (uint32_t)in_w ? row + (size_t)ix * ch : zp_row;
+                            const int inside = (uint32_t)iy < (uint32_t)in_h && (uint32_t)ix < (uint32_t)in_w;
+                            border[u] = inside ? inner[u] : to_zp;
                         }
                     }
+                    depthwise_pixels(p, base, border, t, filter, out, 1, 0);
+                    ox += 1;
+                    out += ch;
                 }
-                depthwise_pixel(p, taps, t, filter, out);
-                out += ch;
             }
         }
     }
@@ -363,6 +393,12 @@ void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const i
         }
         ek_matmul_s8(&q, cols, n, filter, bias, output + (size_t)i * out_c, output + (size_t)(i + n - 1) * out_c);
     }
+}
+
+void ek_depthwise_conv2d_s8_fast(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                 const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    depthwise_taps(p, input, filter, output, (int8_t *)scratch);
 }
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

@@ -52,6 +52,11 @@ void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const i
 void ek_depthwise_conv2d_s8_taps(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                  const int32_t *bias, int8_t *output, void *scratch);
 
+/* The fast path of ek_depthwise_conv2d_s8_taps alone (its conditions must hold; bias is unused: it is folded into
+ * dw_bias_full), so that a model using only it links no fallback kernel. */
+void ek_depthwise_conv2d_s8_fast(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                 const int32_t *bias, int8_t *output, void *scratch);
+
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);
 

@@ -29,4 +29,11 @@ void ek_fully_connected_s8(const ek_fc_params_t *p, const int8_t *input, const i
 void ek_fully_connected_s8_mat(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
                                const int32_t *bias, int8_t *output, void *scratch);
 
+/* filter_offset == 0 only; no scratch. filter in the ek_matmul_s8 layout (out_depth rows, depth zero-padded to a
+ * multiple of 4); `bias` (out_depth values, required) is the folded bias of the generator:
+ * bias[r] + in_offset * sum_k filter[r][k] (mod 2^32), so the raw int8 input is used directly, sign-extended
+ * once per 4 values for 4 filter rows. Same results as ek_fully_connected_s8 (sums are exact mod 2^32). */
+void ek_fully_connected_s8_vec(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
+                               const int32_t *bias, int8_t *output);
+
 #endif /* EK_FULLY_CONNECTED_H */

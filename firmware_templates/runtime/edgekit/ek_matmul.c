@@ -95,10 +95,20 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
             acc[2] = b1;
             acc[3] = b1;
             dot_2x2(pw, c, groups, acc);
-            out0[r] = requant(acc[0], rq, r);
-            out1[r] = requant(acc[1], rq, r);
-            out0[r + 1] = requant(acc[2], rq, r + 1);
-            out1[r + 1] = requant(acc[3], rq, r + 1);
+            {
+                /* all 4 results before the int8 stores (which may alias anything), each row's multiplier once */
+                const int32_t i0 = r * rq->stride, i1 = (r + 1) * rq->stride;
+                const int32_t m0 = rq->mult[i0], m1 = rq->mult[i1], s0 = rq->shift[i0], s1 = rq->shift[i1];
+                const int32_t lo = rq->lo, hi = rq->hi, off = rq->offset;
+                const int8_t v00 = (int8_t)ek_clamp_i32(ek_mbqm_pos(acc[0], m0, s0) + off, lo, hi);
+                const int8_t v01 = (int8_t)ek_clamp_i32(ek_mbqm_pos(acc[1], m0, s0) + off, lo, hi);
+                const int8_t v10 = (int8_t)ek_clamp_i32(ek_mbqm_pos(acc[2], m1, s1) + off, lo, hi);
+                const int8_t v11 = (int8_t)ek_clamp_i32(ek_mbqm_pos(acc[3], m1, s1) + off, lo, hi);
+                out0[r] = v00;
+                out1[r] = v01;
+                out0[r + 1] = v10;
+                out1[r + 1] = v11;
+            }
         } else {
             int32_t a0 = b0, a1 = b1;
             const ek_u32a_t *pc = c;

@@ -93,7 +93,7 @@ def _im2col_scratch(p: dict[str, object]) -> int:
 
 
 def _dw_taps(p: dict[str, object]) -> bool:
-    """DEPTHWISE_CONV_2D through ek_depthwise_conv2d_s8_taps: multiplier 1, channels % 4 == 0, <= 64 taps."""
+    """DEPTHWISE_CONV_2D through ek_depthwise_conv2d_s8_fast: multiplier 1, channels % 4 == 0, <= 64 taps."""
     return p["depth_multiplier"] == 1 and int(p["out_c"]) % 4 == 0 and int(p["k_h"]) * int(p["k_w"]) <= 64
 
 
@@ -120,7 +120,6 @@ class _ConvBase(OpHandler):
         if self.depthwise and _dw_taps(p):
             full = _dw_bias_full(ctx, int(p["out_c"]), int(p["in_offset"]))
             p["dw_bias_full"] = ctx.const_array(f"{ctx.ident}_bias_full", full, "int32_t")
-        bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias") if ctx.input(2) is not None else "NULL"
         filt = ""
         kernel, extra = self.kernel, ""
         if not self.depthwise and _use_im2col(p):
@@ -128,10 +127,15 @@ class _ConvBase(OpHandler):
             w = ctx.input(1).array().reshape(int(p["out_c"]), -1)
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
         if self.depthwise and _dw_taps(p):
-            kernel, extra = "ek_depthwise_conv2d_s8_taps", f", {ctx.scratch}"
+            # no fallback kernels linked; the bias is folded into dw_bias_full
+            kernel, extra = "ek_depthwise_conv2d_s8_fast", f", {ctx.scratch}"
             taps = ctx.input(1).array().reshape(-1, int(p["out_c"]) // 4, 4).transpose(1, 0, 2)  # [c/4][tap][4]
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_dw', taps, 'int8_t')})"
         filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
+        if kernel == "ek_depthwise_conv2d_s8_fast" or ctx.input(2) is None:
+            bias = "NULL"
+        else:
+            bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias")
         return "\n".join([
             "{",
             *("    " + line for line in c_struct("ek_conv_params_t", "p", p).splitlines()),

@@ -71,8 +71,22 @@ def _mat_scratch(p: dict[str, object]) -> int:
 
 
 def _use_mat(p: dict[str, object]) -> bool:
-    """ek_fully_connected_s8_mat: no filter zero point and a widened input row that fits MAT_SCRATCH_LIMIT."""
-    return p["filter_offset"] == 0 and _mat_scratch(p) <= MAT_SCRATCH_LIMIT
+    """ek_fully_connected_s8_mat (2 x 2 blocking): no filter zero point, several batch rows and widened input rows
+    that fit MAT_SCRATCH_LIMIT. One batch row goes to ek_fully_connected_s8_vec (no scratch)."""
+    return p["filter_offset"] == 0 and int(p["batches"]) > 1 and _mat_scratch(p) <= MAT_SCRATCH_LIMIT
+
+
+def _use_vec(p: dict[str, object]) -> bool:
+    """ek_fully_connected_s8_vec: no filter zero point (the input offset is folded into the bias)."""
+    return p["filter_offset"] == 0 and not _use_mat(p)
+
+
+def folded_bias(weights: np.ndarray, bias: np.ndarray | None, in_offset: int) -> np.ndarray:
+    """bias[r] + in_offset * sum_k weights[r][k], wrapped to int32 like the kernel's accumulation."""
+    total = weights.astype(np.int64).sum(axis=1) * int(in_offset)
+    if bias is not None:
+        total = total + bias.astype(np.int64)
+    return ((total + 2**31) % 2**32 - 2**31).astype(np.int32)
 
 
 @register
@@ -89,14 +103,21 @@ class FullyConnected(OpHandler):
         mult = ctx.const_array(f"{ctx.ident}_mult", np.array(p.pop("_mults"), dtype=np.int32), "int32_t")
         shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
         p.update(out_mult=mult, out_shift=shift)
-        bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias") if ctx.input(2) is not None else "NULL"
+        bias = ""
         filt = ""
         kernel, extra = "ek_fully_connected_s8", ""
-        if _use_mat(p):
-            kernel, extra = "ek_fully_connected_s8_mat", f", {ctx.scratch}"
+        if _use_mat(p) or _use_vec(p):
             w = ctx.input(1).array()[: int(p["out_depth"])]
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
+            if _use_mat(p):
+                kernel, extra = "ek_fully_connected_s8_mat", f", {ctx.scratch}"
+            else:
+                kernel = "ek_fully_connected_s8_vec"
+                b = ctx.input(2).array().reshape(-1)[: int(p["out_depth"])] if ctx.input(2) is not None else None
+                bias = ctx.const_array(f"{ctx.ident}_bias_folded", folded_bias(w, b, int(p["in_offset"])), "int32_t")
         filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
+        if not bias:
+            bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias") if ctx.input(2) is not None else "NULL"
         return "\n".join([
             "{",
             *("    " + line for line in c_struct("ek_fc_params_t", "p", p).splitlines()),
