@@ -14,19 +14,23 @@ import tty
 from collections.abc import Callable
 
 
-class PtyLineFake:
-    """Serve ``handle(line) -> bytes`` on a PTY; ``port`` is the slave path for pyserial."""
+class PtyFake:
+    """A device on a raw PTY served by ``_serve`` in a thread; ``port`` is the slave path for pyserial.
 
-    def __init__(self, eol: bytes = b"\n") -> None:
+    The slave end stays open so the PTY survives the host closing and reopening the port.
+    """
+
+    def __init__(self) -> None:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
-        self.eol = eol
-        self.lines: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> PtyLineFake:
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -37,9 +41,19 @@ class PtyLineFake:
         os.close(self._slave)
 
     def send(self, data: bytes) -> None:
+        """Write all of ``data`` to the host side."""
         view = memoryview(data)
         while view:
             view = view[os.write(self.master, view):]
+
+
+class PtyLineFake(PtyFake):
+    """Serve ``handle(line) -> bytes`` on a PTY."""
+
+    def __init__(self, eol: bytes = b"\n") -> None:
+        super().__init__()
+        self.eol = eol
+        self.lines: list[str] = []
 
     def handle(self, line: str) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -16,8 +16,9 @@ import select
 import struct
 import threading
 import time
-import tty
 from dataclasses import dataclass, field
+
+from fake_meters import PtyFake
 
 ADC_MULT = 1.8 / 163840
 FS = 100_000
@@ -88,36 +89,19 @@ class Scenario:
     segments_sent: threading.Event = field(default_factory=threading.Event)
 
 
-class FakePpk2:
+class FakePpk2(PtyFake):
     def __init__(self, scenario: Scenario, vdd_mv: int = 3300) -> None:
+        super().__init__()
         self.scenario = scenario
         self.vdd_mv = vdd_mv
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self.port = os.ttyname(slave)
-        self._slave = slave  # kept open so the PTY survives the host closing and reopening it
         self.commands: list[bytes] = []
         self.mode = 0
         self.dut_on = False
         self.sampling = False
         self._counter = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> FakePpk2:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        os.close(self.master)
-        os.close(self._slave)
 
     def _send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.master, view):]
+        self.send(data)
 
     def quantized(self, amps: float) -> float:
         adc, r = encode(amps, self.vdd_mv)
