@@ -1,0 +1,382 @@
+"""Firmware projects that run a model with TensorFlow Lite Micro, one per build system.
+
+Every project holds the same pieces: the model as a C array (:mod:`edgekit.codegen.carray`), an op resolver
+with exactly its ops (:mod:`edgekit.codegen.op_resolver`), ``ek_model_tflm.cc`` implementing the
+``ek_model_*`` API the firmware core calls, the firmware core's protocol (``firmware_templates/common``) and
+the port glue of the board's SDK. The TFLM copy is pinned per build system (:data:`PINS`):
+
+=============  =====================================================================================
+cmake          bare-metal Cortex-M (QEMU stand-ins, Nucleo): TFLM sources from ``TFLM_DIR`` (or a pinned
+               FetchContent), optional CMSIS-NN kernels (``-DEDGEKIT_CMSIS_NN=ON``)
+esp-idf        ESP32-S3: Espressif's ``esp-tflite-micro`` component (ESP-NN kernels), USB-Serial-JTAG
+pico-sdk       RP2040/RP2350: ``pico-tflmicro`` (CMSIS-NN kernels), stdio over USB
+zephyr         nRF52840 DK: Zephyr's tflite-micro module (west manifest), console UART
+platformio     Arduino Nano 33 BLE Sense: the TFLM Arduino library, ``Serial`` over USB
+=============  =====================================================================================
+
+The arena is TFLM's own measurement on the host interpreter (:func:`edgekit.tflm.tflm_arena_bytes`) plus a
+margin (default ``10%+1KB``: the host build has 8-byte pointers, so the MCU needs a little less, and the
+margin covers kernels whose scratch needs differ per platform, e.g. CMSIS-NN or ESP-NN buffers), aligned to 16.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgekit.codegen import project as core
+from edgekit.codegen.carray import board_section, c_identifier_from_path, render_carray
+from edgekit.codegen.op_resolver import render_resolver_header, resolver_for
+from edgekit.errors import UsageError
+from edgekit.fsutil import replace_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from edgekit.boards import BoardProfile
+    from edgekit.tflite_model import TFLiteModel
+
+__all__ = ["BUILD_SYSTEMS", "DEFAULT_ARENA_MARGIN", "PINS", "arena_with_margin", "build_command",
+           "generate_tflm", "missing_tools", "parse_arena_margin"]
+
+TEMPLATES = core.TEMPLATES
+TFLM_TEMPLATES = TEMPLATES / "tflm"
+DEFAULT_ARENA_MARGIN = "10%+1KB"
+
+# Pinned third-party revisions. The TFLM commit and the URLs/MD5s of its own downloads
+# (tensorflow/lite/micro/tools/make/third_party_downloads.inc, ext_libs/cmsis*_download.sh at that commit).
+PINS: dict[str, str] = {
+    "tflm_commit": "90b983c2b3f1480642e040bbd2ddb37b998f3424",
+    "flatbuffers_url": "https://github.com/google/flatbuffers/archive/refs/tags/v25.9.23.zip",
+    "flatbuffers_md5": "023eca1e211d64007124420cd6be29c7",
+    "gemmlowp_url": "https://github.com/google/gemmlowp/archive/719139ce755a0f31cbf1c37f7f98adcc7fc9f425.zip",
+    "gemmlowp_md5": "7e8191b24853d75de2af87622ad293ba",
+    "ruy_url": "https://github.com/google/ruy/archive/d37128311b445e758136b8602d1bbd2a755e115d.zip",
+    "ruy_md5": "abf7a91eb90d195f016ebe0be885bb6e",
+    "cmsis_url": "https://github.com/ARM-software/CMSIS_6/archive/5782d6f8057906d360f4b95ec08a2354afe5c9b9.zip",
+    "cmsis_md5": "563e7c6465f63bdc034359e9b536b366",
+    "cmsis_nn_url": "https://github.com/ARM-software/CMSIS-NN/archive/4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae.zip",
+    "cmsis_nn_md5": "c960031e7d10cf31c477fb34ef460106",
+    "esp_tflite_micro": "1.3.8",
+    "esp_idf_min": "5.3",
+    "pico_tflmicro_repo": "https://github.com/raspberrypi/pico-tflmicro.git",
+    "pico_tflmicro_commit": "dfea53b977f131dc50d7060568ad4fd355d4d71e",
+    "zephyr": "v4.2.0",
+    "arduino_tflm_repo": "https://github.com/tensorflow/tflite-micro-arduino-examples.git",
+    "arduino_tflm_commit": "7948b85e020470a30a83bf00e10fc43b486bfcba",
+    "platformio_nordicnrf52": "10.11.0",
+}
+
+# build.system -> (op-resolver flavour, runtime version string reported by the firmware, ELF path)
+BUILD_SYSTEMS: dict[str, tuple[str, str, str]] = {
+    "cmake": ("tflm", f"tflite-micro {PINS['tflm_commit'][:12]}", "build/firmware.elf"),
+    "esp-idf": ("esp-tflite-micro", f"esp-tflite-micro {PINS['esp_tflite_micro']}", "build/{name}.elf"),
+    "pico-sdk": ("pico-tflmicro", f"pico-tflmicro {PINS['pico_tflmicro_commit'][:12]}", "build/firmware.elf"),
+    "zephyr": ("zephyr", f"zephyr {PINS['zephyr']} tflite-micro", "build/zephyr/zephyr.elf"),
+    "platformio": ("arduino", f"tflite-micro-arduino {PINS['arduino_tflm_commit'][:12]}",
+                   ".pio/build/{env}/firmware.elf"),
+}
+
+# Per build system: files under firmware_templates/tflm/<system>/ -> path in the project (".j2" is rendered),
+# where the firmware core goes, and which core files it needs (None: all of them, as the CMake project).
+_LAYOUT: dict[str, dict[str, Any]] = {
+    "cmake": {"core": "src", "model": "model", "core_files": None,
+              "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "tflm.cmake.j2": "cmake/tflm.cmake",
+                        "arm-none-eabi.cmake.j2": "cmake/arm-none-eabi.cmake",
+                        "@edgekit_build.cmake.j2": "edgekit_build.cmake", "README.md.j2": "README.md"},
+              "ports": ["ek_tflm_log.cc"]},
+    "pico-sdk": {"core": "src", "model": "model",
+                 "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h", "ek_regs.h", "ek_timer.c", "ek_timer.h"],
+                 "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "@edgekit_build.cmake.j2": "edgekit_build.cmake",
+                           "README.md.j2": "README.md"},
+                 "ports": ["ek_port_pico.c", "ek_main_sdk.c"]},
+    "zephyr": {"core": "src", "model": "src",
+               "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h", "ek_regs.h"],
+               "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "prj.conf.j2": "prj.conf", "west.yml.j2": "west.yml",
+                         "README.md.j2": "README.md"},
+               "ports": ["ek_port_zephyr.c", "ek_main_sdk.c", "ek_dwt.h"]},
+    "esp-idf": {"core": "main", "model": "main",
+                "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h"],
+                "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "main_CMakeLists.txt.j2": "main/CMakeLists.txt",
+                          "idf_component.yml.j2": "main/idf_component.yml",
+                          "sdkconfig.defaults.j2": "sdkconfig.defaults", "README.md.j2": "README.md"},
+                "ports": ["ek_port_esp.c", "ek_main_esp.c"]},
+    "platformio": {"core": "src", "model": "src",
+                   "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h", "ek_regs.h"],
+                   "files": {"platformio.ini.j2": "platformio.ini", "README.md.j2": "README.md"},
+                   "ports": ["ek_port_arduino.cpp", "ek_main_arduino.cpp", "ek_dwt.h"]},
+}
+
+
+def parse_arena_margin(spec: str | int | float) -> tuple[float, int]:
+    """Parse an arena margin: ``"10%+1KB"``, ``"25%"``, ``"4096"``, ``"2KB"``, ``0`` -> (fraction, extra bytes).
+
+    >>> parse_arena_margin("10%+1KB")
+    (0.1, 1024)
+    >>> parse_arena_margin("512")
+    (0.0, 512)
+    """
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        if spec < 0:
+            raise UsageError(f"arena margin {spec}: must not be negative")
+        return 0.0, int(spec)
+    text = str(spec).replace(" ", "").upper()
+    fraction, extra = 0.0, 0
+    for part in filter(None, text.split("+")):
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)(%|B|KB|K|KIB)?", part)
+        if m is None:
+            raise UsageError(f"arena margin '{spec}': cannot read '{part}'",
+                             hint="use a percentage and/or a byte count, e.g. 10%+1KB, 25%, 4096")
+        value, unit = float(m.group(1)), m.group(2) or "B"
+        if unit == "%":
+            fraction += value / 100.0
+        else:
+            extra += int(value * (1024 if unit.startswith("K") else 1))
+    if fraction > 10:
+        raise UsageError(f"arena margin '{spec}': more than 1000% is surely a mistake")
+    return fraction, extra
+
+
+def arena_with_margin(measured: int, margin: str | int | float = DEFAULT_ARENA_MARGIN) -> int:
+    """``measured`` bytes plus the margin, rounded up to a multiple of 16.
+
+    >>> arena_with_margin(22772)
+    26080
+    """
+    fraction, extra = parse_arena_margin(margin)
+    size = measured + int(-(-measured * fraction // 1)) + extra
+    return (size + 15) // 16 * 16
+
+
+def generate_tflm(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | BoardProfile,
+                  out_dir: str | os.PathLike[str], *, name: str | None = None,
+                  arena_margin: str | int | float = DEFAULT_ARENA_MARGIN, arena_bytes: int | None = None,
+                  stack_bytes: int = core.DEFAULT_STACK_BYTES, int8_kernels: bool = True,
+                  boards_dirs: Iterable[str | os.PathLike[str]] | None = None) -> dict[str, Any]:
+    """Render a TFLM firmware project for ``model`` on ``board`` into ``out_dir`` (atomically).
+
+    Args:
+        model: a .tflite path, its bytes, or a loaded model.
+        board: a board id or profile; its ``build.system`` picks the project kind.
+        out_dir: replaced if it holds an earlier edgekit project, refused if it holds anything else.
+        name: project name (a C identifier; default from the model file name).
+        arena_margin: added to TFLM's measured arena (see :func:`parse_arena_margin`).
+        arena_bytes: the arena TFLM needs, when known (skips the measurement, which needs the tflite-micro
+            package); the margin is still added.
+        stack_bytes: stack reserved by the bare-metal linker script (CMake projects).
+        int8_kernels: register int8-only kernels where the model allows.
+        boards_dirs: extra board directories.
+
+    Returns:
+        A JSON-friendly summary: project_dir, build_system, files, arena figures, ops, pins...
+
+    Raises:
+        UsageError: a board that has no TFLM template (e.g. a Linux SBC), a bad name or out_dir.
+        UnsupportedOpError: an op the board's TFLM copy does not provide.
+        ToolMissing: the arena must be measured and tflite-micro is not installed.
+    """
+    from edgekit import __version__
+    from edgekit.boards import load_board
+    from edgekit.tflite_model import TFLiteModel, load_model
+
+    profile = load_board(board, boards_dirs)
+    system = profile.build.system
+    if system not in BUILD_SYSTEMS or profile.kind != "mcu":
+        raise UsageError(f"board '{profile.id}' ({profile.kind}, builds with {system}): no TFLM firmware template",
+                         hint=f"TFLM projects exist for microcontroller boards built with {', '.join(BUILD_SYSTEMS)}")
+    regions = core._check_board(profile) if system == "cmake" else (None, None)
+    m = model if isinstance(model, TFLiteModel) else load_model(model)
+    project_name = core._project_name(name, m)
+    flavour, tflm_version, elf = BUILD_SYSTEMS[system]
+    resolver = resolver_for(m, flavour=flavour, int8_kernels=int8_kernels)
+    io = core._model_io(m)
+    measured = int(arena_bytes) if arena_bytes is not None else _measure_arena(m)
+    if measured <= 0:
+        raise UsageError(f"arena_bytes must be positive, got {measured}")
+    arena = arena_with_margin(measured, arena_margin)
+    out = core._check_out_dir(Path(out_dir))
+    sg = m.main
+    model_name = m.path.stem if m.path is not None else project_name
+    env_name = profile.build.board or profile.id
+    ctx: dict[str, Any] = {
+        "edgekit_version": __version__, "board": profile, "runtime": "tflm", "name": project_name,
+        "model_name": model_name, "model_sha256": m.sha256, "line_max": core.DEFAULT_LINE_MAX,
+        "stack_bytes": stack_bytes, "num_irqs": core.NUM_IRQS,
+        "timer_hz": profile.firmware.timer_hz or profile.clock_hz, "regions": profile.memory.regions,
+        "flash": regions[0], "ram": regions[1], "cpu_flags": list(profile.build.cpu_flags),
+        "defines": list(profile.build.defines), **io,
+        "resolver": resolver, "arena_bytes": arena, "arena_measured": measured, "arena_margin": str(arena_margin),
+        "tflm_version": tflm_version, "pins": PINS, "build_system": system, "env_name": env_name,
+        "array_name": "ek_model_data" if m.path is None else c_identifier_from_path(m.path) + "_tflite",
+        "num_inputs": len(sg.inputs), "num_outputs": len(sg.outputs),
+        "input_sizes": [sg.tensors[i].nbytes for i in sg.inputs],
+        "output_sizes": [sg.tensors[i].nbytes for i in sg.outputs],
+        "arena_section": ".bss.ek_arena" if system == "cmake" else None,
+        "model_section": board_section(profile) or (".rodata.ek_weights" if system == "cmake" else None),
+        "elf": elf.format(name=project_name, env=env_name),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        _render_project(system, ctx, profile, m, tmp)
+        files = [*(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()), core.PROJECT_FILE]
+        summary = _summary(out, ctx, resolver, sorted(files))
+        _write_project_file(tmp / core.PROJECT_FILE, summary, ctx, profile, m)
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None = None,
+                  cmsis_nn: bool = False) -> list[str]:
+    """The one command that builds a generated TFLM project (run it in ``project_dir``).
+
+    ``tflm_dir`` (default: the ``TFLM_DIR`` environment variable) and ``cmsis_nn`` apply to CMake projects.
+    """
+    proj = Path(project_dir).resolve()
+    data = core.load_project(proj)
+    system = data.get("build_system", "cmake")
+    if system in ("cmake", "pico-sdk"):
+        argv = ["cmake"]
+        if system == "cmake":
+            tflm = tflm_dir or os.environ.get("TFLM_DIR")
+            if tflm:
+                argv.append(f"-DTFLM_DIR={tflm}")
+            argv.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
+        return [*argv, "-P", str(proj / "edgekit_build.cmake")]
+    if system == "esp-idf":
+        return ["idf.py", "-C", str(proj), "-B", str(proj / "build"), "build"]
+    if system == "zephyr":
+        return ["west", "build", "-b", data["zephyr_board"], "-d", str(proj / "build"), str(proj)]
+    if system == "platformio":
+        return ["pio", "run", "-d", str(proj)]
+    raise UsageError(f"{proj}: unknown build system '{system}' in {core.PROJECT_FILE}")
+
+
+def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None = None) -> list[str]:
+    """What the build of a generated TFLM project needs and this machine lacks (empty: ready to build).
+
+    Each entry names one program or setting and how to get it, e.g.
+    ``"idf.py (ESP-IDF >= 5.3: install it and run '. $IDF_PATH/export.sh')"``.
+    """
+    proj = Path(project_dir).resolve()
+    system = core.load_project(proj).get("build_system", "cmake")
+    missing: list[str] = []
+
+    def need(program: str, how: str) -> None:
+        if shutil.which(program) is None:
+            missing.append(f"{program} ({how})")
+
+    if system == "cmake":
+        need("cmake", "sudo apt-get install cmake")
+        for prog in ("arm-none-eabi-gcc", "arm-none-eabi-g++"):
+            need(prog, "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
+                       "libstdc++-arm-none-eabi-newlib")
+        if not (tflm_dir or os.environ.get("TFLM_DIR")):
+            missing.append("TFLM_DIR (environment variable: a tensorflow/tflite-micro checkout with its "
+                           "third-party downloads; see README.md)")
+    elif system == "pico-sdk":
+        need("cmake", "sudo apt-get install cmake")
+        need("arm-none-eabi-gcc", "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+        if not os.environ.get("PICO_SDK_PATH"):
+            missing.append("PICO_SDK_PATH (environment variable: a raspberrypi/pico-sdk 2.x checkout, "
+                           "'git clone https://github.com/raspberrypi/pico-sdk' with its submodules)")
+    elif system == "esp-idf":
+        need("idf.py", f"ESP-IDF >= {PINS['esp_idf_min']}: install it and run '. $IDF_PATH/export.sh'")
+    elif system == "zephyr":
+        need("west", "pip install west; then 'west init -l .' and 'west update' in this project (README.md)")
+        if not os.environ.get("ZEPHYR_BASE") and not _in_west_workspace(proj):
+            missing.append("a west workspace (run 'west init -l .' and 'west update' in the project, or set "
+                           "ZEPHYR_BASE) and the Zephyr SDK (arm-zephyr-eabi toolchain)")
+    elif system == "platformio":
+        if shutil.which("pio") is None and shutil.which("platformio") is None:
+            missing.append("pio (pip install platformio; it downloads the nordicnrf52 platform on first build)")
+    return missing
+
+
+# ------------------------------------------------------------------------------------------------------
+
+def _measure_arena(m: TFLiteModel) -> int:
+    from edgekit.tflm import tflm_arena_bytes
+
+    return int(tflm_arena_bytes(m))
+
+
+def _render_project(system: str, ctx: dict[str, Any], profile: BoardProfile, m: TFLiteModel, tmp: Path) -> None:
+    layout = _LAYOUT[system]
+    core_dir, model_dir = tmp / layout["core"], tmp / layout["model"]
+    if layout["core_files"] is None:
+        core_names = core._copy_core(profile, core_dir)
+    else:
+        core_dir.mkdir(parents=True, exist_ok=True)
+        core_names = list(layout["core_files"])
+        for fname in core_names:
+            shutil.copyfile(core.COMMON_DIR / fname, core_dir / fname)
+    core._render("common/ek_config.h.j2", ctx, core_dir / "ek_config.h")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for port in layout["ports"]:
+        shutil.copyfile(TFLM_TEMPLATES / "ports" / port, model_dir / port)
+    header, source = render_carray(m.data, ctx["array_name"], lang="cc", section=ctx["model_section"],
+                                   source_note=m.path.name if m.path else "")
+    (model_dir / "model_data.h").write_text(header, encoding="utf-8")
+    (model_dir / "model_data.cc").write_text(source, encoding="utf-8")
+    (model_dir / "ek_op_resolver.h").write_text(render_resolver_header(ctx["resolver"]), encoding="utf-8")
+    core._render("tflm/ek_model.h.j2", ctx, model_dir / "ek_model.h")
+    core._render("tflm/ek_model_tflm.cc.j2", ctx, model_dir / "ek_model_tflm.cc")
+    rel = core_dir.relative_to(tmp)
+    ctx["core_sources"] = sorted(f for f in core_names if f.endswith(".c"))
+    ctx["model_sources"] = sorted(p.name for p in model_dir.iterdir() if p.suffix in (".c", ".cc", ".cpp")
+                                  and (model_dir != core_dir or p.name not in core_names))
+    ctx["core_dir"], ctx["model_dir"] = str(rel), str(model_dir.relative_to(tmp))
+    for src, dst in layout["files"].items():
+        template = f"tflm/{src[1:]}" if src.startswith("@") else f"tflm/{system}/{src}"  # @: shared
+        core._render(template, ctx, tmp / dst)
+    if system == "cmake":
+        core._render("cmake/linker.ld.j2", ctx, tmp / "linker.ld")
+
+
+def _summary(out: Path, ctx: dict[str, Any], resolver: Any, files: list[str]) -> dict[str, Any]:
+    return {
+        "project_dir": str(out), "name": ctx["name"], "board": ctx["board"].id, "runtime": "tflm",
+        "build_system": ctx["build_system"], "tflm": ctx["tflm_version"], "flavour": resolver.flavour,
+        "model_name": ctx["model_name"], "model_sha256": ctx["model_sha256"],
+        "arena_bytes": ctx["arena_bytes"], "arena_measured": ctx["arena_measured"],
+        "arena_margin": ctx["arena_margin"], "input_bytes": ctx["input_bytes"],
+        "ops": [{"op": r.op, "count": r.count, "method": r.method, "registration": r.registration}
+                for r in resolver.ops],
+        "resolver_n": resolver.n, "elf": ctx["elf"], "files": files,
+    }
+
+
+def _write_project_file(path: Path, summary: dict[str, Any], ctx: dict[str, Any], board: BoardProfile,
+                        m: TFLiteModel) -> None:
+    """edgekit_project.json: the keys of core.generate's file plus the TFLM specifics."""
+    data = {
+        "schema": core.PROJECT_SCHEMA, "name": summary["name"], "edgekit_version": ctx["edgekit_version"],
+        "board": board.id, "board_file": str(board.path) if board.path else None, "runtime": "tflm",
+        "build_system": ctx["build_system"],
+        "model": {"name": summary["model_name"], "path": str(m.path) if m.path else None, "sha256": m.sha256,
+                  "input_bytes": ctx["input_bytes"], "output0": ctx["out0"]},
+        "arena_bytes": summary["arena_bytes"], "weights_bytes": len(m.data), "stack_bytes": ctx["stack_bytes"],
+        "line_max": core.DEFAULT_LINE_MAX,
+        "firmware": {"uart": board.firmware.uart, "timer": board.firmware.timer,
+                     "semihosting": board.firmware.semihosting},
+        "qemu": asdict(board.qemu) if board.qemu else None,
+        "elf": summary["elf"], "files": summary["files"],
+        "tflm": {"version": summary["tflm"], "flavour": summary["flavour"], "arena_measured": summary["arena_measured"],
+                 "arena_margin": summary["arena_margin"], "ops": summary["ops"], "pins": PINS},
+        "zephyr_board": board.build.board or None,
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _in_west_workspace(proj: Path) -> bool:
+    return any((d / ".west").is_dir() for d in (proj, *proj.parents))
