@@ -97,6 +97,8 @@ def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = F
     root = Path(project_dir).expanduser().resolve()
     project = load_project(root)
     board = _project_board(project, boards_dirs)
+    if project.get("runtime") == "tflm":
+        _check_tflm_prerequisites(root)
     proc.which("cmake")
     proc.which("arm-none-eabi-gcc")
     build_dir = root / BUILD_DIR
@@ -218,3 +220,16 @@ def _raise_build_failure(what: str, output: str, board: BoardProfile, log_path: 
     errors = [ln for ln in lines if "error" in ln.lower()] or lines
     tail = "\n".join(errors[-12:])
     raise BuildError(f"{what} failed:\n{tail}", hint=f"full log: {log_path}")
+
+
+def _check_tflm_prerequisites(root: Path) -> None:
+    """A TFLM project needs its SDK / TFLM sources: say exactly what is missing before running any tool."""
+    from edgekit.codegen.tflm_project import build_command, missing_tools
+    from edgekit.errors import ToolMissing
+
+    missing = missing_tools(root)
+    if missing:
+        raise ToolMissing(f"{root}: cannot build this TFLM project, missing: {'; '.join(missing)}",
+                          hint=f"see {root / 'README.md'}; once installed the build runs: "
+                               + " ".join(build_command(root)))
+

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, need_tool, shared_model
+from conftest import REPO, need_module, need_tool, shared_model
 
 from edgekit.build import build
 from edgekit.codegen import project as project_mod
@@ -283,9 +283,6 @@ def test_generate_is_atomic_and_replaces_only_projects(tmp_path: Path, monkeypat
 
 def test_generate_rejects_what_it_cannot_do(tmp_path: Path) -> None:
     model = shared_model(HELLO)
-    with pytest.raises(UsageError, match="not yet") as exc:
-        generate(model, runtime="tflm", out_dir=tmp_path / "a")
-    assert exc.value.hint
     with pytest.raises(UsageError, match="unknown runtime"):
         generate(model, runtime="onnx", out_dir=tmp_path / "a")
     with pytest.raises(UsageError, match=r"builds with zephyr.*cmake"):
@@ -617,3 +614,19 @@ def test_elf_names_its_board_and_flash_refuses_another(fixture_builds: dict[str,
         assert sec.data().rstrip(b"\0") == b"qemu-cortex-m4"
     assert cli_run(["flash", str(elf), "--board", "qemu-cortex-m7", "--dry-run"]) == 1
     assert cli_run(["flash", str(elf), "--board", "qemu-cortex-m4", "--dry-run"]) == 0
+
+
+def test_tflm_runtime_generates_a_project_and_build_names_what_is_missing(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`generate --runtime tflm` writes a TFLM CMake project; without a TFLM tree, build names what is missing."""
+    from edgekit.cli import run
+
+    need_module("tflite_micro")  # the arena is measured by the TFLM host interpreter
+    monkeypatch.delenv("TFLM_DIR", raising=False)
+    model = shared_model(HELLO)
+    out = tmp_path / "fw"
+    assert run(["generate", str(model), "--board", "qemu-cortex-m4", "--runtime", "tflm", "-o", str(out)]) == 0
+    assert (out / "CMakeLists.txt").is_file() and (out / "edgekit_project.json").is_file()
+    assert json.loads((out / "edgekit_project.json").read_text())["runtime"] == "tflm"
+    with pytest.raises(ToolMissing, match="TFLM_DIR"):
+        build(out)

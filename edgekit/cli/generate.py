@@ -29,6 +29,11 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
     if as_json:
         echo_json(res.to_dict())
         return
+    if isinstance(res, dict):  # a TFLM project (summary dict)
+        click.echo(f"generated {res.get('project_dir')} (TFLM, {res.get('build_system')}, {len(res.get('files', []))} "
+                   "files)")
+        click.echo(f"next: edgekit build {res.get('project_dir')}")
+        return
     if hasattr(res, "bundle_dir"):  # an SBC / host bundle
         click.echo(f"generated bundle {res.bundle_dir} ({res.board}, {res.machine}, Python {res.python}, "
                    f"{len(res.files)} files)")

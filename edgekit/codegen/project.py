@@ -84,7 +84,8 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         board: a board id (or profile); MCU boards must build with cmake. For an SBC or the ``host``
             board this writes a LiteRT bundle instead (:func:`edgekit.sbc.bundle.generate_bundle`) and
             returns its ``BundleResult``.
-        runtime: ``"edgekit"`` (AOT C code); ``"tflm"`` is not available yet.
+        runtime: ``"edgekit"`` (AOT C code) or ``"tflm"`` (a TFLM project for the board's build system,
+            see :func:`edgekit.codegen.tflm_project.generate_tflm`, which returns its summary dict).
         out_dir: the project directory; replaced if it holds an earlier edgekit project, refused if it
             holds anything else.
         name: the project name (a C identifier; default: from the model file name).
@@ -104,6 +105,11 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         from edgekit.sbc.bundle import generate_bundle
 
         return generate_bundle(model, profile, out_dir, name=name, boards_dirs=boards_dirs)  # type: ignore[return-value]
+    if runtime == "tflm":  # a TensorFlow Lite Micro project for the board's own build system
+        from edgekit.codegen.tflm_project import generate_tflm
+
+        return generate_tflm(model, profile, out_dir, name=name, stack_bytes=stack_bytes,  # type: ignore[return-value]
+                             boards_dirs=boards_dirs)
     _check_runtime(runtime)
     flash_region, ram_region = _check_board(profile)
     if stack_bytes < 1024 or stack_bytes % 8:
