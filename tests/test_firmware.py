@@ -296,7 +296,7 @@ def test_cli_generate_errors(tmp_path: Path) -> None:
     from edgekit.cli import run
 
     model = shared_model(HELLO)
-    assert run(["generate", str(model), "--runtime", "tflm", "-o", str(tmp_path / "x")]) == 2
+    assert run(["generate", str(model), "--runtime", "onnx", "-o", str(tmp_path / "x")]) == 2  # click's choice
     assert run(["build", str(tmp_path)]) == 2  # not a project
 
 
@@ -630,3 +630,16 @@ def test_tflm_runtime_generates_a_project_and_build_names_what_is_missing(tmp_pa
     assert json.loads((out / "edgekit_project.json").read_text())["runtime"] == "tflm"
     with pytest.raises(ToolMissing, match="TFLM_DIR"):
         build(out)
+    # --json and --arena-margin reach the TFLM generator; the margin is refused for the exact edgekit runtime
+    from click.testing import CliRunner
+
+    from edgekit.cli import main
+
+    small = CliRunner().invoke(main, ["generate", str(model), "--runtime", "tflm", "--arena-margin", "0",
+                                      "-o", str(tmp_path / "a"), "--json"])
+    big = CliRunner().invoke(main, ["generate", str(model), "--runtime", "tflm", "--arena-margin", "4096",
+                                    "-o", str(tmp_path / "b"), "--json"])
+    assert small.exit_code == 0 and big.exit_code == 0, small.output + big.output
+    arena = [json.loads((tmp_path / d / "edgekit_project.json").read_text())["arena_bytes"] for d in ("a", "b")]
+    assert arena[1] - arena[0] >= 4096 - 16
+    assert run(["generate", str(model), "--arena-margin", "10%", "-o", str(tmp_path / "c")]) == 2

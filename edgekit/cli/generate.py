@@ -17,17 +17,19 @@ from edgekit.cli import echo_json
 @click.option("--name", default=None, help="Project name (a C identifier; default: from the model file name).")
 @click.option("--stack-kb", type=click.IntRange(1, 1024), default=8, show_default=True,
               help="Stack reserved for the firmware, in KB.")
+@click.option("--arena-margin", default=None, metavar="SPEC",
+              help="TFLM runtime: margin added to the measured arena, e.g. '10%+1KB' (the default), '2048', '25%'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, name: str | None, stack_kb: int,
-        as_json: bool) -> None:
+        arena_margin: str | None, as_json: bool) -> None:
     """Generate a firmware project for MODEL (.tflite) on a board; build it with 'edgekit build DIR'."""
     from edgekit.codegen.project import generate
 
-    res = generate(model, board, runtime, out_dir=out_dir, name=name,
+    res = generate(model, board, runtime, out_dir=out_dir, name=name, arena_margin=arena_margin,
                    boards_dirs=(ctx.obj or {}).get("boards_dirs"), stack_bytes=stack_kb * 1024)
     if as_json:
-        echo_json(res.to_dict())
+        echo_json(res if isinstance(res, dict) else res.to_dict())
         return
     if isinstance(res, dict):  # a TFLM project (summary dict)
         click.echo(f"generated {res.get('project_dir')} (TFLM, {res.get('build_system')}, {len(res.get('files', []))} "

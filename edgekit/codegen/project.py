@@ -76,7 +76,7 @@ class GenerateResult:
 def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | BoardProfile = "qemu-cortex-m4",
              runtime: str = "edgekit", *, out_dir: str | os.PathLike[str], name: str | None = None,
              boards_dirs: Iterable[str | os.PathLike[str]] | None = None,
-             stack_bytes: int = DEFAULT_STACK_BYTES) -> GenerateResult:
+             stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None) -> GenerateResult:
     """Render a firmware project for ``model`` on ``board`` into ``out_dir``.
 
     Args:
@@ -91,6 +91,7 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         name: the project name (a C identifier; default: from the model file name).
         boards_dirs: extra board directories.
         stack_bytes: stack reserved by the linker script (painted at boot, reported by ``ek-stack%``).
+        arena_margin: TFLM runtime only: margin over the measured arena (default ``"10%+1KB"``).
 
     Raises:
         UsageError: unknown/unsupported runtime, board that edgekit cannot generate for, bad name or out_dir.
@@ -108,9 +109,13 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     if runtime == "tflm":  # a TensorFlow Lite Micro project for the board's own build system
         from edgekit.codegen.tflm_project import generate_tflm
 
+        extra = {} if arena_margin is None else {"arena_margin": arena_margin}
         return generate_tflm(model, profile, out_dir, name=name, stack_bytes=stack_bytes,  # type: ignore[return-value]
-                             boards_dirs=boards_dirs)
+                             boards_dirs=boards_dirs, **extra)
     _check_runtime(runtime)
+    if arena_margin is not None:
+        raise UsageError("--arena-margin applies to the TFLM runtime only (the edgekit runtime's arena is exact)",
+                         hint="drop --arena-margin or use --runtime tflm")
     flash_region, ram_region = _check_board(profile)
     if stack_bytes < 1024 or stack_bytes % 8:
         raise UsageError(f"stack size {stack_bytes} B: must be a multiple of 8 and at least 1024")
