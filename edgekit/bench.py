@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,20 +170,11 @@ class BenchResult:
 
 def save_json(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write JSON atomically: readers see the old file or the complete new one, never a partial one."""
+    from edgekit.fsutil import write_atomic
+
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    return write_atomic(dest, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
 
 
 def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:

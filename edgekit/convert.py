@@ -29,6 +29,7 @@ import numpy as np
 
 from edgekit.data import collect_samples, load_array_file
 from edgekit.errors import DataError, EdgekitError, ModelError, NativeCrash, UnsupportedOpError, UsageError
+from edgekit.fsutil import write_atomic
 from edgekit.report import ConversionReport, LayerQuality
 
 IO_DTYPES = ("int8", "uint8", "float32")
@@ -432,21 +433,6 @@ def _make_report(name: str, io_dtype: str, num_calib: int, float_bytes: bytes, i
                             layer_samples=result.get("layer_samples", 0), layer_data=layer_data,
                             unmatched_tensors=result.get("unmatched_tensors", []),
                             warnings=result.get("warnings", []), **metrics)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,10 +17,8 @@ edgekit.errors.UsageError: array name 'int' is a C/C++ keyword
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -197,13 +195,6 @@ def write_carray(model: str | os.PathLike[str] | bytes, out_dir: str | os.PathLi
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` via a temporary file in the same directory and a rename (no half-written file)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    from edgekit.fsutil import write_atomic
+
+    write_atomic(path, text.encode("utf-8"))
