@@ -283,6 +283,22 @@ def _choice(value: str, choices: Sequence[str], field_name: str, src: Path) -> s
     return value
 
 
+def _flash_method(value: str, src: Path) -> None:
+    """A built-in flasher, or one a plugin registers in the ``edgekit.flashers`` entry-point group."""
+    if value in FLASH_METHODS:
+        return
+    from importlib.metadata import entry_points
+
+    try:  # names only: no plugin is imported while a board file is read
+        plugins = sorted({ep.name for ep in entry_points(group="edgekit.flashers")} - set(FLASH_METHODS))
+    except Exception:  # broken metadata of some distribution: fall back to the built-ins
+        plugins = []
+    if value not in plugins:
+        known = ", ".join(FLASH_METHODS) + (f"; plugins: {', '.join(plugins)}" if plugins else "")
+        raise BoardError(f"{src}: flash.method: {_show(value)} is neither a built-in flasher nor a plugin ({known})",
+                         hint="fix the value, or install the package whose 'edgekit.flashers' entry point provides it")
+
+
 def _positive(value: float, field_name: str, src: Path, allow_zero: bool = False) -> None:
     try:
         finite = math.isfinite(value)
@@ -346,7 +362,7 @@ def parse_board(raw: Any, src: Path) -> BoardProfile:
     firmware = Firmware(**fw)
 
     fl = _check(top["flash"], _FLASH, "flash", src)
-    _choice(fl["method"], FLASH_METHODS, "flash.method", src)
+    _flash_method(fl["method"], src)
     flash = Flash(fl["method"], fl.get("target", ""), dict(fl.get("options", {})))
 
     se = _check(top.get("serial", {}), _SERIAL, "serial", src)

@@ -137,7 +137,7 @@ def _sample(entry: Sample, tensors: list[Tensor], k: int) -> list[np.ndarray]:
                                 hint="quantize inputs with the input tensor's scale and zero_point first"
                                 if t.quantization else None)
             arr = arr.astype(want)
-        out.append(np.ascontiguousarray(arr.reshape(t.shape)))
+        out.append(arr.reshape(t.shape).copy(order="C"))  # not ascontiguousarray: it turns shape () into (1,)
     return out
 
 

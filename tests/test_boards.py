@@ -195,7 +195,8 @@ INVALID_CASES = [
     ("bool is not a number", lambda r: {**r, "clock_hz": True}, "clock_hz: expected integer", ""),
     ("missing key", lambda r: _drop(r, "perf"), "perf: required key is missing", "complete example"),
     ("missing nested key", lambda r: _drop(r, "power", "source"), "power.source: required key is missing", ""),
-    ("bad enum", lambda r: _set(r, ("flash", "method"), "jlnk"), "flash.method: 'jlnk' is not one of", "pyocd"),
+    ("bad enum", lambda r: _set(r, ("flash", "method"), "jlnk"),
+     "flash.method: 'jlnk' is neither a built-in flasher nor a plugin", "pyocd"),
     ("bad timer", lambda r: _set(r, ("firmware", "timer"), "rtc"), "firmware.timer: 'rtc' is not one of", ""),
     ("id mismatch", lambda r: {**r, "id": "other"}, "id: 'other' does not match the file name 'bad'",
      "rename the file"),
@@ -403,3 +404,20 @@ def test_damaged_yaml_text_raises_only_board_error(fuzz_dir: Path, base: Path, c
         assert exc.message.startswith(f"{path}: ") and "\n" not in exc.message
     else:
         assert board.id == base.stem
+
+
+def test_flash_method_may_name_a_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A method registered in the 'edgekit.flashers' entry-point group is accepted; its name is listed on errors."""
+    import importlib.metadata as md
+    from importlib.metadata import EntryPoint
+
+    ep = EntryPoint(name="jlink-commander", value="acme_flash:JLinkFlasher", group="edgekit.flashers")
+    monkeypatch.setattr(md, "entry_points", lambda group=None: [ep] if group == "edgekit.flashers" else [])
+    raw = _raw(TEMPLATE)
+    raw["id"] = "plug"
+    raw["flash"] = {"method": "jlink-commander"}
+    raw["qemu"] = None
+    assert load_board_file(_write(tmp_path, "plug", raw)).flash.method == "jlink-commander"
+    raw["flash"] = {"method": "jlink-comander"}
+    with pytest.raises(BoardError, match=r"plugins: jlink-commander"):
+        load_board_file(_write(tmp_path, "plug", raw))

@@ -170,3 +170,35 @@ def test_tool_missing_names_the_extra(monkeypatch):
     with pytest.raises(ToolMissing) as exc:
         tflm.tflm_arena_bytes(b"whatever")
     assert "pip install 'edgekit[convert]'" in exc.value.hint
+
+
+@pytest.mark.tf
+def test_run_scalar_input_model(tmp_path):
+    """A model whose input has shape () runs (np.ascontiguousarray once turned it into shape (1,))."""
+    need_module("tflite_micro")
+    import tensorflow as tf
+
+    from edgekit.tflm import tflm_run
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+    def f(x):
+        return tf.nn.relu(x * 2.0 + 1.0)
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([np.array(v, np.float32)] for v in np.linspace(-3, 3, 20))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    path = tmp_path / "scalar.tflite"
+    path.write_bytes(conv.convert())
+    model = load_model(path)
+    t_in = model.main.tensors[model.main.inputs[0]]
+    assert t_in.shape == ()
+    outs = tflm_run(path, [np.array(q, np.int8) for q in (-128, -1, 5, 127)])
+    (s_in,), (z_in,) = t_in.quantization.scale, t_in.quantization.zero_point
+    t_out = model.main.tensors[model.main.outputs[0]]
+    (s_out,), (z_out,) = t_out.quantization.scale, t_out.quantization.zero_point
+    for q, (y,) in zip((-128, -1, 5, 127), outs, strict=True):
+        assert y.shape == ()
+        want = max(0.0, (q - z_in) * s_in * 2 + 1)
+        assert abs((int(y) - z_out) * s_out - want) <= 2 * s_out
