@@ -21,7 +21,9 @@ SHARED_MODELS = REPO.parent / "shared" / "models"
 COMMON = REPO / "firmware_templates" / "common"
 FIXTURE = REPO / "tests" / "fixtures" / "firmware"
 REPRODUCERS = FUZZ / "reproducers"
-PYTHON_TARGETS = {"tflite": FUZZ / "fuzz_tflite.py", "generate": FUZZ / "fuzz_generate.py"}
+PYTHON_TARGETS = {"tflite": FUZZ / "fuzz_tflite.py", "generate": FUZZ / "fuzz_generate.py",
+                  "tflm-project": FUZZ / "fuzz_tflm_project.py"}
+SMALL_SEED_TARGETS = ("generate", "tflm-project")  # harnesses that render per input: small seeds only
 # small enough that the generate harness stays fast; the reader harness also gets the big ones
 SMALL_SHARED = ["tflm_examples/hello_world_int8.tflite", "tflm_examples/hello_world_float.tflite",
                 "tflm_examples/micro_speech_quantized_int8.tflite", "tflm_examples/magic_wand_float.tflite",

@@ -41,12 +41,12 @@ def _assert_clean(run: fuzz.FuzzRun) -> None:
     assert run.executions > 0 and run.cov and run.cov > 0
 
 
-@pytest.mark.parametrize("target", ["tflite", "generate"])
+@pytest.mark.parametrize("target", ["tflite", "generate", "tflm-project"])
 def test_atheris_smoke(target: str, tmp_path: Path) -> None:
     """2000 executions (seed 1) of an atheris harness: no exception other than EdgekitError, no hang."""
     need_module("atheris")
     shared_model(HELLO)
-    corpus = fuzz.write_corpus(tmp_path / "corpus", fuzz.tflite_seeds(small_only=target == "generate"))
+    corpus = fuzz.write_corpus(tmp_path / "corpus", fuzz.tflite_seeds(small_only=target in fuzz.SMALL_SEED_TARGETS))
     run = fuzz.run_fuzzer(target, [*fuzz.python_fuzzer_argv(target), "-seed=1"], corpus, tmp_path / "artifacts",
                           runs=2000, max_total_time=300)
     _assert_clean(run)
