@@ -1,11 +1,14 @@
 """``edgekit build``: compile a generated firmware project and account for its flash and RAM.
 
-Runs ``cmake`` (configure + build, arm-none-eabi-gcc) through :func:`edgekit.proc.run`, then reads the
-ELF with pyelftools: flash = every loaded section whose load address is in a flash region (.vectors,
-.text, .ek_weights, .rodata, .ARM.exidx and the initial values of .data); RAM = every allocated
-section in a RAM region (.stack, .data, .ek_arena, .bss). The totals are checked against the board's
-budget (``memory.flash_kb`` / ``memory.ram_kb``) so that a model that cannot fit fails here, before
-anyone flashes it. Results go to ``build/edgekit_build.json``.
+Runs the board's own build tool through :func:`edgekit.proc.run`, as the project's ``edgekit_project.json``
+says (:mod:`edgekit.build_systems`: CMake, Pico SDK, ESP-IDF ``idf.py``, Zephyr ``west``, PlatformIO ``pio``),
+after checking that every tool and SDK it needs is installed. Then it reads the ELF with pyelftools:
+flash = every loaded section whose load address is in a flash region (.vectors, .text, .ek_weights, .rodata,
+.ARM.exidx and the initial values of .data); RAM = every allocated section in a RAM region (.stack, .data,
+.ek_arena, .bss). The totals are checked against the board's budget (``memory.flash_kb`` / ``memory.ram_kb``)
+so that a model that cannot fit fails here, before anyone flashes it (boards without memory regions, whose SDK
+writes its own linker script, are reported but not checked: their linker refuses what does not fit). Results
+go to ``build/edgekit_build.json``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +30,7 @@ BUILD_DIR = "build"
 BUILD_FILE = "edgekit_build.json"
 LOG_FILE = "edgekit_build.log"
 TIMEOUT_S = 1800.0
+TFLM_TIMEOUT_S = 3600.0  # all of TFLM compiles in 10-40 min on 2 cores
 ARENA_GUARD_BYTES = 32  # 16-byte guard words on each side of the arena (linker.ld)
 _OVERFLOW = re.compile(r"region [`']?(\w+)'? overflowed by (\d+) bytes")
 
@@ -59,6 +63,8 @@ class BuildResult:
     flash_budget_bytes: int
     ram_budget_bytes: int
     sections: tuple[SectionSize, ...]
+    build_system: str = "cmake"
+    images: tuple[Path, ...] = ()  # every image file the build left (ELF first: .bin, .hex, .uf2 ...)
 
     @property
     def fits(self) -> bool:
@@ -70,60 +76,66 @@ class BuildResult:
             "runtime": self.runtime, "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes,
             "weights_bytes": self.weights_bytes, "arena_bytes": self.arena_bytes, "stack_bytes": self.stack_bytes,
             "flash_budget_bytes": self.flash_budget_bytes, "ram_budget_bytes": self.ram_budget_bytes,
-            "fits": self.fits,
+            "fits": self.fits, "build_system": self.build_system, "images": [str(p) for p in self.images],
             "sections": [{"name": s.name, "address": s.address, "size": s.size, "region": s.region,
                           "flash": s.flash, "ram": s.ram} for s in self.sections],
         }
 
 
 def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = False,
-          boards_dirs: list[str] | None = None) -> BuildResult:
-    """Configure and build a project made by :func:`edgekit.codegen.project.generate`.
+          boards_dirs: list[str] | None = None, tflm_dir: str | None = None, cmsis_nn: bool = False) -> BuildResult:
+    """Build a project made by ``edgekit generate`` with its board's build tool, then account for its memory.
 
     Args:
         project_dir: the generated project.
         jobs: parallel compile jobs.
         clean: delete ``build/`` first.
         boards_dirs: extra board directories (to find the board if its file moved).
+        tflm_dir: TFLM CMake projects: the tflite-micro tree (default: ``TFLM_DIR``).
+        cmsis_nn: TFLM CMake projects: use TFLM's CMSIS-NN kernels.
 
     Raises:
         UsageError: not an edgekit project.
-        ToolMissing: cmake or arm-none-eabi-gcc not installed.
-        BuildError: compilation failed, or the image does not fit the board.
+        ToolMissing: a tool or SDK the project's build system needs is not installed (all of them are named,
+            with the install step and the environment variable to set).
+        BuildError: compilation failed, no ELF came out, or the image does not fit the board.
     """
     from edgekit import proc
+    from edgekit.build_systems import find_images, plan_build
     from edgekit.codegen.project import load_project
 
     root = Path(project_dir).expanduser().resolve()
     project = load_project(root)
     board = _project_board(project, boards_dirs)
-    if project.get("runtime") == "tflm":
-        _check_tflm_prerequisites(root)
-    proc.which("cmake")
-    proc.which("arm-none-eabi-gcc")
+    plan = plan_build(root, jobs=jobs, tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
+    plan.require_tools()
     build_dir = root / BUILD_DIR
-    if clean and build_dir.exists():
-        shutil.rmtree(build_dir)
+    if clean:
+        for d in (build_dir, root / ".pio" / "build"):
+            if d.exists():
+                shutil.rmtree(d)
     build_dir.mkdir(exist_ok=True)
     log_path = build_dir / LOG_FILE
     log: list[str] = []
-    steps = (("firmware configure", ["cmake", "-S", root, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"]),
-             ("firmware build", ["cmake", "--build", build_dir, "-j", str(max(1, jobs))]))
-    for what, argv in steps:
-        res = proc.run(argv, cwd=root, timeout=TIMEOUT_S, check=False, what=what)
-        log += [f"$ {' '.join(map(str, argv))}", res.stdout, res.stderr]
+    timeout = TFLM_TIMEOUT_S if plan.runtime == "tflm" else TIMEOUT_S
+    for step in plan.steps:
+        res = proc.run(step.argv, cwd=root, timeout=timeout, check=False, what=step.what)
+        log += [f"$ {step.cmdline}", res.stdout, res.stderr]
         log_path.write_text("\n".join(log), encoding="utf-8")
         if res.returncode != 0:
-            _raise_build_failure(what, res.stdout + "\n" + res.stderr, board, log_path)
+            _raise_build_failure(step.what, res.stdout + "\n" + res.stderr, board, log_path)
 
-    elf = root / project.get("elf", "build/firmware.elf")
+    elf = plan.elf
     if not elf.is_file():
-        raise BuildError(f"{elf}: the build succeeded but produced no ELF", hint=f"full log: {log_path}")
+        raise BuildError(f"{elf}: the {plan.build_system} build succeeded but produced no ELF there",
+                         hint=f"full log: {log_path}")
     result = analyze_elf(elf, board, project_dir=root, runtime=project.get("runtime", ""))
+    result = replace(result, build_system=plan.build_system, images=tuple(find_images(plan)))
     (build_dir / BUILD_FILE).write_text(json.dumps(
         {"edgekit_version": project.get("edgekit_version"), "model_sha256": project.get("model", {}).get("sha256"),
          **result.to_dict()}, indent=2) + "\n", encoding="utf-8")
-    _check_fit(result, board)
+    if board.memory.regions:
+        _check_fit(result, board)
     return result
 
 
@@ -220,16 +232,3 @@ def _raise_build_failure(what: str, output: str, board: BoardProfile, log_path: 
     errors = [ln for ln in lines if "error" in ln.lower()] or lines
     tail = "\n".join(errors[-12:])
     raise BuildError(f"{what} failed:\n{tail}", hint=f"full log: {log_path}")
-
-
-def _check_tflm_prerequisites(root: Path) -> None:
-    """A TFLM project needs its SDK / TFLM sources: say exactly what is missing before running any tool."""
-    from edgekit.codegen.tflm_project import build_command, missing_tools
-    from edgekit.errors import ToolMissing
-
-    missing = missing_tools(root)
-    if missing:
-        raise ToolMissing(f"{root}: cannot build this TFLM project, missing: {'; '.join(missing)}",
-                          hint=f"see {root / 'README.md'}; once installed the build runs: "
-                               + " ".join(build_command(root)))
-

@@ -19,15 +19,19 @@ from edgekit.cli import echo_json
               help="Stack reserved for the firmware, in KB.")
 @click.option("--arena-margin", default=None, metavar="SPEC",
               help="TFLM runtime: margin added to the measured arena, e.g. '10%+1KB' (the default), '2048', '25%'.")
+@click.option("--sparse", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
+              help="edgekit runtime: sparse weights for CONV_2D / FULLY_CONNECTED where faster (auto), never, or "
+                   "wherever possible (force).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, name: str | None, stack_kb: int,
-        arena_margin: str | None, as_json: bool) -> None:
+        arena_margin: str | None, sparse: str, as_json: bool) -> None:
     """Generate a firmware project for MODEL (.tflite) on a board; build it with 'edgekit build DIR'."""
     from edgekit.codegen.project import generate
 
     res = generate(model, board, runtime, out_dir=out_dir, name=name, arena_margin=arena_margin,
-                   boards_dirs=(ctx.obj or {}).get("boards_dirs"), stack_bytes=stack_kb * 1024)
+                   boards_dirs=(ctx.obj or {}).get("boards_dirs"), stack_bytes=stack_kb * 1024,
+                   sparse=sparse)
     if as_json:
         echo_json(res if isinstance(res, dict) else res.to_dict())
         return

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -25,29 +24,35 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgekit.errors import BoardError, ModelError, UsageError
+from edgekit.codegen.common import (  # noqa: F401  (re-exported: the names this module always had)
+    COMMON_DIR,
+    DEFAULT_LINE_MAX,
+    DEFAULT_STACK_BYTES,
+    NUM_IRQS,
+    OUT0_DTYPES,
+    PROJECT_FILE,
+    PROJECT_SCHEMA,
+    TEMPLATES,
+    TIMERS,
+    UART_DRIVERS,
+    check_board,
+    check_out_dir,
+    copy_core,
+    model_io,
+    render,
+)
+from edgekit.codegen.common import project_name as make_project_name
+from edgekit.errors import UsageError
 from edgekit.fsutil import replace_dir
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
     from edgekit.tflite_model import TFLiteModel
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
-COMMON_DIR = TEMPLATES / "common"
 CMAKE_DIR = TEMPLATES / "cmake"
-PROJECT_FILE = "edgekit_project.json"
-PROJECT_SCHEMA = 1
 ELF_PATH = "build/firmware.elf"
 
 RUNTIMES = ("edgekit", "tflm")
-UART_DRIVERS = {"cmsdk": "ek_uart_cmsdk.c"}  # firmware.uart -> driver source in firmware_templates/common
-TIMERS = ("dwt", "systick")
-DEFAULT_STACK_BYTES = 8192
-DEFAULT_LINE_MAX = 256
-NUM_IRQS = 32
-
-# tflite dtype -> (EK_OUT0_DTYPE code in ek_protocol.c, bytes per element)
-OUT0_DTYPES = {"float32": (0, 4), "int8": (1, 1), "uint8": (2, 1), "int16": (3, 2), "int32": (4, 4)}
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ class GenerateResult:
 def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | BoardProfile = "qemu-cortex-m4",
              runtime: str = "edgekit", *, out_dir: str | os.PathLike[str], name: str | None = None,
              boards_dirs: Iterable[str | os.PathLike[str]] | None = None,
-             stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None) -> GenerateResult:
+             stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None,
+             sparse: str = "auto") -> GenerateResult:
     """Render a firmware project for ``model`` on ``board`` into ``out_dir``.
 
     Args:
@@ -92,6 +98,8 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         boards_dirs: extra board directories.
         stack_bytes: stack reserved by the linker script (painted at boot, reported by ``ek-stack%``).
         arena_margin: TFLM runtime only: margin over the measured arena (default ``"10%+1KB"``).
+        sparse: edgekit runtime only: sparse weights for CONV_2D / FULLY_CONNECTED, ``"auto"`` (where the
+            cost model says it is faster), ``"off"`` or ``"force"`` (see :func:`edgekit.codegen.aot.generate_c`).
 
     Raises:
         UsageError: unknown/unsupported runtime, board that edgekit cannot generate for, bad name or out_dir.
@@ -106,6 +114,8 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         from edgekit.sbc.bundle import generate_bundle
 
         return generate_bundle(model, profile, out_dir, name=name, boards_dirs=boards_dirs)  # type: ignore[return-value]
+    if runtime == "tflm" and sparse != "auto":
+        raise UsageError("--sparse applies to the edgekit runtime only", hint="drop --sparse or use --runtime edgekit")
     if runtime == "tflm":  # a TensorFlow Lite Micro project for the board's own build system
         from edgekit.codegen.tflm_project import generate_tflm
 
@@ -116,35 +126,35 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     if arena_margin is not None:
         raise UsageError("--arena-margin applies to the TFLM runtime only (the edgekit runtime's arena is exact)",
                          hint="drop --arena-margin or use --runtime tflm")
-    flash_region, ram_region = _check_board(profile)
+    flash_region, ram_region = check_board(profile)
     if stack_bytes < 1024 or stack_bytes % 8:
         raise UsageError(f"stack size {stack_bytes} B: must be a multiple of 8 and at least 1024")
     m = model if isinstance(model, TFLiteModel) else load_model(model)
-    project_name = _project_name(name, m)
-    io = _model_io(m)
-    out = _check_out_dir(Path(out_dir))
+    project_name = make_project_name(name, m)
+    io = model_io(m)
+    out = check_out_dir(Path(out_dir))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         model_dir = tmp / "model"
         model_dir.mkdir()
-        arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir)
+        arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir, sparse)
         ctx = {
             "edgekit_version": __version__, "board": profile, "runtime": runtime, "name": project_name,
             "model_name": model_name, "model_sha256": m.sha256, "line_max": DEFAULT_LINE_MAX,
-            "stack_bytes": stack_bytes, "num_irqs": NUM_IRQS,
-            "timer_hz": profile.firmware.timer_hz or profile.clock_hz,
+            "stack_bytes": stack_bytes, "num_irqs": NUM_IRQS, "energy_gpio": True,  # bare-metal core: ek_gpio_*.c
+            "timer_hz": profile.firmware.timer_hz or profile.firmware_clock_hz,
             "regions": profile.memory.regions, "flash": flash_region, "ram": ram_region,
             "cpu_flags": list(profile.build.cpu_flags), "defines": list(profile.build.defines), **io,
         }
-        core = _copy_core(profile, tmp / "src")
-        _render("common/ek_config.h.j2", ctx, tmp / "src" / "ek_config.h")
+        core = copy_core(profile, tmp / "src")
+        render("common/ek_config.h.j2", ctx, tmp / "src" / "ek_config.h")
         ctx["core_sources"] = sorted(f for f in core if f.endswith(".c"))
         ctx["model_sources"] = sorted(p.name for p in model_dir.iterdir() if p.suffix == ".c")
-        _render("cmake/CMakeLists.txt.j2", ctx, tmp / "CMakeLists.txt")
-        _render("cmake/arm-none-eabi.cmake.j2", ctx, tmp / "cmake" / "arm-none-eabi.cmake")
-        _render("cmake/linker.ld.j2", ctx, tmp / "linker.ld")
+        render("cmake/CMakeLists.txt.j2", ctx, tmp / "CMakeLists.txt")
+        render("cmake/arm-none-eabi.cmake.j2", ctx, tmp / "cmake" / "arm-none-eabi.cmake")
+        render("cmake/linker.ld.j2", ctx, tmp / "linker.ld")
         files = [*sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()), PROJECT_FILE]
         result = GenerateResult(
             project_dir=out, name=project_name, board=profile.id, runtime=runtime, model_name=model_name,
@@ -183,113 +193,12 @@ def _check_runtime(runtime: str) -> None:
         raise UsageError(f"unknown runtime '{runtime}' (choices: {', '.join(RUNTIMES)})")
 
 
-def _check_board(board: BoardProfile) -> tuple[Any, Any]:
-    """The flash and RAM regions of a board edgekit can generate a CMake project for."""
-    where = board.path or board.id
-    if board.build.system != "cmake":
-        raise UsageError(f"board '{board.id}' builds with {board.build.system}; 'edgekit generate' supports "
-                         f"only boards whose build.system is cmake so far",
-                         hint="pick a cmake board (see 'edgekit boards list'), e.g. qemu-cortex-m4")
-    if board.kind != "mcu":
-        raise UsageError(f"board '{board.id}' is a {board.kind}, not a microcontroller: there is no firmware to "
-                         f"generate", hint="run models on it with 'edgekit bench --board ...' instead")
-    if board.firmware.uart not in UART_DRIVERS:
-        raise UsageError(f"board '{board.id}': firmware.uart '{board.firmware.uart}' has no driver in the "
-                         f"firmware core (supported: {', '.join(UART_DRIVERS)})",
-                         hint="add firmware_templates/common/ek_uart_<kind>.c implementing ek_uart.h")
-    if board.firmware.timer not in TIMERS:
-        raise UsageError(f"board '{board.id}': firmware.timer '{board.firmware.timer}' is not supported by the "
-                         f"firmware core (supported: {', '.join(TIMERS)})")
-    if board.firmware.uart_base == 0:
-        raise BoardError(f"{where}: firmware.uart_base: required to generate firmware")
-    flash, ram = board.memory.region("flash"), board.memory.region("ram")
-    if flash is None or ram is None:
-        raise BoardError(f"{where}: memory.regions: needs a flash and a ram region to render the linker script",
-                         hint="see boards/qemu/qemu-cortex-m4.yaml")
-    return flash, ram
-
-
-def _project_name(name: str | None, m: TFLiteModel) -> str:
-    if name is None:
-        from edgekit.codegen.aot.ops.base import c_identifier
-
-        stem = m.path.stem if m.path is not None else "model"
-        return c_identifier(stem, fallback="model")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
-        raise UsageError(f"project name '{name}': use letters, digits and '_' (a C identifier, at most 64)")
-    return name
-
-
-def _model_io(m: TFLiteModel) -> dict[str, Any]:
-    """What the firmware core must know of the model's inputs and output 0 (ek_config.h)."""
-    sg = m.main
-    ins = [sg.tensors[i] for i in sg.inputs]
-    outs = [sg.tensors[i] for i in sg.outputs]
-    if not ins or not outs:
-        raise ModelError(f"{m.path or 'model'}: the main subgraph has no {'inputs' if not ins else 'outputs'}")
-    out0 = outs[0]
-    if out0.dtype not in OUT0_DTYPES:
-        raise ModelError(f"{m.path or 'model'}: output 0 '{out0.name}' has dtype {out0.dtype}; the firmware "
-                         f"reports outputs of type {', '.join(OUT0_DTYPES)}")
-    q = out0.quantization
-    quantized = out0.dtype != "float32" and q is not None and len(q.scale) > 0
-    scale = float(q.scale[0]) if quantized else 1.0
-    zero_point = int(q.zero_point[0]) if quantized and q.zero_point else 0
-    return {
-        "input_bytes": sum(t.nbytes for t in ins),
-        "input_desc": ", ".join(f"{t.dtype}{list(t.shape)}" for t in ins),
-        "out0_dtype": OUT0_DTYPES[out0.dtype][0],
-        "out0_desc": f"{out0.dtype}{list(out0.shape)} scale={scale:.9g} zero_point={zero_point}",
-        "out0_scale": f"{scale:.9e}",
-        "out0_zero_point": zero_point,
-        "out0": {"dtype": out0.dtype, "scale": scale, "zero_point": zero_point},
-    }
-
-
-def _generate_model_sources(m: TFLiteModel, model_dir: Path) -> tuple[int, int, str]:
+def _generate_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto") -> tuple[int, int, str]:
     """Run the AOT code generator into ``model_dir``; returns (arena bytes, weights bytes, model name)."""
     from edgekit.codegen.aot import generate_c
 
-    res = generate_c(m, model_dir)
+    res = generate_c(m, model_dir, sparse=sparse)
     return int(res.arena_bytes), int(res.weights_bytes), res.model_name or (m.path.stem if m.path else "model")
-
-
-def _check_out_dir(out: Path) -> Path:
-    out = out.expanduser().resolve()
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"{out}: exists and is not a directory", hint="choose another output directory (-o)")
-        if any(out.iterdir()) and not (out / PROJECT_FILE).exists():
-            raise UsageError(f"{out}: directory is not empty and is not an edgekit project; refusing to replace it",
-                             hint="choose a new or empty output directory (-o)")
-    return out
-
-
-def _copy_core(board: BoardProfile, dst: Path) -> list[str]:
-    """Copy the firmware core: every .c/.h of firmware_templates/common, with only this board's UART driver."""
-    dst.mkdir(parents=True)
-    uart = UART_DRIVERS[board.firmware.uart]
-    names = []
-    for src in sorted(COMMON_DIR.iterdir()):
-        if src.suffix not in (".c", ".h"):
-            continue
-        if src.name.startswith("ek_uart_") and src.name != uart:
-            continue
-        shutil.copyfile(src, dst / src.name)
-        names.append(src.name)
-    return names
-
-
-def _env() -> Any:
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, autoescape=False)
-
-
-def _render(template: str, ctx: dict[str, Any], dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.write_text(_env().get_template(template).render(**ctx), encoding="utf-8")
 
 
 def _write_project_file(path: Path, res: GenerateResult, board: BoardProfile, m: TFLiteModel,

@@ -30,9 +30,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgekit.codegen import project as core
+from edgekit.codegen import common
 from edgekit.codegen.carray import board_section, c_identifier_from_path, render_carray
 from edgekit.codegen.op_resolver import render_resolver_header, resolver_for
+from edgekit.codegen.project import load_project
 from edgekit.errors import UsageError
 from edgekit.fsutil import replace_dir
 
@@ -45,32 +46,41 @@ if TYPE_CHECKING:
 __all__ = ["BUILD_SYSTEMS", "DEFAULT_ARENA_MARGIN", "PINS", "arena_with_margin", "build_command",
            "generate_tflm", "missing_tools", "parse_arena_margin"]
 
-TEMPLATES = core.TEMPLATES
+TEMPLATES = common.TEMPLATES
 TFLM_TEMPLATES = TEMPLATES / "tflm"
 DEFAULT_ARENA_MARGIN = "10%+1KB"
 
-# Pinned third-party revisions. The TFLM commit and the URLs/MD5s of its own downloads
-# (tensorflow/lite/micro/tools/make/third_party_downloads.inc, ext_libs/cmsis*_download.sh at that commit).
+# Pinned third-party sources: every download a generated project (or its README) makes is a git commit
+# (40 hex digits: git checks every object it fetches against it) or an exact registry version. The TFLM commit's
+# third-party revisions are those of its own download scripts (tensorflow/lite/micro/tools/make/
+# third_party_downloads.inc, ext_libs/cmsis*_download.sh); flatbuffers v25.9.23 is commit 18724097...
+# (the tag's commit). tests/test_supply_chain.py checks every generated file against these rules.
 PINS: dict[str, str] = {
+    "tflm_repo": "https://github.com/tensorflow/tflite-micro.git",
     "tflm_commit": "90b983c2b3f1480642e040bbd2ddb37b998f3424",
-    "flatbuffers_url": "https://github.com/google/flatbuffers/archive/refs/tags/v25.9.23.zip",
-    "flatbuffers_md5": "023eca1e211d64007124420cd6be29c7",
-    "gemmlowp_url": "https://github.com/google/gemmlowp/archive/719139ce755a0f31cbf1c37f7f98adcc7fc9f425.zip",
-    "gemmlowp_md5": "7e8191b24853d75de2af87622ad293ba",
-    "ruy_url": "https://github.com/google/ruy/archive/d37128311b445e758136b8602d1bbd2a755e115d.zip",
-    "ruy_md5": "abf7a91eb90d195f016ebe0be885bb6e",
-    "cmsis_url": "https://github.com/ARM-software/CMSIS_6/archive/5782d6f8057906d360f4b95ec08a2354afe5c9b9.zip",
-    "cmsis_md5": "563e7c6465f63bdc034359e9b536b366",
-    "cmsis_nn_url": "https://github.com/ARM-software/CMSIS-NN/archive/4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae.zip",
-    "cmsis_nn_md5": "c960031e7d10cf31c477fb34ef460106",
+    "flatbuffers_repo": "https://github.com/google/flatbuffers.git",
+    "flatbuffers_commit": "187240970746d00bbd26b0f5873ed54d2477f9f3",  # v25.9.23
+    "gemmlowp_repo": "https://github.com/google/gemmlowp.git",
+    "gemmlowp_commit": "719139ce755a0f31cbf1c37f7f98adcc7fc9f425",
+    "ruy_repo": "https://github.com/google/ruy.git",
+    "ruy_commit": "d37128311b445e758136b8602d1bbd2a755e115d",
+    "cmsis_repo": "https://github.com/ARM-software/CMSIS_6.git",
+    "cmsis_commit": "5782d6f8057906d360f4b95ec08a2354afe5c9b9",
+    "cmsis_nn_repo": "https://github.com/ARM-software/CMSIS-NN.git",
+    "cmsis_nn_commit": "4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae",
     "esp_tflite_micro": "1.3.8",
     "esp_idf_min": "5.3",
+    "pico_sdk_repo": "https://github.com/raspberrypi/pico-sdk.git",
+    "pico_sdk_commit": "a1438dff1d38bd9c65dbd693f0e5db4b9ae91779",  # 2.2.0
+    "pico_sdk_version": "2.2.0",
     "pico_tflmicro_repo": "https://github.com/raspberrypi/pico-tflmicro.git",
     "pico_tflmicro_commit": "dfea53b977f131dc50d7060568ad4fd355d4d71e",
     "zephyr": "v4.2.0",
     "arduino_tflm_repo": "https://github.com/tensorflow/tflite-micro-arduino-examples.git",
     "arduino_tflm_commit": "7948b85e020470a30a83bf00e10fc43b486bfcba",
     "platformio_nordicnrf52": "10.11.0",
+    "west": "1.5.0",        # PyPI
+    "platformio": "6.2.0",  # PyPI
 }
 
 # build.system -> (op-resolver flavour, runtime version string reported by the firmware, ELF path)
@@ -157,7 +167,7 @@ def arena_with_margin(measured: int, margin: str | int | float = DEFAULT_ARENA_M
 def generate_tflm(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | BoardProfile,
                   out_dir: str | os.PathLike[str], *, name: str | None = None,
                   arena_margin: str | int | float = DEFAULT_ARENA_MARGIN, arena_bytes: int | None = None,
-                  stack_bytes: int = core.DEFAULT_STACK_BYTES, int8_kernels: bool = True,
+                  stack_bytes: int = common.DEFAULT_STACK_BYTES, int8_kernels: bool = True,
                   boards_dirs: Iterable[str | os.PathLike[str]] | None = None) -> dict[str, Any]:
     """Render a TFLM firmware project for ``model`` on ``board`` into ``out_dir`` (atomically).
 
@@ -190,25 +200,26 @@ def generate_tflm(model: TFLiteModel | str | os.PathLike[str] | bytes, board: st
     if system not in BUILD_SYSTEMS or profile.kind != "mcu":
         raise UsageError(f"board '{profile.id}' ({profile.kind}, builds with {system}): no TFLM firmware template",
                          hint=f"TFLM projects exist for microcontroller boards built with {', '.join(BUILD_SYSTEMS)}")
-    regions = core._check_board(profile) if system == "cmake" else (None, None)
+    regions = common.check_board(profile) if system == "cmake" else (None, None)
     m = model if isinstance(model, TFLiteModel) else load_model(model)
-    project_name = core._project_name(name, m)
+    project_name = common.project_name(name, m)
     flavour, tflm_version, elf = BUILD_SYSTEMS[system]
     resolver = resolver_for(m, flavour=flavour, int8_kernels=int8_kernels)
-    io = core._model_io(m)
+    io = common.model_io(m)
     measured = int(arena_bytes) if arena_bytes is not None else _measure_arena(m)
     if measured <= 0:
         raise UsageError(f"arena_bytes must be positive, got {measured}")
     arena = arena_with_margin(measured, arena_margin)
-    out = core._check_out_dir(Path(out_dir))
+    out = common.check_out_dir(Path(out_dir))
     sg = m.main
     model_name = m.path.stem if m.path is not None else project_name
     env_name = profile.build.board or profile.id
     ctx: dict[str, Any] = {
         "edgekit_version": __version__, "board": profile, "runtime": "tflm", "name": project_name,
-        "model_name": model_name, "model_sha256": m.sha256, "line_max": core.DEFAULT_LINE_MAX,
-        "stack_bytes": stack_bytes, "num_irqs": core.NUM_IRQS,
-        "timer_hz": profile.firmware.timer_hz or profile.clock_hz, "regions": profile.memory.regions,
+        "model_name": model_name, "model_sha256": m.sha256, "line_max": common.DEFAULT_LINE_MAX,
+        "stack_bytes": stack_bytes, "num_irqs": common.NUM_IRQS,
+        "timer_hz": profile.firmware.timer_hz or profile.firmware_clock_hz, "regions": profile.memory.regions,
+        "energy_gpio": system == "cmake",  # only the bare-metal project ships the core's ek_gpio_*.c
         "flash": regions[0], "ram": regions[1], "cpu_flags": list(profile.build.cpu_flags),
         "defines": list(profile.build.defines), **io,
         "resolver": resolver, "arena_bytes": arena, "arena_measured": measured, "arena_margin": str(arena_margin),
@@ -225,9 +236,9 @@ def generate_tflm(model: TFLiteModel | str | os.PathLike[str] | bytes, board: st
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         _render_project(system, ctx, profile, m, tmp)
-        files = [*(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()), core.PROJECT_FILE]
+        files = [*(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()), common.PROJECT_FILE]
         summary = _summary(out, ctx, resolver, sorted(files))
-        _write_project_file(tmp / core.PROJECT_FILE, summary, ctx, profile, m)
+        _write_project_file(tmp / common.PROJECT_FILE, summary, ctx, profile, m)
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -240,9 +251,11 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     """The one command that builds a generated TFLM project (run it in ``project_dir``).
 
     ``tflm_dir`` (default: the ``TFLM_DIR`` environment variable) and ``cmsis_nn`` apply to CMake projects.
+    ``edgekit build`` runs the same build as explicit steps (:func:`edgekit.build_systems.plan_build`: CMake and
+    Pico SDK projects as configure + build, the others with this command; PlatformIO with ``-j N`` added).
     """
     proj = Path(project_dir).resolve()
-    data = core.load_project(proj)
+    data = load_project(proj)
     system = data.get("build_system", "cmake")
     if system in ("cmake", "pico-sdk"):
         argv = ["cmake"]
@@ -257,8 +270,10 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     if system == "zephyr":
         return ["west", "build", "-b", data["zephyr_board"], "-d", str(proj / "build"), str(proj)]
     if system == "platformio":
-        return ["pio", "run", "-d", str(proj)]
-    raise UsageError(f"{proj}: unknown build system '{system}' in {core.PROJECT_FILE}")
+        parts = Path(data.get("elf", "")).parts  # .pio/build/<env>/firmware.elf
+        env = ["-e", parts[2]] if len(parts) >= 4 and parts[:2] == (".pio", "build") else []
+        return ["pio", "run", "-d", str(proj), *env]
+    raise UsageError(f"{proj}: unknown build system '{system}' in {common.PROJECT_FILE}")
 
 
 def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None = None) -> list[str]:
@@ -268,7 +283,7 @@ def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     ``"idf.py (ESP-IDF >= 5.3: install it and run '. $IDF_PATH/export.sh')"``.
     """
     proj = Path(project_dir).resolve()
-    system = core.load_project(proj).get("build_system", "cmake")
+    system = load_project(proj).get("build_system", "cmake")
     missing: list[str] = []
 
     def need(program: str, how: str) -> None:
@@ -287,18 +302,22 @@ def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
         need("cmake", "sudo apt-get install cmake")
         need("arm-none-eabi-gcc", "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
         if not os.environ.get("PICO_SDK_PATH"):
-            missing.append("PICO_SDK_PATH (environment variable: a raspberrypi/pico-sdk 2.x checkout, "
-                           "'git clone https://github.com/raspberrypi/pico-sdk' with its submodules)")
+            missing.append(f"PICO_SDK_PATH (environment variable: a raspberrypi/pico-sdk checkout of "
+                           f"{PINS['pico_sdk_version']} with its submodules)")
     elif system == "esp-idf":
-        need("idf.py", f"ESP-IDF >= {PINS['esp_idf_min']}: install it and run '. $IDF_PATH/export.sh'")
+        idf = os.environ.get("IDF_PATH")
+        need("idf.py", f"IDF_PATH={idf} is set but export.sh was not run in this shell: run '. $IDF_PATH/export.sh'"
+             if idf else f"ESP-IDF >= {PINS['esp_idf_min']}: install it and run '. $IDF_PATH/export.sh'")
     elif system == "zephyr":
-        need("west", "pip install west; then 'west init -l .' and 'west update' in this project (README.md)")
+        need("west", f"pip install west=={PINS['west']}; then 'west init -l .' and 'west update' in this project "
+                     "(README.md)")
         if not os.environ.get("ZEPHYR_BASE") and not _in_west_workspace(proj):
             missing.append("a west workspace (run 'west init -l .' and 'west update' in the project, or set "
                            "ZEPHYR_BASE) and the Zephyr SDK (arm-zephyr-eabi toolchain)")
     elif system == "platformio":
         if shutil.which("pio") is None and shutil.which("platformio") is None:
-            missing.append("pio (pip install platformio; it downloads the nordicnrf52 platform on first build)")
+            missing.append(f"pio (pip install platformio=={PINS['platformio']}; it downloads the nordicnrf52 platform "
+                           "on first build)")
     return missing
 
 
@@ -314,13 +333,13 @@ def _render_project(system: str, ctx: dict[str, Any], profile: BoardProfile, m: 
     layout = _LAYOUT[system]
     core_dir, model_dir = tmp / layout["core"], tmp / layout["model"]
     if layout["core_files"] is None:
-        core_names = core._copy_core(profile, core_dir)
+        core_names = common.copy_core(profile, core_dir)
     else:
         core_dir.mkdir(parents=True, exist_ok=True)
         core_names = list(layout["core_files"])
         for fname in core_names:
-            shutil.copyfile(core.COMMON_DIR / fname, core_dir / fname)
-    core._render("common/ek_config.h.j2", ctx, core_dir / "ek_config.h")
+            shutil.copyfile(common.COMMON_DIR / fname, core_dir / fname)
+    common.render("common/ek_config.h.j2", ctx, core_dir / "ek_config.h")
     model_dir.mkdir(parents=True, exist_ok=True)
     for port in layout["ports"]:
         shutil.copyfile(TFLM_TEMPLATES / "ports" / port, model_dir / port)
@@ -329,8 +348,8 @@ def _render_project(system: str, ctx: dict[str, Any], profile: BoardProfile, m: 
     (model_dir / "model_data.h").write_text(header, encoding="utf-8")
     (model_dir / "model_data.cc").write_text(source, encoding="utf-8")
     (model_dir / "ek_op_resolver.h").write_text(render_resolver_header(ctx["resolver"]), encoding="utf-8")
-    core._render("tflm/ek_model.h.j2", ctx, model_dir / "ek_model.h")
-    core._render("tflm/ek_model_tflm.cc.j2", ctx, model_dir / "ek_model_tflm.cc")
+    common.render("tflm/ek_model.h.j2", ctx, model_dir / "ek_model.h")
+    common.render("tflm/ek_model_tflm.cc.j2", ctx, model_dir / "ek_model_tflm.cc")
     rel = core_dir.relative_to(tmp)
     ctx["core_sources"] = sorted(f for f in core_names if f.endswith(".c"))
     ctx["model_sources"] = sorted(p.name for p in model_dir.iterdir() if p.suffix in (".c", ".cc", ".cpp")
@@ -338,9 +357,9 @@ def _render_project(system: str, ctx: dict[str, Any], profile: BoardProfile, m: 
     ctx["core_dir"], ctx["model_dir"] = str(rel), str(model_dir.relative_to(tmp))
     for src, dst in layout["files"].items():
         template = f"tflm/{src[1:]}" if src.startswith("@") else f"tflm/{system}/{src}"  # @: shared
-        core._render(template, ctx, tmp / dst)
+        common.render(template, ctx, tmp / dst)
     if system == "cmake":
-        core._render("cmake/linker.ld.j2", ctx, tmp / "linker.ld")
+        common.render("cmake/linker.ld.j2", ctx, tmp / "linker.ld")
 
 
 def _summary(out: Path, ctx: dict[str, Any], resolver: Any, files: list[str]) -> dict[str, Any]:
@@ -358,15 +377,15 @@ def _summary(out: Path, ctx: dict[str, Any], resolver: Any, files: list[str]) ->
 
 def _write_project_file(path: Path, summary: dict[str, Any], ctx: dict[str, Any], board: BoardProfile,
                         m: TFLiteModel) -> None:
-    """edgekit_project.json: the keys of core.generate's file plus the TFLM specifics."""
+    """edgekit_project.json: the keys of project.generate's file plus the TFLM specifics."""
     data = {
-        "schema": core.PROJECT_SCHEMA, "name": summary["name"], "edgekit_version": ctx["edgekit_version"],
+        "schema": common.PROJECT_SCHEMA, "name": summary["name"], "edgekit_version": ctx["edgekit_version"],
         "board": board.id, "board_file": str(board.path) if board.path else None, "runtime": "tflm",
         "build_system": ctx["build_system"],
         "model": {"name": summary["model_name"], "path": str(m.path) if m.path else None, "sha256": m.sha256,
                   "input_bytes": ctx["input_bytes"], "output0": ctx["out0"]},
         "arena_bytes": summary["arena_bytes"], "weights_bytes": len(m.data), "stack_bytes": ctx["stack_bytes"],
-        "line_max": core.DEFAULT_LINE_MAX,
+        "line_max": common.DEFAULT_LINE_MAX,
         "firmware": {"uart": board.firmware.uart, "timer": board.firmware.timer,
                      "semihosting": board.firmware.semihosting},
         "qemu": asdict(board.qemu) if board.qemu else None,

@@ -246,8 +246,11 @@ def to_uf2(image: Image, family_id: int | None, base: int | None = None) -> byte
 # ---------------------------------------------------------------- which board is the image for
 
 def _with_project_board(img: Image) -> Image:
-    """Fill board_id from ``edgekit_project.json`` next to or above the image when the image names none."""
-    for d in (img.path.parent, img.path.parent.parent):
+    """Fill board_id from ``edgekit_project.json`` next to or above the image when the image names none.
+
+    Up to four levels up: build/firmware.elf, build/zephyr/zephyr.elf, .pio/build/<env>/firmware.elf.
+    """
+    for d in img.path.resolve().parents[:4]:
         pfile = d / PROJECT_FILE
         if not pfile.is_file():
             continue

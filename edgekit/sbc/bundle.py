@@ -174,6 +174,7 @@ def generate_bundle(model: TFLiteModel | str | os.PathLike[str] | bytes, board: 
     from edgekit import __version__
     from edgekit.boards import load_board
     from edgekit.sbc.edgekit_runner.serve import ServeConfig
+    from edgekit.sbc.locks import UNHASHED_MACHINES, locked_packages
     from edgekit.tflite_model import TFLiteModel, load_model
 
     profile = load_board(board, boards_dirs)
@@ -210,7 +211,8 @@ def generate_bundle(model: TFLiteModel | str | os.PathLike[str] | bytes, board: 
            f"{choice.python[1]}", "runtime": choice.to_dict(), "edgekit_version": __version__,
            "created_utc": created, "model_file": model_file, "model_bytes": m.size, "model_sha256": m.sha256,
            "install_dir": install, "unit": unit, "serve": serve_cfg, "bundle_dir_name": out.name,
-           "platform": templates.DOCKER_PLATFORMS.get(choice.machine, "linux/" + choice.machine), **io}
+           "platform": templates.DOCKER_PLATFORMS.get(choice.machine, "linux/" + choice.machine),
+           "locked": locked_packages(choice), "hashed": choice.machine not in UNHASHED_MACHINES, **io}
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -220,9 +222,7 @@ def generate_bundle(model: TFLiteModel | str | os.PathLike[str] | bytes, board: 
         (tmp / "edgekit_runner").mkdir()
         for src in sorted(RUNNER_DIR.glob("*.py")):  # the runner is one flat package of .py files
             shutil.copyfile(src, tmp / "edgekit_runner" / src.name)
-        (tmp / "requirements.txt").write_text(
-            f"# {choice.package} for {choice.machine}, Python {ctx['python']} (edgekit {__version__})\n"
-            + (f"# {choice.note}\n" if choice.note else "") + "\n".join(choice.requirements) + "\n", encoding="utf-8")
+        (tmp / "requirements.txt").write_text(_requirements_txt(choice, ctx["python"], __version__), encoding="utf-8")
         (tmp / "serve.json").write_text(json.dumps(serve_cfg, indent=2) + "\n", encoding="utf-8")
         (tmp / unit).write_text(templates.render(templates.SYSTEMD_UNIT, ctx), encoding="utf-8")
         (tmp / "Dockerfile").write_text(templates.render(templates.DOCKERFILE, ctx), encoding="utf-8")
@@ -242,6 +242,19 @@ def generate_bundle(model: TFLiteModel | str | os.PathLike[str] | bytes, board: 
         raise
     return BundleResult(out, bname, profile.id, choice.machine, ctx["python"], choice, model_file, m.sha256,
                         tuple(sorted([*files, MANIFEST])))
+
+
+def _requirements_txt(choice: RuntimeChoice, python: str, version: str) -> str:
+    """Every package of the runtime's closure pinned with == (and its files' SHA-256 where the lock has them)."""
+    from edgekit.sbc.locks import UNHASHED_MACHINES, locked_requirements
+
+    how = ("exact versions; no hashes: numpy comes from the extra index Raspberry Pi OS configures, whose file "
+           "hashes are not known (see README.md)" if choice.machine in UNHASHED_MACHINES else
+           "exact versions and the SHA-256 of every file PyPI serves for this machine: pip checks them "
+           "(hash-checking mode)")
+    head = [f"# {choice.package} for {choice.machine}, Python {python} (edgekit {version})",
+            f"# {how}", *([f"# {choice.note}"] if choice.note else [])]
+    return "\n".join([*head, *locked_requirements(choice)]) + "\n"
 
 
 def _tensor(t: Any) -> dict[str, Any]:

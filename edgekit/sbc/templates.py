@@ -13,9 +13,10 @@ DOCKERFILE = """\
 #   docker run --rm edgekit-{{ name }} bench --runs 100
 #   docker run -d --restart=always --network host -v edgekit-{{ name }}-state:/state edgekit-{{ name }}
 #
-# The base image is pinned by tag (Python {{ python }}, Debian 12 "bookworm"). For a reproducible build pin
-# it by digest as well: BASE_IMAGE=python:{{ python }}-slim-bookworm@sha256:<digest>, where <digest> is the
-# one 'docker buildx imagetools inspect python:{{ python }}-slim-bookworm' prints for {{ platform }}.
+# The base image is pinned by tag only (Python {{ python }}, Debian 12 "bookworm"): edgekit could not read its
+# digest where this bundle was made (no access to the image registry), and does not make one up. For a
+# reproducible build pin it by digest: BASE_IMAGE=python:{{ python }}-slim-bookworm@sha256:<digest>, where
+# <digest> is the one 'docker buildx imagetools inspect python:{{ python }}-slim-bookworm' prints for {{ platform }}.
 ARG BASE_IMAGE=python:{{ python }}-slim-bookworm
 FROM --platform={{ platform }} ${BASE_IMAGE}
 {% if machine == "armv7l" %}
@@ -27,7 +28,7 @@ ENV PIP_EXTRA_INDEX_URL=${PIP_EXTRA_INDEX_URL}
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /opt/edgekit/{{ name }}
 COPY requirements.txt .
-RUN python -m pip install -r requirements.txt
+RUN python -m pip install {% if hashed %}--require-hashes {% endif %}-r requirements.txt
 COPY . .
 RUN useradd --system --home-dir /state --create-home edgekit && chown edgekit /state
 USER edgekit
@@ -96,12 +97,22 @@ cd {{ install_dir }}
 sudo python3 -m venv .venv          # Debian / Raspberry Pi OS: sudo apt-get install python3-venv
 sudo .venv/bin/pip install -r requirements.txt
 ```
-`requirements.txt` pins the runtime for {{ machine }}: {{ requirements_md }}.
-{% if machine == "armv7l" %}
+`requirements.txt` pins the runtime for {{ machine }} and everything it depends on: {{ requirements_md }}.
+{% if hashed %}Each line also carries the SHA-256 of every file PyPI serves for that version on {{ machine }}
+(read from PyPI when edgekit was released), so pip runs in hash-checking mode and refuses any other file.
+{% endif %}{% if machine == "armv7l" %}
 On 32-bit Raspberry Pi OS pip finds armv7l wheels of numpy through the extra index configured in
 `/etc/pip.conf`. tflite-runtime 2.14.0 is the last release of that package: it supports Python 3.8-3.11 and
 needs glibc 2.34+ (Raspberry Pi OS 12 "bookworm"). A 64-bit OS (aarch64) runs ai-edge-litert instead.
+The armv7l requirements are pinned to exact versions but carry no hashes: numpy has no armv7l wheel on PyPI,
+the extra index's files have hashes edgekit cannot read, and pip's hash-checking mode is all-or-nothing.
 {% endif %}
+## Supply chain
+- Python packages: exact versions{% if hashed %} and SHA-256 hashes{% endif %} (`requirements.txt`).
+- Docker base image: `python:{{ python }}-slim-bookworm`, pinned by **tag only**. Its digest could not be
+  obtained where this bundle was made, so none is written here (none is made up). To pin it, build with
+  `--build-arg BASE_IMAGE=python:{{ python }}-slim-bookworm@sha256:<digest>` (the digest
+  `docker buildx imagetools inspect python:{{ python }}-slim-bookworm` prints for {{ platform }}).
 
 ## Run
 ```sh
@@ -149,7 +160,7 @@ def render(template: str, ctx: dict[str, Any]) -> str:
     import jinja2
 
     ctx = {**ctx, "inputs_md": _tensors_md(ctx["inputs"]), "outputs_md": _tensors_md(ctx["outputs"]),
-           "requirements_md": ", ".join(f"`{r}`" for r in ctx["runtime"]["requirements"])}
+           "requirements_md": ", ".join(f"`{r}`" for r in ctx.get("locked") or ctx["runtime"]["requirements"])}
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     return env.from_string(template).render(**ctx)
