@@ -159,6 +159,8 @@ def main() -> int:
     ap.add_argument("--cflags", default="-O2")
     ap.add_argument("--keep", default="", help="keep the build in this directory")
     ap.add_argument("--quiet", action="store_true", help="print only the total and the check")
+    ap.add_argument("--sparse", default="auto", choices=("auto", "off", "force"),
+                    help="sparse weights for CONV_2D / FULLY_CONNECTED (generate_c(sparse=...))")
     ap.add_argument("--runtime-dir", default="", help="copy these ek_*.[ch] over the generated runtime (experiments)")
     args = ap.parse_args()
 
@@ -170,7 +172,7 @@ def main() -> int:
     model = load_model(args.model)
     work = Path(args.keep or tempfile.mkdtemp(prefix="ek-prof-"))
     work.mkdir(parents=True, exist_ok=True)
-    res = generate_c(model, work)
+    res = generate_c(model, work, sparse=args.sparse)
     if args.runtime_dir:
         import shutil
 

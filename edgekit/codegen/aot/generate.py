@@ -19,6 +19,7 @@ import numpy as np
 from edgekit.codegen.aot.ops import REGISTRY
 from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, short_name, unsupported
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
+from edgekit.codegen.aot.sparse import check_mode
 from edgekit.errors import ModelError, UsageError
 
 if TYPE_CHECKING:
@@ -145,19 +146,27 @@ def _comment(s: str) -> str:
     return s.replace("*/", "* /").replace("/*", "/ *")
 
 
-def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek") -> AotResult:
+def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek",
+               sparse: str = "auto") -> AotResult:
     """Generate the C sources of ``model`` for edgekit's AOT runtime into ``out_dir``.
+
+    ``sparse``: CONV_2D / FULLY_CONNECTED weights in the sparse encoding (ek_sparse.h) where a cost model
+    measured on Cortex-M4 says it is faster ("auto"), never ("off": the dense kernels), or wherever the
+    kernel can ("force"). ``AotResult.notes`` lists the layers made sparse.
 
     Raises UnsupportedOpError (with a hint to use ``--runtime tflm``) for ops or parameters the
     runtime does not implement.
     """
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", prefix):
         raise UsageError(f"prefix {prefix!r} is not a short lower-case C identifier")
+    check_mode(sparse)
     m = _load(model)
     check_supported(m)
     sg = m.main
     pool = ConstPool(prefix)
     ctxs = _contexts(m, pool)
+    for ctx in ctxs:
+        ctx.sparse = sparse
     plan = _plan(m, ctxs)
     arena_sym = f"{prefix}_arena"
 
@@ -188,7 +197,8 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     files += _write_weights(out, prefix, pool)
     files += _write_model(out, prefix, m, sg, plan, body, headers, name)
     return AotResult(arena_bytes=plan.arena_bytes, weights_bytes=pool.nbytes, ops=[c.op.opcode for c in ctxs],
-                     files=files, plan=plan, model_name=name, prefix=prefix)
+                     files=files, plan=plan, model_name=name, prefix=prefix,
+                     notes=[note for c in ctxs for note in c.notes])
 
 
 def _copy_runtime(out: Path) -> list[Path]:

@@ -100,6 +100,8 @@ class OpContext:
         model, subgraph, op: the model and the operator.
         scratch: C expression (``uint8_t *``) of this op's scratch buffer ("" when it has none).
         pool: the model's :class:`ConstPool`.
+        sparse: the sparse-weights mode ("auto", "off", "force") for CONV_2D / FULLY_CONNECTED.
+        notes: lines the handler adds about its choices (collected into ``AotResult.notes``).
     """
 
     def __init__(self, model: TFLiteModel, subgraph: Subgraph, op: Operator, *,
@@ -110,6 +112,8 @@ class OpContext:
         self.op = op
         self.pool = pool if pool is not None else ConstPool()
         self.scratch = scratch
+        self.sparse = "auto"  # generate_c(sparse=...): "auto" | "off" | "force" (edgekit/codegen/aot/sparse.py)
+        self.notes: list[str] = []  # what the handler chose, for AotResult.notes
         self._tensor_ptr = tensor_ptr
         self._supported = supported if supported is not None else sorted(REGISTRY)
 

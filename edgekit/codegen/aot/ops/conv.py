@@ -14,7 +14,9 @@ from edgekit.codegen.aot.ops.base import (
     register,
     scale_zp,
 )
+from edgekit.codegen.aot.ops.fully_connected import folded_bias
 from edgekit.codegen.aot.quant import conv_multipliers
+from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
 
 
 def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
@@ -105,6 +107,42 @@ def _dw_bias_full(ctx: OpContext, channels: int, in_offset: int) -> np.ndarray:
     return (((full + 2**31) % 2**32) - 2**31).astype(np.int32)
 
 
+def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
+    """The sparse encoding of a CONV_2D filter (no groups) when ``ctx.sparse`` selects it, else None."""
+    if ctx.sparse == "off" or p["k_c"] != p["in_c"]:
+        return None
+    enc = encode(ctx.input(1).array().reshape(int(p["out_c"]), -1))
+    pixels = int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])
+    taps = 0 if _sparse_direct(p) else int(p["k_h"]) * int(p["k_w"])
+    return enc if choose(ctx.sparse, enc, pixels, taps=taps) else None
+
+
+def _sparse_direct(p: dict[str, object]) -> bool:
+    """1x1 without padding: ek_sparse_conv2d_s8 reads the input pixels in place (no scratch)."""
+    return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
+
+
+def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> str:
+    out_c = int(p["out_c"])
+    w = ctx.input(1).array().reshape(out_c, -1)
+    b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
+    s = dict(rows=out_c, depth=enc.depth,
+             counts=ctx.const_array(f"{ctx.ident}_sp_counts", enc.counts, "uint16_t"),
+             entries=ctx.const_array(f"{ctx.ident}_sp_entries", enc.entries, "uint8_t"),
+             bias=ctx.const_array(f"{ctx.ident}_sp_bias", folded_bias(w, b, int(p["in_offset"])), "int32_t"))
+    ctx.notes.append(f"op {ctx.op.index} CONV_2D: sparse weights, {enc.nonzeros} of {w.size} non-zero "
+                     f"({enc.density:.1%} entries), {enc.nbytes} B instead of {w.size} B")
+    scratch = "NULL" if _sparse_direct(p) else ctx.scratch
+    return "\n".join([
+        "{",
+        f"    /* sparse weights: {enc.nonzeros} of {w.size} non-zero, {enc.n_entries} entries ({enc.nbytes} B) */",
+        *("    " + line for line in c_struct("ek_conv_params_t", "p", p).splitlines()),
+        *("    " + line for line in c_struct("ek_sparse_t", "s", s).splitlines()),
+        f"    ek_sparse_conv2d_s8(&p, &s, {ctx.ptr(ctx.op.inputs[0])}, {ctx.ptr(ctx.op.outputs[0])}, {scratch});",
+        "}",
+    ])
+
+
 class _ConvBase(OpHandler):
     depthwise = False
     kernel = ""
@@ -117,6 +155,9 @@ class _ConvBase(OpHandler):
         mult = ctx.const_array(f"{ctx.ident}_mult", np.array(p.pop("_mults"), dtype=np.int32), "int32_t")
         shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
         p.update(out_mult=mult, out_shift=shift)
+        enc = None if self.depthwise else _sparse(ctx, p)
+        if enc is not None:
+            return _emit_sparse(ctx, p, enc)
         if self.depthwise and _dw_taps(p):
             full = _dw_bias_full(ctx, int(p["out_c"]), int(p["in_offset"]))
             p["dw_bias_full"] = ctx.const_array(f"{ctx.ident}_bias_full", full, "int32_t")
@@ -148,6 +189,8 @@ class _ConvBase(OpHandler):
         p = _conv_params(ctx, self.depthwise)
         if self.depthwise:
             return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
+        if _sparse(ctx, p) is not None:  # EK_SPARSE_CONV_SCRATCH: 4 im2col patches unless 1x1 unpadded
+            return 0 if _sparse_direct(p) else 4 * int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
         return _im2col_scratch(p) if _use_im2col(p) else 0
 
 

@@ -14,6 +14,7 @@ from edgekit.codegen.aot.ops.base import (
     scale_zp,
 )
 from edgekit.codegen.aot.quant import conv_multipliers, f32, fc_multiplier
+from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
 
 
 def _fc_params(ctx: OpContext) -> dict[str, object]:
@@ -89,6 +90,33 @@ def folded_bias(weights: np.ndarray, bias: np.ndarray | None, in_offset: int) ->
     return ((total + 2**31) % 2**32 - 2**31).astype(np.int32)
 
 
+def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
+    """The sparse encoding of the filter's out_depth rows when ``ctx.sparse`` selects it (no filter zero point)."""
+    if ctx.sparse == "off" or p["filter_offset"] != 0:
+        return None
+    enc = encode(ctx.input(1).array()[: int(p["out_depth"])])
+    return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc") else None
+
+
+def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> str:
+    w = ctx.input(1).array()[: int(p["out_depth"])]
+    b = ctx.input(2).array().reshape(-1)[: int(p["out_depth"])] if ctx.input(2) is not None else None
+    s = dict(rows=enc.rows, depth=enc.depth,
+             counts=ctx.const_array(f"{ctx.ident}_sp_counts", enc.counts, "uint16_t"),
+             entries=ctx.const_array(f"{ctx.ident}_sp_entries", enc.entries, "uint8_t"),
+             bias=ctx.const_array(f"{ctx.ident}_sp_bias", folded_bias(w, b, int(p["in_offset"])), "int32_t"))
+    ctx.notes.append(f"op {ctx.op.index} FULLY_CONNECTED: sparse weights, {enc.nonzeros} of {w.size} non-zero "
+                     f"({enc.density:.1%} entries), {enc.nbytes} B instead of {w.size} B")
+    return "\n".join([
+        "{",
+        f"    /* sparse weights: {enc.nonzeros} of {w.size} non-zero, {enc.n_entries} entries ({enc.nbytes} B) */",
+        *("    " + line for line in c_struct("ek_fc_params_t", "p", p).splitlines()),
+        *("    " + line for line in c_struct("ek_sparse_t", "s", s).splitlines()),
+        f"    ek_sparse_fc_s8(&p, &s, {ctx.ptr(ctx.op.inputs[0])}, {ctx.ptr(ctx.op.outputs[0])});",
+        "}",
+    ])
+
+
 @register
 class FullyConnected(OpHandler):
     """FULLY_CONNECTED (int8 in/out, int8 weights, int32 bias)."""
@@ -103,6 +131,9 @@ class FullyConnected(OpHandler):
         mult = ctx.const_array(f"{ctx.ident}_mult", np.array(p.pop("_mults"), dtype=np.int32), "int32_t")
         shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
         p.update(out_mult=mult, out_shift=shift)
+        enc = _sparse(ctx, p)
+        if enc is not None:
+            return _emit_sparse(ctx, p, enc)
         bias = ""
         filt = ""
         kernel, extra = "ek_fully_connected_s8", ""
@@ -129,4 +160,6 @@ class FullyConnected(OpHandler):
     def scratch_bytes(self, ctx: OpContext) -> int:
         """Two int16 rows of the input for ek_fully_connected_s8_mat (none for a filter zero point)."""
         p = _fc_params(ctx)
+        if _sparse(ctx, p) is not None:
+            return 0
         return _mat_scratch(p) if _use_mat(p) else 0
