@@ -117,8 +117,9 @@ def counting_rule(board: BoardProfile, timer_hz: int) -> tuple[str, float, str]:
         per_tick = 1e9 / timer_hz / (2 ** shift)
         return "instructions", per_tick, (f"QEMU -icount shift={shift}: one guest instruction = {2 ** shift} ns "
                                           f"of virtual time; instructions = ticks x 1e9 / {timer_hz} / 2^{shift}")
-    per_tick = board.clock_hz / timer_hz
-    return "cycles", per_tick, f"cycles = ticks x clock_hz / timer_hz = ticks x {board.clock_hz} / {timer_hz}"
+    clock = board.firmware_clock_hz  # the clock the firmware runs at (firmware.core_clock_hz, else clock_hz)
+    per_tick = clock / timer_hz
+    return "cycles", per_tick, f"cycles = ticks x core clock / timer_hz = ticks x {clock} / {timer_hz}"
 
 
 # ---------------------------------------------------------------- result
@@ -218,8 +219,9 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
             :mod:`edgekit.power`) or a :class:`~edgekit.power.PowerMonitor`; bench opens and closes it. The
             firmware must raise its energy GPIO around the timed inferences. Without it energy is modelled.
         baudrate: override the board's serial speed (MLPerf Tiny energy mode runs the DUT link at 9600 baud).
-        energy_mode: ``levels`` (GPIO high during the timed inferences, default) or ``edges`` (MLPerf Tiny
-            timestamp pulses); also settable in the spec as ``windows=edges``.
+        energy_mode: ``levels`` (GPIO high during the timed inferences) or ``edges`` (MLPerf Tiny
+            timestamp pulses); also settable in the spec as ``windows=edges``. Default: what the board's
+            ``firmware.gpio_energy_pin`` produces (``edges`` for a ``:mlperf`` pin, else ``levels``).
 
     Raises:
         DeviceError: the device crashed, hung, rebooted or answered an error (message and log path included).
@@ -240,11 +242,13 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         notes.append(f"the project was generated for board '{tgt.board_id}', benchmarked as '{prof.id}'")
     logs = Path(log_dir) if log_dir else tgt.elf.parent
 
-    monitor, mode, captures = _power_monitor(power, prof, energy_mode), energy_mode or "levels", []
+    pin = prof.firmware.energy_pin  # its convention gives the default: levels, or edges for MLPerf timestamps
+    default_mode = pin.windows_by if pin is not None else "levels"
+    monitor, mode, captures = _power_monitor(power, prof, energy_mode), energy_mode or default_mode, []
     if isinstance(power, str):
         from edgekit.power import parse_spec
 
-        mode = energy_mode or parse_spec(power).options.get("windows", "levels")
+        mode = energy_mode or parse_spec(power).options.get("windows", default_mode)
     with (monitor if monitor is not None else _NoMonitor()), \
             open_session(prof, elf=tgt.elf, port=port, log_dir=logs, timeout=timeout,
                          infer_timeout=infer_timeout) as sess:
@@ -285,7 +289,7 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         transport = {"kind": sess.kind, "url": sess.url, "upload": upload, "log": str(sess.link.log_path),
                      "qemu_log": str(sess.qemu.log_path) if sess.qemu else None}
 
-    timer_hz = info.timer_hz or prof.firmware.timer_hz or prof.clock_hz
+    timer_hz = info.timer_hz or prof.firmware.timer_hz or prof.firmware_clock_hz
     if info.timer_hz and prof.firmware.timer_hz and info.timer_hz != prof.firmware.timer_hz:
         notes.append(f"the device's timer runs at {info.timer_hz} Hz, the board profile says "
                      f"{prof.firmware.timer_hz} Hz; the device's figure is used")
@@ -309,8 +313,7 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         input={"source": sample.source, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
                "note": sample.note},
         runs=runs, warmup=warmup, timing=timing, memory=memory,
-        energy=(_energy(prof, timing) if monitor is None else
-                _measured_energy(prof, timing, captures, monitor, mode, notes)), output={
+        energy=_energy_section(prof, timing, captures, monitor, mode, notes, transport["qemu_log"]), output={
             "index": 0, "bytes": len(out), "hex": out.hex()}, canary=canary, notes=notes)
     if save is not None:
         result.save(save)
@@ -321,13 +324,26 @@ def _timing(prof: BoardProfile, ticks: list[int], timer_hz: int, timer_kind: str
     basis, per_tick, rule = counting_rule(prof, timer_hz)
     counts = [t * per_tick for t in ticks]
     if basis == "instructions":
-        lat_basis = (f"instructions at one per cycle at the board clock ({prof.clock_hz} Hz): "
+        lat_basis = (f"instructions at one per cycle at the board clock ({prof.firmware_clock_hz} Hz): "
                      "an estimate, QEMU does not model cycles")
     else:
-        lat_basis = f"cycles at the board clock ({prof.clock_hz} Hz)"
+        lat_basis = f"cycles at the clock the firmware runs at ({prof.firmware_clock_hz} Hz)"
     return {"timer": {"kind": timer_kind, "hz": timer_hz}, "basis": basis, "per_tick": per_tick, "rule": rule,
             "ticks": ticks, "ticks_stats": stats(ticks), "count": stats(counts),
-            "latency_us": stats([c / prof.clock_hz * 1e6 for c in counts]), "latency_basis": lat_basis}
+            "latency_us": stats([c / prof.firmware_clock_hz * 1e6 for c in counts]), "latency_basis": lat_basis}
+
+
+def _energy_section(prof: BoardProfile, timing: dict[str, Any], captures: list[Any], monitor: Any, mode: str,
+                    notes: list[str], qemu_log: str | None) -> dict[str, Any]:
+    """Modelled or measured energy, plus where its windows came from (``windows_from``, ``gpio``)."""
+    from edgekit.gpio import energy_gpio_report
+
+    if monitor is None:
+        energy = {**_energy(prof, timing), "windows_from": "model"}
+    else:
+        energy = {**_measured_energy(prof, timing, captures, monitor, mode, notes), "windows_from": "gpio"}
+    energy["gpio"] = energy_gpio_report(prof, qemu_log)
+    return energy
 
 
 def _energy(prof: BoardProfile, timing: dict[str, Any]) -> dict[str, Any]:

@@ -31,8 +31,12 @@ BUILD_SYSTEMS = ("cmake", "esp-idf", "pico-sdk", "zephyr", "platformio", "linux"
 # bossac: SAM-BA over USB CDC after a 1200-baud touch (the Arduino Nano 33 BLE bootloader).
 FLASH_METHODS = ("qemu", "pyocd", "esptool", "uf2", "bossac", "openocd", "dfu-util", "ssh", "none")
 # stm32-lpuart: the LPUART of STM32L4/H7 (USART-like registers, BRR = 256 * f_ck / baud).
-UART_KINDS = ("cmsdk", "stm32-usart", "stm32-lpuart", "nrf-uarte", "rp2040-uart", "esp-usb-serial", "usb-cdc",
-              "linux")
+# stm32f4-usart: the older USART of STM32F1/F2/F4 (SR/DR/BRR/CR1 at 0x00/0x04/0x08/0x0C).
+# nrf-uart: the nRF51/nRF52 UART without EasyDMA (one byte per register access; nrf-uarte is the DMA variant).
+UART_KINDS = ("cmsdk", "stm32-usart", "stm32-lpuart", "stm32f4-usart", "nrf-uart", "nrf-uarte", "rp2040-uart",
+              "esp-usb-serial", "usb-cdc", "linux")
+STM32_UARTS = ("stm32-usart", "stm32-lpuart", "stm32f4-usart")  # pins: STM32 GPIO port base + alternate function
+NRF_UARTS = ("nrf-uart", "nrf-uarte")                            # pins: PSEL pin numbers (port * 32 + pin)
 # ccount: the Xtensa CCOUNT special register (ESP32-S3), one tick per CPU cycle.
 TIMER_KINDS = ("dwt", "systick", "cmsdk-timer", "ccount", "linux")
 POWER_MODELS = ("datasheet", "measured", "none")
@@ -82,15 +86,57 @@ class Build:
 
 
 @dataclass(frozen=True)
+class EnableBit:
+    """One register bit the firmware core sets at boot (a peripheral clock enable, a supply switch)."""
+
+    reg: int
+    bit: int
+    what: str
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A UART pin: STM32: GPIO port base address, pin 0-15 and alternate function; nRF: pin number only."""
+
+    pin: int
+    gpio_base: int = 0
+    af: int = 0
+
+
+@dataclass(frozen=True)
+class UartPins:
+    """The UART's TX and RX pins, put in their alternate function (STM32) or selected (nRF) at boot."""
+
+    tx: Pin
+    rx: Pin
+
+
+@dataclass(frozen=True)
 class Firmware:
-    """Facts the firmware core needs: UART, timer, exit mechanism, extra config."""
+    """Facts the firmware core needs: UART, timer, exit mechanism, extra config.
+
+    ``core_clock_hz`` is the clock the edgekit firmware core really runs at (0: ``clock_hz``). The core
+    configures no PLL, so on a real chip this is the reset clock (e.g. 4 MHz MSI on STM32L4); the UART baud
+    divider, the DWT/SysTick rate and the cycle counts of ``edgekit bench`` use it. ``enable_bits`` are set in
+    order before the UART is touched; ``uart_pins`` are configured after them.
+    """
 
     uart: str = "cmsdk"
     uart_base: int = 0
     timer: str = "dwt"
     timer_hz: int = 0
     semihosting: bool = False
-    gpio_energy_pin: str = ""
+    gpio_energy_pin: str = ""  # "<family>:<pin>", see edgekit/gpio.py; "" = no energy GPIO
+    core_clock_hz: int = 0
+    enable_bits: tuple[EnableBit, ...] = ()
+    uart_pins: UartPins | None = None
+
+    @property
+    def energy_pin(self) -> Any:
+        """The parsed :class:`edgekit.gpio.GpioPin` of ``gpio_energy_pin``, or None when there is none."""
+        from edgekit.gpio import parse_pin
+
+        return parse_pin(self.gpio_energy_pin) if self.gpio_energy_pin else None
 
 
 @dataclass(frozen=True)
@@ -172,6 +218,11 @@ class BoardProfile:
         return self.perf.source
 
     @property
+    def firmware_clock_hz(self) -> int:
+        """The clock the edgekit firmware core runs at: ``firmware.core_clock_hz``, else ``clock_hz``."""
+        return self.firmware.core_clock_hz or self.clock_hz
+
+    @property
     def is_emulated(self) -> bool:
         return self.flash.method == "qemu"
 
@@ -201,7 +252,11 @@ _REGION: _Spec = {"name": (str, True), "origin": (int, True), "size_kb": (int, T
 _BUILD: _Spec = {"system": (str, True), "toolchain": (str, False), "cpu_flags": (list, False),
                  "defines": (list, False), "board": (str, False)}
 _FIRMWARE: _Spec = {"uart": (str, False), "uart_base": (int, False), "timer": (str, False),
-                    "timer_hz": (int, False), "semihosting": (bool, False), "gpio_energy_pin": (str, False)}
+                    "timer_hz": (int, False), "semihosting": (bool, False), "gpio_energy_pin": (str, False),
+                    "core_clock_hz": (int, False), "enable_bits": (list, False), "uart_pins": (dict, False)}
+_ENABLE_BIT: _Spec = {"reg": (int, True), "bit": (int, True), "what": (str, True)}
+_UART_PINS: _Spec = {"tx": (dict, True), "rx": (dict, True)}
+_PIN: _Spec = {"pin": (int, True), "gpio_base": (int, False), "af": (int, False)}
 _FLASH: _Spec = {"method": (str, True), "target": (str, False), "options": (dict, False)}
 _SERIAL: _Spec = {"baudrate": (int, False), "usb": ((dict, type(None)), False)}
 _USB: _Spec = {"vid": (int, True), "pid": (int, True)}
@@ -318,6 +373,66 @@ def _check_overlaps(regions: Sequence[MemoryRegion], src: Path) -> None:
                              hint="check origin and size_kb of both regions")
 
 
+def _firmware_setup(fw: dict[str, Any], clock_hz: int, src: Path) -> dict[str, Any]:
+    """Validate firmware.core_clock_hz, enable_bits and uart_pins; returns them as dataclass values."""
+    out: dict[str, Any] = {}
+    if "core_clock_hz" in fw:
+        _positive(fw["core_clock_hz"], "firmware.core_clock_hz", src)
+        if fw["core_clock_hz"] > clock_hz:
+            raise BoardError(f"{src}: firmware.core_clock_hz: {fw['core_clock_hz']} is above clock_hz ({clock_hz})",
+                             hint="core_clock_hz is the clock the firmware core runs at (the reset clock)")
+    bits = []
+    for i, item in enumerate(fw.get("enable_bits", [])):
+        where = f"firmware.enable_bits[{i}]"
+        e = _check(item, _ENABLE_BIT, where, src)
+        if not (0 < e["reg"] <= 0xFFFFFFFC and e["reg"] % 4 == 0):
+            raise BoardError(f"{src}: {where}.reg: {_show(e['reg'])} is not a word-aligned 32-bit address",
+                             hint="write the register address in hex, e.g. reg: 0x40023830")
+        if not 0 <= e["bit"] <= 31:
+            raise BoardError(f"{src}: {where}.bit: {_show(e['bit'])} is not a bit number 0-31")
+        if not e["what"].strip():
+            raise BoardError(f"{src}: {where}.what: name the register and bit (e.g. 'RCC_AHB1ENR.GPIOAEN')")
+        bits.append(EnableBit(e["reg"], e["bit"], e["what"]))
+    out["enable_bits"] = tuple(bits)
+    if "uart_pins" in fw:
+        kind = fw.get("uart", "cmsdk")
+        if kind not in (*STM32_UARTS, *NRF_UARTS):
+            raise BoardError(f"{src}: firmware.uart_pins: firmware.uart '{kind}' takes no pin configuration",
+                             hint=f"uart_pins applies to: {', '.join((*STM32_UARTS, *NRF_UARTS))}")
+        pins = _check(fw["uart_pins"], _UART_PINS, "firmware.uart_pins", src)
+        out["uart_pins"] = UartPins(*(_uart_pin(pins[k], kind, f"firmware.uart_pins.{k}", src) for k in ("tx", "rx")))
+    elif fw.get("uart") in STM32_UARTS or fw.get("uart") in NRF_UARTS:
+        raise BoardError(f"{src}: firmware.uart_pins: required for firmware.uart '{fw['uart']}' (a real chip's "
+                         "TX/RX pins must be routed to the UART)",
+                         hint="add uart_pins: {tx: {gpio_base: 0x40020000, pin: 9, af: 7}, rx: {...}} (STM32) "
+                              "or {tx: {pin: 6}, rx: {pin: 8}} (nRF)")
+    return out
+
+
+def _uart_pin(raw: Any, kind: str, where: str, src: Path) -> Pin:
+    p = _check(raw, _PIN, where, src)
+    if kind in STM32_UARTS:
+        for key in ("gpio_base", "af"):
+            if key not in p:
+                raise BoardError(f"{src}: {where}.{key}: required for an STM32 UART pin",
+                                 hint="gpio_base: the GPIO port's base address; af: the alternate function 0-15")
+        if not 0 <= p["pin"] <= 15:
+            raise BoardError(f"{src}: {where}.pin: {_show(p['pin'])} is not an STM32 pin number 0-15")
+        if not 0 <= p["af"] <= 15:
+            raise BoardError(f"{src}: {where}.af: {_show(p['af'])} is not an alternate function 0-15")
+        if not (0 < p["gpio_base"] <= 0xFFFFFC00 and p["gpio_base"] % 0x400 == 0):
+            raise BoardError(f"{src}: {where}.gpio_base: {_show(p['gpio_base'])} is not a GPIO port base "
+                             "(a 1 KB-aligned address)", hint="e.g. GPIOA of STM32F4 is 0x40020000")
+        return Pin(p["pin"], p["gpio_base"], p["af"])
+    for key in ("gpio_base", "af"):
+        if key in p:
+            raise BoardError(f"{src}: {where}.{key}: an nRF pin is only a pin number (port * 32 + pin)",
+                             hint="write e.g. tx: {pin: 6} for P0.06, {pin: 40} for P1.08")
+    if not 0 <= p["pin"] <= 47:
+        raise BoardError(f"{src}: {where}.pin: {_show(p['pin'])} is not an nRF pin number 0-47 (port * 32 + pin)")
+    return Pin(p["pin"])
+
+
 def parse_board(raw: Any, src: Path) -> BoardProfile:
     """Validate a parsed YAML document and build a :class:`BoardProfile`."""
     top = _check(raw, _TOP, "", src)
@@ -359,6 +474,15 @@ def parse_board(raw: Any, src: Path) -> BoardProfile:
     for key in ("uart_base", "timer_hz"):
         if key in fw:
             _positive(fw[key], f"firmware.{key}", src, allow_zero=True)
+    if fw.get("gpio_energy_pin"):
+        from edgekit.gpio import parse_pin
+
+        try:
+            parse_pin(fw["gpio_energy_pin"])
+        except ValueError as exc:
+            raise BoardError(f"{src}: firmware.gpio_energy_pin: {exc}",
+                             hint="see docs/hardware.md (energy GPIO) for the pin syntax") from None
+    fw = {**fw, **_firmware_setup(fw, top["clock_hz"], src)}
     firmware = Firmware(**fw)
 
     fl = _check(top["flash"], _FLASH, "flash", src)

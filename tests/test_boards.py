@@ -94,7 +94,7 @@ def test_real_board_numbers_carry_sources(board_id: str) -> None:
     assert b.perf.cycles_per_mac > 0
     if b.kind == "mcu":
         assert b.serial.usb_vid is not None and b.serial.usb_pid is not None, "MCU boards need a USB id for discovery"
-        assert b.firmware.timer_hz == b.clock_hz, "the firmware timer counts CPU cycles"
+        assert b.firmware.timer_hz == b.firmware_clock_hz, "the firmware timer counts CPU cycles"
 
 
 @pytest.mark.parametrize("board_id", sorted(REAL_BOARDS))
@@ -287,7 +287,8 @@ def test_cli_show_text_includes_sources(capsys: pytest.CaptureFixture[str]) -> N
 def test_cli_unknown_board(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["boards", "show", "nucleo-l4r5"]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err == ["error: unknown board 'nucleo-l4r5'", "hint: did you mean nucleo-l4r5zi?"]
+    assert err[0] == "error: unknown board 'nucleo-l4r5'" and len(err) == 2
+    assert err[1].startswith("hint: did you mean nucleo-l4r5zi")  # the closest match first
 
 
 def test_cli_invalid_board_file_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -135,6 +135,9 @@ class QemuInstance:
             raise BoardError(f"board '{board.id}' has no QEMU stand-in",
                              hint="pass --port to use a real board, or choose a qemu-* board")
         kwargs.setdefault("semihosting", board.firmware.semihosting)
+        from edgekit.gpio import qemu_trace_args
+
+        kwargs.setdefault("extra_args", qemu_trace_args(board))  # the energy pin's writes, in QEMU's log
         return cls(elf, machine=board.qemu.machine, cpu=board.qemu.cpu, icount_shift=board.qemu.icount_shift,
                    **kwargs)
 

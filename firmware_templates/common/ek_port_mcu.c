@@ -4,6 +4,7 @@
 #include "ek_port.h"
 
 #include "ek_config.h"
+#include "ek_gpio.h"
 #include "ek_semihost.h"
 #include "ek_startup.h"
 #include "ek_timer.h"
@@ -12,6 +13,7 @@
 void ek_port_init(void) {
     ek_uart_init();
     ek_timer_init();
+    ek_gpio_init(); /* the energy pin, driven low (nothing when the board has none) */
 }
 
 int ek_port_getc(void) {

@@ -8,6 +8,28 @@
 #include "ek_model.h"
 #include "ek_port.h"
 
+#if EK_GPIO_ENERGY
+#include "ek_gpio.h"
+#else /* no energy pin (or a port without ek_gpio.h): the edges cost nothing */
+#define ek_gpio_energy_high() ((void)0)
+#define ek_gpio_energy_low() ((void)0)
+#endif
+
+#if EK_GPIO_ENERGY && EK_GPIO_TIMESTAMP
+/* An MLPerf Tiny energy-mode timestamp: the idle-high pin pulled low for EK_GPIO_PULSE_US (a falling edge). */
+static void gpio_timestamp(void) {
+    ek_gpio_pin_low();
+    uint32_t hz = ek_port_tick_hz(); /* 32-bit arithmetic: no 64-bit division helper gets linked */
+    uint32_t hold = hz / 1000000u * EK_GPIO_PULSE_US + hz % 1000000u * EK_GPIO_PULSE_US / 1000000u;
+    uint64_t t0 = ek_port_ticks();
+    while (ek_port_ticks() - t0 < hold) {
+    }
+    ek_gpio_pin_high();
+}
+#else
+#define gpio_timestamp() ((void)0)
+#endif
+
 #ifndef EK_EDGEKIT_VERSION
 #define EK_EDGEKIT_VERSION "0"
 #endif
@@ -48,7 +70,11 @@ static void out_n(const char *s, size_t n) {
 }
 
 static void out(const char *s) {
-    out_n(s, strlen(s));
+    size_t n = 0;
+    while (s[n] != '\0') { /* not strlen(): libc's is 220 bytes of speed-tuned code */
+        n++;
+    }
+    out_n(s, n);
 }
 
 static void out_eol(void) {
@@ -64,14 +90,36 @@ static void out_ready(void) {
     out_line("m-ready");
 }
 
-static void out_u64(uint64_t v) {
-    char buf[20];
-    size_t i = sizeof buf;
+/* Number printing uses 32-bit integer arithmetic only: no float or double formatting, and none of
+ * libgcc's 64-bit division or soft-double helpers (about 3 KB on Cortex-M) get linked. */
+
+/* The decimal digits of the unsigned integer w[0..nw-1] (32-bit words, most significant first; the
+ * words are consumed), written backwards so that the last digit lands just before `end`; returns how
+ * many. Divides by 10 in 16-bit halves, so every division is 32-bit by 32-bit. */
+static size_t dec_digits(uint32_t *w, size_t nw, char *end) {
+    size_t n = 0;
+    uint32_t any;
     do {
-        buf[--i] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0 && i > 0);
-    out_n(buf + i, sizeof buf - i);
+        uint32_t rem = 0;
+        any = 0;
+        for (size_t i = 0; i < nw; i++) {
+            uint32_t hi = rem << 16 | w[i] >> 16;
+            uint32_t lo = (hi % 10u) << 16 | (w[i] & 0xFFFFu);
+            w[i] = (hi / 10u) << 16 | lo / 10u;
+            rem = lo % 10u;
+            any |= w[i];
+        }
+        *--end = (char)('0' + rem);
+        n++;
+    } while (any != 0);
+    return n;
+}
+
+static void out_u64(uint64_t v) {
+    uint32_t w[2] = {(uint32_t)(v >> 32), (uint32_t)v};
+    char buf[20];
+    size_t n = dec_digits(w, 2, buf + sizeof buf);
+    out_n(buf + sizeof buf - n, n);
 }
 
 static void out_i64(int64_t v) {
@@ -83,49 +131,92 @@ static void out_i64(int64_t v) {
     }
 }
 
-/* A value with 3 decimals, as printf("%.3f") rounds it; huge magnitudes as "<digits>e<exp>". */
+/* A float32 value with 3 decimals, rounded as printf("%.3f") rounds it (exact value, ties to even; no
+ * minus sign on a value that rounds to 0.000); magnitudes of 1e15 and more as "<15 digits>e<exp>",
+ * rounded the same way; "nan", "inf", "-inf". Integer arithmetic on the float's bits: v = m * 2^e. */
 static void out_f3(float v) {
-    if (v != v) {
-        out_n("nan", 3);
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int neg = (int)(bits >> 31);
+    int e = (int)(bits >> 23 & 0xFFu);
+    uint32_t m = bits & 0x7FFFFFu;
+    if (e == 0xFF) {
+        out(m != 0 ? "nan" : neg ? "-inf" : "inf");
         return;
     }
-    double d = (double)v;
-    int neg = d < 0.0;
+    if (e == 0) {
+        e = 1; /* subnormal */
+    } else {
+        m |= 0x800000u;
+    }
+    e -= 150;
+    char buf[44]; /* 2^128 has 39 digits */
+    char *end = buf + sizeof buf;
+    size_t n;
+    if (e < 0) {
+        /* |v| < 2^24: thousandths = m * 1000 / 2^-e rounded half to even; m * 1000 < 2^34, so beyond a
+         * shift of 40 the result is 0 and the rest is below one half */
+        uint64_t x = (uint64_t)m * 1000u, milli = 0;
+        if (-e <= 40) {
+            uint64_t half = (uint64_t)1 << (-e - 1);
+            uint64_t rest = x & ((half << 1) - 1u);
+            milli = x >> -e;
+            if (rest > half || (rest == half && (milli & 1u))) {
+                milli++;
+            }
+        }
+        neg = neg && milli != 0;
+        uint32_t w[2] = {(uint32_t)(milli >> 32), (uint32_t)milli};
+        n = dec_digits(w, 2, end);
+        while (n < 4) {
+            *(end - ++n) = '0';
+        }
+        end -= 3; /* the integer digits end here; the 3 decimals follow */
+        n -= 3;
+    } else {
+        /* an integer, m << e < 2^128 */
+        uint32_t w[4] = {0, 0, 0, 0};
+        unsigned word = (unsigned)e / 32u, bit = (unsigned)e % 32u;
+        w[3 - word] = m << bit;
+        if (bit != 0 && word < 3) {
+            w[2 - word] = m >> (32u - bit);
+        }
+        n = dec_digits(w, 4, end);
+        if (n > 15) {
+            /* keep 15 digits, round the rest half to even, print the dropped count as the exponent */
+            char *d = end - n;
+            int up = d[15] > '5';
+            for (size_t i = 16; i < n && !up && d[15] == '5'; i++) {
+                up = d[i] != '0';
+            }
+            up = up || (d[15] == '5' && ((d[14] - '0') & 1));
+            size_t i = 15;
+            while (up && i > 0) {
+                up = d[--i] == '9';
+                d[i] = up ? '0' : (char)(d[i] + 1);
+            }
+            if (up) {
+                *--d = '1'; /* 999...9 rounded up: one more digit */
+            }
+            if (neg) {
+                out_n("-", 1);
+            }
+            out_n(d, (size_t)(end - d) - (n - 15));
+            out_n("e", 1);
+            out_u64(n - 15);
+            return;
+        }
+    }
     if (neg) {
-        d = -d;
-    }
-    if (d > 3.5e38) {
-        out(neg ? "-inf" : "inf");
-        return;
-    }
-    if (d >= 1e15) {
-        int e = 0;
-        while (d >= 1e15) {
-            d /= 10.0;
-            e++;
-        }
-        if (neg) {
-            out_n("-", 1);
-        }
-        out_u64((uint64_t)(d + 0.5));
-        out_n("e", 1);
-        out_u64((uint64_t)e);
-        return;
-    }
-    /* d * 1000 is exact for a float32 value (24 + 10 bits < 53): round it half to even, like printf */
-    double x = d * 1000.0;
-    uint64_t milli = (uint64_t)x;
-    double rest = x - (double)milli;
-    if (rest > 0.5 || (rest == 0.5 && (milli & 1u))) {
-        milli++;
-    }
-    if (neg && milli != 0) {
         out_n("-", 1);
     }
-    out_u64(milli / 1000u);
-    char frac[4] = {'.', (char)('0' + (int)(milli / 100u % 10u)), (char)('0' + (int)(milli / 10u % 10u)),
-                    (char)('0' + (int)(milli % 10u))};
-    out_n(frac, sizeof frac);
+    out_n(end - n, n);
+    if (e < 0) {
+        char frac[4] = {'.', end[0], end[1], end[2]};
+        out_n(frac, sizeof frac);
+    } else {
+        out_n(".000", 4);
+    }
 }
 
 static void out_hex(const uint8_t *b, size_t n) {
@@ -200,8 +291,11 @@ static size_t tokenize(const char *s, size_t len, tok_t *toks) {
 }
 
 static int tok_is(tok_t t, const char *lit) {
-    size_t n = strlen(lit);
-    return t.n == n && memcmp(t.s, lit, n) == 0;
+    size_t i = 0;
+    while (i < t.n && lit[i] != '\0' && t.s[i] == lit[i]) {
+        i++;
+    }
+    return i == t.n && lit[i] == '\0';
 }
 
 /* Decimal 0..4294967295, digits only; 0 on success. */
@@ -311,12 +405,28 @@ static void out_results(void) {
     out_line("]");
 }
 
+/* n / d, the remainder in *rem: binary long division, so that libgcc's 64-bit division is not linked
+ * (64 steps; used only to print timestamps, never inside a timed run). */
+static uint64_t div_u64_u32(uint64_t n, uint32_t d, uint32_t *rem) {
+    uint64_t q = 0, r = 0;
+    for (int i = 63; i >= 0; i--) {
+        r = r << 1 | (n >> i & 1u);
+        if (r >= d) {
+            r -= d;
+            q |= (uint64_t)1 << i;
+        }
+    }
+    *rem = (uint32_t)r;
+    return q;
+}
+
 static uint64_t ticks_to_us(uint64_t ticks) {
-    uint64_t hz = ek_port_tick_hz();
+    uint32_t hz = ek_port_tick_hz(), r;
     if (hz == 0) {
         return 0;
     }
-    return ticks / hz * 1000000u + ticks % hz * 1000000u / hz;
+    uint64_t s = div_u64_u32(ticks, hz, &r);
+    return s * 1000000u + div_u64_u32((uint64_t)r * 1000000u, hz, &r);
 }
 
 /* ------------------------------------------------------------------ commands -------- */
@@ -449,14 +559,18 @@ static void cmd_infer(ek_proto_t *p, const tok_t *t, size_t n) {
     out("m-infer-start-");
     out_u64(count);
     out_eol();
+    gpio_timestamp(); /* MLPerf energy mode: the timed loop starts at this falling edge */
     uint64_t start = ek_port_ticks();
     for (uint32_t i = 0; i < count; i++) {
         copy_input(p);
         ek_port_timer_rephase();
         uint64_t t0 = ek_port_ticks();
+        ek_gpio_energy_high(); /* the energy window is exactly the inference (warm-ups are not marked) */
         int rc = ek_model_invoke();
+        ek_gpio_energy_low();
         uint64_t t1 = ek_port_ticks();
         if (rc != 0) {
+            gpio_timestamp(); /* close the timed region for the energy monitor */
             out_error_num("infer: runtime error ", rc, "");
             return;
         }
@@ -466,6 +580,7 @@ static void cmd_infer(ek_proto_t *p, const tok_t *t, size_t n) {
         p->laps_n++;
     }
     uint64_t end = ek_port_ticks();
+    gpio_timestamp(); /* ... and ends at this one */
     p->have_results = 1;
     out("m-lap-us-");
     out_u64(ticks_to_us(start));
@@ -755,8 +870,8 @@ void ek_proto_poll(ek_proto_t *p) {
     if (p->loading != LOAD_BIN) {
         return;
     }
-    uint64_t hz = ek_port_tick_hz();
-    uint64_t limit = hz / 1000u * EK_BIN_TIMEOUT_MS;
+    uint32_t hz = ek_port_tick_hz();
+    uint64_t limit = (uint64_t)(hz / 1000u) * EK_BIN_TIMEOUT_MS;
     if (limit != 0 && ek_port_ticks() - p->bin_last > limit) {
         p->loading = LOAD_NONE;
         out("e-[ek-bin: timeout after ");
