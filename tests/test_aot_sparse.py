@@ -10,12 +10,16 @@ entries (ek_sparse.h), chosen per layer by a cost model, bit-exact with the TFLM
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from aot_util import convert_int8, random_inputs
-from conftest import need_module, need_tool, shared_model
+from aot_util import aot_vs_tflm, convert_int8, random_inputs
+from conftest import REPO, need_module, need_tool, shared_model
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from pruned_models import zero_smallest  # the benchmark's pruning: tests and figures agree
 
 from edgekit.codegen.aot.sparse import SparseWeights, choose, decode, encode, estimate
 from edgekit.errors import UsageError
@@ -27,42 +31,10 @@ SPARSE_KERNELS = ("ek_sparse_conv2d_s8", "ek_sparse_fc_s8")
 # ---------------------------------------------------------------- helpers
 
 
-def zero_smallest(data: bytes, sparsity: float) -> bytes:
-    """Zero the ``sparsity`` fraction of smallest-magnitude weights of every CONV_2D / FULLY_CONNECTED filter."""
-    from tflite_edit import edit
-
-    def change(model, s) -> None:
-        sg = model.subgraphs[0]
-        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-        for op in sg.operators:
-            if codes[op.opcodeIndex] in (s.BuiltinOperator.CONV_2D, s.BuiltinOperator.FULLY_CONNECTED):
-                buf = model.buffers[sg.tensors[op.inputs[1]].buffer]
-                w = np.asarray(buf.data, dtype=np.uint8).view(np.int8).copy()
-                order = np.argsort(np.abs(w.astype(np.int16)), kind="stable")
-                w[order[: round(sparsity * w.size)]] = 0
-                buf.data = w.view(np.uint8)
-
-    return edit(data, change)
-
-
 def sparse_vs_tflm(tflite: bytes | Path, work: Path, mode: str, *, sets: int = 3, objs: Path | None = None,
                    inputs: list | None = None) -> tuple[list[str], str]:
     """Host build (ASan/UBSan) with ``sparse=mode`` against TFLM; returns (mismatches, generated ek_model.c)."""
-    from edgekit.codegen.aot.host import build_host, run_host_sets
-    from edgekit.tflite_model import load_model
-    from edgekit.tflm import tflm_run
-
-    model = load_model(tflite)
-    exe = build_host(model, work, sparse=mode, obj_cache=objs)
-    data = inputs if inputs is not None else random_inputs(model, sets, seed=3)
-    ours = run_host_sets(exe, data)
-    ref = tflm_run(model, [list(s) for s in data])
-    problems = []
-    for k, (mine, theirs) in enumerate(zip(ours, ref, strict=True)):
-        for j, (a, b) in enumerate(zip(mine, theirs, strict=True)):
-            b = np.asarray(b).reshape(a.shape)
-            if not np.array_equal(a, b):
-                problems.append(f"set {k} output {j}: {int((a != b).sum())} of {a.size} differ")
+    problems = aot_vs_tflm(tflite, work, sets=sets, seed=3, inputs=inputs, obj_cache=objs, sparse=mode)
     return problems, (work / "src" / "ek_model.c").read_text()
 
 
