@@ -110,14 +110,18 @@ def stats(values: list[float] | list[int]) -> dict[str, float | int]:
             "stdev": float(statistics.stdev(arr.tolist())) if len(values) > 1 else 0.0}
 
 
-def counting_rule(board: BoardProfile, timer_hz: int) -> tuple[str, float, str]:
-    """(basis, units per timer tick, rule in words) for converting ticks to instructions or cycles."""
+def counting_rule(board: BoardProfile, timer_hz: int, core_hz: int | None = None) -> tuple[str, float, str]:
+    """(basis, units per timer tick, rule in words) for converting ticks to instructions or cycles.
+
+    ``core_hz``: the CPU clock the firmware reported (``ek-info%``, ``m-ek-clock-``); None: the profile's
+    :attr:`~edgekit.boards.BoardProfile.firmware_clock_hz`.
+    """
     if board.qemu is not None and board.flash.method == "qemu":
         shift = board.qemu.icount_shift
         per_tick = 1e9 / timer_hz / (2 ** shift)
         return "instructions", per_tick, (f"QEMU -icount shift={shift}: one guest instruction = {2 ** shift} ns "
                                           f"of virtual time; instructions = ticks x 1e9 / {timer_hz} / 2^{shift}")
-    clock = board.firmware_clock_hz  # the clock the firmware runs at (firmware.core_clock_hz, else clock_hz)
+    clock = core_hz or board.firmware_clock_hz  # the clock the firmware runs at: reported, else the profile's
     per_tick = clock / timer_hz
     return "cycles", per_tick, f"cycles = ticks x core clock / timer_hz = ticks x {clock} / {timer_hz}"
 
@@ -290,12 +294,20 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
                      "qemu_log": str(sess.qemu.log_path) if sess.qemu else None}
 
     timer_hz = info.timer_hz or prof.firmware.timer_hz or prof.firmware_clock_hz
-    if info.timer_hz and prof.firmware.timer_hz and info.timer_hz != prof.firmware.timer_hz:
+    timer_follows_clock = info.core_hz is not None and info.timer_hz == info.core_hz  # DWT/SysTick at the PLL
+    if info.timer_hz and prof.firmware.timer_hz and info.timer_hz != prof.firmware.timer_hz and not timer_follows_clock:
         notes.append(f"the device's timer runs at {info.timer_hz} Hz, the board profile says "
                      f"{prof.firmware.timer_hz} Hz; the device's figure is used")
     if canary and canary != "ok":
         notes.append(f"memory guard words report: {canary}")
-    timing = _timing(prof, ticks, timer_hz, info.timer_kind)
+    core_hz = info.core_hz or prof.firmware_clock_hz
+    if info.core_hz and info.core_hz != prof.firmware_clock_hz:
+        notes.append(f"the firmware reports its core at {info.core_hz} Hz ({info.clock_state or 'no state'}), the "
+                     f"board profile's reset clock is {prof.firmware_clock_hz} Hz; the reported clock is used")
+    if info.clock_state.startswith("fallback"):
+        notes.append(f"the firmware's clock set-up timed out ({info.clock_state}): it runs at its reset clock, "
+                     f"{core_hz} Hz, not at firmware.clock.sysclk_hz")
+    timing = _timing(prof, ticks, timer_hz, info.timer_kind, core_hz)
     flash, ram, mem_source = _build_memory(tgt, prof)
     memory = {"flash_bytes": flash, "ram_bytes": ram, "source": mem_source,
               "flash_budget_bytes": prof.memory.flash_bytes, "ram_budget_bytes": prof.memory.ram_bytes,
@@ -320,17 +332,20 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
     return result
 
 
-def _timing(prof: BoardProfile, ticks: list[int], timer_hz: int, timer_kind: str) -> dict[str, Any]:
-    basis, per_tick, rule = counting_rule(prof, timer_hz)
+def _timing(prof: BoardProfile, ticks: list[int], timer_hz: int, timer_kind: str,
+            core_hz: int | None = None) -> dict[str, Any]:
+    """Ticks -> counts -> µs. ``core_hz``: the CPU clock the firmware reported (else the profile's)."""
+    clock = core_hz or prof.firmware_clock_hz
+    basis, per_tick, rule = counting_rule(prof, timer_hz, clock)
     counts = [t * per_tick for t in ticks]
     if basis == "instructions":
-        lat_basis = (f"instructions at one per cycle at the board clock ({prof.firmware_clock_hz} Hz): "
+        lat_basis = (f"instructions at one per cycle at the board clock ({clock} Hz): "
                      "an estimate, QEMU does not model cycles")
     else:
-        lat_basis = f"cycles at the clock the firmware runs at ({prof.firmware_clock_hz} Hz)"
+        lat_basis = f"cycles at the clock the firmware runs at ({clock} Hz)"
     return {"timer": {"kind": timer_kind, "hz": timer_hz}, "basis": basis, "per_tick": per_tick, "rule": rule,
-            "ticks": ticks, "ticks_stats": stats(ticks), "count": stats(counts),
-            "latency_us": stats([c / prof.firmware_clock_hz * 1e6 for c in counts]), "latency_basis": lat_basis}
+            "core_hz": clock, "ticks": ticks, "ticks_stats": stats(ticks), "count": stats(counts),
+            "latency_us": stats([c / clock * 1e6 for c in counts]), "latency_basis": lat_basis}
 
 
 def _energy_section(prof: BoardProfile, timing: dict[str, Any], captures: list[Any], monitor: Any, mode: str,

@@ -39,6 +39,8 @@ STM32_UARTS = ("stm32-usart", "stm32-lpuart", "stm32f4-usart")  # pins: STM32 GP
 NRF_UARTS = ("nrf-uart", "nrf-uarte")                            # pins: PSEL pin numbers (port * 32 + pin)
 # ccount: the Xtensa CCOUNT special register (ESP32-S3), one tick per CPU cycle.
 TIMER_KINDS = ("dwt", "systick", "cmsdk-timer", "ccount", "linux")
+# firmware.clock.family -> firmware_templates/common/ek_clock_<family>.c (PLL set-up from an internal oscillator)
+CLOCK_FAMILIES = ("stm32l4", "stm32h7", "stm32f4")
 POWER_MODELS = ("datasheet", "measured", "none")
 
 
@@ -112,12 +114,96 @@ class UartPins:
 
 
 @dataclass(frozen=True)
+class ClockSetup:
+    """``firmware.clock``: the PLL set-up the firmware core runs at boot (``ek_clock_<family>.c``).
+
+    SYSCLK = oscillator(``pll_source``) / ``pll_m`` x ``pll_n`` / ``pll_div`` (``pll_div`` is the output that
+    feeds SYSCLK: PLLP on STM32F4, PLLR on STM32L4, DIVP1 on STM32H7). If any step times out the firmware stays at
+    (or returns to) the reset clock, ``firmware.core_clock_hz``, and reports which over ``ek-info%``.
+    """
+
+    family: str
+    sysclk_hz: int
+    pll_source: str
+    pll_m: int
+    pll_n: int
+    pll_div: int
+    flash_wait_states: int
+    regulator: str
+    uart_bus: str
+    ahb_div: int = 1
+    apb1_div: int = 1
+    apb2_div: int = 1
+    supply: str = ""
+    source: str = ""
+
+    @property
+    def pll_in_hz(self) -> float:
+        """The PLL's reference (input) frequency after the M divider."""
+        return CLOCK_LIMITS[self.family]["oscillators"][self.pll_source] / self.pll_m
+
+    @property
+    def vco_hz(self) -> float:
+        return self.pll_in_hz * self.pll_n
+
+    @property
+    def hclk_hz(self) -> int:
+        return self.sysclk_hz // self.ahb_div
+
+    @property
+    def core_hz(self) -> int:
+        """The CPU clock once the PLL runs: HCLK on STM32F4/L4; SYSCLK on STM32H7 (CDCPRE /1, HPRE feeds the buses)."""
+        return self.sysclk_hz if self.family == "stm32h7" else self.hclk_hz
+
+    @property
+    def uart_hz(self) -> int:
+        """The UART's kernel clock once the PLL runs: the clock of the APB bus it sits on."""
+        return self.hclk_hz // (self.apb1_div if self.uart_bus == "apb1" else self.apb2_div)
+
+    @property
+    def pll_q(self) -> int:
+        """STM32F4 PLLQ (48 MHz domain, unused here but must be 2..15): the smallest keeping it <= 48 MHz."""
+        return max(2, min(15, math.ceil(self.vco_hz / 48_000_000)))
+
+
+# Per family: oscillators the PLL may use (internal only: a Nucleo's HSE comes from the ST-LINK's MCO, which
+# edgekit does not rely on), divider ranges, the PLL input and VCO windows, bus maxima, MHz per flash wait state
+# and the regulator modes. Sources: see docs/hardware.md ("Clock set-up") and the comments of ek_clock_<family>.c.
+CLOCK_LIMITS: dict[str, dict[str, Any]] = {
+    # RM0090/RM0390 (as in CMSIS stm32f4xx.h, RCC_PLLCFGR fields): M 2..63, N 50..432, P 2/4/6/8; PLL input 1-2 MHz,
+    # VCO 100-432 MHz. APB1 <= 45 MHz, APB2 <= 90 MHz (STM32F446; F405: 42/84). Flash at 2.7-3.6 V: one wait
+    # state per 30 MHz of HCLK. "overdrive" (PWR_CR.ODEN/ODSWEN) is needed above 168 MHz (F42x/F446 only).
+    "stm32f4": {"oscillators": {"hsi": 16_000_000}, "m": (2, 63), "n": (50, 432), "div": (2, 4, 6, 8),
+                "pll_in": (1_000_000, 2_000_000), "vco": (100_000_000, 432_000_000),
+                "apb1_max": 45_000_000, "apb2_max": 90_000_000, "hz_per_ws": 30_000_000,
+                "regulators": {"scale1": 168_000_000, "overdrive": 180_000_000}, "supplies": ("",)},
+    # RM0432 (STM32L4+; CMSIS stm32l4r5xx.h RCC_PLLCFGR: PLLM 4 bits, PLLN 7 bits, PLLR 2 bits = 2/4/6/8).
+    # PLL input kept at 4-8 MHz (inside both the L4's 4-16 and the L4+'s 2.66-8 MHz windows), VCO 64-344 MHz.
+    # Range 1 boost (PWR_CR5.R1MODE = 0) for more than 80 MHz; flash: one wait state per 20 MHz in boost mode.
+    "stm32l4": {"oscillators": {"hsi": 16_000_000, "msi": 4_000_000}, "m": (1, 16), "n": (8, 127),
+                "div": (2, 4, 6, 8), "pll_in": (4_000_000, 8_000_000), "vco": (64_000_000, 344_000_000),
+                "apb1_max": 120_000_000, "apb2_max": 120_000_000, "hz_per_ws": 20_000_000,
+                "regulators": {"range1": 80_000_000, "boost": 120_000_000}, "supplies": ("",)},
+    # RM0455 (STM32H7A3/B3; CMSIS stm32h7a3xxq.h RCC_PLLCKSELR.DIVM1 6 bits, RCC_PLL1DIVR N 9 bits / P 7 bits, P
+    # even). PLL input 1-16 MHz (PLL1RGE picks the range), wide VCO 128-560 MHz. APB <= 140 MHz. VOS0 for 280 MHz
+    # with 6 flash wait states (ST's 280 MHz STM32H7A3 SystemClock_Config: VOS0, FLASH_LATENCY_6, APB /2).
+    "stm32h7": {"oscillators": {"hsi": 64_000_000}, "m": (1, 63), "n": (4, 512), "div": tuple(range(2, 129, 2)),
+                "pll_in": (1_000_000, 16_000_000), "vco": (128_000_000, 560_000_000),
+                "apb1_max": 140_000_000, "apb2_max": 140_000_000, "hz_per_ws": 42_000_000,
+                "regulators": {"vos0": 280_000_000}, "supplies": ("direct-smps", "ldo")},
+}
+AHB_DIVS = (1, 2, 4, 8, 16, 64, 128, 256, 512)
+APB_DIVS = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True)
 class Firmware:
     """Facts the firmware core needs: UART, timer, exit mechanism, extra config.
 
-    ``core_clock_hz`` is the clock the edgekit firmware core really runs at (0: ``clock_hz``). The core
-    configures no PLL, so on a real chip this is the reset clock (e.g. 4 MHz MSI on STM32L4); the UART baud
-    divider, the DWT/SysTick rate and the cycle counts of ``edgekit bench`` use it. ``enable_bits`` are set in
+    ``core_clock_hz`` is the clock the edgekit firmware core runs at without a clock module (0: ``clock_hz``): on a
+    real chip the reset clock (e.g. 4 MHz MSI on STM32L4). With ``clock`` (:class:`ClockSetup`) the firmware sets
+    up the PLL at boot and falls back to ``core_clock_hz`` if a step times out; it reports the clock it really
+    runs at over ``ek-info%``, and the UART divider is computed at run time from it. ``enable_bits`` are set in
     order before the UART is touched; ``uart_pins`` are configured after them.
     """
 
@@ -130,6 +216,7 @@ class Firmware:
     core_clock_hz: int = 0
     enable_bits: tuple[EnableBit, ...] = ()
     uart_pins: UartPins | None = None
+    clock: ClockSetup | None = None
 
     @property
     def energy_pin(self) -> Any:
@@ -253,7 +340,12 @@ _BUILD: _Spec = {"system": (str, True), "toolchain": (str, False), "cpu_flags": 
                  "defines": (list, False), "board": (str, False)}
 _FIRMWARE: _Spec = {"uart": (str, False), "uart_base": (int, False), "timer": (str, False),
                     "timer_hz": (int, False), "semihosting": (bool, False), "gpio_energy_pin": (str, False),
-                    "core_clock_hz": (int, False), "enable_bits": (list, False), "uart_pins": (dict, False)}
+                    "core_clock_hz": (int, False), "enable_bits": (list, False), "uart_pins": (dict, False),
+                    "clock": (dict, False)}
+_CLOCK: _Spec = {"family": (str, True), "sysclk_hz": (int, True), "pll_source": (str, True), "pll_m": (int, True),
+                 "pll_n": (int, True), "pll_div": (int, True), "flash_wait_states": (int, True),
+                 "regulator": (str, True), "uart_bus": (str, True), "ahb_div": (int, False),
+                 "apb1_div": (int, False), "apb2_div": (int, False), "supply": (str, False), "source": (str, True)}
 _ENABLE_BIT: _Spec = {"reg": (int, True), "bit": (int, True), "what": (str, True)}
 _UART_PINS: _Spec = {"tx": (dict, True), "rx": (dict, True)}
 _PIN: _Spec = {"pin": (int, True), "gpio_base": (int, False), "af": (int, False)}
@@ -406,7 +498,70 @@ def _firmware_setup(fw: dict[str, Any], clock_hz: int, src: Path) -> dict[str, A
                          "TX/RX pins must be routed to the UART)",
                          hint="add uart_pins: {tx: {gpio_base: 0x40020000, pin: 9, af: 7}, rx: {...}} (STM32) "
                               "or {tx: {pin: 6}, rx: {pin: 8}} (nRF)")
+    if "clock" in fw:
+        out["clock"] = _clock_setup(fw, clock_hz, src)
     return out
+
+
+def _clock_setup(fw: dict[str, Any], clock_hz: int, src: Path) -> ClockSetup:
+    """Validate firmware.clock: the PLL arithmetic, the family's divider/VCO/bus limits, wait states, regulator."""
+    c = _check(fw["clock"], _CLOCK, "firmware.clock", src)
+    w = "firmware.clock"
+    fam = _choice(c["family"], CLOCK_FAMILIES, f"{w}.family", src)
+    lim = CLOCK_LIMITS[fam]
+    if fw.get("uart") not in STM32_UARTS:
+        raise BoardError(f"{src}: {w}: a clock module needs an STM32 UART (firmware.uart is "
+                         f"{_show(fw.get('uart', 'cmsdk'))}): its divider follows the clock at run time",
+                         hint=f"firmware.uart: one of {', '.join(STM32_UARTS)}")
+    _choice(c["pll_source"], tuple(lim["oscillators"]), f"{w}.pll_source", src)
+    _choice(c["regulator"], tuple(lim["regulators"]), f"{w}.regulator", src)
+    _choice(c["uart_bus"], ("apb1", "apb2"), f"{w}.uart_bus", src)
+    _choice(c.get("supply", ""), lim["supplies"], f"{w}.supply", src)
+    for key, (lo, hi) in (("pll_m", lim["m"]), ("pll_n", lim["n"])):
+        if not lo <= c[key] <= hi:
+            raise BoardError(f"{src}: {w}.{key}: {_show(c[key])} is outside {lo}..{hi} for {fam}")
+    if c["pll_div"] not in lim["div"]:
+        shown = ", ".join(map(str, lim["div"])) if len(lim["div"]) < 8 else "even numbers 2..128"
+        raise BoardError(f"{src}: {w}.pll_div: {_show(c['pll_div'])} is not a {fam} PLL output divider ({shown})")
+    for key, choices in (("ahb_div", AHB_DIVS), ("apb1_div", APB_DIVS), ("apb2_div", APB_DIVS)):
+        if c.get(key, 1) not in choices:
+            raise BoardError(f"{src}: {w}.{key}: {_show(c[key])} is not one of {', '.join(map(str, choices))}")
+    clk = ClockSetup(family=fam, sysclk_hz=c["sysclk_hz"], pll_source=c["pll_source"], pll_m=c["pll_m"],
+                     pll_n=c["pll_n"], pll_div=c["pll_div"], flash_wait_states=c["flash_wait_states"],
+                     regulator=c["regulator"], uart_bus=c["uart_bus"], ahb_div=c.get("ahb_div", 1),
+                     apb1_div=c.get("apb1_div", 1), apb2_div=c.get("apb2_div", 1), supply=c.get("supply", ""),
+                     source=c["source"])
+    if not lim["pll_in"][0] <= clk.pll_in_hz <= lim["pll_in"][1]:
+        raise BoardError(f"{src}: {w}.pll_m: PLL input {clk.pll_in_hz / 1e6:g} MHz is outside "
+                         f"{lim['pll_in'][0] / 1e6:g}-{lim['pll_in'][1] / 1e6:g} MHz for {fam}")
+    if not lim["vco"][0] <= clk.vco_hz <= lim["vco"][1]:
+        raise BoardError(f"{src}: {w}.pll_n: VCO {clk.vco_hz / 1e6:g} MHz is outside "
+                         f"{lim['vco'][0] / 1e6:g}-{lim['vco'][1] / 1e6:g} MHz for {fam}")
+    made = clk.vco_hz / clk.pll_div
+    if made != c["sysclk_hz"]:
+        raise BoardError(f"{src}: {w}.sysclk_hz: {_show(c['sysclk_hz'])} but the PLL gives {made:.0f} Hz "
+                         f"({c['pll_source']} / {clk.pll_m} x {clk.pll_n} / {clk.pll_div})",
+                         hint="make sysclk_hz equal to oscillator / pll_m x pll_n / pll_div")
+    if c["sysclk_hz"] > clock_hz:
+        raise BoardError(f"{src}: {w}.sysclk_hz: {c['sysclk_hz']} is above clock_hz ({clock_hz}), the part's maximum")
+    if c["sysclk_hz"] > lim["regulators"][clk.regulator]:
+        need = next(r for r, top in lim["regulators"].items() if top >= c["sysclk_hz"]) \
+            if max(lim["regulators"].values()) >= c["sysclk_hz"] else None
+        raise BoardError(f"{src}: {w}.regulator: '{clk.regulator}' allows at most "
+                         f"{lim['regulators'][clk.regulator] / 1e6:g} MHz, sysclk_hz is {c['sysclk_hz'] / 1e6:g} MHz",
+                         hint=f"use regulator: {need}" if need else None)
+    for bus in ("apb1", "apb2"):
+        hz = clk.hclk_hz // getattr(clk, f"{bus}_div")
+        if hz > lim[f"{bus}_max"]:
+            raise BoardError(f"{src}: {w}.{bus}_div: {bus.upper()} would run at {hz / 1e6:g} MHz, above "
+                             f"{lim[f'{bus}_max'] / 1e6:g} MHz for {fam}")
+    need_ws = max(0, math.ceil(clk.hclk_hz / lim["hz_per_ws"]) - 1)
+    if not need_ws <= clk.flash_wait_states <= 15:
+        raise BoardError(f"{src}: {w}.flash_wait_states: {_show(clk.flash_wait_states)} is not in {need_ws}..15 "
+                         f"(HCLK {clk.hclk_hz / 1e6:g} MHz needs at least {need_ws} on {fam})")
+    if not clk.source.strip():
+        raise BoardError(f"{src}: {w}.source: say where the PLL and wait-state figures come from")
+    return clk
 
 
 def _uart_pin(raw: Any, kind: str, where: str, src: Path) -> Pin:

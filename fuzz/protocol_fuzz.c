@@ -91,6 +91,11 @@ uint32_t ek_port_tick_hz(void) {
     return 1000000u;
 }
 
+uint32_t ek_port_core_hz(const char **state) {
+    *state = "fuzz";
+    return 1000000u; /* non-zero: the fuzzer also drives the m-ek-clock- line of ek-info */
+}
+
 void ek_port_timer_rephase(void) {
 }
 

@@ -38,6 +38,7 @@ class FakeConfig:
     support_bin: bool = True
     max_laps: int = 64
     chunk: int = 64                # bytes per m-ek-out line
+    clock: tuple[int, str] | None = None  # m-ek-clock-[<hz> <state>] in ek-info (None: the line is absent)
     received: list[str] = field(default_factory=list)
 
 
@@ -174,8 +175,9 @@ class FakeDevice:
                     f"m-ek-arena-[{cfg.arena[0]} {cfg.arena[1]}]",
                     "m-ek-inputs-[" + ",".join(map(str, cfg.input_bytes)) + "]",
                     "m-ek-outputs-[" + ",".join(map(str, cfg.output_bytes)) + "]",
-                    f"m-ek-timer-[{cfg.timer[0]} {cfg.timer[1]}]", f"m-ek-line-max-[{cfg.line_max}]",
-                    f"m-ek-board-[{cfg.board}]", "m-ready"]
+                    f"m-ek-timer-[{cfg.timer[0]} {cfg.timer[1]}]",
+                    *([f"m-ek-clock-[{cfg.clock[0]} {cfg.clock[1]}]"] if cfg.clock else []),
+                    f"m-ek-line-max-[{cfg.line_max}]", f"m-ek-board-[{cfg.board}]", "m-ready"]
         if verb == "db" and len(parts) == 3 and parts[1] == "load":
             return self._load(parts[2], bin_mode=False)
         if verb == "db" and len(parts) == 2:

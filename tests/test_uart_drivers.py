@@ -49,7 +49,8 @@ def _load_variant(tmp_path: Path, base: str, **firmware: Any) -> Any:
 
 def test_real_boards_name_their_reset_clock_pins_and_clock_enables() -> None:
     l4, h7, nrf, f446, f405 = (load_board(b) for b in (*REAL, STAND_IN))
-    # the firmware sets up no PLL: it runs at the reset clock, and its timer and baud divider say so
+    # the reset clock (firmware_clock_hz): what the firmware runs at without (or when the set-up of) its clock module
+    # (firmware.clock, tests/test_clock.py) fails; the timer and the baud divider follow the clock that runs
     assert (l4.firmware_clock_hz, l4.clock_hz) == (4_000_000, 120_000_000)
     assert (h7.firmware_clock_hz, h7.clock_hz) == (64_000_000, 280_000_000)
     assert (f446.firmware_clock_hz, f446.clock_hz) == (16_000_000, 180_000_000)
@@ -163,14 +164,16 @@ def test_generate_refuses_a_uart_without_driver(tmp_path: Path, monkeypatch: pyt
 
 
 def _macro(source: str, name: str) -> str:
-    m = re.search(rf"^#define {name} (.+)$", (COMMON_DIR / source).read_text(), re.MULTILINE)
+    """The body of ``#define NAME ...`` or of the one-argument ``#define NAME(clk) ...`` (with ``clk`` -> CLK)."""
+    m = re.search(rf"^#define {name}(\(clk\))? (.+)$", (COMMON_DIR / source).read_text(), re.MULTILINE)
     assert m, f"{source}: no #define {name}"
-    return m.group(1)
+    return m.group(2).replace("(clk)", "(CLK)")
 
 
 def test_baud_register_values_match_the_reference_manuals(tmp_path: Path) -> None:
     """The drivers' divider macros, compiled on the host: nRF BAUDRATE constants as Nordic lists them, the STM32
-    dividers rounded to the nearest integer (LPUART: 256 x f_ck / baud)."""
+    dividers (computed at run time from the clock that runs, 32-bit arithmetic only) rounded to the nearest integer
+    (LPUART: 256 x f_ck / baud), at reset clocks and at the clock modules' bus clocks (45, 84, 120, 140 MHz)."""
     cc = need_tool("gcc")
     prog = tmp_path / "baud.c"
     prog.write_text(
@@ -182,7 +185,9 @@ def test_baud_register_values_match_the_reference_manuals(tmp_path: Path) -> Non
         f"#define F4 {_macro('ek_uart_stm32f4.c', 'DIVIDER')}\n"
         "int main(void) { printf(\"%08X %u %u\\n\", NRF, LP, F4); return 0; }\n")
     cases = {(9600, 16_000_000): "00275000", (115200, 16_000_000): "01D7E000", (1_000_000, 16_000_000): "10000000",
-             (115200, 4_000_000): None, (115200, 168_000_000): None}
+             (115200, 4_000_000): None, (115200, 168_000_000): None, (115200, 120_000_000): None,
+             (115200, 140_000_000): None, (115200, 45_000_000): None, (115200, 84_000_000): None,
+             (9600, 280_000_000): None, (3_000_000, 64_000_000): None}
     for (baud, clk), nrf in cases.items():
         exe = tmp_path / f"baud_{baud}_{clk}"
         subprocess.run([cc, "-std=c99", "-Wall", "-Werror", f"-DEK_UART_BAUD={baud}u", f"-DCLK={clk}u", str(prog),
@@ -279,6 +284,7 @@ def test_stm32f405_stand_in_runs_the_full_flow_bit_exact(tmp_path: Path) -> None
     f405 = bench(project, runs=3, warmup=1).to_dict()
     assert f405["board"]["id"] == STAND_IN and f405["board"]["qemu"]["machine"] == "netduinoplus2"
     assert f405["timing"]["timer"] == {"kind": "systick", "hz": 168_000_000}
+    assert f405["device"]["clock"] == {"core_hz": 168_000_000, "state": "fallback-hsi"}  # QEMU: no RCC
     assert len(set(f405["timing"]["ticks"])) == 1, "deterministic under -icount"
 
     from edgekit.build import build

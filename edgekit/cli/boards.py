@@ -100,6 +100,7 @@ def _rows(b: BoardProfile) -> list[tuple[str, str]]:
         ("firmware", f"uart {fw.uart}" + (f" @ 0x{fw.uart_base:08x}" if fw.uart_base else "")
          + f", timer {fw.timer}" + (f" @ {fw.timer_hz / 1e6:g} MHz" if fw.timer_hz else "")
          + (f", core at {fw.core_clock_hz / 1e6:g} MHz (reset clock)" if fw.core_clock_hz else "")
+         + (f", PLL to {fw.clock.sysclk_hz / 1e6:g} MHz at boot ({fw.clock.family})" if fw.clock else "")
          + (", semihosting" if fw.semihosting else "")),
         ("flash", fl.method + (f" (target {fl.target})" if fl.target else "")),
     ]

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
     from edgekit.tflite_model import TFLiteModel
 
-__all__ = ["COMMON_DIR", "DEFAULT_LINE_MAX", "DEFAULT_STACK_BYTES", "NUM_IRQS", "OUT0_DTYPES", "PROJECT_FILE",
-           "PROJECT_SCHEMA", "TEMPLATES", "TIMERS", "UART_DRIVERS", "check_board", "check_out_dir", "copy_core",
-           "model_io", "project_name", "render"]
+__all__ = ["CLOCK_DRIVERS", "CLOCK_RESET", "COMMON_DIR", "DEFAULT_LINE_MAX", "DEFAULT_STACK_BYTES", "NUM_IRQS",
+           "OUT0_DTYPES", "PROJECT_FILE", "PROJECT_SCHEMA", "TEMPLATES", "TIMERS", "UART_DRIVERS", "check_board",
+           "check_out_dir", "copy_core", "model_io", "project_name", "render"]
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 COMMON_DIR = TEMPLATES / "common"
@@ -28,6 +28,9 @@ PROJECT_SCHEMA = 1
 # firmware.uart -> driver source in firmware_templates/common (one ek_uart.h implementation each)
 UART_DRIVERS = {"cmsdk": "ek_uart_cmsdk.c", "stm32-usart": "ek_uart_stm32.c", "stm32-lpuart": "ek_uart_stm32.c",
                 "stm32f4-usart": "ek_uart_stm32f4.c", "nrf-uart": "ek_uart_nrf.c"}
+# firmware.clock.family -> clock module (ek_clock.h); boards without firmware.clock get ek_clock_reset.c
+CLOCK_DRIVERS = {"stm32l4": "ek_clock_stm32l4.c", "stm32h7": "ek_clock_stm32h7.c", "stm32f4": "ek_clock_stm32f4.c"}
+CLOCK_RESET = "ek_clock_reset.c"
 TIMERS = ("dwt", "systick")
 DEFAULT_STACK_BYTES = 8192
 DEFAULT_LINE_MAX = 256
@@ -122,14 +125,19 @@ def check_out_dir(out: Path) -> Path:
 
 
 def copy_core(board: BoardProfile, dst: Path) -> list[str]:
-    """Copy the firmware core: every .c/.h of firmware_templates/common, with only this board's UART driver."""
+    """Copy the firmware core: every .c/.h of firmware_templates/common, with only this board's UART driver and
+    clock module (``ek_clock_reset.c`` when the board has no ``firmware.clock``)."""
     dst.mkdir(parents=True)
     uart = UART_DRIVERS[board.firmware.uart]
+    clk = board.firmware.clock
+    clock = CLOCK_DRIVERS[clk.family] if clk is not None else CLOCK_RESET
     names = []
     for src in sorted(COMMON_DIR.iterdir()):
         if src.suffix not in (".c", ".h"):
             continue
         if src.name.startswith("ek_uart_") and src.name != uart:
+            continue
+        if src.name.startswith("ek_clock_") and src.name != clock:
             continue
         shutil.copyfile(src, dst / src.name)
         names.append(src.name)

@@ -1,18 +1,31 @@
 """ST X-NUCLEO-LPM01A ("PowerShield") on its virtual COM port, driven the way MLPerf Tiny's energy runner does.
 
-Verified against mlcommons/tiny ``benchmark/runner/power_manager/power_manager_lpm.py`` (which embeds the
-PowerShield command help) and ``serial_device.py``; ST's UM2269 itself was not readable here. Facts used:
+What was checked, and against what (details in docs/hardware.md, "LPM01A: what was verified"):
 
-* Text commands ending in ``\\r\\n``; the board answers ``ack <command> [value]`` or ``error <command>`` followed by
-  ``Error detail: <text>``, lines possibly prefixed by the prompt ``PowerShield > ``.
-* Setup as MLPerf Tiny: ``htc`` (host takes control), ``pwr off``, ``acqtime inf``, ``trigdelay 0``, ``trigsrc sw``,
-  ``eventsrc d7 fal``, ``output energy``, ``format ascii_dec``, ``freq 1k``, ``volt <mV>m``; then ``pwr on nostatus``,
-  ``start``; ``stop`` ends with a line containing ``Acquisition completed``; ``hrc`` releases control.
-* Data lines hold values like ``6409-07`` (6409 x 10^-7); with ``output energy`` each is the energy in J
-  integrated over one sample period (1 ms at ``freq 1k``). ``TimeStamp: 001s 000ms, buff 00%`` lines come every
-  1000 samples; ``event N ris`` lines mark an edge on the event input (the DUT's timestamp GPIO) at the current
-  sample position.
-* The link runs at 3,686,400 baud (the rate of the PowerShield's acquisition-time table).
+* ST's UM2269 ("Getting started with PowerShield firmware") could not be read beyond its introduction here (copies
+  exist on dokumen.tips / manualmachine.com, only their first page was reachable). The reference used instead is
+  the PowerShield firmware's own ``help`` text (its command list, argument ranges, data formats and the table of
+  acquisition limits at 3,686,400 baud), as embedded in mlcommons/tiny
+  ``benchmark/runner/power_manager/power_manager_lpm.py``, cross-checked with two independent open-source drivers:
+  zissis-pap/x-nucleo-lpm01a-gui ``core/protocol.py`` (3,686,400 baud, the same command syntax, replies starting
+  with ``ack``) and lazicdanilo/LPM01A-lib ``src/LPM01A.py`` (``PowerShield > ack <command>`` replies,
+  ``Acquisition completed`` after ``stop``).
+* Commands (all in the firmware's help): ``htc`` / ``hrc`` (host takes / releases control), ``pwr off``,
+  ``pwr on nostatus`` (the optional second argument), ``acqtime inf`` ('0' or 'inf': unlimited), ``trigdelay 0``
+  (range 0..30 s), ``trigsrc sw``, ``output energy`` (energy integrated over each sample period, "limited at 10kHz
+  max"), ``format ascii_dec``, ``freq <f>`` (100k, 50k, 20k, 10k, 5k, 2k, 1k, 500, 200, 100, 50, 20, 10, 5, 2, 1),
+  ``volt <mV>m`` (1800m..3300m), ``start``, ``stop``. ``eventsrc d7 fal`` (the event input MLPerf Tiny uses for its
+  timestamp GPIO) is sent by MLPerf Tiny's runner but is NOT in that help text: firmware without it rejects it, and
+  edgekit then says so instead of measuring without windows.
+* Limits: with ``ascii_dec`` only sampling rates up to 5 kHz run unlimited (10 kHz: 1 s at most, 20 kHz: 500 ms);
+  an ``acqtime inf`` capture therefore uses 5k or less (``RATES``).
+* Replies: ``ack <command> [value]`` or ``error <command>`` followed by ``Error detail: <text>``, lines possibly
+  prefixed by the prompt ``PowerShield > ``. Data lines hold values like ``6409-07`` (6409 x 10^-7, the help's own
+  example); with ``output energy`` each is the energy in J integrated over one sample period (1 ms at ``freq 1k``).
+  ``TimeStamp: 001s 000ms, buff 00%`` lines come every 1000 samples; ``event N ris`` lines mark an edge on the event
+  input (the DUT's timestamp GPIO) at the current sample position (MLPerf Tiny's runner; not in the help text).
+* The link runs at 3,686,400 baud (the baud rate the help's acquisition-limit table is given for; the GUI driver
+  above opens the port at the same rate).
 
 A capture converts each energy sample to the mean current of its period (E / (V x dt)) and turns the events into
 a digital input that toggles at every event, so a window is the span between an odd and the next even event
@@ -36,7 +49,10 @@ BAUD = 3_686_400
 PROMPT = "PowerShield > "
 VALUE = re.compile(r"(\d{4})([-+]\d{2})")
 EVENT = re.compile(r"event (\d+) (ris|fal)")
-RATES = {"1k": 1000.0, "2k": 2000.0, "5k": 5000.0, "500": 500.0, "100": 100.0}
+# freq values that run unlimited ('acqtime inf') in ascii_dec: the help's table allows <= 5k (10k: 1 s at most)
+RATES = {"5k": 5000.0, "2k": 2000.0, "1k": 1000.0, "500": 500.0, "200": 200.0, "100": 100.0, "50": 50.0,
+         "20": 20.0, "10": 10.0, "5": 5.0, "2": 2.0, "1": 1.0}
+LIMITED_RATES = ("100k", "50k", "20k", "10k")  # valid PowerShield rates, but not for an unlimited ascii_dec capture
 
 
 def parse_stream(lines: list[str]) -> tuple[np.ndarray, list[int], list[str]]:
@@ -69,8 +85,13 @@ class Lpm01a(PowerMonitor):
         super().__init__(port, **kw)
         self.source = True  # the PowerShield always supplies the board it measures
         self.freq = str(self.options.get("freq", "1k"))
+        if self.freq in LIMITED_RATES:
+            raise DeviceError(f"lpm01a: freq {self.freq} cannot stream without a time limit in ascii_dec format "
+                              "(the PowerShield firmware allows at most 5k for an unlimited capture; 10k runs 1 s)",
+                              hint=f"choose one of {', '.join(RATES)}")
         if self.freq not in RATES:
-            raise DeviceError(f"lpm01a: freq {self.freq} not supported here (choose {', '.join(RATES)})")
+            raise DeviceError(f"lpm01a: freq {self.freq} is not a PowerShield sampling rate here "
+                              f"(choose {', '.join(RATES)})")
         self.timeout = float(self.options.get("timeout", 3.0))
         self.baud = int(self.options.get("baud", BAUD))
         self._ser: Any = None
@@ -121,7 +142,15 @@ class Lpm01a(PowerMonitor):
             raise DeviceError(f"could not open the LPM01A at {self.port}: {exc}") from None
         for cmd in ("htc", "pwr off", "acqtime inf", "trigdelay 0", "trigsrc sw", "eventsrc d7 fal",
                     "output energy", "format ascii_dec", f"freq {self.freq}"):
-            self.command(cmd)
+            try:
+                self.command(cmd)
+            except DeviceError as exc:
+                if cmd.startswith("eventsrc") and "rejected" in str(exc):
+                    raise DeviceError(f"{exc} - this PowerShield firmware has no event input, so the inference "
+                                      "windows (the board's timestamp GPIO on D7) cannot be seen",
+                                      hint="update the LPM01A's firmware (STM32-LPM01-XN), or measure with a monitor "
+                                           "that has digital inputs (ppk2, joulescope)") from None
+                raise
         self.set_supply(self.supply_v)
 
     def set_supply(self, volts: float) -> None:

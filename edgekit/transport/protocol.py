@@ -26,6 +26,8 @@ class DeviceInfo:
     timer_hz: int | None = None
     line_max: int = DEFAULT_LINE_MAX
     board: str = ""
+    core_hz: int | None = None  # ``m-ek-clock-[<hz> <state>]``: the CPU clock the firmware reports running at
+    clock_state: str = ""       # "pll", "reset", "fallback-<step>" (None/"" when the firmware does not say)
     raw: tuple[str, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -33,7 +35,7 @@ class DeviceInfo:
                 "arena_used_bytes": self.arena_used, "arena_reserved_bytes": self.arena_reserved,
                 "input_bytes": list(self.input_bytes), "output_bytes": list(self.output_bytes),
                 "timer": {"kind": self.timer_kind, "hz": self.timer_hz}, "line_max": self.line_max,
-                "board": self.board}
+                "board": self.board, "clock": {"core_hz": self.core_hz, "state": self.clock_state or None}}
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ def parse_info(lines: list[str]) -> DeviceInfo:
             kw["timer_hz"] = _ints(hz, "timer line")[0] if hz.strip() else None
         elif (v := _bracket(line, "m-ek-line-max-")) is not None:
             kw["line_max"] = _ints(v, "line-max line")[0]
+        elif (v := _bracket(line, "m-ek-clock-")) is not None:
+            hz, _, state = v.partition(" ")
+            kw["core_hz"] = _ints(hz, "clock line")[0] if hz.strip() else None
+            kw["clock_state"] = state.strip()
         elif (v := _bracket(line, "m-ek-board-")) is not None:
             kw["board"] = v
     return DeviceInfo(**kw)  # type: ignore[arg-type]

@@ -27,6 +27,10 @@ const char *ek_port_timer_kind(void);
 /* Align the timer's phase to now (deterministic intervals under emulation); may be a no-op. */
 void ek_port_timer_rephase(void);
 
+/* The CPU clock now and how it was set: "pll", "reset" (no clock set-up), "fallback-<step>" (the set-up timed
+ * out at that step: back at the reset clock). 0 when the port cannot tell (the SDK owns the clock). */
+uint32_t ek_port_core_hz(const char **state);
+
 /* Stack high-water mark in bytes (0, 0 when the port cannot tell). */
 void ek_port_stack(size_t *used, size_t *reserved);
 

@@ -3,6 +3,7 @@
  */
 #include "ek_port.h"
 
+#include "ek_clock.h"
 #include "ek_config.h"
 #include "ek_gpio.h"
 #include "ek_semihost.h"
@@ -11,6 +12,8 @@
 #include "ek_uart.h"
 
 void ek_port_init(void) {
+    ek_clock_init(); /* first: the UART divider and the timer rate follow the clock it leaves running */
+    ek_timer_set_core_hz(ek_clock_core_hz());
     ek_uart_init();
     ek_timer_init();
     ek_gpio_init(); /* the energy pin, driven low (nothing when the board has none) */
@@ -36,6 +39,11 @@ uint32_t ek_port_tick_hz(void) {
 
 void ek_port_timer_rephase(void) {
     ek_timer_rephase();
+}
+
+uint32_t ek_port_core_hz(const char **state) {
+    *state = ek_clock_state();
+    return ek_clock_core_hz();
 }
 
 const char *ek_port_timer_kind(void) {

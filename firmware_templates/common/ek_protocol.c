@@ -630,6 +630,15 @@ static void cmd_info(const ek_proto_t *p) {
     out(" ");
     out_u64(ek_port_tick_hz());
     out_line("]");
+    const char *clock_state = "";
+    uint32_t core_hz = ek_port_core_hz(&clock_state);
+    if (core_hz > 0) {
+        out("m-ek-clock-[");
+        out_u64(core_hz);
+        out(" ");
+        out_field(clock_state, 32);
+        out_line("]");
+    }
     out("m-ek-line-max-[");
     out_u64(EK_LINE_MAX);
     out_line("]");

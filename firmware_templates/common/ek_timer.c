@@ -15,6 +15,13 @@ static volatile uint32_t systick_wraps; /* incremented by the SysTick interrupt 
 static uint64_t systick_base;           /* ticks counted before the last re-phase */
 static uint32_t dwt_high;               /* upper 32 bits of the extended cycle count */
 static uint32_t dwt_last;               /* last CYCCNT read, to detect wraps */
+static uint32_t core_hz = EK_CORE_CLOCK_HZ;     /* what the DWT counts */
+static uint32_t systick_hz = EK_TIMER_HZ;       /* what SysTick counts (CLKSOURCE = 1: the processor clock) */
+
+void ek_timer_set_core_hz(uint32_t hz) {
+    core_hz = hz;
+    systick_hz = hz == EK_CORE_CLOCK_HZ ? EK_TIMER_HZ : hz; /* a clock module switched: SysTick follows the CPU */
+}
 
 static void systick_start(void) {
     EK_SYST_CSR = 0;
@@ -102,7 +109,7 @@ void ek_timer_rephase(void) {
 }
 
 uint32_t ek_timer_hz(void) {
-    return kind == KIND_DWT ? (uint32_t)EK_CORE_CLOCK_HZ : (uint32_t)EK_TIMER_HZ;
+    return kind == KIND_DWT ? core_hz : systick_hz;
 }
 
 const char *ek_timer_kind(void) {

@@ -19,5 +19,8 @@ void ek_timer_systick_isr(void);
 /* Re-align the SysTick phase to "now" so the next interval starts on a tick boundary (no-op with the DWT).
  * Under QEMU -icount this makes per-inference tick counts exactly repeatable. */
 void ek_timer_rephase(void);
+/* The CPU clock the DWT and SysTick count, when it is not EK_CORE_CLOCK_HZ (a clock module switched to its PLL);
+ * call before ek_timer_init. */
+void ek_timer_set_core_hz(uint32_t hz);
 
 #endif /* EK_TIMER_H */

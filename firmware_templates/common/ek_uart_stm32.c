@@ -3,12 +3,15 @@
  * Polled, no interrupts, FIFO mode off. Registers: CR1 0x00, CR2 0x04, CR3 0x08, BRR 0x0C, ISR 0x1C,
  * ICR 0x20, RDR 0x24, TDR 0x28 (reference manuals RM0432 / RM0455 / RM0440, USART and LPUART chapters).
  *
- * Baud divider from the kernel clock (EK_UART_CLOCK_HZ, the clock the firmware really runs at):
+ * Baud divider from the kernel clock that really runs, at run time (ek_clock_uart_hz(): the reset clock, or the
+ * PLL's bus clock once a clock module has switched to it):
  * USART, 16x oversampling: BRR = f_ck / baud; LPUART (EK_UART_LPUART): BRR = 256 * f_ck / baud, which must
- * lie in 0x300..0xFFFFF (f_ck between 3x and 4096x the baud rate).
+ * lie in 0x300..0xFFFFF (f_ck between 3x and 4096x the baud rate). 32-bit arithmetic only (no 64-bit division
+ * helper): 256 * f_ck / baud = 256 * q + 256 * r / baud with f_ck = q * baud + r.
  */
 #include "ek_uart.h"
 
+#include "ek_clock.h"
 #include "ek_config.h"
 #include "ek_hw.h"
 #include "ek_regs.h"
@@ -34,10 +37,10 @@
 #define ISR_REACK (1u << 22)
 
 #if EK_UART_LPUART
-#define DIVIDER ((uint32_t)((256ull * EK_UART_CLOCK_HZ + EK_UART_BAUD / 2u) / EK_UART_BAUD))
+#define DIVIDER(clk) ((clk) / EK_UART_BAUD * 256u + ((clk) % EK_UART_BAUD * 256u + EK_UART_BAUD / 2u) / EK_UART_BAUD)
 #define DIVIDER_MIN 0x300u
 #else
-#define DIVIDER ((uint32_t)((EK_UART_CLOCK_HZ + EK_UART_BAUD / 2u) / EK_UART_BAUD))
+#define DIVIDER(clk) (((clk) + EK_UART_BAUD / 2u) / EK_UART_BAUD)
 #define DIVIDER_MIN 16u
 #endif
 
@@ -49,8 +52,10 @@ void ek_uart_init(void) {
     ek_stm32_pin_af(EK_UART_TX_GPIO, EK_UART_TX_PIN, EK_UART_TX_AF, 0);
     ek_stm32_pin_af(EK_UART_RX_GPIO, EK_UART_RX_PIN, EK_UART_RX_AF, 1); /* idle high if nothing drives RX */
 #endif
+    uint32_t clk = ek_clock_uart_hz();
+    uint32_t div = DIVIDER(clk);
     EK_REG32(CR1) = 0; /* BRR and CR2/CR3 are written with the UART disabled */
-    EK_REG32(BRR) = DIVIDER < DIVIDER_MIN ? DIVIDER_MIN : DIVIDER;
+    EK_REG32(BRR) = div < DIVIDER_MIN ? DIVIDER_MIN : div;
     EK_REG32(CR2) = 0;
     EK_REG32(CR3) = CR3_OVRDIS;
     EK_REG32(CR1) = CR1_UE | CR1_TE | CR1_RE;

@@ -3,11 +3,13 @@
  * netduino2 / netduinoplus2 / olimex-stm32-h405 machines). Polled, no interrupts.
  * Registers: SR 0x00, DR 0x04, BRR 0x08, CR1 0x0C, CR2 0x10, CR3 0x14 (RM0090 / RM0390, USART chapter).
  * SR: PE 0, FE 1, NF 2, ORE 3, RXNE 5, TC 6, TXE 7; CR1: RE 2, TE 3, UE 13 (OVER8 15 left 0: 16x oversampling).
- * BRR = f_ck / baud (mantissa and 4-bit fraction read together as one 16-bit number).
+ * BRR = f_ck / baud (mantissa and 4-bit fraction read together as one 16-bit number), computed at run time from
+ * the clock that really runs (ek_clock_uart_hz()).
  * Pins: the GPIO of F2/F4 (ek_stm32_gpio.h); the F1's GPIO is different and not supported here.
  */
 #include "ek_uart.h"
 
+#include "ek_clock.h"
 #include "ek_config.h"
 #include "ek_hw.h"
 #include "ek_regs.h"
@@ -27,7 +29,7 @@
 #define CR1_TE (1u << 3)
 #define CR1_UE (1u << 13)
 
-#define DIVIDER ((uint32_t)((EK_UART_CLOCK_HZ + EK_UART_BAUD / 2u) / EK_UART_BAUD))
+#define DIVIDER(clk) (((clk) + EK_UART_BAUD / 2u) / EK_UART_BAUD)
 
 static int tx_stuck; /* TXE never came: stop waiting for it */
 
@@ -37,8 +39,9 @@ void ek_uart_init(void) {
     ek_stm32_pin_af(EK_UART_TX_GPIO, EK_UART_TX_PIN, EK_UART_TX_AF, 0);
     ek_stm32_pin_af(EK_UART_RX_GPIO, EK_UART_RX_PIN, EK_UART_RX_AF, 1);
 #endif
+    uint32_t div = DIVIDER(ek_clock_uart_hz());
     EK_REG32(CR1) = 0;
-    EK_REG32(BRR) = DIVIDER < 16u ? 16u : DIVIDER;
+    EK_REG32(BRR) = div < 16u ? 16u : div;
     EK_REG32(CR2) = 0;
     EK_REG32(CR3) = 0;
     EK_REG32(CR1) = CR1_UE | CR1_TE | CR1_RE;
