@@ -54,3 +54,33 @@ def digits_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from edgekit.examples_data import digits_cnn_artifacts
 
     return digits_cnn_artifacts(tmp_path_factory.mktemp("digits"))
+
+
+# ------------------------------------------------------------------------------ real boards (`hardware`) -----
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--board`` selects the ``hardware`` tests (deselected without it); ``--port/--probe/--power`` reach them."""
+    group = parser.getgroup("edgekit hardware", "the `hardware` tests: the whole flow against a board")
+    group.addoption("--board", default=None, help="board id (boards/): runs the hardware tests on it")
+    group.addoption("--port", default=None, help="its serial port (default: found by the board's USB id)")
+    group.addoption("--probe", default=None, help="debug probe UID for flashing (pyocd/openocd)")
+    group.addoption("--power", default=None, help="power monitor spec for measured energy, e.g. ppk2:/dev/ttyACM1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``hardware`` tests unless ``--board`` names a board (they need one attached)."""
+    if config.getoption("--board"):
+        return
+    dropped = [it for it in items if it.get_closest_marker("hardware")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [it for it in items if not it.get_closest_marker("hardware")]
+
+
+@pytest.fixture
+def hardware(request: pytest.FixtureRequest) -> dict:
+    """The board under test from the command line: ``{"board", "port", "probe", "power"}``."""
+    opts = {k: request.config.getoption(f"--{k}") for k in ("board", "port", "probe", "power")}
+    if not opts["board"]:
+        pytest.skip("hardware tests need --board ID (and --port/--probe for a real board)")
+    return opts
