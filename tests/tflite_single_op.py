@@ -26,9 +26,10 @@ class T:
 
     shape: tuple[int, ...]
     dtype: str = "int8"
-    scale: float | None = None
+    scale: float | list[float] | None = None  # a list: per-channel scales along quantized_dimension
     zero_point: int = 0
     data: np.ndarray | None = field(default=None, repr=False)
+    quantized_dimension: int = 0
 
 
 def _options(s, op: str, opts: dict):
@@ -51,6 +52,14 @@ def _options(s, op: str, opts: dict):
         o = s.LeakyReluOptionsT()
         o.alpha = float(opts.get("alpha", 0.2))
         return bo.LeakyReluOptions, o
+    if op == "DEPTHWISE_CONV_2D":
+        o = s.DepthwiseConv2DOptionsT()
+        o.padding = getattr(s.Padding, opts.get("padding", "SAME"))
+        o.strideH, o.strideW = opts.get("strides", (1, 1))
+        o.dilationHFactor, o.dilationWFactor = opts.get("dilation", (1, 1))
+        o.depthMultiplier = int(opts.get("depth_multiplier", 1))
+        o.fusedActivationFunction = act
+        return bo.DepthwiseConv2DOptions, o
     if op == "HARD_SWISH":
         return bo.HardSwishOptions, s.HardSwishOptionsT()
     if op == "QUANTIZE":
@@ -97,8 +106,10 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
         tt.buffer = len(model.buffers) - 1
         if t.scale is not None:
             q = s.QuantizationParametersT()
-            q.scale = [float(t.scale)]
-            q.zeroPoint = [int(t.zero_point)]
+            scales = [float(v) for v in np.atleast_1d(t.scale)]
+            q.scale = scales
+            q.zeroPoint = [int(t.zero_point)] * len(scales)
+            q.quantizedDimension = int(t.quantized_dimension)
             tt.quantization = q
         sub.tensors.append(tt)
         index[id(t)] = len(sub.tensors) - 1

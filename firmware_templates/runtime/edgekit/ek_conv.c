@@ -82,8 +82,9 @@ EK_INLINE int8_t requant_dw(int32_t acc, const int32_t *out_mult, const int8_t *
  * by the generator as [ch / 4][tap][4]. 3x3 windows are unrolled.
  * Not inlined: a small function of its own gets a spill-free inner loop. */
 static EK_NOINLINE void depthwise_pixels(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
-                                         int32_t ntaps, const int8_t *filter, int8_t *out, int32_t npix,
+                                         int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
                                          intptr_t step) {
+    const int8_t *filter = (const int8_t *)filter_;
     const int32_t ch = p->in_c;
     const int32_t *bias_full = p->dw_bias_full, *out_mult = p->out_mult;
     const int8_t *out_shift = p->out_shift;
@@ -125,13 +126,108 @@ static EK_NOINLINE void depthwise_pixels(const ek_conv_params_t *p, uintptr_t ba
     }
 }
 
+/* ek_mbqm_pos(x, mult, shift) for shift <= -2 from the dw_rq words of a channel (q[0] = mult, q[4] = round =
+ * 2^(rshift - 1), q[8] = rshift = -shift - 1, see ek_conv.h): its one 64-bit multiply-accumulate with the
+ * per-channel constants precomputed: start value (low, high) = (2^30 + [x < 0] * 2^31, round - [x < 0]),
+ * result = high word >> rshift. */
+EK_INLINE int32_t ek_dw_requant(int32_t x, const int32_t *q) {
+#if EK_SINGLE_ROUNDING
+    return ek_mbqm(x, q[0], -q[8] - 1);
+#else
+    const int32_t s = x >> 31;
+    const uint32_t lo0 = 0x40000000u + ((uint32_t)s << 31);
+    const uint32_t hi0 = (uint32_t)q[4] + (uint32_t)s;
+    const int64_t acc = (int64_t)(((uint64_t)hi0 << 32) | lo0) + (int64_t)x * q[0];
+    return (int32_t)(acc >> 32) >> q[8];
+#endif
+}
+
+/* 4 channels x 1 tap with packed 16-bit weights: wl = [w0, w2], wh = [w1, w3]. */
+#define EK_DW_TAP16(x, wl, wh)                                   \
+    do {                                                         \
+        const uint32_t xl_ = ek_sxtb16(x), xh_ = ek_sxtb16_ror8(x); \
+        a0 = ek_smlabb(wl, xl_, a0);                             \
+        a2 = ek_smlatt(wl, xl_, a2);                             \
+        a1 = ek_smlabb(wh, xh_, a1);                             \
+        a3 = ek_smlatt(wh, xh_, a3);                             \
+    } while (0)
+
+#if EK_HAVE_DSP && defined(__thumb2__)
+/* One tap of 4 channels in Thumb-2: tap offset, input word, the 2 packed weight words, 2 SXTB16, 4 MACs (gcc
+ * spills when it schedules the unrolled C version itself). */
+#define EK_DW_TAP_ASM                                   \
+    "ldr    %[x], [%[o]], #4\n\t"                       \
+    "ldr    %[x], [%[b], %[x]]\n\t"                     \
+    "ldrd   %[wl], %[wh], [%[f]], #8\n\t"               \
+    "sxtb16 %[xl], %[x]\n\t"                            \
+    "sxtb16 %[x], %[x], ror #8\n\t"                     \
+    "smlabb %[a0], %[wl], %[xl], %[a0]\n\t"             \
+    "smlatt %[a2], %[wl], %[xl], %[a2]\n\t"             \
+    "smlabb %[a1], %[wh], %[x], %[a1]\n\t"              \
+    "smlatt %[a3], %[wh], %[x], %[a3]\n\t"
+#define EK_DW_ASM_OPS                                                                                   \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [o] "+r"(o), [f] "+r"(fp), [x] "=&r"(x), \
+      [xl] "=&r"(xl), [wl] "=&r"(wl), [wh] "=&r"(wh)                                                    \
+    : [b] "r"(bc)                                                                                        \
+    : "memory"
+#endif
+
+/* depthwise_pixels for the packed filter ([ch / 4][tap][w0, w2, w1, w3] int16) and the dw_rq table. */
+static EK_NOINLINE void depthwise_pixels16(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
+                                           int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
+                                           intptr_t step) {
+    const int32_t ch = p->in_c;
+    const int32_t *rq = p->dw_rq;
+    const int32_t out_offset = p->out_offset;
+    const uint32_t act_min4 = ((uint32_t)p->act_min & 0xFFu) * 0x01010101u;
+    const uint32_t act_max4 = ((uint32_t)p->act_max & 0xFFu) * 0x01010101u;
+    int32_t c;
+    for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
+        const ek_u32a_t *fp = (const ek_u32a_t *)filter;
+        const int32_t *q = rq;
+        for (c = 0; c < ch; c += 4, q += 16) {
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32_t a0 = q[0], a1 = q[1], a2 = q[2], a3 = q[3];
+#if EK_HAVE_DSP && defined(__thumb2__)
+            const intptr_t *o = offs;
+            uint32_t x, xl, wl, wh;
+            if (ntaps == 9) {
+                __asm__(EK_DW_TAP_ASM EK_DW_TAP_ASM EK_DW_TAP_ASM EK_DW_TAP_ASM EK_DW_TAP_ASM EK_DW_TAP_ASM
+                        EK_DW_TAP_ASM EK_DW_TAP_ASM EK_DW_TAP_ASM EK_DW_ASM_OPS);
+            } else {
+                int32_t t;
+                for (t = 0; t < ntaps; t++) {
+                    __asm__(EK_DW_TAP_ASM EK_DW_ASM_OPS);
+                }
+            }
+#else
+            int32_t t;
+            for (t = 0; t < ntaps; t++, fp += 2) {
+                EK_DW_TAP16(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[t])), fp[0], fp[1]);
+            }
+#endif
+            {
+                /* the 4 results saturated to int8, packed into one word, clamped lane-wise, one store */
+                const int32_t v0 = ek_ssat8(ek_dw_requant(a0, q + 4) + out_offset);
+                const int32_t v1 = ek_ssat8(ek_dw_requant(a1, q + 5) + out_offset);
+                const int32_t v2 = ek_ssat8(ek_dw_requant(a2, q + 6) + out_offset);
+                const int32_t v3 = ek_ssat8(ek_dw_requant(a3, q + 7) + out_offset);
+                ek_st32(out + c, ek_clamp_s8x4(ek_pack_s8x4(v0, v1, v2, v3), act_min4, act_max4));
+            }
+        }
+    }
+}
+
+typedef void (*ek_dw_pixels_fn)(const ek_conv_params_t *, uintptr_t, const intptr_t *, int32_t, const void *,
+                                int8_t *, int32_t, intptr_t);
+
 /* Depthwise, multiplier 1, ch % 4 == 0, k_h * k_w <= EK_DW_MAX_TAPS, with dw_bias_full and the regrouped
  * filter. Runs of output pixels whose whole window lies inside the input share one offset table (one call
  * per run); a pixel whose window touches the padding gets its own table, padding taps reading zp_row
  * (ch input zero points, in scratch). Addresses are computed as integers (modulo 2^N) so that no pointer
  * ever points outside its object. */
-static void depthwise_taps(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
-                           int8_t *zp_row) {
+static void depthwise_taps(const ek_conv_params_t *p, const int8_t *input, const void *filter, int8_t *output,
+                           int8_t *zp_row, ek_dw_pixels_fn pixels) {
     const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w;
     const int32_t stride_w = p->stride_w, pad_w = p->pad_w;
@@ -159,7 +255,7 @@ static void depthwise_taps(const ek_conv_params_t *p, const int8_t *input, const
                     while (ox + n < out_w && (ox + n) * stride_w - pad_w + (k_w - 1) * dil_w < in_w) {
                         n++;
                     }
-                    depthwise_pixels(p, base, inner, t, filter, out, n, step);
+                    pixels(p, base, inner, t, filter, out, n, step);
                     ox += n;
                     out += (size_t)n * ch;
                 } else {
@@ -173,7 +269,7 @@ static void depthwise_taps(const ek_conv_params_t *p, const int8_t *input, const
                             border[u] = inside ? inner[u] : to_zp;
                         }
                     }
-                    depthwise_pixels(p, base, border, t, filter, out, 1, 0);
+                    pixels(p, base, border, t, filter, out, 1, 0);
                     ox += 1;
                     out += ch;
                 }
@@ -398,7 +494,13 @@ void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const i
 void ek_depthwise_conv2d_s8_fast(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                  const int32_t *bias, int8_t *output, void *scratch) {
     (void)bias;
-    depthwise_taps(p, input, filter, output, (int8_t *)scratch);
+    depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels);
+}
+
+void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *input, const int16_t *filter,
+                                   const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels16);
 }
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
@@ -410,7 +512,7 @@ void ek_depthwise_conv2d_s8_taps(const ek_conv_params_t *p, const int8_t *input,
                                  const int32_t *bias, int8_t *output, void *scratch) {
     if (scratch != NULL && p->dw_bias_full != NULL && p->depth_multiplier == 1 && p->in_c % 4 == 0 &&
         p->k_h * p->k_w <= EK_DW_MAX_TAPS) {
-        depthwise_taps(p, input, filter, output, (int8_t *)scratch);
+        depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels);
     } else if (p->depth_multiplier == 1) {
         depthwise_m1(p, input, filter, bias, output);
     } else {

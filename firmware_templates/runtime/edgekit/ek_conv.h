@@ -28,6 +28,10 @@ typedef struct {
      * the channel's k_h * k_w filter taps), modulo 2^32: the accumulator start of pixels whose window lies
      * entirely inside the input, which then need no per-tap offset. */
     const int32_t *dw_bias_full;
+    /* ek_depthwise_conv2d_s8_packed only (else NULL): per group of 4 channels, 16 int32 words:
+     * [dw_bias_full x4][out_mult x4][round x4][rshift x4] with rshift = -out_shift - 1 and
+     * round = 1 << (rshift - 1); every out_shift must be <= -2 (the generator checks). */
+    const int32_t *dw_rq;
 } ek_conv_params_t;
 
 void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
@@ -56,6 +60,15 @@ void ek_depthwise_conv2d_s8_taps(const ek_conv_params_t *p, const int8_t *input,
  * dw_bias_full), so that a model using only it links no fallback kernel. */
 void ek_depthwise_conv2d_s8_fast(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                  const int32_t *bias, int8_t *output, void *scratch);
+
+/* Depthwise for DSP cores (Thumb-2 taps with SXTB16 + SMLABB/SMLATT, SSAT, SSUB8/SEL lane clamp; portable C with
+ * the same results elsewhere): the conditions of the fast path of ek_depthwise_conv2d_s8_taps, every out_shift
+ * <= -2, and dw_rq set. filter: int16 weights PACKED by the generator as [in_c / 4][k_h * k_w][w0, w2, w1, w3]
+ * (the lanes SXTB16 / SXTB16 ROR 8 give for the input word; 4-byte aligned), so each tap of 4 channels is one
+ * 8-byte weight load; bias, input offset and requantization constants come from dw_rq (bias and
+ * out_mult / out_shift are unused). scratch: in_c bytes. Same results as ek_depthwise_conv2d_s8. */
+void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *input, const int16_t *filter,
+                                   const int32_t *bias, int8_t *output, void *scratch);
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);

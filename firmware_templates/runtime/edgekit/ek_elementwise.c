@@ -2,6 +2,7 @@
 #include "ek_elementwise.h"
 
 #include "ek_common.h"
+#include "ek_simd.h"
 
 typedef void (*ek_row_fn)(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
                           const void *params);
@@ -66,6 +67,44 @@ static void ek_sub_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n,
     }
 }
 
+/* ADD / SUB through the input tables (ek_elementwise.h): two loads, one add and the output requantization
+ * (ek_mbqm_pos for shift <= -2 with its constants precomputed) per element. */
+#if !EK_SINGLE_ROUNDING
+EK_INLINE int32_t ek_add_table_raw(int32_t raw, int32_t mult, int32_t round, int32_t rshift) {
+    const int32_t s = raw >> 31;
+    const uint32_t lo0 = 0x40000000u + ((uint32_t)s << 31);
+    const uint32_t hi0 = (uint32_t)round + (uint32_t)s;
+    const int64_t acc = (int64_t)(((uint64_t)hi0 << 32) | lo0) + (int64_t)raw * mult;
+    return (int32_t)(acc >> 32) >> rshift;
+}
+
+static void ek_add_table_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+                             const void *params) {
+    const ek_add_params *p = (const ek_add_params *)params;
+    const int32_t *t1 = p->table1 + 128, *t2 = p->table2 + 128;
+    const int32_t mult = p->output_multiplier, round = p->out_round, rshift = p->out_rshift;
+    const int32_t zo = p->output_offset, lo = p->act_min, hi = p->act_max;
+    int32_t i = 0;
+    if (sa == 1 && sb == 1) {
+        const uint32_t lo4 = ((uint32_t)lo & 0xFFu) * 0x01010101u, hi4 = ((uint32_t)hi & 0xFFu) * 0x01010101u;
+        for (; i + 4 <= n; i += 4) {
+            /* 4 results saturated to int8, packed, clamped lane-wise, one store (after every load: the output
+             * may be input 1, in place) */
+            const int32_t v0 = ek_ssat8(ek_add_table_raw(t1[a[i]] + t2[b[i]], mult, round, rshift) + zo);
+            const int32_t v1 = ek_ssat8(ek_add_table_raw(t1[a[i + 1]] + t2[b[i + 1]], mult, round, rshift) + zo);
+            const int32_t v2 = ek_ssat8(ek_add_table_raw(t1[a[i + 2]] + t2[b[i + 2]], mult, round, rshift) + zo);
+            const int32_t v3 = ek_ssat8(ek_add_table_raw(t1[a[i + 3]] + t2[b[i + 3]], mult, round, rshift) + zo);
+            ek_st32(out + i, ek_clamp_s8x4(ek_pack_s8x4(v0, v1, v2, v3), lo4, hi4));
+        }
+        sa = sb = 1;
+    }
+    for (; i < n; i++) {
+        const int32_t v = ek_add_table_raw(t1[a[i * sa]] + t2[b[i * sb]], mult, round, rshift) + zo;
+        out[i] = (int8_t)ek_clamp_i32(v, lo, hi);
+    }
+}
+#endif
+
 static void ek_mul_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
                        const void *params) {
     const ek_mul_params *p = (const ek_mul_params *)params;
@@ -78,10 +117,22 @@ static void ek_mul_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n,
 }
 
 void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
+#if !EK_SINGLE_ROUNDING
+    if (p->table1 != NULL && p->table2 != NULL) {
+        ek_bcast_walk(in1, in2, out, shape, ek_add_table_row, p);
+        return;
+    }
+#endif
     ek_bcast_walk(in1, in2, out, shape, ek_add_row, p);
 }
 
 void ek_sub_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
+#if !EK_SINGLE_ROUNDING
+    if (p->table1 != NULL && p->table2 != NULL) {  /* table2 is negated: the same row as ADD */
+        ek_bcast_walk(in1, in2, out, shape, ek_add_table_row, p);
+        return;
+    }
+#endif
     ek_bcast_walk(in1, in2, out, shape, ek_sub_row, p);
 }
 

@@ -36,6 +36,15 @@ typedef struct {
     int32_t output_shift;       /* <= 0 */
     int32_t act_min;
     int32_t act_max;
+    /* Optional (NULL: computed per element): the rescaled inputs as 256-entry tables indexed by value + 128,
+     * table1[v + 128] = ek_mbqm_smaller_than_one((v + input1_offset) << left_shift, input1_multiplier,
+     * input1_shift), table2 the same for input 2, NEGATED for SUB; then output_shift <= -2 and
+     * out_round = 1 << (out_rshift - 1), out_rshift = -output_shift - 1 (one 64-bit multiply-accumulate per
+     * element, as in ek_mbqm_pos). Ignored by EK_SINGLE_ROUNDING builds (the generator's tables are double-rounded). */
+    const int32_t *table1;
+    const int32_t *table2;
+    int32_t out_round;
+    int32_t out_rshift;
 } ek_add_params;
 
 typedef struct {

@@ -11,6 +11,9 @@
  *   ek_smlad(a, b, c)  c + a.lo * b.lo + a.hi * b.hi (modulo 2^32)
  *   ek_smlabb / ek_smlatt(a, b, c)  c + a.lo * b.lo, c + a.hi * b.hi
  *   ek_ld32(p)         4 bytes from any address (unaligned loads are fine on Armv7-M / Armv8-M Mainline)
+ *   ek_ssat8(x)        x saturated to int8 (SSAT)
+ *   ek_pack_s8x4(v0..v3)  the low bytes of v0..v3 as the lanes of a word (BFI)
+ *   ek_clamp_s8x4(v, lo4, hi4)  int8 lanes of v clamped lane-wise (SSUB8 + SEL)
  *
  * A group of 4 int8 values x0..x3 is widened "reordered" as int16 [x0, x2, x1, x3]: then
  * smlad(sxtb16(w), lo) + smlad(sxtb16_ror8(w), hi) is the exact dot product of 4 int8 weights with it.
@@ -121,6 +124,55 @@ EK_INLINE void ek_widen_s8_reordered(const int8_t *src, int16_t *dst, int32_t n,
         ek_st32(dst, ek_sadd16(ek_sxtb16(w), off2));
         ek_st32(dst + hioff, ek_sadd16(ek_sxtb16_ror8(w), off2));
     }
+}
+
+/* x saturated to int8 (SSAT #8 on DSP cores). */
+EK_INLINE int32_t ek_ssat8(int32_t x) {
+#if EK_HAVE_DSP
+    return __ssat(x, 8);
+#else
+    return ek_sat_i8(x);
+#endif
+}
+
+/* The low bytes of v0..v3 as the int8 lanes 0..3 of a word (3 BFI on Thumb-2). */
+EK_INLINE uint32_t ek_pack_s8x4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
+#if defined(__thumb2__) && defined(__GNUC__)
+    uint32_t w = (uint32_t)v0;
+    __asm__("bfi %[w], %[b], #8, #8\n\t"
+            "bfi %[w], %[c], #16, #8\n\t"
+            "bfi %[w], %[d], #24, #8"
+            : [w] "+r"(w)
+            : [b] "r"(v1), [c] "r"(v2), [d] "r"(v3));
+    return w;
+#else
+    return ((uint32_t)v0 & 0xFFu) | (((uint32_t)v1 & 0xFFu) << 8) | (((uint32_t)v2 & 0xFFu) << 16) |
+           ((uint32_t)v3 << 24);
+#endif
+}
+
+/* Each int8 lane of v clamped to [the lane of lo4, the lane of hi4] (SSUB8 + SEL twice on DSP cores). */
+EK_INLINE uint32_t ek_clamp_s8x4(uint32_t v, uint32_t lo4, uint32_t hi4) {
+#if EK_HAVE_DSP && defined(__thumb2__)
+    uint32_t t;
+    __asm__("ssub8 %[t], %[v], %[lo]\n\t"
+            "sel   %[v], %[v], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[v]\n\t"
+            "sel   %[v], %[v], %[hi]"
+            : [v] "+r"(v), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4)
+            : "cc");
+    return v;
+#else
+    uint32_t r = 0;
+    int k;
+    for (k = 0; k < 32; k += 8) {
+        const int32_t x = (int8_t)(uint8_t)(v >> k);
+        const int32_t y = ek_clamp_i32(x, (int8_t)(uint8_t)(lo4 >> k), (int8_t)(uint8_t)(hi4 >> k));
+        r |= ((uint32_t)y & 0xFFu) << k;
+    }
+    return r;
+#endif
 }
 
 #endif /* EK_SIMD_H */

@@ -95,7 +95,7 @@ def _im2col_scratch(p: dict[str, object]) -> int:
 
 
 def _dw_taps(p: dict[str, object]) -> bool:
-    """DEPTHWISE_CONV_2D through ek_depthwise_conv2d_s8_fast: multiplier 1, channels % 4 == 0, <= 64 taps."""
+    """DEPTHWISE_CONV_2D through ek_depthwise_conv2d_s8_packed: multiplier 1, channels % 4 == 0, <= 64 taps."""
     return p["depth_multiplier"] == 1 and int(p["out_c"]) % 4 == 0 and int(p["k_h"]) * int(p["k_w"]) <= 64
 
 
@@ -105,6 +105,32 @@ def _dw_bias_full(ctx: OpContext, channels: int, in_offset: int) -> np.ndarray:
     bias = ctx.input(2).array().astype(np.int64).reshape(-1) if ctx.input(2) is not None else 0
     full = bias + in_offset * taps.sum(axis=0)
     return (((full + 2**31) % 2**32) - 2**31).astype(np.int32)
+
+
+def _dw_packed_filter(ctx: OpContext, channels: int) -> np.ndarray:
+    """Depthwise filter [1][k_h][k_w][c] as int16 [c / 4][tap][w0, w2, w1, w3] (ek_depthwise_conv2d_s8_packed)."""
+    taps = ctx.input(1).array().astype(np.int16).reshape(-1, channels // 4, 4).transpose(1, 0, 2)
+    return np.ascontiguousarray(taps[:, :, [0, 2, 1, 3]])
+
+
+def _dw_packed_ok(shifts: list[int]) -> bool:
+    """ek_depthwise_conv2d_s8_packed's requantization needs every shift <= -2 (else the int8 tap kernel runs)."""
+    return all(int(s) <= -2 for s in shifts)
+
+
+def dw_requant_table(bias_full: np.ndarray, mults: list[int], shifts: list[int]) -> np.ndarray:
+    """The dw_rq words of ek_conv_params_t: per group of 4 channels [bias_full x4][mult x4][round x4][rshift x4].
+
+    Every shift must be <= -2: rshift = -shift - 1, round = 2^(rshift - 1) (the constant part of ek_mbqm_pos's
+    64-bit sum, see ek_dw_requant in ek_conv.c).
+    """
+    sh = np.asarray(shifts, dtype=np.int64)
+    if not _dw_packed_ok(shifts):
+        raise ValueError("dw_requant_table needs every shift <= -2")
+    rshift = -sh - 1
+    rnd = np.left_shift(1, rshift - 1)
+    cols = [np.asarray(bias_full, dtype=np.int64), np.asarray(mults, dtype=np.int64), rnd, rshift]
+    return np.stack([c.reshape(-1, 4) for c in cols], axis=1).reshape(-1).astype(np.int32)
 
 
 def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
@@ -152,15 +178,16 @@ class _ConvBase(OpHandler):
 
     def emit(self, ctx: OpContext) -> str:
         p = _conv_params(ctx, self.depthwise)
-        mult = ctx.const_array(f"{ctx.ident}_mult", np.array(p.pop("_mults"), dtype=np.int32), "int32_t")
-        shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
-        p.update(out_mult=mult, out_shift=shift)
+        mults, shifts = p.pop("_mults"), p.pop("_shifts")
+        packed = self.depthwise and _dw_taps(p) and _dw_packed_ok(shifts)
+        if packed:  # the packed kernel reads bias, multipliers and shifts from dw_rq only
+            p.update(out_mult="NULL", out_shift="NULL")
+        else:
+            p.update(out_mult=ctx.const_array(f"{ctx.ident}_mult", np.array(mults, dtype=np.int32), "int32_t"),
+                     out_shift=ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t"))
         enc = None if self.depthwise else _sparse(ctx, p)
         if enc is not None:
             return _emit_sparse(ctx, p, enc)
-        if self.depthwise and _dw_taps(p):
-            full = _dw_bias_full(ctx, int(p["out_c"]), int(p["in_offset"]))
-            p["dw_bias_full"] = ctx.const_array(f"{ctx.ident}_bias_full", full, "int32_t")
         filt = ""
         kernel, extra = self.kernel, ""
         if not self.depthwise and _use_im2col(p):
@@ -168,12 +195,21 @@ class _ConvBase(OpHandler):
             w = ctx.input(1).array().reshape(int(p["out_c"]), -1)
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
         if self.depthwise and _dw_taps(p):
-            # no fallback kernels linked; the bias is folded into dw_bias_full
-            kernel, extra = "ek_depthwise_conv2d_s8_fast", f", {ctx.scratch}"
-            taps = ctx.input(1).array().reshape(-1, int(p["out_c"]) // 4, 4).transpose(1, 0, 2)  # [c/4][tap][4]
-            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_dw', taps, 'int8_t')})"
+            # no fallback kernels linked; the bias and the input offset are folded into dw_bias_full / dw_rq
+            full = _dw_bias_full(ctx, int(p["out_c"]), int(p["in_offset"]))
+            extra = f", {ctx.scratch}"
+            if packed:
+                kernel = "ek_depthwise_conv2d_s8_packed"
+                p["dw_rq"] = ctx.const_array(f"{ctx.ident}_dw_rq", dw_requant_table(full, mults, shifts), "int32_t")
+                filt = ctx.const_array(f"{ctx.ident}_filter_dw16", _dw_packed_filter(ctx, int(p["out_c"])),
+                                       "int16_t")
+            else:  # a requantization shift > -2 (multiplier >= 1/4): the int8 tap kernel
+                kernel = "ek_depthwise_conv2d_s8_fast"
+                p["dw_bias_full"] = ctx.const_array(f"{ctx.ident}_bias_full", full, "int32_t")
+                taps = ctx.input(1).array().reshape(-1, int(p["out_c"]) // 4, 4).transpose(1, 0, 2)  # [c/4][tap][4]
+                filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_dw', taps, 'int8_t')})"
         filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
-        if kernel == "ek_depthwise_conv2d_s8_fast" or ctx.input(2) is None:
+        if kernel in ("ek_depthwise_conv2d_s8_packed", "ek_depthwise_conv2d_s8_fast") or ctx.input(2) is None:
             bias = "NULL"
         else:
             bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias")

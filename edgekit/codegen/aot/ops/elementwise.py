@@ -7,11 +7,14 @@ with per-input element strides (0 where an input repeats).
 
 from __future__ import annotations
 
+import numpy as np
+
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, fused_range, register, scale_zp
-from edgekit.codegen.aot.quant import f32, quantize_multiplier
+from edgekit.codegen.aot.quant import f32, mbqm, quantize_multiplier
 
 MAX_DIMS = 6
 ADD_LEFT_SHIFT = 20
+ADD_TABLE_MIN_ELEMENTS = 1024  # below this the two 1 KB input tables cost more flash than they save time
 
 
 def broadcast_layout(shape1: tuple[int, ...], shape2: tuple[int, ...],
@@ -72,6 +75,17 @@ def add_params(s1: float, s2: float, so: float) -> dict[str, int]:
     return out
 
 
+def add_tables(params: dict[str, int], negate2: bool) -> tuple[np.ndarray, np.ndarray]:
+    """ek_add_params.table1 / table2: every int8 value's rescaled input (TFLM's AddFunc up to the sum), index
+    value + 128; table2 negated for SUB."""
+    v = np.arange(-128, 128, dtype=np.int64)
+    out = []
+    for k, sign in (("input1", 1), ("input2", -1 if negate2 else 1)):
+        x = (v + params[f"{k}_offset"]) << params["left_shift"]
+        out.append((sign * mbqm(x, params[f"{k}_multiplier"], params[f"{k}_shift"])).astype(np.int32))
+    return out[0], out[1]
+
+
 class _Binary(OpHandler):
     """Common checks of the two-input int8 ops."""
 
@@ -124,6 +138,12 @@ class AddSub(_Binary):
     def emit(self, ctx: OpContext) -> str:
         shape, params = self._params(ctx)
         fn = "ek_add_s8" if ctx.op.opcode == "ADD" else "ek_sub_s8"
+        if ctx.output(0).size >= ADD_TABLE_MIN_ELEMENTS and params["output_shift"] <= -2:
+            t1, t2 = add_tables(params, negate2=ctx.op.opcode == "SUB")
+            rshift = -int(params["output_shift"]) - 1
+            params.update(table1=ctx.const_array(f"{ctx.ident}_in1_table", t1, "int32_t"),
+                          table2=ctx.const_array(f"{ctx.ident}_in2_table", t2, "int32_t"),
+                          out_round=1 << (rshift - 1), out_rshift=rshift)
         return self._emit(ctx, fn, "ek_add_params", params, shape)
 
 
