@@ -8,9 +8,29 @@ outputs are byte-identical with the TFLM host interpreter on a few inputs.
 
 TFLM reference figures (guest instructions per inference and arena, TFLM on QEMU mps2-an386,
 gcc 12.2 -O2) come from ../shared/NOTES.md: they were measured once elsewhere, not in this run,
-and are shown as a separate, labelled column. Writes benchmarks/results/runtime.json and prints a table.
+and are shown as a separate, labelled column. Code size: code+rodata (flash minus the model's weights) is
+split by the linker map into the firmware core (src/: protocol, start-up, UART, timer), the runtime (model/:
+kernels and the generated glue) and libc/libgcc, and compared with the TFLM + CMSIS-NN range of
+edgekit._tflm_facts.RUNTIME_CODE_BYTES (also measured elsewhere: its split between TFLM and harness is not
+known, so the ratio uses our whole image, core included). JSON: ``tflm_notes`` (those figures, with their
+source) and ``vs_tflm_notes`` (edgekit / them). Writes benchmarks/results/runtime.json and prints a table.
+
+Measured TFLM columns (``--tflm-dir PATH`` or ``EDGEKIT_TFLM_DIR``: a tflite-micro checkout with its third-party
+downloads): every model and board also runs through TFLM in this run, with reference kernels and with CMSIS-NN,
+built, validated on the same inputs and counted exactly as the edgekit rows (benchmarks/_tflm_columns.py says how
+the model array is excluded from code+rodata). JSON: ``tflm_measured`` (per flavour: instructions, code+rodata,
+arena used/reserved as the firmware reports them, bit-exact ...) and ``vs_tflm_measured`` (edgekit / TFLM). Each
+TFLM flavour compiles all of TFLM (10-40 min on 2 cores); ``--work-dir DIR`` keeps the builds for the next run.
+
+Sparse weights: the models are generated with ``--sparse`` (default auto: the AOT generator's cost model makes
+the very sparse CONV_2D / FULLY_CONNECTED layers sparse); ``--sparse-baseline`` also builds and counts the dense
+version (sparse off) of every model that got sparse layers, for the "instr dense" / "weights dense" columns.
+Pruned variants (benchmarks/pruned_models.py, 75% of each filter zeroed) run when named in ``--models``.
 
     python benchmarks/runtime.py [--boards qemu-cortex-m4,qemu-cortex-m7] [--models kws,ic] [--runs 3]
+    python benchmarks/runtime.py --models vww,ic_pruned75 --sparse-baseline
+    EDGEKIT_TFLM_DIR=~/tflite-micro python benchmarks/runtime.py --models ad --work-dir /tmp/ek-bench \
+        --out benchmarks/results/runtime_tflm.json
 """
 
 from __future__ import annotations
@@ -18,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +69,8 @@ TFLM_NOTES = {
     "ad": {"ref": 1_952_668, "cmsis_nn": 583_280, "arena": 2_260},
     "hello_world": {"ref": 5_326, "cmsis_nn": 3_618, "arena": 676},
 }
+TFLM_NOTES_SOURCE = ("../shared/NOTES.md: TFLM on QEMU mps2-an386, gcc 12.2 -O2, measured once elsewhere, "
+                     "not in this run")
 
 
 def model_paths(selected: list[str] | None, work: Path) -> dict[str, Path]:
@@ -60,11 +83,45 @@ def model_paths(selected: list[str] | None, work: Path) -> dict[str, Path]:
     for key, rel in MODELS.items():
         if (not selected or key in selected) and (SHARED / rel).exists():
             paths[key] = SHARED / rel
+    from pruned_models import PRUNED, pruned_model
+
+    for key, (base, sparsity) in PRUNED.items():
+        if selected and key in selected and (SHARED / MODELS[base]).exists():
+            paths[key] = pruned_model(SHARED / MODELS[base], sparsity, work / "pruned" / f"{key}.tflite")
     return paths
 
 
-def run_one(name: str, model: Path, board: str, runs: int, work: Path) -> dict:
-    """Generate, build, validate on a few inputs and benchmark one model on one board."""
+_MAP_ROW = re.compile(r"^ \S+\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$")      # " .text.f  addr size file"
+_MAP_CONT = re.compile(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$")          # "  addr size file" after " .text.f"
+_CODE_SECTIONS = (".vectors", ".text", ".rodata", ".ARM.exidx", ".data")
+
+
+def code_components(map_file: Path) -> dict[str, int]:
+    """Bytes of code+rodata by origin, from the GNU ld map: core (src/), runtime (model/, and TFLM's libtflm.a),
+    libc/libgcc (and libstdc++ for TFLM)."""
+    text = map_file.read_text(encoding="utf-8", errors="replace")
+    lines = text[text.find("Linker script and memory map"):].splitlines()
+    parts = {"core": 0, "runtime": 0, "libc_libgcc": 0}
+    out_section = ""
+    for i, line in enumerate(lines):
+        if line.startswith("."):
+            out_section = line.split()[0]
+        m = _MAP_ROW.match(line) or (_MAP_CONT.match(line) if i and re.match(r"^ \S+$", lines[i - 1]) else None)
+        if m is None or out_section not in _CODE_SECTIONS:
+            continue
+        size, obj = int(m.group(1), 16), m.group(2)
+        key = ("core" if "/src/" in obj else "runtime" if "/model/" in obj or "libtflm.a(" in obj
+               else "libc_libgcc" if ".a(" in obj else "")
+        if key:
+            parts[key] += size
+    return parts
+
+
+def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: str = "auto",
+            baseline: bool = False, tflm: Path | None = None) -> dict:
+    """Generate, build, validate on a few inputs and benchmark one model on one board (``baseline``: also the
+    dense build, when ``sparse`` made any layer sparse; ``tflm``: a tflite-micro tree, also measure TFLM)."""
+    from edgekit._tflm_facts import RUNTIME_CODE_BYTES
     from edgekit.bench import bench
     from edgekit.build import build
     from edgekit.codegen.project import generate
@@ -75,7 +132,7 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path) -> dict:
     m = load_model(model)
     macs = inspect(m, arena=False).macs
     t0 = time.perf_counter()
-    gen = generate(model, board=board, out_dir=work / f"{name}-{board}")
+    gen = generate(model, board=board, out_dir=work / f"{name}-{board}", sparse=sparse)
     built = build(gen.project_dir)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
@@ -85,58 +142,136 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path) -> dict:
     res = bench(gen.project_dir, board=board, runs=runs, warmup=1).to_dict()
     count = res["timing"]["count"]["median"]
     code = built.flash_bytes - built.weights_bytes
+    parts = code_components(gen.project_dir / "build" / "firmware.map")
     row = {
         "model": name, "board": board, "macs": macs,
         "instructions": int(count), "instructions_per_mac": round(count / macs, 3) if macs else None,
         "count_basis": res["timing"]["basis"], "deterministic": len(set(res["timing"]["ticks"])) == 1,
         "flash_bytes": built.flash_bytes, "weights_bytes": built.weights_bytes, "code_rodata_bytes": code,
+        "code_core_bytes": parts["core"], "code_runtime_bytes": parts["runtime"],
+        "code_libc_bytes": parts["libc_libgcc"],
         "ram_bytes": built.ram_bytes, "arena_bytes": built.arena_bytes, "stack_reserved_bytes": built.stack_bytes,
         "stack_used_bytes": res["memory"].get("stack_used_bytes"),
         "static_other_bytes": built.ram_bytes - built.arena_bytes - built.stack_bytes,
         "bit_exact": f"{val.byte_exact}/{val.inputs}", "build_s": round(build_s, 1),
+        "sparse": sparse, "sparse_layers": _sparse_layers(gen.project_dir),
     }
+    if baseline and row["sparse_layers"]:
+        dense = generate(model, board=board, out_dir=work / f"{name}-{board}-dense", sparse="off")
+        built_dense = build(dense.project_dir)
+        res_dense = bench(dense.project_dir, board=board, runs=runs, warmup=1).to_dict()
+        row["instructions_dense"] = int(res_dense["timing"]["count"]["median"])
+        row["weights_bytes_dense"] = built_dense.weights_bytes
+        row["flash_bytes_dense"] = built_dense.flash_bytes
     ref = TFLM_NOTES.get(name)
     if ref and board == "qemu-cortex-m4":
-        row["tflm_notes"] = ref
-        row["vs_tflm_ref"] = round(count / ref["ref"], 3)
-        row["vs_tflm_cmsis_nn"] = round(count / ref["cmsis_nn"], 3)
-        row["arena_vs_tflm"] = round(built.arena_bytes / ref["arena"], 3)
+        row["tflm_notes"] = {**ref, "source": TFLM_NOTES_SOURCE}
+        low, high = RUNTIME_CODE_BYTES["cmsis-nn"]
+        row["vs_tflm_notes"] = {"instructions_ref": round(count / ref["ref"], 3),
+                                "instructions_cmsis_nn": round(count / ref["cmsis_nn"], 3),
+                                "arena": round(built.arena_bytes / ref["arena"], 3),
+                                "code_rodata_cmsis_nn": [round(code / low, 3), round(code / high, 3)]}  # low/high
+    if tflm is not None:
+        from _tflm_columns import FLAVOURS, add_measured, measure, tree_facts
+
+        measured = {f: measure(name, model, board, f, tflm, runs, work, xs) for f in FLAVOURS}
+        for m in measured.values():
+            split = code_components(Path(m.pop("project_dir")) / "build" / "firmware.map")
+            m.update(code_core_bytes=split["core"], code_runtime_bytes=split["runtime"],
+                     code_libc_bytes=split["libc_libgcc"])
+        add_measured(row, measured, tree_facts(tflm))
     return row
+
+
+def _sparse_layers(project_dir: Path) -> int:
+    """Layers the generated model runs with the sparse-weight kernels (ek_sparse.h)."""
+    text = (Path(project_dir) / "model" / "ek_model.c").read_text()
+    return text.count("ek_sparse_conv2d_s8(&p") + text.count("ek_sparse_fc_s8(&p")
 
 
 def render(rows: list[dict]) -> None:
     """Print the results as a rich table."""
     t = Table(title="edgekit AOT runtime on QEMU (guest instructions per inference, -icount shift=0)")
     for col in ("model", "board", "MACs", "instr", "instr/MAC", "x TFLM ref*", "x TFLM+CMSIS-NN*", "code+rodata",
-                "weights", "arena", "x TFLM arena*", "stack used", "bit-exact"):
+                "core/runtime/lib", "x TFLM+CMSIS-NN code*", "weights", "sparse ops", "instr dense", "weights dense",
+                "arena", "x TFLM arena*", "stack used",
+                "bit-exact"):
         t.add_column(col, justify="right" if col not in ("model", "board") else "left")
     for r in rows:
+        notes = r.get("vs_tflm_notes", {})
         t.add_row(r["model"], r["board"], f"{r['macs']:,}", f"{r['instructions']:,}", f"{r['instructions_per_mac']}",
-                  str(r.get("vs_tflm_ref", "")), str(r.get("vs_tflm_cmsis_nn", "")), f"{r['code_rodata_bytes']:,}",
-                  f"{r['weights_bytes']:,}", f"{r['arena_bytes']:,}", str(r.get("arena_vs_tflm", "")),
+                  str(notes.get("instructions_ref", "")), str(notes.get("instructions_cmsis_nn", "")),
+                  f"{r['code_rodata_bytes']:,}",
+                  f"{r.get('code_core_bytes', '?')}/{r.get('code_runtime_bytes', '?')}/{r.get('code_libc_bytes', '?')}",
+                  "-".join(map(str, notes.get("code_rodata_cmsis_nn", []))),
+                  f"{r['weights_bytes']:,}", str(r.get("sparse_layers", "")),
+                  f"{r['instructions_dense']:,}" if "instructions_dense" in r else "",
+                  f"{r['weights_bytes_dense']:,}" if "weights_bytes_dense" in r else "",
+                  f"{r['arena_bytes']:,}", str(notes.get("arena", "")),
                   str(r["stack_used_bytes"]), r["bit_exact"])
     console = Console(width=max(Console().width, 160))
     console.print(t)
     console.print("* TFLM columns are ratios to the reference figures in ../shared/NOTES.md (TFLM on QEMU "
-                    "mps2-an386, measured once, not in this run); < 1 means edgekit is smaller/faster.")
+                    "mps2-an386, measured once, not in this run); < 1 means edgekit is smaller/faster. Code: our "
+                    "code+rodata over the low and high end of TFLM+CMSIS-NN's 49-106 KB (edgekit._tflm_facts).")
+    measured = [r for r in rows if "tflm_measured" in r]
+    if measured:
+        console.print(_measured_table(measured))
+
+
+def _measured_table(rows: list[dict]) -> Table:
+    """TFLM measured in this run next to the edgekit row: one line per model, board and TFLM flavour."""
+    t = Table(title="TFLM measured in this run (same models, inputs, QEMU counting); x = edgekit / TFLM")
+    for col in ("model", "board", "runtime", "instr", "x instr", "code+rodata", "x code", "x code w/o core",
+                "arena used/reserved",
+                "x arena", "ram", "bit-exact"):
+        t.add_column(col, justify="right" if col not in ("model", "board", "runtime") else "left")
+    for r in rows:
+        t.add_row(r["model"], r["board"], "edgekit", f"{r['instructions']:,}", "", f"{r['code_rodata_bytes']:,}", "",
+                  "", f"{r['arena_bytes']:,}", "", f"{r['ram_bytes']:,}", r["bit_exact"])
+        for flavour, vs in r["vs_tflm_measured"].items():
+            m = r["tflm_measured"][flavour]
+            t.add_row("", "", flavour, f"{m['instructions']:,}", str(vs["instructions"]), f"{m['code_rodata_bytes']:,}",
+                      str(vs["code_rodata"]), str(vs.get("code_rodata_without_core", "")),
+                      f"{m['arena_used_bytes']:,}/{m['arena_reserved_bytes']:,}",
+                      str(vs["arena"]), f"{m['ram_bytes']:,}", m["bit_exact"])
+    return t
 
 
 def main() -> int:
     """Run the benchmark and write benchmarks/results/runtime.json."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--boards", default="qemu-cortex-m4", help="comma-separated board ids")
-    ap.add_argument("--models", default="", help="comma-separated subset: digits," + ",".join(MODELS))
+    ap.add_argument("--models", default="", help="comma-separated subset: digits," + ",".join(MODELS)
+                    + " (pruned variants: ic_pruned75, kws_pruned75, vww_pruned75)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sparse", default="auto", choices=("auto", "off", "force"), help="sparse weights (generate)")
+    ap.add_argument("--sparse-baseline", action="store_true",
+                    help="also build and count the dense (sparse off) version of models that got sparse layers")
+    ap.add_argument("--tflm-dir", default=None,
+                    help="tflite-micro tree: also measure TFLM (reference and CMSIS-NN) in this run "
+                         "(default: $EDGEKIT_TFLM_DIR; unset: only the NOTES figures)")
+    ap.add_argument("--work-dir", default=None,
+                    help="keep generated projects and builds here (default: a temporary directory); TFLM builds "
+                         "left there are reused")
     ap.add_argument("--out", default=str(RESULTS / "runtime.json"))
     args = ap.parse_args()
+    from _tflm_columns import tflm_tree
+
+    from edgekit.errors import UsageError
+
+    try:
+        tflm = tflm_tree(args.tflm_dir)
+    except UsageError as exc:
+        ap.error(f"{exc} ({exc.hint})")
     selected = [m for m in args.models.split(",") if m] or None
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
-        work = Path(tmp)
+        work = Path(args.work_dir).expanduser().resolve() if args.work_dir else Path(tmp)
         paths = model_paths(selected, work)
         for board in args.boards.split(","):
             for name, path in paths.items():
-                rows.append(run_one(name, path, board, args.runs, work))
+                rows.append(run_one(name, path, board, args.runs, work, args.sparse, args.sparse_baseline, tflm))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"benchmark": "runtime", "date": time.strftime("%Y-%m-%d"),
