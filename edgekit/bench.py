@@ -393,6 +393,7 @@ def _measured_energy(prof: BoardProfile, timing: dict[str, Any], captures: list[
     """The ``energy`` section from power-monitor captures (one per ``infer`` command); see docs/bench-schema.md."""
     from edgekit.power.energy import energy_per_inference
     from edgekit.power.model import modelled_uj
+    from edgekit.power.trace import compact_trace
 
     if mode not in ("levels", "edges"):
         raise UsageError(f"power windows must be 'levels' or 'edges', not {mode!r}")
@@ -418,6 +419,7 @@ def _measured_energy(prof: BoardProfile, timing: dict[str, Any], captures: list[
         "monitor": monitor.describe(), "modelled_uj": modelled_uj(prof, lat),
         "formula": (f"E = sum(I x V x dt) over the samples inside the windows marked on digital input "
                     f"{monitor.channel} ({mode}), divided by the inferences"),
+        "trace": compact_trace(captures[0][0], [(w.start, w.stop) for w in results[0].windows]) if captures else None,
     }
 
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("edgekit.cli.bench", "Benchmark firmware on a board (QEMU or serial): latency, memory, energy."),
     "validate": ("edgekit.cli.validate", "Run inputs on the device; compare outputs with the TFLM host interpreter."),
     "compare": ("edgekit.cli.compare", "Compare two benchmark JSON files."),
+    "cost": ("edgekit.cli.cost", "Battery life and energy per 1 M inferences of bench results, side by side."),
     "optimize": ("edgekit.cli.optimize", "Compress a Keras model (prune, low-rank, distill, QAT); measure each step."),
     "devices": ("edgekit.cli.devices", "List connected boards, debug probes, UF2 drives and power monitors."),
     "flash": ("edgekit.cli.flash", "Flash a firmware image to a board (pyocd, esptool, uf2, openocd, ...)."),

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from edgekit.cli import echo_json
+from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, render_costs
 
 
 @click.command(name="bench")
@@ -28,31 +29,67 @@ from edgekit.cli import echo_json
               help="SBC boards: run the LiteRT bundle on this machine (local) or on a board over SSH.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="SBC boards: LiteRT threads.")
 @click.option("--no-xnnpack", is_flag=True, help="SBC boards: disable the XNNPACK delegate.")
+@click.option("--battery", default=None, help=BATTERY_HELP + " With --rate: a cost report.")
+@click.option("--rate", default=None, help=RATE_HELP + " With --battery: a cost report.")
+@click.option("--sleep", default=None, help=SLEEP_HELP)
+@click.option("--battery-derate", "derate", type=float, default=1.0, show_default=True, help=DERATE_HELP)
+@click.option("--plot", default=None, type=click.Path(dir_okay=False),
+              help="Write an HTML plot: current trace with inference windows, latency histogram.")
 @click.pass_context
 def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: int, input_file: str | None,
         port: str | None, timeout: float, as_json: bool, save: str | None, power: str | None,
-        baud: int | None, host: str | None, threads: int | None, no_xnnpack: bool) -> None:
+        baud: int | None, host: str | None, threads: int | None, no_xnnpack: bool, battery: str | None,
+        rate: str | None, sleep: str | None, derate: float, plot: str | None) -> None:
     """Benchmark TARGET on a board: a generated project directory or firmware ELF (MCU boards), or a
     .tflite / bundle directory (SBC boards and the host, with --host)."""
     from edgekit.bench import bench
 
     boards_dirs = (ctx.obj or {}).get("boards_dirs")
+    if (battery is None) != (rate is None):
+        from edgekit.errors import UsageError
+
+        raise UsageError("--battery and --rate go together", hint="e.g. --battery 1000mAh --rate 60/h")
+    if battery is not None and rate is not None:  # bad units fail before a long benchmark, not after it
+        from edgekit.cost import check_options
+
+        check_options(battery, rate, sleep, derate)
+    extras = {"battery": battery, "rate": rate, "sleep": sleep, "derate": derate, "plot": plot,
+              "boards_dirs": boards_dirs, "save": save}
     if _is_sbc_target(target, board, host, boards_dirs):
         from edgekit.sbc import bench_sbc
 
         d = bench_sbc(target, board or "host", host or "local", runs=runs, warmup=warmup, threads=threads,
                       xnnpack=not no_xnnpack, inputs=input_file, save=save, boards_dirs=boards_dirs)
-        if as_json:
-            echo_json(d)
-        else:
-            render(d, saved=save)
+        _finish(d, as_json, **extras)
         return
     result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
                    boards_dirs=(ctx.obj or {}).get("boards_dirs"), timeout=timeout, power=power, baudrate=baud)
+    _finish(result.to_dict(), as_json, **extras)
+
+
+def _finish(d: dict[str, Any], as_json: bool, *, battery: str | None, rate: str | None, sleep: str | None,
+            derate: float, plot: str | None, boards_dirs: Any, save: str | None) -> None:
+    """Add the ``cost`` section (and re-save), write the plot, print."""
+    if battery is not None and rate is not None:
+        from edgekit.bench import save_json
+        from edgekit.cost import cost_report
+
+        d["cost"] = cost_report(d, battery=battery, rate=rate, sleep=sleep, derate=derate,
+                                boards_dirs=boards_dirs).to_dict()
+        if save:
+            save_json(d, save)
+    if plot:
+        from edgekit.plot import write_plot
+
+        write_plot(plot, [d], [d.get("cost")])
     if as_json:
-        echo_json(result.to_dict())
+        echo_json(d)
         return
-    render(result.to_dict(), saved=save)
+    render(d, saved=save)
+    if d.get("cost"):
+        render_costs([d["cost"]], plot=plot)
+    elif plot:
+        click.echo(f"plot: {plot}")
 
 
 def _is_sbc_target(target: str, board: str | None, host: str | None, boards_dirs: Any) -> bool:
