@@ -52,6 +52,13 @@ def _options(s, op: str, opts: dict):
         o = s.LeakyReluOptionsT()
         o.alpha = float(opts.get("alpha", 0.2))
         return bo.LeakyReluOptions, o
+    if op == "CONV_2D":
+        o = s.Conv2DOptionsT()
+        o.padding = getattr(s.Padding, opts.get("padding", "SAME"))
+        o.strideH, o.strideW = opts.get("strides", (1, 1))
+        o.dilationHFactor, o.dilationWFactor = opts.get("dilation", (1, 1))
+        o.fusedActivationFunction = act
+        return bo.Conv2DOptions, o
     if op == "DEPTHWISE_CONV_2D":
         o = s.DepthwiseConv2DOptionsT()
         o.padding = getattr(s.Padding, opts.get("padding", "SAME"))

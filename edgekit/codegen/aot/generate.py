@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edgekit.codegen.aot import fusion
 from edgekit.codegen.aot.ops import REGISTRY
 from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, short_name, unsupported
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
@@ -111,12 +112,25 @@ def check_supported(model: TFLiteModel | str | Path | bytes) -> None:
         REGISTRY[ctx.op.opcode].check(ctx)
 
 
-def _plan(model: TFLiteModel, ctxs: list[OpContext]) -> MemoryPlan:
+def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.ConvAdd] | None = None) -> MemoryPlan:
     sg = model.main
+    fused = fused or {}
+    by_conv = {f.conv: f for f in fused.values()}
     live = set()
     plan_ops = []
     for ctx in ctxs:
         handler = REGISTRY[ctx.op.opcode]
+        f = by_conv.get(ctx.op.index) or fused.get(ctx.op.index)
+        if f is not None:  # a fused CONV_2D + ADD: C never exists, D is computed over A (fusion.py)
+            b = ctxs[f.conv].op.inputs[0]
+            live.update((b, f.a, f.d))
+            if ctx.op.index == f.conv:
+                plan_ops.append(PlanOp(inputs=[b, f.a], outputs=[]))
+            else:
+                conv_scratch = int(REGISTRY["CONV_2D"].scratch_bytes(ctxs[f.conv]))
+                plan_ops.append(PlanOp(inputs=[f.a, b], outputs=[f.d], inplace=True,
+                                       scratch_bytes=fusion.scratch_bytes(f, conv_scratch)))
+            continue
         ins = [t for t in ctx.op.inputs if t >= 0 and not sg.tensors[t].is_const]
         outs = [t for t in ctx.op.outputs if t >= 0]
         live.update(ins)
@@ -131,7 +145,11 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext]) -> MemoryPlan:
     live.update(sg.inputs)
     live.update(sg.outputs)
     sizes = {t: sg.tensors[t].nbytes for t in live}
-    return plan_memory(plan_ops, sizes, sg.inputs, sg.outputs)
+    plan = plan_memory(plan_ops, sizes, sg.inputs, sg.outputs)
+    for f in fused.values():
+        if plan.aliases.get(f.d) != f.a:
+            raise ModelError(f"internal: fused op {f.add} output {f.d} was not planned over its input {f.a}")
+    return plan
 
 
 def _shape(t) -> str:
@@ -147,12 +165,14 @@ def _comment(s: str) -> str:
 
 
 def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek",
-               sparse: str = "auto") -> AotResult:
+               sparse: str = "auto", fuse: bool = True) -> AotResult:
     """Generate the C sources of ``model`` for edgekit's AOT runtime into ``out_dir``.
 
     ``sparse``: CONV_2D / FULLY_CONNECTED weights in the sparse encoding (ek_sparse.h) where a cost model
     measured on Cortex-M4 says it is faster ("auto"), never ("off": the dense kernels), or wherever the
     kernel can ("force"). ``AotResult.notes`` lists the layers made sparse.
+    ``fuse``: compute a CONV_2D feeding only the residual ADD after it in row blocks, the ADD written over its
+    other input (fusion.py), so that the conv's output never occupies the arena. Same results either way.
 
     Raises UnsupportedOpError (with a hint to use ``--runtime tflm``) for ops or parameters the
     runtime does not implement.
@@ -167,7 +187,9 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     ctxs = _contexts(m, pool)
     for ctx in ctxs:
         ctx.sparse = sparse
-    plan = _plan(m, ctxs)
+    fused = fusion.find_conv_add(sg) if fuse else {}
+    plan = _plan(m, ctxs, fused)
+    fused_convs = {f.conv: f for f in fused.values()}
     arena_sym = f"{prefix}_arena"
 
     def tensor_ptr(t: int) -> str:
@@ -179,7 +201,18 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     for ctx in ctxs:
         scratch = plan.scratch_offsets.get(ctx.op.index)
         ctx.bind(tensor_ptr, f"(&{arena_sym}[{scratch}])" if scratch is not None else "")
-        code = REGISTRY[ctx.op.opcode].emit(ctx).rstrip()
+        if ctx.op.index in fused_convs:
+            code = f"/* computed row by row inside op {fused_convs[ctx.op.index].add} (fused) */"
+        elif ctx.op.index in fused:
+            f = fused[ctx.op.index]
+            conv_ctx = ctxs[f.conv]
+            conv_ctx.bind(tensor_ptr, "")
+            code = fusion.emit(f, conv_ctx, ctx, REGISTRY["CONV_2D"], REGISTRY["ADD"],
+                               int(REGISTRY["CONV_2D"].scratch_bytes(conv_ctx)))
+            ctx.notes.append(f"ops {f.conv}+{f.add} CONV_2D+ADD fused: {f.rows} output rows per block, "
+                             f"{sg.tensors[f.c].nbytes} B conv output not in the arena")
+        else:
+            code = REGISTRY[ctx.op.opcode].emit(ctx).rstrip()
         ins = ", ".join(f"'{short_name(sg.tensors[t].name)}' {_shape(sg.tensors[t])}" for t in ctx.op.inputs
                         if t >= 0 and not sg.tensors[t].is_const)
         text = f"op {ctx.op.index}: {ctx.op.opcode} -> '{ctx.short_name}' {_shape(ctx.output(0))}"

@@ -148,7 +148,8 @@ def _sparse_direct(p: dict[str, object]) -> bool:
     return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
 
 
-def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> str:
+def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights, pname: str, inp: str,
+                 out: str) -> tuple[list[str], str]:
     out_c = int(p["out_c"])
     w = ctx.input(1).array().reshape(out_c, -1)
     b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
@@ -159,14 +160,10 @@ def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> st
     ctx.notes.append(f"op {ctx.op.index} CONV_2D: sparse weights, {enc.nonzeros} of {w.size} non-zero "
                      f"({enc.density:.1%} entries), {enc.nbytes} B instead of {w.size} B")
     scratch = "NULL" if _sparse_direct(p) else ctx.scratch
-    return "\n".join([
-        "{",
-        f"    /* sparse weights: {enc.nonzeros} of {w.size} non-zero, {enc.n_entries} entries ({enc.nbytes} B) */",
-        *("    " + line for line in c_struct("ek_conv_params_t", "p", p).splitlines()),
-        *("    " + line for line in c_struct("ek_sparse_t", "s", s).splitlines()),
-        f"    ek_sparse_conv2d_s8(&p, &s, {ctx.ptr(ctx.op.inputs[0])}, {ctx.ptr(ctx.op.outputs[0])}, {scratch});",
-        "}",
-    ])
+    decls = [f"/* sparse weights: {enc.nonzeros} of {w.size} non-zero, {enc.n_entries} entries ({enc.nbytes} B) */",
+             *c_struct("ek_conv_params_t", "p", p).splitlines(),
+             *c_struct("ek_sparse_t", "s", s).splitlines()]
+    return decls, f"ek_sparse_conv2d_s8(&{pname}, &s, {inp}, {out}, {scratch});"
 
 
 class _ConvBase(OpHandler):
@@ -177,6 +174,13 @@ class _ConvBase(OpHandler):
         _conv_params(ctx, self.depthwise)
 
     def emit(self, ctx: OpContext) -> str:
+        decls, call = self.kernel_call(ctx, "p", ctx.ptr(ctx.op.inputs[0]), ctx.ptr(ctx.op.outputs[0]))
+        return "\n".join(["{", *("    " + line for line in decls), *("    " + line for line in call.splitlines()),
+                          "}"])
+
+    def kernel_call(self, ctx: OpContext, pname: str, inp: str, out: str) -> tuple[list[str], str]:
+        """The declarations (a ``static const ek_conv_params_t p`` and any other constant struct) and the kernel
+        call reading its parameters from ``pname`` (``p`` or a modified copy), input ``inp``, output ``out``."""
         p = _conv_params(ctx, self.depthwise)
         mults, shifts = p.pop("_mults"), p.pop("_shifts")
         packed = self.depthwise and _dw_taps(p) and _dw_packed_ok(shifts)
@@ -187,7 +191,7 @@ class _ConvBase(OpHandler):
                      out_shift=ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t"))
         enc = None if self.depthwise else _sparse(ctx, p)
         if enc is not None:
-            return _emit_sparse(ctx, p, enc)
+            return _emit_sparse(ctx, p, enc, pname, inp, out)
         filt = ""
         kernel, extra = self.kernel, ""
         if not self.depthwise and _use_im2col(p):
@@ -213,13 +217,8 @@ class _ConvBase(OpHandler):
             bias = "NULL"
         else:
             bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias")
-        return "\n".join([
-            "{",
-            *("    " + line for line in c_struct("ek_conv_params_t", "p", p).splitlines()),
-            f"    {kernel}(&p, {ctx.ptr(ctx.op.inputs[0])}, {filt}, {bias},",
-            f"        {ctx.ptr(ctx.op.outputs[0])}{extra});",
-            "}",
-        ])
+        return (c_struct("ek_conv_params_t", "p", p).splitlines(),
+                f"{kernel}(&{pname}, {inp}, {filt}, {bias},\n    {out}{extra});")
 
     def scratch_bytes(self, ctx: OpContext) -> int:
         p = _conv_params(ctx, self.depthwise)

@@ -136,6 +136,11 @@ class AddSub(_Binary):
         self._params(ctx)
 
     def emit(self, ctx: OpContext) -> str:
+        fn, params, shape = self.kernel_params(ctx)
+        return self._emit(ctx, fn, "ek_add_params", params, shape)
+
+    def kernel_params(self, ctx: OpContext) -> tuple[str, dict[str, object], dict[str, object]]:
+        """``(function, ek_add_params fields, ek_bcast fields)`` of the operator."""
         shape, params = self._params(ctx)
         fn = "ek_add_s8" if ctx.op.opcode == "ADD" else "ek_sub_s8"
         if ctx.output(0).size >= ADD_TABLE_MIN_ELEMENTS and params["output_shift"] <= -2:
@@ -144,7 +149,7 @@ class AddSub(_Binary):
             params.update(table1=ctx.const_array(f"{ctx.ident}_in1_table", t1, "int32_t"),
                           table2=ctx.const_array(f"{ctx.ident}_in2_table", t2, "int32_t"),
                           out_round=1 << (rshift - 1), out_rshift=rshift)
-        return self._emit(ctx, fn, "ek_add_params", params, shape)
+        return fn, params, shape
 
 
 @register
