@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def replace_dir(new: Path, out: Path) -> None:
@@ -48,3 +50,25 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
         Path(tmp).unlink(missing_ok=True)
         raise
     return dest
+
+
+def load_manifest(directory: str | os.PathLike[str], name: str, schema: str, *, kind: str, make_hint: str,
+                  redo_hint: str) -> dict[str, Any]:
+    """The JSON manifest ``name`` of a generated directory (a firmware project, an SBC bundle).
+
+    Raises:
+        UsageError: no manifest ("not an edgekit <kind>", hint ``make_hint``), unreadable JSON, or another
+            schema than ``schema`` (hint ``redo_hint``).
+    """
+    from edgekit.errors import UsageError
+
+    path = Path(directory) / name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{directory}: not an edgekit {kind} (no {name})", hint=make_hint) from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not readable JSON ({exc})", hint=redo_hint) from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        raise UsageError(f"{path}: not an {schema} manifest", hint=redo_hint)
+    return data

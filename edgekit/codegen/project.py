@@ -43,7 +43,7 @@ from edgekit.codegen.common import (  # noqa: F401  (re-exported: the names this
 )
 from edgekit.codegen.common import project_name as make_project_name
 from edgekit.errors import UsageError
-from edgekit.fsutil import replace_dir
+from edgekit.fsutil import load_manifest, replace_dir
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
@@ -170,17 +170,9 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
 
 def load_project(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``edgekit_project.json`` of a generated project (UsageError if it is not one)."""
-    path = Path(project_dir) / PROJECT_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{project_dir}: not an edgekit project (no {PROJECT_FILE})",
-                         hint="create one with 'edgekit generate MODEL --board ID -o DIR'") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: unreadable: {exc}", hint="run 'edgekit generate' again") from None
-    if not isinstance(data, dict) or data.get("schema") != PROJECT_SCHEMA:
-        raise UsageError(f"{path}: unknown project file format", hint="run 'edgekit generate' again")
-    return data
+    return load_manifest(project_dir, PROJECT_FILE, PROJECT_SCHEMA, kind="project",
+                         make_hint="create one with 'edgekit generate MODEL --board ID -o DIR'",
+                         redo_hint="run 'edgekit generate' again")
 
 
 # ------------------------------------------------------------------------------------------------------

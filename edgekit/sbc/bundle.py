@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import BoardError, ModelError, ToolMissing, UsageError
-from edgekit.fsutil import replace_dir
+from edgekit.fsutil import load_manifest, replace_dir
 from edgekit.sbc import templates
 from edgekit.sbc.edgekit_runner.util import BUNDLE_SCHEMA, MANIFEST
 from edgekit.sbc.edgekit_runner.wheels import NoWheel, RuntimeChoice, choose_runtime, normalize_machine
@@ -136,17 +136,9 @@ def load_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         UsageError: not a bundle, or an unreadable manifest.
     """
-    p = Path(path) / MANIFEST
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: not an edgekit bundle (no {MANIFEST})",
-                         hint="make one with 'edgekit generate MODEL --board rpi4'") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{p}: not readable JSON ({exc})", hint="regenerate the bundle") from None
-    if not isinstance(data, dict) or data.get("schema") != BUNDLE_SCHEMA:
-        raise UsageError(f"{p}: not an {BUNDLE_SCHEMA} manifest", hint="regenerate the bundle")
-    return data
+    return load_manifest(path, MANIFEST, BUNDLE_SCHEMA, kind="bundle",
+                         make_hint="make one with 'edgekit generate MODEL --board rpi4'",
+                         redo_hint="regenerate the bundle")
 
 
 def generate_bundle(model: TFLiteModel | str | os.PathLike[str] | bytes, board: BoardProfile | str,
