@@ -3,9 +3,10 @@
 Generates the model's C with ``generate_c``, inserts a SysTick lap before every operator of
 ``ek_model_invoke()``, links it with a minimal bare-metal harness (vector table, semihosting output and
 exit; no firmware core, no serial protocol) and runs it in QEMU with ``-icount shift=0``, where one
-SysTick tick (25 MHz) is exactly 40 guest instructions. Prints instructions per operator (with MACs and
-instructions per MAC), the total, and checks the outputs on random inputs against the TFLM host
-interpreter (bit-exact or not).
+SysTick tick is exactly 1e9 / timer_hz guest instructions (40 on the 25 MHz mps2 boards, 31.25 on the 32 MHz
+mps3-an547 Cortex-M55 stand-in, whose MVE kernels are generated as ``edgekit generate`` would). Prints
+instructions per operator (with MACs and instructions per MAC), the total, and checks the outputs on random
+inputs against the TFLM host interpreter (bit-exact or not).
 
     python benchmarks/aot_profile.py ../shared/models/mlperf_tiny/kws_ds_cnn_int8.tflite [--board qemu-cortex-m4]
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-TICK_INSTR = 40  # -icount shift=0: 1 ns per instruction; SysTick at 25 MHz
+TICK_INSTR = 40  # -icount shift=0: 1 ns per instruction; SysTick at 25 MHz (mps2); see tick_instr()
 
 HARNESS = r"""
 #include <stdint.h>
@@ -172,7 +173,7 @@ def main() -> int:
     model = load_model(args.model)
     work = Path(args.keep or tempfile.mkdtemp(prefix="ek-prof-"))
     work.mkdir(parents=True, exist_ok=True)
-    res = generate_c(model, work, sparse=args.sparse)
+    res = generate_c(model, work, sparse=args.sparse, mve=board.has_mve)
     if args.runtime_dir:
         import shutil
 
@@ -210,7 +211,8 @@ def main() -> int:
         print(proc.stdout, proc.stderr, file=sys.stderr)
         raise SystemExit(f"qemu exit {proc.returncode}")
     text_out = proc.stdout + proc.stderr
-    counts = [int(m.group(2)) * TICK_INSTR for m in re.finditer(r"^op (\d+) (\d+)\r?$", text_out, re.M)]
+    tick = 1e9 / board.firmware.timer_hz if board.firmware.timer_hz else TICK_INSTR
+    counts = [round(int(m.group(2)) * tick) for m in re.finditer(r"^op (\d+) (\d+)\r?$", text_out, re.M)]
     outs = [bytes.fromhex(m.group(1)) for m in re.finditer(r"^out ([0-9a-f]*)\r?$", text_out, re.M)]
     macs = op_macs(model)
     total = sum(counts)

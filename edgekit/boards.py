@@ -313,6 +313,19 @@ class BoardProfile:
     def is_emulated(self) -> bool:
         return self.flash.method == "qemu"
 
+    @property
+    def has_mve(self) -> bool:
+        """Whether the build flags target integer MVE (Helium): ``-mcpu=cortex-m55/m85`` without ``+nomve``, or
+        an ``-march`` with ``+mve``. The edgekit runtime then generates its MVE kernels (``generate_c(mve=True)``)."""
+        for flag in self.build.cpu_flags:
+            if flag.startswith("-mcpu="):
+                cpu = flag[len("-mcpu="):]
+                if cpu.split("+")[0] in ("cortex-m55", "cortex-m85") and "+nomve" not in cpu:
+                    return True
+            elif flag.startswith("-march=") and "+mve" in flag:
+                return True
+        return False
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict of the profile."""
         import dataclasses

@@ -90,15 +90,15 @@ def random_inputs(model, n: int, seed: int) -> list[list[np.ndarray]]:
 
 def aot_vs_tflm(tflite: bytes | Path, work: Path, *, sets: int = 3, seed: int = 0,
                 inputs: Sequence[Sequence[np.ndarray]] | None = None, obj_cache: Path | None = None,
-                sparse: str = "auto") -> list[str]:
-    """Build the AOT host executable (``sparse`` mode of the generator), run it and TFLM on the same inputs;
-    return mismatch descriptions."""
+                sparse: str = "auto", mve: bool = False) -> list[str]:
+    """Build the AOT host executable (``sparse`` / ``mve`` modes of the generator), run it and TFLM on the same
+    inputs; return mismatch descriptions."""
     from edgekit.codegen.aot.host import build_host, run_host_sets
     from edgekit.tflite_model import load_model
     from edgekit.tflm import tflm_run
 
     model = load_model(tflite)
-    exe = build_host(model, work, obj_cache=obj_cache, sparse=sparse)
+    exe = build_host(model, work, obj_cache=obj_cache, sparse=sparse, mve=mve)
     data = list(inputs) if inputs is not None else random_inputs(model, sets, seed)
     ours = run_host_sets(exe, data)
     ref = tflm_run(model, [list(s) for s in data])

@@ -67,6 +67,11 @@ def _options(s, op: str, opts: dict):
         o.depthMultiplier = int(opts.get("depth_multiplier", 1))
         o.fusedActivationFunction = act
         return bo.DepthwiseConv2DOptions, o
+    if op == "FULLY_CONNECTED":
+        o = s.FullyConnectedOptionsT()
+        o.fusedActivationFunction = act
+        o.keepNumDims = bool(opts.get("keep_num_dims", False))
+        return bo.FullyConnectedOptions, o
     if op == "HARD_SWISH":
         return bo.HardSwishOptions, s.HardSwishOptionsT()
     if op == "QUANTIZE":

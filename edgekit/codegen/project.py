@@ -139,7 +139,7 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     try:
         model_dir = tmp / "model"
         model_dir.mkdir()
-        arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir, sparse)
+        arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir, sparse, mve=profile.has_mve)
         ctx = {
             "edgekit_version": __version__, "board": profile, "runtime": runtime, "name": project_name,
             "model_name": model_name, "model_sha256": m.sha256, "line_max": DEFAULT_LINE_MAX,
@@ -185,11 +185,13 @@ def _check_runtime(runtime: str) -> None:
         raise UsageError(f"unknown runtime '{runtime}' (choices: {', '.join(RUNTIMES)})")
 
 
-def _generate_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto") -> tuple[int, int, str]:
-    """Run the AOT code generator into ``model_dir``; returns (arena bytes, weights bytes, model name)."""
+def _generate_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
+                            mve: bool = False) -> tuple[int, int, str]:
+    """Run the AOT code generator into ``model_dir`` (``mve``: the board's MVE kernels); returns (arena bytes,
+    weights bytes, model name)."""
     from edgekit.codegen.aot import generate_c
 
-    res = generate_c(m, model_dir, sparse=sparse)
+    res = generate_c(m, model_dir, sparse=sparse, mve=mve)
     return int(res.arena_bytes), int(res.weights_bytes), res.model_name or (m.path.stem if m.path else "model")
 
 

@@ -165,7 +165,7 @@ def _comment(s: str) -> str:
 
 
 def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek",
-               sparse: str = "auto", fuse: bool = True) -> AotResult:
+               sparse: str = "auto", fuse: bool = True, mve: bool = False) -> AotResult:
     """Generate the C sources of ``model`` for edgekit's AOT runtime into ``out_dir``.
 
     ``sparse``: CONV_2D / FULLY_CONNECTED weights in the sparse encoding (ek_sparse.h) where a cost model
@@ -173,6 +173,9 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     kernel can ("force"). ``AotResult.notes`` lists the layers made sparse.
     ``fuse``: compute a CONV_2D feeding only the residual ADD after it in row blocks, the ADD written over its
     other input (fusion.py), so that the conv's output never occupies the arena. Same results either way.
+    ``mve``: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED through the kernels written for integer MVE (Helium,
+    Cortex-M55/M85: ``ek_*_mve``) and their weight layouts; on other targets those kernels are portable C with the
+    same results. With ``sparse="auto"`` no layer is made sparse (the dense MVE kernels beat the sparse ones).
 
     Raises UnsupportedOpError (with a hint to use ``--runtime tflm``) for ops or parameters the
     runtime does not implement.
@@ -187,6 +190,7 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     ctxs = _contexts(m, pool)
     for ctx in ctxs:
         ctx.sparse = sparse
+        ctx.mve = mve
     fused = fusion.find_conv_add(sg) if fuse else {}
     plan = _plan(m, ctxs, fused)
     fused_convs = {f.conv: f for f in fused.values()}

@@ -404,6 +404,13 @@ static void depthwise_any(const ek_conv_params_t *p, const int8_t *input, const 
 /* Patch rows are often short (a few bytes for 3-channel inputs): inline word moves instead of a library call. */
 static void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
     size_t k = 0;
+#if EK_HAVE_MVE
+    for (; k < n; k += 16) { /* 16 bytes per load / store, the last ones predicated */
+        const mve_pred16_t pr = vctp8q((uint32_t)(n - k));
+        vstrbq_p_s8(dst + k, vldrbq_z_s8(src + k, pr), pr);
+    }
+    return;
+#endif
     if (n >= 32) {
         memcpy(dst, src, n);
         return;
@@ -418,6 +425,13 @@ static void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
 
 static void fill_bytes(int8_t *dst, uint32_t word, size_t n) {
     size_t k = 0;
+#if EK_HAVE_MVE
+    const int8x16_t v = vdupq_n_s8((int8_t)word);
+    for (; k < n; k += 16) {
+        vstrbq_p_s8(dst + k, v, vctp8q((uint32_t)(n - k)));
+    }
+    return;
+#endif
     for (; k + 4 <= n; k += 4) {
         ek_st32(dst + k, word);
     }
@@ -489,6 +503,138 @@ void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const i
         }
         ek_matmul_s8(&q, cols, n, filter, bias, output + (size_t)i * out_c, output + (size_t)(i + n - 1) * out_c);
     }
+}
+
+void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                      int8_t *output, void *scratch) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w;
+    const int direct = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    int8_t *patch = (int8_t *)scratch;
+    ek_matmul_t q;
+    int32_t b, oy, ox;
+    q.depth = p->k_h * p->k_w * in_c;
+    q.rows = out_c;
+    q.out_offset = p->out_offset;
+    q.act_min = p->act_min;
+    q.act_max = p->act_max;
+    q.mult_stride = 1;
+    q.out_mult = p->out_mult;
+    q.out_shift = p->out_shift;
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *in_b = input + (size_t)b * in_h * in_w * in_c;
+        int8_t *out = output + (size_t)b * out_h * out_w * out_c;
+        for (oy = 0; oy < out_h; oy++) {
+            for (ox = 0; ox < out_w; ox++, out += out_c) {
+                const int8_t *src;
+                if (direct) {
+                    src = in_b + ((size_t)oy * stride_h * in_w + (size_t)ox * stride_w) * in_c;
+                } else {
+                    gather_patch(p, in_b, oy, ox, patch);
+                    src = patch;
+                }
+                ek_matmul_rows_s8(&q, src, filter, bias, out);
+            }
+        }
+    }
+}
+
+/* depthwise_pixels for the MVE filter layout: channels in blocks of 16 ([tap][16] each), then of 4 ([tap][4]);
+ * accumulators start at dw_bias_full, per channel out_mult / out_shift. MVE: 4 int32 lanes per VMUL + VADD, a
+ * 16-channel block's 4 input and 4 weight loads per tap at immediate offsets. */
+static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
+                                             int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
+                                             intptr_t step) {
+    const int8_t *filter = (const int8_t *)filter_;
+    const int32_t ch = p->in_c, ch16 = ch & ~15;
+    const int32_t *bias_full = p->dw_bias_full, *out_mult = p->out_mult;
+    const int8_t *out_shift = p->out_shift;
+    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
+    int32_t c, t;
+    for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
+        const int8_t *fp = filter;
+#if EK_HAVE_MVE
+        for (c = 0; c < ch16; c += 16) {
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32x4_t a0 = vldrwq_s32(bias_full + c), a1 = vldrwq_s32(bias_full + c + 4);
+            int32x4_t a2 = vldrwq_s32(bias_full + c + 8), a3 = vldrwq_s32(bias_full + c + 12);
+            if (ntaps > 0) {
+                /* 19 instructions per tap (16 MACs): tap offset, address, 4 x (2 loads, VMUL, VADD), the loop */
+                const intptr_t *o = offs;
+                int32x4_t x, w;
+                uint32_t addr;
+                __asm__ __volatile__(
+                    "dls lr, %[n]\n"
+                    "1:\n\t"
+                    "ldr %[t], [%[o]], #4\n\t"
+                    "add %[t], %[t], %[bc]\n\t"
+                    "vldrb.s32 %q[x], [%[t]]\n\t"
+                    "vldrb.s32 %q[w], [%[f]]\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
+                    "vldrb.s32 %q[x], [%[t], #4]\n\t"
+                    "vldrb.s32 %q[w], [%[f], #4]\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+                    "vldrb.s32 %q[x], [%[t], #8]\n\t"
+                    "vldrb.s32 %q[w], [%[f], #8]\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
+                    "vldrb.s32 %q[x], [%[t], #12]\n\t"
+                    "vldrb.s32 %q[w], [%[f], #12]\n\t"
+                    "adds %[f], #16\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
+                    "le lr, 1b\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
+                      [t] "=&r"(addr), [o] "+r"(o), [f] "+r"(fp)
+                    : [n] "r"(ntaps), [bc] "r"(bc)
+                    : "lr", "memory");
+            }
+            ek_mve_requant_store(a0, vldrwq_s32(out_mult + c), vldrbq_s32(out_shift + c), off, lo, hi, out + c);
+            ek_mve_requant_store(a1, vldrwq_s32(out_mult + c + 4), vldrbq_s32(out_shift + c + 4), off, lo, hi,
+                                 out + c + 4);
+            ek_mve_requant_store(a2, vldrwq_s32(out_mult + c + 8), vldrbq_s32(out_shift + c + 8), off, lo, hi,
+                                 out + c + 8);
+            ek_mve_requant_store(a3, vldrwq_s32(out_mult + c + 12), vldrbq_s32(out_shift + c + 12), off, lo, hi,
+                                 out + c + 12);
+        }
+        for (; c < ch; c += 4) {
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32x4_t a = vldrwq_s32(bias_full + c);
+            for (t = 0; t < ntaps; t++, fp += 4) {
+                a = vaddq_s32(a, vmulq_s32(vldrbq_s32((const int8_t *)(bc + (uintptr_t)offs[t])), vldrbq_s32(fp)));
+            }
+            ek_mve_requant_store(a, vldrwq_s32(out_mult + c), vldrbq_s32(out_shift + c), off, lo, hi, out + c);
+        }
+#else
+        for (c = 0; c < ch; ) {
+            const int32_t width = c < ch16 ? 16 : 4;
+            const uintptr_t bc = base + (uintptr_t)c;
+            uint32_t acc[16]; /* modulo 2^32, like the vector lanes */
+            int32_t j;
+            for (j = 0; j < width; j++) {
+                acc[j] = (uint32_t)bias_full[c + j];
+            }
+            for (t = 0; t < ntaps; t++, fp += width) {
+                const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
+                for (j = 0; j < width; j++) {
+                    acc[j] += (uint32_t)((int32_t)xp[j] * (int32_t)fp[j]);
+                }
+            }
+            for (j = 0; j < width; j++) {
+                out[c + j] = requant_dw((int32_t)acc[j], out_mult, out_shift, c + j, off, lo, hi);
+            }
+            c += width;
+        }
+#endif
+    }
+}
+
+void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve);
 }
 
 void ek_depthwise_conv2d_s8_fast(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

@@ -70,6 +70,21 @@ void ek_depthwise_conv2d_s8_fast(const ek_conv_params_t *p, const int8_t *input,
 void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *input, const int16_t *filter,
                                    const int32_t *bias, int8_t *output, void *scratch);
 
+/* CONV_2D without groups or dilation for MVE cores (Cortex-M55/M85; portable C elsewhere, same results): per output
+ * pixel its im2col patch (raw int8, padding taps set to the input zero point; 1x1 unpadded convs read the input in
+ * place) against the model's own row-major filter [out_c][k_h * k_w * k_c] with ek_matmul_rows_s8. bias (required):
+ * the folded bias, bias[oc] + in_offset * sum of the filter row (mod 2^32). scratch: EK_CONV_MVE_SCRATCH bytes. */
+void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                      int8_t *output, void *scratch);
+#define EK_CONV_MVE_SCRATCH(k_elems, direct) ((direct) ? 0u : (unsigned)(k_elems))
+
+/* Depthwise for MVE cores (portable C elsewhere, same results): the conditions of the fast path of
+ * ek_depthwise_conv2d_s8_taps (multiplier 1, in_c % 4 == 0, <= EK_DW_MAX_TAPS taps, dw_bias_full set), out_mult /
+ * out_shift per channel; filter regrouped by the generator into blocks of 16 channels [tap][16], then blocks of 4
+ * [tap][4]. bias is unused (folded into dw_bias_full). scratch: in_c bytes. */
+void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                const int32_t *bias, int8_t *output, void *scratch);
+
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);
 

@@ -32,4 +32,12 @@ typedef struct {
 void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, const int8_t *filter,
                   const int32_t *bias, int8_t *out0, int8_t *out1);
 
+/* One column x of q->depth raw int8 values (any depth) against q->rows filter rows stored plainly, row-major
+ * [rows][depth] int8 (the model's own layout): out[r] = requant(bias[r] + sum_k filter[r][k] * x[k]). bias (required)
+ * is the generator's folded bias, bias[r] + in_offset * sum_k filter[r][k] (mod 2^32), so the input offset costs
+ * nothing per MAC. On MVE cores (Cortex-M55/M85) 4 rows at a time, 16 MACs per VMLADAVA, the depth tail by a
+ * VCTP-predicated load, 4 results requantized per vector; portable C elsewhere (same results). */
+void ek_matmul_rows_s8(const ek_matmul_t *q, const int8_t *x, const int8_t *filter, const int32_t *bias,
+                       int8_t *out);
+
 #endif /* EK_MATMUL_H */

@@ -101,6 +101,7 @@ class OpContext:
         scratch: C expression (``uint8_t *``) of this op's scratch buffer ("" when it has none).
         pool: the model's :class:`ConstPool`.
         sparse: the sparse-weights mode ("auto", "off", "force") for CONV_2D / FULLY_CONNECTED.
+        mve: generate for the MVE kernels (integer Helium; portable C with the same results elsewhere).
         notes: lines the handler adds about its choices (collected into ``AotResult.notes``).
     """
 
@@ -113,6 +114,7 @@ class OpContext:
         self.pool = pool if pool is not None else ConstPool()
         self.scratch = scratch
         self.sparse = "auto"  # generate_c(sparse=...): "auto" | "off" | "force" (edgekit/codegen/aot/sparse.py)
+        self.mve = False  # generate_c(mve=True): the *_mve kernels and their layouts (Cortex-M55/M85 Helium)
         self.notes: list[str] = []  # what the handler chose, for AotResult.notes
         self._tensor_ptr = tensor_ptr
         self._supported = supported if supported is not None else sorted(REGISTRY)

@@ -113,6 +113,20 @@ def _dw_packed_filter(ctx: OpContext, channels: int) -> np.ndarray:
     return np.ascontiguousarray(taps[:, :, [0, 2, 1, 3]])
 
 
+def dw_mve_filter(taps: np.ndarray) -> np.ndarray:
+    """Depthwise taps [tap][c] (c % 4 == 0) in ek_depthwise_conv2d_s8_mve's layout: blocks of 16 channels, each
+    [tap][16], then blocks of 4, each [tap][4]; flat int8."""
+    channels = taps.shape[1]
+    c16 = channels - channels % 16
+    blocks = [taps[:, c:c + 16] for c in range(0, c16, 16)] + [taps[:, c:c + 4] for c in range(c16, channels, 4)]
+    return np.concatenate([np.ascontiguousarray(b).reshape(-1) for b in blocks]).astype(np.int8)
+
+
+def _mve_direct(p: dict[str, object]) -> bool:
+    """1x1 without padding: ek_conv2d_s8_mve reads the input pixels in place (no im2col patch)."""
+    return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
+
+
 def _dw_packed_ok(shifts: list[int]) -> bool:
     """ek_depthwise_conv2d_s8_packed's requantization needs every shift <= -2 (else the int8 tap kernel runs)."""
     return all(int(s) <= -2 for s in shifts)
@@ -135,7 +149,7 @@ def dw_requant_table(bias_full: np.ndarray, mults: list[int], shifts: list[int])
 
 def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
     """The sparse encoding of a CONV_2D filter (no groups) when ``ctx.sparse`` selects it, else None."""
-    if ctx.sparse == "off" or p["k_c"] != p["in_c"]:
+    if ctx.sparse == "off" or p["k_c"] != p["in_c"] or (ctx.mve and ctx.sparse == "auto"):
         return None
     enc = encode(ctx.input(1).array().reshape(int(p["out_c"]), -1))
     pixels = int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])
@@ -183,7 +197,7 @@ class _ConvBase(OpHandler):
         call reading its parameters from ``pname`` (``p`` or a modified copy), input ``inp``, output ``out``."""
         p = _conv_params(ctx, self.depthwise)
         mults, shifts = p.pop("_mults"), p.pop("_shifts")
-        packed = self.depthwise and _dw_taps(p) and _dw_packed_ok(shifts)
+        packed = self.depthwise and _dw_taps(p) and _dw_packed_ok(shifts) and not ctx.mve
         if packed:  # the packed kernel reads bias, multipliers and shifts from dw_rq only
             p.update(out_mult="NULL", out_shift="NULL")
         else:
@@ -192,6 +206,10 @@ class _ConvBase(OpHandler):
         enc = None if self.depthwise else _sparse(ctx, p)
         if enc is not None:
             return _emit_sparse(ctx, p, enc, pname, inp, out)
+        if ctx.mve:
+            call = self._mve_call(ctx, p, pname, inp, out)
+            if call is not None:
+                return call
         filt = ""
         kernel, extra = self.kernel, ""
         if not self.depthwise and _use_im2col(p):
@@ -220,8 +238,31 @@ class _ConvBase(OpHandler):
         return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                 f"{kernel}(&{pname}, {inp}, {filt}, {bias},\n    {out}{extra});")
 
+    def _mve_call(self, ctx: OpContext, p: dict[str, object], pname: str, inp: str,
+                  out: str) -> tuple[list[str], str] | None:
+        """The ek_conv2d_s8_mve / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
+        out_c, in_offset = int(p["out_c"]), int(p["in_offset"])
+        if self.depthwise and _dw_taps(p):
+            p["dw_bias_full"] = ctx.const_array(f"{ctx.ident}_bias_full", _dw_bias_full(ctx, out_c, in_offset),
+                                                "int32_t")
+            taps = dw_mve_filter(ctx.input(1).array().reshape(-1, out_c))
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
+            return (c_struct("ek_conv_params_t", "p", p).splitlines(),
+                    f"ek_depthwise_conv2d_s8_mve(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
+        if not self.depthwise and _use_im2col(p):
+            w = ctx.input(1).array().reshape(out_c, -1)
+            b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
+            bias = ctx.const_array(f"{ctx.ident}_bias_folded", folded_bias(w, b, in_offset), "int32_t")
+            filt = ctx.ptr(ctx.op.inputs[1], role="filter")
+            scratch = "NULL" if _mve_direct(p) else ctx.scratch
+            return (c_struct("ek_conv_params_t", "p", p).splitlines(),
+                    f"ek_conv2d_s8_mve(&{pname}, {inp}, {filt}, {bias},\n    {out}, {scratch});")
+        return None
+
     def scratch_bytes(self, ctx: OpContext) -> int:
         p = _conv_params(ctx, self.depthwise)
+        if ctx.mve and not self.depthwise and _use_im2col(p) and _sparse(ctx, p) is None:
+            return 0 if _mve_direct(p) else int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])  # EK_CONV_MVE_SCRATCH
         if self.depthwise:
             return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
         if _sparse(ctx, p) is not None:  # EK_SPARSE_CONV_SCRATCH: 4 im2col patches unless 1x1 unpadded

@@ -92,7 +92,7 @@ def folded_bias(weights: np.ndarray, bias: np.ndarray | None, in_offset: int) ->
 
 def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
     """The sparse encoding of the filter's out_depth rows when ``ctx.sparse`` selects it (no filter zero point)."""
-    if ctx.sparse == "off" or p["filter_offset"] != 0:
+    if ctx.sparse == "off" or p["filter_offset"] != 0 or (ctx.mve and ctx.sparse == "auto"):
         return None
     enc = encode(ctx.input(1).array()[: int(p["out_depth"])])
     return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc") else None
@@ -137,7 +137,12 @@ class FullyConnected(OpHandler):
         bias = ""
         filt = ""
         kernel, extra = "ek_fully_connected_s8", ""
-        if _use_mat(p) or _use_vec(p):
+        if ctx.mve and p["filter_offset"] == 0:  # the model's row-major filter, the input offset in the bias
+            kernel = "ek_fully_connected_s8_mve"
+            w = ctx.input(1).array()[: int(p["out_depth"])]
+            b = ctx.input(2).array().reshape(-1)[: int(p["out_depth"])] if ctx.input(2) is not None else None
+            bias = ctx.const_array(f"{ctx.ident}_bias_folded", folded_bias(w, b, int(p["in_offset"])), "int32_t")
+        elif _use_mat(p) or _use_vec(p):
             w = ctx.input(1).array()[: int(p["out_depth"])]
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
             if _use_mat(p):
@@ -160,6 +165,6 @@ class FullyConnected(OpHandler):
     def scratch_bytes(self, ctx: OpContext) -> int:
         """Two int16 rows of the input for ek_fully_connected_s8_mat (none for a filter zero point)."""
         p = _fc_params(ctx)
-        if _sparse(ctx, p) is not None:
+        if _sparse(ctx, p) is not None or (ctx.mve and p["filter_offset"] == 0):
             return 0
         return _mat_scratch(p) if _use_mat(p) else 0

@@ -1,0 +1,270 @@
+"""The MVE (Helium) kernels of issue 8: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED for Cortex-M55/M85.
+
+Boards whose build flags target integer MVE get ``generate_c(mve=True)``: the ``ek_*_mve`` kernels, the model's own
+row-major filters with the input offset folded into the bias (VMLADAVA over 16 int8 lanes), and depthwise filters in
+16- and 4-channel blocks (VMUL + VADD over int32 lanes), all requantized 4 lanes at a time (VQRDMULH, VRSHL).
+
+- Host (ASan/UBSan): the same generated code runs the kernels' portable C; bit-exact with TFLM on single-op models
+  that sweep depth tails, row tails, padding, strides, 16/4-channel block mixes, extreme zero points, weights of
+  -128, multipliers from 1e-9 to > 1 (left shifts) and clamps.
+- QEMU (mps3-an547, Cortex-M55, which QEMU 7.2 models with MVE): the inline-asm / intrinsic paths, bit-exact with
+  TFLM on a chain of those layers through the whole firmware and serial protocol.
+- The cross-compiled kernels contain the MVE instructions (and a Cortex-M4 build of the same sources does not).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aot_util import aot_vs_tflm, random_inputs
+from conftest import need_module, need_tool
+
+from edgekit.codegen.aot import RUNTIME_DIR
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runtime objects compiled once for the host builds of this module."""
+    return tmp_path_factory.mktemp("ek_objs")
+
+
+# ---------------------------------------------------------------------------------------------------- selection
+
+
+def test_boards_with_mve_flags() -> None:
+    from dataclasses import replace
+
+    from edgekit.boards import load_board
+
+    m55 = load_board("qemu-cortex-m55")
+    assert m55.has_mve
+    for other in ("qemu-cortex-m4", "qemu-cortex-m7", "qemu-cortex-m33", "nucleo-l4r5zi"):
+        assert not load_board(other).has_mve, other
+    for flags, want in ((["-mcpu=cortex-m55+nomve"], False), (["-mcpu=cortex-m85"], True),
+                        (["-march=armv8.1-m.main+mve"], True), (["-march=armv8.1-m.main+dsp"], False)):
+        assert replace(m55, build=replace(m55.build, cpu_flags=flags)).has_mve is want, flags
+
+
+def test_dw_mve_filter_blocks() -> None:
+    from edgekit.codegen.aot.ops.conv import dw_mve_filter
+
+    taps, ch = 9, 40  # blocks: 16, 16, 4, 4
+    w = (np.arange(taps * ch) % 251 - 125).astype(np.int8).reshape(taps, ch)
+    flat = dw_mve_filter(w)
+    assert flat.size == w.size
+    pos = 0
+    for c0, width in ((0, 16), (16, 16), (32, 4), (36, 4)):
+        block = flat[pos:pos + taps * width].reshape(taps, width)
+        np.testing.assert_array_equal(block, w[:, c0:c0 + width])
+        pos += taps * width
+
+
+# ---------------------------------------------------------------------------------------------------- models
+
+
+def _conv(x, out_c: int, *, k=(3, 3), strides=(1, 1), padding="SAME", act="NONE", eff=(0.002, 0.03), out_zp=0,
+          seed=0, bias_scale=3000.0, w_range=(-127, 128)):
+    """One per-channel CONV_2D op (tflite_single_op tuple) on ``x``; effective multipliers from ``eff``."""
+    from tflite_single_op import T
+
+    from edgekit.codegen.aot.geometry import compute_padding
+
+    rng = np.random.default_rng(seed)
+    in_c = x.shape[3]
+    oh = compute_padding(padding, x.shape[1], k[0], strides[0], 1).out_size
+    ow = compute_padding(padding, x.shape[2], k[1], strides[1], 1).out_size
+    out_scale = 0.05
+    w_scale = rng.uniform(*eff, out_c) * out_scale / x.scale
+    w = T((out_c, k[0], k[1], in_c), scale=list(w_scale), zero_point=0, quantized_dimension=0,
+          data=rng.integers(*w_range, (out_c, k[0], k[1], in_c)).astype(np.int8))
+    b = T((out_c,), dtype="int32", scale=list(w_scale * x.scale), zero_point=0,
+          data=np.round(rng.normal(scale=bias_scale, size=out_c)).astype(np.int32))
+    y = T((1, oh, ow, out_c), scale=out_scale, zero_point=out_zp)
+    return ("CONV_2D", [x, w, b], [y], dict(padding=padding, strides=strides, activation=act)), y
+
+
+def _fc(x, out_d: int, *, per_channel=True, act="NONE", eff=(0.001, 0.02), out_zp=0, seed=0, bias=True,
+        w_range=(-127, 128)):
+    """One FULLY_CONNECTED op on the 2-D tensor ``x`` [batches, depth]."""
+    from tflite_single_op import T
+
+    rng = np.random.default_rng(seed)
+    depth = x.shape[-1]
+    out_scale = 0.04
+    n = out_d if per_channel else 1
+    w_scale = rng.uniform(*eff, n) * out_scale / x.scale
+    w = T((out_d, depth), scale=list(w_scale) if per_channel else float(w_scale[0]), zero_point=0,
+          quantized_dimension=0, data=rng.integers(*w_range, (out_d, depth)).astype(np.int8))
+    inputs = [x, w]
+    if bias:
+        bs = list(w_scale * x.scale) if per_channel else float(w_scale[0] * x.scale)
+        inputs.append(T((out_d,), dtype="int32", scale=bs, zero_point=0,
+                        data=rng.integers(-5000, 5000, out_d).astype(np.int32)))
+    y = T((x.shape[0], out_d), scale=out_scale, zero_point=out_zp)
+    return ("FULLY_CONNECTED", inputs, [y], dict(activation=act)), y
+
+
+def _dw(x, **opts):
+    from test_aot_dsp_paths import _dw_layer
+
+    return _dw_layer(x, x.shape[3], **opts)
+
+
+def _t(shape, zp, scale=0.07):
+    from tflite_single_op import T
+
+    return T(shape, scale=scale, zero_point=zp)
+
+
+CASES = {
+    # name: (builder of the op list, kernel the MVE generator must choose)
+    "conv1x1_direct_depth8": (lambda: [_conv(_t((1, 6, 5, 8), -128), 16, k=(1, 1), out_zp=127)[0]],
+                              "ek_conv2d_s8_mve("),
+    "conv1x1_depth33_rows13": (lambda: [_conv(_t((1, 4, 3, 33), 127), 13, k=(1, 1), act="RELU6", out_zp=-128)[0]],
+                               "ek_conv2d_s8_mve("),
+    "conv3x3_rgb_same": (lambda: [_conv(_t((1, 7, 6, 3), -3), 8, act="RELU")[0]], "ek_conv2d_s8_mve("),
+    "conv3x3_s2_depth144_rows5": (lambda: [_conv(_t((1, 7, 7, 16), 20), 5, strides=(2, 2), out_zp=-9)[0]],
+                                  "ek_conv2d_s8_mve("),
+    "conv3x3_valid_w-128": (lambda: [_conv(_t((1, 5, 6, 17), -100), 7, padding="VALID", w_range=(-128, 128))[0]],
+                            "ek_conv2d_s8_mve("),
+    "conv_left_shift": (lambda: [_conv(_t((1, 4, 4, 20), 0), 12, k=(1, 1), eff=(0.3, 3.0), out_zp=-50)[0]],
+                        "ek_conv2d_s8_mve("),
+    "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
+                              "ek_conv2d_s8_mve("),
+    "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]], "ek_depthwise_conv2d_s8_mve("),
+    "dw_4_channels_s2": (lambda: [_dw(_t((1, 7, 9, 4), 5), strides=(2, 2), act="RELU")[0]],
+                         "ek_depthwise_conv2d_s8_mve("),
+    "dw_5x5_ch20_relu6": (lambda: [_dw(_t((1, 6, 5, 20), -20), k=(5, 5), act="RELU6", out_zp=-100)[0]],
+                          "ek_depthwise_conv2d_s8_mve("),
+    "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve("),
+    "dw_tiny_multipliers": (lambda: [_dw(_t((1, 5, 5, 32), -50), eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
+                            "ek_depthwise_conv2d_s8_mve("),
+    "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
+    "fc_per_channel_depth100": (lambda: [_fc(_t((1, 100), -128), 9, out_zp=127)[0]], "ek_fully_connected_s8_mve("),
+    "fc_per_tensor_batches3": (lambda: [_fc(_t((3, 17), 11), 6, per_channel=False, act="RELU")[0]],
+                               "ek_fully_connected_s8_mve("),
+    "fc_depth16_no_bias": (lambda: [_fc(_t((2, 16), 127), 4, bias=False, w_range=(-128, 128))[0]],
+                           "ek_fully_connected_s8_mve("),
+    "fc_depth1": (lambda: [_fc(_t((1, 1), 0), 3, eff=(0.5, 2.0))[0]], "ek_fully_connected_s8_mve("),
+}
+
+
+def _model(name: str) -> bytes:
+    from tflite_single_op import multi_op_model
+
+    return multi_op_model(CASES[name][0]())
+
+
+def _extreme_inputs(model, n_random: int = 3) -> list[list[np.ndarray]]:
+    sg = model.main
+    shape = sg.tensors[sg.inputs[0]].shape
+    sets = [[np.full(shape, v, dtype=np.int8)] for v in (-128, 127)]
+    sets.append([np.where(np.indices(shape).sum(axis=0) % 2 == 0, 127, -128).astype(np.int8)])
+    return sets + random_inputs(model, n_random, seed=5)
+
+
+@pytest.mark.tflm
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_mve_case_bit_exact_on_host(name: str, objs: Path, tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.codegen.aot import generate_c
+    from edgekit.tflite_model import load_model
+
+    tflite = _model(name)
+    model = load_model(tflite)
+    src = (generate_c(model, tmp_path / "gen", mve=True).files[0].parent / "ek_model.c").read_text()
+    assert CASES[name][1] in src
+    assert "_packed(" not in src and "_im2col(" not in src and "_vec(" not in src  # no DSP-layout kernels
+    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=_extreme_inputs(model), obj_cache=objs, mve=True)
+    assert problems == [], "\n".join(problems)
+
+
+def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
+    """The dense MVE kernels beat the sparse ones: sparse "auto" keeps MVE layers dense, "force" still encodes."""
+    need_module("tflite_micro")
+    from tflite_single_op import multi_op_model
+
+    from edgekit.codegen.aot import generate_c
+
+    op, _ = _conv(_t((1, 6, 6, 32), 0), 32, k=(1, 1), seed=3)
+    op[1][1].data[:, :, :, 4:] = 0  # 87.5% zeros: sparse on Cortex-M4
+    tflite = multi_op_model([op])
+    assert any("sparse" in n for n in generate_c(tflite, tmp_path / "dsp").notes)
+    assert not any("sparse" in n for n in generate_c(tflite, tmp_path / "mve", mve=True).notes)
+    assert any("sparse" in n for n in generate_c(tflite, tmp_path / "force", mve=True, sparse="force").notes)
+
+
+# ---------------------------------------------------------------------------------------------------- Cortex-M55
+
+
+def test_kernels_use_mve_instructions(tmp_path: Path) -> None:
+    need_tool("arm-none-eabi-gcc")
+    for src, want in (("ek_matmul.c", ("vmladava.s8", "vctp.8", "vqrdmulh.s32", "vrshl.s32")),
+                      ("ek_conv.c", ("vmul.i32", "vldrb.s32", "vstrb.32"))):
+        flags = ["-O2", "-mthumb", "-mfloat-abi=hard", "-S", "-o", "-", "-I", str(RUNTIME_DIR), str(RUNTIME_DIR / src)]
+        m55 = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m55", *flags], capture_output=True, text=True,
+                             check=True).stdout
+        m4 = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", *flags], capture_output=True, text=True,
+                            check=True).stdout
+        for insn in want:
+            assert insn in m55, (src, insn)
+            assert insn not in m4, (src, insn)
+
+
+def _chain() -> bytes:
+    """Every MVE kernel and its tails in one model: conv 3x3 (depth 27, rows 8), depthwise 16+16+4 channels,
+    1x1 convs with depth tails and a row tail, strided depthwise, FC per-tensor and per-channel."""
+    from tflite_single_op import T, multi_op_model
+
+    x = _t((1, 9, 10, 3), -128, scale=0.08)
+    op0, y = _conv(x, 36, act="RELU", out_zp=-128, seed=1)
+    op1, y = _dw(y, out_zp=5, seed=2)  # 36 channels: blocks 16, 16, 4
+    op2, y = _conv(y, 13, k=(1, 1), out_zp=-20, seed=3, w_range=(-128, 128))  # depth 36, rows 13
+    op3, y = _conv(y, 20, k=(1, 1), eff=(0.3, 3.0), out_zp=9, seed=4)  # left shifts
+    op4, y = _dw(y, strides=(2, 2), k=(5, 5), act="RELU6", out_zp=-100, seed=5)
+    op5, y = _dw(y, eff=(0.26, 1.5), seed=6)
+    flat = T((1, int(np.prod(y.shape))), scale=y.scale, zero_point=y.zero_point)
+    reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, flat.shape[1]], dtype=np.int32))], [flat], {})
+    op6, z = _fc(flat, 19, per_channel=False, act="RELU", out_zp=-128, seed=7)
+    op7, _ = _fc(z, 10, out_zp=3, seed=8)
+    return multi_op_model([op0, op1, op2, op3, op4, op5, reshape, op6, op7])
+
+
+@pytest.mark.tflm
+def test_mve_chain_bit_exact_on_host(objs: Path, tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+
+    tflite = _chain()
+    problems = aot_vs_tflm(tflite, tmp_path, inputs=_extreme_inputs(load_model(tflite)), obj_cache=objs, mve=True)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+@pytest.mark.slow
+@pytest.mark.tflm
+def test_mve_chain_bit_exact_on_qemu_cortex_m55(tmp_path: Path) -> None:
+    """The MVE paths themselves (inline asm VMLADAVA loops, VCTP tails, vector requantization, 16/4-channel
+    depthwise blocks) on the emulated Cortex-M55, through the whole firmware, against TFLM."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+    from edgekit.validate import validate
+
+    tflite = _chain()
+    path = tmp_path / "mve_chain.tflite"
+    path.write_bytes(tflite)
+    xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
+    res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
+    src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
+    for kernel in ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve(", "ek_fully_connected_s8_mve("):
+        assert kernel in src
+    assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
