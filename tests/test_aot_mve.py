@@ -7,8 +7,8 @@ row-major filters with the input offset folded into the bias (VMLADAVA over 16 i
 - Host (ASan/UBSan): the same generated code runs the kernels' portable C; bit-exact with TFLM on single-op models
   that sweep depth tails, row tails, padding, strides, 16/4-channel block mixes, extreme zero points, weights of
   -128, multipliers from 1e-9 to > 1 (left shifts) and clamps.
-- QEMU (mps3-an547, Cortex-M55, which QEMU 7.2 models with MVE): the inline-asm / intrinsic paths, bit-exact with
-  TFLM on a chain of those layers through the whole firmware and serial protocol.
+- QEMU (mps3-an547, Cortex-M55, which QEMU 7.2 models with MVE): the inline-asm / intrinsic paths (and ADD's
+  table gathers), bit-exact with TFLM on a chain of those layers through the whole firmware and serial protocol.
 - The cross-compiled kernels contain the MVE instructions (and a Cortex-M4 build of the same sources does not).
 """
 
@@ -217,21 +217,25 @@ def test_kernels_use_mve_instructions(tmp_path: Path) -> None:
 
 def _chain() -> bytes:
     """Every MVE kernel and its tails in one model: conv 3x3 (depth 27, rows 8), depthwise 16+16+4 channels,
-    1x1 convs with depth tails and a row tail, strided depthwise, FC per-tensor and per-channel."""
+    1x1 convs with depth tails and a row tail, ADD through its tables (MVE gathers), strided depthwise, FC
+    per-tensor and per-channel."""
     from tflite_single_op import T, multi_op_model
 
     x = _t((1, 9, 10, 3), -128, scale=0.08)
     op0, y = _conv(x, 36, act="RELU", out_zp=-128, seed=1)
     op1, y = _dw(y, out_zp=5, seed=2)  # 36 channels: blocks 16, 16, 4
-    op2, y = _conv(y, 13, k=(1, 1), out_zp=-20, seed=3, w_range=(-128, 128))  # depth 36, rows 13
-    op3, y = _conv(y, 20, k=(1, 1), eff=(0.3, 3.0), out_zp=9, seed=4)  # left shifts
+    op2, y2 = _conv(y, 13, k=(1, 1), out_zp=-20, seed=3, w_range=(-128, 128))  # depth 36, rows 13
+    op2b, y2b = _conv(y, 13, k=(1, 1), out_zp=100, seed=9)
+    s = T(y2.shape, scale=0.06, zero_point=-128)  # 1170 elements: ADD through tables, a 2-element tail
+    add = ("ADD", [y2, y2b], [s], {"activation": "RELU"})
+    op3, y = _conv(s, 20, k=(1, 1), eff=(0.3, 3.0), out_zp=9, seed=4)  # left shifts
     op4, y = _dw(y, strides=(2, 2), k=(5, 5), act="RELU6", out_zp=-100, seed=5)
     op5, y = _dw(y, eff=(0.26, 1.5), seed=6)
     flat = T((1, int(np.prod(y.shape))), scale=y.scale, zero_point=y.zero_point)
     reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, flat.shape[1]], dtype=np.int32))], [flat], {})
     op6, z = _fc(flat, 19, per_channel=False, act="RELU", out_zp=-128, seed=7)
     op7, _ = _fc(z, 10, out_zp=3, seed=8)
-    return multi_op_model([op0, op1, op2, op3, op4, op5, reshape, op6, op7])
+    return multi_op_model([op0, op1, op2, op2b, add, op3, op4, op5, reshape, op6, op7])
 
 
 @pytest.mark.tflm

@@ -505,22 +505,21 @@ void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const i
     }
 }
 
-void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                       int8_t *output, void *scratch) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w;
     const int direct = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
     int8_t *patch = (int8_t *)scratch;
-    ek_matmul_t q;
+    ek_mve_mm_t q;
     int32_t b, oy, ox;
     q.depth = p->k_h * p->k_w * in_c;
     q.rows = out_c;
     q.out_offset = p->out_offset;
     q.act_min = p->act_min;
     q.act_max = p->act_max;
-    q.mult_stride = 1;
-    q.out_mult = p->out_mult;
-    q.out_shift = p->out_shift;
+    q.filter = filter;
+    q.rq = rq;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * in_h * in_w * in_c;
         int8_t *out = output + (size_t)b * out_h * out_w * out_c;
@@ -533,31 +532,30 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
                     gather_patch(p, in_b, oy, ox, patch);
                     src = patch;
                 }
-                ek_matmul_rows_s8(&q, src, filter, bias, out);
+                ek_matmul_mve_s8(&q, src, out);
             }
         }
     }
 }
 
 /* depthwise_pixels for the MVE filter layout: channels in blocks of 16 ([tap][16] each), then of 4 ([tap][4]);
- * accumulators start at dw_bias_full, per channel out_mult / out_shift. MVE: 4 int32 lanes per VMUL + VADD, a
- * 16-channel block's 4 input and 4 weight loads per tap at immediate offsets. */
+ * per group of 4 channels the 9 dw_rq words [bias_full x4][mult x4][4 int8 shifts]. MVE: 4 int32
+ * lanes per VMUL + VADD, a 16-channel block's 4 input and 4 weight loads per tap at immediate offsets. */
 static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                              int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
                                              intptr_t step) {
     const int8_t *filter = (const int8_t *)filter_;
     const int32_t ch = p->in_c, ch16 = ch & ~15;
-    const int32_t *bias_full = p->dw_bias_full, *out_mult = p->out_mult;
-    const int8_t *out_shift = p->out_shift;
     const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
     int32_t c, t;
     for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
         const int8_t *fp = filter;
-#if EK_HAVE_MVE
-        for (c = 0; c < ch16; c += 16) {
+        const int32_t *rq = p->dw_rq;
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+        const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
+        for (c = 0; c < ch16; c += 16, rq += 36) {
             const uintptr_t bc = base + (uintptr_t)c;
-            int32x4_t a0 = vldrwq_s32(bias_full + c), a1 = vldrwq_s32(bias_full + c + 4);
-            int32x4_t a2 = vldrwq_s32(bias_full + c + 8), a3 = vldrwq_s32(bias_full + c + 12);
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + 9), a2 = vldrwq_s32(rq + 18), a3 = vldrwq_s32(rq + 27);
             if (ntaps > 0) {
                 /* 19 instructions per tap (16 MACs): tap offset, address, 4 x (2 loads, VMUL, VADD), the loop */
                 const intptr_t *o = offs;
@@ -591,21 +589,18 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
                     : [n] "r"(ntaps), [bc] "r"(bc)
                     : "lr", "memory");
             }
-            ek_mve_requant_store(a0, vldrwq_s32(out_mult + c), vldrbq_s32(out_shift + c), off, lo, hi, out + c);
-            ek_mve_requant_store(a1, vldrwq_s32(out_mult + c + 4), vldrbq_s32(out_shift + c + 4), off, lo, hi,
-                                 out + c + 4);
-            ek_mve_requant_store(a2, vldrwq_s32(out_mult + c + 8), vldrbq_s32(out_shift + c + 8), off, lo, hi,
-                                 out + c + 8);
-            ek_mve_requant_store(a3, vldrwq_s32(out_mult + c + 12), vldrbq_s32(out_shift + c + 12), off, lo, hi,
-                                 out + c + 12);
+            vstrbq_s32(out + c, ek_mve_requant_rq(a0, rq, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 4, ek_mve_requant_rq(a1, rq + 9, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 8, ek_mve_requant_rq(a2, rq + 18, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 12, ek_mve_requant_rq(a3, rq + 27, off, lo_v, hi_v));
         }
-        for (; c < ch; c += 4) {
+        for (; c < ch; c += 4, rq += 9) {
             const uintptr_t bc = base + (uintptr_t)c;
-            int32x4_t a = vldrwq_s32(bias_full + c);
+            int32x4_t a = vldrwq_s32(rq);
             for (t = 0; t < ntaps; t++, fp += 4) {
                 a = vaddq_s32(a, vmulq_s32(vldrbq_s32((const int8_t *)(bc + (uintptr_t)offs[t])), vldrbq_s32(fp)));
             }
-            ek_mve_requant_store(a, vldrwq_s32(out_mult + c), vldrbq_s32(out_shift + c), off, lo, hi, out + c);
+            vstrbq_s32(out + c, ek_mve_requant_rq(a, rq, off, lo_v, hi_v));
         }
 #else
         for (c = 0; c < ch; ) {
@@ -614,7 +609,7 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
             uint32_t acc[16]; /* modulo 2^32, like the vector lanes */
             int32_t j;
             for (j = 0; j < width; j++) {
-                acc[j] = (uint32_t)bias_full[c + j];
+                acc[j] = (uint32_t)rq[(j >> 2) * 9 + (j & 3)];
             }
             for (t = 0; t < ntaps; t++, fp += width) {
                 const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
@@ -623,8 +618,11 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
                 }
             }
             for (j = 0; j < width; j++) {
-                out[c + j] = requant_dw((int32_t)acc[j], out_mult, out_shift, c + j, off, lo, hi);
+                const int32_t *g = rq + (j >> 2) * 9;
+                const int32_t shift = ((const int8_t *)(g + 8))[j & 3];
+                out[c + j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc[j], g[4 + (j & 3)], shift) + off, lo, hi);
             }
+            rq += 9 * (width / 4);
             c += width;
         }
 #endif

@@ -72,16 +72,17 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
 
 /* CONV_2D without groups or dilation for MVE cores (Cortex-M55/M85; portable C elsewhere, same results): per output
  * pixel its im2col patch (raw int8, padding taps set to the input zero point; 1x1 unpadded convs read the input in
- * place) against the model's own row-major filter [out_c][k_h * k_w * k_c] with ek_matmul_rows_s8. bias (required):
- * the folded bias, bias[oc] + in_offset * sum of the filter row (mod 2^32). scratch: EK_CONV_MVE_SCRATCH bytes. */
-void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+ * place) through ek_matmul_mve_s8. filter and rq: the generator's ek_matmul_mve_s8 layouts of the [out_c][k_h * k_w *
+ * k_c] filter and of the folded bias (bias[oc] + in_offset * sum of the filter row, mod 2^32) with the per-channel
+ * requantization. scratch: EK_CONV_MVE_SCRATCH bytes. */
+void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                       int8_t *output, void *scratch);
 #define EK_CONV_MVE_SCRATCH(k_elems, direct) ((direct) ? 0u : (unsigned)(k_elems))
 
-/* Depthwise for MVE cores (portable C elsewhere, same results): the conditions of the fast path of
- * ek_depthwise_conv2d_s8_taps (multiplier 1, in_c % 4 == 0, <= EK_DW_MAX_TAPS taps, dw_bias_full set), out_mult /
- * out_shift per channel; filter regrouped by the generator into blocks of 16 channels [tap][16], then blocks of 4
- * [tap][4]. bias is unused (folded into dw_bias_full). scratch: in_c bytes. */
+/* Depthwise for MVE cores (portable C elsewhere, same results): multiplier 1, in_c % 4 == 0, <= EK_DW_MAX_TAPS taps;
+ * filter regrouped by the generator into blocks of 16 channels [tap][16], then blocks of 4 [tap][4]; dw_rq: per
+ * group of 4 channels the 9 int32 of ek_matmul_mve_s8's rq (ek_matmul.h) with dw_bias_full as the bias (bias,
+ * out_mult, out_shift and dw_bias_full are unused). scratch: in_c bytes. */
 void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                 const int32_t *bias, int8_t *output, void *scratch);
 

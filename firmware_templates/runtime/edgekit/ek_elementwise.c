@@ -85,6 +85,24 @@ static void ek_add_table_row(const int8_t *a, const int8_t *b, int8_t *out, int3
     const int32_t mult = p->output_multiplier, round = p->out_round, rshift = p->out_rshift;
     const int32_t zo = p->output_offset, lo = p->act_min, hi = p->act_max;
     int32_t i = 0;
+#if EK_HAVE_MVE
+    if (sa == 1 && sb == 1) {
+        /* 4 elements per pass: widening loads, 2 table gathers (word offsets value + 128 from table + 128, modulo
+         * 2^32), the output requantization lane-wise, one predicated narrowing store (after the loads: in place) */
+        const int32x4_t m4 = vdupq_n_s32(mult), s4 = vdupq_n_s32(-rshift - 1);
+        const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
+        for (; i < n; i += 4) {
+            const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
+            const uint32x4_t ia = vreinterpretq_u32_s32(vldrbq_z_s32(a + i, pr));
+            const uint32x4_t ib = vreinterpretq_u32_s32(vldrbq_z_s32(b + i, pr));
+            const int32x4_t raw = vaddq_s32(vldrwq_gather_shifted_offset_z_s32(t1, ia, pr),
+                                            vldrwq_gather_shifted_offset_z_s32(t2, ib, pr));
+            const int32x4_t v = vaddq_n_s32(ek_mve_mbqm_right(raw, m4, s4), zo);
+            vstrbq_p_s32(out + i, vminq_s32(vmaxq_s32(v, lo_v), hi_v), pr);
+        }
+        return;
+    }
+#endif
     if (sa == 1 && sb == 1) {
         const uint32_t lo4 = ((uint32_t)lo & 0xFFu) * 0x01010101u, hi4 = ((uint32_t)hi & 0xFFu) * 0x01010101u;
         for (; i + 4 <= n; i += 4) {

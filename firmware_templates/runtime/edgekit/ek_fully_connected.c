@@ -243,19 +243,18 @@ void ek_fully_connected_s8_vec(const ek_fc_params_t *p, const int8_t *input, con
 }
 
 void ek_fully_connected_s8_mve(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *bias, int8_t *output) {
+                               const int32_t *rq, int8_t *output) {
     const int32_t batches = p->batches, depth = p->accum_depth, rows = p->out_depth;
-    ek_matmul_t q;
+    ek_mve_mm_t q;
     int32_t b;
     q.depth = depth;
     q.rows = rows;
     q.out_offset = p->out_offset;
     q.act_min = p->act_min;
     q.act_max = p->act_max;
-    q.mult_stride = p->per_channel ? 1 : 0;
-    q.out_mult = p->out_mult;
-    q.out_shift = p->out_shift;
+    q.filter = filter;
+    q.rq = rq;
     for (b = 0; b < batches; b++) {
-        ek_matmul_rows_s8(&q, input + (size_t)b * depth, filter, bias, output + (size_t)b * rows);
+        ek_matmul_mve_s8(&q, input + (size_t)b * depth, output + (size_t)b * rows);
     }
 }

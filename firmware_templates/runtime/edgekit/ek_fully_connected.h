@@ -36,10 +36,10 @@ void ek_fully_connected_s8_mat(const ek_fc_params_t *p, const int8_t *input, con
 void ek_fully_connected_s8_vec(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
                                const int32_t *bias, int8_t *output);
 
-/* filter_offset == 0 only; no scratch; for MVE cores (portable C elsewhere, same results). The model's own
- * row-major filter (out_depth rows of accum_depth) and the folded bias as for ek_fully_connected_s8_vec; each batch
- * row through ek_matmul_rows_s8 (4 filter rows per pass, 16 MACs per VMLADAVA). */
+/* filter_offset == 0 only; no scratch; for MVE cores (portable C elsewhere, same results). filter and rq: the
+ * ek_matmul_mve_s8 layouts (ek_matmul.h) of the out_depth filter rows and of the folded bias (as for
+ * ek_fully_connected_s8_vec) with the requantization; each batch row through ek_matmul_mve_s8. */
 void ek_fully_connected_s8_mve(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *bias, int8_t *output);
+                               const int32_t *rq, int8_t *output);
 
 #endif /* EK_FULLY_CONNECTED_H */

@@ -153,12 +153,12 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
 }
 
 #if EK_HAVE_MVE
-/* bias[0..3] + the dot products of x with the 4 rows at w (stride depth), as one vector. Thumb-2/MVE: 9
- * instructions per 64 MACs in the loop (post-increment loads, VMLADAVA into even registers, a low-overhead loop),
- * the depth tail (depth % 16) through one VCTP predicate (inactive lanes load as 0). */
-EK_INLINE int32x4_t mve_dot_rows4(const int8_t *x, const int8_t *w, int32_t depth, const int32_t *bias) {
-    const int8_t *w0 = w, *w1 = w + depth, *w2 = w + 2 * depth, *w3 = w + 3 * depth;
-    const int32_t n16 = depth >> 4, rest = depth & 15;
+/* One group of 4 filter rows against the column x: the group's 4 biases (rq[0..3]) plus the 4 dot products, as one
+ * vector. 10 instructions per 64 MACs in the loop (post-increment loads from one weight pointer, VMLADAVA into
+ * even registers, a low-overhead loop); the depth tail (depth % 16) loads x through one VCTP predicate (inactive
+ * lanes load as 0; the padded weights are 0). Advances *w past the group. */
+EK_INLINE int32x4_t mve_group_dot(const int8_t *x, const int8_t **w, int32_t n16, int32_t rest, const int32_t *rq) {
+    const int8_t *wp = *w;
     int32_t a0, a1, a2, a3;
     int32x4_t v;
     __asm__ __volatile__(
@@ -167,83 +167,76 @@ EK_INLINE int32x4_t mve_dot_rows4(const int8_t *x, const int8_t *w, int32_t dept
         "wls lr, %[n], 2f\n"
         "1:\n\t"
         "vldrb.8 q0, [%[x]], #16\n\t"
-        "vldrb.8 q1, [%[w0]], #16\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
         "vmladava.s8 %[a0], q0, q1\n\t"
-        "vldrb.8 q1, [%[w1]], #16\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
         "vmladava.s8 %[a1], q0, q1\n\t"
-        "vldrb.8 q1, [%[w2]], #16\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
         "vmladava.s8 %[a2], q0, q1\n\t"
-        "vldrb.8 q1, [%[w3]], #16\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
         "vmladava.s8 %[a3], q0, q1\n\t"
         "le lr, 1b\n"
         "2:\n\t"
         "cbz %[r], 3f\n\t"
         "vctp.8 %[r]\n\t"
-        "vpstttt\n\t"
-        "vldrbt.8 q0, [%[x]]\n\t"
-        "vldrbt.8 q1, [%[w0]]\n\t"
-        "vldrbt.8 q2, [%[w1]]\n\t"
-        "vldrbt.8 q3, [%[w2]]\n\t"
-        "vmladava.s8 %[a0], q0, q1\n\t"
-        "vmladava.s8 %[a1], q0, q2\n\t"
-        "vmladava.s8 %[a2], q0, q3\n\t"
         "vpst\n\t"
-        "vldrbt.8 q1, [%[w3]]\n\t"
+        "vldrbt.8 q0, [%[x]]\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
+        "vmladava.s8 %[a0], q0, q1\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
+        "vmladava.s8 %[a1], q0, q1\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
+        "vmladava.s8 %[a2], q0, q1\n\t"
+        "vldrb.8 q1, [%[w]], #16\n\t"
         "vmladava.s8 %[a3], q0, q1\n"
         "3:\n\t"
         "vmov %q[v][2], %q[v][0], %[a0], %[a2]\n\t"
         "vmov %q[v][3], %q[v][1], %[a1], %[a3]\n\t"
-        : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [x] "+r"(x), [w0] "+r"(w0),
-          [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [v] "=&w"(v)
-        : [b] "r"(bias), [n] "r"(n16), [r] "l"(rest)
-        : "lr", "q0", "q1", "q2", "q3", "memory");
+        : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [x] "+r"(x), [w] "+r"(wp),
+          [v] "=&w"(v)
+        : [b] "r"(rq), [n] "r"(n16), [r] "l"(rest)
+        : "lr", "q0", "q1", "memory");
+    *w = wp;
     return v;
-}
-
-/* bias + the dot product of x with the row at w. */
-EK_INLINE int32_t mve_dot_row1(const int8_t *x, const int8_t *w, int32_t depth, int32_t bias) {
-    int32_t a = bias;
-    for (; depth >= 16; depth -= 16, x += 16, w += 16) {
-        a = vmladavaq_s8(a, vldrbq_s8(x), vldrbq_s8(w));
-    }
-    if (depth > 0) {
-        const mve_pred16_t pr = vctp8q((uint32_t)depth);
-        a = vmladavaq_s8(a, vldrbq_z_s8(x, pr), vldrbq_z_s8(w, pr));
-    }
-    return a;
 }
 #endif
 
-void ek_matmul_rows_s8(const ek_matmul_t *q, const int8_t *x, const int8_t *filter, const int32_t *bias,
-                       int8_t *out) {
-    const int32_t depth = q->depth, rows = q->rows, stride = q->mult_stride;
+void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out) {
+    const int32_t depth = q->depth, rows = q->rows;
     const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
-    const int32_t *mult = q->out_mult;
-    const int8_t *shift = q->out_shift;
-    int32_t r = 0;
+    const int32_t *rq = q->rq;
+    const int8_t *w = q->filter;
+    int32_t r;
 #if EK_HAVE_MVE
-    const int32x4_t m1 = vdupq_n_s32(mult[0]), s1 = vdupq_n_s32(shift[0]);
-    for (; r + 3 < rows; r += 4) {
-        const int32x4_t acc = mve_dot_rows4(x, filter + (size_t)r * depth, depth, bias + r);
-        if (stride) {
-            ek_mve_requant_store(acc, vldrwq_s32(mult + r), vldrbq_s32(shift + r), off, lo, hi, out + r);
-        } else {
-            ek_mve_requant_store(acc, m1, s1, off, lo, hi, out + r);
+    const int32_t n16 = depth >> 4, rest = depth & 15;
+#if !EK_SINGLE_ROUNDING
+    const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
+#endif
+    for (r = 0; r < rows; r += 4, rq += 9, out += 4) {
+        const int32x4_t acc = mve_group_dot(x, &w, n16, rest, rq);
+#if EK_SINGLE_ROUNDING
+        int32_t a[4];
+        int k;
+        vst1q_s32(a, acc);
+        for (k = 0; k < 4 && r + k < rows; k++) {
+            out[k] = (int8_t)ek_clamp_i32(ek_mbqm(a[k], rq[4 + k], ((const int8_t *)(rq + 8))[k]) + off, lo, hi);
         }
-    }
-    for (; r < rows; r++) {
-        const int32_t a = mve_dot_row1(x, filter + (size_t)r * depth, depth, bias[r]);
-        out[r] = (int8_t)ek_clamp_i32(ek_mbqm_pos(a, mult[r * stride], shift[r * stride]) + off, lo, hi);
+#else
+        vstrbq_p_s32(out, ek_mve_requant_rq(acc, rq, off, lo_v, hi_v), vctp32q((uint32_t)(rows - r)));
+#endif
     }
 #else
-    for (; r < rows; r++) {
-        const int8_t *w = filter + (size_t)r * depth;
-        uint32_t a = (uint32_t)bias[r]; /* modulo 2^32, like the vector sums */
-        int32_t k;
-        for (k = 0; k < depth; k++) {
-            a += (uint32_t)((int32_t)w[k] * (int32_t)x[k]);
+    const int32_t depth16 = (depth + 15) & ~15;
+    for (r = 0; r < rows; r += 4, rq += 9, w += 4 * depth16) {
+        int32_t k, j;
+        for (k = 0; k < 4 && r + k < rows; k++) {
+            uint32_t a = (uint32_t)rq[k]; /* modulo 2^32, like VMLADAVA */
+            for (j = 0; j < depth; j++) {
+                a += (uint32_t)((int32_t)w[(j >> 4) * 64 + k * 16 + (j & 15)] * (int32_t)x[j]);
+            }
+            const int32_t shift = ((const int8_t *)(rq + 8))[k];
+            out[r + k] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)a, rq[4 + k], shift) + off, lo, hi);
         }
-        out[r] = (int8_t)ek_clamp_i32(ek_mbqm_pos((int32_t)a, mult[r * stride], shift[r * stride]) + off, lo, hi);
     }
 #endif
 }

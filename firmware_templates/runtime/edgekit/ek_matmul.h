@@ -32,12 +32,26 @@ typedef struct {
 void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, const int8_t *filter,
                   const int32_t *bias, int8_t *out0, int8_t *out1);
 
-/* One column x of q->depth raw int8 values (any depth) against q->rows filter rows stored plainly, row-major
- * [rows][depth] int8 (the model's own layout): out[r] = requant(bias[r] + sum_k filter[r][k] * x[k]). bias (required)
- * is the generator's folded bias, bias[r] + in_offset * sum_k filter[r][k] (mod 2^32), so the input offset costs
- * nothing per MAC. On MVE cores (Cortex-M55/M85) 4 rows at a time, 16 MACs per VMLADAVA, the depth tail by a
- * VCTP-predicated load, 4 results requantized per vector; portable C elsewhere (same results). */
-void ek_matmul_rows_s8(const ek_matmul_t *q, const int8_t *x, const int8_t *filter, const int32_t *bias,
-                       int8_t *out);
+/* The MVE matrix kernel (Cortex-M55/M85 Helium; portable C elsewhere, same results): one column x of `depth` raw
+ * int8 values (any depth) against `rows` filter rows, out[r] = requant(bias[r] + sum_k filter[r][k] * x[k]), where
+ * bias is the generator's folded bias (bias[r] + in_offset * sum_k filter[r][k], mod 2^32: the input offset costs
+ * nothing per MAC).
+ *   filter: rows in groups of 4 (the last one padded with zero rows), each group's depth zero-padded to a multiple
+ *           of 16 and stored in chunks of 16: r0[0..15] r1[0..15] r2[0..15] r3[0..15] r0[16..31] ... so that one
+ *           post-incremented pointer feeds the 4 rows.
+ *   rq:     per group of 4 rows 9 int32: [bias x4][out_mult x4][the 4 out_shift values as the int8 lanes of one
+ *           word] (4-byte aligned).
+ * MVE: 16 MACs per VMLADAVA, 4 rows per pass, the depth tail through a VCTP-predicated input load, 4 results
+ * requantized per vector (VSHL, VQRDMULH, rounding VRSHL: TFLM's double rounding) and one (predicated) store. */
+typedef struct {
+    int32_t depth;
+    int32_t rows;
+    int32_t out_offset;
+    int32_t act_min, act_max;
+    const int8_t *filter;
+    const int32_t *rq;
+} ek_mve_mm_t;
+
+void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out);
 
 #endif /* EK_MATMUL_H */

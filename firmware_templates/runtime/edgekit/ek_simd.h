@@ -39,36 +39,28 @@
 #endif
 
 #if EK_HAVE_MVE
-/* ek_mbqm lane-wise (TFLM's double rounding): x << max(shift, 0) wrapping (VSHL), srdhm (VQRDMULH), then the
- * rounding divide by 2^-min(shift, 0) with ties away from zero: negative lanes minus 1 (saturating; INT32_MIN
- * has remainder 0) and a rounding shift right (VRSHL), as ek_rdbpot. */
-EK_INLINE int32x4_t ek_mve_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift) {
-    const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t right = vminq_s32(shift, zero);
-    x = vqrdmulhq_s32(vshlq_s32(x, vmaxq_s32(shift, zero)), mult);
+/* ek_mbqm lane-wise (TFLM's double rounding) for shifts <= 0 (right = shift): srdhm (VQRDMULH), then the rounding
+ * divide by 2^-right with ties away from zero: negative lanes minus 1 (saturating; INT32_MIN has remainder 0) and a
+ * rounding shift right (VRSHL), as ek_rdbpot. */
+EK_INLINE int32x4_t ek_mve_mbqm_right(int32x4_t x, int32x4_t mult, int32x4_t right) {
+    x = vqrdmulhq_s32(x, mult);
     x = vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, right), 31));
     return vrshlq_s32(x, right);
 }
 
-/* 4 accumulators requantized (ek_mbqm + out_offset, clamped to [lo, hi]) and stored as 4 int8 at out. Single
- * rounding builds (EK_SINGLE_ROUNDING) use the scalar ek_mbqm per lane. */
-EK_INLINE void ek_mve_requant_store(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t offset, int32_t lo,
-                                    int32_t hi, int8_t *out) {
-#if EK_SINGLE_ROUNDING
-    int32_t a[4], m[4], s[4];
-    int k;
-    vst1q_s32(a, acc);
-    vst1q_s32(m, mult);
-    vst1q_s32(s, shift);
-    for (k = 0; k < 4; k++) {
-        out[k] = (int8_t)ek_clamp_i32(ek_mbqm(a[k], m[k], s[k]) + offset, lo, hi);
-    }
-#else
-    int32x4_t v = vaddq_n_s32(ek_mve_mbqm(acc, mult, shift), offset);
-    v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
-    vstrbq_s32(out, v);
-#endif
+/* ek_mbqm lane-wise for any shift: x << max(shift, 0) wrapping (VSHL), then ek_mve_mbqm_right with min(shift, 0). */
+EK_INLINE int32x4_t ek_mve_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift) {
+    const int32x4_t zero = vdupq_n_s32(0);
+    return ek_mve_mbqm_right(vshlq_s32(x, vmaxq_s32(shift, zero)), mult, vminq_s32(shift, zero));
 }
+
+/* One group of the generator's rq words (9 int32: [bias x4][mult x4][4 int8 shifts]): acc requantized
+ * (ek_mbqm + out_offset, clamped to [lo, hi]). */
+EK_INLINE int32x4_t ek_mve_requant_rq(int32x4_t acc, const int32_t *rq, int32_t off, int32x4_t lo, int32x4_t hi) {
+    const int32x4_t v = ek_mve_mbqm(acc, vldrwq_s32(rq + 4), vldrbq_s32((const int8_t *)(rq + 8)));
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(v, off), lo), hi);
+}
+
 #endif
 
 EK_INLINE uint32_t ek_ld32(const void *p) {

@@ -289,3 +289,34 @@ def matmul_filter(weights: np.ndarray) -> np.ndarray:
     pairs = rows - rows % 2
     head = w[:pairs].reshape(pairs // 2, 2, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
     return np.concatenate([head, w[pairs:].reshape(-1)])
+
+
+def mve_rows_filter(weights: np.ndarray) -> np.ndarray:
+    """The ek_matmul_mve_s8 filter layout (ek_matmul.h) of int8 ``weights`` [rows][depth], flat.
+
+    Rows in groups of 4 (the last padded with zero rows), depth zero-padded to a multiple of 16, each group stored
+    as chunks of 16 depth values: r0[0:16] r1[0:16] r2[0:16] r3[0:16] r0[16:32] ...
+    """
+    rows, depth = weights.shape
+    r4, d16 = -(-rows // 4) * 4, max(16, -(-depth // 16) * 16)
+    w = np.zeros((r4, d16), dtype=np.int8)
+    w[:rows, :depth] = weights
+    return np.ascontiguousarray(w.reshape(r4 // 4, 4, d16 // 16, 16).transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def mve_rq_table(bias: np.ndarray, mults: list[int] | np.ndarray, shifts: list[int] | np.ndarray,
+                 rows: int) -> np.ndarray:
+    """The ek_matmul_mve_s8 / ek_depthwise_conv2d_s8_mve requantization words: per group of 4 rows (channels)
+    9 int32, ``[bias x4][mult x4][the 4 shifts as int8 lanes of one word]``; one multiplier / shift (per-tensor) is
+    repeated; padded rows get 0."""
+    r4 = -(-rows // 4) * 4
+    cols = []
+    for values in (bias, mults, shifts):
+        flat = np.asarray(values, dtype=np.int64).reshape(-1)
+        padded = np.zeros(r4, dtype=np.int64)
+        padded[:rows] = np.broadcast_to(flat, (rows,)) if flat.size == 1 else flat[:rows]
+        cols.append(padded)
+    b, m, s = cols
+    packed = np.ascontiguousarray(s.astype(np.int8).reshape(-1, 4)).view("<i4").astype(np.int64)
+    table = np.concatenate([b.reshape(-1, 4), m.reshape(-1, 4), packed.reshape(-1, 1)], axis=1)
+    return table.reshape(-1).astype(np.int32)

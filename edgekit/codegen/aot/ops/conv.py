@@ -11,6 +11,8 @@ from edgekit.codegen.aot.ops.base import (
     c_struct,
     fused_range,
     matmul_filter,
+    mve_rows_filter,
+    mve_rq_table,
     register,
     scale_zp,
 )
@@ -198,18 +200,18 @@ class _ConvBase(OpHandler):
         p = _conv_params(ctx, self.depthwise)
         mults, shifts = p.pop("_mults"), p.pop("_shifts")
         packed = self.depthwise and _dw_taps(p) and _dw_packed_ok(shifts) and not ctx.mve
+        enc = None if self.depthwise else _sparse(ctx, p)
+        if ctx.mve and enc is None:  # the MVE kernels read bias, multipliers and shifts from their rq words
+            call = self._mve_call(ctx, p, mults, shifts, pname, inp, out)
+            if call is not None:
+                return call
         if packed:  # the packed kernel reads bias, multipliers and shifts from dw_rq only
             p.update(out_mult="NULL", out_shift="NULL")
         else:
             p.update(out_mult=ctx.const_array(f"{ctx.ident}_mult", np.array(mults, dtype=np.int32), "int32_t"),
                      out_shift=ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t"))
-        enc = None if self.depthwise else _sparse(ctx, p)
         if enc is not None:
             return _emit_sparse(ctx, p, enc, pname, inp, out)
-        if ctx.mve:
-            call = self._mve_call(ctx, p, pname, inp, out)
-            if call is not None:
-                return call
         filt = ""
         kernel, extra = self.kernel, ""
         if not self.depthwise and _use_im2col(p):
@@ -238,13 +240,14 @@ class _ConvBase(OpHandler):
         return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                 f"{kernel}(&{pname}, {inp}, {filt}, {bias},\n    {out}{extra});")
 
-    def _mve_call(self, ctx: OpContext, p: dict[str, object], pname: str, inp: str,
-                  out: str) -> tuple[list[str], str] | None:
+    def _mve_call(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int], pname: str,
+                  inp: str, out: str) -> tuple[list[str], str] | None:
         """The ek_conv2d_s8_mve / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
         out_c, in_offset = int(p["out_c"]), int(p["in_offset"])
         if self.depthwise and _dw_taps(p):
-            p["dw_bias_full"] = ctx.const_array(f"{ctx.ident}_bias_full", _dw_bias_full(ctx, out_c, in_offset),
-                                                "int32_t")
+            full = _dw_bias_full(ctx, out_c, in_offset)
+            p.update(out_mult="NULL", out_shift="NULL",
+                     dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", mve_rq_table(full, mults, shifts, out_c), "int32_t"))
             taps = dw_mve_filter(ctx.input(1).array().reshape(-1, out_c))
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
@@ -252,11 +255,13 @@ class _ConvBase(OpHandler):
         if not self.depthwise and _use_im2col(p):
             w = ctx.input(1).array().reshape(out_c, -1)
             b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
-            bias = ctx.const_array(f"{ctx.ident}_bias_folded", folded_bias(w, b, in_offset), "int32_t")
-            filt = ctx.ptr(ctx.op.inputs[1], role="filter")
+            rq = ctx.const_array(f"{ctx.ident}_mve_rq",
+                                 mve_rq_table(folded_bias(w, b, in_offset), mults, shifts, out_c), "int32_t")
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', mve_rows_filter(w), 'int8_t')})"
+            p.update(out_mult="NULL", out_shift="NULL")
             scratch = "NULL" if _mve_direct(p) else ctx.scratch
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
-                    f"ek_conv2d_s8_mve(&{pname}, {inp}, {filt}, {bias},\n    {out}, {scratch});")
+                    f"ek_conv2d_s8_mve(&{pname}, {inp}, {filt}, {rq},\n    {out}, {scratch});")
         return None
 
     def scratch_bytes(self, ctx: OpContext) -> int:

@@ -10,6 +10,8 @@ from edgekit.codegen.aot.ops.base import (
     c_struct,
     fused_range,
     matmul_filter,
+    mve_rows_filter,
+    mve_rq_table,
     register,
     scale_zp,
 )
@@ -128,21 +130,28 @@ class FullyConnected(OpHandler):
 
     def emit(self, ctx: OpContext) -> str:
         p = _fc_params(ctx)
-        mult = ctx.const_array(f"{ctx.ident}_mult", np.array(p.pop("_mults"), dtype=np.int32), "int32_t")
-        shift = ctx.const_array(f"{ctx.ident}_shift", np.array(p.pop("_shifts"), dtype=np.int8), "int8_t")
-        p.update(out_mult=mult, out_shift=shift)
+        mults, shifts = p.pop("_mults"), p.pop("_shifts")
         enc = _sparse(ctx, p)
-        if enc is not None:
-            return _emit_sparse(ctx, p, enc)
         bias = ""
         filt = ""
         kernel, extra = "ek_fully_connected_s8", ""
-        if ctx.mve and p["filter_offset"] == 0:  # the model's row-major filter, the input offset in the bias
+        if ctx.mve and p["filter_offset"] == 0 and enc is None:
+            # ek_matmul_mve_s8 layouts; the input offset folded into the bias, requantization in the rq words
             kernel = "ek_fully_connected_s8_mve"
-            w = ctx.input(1).array()[: int(p["out_depth"])]
-            b = ctx.input(2).array().reshape(-1)[: int(p["out_depth"])] if ctx.input(2) is not None else None
-            bias = ctx.const_array(f"{ctx.ident}_bias_folded", folded_bias(w, b, int(p["in_offset"])), "int32_t")
-        elif _use_mat(p) or _use_vec(p):
+            rows = int(p["out_depth"])
+            w = ctx.input(1).array()[:rows]
+            b = ctx.input(2).array().reshape(-1)[:rows] if ctx.input(2) is not None else None
+            bias = ctx.const_array(f"{ctx.ident}_mve_rq",
+                                   mve_rq_table(folded_bias(w, b, int(p["in_offset"])), mults, shifts, rows), "int32_t")
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', mve_rows_filter(w), 'int8_t')})"
+            p.update(out_mult="NULL", out_shift="NULL")
+        else:
+            mult = ctx.const_array(f"{ctx.ident}_mult", np.array(mults, dtype=np.int32), "int32_t")
+            shift = ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t")
+            p.update(out_mult=mult, out_shift=shift)
+        if enc is not None:
+            return _emit_sparse(ctx, p, enc)
+        if kernel != "ek_fully_connected_s8_mve" and (_use_mat(p) or _use_vec(p)):
             w = ctx.input(1).array()[: int(p["out_depth"])]
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
             if _use_mat(p):
