@@ -5,8 +5,9 @@ row-major filters with the input offset folded into the bias (VMLADAVA over 16 i
 16- and 4-channel blocks (VMUL + VADD over int32 lanes), all requantized 4 lanes at a time (VQRDMULH, VRSHL).
 
 - Host (ASan/UBSan): the same generated code runs the kernels' portable C; bit-exact with TFLM on single-op models
-  that sweep depth tails, row tails, padding, strides, 16/4-channel block mixes, extreme zero points, weights of
-  -128, multipliers from 1e-9 to > 1 (left shifts) and clamps.
+  that sweep depth tails, row tails, padding, strides, 16/4-channel block mixes, odd and even tap counts, extreme
+  zero points, weights of -128 (which keep depthwise off the int16 pair sums), multipliers from 1e-9 to > 1 (left
+  shifts) and clamps.
 - QEMU (mps3-an547, Cortex-M55, which QEMU 7.2 models with MVE): the inline-asm / intrinsic paths (and ADD's
   table gathers), bit-exact with TFLM on a chain of those layers through the whole firmware and serial protocol.
 - The cross-compiled kernels contain the MVE instructions (and a Cortex-M4 build of the same sources does not).
@@ -62,6 +63,46 @@ def test_dw_mve_filter_blocks() -> None:
         pos += taps * width
 
 
+def test_mve_rows_filter_layout() -> None:
+    from edgekit.codegen.aot.ops.base import mve_rows_filter
+
+    rows, depth = 6, 20  # 2 groups of 4 rows (2 zero rows), depth padded to 32: 2 chunks of 16
+    w = (np.arange(rows * depth) % 253 - 126).astype(np.int8).reshape(rows, depth)
+    flat = mve_rows_filter(w)
+    assert flat.size == 8 * 32
+    for r in range(8):
+        for k in range(32):
+            want = w[r, k] if r < rows and k < depth else 0
+            assert flat[(r // 4) * 128 + (k // 16) * 64 + (r % 4) * 16 + k % 16] == want, (r, k)
+
+
+def test_mve_rq_table_words() -> None:
+    from edgekit.codegen.aot.ops.base import mve_rq_table
+
+    bias = np.array([5, -6, 7, 2**31 - 1, -(2**31)])
+    table = mve_rq_table(bias, [100, 200, 300, 400, 500], [3, -1, 0, -31, 30], 5).reshape(-1, 10)
+    assert table.shape == (2, 10)  # 5 rows: 2 groups, the last padded
+    np.testing.assert_array_equal(table[:, :4].reshape(-1)[:5], bias)
+    np.testing.assert_array_equal(table[:, 4:8].reshape(-1), [100, 200, 300, 400, 500, 0, 0, 0])
+    lanes = table[:, 8:10].astype("<i4").view(np.int8).reshape(2, 2, 4)  # [group][left / right][lane]
+    np.testing.assert_array_equal(lanes[0, 0], [3, 0, 0, 0])
+    np.testing.assert_array_equal(lanes[0, 1], [0, -1, 0, -31])
+    np.testing.assert_array_equal(lanes[1, 0], [30, 0, 0, 0])
+    np.testing.assert_array_equal(lanes[1, 1], [0, 0, 0, 0])
+    per_tensor = mve_rq_table(np.zeros(3), [77], [-2], 3).reshape(-1, 10)
+    assert list(per_tensor[0, 4:8]) == [77, 77, 77, 0]
+
+
+def test_dw_pairs_order() -> None:
+    from edgekit.codegen.aot.ops.conv import dw_pairs_order
+
+    order = dw_pairs_order(36)
+    assert list(order[:16]) == [0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15]
+    assert list(order[16:32]) == [16 + c for c in order[:16]]
+    assert list(order[32:]) == [32, 33, 34, 35]
+    assert sorted(order) == list(range(36))
+
+
 # ---------------------------------------------------------------------------------------------------- models
 
 
@@ -107,10 +148,15 @@ def _fc(x, out_d: int, *, per_channel=True, act="NONE", eff=(0.001, 0.02), out_z
     return ("FULLY_CONNECTED", inputs, [y], dict(activation=act)), y
 
 
-def _dw(x, **opts):
+def _dw(x, *, w128: bool = False, **opts):
+    """A depthwise layer (test_aot_dsp_paths._dw_layer, weights in [-127, 127]); ``w128``: one weight set to -128,
+    which keeps the kernel off the int16 pair sums."""
     from test_aot_dsp_paths import _dw_layer
 
-    return _dw_layer(x, x.shape[3], **opts)
+    op, y = _dw_layer(x, x.shape[3], **opts)
+    if w128:
+        op[1][1].data.reshape(-1)[5] = -128
+    return op, y
 
 
 def _t(shape, zp, scale=0.07):
@@ -134,14 +180,22 @@ CASES = {
                         "ek_conv2d_s8_mve("),
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
                               "ek_conv2d_s8_mve("),
-    "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]], "ek_depthwise_conv2d_s8_mve("),
+    "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
+                          "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
     "dw_4_channels_s2": (lambda: [_dw(_t((1, 7, 9, 4), 5), strides=(2, 2), act="RELU")[0]],
-                         "ek_depthwise_conv2d_s8_mve("),
+                         "ek_depthwise_conv2d_s8_mve_pairs("),
     "dw_5x5_ch20_relu6": (lambda: [_dw(_t((1, 6, 5, 20), -20), k=(5, 5), act="RELU6", out_zp=-100)[0]],
-                          "ek_depthwise_conv2d_s8_mve("),
-    "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve("),
-    "dw_tiny_multipliers": (lambda: [_dw(_t((1, 5, 5, 32), -50), eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
+                          "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_2x2_even_taps_ch32": (lambda: [_dw(_t((1, 6, 7, 32), 60), k=(2, 2), padding="VALID")[0]],
+                              "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_1x1_single_tap_ch16": (lambda: [_dw(_t((1, 3, 4, 16), -1), k=(1, 1), eff=(0.05, 0.2))[0]],
+                               "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_left_shift_w-128": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5), w128=True)[0]],
                             "ek_depthwise_conv2d_s8_mve("),
+    "dw_tiny_multipliers": (lambda: [_dw(_t((1, 5, 5, 32), -50), eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
+                            "ek_depthwise_conv2d_s8_mve_pairs("),
     "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
     "fc_per_channel_depth100": (lambda: [_fc(_t((1, 100), -128), 9, out_zp=127)[0]], "ek_fully_connected_s8_mve("),
     "fc_per_tensor_batches3": (lambda: [_fc(_t((3, 17), 11), 6, per_channel=False, act="RELU")[0]],
@@ -230,7 +284,7 @@ def _chain() -> bytes:
     add = ("ADD", [y2, y2b], [s], {"activation": "RELU"})
     op3, y = _conv(s, 20, k=(1, 1), eff=(0.3, 3.0), out_zp=9, seed=4)  # left shifts
     op4, y = _dw(y, strides=(2, 2), k=(5, 5), act="RELU6", out_zp=-100, seed=5)
-    op5, y = _dw(y, eff=(0.26, 1.5), seed=6)
+    op5, y = _dw(y, eff=(0.26, 1.5), seed=6, w128=True)  # a -128 weight: int32 lanes, not int16 pair sums
     flat = T((1, int(np.prod(y.shape))), scale=y.scale, zero_point=y.zero_point)
     reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, flat.shape[1]], dtype=np.int32))], [flat], {})
     op6, z = _fc(flat, 19, per_channel=False, act="RELU", out_zp=-128, seed=7)
@@ -269,6 +323,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(tmp_path: Path) -> None:
     xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
-    for kernel in ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve(", "ek_fully_connected_s8_mve("):
+    for kernel in ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve(",
+                   "ek_fully_connected_s8_mve("):
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

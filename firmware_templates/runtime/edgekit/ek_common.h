@@ -172,4 +172,11 @@ EK_INLINE int32_t ek_mbqm64(int64_t x, int32_t multiplier, int shift) {
 #endif
 }
 
+/* The MVE kernels' requantization words (ek_matmul.h): per group of 4 output channels EK_RQ_WORDS int32,
+ * [bias x4][out_mult x4][max(out_shift, 0) as 4 int8][min(out_shift, 0) as 4 int8]. */
+#define EK_RQ_WORDS 10
+EK_INLINE int32_t ek_rq_shift(const int32_t *group, int lane) {
+    return ((const int8_t *)(group + 8))[lane] + ((const int8_t *)(group + 9))[lane];
+}
+
 #endif /* EK_COMMON_H */

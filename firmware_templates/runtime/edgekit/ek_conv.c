@@ -539,7 +539,7 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
 }
 
 /* depthwise_pixels for the MVE filter layout: channels in blocks of 16 ([tap][16] each), then of 4 ([tap][4]);
- * per group of 4 channels the 9 dw_rq words [bias_full x4][mult x4][4 int8 shifts]. MVE: 4 int32
+ * per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h). MVE: 4 int32
  * lanes per VMUL + VADD, a 16-channel block's 4 input and 4 weight loads per tap at immediate offsets. */
 static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                              int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
@@ -553,9 +553,9 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
         const int32_t *rq = p->dw_rq;
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
         const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
-        for (c = 0; c < ch16; c += 16, rq += 36) {
+        for (c = 0; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
             const uintptr_t bc = base + (uintptr_t)c;
-            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + 9), a2 = vldrwq_s32(rq + 18), a3 = vldrwq_s32(rq + 27);
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS), a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
             if (ntaps > 0) {
                 /* 19 instructions per tap (16 MACs): tap offset, address, 4 x (2 loads, VMUL, VADD), the loop */
                 const intptr_t *o = offs;
@@ -585,16 +585,16 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
                     "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
                     "le lr, 1b\n\t"
                     : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
-                      [t] "=&r"(addr), [o] "+r"(o), [f] "+r"(fp)
+                      [t] "=&l"(addr), [o] "+r"(o), [f] "+l"(fp)
                     : [n] "r"(ntaps), [bc] "r"(bc)
                     : "lr", "memory");
             }
             vstrbq_s32(out + c, ek_mve_requant_rq(a0, rq, off, lo_v, hi_v));
-            vstrbq_s32(out + c + 4, ek_mve_requant_rq(a1, rq + 9, off, lo_v, hi_v));
-            vstrbq_s32(out + c + 8, ek_mve_requant_rq(a2, rq + 18, off, lo_v, hi_v));
-            vstrbq_s32(out + c + 12, ek_mve_requant_rq(a3, rq + 27, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 4, ek_mve_requant_rq(a1, rq + EK_RQ_WORDS, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 8, ek_mve_requant_rq(a2, rq + 2 * EK_RQ_WORDS, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 12, ek_mve_requant_rq(a3, rq + 3 * EK_RQ_WORDS, off, lo_v, hi_v));
         }
-        for (; c < ch; c += 4, rq += 9) {
+        for (; c < ch; c += 4, rq += EK_RQ_WORDS) {
             const uintptr_t bc = base + (uintptr_t)c;
             int32x4_t a = vldrwq_s32(rq);
             for (t = 0; t < ntaps; t++, fp += 4) {
@@ -609,7 +609,7 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
             uint32_t acc[16]; /* modulo 2^32, like the vector lanes */
             int32_t j;
             for (j = 0; j < width; j++) {
-                acc[j] = (uint32_t)rq[(j >> 2) * 9 + (j & 3)];
+                acc[j] = (uint32_t)rq[(j >> 2) * EK_RQ_WORDS + (j & 3)];
             }
             for (t = 0; t < ntaps; t++, fp += width) {
                 const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
@@ -618,15 +618,153 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
                 }
             }
             for (j = 0; j < width; j++) {
-                const int32_t *g = rq + (j >> 2) * 9;
-                const int32_t shift = ((const int8_t *)(g + 8))[j & 3];
+                const int32_t *g = rq + (j >> 2) * EK_RQ_WORDS;
+                const int32_t shift = ek_rq_shift(g, j & 3);
                 out[c + j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc[j], g[4 + (j & 3)], shift) + off, lo, hi);
             }
-            rq += 9 * (width / 4);
+            rq += EK_RQ_WORDS * (width / 4);
             c += width;
         }
 #endif
     }
+}
+
+/* depthwise_pixels_mve with int16 pair sums for the 16-channel blocks (weights in [-127, 127], so that the sum of
+ * two int8 x int8 products fits int16): per tap pair and 8 channels two VMUL.I16 and a VADD.I16, then the sums
+ * widened (VMOVLB / VMOVLT) into the int32 accumulators; 28 instructions per 2 taps x 16 channels. The accumulators
+ * hold channels {0,2,4,6}, {1,3,5,7}, {8,10,12,14}, {9,11,13,15} of a block: its 4 rq groups come in that order
+ * (the generator permutes them), and the results are narrowed back into channel order (VMOVNB / VMOVNT). The 4-channel
+ * blocks are as in depthwise_pixels_mve. */
+static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
+                                                   int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
+                                                   intptr_t step) {
+    const int8_t *filter = (const int8_t *)filter_;
+    const int32_t ch = p->in_c, ch16 = ch & ~15;
+    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
+    int32_t c, t;
+    for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
+        const int8_t *fp = filter;
+        const int32_t *rq = p->dw_rq;
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+        const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
+        for (c = 0; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS), a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
+            const intptr_t *o = offs;
+            int16x8_t x, w, pr;
+            uint32_t t0, t1;
+            if (ntaps >= 2) {
+                __asm__ __volatile__(
+                    "dls lr, %[n]\n"
+                    "1:\n\t"
+                    "ldr %[t0], [%[o]], #4\n\t"
+                    "ldr %[t1], [%[o]], #4\n\t"
+                    "add %[t0], %[t0], %[bc]\n\t"
+                    "add %[t1], %[t1], %[bc]\n\t"
+                    "vldrb.s16 %q[x], [%[t0]]\n\t"
+                    "vldrb.s16 %q[w], [%[f]]\n\t"
+                    "vmul.i16 %q[p], %q[x], %q[w]\n\t"
+                    "vldrb.s16 %q[x], [%[t1]]\n\t"
+                    "vldrb.s16 %q[w], [%[f], #16]\n\t"
+                    "vmul.i16 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i16 %q[p], %q[p], %q[x]\n\t"
+                    "vmovlb.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
+                    "vmovlt.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+                    "vldrb.s16 %q[x], [%[t0], #8]\n\t"
+                    "vldrb.s16 %q[w], [%[f], #8]\n\t"
+                    "vmul.i16 %q[p], %q[x], %q[w]\n\t"
+                    "vldrb.s16 %q[x], [%[t1], #8]\n\t"
+                    "vldrb.s16 %q[w], [%[f], #24]\n\t"
+                    "vmul.i16 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i16 %q[p], %q[p], %q[x]\n\t"
+                    "vmovlb.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
+                    "vmovlt.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
+                    "adds %[f], #32\n\t"
+                    "le lr, 1b\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
+                      [p] "=&w"(pr), [t0] "=&l"(t0), [t1] "=&l"(t1), [o] "+r"(o), [f] "+l"(fp)
+                    : [n] "r"(ntaps >> 1), [bc] "r"(bc)
+                    : "lr", "memory");
+            }
+            if (ntaps & 1) {
+                const int8_t *xp = (const int8_t *)(bc + (uintptr_t)*o);
+                int16x8_t q = vmulq_s16(vldrbq_s16(xp), vldrbq_s16(fp));
+                a0 = vaddq_s32(a0, vmovlbq_s16(q));
+                a1 = vaddq_s32(a1, vmovltq_s16(q));
+                q = vmulq_s16(vldrbq_s16(xp + 8), vldrbq_s16(fp + 8));
+                a2 = vaddq_s32(a2, vmovlbq_s16(q));
+                a3 = vaddq_s32(a3, vmovltq_s16(q));
+                fp += 16;
+            }
+            {
+                /* 4 x 11 instructions of requantization, then per 8 channels a saturating narrowing into channel
+                 * order (VQMOVNB / VQMOVNT), the clamp on int16 lanes and one 8-byte store */
+                const int32_t *q = rq;
+                int8_t *dst = out + c;
+                int32x4_t t, u;
+                __asm__ __volatile__(
+                    EK_MVE_RQ_ASM("a0") EK_MVE_RQ_ASM("a1") EK_MVE_RQ_ASM("a2") EK_MVE_RQ_ASM("a3")
+                    "vqmovnb.s32 %q[t], %q[a0]\n\t"
+                    "vqmovnt.s32 %q[t], %q[a1]\n\t"
+                    "vdup.16 %q[u], %[lo]\n\t"
+                    "vmax.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vdup.16 %q[u], %[hi]\n\t"
+                    "vmin.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vstrb.16 %q[t], [%[dst]]\n\t"
+                    "vqmovnb.s32 %q[t], %q[a2]\n\t"
+                    "vqmovnt.s32 %q[t], %q[a3]\n\t"
+                    "vdup.16 %q[u], %[lo]\n\t"
+                    "vmax.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vdup.16 %q[u], %[hi]\n\t"
+                    "vmin.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vstrb.16 %q[t], [%[dst], #8]\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t), [u] "=&w"(u),
+                      [rq] "+l"(q)
+                    : [off] "r"(off), [lo] "r"(lo), [hi] "r"(hi), [dst] "l"(dst)
+                    : "memory");
+            }
+        }
+        for (; c < ch; c += 4, rq += EK_RQ_WORDS) {
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32x4_t a = vldrwq_s32(rq);
+            for (t = 0; t < ntaps; t++, fp += 4) {
+                a = vaddq_s32(a, vmulq_s32(vldrbq_s32((const int8_t *)(bc + (uintptr_t)offs[t])), vldrbq_s32(fp)));
+            }
+            vstrbq_s32(out + c, ek_mve_requant_rq(a, rq, off, lo_v, hi_v));
+        }
+#else
+        for (c = 0; c < ch; ) {
+            const int32_t width = c < ch16 ? 16 : 4;
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32_t j;
+            for (j = 0; j < width; j++) {
+                /* rq group and lane of channel j: 16-channel blocks hold {0,2,4,6} {1,3,5,7} {8,..,14} {9,..,15} */
+                const int32_t g = width == 16 ? ((j >> 3) << 1) + (j & 1) : 0, lane = width == 16 ? (j & 7) >> 1 : j;
+                const int32_t *q = rq + g * EK_RQ_WORDS;
+                uint32_t acc = (uint32_t)q[lane]; /* modulo 2^32, like the vector lanes */
+                for (t = 0; t < ntaps; t++) {
+                    const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
+                    acc += (uint32_t)((int32_t)xp[j] * (int32_t)fp[t * width + j]);
+                }
+                out[c + j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, q[4 + lane], ek_rq_shift(q, lane)) +
+                                                  off, lo, hi);
+            }
+            fp += ntaps * width;
+            rq += EK_RQ_WORDS * (width / 4);
+            c += width;
+        }
+#endif
+    }
+}
+
+void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                      const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs);
 }
 
 void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

@@ -81,10 +81,16 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
 
 /* Depthwise for MVE cores (portable C elsewhere, same results): multiplier 1, in_c % 4 == 0, <= EK_DW_MAX_TAPS taps;
  * filter regrouped by the generator into blocks of 16 channels [tap][16], then blocks of 4 [tap][4]; dw_rq: per
- * group of 4 channels the 9 int32 of ek_matmul_mve_s8's rq (ek_matmul.h) with dw_bias_full as the bias (bias,
- * out_mult, out_shift and dw_bias_full are unused). scratch: in_c bytes. */
+ * group of 4 channels the EK_RQ_WORDS int32 of ek_matmul_mve_s8's rq (ek_matmul.h) with dw_bias_full as the
+ * bias (bias, out_mult, out_shift and dw_bias_full are unused). scratch: in_c bytes. */
 void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                 const int32_t *bias, int8_t *output, void *scratch);
+
+/* ek_depthwise_conv2d_s8_mve for weights in [-127, 127] (TFLite's int8 weight range; the generator checks): the
+ * 16-channel blocks sum pairs of taps in int16 lanes (VMUL.I16), their 4 rq groups permuted to channels {0,2,4,6},
+ * {1,3,5,7}, {8,10,12,14}, {9,11,13,15}; the 4-channel blocks as ek_depthwise_conv2d_s8_mve. Same results. */
+void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                      const int32_t *bias, int8_t *output, void *scratch);
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);

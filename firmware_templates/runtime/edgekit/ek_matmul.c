@@ -212,14 +212,14 @@ void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out) {
 #if !EK_SINGLE_ROUNDING
     const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
 #endif
-    for (r = 0; r < rows; r += 4, rq += 9, out += 4) {
+    for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS, out += 4) {
         const int32x4_t acc = mve_group_dot(x, &w, n16, rest, rq);
 #if EK_SINGLE_ROUNDING
         int32_t a[4];
         int k;
         vst1q_s32(a, acc);
         for (k = 0; k < 4 && r + k < rows; k++) {
-            out[k] = (int8_t)ek_clamp_i32(ek_mbqm(a[k], rq[4 + k], ((const int8_t *)(rq + 8))[k]) + off, lo, hi);
+            out[k] = (int8_t)ek_clamp_i32(ek_mbqm(a[k], rq[4 + k], ek_rq_shift(rq, k)) + off, lo, hi);
         }
 #else
         vstrbq_p_s32(out, ek_mve_requant_rq(acc, rq, off, lo_v, hi_v), vctp32q((uint32_t)(rows - r)));
@@ -227,14 +227,14 @@ void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out) {
     }
 #else
     const int32_t depth16 = (depth + 15) & ~15;
-    for (r = 0; r < rows; r += 4, rq += 9, w += 4 * depth16) {
+    for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS, w += 4 * depth16) {
         int32_t k, j;
         for (k = 0; k < 4 && r + k < rows; k++) {
             uint32_t a = (uint32_t)rq[k]; /* modulo 2^32, like VMLADAVA */
             for (j = 0; j < depth; j++) {
                 a += (uint32_t)((int32_t)w[(j >> 4) * 64 + k * 16 + (j & 15)] * (int32_t)x[j]);
             }
-            const int32_t shift = ((const int8_t *)(rq + 8))[k];
+            const int32_t shift = ek_rq_shift(rq, k);
             out[r + k] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)a, rq[4 + k], shift) + off, lo, hi);
         }
     }

@@ -39,8 +39,8 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
  *   filter: rows in groups of 4 (the last one padded with zero rows), each group's depth zero-padded to a multiple
  *           of 16 and stored in chunks of 16: r0[0..15] r1[0..15] r2[0..15] r3[0..15] r0[16..31] ... so that one
  *           post-incremented pointer feeds the 4 rows.
- *   rq:     per group of 4 rows 9 int32: [bias x4][out_mult x4][the 4 out_shift values as the int8 lanes of one
- *           word] (4-byte aligned).
+ *   rq:     per group of 4 rows EK_RQ_WORDS int32 (ek_common.h): [bias x4][out_mult x4][max(out_shift, 0) as 4
+ *           int8][min(out_shift, 0) as 4 int8] (4-byte aligned).
  * MVE: 16 MACs per VMLADAVA, 4 rows per pass, the depth tail through a VCTP-predicated input load, 4 results
  * requantized per vector (VSHL, VQRDMULH, rounding VRSHL: TFLM's double rounding) and one (predicated) store. */
 typedef struct {

@@ -54,10 +54,27 @@ EK_INLINE int32x4_t ek_mve_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift) {
     return ek_mve_mbqm_right(vshlq_s32(x, vmaxq_s32(shift, zero)), mult, vminq_s32(shift, zero));
 }
 
-/* One group of the generator's rq words (9 int32: [bias x4][mult x4][4 int8 shifts]): acc requantized
- * (ek_mbqm + out_offset, clamped to [lo, hi]). */
+/* Inline-asm text: the accumulator operand %q[A] requantized in place with the rq group (EK_RQ_WORDS, ek_common.h)
+ * at %[rq] (advanced past it): VSHL by the left shifts, VQRDMULH, the ties-away fix-up and VRSHL by the right shifts
+ * (ek_mve_mbqm), + out_offset (%[off]). Temporaries %q[t], %q[u]. 11 instructions. */
+#define EK_MVE_RQ_ASM(A)                                  \
+    "vldrb.s32 %q[t], [%[rq], #32]\n\t"                 \
+    "vshl.s32 %q[" A "], %q[" A "], %q[t]\n\t"          \
+    "vldrw.32 %q[t], [%[rq], #16]\n\t"                  \
+    "vqrdmulh.s32 %q[" A "], %q[" A "], %q[t]\n\t"      \
+    "vldrb.s32 %q[t], [%[rq], #36]\n\t"                 \
+    "vand %q[u], %q[" A "], %q[t]\n\t"                  \
+    "vshr.s32 %q[u], %q[u], #31\n\t"                    \
+    "vqadd.s32 %q[" A "], %q[" A "], %q[u]\n\t"         \
+    "vrshl.s32 %q[" A "], %q[" A "], %q[t]\n\t"         \
+    "vadd.i32 %q[" A "], %q[" A "], %[off]\n\t"         \
+    "adds %[rq], #40\n\t"
+
+/* One group of the generator's rq words (EK_RQ_WORDS, ek_common.h): acc requantized (ek_mbqm + out_offset, clamped
+ * to [lo, hi]). */
 EK_INLINE int32x4_t ek_mve_requant_rq(int32x4_t acc, const int32_t *rq, int32_t off, int32x4_t lo, int32x4_t hi) {
-    const int32x4_t v = ek_mve_mbqm(acc, vldrwq_s32(rq + 4), vldrbq_s32((const int8_t *)(rq + 8)));
+    const int32x4_t left = vldrbq_s32((const int8_t *)(rq + 8)), right = vldrbq_s32((const int8_t *)(rq + 9));
+    const int32x4_t v = ek_mve_mbqm_right(vshlq_s32(acc, left), vldrwq_s32(rq + 4), right);
     return vminq_s32(vmaxq_s32(vaddq_n_s32(v, off), lo), hi);
 }
 

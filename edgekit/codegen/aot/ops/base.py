@@ -306,9 +306,9 @@ def mve_rows_filter(weights: np.ndarray) -> np.ndarray:
 
 def mve_rq_table(bias: np.ndarray, mults: list[int] | np.ndarray, shifts: list[int] | np.ndarray,
                  rows: int) -> np.ndarray:
-    """The ek_matmul_mve_s8 / ek_depthwise_conv2d_s8_mve requantization words: per group of 4 rows (channels)
-    9 int32, ``[bias x4][mult x4][the 4 shifts as int8 lanes of one word]``; one multiplier / shift (per-tensor) is
-    repeated; padded rows get 0."""
+    """The ek_matmul_mve_s8 / ek_depthwise_conv2d_s8_mve requantization words (EK_RQ_WORDS, ek_common.h): per group
+    of 4 rows (channels) 10 int32, ``[bias x4][mult x4][max(shift, 0) as 4 int8][min(shift, 0) as 4 int8]``; one
+    multiplier / shift (per-tensor) is repeated; padded rows get 0."""
     r4 = -(-rows // 4) * 4
     cols = []
     for values in (bias, mults, shifts):
@@ -317,6 +317,9 @@ def mve_rq_table(bias: np.ndarray, mults: list[int] | np.ndarray, shifts: list[i
         padded[:rows] = np.broadcast_to(flat, (rows,)) if flat.size == 1 else flat[:rows]
         cols.append(padded)
     b, m, s = cols
-    packed = np.ascontiguousarray(s.astype(np.int8).reshape(-1, 4)).view("<i4").astype(np.int64)
-    table = np.concatenate([b.reshape(-1, 4), m.reshape(-1, 4), packed.reshape(-1, 1)], axis=1)
+    def lanes(v: np.ndarray) -> np.ndarray:  # 4 int8 lanes per int32 word, little-endian
+        return np.ascontiguousarray(v.astype(np.int8).reshape(-1, 4)).view("<i4").astype(np.int64).reshape(-1, 1)
+
+    table = np.concatenate([b.reshape(-1, 4), m.reshape(-1, 4), lanes(np.maximum(s, 0)), lanes(np.minimum(s, 0))],
+                           axis=1)
     return table.reshape(-1).astype(np.int32)

@@ -124,6 +124,14 @@ def dw_mve_filter(taps: np.ndarray) -> np.ndarray:
     return np.concatenate([np.ascontiguousarray(b).reshape(-1) for b in blocks]).astype(np.int8)
 
 
+def dw_pairs_order(channels: int) -> np.ndarray:
+    """Channel order of ek_depthwise_conv2d_s8_mve_pairs's rq groups: each 16-channel block as {0,2,4,6} {1,3,5,7}
+    {8,10,12,14} {9,11,13,15}, the 4-channel blocks as they are."""
+    c16 = channels - channels % 16
+    block = np.array([0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15])
+    return np.concatenate([block + c for c in range(0, c16, 16)] + [np.arange(c16, channels)]).astype(np.int64)
+
+
 def _mve_direct(p: dict[str, object]) -> bool:
     """1x1 without padding: ek_conv2d_s8_mve reads the input pixels in place (no im2col patch)."""
     return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
@@ -245,13 +253,19 @@ class _ConvBase(OpHandler):
         """The ek_conv2d_s8_mve / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
         out_c, in_offset = int(p["out_c"]), int(p["in_offset"])
         if self.depthwise and _dw_taps(p):
+            weights = ctx.input(1).array().reshape(-1, out_c)
             full = _dw_bias_full(ctx, out_c, in_offset)
-            p.update(out_mult="NULL", out_shift="NULL",
-                     dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", mve_rq_table(full, mults, shifts, out_c), "int32_t"))
-            taps = dw_mve_filter(ctx.input(1).array().reshape(-1, out_c))
-            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
+            m = np.broadcast_to(np.asarray(mults, dtype=np.int64).reshape(-1), (out_c,))
+            sh = np.broadcast_to(np.asarray(shifts, dtype=np.int64).reshape(-1), (out_c,))
+            # int16 pair sums need |w| <= 127 (TFLite's int8 weight range); a -128 weight keeps the int32 lanes
+            pairs = int(weights.min(initial=0)) > -128
+            order = dw_pairs_order(out_c) if pairs else np.arange(out_c)
+            rq = mve_rq_table(full[order], m[order], sh[order], out_c)
+            p.update(out_mult="NULL", out_shift="NULL", dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", rq, "int32_t"))
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', dw_mve_filter(weights), 'int8_t')})"
+            kernel = "ek_depthwise_conv2d_s8_mve_pairs" if pairs else "ek_depthwise_conv2d_s8_mve"
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
-                    f"ek_depthwise_conv2d_s8_mve(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
+                    f"{kernel}(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
         if not self.depthwise and _use_im2col(p):
             w = ctx.input(1).array().reshape(out_c, -1)
             b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
