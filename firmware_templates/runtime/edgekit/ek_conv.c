@@ -707,7 +707,8 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
                 int8_t *dst = out + c;
                 int32x4_t t, u;
                 __asm__ __volatile__(
-                    EK_MVE_RQ_ASM("a0") EK_MVE_RQ_ASM("a1") EK_MVE_RQ_ASM("a2") EK_MVE_RQ_ASM("a3")
+                    EK_MVE_RQ_ASM("a0", "off") EK_MVE_RQ_ASM("a1", "off") EK_MVE_RQ_ASM("a2", "off")
+                    EK_MVE_RQ_ASM("a3", "off")
                     "vqmovnb.s32 %q[t], %q[a0]\n\t"
                     "vqmovnt.s32 %q[t], %q[a1]\n\t"
                     "vdup.16 %q[u], %[lo]\n\t"

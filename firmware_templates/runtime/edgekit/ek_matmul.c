@@ -152,52 +152,65 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
     }
 }
 
-#if EK_HAVE_MVE
-/* One group of 4 filter rows against the column x: the group's 4 biases (rq[0..3]) plus the 4 dot products, as one
- * vector. 10 instructions per 64 MACs in the loop (post-increment loads from one weight pointer, VMLADAVA into
- * even registers, a low-overhead loop); the depth tail (depth % 16) loads x through one VCTP predicate (inactive
- * lanes load as 0; the padded weights are 0). Advances *w past the group. */
-EK_INLINE int32x4_t mve_group_dot(const int8_t *x, const int8_t **w, int32_t n16, int32_t rest, const int32_t *rq) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+/* One group of 4 filter rows against the column x, all in Thumb-2/MVE: the group's 4 biases (rq[0..3]) plus the 4
+ * dot products (10 instructions per 64 MACs in the loop: post-increment loads from one weight pointer, VMLADAVA into
+ * even registers, a low-overhead loop; the depth tail (depth % 16) loads x through one VCTP predicate, inactive
+ * lanes as 0, the padded weights being 0), moved into one vector, requantized (EK_MVE_RQ_ASM), clamped to
+ * k[1]..k[2] (k = {out_offset, act_min, act_max}) and stored as min(nrows, 4) bytes. Advances w and rq. */
+EK_INLINE void mve_group(const int8_t *x, const int8_t **w, const int32_t **rq, int32_t n16, int32_t rest,
+                         const int32_t *k, int8_t *out, int32_t nrows) {
     const int8_t *wp = *w;
+    const int32_t *q = *rq;
     int32_t a0, a1, a2, a3;
-    int32x4_t v;
+    int32x4_t v, t, u;
     __asm__ __volatile__(
-        "ldrd %[a0], %[a1], [%[b]]\n\t"
-        "ldrd %[a2], %[a3], [%[b], #8]\n\t"
+        "ldrd %[a0], %[a1], [%[rq]]\n\t"
+        "ldrd %[a2], %[a3], [%[rq], #8]\n\t"
         "wls lr, %[n], 2f\n"
         "1:\n\t"
-        "vldrb.8 q0, [%[x]], #16\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a0], q0, q1\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a1], q0, q1\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a2], q0, q1\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a3], q0, q1\n\t"
+        "vldrb.8 %q[t], [%[x]], #16\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a0], %q[t], %q[u]\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a1], %q[t], %q[u]\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a2], %q[t], %q[u]\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a3], %q[t], %q[u]\n\t"
         "le lr, 1b\n"
         "2:\n\t"
         "cbz %[r], 3f\n\t"
         "vctp.8 %[r]\n\t"
         "vpst\n\t"
-        "vldrbt.8 q0, [%[x]]\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a0], q0, q1\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a1], q0, q1\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a2], q0, q1\n\t"
-        "vldrb.8 q1, [%[w]], #16\n\t"
-        "vmladava.s8 %[a3], q0, q1\n"
+        "vldrbt.8 %q[t], [%[x]]\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a0], %q[t], %q[u]\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a1], %q[t], %q[u]\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a2], %q[t], %q[u]\n\t"
+        "vldrb.8 %q[u], [%[w]], #16\n\t"
+        "vmladava.s8 %[a3], %q[t], %q[u]\n"
         "3:\n\t"
         "vmov %q[v][2], %q[v][0], %[a0], %[a2]\n\t"
         "vmov %q[v][3], %q[v][1], %[a1], %[a3]\n\t"
+        "ldr %[a0], [%[k]]\n\t"
+        EK_MVE_RQ_ASM("v", "a0")
+        "ldrd %[a0], %[a1], [%[k], #4]\n\t"
+        "vdup.32 %q[t], %[a0]\n\t"
+        "vmax.s32 %q[v], %q[v], %q[t]\n\t"
+        "vdup.32 %q[t], %[a1]\n\t"
+        "vmin.s32 %q[v], %q[v], %q[t]\n\t"
+        "vctp.32 %[nr]\n\t"
+        "vpst\n\t"
+        "vstrbt.32 %q[v], [%[out]]\n\t"
         : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [x] "+r"(x), [w] "+r"(wp),
-          [v] "=&w"(v)
-        : [b] "r"(rq), [n] "r"(n16), [r] "l"(rest)
-        : "lr", "q0", "q1", "memory");
+          [rq] "+l"(q), [v] "=&w"(v), [t] "=&w"(t), [u] "=&w"(u)
+        : [n] "r"(n16), [r] "l"(rest), [k] "r"(k), [out] "l"(out), [nr] "r"(nrows)
+        : "lr", "memory");
     *w = wp;
-    return v;
+    *rq = q;
 }
 #endif
 
@@ -207,23 +220,11 @@ void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out) {
     const int32_t *rq = q->rq;
     const int8_t *w = q->filter;
     int32_t r;
-#if EK_HAVE_MVE
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
     const int32_t n16 = depth >> 4, rest = depth & 15;
-#if !EK_SINGLE_ROUNDING
-    const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
-#endif
-    for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS, out += 4) {
-        const int32x4_t acc = mve_group_dot(x, &w, n16, rest, rq);
-#if EK_SINGLE_ROUNDING
-        int32_t a[4];
-        int k;
-        vst1q_s32(a, acc);
-        for (k = 0; k < 4 && r + k < rows; k++) {
-            out[k] = (int8_t)ek_clamp_i32(ek_mbqm(a[k], rq[4 + k], ek_rq_shift(rq, k)) + off, lo, hi);
-        }
-#else
-        vstrbq_p_s32(out, ek_mve_requant_rq(acc, rq, off, lo_v, hi_v), vctp32q((uint32_t)(rows - r)));
-#endif
+    const int32_t k[3] = {off, lo, hi};
+    for (r = 0; r < rows; r += 4, out += 4) {
+        mve_group(x, &w, &rq, n16, rest, k, out, rows - r);
     }
 #else
     const int32_t depth16 = (depth + 15) & ~15;

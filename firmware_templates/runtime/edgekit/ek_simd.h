@@ -55,9 +55,10 @@ EK_INLINE int32x4_t ek_mve_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift) {
 }
 
 /* Inline-asm text: the accumulator operand %q[A] requantized in place with the rq group (EK_RQ_WORDS, ek_common.h)
- * at %[rq] (advanced past it): VSHL by the left shifts, VQRDMULH, the ties-away fix-up and VRSHL by the right shifts
- * (ek_mve_mbqm), + out_offset (%[off]). Temporaries %q[t], %q[u]. 11 instructions. */
-#define EK_MVE_RQ_ASM(A)                                  \
+ * at %[rq] (a low register, advanced past the group): VSHL by the left shifts, VQRDMULH, the ties-away fix-up and
+ * VRSHL by the right shifts (ek_mve_mbqm), + out_offset (the register operand %[OFF]). Temporaries %q[t], %q[u].
+ * 11 instructions. */
+#define EK_MVE_RQ_ASM(A, OFF)                             \
     "vldrb.s32 %q[t], [%[rq], #32]\n\t"                 \
     "vshl.s32 %q[" A "], %q[" A "], %q[t]\n\t"          \
     "vldrw.32 %q[t], [%[rq], #16]\n\t"                  \
@@ -67,7 +68,7 @@ EK_INLINE int32x4_t ek_mve_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift) {
     "vshr.s32 %q[u], %q[u], #31\n\t"                    \
     "vqadd.s32 %q[" A "], %q[" A "], %q[u]\n\t"         \
     "vrshl.s32 %q[" A "], %q[" A "], %q[t]\n\t"         \
-    "vadd.i32 %q[" A "], %q[" A "], %[off]\n\t"         \
+    "vadd.i32 %q[" A "], %q[" A "], %[" OFF "]\n\t"     \
     "adds %[rq], #40\n\t"
 
 /* One group of the generator's rq words (EK_RQ_WORDS, ek_common.h): acc requantized (ek_mbqm + out_offset, clamped
