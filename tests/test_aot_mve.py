@@ -93,14 +93,21 @@ def test_mve_rq_table_words() -> None:
     assert list(per_tensor[0, 4:8]) == [77, 77, 77, 0]
 
 
-def test_dw_pairs_order() -> None:
-    from edgekit.codegen.aot.ops.conv import dw_pairs_order
+def test_dw_pairs_blocks_and_order() -> None:
+    from edgekit.codegen.aot.ops.conv import dw_mve_blocks, dw_mve_filter, dw_pairs_order
 
-    order = dw_pairs_order(36)
+    assert dw_mve_blocks(44, pairs=True) == [(0, 16), (16, 16), (32, 8), (40, 4)]
+    assert dw_mve_blocks(44, pairs=False) == [(0, 16), (16, 16), (32, 4), (36, 4), (40, 4)]
+    assert dw_mve_blocks(8, pairs=True) == [(0, 8)]
+    order = dw_pairs_order(44)
     assert list(order[:16]) == [0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15]
     assert list(order[16:32]) == [16 + c for c in order[:16]]
-    assert list(order[32:]) == [32, 33, 34, 35]
-    assert sorted(order) == list(range(36))
+    assert list(order[32:40]) == [32, 34, 36, 38, 33, 35, 37, 39]
+    assert list(order[40:]) == [40, 41, 42, 43]
+    assert sorted(order) == list(range(44))
+    w = (np.arange(9 * 44) % 255 - 127).astype(np.int8).reshape(9, 44)
+    flat = dw_mve_filter(w, pairs=True)
+    np.testing.assert_array_equal(flat[2 * 9 * 16:2 * 9 * 16 + 9 * 8].reshape(9, 8), w[:, 32:40])
 
 
 # ---------------------------------------------------------------------------------------------------- models
@@ -183,6 +190,9 @@ CASES = {
     "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
                           "ek_depthwise_conv2d_s8_mve_pairs("),
     "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
+    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_blocks_16_8_4_5x5": (lambda: [_dw(_t((1, 5, 6, 28), 7), k=(5, 5), act="RELU6")[0]],
+                             "ek_depthwise_conv2d_s8_mve_pairs("),
     "dw_4_channels_s2": (lambda: [_dw(_t((1, 7, 9, 4), 5), strides=(2, 2), act="RELU")[0]],
                          "ek_depthwise_conv2d_s8_mve_pairs("),
     "dw_5x5_ch20_relu6": (lambda: [_dw(_t((1, 6, 5, 20), -20), k=(5, 5), act="RELU6", out_zp=-100)[0]],
@@ -282,7 +292,7 @@ def _chain() -> bytes:
     op2b, y2b = _conv(y, 13, k=(1, 1), out_zp=100, seed=9)
     s = T(y2.shape, scale=0.06, zero_point=-128)  # 1170 elements: ADD through tables, a 2-element tail
     add = ("ADD", [y2, y2b], [s], {"activation": "RELU"})
-    op3, y = _conv(s, 20, k=(1, 1), eff=(0.3, 3.0), out_zp=9, seed=4)  # left shifts
+    op3, y = _conv(s, 28, k=(1, 1), eff=(0.3, 3.0), out_zp=9, seed=4)  # left shifts; 28 = 16 + 8 + 4 channels
     op4, y = _dw(y, strides=(2, 2), k=(5, 5), act="RELU6", out_zp=-100, seed=5)
     op5, y = _dw(y, eff=(0.26, 1.5), seed=6, w128=True)  # a -128 weight: int32 lanes, not int16 pair sums
     flat = T((1, int(np.prod(y.shape))), scale=y.scale, zero_point=y.zero_point)

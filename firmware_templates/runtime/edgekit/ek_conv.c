@@ -629,12 +629,13 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
     }
 }
 
-/* depthwise_pixels_mve with int16 pair sums for the 16-channel blocks (weights in [-127, 127], so that the sum of
- * two int8 x int8 products fits int16): per tap pair and 8 channels two VMUL.I16 and a VADD.I16, then the sums
+/* depthwise_pixels_mve with int16 pair sums (weights in [-127, 127], so that the sum of two int8 x int8 products
+ * fits int16) for blocks of 16 channels, then one block of 8 if in_c & 8, then one of 4 if in_c & 4 (the generator's
+ * filter layout, [tap][width] per block): per tap pair and 8 channels two VMUL.I16 and a VADD.I16, then the sums
  * widened (VMOVLB / VMOVLT) into the int32 accumulators; 28 instructions per 2 taps x 16 channels. The accumulators
- * hold channels {0,2,4,6}, {1,3,5,7}, {8,10,12,14}, {9,11,13,15} of a block: its 4 rq groups come in that order
- * (the generator permutes them), and the results are narrowed back into channel order (VMOVNB / VMOVNT). The 4-channel
- * blocks are as in depthwise_pixels_mve. */
+ * hold channels {0,2,4,6}, {1,3,5,7}, {8,10,12,14}, {9,11,13,15} of a 16-block ({0,2,4,6}, {1,3,5,7} of an 8-block):
+ * the rq groups come in that order (the generator permutes them), and the results are narrowed back into channel
+ * order (VMOVNB / VMOVNT). The 4-channel block is as in depthwise_pixels_mve. */
 static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                                    int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
                                                    intptr_t step) {
@@ -729,6 +730,65 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
                     : "memory");
             }
         }
+        if (ch & 8) { /* one block of 8 channels: the same pair sums on one int16 vector, 17 instructions per 2 taps */
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS);
+            const intptr_t *o = offs;
+            const int32_t *q = rq;
+            int16x8_t x, w, pr;
+            int32x4_t u;
+            uint32_t t0, t1;
+            if (ntaps >= 2) {
+                __asm__ __volatile__(
+                    "dls lr, %[n]\n"
+                    "1:\n\t"
+                    "ldr %[t0], [%[o]], #4\n\t"
+                    "ldr %[t1], [%[o]], #4\n\t"
+                    "add %[t0], %[t0], %[bc]\n\t"
+                    "add %[t1], %[t1], %[bc]\n\t"
+                    "vldrb.s16 %q[x], [%[t0]]\n\t"
+                    "vldrb.s16 %q[w], [%[f]]\n\t"
+                    "vmul.i16 %q[p], %q[x], %q[w]\n\t"
+                    "vldrb.s16 %q[x], [%[t1]]\n\t"
+                    "vldrb.s16 %q[w], [%[f], #8]\n\t"
+                    "vmul.i16 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i16 %q[p], %q[p], %q[x]\n\t"
+                    "vmovlb.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
+                    "vmovlt.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+                    "adds %[f], #16\n\t"
+                    "le lr, 1b\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [x] "=&w"(x), [w] "=&w"(w), [p] "=&w"(pr), [t0] "=&l"(t0),
+                      [t1] "=&l"(t1), [o] "+r"(o), [f] "+l"(fp)
+                    : [n] "r"(ntaps >> 1), [bc] "r"(bc)
+                    : "lr", "memory");
+            }
+            if (ntaps & 1) {
+                const int16x8_t m = vmulq_s16(vldrbq_s16((const int8_t *)(bc + (uintptr_t)*o)), vldrbq_s16(fp));
+                a0 = vaddq_s32(a0, vmovlbq_s16(m));
+                a1 = vaddq_s32(a1, vmovltq_s16(m));
+                fp += 8;
+            }
+            {
+                int8_t *dst = out + c;
+                int32x4_t t;
+                __asm__ __volatile__(
+                    EK_MVE_RQ_ASM("a0", "off") EK_MVE_RQ_ASM("a1", "off")
+                    "vqmovnb.s32 %q[t], %q[a0]\n\t"
+                    "vqmovnt.s32 %q[t], %q[a1]\n\t"
+                    "vdup.16 %q[u], %[lo]\n\t"
+                    "vmax.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vdup.16 %q[u], %[hi]\n\t"
+                    "vmin.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vstrb.16 %q[t], [%[dst]]\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [t] "=&w"(t), [u] "=&w"(u), [rq] "+l"(q)
+                    : [off] "r"(off), [lo] "r"(lo), [hi] "r"(hi), [dst] "l"(dst)
+                    : "memory");
+            }
+            c += 8;
+            rq += 2 * EK_RQ_WORDS;
+        }
         for (; c < ch; c += 4, rq += EK_RQ_WORDS) {
             const uintptr_t bc = base + (uintptr_t)c;
             int32x4_t a = vldrwq_s32(rq);
@@ -739,12 +799,13 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
         }
 #else
         for (c = 0; c < ch; ) {
-            const int32_t width = c < ch16 ? 16 : 4;
+            const int32_t width = c < ch16 ? 16 : ((ch - c) & 8 ? 8 : 4);
             const uintptr_t bc = base + (uintptr_t)c;
             int32_t j;
             for (j = 0; j < width; j++) {
-                /* rq group and lane of channel j: 16-channel blocks hold {0,2,4,6} {1,3,5,7} {8,..,14} {9,..,15} */
-                const int32_t g = width == 16 ? ((j >> 3) << 1) + (j & 1) : 0, lane = width == 16 ? (j & 7) >> 1 : j;
+                /* rq group and lane of channel j: 16-channel blocks hold {0,2,4,6} {1,3,5,7} {8,..,14} {9,..,15},
+                 * 8-channel blocks {0,2,4,6} {1,3,5,7} */
+                const int32_t g = width == 4 ? 0 : ((j >> 3) << 1) + (j & 1), lane = width == 4 ? j : (j & 7) >> 1;
                 const int32_t *q = rq + g * EK_RQ_WORDS;
                 uint32_t acc = (uint32_t)q[lane]; /* modulo 2^32, like the vector lanes */
                 for (t = 0; t < ntaps; t++) {

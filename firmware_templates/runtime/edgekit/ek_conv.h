@@ -86,9 +86,10 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
 void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                 const int32_t *bias, int8_t *output, void *scratch);
 
-/* ek_depthwise_conv2d_s8_mve for weights in [-127, 127] (TFLite's int8 weight range; the generator checks): the
- * 16-channel blocks sum pairs of taps in int16 lanes (VMUL.I16), their 4 rq groups permuted to channels {0,2,4,6},
- * {1,3,5,7}, {8,10,12,14}, {9,11,13,15}; the 4-channel blocks as ek_depthwise_conv2d_s8_mve. Same results. */
+/* ek_depthwise_conv2d_s8_mve for weights in [-127, 127] (TFLite's int8 weight range; the generator checks): filter
+ * blocks of 16 channels, then one of 8 (if in_c & 8), then one of 4 (if in_c & 4), each [tap][width]. The 16- and
+ * 8-channel blocks sum pairs of taps in int16 lanes (VMUL.I16), their rq groups permuted to channels {0,2,4,6},
+ * {1,3,5,7}, {8,10,12,14}, {9,11,13,15} (16) and {0,2,4,6}, {1,3,5,7} (8). Same results. */
 void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                       const int32_t *bias, int8_t *output, void *scratch);
 

@@ -115,21 +115,32 @@ def _dw_packed_filter(ctx: OpContext, channels: int) -> np.ndarray:
     return np.ascontiguousarray(taps[:, :, [0, 2, 1, 3]])
 
 
-def dw_mve_filter(taps: np.ndarray) -> np.ndarray:
-    """Depthwise taps [tap][c] (c % 4 == 0) in ek_depthwise_conv2d_s8_mve's layout: blocks of 16 channels, each
-    [tap][16], then blocks of 4, each [tap][4]; flat int8."""
-    channels = taps.shape[1]
+def dw_mve_blocks(channels: int, pairs: bool) -> list[tuple[int, int]]:
+    """(first channel, width) of the depthwise MVE kernels' channel blocks (channels % 4 == 0): blocks of 16, then
+    for ek_depthwise_conv2d_s8_mve_pairs one of 8 and one of 4 as the rest needs, for ek_depthwise_conv2d_s8_mve
+    blocks of 4."""
     c16 = channels - channels % 16
-    blocks = [taps[:, c:c + 16] for c in range(0, c16, 16)] + [taps[:, c:c + 4] for c in range(c16, channels, 4)]
-    return np.concatenate([np.ascontiguousarray(b).reshape(-1) for b in blocks]).astype(np.int8)
+    blocks = [(c, 16) for c in range(0, c16, 16)]
+    c = c16
+    if pairs and (channels - c) & 8:
+        blocks.append((c, 8))
+        c += 8
+    blocks += [(k, 4) for k in range(c, channels, 4)]
+    return blocks
+
+
+def dw_mve_filter(taps: np.ndarray, pairs: bool = False) -> np.ndarray:
+    """Depthwise taps [tap][c] (c % 4 == 0) in the MVE depthwise layout: each block of :func:`dw_mve_blocks`
+    as [tap][width], one after the other; flat int8."""
+    blocks = dw_mve_blocks(taps.shape[1], pairs)
+    return np.concatenate([np.ascontiguousarray(taps[:, c:c + w]).reshape(-1) for c, w in blocks]).astype(np.int8)
 
 
 def dw_pairs_order(channels: int) -> np.ndarray:
     """Channel order of ek_depthwise_conv2d_s8_mve_pairs's rq groups: each 16-channel block as {0,2,4,6} {1,3,5,7}
-    {8,10,12,14} {9,11,13,15}, the 4-channel blocks as they are."""
-    c16 = channels - channels % 16
-    block = np.array([0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15])
-    return np.concatenate([block + c for c in range(0, c16, 16)] + [np.arange(c16, channels)]).astype(np.int64)
+    {8,10,12,14} {9,11,13,15}, an 8-channel block as {0,2,4,6} {1,3,5,7}, a 4-channel block as it is."""
+    order = {16: [0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15], 8: [0, 2, 4, 6, 1, 3, 5, 7], 4: [0, 1, 2, 3]}
+    return np.concatenate([np.array(order[w]) + c for c, w in dw_mve_blocks(channels, True)]).astype(np.int64)
 
 
 def _mve_direct(p: dict[str, object]) -> bool:
@@ -262,7 +273,8 @@ class _ConvBase(OpHandler):
             order = dw_pairs_order(out_c) if pairs else np.arange(out_c)
             rq = mve_rq_table(full[order], m[order], sh[order], out_c)
             p.update(out_mult="NULL", out_shift="NULL", dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", rq, "int32_t"))
-            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', dw_mve_filter(weights), 'int8_t')})"
+            taps = dw_mve_filter(weights, pairs)
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             kernel = "ek_depthwise_conv2d_s8_mve_pairs" if pairs else "ek_depthwise_conv2d_s8_mve"
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                     f"{kernel}(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
