@@ -1,5 +1,6 @@
-"""Every int8 model in ../shared/models runs on the emulated Cortex-M4 with the edgekit runtime and its
-outputs are byte-identical with the TFLM host interpreter (generate -> build -> QEMU -> serial -> compare)."""
+"""Every int8 model in ../shared/models runs on the emulated Cortex-M4 (DSP kernels) and Cortex-M55 (MVE / Helium
+kernels) with the edgekit runtime and its outputs are byte-identical with the TFLM host interpreter (generate ->
+build -> QEMU -> serial -> compare)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def _int8_models() -> list[str]:
     return sorted(n for n in names if n.endswith("int8.tflite"))
 
 
+@pytest.mark.parametrize("board", ["qemu-cortex-m4", "qemu-cortex-m55"])
 @pytest.mark.parametrize("rel", _int8_models())
-def test_shared_int8_model_is_byte_exact_on_qemu(rel: str, tmp_path: Path) -> None:
+def test_shared_int8_model_is_byte_exact_on_qemu(rel: str, board: str, tmp_path: Path) -> None:
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
     need_tool("qemu-system-arm")
@@ -37,7 +39,7 @@ def test_shared_int8_model_is_byte_exact_on_qemu(rel: str, tmp_path: Path) -> No
     need(inp.dtype == "int8", f"{rel}: input is {inp.dtype}")
     rng = np.random.default_rng(len(rel))
     xs = rng.integers(-128, 128, size=(3, *inp.shape), dtype=np.int8)
-    res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
+    res = validate(path, board=board, inputs=xs, work_dir=tmp_path / "fw")
     assert res.inputs == 3
     assert res.byte_exact == 3, res.to_dict()["mismatches"]
     assert res.max_abs_diff == 0 and res.ok
