@@ -76,6 +76,22 @@ def test_mve_rows_filter_layout() -> None:
             assert flat[(r // 4) * 128 + (k // 16) * 64 + (r % 4) * 16 + k % 16] == want, (r, k)
 
 
+def test_mve_rows_filter_segments() -> None:
+    from edgekit.codegen.aot.ops.base import mve_rows_filter
+
+    rows, segs, run = 5, 3, 20  # runs padded to 32: per group and segment 2 chunks of 4 x 16
+    w = (np.arange(rows * segs * run) % 251 - 125).astype(np.int8).reshape(rows, segs * run)
+    flat = mve_rows_filter(w, segs)
+    assert flat.size == 8 * segs * 32
+    for r in range(8):
+        for g in range(segs):
+            for k in range(32):
+                want = w[r, g * run + k] if r < rows and k < run else 0
+                pos = (r // 4) * segs * 128 + g * 128 + (k // 16) * 64 + (r % 4) * 16 + k % 16
+                assert flat[pos] == want, (r, g, k)
+    np.testing.assert_array_equal(mve_rows_filter(w, 1), mve_rows_filter(w.reshape(rows, -1)))
+
+
 def test_mve_rq_table_words() -> None:
     from edgekit.codegen.aot.ops.base import mve_rq_table
 
@@ -183,6 +199,11 @@ CASES = {
                                   "ek_conv2d_s8_mve("),
     "conv3x3_valid_w-128": (lambda: [_conv(_t((1, 5, 6, 17), -100), 7, padding="VALID", w_range=(-128, 128))[0]],
                             "ek_conv2d_s8_mve("),
+    "conv3x3_rows_in_place_ch16": (lambda: [_conv(_t((1, 6, 7, 16), -128), 10, out_zp=50)[0]], "ek_conv2d_s8_mve("),
+    "conv3x3_s2_rows_in_place_ch32": (lambda: [_conv(_t((1, 7, 8, 32), 90), 20, strides=(2, 2), act="RELU")[0]],
+                                      "ek_conv2d_s8_mve("),
+    "conv2x4_rows_in_place_ch4": (lambda: [_conv(_t((1, 5, 9, 4), -5), 6, k=(2, 4), padding="VALID")[0]],
+                                  "ek_conv2d_s8_mve("),
     "conv_left_shift": (lambda: [_conv(_t((1, 4, 4, 20), 0), 12, k=(1, 1), eff=(0.3, 3.0), out_zp=-50)[0]],
                         "ek_conv2d_s8_mve("),
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
@@ -286,7 +307,8 @@ def _chain() -> bytes:
     from tflite_single_op import T, multi_op_model
 
     x = _t((1, 9, 10, 3), -128, scale=0.08)
-    op0, y = _conv(x, 36, act="RELU", out_zp=-128, seed=1)
+    op0, y = _conv(x, 32, act="RELU", out_zp=-128, seed=1)
+    opr, y = _conv(y, 36, out_zp=-100, seed=11)  # 3x3 over 32 channels: rows read in place, patches at the borders
     op1, y = _dw(y, out_zp=5, seed=2)  # 36 channels: blocks 16, 16, 4
     op2, y2 = _conv(y, 13, k=(1, 1), out_zp=-20, seed=3, w_range=(-128, 128))  # depth 36, rows 13
     op2b, y2b = _conv(y, 13, k=(1, 1), out_zp=100, seed=9)
@@ -299,7 +321,7 @@ def _chain() -> bytes:
     reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, flat.shape[1]], dtype=np.int32))], [flat], {})
     op6, z = _fc(flat, 19, per_channel=False, act="RELU", out_zp=-128, seed=7)
     op7, _ = _fc(z, 10, out_zp=3, seed=8)
-    return multi_op_model([op0, op1, op2, op2b, add, op3, op4, op5, reshape, op6, op7])
+    return multi_op_model([op0, opr, op1, op2, op2b, add, op3, op4, op5, reshape, op6, op7])
 
 
 @pytest.mark.tflm

@@ -508,12 +508,15 @@ void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const i
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                       int8_t *output, void *scratch) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
-    const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w;
-    const int direct = p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w, k_h = p->k_h, k_w = p->k_w;
+    const int32_t run = k_w * in_c, in_row = in_w * in_c;
+    const int direct = k_h == 1 && k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, k_w, in_c);
     int8_t *patch = (int8_t *)scratch;
     ek_mve_mm_t q;
     int32_t b, oy, ox;
-    q.depth = p->k_h * p->k_w * in_c;
+    q.depth = rows_in_place ? run : k_h * run;
+    q.segments = rows_in_place ? k_h : 1;
     q.rows = out_c;
     q.out_offset = p->out_offset;
     q.act_min = p->act_min;
@@ -521,18 +524,22 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     q.filter = filter;
     q.rq = rq;
     for (b = 0; b < p->batches; b++) {
-        const int8_t *in_b = input + (size_t)b * in_h * in_w * in_c;
+        const int8_t *in_b = input + (size_t)b * in_h * in_row;
         int8_t *out = output + (size_t)b * out_h * out_w * out_c;
         for (oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
             for (ox = 0; ox < out_w; ox++, out += out_c) {
-                const int8_t *src;
+                const int32_t ix0 = ox * stride_w - p->pad_w;
                 if (direct) {
-                    src = in_b + ((size_t)oy * stride_h * in_w + (size_t)ox * stride_w) * in_c;
+                    ek_matmul_mve_s8(&q, in_b + ((size_t)oy * stride_h * in_w + (size_t)ox * stride_w) * in_c, 0, out);
+                } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
+                    /* the window lies inside the input: its k_h rows read in place */
+                    ek_matmul_mve_s8(&q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
                 } else {
                     gather_patch(p, in_b, oy, ox, patch);
-                    src = patch;
+                    ek_matmul_mve_s8(&q, patch, run, out);
                 }
-                ek_matmul_mve_s8(&q, src, out);
             }
         }
     }

@@ -248,6 +248,7 @@ void ek_fully_connected_s8_mve(const ek_fc_params_t *p, const int8_t *input, con
     ek_mve_mm_t q;
     int32_t b;
     q.depth = depth;
+    q.segments = 1;
     q.rows = rows;
     q.out_offset = p->out_offset;
     q.act_min = p->act_min;
@@ -255,6 +256,6 @@ void ek_fully_connected_s8_mve(const ek_fc_params_t *p, const int8_t *input, con
     q.filter = filter;
     q.rq = rq;
     for (b = 0; b < batches; b++) {
-        ek_matmul_mve_s8(&q, input + (size_t)b * depth, output + (size_t)b * rows);
+        ek_matmul_mve_s8(&q, input + (size_t)b * depth, 0, output + (size_t)b * rows);
     }
 }

@@ -153,11 +153,56 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
 }
 
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-/* One group of 4 filter rows against the column x, all in Thumb-2/MVE: the group's 4 biases (rq[0..3]) plus the 4
- * dot products (10 instructions per 64 MACs in the loop: post-increment loads from one weight pointer, VMLADAVA into
- * even registers, a low-overhead loop; the depth tail (depth % 16) loads x through one VCTP predicate, inactive
- * lanes as 0, the padded weights being 0), moved into one vector, requantized (EK_MVE_RQ_ASM), clamped to
- * k[1]..k[2] (k = {out_offset, act_min, act_max}) and stored as min(nrows, 4) bytes. Advances w and rq. */
+/* Inline-asm text: the 4 dot products of a group of 4 filter rows with one run of the column added to %[a0]..%[a3]
+ * (even registers): 10 instructions per 64 MACs in the loop (post-increment loads from one weight pointer %[w],
+ * VMLADAVA, a low-overhead loop over %[n] chunks of 16), the tail (%[r] = depth % 16 values, a low register) loading
+ * x through one VCTP predicate (inactive lanes as 0; the padded weights are 0). Temporaries %q[t], %q[u]. */
+#define EK_MVE_DOT4_ASM                         \
+    "wls lr, %[n], 2f\n"                        \
+    "1:\n\t"                                    \
+    "vldrb.8 %q[t], [%[x]], #16\n\t"            \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a0], %q[t], %q[u]\n\t"       \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a1], %q[t], %q[u]\n\t"       \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a2], %q[t], %q[u]\n\t"       \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a3], %q[t], %q[u]\n\t"       \
+    "le lr, 1b\n"                               \
+    "2:\n\t"                                    \
+    "cbz %[r], 3f\n\t"                          \
+    "vctp.8 %[r]\n\t"                           \
+    "vpst\n\t"                                  \
+    "vldrbt.8 %q[t], [%[x]]\n\t"                \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a0], %q[t], %q[u]\n\t"       \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a1], %q[t], %q[u]\n\t"       \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a2], %q[t], %q[u]\n\t"       \
+    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
+    "vmladava.s8 %[a3], %q[t], %q[u]\n"         \
+    "3:\n\t"
+
+/* Inline-asm text: %[a0]..%[a3] moved into %q[v], requantized (EK_MVE_RQ_ASM with the group's rq words at %[rq]),
+ * clamped to k[1]..k[2] (%[k] = {out_offset, act_min, act_max}) and stored as min(%[nr], 4) bytes at %[out]. */
+#define EK_MVE_STORE4_ASM                       \
+    "vmov %q[v][2], %q[v][0], %[a0], %[a2]\n\t" \
+    "vmov %q[v][3], %q[v][1], %[a1], %[a3]\n\t" \
+    "ldr %[a0], [%[k]]\n\t"                     \
+    EK_MVE_RQ_ASM("v", "a0")                    \
+    "ldrd %[a0], %[a1], [%[k], #4]\n\t"         \
+    "vdup.32 %q[t], %[a0]\n\t"                  \
+    "vmax.s32 %q[v], %q[v], %q[t]\n\t"          \
+    "vdup.32 %q[t], %[a1]\n\t"                  \
+    "vmin.s32 %q[v], %q[v], %q[t]\n\t"          \
+    "vctp.32 %[nr]\n\t"                         \
+    "vpst\n\t"                                  \
+    "vstrbt.32 %q[v], [%[out]]\n\t"
+
+/* One group of 4 filter rows against a column of one run, all in one asm block: the group's biases (rq[0..3]), the
+ * dot products, the requantized, clamped, stored results. Advances w and rq. */
 EK_INLINE void mve_group(const int8_t *x, const int8_t **w, const int32_t **rq, int32_t n16, int32_t rest,
                          const int32_t *k, int8_t *out, int32_t nrows) {
     const int8_t *wp = *w;
@@ -167,44 +212,8 @@ EK_INLINE void mve_group(const int8_t *x, const int8_t **w, const int32_t **rq, 
     __asm__ __volatile__(
         "ldrd %[a0], %[a1], [%[rq]]\n\t"
         "ldrd %[a2], %[a3], [%[rq], #8]\n\t"
-        "wls lr, %[n], 2f\n"
-        "1:\n\t"
-        "vldrb.8 %q[t], [%[x]], #16\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a0], %q[t], %q[u]\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a1], %q[t], %q[u]\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a2], %q[t], %q[u]\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a3], %q[t], %q[u]\n\t"
-        "le lr, 1b\n"
-        "2:\n\t"
-        "cbz %[r], 3f\n\t"
-        "vctp.8 %[r]\n\t"
-        "vpst\n\t"
-        "vldrbt.8 %q[t], [%[x]]\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a0], %q[t], %q[u]\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a1], %q[t], %q[u]\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a2], %q[t], %q[u]\n\t"
-        "vldrb.8 %q[u], [%[w]], #16\n\t"
-        "vmladava.s8 %[a3], %q[t], %q[u]\n"
-        "3:\n\t"
-        "vmov %q[v][2], %q[v][0], %[a0], %[a2]\n\t"
-        "vmov %q[v][3], %q[v][1], %[a1], %[a3]\n\t"
-        "ldr %[a0], [%[k]]\n\t"
-        EK_MVE_RQ_ASM("v", "a0")
-        "ldrd %[a0], %[a1], [%[k], #4]\n\t"
-        "vdup.32 %q[t], %[a0]\n\t"
-        "vmax.s32 %q[v], %q[v], %q[t]\n\t"
-        "vdup.32 %q[t], %[a1]\n\t"
-        "vmin.s32 %q[v], %q[v], %q[t]\n\t"
-        "vctp.32 %[nr]\n\t"
-        "vpst\n\t"
-        "vstrbt.32 %q[v], [%[out]]\n\t"
+        EK_MVE_DOT4_ASM
+        EK_MVE_STORE4_ASM
         : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [x] "+r"(x), [w] "+r"(wp),
           [rq] "+l"(q), [v] "=&w"(v), [t] "=&w"(t), [u] "=&w"(u)
         : [n] "r"(n16), [r] "l"(rest), [k] "r"(k), [out] "l"(out), [nr] "r"(nrows)
@@ -212,10 +221,36 @@ EK_INLINE void mve_group(const int8_t *x, const int8_t **w, const int32_t **rq, 
     *w = wp;
     *rq = q;
 }
+
+/* mve_group for a column of `segs` runs, run s at x + s * seg_stride (a conv window's input rows in place). */
+EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs, const int8_t **w,
+                              const int32_t **rq, int32_t n16, int32_t rest, const int32_t *k, int8_t *out,
+                              int32_t nrows) {
+    const int8_t *wp = *w;
+    const int32_t *q = *rq;
+    int32_t a0 = q[0], a1 = q[1], a2 = q[2], a3 = q[3];
+    int32x4_t v, t, u;
+    for (; segs > 0; segs--, x += seg_stride) {
+        const int8_t *xp = x;
+        __asm__ __volatile__(
+            EK_MVE_DOT4_ASM
+            : [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [x] "+r"(xp), [w] "+r"(wp),
+              [t] "=&w"(t), [u] "=&w"(u)
+            : [n] "r"(n16), [r] "l"(rest)
+            : "lr", "memory");
+    }
+    __asm__ __volatile__(
+        EK_MVE_STORE4_ASM
+        : [a0] "+r"(a0), [a1] "+r"(a1), [rq] "+l"(q), [v] "=&w"(v), [t] "=&w"(t), [u] "=&w"(u)
+        : [a2] "r"(a2), [a3] "r"(a3), [k] "r"(k), [out] "l"(out), [nr] "r"(nrows)
+        : "memory");
+    *w = wp;
+    *rq = q;
+}
 #endif
 
-void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out) {
-    const int32_t depth = q->depth, rows = q->rows;
+void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out) {
+    const int32_t depth = q->depth, rows = q->rows, segs = q->segments;
     const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
     const int32_t *rq = q->rq;
     const int8_t *w = q->filter;
@@ -223,20 +258,28 @@ void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out) {
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
     const int32_t n16 = depth >> 4, rest = depth & 15;
     const int32_t k[3] = {off, lo, hi};
-    for (r = 0; r < rows; r += 4, out += 4) {
-        mve_group(x, &w, &rq, n16, rest, k, out, rows - r);
+    if (segs == 1) {
+        for (r = 0; r < rows; r += 4, out += 4) {
+            mve_group(x, &w, &rq, n16, rest, k, out, rows - r);
+        }
+    } else {
+        for (r = 0; r < rows; r += 4, out += 4) {
+            mve_group_runs(x, seg_stride, segs, &w, &rq, n16, rest, k, out, rows - r);
+        }
     }
 #else
     const int32_t depth16 = (depth + 15) & ~15;
-    for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS, w += 4 * depth16) {
-        int32_t k, j;
+    for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS, w += 4 * segs * depth16) {
+        int32_t k, j, g;
         for (k = 0; k < 4 && r + k < rows; k++) {
             uint32_t a = (uint32_t)rq[k]; /* modulo 2^32, like VMLADAVA */
-            for (j = 0; j < depth; j++) {
-                a += (uint32_t)((int32_t)w[(j >> 4) * 64 + k * 16 + (j & 15)] * (int32_t)x[j]);
+            for (g = 0; g < segs; g++) {
+                const int8_t *xs = x + (size_t)g * seg_stride, *ws = w + (size_t)g * 4 * depth16;
+                for (j = 0; j < depth; j++) {
+                    a += (uint32_t)((int32_t)ws[(j >> 4) * 64 + k * 16 + (j & 15)] * (int32_t)xs[j]);
+                }
             }
-            const int32_t shift = ek_rq_shift(rq, k);
-            out[r + k] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)a, rq[4 + k], shift) + off, lo, hi);
+            out[r + k] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)a, rq[4 + k], ek_rq_shift(rq, k)) + off, lo, hi);
         }
     }
 #endif

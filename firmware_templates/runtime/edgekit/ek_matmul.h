@@ -32,19 +32,21 @@ typedef struct {
 void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, const int8_t *filter,
                   const int32_t *bias, int8_t *out0, int8_t *out1);
 
-/* The MVE matrix kernel (Cortex-M55/M85 Helium; portable C elsewhere, same results): one column x of `depth` raw
- * int8 values (any depth) against `rows` filter rows, out[r] = requant(bias[r] + sum_k filter[r][k] * x[k]), where
- * bias is the generator's folded bias (bias[r] + in_offset * sum_k filter[r][k], mod 2^32: the input offset costs
- * nothing per MAC).
- *   filter: rows in groups of 4 (the last one padded with zero rows), each group's depth zero-padded to a multiple
- *           of 16 and stored in chunks of 16: r0[0..15] r1[0..15] r2[0..15] r3[0..15] r0[16..31] ... so that one
- *           post-incremented pointer feeds the 4 rows.
+/* The MVE matrix kernel (Cortex-M55/M85 Helium; portable C elsewhere, same results): one column of raw int8 values
+ * against `rows` filter rows, out[r] = requant(bias[r] + sum_k filter[r][k] * column[k]), where bias is the
+ * generator's folded bias (bias[r] + in_offset * sum_k filter[r][k], mod 2^32: the input offset costs nothing per
+ * MAC). The column is `segments` runs of `depth` values (any depth), run s at x + s * seg_stride: a conv's k_h input
+ * rows read in place, or one run.
+ *   filter: rows in groups of 4 (the last one padded with zero rows); per group and per segment the run's depth
+ *           zero-padded to a multiple of 16 and stored in chunks of 16: r0[0..15] r1[0..15] r2[0..15] r3[0..15]
+ *           r0[16..31] ... so that one post-incremented pointer feeds the 4 rows.
  *   rq:     per group of 4 rows EK_RQ_WORDS int32 (ek_common.h): [bias x4][out_mult x4][max(out_shift, 0) as 4
  *           int8][min(out_shift, 0) as 4 int8] (4-byte aligned).
- * MVE: 16 MACs per VMLADAVA, 4 rows per pass, the depth tail through a VCTP-predicated input load, 4 results
+ * MVE: 16 MACs per VMLADAVA, 4 rows per pass, each run's tail through a VCTP-predicated input load, 4 results
  * requantized per vector (VSHL, VQRDMULH, rounding VRSHL: TFLM's double rounding) and one (predicated) store. */
 typedef struct {
-    int32_t depth;
+    int32_t depth;      /* values per segment */
+    int32_t segments;   /* >= 1 */
     int32_t rows;
     int32_t out_offset;
     int32_t act_min, act_max;
@@ -52,6 +54,6 @@ typedef struct {
     const int32_t *rq;
 } ek_mve_mm_t;
 
-void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int8_t *out);
+void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out);
 
 #endif /* EK_MATMUL_H */

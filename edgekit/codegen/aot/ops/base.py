@@ -291,17 +291,19 @@ def matmul_filter(weights: np.ndarray) -> np.ndarray:
     return np.concatenate([head, w[pairs:].reshape(-1)])
 
 
-def mve_rows_filter(weights: np.ndarray) -> np.ndarray:
+def mve_rows_filter(weights: np.ndarray, segments: int = 1) -> np.ndarray:
     """The ek_matmul_mve_s8 filter layout (ek_matmul.h) of int8 ``weights`` [rows][depth], flat.
 
-    Rows in groups of 4 (the last padded with zero rows), depth zero-padded to a multiple of 16, each group stored
-    as chunks of 16 depth values: r0[0:16] r1[0:16] r2[0:16] r3[0:16] r0[16:32] ...
+    Rows in groups of 4 (the last padded with zero rows); each row is ``segments`` runs of depth / segments values
+    (a conv's k_h filter rows), each run zero-padded to a multiple of 16; per group and run the chunks of 16 values
+    go r0[0:16] r1[0:16] r2[0:16] r3[0:16] r0[16:32] ...
     """
     rows, depth = weights.shape
-    r4, d16 = -(-rows // 4) * 4, max(16, -(-depth // 16) * 16)
-    w = np.zeros((r4, d16), dtype=np.int8)
-    w[:rows, :depth] = weights
-    return np.ascontiguousarray(w.reshape(r4 // 4, 4, d16 // 16, 16).transpose(0, 2, 1, 3)).reshape(-1)
+    run = depth // segments
+    r4, run16 = -(-rows // 4) * 4, max(16, -(-run // 16) * 16)
+    w = np.zeros((r4, segments, run16), dtype=np.int8)
+    w[:rows, :, :run] = weights.reshape(rows, segments, run)
+    return np.ascontiguousarray(w.reshape(r4 // 4, 4, segments, run16 // 16, 16).transpose(0, 2, 3, 1, 4)).reshape(-1)
 
 
 def mve_rq_table(bias: np.ndarray, mults: list[int] | np.ndarray, shifts: list[int] | np.ndarray,

@@ -143,6 +143,12 @@ def dw_pairs_order(channels: int) -> np.ndarray:
     return np.concatenate([np.array(order[w]) + c for c, w in dw_mve_blocks(channels, True)]).astype(np.int64)
 
 
+def _mve_segmented(p: dict[str, object]) -> bool:
+    """EK_CONV_MVE_SEGMENTED (ek_conv.h): k_h > 1 and k_w * k_c a multiple of 16, so that ek_conv2d_s8_mve reads a
+    window's k_h input rows in place (the filter in k_h segments)."""
+    return int(p["k_h"]) > 1 and (int(p["k_w"]) * int(p["k_c"])) % 16 == 0
+
+
 def _mve_direct(p: dict[str, object]) -> bool:
     """1x1 without padding: ek_conv2d_s8_mve reads the input pixels in place (no im2col patch)."""
     return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
@@ -283,7 +289,9 @@ class _ConvBase(OpHandler):
             b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
             rq = ctx.const_array(f"{ctx.ident}_mve_rq",
                                  mve_rq_table(folded_bias(w, b, in_offset), mults, shifts, out_c), "int32_t")
-            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', mve_rows_filter(w), 'int8_t')})"
+            segments = int(p["k_h"]) if _mve_segmented(p) else 1
+            taps = mve_rows_filter(w, segments)
+            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             p.update(out_mult="NULL", out_shift="NULL")
             scratch = "NULL" if _mve_direct(p) else ctx.scratch
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
