@@ -9,7 +9,8 @@ row-major filters with the input offset folded into the bias (VMLADAVA over 16 i
   zero points, weights of -128 (which keep depthwise off the int16 pair sums), multipliers from 1e-9 to > 1 (left
   shifts) and clamps.
 - QEMU (mps3-an547, Cortex-M55, which QEMU 7.2 models with MVE): the inline-asm / intrinsic paths (and ADD's
-  table gathers), bit-exact with TFLM on a chain of those layers through the whole firmware and serial protocol.
+  table gathers, MVE pooling), bit-exact with TFLM on a chain of those layers through the whole firmware and serial
+  protocol.
 - The cross-compiled kernels contain the MVE instructions (and a Cortex-M4 build of the same sources does not).
 """
 
@@ -302,8 +303,8 @@ def test_kernels_use_mve_instructions(tmp_path: Path) -> None:
 
 def _chain() -> bytes:
     """Every MVE kernel and its tails in one model: conv 3x3 (depth 27, rows 8), depthwise 16+16+4 channels,
-    1x1 convs with depth tails and a row tail, ADD through its tables (MVE gathers), strided depthwise, FC
-    per-tensor and per-channel."""
+    1x1 convs with depth tails and a row tail, ADD through its tables (MVE gathers), strided depthwise, max and
+    average pooling (16 + 12 channels, windows clipped at the borders), FC per-tensor and per-channel."""
     from tflite_single_op import T, multi_op_model
 
     x = _t((1, 9, 10, 3), -128, scale=0.08)
@@ -317,11 +318,15 @@ def _chain() -> bytes:
     op3, y = _conv(s, 28, k=(1, 1), eff=(0.3, 3.0), out_zp=9, seed=4)  # left shifts; 28 = 16 + 8 + 4 channels
     op4, y = _dw(y, strides=(2, 2), k=(5, 5), act="RELU6", out_zp=-100, seed=5)
     op5, y = _dw(y, eff=(0.26, 1.5), seed=6, w128=True)  # a -128 weight: int32 lanes, not int16 pair sums
+    mp = T((1, 3, 3, y.shape[3]), scale=y.scale, zero_point=y.zero_point)  # 28 channels: 16 + 12 predicated
+    maxpool = ("MAX_POOL_2D", [y], [mp], dict(filter=(2, 2), strides=(2, 2), padding="SAME", activation="RELU"))
+    y = T(mp.shape, scale=mp.scale, zero_point=mp.zero_point)
+    avgpool = ("AVERAGE_POOL_2D", [mp], [y], dict(filter=(3, 3), strides=(1, 1), padding="SAME"))  # 4 to 9 taps
     flat = T((1, int(np.prod(y.shape))), scale=y.scale, zero_point=y.zero_point)
     reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, flat.shape[1]], dtype=np.int32))], [flat], {})
     op6, z = _fc(flat, 19, per_channel=False, act="RELU", out_zp=-128, seed=7)
     op7, _ = _fc(z, 10, out_zp=3, seed=8)
-    return multi_op_model([op0, opr, op1, op2, op2b, add, op3, op4, op5, reshape, op6, op7])
+    return multi_op_model([op0, opr, op1, op2, op2b, add, op3, op4, op5, maxpool, avgpool, reshape, op6, op7])
 
 
 @pytest.mark.tflm

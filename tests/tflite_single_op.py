@@ -67,6 +67,13 @@ def _options(s, op: str, opts: dict):
         o.depthMultiplier = int(opts.get("depth_multiplier", 1))
         o.fusedActivationFunction = act
         return bo.DepthwiseConv2DOptions, o
+    if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        o = s.Pool2DOptionsT()
+        o.padding = getattr(s.Padding, opts.get("padding", "SAME"))
+        o.strideH, o.strideW = opts.get("strides", (1, 1))
+        o.filterHeight, o.filterWidth = opts.get("filter", (2, 2))
+        o.fusedActivationFunction = act
+        return bo.Pool2DOptions, o
     if op == "FULLY_CONNECTED":
         o = s.FullyConnectedOptionsT()
         o.fusedActivationFunction = act
