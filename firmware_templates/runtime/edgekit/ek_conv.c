@@ -533,9 +533,29 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
                 const int32_t ix0 = ox * stride_w - p->pad_w;
                 if (direct) {
                     ek_matmul_mve_s8(&q, in_b + ((size_t)oy * stride_h * in_w + (size_t)ox * stride_w) * in_c, 0, out);
-                } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
-                    /* the window lies inside the input: its k_h rows read in place */
-                    ek_matmul_mve_s8(&q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
+                } else if (rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
+                    /* the window lies inside the input: its k_h rows read in place, or copied into the patch
+                     * (one predicated 16-byte move per 16 bytes, no padding checks) */
+                    const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
+                    if (rows_in_place) {
+                        ek_matmul_mve_s8(&q, win, in_row, out);
+                    } else {
+                        int32_t ky;
+#if EK_HAVE_MVE
+                        if (run <= 16) { /* one predicated load / store per row */
+                            const mve_pred16_t pr = vctp8q((uint32_t)run);
+                            for (ky = 0; ky < k_h; ky++) {
+                                vstrbq_p_s8(patch + (size_t)ky * run, vldrbq_z_s8(win + (size_t)ky * in_row, pr), pr);
+                            }
+                        } else
+#endif
+                        {
+                            for (ky = 0; ky < k_h; ky++) {
+                                copy_bytes(patch + (size_t)ky * run, win + (size_t)ky * in_row, (size_t)run);
+                            }
+                        }
+                        ek_matmul_mve_s8(&q, patch, run, out);
+                    }
                 } else {
                     gather_patch(p, in_b, oy, ox, patch);
                     ek_matmul_mve_s8(&q, patch, run, out);
