@@ -565,16 +565,29 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     }
 }
 
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+/* One 4-channel block of an MVE depthwise pixel: taps ([tap][4] weights at fp) in int32 lanes, its rq group. */
+EK_INLINE void mve_dw_block4(uintptr_t bc, const intptr_t *offs, int32_t ntaps, const int8_t *fp, const int32_t *rq,
+                             int32_t off, int32x4_t lo, int32x4_t hi, int8_t *out) {
+    int32x4_t a = vldrwq_s32(rq);
+    int32_t t;
+    for (t = 0; t < ntaps; t++, fp += 4) {
+        a = vaddq_s32(a, vmulq_s32(vldrbq_s32((const int8_t *)(bc + (uintptr_t)offs[t])), vldrbq_s32(fp)));
+    }
+    vstrbq_s32(out, ek_mve_requant_rq(a, rq, off, lo, hi));
+}
+#endif
+
 /* depthwise_pixels for the MVE filter layout: channels in blocks of 16 ([tap][16] each), then of 4 ([tap][4]);
- * per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h). MVE: 4 int32
- * lanes per VMUL + VADD, a 16-channel block's 4 input and 4 weight loads per tap at immediate offsets. */
+ * per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h). MVE: 4 int32 lanes per VMUL + VADD, a
+ * 16-channel block's 4 input and 4 weight loads per tap at immediate offsets. */
 static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                              int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
                                              intptr_t step) {
     const int8_t *filter = (const int8_t *)filter_;
     const int32_t ch = p->in_c, ch16 = ch & ~15;
     const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
-    int32_t c, t;
+    int32_t c;
     for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
         const int8_t *fp = filter;
         const int32_t *rq = p->dw_rq;
@@ -582,7 +595,8 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
         const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
         for (c = 0; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
             const uintptr_t bc = base + (uintptr_t)c;
-            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS), a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS);
+            int32x4_t a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
             if (ntaps > 0) {
                 /* 19 instructions per tap (16 MACs): tap offset, address, 4 x (2 loads, VMUL, VADD), the loop */
                 const intptr_t *o = offs;
@@ -621,15 +635,11 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
             vstrbq_s32(out + c + 8, ek_mve_requant_rq(a2, rq + 2 * EK_RQ_WORDS, off, lo_v, hi_v));
             vstrbq_s32(out + c + 12, ek_mve_requant_rq(a3, rq + 3 * EK_RQ_WORDS, off, lo_v, hi_v));
         }
-        for (; c < ch; c += 4, rq += EK_RQ_WORDS) {
-            const uintptr_t bc = base + (uintptr_t)c;
-            int32x4_t a = vldrwq_s32(rq);
-            for (t = 0; t < ntaps; t++, fp += 4) {
-                a = vaddq_s32(a, vmulq_s32(vldrbq_s32((const int8_t *)(bc + (uintptr_t)offs[t])), vldrbq_s32(fp)));
-            }
-            vstrbq_s32(out + c, ek_mve_requant_rq(a, rq, off, lo_v, hi_v));
+        for (; c < ch; c += 4, rq += EK_RQ_WORDS, fp += 4 * ntaps) {
+            mve_dw_block4(base + (uintptr_t)c, offs, ntaps, fp, rq, off, lo_v, hi_v, out + c);
         }
 #else
+        int32_t t;
         for (c = 0; c < ch; ) {
             const int32_t width = c < ch16 ? 16 : 4;
             const uintptr_t bc = base + (uintptr_t)c;
@@ -669,7 +679,7 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
     const int8_t *filter = (const int8_t *)filter_;
     const int32_t ch = p->in_c, ch16 = ch & ~15;
     const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
-    int32_t c, t;
+    int32_t c;
     for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
         const int8_t *fp = filter;
         const int32_t *rq = p->dw_rq;
@@ -677,7 +687,8 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
         const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
         for (c = 0; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
             const uintptr_t bc = base + (uintptr_t)c;
-            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS), a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS);
+            int32x4_t a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
             const intptr_t *o = offs;
             int16x8_t x, w, pr;
             uint32_t t0, t1;
@@ -816,15 +827,11 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
             c += 8;
             rq += 2 * EK_RQ_WORDS;
         }
-        for (; c < ch; c += 4, rq += EK_RQ_WORDS) {
-            const uintptr_t bc = base + (uintptr_t)c;
-            int32x4_t a = vldrwq_s32(rq);
-            for (t = 0; t < ntaps; t++, fp += 4) {
-                a = vaddq_s32(a, vmulq_s32(vldrbq_s32((const int8_t *)(bc + (uintptr_t)offs[t])), vldrbq_s32(fp)));
-            }
-            vstrbq_s32(out + c, ek_mve_requant_rq(a, rq, off, lo_v, hi_v));
+        for (; c < ch; c += 4, rq += EK_RQ_WORDS, fp += 4 * ntaps) {
+            mve_dw_block4(base + (uintptr_t)c, offs, ntaps, fp, rq, off, lo_v, hi_v, out + c);
         }
 #else
+        int32_t t;
         for (c = 0; c < ch; ) {
             const int32_t width = c < ch16 ? 16 : ((ch - c) & 8 ? 8 : 4);
             const uintptr_t bc = base + (uintptr_t)c;

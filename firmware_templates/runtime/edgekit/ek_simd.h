@@ -48,16 +48,10 @@ EK_INLINE int32x4_t ek_mve_mbqm_right(int32x4_t x, int32x4_t mult, int32x4_t rig
     return vrshlq_s32(x, right);
 }
 
-/* ek_mbqm lane-wise for any shift: x << max(shift, 0) wrapping (VSHL), then ek_mve_mbqm_right with min(shift, 0). */
-EK_INLINE int32x4_t ek_mve_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift) {
-    const int32x4_t zero = vdupq_n_s32(0);
-    return ek_mve_mbqm_right(vshlq_s32(x, vmaxq_s32(shift, zero)), mult, vminq_s32(shift, zero));
-}
-
 /* Inline-asm text: the accumulator operand %q[A] requantized in place with the rq group (EK_RQ_WORDS, ek_common.h)
  * at %[rq] (a low register, advanced past the group): VSHL by the left shifts, VQRDMULH, the ties-away fix-up and
- * VRSHL by the right shifts (ek_mve_mbqm), + out_offset (the register operand %[OFF]). Temporaries %q[t], %q[u].
- * 11 instructions. */
+ * VRSHL by the right shifts (as ek_mve_requant_rq), + out_offset (the register operand %[OFF]). Temporaries %q[t],
+ * %q[u]. 11 instructions. */
 #define EK_MVE_RQ_ASM(A, OFF)                             \
     "vldrb.s32 %q[t], [%[rq], #32]\n\t"                 \
     "vshl.s32 %q[" A "], %q[" A "], %q[t]\n\t"          \
@@ -71,8 +65,8 @@ EK_INLINE int32x4_t ek_mve_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift) {
     "vadd.i32 %q[" A "], %q[" A "], %[" OFF "]\n\t"     \
     "adds %[rq], #40\n\t"
 
-/* One group of the generator's rq words (EK_RQ_WORDS, ek_common.h): acc requantized (ek_mbqm + out_offset, clamped
- * to [lo, hi]). */
+/* One group of the generator's rq words (EK_RQ_WORDS, ek_common.h): acc requantized (ek_mbqm lane-wise: x << left
+ * wrapping (VSHL), then ek_mve_mbqm_right with the right shifts; + out_offset, clamped to [lo, hi]). */
 EK_INLINE int32x4_t ek_mve_requant_rq(int32x4_t acc, const int32_t *rq, int32_t off, int32x4_t lo, int32x4_t hi) {
     const int32x4_t left = vldrbq_s32((const int8_t *)(rq + 8)), right = vldrbq_s32((const int8_t *)(rq + 9));
     const int32x4_t v = ek_mve_mbqm_right(vshlq_s32(acc, left), vldrwq_s32(rq + 4), right);
