@@ -352,6 +352,17 @@ def test_build_commands_and_missing_tools(projects: dict[str, dict], tmp_path: P
     assert build_command(projects["nrf52840dk"]["project_dir"])[:4] == ["west", "build", "-b", "nrf52840dk/nrf52840"]
 
 
+def test_mve_boards_work_around_gcc12_conditional_vcvt(tmp_path: Path) -> None:
+    """arm-none-eabi-gcc 12.2 emits conditional VCVT in IT blocks for Cortex-M55 that its assembler rejects (TFLM's
+    resize_nearest_neighbor.cc): the CMake project of an MVE board turns the second if-conversion pass off, others
+    keep their flags."""
+    model = shared_model(KWS)
+    m55 = generate_tflm(model, "qemu-cortex-m55", tmp_path / "m55", arena_bytes=24272)
+    m4 = generate_tflm(model, "qemu-cortex-m4", tmp_path / "m4", arena_bytes=24272)
+    assert "list(APPEND EK_CPU_FLAGS -fno-if-conversion2)" in (Path(m55["project_dir"]) / "CMakeLists.txt").read_text()
+    assert "if-conversion" not in (Path(m4["project_dir"]) / "CMakeLists.txt").read_text()
+
+
 def test_generate_refuses_boards_without_a_tflm_template(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no TFLM firmware template"):
         generate_tflm(shared_model(KWS), "host", tmp_path / "p", arena_bytes=1000)
