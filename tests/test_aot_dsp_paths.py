@@ -65,6 +65,7 @@ CASES = {
     "near_quarter": ((1, 5, 5, 8), 40, dict(eff=(0.2, 0.2499)), "packed"),
     "odd_channels_7": ((1, 5, 7, 7), -128, dict(), "ek_depthwise_conv2d_s8("),
     "multiplier_2": ((1, 4, 5, 3), 17, dict(mult=2), "ek_depthwise_conv2d_s8("),
+    "one_channel_multiplier_8": ((1, 9, 8, 1), 5, dict(mult=8, k=(4, 3), strides=(2, 2)), "ek_conv2d_s8_im2col("),
     "multiplier_ge_quarter": ((1, 5, 5, 8), -7, dict(eff=(0.26, 1.5)), "ek_depthwise_conv2d_s8_fast"),
 }
 

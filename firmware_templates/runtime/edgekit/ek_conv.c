@@ -578,6 +578,38 @@ EK_INLINE void mve_dw_block4(uintptr_t bc, const intptr_t *offs, int32_t ntaps, 
 }
 #endif
 
+#if !(EK_HAVE_MVE && !EK_SINGLE_ROUNDING)
+/* The portable C of depthwise_pixels_mve (pairs 0) and depthwise_pixels_mve_pairs (pairs 1) for one pixel: the
+ * same blocks, rq groups and results as their vector paths, channel by channel (sums modulo 2^32). */
+static void mve_dw_pixel_c(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs, int32_t ntaps,
+                           const int8_t *fp, int8_t *out, int pairs) {
+    const int32_t ch = p->in_c, ch16 = ch & ~15;
+    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t *rq = p->dw_rq;
+    int32_t c, j, t;
+    for (c = 0; c < ch; ) {
+        const int32_t width = c < ch16 ? 16 : (pairs && ((ch - c) & 8) ? 8 : 4);
+        const uintptr_t bc = base + (uintptr_t)c;
+        for (j = 0; j < width; j++) {
+            /* rq group and lane of channel j: with pairs, 16-channel blocks hold {0,2,4,6} {1,3,5,7} {8,..,14}
+             * {9,..,15} and 8-channel blocks {0,2,4,6} {1,3,5,7}; otherwise groups of 4 in order */
+            const int permuted = pairs && width > 4;
+            const int32_t g = permuted ? ((j >> 3) << 1) + (j & 1) : j >> 2, lane = permuted ? (j & 7) >> 1 : j & 3;
+            const int32_t *q = rq + g * EK_RQ_WORDS;
+            uint32_t acc = (uint32_t)q[lane];
+            for (t = 0; t < ntaps; t++) {
+                const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
+                acc += (uint32_t)((int32_t)xp[j] * (int32_t)fp[t * width + j]);
+            }
+            out[c + j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, q[4 + lane], ek_rq_shift(q, lane)) + off, lo, hi);
+        }
+        fp += ntaps * width;
+        rq += EK_RQ_WORDS * (width / 4);
+        c += width;
+    }
+}
+#endif
+
 /* depthwise_pixels for the MVE filter layout: channels in blocks of 16 ([tap][16] each), then of 4 ([tap][4]);
  * per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h). MVE: 4 int32 lanes per VMUL + VADD, a
  * 16-channel block's 4 input and 4 weight loads per tap at immediate offsets. */
@@ -585,13 +617,13 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
                                              int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
                                              intptr_t step) {
     const int8_t *filter = (const int8_t *)filter_;
-    const int32_t ch = p->in_c, ch16 = ch & ~15;
-    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
-    int32_t c;
+    const int32_t ch = p->in_c;
     for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+        const int32_t ch16 = ch & ~15, off = p->out_offset, lo = p->act_min, hi = p->act_max;
         const int8_t *fp = filter;
         const int32_t *rq = p->dw_rq;
-#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+        int32_t c;
         const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
         for (c = 0; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
             const uintptr_t bc = base + (uintptr_t)c;
@@ -639,29 +671,7 @@ static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_
             mve_dw_block4(base + (uintptr_t)c, offs, ntaps, fp, rq, off, lo_v, hi_v, out + c);
         }
 #else
-        int32_t t;
-        for (c = 0; c < ch; ) {
-            const int32_t width = c < ch16 ? 16 : 4;
-            const uintptr_t bc = base + (uintptr_t)c;
-            uint32_t acc[16]; /* modulo 2^32, like the vector lanes */
-            int32_t j;
-            for (j = 0; j < width; j++) {
-                acc[j] = (uint32_t)rq[(j >> 2) * EK_RQ_WORDS + (j & 3)];
-            }
-            for (t = 0; t < ntaps; t++, fp += width) {
-                const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
-                for (j = 0; j < width; j++) {
-                    acc[j] += (uint32_t)((int32_t)xp[j] * (int32_t)fp[j]);
-                }
-            }
-            for (j = 0; j < width; j++) {
-                const int32_t *g = rq + (j >> 2) * EK_RQ_WORDS;
-                const int32_t shift = ek_rq_shift(g, j & 3);
-                out[c + j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc[j], g[4 + (j & 3)], shift) + off, lo, hi);
-            }
-            rq += EK_RQ_WORDS * (width / 4);
-            c += width;
-        }
+        mve_dw_pixel_c(p, base, offs, ntaps, filter, out, 0);
 #endif
     }
 }
@@ -677,13 +687,13 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
                                                    int32_t ntaps, const void *filter_, int8_t *out, int32_t npix,
                                                    intptr_t step) {
     const int8_t *filter = (const int8_t *)filter_;
-    const int32_t ch = p->in_c, ch16 = ch & ~15;
-    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
-    int32_t c;
+    const int32_t ch = p->in_c;
     for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+        const int32_t ch16 = ch & ~15, off = p->out_offset, lo = p->act_min, hi = p->act_max;
         const int8_t *fp = filter;
         const int32_t *rq = p->dw_rq;
-#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+        int32_t c;
         const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
         for (c = 0; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
             const uintptr_t bc = base + (uintptr_t)c;
@@ -831,28 +841,7 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, ui
             mve_dw_block4(base + (uintptr_t)c, offs, ntaps, fp, rq, off, lo_v, hi_v, out + c);
         }
 #else
-        int32_t t;
-        for (c = 0; c < ch; ) {
-            const int32_t width = c < ch16 ? 16 : ((ch - c) & 8 ? 8 : 4);
-            const uintptr_t bc = base + (uintptr_t)c;
-            int32_t j;
-            for (j = 0; j < width; j++) {
-                /* rq group and lane of channel j: 16-channel blocks hold {0,2,4,6} {1,3,5,7} {8,..,14} {9,..,15},
-                 * 8-channel blocks {0,2,4,6} {1,3,5,7} */
-                const int32_t g = width == 4 ? 0 : ((j >> 3) << 1) + (j & 1), lane = width == 4 ? j : (j & 7) >> 1;
-                const int32_t *q = rq + g * EK_RQ_WORDS;
-                uint32_t acc = (uint32_t)q[lane]; /* modulo 2^32, like the vector lanes */
-                for (t = 0; t < ntaps; t++) {
-                    const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
-                    acc += (uint32_t)((int32_t)xp[j] * (int32_t)fp[t * width + j]);
-                }
-                out[c + j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, q[4 + lane], ek_rq_shift(q, lane)) +
-                                                  off, lo, hi);
-            }
-            fp += ntaps * width;
-            rq += EK_RQ_WORDS * (width / 4);
-            c += width;
-        }
+        mve_dw_pixel_c(p, base, offs, ntaps, filter, out, 1);
 #endif
     }
 }

@@ -89,6 +89,19 @@ def _use_im2col(p: dict[str, object]) -> bool:
     return p["k_c"] == p["in_c"] and p["dil_h"] == 1 and p["dil_w"] == 1
 
 
+def _dw_as_conv(p: dict[str, object]) -> bool:
+    """A DEPTHWISE_CONV_2D with one input channel (any depth multiplier) and no dilation is a CONV_2D with out_c
+    filters of k_h x k_w x 1: it runs on the convolution kernels (im2col / MVE rows) with its filter transposed."""
+    return int(p["in_c"]) == 1 and p["dil_h"] == 1 and p["dil_w"] == 1
+
+
+def _conv_matrix(ctx: OpContext, p: dict[str, object], depthwise: bool) -> np.ndarray:
+    """The filter as a [out_c][k_h * k_w * k_c] matrix (a one-channel depthwise filter [1][k_h][k_w][out_c]
+    transposed)."""
+    w = ctx.input(1).array()
+    return w.reshape(-1, int(p["out_c"])).T.copy() if depthwise else w.reshape(int(p["out_c"]), -1)
+
+
 def _im2col_scratch(p: dict[str, object]) -> int:
     """Bytes of EK_CONV_IM2COL_SCRATCH (ek_conv.h): two int16 columns (+ an int8 patch unless 1x1 unpadded)."""
     depth4 = (int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"]) + 3) & ~3
@@ -219,12 +232,17 @@ class _ConvBase(OpHandler):
         return "\n".join(["{", *("    " + line for line in decls), *("    " + line for line in call.splitlines()),
                           "}"])
 
+    def _depthwise_kernels(self, p: dict[str, object]) -> bool:
+        """Whether the depthwise kernels run this op (a one-channel depthwise runs on the convolution ones)."""
+        return self.depthwise and not _dw_as_conv(p)
+
     def kernel_call(self, ctx: OpContext, pname: str, inp: str, out: str) -> tuple[list[str], str]:
         """The declarations (a ``static const ek_conv_params_t p`` and any other constant struct) and the kernel
         call reading its parameters from ``pname`` (``p`` or a modified copy), input ``inp``, output ``out``."""
         p = _conv_params(ctx, self.depthwise)
         mults, shifts = p.pop("_mults"), p.pop("_shifts")
-        packed = self.depthwise and _dw_taps(p) and _dw_packed_ok(shifts) and not ctx.mve
+        dw = self._depthwise_kernels(p)
+        packed = dw and _dw_taps(p) and _dw_packed_ok(shifts) and not ctx.mve
         enc = None if self.depthwise else _sparse(ctx, p)
         if ctx.mve and enc is None:  # the MVE kernels read bias, multipliers and shifts from their rq words
             call = self._mve_call(ctx, p, mults, shifts, pname, inp, out)
@@ -239,11 +257,11 @@ class _ConvBase(OpHandler):
             return _emit_sparse(ctx, p, enc, pname, inp, out)
         filt = ""
         kernel, extra = self.kernel, ""
-        if not self.depthwise and _use_im2col(p):
+        if not dw and _use_im2col(p):
             kernel, extra = "ek_conv2d_s8_im2col", f", {ctx.scratch}"
-            w = ctx.input(1).array().reshape(int(p["out_c"]), -1)
+            w = _conv_matrix(ctx, p, self.depthwise)
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
-        if self.depthwise and _dw_taps(p):
+        if dw and _dw_taps(p):
             # no fallback kernels linked; the bias and the input offset are folded into dw_bias_full / dw_rq
             full = _dw_bias_full(ctx, int(p["out_c"]), int(p["in_offset"]))
             extra = f", {ctx.scratch}"
@@ -269,7 +287,8 @@ class _ConvBase(OpHandler):
                   inp: str, out: str) -> tuple[list[str], str] | None:
         """The ek_conv2d_s8_mve / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
         out_c, in_offset = int(p["out_c"]), int(p["in_offset"])
-        if self.depthwise and _dw_taps(p):
+        dw = self._depthwise_kernels(p)
+        if dw and _dw_taps(p):
             weights = ctx.input(1).array().reshape(-1, out_c)
             full = _dw_bias_full(ctx, out_c, in_offset)
             m = np.broadcast_to(np.asarray(mults, dtype=np.int64).reshape(-1), (out_c,))
@@ -284,8 +303,8 @@ class _ConvBase(OpHandler):
             kernel = "ek_depthwise_conv2d_s8_mve_pairs" if pairs else "ek_depthwise_conv2d_s8_mve"
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                     f"{kernel}(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
-        if not self.depthwise and _use_im2col(p):
-            w = ctx.input(1).array().reshape(out_c, -1)
+        if not dw and _use_im2col(p):
+            w = _conv_matrix(ctx, p, self.depthwise)
             b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
             rq = ctx.const_array(f"{ctx.ident}_mve_rq",
                                  mve_rq_table(folded_bias(w, b, in_offset), mults, shifts, out_c), "int32_t")
@@ -300,10 +319,13 @@ class _ConvBase(OpHandler):
 
     def scratch_bytes(self, ctx: OpContext) -> int:
         p = _conv_params(ctx, self.depthwise)
-        if ctx.mve and not self.depthwise and _use_im2col(p) and _sparse(ctx, p) is None:
+        dw = self._depthwise_kernels(p)
+        if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
             return 0 if _mve_direct(p) else int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])  # EK_CONV_MVE_SCRATCH
-        if self.depthwise:
+        if dw:
             return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
+        if self.depthwise:  # one input channel: the im2col kernel
+            return _im2col_scratch(p)
         if _sparse(ctx, p) is not None:  # EK_SPARSE_CONV_SCRATCH: 4 im2col patches unless 1x1 unpadded
             return 0 if _sparse_direct(p) else 4 * int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
         return _im2col_scratch(p) if _use_im2col(p) else 0
