@@ -107,7 +107,7 @@ def _generate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, board: Any) -> Pa
     import edgekit.codegen.project as project_mod
     from edgekit.codegen.project import generate
 
-    def fake(m: Any, model_dir: Path, *_: Any) -> tuple[int, int, str]:
+    def fake(m: Any, model_dir: Path, *_: Any, **__: Any) -> tuple[int, int, str]:
         (model_dir / "ek_model.c").write_text("/* model */\n")
         return 0, 0, "fake"
 

@@ -132,7 +132,7 @@ def test_config_header_carries_the_pin(tmp_path: Path, monkeypatch: pytest.Monke
     from edgekit.codegen import project as project_mod
     from edgekit.codegen.project import generate
 
-    def fake(m: object, model_dir: Path, *_: object) -> tuple[int, int, str]:
+    def fake(m: object, model_dir: Path, *_: object, **__: object) -> tuple[int, int, str]:
         shutil.copyfile(FIXTURE / "ek_model.h", model_dir / "ek_model.h")
         shutil.copyfile(FIXTURE / "ek_model.c", model_dir / "ek_model.c")
         return 512, 0, "fixture"

@@ -118,7 +118,7 @@ def _fake_model_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the AOT code generator: these tests look only at the firmware core and ek_config.h."""
     import edgekit.codegen.project as project_mod
 
-    def fake(m: Any, model_dir: Path, *_: Any) -> tuple[int, int, str]:
+    def fake(m: Any, model_dir: Path, *_: Any, **__: Any) -> tuple[int, int, str]:
         (model_dir / "ek_model.c").write_text("/* model */\n")
         return 0, 0, "fake"
 
