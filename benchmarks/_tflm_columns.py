@@ -2,12 +2,12 @@
 
 For each flavour (:data:`FLAVOURS`: reference kernels, CMSIS-NN kernels) the TFLM CMake project of
 :func:`edgekit.codegen.tflm_project.generate_tflm` is built against a tflite-micro tree (``--tflm-dir`` or
-``EDGEKIT_TFLM_DIR``), checked byte-exact against the TFLM host interpreter with :func:`edgekit.validate.validate`
-on the inputs the edgekit row used, and counted with :func:`edgekit.bench.bench`, as the edgekit rows are
+``EDGEKIT_TFLM_DIR``), checked byte-exact against the TFLM host interpreter with :func:`edgekit.validation.validate`
+on the inputs the edgekit row used, and counted with :func:`edgekit.benchmarking.bench`, as the edgekit rows are
 (QEMU ``-icount shift=0``, guest instructions per inference from the firmware's timer).
 
 Sizes use the edgekit row's definition: code+rodata = flash (every loaded section stored in a flash region,
-:func:`edgekit.build.analyze_elf`) minus the ``.ek_weights`` output section. Both linker scripts are the same
+:func:`edgekit.buildsys.analyze_elf`) minus the ``.ek_weights`` output section. Both linker scripts are the same
 (firmware_templates/cmake/linker.ld.j2): for edgekit that section holds the weight arrays, for TFLM the model
 array (``*(.rodata.ek_weights*)``: the whole .tflite flatbuffer). :func:`model_in_image` checks on every TFLM ELF
 that the section holds exactly that array (one object symbol of the model's size plus alignment padding), so
@@ -140,10 +140,10 @@ def tree_facts(tree: Path) -> dict[str, Any]:
 def measure(name: str, model: Path, board: str, flavour: str, tree: Path, runs: int, work: Path,
             inputs: Any) -> dict[str, Any]:
     """Generate, build, validate and benchmark one TFLM flavour of ``model`` on ``board`` (see the module doc)."""
-    from edgekit.bench import bench
-    from edgekit.build import build
+    from edgekit.benchmarking import bench
+    from edgekit.buildsys import build
     from edgekit.tflite_model import load_model
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     m = load_model(model)
     project = work / f"{name}-{board}-{flavour}"
@@ -152,7 +152,7 @@ def measure(name: str, model: Path, board: str, flavour: str, tree: Path, runs: 
     seeded = None
     if not any((project / TFLM_OBJECTS).rglob("*.obj")):
         from edgekit import proc
-        from edgekit.build_systems import plan_build
+        from edgekit.buildsys.systems import plan_build
 
         configure = plan_build(project, tflm_dir=str(tree), cmsis_nn=FLAVOURS[flavour]).steps[0]
         proc.run(configure.argv, cwd=project, timeout=600, what=configure.what)

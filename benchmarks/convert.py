@@ -1,4 +1,4 @@
-"""Benchmark edgekit.convert: time, size ratio, top-1 agreement and worst-layer SQNR.
+"""Benchmark edgekit.conversion: time, size ratio, top-1 agreement and worst-layer SQNR.
 
 Models: the digits CNN (trained on scikit-learn's digits; its test split is the validation set)
 and MobileNetV2 alpha 0.35, 96×96×3, 10 classes, random weights (no downloads) whose BatchNorm
@@ -65,7 +65,7 @@ def mobilenet_v2(calib_images: np.ndarray) -> Any:
 
 
 def run_case(name: str, model: Any, calib: np.ndarray, val: np.ndarray, labels: np.ndarray | None) -> dict:
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
 
     t0 = time.perf_counter()
     result = convert(model, calib, val=val, val_labels=labels, progress=False)
@@ -94,7 +94,7 @@ def main() -> int:
     parser.add_argument("--num-calib", type=int, default=100)
     parser.add_argument("--num-val", type=int, default=200)
     args = parser.parse_args()
-    from edgekit.convert import import_tensorflow
+    from edgekit.conversion import import_tensorflow
     from edgekit.examples_data import digits_cnn_artifacts
 
     tf = import_tensorflow()

@@ -122,12 +122,12 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
     """Generate, build, validate on a few inputs and benchmark one model on one board (``baseline``: also the
     dense build, when ``sparse`` made any layer sparse; ``tflm``: a tflite-micro tree, also measure TFLM)."""
     from edgekit._tflm_facts import RUNTIME_CODE_BYTES
-    from edgekit.bench import bench
-    from edgekit.build import build
+    from edgekit.benchmarking import bench
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
-    from edgekit.inspect import inspect
+    from edgekit.inspection import inspect
     from edgekit.tflite_model import load_model
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     m = load_model(model)
     macs = inspect(m, arena=False).macs

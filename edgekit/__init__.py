@@ -17,14 +17,14 @@ _LAZY = {
     "load_board": "edgekit.boards:load_board",
     "list_boards": "edgekit.boards:list_boards",
     "load_model": "edgekit.tflite_model:load_model",
-    "inspect": "edgekit.inspect:inspect",
-    "convert": "edgekit.convert:convert",
+    "inspect": "edgekit.inspection:inspect",
+    "convert": "edgekit.conversion:convert",
     "generate": "edgekit.codegen.project:generate",
-    "build": "edgekit.build:build",
-    "bench": "edgekit.bench:bench",
-    "validate": "edgekit.validate:validate",
-    "flash": "edgekit.flash:flash",
-    "deploy": "edgekit.deploy:deploy",
+    "build": "edgekit.buildsys:build",
+    "bench": "edgekit.benchmarking:bench",
+    "validate": "edgekit.validation:validate",
+    "flash": "edgekit.flashers:flash",
+    "deploy": "edgekit.deployment:deploy",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -168,7 +168,7 @@ def _task_metrics(task: str, f_out: np.ndarray, q_out: np.ndarray, y: np.ndarray
 
 
 def evaluate(job: dict[str, Any]) -> dict[str, Any]:
-    """Compare the float and int8 models of ``job`` (see :func:`edgekit.convert.convert` for the keys)."""
+    """Compare the float and int8 models of ``job`` (see :func:`edgekit.conversion.convert` for the keys)."""
     flt, q = _Runner(bytes(job["float_tflite"])), _Runner(bytes(job["int8_tflite"]))
     pairs, unmatched = _pairs(flt, q)
     result: dict[str, Any] = {"unmatched_tensors": unmatched, "warnings": []}

@@ -1,4 +1,4 @@
-"""Facts about TensorFlow Lite Micro that :mod:`edgekit.inspect` checks models against.
+"""Facts about TensorFlow Lite Micro that :mod:`edgekit.inspection` checks models against.
 
 Sources are stated next to each figure; re-check them when the pinned tflite-micro version changes.
 """

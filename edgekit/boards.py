@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import BoardError
+from edgekit.resources import boards_dir
 
 SCHEMA_VERSION = 1
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "boards"
-if not BUILTIN_DIR.is_dir():  # installed as a wheel: boards/ ships as package data
-    BUILTIN_DIR = Path(__file__).resolve().parent / "boards"
+BUILTIN_DIR = boards_dir()
 
 KINDS = ("mcu", "sbc", "host")
 BUILD_SYSTEMS = ("cmake", "esp-idf", "pico-sdk", "zephyr", "platformio", "linux")

@@ -58,7 +58,7 @@ def build_digits_cnn() -> Any:
 
 def train_digits_cnn(x_train: np.ndarray, y_train: np.ndarray, epochs: int = EPOCHS, seed: int = SEED) -> Any:
     """Train :func:`build_digits_cnn` with fixed seeds (Adam, sparse cross-entropy, batch 32)."""
-    from edgekit.convert import import_tensorflow
+    from edgekit.conversion import import_tensorflow
 
     import_tensorflow()
     import keras
@@ -74,12 +74,12 @@ def train_digits_cnn(x_train: np.ndarray, y_train: np.ndarray, epochs: int = EPO
 def digits_cnn_artifacts(out_dir: Path) -> dict[str, Any]:
     """Train the digits CNN and write ``digits.keras``, ``digits_float.tflite``, ``digits_int8.tflite``.
 
-    The int8 model comes from :func:`edgekit.convert.convert` (100 calibration samples from the
+    The int8 model comes from :func:`edgekit.conversion.convert` (100 calibration samples from the
     training set, the test set as validation data). Returns a dict with keys ``keras`` (the model),
     ``keras_path``, ``float_tflite``, ``int8_tflite`` (Paths), ``x_train``, ``y_train``, ``x_test``,
     ``y_test`` (arrays) and ``report`` (the :class:`~edgekit.report.ConversionReport`).
     """
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

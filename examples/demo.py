@@ -34,15 +34,15 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from edgekit.bench import bench
-    from edgekit.build import build
+    from edgekit.benchmarking import bench
+    from edgekit.buildsys import build
     from edgekit.cli.bench import render as render_bench
     from edgekit.codegen.project import generate
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
     from edgekit.examples_data import load_digits_data, train_digits_cnn
-    from edgekit.inspect import inspect
+    from edgekit.inspection import inspect
     from edgekit.report import render_report
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     t = step("1. Train a small CNN on scikit-learn's digits (8x8x1, 10 classes)", "python: edgekit.examples_data")
     x_train, y_train, x_test, y_test = load_digits_data()

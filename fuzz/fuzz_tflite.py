@@ -17,7 +17,7 @@ from _common import collect_or_raise
 
 with atheris.instrument_imports(include=["edgekit"]):
     from edgekit.errors import EdgekitError
-    from edgekit.inspect import inspect
+    from edgekit.inspection import inspect
     from edgekit.tflite_model import load_model
 
 

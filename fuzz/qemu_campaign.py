@@ -33,7 +33,7 @@ _VALID = ["name%", "profile%", "ek-info%", "ek-laps%", "ek-out%", "ek-out 1%", "
 def build_firmware(model: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                    board: str = "qemu-cortex-m4") -> Path:
     """Generate (AOT runtime) and build firmware for ``model``; returns the project directory."""
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
 
     out = Path(out_dir)
@@ -124,7 +124,7 @@ def stream_campaign(project_dir: str | os.PathLike[str], model: str | os.PathLik
     """Run ``streams`` hostile streams into one QEMU firmware, then check it is intact; returns figures."""
     import numpy as np
 
-    from edgekit.bench import resolve_target
+    from edgekit.benchmarking import resolve_target
     from edgekit.boards import load_board
     from edgekit.tflite_model import load_model
     from edgekit.tflm import tflm_run
@@ -251,9 +251,9 @@ def fault_trial(action: str, fault: str, delay: float, *, project_dir: Path, mod
                 save: Path) -> dict[str, Any]:
     """One bench/validate run with ``fault`` injected after ``delay`` seconds: "kill" (SIGKILL QEMU), "close"
     (close the link's port from another thread) or "drop" (shut the TCP connection down)."""
-    from edgekit.bench import bench
+    from edgekit.benchmarking import bench
     from edgekit.errors import EdgekitError
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     sentinel = {"schema": "edgekit.bench/1", "sentinel": True}
     save.write_text(json.dumps(sentinel))

@@ -147,7 +147,7 @@ def test_depthwise_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
     from tflite_single_op import T, multi_op_model
 
     from edgekit.tflite_model import load_model
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     x = T((1, 9, 11, 12), scale=0.07, zero_point=-128)
     op0, y0 = _dw_layer(x, 12, seed=10, out_zp=127)

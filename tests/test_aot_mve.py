@@ -354,7 +354,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(tmp_path: Path) -> None:
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
     from edgekit.tflite_model import load_model
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     tflite = _chain()
     path = tmp_path / "mve_chain.tflite"

@@ -234,7 +234,7 @@ def test_zeroed_per_tensor_fully_connected(model_cache: Path, objs: Path, tmp_pa
 @pytest.fixture(scope="module")
 def pruned_digits(digits_models: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The digits CNN pruned to 75% with edgekit.optimize (1 epoch of fine-tuning), converted to int8."""
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
     from edgekit.optimize import FineTune
     from edgekit.optimize.prune import prune_magnitude
 
@@ -278,9 +278,9 @@ def test_pruned_digits_is_sparse_and_bit_exact_on_host_asan(pruned_digits: Path,
 
 
 def _qemu_validate(path: Path, mode: str, work: Path, inputs: np.ndarray):
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")

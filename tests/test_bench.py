@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fake_device import FakeConfig, FakeDevice, fake_model
 
-from edgekit.bench import SCHEMA, BenchResult, bench, load_result, resolve_target, stats
+from edgekit.benchmarking import SCHEMA, BenchResult, bench, load_result, resolve_target, stats
 from edgekit.boards import load_board
 from edgekit.compare import compare, compare_results
 from edgekit.errors import DataError, UsageError
@@ -242,7 +242,7 @@ def _out_model(shape: tuple[int, ...] = (1, 4)) -> tuple[object, list[object]]:
 
 def test_validate_compare_counts_and_lists_mismatches() -> None:
     from edgekit.samples import DeviceInputs
-    from edgekit.validate import _compare
+    from edgekit.validation import _compare
 
     parsed, outs = _out_model()
     ref = [[np.array([[1, 2, 3, 4]], np.int8)], [np.array([[9, 0, 0, 0]], np.int8)],
@@ -259,7 +259,7 @@ def test_validate_compare_counts_and_lists_mismatches() -> None:
 
 def test_cli_validate_exit_code_on_mismatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    import edgekit.validate as v
+    import edgekit.validation as v
     from edgekit.cli import run
 
     bad = v.ValidationResult(model="m", board="b", inputs=2, byte_exact=1, max_abs_diff=3, top1_agree=2,
@@ -295,7 +295,7 @@ def digits_fw(digits_models: dict, tmp_path_factory: pytest.TempPathFactory) -> 
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
     need_tool("qemu-system-arm")
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
 
     out = tmp_path_factory.mktemp("digits_fw") / "fw"
@@ -361,7 +361,7 @@ def test_validate_digits_byte_exact(digits_models: dict, tmp_path: Path) -> None
     need_tool("cmake")
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     np.save(tmp_path / "x.npy", digits_models["x_test"][:12])
     res = validate(digits_models["int8_tflite"], inputs=tmp_path / "x.npy", work_dir=tmp_path / "work")
@@ -419,7 +419,7 @@ def test_qemu_crash_or_hang_mid_bench(digits_fw: Path, monkeypatch: pytest.Monke
 @pytest.mark.tf
 def test_reconnect_mid_run_on_qemu(digits_fw: Path) -> None:
     """A client that disconnects after uploading and reconnects finds the device as it left it."""
-    from edgekit.bench import resolve_target
+    from edgekit.benchmarking import resolve_target
     from edgekit.boards import load_board
     from edgekit.transport.session import open_session
 

@@ -15,8 +15,8 @@ import pytest
 from conftest import shared_model
 from elf_util import make_elf
 
-from edgekit.build import build
-from edgekit.build_systems import plan_build
+from edgekit.buildsys import build
+from edgekit.buildsys.systems import plan_build
 from edgekit.cli import run
 from edgekit.codegen.tflm_project import generate_tflm
 from edgekit.errors import BuildError, ToolMissing
@@ -240,7 +240,7 @@ def test_flash_refuses_a_tflm_image_built_for_another_board(projects: dict[str, 
     .pio/build/<env>/firmware.elf) names the board, and both ELFs are ARM, so only that can tell them apart."""
     from edgekit.boards import load_board
     from edgekit.errors import BoardError
-    from edgekit.flash.image import check_board, load_image
+    from edgekit.flashers.image import check_board, load_image
 
     _sdk_env(monkeypatch, tmp_path)
     res = build(projects[board], clean=True)

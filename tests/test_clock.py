@@ -308,7 +308,7 @@ def test_clock_modules_compile_for_their_cores_without_warnings(tmp_path: Path, 
 # ------------------------------------------------------------------ the harness uses the reported clock --
 
 def test_the_reported_clock_is_parsed_and_used_for_microseconds() -> None:
-    from edgekit.bench import _timing, counting_rule
+    from edgekit.benchmarking import _timing, counting_rule
     from edgekit.transport.protocol import parse_info
 
     info = parse_info(["m-ek-inputs-[4]", "m-ek-outputs-[2]", "m-ek-timer-[dwt 120000000]",
@@ -340,7 +340,7 @@ def test_bench_on_a_serial_device_uses_the_clock_it_reports(tmp_path: Path, cloc
     from fake_device import FakeConfig, FakeDevice
     from test_bench import write_elf
 
-    from edgekit.bench import bench
+    from edgekit.benchmarking import bench
 
     elf = write_elf(tmp_path / "fw.elf", [(".text", 1, 0x6, 0x0800_0000, 100), (".bss", 8, 0x3, 0x2000_0000, 64)])
     cfg = FakeConfig(ticks=(core_hz // 100,), timer=("dwt", core_hz), board="nucleo-l4r5zi", clock=clock)
@@ -367,8 +367,8 @@ def test_stm32f405_stand_in_times_out_without_rcc_and_reports_its_reset_clock(tm
     need_tool("cmake")
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
-    from edgekit.bench import bench
-    from edgekit.build import build
+    from edgekit.benchmarking import bench
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
 
     board = load_board(STAND_IN)

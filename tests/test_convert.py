@@ -1,4 +1,4 @@
-"""edgekit.convert with real TensorFlow: quality of the int8 digits CNN, I/O types, report, bad inputs."""
+"""edgekit.conversion with real TensorFlow: quality of the int8 digits CNN, I/O types, report, bad inputs."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_report_has_per_layer_sqnr_worst_first(digits_models):
 
 @pytest.mark.parametrize("io_dtype", ["uint8", "float32"])
 def test_io_dtype_options(digits_models, io_dtype):
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
 
     m = digits_models
     result = convert(m["keras"], m["x_train"], num_calib=50, val=m["x_test"][:200], val_labels=m["y_test"][:200],
@@ -90,7 +90,7 @@ def test_io_dtype_options(digits_models, io_dtype):
 def test_calibration_from_generator_and_tf_data(digits_models):
     import tensorflow as tf
 
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
 
     m = digits_models
     x = m["x_train"]
@@ -106,7 +106,7 @@ def test_calibration_from_generator_and_tf_data(digits_models):
 def test_regression_report(tmp_path):
     import keras
 
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
 
     keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
@@ -150,7 +150,7 @@ def test_hybrid_model_is_refused(digits_models):
     """Dynamic-range quantization (int8 weights, float activations) must never pass as full int8."""
     import tensorflow as tf
 
-    from edgekit.convert import _batch1, verify_full_int8
+    from edgekit.conversion import _batch1, verify_full_int8
     from edgekit.errors import ModelError
 
     converter = tf.lite.TFLiteConverter.from_keras_model(_batch1(digits_models["keras"])[0])
@@ -219,7 +219,7 @@ def test_bad_input_is_one_clear_error(digits_models, tmp_path, capfd, case):
 def test_native_abort_in_evaluation_is_contained(digits_models, tmp_path, monkeypatch):
     """A TFLite SIGABRT while evaluating becomes NativeCrash; we survive and write nothing."""
     from edgekit import _isolate
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
     from edgekit.errors import NativeCrash
 
     _isolate.discard_worker()  # the warm worker would not use the patched command
@@ -233,6 +233,6 @@ def test_native_abort_in_evaluation_is_contained(digits_models, tmp_path, monkey
 
 
 def test_importing_convert_does_not_import_tensorflow():
-    code = ("import sys, edgekit.convert, edgekit.cli.convert, edgekit.report, edgekit.data, edgekit._isolate; "
+    code = ("import sys, edgekit.conversion, edgekit.cli.convert, edgekit.report, edgekit.data, edgekit._isolate; "
             "sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, need_module, need_tool, shared_model
 
-from edgekit.build import build
+from edgekit.buildsys import build
 from edgekit.codegen import project as project_mod
 from edgekit.codegen.project import PROJECT_FILE, generate
 from edgekit.errors import BuildError, ToolMissing, UsageError
@@ -603,7 +603,7 @@ def test_elf_names_its_board_and_flash_refuses_another(fixture_builds: dict[str,
     """The image carries its board id in a non-loaded ELF section; flashing it for another board fails."""
     from elftools.elf.elffile import ELFFile
 
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.cli import run as cli_run
 
     res = build(fixture_builds["qemu-cortex-m4"])

@@ -18,12 +18,12 @@ from edgekit import proc
 from edgekit.boards import BUILTIN_DIR, load_board
 from edgekit.cli import run
 from edgekit.errors import BoardError, BuildError, DeviceError, UsageError
-from edgekit.flash import base as flash_base
-from edgekit.flash import flash, get_flasher, load_image, registry
-from edgekit.flash.base import Capabilities, Flasher
-from edgekit.flash.esptool import EsptoolFlasher
-from edgekit.flash.image import ESP_CHIP_IDS, check_board, check_fits, parse_uf2, to_uf2
-from edgekit.flash.pyocd import PyocdFlasher
+from edgekit.flashers import base as flash_base
+from edgekit.flashers import flash, get_flasher, load_image, registry
+from edgekit.flashers.base import Capabilities, Flasher
+from edgekit.flashers.esptool import EsptoolFlasher
+from edgekit.flashers.image import ESP_CHIP_IDS, check_board, check_fits, parse_uf2, to_uf2
+from edgekit.flashers.pyocd import PyocdFlasher
 
 L4_FLASH = 0x0800_0000
 PICO_FLASH = 0x1000_0000
@@ -191,7 +191,7 @@ def stlink(uid: str = "066DFF555", target: str | None = "stm32l4r5zitx") -> Simp
 @pytest.fixture
 def fake_pyocd(monkeypatch: pytest.MonkeyPatch) -> FakePyocd:
     fake = FakePyocd([stlink()])
-    monkeypatch.setattr("edgekit.flash.pyocd._helpers", lambda: (fake.ConnectHelper, fake.FileProgrammer))
+    monkeypatch.setattr("edgekit.flashers.pyocd._helpers", lambda: (fake.ConnectHelper, fake.FileProgrammer))
     return fake
 
 
@@ -366,7 +366,7 @@ def test_bossac_touch_then_bootloader_port(argvs: list[list[str]], monkeypatch: 
     from edgekit.devices import SerialPort
 
     touched: list[str] = []
-    monkeypatch.setattr("edgekit.flash.bossac.touch_1200", touched.append)
+    monkeypatch.setattr("edgekit.flashers.bossac.touch_1200", touched.append)
     state = {"ports": [SerialPort("/dev/ttyACM0", 0x2341, 0x805A)]}
 
     def ports(*a: Any, **kw: Any) -> list[SerialPort]:
@@ -558,22 +558,23 @@ def test_plugins_load_and_broken_ones_only_warn(monkeypatch: pytest.MonkeyPatch)
 # ---------------------------------------------------------------- deploy
 
 def test_deploy_runs_the_stages_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import edgekit.bench
-    import edgekit.build
+    import edgekit.benchmarking
+    import edgekit.buildsys
     import edgekit.codegen.project
-    import edgekit.flash as flash_pkg
+    import edgekit.flashers as flash_pkg
 
     calls: list[str] = []
     proj = tmp_path / "out" / "project"
     monkeypatch.setattr(edgekit.codegen.project, "generate", lambda m, b, r, **kw: calls.append(
         f"generate {Path(m).name} {b.id} {r}") or SimpleNamespace(project_dir=proj))
-    monkeypatch.setattr(edgekit.build, "build", lambda d, **kw: calls.append(f"build {Path(d).name}") or "built")
+    monkeypatch.setattr(edgekit.buildsys, "build", lambda d, **kw: calls.append(f"build {Path(d).name}") or "built")
     monkeypatch.setattr(flash_pkg, "flash", lambda d, b, **kw: calls.append(
         f"flash {Path(d).name} dry_run={kw['dry_run']}") or SimpleNamespace(dry_run=kw["dry_run"]))
-    monkeypatch.setattr(edgekit.bench, "bench", lambda d, **kw: calls.append(f"bench port={kw['port']}") or "result")
+    monkeypatch.setattr(edgekit.benchmarking, "bench",
+                        lambda d, **kw: calls.append(f"bench port={kw['port']}") or "result")
     model = tmp_path / "m.tflite"
     model.write_bytes(b"x")
-    from edgekit.deploy import deploy
+    from edgekit.deployment import deploy
 
     res = deploy(model, "qemu-cortex-m4", out_dir=tmp_path / "out")
     assert calls == ["generate m.tflite qemu-cortex-m4 edgekit", "build project", "flash project dry_run=False",

@@ -3,7 +3,7 @@
     pytest tests/test_hardware.py --board nucleo-l4r5zi [--port /dev/ttyACM0] [--probe UID] [--power ppk2:PORT]
 
 generate -> build -> flash -> bench -> validate (device outputs == TFLM host, byte for byte), through
-:func:`edgekit.deploy` exactly as a user runs it. A QEMU board id runs the same flow emulated (no port), which is
+:func:`edgekit.deployment` exactly as a user runs it. A QEMU board id runs the same flow emulated (no port), which is
 how this file itself is checked here: ``test_hardware_tests_are_deselected_unless_a_board_is_given`` below runs
 in every test session, the flow runs only with ``--board``.
 """
@@ -28,9 +28,9 @@ def test_deploy_bench_and_validate_on_the_board(hardware: dict, tmp_path: Path) 
     need_module("tflite_micro")
     from edgekit.boards import load_board
     from edgekit.codegen.common import check_board
-    from edgekit.deploy import deploy
+    from edgekit.deployment import deploy
     from edgekit.errors import EdgekitError
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     board = load_board(hardware["board"])
     try:  # the edgekit runtime where the firmware core runs, the board's TFLM project elsewhere

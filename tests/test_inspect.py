@@ -1,4 +1,4 @@
-"""edgekit.inspect and ``edgekit inspect``: MACs, TFLM compatibility flags, arena, board fit, CLI behaviour."""
+"""edgekit.inspection and ``edgekit inspect``: MACs, TFLM compatibility flags, arena, board fit, CLI behaviour."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import tflite_edit
 from conftest import REPO, need_module, shared_model
 
 from edgekit.cli import run
-from edgekit.inspect import inspect
+from edgekit.inspection import inspect
 
 # Published MAC counts of the MLPerf Tiny v1.0 reference models (shared/NOTES.md).
 MLPERF_MACS = {
@@ -209,7 +209,7 @@ def test_cli_json_and_tables(capsys):
 
 
 def test_cli_and_api_do_not_import_tensorflow():
-    code = ("import sys, edgekit.cli.inspect, edgekit.inspect, edgekit.tflite_model, edgekit.tflm; "
+    code = ("import sys, edgekit.cli.inspect, edgekit.inspection, edgekit.tflite_model, edgekit.tflm; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tflite_micro')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(REPO))

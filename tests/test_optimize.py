@@ -27,7 +27,7 @@ def _acc(model, x, y) -> float:
 
 
 def _int8(model, calib, x_val, y_val):
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
 
     return convert(model, calib, val=x_val, val_labels=y_val, progress=False, isolate=False)
 
@@ -191,7 +191,7 @@ def test_structured_pruning_refuses_branching_graphs_and_bad_layers() -> None:
 
 
 def test_structured_pruning_gesture_cnn_converts_and_is_cheaper(gestures: dict) -> None:
-    from edgekit.inspect import inspect
+    from edgekit.inspection import inspect
     from edgekit.optimize import prune_channels
 
     g = gestures

@@ -306,7 +306,7 @@ def test_bench_with_ppk2_measures_energy(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_bench_power_without_markers_keeps_the_run(tmp_path: Path) -> None:
-    from edgekit.bench import bench
+    from edgekit.benchmarking import bench
 
     elf = make_elf(tmp_path / "fw.elf", [(0, bytes(64))])
     with FakeDevice() as dev, FakePpk2(Scenario([Segment(1000, 3e-3)])) as fake:

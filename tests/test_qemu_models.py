@@ -31,7 +31,7 @@ def test_shared_int8_model_is_byte_exact_on_qemu(rel: str, board: str, tmp_path:
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
     from edgekit.tflite_model import load_model
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     path = shared_model(rel)
     m = load_model(path)

@@ -111,7 +111,7 @@ REPRODUCERS = sorted(fuzz.REPRODUCERS.glob("*.tflite"))
 def test_reproducers_reader_and_inspect(path: Path) -> None:
     """Inputs the fuzzers found: the reader and inspect give a result or an EdgekitError."""
     from edgekit.errors import EdgekitError
-    from edgekit.inspect import inspect
+    from edgekit.inspection import inspect
 
     try:
         inspect(path, arena=False).to_dict()

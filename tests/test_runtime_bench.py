@@ -1,7 +1,7 @@
 """benchmarks/runtime.py's measured TFLM columns: the pure parts (no TFLM compile, no QEMU).
 
 Row assembly and ratios, the tflite-micro tree option, the model-array exclusion on tiny hand-made ELFs (with
-the flash accounting edgekit.build uses, so code+rodata means the same for both runtimes), the code split of a
+the flash accounting edgekit.buildsys uses, so code+rodata means the same for both runtimes), the code split of a
 TFLM link map, and keeping a project's build/ when it is regenerated.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO
 
 from edgekit.boards import load_board
-from edgekit.build import analyze_elf
+from edgekit.buildsys import analyze_elf
 from edgekit.errors import BuildError, UsageError
 
 sys.path.insert(0, str(REPO / "benchmarks"))

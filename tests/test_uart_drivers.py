@@ -233,7 +233,7 @@ def _loads_in_regions(elf: Path, board: Any) -> list[tuple[int, int, int]]:
 def test_real_boards_build_an_edgekit_runtime_elf(tmp_path: Path, board_id: str) -> None:
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
 
     board = load_board(board_id)
@@ -265,10 +265,10 @@ def test_stm32f405_stand_in_runs_the_full_flow_bit_exact(tmp_path: Path) -> None
     need_tool("cmake")
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
-    from edgekit.bench import bench
+    from edgekit.benchmarking import bench
     from edgekit.cli import run
     from edgekit.tflite_model import load_model
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     model = shared_model(KWS)
     project = tmp_path / "f405"
@@ -287,7 +287,7 @@ def test_stm32f405_stand_in_runs_the_full_flow_bit_exact(tmp_path: Path) -> None
     assert f405["device"]["clock"] == {"core_hz": 168_000_000, "state": "fallback-hsi"}  # QEMU: no RCC
     assert len(set(f405["timing"]["ticks"])) == 1, "deterministic under -icount"
 
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
 
     generate(model, board="qemu-cortex-m4", out_dir=tmp_path / "m4")
@@ -308,11 +308,11 @@ def test_microbit_stand_in_proves_the_nrf_uart_driver(tmp_path: Path) -> None:
     need_tool("cmake")
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
-    from edgekit.bench import bench
-    from edgekit.build import build
+    from edgekit.benchmarking import bench
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
     from edgekit.tflite_model import load_model
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     model = shared_model(HELLO)
     project = tmp_path / "mb"

@@ -42,7 +42,7 @@ def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: i
         rate: str | None, sleep: str | None, derate: float, plot: str | None) -> None:
     """Benchmark TARGET on a board: a generated project directory or firmware ELF (MCU boards), or a
     .tflite / bundle directory (SBC boards and the host, with --host)."""
-    from edgekit.bench import bench
+    from edgekit.benchmarking import bench
 
     boards_dirs = (ctx.obj or {}).get("boards_dirs")
     if (battery is None) != (rate is None):
@@ -71,7 +71,7 @@ def _finish(d: dict[str, Any], as_json: bool, *, battery: str | None, rate: str 
             derate: float, plot: str | None, boards_dirs: Any, save: str | None) -> None:
     """Add the ``cost`` section (and re-save), write the plot, print."""
     if battery is not None and rate is not None:
-        from edgekit.bench import save_json
+        from edgekit.benchmarking import save_json
         from edgekit.cost import cost_report
 
         d["cost"] = cost_report(d, battery=battery, rate=rate, sleep=sleep, derate=derate,

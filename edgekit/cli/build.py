@@ -26,7 +26,7 @@ def cmd(ctx: click.Context, project_dir: str, clean: bool, jobs: int, dry_run: b
     if dry_run:
         _dry_run(project_dir, jobs, tflm_dir, cmsis_nn, as_json)
         return
-    from edgekit.build import build
+    from edgekit.buildsys import build
 
     res = build(project_dir, jobs=jobs, clean=clean, boards_dirs=(ctx.obj or {}).get("boards_dirs"),
                 tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
@@ -58,7 +58,7 @@ def cmd(ctx: click.Context, project_dir: str, clean: bool, jobs: int, dry_run: b
 
 
 def _dry_run(project_dir: str, jobs: int, tflm_dir: str | None, cmsis_nn: bool, as_json: bool) -> None:
-    from edgekit.build_systems import plan_build
+    from edgekit.buildsys.systems import plan_build
 
     plan = plan_build(project_dir, jobs=jobs, tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
     if as_json:

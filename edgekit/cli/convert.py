@@ -32,7 +32,7 @@ def cmd(model: Path, calib: Path, val: Path | None, val_labels: Path | None, io_
 
     Prints sizes, accuracy (or error) of float vs int8 and the per-layer SQNR, worst layer first.
     """
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
     from edgekit.errors import UsageError
 
     if report_path is not None and not report_path.parent.is_dir():
@@ -42,7 +42,7 @@ def cmd(model: Path, calib: Path, val: Path | None, val_labels: Path | None, io_
     data = result.report.to_dict()
     data["output"] = str(output)
     if report_path is not None:
-        from edgekit.convert import write_atomic
+        from edgekit.conversion import write_atomic
 
         write_atomic(report_path, json.dumps(data, indent=2).encode())
     if as_json:

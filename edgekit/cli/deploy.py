@@ -25,7 +25,7 @@ from edgekit.cli import echo_json
 def cmd(ctx: click.Context, model: str, board: str, out_dir: str | None, calib: str | None, runtime: str,
         port: str | None, probe: str | None, runs: int, power: str | None, dry_run: bool, as_json: bool) -> None:
     """Take MODEL to BOARD and measure it there."""
-    from edgekit.deploy import deploy
+    from edgekit.deployment import deploy
 
     res = deploy(model, board, out_dir=out_dir, calib=calib, runtime=runtime, port=port, probe=probe, runs=runs,
                  power=power, dry_run=dry_run, boards_dirs=(ctx.obj or {}).get("boards_dirs"))

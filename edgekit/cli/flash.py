@@ -18,7 +18,7 @@ from edgekit.cli import echo_json
 def cmd(ctx: click.Context, image: str, board: str | None, probe: str | None, port: str | None, dry_run: bool,
         as_json: bool) -> None:
     """Flash IMAGE (.elf/.hex/.bin/.uf2, or a project directory) to a board."""
-    from edgekit.flash import flash
+    from edgekit.flashers import flash
 
     res = flash(image, board, probe=probe, port=port, dry_run=dry_run, boards_dirs=(ctx.obj or {}).get("boards_dirs"))
     if as_json:

@@ -19,7 +19,7 @@ from edgekit.cli import echo_json
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board_id: str | None, as_json: bool, no_arena: bool, layers: bool) -> None:
     """Ops, tensors, parameters, MACs, TFLM arena, flash estimate and board fit of a .tflite MODEL."""
-    from edgekit.inspect import inspect
+    from edgekit.inspection import inspect
 
     board = None
     if board_id:

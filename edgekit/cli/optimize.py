@@ -69,7 +69,7 @@ def cmd(ctx: click.Context, model: Path, data: Path, val: Path | None, recipe_pa
     data_out["output"] = str(output)
     data_out["validation"] = inputs.val_source
     if report_path is not None:
-        from edgekit.convert import write_atomic
+        from edgekit.conversion import write_atomic
 
         write_atomic(report_path, json.dumps(data_out, indent=2).encode())
     if as_json:

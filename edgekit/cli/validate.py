@@ -22,7 +22,7 @@ from edgekit.cli import echo_json
 def cmd(ctx: click.Context, model: str, board: str, inputs: str, project_dir: str | None, work_dir: str | None,
         port: str | None, limit: int | None, as_json: bool) -> None:
     """Check that the firmware computes what TFLM computes for MODEL; exit code 1 when an output differs."""
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     res = validate(model, board=board, inputs=inputs, project_dir=project_dir, work_dir=work_dir, port=port,
                    limit=limit, boards_dirs=(ctx.obj or {}).get("boards_dirs"))

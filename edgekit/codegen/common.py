@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import BoardError, ModelError, UsageError
+from edgekit.resources import templates_dir
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
@@ -20,7 +21,7 @@ __all__ = ["CLOCK_DRIVERS", "CLOCK_RESET", "COMMON_DIR", "DEFAULT_LINE_MAX", "DE
            "OUT0_DTYPES", "PROJECT_FILE", "PROJECT_SCHEMA", "TEMPLATES", "TIMERS", "UART_DRIVERS", "check_board",
            "check_out_dir", "copy_core", "model_io", "project_name", "render"]
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
+TEMPLATES = templates_dir()
 COMMON_DIR = TEMPLATES / "common"
 PROJECT_FILE = "edgekit_project.json"
 PROJECT_SCHEMA = 1

@@ -251,7 +251,7 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     """The one command that builds a generated TFLM project (run it in ``project_dir``).
 
     ``tflm_dir`` (default: the ``TFLM_DIR`` environment variable) and ``cmsis_nn`` apply to CMake projects.
-    ``edgekit build`` runs the same build as explicit steps (:func:`edgekit.build_systems.plan_build`: CMake and
+    ``edgekit build`` runs the same build as explicit steps (:func:`edgekit.buildsys.systems.plan_build`: CMake and
     Pico SDK projects as configure + build, the others with this command; PlatformIO with ``-j N`` added).
     """
     proj = Path(project_dir).resolve()

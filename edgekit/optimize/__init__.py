@@ -1,6 +1,6 @@
 """Model compression for microcontrollers, Keras 3 native, each technique measured end to end.
 
-Techniques (each returns a new Keras model that :func:`edgekit.convert.convert` takes as is):
+Techniques (each returns a new Keras model that :func:`edgekit.conversion.convert` takes as is):
 
 * :func:`prune_magnitude` - unstructured magnitude pruning with a polynomial schedule and a mask callback;
 * :func:`prune_channels` - structured channel pruning that rebuilds narrower Conv/Dense layers;

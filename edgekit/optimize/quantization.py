@@ -13,7 +13,7 @@ What is simulated (see :mod:`edgekit.optimize._qat_layers`):
   (TFLite fixes them at 1/256).
 
 **How the QAT ranges reach the int8 model.** The returned model is a plain float Keras model
-(fake-quant removed, BN folded), so it flows into :func:`edgekit.convert.convert` unchanged. There
+(fake-quant removed, BN folded), so it flows into :func:`edgekit.conversion.convert` unchanged. There
 the weights are quantized with ``max|w| / 127`` per channel: exactly the grid QAT trained them
 on. Activation ranges are recomputed by the converter from the representative (calibration)
 dataset as min/max over its samples; QAT tracked the same statistics (EMA of batch min/max) on the
@@ -142,12 +142,12 @@ def quantize_model(model: Any, decay: float = 0.99) -> tuple[Any, dict[str, Any]
 
 def qat(model: Any, x: Any, y: Any, *, calib: Any = None, finetune: FineTune | None = None, decay: float = 0.99,
         freeze_epochs: int = 1, fold_bn: bool = True, keep_sparsity: bool = True) -> Any:
-    """Fine-tune ``model`` with simulated int8 quantization; returns a plain float model for :func:`edgekit.convert`.
+    """Fine-tune ``model`` with simulated int8 quantization; returns a plain float model for :func:`edgekit.conversion`.
 
     Args:
         model: a trained Keras model (or .keras path); not modified.
         x, y: training data and labels.
-        calib: the calibration inputs you will give :func:`edgekit.convert.convert`. When given, the
+        calib: the calibration inputs you will give :func:`edgekit.conversion.convert`. When given, the
             last ``freeze_epochs`` epochs train on activation ranges set to the min/max over ``calib``
             (what the converter will compute) instead of the EMA ranges: the int8 model then uses
             the ranges the weights were trained for. Recommended.

@@ -2,10 +2,10 @@
 
 For each model state :func:`measure` records parameters, MACs, float/int8 ``.tflite`` sizes, the
 gzip size of the int8 file (what zeros buy in storage or over the air), the share of zero int8
-weights, float and int8 accuracy (via :func:`edgekit.convert.convert`), and, when a board is
+weights, float and int8 accuracy (via :func:`edgekit.conversion.convert`), and, when a board is
 given and its toolchain and emulator are installed, the figures from the board itself:
 instructions (or cycles) per inference, flash and arena with the edgekit runtime
-(:func:`edgekit.generate` -> :func:`edgekit.build` -> :func:`edgekit.bench`). When that path cannot
+(:func:`edgekit.generate` -> :func:`edgekit.buildsys` -> :func:`edgekit.benchmarking`). When that path cannot
 run, the board figures are ``None`` and ``board.error`` says why; nothing is estimated in their place.
 """
 
@@ -108,11 +108,11 @@ def measure(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None, 
         val, val_labels: held-out data for float/int8 accuracy (no accuracy without labels).
         board: board id for the on-device figures (``None``: not measured, recorded as such).
         runtime: firmware runtime passed to :func:`edgekit.generate`.
-        runs: timed inferences in :func:`edgekit.bench`.
+        runs: timed inferences in :func:`edgekit.benchmarking`.
         work_dir: where the firmware project goes (default: a temporary directory, removed afterwards).
-        isolate: run the int8 evaluation in a child process (see :func:`edgekit.convert.convert`).
+        isolate: run the int8 evaluation in a child process (see :func:`edgekit.conversion.convert`).
     """
-    from edgekit.convert import convert
+    from edgekit.conversion import convert
 
     metrics = ModelMetrics(params=int(model.count_params()))
     try:
@@ -130,7 +130,7 @@ def measure(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None, 
     metrics.int8_accuracy = rep.int8_accuracy
     metrics.num_val = rep.num_val
     try:
-        from edgekit.inspect import inspect
+        from edgekit.inspection import inspect
 
         metrics.macs = int(inspect(res.tflite_bytes, arena=False).macs)
         metrics.int8_weight_zeros = int8_weight_zeros(res.tflite_bytes)
@@ -152,8 +152,8 @@ def measure_on_board(tflite: bytes, board: str, *, runtime: str = "edgekit", run
             tmp = tempfile.TemporaryDirectory(prefix="edgekit-optimize-")
             work_dir = tmp.name
         project = Path(work_dir) / "firmware"
-        from edgekit.bench import bench
-        from edgekit.build import build
+        from edgekit.benchmarking import bench
+        from edgekit.buildsys import build
         from edgekit.codegen.project import generate
 
         gen = generate(tflite, board, runtime, out_dir=project, boards_dirs=boards_dirs)

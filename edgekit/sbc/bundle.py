@@ -216,10 +216,8 @@ def generate_bundle(model: TFLiteModel | str | os.PathLike[str] | bytes, board: 
             shutil.copyfile(src, tmp / "edgekit_runner" / src.name)
         (tmp / "requirements.txt").write_text(_requirements_txt(choice, ctx["python"], __version__), encoding="utf-8")
         (tmp / "serve.json").write_text(json.dumps(serve_cfg, indent=2) + "\n", encoding="utf-8")
-        (tmp / unit).write_text(templates.render(templates.SYSTEMD_UNIT, ctx), encoding="utf-8")
-        (tmp / "Dockerfile").write_text(templates.render(templates.DOCKERFILE, ctx), encoding="utf-8")
-        (tmp / ".dockerignore").write_text(templates.DOCKERIGNORE, encoding="utf-8")
-        (tmp / "README.md").write_text(templates.render(templates.README, ctx), encoding="utf-8")
+        for template, name in templates.FILES.items():
+            (tmp / (name or unit)).write_text(templates.render(template, ctx), encoding="utf-8")
         files = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file())
         manifest = {"schema": BUNDLE_SCHEMA, "name": bname, "edgekit_version": __version__, "created_utc": created,
                     "model": {"file": model_file, "name": m.path.stem if m.path else bname, "sha256": m.sha256,

@@ -22,11 +22,12 @@ from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, sho
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
 from edgekit.codegen.aot.sparse import check_mode
 from edgekit.errors import ModelError, UsageError
+from edgekit.resources import templates_dir
 
 if TYPE_CHECKING:
     from edgekit.tflite_model import Subgraph, TFLiteModel
 
-RUNTIME_DIR = Path(__file__).resolve().parents[3] / "firmware_templates" / "runtime" / "edgekit"
+RUNTIME_DIR = templates_dir("runtime", "edgekit")
 
 
 @dataclass

@@ -24,22 +24,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from edgekit.errors import BuildError, ToolMissing
-from edgekit.flash.image import Image, check_board, check_fits
+from edgekit.flashers.image import Image, check_board, check_fits
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
 
-log = logging.getLogger("edgekit.flash")
+log = logging.getLogger("edgekit.flashers")
 
 ENTRY_POINT_GROUP = "edgekit.flashers"
 BUILTIN: dict[str, str] = {
-    "pyocd": "edgekit.flash.pyocd:PyocdFlasher",
-    "esptool": "edgekit.flash.esptool:EsptoolFlasher",
-    "uf2": "edgekit.flash.uf2:Uf2Flasher",
-    "openocd": "edgekit.flash.openocd:OpenocdFlasher",
-    "dfu-util": "edgekit.flash.dfu_util:DfuUtilFlasher",
-    "bossac": "edgekit.flash.bossac:BossacFlasher",
-    "qemu": "edgekit.flash.qemu:QemuFlasher",
+    "pyocd": "edgekit.flashers.pyocd:PyocdFlasher",
+    "esptool": "edgekit.flashers.esptool:EsptoolFlasher",
+    "uf2": "edgekit.flashers.uf2:Uf2Flasher",
+    "openocd": "edgekit.flashers.openocd:OpenocdFlasher",
+    "dfu-util": "edgekit.flashers.dfu_util:DfuUtilFlasher",
+    "bossac": "edgekit.flashers.bossac:BossacFlasher",
+    "qemu": "edgekit.flashers.qemu:QemuFlasher",
 }
 
 

@@ -4,9 +4,7 @@ build, flash, benchmark -- through the same API functions the single verbs use."
 from __future__ import annotations
 
 import os
-import sys
 import time
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,14 +43,14 @@ def deploy(model: str | os.PathLike[str], board: str, *, out_dir: str | os.PathL
         out_dir: where the converted model and the project go (default ``./<model>-<board>``).
         port / probe: passed to the flasher; ``port`` is also the benchmark's serial port (default: found by the
             board's USB id once it is back from flashing).
-        power: a ``--power`` spec for measured energy (see :func:`edgekit.bench.bench`).
+        power: a ``--power`` spec for measured energy (see :func:`edgekit.benchmarking.bench`).
         dry_run: stop after printing the flash steps (nothing is written to the board, nothing benchmarked).
     """
-    from edgekit.bench import bench
+    from edgekit.benchmarking import bench
     from edgekit.boards import load_board
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
-    from edgekit.flash import flash
+    from edgekit.flashers import flash
 
     src = Path(model)
     prof = load_board(board, boards_dirs)
@@ -63,7 +61,7 @@ def deploy(model: str | os.PathLike[str], board: str, *, out_dir: str | os.PathL
         if calib is None:
             raise UsageError(f"{src}: converting a Keras/SavedModel model needs calibration data",
                              hint="pass --calib DATA.npy (or give a .tflite model)")
-        from edgekit.convert import convert
+        from edgekit.conversion import convert
 
         tflite = out / f"{src.stem}.int8.tflite"
         convert(src, calib, output=tflite, progress=False)
@@ -93,12 +91,3 @@ def _wait_for_port(prof: Any, port: str | None) -> str:
                 raise
             time.sleep(0.25)
 
-
-class _CallableModule(types.ModuleType):
-    """Lets ``edgekit.deploy(model, board)`` work although ``edgekit.deploy`` is also this module."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> DeployResult:
-        return deploy(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -87,7 +87,7 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
     Raises:
         UsageError: the project was generated for another model; DeviceError: the device failed.
     """
-    from edgekit.bench import resolve_target
+    from edgekit.benchmarking import resolve_target
     from edgekit.samples import load_device_inputs
     from edgekit.tflite_model import load_model
     from edgekit.tflm import tflm_run
@@ -156,7 +156,7 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
 
 def _generate_and_build(parsed: Any, prof: BoardProfile, work_dir: str | os.PathLike[str] | None,
                         boards_dirs: list[str] | None) -> Path:
-    from edgekit.build import build
+    from edgekit.buildsys import build
     from edgekit.codegen.project import generate
 
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edgekit-validate-"))

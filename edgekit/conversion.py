@@ -220,7 +220,7 @@ def _load_model(model: Any) -> tuple[Any, str]:
     except Exception as exc:
         raise ModelError(f"{path}: cannot load the model ({_first_line(exc)})",
                          hint="custom layers? load it yourself (custom_objects=...) and pass the model object "
-                              "to edgekit.convert()") from None
+                              "to edgekit.conversion()") from None
 
 
 def _load_savedmodel(path: Path) -> Any:

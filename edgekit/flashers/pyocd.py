@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from edgekit.errors import BoardError, DeviceError
-from edgekit.flash.base import Capabilities, Flasher
-from edgekit.flash.image import Image
+from edgekit.flashers.base import Capabilities, Flasher
+from edgekit.flashers.image import Image
 
 INSTALL_HINT = "pip install 'edgekit[flash]' (pyocd)"
 _VERIFY_CHUNK = 64 * 1024

@@ -1,7 +1,7 @@
 """``edgekit build``: compile a generated firmware project and account for its flash and RAM.
 
 Runs the board's own build tool through :func:`edgekit.proc.run`, as the project's ``edgekit_project.json``
-says (:mod:`edgekit.build_systems`: CMake, Pico SDK, ESP-IDF ``idf.py``, Zephyr ``west``, PlatformIO ``pio``),
+says (:mod:`edgekit.buildsys.systems`: CMake, Pico SDK, ESP-IDF ``idf.py``, Zephyr ``west``, PlatformIO ``pio``),
 after checking that every tool and SDK it needs is installed. Then it reads the ELF with pyelftools:
 flash = every loaded section whose load address is in a flash region (.vectors, .text, .ek_weights, .rodata,
 .ARM.exidx and the initial values of .data); RAM = every allocated section in a RAM region (.stack, .data,
@@ -101,7 +101,7 @@ def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = F
         BuildError: compilation failed, no ELF came out, or the image does not fit the board.
     """
     from edgekit import proc
-    from edgekit.build_systems import find_images, plan_build
+    from edgekit.buildsys.systems import find_images, plan_build
     from edgekit.codegen.project import load_project
 
     root = Path(project_dir).expanduser().resolve()

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import BoardError, BuildError, DeviceError
-from edgekit.flash.base import Capabilities, Flasher
-from edgekit.flash.image import Image, Segment, check_esp_image
+from edgekit.flashers.base import Capabilities, Flasher
+from edgekit.flashers.image import Image, Segment, check_esp_image
 
 INSTALL_HINT = "pip install 'edgekit[flash]' (esptool)"
 APP_OFFSET = 0x10000

@@ -12,8 +12,8 @@ from typing import Any
 
 from edgekit import proc
 from edgekit.errors import BoardError
-from edgekit.flash.base import Capabilities, Flasher
-from edgekit.flash.image import Image
+from edgekit.flashers.base import Capabilities, Flasher
+from edgekit.flashers.image import Image
 
 TIMEOUT_S = 300.0
 

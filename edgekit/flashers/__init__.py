@@ -1,17 +1,15 @@
 """Put a firmware image on a board: ``flash(image, board)`` picks the flasher named by the board's ``flash.method``.
 
-Flashers are plugins (:mod:`edgekit.flash.base`): pyocd, esptool, uf2, openocd, dfu-util, bossac and qemu are built
+Flashers are plugins (:mod:`edgekit.flashers.base`): pyocd, esptool, uf2, openocd, dfu-util, bossac and qemu are built
 in; others come from the ``edgekit.flashers`` entry-point group.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import types
 from pathlib import Path
 
-from edgekit.flash.base import (
+from edgekit.flashers.base import (
     BUILTIN,
     ENTRY_POINT_GROUP,
     Capabilities,
@@ -21,7 +19,7 @@ from edgekit.flash.base import (
     get_flasher,
     registry,
 )
-from edgekit.flash.image import Image, load_image
+from edgekit.flashers.image import Image, load_image
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Capabilities", "FlashResult", "Flasher", "Image", "available_flashers",
            "flash", "get_flasher", "load_image", "registry", "resolve_image"]
@@ -34,7 +32,7 @@ def resolve_image(path: str | os.PathLike[str], method: str) -> Image:
     if not p.is_dir():
         return load_image(p)
     if method == "esptool":
-        from edgekit.flash.esptool import load_idf_build
+        from edgekit.flashers.esptool import load_idf_build
 
         for build in (p / "build", p):
             if (build / "flasher_args.json").is_file():
@@ -43,7 +41,7 @@ def resolve_image(path: str | os.PathLike[str], method: str) -> Image:
         uf2s = sorted((p / "build").glob("*.uf2"), key=lambda f: f.stat().st_mtime, reverse=True)
         if uf2s:
             return load_image(uf2s[0])
-    from edgekit.bench import resolve_target
+    from edgekit.benchmarking import resolve_target
 
     return load_image(resolve_target(p).elf)
 
@@ -82,19 +80,10 @@ def flash(image: str | os.PathLike[str], board: str | object | None = None, *, p
 
 
 def _project_board(path: Path) -> str | None:
-    from edgekit.bench import resolve_target
+    from edgekit.benchmarking import resolve_target
 
     try:
         return resolve_target(path).board_id
     except Exception:
         return None
 
-
-class _CallableModule(types.ModuleType):
-    """Lets ``edgekit.flash(image, board)`` work although ``edgekit.flash`` is also this package."""
-
-    def __call__(self, *args: object, **kwargs: object) -> FlashResult:
-        return flash(*args, **kwargs)  # type: ignore[arg-type]
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgekit.flash.base import Capabilities, Flasher
-from edgekit.flash.image import Image
+from edgekit.flashers.base import Capabilities, Flasher
+from edgekit.flashers.image import Image
 
 
 class QemuFlasher(Flasher):

@@ -14,8 +14,8 @@ import time
 
 from edgekit import proc
 from edgekit.errors import BoardError, BuildError, DeviceError
-from edgekit.flash.base import Capabilities, Flasher, temp_image_path
-from edgekit.flash.image import Image, Segment
+from edgekit.flashers.base import Capabilities, Flasher, temp_image_path
+from edgekit.flashers.image import Image, Segment
 
 TIMEOUT_S = 300.0
 BOOTLOADER_WAIT_S = 10.0

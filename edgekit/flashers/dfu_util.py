@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from edgekit import proc
 from edgekit.errors import BoardError
-from edgekit.flash.base import Capabilities, Flasher, temp_image_path
-from edgekit.flash.image import Image, Segment
+from edgekit.flashers.base import Capabilities, Flasher, temp_image_path
+from edgekit.flashers.image import Image, Segment
 
 TIMEOUT_S = 300.0
 ST_DFU = "0483:df11"

@@ -92,10 +92,10 @@ def _find_elf(proj_dir: Path, project: dict[str, Any]) -> Path:
 
 def _build_memory(target: Target, board: BoardProfile) -> tuple[int, int, str]:
     """Flash/RAM of the image benchmarked, accounted per section against the board's memory regions."""
-    from edgekit.build import analyze_elf
+    from edgekit.buildsys import analyze_elf
 
     res = analyze_elf(target.elf, board)
-    return res.flash_bytes, res.ram_bytes, f"sections of {target.elf.name} (edgekit.build.analyze_elf)"
+    return res.flash_bytes, res.ram_bytes, f"sections of {target.elf.name} (edgekit.buildsys.analyze_elf)"
 
 
 # ---------------------------------------------------------------- statistics

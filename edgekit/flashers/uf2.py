@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import DeviceError
-from edgekit.flash.base import Capabilities, Flasher
-from edgekit.flash.image import UF2_INFO_NAME, Image, parse_uf2, to_uf2
+from edgekit.flashers.base import Capabilities, Flasher
+from edgekit.flashers.image import UF2_INFO_NAME, Image, parse_uf2, to_uf2
 
 DEST_NAME = "NEW.UF2"
 
