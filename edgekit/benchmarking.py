@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -24,70 +23,11 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.boards import DEFAULT_BOARD, BoardProfile, load_board
-from edgekit.errors import DeviceError, ModelError, UsageError
+from edgekit.errors import DeviceError, UsageError
+from edgekit.results import SCHEMA, save_json
+from edgekit.target import Target, resolve_target
 
-SCHEMA = "edgekit.bench/1"
-PROJECT_FILE = "edgekit_project.json"
 MAX_LAPS = 64  # EK_MAX_LAPS: an infer command reports at most this many per-inference laps
-
-
-# ---------------------------------------------------------------- target: a project directory or an ELF
-
-@dataclass(frozen=True)
-class Target:
-    """What to benchmark: an ELF, and when it comes from a generated project, that project's facts."""
-
-    elf: Path
-    project_dir: Path | None = None
-    project: dict[str, Any] = field(default_factory=dict)
-    model_path: Path | None = None
-    board_id: str | None = None
-
-
-def resolve_target(target: str | os.PathLike[str]) -> Target:
-    """A generated project directory (``edgekit_project.json`` + ``build/*.elf``) or an ELF file."""
-    path = Path(target)
-    if path.is_file():
-        if path.read_bytes()[:4] != b"\x7fELF":
-            raise ModelError(f"{path}: not an ELF file", hint="pass a project directory or its build/*.elf")
-        proj_dir = next((p for p in (path.parent, path.parent.parent) if (p / PROJECT_FILE).is_file()), None)
-        base = _project_facts(proj_dir) if proj_dir else Target(elf=path)
-        return Target(path, base.project_dir, base.project, base.model_path, base.board_id)
-    if not path.is_dir():
-        raise UsageError(f"{path}: no such project directory or ELF file")
-    facts = _project_facts(path)
-    return Target(_find_elf(path, facts.project), path, facts.project, facts.model_path, facts.board_id)
-
-
-def _project_facts(proj_dir: Path) -> Target:
-    pfile = proj_dir / PROJECT_FILE
-    project: dict[str, Any] = {}
-    if pfile.is_file():
-        try:
-            project = json.loads(pfile.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{pfile}: not readable JSON ({exc})", hint="regenerate the project") from None
-    board = project.get("board")
-    board_id = board.get("id") if isinstance(board, dict) else board
-    model = project.get("model")
-    if isinstance(model, dict):
-        model = model.get("path") or model.get("file")
-    model_path = None
-    if isinstance(model, str) and model:
-        candidates = [proj_dir / model, Path(model)]
-        model_path = next((c for c in candidates if c.is_file()), None)
-    return Target(elf=Path(), project_dir=proj_dir, project=project, model_path=model_path,
-                  board_id=board_id if isinstance(board_id, str) else None)
-
-
-def _find_elf(proj_dir: Path, project: dict[str, Any]) -> Path:
-    named = project.get("elf")
-    if isinstance(named, str) and (proj_dir / named).is_file():
-        return proj_dir / named
-    elfs = sorted((proj_dir / "build").glob("*.elf"), key=lambda p: p.stat().st_mtime, reverse=True)
-    if not elfs:
-        raise UsageError(f"{proj_dir}: no firmware image in build/", hint=f"run 'edgekit build {proj_dir}' first")
-    return elfs[0]
 
 
 def _build_memory(target: Target, board: BoardProfile) -> tuple[int, int, str]:
@@ -171,34 +111,6 @@ class BenchResult:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (a temporary file in the same directory, then rename)."""
         return save_json(self.to_dict(), path)
-
-
-def save_json(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write JSON atomically: readers see the old file or the complete new one, never a partial one."""
-    from edgekit.fsutil import write_atomic
-
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(dest, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
-
-
-def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a saved benchmark JSON and check its schema tag."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{p}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{p}: not readable JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        got = data.get("schema") if isinstance(data, dict) else None
-        raise UsageError(f"{p}: not an {SCHEMA} file (schema: {got!r})", hint="save one with 'edgekit bench --save'")
-    for key in ("timing", "board", "input", "memory", "energy"):  # sections readers index into
-        if key in data and not isinstance(data[key], dict) and not (key == "energy" and data[key] is None):
-            raise UsageError(f"{p}: field '{key}' is not an object (got {type(data[key]).__name__})",
-                             hint="the file is damaged or was not written by 'edgekit bench --save'")
-    return data
 
 
 # ---------------------------------------------------------------- the benchmark

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from edgekit.benchmarking import load_result
+from edgekit.results import load_result
 
 # (key, label, unit, path into the result); lower is better for every one of them
 METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (

@@ -87,8 +87,8 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
     Raises:
         UsageError: the project was generated for another model; DeviceError: the device failed.
     """
-    from edgekit.benchmarking import resolve_target
     from edgekit.samples import load_device_inputs
+    from edgekit.target import resolve_target
     from edgekit.tflite_model import load_model
     from edgekit.tflm import tflm_run
     from edgekit.transport.session import open_session
@@ -98,7 +98,7 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
     samples = load_device_inputs(inputs, parsed, limit=limit)
     proj = Path(project_dir) if project_dir is not None else _generate_and_build(parsed, prof, work_dir, boards_dirs)
     tgt = resolve_target(proj)
-    sha = (tgt.project.get("model") or {}).get("sha256") if isinstance(tgt.project.get("model"), dict) else None
+    sha = tgt.project.model.sha256 if tgt.project and tgt.project.model else None
     if sha and sha != parsed.sha256:
         raise UsageError(f"{proj}: the project was generated for another model (sha256 {sha[:16]}, this model "
                          f"{parsed.sha256[:16]})", hint="omit --project to generate one for this model")

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from fake_device import FakeConfig, FakeDevice, fake_model
 
-from edgekit.benchmarking import SCHEMA, BenchResult, bench, load_result, resolve_target, stats
+from edgekit.benchmarking import BenchResult, bench, stats
 from edgekit.boards import load_board
 from edgekit.compare import compare, compare_results
 from edgekit.errors import DataError, UsageError
+from edgekit.results import SCHEMA, load_result
 from edgekit.samples import load_device_inputs, random_inputs
+from edgekit.target import resolve_target
 
 
 def write_elf(path: Path, sections: list[tuple[str, int, int, int, int]]) -> Path:
@@ -419,8 +421,8 @@ def test_qemu_crash_or_hang_mid_bench(digits_fw: Path, monkeypatch: pytest.Monke
 @pytest.mark.tf
 def test_reconnect_mid_run_on_qemu(digits_fw: Path) -> None:
     """A client that disconnects after uploading and reconnects finds the device as it left it."""
-    from edgekit.benchmarking import resolve_target
     from edgekit.boards import load_board
+    from edgekit.target import resolve_target
     from edgekit.transport.session import open_session
 
     elf = resolve_target(digits_fw).elf

@@ -25,6 +25,7 @@ from edgekit.errors import BuildError
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile, MemoryRegion
+    from edgekit.manifest import ProjectManifest
 
 BUILD_DIR = "build"
 BUILD_FILE = "edgekit_build.json"
@@ -102,7 +103,7 @@ def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = F
     """
     from edgekit import proc
     from edgekit.buildsys.systems import find_images, plan_build
-    from edgekit.codegen.project import load_project
+    from edgekit.manifest import load_project
 
     root = Path(project_dir).expanduser().resolve()
     project = load_project(root)
@@ -129,10 +130,10 @@ def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = F
     if not elf.is_file():
         raise BuildError(f"{elf}: the {plan.build_system} build succeeded but produced no ELF there",
                          hint=f"full log: {log_path}")
-    result = analyze_elf(elf, board, project_dir=root, runtime=project.get("runtime", ""))
+    result = analyze_elf(elf, board, project_dir=root, runtime=project.runtime)
     result = replace(result, build_system=plan.build_system, images=tuple(find_images(plan)))
     (build_dir / BUILD_FILE).write_text(json.dumps(
-        {"edgekit_version": project.get("edgekit_version"), "model_sha256": project.get("model", {}).get("sha256"),
+        {"edgekit_version": project.edgekit_version, "model_sha256": project.model.sha256 if project.model else None,
          **result.to_dict()}, indent=2) + "\n", encoding="utf-8")
     if board.memory.regions:
         _check_fit(result, board)
@@ -194,13 +195,13 @@ def _region_of(board: BoardProfile, addr: int) -> MemoryRegion | None:
     return None
 
 
-def _project_board(project: dict[str, Any], boards_dirs: list[str] | None) -> BoardProfile:
+def _project_board(project: ProjectManifest, boards_dirs: list[str] | None) -> BoardProfile:
     from edgekit.boards import load_board, load_board_file
 
-    board_file = project.get("board_file")
+    board_file = project.board_file
     if board_file and Path(board_file).is_file():
         return load_board_file(board_file)
-    return load_board(str(project.get("board")), boards_dirs)
+    return load_board(project.board, boards_dirs)
 
 
 def _kb(n: int) -> str:

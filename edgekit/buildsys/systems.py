@@ -99,19 +99,19 @@ def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: 
     Raises:
         UsageError: not an edgekit project, or an unknown build system.
     """
-    from edgekit.codegen.project import load_project
+    from edgekit.manifest import load_project
 
     root = Path(project_dir).expanduser().resolve()
     data = load_project(root)
-    system = data.get("build_system") or "cmake"
-    runtime = str(data.get("runtime", ""))
+    system = data.build_system
+    runtime = data.runtime
     if system not in SYSTEMS:
         raise UsageError(f"{root}: unknown build system '{system}' in edgekit_project.json (known: "
                          f"{', '.join(SYSTEMS)})", hint="run 'edgekit generate' again")
     jobs = max(1, int(jobs))
     build = root / BUILD_DIR
-    name = str(data.get("name", "firmware"))
-    elf = root / str(data.get("elf") or "build/firmware.elf")
+    name = data.name
+    elf = root / data.elf
     env: dict[str, str] = {}
     tflm = runtime == "tflm"
     if system in ("cmake", "pico-sdk"):
@@ -138,7 +138,7 @@ def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: 
         steps = [BuildStep("ESP-IDF build", ("idf.py", "-C", str(root), "-B", str(build), "build"))]
         images = [elf, build / f"{name}.bin"]
     elif system == "zephyr":
-        board = data.get("zephyr_board") or data.get("board")
+        board = data.zephyr_board or data.board
         if os.environ.get("ZEPHYR_BASE"):
             env["ZEPHYR_BASE"] = os.environ["ZEPHYR_BASE"]
         steps = [BuildStep("Zephyr build", ("west", "build", "-b", str(board), "-d", str(build), str(root)))]

@@ -71,8 +71,8 @@ def _finish(d: dict[str, Any], as_json: bool, *, battery: str | None, rate: str 
             derate: float, plot: str | None, boards_dirs: Any, save: str | None) -> None:
     """Add the ``cost`` section (and re-save), write the plot, print."""
     if battery is not None and rate is not None:
-        from edgekit.benchmarking import save_json
         from edgekit.cost import cost_report
+        from edgekit.results import save_json
 
         d["cost"] = cost_report(d, battery=battery, rate=rate, sleep=sleep, derate=derate,
                                 boards_dirs=boards_dirs).to_dict()

@@ -28,8 +28,8 @@ DERATE_HELP = "Usable fraction of the battery (self-discharge, cut-off voltage),
 def cmd(ctx: click.Context, results: tuple[str, ...], battery: str, rate: str, sleep: str | None, derate: float,
         plot: str | None, as_json: bool) -> None:
     """Battery life, average current and energy per 1 M inferences of saved bench results, side by side."""
-    from edgekit.benchmarking import load_result
     from edgekit.cost import cost_report
+    from edgekit.results import load_result
 
     boards_dirs = (ctx.obj or {}).get("boards_dirs")
     data = [load_result(r) for r in results]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import BoardError, ModelError, UsageError
+from edgekit.manifest import PROJECT_FILE, PROJECT_SCHEMA
 from edgekit.resources import templates_dir
 
 if TYPE_CHECKING:
@@ -19,12 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CLOCK_DRIVERS", "CLOCK_RESET", "COMMON_DIR", "DEFAULT_LINE_MAX", "DEFAULT_STACK_BYTES", "NUM_IRQS",
            "OUT0_DTYPES", "PROJECT_FILE", "PROJECT_SCHEMA", "TEMPLATES", "TIMERS", "UART_DRIVERS", "check_board",
-           "check_out_dir", "copy_core", "model_io", "project_name", "render"]
+           "check_out_dir", "copy_core", "firmware_facts", "model_io", "project_name", "render"]
 
 TEMPLATES = templates_dir()
 COMMON_DIR = TEMPLATES / "common"
-PROJECT_FILE = "edgekit_project.json"
-PROJECT_SCHEMA = 1
 
 # firmware.uart -> driver source in firmware_templates/common (one ek_uart.h implementation each)
 UART_DRIVERS = {"cmsdk": "ek_uart_cmsdk.c", "stm32-usart": "ek_uart_stm32.c", "stm32-lpuart": "ek_uart_stm32.c",
@@ -85,6 +84,11 @@ def project_name(name: str | None, m: TFLiteModel) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
         raise UsageError(f"project name '{name}': use letters, digits and '_' (a C identifier, at most 64)")
     return name
+
+
+def firmware_facts(board: BoardProfile) -> dict[str, Any]:
+    """The firmware-core facts a project manifest records (UART driver, timer, semihosting)."""
+    return {"uart": board.firmware.uart, "timer": board.firmware.timer, "semihosting": board.firmware.semihosting}
 
 
 def model_io(m: TFLiteModel) -> dict[str, Any]:

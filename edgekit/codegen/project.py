@@ -15,7 +15,6 @@ Generation is atomic: everything is rendered into a temporary sibling directory 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -38,12 +37,14 @@ from edgekit.codegen.common import (  # noqa: F401  (re-exported: the names this
     check_board,
     check_out_dir,
     copy_core,
+    firmware_facts,
     model_io,
     render,
 )
 from edgekit.codegen.common import project_name as make_project_name
 from edgekit.errors import UsageError
-from edgekit.fsutil import load_manifest, replace_dir
+from edgekit.fsutil import replace_dir
+from edgekit.manifest import ModelFacts, ProjectManifest
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
@@ -168,13 +169,6 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     return result
 
 
-def load_project(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``edgekit_project.json`` of a generated project (UsageError if it is not one)."""
-    return load_manifest(project_dir, PROJECT_FILE, PROJECT_SCHEMA, kind="project",
-                         make_hint="create one with 'edgekit generate MODEL --board ID -o DIR'",
-                         redo_hint="run 'edgekit generate' again")
-
-
 # ------------------------------------------------------------------------------------------------------
 
 def _check_runtime(runtime: str) -> None:
@@ -197,25 +191,13 @@ def _generate_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto
 
 def _write_project_file(path: Path, res: GenerateResult, board: BoardProfile, m: TFLiteModel,
                         io: dict[str, Any], version: str) -> None:
-    data = {
-        "schema": PROJECT_SCHEMA,
-        "name": res.name,
-        "edgekit_version": version,
-        "board": board.id,
-        "board_file": str(board.path) if board.path else None,
-        "runtime": res.runtime,
-        "model": {"name": res.model_name, "path": str(m.path) if m.path else None, "sha256": m.sha256,
-                  "input_bytes": io["input_bytes"], "output0": io["out0"]},
-        "arena_bytes": res.arena_bytes,
-        "weights_bytes": res.weights_bytes,
-        "stack_bytes": res.stack_bytes,
-        "line_max": DEFAULT_LINE_MAX,
-        "firmware": {"uart": board.firmware.uart, "timer": board.firmware.timer,
-                     "semihosting": board.firmware.semihosting},
-        "qemu": asdict(board.qemu) if board.qemu else None,
-        "elf": ELF_PATH,
-        "files": list(res.files),
-    }
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    ProjectManifest(
+        name=res.name, edgekit_version=version, board=board.id, board_file=str(board.path) if board.path else None,
+        runtime=res.runtime,
+        model=ModelFacts(name=res.model_name, path=str(m.path) if m.path else None, sha256=m.sha256,
+                         input_bytes=io["input_bytes"], output0=io["out0"]),
+        arena_bytes=res.arena_bytes, weights_bytes=res.weights_bytes, stack_bytes=res.stack_bytes,
+        line_max=DEFAULT_LINE_MAX, firmware=firmware_facts(board), qemu=asdict(board.qemu) if board.qemu else None,
+        elf=ELF_PATH, files=tuple(res.files)).save(path.parent)
 
 

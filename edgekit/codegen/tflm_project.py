@@ -21,7 +21,6 @@ margin covers kernels whose scratch needs differ per platform, e.g. CMSIS-NN or 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -33,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 from edgekit.codegen import common
 from edgekit.codegen.carray import board_section, c_identifier_from_path, render_carray
 from edgekit.codegen.op_resolver import render_resolver_header, resolver_for
-from edgekit.codegen.project import load_project
 from edgekit.errors import UsageError
 from edgekit.fsutil import replace_dir
+from edgekit.manifest import ModelFacts, ProjectManifest, load_project
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -256,7 +255,7 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     """
     proj = Path(project_dir).resolve()
     data = load_project(proj)
-    system = data.get("build_system", "cmake")
+    system = data.build_system
     if system in ("cmake", "pico-sdk"):
         argv = ["cmake"]
         if system == "cmake":
@@ -268,9 +267,9 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     if system == "esp-idf":
         return ["idf.py", "-C", str(proj), "-B", str(proj / "build"), "build"]
     if system == "zephyr":
-        return ["west", "build", "-b", data["zephyr_board"], "-d", str(proj / "build"), str(proj)]
+        return ["west", "build", "-b", str(data.zephyr_board), "-d", str(proj / "build"), str(proj)]
     if system == "platformio":
-        parts = Path(data.get("elf", "")).parts  # .pio/build/<env>/firmware.elf
+        parts = Path(data.elf).parts  # .pio/build/<env>/firmware.elf
         env = ["-e", parts[2]] if len(parts) >= 4 and parts[:2] == (".pio", "build") else []
         return ["pio", "run", "-d", str(proj), *env]
     raise UsageError(f"{proj}: unknown build system '{system}' in {common.PROJECT_FILE}")
@@ -283,7 +282,7 @@ def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     ``"idf.py (ESP-IDF >= 5.3: install it and run '. $IDF_PATH/export.sh')"``.
     """
     proj = Path(project_dir).resolve()
-    system = load_project(proj).get("build_system", "cmake")
+    system = load_project(proj).build_system
     missing: list[str] = []
 
     def need(program: str, how: str) -> None:
@@ -378,23 +377,17 @@ def _summary(out: Path, ctx: dict[str, Any], resolver: Any, files: list[str]) ->
 def _write_project_file(path: Path, summary: dict[str, Any], ctx: dict[str, Any], board: BoardProfile,
                         m: TFLiteModel) -> None:
     """edgekit_project.json: the keys of project.generate's file plus the TFLM specifics."""
-    data = {
-        "schema": common.PROJECT_SCHEMA, "name": summary["name"], "edgekit_version": ctx["edgekit_version"],
-        "board": board.id, "board_file": str(board.path) if board.path else None, "runtime": "tflm",
-        "build_system": ctx["build_system"],
-        "model": {"name": summary["model_name"], "path": str(m.path) if m.path else None, "sha256": m.sha256,
-                  "input_bytes": ctx["input_bytes"], "output0": ctx["out0"]},
-        "arena_bytes": summary["arena_bytes"], "weights_bytes": len(m.data), "stack_bytes": ctx["stack_bytes"],
-        "line_max": common.DEFAULT_LINE_MAX,
-        "firmware": {"uart": board.firmware.uart, "timer": board.firmware.timer,
-                     "semihosting": board.firmware.semihosting},
-        "qemu": asdict(board.qemu) if board.qemu else None,
-        "elf": summary["elf"], "files": summary["files"],
-        "tflm": {"version": summary["tflm"], "flavour": summary["flavour"], "arena_measured": summary["arena_measured"],
-                 "arena_margin": summary["arena_margin"], "ops": summary["ops"], "pins": PINS},
-        "zephyr_board": board.build.board or None,
-    }
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    ProjectManifest(
+        name=summary["name"], edgekit_version=ctx["edgekit_version"], board=board.id,
+        board_file=str(board.path) if board.path else None, runtime="tflm", build_system=ctx["build_system"],
+        model=ModelFacts(name=summary["model_name"], path=str(m.path) if m.path else None, sha256=m.sha256,
+                         input_bytes=ctx["input_bytes"], output0=ctx["out0"]),
+        arena_bytes=summary["arena_bytes"], weights_bytes=len(m.data), stack_bytes=ctx["stack_bytes"],
+        line_max=common.DEFAULT_LINE_MAX, firmware=common.firmware_facts(board),
+        qemu=asdict(board.qemu) if board.qemu else None, elf=summary["elf"], files=tuple(summary["files"]),
+        tflm={"version": summary["tflm"], "flavour": summary["flavour"], "arena_measured": summary["arena_measured"],
+              "arena_margin": summary["arena_margin"], "ops": summary["ops"], "pins": PINS},
+        zephyr_board=board.build.board or None).save(path.parent)
 
 
 def _in_west_workspace(proj: Path) -> bool:

@@ -41,7 +41,7 @@ def resolve_image(path: str | os.PathLike[str], method: str) -> Image:
         uf2s = sorted((p / "build").glob("*.uf2"), key=lambda f: f.stat().st_mtime, reverse=True)
         if uf2s:
             return load_image(uf2s[0])
-    from edgekit.benchmarking import resolve_target
+    from edgekit.target import resolve_target
 
     return load_image(resolve_target(p).elf)
 
@@ -80,7 +80,7 @@ def flash(image: str | os.PathLike[str], board: str | object | None = None, *, p
 
 
 def _project_board(path: Path) -> str | None:
-    from edgekit.benchmarking import resolve_target
+    from edgekit.target import resolve_target
 
     try:
         return resolve_target(path).board_id

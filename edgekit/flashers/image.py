@@ -11,21 +11,20 @@ project's ``edgekit_project.json``, the ELF machine, the UF2 family, the ESP ima
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgekit.errors import BoardError, BuildError
+from edgekit.errors import BoardError, BuildError, UsageError
+from edgekit.manifest import PROJECT_FILE
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
 
 FORMATS = ("elf", "hex", "bin", "uf2")
 BOARD_SECTION = ".edgekit_board"  # optional ELF section holding the board id, NUL-terminated
-PROJECT_FILE = "edgekit_project.json"
 UF2_MAGIC0, UF2_MAGIC1, UF2_MAGIC_END = 0x0A324655, 0x9E5D5157, 0x0AB16F30
 UF2_FLAG_NOT_MAIN_FLASH, UF2_FLAG_FAMILY = 0x1, 0x2000
 UF2_PAYLOAD = 256  # bytes per block, as every UF2 bootloader accepts
@@ -250,24 +249,22 @@ def _with_project_board(img: Image) -> Image:
 
     Up to four levels up: build/firmware.elf, build/zephyr/zephyr.elf, .pio/build/<env>/firmware.elf.
     """
-    for d in img.path.resolve().parents[:4]:
-        pfile = d / PROJECT_FILE
-        if not pfile.is_file():
-            continue
-        try:
-            board = json.loads(pfile.read_text(encoding="utf-8")).get("board")
-        except (OSError, ValueError, AttributeError):
-            continue
-        board = board.get("id") if isinstance(board, dict) else board
-        if not isinstance(board, str):
-            continue
-        if img.board_id and img.board_id != board:
-            raise BuildError(f"{img.path}: its {img.board_source} says board '{img.board_id}' but {pfile} says "
-                             f"'{board}'", hint="rebuild the project")
-        if not img.board_id:
-            return Image(img.path, img.format, img.segments, board, str(pfile), img.elf_machine, img.uf2_family,
-                         img.notes)
+    from edgekit.manifest import find_project, load_project
+
+    proj_dir = find_project(img.path.parent, levels=3)
+    if proj_dir is None:
         return img
+    try:
+        board = load_project(proj_dir).board
+    except UsageError:
+        return img
+    pfile = proj_dir / PROJECT_FILE
+    if img.board_id and img.board_id != board:
+        raise BuildError(f"{img.path}: its {img.board_source} says board '{img.board_id}' but {pfile} says "
+                         f"'{board}'", hint="rebuild the project")
+    if not img.board_id:
+        return Image(img.path, img.format, img.segments, board, str(pfile), img.elf_machine, img.uf2_family,
+                     img.notes)
     return img
 
 

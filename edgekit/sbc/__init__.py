@@ -60,8 +60,8 @@ def bench_sbc(model_or_bundle: str | os.PathLike[str], board: Any = "host", host
         ToolMissing: no runtime wheel for the board (the hint names the alternative).
         DeviceError: SSH, venv, pip or the runner failed (the message names the host and the cause).
     """
-    from edgekit.benchmarking import save_json
     from edgekit.boards import load_board
+    from edgekit.results import save_json
     from edgekit.sbc.bundle import generate_bundle, is_bundle, load_bundle, target_machine
 
     if runs < 1 or warmup < 0:
