@@ -124,7 +124,7 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
     from edgekit._tflm_facts import RUNTIME_CODE_BYTES
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
     from edgekit.inspection import inspect
     from edgekit.tflite_model import load_model
     from edgekit.validation import validate

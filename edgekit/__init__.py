@@ -19,7 +19,7 @@ _LAZY = {
     "load_model": "edgekit.tflite_model:load_model",
     "inspect": "edgekit.inspection:inspect",
     "convert": "edgekit.conversion:convert",
-    "generate": "edgekit.codegen.project:generate",
+    "generate": "edgekit.generation:generate",
     "build": "edgekit.buildsys:build",
     "bench": "edgekit.benchmarking:bench",
     "validate": "edgekit.validation:validate",

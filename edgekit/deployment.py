@@ -32,7 +32,7 @@ class DeployResult:
 
 
 def deploy(model: str | os.PathLike[str], board: str, *, out_dir: str | os.PathLike[str] | None = None,
-           calib: Any = None, runtime: str = "edgekit", port: str | None = None, probe: str | None = None,
+           calib: Any = None, runtime: str = "auto", port: str | None = None, probe: str | None = None,
            runs: int = 10, warmup: int = 1, power: Any = None, dry_run: bool = False,
            boards_dirs: list[str] | None = None) -> DeployResult:
     """Convert (Keras/SavedModel + ``calib``; a ``.tflite`` is used as is), generate, build, flash and bench.
@@ -49,8 +49,8 @@ def deploy(model: str | os.PathLike[str], board: str, *, out_dir: str | os.PathL
     from edgekit.benchmarking import bench
     from edgekit.boards import load_board
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
     from edgekit.flashers import flash
+    from edgekit.generation import generate
 
     src = Path(model)
     prof = load_board(board, boards_dirs)

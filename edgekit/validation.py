@@ -157,7 +157,7 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
 def _generate_and_build(parsed: Any, prof: BoardProfile, work_dir: str | os.PathLike[str] | None,
                         boards_dirs: list[str] | None) -> Path:
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edgekit-validate-"))
     out = work / f"{prof.id}-firmware"

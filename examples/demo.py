@@ -37,7 +37,7 @@ def main() -> int:
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
     from edgekit.cli.bench import render as render_bench
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
     from edgekit.conversion import convert
     from edgekit.examples_data import load_digits_data, train_digits_cnn
     from edgekit.inspection import inspect

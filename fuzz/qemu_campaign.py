@@ -34,7 +34,7 @@ def build_firmware(model: str | os.PathLike[str], out_dir: str | os.PathLike[str
                    board: str = "qemu-cortex-m4") -> Path:
     """Generate (AOT runtime) and build firmware for ``model``; returns the project directory."""
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     out = Path(out_dir)
     if not (out / "build" / "firmware.elf").is_file():

@@ -117,7 +117,7 @@ def test_modes_choose_as_documented() -> None:
 def test_bad_mode_is_a_usage_error(tmp_path: Path) -> None:
     from edgekit.cli import run
     from edgekit.codegen.aot import generate_c
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     path = shared_model("tflm_examples/hello_world_int8.tflite")
     with pytest.raises(UsageError, match="sparse mode 'yes'"):
@@ -279,7 +279,7 @@ def test_pruned_digits_is_sparse_and_bit_exact_on_host_asan(pruned_digits: Path,
 
 def _qemu_validate(path: Path, mode: str, work: Path, inputs: np.ndarray):
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
     from edgekit.validation import validate
 
     need_tool("arm-none-eabi-gcc")

@@ -298,7 +298,7 @@ def digits_fw(digits_models: dict, tmp_path_factory: pytest.TempPathFactory) -> 
     need_tool("cmake")
     need_tool("qemu-system-arm")
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     out = tmp_path_factory.mktemp("digits_fw") / "fw"
     generate(digits_models["int8_tflite"], "qemu-cortex-m4", out_dir=out)

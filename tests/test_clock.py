@@ -105,7 +105,7 @@ def test_a_clock_module_needs_an_stm32_uart(tmp_path: Path) -> None:
 def _generate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, board: Any) -> Path:
     """Generate a project without the AOT code generator; returns its src/ directory."""
     import edgekit.codegen.project as project_mod
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     def fake(m: Any, model_dir: Path, *_: Any, **__: Any) -> tuple[int, int, str]:
         (model_dir / "ek_model.c").write_text("/* model */\n")
@@ -369,7 +369,7 @@ def test_stm32f405_stand_in_times_out_without_rcc_and_reports_its_reset_clock(tm
     need_module("tflite_micro")
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     board = load_board(STAND_IN)
     assert board.firmware.clock is not None and board.firmware.clock.family == "stm32f4"

@@ -130,7 +130,7 @@ def test_qemu_trace_args_and_levels() -> None:
 
 def test_config_header_carries_the_pin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from edgekit.codegen import project as project_mod
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     def fake(m: object, model_dir: Path, *_: object, **__: object) -> tuple[int, int, str]:
         shutil.copyfile(FIXTURE / "ek_model.h", model_dir / "ek_model.h")

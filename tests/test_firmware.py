@@ -26,7 +26,8 @@ from conftest import REPO, need_module, need_tool, shared_model
 
 from edgekit.buildsys import build
 from edgekit.codegen import project as project_mod
-from edgekit.codegen.project import PROJECT_FILE, generate
+from edgekit.generation import generate
+from edgekit.manifest import PROJECT_FILE
 from edgekit.errors import BuildError, ToolMissing, UsageError
 
 COMMON = REPO / "firmware_templates" / "common"
@@ -227,7 +228,7 @@ def test_generate_project_files_and_config(tmp_path: Path, monkeypatch: pytest.M
     model = shared_model(KWS)
     res = generate(model, "qemu-cortex-m33", out_dir=tmp_path / "p", stack_bytes=4096)
     root = tmp_path / "p"
-    assert res.project_dir == root and res.board == "qemu-cortex-m33" and res.input_bytes == IN_BYTES
+    assert res.project_dir == root and res.board == "qemu-cortex-m33" and res.summary["input_bytes"] == IN_BYTES
     for f in ("CMakeLists.txt", "cmake/arm-none-eabi.cmake", "linker.ld", PROJECT_FILE, "src/ek_config.h",
               "src/ek_protocol.c", "src/ek_startup.c", "src/ek_uart_cmsdk.c", "model/ek_model.c"):
         assert (root / f).is_file(), f
@@ -286,7 +287,7 @@ def test_generate_rejects_what_it_cannot_do(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown runtime"):
         generate(model, runtime="onnx", out_dir=tmp_path / "a")
     with pytest.raises(UsageError, match=r"is xtensa, not an Arm Cortex-M"):
-        generate(model, board="esp32-s3-devkitc-1", out_dir=tmp_path / "a")
+        generate(model, board="esp32-s3-devkitc-1", runtime="edgekit", out_dir=tmp_path / "a")
     with pytest.raises(UsageError, match="project name"):
         generate(model, out_dir=tmp_path / "a", name="bad name")
     assert not (tmp_path / "a").exists()

@@ -560,12 +560,12 @@ def test_plugins_load_and_broken_ones_only_warn(monkeypatch: pytest.MonkeyPatch)
 def test_deploy_runs_the_stages_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import edgekit.benchmarking
     import edgekit.buildsys
-    import edgekit.codegen.project
     import edgekit.flashers as flash_pkg
+    import edgekit.generation
 
     calls: list[str] = []
     proj = tmp_path / "out" / "project"
-    monkeypatch.setattr(edgekit.codegen.project, "generate", lambda m, b, r, **kw: calls.append(
+    monkeypatch.setattr(edgekit.generation, "generate", lambda m, b, r, **kw: calls.append(
         f"generate {Path(m).name} {b.id} {r}") or SimpleNamespace(project_dir=proj))
     monkeypatch.setattr(edgekit.buildsys, "build", lambda d, **kw: calls.append(f"build {Path(d).name}") or "built")
     monkeypatch.setattr(flash_pkg, "flash", lambda d, b, **kw: calls.append(
@@ -577,7 +577,7 @@ def test_deploy_runs_the_stages_in_order(monkeypatch: pytest.MonkeyPatch, tmp_pa
     from edgekit.deployment import deploy
 
     res = deploy(model, "qemu-cortex-m4", out_dir=tmp_path / "out")
-    assert calls == ["generate m.tflite qemu-cortex-m4 edgekit", "build project", "flash project dry_run=False",
+    assert calls == ["generate m.tflite qemu-cortex-m4 auto", "build project", "flash project dry_run=False",
                      "bench port=None"]
     assert res.converted is False and res.tflite == model and res.bench == "result"
     calls.clear()

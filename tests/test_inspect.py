@@ -156,7 +156,7 @@ def test_board_fit_and_latency(tmp_path):
     (tmp_path / "test" / "tiny-m4.yaml").write_text(text)
     tiny = load_board("tiny-m4", [tmp_path])
     assert tiny.memory.ram_kb == 16
-    from edgekit import inspect as inspect_module
+    from edgekit import inspection as inspect_module
 
     fake = inspect_module.InspectReport(**{**report.__dict__, "arena_bytes": 100_000, "fit": None})
     verdict = inspect_module._fit(fake, tiny)

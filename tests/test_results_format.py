@@ -150,7 +150,7 @@ def test_results_match_python_for_float32_outputs(tmp_path: Path) -> None:
 def test_firmware_links_no_printf_double_or_64bit_division(tmp_path: Path) -> None:
     """The size work of issue #8 stays done: the core formats numbers with 32-bit integer code only."""
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     need_tool("arm-none-eabi-gcc")
     nm = need_tool("arm-none-eabi-nm")

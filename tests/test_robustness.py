@@ -179,7 +179,7 @@ def _pool(root: Path) -> dict[str, Path]:
 @pytest.fixture
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A scratch working directory with the path pool, and the heavy back ends replaced by fast failures."""
-    from edgekit import _isolate, convert, tflm, validate
+    from edgekit import _isolate, conversion, tflm, validation
     from edgekit.errors import BuildError, DeviceError, ModelError, ToolMissing
     from edgekit.transport import session
 
@@ -192,8 +192,8 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     mp.setattr(session, "open_session", device_fails)
     mp.setattr(tflm, "tflm_arena_usage", lambda *a, **k: (_ for _ in ()).throw(ToolMissing(_FAKE_FAILURE, "-")))
     mp.setattr(tflm, "tflm_run", lambda *a, **k: (_ for _ in ()).throw(DeviceError(_FAKE_FAILURE)))
-    mp.setattr(validate, "_generate_and_build", lambda *a, **k: (_ for _ in ()).throw(BuildError(_FAKE_FAILURE)))
-    mp.setattr(convert, "_load_model", lambda *a, **k: (_ for _ in ()).throw(ModelError(_FAKE_FAILURE)))
+    mp.setattr(validation, "_generate_and_build", lambda *a, **k: (_ for _ in ()).throw(BuildError(_FAKE_FAILURE)))
+    mp.setattr(conversion, "_load_model", lambda *a, **k: (_ for _ in ()).throw(ModelError(_FAKE_FAILURE)))
     mp.setattr(_isolate, "warm_worker", lambda *a, **k: None)
     import edgekit.sbc as sbc
 

@@ -139,7 +139,7 @@ def _fake_model_sources(monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_generate_picks_the_driver_and_writes_the_board_facts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               board_id: str, driver: str, expect: list[str]) -> None:
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     _fake_model_sources(monkeypatch)
     res = generate(shared_model(HELLO), board=board_id, out_dir=tmp_path / "p")
@@ -154,7 +154,7 @@ def test_generate_picks_the_driver_and_writes_the_board_facts(tmp_path: Path, mo
 
 
 def test_generate_refuses_a_uart_without_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     _fake_model_sources(monkeypatch)
     board = _load_variant(tmp_path, "nrf52840dk", uart="nrf-uarte")
@@ -234,7 +234,7 @@ def test_real_boards_build_an_edgekit_runtime_elf(tmp_path: Path, board_id: str)
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     board = load_board(board_id)
     generate(shared_model(HELLO), board=board_id, out_dir=tmp_path / "p")
@@ -288,7 +288,7 @@ def test_stm32f405_stand_in_runs_the_full_flow_bit_exact(tmp_path: Path) -> None
     assert len(set(f405["timing"]["ticks"])) == 1, "deterministic under -icount"
 
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     generate(model, board="qemu-cortex-m4", out_dir=tmp_path / "m4")
     build(tmp_path / "m4")
@@ -310,7 +310,7 @@ def test_microbit_stand_in_proves_the_nrf_uart_driver(tmp_path: Path) -> None:
     need_module("tflite_micro")
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
     from edgekit.tflite_model import load_model
     from edgekit.validation import validate
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from edgekit.cli import echo_json
+from edgekit.generation import RUNTIMES
 
 
 @click.command(name="deploy")
@@ -14,7 +15,8 @@ from edgekit.cli import echo_json
               help="Directory for the converted model and the project (default: ./<model>-<board>).")
 @click.option("--calib", type=click.Path(exists=True), default=None,
               help="Calibration data (.npy/.npz) when MODEL is a Keras/SavedModel model.")
-@click.option("--runtime", type=click.Choice(["edgekit", "tflm"]), default="edgekit", show_default=True)
+@click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True,
+              help="auto: edgekit's runtime when it runs the model, else TFLM (see edgekit generate --help).")
 @click.option("--port", default=None, help="Serial port (default: found by the board's USB id).")
 @click.option("--probe", default=None, help="Debug probe unique id, for probe-based flashers.")
 @click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Timed inferences.")

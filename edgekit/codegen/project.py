@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,8 +52,6 @@ if TYPE_CHECKING:
 CMAKE_DIR = TEMPLATES / "cmake"
 ELF_PATH = "build/firmware.elf"
 
-RUNTIMES = ("edgekit", "tflm")
-
 
 @dataclass(frozen=True)
 class GenerateResult:
@@ -79,54 +76,32 @@ class GenerateResult:
         return d
 
 
-def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | BoardProfile = "qemu-cortex-m4",
-             runtime: str = "edgekit", *, out_dir: str | os.PathLike[str], name: str | None = None,
-             boards_dirs: Iterable[str | os.PathLike[str]] | None = None,
-             stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None,
-             sparse: str = "auto") -> GenerateResult:
-    """Render a firmware project for ``model`` on ``board`` into ``out_dir``.
+def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: BoardProfile, *,
+                 out_dir: str | os.PathLike[str], name: str | None = None,
+                 stack_bytes: int = DEFAULT_STACK_BYTES, sparse: str = "auto") -> GenerateResult:
+    """Render a bare-metal CMake firmware project running ``model`` on edgekit's AOT runtime into ``out_dir``.
+
+    Most callers want :func:`edgekit.generate`, which picks the runtime and the generator for a board.
 
     Args:
         model: a .tflite path, its bytes, or a loaded :class:`~edgekit.tflite_model.TFLiteModel`.
-        board: a board id (or profile); MCU boards must build with cmake. For an SBC or the ``host``
-            board this writes a LiteRT bundle instead (:func:`edgekit.sbc.bundle.generate_bundle`) and
-            returns its ``BundleResult``.
-        runtime: ``"edgekit"`` (AOT C code) or ``"tflm"`` (a TFLM project for the board's build system,
-            see :func:`edgekit.codegen.tflm_project.generate_tflm`, which returns its summary dict).
+        board: the board's profile (an Arm Cortex-M microcontroller whose UART and timer the core drives).
         out_dir: the project directory; replaced if it holds an earlier edgekit project, refused if it
             holds anything else.
         name: the project name (a C identifier; default: from the model file name).
-        boards_dirs: extra board directories.
         stack_bytes: stack reserved by the linker script (painted at boot, reported by ``ek-stack%``).
-        arena_margin: TFLM runtime only: margin over the measured arena (default ``"10%+1KB"``).
-        sparse: edgekit runtime only: sparse weights for CONV_2D / FULLY_CONNECTED, ``"auto"`` (where the
-            cost model says it is faster), ``"off"`` or ``"force"`` (see :func:`edgekit.codegen.aot.generate_c`).
+        sparse: sparse weights for CONV_2D / FULLY_CONNECTED, ``"auto"`` (where the cost model says it is
+            faster), ``"off"`` or ``"force"`` (see :func:`edgekit.codegen.aot.generate_c`).
 
     Raises:
-        UsageError: unknown/unsupported runtime, board that edgekit cannot generate for, bad name or out_dir.
+        UsageError: a board that edgekit cannot generate for, bad name or out_dir.
         ModelError / UnsupportedOpError: an unreadable model or one the runtime cannot run.
     """
     from edgekit import __version__
-    from edgekit.boards import load_board
     from edgekit.tflite_model import TFLiteModel, load_model
 
-    profile = load_board(board, boards_dirs)
-    if profile.kind in ("sbc", "host"):  # Linux boards get a LiteRT bundle, not firmware
-        from edgekit.sbc.bundle import generate_bundle
-
-        return generate_bundle(model, profile, out_dir, name=name, boards_dirs=boards_dirs)  # type: ignore[return-value]
-    if runtime == "tflm" and sparse != "auto":
-        raise UsageError("--sparse applies to the edgekit runtime only", hint="drop --sparse or use --runtime edgekit")
-    if runtime == "tflm":  # a TensorFlow Lite Micro project for the board's own build system
-        from edgekit.codegen.tflm_project import generate_tflm
-
-        extra = {} if arena_margin is None else {"arena_margin": arena_margin}
-        return generate_tflm(model, profile, out_dir, name=name, stack_bytes=stack_bytes,  # type: ignore[return-value]
-                             boards_dirs=boards_dirs, **extra)
-    _check_runtime(runtime)
-    if arena_margin is not None:
-        raise UsageError("--arena-margin applies to the TFLM runtime only (the edgekit runtime's arena is exact)",
-                         hint="drop --arena-margin or use --runtime tflm")
+    profile = board
+    runtime = "edgekit"
     flash_region, ram_region = check_board(profile)
     if stack_bytes < 1024 or stack_bytes % 8:
         raise UsageError(f"stack size {stack_bytes} B: must be a multiple of 8 and at least 1024")
@@ -170,14 +145,6 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
 
 
 # ------------------------------------------------------------------------------------------------------
-
-def _check_runtime(runtime: str) -> None:
-    if runtime == "tflm":
-        raise UsageError("runtime 'tflm' is not yet supported by 'edgekit generate'",
-                         hint="use --runtime edgekit (the AOT C runtime) for now")
-    if runtime not in RUNTIMES:
-        raise UsageError(f"unknown runtime '{runtime}' (choices: {', '.join(RUNTIMES)})")
-
 
 def _generate_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
                             mve: bool = False) -> tuple[int, int, str]:

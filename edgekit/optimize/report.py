@@ -154,7 +154,7 @@ def measure_on_board(tflite: bytes, board: str, *, runtime: str = "edgekit", run
         project = Path(work_dir) / "firmware"
         from edgekit.benchmarking import bench
         from edgekit.buildsys import build
-        from edgekit.codegen.project import generate
+        from edgekit.generation import generate
 
         gen = generate(tflite, board, runtime, out_dir=project, boards_dirs=boards_dirs)
         out.arena_bytes = int(gen.arena_bytes)
