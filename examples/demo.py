@@ -37,9 +37,9 @@ def main() -> int:
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
     from edgekit.cli.bench import render as render_bench
-    from edgekit.generation import generate
     from edgekit.conversion import convert
     from edgekit.examples_data import load_digits_data, train_digits_cnn
+    from edgekit.generation import generate
     from edgekit.inspection import inspect
     from edgekit.report import render_report
     from edgekit.validation import validate

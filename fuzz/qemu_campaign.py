@@ -124,8 +124,8 @@ def stream_campaign(project_dir: str | os.PathLike[str], model: str | os.PathLik
     """Run ``streams`` hostile streams into one QEMU firmware, then check it is intact; returns figures."""
     import numpy as np
 
-    from edgekit.target import resolve_target
     from edgekit.boards import load_board
+    from edgekit.target import resolve_target
     from edgekit.tflite_model import load_model
     from edgekit.tflm import tflm_run
     from edgekit.transport.protocol import Device

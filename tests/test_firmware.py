@@ -26,9 +26,9 @@ from conftest import REPO, need_module, need_tool, shared_model
 
 from edgekit.buildsys import build
 from edgekit.codegen import project as project_mod
+from edgekit.errors import BuildError, ToolMissing, UsageError
 from edgekit.generation import generate
 from edgekit.manifest import PROJECT_FILE
-from edgekit.errors import BuildError, ToolMissing, UsageError
 
 COMMON = REPO / "firmware_templates" / "common"
 HOST = REPO / "firmware_templates" / "host"

@@ -285,8 +285,8 @@ def scan_tree(root: Path, scan: Scan | None = None) -> Scan:
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Every board's project or bundle (and the 32-bit bundle of the Raspberry Pi 4)."""
     from edgekit.boards import list_boards
-    from edgekit.generation import generate
     from edgekit.codegen.tflm_project import BUILD_SYSTEMS, generate_tflm
+    from edgekit.generation import generate
     from edgekit.sbc.bundle import generate_bundle
 
     out = tmp_path_factory.mktemp("supply_chain")
