@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import DeviceError, UsageError
+from edgekit.power.base import FoundMonitor as PowerMonitorInfo
 
-PPK2_USB = (0x1915, 0xC00A)
-LPM01A_USB = (0x0483, 0x5740)
 UF2_INFO = "INFO_UF2.TXT"
 UF2_MOUNTS_ENV = "EDGEKIT_UF2_MOUNTS"
 
@@ -71,17 +70,6 @@ class Uf2Drive:
     model: str = ""
     info: dict[str, str] = field(default_factory=dict)
     boards: tuple[str, ...] = ()  # board profiles whose flash.options.board_id matches
-
-
-@dataclass(frozen=True)
-class PowerMonitorInfo:
-    """A power monitor found on USB."""
-
-    kind: str   # "ppk2", "lpm01a", "joulescope"
-    where: str  # port or device path
-    serial_number: str | None = None
-    certain: bool = True
-    note: str = ""
 
 
 @dataclass
@@ -139,14 +127,17 @@ def list_serial_ports(boards: Sequence[Any] | None = None, *, boards_dirs: Itera
         from serial.tools import list_ports
 
         comports = list_ports.comports
+    from edgekit.power.base import MONITORS
+
     run_ids, boot_ids = _board_ids(_all_boards(boards, boards_dirs))
+    monitor_ids = {c.usb_id for c in MONITORS.available().values() if c.usb_id is not None and c.usb_id_certain}
     out = []
     for info in sorted(comports(), key=lambda i: i.device):
         vid, pid = getattr(info, "vid", None), getattr(info, "pid", None)
         key = (vid, pid) if vid is not None and pid is not None else None
         matched = tuple(run_ids.get(key, ())) if key else ()
         boot = tuple(boot_ids.get(key, ())) if key else ()
-        role = ("power-monitor" if key in (PPK2_USB,) else "board" if matched else "bootloader" if boot else "")
+        role = ("power-monitor" if key in monitor_ids else "board" if matched else "bootloader" if boot else "")
         out.append(SerialPort(info.device, vid, pid, getattr(info, "serial_number", None),
                               getattr(info, "description", "") or "", getattr(info, "manufacturer", None),
                               getattr(info, "product", None), getattr(info, "location", None), matched, boot, role))
@@ -270,22 +261,17 @@ def list_uf2_drives(boards: Sequence[Any] | None = None, *, mounts_file: str | P
 # ---------------------------------------------------------------- power monitors
 
 def list_power_monitors(ports: Sequence[SerialPort]) -> tuple[list[PowerMonitorInfo], str | None]:
-    """PPK2s and possible LPM01As among ``ports``; Joulescopes through their package when installed."""
-    out = [PowerMonitorInfo("ppk2", p.device, p.serial_number) for p in ports if (p.vid, p.pid) == PPK2_USB]
-    out += [PowerMonitorInfo("lpm01a", p.device, p.serial_number, certain=False,
-                             note="0483:5740 is ST's generic virtual COM port id: possibly an X-NUCLEO-LPM01A")
-            for p in ports if (p.vid, p.pid) == LPM01A_USB]
-    try:
-        import joulescope
-    except ImportError:
-        return out, "Joulescopes not listed: the joulescope package is not installed (pip install joulescope)"
-    try:
-        for dev in joulescope.scan(config="off"):
-            out.append(PowerMonitorInfo("joulescope", str(getattr(dev, "device_path", dev)),
-                                        str(getattr(dev, "serial_number", "") or "") or None))
-    except Exception as exc:  # USB errors must not break a listing
-        return out, f"Joulescope scan failed: {' '.join(str(exc).split())}"
-    return out, None
+    """The power monitors connected: each registered monitor's own ``discover()`` (plugins included)."""
+    from edgekit.power.base import MONITORS
+
+    out: list[PowerMonitorInfo] = []
+    notes: list[str] = []
+    for cls in MONITORS.available().values():
+        found, note = cls.discover(ports)
+        out += found
+        if note:
+            notes.append(note)
+    return out, "; ".join(notes) or None
 
 
 def discover(*, boards_dirs: Iterable[str] | None = None, mounts_file: str | Path = "/proc/mounts") -> DeviceReport:

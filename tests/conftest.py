@@ -84,3 +84,14 @@ def hardware(request: pytest.FixtureRequest) -> dict:
     if not opts["board"]:
         pytest.skip("hardware tests need --board ID (and --port/--probe for a real board)")
     return opts
+
+
+def install_plugin_dist(path: Path, monkeypatch: pytest.MonkeyPatch, group: str, entries: dict[str, str]) -> None:
+    """Make a real installed distribution (``*.dist-info`` with ``entry_points.txt``) under ``path`` and put it on
+    sys.path, so ``importlib.metadata.entry_points(group=...)`` finds ``entries`` as a plugin package would."""
+    dist = path / "edgekit_test_plugin-0.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: edgekit-test-plugin\nVersion: 0.0\n")
+    lines = [f"[{group}]", *(f"{name} = {target}" for name, target in entries.items())]
+    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    monkeypatch.syspath_prepend(str(path))

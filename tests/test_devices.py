@@ -107,6 +107,31 @@ def test_power_monitors_by_usb_id() -> None:
     assert kinds == {("ppk2", "/dev/ttyACM2", True), ("lpm01a", "/dev/ttyACM3", False)}
 
 
+class UsbMeter:  # a plugin power monitor with a USB id of its own (loaded through an entry point)
+    from edgekit.power.base import PowerMonitor as _Base
+
+    class Meter(_Base):
+        name = "usbmeter"
+        usb_id = (0x1234, 0x5678)
+
+        def open(self) -> None: ...
+        def close(self) -> None: ...
+        def start(self) -> None: ...
+        def stop(self) -> Any: ...
+
+
+def test_plugin_power_monitors_are_discovered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from conftest import install_plugin_dist
+
+    from edgekit.power.base import ENTRY_POINT_GROUP
+
+    install_plugin_dist(tmp_path, monkeypatch, ENTRY_POINT_GROUP, {"usbmeter": "test_devices:UsbMeter.Meter"})
+    ports = [SerialPort("/dev/ttyACM7", 0x1234, 0x5678, "M1"), *list_serial_ports([], comports=lambda: PORTS)]
+    mons, _ = devices.list_power_monitors(ports)
+    assert ("usbmeter", "/dev/ttyACM7", "M1") in {(m.kind, m.where, m.serial_number) for m in mons}
+    assert {m.kind for m in mons} >= {"ppk2", "lpm01a", "usbmeter"}
+
+
 def test_cli_devices_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                           tmp_path: Path) -> None:
     from serial.tools import list_ports

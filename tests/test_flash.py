@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import install_plugin_dist
 from elf_util import EM_XTENSA, intel_hex, make_elf
 
 from edgekit import proc
@@ -539,8 +540,8 @@ def test_registry_has_every_board_method() -> None:
             assert get_flasher(b.flash.method).name == b.flash.method
 
 
-def test_plugins_load_and_broken_ones_only_warn(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flash_base, "plugin_entry_points", lambda: {
+def test_plugins_load_and_broken_ones_only_warn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    install_plugin_dist(tmp_path, monkeypatch, flash_base.ENTRY_POINT_GROUP, {
         "dummy": "test_flash:DummyFlasher", "broken": "no_such_module_xyz:Flasher", "pyocd": "x:y"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -551,7 +552,7 @@ def test_plugins_load_and_broken_ones_only_warn(monkeypatch: pytest.MonkeyPatch)
     assert any("'pyocd'" in t and "a built-in flasher has that name" in t for t in texts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(UsageError, match=r"the flasher plugin for 'broken' failed to load"):
+        with pytest.raises(UsageError, match=r"the flasher plugin 'broken' failed to load"):
             get_flasher("broken")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import need_module
+from conftest import install_plugin_dist, need_module
 from elf_util import make_elf
 from fake_device import FakeDevice
 from fake_meters import FakeInaBridge, FakeLpm01a
@@ -72,7 +72,7 @@ def test_uneven_sample_times_and_measured_voltage() -> None:
     assert r.per_inference_uj == pytest.approx((2e-3 * 3.0 * 0.002 + 2e-3 * 2.0 * 0.001) * 1e6)
 
 
-def test_power_spec_parsing_and_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_power_spec_parsing_and_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     s = parse_spec("ppk2:/dev/ttyACM1,channel=2,supply=3.0")
     assert (s.name, s.port, s.options) == ("ppk2", "/dev/ttyACM1", {"channel": "2", "supply": "3.0"})
     m = open_monitor(s, supply_v=1.8)
@@ -82,7 +82,7 @@ def test_power_spec_parsing_and_registry(monkeypatch: pytest.MonkeyPatch) -> Non
         open_monitor("ppk3")
     with pytest.raises(UsageError, match="option 'x' is not key=value"):
         parse_spec("ppk2,x")
-    monkeypatch.setattr(power_base, "registry", lambda: {**power_base.BUILTIN, "bad": "no_such_mod_q:X"})
+    install_plugin_dist(tmp_path, monkeypatch, power_base.ENTRY_POINT_GROUP, {"bad": "no_such_mod_q:X"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(UsageError, match="plugin 'bad' failed to load"):

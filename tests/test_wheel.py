@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tests.conftest import REPO, need_module, need_tool
+from conftest import REPO, need_module, need_tool
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
 
@@ -49,7 +48,7 @@ def test_public_api_is_stable_across_submodule_imports() -> None:
 
 def _tiny_model(path: Path) -> Path:
     need_module("tflite_micro")
-    from tests.tflite_single_op import T, single_op_model
+    from tflite_single_op import T, single_op_model
 
     rng = np.random.default_rng(0)
     w = rng.integers(-127, 128, (4, 16), dtype=np.int8)

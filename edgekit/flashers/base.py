@@ -13,10 +13,8 @@ they serve, value = ``module:Class``); a plugin that fails to load is reported w
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import time
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from edgekit.errors import BuildError, ToolMissing
 from edgekit.flashers.image import Image, check_board, check_fits
+from edgekit.plugins import PluginRegistry
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
@@ -197,36 +196,18 @@ class Flasher(ABC):
 
 # ---------------------------------------------------------------- registry
 
-def _load(name: str, target: str) -> type[Flasher]:
-    module, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module), attr)
-    if not (isinstance(cls, type) and issubclass(cls, Flasher)):
-        raise TypeError(f"{target} is not a Flasher subclass")
-    return cls
+def _registry() -> PluginRegistry[Flasher]:
+    return PluginRegistry("flasher", ENTRY_POINT_GROUP, Flasher, BUILTIN)
 
 
 def plugin_entry_points() -> dict[str, str]:
     """``edgekit.flashers`` entry points: method name -> ``module:Class``."""
-    from importlib.metadata import entry_points
-
-    try:
-        eps = entry_points(group=ENTRY_POINT_GROUP)
-    except Exception as exc:  # a broken distribution's metadata must not take edgekit down
-        warnings.warn(f"edgekit: could not read '{ENTRY_POINT_GROUP}' entry points: {exc}", stacklevel=2)
-        return {}
-    return {ep.name: ep.value for ep in eps}
+    return _registry().entry_points()
 
 
 def registry() -> dict[str, str]:
     """Every known flasher: built-ins, then plugins (a plugin may not replace a built-in)."""
-    out = dict(BUILTIN)
-    for name, value in plugin_entry_points().items():
-        if name in out:
-            warnings.warn(f"edgekit: flasher plugin '{name}' ({value}) ignored: a built-in flasher has that name",
-                          stacklevel=2)
-            continue
-        out[name] = value
-    return out
+    return _registry().names()
 
 
 def get_flasher(method: str) -> type[Flasher]:
@@ -237,33 +218,20 @@ def get_flasher(method: str) -> type[Flasher]:
     """
     from edgekit.errors import UsageError
 
-    reg = registry()
     if method in ("none", "ssh"):
         raise UsageError(f"flash.method '{method}': there is nothing edgekit can flash on this board",
                          hint="SBC and host boards run models directly (see 'edgekit bench')")
-    target = reg.get(method)
-    if target is None:
-        raise UsageError(f"no flasher for flash.method '{method}' (known: {', '.join(sorted(reg))})",
+    reg = _registry()
+    known = reg.names()
+    if method not in known:
+        raise UsageError(f"no flasher for flash.method '{method}' (known: {', '.join(sorted(known))})",
                          hint=f"install a plugin that registers it in the '{ENTRY_POINT_GROUP}' entry-point group")
-    try:
-        return _load(method, target)
-    except Exception as exc:
-        if method in BUILTIN:
-            raise
-        warnings.warn(f"edgekit: flasher plugin '{method}' ({target}) failed to load: {exc}", stacklevel=2)
-        raise UsageError(f"the flasher plugin for '{method}' failed to load: {exc}",
-                         hint="reinstall or fix the plugin package") from None
+    return reg.get(method)
 
 
 def available_flashers() -> dict[str, type[Flasher]]:
     """Loadable flashers by name; plugins that fail to load are warned about and left out."""
-    out: dict[str, type[Flasher]] = {}
-    for name, target in registry().items():
-        try:
-            out[name] = _load(name, target)
-        except Exception as exc:
-            warnings.warn(f"edgekit: flasher plugin '{name}' ({target}) failed to load: {exc}", stacklevel=2)
-    return out
+    return _registry().available()
 
 
 def temp_image_path(image: Image, suffix: str) -> Path:

@@ -10,15 +10,15 @@ come from the ``edgekit.power_monitors`` entry-point group (a broken plugin warn
 
 from __future__ import annotations
 
-import importlib
-import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from edgekit.errors import UsageError
+from edgekit.plugins import PluginRegistry
 
 ENTRY_POINT_GROUP = "edgekit.power_monitors"
 BUILTIN: dict[str, str] = {
@@ -27,6 +27,17 @@ BUILTIN: dict[str, str] = {
     "lpm01a": "edgekit.power.lpm01a:Lpm01a",
     "ina": "edgekit.power.ina:InaBridge",
 }
+
+
+@dataclass(frozen=True)
+class FoundMonitor:
+    """A power monitor found on this machine (``edgekit devices``)."""
+
+    kind: str   # its registry name: "ppk2", "lpm01a", "joulescope", ...
+    where: str  # port or device path
+    serial_number: str | None = None
+    certain: bool = True
+    note: str = ""
 
 
 @dataclass
@@ -94,6 +105,9 @@ class PowerMonitor(ABC):
 
     name: ClassVar[str] = ""
     digital_inputs: ClassVar[int] = 0
+    usb_id: ClassVar[tuple[int, int] | None] = None  # (vid, pid) that identifies the monitor, if it has its own
+    usb_id_certain: ClassVar[bool] = True            # False: the id is shared (a vendor's generic serial port)
+    usb_id_note: ClassVar[str] = ""
 
     def __init__(self, port: str | None = None, *, supply_v: float = 3.3, source: bool = False, channel: int = 0,
                  **options: Any) -> None:
@@ -123,6 +137,16 @@ class PowerMonitor(ABC):
     def stop(self) -> Capture:
         """Stop capturing and return the samples since :meth:`start`."""
 
+    @classmethod
+    def discover(cls, ports: Sequence[Any]) -> tuple[list[FoundMonitor], str | None]:
+        """Monitors of this kind connected to this machine: those among ``ports`` (serial ports with ``device``,
+        ``vid``, ``pid``, ``serial_number``) and any the monitor's own package finds; plus a note on what could
+        not be looked at. The default finds monitors by :attr:`usb_id`."""
+        if cls.usb_id is None:
+            return [], None
+        return [FoundMonitor(cls.name, p.device, p.serial_number, certain=cls.usb_id_certain, note=cls.usb_id_note)
+                for p in ports if (p.vid, p.pid) == cls.usb_id], None
+
     def describe(self) -> dict[str, Any]:
         """What to record in a benchmark result."""
         return {"monitor": self.name, "port": self.port, "mode": "source" if self.source else "ampere",
@@ -136,40 +160,18 @@ class PowerMonitor(ABC):
         self.close()
 
 
+MONITORS: PluginRegistry[PowerMonitor] = PluginRegistry(
+    "power monitor", ENTRY_POINT_GROUP, PowerMonitor, BUILTIN, unknown_hint="--power ppk2[:PORT] for a Nordic PPK2")
+
+
 def registry() -> dict[str, str]:
     """Built-in monitors, then plugins (a plugin may not replace a built-in)."""
-    out = dict(BUILTIN)
-    from importlib.metadata import entry_points
-
-    try:
-        eps = list(entry_points(group=ENTRY_POINT_GROUP))
-    except Exception as exc:
-        warnings.warn(f"edgekit: could not read '{ENTRY_POINT_GROUP}' entry points: {exc}", stacklevel=2)
-        eps = []
-    for ep in eps:
-        if ep.name not in out:
-            out[ep.name] = ep.value
-    return out
+    return MONITORS.names()
 
 
 def get_monitor(name: str) -> type[PowerMonitor]:
     """The monitor class registered as ``name`` (UsageError when unknown or its plugin is broken)."""
-    reg = registry()
-    target = reg.get(name)
-    if target is None:
-        raise UsageError(f"unknown power monitor '{name}' (known: {', '.join(sorted(reg))})",
-                         hint="--power ppk2[:PORT] for a Nordic PPK2")
-    module, _, attr = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-        if not (isinstance(cls, type) and issubclass(cls, PowerMonitor)):
-            raise TypeError(f"{target} is not a PowerMonitor subclass")
-    except Exception as exc:
-        if name in BUILTIN:
-            raise
-        warnings.warn(f"edgekit: power monitor plugin '{name}' ({target}) failed to load: {exc}", stacklevel=2)
-        raise UsageError(f"the power monitor plugin '{name}' failed to load: {exc}") from None
-    return cls
+    return MONITORS.get(name)
 
 
 def open_monitor(spec: str | PowerSpec, *, supply_v: float = 3.3) -> PowerMonitor:

@@ -12,12 +12,13 @@ of every sample. It cannot power the board from a set voltage.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from edgekit.errors import DeviceError, ToolMissing
-from edgekit.power.base import Capture, PowerMonitor
+from edgekit.power.base import Capture, FoundMonitor, PowerMonitor
 
 FIELDS = ["current", "voltage", "current_lsb"]
 
@@ -35,6 +36,22 @@ class Joulescope(PowerMonitor):
     """``--power joulescope[:SERIAL][,channel=0|1][,rate=HZ]``: GPI0/GPI1 mark the energy windows."""
 
     name = "joulescope"
+
+    @classmethod
+    def discover(cls, ports: Sequence[Any]) -> tuple[list[FoundMonitor], str | None]:
+        """Joulescopes through their own package (they are not serial ports)."""
+        try:
+            import joulescope
+        except ImportError:
+            return [], "Joulescopes not listed: the joulescope package is not installed (pip install joulescope)"
+        found = []
+        try:
+            for dev in joulescope.scan(config="off"):
+                found.append(FoundMonitor("joulescope", str(getattr(dev, "device_path", dev)),
+                                          str(getattr(dev, "serial_number", "") or "") or None))
+        except Exception as exc:  # USB errors must not break a listing
+            return found, f"Joulescope scan failed: {' '.join(str(exc).split())}"
+        return found, None
     digital_inputs = 2
 
     def __init__(self, port: str | None = None, **kw: Any) -> None:

@@ -79,6 +79,9 @@ class Lpm01a(PowerMonitor):
     """``--power lpm01a:PORT[,freq=1k]``: powers the board itself at ``supply_v`` (1.8..3.3 V)."""
 
     name = "lpm01a"
+    usb_id = (0x0483, 0x5740)
+    usb_id_certain = False
+    usb_id_note = "0483:5740 is ST's generic virtual COM port id: possibly an X-NUCLEO-LPM01A"
     digital_inputs = 1
 
     def __init__(self, port: str | None = None, **kw: Any) -> None:

@@ -115,6 +115,7 @@ class Ppk2(PowerMonitor):
     """A PPK2 on a serial port (``--power ppk2[:PORT][,mode=source|ampere][,supply=V][,channel=N]``)."""
 
     name = "ppk2"
+    usb_id = USB_ID
     digital_inputs = 8
 
     def __init__(self, port: str | None = None, **kw: Any) -> None:
