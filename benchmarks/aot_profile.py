@@ -173,7 +173,7 @@ def main() -> int:
     model = load_model(args.model)
     work = Path(args.keep or tempfile.mkdtemp(prefix="ek-prof-"))
     work.mkdir(parents=True, exist_ok=True)
-    res = generate_c(model, work, sparse=args.sparse, mve=board.has_mve)
+    res = generate_c(model, work, sparse=args.sparse, features=board.features)
     if args.runtime_dir:
         import shutil
 

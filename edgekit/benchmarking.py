@@ -15,7 +15,7 @@ import datetime as _dt
 import hashlib
 import os
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,16 @@ class BenchResult:
     notes: list[str] = field(default_factory=list)
     created_utc: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc)
                              .isoformat(timespec="seconds").replace("+00:00", "Z"))
+    extra: dict[str, Any] = field(default_factory=dict)  # sections beyond the MCU ones (Linux boards: docs/sbc.md)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchResult:
+        """A result from its JSON form (e.g. a Linux board's run); keys it does not name go to ``extra``."""
+        names = {f.name for f in fields(cls)} - {"extra"}
+        core = {k: d.get(k) for k in names if k in d or k != "created_utc"}
+        core["notes"] = list(d.get("notes") or [])
+        return cls(**core, extra={k: v for k, v in d.items() if k not in names and k not in ("schema",
+                                                                                             "edgekit_version")})
 
     @property
     def basis(self) -> str:
@@ -106,7 +116,7 @@ class BenchResult:
                 "board": self.board, "target": self.target, "device": self.device, "transport": self.transport,
                 "input": self.input, "runs": self.runs, "warmup": self.warmup, "timing": self.timing,
                 "memory": self.memory, "energy": self.energy, "output": self.output, "canary": self.canary,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), **self.extra}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (a temporary file in the same directory, then rename)."""
@@ -115,15 +125,31 @@ class BenchResult:
 
 # ---------------------------------------------------------------- the benchmark
 
+def is_linux_target(target: str | os.PathLike[str], board: str | BoardProfile | None, host: str | None,
+                    boards_dirs: list[str] | None = None) -> bool:
+    """True when ``target`` runs on Linux with LiteRT: a host is given, the board is an SBC or the host, or the
+    target is a bundle directory or a ``.tflite``."""
+    from edgekit.sbc.bundle import is_bundle
+
+    if host is not None or str(target).endswith(".tflite"):
+        return True
+    if board is not None and load_board(board, boards_dirs).kind in ("sbc", "host"):
+        return True
+    return is_bundle(Path(target))
+
+
 def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = None, runs: int = 10,
           warmup: int = 1, inputs: Any = None, port: str | None = None, save: str | os.PathLike[str] | None = None,
           boards_dirs: list[str] | None = None, timeout: float = 10.0, infer_timeout: float = 300.0,
           log_dir: str | os.PathLike[str] | None = None, power: Any = None, baudrate: int | None = None,
-          energy_mode: str | None = None) -> BenchResult:
-    """Benchmark a generated project (or an ELF) on a board.
+          energy_mode: str | None = None, host: str | None = None, threads: int | None = None,
+          xnnpack: bool = True) -> BenchResult:
+    """Benchmark a generated project (or an ELF) on a board; or a model or bundle on a Linux board.
 
     Args:
-        target: project directory (``edgekit_project.json``, ``build/*.elf``) or an ELF file.
+        target: project directory (``edgekit_project.json``, ``build/*.elf``) or an ELF file; for a Linux board
+            (``--host``, an SBC/host board, a bundle directory or a ``.tflite``) the run goes through
+            :func:`edgekit.sbc.bench_sbc` and its result comes back as a :class:`BenchResult` too.
         board: board id or profile; default: the project's board, else ``qemu-cortex-m4``.
         runs / warmup: timed and untimed inferences.
         inputs: the input (see :mod:`edgekit.samples`; the first sample is used); default: random bytes, seed 0.
@@ -135,6 +161,7 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
             :mod:`edgekit.power`) or a :class:`~edgekit.power.PowerMonitor`; bench opens and closes it. The
             firmware must raise its energy GPIO around the timed inferences. Without it energy is modelled.
         baudrate: override the board's serial speed (MLPerf Tiny energy mode runs the DUT link at 9600 baud).
+        host / threads / xnnpack: Linux boards: where to run (``"local"`` or ``[user@]host``) and LiteRT's settings.
         energy_mode: ``levels`` (GPIO high during the timed inferences) or ``edges`` (MLPerf Tiny
             timestamp pulses); also settable in the spec as ``windows=edges``. Default: what the board's
             ``firmware.gpio_energy_pin`` produces (``edges`` for a ``:mlperf`` pin, else ``levels``).
@@ -147,6 +174,12 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
 
     if runs < 1 or warmup < 0:
         raise UsageError(f"runs must be >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
+    if is_linux_target(target, board, host, boards_dirs):
+        from edgekit.sbc import bench_sbc
+
+        return BenchResult.from_dict(bench_sbc(
+            target, board or "host", host or "local", runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack,
+            inputs=inputs, save=save, boards_dirs=boards_dirs))
     tgt = resolve_target(target)
     prof = load_board(board or tgt.board_id or DEFAULT_BOARD, boards_dirs)
     if baudrate is not None:

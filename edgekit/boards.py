@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from edgekit.cores import CoreFeatures
 from edgekit.errors import BoardError
 from edgekit.resources import boards_dir
 
@@ -313,17 +314,15 @@ class BoardProfile:
         return self.flash.method == "qemu"
 
     @property
+    def features(self) -> CoreFeatures:
+        """What the core offers the kernels (DSP, MVE, FPU), read from ``build.cpu_flags``."""
+        return CoreFeatures.from_flags(self.build.cpu_flags)
+
+    @property
     def has_mve(self) -> bool:
-        """Whether the build flags target integer MVE (Helium): ``-mcpu=cortex-m55/m85`` without ``+nomve``, or
-        an ``-march`` with ``+mve``. The edgekit runtime then generates its MVE kernels (``generate_c(mve=True)``)."""
-        for flag in self.build.cpu_flags:
-            if flag.startswith("-mcpu="):
-                cpu = flag[len("-mcpu="):]
-                if cpu.split("+")[0] in ("cortex-m55", "cortex-m85") and "+nomve" not in cpu:
-                    return True
-            elif flag.startswith("-march=") and "+mve" in flag:
-                return True
-        return False
+        """Whether the build flags target integer MVE (Helium): the edgekit runtime then generates its MVE
+        kernels."""
+        return self.features.mve
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict of the profile."""

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.cores import PORTABLE, CoreFeatures
+
 # calibration data regimes: name -> (scale, offset, distribution) of the float inputs
 REGIMES: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]] = {
     "unit": lambda rng, shape: rng.normal(size=shape),
@@ -90,7 +92,7 @@ def random_inputs(model, n: int, seed: int) -> list[list[np.ndarray]]:
 
 def aot_vs_tflm(tflite: bytes | Path, work: Path, *, sets: int = 3, seed: int = 0,
                 inputs: Sequence[Sequence[np.ndarray]] | None = None, obj_cache: Path | None = None,
-                sparse: str = "auto", mve: bool = False) -> list[str]:
+                sparse: str = "auto", features: CoreFeatures = PORTABLE) -> list[str]:
     """Build the AOT host executable (``sparse`` / ``mve`` modes of the generator), run it and TFLM on the same
     inputs; return mismatch descriptions."""
     from edgekit.codegen.aot.host import build_host, run_host_sets
@@ -98,7 +100,7 @@ def aot_vs_tflm(tflite: bytes | Path, work: Path, *, sets: int = 3, seed: int = 
     from edgekit.tflm import tflm_run
 
     model = load_model(tflite)
-    exe = build_host(model, work, obj_cache=obj_cache, sparse=sparse, mve=mve)
+    exe = build_host(model, work, obj_cache=obj_cache, sparse=sparse, features=features)
     data = list(inputs) if inputs is not None else random_inputs(model, sets, seed)
     ours = run_host_sets(exe, data)
     ref = tflm_run(model, [list(s) for s in data])

@@ -1,6 +1,7 @@
 """The MVE (Helium) kernels of issue 8: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED for Cortex-M55/M85.
 
-Boards whose build flags target integer MVE get ``generate_c(mve=True)``: the ``ek_*_mve`` kernels, the model's own
+Boards whose build flags target integer MVE get ``generate_c(features=board.features)`` with ``features.mve``: the
+``ek_*_mve`` kernels, the model's own
 row-major filters with the input offset folded into the bias (VMLADAVA over 16 int8 lanes), and depthwise filters in
 16- and 4-channel blocks (VMUL + VADD over int32 lanes), all requantized 4 lanes at a time (VQRDMULH, VRSHL).
 
@@ -25,6 +26,9 @@ from aot_util import aot_vs_tflm, random_inputs
 from conftest import need_module, need_tool
 
 from edgekit.codegen.aot import RUNTIME_DIR
+from edgekit.cores import CoreFeatures
+
+M55 = CoreFeatures.from_flags(["-mcpu=cortex-m55", "-mfloat-abi=hard"])  # DSP, MVE, FPU
 
 
 @pytest.fixture(scope="module")
@@ -264,10 +268,10 @@ def test_mve_case_bit_exact_on_host(name: str, objs: Path, tmp_path: Path) -> No
 
     tflite = _model(name)
     model = load_model(tflite)
-    src = (generate_c(model, tmp_path / "gen", mve=True).files[0].parent / "ek_model.c").read_text()
+    src = (generate_c(model, tmp_path / "gen", features=M55).files[0].parent / "ek_model.c").read_text()
     assert CASES[name][1] in src
     assert "_packed(" not in src and "_im2col(" not in src and "_vec(" not in src  # no DSP-layout kernels
-    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=_extreme_inputs(model), obj_cache=objs, mve=True)
+    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=_extreme_inputs(model), obj_cache=objs, features=M55)
     assert problems == [], "\n".join(problems)
 
 
@@ -282,8 +286,8 @@ def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
     op[1][1].data[:, :, :, 4:] = 0  # 87.5% zeros: sparse on Cortex-M4
     tflite = multi_op_model([op])
     assert any("sparse" in n for n in generate_c(tflite, tmp_path / "dsp").notes)
-    assert not any("sparse" in n for n in generate_c(tflite, tmp_path / "mve", mve=True).notes)
-    assert any("sparse" in n for n in generate_c(tflite, tmp_path / "force", mve=True, sparse="force").notes)
+    assert not any("sparse" in n for n in generate_c(tflite, tmp_path / "mve", features=M55).notes)
+    assert any("sparse" in n for n in generate_c(tflite, tmp_path / "force", features=M55, sparse="force").notes)
 
 
 # ---------------------------------------------------------------------------------------------------- Cortex-M55
@@ -292,7 +296,7 @@ def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
 def test_kernels_use_mve_instructions(tmp_path: Path) -> None:
     need_tool("arm-none-eabi-gcc")
     for src, want in (("ek_matmul.c", ("vmladava.s8", "vctp.8", "vqrdmulh.s32", "vrshl.s32")),
-                      ("ek_conv.c", ("vmul.i32", "vldrb.s32", "vstrb.32"))):
+                      ("ek_depthwise_mve.c", ("vmul.i32", "vldrb.s32", "vstrb.32"))):
         flags = ["-O2", "-mthumb", "-mfloat-abi=hard", "-S", "-o", "-", "-I", str(RUNTIME_DIR), str(RUNTIME_DIR / src)]
         m55 = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m55", *flags], capture_output=True, text=True,
                              check=True).stdout
@@ -338,7 +342,7 @@ def test_mve_chain_bit_exact_on_host(objs: Path, tmp_path: Path) -> None:
     from edgekit.tflite_model import load_model
 
     tflite = _chain()
-    problems = aot_vs_tflm(tflite, tmp_path, inputs=_extreme_inputs(load_model(tflite)), obj_cache=objs, mve=True)
+    problems = aot_vs_tflm(tflite, tmp_path, inputs=_extreme_inputs(load_model(tflite)), obj_cache=objs, features=M55)
     assert problems == [], "\n".join(problems)
 
 

@@ -423,3 +423,29 @@ def test_flash_method_may_name_a_plugin(tmp_path: Path, monkeypatch: pytest.Monk
     raw["flash"] = {"method": "jlink-comander"}
     with pytest.raises(BoardError, match=r"plugins: jlink-commander"):
         load_board_file(_write(tmp_path, "plug", raw))
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["-mcpu=cortex-m0plus"], (False, False, False)),
+    (["-mcpu=cortex-m3"], (False, False, False)),
+    (["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"], (True, False, True)),
+    (["-mcpu=cortex-m4", "-mfloat-abi=soft"], (True, False, False)),
+    (["-mcpu=cortex-m33+nodsp"], (False, False, True)),
+    (["-mcpu=cortex-m55", "-mfloat-abi=hard"], (True, True, True)),
+    (["-mcpu=cortex-m55+nomve+nofp"], (True, False, False)),
+    (["-march=armv8.1-m.main+mve"], (True, True, False)),
+    (["-mlongcalls"], (False, False, False)),  # Xtensa
+])
+def test_core_features_from_compiler_flags(flags: list[str], expected: tuple[bool, bool, bool]) -> None:
+    from edgekit.cores import CoreFeatures
+
+    f = CoreFeatures.from_flags(flags)
+    assert (f.dsp, f.mve, f.fpu) == expected
+
+
+def test_every_board_has_the_features_of_its_core() -> None:
+    boards = {b.id: b for b in list_boards()}
+    assert boards["qemu-cortex-m55"].features.mve and boards["qemu-cortex-m55"].has_mve
+    assert boards["qemu-cortex-m4"].features.dsp and not boards["qemu-cortex-m4"].features.mve
+    assert not boards["qemu-cortex-m3"].features.dsp
+    assert not any(b.features.mve for b in boards.values() if b.id != "qemu-cortex-m55")

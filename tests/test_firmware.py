@@ -98,7 +98,7 @@ def host_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def use_fixture_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make generate() put the hand-written fixture model into the project instead of AOT output."""
-    def fake(m, model_dir: Path, sparse: str = "auto", mve: bool = False) -> tuple[int, int, str]:
+    def fake(m, model_dir: Path, sparse: str = "auto", features: object = None) -> tuple[int, int, str]:
         shutil.copyfile(FIXTURE / "ek_model.h", model_dir / "ek_model.h")
         shutil.copyfile(FIXTURE / "ek_model.c", model_dir / "ek_model.c")
         return 512, 0, "fixture_kws_like"
@@ -261,7 +261,7 @@ def test_generate_is_atomic_and_replaces_only_projects(tmp_path: Path, monkeypat
     assert json.loads((out / PROJECT_FILE).read_text())["name"] == "again"
     assert not (out / "build").exists()
 
-    def boom(m, model_dir: Path, sparse: str = "auto", mve: bool = False) -> tuple[int, int, str]:
+    def boom(m, model_dir: Path, sparse: str = "auto", features: object = None) -> tuple[int, int, str]:
         (model_dir / "half.c").write_text("/* half */")
         raise UsageError("AOT failed half way")
 

@@ -659,3 +659,30 @@ def test_serve_waits_for_an_unreachable_broker(tmp_path: Path, runner_venv: Path
         w.stop()
         if late is not None:
             late.stop()
+
+
+def test_edgekit_bench_runs_linux_targets_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``edgekit.bench`` decides MCU vs Linux the way the CLI does: a .tflite, a bundle, an SBC board or --host go to
+    bench_sbc, whose result comes back as a BenchResult with the Linux sections kept."""
+    import edgekit
+    import edgekit.sbc
+    from edgekit.benchmarking import BenchResult, is_linux_target
+
+    model = shared_model(KWS)
+    bundle = generate_bundle(model, "host", tmp_path / "b").bundle_dir
+    assert is_linux_target(model, None, None) and is_linux_target(bundle, None, None)
+    assert is_linux_target(tmp_path, "rpi4", None) and is_linux_target(tmp_path, None, "pi@rpi")
+    assert not is_linux_target(tmp_path, "qemu-cortex-m4", None)
+    calls = []
+
+    def fake(target: object, board: object, host: object, **kw: object) -> dict:
+        calls.append((target, board, host, kw["runs"], kw["threads"], kw["xnnpack"]))
+        return {"schema": "edgekit.bench/1", "board": {"id": "host"}, "target": {}, "device": {}, "transport": {},
+                "input": {}, "runs": 3, "warmup": 1, "timing": {}, "memory": {}, "energy": {}, "output": {},
+                "canary": None, "notes": ["n"], "batch": {"x": 1}}
+
+    monkeypatch.setattr(edgekit.sbc, "bench_sbc", fake)
+    res = edgekit.bench(bundle, runs=3, threads=2, xnnpack=False)
+    assert isinstance(res, BenchResult) and calls == [(bundle, "host", "local", 3, 2, False)]
+    d = res.to_dict()
+    assert d["batch"] == {"x": 1} and d["notes"] == ["n"] and d["schema"] == "edgekit.bench/1"

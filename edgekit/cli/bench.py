@@ -55,15 +55,9 @@ def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: i
         check_options(battery, rate, sleep, derate)
     extras = {"battery": battery, "rate": rate, "sleep": sleep, "derate": derate, "plot": plot,
               "boards_dirs": boards_dirs, "save": save}
-    if _is_sbc_target(target, board, host, boards_dirs):
-        from edgekit.sbc import bench_sbc
-
-        d = bench_sbc(target, board or "host", host or "local", runs=runs, warmup=warmup, threads=threads,
-                      xnnpack=not no_xnnpack, inputs=input_file, save=save, boards_dirs=boards_dirs)
-        _finish(d, as_json, **extras)
-        return
     result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
-                   boards_dirs=(ctx.obj or {}).get("boards_dirs"), timeout=timeout, power=power, baudrate=baud)
+                   boards_dirs=boards_dirs, timeout=timeout, power=power, baudrate=baud, host=host, threads=threads,
+                   xnnpack=not no_xnnpack)
     _finish(result.to_dict(), as_json, **extras)
 
 
@@ -90,21 +84,6 @@ def _finish(d: dict[str, Any], as_json: bool, *, battery: str | None, rate: str 
         render_costs([d["cost"]], plot=plot)
     elif plot:
         click.echo(f"plot: {plot}")
-
-
-def _is_sbc_target(target: str, board: str | None, host: str | None, boards_dirs: Any) -> bool:
-    """True when TARGET runs on Linux (LiteRT): --host given, an SBC/host board, a bundle or a .tflite."""
-    from pathlib import Path
-
-    from edgekit.boards import load_board
-
-    if host is not None or target.endswith(".tflite"):
-        return True
-    if board is not None and load_board(board, boards_dirs).kind in ("sbc", "host"):
-        return True
-    from edgekit.sbc.bundle import is_bundle
-
-    return is_bundle(Path(target))
 
 
 def _n(x: Any, digits: int = 0) -> str:

@@ -41,6 +41,7 @@ from edgekit.codegen.common import (  # noqa: F401  (re-exported: the names this
     render,
 )
 from edgekit.codegen.common import project_name as make_project_name
+from edgekit.cores import PORTABLE, CoreFeatures
 from edgekit.errors import UsageError
 from edgekit.fsutil import replace_dir
 from edgekit.manifest import ModelFacts, ProjectManifest
@@ -115,7 +116,7 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
     try:
         model_dir = tmp / "model"
         model_dir.mkdir()
-        arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir, sparse, mve=profile.has_mve)
+        arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir, sparse, profile.features)
         ctx = {
             "edgekit_version": __version__, "board": profile, "runtime": runtime, "name": project_name,
             "model_name": model_name, "model_sha256": m.sha256, "line_max": DEFAULT_LINE_MAX,
@@ -147,12 +148,12 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
 # ------------------------------------------------------------------------------------------------------
 
 def _generate_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
-                            mve: bool = False) -> tuple[int, int, str]:
-    """Run the AOT code generator into ``model_dir`` (``mve``: the board's MVE kernels); returns (arena bytes,
+                            features: CoreFeatures = PORTABLE) -> tuple[int, int, str]:
+    """Run the AOT code generator into ``model_dir`` for a core with ``features``; returns (arena bytes,
     weights bytes, model name)."""
     from edgekit.codegen.aot import generate_c
 
-    res = generate_c(m, model_dir, sparse=sparse, mve=mve)
+    res = generate_c(m, model_dir, sparse=sparse, features=features)
     return int(res.arena_bytes), int(res.weights_bytes), res.model_name or (m.path.stem if m.path else "model")
 
 

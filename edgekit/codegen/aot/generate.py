@@ -21,6 +21,7 @@ from edgekit.codegen.aot.ops import REGISTRY
 from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, short_name, unsupported
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
 from edgekit.codegen.aot.sparse import check_mode
+from edgekit.cores import PORTABLE, CoreFeatures
 from edgekit.errors import ModelError, UsageError
 from edgekit.resources import templates_dir
 
@@ -166,7 +167,7 @@ def _comment(s: str) -> str:
 
 
 def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek",
-               sparse: str = "auto", fuse: bool = True, mve: bool = False) -> AotResult:
+               sparse: str = "auto", fuse: bool = True, features: CoreFeatures = PORTABLE) -> AotResult:
     """Generate the C sources of ``model`` for edgekit's AOT runtime into ``out_dir``.
 
     ``sparse``: CONV_2D / FULLY_CONNECTED weights in the sparse encoding (ek_sparse.h) where a cost model
@@ -174,9 +175,11 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     kernel can ("force"). ``AotResult.notes`` lists the layers made sparse.
     ``fuse``: compute a CONV_2D feeding only the residual ADD after it in row blocks, the ADD written over its
     other input (fusion.py), so that the conv's output never occupies the arena. Same results either way.
-    ``mve``: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED through the kernels written for integer MVE (Helium,
-    Cortex-M55/M85: ``ek_*_mve``) and their weight layouts; on other targets those kernels are portable C with the
-    same results. With ``sparse="auto"`` no layer is made sparse (the dense MVE kernels beat the sparse ones).
+    ``features``: the target core's (:class:`~edgekit.cores.CoreFeatures`, e.g. ``board.features``). With
+    ``features.mve`` CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED go through the kernels written for integer MVE
+    (Helium, Cortex-M55/M85: ``ek_*_mve``) and their weight layouts; on other targets those kernels are portable C
+    with the same results. With ``sparse="auto"`` no layer is made sparse there (the dense MVE kernels beat the
+    sparse ones). DSP paths are chosen by the C compiler for the core it builds for.
 
     Raises UnsupportedOpError (with a hint to use ``--runtime tflm``) for ops or parameters the
     runtime does not implement.
@@ -191,7 +194,7 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     ctxs = _contexts(m, pool)
     for ctx in ctxs:
         ctx.sparse = sparse
-        ctx.mve = mve
+        ctx.features = features
     fused = fusion.find_conv_add(sg) if fuse else {}
     plan = _plan(m, ctxs, fused)
     fused_convs = {f.conv: f for f in fused.values()}

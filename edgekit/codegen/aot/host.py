@@ -20,6 +20,7 @@ import numpy as np
 
 from edgekit import proc
 from edgekit.codegen.aot.generate import generate_c
+from edgekit.cores import PORTABLE, CoreFeatures
 from edgekit.errors import BuildError, DataError, NativeCrash
 
 if TYPE_CHECKING:
@@ -115,11 +116,11 @@ def _runtime_objects(src: Path, flags: list[str], cache: Path) -> list[Path]:
 
 def build_host(model: TFLiteModel | str | Path | bytes, work_dir: str | Path, *, sanitize: bool = True,
                prefix: str = "ek", extra_cflags: Sequence[str] = (), obj_cache: str | Path | None = None,
-               sparse: str = "auto", mve: bool = False) -> Path:
+               sparse: str = "auto", features: CoreFeatures = PORTABLE) -> Path:
     """Generate ``model``'s C into ``work_dir/src`` and compile a host executable; returns its path.
 
     ``obj_cache``: a directory where the runtime kernels are compiled once and reused (tests build
-    many models). ``sparse``, ``mve``: as for :func:`generate_c` (``mve`` runs the MVE kernels' portable C).
+    many models). ``sparse``, ``features``: as for :func:`generate_c` (MVE features run the MVE kernels' portable C).
     Raises UnsupportedOpError for unsupported models, ToolMissing without gcc, BuildError when the generated code
     does not compile cleanly.
     """
@@ -128,7 +129,7 @@ def build_host(model: TFLiteModel | str | Path | bytes, work_dir: str | Path, *,
     m = _load(model)
     work = Path(work_dir)
     src = work / "src"
-    result = generate_c(m, src, prefix=prefix, sparse=sparse, mve=mve)
+    result = generate_c(m, src, prefix=prefix, sparse=sparse, features=features)
     main_c = work / "host_main.c"
     main_c.write_text(_MAIN.format(prefix=prefix, P=prefix.upper()))
     exe = work / f"{prefix}_host"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from edgekit.cores import PORTABLE
 from edgekit.errors import UnsupportedOpError
 
 if TYPE_CHECKING:
@@ -101,7 +102,8 @@ class OpContext:
         scratch: C expression (``uint8_t *``) of this op's scratch buffer ("" when it has none).
         pool: the model's :class:`ConstPool`.
         sparse: the sparse-weights mode ("auto", "off", "force") for CONV_2D / FULLY_CONNECTED.
-        mve: generate for the MVE kernels (integer Helium; portable C with the same results elsewhere).
+        features: the target core's :class:`~edgekit.cores.CoreFeatures`; ``mve`` (derived): generate for the MVE
+            kernels (integer Helium; portable C with the same results elsewhere).
         notes: lines the handler adds about its choices (collected into ``AotResult.notes``).
     """
 
@@ -114,10 +116,15 @@ class OpContext:
         self.pool = pool if pool is not None else ConstPool()
         self.scratch = scratch
         self.sparse = "auto"  # generate_c(sparse=...): "auto" | "off" | "force" (edgekit/codegen/aot/sparse.py)
-        self.mve = False  # generate_c(mve=True): the *_mve kernels and their layouts (Cortex-M55/M85 Helium)
+        self.features = PORTABLE  # generate_c(features=...): the target core's DSP / MVE / FPU
         self.notes: list[str] = []  # what the handler chose, for AotResult.notes
         self._tensor_ptr = tensor_ptr
         self._supported = supported if supported is not None else sorted(REGISTRY)
+
+    @property
+    def mve(self) -> bool:
+        """Generate for the MVE kernels (the target core has integer Helium)."""
+        return self.features.mve
 
     def bind(self, tensor_ptr: Callable[[int], str], scratch: str = "") -> None:
         """Attach the memory plan: ``tensor_ptr(index)`` gives an arena address expression (used by emit)."""

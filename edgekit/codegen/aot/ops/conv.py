@@ -176,7 +176,7 @@ def dw_requant_table(bias_full: np.ndarray, mults: list[int], shifts: list[int])
     """The dw_rq words of ek_conv_params_t: per group of 4 channels [bias_full x4][mult x4][round x4][rshift x4].
 
     Every shift must be <= -2: rshift = -shift - 1, round = 2^(rshift - 1) (the constant part of ek_mbqm_pos's
-    64-bit sum, see ek_dw_requant in ek_conv.c).
+    64-bit sum, see ek_dw_requant in ek_depthwise.c).
     """
     sh = np.asarray(shifts, dtype=np.int64)
     if not _dw_packed_ok(shifts):

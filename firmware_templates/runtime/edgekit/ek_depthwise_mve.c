@@ -1,0 +1,288 @@
+/* edgekit AOT runtime: int8 depthwise convolutions for MVE (Helium) cores, portable C with the same results
+ * elsewhere (see ek_conv.h); the pixel loop they run in is ek_depthwise_taps (ek_depthwise.c). */
+#include "ek_conv.h"
+
+#include "ek_depthwise_internal.h"
+#include "ek_simd.h"
+
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+/* One 4-channel block of an MVE depthwise pixel: taps ([tap][4] weights at fp) in int32 lanes, its rq group. */
+EK_INLINE void mve_dw_block4(uintptr_t bc, const intptr_t *offs, int32_t ntaps, const int8_t *fp, const int32_t *rq,
+                             int32_t off, int32x4_t lo, int32x4_t hi, int8_t *out) {
+    int32x4_t a = vldrwq_s32(rq);
+    int32_t t;
+    for (t = 0; t < ntaps; t++, fp += 4) {
+        a = vaddq_s32(a, vmulq_s32(vldrbq_s32((const int8_t *)(bc + (uintptr_t)offs[t])), vldrbq_s32(fp)));
+    }
+    vstrbq_s32(out, ek_mve_requant_rq(a, rq, off, lo, hi));
+}
+#endif
+
+#if !(EK_HAVE_MVE && !EK_SINGLE_ROUNDING)
+/* The portable C of depthwise_pixels_mve (pairs 0) and depthwise_pixels_mve_pairs (pairs 1) for one pixel: the
+ * same blocks, rq groups and results as their vector paths, channel by channel (sums modulo 2^32). */
+static void mve_dw_pixel_c(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs, int32_t ntaps,
+                           const int8_t *fp, int8_t *out, int pairs) {
+    const int32_t ch = p->in_c, ch16 = ch & ~15;
+    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t *rq = p->dw_rq;
+    int32_t c, j, t;
+    for (c = 0; c < ch; ) {
+        const int32_t width = c < ch16 ? 16 : (pairs && ((ch - c) & 8) ? 8 : 4);
+        const uintptr_t bc = base + (uintptr_t)c;
+        for (j = 0; j < width; j++) {
+            /* rq group and lane of channel j: with pairs, 16-channel blocks hold {0,2,4,6} {1,3,5,7} {8,..,14}
+             * {9,..,15} and 8-channel blocks {0,2,4,6} {1,3,5,7}; otherwise groups of 4 in order */
+            const int permuted = pairs && width > 4;
+            const int32_t g = permuted ? ((j >> 3) << 1) + (j & 1) : j >> 2, lane = permuted ? (j & 7) >> 1 : j & 3;
+            const int32_t *q = rq + g * EK_RQ_WORDS;
+            uint32_t acc = (uint32_t)q[lane];
+            for (t = 0; t < ntaps; t++) {
+                const int8_t *xp = (const int8_t *)(bc + (uintptr_t)offs[t]);
+                acc += (uint32_t)((int32_t)xp[j] * (int32_t)fp[t * width + j]);
+            }
+            out[c + j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, q[4 + lane], ek_rq_shift(q, lane)) + off, lo, hi);
+        }
+        fp += ntaps * width;
+        rq += EK_RQ_WORDS * (width / 4);
+        c += width;
+    }
+}
+#endif
+
+/* depthwise_pixels for the MVE depthwise kernels; `pairs` is a constant (each kernel below gets its own copy).
+ * pairs 0 (ek_depthwise_conv2d_s8_mve, any weights): channels in blocks of 16 ([tap][16] each), then of 4
+ * ([tap][4]); 4 int32 lanes per VMUL + VADD, a 16-channel block's 4 input and 4 weight loads per tap at immediate
+ * offsets.
+ * pairs 1 (ek_depthwise_conv2d_s8_mve_pairs, weights in [-127, 127], so that the sum of two int8 x int8 products
+ * fits int16): blocks of 16, then one of 8 if in_c & 8, then one of 4 if in_c & 4; per tap pair and 8 channels two
+ * VMUL.I16 and a VADD.I16, the sums widened (VMOVLB / VMOVLT) into the int32 accumulators: 28 instructions per 2
+ * taps x 16 channels. The accumulators hold channels {0,2,4,6}, {1,3,5,7}, {8,10,12,14}, {9,11,13,15} of a 16-block
+ * ({0,2,4,6}, {1,3,5,7} of an 8-block): the rq groups come in that order (the generator permutes them), and the
+ * results are narrowed back into channel order (VQMOVNB / VQMOVNT).
+ * Both: per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h); the 4-channel blocks in int32 lanes. */
+EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs, int32_t ntaps,
+                                       const void *filter_, int8_t *out, int32_t npix, intptr_t step, const int pairs) {
+    const int8_t *filter = (const int8_t *)filter_;
+    const int32_t ch = p->in_c;
+    for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+        const int32_t ch16 = ch & ~15, off = p->out_offset, lo = p->act_min, hi = p->act_max;
+        const int8_t *fp = filter;
+        const int32_t *rq = p->dw_rq;
+        int32_t c;
+        const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
+        for (c = 0; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS);
+            int32x4_t a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
+            if (pairs) {
+                const intptr_t *o = offs;
+                int16x8_t x, w, pr;
+                uint32_t t0, t1;
+                if (ntaps >= 2) {
+                    __asm__ __volatile__(
+                        "dls lr, %[n]\n"
+                        "1:\n\t"
+                        "ldr %[t0], [%[o]], #4\n\t"
+                        "ldr %[t1], [%[o]], #4\n\t"
+                        "add %[t0], %[t0], %[bc]\n\t"
+                        "add %[t1], %[t1], %[bc]\n\t"
+                        "vldrb.s16 %q[x], [%[t0]]\n\t"
+                        "vldrb.s16 %q[w], [%[f]]\n\t"
+                        "vmul.i16 %q[p], %q[x], %q[w]\n\t"
+                        "vldrb.s16 %q[x], [%[t1]]\n\t"
+                        "vldrb.s16 %q[w], [%[f], #16]\n\t"
+                        "vmul.i16 %q[x], %q[x], %q[w]\n\t"
+                        "vadd.i16 %q[p], %q[p], %q[x]\n\t"
+                        "vmovlb.s16 %q[x], %q[p]\n\t"
+                        "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
+                        "vmovlt.s16 %q[x], %q[p]\n\t"
+                        "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+                        "vldrb.s16 %q[x], [%[t0], #8]\n\t"
+                        "vldrb.s16 %q[w], [%[f], #8]\n\t"
+                        "vmul.i16 %q[p], %q[x], %q[w]\n\t"
+                        "vldrb.s16 %q[x], [%[t1], #8]\n\t"
+                        "vldrb.s16 %q[w], [%[f], #24]\n\t"
+                        "vmul.i16 %q[x], %q[x], %q[w]\n\t"
+                        "vadd.i16 %q[p], %q[p], %q[x]\n\t"
+                        "vmovlb.s16 %q[x], %q[p]\n\t"
+                        "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
+                        "vmovlt.s16 %q[x], %q[p]\n\t"
+                        "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
+                        "adds %[f], #32\n\t"
+                        "le lr, 1b\n\t"
+                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
+                          [p] "=&w"(pr), [t0] "=&l"(t0), [t1] "=&l"(t1), [o] "+r"(o), [f] "+l"(fp)
+                        : [n] "r"(ntaps >> 1), [bc] "r"(bc)
+                        : "lr", "memory");
+                }
+                if (ntaps & 1) {
+                    const int8_t *xp = (const int8_t *)(bc + (uintptr_t)*o);
+                    int16x8_t q = vmulq_s16(vldrbq_s16(xp), vldrbq_s16(fp));
+                    a0 = vaddq_s32(a0, vmovlbq_s16(q));
+                    a1 = vaddq_s32(a1, vmovltq_s16(q));
+                    q = vmulq_s16(vldrbq_s16(xp + 8), vldrbq_s16(fp + 8));
+                    a2 = vaddq_s32(a2, vmovlbq_s16(q));
+                    a3 = vaddq_s32(a3, vmovltq_s16(q));
+                    fp += 16;
+                }
+                {
+                    /* 4 x 11 instructions of requantization, then per 8 channels a saturating narrowing into channel
+                     * order (VQMOVNB / VQMOVNT), the clamp on int16 lanes and one 8-byte store */
+                    const int32_t *q = rq;
+                    int8_t *dst = out + c;
+                    int32x4_t t, u;
+                    __asm__ __volatile__(
+                        EK_MVE_RQ_ASM("a0", "off") EK_MVE_RQ_ASM("a1", "off") EK_MVE_RQ_ASM("a2", "off")
+                        EK_MVE_RQ_ASM("a3", "off")
+                        "vqmovnb.s32 %q[t], %q[a0]\n\t"
+                        "vqmovnt.s32 %q[t], %q[a1]\n\t"
+                        "vdup.16 %q[u], %[lo]\n\t"
+                        "vmax.s16 %q[t], %q[t], %q[u]\n\t"
+                        "vdup.16 %q[u], %[hi]\n\t"
+                        "vmin.s16 %q[t], %q[t], %q[u]\n\t"
+                        "vstrb.16 %q[t], [%[dst]]\n\t"
+                        "vqmovnb.s32 %q[t], %q[a2]\n\t"
+                        "vqmovnt.s32 %q[t], %q[a3]\n\t"
+                        "vdup.16 %q[u], %[lo]\n\t"
+                        "vmax.s16 %q[t], %q[t], %q[u]\n\t"
+                        "vdup.16 %q[u], %[hi]\n\t"
+                        "vmin.s16 %q[t], %q[t], %q[u]\n\t"
+                        "vstrb.16 %q[t], [%[dst], #8]\n\t"
+                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t), [u] "=&w"(u),
+                          [rq] "+l"(q)
+                        : [off] "r"(off), [lo] "r"(lo), [hi] "r"(hi), [dst] "l"(dst)
+                        : "memory");
+                }
+            } else {
+                if (ntaps > 0) {
+                    /* 19 instructions per tap (16 MACs): tap offset, address, 4 x (2 loads, VMUL, VADD), the loop */
+                    const intptr_t *o = offs;
+                    int32x4_t x, w;
+                    uint32_t addr;
+                    __asm__ __volatile__(
+                        "dls lr, %[n]\n"
+                        "1:\n\t"
+                        "ldr %[t], [%[o]], #4\n\t"
+                        "add %[t], %[t], %[bc]\n\t"
+                        "vldrb.s32 %q[x], [%[t]]\n\t"
+                        "vldrb.s32 %q[w], [%[f]]\n\t"
+                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                        "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
+                        "vldrb.s32 %q[x], [%[t], #4]\n\t"
+                        "vldrb.s32 %q[w], [%[f], #4]\n\t"
+                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                        "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+                        "vldrb.s32 %q[x], [%[t], #8]\n\t"
+                        "vldrb.s32 %q[w], [%[f], #8]\n\t"
+                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                        "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
+                        "vldrb.s32 %q[x], [%[t], #12]\n\t"
+                        "vldrb.s32 %q[w], [%[f], #12]\n\t"
+                        "adds %[f], #16\n\t"
+                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                        "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
+                        "le lr, 1b\n\t"
+                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
+                          [t] "=&l"(addr), [o] "+r"(o), [f] "+l"(fp)
+                        : [n] "r"(ntaps), [bc] "r"(bc)
+                        : "lr", "memory");
+                }
+                vstrbq_s32(out + c, ek_mve_requant_rq(a0, rq, off, lo_v, hi_v));
+                vstrbq_s32(out + c + 4, ek_mve_requant_rq(a1, rq + EK_RQ_WORDS, off, lo_v, hi_v));
+                vstrbq_s32(out + c + 8, ek_mve_requant_rq(a2, rq + 2 * EK_RQ_WORDS, off, lo_v, hi_v));
+                vstrbq_s32(out + c + 12, ek_mve_requant_rq(a3, rq + 3 * EK_RQ_WORDS, off, lo_v, hi_v));
+            }
+        }
+        if (pairs && (ch & 8)) { /* one block of 8: the same pair sums on one int16 vector, 17 per 2 taps */
+            const uintptr_t bc = base + (uintptr_t)c;
+            int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS);
+            const intptr_t *o = offs;
+            const int32_t *q = rq;
+            int16x8_t x, w, pr;
+            int32x4_t u;
+            uint32_t t0, t1;
+            if (ntaps >= 2) {
+                __asm__ __volatile__(
+                    "dls lr, %[n]\n"
+                    "1:\n\t"
+                    "ldr %[t0], [%[o]], #4\n\t"
+                    "ldr %[t1], [%[o]], #4\n\t"
+                    "add %[t0], %[t0], %[bc]\n\t"
+                    "add %[t1], %[t1], %[bc]\n\t"
+                    "vldrb.s16 %q[x], [%[t0]]\n\t"
+                    "vldrb.s16 %q[w], [%[f]]\n\t"
+                    "vmul.i16 %q[p], %q[x], %q[w]\n\t"
+                    "vldrb.s16 %q[x], [%[t1]]\n\t"
+                    "vldrb.s16 %q[w], [%[f], #8]\n\t"
+                    "vmul.i16 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i16 %q[p], %q[p], %q[x]\n\t"
+                    "vmovlb.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
+                    "vmovlt.s16 %q[x], %q[p]\n\t"
+                    "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+                    "adds %[f], #16\n\t"
+                    "le lr, 1b\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [x] "=&w"(x), [w] "=&w"(w), [p] "=&w"(pr), [t0] "=&l"(t0),
+                      [t1] "=&l"(t1), [o] "+r"(o), [f] "+l"(fp)
+                    : [n] "r"(ntaps >> 1), [bc] "r"(bc)
+                    : "lr", "memory");
+            }
+            if (ntaps & 1) {
+                const int16x8_t m = vmulq_s16(vldrbq_s16((const int8_t *)(bc + (uintptr_t)*o)), vldrbq_s16(fp));
+                a0 = vaddq_s32(a0, vmovlbq_s16(m));
+                a1 = vaddq_s32(a1, vmovltq_s16(m));
+                fp += 8;
+            }
+            {
+                int8_t *dst = out + c;
+                int32x4_t t;
+                __asm__ __volatile__(
+                    EK_MVE_RQ_ASM("a0", "off") EK_MVE_RQ_ASM("a1", "off")
+                    "vqmovnb.s32 %q[t], %q[a0]\n\t"
+                    "vqmovnt.s32 %q[t], %q[a1]\n\t"
+                    "vdup.16 %q[u], %[lo]\n\t"
+                    "vmax.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vdup.16 %q[u], %[hi]\n\t"
+                    "vmin.s16 %q[t], %q[t], %q[u]\n\t"
+                    "vstrb.16 %q[t], [%[dst]]\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [t] "=&w"(t), [u] "=&w"(u), [rq] "+l"(q)
+                    : [off] "r"(off), [lo] "r"(lo), [hi] "r"(hi), [dst] "l"(dst)
+                    : "memory");
+            }
+            c += 8;
+            rq += 2 * EK_RQ_WORDS;
+        }
+        for (; c < ch; c += 4, rq += EK_RQ_WORDS, fp += 4 * ntaps) {
+            mve_dw_block4(base + (uintptr_t)c, offs, ntaps, fp, rq, off, lo_v, hi_v, out + c);
+        }
+#else
+        mve_dw_pixel_c(p, base, offs, ntaps, filter, out, pairs);
+#endif
+    }
+}
+
+static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
+                                             int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
+                                             intptr_t step) {
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 0);
+}
+
+static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
+                                                   int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
+                                                   intptr_t step) {
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1);
+}
+
+void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                      const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs);
+}
+
+void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve);
+}
