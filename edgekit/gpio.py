@@ -28,18 +28,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgekit.boards.families import GPIO_KINDS, families
+
+# The GPIO families and their addresses are chip facts: the ``gpio:`` sections of boards/families/*.yaml.
+_GPIO = {name: spec for fam in families().values() for name, spec in fam.gpio.items()}
 # family -> (GPIOA base, RCC bus-enable register, port letters)
 _STM32: dict[str, tuple[int, int, str]] = {
-    "stm32l4": (0x48000000, 0x40021000 + 0x4C, "ABCDEFGHI"),
-    "stm32h7": (0x58020000, 0x58024400 + 0xE0, "ABCDEFGHIJK"),
-    "stm32f4": (0x40020000, 0x40023800 + 0x30, "ABCDEFGHI"),
-}
+    name: (s["gpioa_base"], s["enable_reg"], s["ports"]) for name, s in _GPIO.items() if s["kind"] == "stm32"}
 # family -> {port: (base, pins)}
-_NRF: dict[str, dict[int, tuple[int, int]]] = {"nrf52": {0: (0x50000000, 32), 1: (0x50000300, 16)}}
-_FPGAIO = {"mps2-fpgaio": 0x40028000, "mps2-an505-fpgaio": 0x50302000, "mps3-fpgaio": 0x59302000}
+_NRF: dict[str, dict[int, tuple[int, int]]] = {
+    name: dict(enumerate((int(b), int(n)) for b, n in s["ports"])) for name, s in _GPIO.items() if s["kind"] == "nrf"}
+_FPGAIO = {name: s["base"] for name, s in _GPIO.items() if s["kind"] == "fpgaio"}
 
-FAMILIES = (*_STM32, *_NRF, *_FPGAIO)
-KINDS = {"stm32": 1, "nrf": 2, "fpgaio": 3}  # EK_GPIO_KIND in ek_gpio.h; one ek_gpio_<kind>.c each
+FAMILIES = tuple(_GPIO)
+KINDS = GPIO_KINDS  # EK_GPIO_KIND in ek_gpio.h; one ek_gpio_<kind>.c each
 CONVENTIONS = ("levels", "mlperf")
 PULSE_US = 100  # MLPerf timestamp pulse: 10 samples of a 100 kS/s monitor (PPK2, LPM01A)
 

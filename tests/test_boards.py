@@ -32,7 +32,8 @@ REAL_BOARDS = {
     "nrf52840dk": "nordic", "rpi-pico": "raspberrypi", "rpi-pico2": "raspberrypi",
     "esp32-s3-devkitc-1": "espressif", "rpi4": "raspberrypi", "rpi5": "raspberrypi",
 }
-SHIPPED_FILES = sorted(BUILTIN_DIR.rglob("*.yaml")) + sorted(BUILTIN_DIR.rglob("*.yml"))
+SHIPPED_FILES = [p for p in sorted(BUILTIN_DIR.rglob("*.yaml")) + sorted(BUILTIN_DIR.rglob("*.yml"))
+                 if p.relative_to(BUILTIN_DIR).parts[0] != "families"]  # boards/families: chip families
 TEMPLATE = BUILTIN_DIR / "qemu" / "qemu-cortex-m4.yaml"
 
 
@@ -449,3 +450,39 @@ def test_every_board_has_the_features_of_its_core() -> None:
     assert boards["qemu-cortex-m4"].features.dsp and not boards["qemu-cortex-m4"].features.mve
     assert not boards["qemu-cortex-m3"].features.dsp
     assert not any(b.features.mve for b in boards.values() if b.id != "qemu-cortex-m55")
+
+
+def test_chip_families_name_every_driver_that_exists() -> None:
+    """Every UART and clock driver a family file names is a file of the firmware core; every board's UART, timer,
+    clock family and energy-GPIO family is one the family files define."""
+    from edgekit.boards.families import families, timer_kinds, uart_kinds
+    from edgekit.gpio import FAMILIES as GPIO_FAMILIES
+    from edgekit.resources import templates_dir
+
+    common = templates_dir("common")
+    fams = families()
+    assert {"cortex-m", "arm-mps", "stm32l4", "stm32h7", "stm32f4", "nrf5"} <= set(fams)
+    for u in uart_kinds().values():
+        assert u.driver is None or (common / u.driver).is_file(), u
+    for fam in fams.values():
+        if fam.clock:
+            assert (common / fam.clock["driver"]).is_file(), fam.name
+    for b in list_boards():
+        assert b.firmware.uart in uart_kinds() and b.firmware.timer in timer_kinds(), b.id
+        if b.firmware.clock:
+            assert fams[b.firmware.clock.family].clock, b.id
+        if b.firmware.gpio_energy_pin:
+            assert b.firmware.gpio_energy_pin.split(":")[0] in GPIO_FAMILIES, b.id
+
+
+def test_bad_chip_family_file_names_the_field(tmp_path: Path) -> None:
+    from edgekit.boards.families import parse_family
+    from edgekit.boards.yamlfile import load_yaml
+
+    f = tmp_path / "acme.yaml"
+    f.write_text("schema: 1\nfamily: acme\ntitle: t\nsource: s\nuarts: {acme-uart: {driver: x.c, pins: spi}}\n")
+    with pytest.raises(BoardError, match=r"acme.yaml: uarts.acme-uart.pins: 'spi' is not one of none, stm32, nrf"):
+        parse_family(load_yaml(f), f)
+    f.write_text("schema: 1\nfamily: other\ntitle: t\nsource: s\n")
+    with pytest.raises(BoardError, match=r"family: 'other' does not match the file name 'acme'"):
+        parse_family(load_yaml(f), f)

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgekit.boards.families import families, timer_kinds, uart_kinds
 from edgekit.errors import BoardError, ModelError, UsageError
 from edgekit.manifest import PROJECT_FILE, PROJECT_SCHEMA
 from edgekit.resources import templates_dir
@@ -25,13 +26,13 @@ __all__ = ["CLOCK_DRIVERS", "CLOCK_RESET", "COMMON_DIR", "DEFAULT_LINE_MAX", "DE
 TEMPLATES = templates_dir()
 COMMON_DIR = TEMPLATES / "common"
 
+# From the chip family files (boards/families/*.yaml):
 # firmware.uart -> driver source in firmware_templates/common (one ek_uart.h implementation each)
-UART_DRIVERS = {"cmsdk": "ek_uart_cmsdk.c", "stm32-usart": "ek_uart_stm32.c", "stm32-lpuart": "ek_uart_stm32.c",
-                "stm32f4-usart": "ek_uart_stm32f4.c", "nrf-uart": "ek_uart_nrf.c"}
+UART_DRIVERS = {kind: u.driver for kind, u in uart_kinds().items() if u.driver}
 # firmware.clock.family -> clock module (ek_clock.h); boards without firmware.clock get ek_clock_reset.c
-CLOCK_DRIVERS = {"stm32l4": "ek_clock_stm32l4.c", "stm32h7": "ek_clock_stm32h7.c", "stm32f4": "ek_clock_stm32f4.c"}
+CLOCK_DRIVERS = {name: fam.clock["driver"] for name, fam in families().items() if fam.clock}
 CLOCK_RESET = "ek_clock_reset.c"
-TIMERS = ("dwt", "systick")
+TIMERS = tuple(kind for kind, firmware in timer_kinds().items() if firmware)  # the firmware core counts with these
 DEFAULT_STACK_BYTES = 8192
 DEFAULT_LINE_MAX = 256
 NUM_IRQS = 32

@@ -186,7 +186,8 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Load and validate a YAML recipe file (UsageError naming the file and field)."""
     import yaml
 
-    from edgekit.boards import _one_line, _unique_key_loader
+    from edgekit.boards.yamlfile import one_line as _one_line
+    from edgekit.boards.yamlfile import unique_key_loader as _unique_key_loader
 
     src = Path(path)
     try:
