@@ -303,14 +303,14 @@ class Binary(OpHandler):
 
 @register
 class SelectV2(OpHandler):
-    """SELECT_V2 (and SELECT with equal shapes): bool condition, int8 / int16 / int32 values, broadcasting."""
+    """SELECT_V2 (and SELECT with equal shapes): bool condition, int8 / int16 values (as TFLM), broadcasting."""
 
     opcodes = ("SELECT_V2", "SELECT")
 
     def check(self, ctx: OpContext) -> None:
         cond, x, y, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
         ctx.require_dtype(cond, "bool", what="condition")
-        ctx.require_dtype(x, "int8", "int16", "int32", what="x")
+        ctx.require_dtype(x, "int8", "int16", what="x")  # TFLM: int8, int16, float32
         ctx.require(y is not None and y.dtype == x.dtype and out.dtype == x.dtype,
                     "x, y and the output must have one dtype")
         if ctx.op.opcode == "SELECT":
