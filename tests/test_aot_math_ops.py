@@ -52,7 +52,14 @@ def _value_sets(model: bytes, n: int, rng: np.random.Generator, fill=None) -> li
     return sets
 
 
-def _mismatches(model: bytes, sets: list[list[np.ndarray]], work: Path) -> tuple[list[str], list[list[np.ndarray]]]:
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runtime kernels compiled once for the module's host builds."""
+    return tmp_path_factory.mktemp("ek_objs")
+
+
+def _mismatches(model: bytes, sets: list[list[np.ndarray]], work: Path,
+                objs: Path) -> tuple[list[str], list[list[np.ndarray]]]:
     """(outputs where edgekit's bytes differ from TFLM's, edgekit's outputs)."""
     from edgekit.codegen.aot.host import build_host, run_host_sets
     from edgekit.tflite_model import load_model
@@ -61,7 +68,7 @@ def _mismatches(model: bytes, sets: list[list[np.ndarray]], work: Path) -> tuple
     need_module("tflite_micro")
     need_tool("gcc")
     parsed = load_model(model)
-    ours = run_host_sets(build_host(parsed, work), sets)
+    ours = run_host_sets(build_host(parsed, work, obj_cache=objs), sets)
     ref = tflm_run(parsed, sets)
     producer = {t: op for op in parsed.main.operators for t in op.outputs}
     problems = []
@@ -115,7 +122,7 @@ def _unary_ops(rng: np.random.Generator) -> list:
     return ops
 
 
-def test_unary_ops_every_input_value_match_tflm(tmp_path: Path) -> None:
+def test_unary_ops_every_input_value_match_tflm(tmp_path: Path, objs: Path) -> None:
     rng = np.random.default_rng(1)
     ops = _unary_ops(rng)
     model = multi_op_model(ops)
@@ -128,12 +135,12 @@ def test_unary_ops_every_input_value_match_tflm(tmp_path: Path) -> None:
         return None
 
     sets = _value_sets(model, 6, rng, fill)
-    problems, ours = _mismatches(model, sets, tmp_path)
+    problems, ours = _mismatches(model, sets, tmp_path, objs)
     assert problems == []
     _assert_varied(model, ours)
 
 
-def test_rsqrt_below_zero_point_fails_like_tflm(tmp_path: Path) -> None:
+def test_rsqrt_below_zero_point_fails_like_tflm(tmp_path: Path, objs: Path) -> None:
     from edgekit.codegen.aot.host import build_host, run_host
     from edgekit.errors import EdgekitError
     from edgekit.tflite_model import load_model
@@ -141,7 +148,7 @@ def test_rsqrt_below_zero_point_fails_like_tflm(tmp_path: Path) -> None:
 
     need_tool("gcc")
     model = single_op_model("RSQRT", [T((4,), "int8", 0.1, 0)], [T((4,), "int8", 0.05, 0)])
-    exe = build_host(load_model(model), tmp_path)
+    exe = build_host(load_model(model), tmp_path, obj_cache=objs)
     ok = np.array([0, 1, 50, 127], np.int8)
     assert run_host(exe, [ok])[0].tobytes() == np.asarray(tflm_run(model, [ok])[0][0]).tobytes()
     bad = np.array([0, -1, 50, 127], np.int8)
@@ -218,7 +225,7 @@ def _binary_ops(rng: np.random.Generator) -> list:
     return ops
 
 
-def test_binary_broadcast_ops_match_tflm(tmp_path: Path) -> None:
+def test_binary_broadcast_ops_match_tflm(tmp_path: Path, objs: Path) -> None:
     rng = np.random.default_rng(2)
     model = multi_op_model(_binary_ops(rng))
 
@@ -227,7 +234,7 @@ def test_binary_broadcast_ops_match_tflm(tmp_path: Path) -> None:
             return rng.integers(-3, 4, size=t.shape).astype(t.dtype)
         return None
 
-    problems, ours = _mismatches(model, _value_sets(model, 9, rng, near), tmp_path)
+    problems, ours = _mismatches(model, _value_sets(model, 9, rng, near), tmp_path, objs)
     assert problems == []
     _assert_varied(model, ours, sometimes_constant=(*COMPARISONS, "LOGICAL_AND", "LOGICAL_OR"))  # a constant operand
 
@@ -290,7 +297,7 @@ def _scan_ops(rng: np.random.Generator) -> list:
     return ops
 
 
-def test_scan_matmul_normalization_match_tflm(tmp_path: Path) -> None:
+def test_scan_matmul_normalization_match_tflm(tmp_path: Path, objs: Path) -> None:
     rng = np.random.default_rng(3)
     model = multi_op_model(_scan_ops(rng))
 
@@ -305,7 +312,7 @@ def test_scan_matmul_normalization_match_tflm(tmp_path: Path) -> None:
             return np.resize(ALL_INT8[::3], t.shape).astype(np.int8)
         return None
 
-    problems, ours = _mismatches(model, _value_sets(model, 9, rng, rows), tmp_path)
+    problems, ours = _mismatches(model, _value_sets(model, 9, rng, rows), tmp_path, objs)
     assert problems == []
     _assert_varied(model, ours)
 
@@ -341,3 +348,75 @@ def test_unsupported_parameters_are_refused_with_a_reason(op, ins, outs, opts, w
     with pytest.raises(UnsupportedOpError, match=why) as exc:
         check_supported(single_op_model(op, ins, outs, **opts))
     assert exc.value.hint and "tflm" in exc.value.hint
+
+
+# ----------------------------------------------------------------------------------------------
+# all of them in one firmware on the emulated Cortex-M4
+
+def _chain() -> bytes:
+    """One input through every op of this module (bool tensors only inside), several outputs."""
+    rng = np.random.default_rng(7)
+
+    def const(shape: tuple, dtype: str = "int8", s: float = 0.05, z: int = 0) -> T:
+        return T(shape, dtype, s, z, data=rng.integers(-128, 128, size=shape).astype(dtype))
+
+    def act(s: float, z: int, shape: tuple = (1, 8, 16), dtype: str = "int8") -> T:
+        return T(shape, dtype, s, z)
+
+    x, a, b, c, r = act(0.05, -10), act(0.04, 5), act(0.03, -20), act(0.03, -128), act(0.2, -100)
+    d, mn, e = act(0.03, -20), act(0.03, -20), act(0.05, -128)
+    g, h, gh, ng, ne, k = (act(0, 0, dtype="bool") for _ in range(6))
+    for t in (g, h, gh, ng, ne, k):
+        t.scale = None
+    s, m, att = act(0.05, -10), act(0.3, 3, (1, 8, 12)), act(2.0, -5, (1, 8, 8))
+    ls, l2, cs, am = act(16 / 256, 127, (1, 8, 8)), act(1 / 128, 0, (1, 8, 12)), act(0.6, 0), T((1, 8), "int32")
+    axis = T((1,), "int32", data=np.array([2], np.int32))
+    last = T((1,), "int32", data=np.array([-1], np.int32))
+    return multi_op_model([
+        ("PRELU", [x, const((16,), s=0.01, z=-20)], [a], {}),
+        ("ELU", [a], [b], {}),
+        ("ABS", [b], [c], {}),
+        ("RSQRT", [c], [r], {}),
+        ("MAXIMUM", [b, const((16,), s=0.03, z=-20)], [d], {}),
+        ("MINIMUM", [d, const((8, 1), s=0.03, z=-20)], [mn], {}),
+        ("SQUARED_DIFFERENCE", [x, mn], [e], {}),
+        ("GREATER", [x, e], [g], {}),
+        ("LESS_EQUAL", [a, const((1, 16), s=0.04, z=5)], [h], {}),
+        ("LOGICAL_OR", [g, h], [gh], {}),
+        ("NOT_EQUAL", [x, b], [ne], {}),
+        ("LOGICAL_NOT", [gh], [ng], {}),
+        ("LOGICAL_AND", [ng, ne], [k], {}),
+        ("SELECT_V2", [k, x, e], [s], {}),
+        ("BATCH_MATMUL", [s, const((16, 12), s=0.02, z=3)], [m], {}),
+        ("BATCH_MATMUL", [m, m], [att], {"adj_y": True}),
+        ("LOG_SOFTMAX", [att], [ls], {}),
+        ("L2_NORMALIZATION", [m], [l2], {}),
+        ("CUMSUM", [r, axis], [cs], {"exclusive": True}),
+        ("ARG_MAX", [m, last], [am], {}),
+    ])
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_math_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.validate import validate
+
+    path = tmp_path / "math_chain.tflite"
+    path.write_bytes(_chain())
+    rng = np.random.default_rng(8)
+    xs = np.concatenate([np.stack([np.full((1, 8, 16), v, np.int8) for v in (-128, 127)]),
+                         rng.integers(-128, 128, size=(4, 1, 8, 16)).astype(np.int8)])
+    res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
+    assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
+
+
+def test_math_chain_matches_tflm_on_host(tmp_path: Path, objs: Path) -> None:
+    """The QEMU chain on the host too (quick to debug), with outputs that vary."""
+    model = _chain()
+    problems, ours = _mismatches(model, _value_sets(model, 6, np.random.default_rng(9)), tmp_path, objs)
+    assert problems == []
+    _assert_varied(model, ours)
