@@ -420,3 +420,44 @@ def test_math_chain_matches_tflm_on_host(tmp_path: Path, objs: Path) -> None:
     problems, ours = _mismatches(model, _value_sets(model, 6, np.random.default_rng(9)), tmp_path, objs)
     assert problems == []
     _assert_varied(model, ours)
+
+
+# ----------------------------------------------------------------------------------------------
+# a Keras 3 model of everyday layers through the real converter
+
+def keras_math_model():
+    """PReLU, a one-head self-attention block (two BATCH_MATMULs, one with adj_y), an argmax output, and
+    elementwise layers/ops that convert to this module's ops (Maximum, Minimum, abs, rsqrt, log_softmax,
+    where/greater, squared difference). (TF 2.21's converter leaves ELU and CUMSUM in float32: not here.)"""
+    import keras
+    import tensorflow as tf
+    from keras import layers, ops
+
+    x = keras.Input((6, 8), batch_size=1, name="in_x")  # names fix the converter's input order
+    y = keras.Input((6, 8), batch_size=1, name="in_y")
+    h = layers.PReLU()(layers.Dense(8)(x))
+    q, k, v = layers.Dense(8)(h), layers.Dense(8)(h), layers.Dense(8)(h)
+    att = layers.Softmax()(ops.einsum("bqd,bkd->bqk", q, k))
+    o = ops.einsum("bqk,bkd->bqd", att, v)
+    logits = layers.Dense(5)(o)
+    argmax = layers.Lambda(lambda t: tf.argmax(t, axis=-1, output_type=tf.int32), output_shape=(6,))(logits)
+    return keras.Model([x, y], [
+        o, argmax, layers.Maximum()([h, y]), layers.Minimum()([h, y]), ops.rsqrt(ops.abs(h) + 1.0),
+        layers.Activation("log_softmax")(h), ops.where(ops.greater(h, y), h, 0.5), ops.square(h - y)])
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("regime", ["unit", "tiny"])  # "huge": scales >= 1 at GREATER make TFLM abort
+def test_keras_math_model_matches_tflm(regime: str, request: pytest.FixtureRequest, tmp_path: Path,
+                                       objs: Path) -> None:
+    need_module("tensorflow")
+    need_tool("gcc")
+    from aot_util import aot_vs_tflm, convert_int8, opcodes
+
+    cache = getattr(request.config, "cache", None)
+    models = Path(cache.mkdir("edgekit_aot_models")) if cache is not None else tmp_path
+    tflite = convert_int8(keras_math_model, regime, models)
+    ops = set(opcodes(tflite))
+    assert {"PRELU", "BATCH_MATMUL", "ARG_MAX", "MAXIMUM", "MINIMUM", "ABS", "RSQRT", "LOG_SOFTMAX", "GREATER",
+            "SQUARED_DIFFERENCE", "SELECT_V2"} <= ops, ops
+    assert aot_vs_tflm(tflite, tmp_path, sets=6, seed=3, obj_cache=objs) == []

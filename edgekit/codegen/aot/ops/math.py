@@ -303,9 +303,9 @@ class Binary(OpHandler):
 
 @register
 class SelectV2(OpHandler):
-    """SELECT_V2 (and SELECT with equal shapes): bool condition, int8 / int16 values (as TFLM), broadcasting."""
+    """SELECT_V2: bool condition, int8 / int16 values (as TFLM), broadcasting. (TFLM registers no SELECT.)"""
 
-    opcodes = ("SELECT_V2", "SELECT")
+    opcodes = ("SELECT_V2",)
 
     def check(self, ctx: OpContext) -> None:
         cond, x, y, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
@@ -313,8 +313,6 @@ class SelectV2(OpHandler):
         ctx.require_dtype(x, "int8", "int16", what="x")  # TFLM: int8, int16, float32
         ctx.require(y is not None and y.dtype == x.dtype and out.dtype == x.dtype,
                     "x, y and the output must have one dtype")
-        if ctx.op.opcode == "SELECT":
-            ctx.require(cond.shape == x.shape == y.shape, "SELECT without equal shapes is not supported")
         _layout(ctx, [0, 1, 2])
 
     def emit(self, ctx: OpContext) -> str:
