@@ -118,6 +118,8 @@ def _unary_ops(rng: np.random.Generator) -> list:
                                                                 int(rng.integers(-128, 128)))], {}))
     for s, so in ((0.01, 0.01), (3e-4, 1e-3), (2.0, 0.5)):
         ops.append(("ABS", [T((2, 300), "int16", s, 0)], [T((2, 300), "int16", so, 0)], {}))
+    for s, so in ((1e-4, 1e-3), (3e-3, 3e-4), (0.5, 1e-4), (0.05, 0.05)):  # int16 RSQRT: inputs >= 0
+        ops.append(("RSQRT", [T((5, 60), "int16", s, 0)], [T((5, 60), "int16", so, 0)], {}))
     ops.append(("LOGICAL_NOT", [T((3, 7), "bool")], [T((3, 7), "bool")], {}))
     return ops
 
@@ -132,6 +134,10 @@ def test_unary_ops_every_input_value_match_tflm(tmp_path: Path, objs: Path) -> N
             return ALL_INT8 if k % 2 == 0 else rng.permutation(ALL_INT8)
         if t.dtype == "int8" and t.shape == (128,) and k < 2:  # RSQRT (zero point -128): both halves of the range
             return ALL_INT8[128 * k:][:128]
+        if t.dtype == "int16" and t.shape == (5, 60):  # int16 RSQRT: 0, 1, small and large values
+            a = rng.integers(0, 32768, size=t.shape) if k % 2 else rng.integers(0, 300, size=t.shape)
+            a.flat[:3] = [0, 1, 32767]
+            return a.astype(np.int16)
         return None
 
     sets = _value_sets(model, 6, rng, fill)
@@ -156,6 +162,13 @@ def test_rsqrt_below_zero_point_fails_like_tflm(tmp_path: Path, objs: Path) -> N
         run_host(exe, [bad])
     with pytest.raises(EdgekitError):
         tflm_run(model, [bad])
+    model16 = single_op_model("RSQRT", [T((4,), "int16", 0.01, 0)], [T((4,), "int16", 0.01, 0)])
+    exe16 = build_host(load_model(model16), tmp_path / "s16", obj_cache=objs)
+    bad16 = np.array([0, 3, -7, 9], np.int16)
+    with pytest.raises(EdgekitError, match="returned 1000"):
+        run_host(exe16, [bad16])
+    with pytest.raises(EdgekitError):
+        tflm_run(model16, [bad16])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,7 +343,8 @@ def test_scan_matmul_normalization_match_tflm(tmp_path: Path, objs: Path) -> Non
     ("SQUARED_DIFFERENCE", [T((4,), "int16", 0.1, 3), T((4,), "int16", 0.1, 0)], [T((4,), "int16", 0.1, 0)], {},
      "zero points 0"),
     ("ABS", [T((4,), "int16", 0.1, 1)], [T((4,), "int16", 0.1, 0)], {}, "zero points 0"),
-    ("RSQRT", [T((4,), "int16", 0.1, 0)], [T((4,), "int16", 0.1, 0)], {}, "dtype int16"),
+    ("RSQRT", [T((4,), "int16", 0.1, 2)], [T((4,), "int16", 0.1, 0)], {}, "zero points 0"),
+    ("ELU", [T((4,), "int16", 0.1, 0)], [T((4,), "int16", 0.1, 0)], {}, "dtype int16"),
     ("CUMSUM", [T((4,), "int16", 0.1, 0), _axis(0)], [T((4,), "int16", 0.1, 0)], {}, "dtype int16"),
     ("BATCH_MATMUL", [T((2, 3), "int8", 0.1, 0), T((4, 5), "int8", 0.1, 0)], [T((2, 5), "int8", 0.1, 0)], {},
      "do not multiply"),
@@ -461,3 +475,19 @@ def test_keras_math_model_matches_tflm(regime: str, request: pytest.FixtureReque
     assert {"PRELU", "BATCH_MATMUL", "ARG_MAX", "MAXIMUM", "MINIMUM", "ABS", "RSQRT", "LOG_SOFTMAX", "GREATER",
             "SQUARED_DIFFERENCE", "SELECT_V2"} <= ops, ops
     assert aot_vs_tflm(tflite, tmp_path, sets=6, seed=3, obj_cache=objs) == []
+
+
+@pytest.mark.toolchain
+def test_math_kernels_compile_for_cortex_m_without_warnings(tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import REPO
+
+    gcc = need_tool("arm-none-eabi-gcc")
+    runtime = REPO / "firmware_templates" / "runtime" / "edgekit"
+    for cpu in ("cortex-m0plus", "cortex-m4"):
+        for name in ("ek_math", "ek_scan", "ek_batch_matmul", "ek_normalization"):
+            res = subprocess.run([gcc, "-std=c99", f"-mcpu={cpu}", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
+                                  "-Wconversion", "-Wno-sign-conversion", "-c", str(runtime / f"{name}.c"),
+                                  "-o", str(tmp_path / f"{name}.o")], capture_output=True, text=True)
+            assert res.returncode == 0, f"{cpu} {name}: {res.stderr}"

@@ -2,6 +2,7 @@
 #include "ek_math.h"
 
 #include "ek_common.h"
+#include "ek_normalization.h"
 
 static int32_t ek_load(const void *base, int32_t i, int32_t type) {
     switch (type) {
@@ -180,6 +181,25 @@ void ek_abs_s16(const int16_t *in, int16_t *out, size_t n, int32_t rescale, int3
         const int32_t v = in[i] < 0 ? -(int32_t)in[i] : in[i];
         out[i] = ek_sat_i16(rescale ? ek_mbqm(v, multiplier, shift) : v);
     }
+}
+
+int ek_rsqrt_s16(const int16_t *in, int16_t *out, size_t n, int32_t multiplier, int32_t shift) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int32_t inv_m, data;
+        int inv_s;
+        if (in[i] < 0) {
+            return EK_ERR_BAD_PARAM;
+        }
+        if (in[i] == 0) {
+            out[i] = INT16_MAX; /* TFLM: a value at the zero point gives the largest output */
+            continue;
+        }
+        ek_inv_sqrt(in[i], &inv_m, &inv_s);
+        data = ek_mbqm(1, inv_m, inv_s + 20);
+        out[i] = ek_sat_i16(ek_mbqm(data, multiplier, shift - 20));
+    }
+    return EK_OK;
 }
 
 size_t ek_count_below_s8(const int8_t *in, size_t n, int32_t min_value) {

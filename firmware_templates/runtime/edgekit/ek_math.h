@@ -68,6 +68,10 @@ void ek_select(const uint8_t *cond, const void *x, const void *y, void *out, con
 /* int16 ABS (zero points 0): |x| clamped, or rescaled by (multiplier, shift) when rescale is 1. */
 void ek_abs_s16(const int16_t *in, int16_t *out, size_t n, int32_t rescale, int32_t multiplier, int32_t shift);
 
+/* int16 RSQRT (zero points 0): TFLM's RsqrtEvalQuantized per element, output multiplier (multiplier, shift).
+ * Returns EK_ERR_BAD_PARAM (and stops) at a negative input, as TFLM fails the inference there; else EK_OK. */
+int ek_rsqrt_s16(const int16_t *in, int16_t *out, size_t n, int32_t multiplier, int32_t shift);
+
 /* Number of elements of in[0 .. n) below min_value. */
 size_t ek_count_below_s8(const int8_t *in, size_t n, int32_t min_value);
 

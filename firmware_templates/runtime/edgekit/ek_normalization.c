@@ -45,7 +45,7 @@ static int32_t ek_sat_add(int32_t a, int32_t b) {
 }
 
 /* TFLite GetInvSqrtQuantizedMultiplierExp(input, kReverseShift = -1). */
-static void ek_inv_sqrt(int32_t input, int32_t *multiplier, int *shift) {
+void ek_inv_sqrt(int32_t input, int32_t *multiplier, int *shift) {
     const int32_t half_three = (1 << 28) + (1 << 27);
     int32_t half_input, x;
     int s = 11, pairs, i;

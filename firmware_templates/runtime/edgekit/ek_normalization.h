@@ -15,6 +15,10 @@
 
 #include <stdint.h>
 
+/* TFLite GetInvSqrtQuantizedMultiplierExp(input, -1): 1 / sqrt(input) ~ multiplier * 2^shift / 2^31, shift <= 0
+ * (input 0 and 1 give INT32_MAX, 0). Also used by ek_rsqrt_s16. */
+void ek_inv_sqrt(int32_t input, int32_t *multiplier, int *shift);
+
 void ek_l2norm_s8(const int8_t *in, int8_t *out, int32_t outer, int32_t depth, int32_t input_zp);
 
 typedef struct {

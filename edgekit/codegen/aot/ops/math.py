@@ -1,7 +1,7 @@
 """Elementwise math ops with TFLM's int8 / int16 kernels (``ek_math.c``; 8-bit unary ops by ``ek_lut8``).
 
 Unary, int8 by table look-up (TFLM's arithmetic evaluated for all 256 inputs here): ABS, RSQRT, ELU, and
-LOGICAL_NOT on bool; int16 ABS in C. Broadcasting binary ops (``ek_binary``): MAXIMUM, MINIMUM,
+LOGICAL_NOT on bool; int16 ABS and RSQRT in C. Broadcasting binary ops (``ek_binary``): MAXIMUM, MINIMUM,
 SQUARED_DIFFERENCE, PRELU, EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, LOGICAL_AND,
 LOGICAL_OR; and SELECT_V2 (``ek_select``). Multipliers follow the TFLM kernels' Prepare functions
 (``elementwise.cc``, ``elu.cc``, ``squared_difference.cc``, ``prelu_common.cc``, ``comparisons.cc``).
@@ -166,16 +166,38 @@ class Abs(LutOp):
 
 @register
 class Rsqrt(LutOp):
-    """RSQRT, int8; an input below the zero point fails the inference like TFLM (EK_ERR_OP)."""
+    """RSQRT: int8 by table, int16 (zero points 0) in ``ek_rsqrt_s16``; an input below the zero point fails the
+    inference like TFLM (EK_ERR_OP)."""
 
     opcodes = ("RSQRT",)
 
     def table(self, ctx, in_scale, in_zp, out_scale, out_zp):
         return rsqrt_table(in_scale, in_zp, out_scale, out_zp)
 
+    def _s16(self, ctx: OpContext) -> tuple[int, int]:
+        inp, out = ctx.input(0), ctx.output(0)
+        ctx.require_dtype(out, "int16", what="output")
+        ctx.require(inp.size == out.size, "input and output differ in size")
+        (si, zi), (so, zo) = scale_zp(ctx, inp, "input"), scale_zp(ctx, out, "output")
+        ctx.require(zi == 0 and zo == 0, "int16 RSQRT needs zero points 0 (TFLM)")
+        mult, shift = rsqrt_multiplier(si, so)
+        ctx.require(-11 <= shift <= 30, f"output multiplier 2^{shift} is out of the supported range")
+        return mult, shift
+
+    def check(self, ctx: OpContext) -> None:
+        if ctx.input(0) is not None and ctx.input(0).dtype == "int16":
+            self._s16(ctx)
+        else:
+            super().check(ctx)
+
     def emit(self, ctx: OpContext) -> str:
+        src = ctx.op.inputs[0]
+        if ctx.input(0).dtype == "int16":
+            mult, shift = self._s16(ctx)
+            return (f"if (ek_rsqrt_s16({ctx.ptr(src, 'int16_t')}, {ctx.ptr(ctx.op.outputs[0], 'int16_t')}, "
+                    f"{ctx.output(0).size}u, {mult}, {shift}) != EK_OK) return EK_ERR_OP({ctx.op.index});")
         zp = scale_zp(ctx, ctx.input(0), "input")[1]
-        check = (f"if (ek_count_below_s8({ctx.ptr(ctx.op.inputs[0])}, {ctx.output(0).size}u, {zp}) != 0u) "
+        check = (f"if (ek_count_below_s8({ctx.ptr(src)}, {ctx.output(0).size}u, {zp}) != 0u) "
                  f"return EK_ERR_OP({ctx.op.index});")
         return check + "\n" + super().emit(ctx)
 
