@@ -153,22 +153,16 @@ def test_rsqrt_below_zero_point_fails_like_tflm(tmp_path: Path, objs: Path) -> N
     from edgekit.tflm import tflm_run
 
     need_tool("gcc")
-    model = single_op_model("RSQRT", [T((4,), "int8", 0.1, 0)], [T((4,), "int8", 0.05, 0)])
+    model = multi_op_model([("RSQRT", [T((4,), "int8", 0.1, 0)], [T((4,), "int8", 0.05, 0)], {}),
+                            ("RSQRT", [T((4,), "int16", 0.01, 0)], [T((4,), "int16", 0.01, 0)], {})])
     exe = build_host(load_model(model), tmp_path, obj_cache=objs)
-    ok = np.array([0, 1, 50, 127], np.int8)
-    assert run_host(exe, [ok])[0].tobytes() == np.asarray(tflm_run(model, [ok])[0][0]).tobytes()
-    bad = np.array([0, -1, 50, 127], np.int8)
-    with pytest.raises(EdgekitError, match="returned 1000"):  # EK_ERR_OP(0)
-        run_host(exe, [bad])
-    with pytest.raises(EdgekitError):
-        tflm_run(model, [bad])
-    model16 = single_op_model("RSQRT", [T((4,), "int16", 0.01, 0)], [T((4,), "int16", 0.01, 0)])
-    exe16 = build_host(load_model(model16), tmp_path / "s16", obj_cache=objs)
-    bad16 = np.array([0, 3, -7, 9], np.int16)
-    with pytest.raises(EdgekitError, match="returned 1000"):
-        run_host(exe16, [bad16])
-    with pytest.raises(EdgekitError):
-        tflm_run(model16, [bad16])
+    ok = [np.array([0, 1, 50, 127], np.int8), np.array([0, 3, 7, 32767], np.int16)]
+    assert [a.tobytes() for a in run_host(exe, ok)] == [np.asarray(a).tobytes() for a in tflm_run(model, [ok])[0]]
+    for k, bad in ((0, [np.array([0, -1, 50, 127], np.int8), ok[1]]), (1, [ok[0], np.array([0, 3, -7, 9], np.int16)])):
+        with pytest.raises(EdgekitError, match=f"returned {1000 + k}"):  # EK_ERR_OP(k)
+            run_host(exe, bad)
+        with pytest.raises(EdgekitError):
+            tflm_run(model, [bad])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -417,7 +411,7 @@ def test_math_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
     need_tool("cmake")
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     path = tmp_path / "math_chain.tflite"
     path.write_bytes(_chain())
@@ -426,14 +420,12 @@ def test_math_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
                          rng.integers(-128, 128, size=(4, 1, 8, 16)).astype(np.int8)])
     res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
+    assert list(Path(res.project_dir).rglob("ek_normalization.c")), "not built with edgekit's AOT runtime"
+    from edgekit.tflm import tflm_run
 
-
-def test_math_chain_matches_tflm_on_host(tmp_path: Path, objs: Path) -> None:
-    """The QEMU chain on the host too (quick to debug), with outputs that vary."""
-    model = _chain()
-    problems, ours = _mismatches(model, _value_sets(model, 6, np.random.default_rng(9)), tmp_path, objs)
-    assert problems == []
-    _assert_varied(model, ours)
+    ref = tflm_run(path, list(xs))  # the outputs compared are not constant
+    for j in range(len(ref[0])):
+        assert np.unique(np.concatenate([np.asarray(r[j]).reshape(-1) for r in ref])).size >= 2, j
 
 
 # ----------------------------------------------------------------------------------------------
@@ -461,16 +453,16 @@ def keras_math_model():
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("regime", ["unit", "tiny"])  # "huge": scales >= 1 at GREATER make TFLM abort
-def test_keras_math_model_matches_tflm(regime: str, request: pytest.FixtureRequest, tmp_path: Path,
-                                       objs: Path) -> None:
+def test_keras_math_model_matches_tflm(request: pytest.FixtureRequest, tmp_path: Path, objs: Path) -> None:
+    """Calibrated on unit-variance data (with data of scale ~300 the converter gives GREATER input scales >= 1,
+    where TFLM's comparison aborts and edgekit refuses)."""
     need_module("tensorflow")
     need_tool("gcc")
     from aot_util import aot_vs_tflm, convert_int8, opcodes
 
     cache = getattr(request.config, "cache", None)
     models = Path(cache.mkdir("edgekit_aot_models")) if cache is not None else tmp_path
-    tflite = convert_int8(keras_math_model, regime, models)
+    tflite = convert_int8(keras_math_model, "unit", models)
     ops = set(opcodes(tflite))
     assert {"PRELU", "BATCH_MATMUL", "ARG_MAX", "MAXIMUM", "MINIMUM", "ABS", "RSQRT", "LOG_SOFTMAX", "GREATER",
             "SQUARED_DIFFERENCE", "SELECT_V2"} <= ops, ops
