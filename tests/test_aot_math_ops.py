@@ -201,19 +201,21 @@ def _binary_ops(rng: np.random.Generator) -> list:
         z = [int(v) for v in rng.integers(-128, 128, 3)]
         for dtype in ("int8", "int16", "int32"):
             for op in ("MAXIMUM", "MINIMUM"):
-                ops.append((op, (pair(dtype, 0.1, 0, 0.1, 0)), [T(out, dtype, 0.1, 0)], {}))
+                ops.append((op, pair(dtype, 0.1, 0, 0.1, 0), [T(out, dtype, 0.1, 0)], {}))
         s1, s2 = _scales(rng)
-        ops.append(("SQUARED_DIFFERENCE", (pair("int8", s1, z[0], s2, z[1])),
+        ops.append(("SQUARED_DIFFERENCE", pair("int8", s1, z[0], s2, z[1]),
                     [T(out, "int8", _f32(max(s1, s2) ** 2 * 10 ** rng.uniform(1, 3.5)), z[2])], {}))
-        ops.append(("SQUARED_DIFFERENCE", (pair("int16", s1 / 256, 0, s2 / 256, 0)),
+        ops.append(("SQUARED_DIFFERENCE", pair("int16", s1 / 256, 0, s2 / 256, 0),
                     [T(out, "int16", _f32(max(s1, s2) ** 2 * 10 ** rng.uniform(1, 3.5)), 0)], {}))
         s1, s2 = _scales(rng, below_one=True)  # TFLM's int8 comparisons need scales below 1
         for op in COMPARISONS:
-            ops.append((op, (pair("int8", s1, z[0], s2, z[1])), [T(out, "bool")], {}))
-            ops.append((op, (pair("int8", s1, z[0], s1, z[0])), [T(out, "bool")], {}))  # equal quantization
-            ops.append((op, (pair("int32", 1.0, 0, 1.0, 0)), [T(out, "bool")], {}))
+            ops.append((op, pair("int8", s1, z[0], s2, z[1]), [T(out, "bool")], {}))
+            ops.append((op, pair("int8", s1, z[0], s1, z[0]), [T(out, "bool")], {}))  # equal quantization
+            ops.append((op, pair("int32", 1.0, 0, 1.0, 0), [T(out, "bool")], {}))
+            if op in ("EQUAL", "NOT_EQUAL"):
+                ops.append((op, pair("bool", None, 0, None, 0), [T(out, "bool")], {}))
         for op in ("LOGICAL_AND", "LOGICAL_OR"):
-            ops.append((op, (pair("bool", None, 0, None, 0)), [T(out, "bool")], {}))
+            ops.append((op, pair("bool", None, 0, None, 0), [T(out, "bool")], {}))
         if len(out) <= 4 and sb != ():  # PRELU: alpha broadcast over the input (a constant or an input)
             for dtype in ("int8", "int16"):
                 s, sa_, so = (_f32(10 ** rng.uniform(-3, 0)) for _ in range(3))
@@ -348,6 +350,8 @@ def test_scan_matmul_normalization_match_tflm(tmp_path: Path, objs: Path) -> Non
      [T((1, 1, 1, 1, 2, 3), "int8", 0.1, 0)], {}, "broadcasts at most 5-D"),
     ("SELECT_V2", [T((4,), "bool"), T((4,), "int32"), T((4,), "int32")], [T((4,), "int32")], {}, "dtype int32"),
     ("LOGICAL_AND", [T((4,), "int8", 0.1, 0), T((4,), "int8", 0.1, 0)], [T((4,), "bool")], {}, "dtype int8"),
+    ("LESS", [T((4,), "int16", 0.1, 0), T((4,), "int16", 0.1, 0)], [T((4,), "bool")], {}, "dtype int16"),
+    ("GREATER", [T((4,), "bool"), T((4,), "bool")], [T((4,), "bool")], {}, "dtype bool"),
 ])
 def test_unsupported_parameters_are_refused_with_a_reason(op, ins, outs, opts, why) -> None:
     from edgekit.codegen.aot.generate import check_supported

@@ -263,8 +263,9 @@ class Binary(OpHandler):
         elif op in ("MAXIMUM", "MINIMUM"):
             ctx.require_dtype(a, "int8", "int16", "int32", what="input 1")
             ctx.require(b.dtype == a.dtype and out.dtype == a.dtype, "inputs and output must have one dtype")
-        elif op in COMPARISONS:
-            ctx.require_dtype(a, "int8", "int16", "int32", "bool", what="input 1")
+        elif op in COMPARISONS:  # TFLM: int8 (rescaled), int32, and bool for (NOT_)EQUAL; no int16
+            ctx.require_dtype(a, "int8", "int32", *(("bool",) if op in ("EQUAL", "NOT_EQUAL") else ()),
+                              what="input 1")
             ctx.require(b.dtype == a.dtype, "the two inputs must have one dtype")
             ctx.require_dtype(out, "bool", what="output")
             if a.dtype == "int8":
