@@ -4,86 +4,147 @@
 #include "ek_common.h"
 #include "ek_normalization.h"
 
-static int32_t ek_load(const void *base, int32_t i, int32_t type) {
+#define EK_CHUNK 32 /* elements per pass: operands are widened to int32 in blocks, then one loop per op */
+
+/* dst[i] = element off + i * step of base (of type), widened to int32 (bool: 0 / 1). */
+static void ek_load_block(const void *base, int32_t off, int32_t step, int32_t n, int32_t type, int32_t *dst) {
+    int32_t i;
     switch (type) {
-    case EK_T_S8:
-        return ((const int8_t *)base)[i];
-    case EK_T_S16:
-        return ((const int16_t *)base)[i];
-    case EK_T_S32:
-        return ((const int32_t *)base)[i];
-    default:
-        return ((const uint8_t *)base)[i] != 0u;
+    case EK_T_S8: {
+        const int8_t *s = (const int8_t *)base + off;
+        for (i = 0; i < n; i++) {
+            dst[i] = s[i * step];
+        }
+        break;
+    }
+    case EK_T_S16: {
+        const int16_t *s = (const int16_t *)base + off;
+        for (i = 0; i < n; i++) {
+            dst[i] = s[i * step];
+        }
+        break;
+    }
+    case EK_T_S32: {
+        const int32_t *s = (const int32_t *)base + off;
+        for (i = 0; i < n; i++) {
+            dst[i] = s[i * step];
+        }
+        break;
+    }
+    default: {
+        const uint8_t *s = (const uint8_t *)base + off;
+        for (i = 0; i < n; i++) {
+            dst[i] = s[i * step] != 0u;
+        }
+        break;
+    }
     }
 }
 
-static void ek_store(void *base, int32_t i, int32_t type, int32_t v) {
+static void ek_store_block(void *base, int32_t off, int32_t n, int32_t type, const int32_t *src) {
+    int32_t i;
     switch (type) {
     case EK_T_S8:
-        ((int8_t *)base)[i] = (int8_t)v;
+        for (i = 0; i < n; i++) {
+            ((int8_t *)base)[off + i] = (int8_t)src[i];
+        }
         break;
     case EK_T_S16:
-        ((int16_t *)base)[i] = (int16_t)v;
+        for (i = 0; i < n; i++) {
+            ((int16_t *)base)[off + i] = (int16_t)src[i];
+        }
         break;
     case EK_T_S32:
-        ((int32_t *)base)[i] = v;
+        memcpy((int32_t *)base + off, src, (size_t)n * sizeof(int32_t));
         break;
     default:
-        ((uint8_t *)base)[i] = (uint8_t)(v != 0);
+        for (i = 0; i < n; i++) {
+            ((uint8_t *)base)[off + i] = (uint8_t)(src[i] != 0);
+        }
         break;
     }
 }
 
 static int32_t ek_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
 
-/* TFLM's rescale of a comparison / SQUARED_DIFFERENCE input: (x + offset) << left_shift, times a multiplier < 1. */
-static int32_t ek_rescale_in(int32_t x, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift) {
-    const int32_t shifted = ek_wrap_mul(x + offset, (int32_t)(1u << left_shift));
-    return ek_mbqm_smaller_than_one(shifted, mult, shift);
+/* TFLM's rescale of a comparison / SQUARED_DIFFERENCE input: (x + offset) << left_shift, times a multiplier < 1
+ * (non-negative multipliers: ek_mbqm_pos gives MultiplyByQuantizedMultiplierSmallerThanOneExp's results). */
+static void ek_rescale_block(int32_t *x, int32_t n, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift) {
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        x[i] = ek_mbqm_pos(ek_wrap_mul(x[i] + offset, (int32_t)(1u << left_shift)), mult, shift);
+    }
 }
 
-static int32_t ek_binary_one(int32_t a, int32_t b, const ek_binary_params *p) {
+/* o[i] = a[i] op b[i]; a and b may be modified. */
+static void ek_binary_block(int32_t *a, int32_t *b, int32_t *o, int32_t n, const ek_binary_params *p) {
+    int32_t i;
     switch (p->op) {
     case EK_BIN_MAXIMUM:
-        return a > b ? a : b;
+        for (i = 0; i < n; i++) {
+            o[i] = a[i] > b[i] ? a[i] : b[i];
+        }
+        return;
     case EK_BIN_MINIMUM:
-        return a < b ? a : b;
-    case EK_BIN_SQDIFF: {
-        const int32_t d = ek_rescale_in(a, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift) -
-                          ek_rescale_in(b, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift);
-        const int32_t o = ek_mbqm(ek_wrap_mul(d, d), p->out_mult, p->out_shift) + p->out_offset;
-        return ek_clamp_i32(o, p->act_min, p->act_max);
-    }
-    case EK_BIN_PRELU: {
-        const int32_t x = p->in1_offset + a;
-        const int32_t o = x >= 0 ? ek_mbqm(x, p->in1_mult, p->in1_shift)
-                                 : ek_mbqm(ek_wrap_mul(x, p->in2_offset + b), p->in2_mult, p->in2_shift);
-        return ek_clamp_i32(o + p->out_offset, p->act_min, p->act_max);
-    }
+        for (i = 0; i < n; i++) {
+            o[i] = a[i] < b[i] ? a[i] : b[i];
+        }
+        return;
+    case EK_BIN_SQDIFF:
+        ek_rescale_block(a, n, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift);
+        ek_rescale_block(b, n, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift);
+        for (i = 0; i < n; i++) {
+            const int32_t d = a[i] - b[i];
+            o[i] = ek_clamp_i32(ek_mbqm_pos(ek_wrap_mul(d, d), p->out_mult, p->out_shift) + p->out_offset,
+                                p->act_min, p->act_max);
+        }
+        return;
+    case EK_BIN_PRELU:
+        for (i = 0; i < n; i++) {
+            const int32_t x = p->in1_offset + a[i];
+            const int32_t v = x >= 0 ? ek_mbqm_pos(x, p->in1_mult, p->in1_shift)
+                                     : ek_mbqm_pos(ek_wrap_mul(x, p->in2_offset + b[i]), p->in2_mult, p->in2_shift);
+            o[i] = ek_clamp_i32(v + p->out_offset, p->act_min, p->act_max);
+        }
+        return;
     case EK_BIN_AND:
-        return a && b;
+        for (i = 0; i < n; i++) {
+            o[i] = a[i] && b[i];
+        }
+        return;
     case EK_BIN_OR:
-        return a || b;
+        for (i = 0; i < n; i++) {
+            o[i] = a[i] || b[i];
+        }
+        return;
     default:
         break;
     }
     if (p->scaled) {
-        a = ek_rescale_in(a, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift);
-        b = ek_rescale_in(b, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift);
+        ek_rescale_block(a, n, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift);
+        ek_rescale_block(b, n, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift);
     }
-    switch (p->op) {
-    case EK_BIN_EQUAL:
-        return a == b;
-    case EK_BIN_NOT_EQUAL:
-        return a != b;
-    case EK_BIN_LESS:
-        return a < b;
-    case EK_BIN_LESS_EQUAL:
-        return a <= b;
-    case EK_BIN_GREATER:
-        return a > b;
-    default:
-        return a >= b;
+    for (i = 0; i < n; i++) {
+        switch (p->op) {
+        case EK_BIN_EQUAL:
+            o[i] = a[i] == b[i];
+            break;
+        case EK_BIN_NOT_EQUAL:
+            o[i] = a[i] != b[i];
+            break;
+        case EK_BIN_LESS:
+            o[i] = a[i] < b[i];
+            break;
+        case EK_BIN_LESS_EQUAL:
+            o[i] = a[i] <= b[i];
+            break;
+        case EK_BIN_GREATER:
+            o[i] = a[i] > b[i];
+            break;
+        default:
+            o[i] = a[i] >= b[i];
+            break;
+        }
     }
 }
 
@@ -129,11 +190,14 @@ typedef struct {
 static void ek_binary_row(const int32_t off[3], int32_t out_off, int32_t n, const int32_t step[3], void *vctx) {
     const ek_binary_ctx *c = (const ek_binary_ctx *)vctx;
     const ek_binary_params *p = c->p;
+    int32_t a[EK_CHUNK], b[EK_CHUNK], o[EK_CHUNK];
     int32_t i;
-    for (i = 0; i < n; i++) {
-        const int32_t a = ek_load(c->in1, off[0] + i * step[0], p->in1_type);
-        const int32_t b = ek_load(c->in2, off[1] + i * step[1], p->in2_type);
-        ek_store(c->out, out_off + i, p->out_type, ek_binary_one(a, b, p));
+    for (i = 0; i < n; i += EK_CHUNK) {
+        const int32_t m = n - i < EK_CHUNK ? n - i : EK_CHUNK;
+        ek_load_block(c->in1, off[0] + i * step[0], step[0], m, p->in1_type, a);
+        ek_load_block(c->in2, off[1] + i * step[1], step[1], m, p->in2_type, b);
+        ek_binary_block(a, b, o, m, p);
+        ek_store_block(c->out, out_off + i, m, p->out_type, o);
     }
 }
 
