@@ -219,12 +219,20 @@ typedef struct {
 
 static void ek_select_row(const int32_t off[3], int32_t out_off, int32_t n, const int32_t step[3], void *vctx) {
     const ek_select_ctx *c = (const ek_select_ctx *)vctx;
-    const size_t eb = (size_t)c->elem_bytes;
+    const uint8_t *cond = c->cond + off[0];
     int32_t i;
-    for (i = 0; i < n; i++) {
-        const uint8_t *src = c->cond[off[0] + i * step[0]] ? c->x + (size_t)(off[1] + i * step[1]) * eb
-                                                            : c->y + (size_t)(off[2] + i * step[2]) * eb;
-        memcpy(c->out + (size_t)(out_off + i) * eb, src, eb);
+    if (c->elem_bytes == 1) {
+        const int8_t *x = (const int8_t *)c->x + off[1], *y = (const int8_t *)c->y + off[2];
+        int8_t *o = (int8_t *)c->out + out_off;
+        for (i = 0; i < n; i++) {
+            o[i] = cond[i * step[0]] ? x[i * step[1]] : y[i * step[2]];
+        }
+    } else {
+        const int16_t *x = (const int16_t *)c->x + off[1], *y = (const int16_t *)c->y + off[2];
+        int16_t *o = (int16_t *)c->out + out_off;
+        for (i = 0; i < n; i++) {
+            o[i] = cond[i * step[0]] ? x[i * step[1]] : y[i * step[2]];
+        }
     }
 }
 

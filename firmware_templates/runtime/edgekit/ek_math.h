@@ -61,7 +61,7 @@ typedef struct {
 
 void ek_binary(const void *in1, const void *in2, void *out, const ek_nshape *shape, const ek_binary_params *p);
 
-/* out = cond ? x : y, elements of elem_bytes (1, 2 or 4) bytes; stride[0] is cond's, [1] x's, [2] y's. */
+/* out = cond ? x : y, elements of elem_bytes (1 or 2) bytes; stride[0] is cond's, [1] x's, [2] y's. */
 void ek_select(const uint8_t *cond, const void *x, const void *y, void *out, const ek_nshape *shape,
                int32_t elem_bytes);
 

@@ -46,7 +46,7 @@ void ek_cumsum_s8(const int8_t *in, int8_t *out, int32_t outer, int32_t axis_siz
             for (a = 0; a < axis_size; a++) {
                 const size_t at = base + (size_t)(p->reverse ? axis_size - 1 - a : a) * (size_t)inner;
                 const int32_t y = (int32_t)((uint32_t)(p->input_offset + in[at]) << 20);
-                const int32_t scaled = ek_mbqm_smaller_than_one(y, p->input_multiplier, p->input_shift);
+                const int32_t scaled = ek_mbqm_pos(y, p->input_multiplier, p->input_shift); /* multiplier >= 0 */
                 int32_t sum;
                 if (p->exclusive) {
                     sum = (int32_t)acc;
@@ -55,7 +55,7 @@ void ek_cumsum_s8(const int8_t *in, int8_t *out, int32_t outer, int32_t axis_siz
                     acc += (uint32_t)scaled;
                     sum = (int32_t)acc;
                 }
-                out[at] = ek_sat_i8(ek_mbqm_smaller_than_one(sum, p->output_multiplier, p->output_shift) +
+                out[at] = ek_sat_i8(ek_mbqm_pos(sum, p->output_multiplier, p->output_shift) +
                                     p->output_offset);
             }
         }
