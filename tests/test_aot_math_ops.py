@@ -216,7 +216,7 @@ def _binary_ops(rng: np.random.Generator) -> list:
                 ops.append((op, pair("bool", None, 0, None, 0), [T(out, "bool")], {}))
         for op in ("LOGICAL_AND", "LOGICAL_OR"):
             ops.append((op, pair("bool", None, 0, None, 0), [T(out, "bool")], {}))
-        if len(out) <= 4 and sb != ():  # PRELU: alpha broadcast over the input (a constant or an input)
+        if sb != ():  # PRELU: alpha broadcast over the input (a constant or an input), up to 5-D
             for dtype in ("int8", "int16"):
                 s, sa_, so = (_f32(10 ** rng.uniform(-3, 0)) for _ in range(3))
                 zin = z[0] if dtype == "int8" else 0
