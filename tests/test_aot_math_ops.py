@@ -225,6 +225,14 @@ def _binary_ops(rng: np.random.Generator) -> list:
                     alpha.data = rng.integers(-128, 128, size=sb).astype(np.int8)
                 zo = z[2] if dtype == "int8" else 0
                 ops.append(("PRELU", [T(out, dtype, s, zin), alpha], [T(out, dtype, so, zo)], {}))
+    for sa, sb in (((4, 16, 32), (32,)), ((2048,), (2048,))):  # >= 1024 outputs: int8 inputs rescaled by tables
+        out = tuple(np.broadcast_shapes(sa, sb))
+        s1, s2 = _scales(rng, below_one=True)
+        z = [int(v) for v in rng.integers(-128, 128, 3)]
+        ops.append(("SQUARED_DIFFERENCE", _operands(rng, sa, sb, "int8", s1, z[0], s2, z[1]),
+                    [T(out, "int8", _f32(max(s1, s2) ** 2 * 10 ** rng.uniform(1, 3.5)), z[2])], {}))
+        for op in COMPARISONS:
+            ops.append((op, _operands(rng, sa, sb, "int8", s1, z[0], s2, z[1]), [T(out, "bool")], {}))
     for cond, x, y in [((2, 3, 4), (2, 3, 4), (2, 3, 4)), ((2, 1, 4), (2, 3, 4), (4,)), ((3, 1), (1, 5), (3, 5)),
                        ((1, 2, 1, 3, 1), (2, 1, 4, 1, 2), (1, 1, 1, 3, 2))]:
         out = tuple(np.broadcast_shapes(cond, x, y))
@@ -246,6 +254,7 @@ def test_binary_broadcast_ops_match_tflm(tmp_path: Path, objs: Path) -> None:
     problems, ours = _mismatches(model, _value_sets(model, 9, rng, near), tmp_path, objs)
     assert problems == []
     _assert_varied(model, ours, sometimes_constant=(*COMPARISONS, "LOGICAL_AND", "LOGICAL_OR"))  # a constant operand
+    assert "_in1_rescale" in (tmp_path / "src" / "ek_weights.c").read_text()  # the table path ran too
 
 
 # ----------------------------------------------------------------------------------------------

@@ -69,8 +69,19 @@ static int32_t ek_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint32_t)a 
 
 /* TFLM's rescale of a comparison / SQUARED_DIFFERENCE input: (x + offset) << left_shift, times a multiplier < 1
  * (non-negative multipliers: ek_mbqm_pos gives MultiplyByQuantizedMultiplierSmallerThanOneExp's results). */
-static void ek_rescale_block(int32_t *x, int32_t n, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift) {
+static void ek_rescale_block(int32_t *x, int32_t n, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift,
+                             const int32_t *table) {
     int32_t i;
+#if !EK_SINGLE_ROUNDING
+    if (table != NULL) {
+        for (i = 0; i < n; i++) {
+            x[i] = table[x[i] + 128];
+        }
+        return;
+    }
+#else
+    (void)table;
+#endif
     for (i = 0; i < n; i++) {
         x[i] = ek_mbqm_pos(ek_wrap_mul(x[i] + offset, (int32_t)(1u << left_shift)), mult, shift);
     }
@@ -91,8 +102,8 @@ static void ek_binary_block(int32_t *a, int32_t *b, int32_t *o, int32_t n, const
         }
         return;
     case EK_BIN_SQDIFF:
-        ek_rescale_block(a, n, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift);
-        ek_rescale_block(b, n, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift);
+        ek_rescale_block(a, n, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift, p->table1);
+        ek_rescale_block(b, n, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift, p->table2);
         for (i = 0; i < n; i++) {
             const int32_t d = a[i] - b[i];
             o[i] = ek_clamp_i32(ek_mbqm_pos(ek_wrap_mul(d, d), p->out_mult, p->out_shift) + p->out_offset,
@@ -121,8 +132,8 @@ static void ek_binary_block(int32_t *a, int32_t *b, int32_t *o, int32_t n, const
         break;
     }
     if (p->scaled) {
-        ek_rescale_block(a, n, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift);
-        ek_rescale_block(b, n, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift);
+        ek_rescale_block(a, n, p->in1_offset, p->left_shift, p->in1_mult, p->in1_shift, p->table1);
+        ek_rescale_block(b, n, p->in2_offset, p->left_shift, p->in2_mult, p->in2_shift, p->table2);
     }
     for (i = 0; i < n; i++) {
         switch (p->op) {

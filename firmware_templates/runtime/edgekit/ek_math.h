@@ -57,6 +57,11 @@ typedef struct {
     int32_t out_mult, out_shift;  /* SQDIFF */
     int32_t scaled;               /* comparisons: 1 to rescale (int8), 0 to compare raw values */
     int32_t act_min, act_max;     /* SQDIFF, PRELU output clamp */
+    /* Optional (NULL: computed per element), int8 inputs of SQDIFF / scaled comparisons: the rescaled input for
+     * every value, indexed by value + 128 (what ek_mbqm_smaller_than_one gives). Ignored by EK_SINGLE_ROUNDING
+     * builds (the generator's tables are double-rounded). */
+    const int32_t *table1;
+    const int32_t *table2;
 } ek_binary_params;
 
 void ek_binary(const void *in1, const void *in2, void *out, const ek_nshape *shape, const ek_binary_params *p);

@@ -22,6 +22,7 @@ from edgekit.codegen.aot.quant import f32, mbqm, quantize_multiplier, round_half
 MAX_DIMS = 6
 MAX_BROADCAST_RANK = 5  # TFLM's broadcasting kernels extend shapes to at most 5 (some 4) dimensions
 EK_TYPES = {"int8": "EK_T_S8", "int16": "EK_T_S16", "int32": "EK_T_S32", "bool": "EK_T_BOOL"}
+TABLE_MIN_ELEMENTS = 1024  # below this two 1 KB rescale tables cost more flash than they save time
 ELEM_BYTES = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "int32": 4, "float32": 4}
 
 
@@ -315,8 +316,20 @@ class Binary(OpHandler):
         self._params(ctx)
         _layout(ctx, [0, 1])
 
+    @staticmethod
+    def _tables(ctx: OpContext, params: dict[str, object]) -> None:
+        """Rescale tables for int8 SQUARED_DIFFERENCE / comparison inputs of large ops (ek_math.h)."""
+        if params.get("left_shift") is None or ctx.input(0).dtype != "int8" or ctx.output(0).size < TABLE_MIN_ELEMENTS:
+            return
+        v = np.arange(-128, 128, dtype=np.int64)
+        for k in (1, 2):
+            x = (v + int(params[f"in{k}_offset"])) << int(params["left_shift"])
+            table = mbqm(x, int(params[f"in{k}_mult"]), int(params[f"in{k}_shift"])).astype(np.int32)
+            params[f"table{k}"] = ctx.const_array(f"{ctx.ident}_in{k}_rescale", table, "int32_t")
+
     def emit(self, ctx: OpContext) -> str:
         params, shape = self._params(ctx), _layout(ctx, [0, 1])
+        self._tables(ctx, params)
         a, b, o = ctx.op.inputs[0], ctx.op.inputs[1], ctx.op.outputs[0]
         return "\n".join(["{", *("    " + ln for ln in c_struct("ek_nshape", "shape", shape).splitlines()),
                           *("    " + ln for ln in c_struct("ek_binary_params", "p", params).splitlines()),
