@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int16": 7, "int8": 9}
+_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9}
+# ops whose options table has no fields the tests set
+_EMPTY_OPTIONS = {"ABS": "AbsOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
+                  "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "EQUAL": "EqualOptions",
+                  "NOT_EQUAL": "NotEqualOptions", "LESS": "LessOptions", "LESS_EQUAL": "LessEqualOptions",
+                  "GREATER": "GreaterOptions", "GREATER_EQUAL": "GreaterEqualOptions",
+                  "LOGICAL_AND": "LogicalAndOptions", "LOGICAL_OR": "LogicalOrOptions",
+                  "LOGICAL_NOT": "LogicalNotOptions", "SELECT_V2": "SelectV2Options", "SELECT": "SelectOptions",
+                  "LOG_SOFTMAX": "LogSoftmaxOptions"}
 
 
 def _schema():
@@ -85,6 +93,24 @@ def _options(s, op: str, opts: dict):
         return bo.QuantizeOptions, s.QuantizeOptionsT()
     if op == "DEQUANTIZE":
         return bo.DequantizeOptions, s.DequantizeOptionsT()
+    if op in ("ARG_MAX", "ARG_MIN"):
+        o = s.ArgMaxOptionsT() if op == "ARG_MAX" else s.ArgMinOptionsT()
+        o.outputType = _DTYPES[opts.get("output_type", "int32")]
+        return (bo.ArgMaxOptions if op == "ARG_MAX" else bo.ArgMinOptions), o
+    if op == "CUMSUM":
+        o = s.CumsumOptionsT()
+        o.exclusive, o.reverse = bool(opts.get("exclusive", False)), bool(opts.get("reverse", False))
+        return bo.CumsumOptions, o
+    if op == "BATCH_MATMUL":
+        o = s.BatchMatMulOptionsT()
+        o.adjX, o.adjY = bool(opts.get("adj_x", False)), bool(opts.get("adj_y", False))
+        return bo.BatchMatMulOptions, o
+    if op == "L2_NORMALIZATION":
+        o = s.L2NormOptionsT()
+        o.fusedActivationFunction = act
+        return bo.L2NormOptions, o
+    if op in _EMPTY_OPTIONS:
+        return getattr(bo, _EMPTY_OPTIONS[op]), getattr(s, _EMPTY_OPTIONS[op] + "T")()
     return 0, None
 
 

@@ -33,8 +33,8 @@ static int32_t ek_sat_shl(int32_t x, int exponent) {
 static int32_t ek_add_wrap(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 static int32_t ek_sub_wrap(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
 
-/* gemmlowp one_over_one_plus_x_for_x_in_0_1: Q0 a in [0, 1) -> Q0 1 / (1 + a). */
-static int32_t ek_one_over_one_plus_x(int32_t a) {
+/* gemmlowp one_over_one_plus_x_for_x_in_0_1: Q0 a in [0, 1) -> Q0 1 / (1 + a) (also used by ek_normalization.c). */
+int32_t ek_one_over_one_plus_x(int32_t a) {
     /* RoundingHalfSum(a, 1.0): (a + INT32_MAX + sign) / 2, truncated */
     const int64_t sum = (int64_t)a + INT32_MAX;
     const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);

@@ -21,4 +21,7 @@ void ek_softmax_s8(const int8_t *in, int8_t *out, int32_t outer, int32_t depth, 
 void ek_softmax_s8_s16(const int8_t *in, int16_t *out, int32_t outer, int32_t depth,
                        const int32_t exp_table[256]);
 
+/* gemmlowp one_over_one_plus_x_for_x_in_0_1 (Q0 in [0, 1) -> Q0 1 / (1 + a)), for other kernels. */
+int32_t ek_one_over_one_plus_x(int32_t a);
+
 #endif /* EK_SOFTMAX_H */

@@ -70,6 +70,8 @@ class ConstPool:
     def add(self, hint: str, values: np.ndarray, ctype: str) -> str:
         """Add an array (deduplicated) and return its C name."""
         flat = np.ascontiguousarray(np.asarray(values).reshape(-1))
+        if flat.dtype == np.bool_:  # bool tensors are bytes 0 / 1 in C
+            flat = flat.astype(np.uint8)
         key = (ctype, flat.dtype.str.encode() + flat.tobytes())
         if key in self._by_key:
             return self._by_key[key]

@@ -157,3 +157,30 @@ def rdbpot16(x: np.ndarray, exponent: int) -> np.ndarray:
 def sat_shl16(x: np.ndarray, amount: int) -> np.ndarray:
     """TFLite's int16 ``SaturatingLeftShift`` (computed in 64 bits, clamped)."""
     return np.clip(np.asarray(x, dtype=np.int64) * (1 << amount), -32768, 32767)
+
+
+# -- scalar helpers (RSQRT, L2_NORMALIZATION) ------------------------------------------------------
+
+def inv_sqrt_multiplier_exp(value: int, reverse_shift: int = -1) -> tuple[int, int]:
+    """TFLite ``GetInvSqrtQuantizedMultiplierExp``: (multiplier, shift) with 1/sqrt(value) ~ multiplier * 2**shift
+    / 2**31, by gemmlowp Q3 Newton-Raphson (5 steps), for an int32 ``value >= 0`` (0 and 1 give INT32_MAX, 0)."""
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= 1 << 29:
+        value //= 4
+        shift += 1
+    pairs = (32 - value.bit_length() - 1) // 2 - 1
+    shift -= pairs
+    value <<= 2 * pairs
+    half_input = int(rdbpot(np.int64(value >> 1), 1))
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28  # F3 one
+    for _ in range(5):
+        x3 = int(sat_shl(srdhm(srdhm(x, x), x), 6))
+        x = int(sat_shl(wrap32(int(srdhm(half_three, x)) - int(srdhm(half_input, x3))), 3))
+    x = int(srdhm(x, 1518500250))  # * sqrt(2) / 2
+    if shift < 0:
+        x = int(wrap32(x << -shift))
+        shift = 0
+    return x, shift * reverse_shift
