@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aot_util import aot_vs_tflm, convert_int8, opcodes  # noqa: F401 (convert_int8: Keras test)
+from aot_util import aot_vs_tflm, convert_int8, opcodes
 from conftest import need_module, need_tool
 from tflite_single_op import T, multi_op_model, single_op_model
 
@@ -202,7 +202,8 @@ def test_gather_and_gather_nd(objs: Path, tmp_path: Path) -> None:
     table = T((10, 4), "int8", scale=0.1, zero_point=0, data=rng.integers(-128, 128, size=(10, 4)).astype(np.int8))
     ops.append(("GATHER", [table, T((3,), "int32")], [q((3, 4), scale=0.1)], {"axis": 0}))  # embedding lookup
     limits.append(10)
-    for shape, idx in [((4, 5), [[1, 2], [3, 4], [0, 0]]), ((3, 4, 2), [[2], [0]]), ((2, 3, 4), [[[1, 2, 3]], [[0, 1, 0]]])]:
+    for shape, idx in [((4, 5), [[1, 2], [3, 4], [0, 0]]), ((3, 4, 2), [[2], [0]]),
+                       ((2, 3, 4), [[[1, 2, 3]], [[0, 1, 0]]])]:
         idx = np.asarray(idx)
         out = tuple(idx.shape[:-1]) + tuple(shape[idx.shape[-1]:])
         ops.append(("GATHER_ND", [q(shape, zp=-1), ints(idx)], [q(out, zp=-1)], {}))
@@ -245,8 +246,8 @@ def test_space_batch_and_mirror_pad(objs: Path, tmp_path: Path) -> None:
             oshape.append(ishape[2] * block[1] - sum(crops[1]))
         oshape.append(ishape[-1])
         ops.append(("BATCH_TO_SPACE_ND", [q(ishape, zp=4), ints(block), ints(crops)], [q(oshape, zp=4)], {}))
-    for ishape, block, pads, zp in [((1, 4, 4, 3), [2, 2], [[0, 0], [0, 0]], 17), ((2, 3, 5, 2), [2, 3], [[1, 0], [0, 1]], 0),
-                                    ((1, 5, 2), [3], [[2, 2]], 0)]:
+    for ishape, block, pads, zp in [((1, 4, 4, 3), [2, 2], [[0, 0], [0, 0]], 17),
+                                    ((2, 3, 5, 2), [2, 3], [[1, 0], [0, 1]], 0), ((1, 5, 2), [3], [[2, 2]], 0)]:
         oshape = [ishape[0] * int(np.prod(block)), (ishape[1] + sum(pads[0])) // block[0]]
         if len(ishape) == 4:
             oshape.append((ishape[2] + sum(pads[1])) // block[1])
@@ -254,7 +255,8 @@ def test_space_batch_and_mirror_pad(objs: Path, tmp_path: Path) -> None:
         ops.append(("SPACE_TO_BATCH_ND", [q(ishape, zp=zp), ints(block), ints(pads)], [q(oshape, zp=zp)], {}))
     for shape, pads, mode, idt in [((1, 5, 6, 3), [[0, 0], [2, 1], [1, 3], [0, 0]], "REFLECT", "int32"),
                                    ((1, 5, 6, 3), [[0, 0], [3, 5], [6, 0], [1, 2]], "SYMMETRIC", "int32"),
-                                   ((7,), [[6, 6]], "REFLECT", "int64"), ((2, 3), [[2, 2], [3, 3]], "SYMMETRIC", "int32"),
+                                   ((7,), [[6, 6]], "REFLECT", "int64"),
+                                   ((2, 3), [[2, 2], [3, 3]], "SYMMETRIC", "int32"),
                                    ((2, 2, 3, 2, 3), [[1, 1], [0, 1], [2, 0], [1, 0], [2, 2]], "REFLECT", "int32")]:
         out = [s + a + b for s, (a, b) in zip(shape, pads, strict=True)]
         ops.append(("MIRROR_PAD", [q(shape, zp=-9), ints(pads, idt)], [q(out, zp=-9)], {"mode": mode}))
@@ -287,3 +289,160 @@ def test_fill_and_zeros_like(objs: Path, tmp_path: Path) -> None:
     model = multi_op_model(ops)
     assert _ops_of(model) == {"FILL", "ZEROS_LIKE"}
     _check(model, tmp_path, objs)
+
+
+# ---------------------------------------------------------------------------------------- refusals ---
+
+def _ss(shape, begin, end, strides, out, **o) -> bytes:
+    return single_op_model("STRIDED_SLICE", [q(shape), ints(begin), ints(end), ints(strides)], [q(out)], **o)
+
+
+# (model, words the error must contain, does TFLM fail on the model too?)
+REFUSED = {
+    "ellipsis": (lambda: _ss((2, 3, 4), [0, 1, 1], [0, 3, 3], [1, 1, 1], (2, 2, 2), ellipsis_mask=1),
+                 "ellipsis_mask=1", True),
+    "new_axis": (lambda: _ss((2, 3, 4), [0, 1, 0], [0, 3, 4], [1, 1, 1], (1, 2, 2, 4), new_axis_mask=1),
+                 "new_axis_mask=1", True),
+    "offset": (lambda: _ss((2, 3, 4), [0, 1, 0], [2, 1, 4], [1, 1, 1], (2, 1, 4), offset=True), "offset=True", True),
+    "shrink_negative_stride": (lambda: _ss((2, 3, 4), [-1, 0, 0], [0, 3, 4], [-1, 1, 1], (3, 4), shrink_axis_mask=1),
+                               "shrink_axis_mask on axis 0 with negative stride", False),
+    "strided_rank5": (lambda: _ss((1, 2, 2, 2, 2), [0] * 5, [1, 2, 2, 2, 2], [1] * 5, (1, 2, 2, 2, 2)),
+                      "rank 5", True),
+    "transpose_perm_input": (lambda: single_op_model("TRANSPOSE", [q((2, 3)), T((2,), "int32")], [q((3, 2))]),
+                             "perm must be a constant", True),
+    "reverse_gap": (lambda: single_op_model("REVERSE_V2", [q((2, 3, 4)), ints([0, 2])], [q((2, 3, 4))]),
+                    "not contiguous", True),
+    "gather_int16": (lambda: single_op_model("GATHER", [q((4, 3), "int16"), ints([1])], [q((1, 3), "int16")]),
+                     "dtype int16", True),
+    "mirror_reflect_too_far": (lambda: single_op_model("MIRROR_PAD", [q((3, 4)), ints([[0, 0], [4, 0]])],
+                                                       [q((3, 8))], mode="REFLECT"), "out of range for REFLECT", None),
+    "bilinear_int16": (lambda: single_op_model("RESIZE_BILINEAR", [q((1, 2, 2, 1), "int16"), ints([4, 4])],
+                                               [q((1, 4, 4, 1), "int16")]), "dtype int16", True),
+    "bilinear_both_modes": (lambda: single_op_model("RESIZE_BILINEAR", [q((1, 2, 2, 1)), ints([4, 4])],
+                                                    [q((1, 4, 4, 1))], align_corners=True, half_pixel_centers=True),
+                            "align_corners and half_pixel_centers", True),
+    "space_to_batch_zero_point": (lambda: single_op_model("SPACE_TO_BATCH_ND", [q((1, 2, 2, 1), zp=5), ints([2, 2]),
+                                                                                 ints([[1, 1], [1, 1]])],
+                                                          [q((4, 2, 2, 1), zp=5)]), "output zero point 5", False),
+    "depth_to_space_int16": (lambda: single_op_model("DEPTH_TO_SPACE", [q((1, 1, 1, 4), "int16")],
+                                                     [q((1, 2, 2, 1), "int16")], block_size=2), "dtype int16", True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_unsupported_parameters_are_refused_by_name(case: str) -> None:
+    from edgekit.codegen.aot.generate import check_supported
+    from edgekit.errors import UnsupportedOpError
+    from edgekit.tflm import tflm_run
+
+    build, words, tflm_fails = REFUSED[case]
+    model = build()
+    with pytest.raises(UnsupportedOpError) as err:
+        check_supported(model)
+    assert words in str(err.value) and "--runtime tflm" in (err.value.hint or "")
+    if tflm_fails:  # the refusal loses nothing: TFLM cannot run the model either
+        need_module("tflite_micro")
+        from edgekit.errors import EdgekitError
+        from edgekit.tflite_model import load_model
+
+        sg = load_model(model).main
+        with pytest.raises(EdgekitError, match="TFLM"):
+            tflm_run(model, [[np.zeros(sg.tensors[t].shape, sg.tensors[t].dtype) for t in sg.inputs]])
+
+
+# ------------------------------------------------------------------------------- models: QEMU, Keras ---
+
+def _shuffle_chain() -> bytes:
+    """Channel split / shuffle / concat, resizes, slices, pads, gathers and (un)packs in one int8 graph."""
+    def t(shape):
+        return q(shape, zp=-3)
+
+    x = t((1, 8, 8, 8))
+    a, b = t((1, 8, 8, 4)), t((1, 8, 8, 4))
+    a2, c = t((1, 8, 8, 4)), t((1, 8, 8, 8))
+    c5, s5, s4 = t((1, 8, 8, 2, 4)), t((1, 8, 8, 4, 2)), t((1, 8, 8, 8))
+    up, sl, pad, s2d = t((1, 12, 12, 8)), t((1, 6, 12, 4)), t((1, 8, 14, 4)), t((1, 4, 7, 16))
+    nn, g, tr = t((1, 9, 5, 16)), t((1, 9, 5, 5)), t((1, 5, 9, 5))
+    rows = [t((1, 9, 5)) for _ in range(5)]
+    out = t((1, 9, 5, 5))
+    return multi_op_model([
+        ("SPLIT", [ints([3]), x], [a, b], {"num_splits": 2}),
+        ("REVERSE_V2", [a, ints([2])], [a2], {}),
+        ("CONCATENATION", [b, a2], [c], {"axis": 3}),
+        ("RESHAPE", [c, ints([1, 8, 8, 2, 4])], [c5], {}),
+        ("TRANSPOSE", [c5, ints([0, 1, 2, 4, 3])], [s5], {}),
+        ("RESHAPE", [s5, ints([1, 8, 8, 8])], [s4], {}),
+        ("RESIZE_BILINEAR", [s4, ints([12, 12])], [up], {"half_pixel_centers": True}),
+        ("STRIDED_SLICE", [up, ints([0, 1, 0, 0]), ints([1, 12, 12, 8]), ints([1, 2, 1, 2])], [sl], {}),
+        ("MIRROR_PAD", [sl, ints([[0, 0], [1, 1], [2, 0], [0, 0]])], [pad], {"mode": "REFLECT"}),
+        ("SPACE_TO_DEPTH", [pad], [s2d], {"block_size": 2}),
+        ("RESIZE_NEAREST_NEIGHBOR", [s2d, ints([9, 5])], [nn], {"half_pixel_centers": True}),
+        ("GATHER", [nn, ints([15, 0, 3, 3, 7])], [g], {"axis": 3}),
+        ("TRANSPOSE", [g, ints([0, 3, 1, 2])], [tr], {}),
+        ("UNPACK", [tr], rows, {"num": 5, "axis": 1}),
+        ("PACK", rows, [out], {"values_count": 5, "axis": 3}),
+    ])
+
+
+def test_shuffle_chain_on_host(objs: Path, tmp_path: Path) -> None:
+    _check(_shuffle_chain(), tmp_path, objs, sets=4)
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+@pytest.mark.slow
+def test_shuffle_chain_bit_exact_on_qemu_cortex_m4(tmp_path: Path) -> None:
+    """The chain's firmware (default runtime: edgekit AOT) on the emulated Cortex-M4, against TFLM."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.validate import validate
+
+    path = tmp_path / "shuffle_chain.tflite"
+    path.write_bytes(_shuffle_chain())
+    rng = np.random.default_rng(8)
+    xs = np.concatenate([np.full((1, 1, 8, 8, 8), -128, np.int8), np.full((1, 1, 8, 8, 8), 127, np.int8),
+                         rng.integers(-128, 128, size=(3, 1, 8, 8, 8)).astype(np.int8)])
+    res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
+    src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
+    for call in ("ek_strided_copy(", "ek_resize_bilinear_s8(", "ek_resize_nearest(", "ek_mirror_pad(", "ek_gather(",
+                 "ek_concat("):
+        assert call in src
+    assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
+
+
+@pytest.fixture(scope="module")
+def model_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = getattr(request.config, "cache", None)
+    return Path(cache.mkdir("edgekit_aot_models")) if cache is not None else tmp_path_factory.mktemp("models")
+
+
+def shuffle_upsample_net():
+    """Keras 3 everyday layers: conv, channel split + shuffle (keras.ops), Resizing down and up, slicing."""
+    import keras
+
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    a, b = keras.ops.split(x, 2, axis=-1)
+    b = keras.layers.Conv2D(4, 1, activation="relu")(b)
+    x = keras.ops.concatenate([a, b], axis=-1)
+    x = keras.ops.reshape(x, (1, 16, 16, 2, 4))
+    x = keras.ops.transpose(x, (0, 1, 2, 4, 3))
+    x = keras.ops.reshape(x, (1, 16, 16, 8))
+    x = keras.layers.Resizing(8, 8, interpolation="bilinear")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same")(x)
+    x = keras.layers.Resizing(16, 16, interpolation="nearest")(x)
+    x = x[:, ::2, 1:, :]
+    out = keras.layers.Conv2D(2, 1)(x)
+    return keras.Model(inp, out)
+
+
+@pytest.mark.tf
+def test_keras_shuffle_upsample_model_matches_tflm(objs: Path, model_cache: Path, tmp_path: Path) -> None:
+    need_module("tensorflow")
+    tflite = convert_int8(shuffle_upsample_net, "unit", model_cache)
+    ops = _ops_of(tflite)
+    assert {"TRANSPOSE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "STRIDED_SLICE"} <= ops, ops
+    assert ops & {"SPLIT", "SPLIT_V"}, ops
+    _check(tflite, tmp_path, objs, sets=4)
