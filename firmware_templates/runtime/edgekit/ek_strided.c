@@ -16,17 +16,17 @@ static void ek_copy_row(const uint8_t *s, uint8_t *d, int32_t n, int32_t ss, int
         break;
     case 2:
         for (i = 0; i < n; i++, s += ss, d += ds) {
-            memcpy(d, s, 2);
+            memmove(d, s, 2);
         }
         break;
     case 4:
         for (i = 0; i < n; i++, s += ss, d += ds) {
-            memcpy(d, s, 4);
+            memmove(d, s, 4);
         }
         break;
-    default:
+    default: /* memmove: in place, an element may be copied onto itself */
         for (i = 0; i < n; i++, s += ss, d += ds) {
-            memcpy(d, s, (size_t)es);
+            memmove(d, s, (size_t)es);
         }
         break;
     }
