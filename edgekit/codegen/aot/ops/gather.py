@@ -48,6 +48,7 @@ def _gather(ctx: OpContext) -> dict[str, int]:
 def _gather_nd(ctx: OpContext) -> dict[str, object]:
     shape, ishape, oshape, es = _io(ctx, "params")
     ctx.require(len(shape) >= 1 and len(ishape) >= 1, "params and indices must be at least vectors")
+    ctx.require(min(shape) > 0, f"params shape {shape} has an empty dimension")
     nd = ishape[-1]
     ctx.require(1 <= nd <= min(len(shape), 5), f"index tuples of {nd} values not supported (1..5, <= params rank)")
     want = ishape[:-1] + shape[nd:]

@@ -14,6 +14,8 @@ import numpy as np
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, register
 from edgekit.codegen.aot.ops.transpose import const_ints
 
+MAX_SIZE = 1 << 15  # output rows / columns (the tables hold one entry per output row and column)
+
 
 def _round_away(v: float) -> int:
     """TfLiteRound: half away from zero."""
@@ -64,7 +66,8 @@ def _params(ctx: OpContext) -> tuple[dict[str, int], list[int], list[int]]:
     ctx.require(out.dtype == inp.dtype, f"output dtype {out.dtype} != input dtype {inp.dtype}")
     ctx.require(len(inp.shape) == 4 and len(out.shape) == 4, "input and output must be 4-D (NHWC)")
     size = const_ints(ctx, 1, "size")
-    ctx.require(len(size) == 2 and min(size) > 0, f"size {size} must be two positive values")
+    ctx.require(len(size) == 2 and 0 < min(size) and max(size) <= MAX_SIZE,
+                f"size {size} must be two values in 1..{MAX_SIZE}")
     n, h, w, c = inp.shape
     ctx.require(list(out.shape) == [n, size[0], size[1], c], f"output shape {list(out.shape)} != "
                 f"{[n, size[0], size[1], c]}")

@@ -41,8 +41,9 @@ def _axis_range(size: int, begin: int, end: int, stride: int, bmask: bool, emask
     return start, count
 
 
-def _picks(start: int, count: int, stride: int) -> list[int]:
-    return [start + i * stride for i in range(count)]
+def _picks(start: int, count: int, stride: int) -> tuple[int, int, int]:
+    """The elements an axis range selects, as a comparable triple (the stride matters only for 2+ elements)."""
+    return (start if count else 0, count, stride if count > 1 else 0)
 
 
 def _tf_spec(rank: int, begin: list[int], end: list[int], strides: list[int], o: dict) -> tuple | None:
