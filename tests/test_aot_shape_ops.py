@@ -397,7 +397,7 @@ def test_shuffle_chain_bit_exact_on_qemu_cortex_m4(tmp_path: Path) -> None:
     need_tool("cmake")
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
-    from edgekit.validate import validate
+    from edgekit.validation import validate
 
     path = tmp_path / "shuffle_chain.tflite"
     path.write_bytes(_shuffle_chain())
