@@ -446,3 +446,28 @@ def test_keras_shuffle_upsample_model_matches_tflm(objs: Path, model_cache: Path
     assert {"TRANSPOSE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "STRIDED_SLICE"} <= ops, ops
     assert ops & {"SPLIT", "SPLIT_V"}, ops
     _check(tflite, tmp_path, objs, sets=4)
+
+
+def test_other_element_types(objs: Path, tmp_path: Path) -> None:
+    """float32 / int32 / int64 tensors where TFLM's kernel takes them: the same byte moves, other element sizes."""
+    from edgekit.tflite_model import load_model
+
+    def f(shape, dtype="float32"):
+        return T(tuple(shape), dtype)
+
+    ops = [("TRANSPOSE", [f((2, 3, 4)), ints([2, 0, 1])], [f((4, 2, 3))], {}),
+           ("STRIDED_SLICE", [f((4, 6), "int32"), ints([3, 1]), ints([0, 6]), ints([-1, 2])], [f((3, 3), "int32")], {}),
+           ("SPLIT", [ints([1]), f((2, 6), "int32")], [f((2, 3), "int32"), f((2, 3), "int32")], {"num_splits": 2}),
+           ("PACK", [f((3,), "int64"), f((3,), "int64")], [f((3, 2), "int64")], {"values_count": 2, "axis": 1}),
+           ("REVERSE_V2", [f((3, 4), "int32"), ints([1])], [f((3, 4), "int32")], {}),
+           ("BROADCAST_TO", [f((1, 3)), ints([4, 3])], [f((4, 3))], {}),
+           ("GATHER", [f((5, 3)), ints([4, 0, 4])], [f((3, 3))], {"axis": 0}),
+           ("MIRROR_PAD", [f((3, 4)), ints([[1, 2], [3, 0]])], [f((6, 7))], {"mode": "REFLECT"}),
+           ("RESIZE_NEAREST_NEIGHBOR", [f((1, 2, 3, 2)), ints([5, 4])], [f((1, 5, 4, 2))], {"align_corners": True}),
+           ("SPACE_TO_DEPTH", [f((1, 4, 4, 2))], [f((1, 2, 2, 8))], {"block_size": 2})]
+    model = multi_op_model(ops)
+    sg = load_model(model).main
+    rng = np.random.default_rng(3)
+    sets = [[(rng.normal(size=sg.tensors[t].shape) * 100).astype(sg.tensors[t].dtype) for t in sg.inputs]
+            for _ in range(2)]
+    _check(model, tmp_path, objs, inputs=sets)
