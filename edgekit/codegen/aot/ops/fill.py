@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, register
-from edgekit.codegen.aot.ops.transpose import const_ints
+from edgekit.codegen.aot.ops.transpose import const_ints, require_small
 
 
 def _check(ctx: OpContext) -> None:
+    require_small(ctx)
     out = ctx.output(0)
     if ctx.op.opcode == "ZEROS_LIKE":
         inp = ctx.input(0)

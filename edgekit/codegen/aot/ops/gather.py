@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, register
+from edgekit.codegen.aot.ops.transpose import require_small
 
 _DTYPES = ("int8", "float32")
 
@@ -18,6 +19,7 @@ def _prod(dims: list[int]) -> int:
 
 
 def _io(ctx: OpContext, what: str) -> tuple[list[int], list[int], list[int], int]:
+    require_small(ctx)
     params, idx, out = ctx.input(0), ctx.input(1), ctx.output(0)
     ctx.require(params is not None and idx is not None, f"{what} or indices missing")
     ctx.require_dtype(params, *_DTYPES, what=what)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, register
-from edgekit.codegen.aot.ops.transpose import const_ints
+from edgekit.codegen.aot.ops.transpose import const_ints, require_small
 
 MAX_DIMS = 5
 
 
 def _params(ctx: OpContext) -> dict[str, object]:
+    require_small(ctx)
     inp, out = ctx.input(0), ctx.output(0)
     ctx.require(inp is not None, "input is missing")
     ctx.require_dtype(inp, "int8", "float32", what="input")

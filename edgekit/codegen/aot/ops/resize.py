@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, register
-from edgekit.codegen.aot.ops.transpose import const_ints
+from edgekit.codegen.aot.ops.transpose import const_ints, require_small
 
 MAX_SIZE = 1 << 15  # output rows / columns (the tables hold one entry per output row and column)
 
@@ -60,6 +60,7 @@ def bilinear_table(in_size: int, out_size: int, align_corners: bool, half_pixel:
 
 def _params(ctx: OpContext) -> tuple[dict[str, int], list[int], list[int]]:
     bilinear = ctx.op.opcode == "RESIZE_BILINEAR"
+    require_small(ctx)
     inp, out = ctx.input(0), ctx.output(0)
     ctx.require(inp is not None, "input is missing")
     ctx.require_dtype(inp, *(("int8",) if bilinear else ("int8", "int16", "float32")), what="input")

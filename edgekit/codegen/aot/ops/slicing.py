@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, register
-from edgekit.codegen.aot.ops.transpose import const_ints
+from edgekit.codegen.aot.ops.transpose import const_ints, require_small
 from edgekit.codegen.aot.strided import Copy, emit_copy, row_major
 
 _SS_DTYPES = ("int8", "int16", "int32", "float32", "bool")
@@ -81,6 +81,7 @@ def _tf_spec(rank: int, begin: list[int], end: list[int], strides: list[int], o:
 
 
 def _strided_slice(ctx: OpContext) -> Copy:
+    require_small(ctx)
     inp, out = ctx.input(0), ctx.output(0)
     ctx.require(inp is not None, "input is missing")
     ctx.require_dtype(inp, *_SS_DTYPES, what="input")
@@ -128,6 +129,7 @@ def _strided_slice(ctx: OpContext) -> Copy:
 
 
 def _slice(ctx: OpContext) -> Copy:
+    require_small(ctx)
     inp, out = ctx.input(0), ctx.output(0)
     ctx.require(inp is not None, "input is missing")
     ctx.require_dtype(inp, *_SLICE_DTYPES, what="input")

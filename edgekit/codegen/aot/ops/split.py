@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, register
-from edgekit.codegen.aot.ops.transpose import const_ints
+from edgekit.codegen.aot.ops.transpose import const_ints, require_small
 from edgekit.codegen.aot.strided import Copy, emit_copy
 
 _DTYPES = {"SPLIT": ("int8", "int16", "int32", "float32"), "SPLIT_V": ("int8", "int16", "int32", "float32"),
@@ -24,6 +24,7 @@ def _prod(dims: list[int]) -> int:
 
 def _split_copies(ctx: OpContext) -> list[Copy]:
     """One copy per output (in output order) of SPLIT / SPLIT_V / UNPACK."""
+    require_small(ctx)
     op = ctx.op.opcode
     k_in, k_axis = {"SPLIT": (1, 0), "SPLIT_V": (0, 2), "UNPACK": (0, None)}[op]
     inp = ctx.input(k_in)
@@ -100,6 +101,7 @@ class Split(OpHandler):
 
 def _pack(ctx: OpContext) -> tuple[int, int]:
     """(outer, bytes per input block) of PACK."""
+    require_small(ctx)
     out = ctx.output(0)
     ctx.require_dtype(out, *_DTYPES["PACK"], what="output")
     n = len(ctx.op.inputs)

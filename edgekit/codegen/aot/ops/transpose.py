@@ -33,10 +33,20 @@ def const_ints(ctx: OpContext, k: int, what: str, dtypes: tuple[str, ...] = ("in
     return [int(v) for v in t.array().reshape(-1)]
 
 
+def require_small(ctx: OpContext) -> None:
+    """``ctx.fail`` unless every tensor of the op fits the kernels' 32-bit byte offsets (< 2 GiB)."""
+    for k in (*ctx.op.inputs, *ctx.op.outputs):
+        if k >= 0:
+            t = ctx.subgraph.tensors[k]
+            ctx.require(t.nbytes < 2**31 and all(0 <= d < 2**31 for d in t.shape),
+                        f"tensor '{t.name}' {list(t.shape)} is too large (2 GiB at most)")
+
+
 def same_type_io(ctx: OpContext) -> tuple[list[int], list[int], int]:
     """(input shape, output shape, element size) after checking input 0 and output 0 share a supported dtype."""
     inp, out = ctx.input(0), ctx.output(0)
     ctx.require(inp is not None, "input is missing")
+    require_small(ctx)
     dtypes = _DTYPES.get(ctx.op.opcode, ("int8", "int16"))
     ctx.require_dtype(inp, *dtypes, what="input")
     ctx.require(out.dtype == inp.dtype, f"output dtype {out.dtype} != input dtype {inp.dtype}")
