@@ -34,11 +34,13 @@ def const_ints(ctx: OpContext, k: int, what: str, dtypes: tuple[str, ...] = ("in
 
 
 def require_small(ctx: OpContext) -> None:
-    """``ctx.fail`` unless every tensor of the op fits the kernels' 32-bit byte offsets (< 2 GiB)."""
+    """``ctx.fail`` unless every tensor of the op has elements (TFLM treats an empty one as dynamic and refuses
+    it) and fits the kernels' 32-bit byte offsets (< 2 GiB)."""
     for k in (*ctx.op.inputs, *ctx.op.outputs):
         if k >= 0:
             t = ctx.subgraph.tensors[k]
-            ctx.require(t.nbytes < 2**31 and all(0 <= d < 2**31 for d in t.shape),
+            ctx.require(all(d > 0 for d in t.shape), f"tensor '{t.name}' {list(t.shape)} is empty")
+            ctx.require(t.nbytes < 2**31 and all(d < 2**31 for d in t.shape),
                         f"tensor '{t.name}' {list(t.shape)} is too large (2 GiB at most)")
 
 
