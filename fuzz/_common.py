@@ -60,6 +60,29 @@ def made_models() -> dict[str, bytes]:
         "fc_softmax.tflite": multi_op_model([("FULLY_CONNECTED", [x, w, b], [fc_out], {}),
                                              ("SOFTMAX", [fc_out], [sm_out], {})]),
         "hard_swish.tflite": single_op_model("HARD_SWISH", [T((1, 16), scale=0.05)], [T((1, 16), scale=0.04)]),
+        **_shape_op_models(T, single_op_model, np),
+    }
+
+
+def _shape_op_models(T, single_op_model, np) -> dict[str, bytes]:
+    """Seeds for the data-movement ops: a masked strided slice, an uneven split, a resize, a gather, a mirror pad."""
+    def i32(values):
+        a = np.asarray(values, dtype=np.int32)
+        return T(a.shape, "int32", data=a)
+
+    def q(shape):
+        return T(shape, scale=0.05, zero_point=-3)
+
+    return {
+        "strided_slice.tflite": single_op_model("STRIDED_SLICE", [q((1, 5, 6, 3)), i32([0, 4, 0, 0]), i32([1, 0, 6, 3]),
+                                                                  i32([1, -2, 3, 2])], [q((1, 3, 2, 2))], end_mask=2),
+        "split_v.tflite": single_op_model("SPLIT_V", [q((1, 3, 3, 10)), i32([2, 5, 3]), i32([3])],
+                                          [q((1, 3, 3, 2)), q((1, 3, 3, 5)), q((1, 3, 3, 3))], num_splits=3),
+        "resize_bilinear.tflite": single_op_model("RESIZE_BILINEAR", [q((1, 4, 5, 3)), i32([8, 10])],
+                                                  [q((1, 8, 10, 3))], half_pixel_centers=True),
+        "gather.tflite": single_op_model("GATHER", [q((3, 6, 2)), i32([[0, 5], [2, 2]])], [q((3, 2, 2, 2))], axis=1),
+        "mirror_pad.tflite": single_op_model("MIRROR_PAD", [q((1, 5, 6, 3)), i32([[0, 0], [2, 1], [1, 3], [0, 0]])],
+                                             [q((1, 8, 10, 3))], mode="SYMMETRIC"),
     }
 
 

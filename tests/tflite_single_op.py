@@ -111,7 +111,44 @@ def _options(s, op: str, opts: dict):
         return bo.L2NormOptions, o
     if op in _EMPTY_OPTIONS:
         return getattr(bo, _EMPTY_OPTIONS[op]), getattr(s, _EMPTY_OPTIONS[op] + "T")()
+    if op in _SHAPE_OPTIONS:  # data-movement ops: options table name, {test keyword: schema field}
+        table, fields = _SHAPE_OPTIONS[op]
+        o = getattr(s, table + "T")()
+        for key, attr in fields.items():
+            if key in opts:
+                value = opts[key]
+                setattr(o, attr, getattr(s.MirrorPadMode, value) if key == "mode" else value)
+        return getattr(bo, table), o
     return 0, None
+
+
+_SHAPE_OPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "TRANSPOSE": ("TransposeOptions", {}),
+    "STRIDED_SLICE": ("StridedSliceOptions", {"begin_mask": "beginMask", "end_mask": "endMask",
+                                              "ellipsis_mask": "ellipsisMask", "new_axis_mask": "newAxisMask",
+                                              "shrink_axis_mask": "shrinkAxisMask", "offset": "offset"}),
+    "SLICE": ("SliceOptions", {}),
+    "SPLIT": ("SplitOptions", {"num_splits": "numSplits"}),
+    "SPLIT_V": ("SplitVOptions", {"num_splits": "numSplits"}),
+    "PACK": ("PackOptions", {"values_count": "valuesCount", "axis": "axis"}),
+    "UNPACK": ("UnpackOptions", {"num": "num", "axis": "axis"}),
+    "GATHER": ("GatherOptions", {"axis": "axis", "batch_dims": "batchDims"}),
+    "GATHER_ND": ("GatherNdOptions", {}),
+    "DEPTH_TO_SPACE": ("DepthToSpaceOptions", {"block_size": "blockSize"}),
+    "SPACE_TO_DEPTH": ("SpaceToDepthOptions", {"block_size": "blockSize"}),
+    "BATCH_TO_SPACE_ND": ("BatchToSpaceNDOptions", {}),
+    "SPACE_TO_BATCH_ND": ("SpaceToBatchNDOptions", {}),
+    "MIRROR_PAD": ("MirrorPadOptions", {"mode": "mode"}),
+    "REVERSE_V2": ("ReverseV2Options", {}),
+    "BROADCAST_TO": ("BroadcastToOptions", {}),
+    "RESIZE_NEAREST_NEIGHBOR": ("ResizeNearestNeighborOptions", {"align_corners": "alignCorners",
+                                                                 "half_pixel_centers": "halfPixelCenters"}),
+    "RESIZE_BILINEAR": ("ResizeBilinearOptions", {"align_corners": "alignCorners",
+                                                  "half_pixel_centers": "halfPixelCenters"}),
+    "ZEROS_LIKE": ("ZerosLikeOptions", {}),
+    "FILL": ("FillOptions", {}),
+    "CONCATENATION": ("ConcatenationOptions", {"axis": "axis"}),
+}
 
 
 def single_op_model(op: str, inputs: list[T], outputs: list[T], **opts) -> bytes:

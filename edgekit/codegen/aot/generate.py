@@ -137,8 +137,9 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
         outs = [t for t in ctx.op.outputs if t >= 0]
         live.update(ins)
         live.update(outs)
-        # in-place only when input 0 is an activation (constants live in flash)
-        first = ctx.op.inputs[0] if ctx.op.inputs else -1
+        # in-place only when that input is an activation (constants live in flash)
+        k = handler.inplace_input(ctx)
+        first = ctx.op.inputs[k] if len(ctx.op.inputs) > k else -1
         inplace = bool(first >= 0 and not sg.tensors[first].is_const and handler.inplace(ctx))
         if inplace:
             ins = [first] + [t for t in ins if t != first]

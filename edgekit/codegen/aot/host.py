@@ -100,7 +100,9 @@ def _compile(argv: list[str], work: Path) -> None:
 def _runtime_objects(src: Path, flags: list[str], cache: Path) -> list[Path]:
     """Compile the runtime sources once per (content, flags) into ``cache``; return the object files."""
     objs = []
-    headers = b"".join(p.read_bytes() for p in sorted(src.glob("ek_*.h")))
+    # the runtime's headers only: the generated ek_model.h / ek_weights.h differ per model and must not defeat the cache
+    headers = b"".join(p.read_bytes() for p in sorted(src.glob("ek_*.h"))
+                       if not p.name.startswith(("ek_model", "ek_weights")))
     for c_file in sorted(src.glob("ek_*.c")):
         if c_file.name.startswith(("ek_model", "ek_weights")):
             continue

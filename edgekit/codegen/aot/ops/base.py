@@ -217,8 +217,12 @@ class OpHandler:
         return 0
 
     def inplace(self, ctx: OpContext) -> bool:
-        """True when output 0 may share memory with input 0 (same bytes; default False)."""
+        """True when output 0 may share memory with input ``inplace_input`` (same bytes; default False)."""
         return False
+
+    def inplace_input(self, ctx: OpContext) -> int:
+        """Which input output 0 may share memory with when ``inplace`` (default 0)."""
+        return 0
 
 
 REGISTRY: dict[str, OpHandler] = {}
