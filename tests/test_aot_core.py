@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need_tool
+from conftest import need_module, need_tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekit.codegen.aot import RUNTIME_DIR
+from edgekit.codegen.aot import RUNTIME_DIR, generate_c
 from edgekit.codegen.aot.geometry import compute_padding
 from edgekit.codegen.aot.plan import ALIGN, PlanOp, plan_memory
 from edgekit.codegen.aot.quant import activation_range, mbqm, quantize_multiplier, rdbpot, srdhm
@@ -172,3 +172,19 @@ def test_plan_never_overlaps_live_buffers(spec: list[tuple[int, int, bool, int]]
     lower = max(sum(-(-b.size // ALIGN) * ALIGN for b in plan.buffers if b.first <= t <= b.last)
                 for t in range(-1, len(spec) + 1))
     assert lower <= plan.arena_bytes <= sum(-(-b.size // ALIGN) * ALIGN for b in plan.buffers)
+
+
+def test_zero_points_outside_their_dtype_are_refused(tmp_path: Path) -> None:
+    """A (fuzzed) zero point that does not fit the tensor's dtype is a clear ModelError, not C that fails to
+    compile (the generated code keeps zero points in int32 fields)."""
+    need_module("tflite_micro")
+    from tflite_single_op import T, single_op_model
+
+    from edgekit.errors import ModelError
+
+    w = np.ones((2, 4), dtype=np.int8)
+    model = single_op_model("FULLY_CONNECTED", [T((1, 4), scale=0.1, zero_point=2 ** 40), T((2, 4), scale=[0.1] * 2,
+                                                                                           data=w)],
+                            [T((1, 2), scale=0.2)])
+    with pytest.raises(ModelError, match=r"zero point outside -128\.\.127"):
+        generate_c(model, tmp_path / "gen")

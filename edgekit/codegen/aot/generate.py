@@ -58,6 +58,9 @@ def supported_ops() -> list[str]:
     return sorted(REGISTRY)
 
 
+_ZP_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+
+
 def _check_graph(model: TFLiteModel) -> None:
     """Structural checks the code generator relies on (a hostile or degenerate file fails here, clearly)."""
     from edgekit.errors import ModelError
@@ -84,6 +87,11 @@ def _check_graph(model: TFLiteModel) -> None:
         if t not in produced:
             raise ModelError(f"{where}: graph output '{sg.tensors[t].name}' is computed by no operator",
                              hint=hint)
+    for t in sg.tensors:  # the generated C holds zero points in int32 fields; real ones fit their dtype
+        lo, hi = _ZP_RANGE.get(t.dtype, (-(2 ** 31), 2 ** 31 - 1))
+        if t.quantization and any(not lo <= zp <= hi for zp in t.quantization.zero_point):
+            raise ModelError(f"{where}: tensor '{t.name}' ({t.dtype}) has a zero point outside {lo}..{hi} "
+                             f"({max(t.quantization.zero_point, key=abs)})", hint=hint)
 
 
 def _contexts(model: TFLiteModel, pool: ConstPool | None = None) -> list[OpContext]:
