@@ -35,7 +35,7 @@ def serve(job_dir: Path, send: Any, stdin: TextIO) -> None:
     try:
         prep = _tf_convert.load(job["model"], job.get("name"))
         send(event="shape", shape=list(prep.sample_shape), name=prep.name, recurrent=prep.recurrent,
-             stateful=prep.stateful)
+             stateful=prep.stateful, loops=prep.loops)
         answer = json.loads(stdin.readline() or "{}")
         if not answer.get("go"):
             send(event="cancelled")
@@ -73,13 +73,14 @@ def main(argv: list[str]) -> int:
     def send(**message: Any) -> None:
         proto.write(json.dumps(message) + "\n")
 
+    from edgekit._isolate import JOB_MARK
     from edgekit._tf_convert import import_tensorflow
 
     import_tensorflow()  # the slow part, done while the parent reads the user's data
     send(event="ready")
     for line in iter(sys.stdin.readline, ""):  # EOF (the parent closed our stdin or died): exit
         if line.strip():
-            print(f"---- job {line.strip()}", flush=True)
+            print(f"{JOB_MARK}{line.strip()}", flush=True)
             serve(Path(json.loads(line)["dir"]), send, sys.stdin)
             sys.stdout.flush()
             sys.stderr.flush()

@@ -28,6 +28,7 @@ from edgekit.errors import EdgekitError, NativeCrash
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 WORKER_ARGV = [sys.executable, "-m", "edgekit._convert_child"]  # the child gets its log path appended
+JOB_MARK = "---- job "  # the child's log line that starts each job
 DEFAULT_TIMEOUT = 1800.0  # seconds for one job; MobileNetV2 at 96x96 converts in ~7 s here
 
 _warm: ConvertWorker | None = None
@@ -68,6 +69,7 @@ class ConvertWorker:
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self._buf = b""
         self._job_start = 0
+        self._hint: str | None = None
         self.keep_log = False  # set after a crash: the log is named in the error message
 
     @property
@@ -90,12 +92,17 @@ class ConvertWorker:
         """
         self._job_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         deadline = time.monotonic() + timeout
-        stage = "loading the model"
+        stage, self._hint = "loading the model", None
         self._send({"dir": str(job_dir)})
         while True:
             msg = self._receive(deadline, stage, timeout)
             event = msg.get("event")
             if event == "shape":
+                loops = msg.get("loops") or []
+                if loops:
+                    self._hint = (f"layer(s) {', '.join(loops)} keep a recurrent loop edgekit does not unroll, and "
+                                  "TF 2.21 crashes quantizing such loops; use keras.layers.LSTM, GRU or SimpleRNN "
+                                  "(unrolled by edgekit) instead of RNN(cell)")
                 try:
                     on_shape(msg)
                 except BaseException:
@@ -140,26 +147,25 @@ class ConvertWorker:
             if ready:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    raise self._crash(stage)
+                    raise self._crash(stage, self._hint)
                 self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
 
-    def _crash(self, stage: str) -> EdgekitError:
+    def _crash(self, stage: str, hint: str | None = None) -> EdgekitError:
         code = self.proc.wait()
         self.keep_log = True
-        lines = [ln for ln in self.job_log.splitlines() if ln.strip()]
-        last = lines[-1].strip()[:200] if lines else "no message"
+        lines = [ln for ln in self.job_log.splitlines() if ln.strip() and not ln.startswith(JOB_MARK)]
+        last = f": {lines[-1].strip()[:200]}" if lines else ""
         if code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return NativeCrash(f"TensorFlow crashed ({name}) while {stage}: {last}",
-                               hint="a native crash in TensorFlow/TFLite, not in your process; its log: "
-                                    f"{self.log_path}. Degenerate quantization (constant calibration data, dead "
-                                    "layers) is a common cause; check the calibration data")
-        return NativeCrash(f"the converter process exited (code {code}) while {stage}: {last}",
+            return NativeCrash(f"TensorFlow crashed ({name}) while {stage}{last}", hint=(hint or (
+                "degenerate quantization (constant calibration data, dead layers) is a common cause; check the "
+                "calibration data")) + f"; the converter's log: {self.log_path}")
+        return NativeCrash(f"the converter process exited (code {code}) while {stage}{last}",
                            hint=f"its log: {self.log_path}")
 
     def _kill(self) -> None:

@@ -76,6 +76,7 @@ class Prepared:
     sample_shape: tuple[int, ...]
     recurrent: list[str]
     stateful: bool
+    loops: list[str]
 
 
 def load(model: Any, name: str | None = None) -> Prepared:
@@ -88,7 +89,8 @@ def load(model: Any, name: str | None = None) -> Prepared:
     stateful = _rnn.is_stateful(keras_model)
     if recurrent:  # the clone gets its own batch-1 input
         fixed = _rnn.unroll(keras_model, sample_shape)
-    return Prepared(fixed, name or shown, sample_shape, [type(r).__name__ for r in recurrent], stateful)
+    return Prepared(fixed, name or shown, sample_shape, [type(r).__name__ for r in recurrent], stateful,
+                    _rnn.loops(keras_model))
 
 
 def _load_model(model: Any) -> tuple[Any, str]:

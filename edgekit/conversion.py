@@ -118,9 +118,12 @@ def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
                       "calibration data")
         return arrays
 
+    from edgekit import _isolate
+
+    worker = _isolate.warm_worker() if isolate else None  # starts importing TensorFlow now
     with _progress_bar(progress) as step:
-        if isolate:
-            out, log, info = _run_isolated(model, job, take_data, step, timeout)
+        if worker is not None:
+            out, log, info = _run_isolated(worker, model, job, take_data, step, timeout)
         else:
             out, log, info = _run_here(model, job, take_data, step)
     reports = {act: _make_report(info, act, io if io != "auto" else act, inputs, out["float"], out["models"][act],
@@ -147,13 +150,12 @@ def _io_dtype(io_dtype: str | None, acts: list[str]) -> str:
     return io_dtype
 
 
-def _run_isolated(model: Any, job: dict[str, Any], take_data: Any, step: Any,
+def _run_isolated(worker: Any, model: Any, job: dict[str, Any], take_data: Any, step: Any,
                   timeout: float | None) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """Convert and evaluate in the converter child; returns (outputs, the child's log, model info)."""
     from edgekit import _isolate
     from edgekit._quant_eval import decode
 
-    worker = _isolate.warm_worker()  # starts importing TensorFlow now, while we save and check
     info: dict[str, Any] = {}
     finished = False
     try:
@@ -205,7 +207,7 @@ def _run_here(model: Any, job: dict[str, Any], take_data: Any, step: Any) -> tup
     prep = _tf_convert.load(model)
     job.update(take_data(prep.sample_shape))
     out = _tf_convert.run(prep, job, step)
-    return out, "", {"name": prep.name, "recurrent": prep.recurrent, "stateful": prep.stateful}
+    return out, "", {"name": prep.name, "recurrent": prep.recurrent, "stateful": prep.stateful, "loops": prep.loops}
 
 
 def import_tensorflow() -> Any:
@@ -230,8 +232,13 @@ def _progress_bar(show: bool) -> Iterator[Any]:
                   redirect_stderr=False) as bar:
         task = bar.add_task("starting TensorFlow", total=None)
 
+        shown = [""]
+
         def step(stage: str, done: int | None = None, total: int | None = None) -> None:
             bar.update(task, description=stage, completed=done or 0, total=total)
+            if stage != shown[0]:  # every stage reaches the screen, however short
+                shown[0] = stage
+                bar.refresh()
 
         yield step
 
