@@ -44,6 +44,9 @@ def gestures(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def data() -> dict:
+    from edgekit import _isolate
+
+    _isolate.warm_worker()  # the converter child imports TensorFlow while the models train
     x, y = gestures(400, 0)
     xv, yv = gestures(80, 1)
     return {"x": x, "y": y, "x_val": xv, "y_val": yv}
@@ -148,35 +151,6 @@ def test_stateful_lstm_keeps_its_state_on_tflm(data, tmp_path):
     assert not np.array_equal(fresh, tflm_out[5][0])  # the same chunk without the history: the state mattered
 
 
-def test_converter_crash_is_one_line_and_writes_nothing(tmp_path, capfd):
-    """A real TF 2.21 crash: int8 calibration of a recurrent loop (RNN(LSTMCell), which edgekit does not unroll)
-    segfaults the converter. The CLI survives it: exit 1, one error line and a hint, no file written."""
-    import keras
-
-    from edgekit import _isolate
-
-    model = keras.Sequential([keras.Input((6, FEATURES)), keras.layers.RNN(keras.layers.LSTMCell(8)),
-                              keras.layers.Dense(2)])
-    model.save(tmp_path / "loop.keras")
-    np.save(tmp_path / "calib.npy", np.random.default_rng(0).normal(size=(10, 6, FEATURES)).astype(np.float32))
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    (out_dir / "model.tflite").write_bytes(b"previous")
-    rc = run(["convert", str(tmp_path / "loop.keras"), "--calib", str(tmp_path / "calib.npy"),
-              "-o", str(out_dir / "model.tflite")])
-    err = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
-    assert rc == 1
-    assert len(err) == 2, err
-    assert err[0].startswith("error: TensorFlow crashed (SIGSEGV) while calibrating int8 (1/10)")
-    assert err[1].startswith("hint: layer(s) 'rnn' (RNN) keep a recurrent loop") and "LSTM" in err[1]
-    log = Path(err[1].rsplit("log: ", 1)[1])
-    assert log.exists()
-    log.unlink()
-    assert [p.name for p in out_dir.iterdir()] == ["model.tflite"]
-    assert (out_dir / "model.tflite").read_bytes() == b"previous"
-    assert _isolate._warm is None  # the dead child is not reused; the next conversion starts a fresh one
-
-
 def test_16x8_conversion_and_comparison(digits_models, tmp_path, capsys):
     from edgekit.tflm import tflm_run
 
@@ -237,3 +211,44 @@ def test_terminal_shows_progress_and_no_tensorflow_noise(digits_models, tmp_path
     for noise in ("Saved artifact", "oneDNN", "absl", "WARNING", "tensorflow"):
         assert noise not in text
     assert "wrote" in text and (tmp_path / "o.tflite").exists()
+
+
+def test_converter_crash_is_one_line_and_writes_nothing(tmp_path, capfd):
+    """A real TF 2.21 crash: int8 calibration of a recurrent loop (RNN(LSTMCell), which edgekit does not unroll)
+    segfaults the converter. The CLI survives it: exit 1, one error line and a hint, no file written."""
+    import keras
+
+    from edgekit import _isolate
+
+    model = keras.Sequential([keras.Input((6, FEATURES)), keras.layers.RNN(keras.layers.LSTMCell(8)),
+                              keras.layers.Dense(2)])
+    model.save(tmp_path / "loop.keras")
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).normal(size=(10, 6, FEATURES)).astype(np.float32))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "model.tflite").write_bytes(b"previous")
+    rc = run(["convert", str(tmp_path / "loop.keras"), "--calib", str(tmp_path / "calib.npy"),
+              "-o", str(out_dir / "model.tflite")])
+    err = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 1
+    assert len(err) == 2, err
+    assert err[0].startswith("error: TensorFlow crashed (SIGSEGV) while calibrating int8 (1/10)")
+    assert err[1].startswith("hint: layer(s) 'rnn' (RNN) keep a recurrent loop") and "LSTM" in err[1]
+    log = Path(err[1].rsplit("log: ", 1)[1])
+    assert log.exists()
+    log.unlink()
+    assert [p.name for p in out_dir.iterdir()] == ["model.tflite"]
+    assert (out_dir / "model.tflite").read_bytes() == b"previous"
+    assert _isolate._warm is None  # the dead child is not reused; the next conversion starts a fresh one
+
+
+def test_optimize_keeps_tensorflow_start_up_lines_off_stderr():
+    """`edgekit optimize` trains in-process: TensorFlow's absl/oneDNN start-up lines must not reach the user."""
+    code = ("from edgekit.optimize.finetune import import_keras; import numpy as np; keras = import_keras(); "
+            "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]); m.compile('adam', 'mse'); "
+            "m.fit(np.zeros((8, 4)), np.zeros((8, 2)), verbose=0); print('trained')")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "trained"
+    assert proc.stderr.strip() == ""
