@@ -204,10 +204,17 @@ def _run_here(model: Any, job: dict[str, Any], take_data: Any, step: Any) -> tup
     """Convert and evaluate in this process (``isolate=False``)."""
     from edgekit import _tf_convert
 
-    prep = _tf_convert.load(model)
+    prep = _load_model(model)
     job.update(take_data(prep.sample_shape))
     out = _tf_convert.run(prep, job, step)
     return out, "", {"name": prep.name, "recurrent": prep.recurrent, "stateful": prep.stateful, "loops": prep.loops}
+
+
+def _load_model(model: Any) -> Any:
+    """Load and prepare the model in this process (:func:`edgekit._tf_convert.load`)."""
+    from edgekit import _tf_convert
+
+    return _tf_convert.load(model)
 
 
 def import_tensorflow() -> Any:
