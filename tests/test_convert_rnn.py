@@ -67,7 +67,7 @@ def _train(kind: str, data: dict, **layer_kw: object):
 def _quantize(x: np.ndarray, tflite: bytes) -> np.ndarray:
     sg = load_model(tflite).main
     q = sg.tensors[sg.inputs[0]].quantization
-    info = np.iinfo(sg.tensors[sg.inputs[0]].dtype)
+    info = np.iinfo(sg.tensors[sg.inputs[0]].dtype)  # int8 or int16 (16x8)
     return np.clip(np.round(x / q.scale[0] + q.zero_point[0]), info.min, info.max).astype(info.dtype)
 
 
@@ -80,8 +80,17 @@ def test_lstm_and_gru_convert_to_int8_that_tflm_runs(data, tmp_path, kind):
     float_pred = model.predict(data["x_val"], verbose=0).argmax(1)
     assert np.mean(float_pred == data["y_val"]) >= 0.9  # the toy task is learnt, so agreement means something
     out = tmp_path / f"{kind}.tflite"
-    result = convert(model, data["x"][:50], val=data["x_val"], val_labels=data["y_val"], output=out, progress=False)
-    report = result.report
+    activations = "compare" if kind == "gru" else "int8"  # the GRU also as 16x8
+    result = convert(model, data["x"][:50], val=data["x_val"], val_labels=data["y_val"], output=out, progress=False,
+                     activations=activations)
+    report = result.comparison.reports["int8"] if result.comparison else result.report
+    if result.comparison:
+        out.write_bytes(result.alternatives["int8"])
+        r16 = result.comparison.reports["int16"]
+        assert r16.output_sqnr_db > report.output_sqnr_db and r16.top1_agreement >= MIN_AGREEMENT
+        m16 = result.alternatives["int16"]
+        pred16 = np.array([o[0].reshape(-1).argmax() for o in tflm_run(m16, _quantize(data["x_val"], m16))])
+        assert np.mean(pred16 == float_pred) >= MIN_AGREEMENT
     assert report.recurrent == [kind.upper()] and not report.stateful and report.isolated
     assert set(report.ops) <= RECURRENT_OPS and report.ops["FULLY_CONNECTED"] >= STEPS
     sg = load_model(out).main
