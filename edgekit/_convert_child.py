@@ -73,10 +73,11 @@ def main(argv: list[str]) -> int:
     def send(**message: Any) -> None:
         proto.write(json.dumps(message) + "\n")
 
+    from edgekit import _tf_convert
     from edgekit._isolate import JOB_MARK
-    from edgekit._tf_convert import import_tensorflow
 
-    import_tensorflow()  # the slow part, done while the parent reads the user's data
+    _tf_convert.LOG_TO_FDS = True
+    _tf_convert.import_tensorflow()  # the slow part, done while the parent reads the user's data
     send(event="ready")
     for line in iter(sys.stdin.readline, ""):  # EOF (the parent closed our stdin or died): exit
         if line.strip():

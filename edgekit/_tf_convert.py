@@ -41,9 +41,15 @@ def import_tensorflow() -> Any:
     return sys.modules["tensorflow"]
 
 
+LOG_TO_FDS = False  # the converter child sets this: its fd 1/2 already go to its log, keep everything there
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Silence TensorFlow in this process: Python prints, warnings, and native logs on fd 1 and 2."""
+    if LOG_TO_FDS:  # in the child: prints and warnings go to the log as they are
+        yield
+        return
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -182,9 +182,11 @@ def test_16x8_conversion_and_comparison(digits_models, tmp_path, capsys):
     assert r16["top1_agreement"] >= r8["top1_agreement"] - 0.01
     # the 16x8 model alone: int16 activations and I/O, int8 weights; TFLM runs it
     out16 = tmp_path / "m16.tflite"
-    rc = run(["convert", str(m["keras_path"]), "--calib", str(tmp_path / "calib.npy"), "--activations", "int16",
-              "-o", str(out16), "--json"])
-    assert rc == 0 and json.loads(capsys.readouterr().out)["activations"] == "int16"
+    rc = run(["--debug", "convert", str(m["keras_path"]), "--calib", str(tmp_path / "calib.npy"), "--activations",
+              "int16", "-o", str(out16), "--json"])
+    printed = capsys.readouterr()
+    assert rc == 0 and json.loads(printed.out)["activations"] == "int16"
+    assert "Saved artifact at" in printed.err  # --debug shows what TensorFlow printed in the converter process
     sg = load_model(out16).main
     assert sg.tensors[sg.inputs[0]].dtype == "int16"
     assert {sg.tensors[op.inputs[1]].dtype for op in sg.operators if op.opcode == "CONV_2D"} == {"int8"}
