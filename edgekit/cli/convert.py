@@ -26,7 +26,8 @@ from edgekit.cli import echo_json
 @click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
               show_default=True, help="Which metrics the report shows.")
 @click.option("--num-calib", type=click.IntRange(min=1), help="Use at most N calibration samples (default: all).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="The int8 .tflite to write.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The .tflite to write (with --activations compare: the recommended one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
