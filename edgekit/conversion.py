@@ -126,8 +126,9 @@ def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
             out, log, info = _run_isolated(worker, model, job, take_data, step, timeout)
         else:
             out, log, info = _run_here(model, job, take_data, step)
+    isolated = worker is not None
     reports = {act: _make_report(info, act, io if io != "auto" else act, inputs, out["float"], out["models"][act],
-                                 out["ops"][act], out["evals"][act], out["seconds"], isolate) for act in acts}
+                                 out["ops"][act], out["evals"][act], out["seconds"], isolated) for act in acts}
     comparison = recommend(reports["int8"], reports["int16"]) if activations == "compare" else None
     chosen = comparison.recommended if comparison else acts[0]
     if out_path is not None:
