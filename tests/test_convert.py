@@ -228,8 +228,11 @@ def test_native_abort_in_evaluation_is_contained(digits_models, tmp_path, monkey
     monkeypatch.setattr(_isolate, "WORKER_ARGV",
                         [sys.executable, "-c", "import os, sys; sys.stdin.readline(); os.abort()"])
     out = tmp_path / "m.tflite"
-    with pytest.raises(NativeCrash, match="SIGABRT"):
+    with pytest.raises(NativeCrash, match="SIGABRT") as info:
         convert(digits_models["keras"], digits_models["x_train"][:10], output=out, progress=False)
+    log = Path(info.value.hint.rsplit("log: ", 1)[1])
+    assert log.exists()  # kept for the user, named in the hint
+    log.unlink()
     assert list(tmp_path.iterdir()) == []
     assert _isolate._warm is None  # the dead worker is not reused
 
