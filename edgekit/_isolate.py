@@ -1,10 +1,12 @@
-"""A child process that runs :func:`edgekit._quant_eval.evaluate`, so a TFLite abort cannot kill us.
+"""The parent's end of the converter child (:mod:`edgekit._convert_child`): a crash there is an error here.
 
 Importing TensorFlow takes seconds, so the child is started as early as possible (its import
-overlaps the parent's conversion) and kept warm for the next conversion in the same process.
-It exits when our end of its stdin closes (at exit, or if we die). Jobs travel through a
-temporary directory (``job.npz`` + ``job.json`` in, ``result.json`` out); the directory's path
-goes over the child's stdin, and the child answers with one ``DONE`` line on stdout.
+overlaps the parent's input checks) and kept warm for the next conversion in the same process.
+It exits when our end of its stdin closes (at exit, or if we die). Everything the child prints
+goes to its log file; :attr:`ConvertWorker.job_log` hands back the part of one job (``--debug``,
+error messages). A child that dies (SIGSEGV in the converter, SIGABRT in TFLite) or runs past
+its time limit becomes a :class:`~edgekit.errors.NativeCrash` naming the signal, the stage and
+the log's last line; the dead child is discarded and the next job starts a fresh one.
 """
 
 from __future__ import annotations
@@ -12,36 +14,38 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from edgekit.errors import EdgekitError, ModelError, NativeCrash
+from edgekit import errors
+from edgekit.errors import EdgekitError, NativeCrash
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
-WORKER_ARGV = [sys.executable, "-m", "edgekit._quant_eval"]  # tests swap in a child that aborts
-DONE = "edgekit-eval-done"
+WORKER_ARGV = [sys.executable, "-m", "edgekit._convert_child"]  # the child gets its log path appended
+JOB_MARK = "---- job "  # the child's log line that starts each job
+DEFAULT_TIMEOUT = 1800.0  # seconds for one job; MobileNetV2 at 96x96 converts in ~7 s here
 
-_warm: EvalWorker | None = None
+_warm: ConvertWorker | None = None
 
 
-def warm_worker() -> EvalWorker:
+def warm_worker() -> ConvertWorker:
     """The process-wide worker, started now if there is none (or the last one died)."""
     global _warm
     if _warm is None or _warm.proc.poll() is not None:
         if _warm is not None:
             _warm.close()
-        _warm = EvalWorker()
+        _warm = ConvertWorker()
     return _warm
 
 
 def discard_worker() -> None:
-    """Stop the warm worker (after a crash or an interrupted job); the next call starts a new one."""
+    """Stop the warm worker (after a crash, a timeout or an interrupted job); the next call starts a new one."""
     global _warm
     if _warm is not None:
         _warm.close()
@@ -51,69 +55,135 @@ def discard_worker() -> None:
 atexit.register(discard_worker)
 
 
-class EvalWorker:
-    """One ``python -m edgekit._quant_eval`` child serving jobs one at a time."""
+class ConvertWorker:
+    """One converter child serving jobs one at a time."""
 
     def __init__(self) -> None:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(list(WORKER_ARGV), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, env=env, text=True)
+        fd, log = tempfile.mkstemp(prefix="edgekit-convert-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(log)
+        self.proc = subprocess.Popen([*WORKER_ARGV, str(self.log_path)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self._buf = b""
+        self._job_start = 0
+        self._hint: str | None = None
+        self.keep_log = False  # set after a crash: the log is named in the error message
 
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Hand ``job`` to the child, wait for its answer, return the result dict.
+    @property
+    def job_log(self) -> str:
+        """What the child printed during the current (or last) job."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._job_start)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
-        Raises :class:`NativeCrash` when the child dies from a signal (SIGABRT in TFLite's
-        quantized kernels, SIGSEGV) and :class:`ModelError` when it reports a Python error.
+    def run(self, job_dir: Path, on_shape: Callable[[dict], None], on_progress: Callable[[dict], None],
+            timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Run the job in ``job_dir``: ``on_shape(message)`` writes ``data.npz`` (or raises to cancel),
+        ``on_progress(message)`` sees each progress event. Returns when the child is done.
+
+        Raises the child's :class:`EdgekitError` as is, and :class:`NativeCrash` when the child dies
+        or exceeds ``timeout`` seconds (then it is stopped).
         """
-        from edgekit._quant_eval import decode
+        self._job_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        deadline = time.monotonic() + timeout
+        stage, self._hint = "loading the model", None
+        self._send({"dir": str(job_dir)})
+        while True:
+            msg = self._receive(deadline, stage, timeout)
+            event = msg.get("event")
+            if event == "shape":
+                loops = msg.get("loops") or []
+                if loops:
+                    self._hint = (f"layer(s) {', '.join(loops)} keep a recurrent loop edgekit does not unroll, and "
+                                  "TF 2.21 crashes quantizing such loops; use keras.layers.LSTM, GRU or SimpleRNN "
+                                  "(unrolled by edgekit) instead of RNN(cell)")
+                try:
+                    on_shape(msg)
+                except BaseException:
+                    self._send({"go": False})
+                    self._wait_for("cancelled", deadline, stage, timeout)
+                    raise
+                self._send({"go": True})
+                stage = "tracing the model"
+            elif event == "progress":
+                stage = msg["stage"] + (f" ({msg['done']}/{msg['total']})" if msg.get("total") else "")
+                on_progress(msg)
+            elif event == "done":
+                return
+            elif event == "error":
+                cls = getattr(errors, msg.get("kind", ""), None)
+                cls = cls if isinstance(cls, type) and issubclass(cls, EdgekitError) else errors.ModelError
+                raise cls(msg["message"], hint=msg.get("hint"))
 
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        with tempfile.TemporaryDirectory(prefix="edgekit-eval-") as tmp:
-            job_dir = Path(tmp)
-            arrays = {k: v for k, v in job.items() if isinstance(v, np.ndarray)}
-            scalars = {k: v for k, v in job.items() if not isinstance(v, np.ndarray)}
-            np.savez(job_dir / "job.npz", **arrays)
-            (job_dir / "job.json").write_text(json.dumps(scalars))
-            try:
-                self.proc.stdin.write(f"{job_dir}\n")
-                self.proc.stdin.flush()
-                answer = ""
-                while answer != DONE:
-                    line = self.proc.stdout.readline()
-                    if not line:  # EOF: the child died
-                        raise self._crash(self.proc.wait())
-                    answer = line.strip()
-            except BrokenPipeError:
-                raise self._crash(self.proc.wait()) from None
-            result = decode((job_dir / "result.json").read_text())
-        if "error" in result:
-            raise ModelError(f"evaluating the converted model failed: {result['error'].splitlines()[0][:300]}",
-                             hint="rerun with isolate=False (Python API) to debug in-process")
-        return result
+    def _wait_for(self, event: str, deadline: float, stage: str, timeout: float) -> None:
+        while self._receive(deadline, stage, timeout).get("event") != event:
+            pass
 
-    def _crash(self, code: int) -> EdgekitError:
-        self._stderr.seek(0)
-        lines = [ln for ln in self._stderr.read().decode(errors="replace").splitlines() if ln.strip()]
-        last = lines[-1][:200] if lines else "no message"
+    def _send(self, message: dict) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the child died; _receive reports how
+
+    def _receive(self, deadline: float, stage: str, timeout: float) -> dict:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._kill()
+                raise NativeCrash(f"the converter did not finish within {timeout:.0f} s (stopped while {stage})",
+                                  hint=f"a larger model or more calibration data needs more time; its log: "
+                                       f"{self.log_path}")
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise self._crash(stage, self._hint)
+                self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def _crash(self, stage: str, hint: str | None = None) -> EdgekitError:
+        code = self.proc.wait()
+        self.keep_log = True
+        lines = [ln for ln in self.job_log.splitlines() if ln.strip() and not ln.startswith(JOB_MARK)]
+        last = f": {lines[-1].strip()[:200]}" if lines else ""
         if code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return NativeCrash(f"TFLite crashed ({name}) while running the converted model: {last}",
-                               hint="the int8 model is degenerate (e.g. tiny activation scales from constant "
-                                    "calibration data or dead layers); check the calibration data")
-        return ModelError(f"the model evaluation process failed (exit code {code}): {last}")
+            return NativeCrash(f"TensorFlow crashed ({name}) while {stage}{last}", hint=(hint or (
+                "degenerate quantization (constant calibration data, dead layers) is a common cause; check the "
+                "calibration data")) + f"; the converter's log: {self.log_path}")
+        return NativeCrash(f"the converter process exited (code {code}) while {stage}{last}",
+                           hint=f"its log: {self.log_path}")
+
+    def _kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.keep_log = True
 
     def close(self) -> None:
-        """Stop the child (our own process, by its pid); it holds nothing worth waiting for."""
+        """Stop the child (our own process, by its pid); remove its log unless an error named it."""
         if self.proc.poll() is None:
-            self.proc.terminate()
+            if self.proc.stdin is not None:
+                try:
+                    self.proc.stdin.close()
+                except OSError:
+                    pass
             try:
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -123,4 +193,5 @@ class EvalWorker:
                     stream.close()
                 except OSError:
                     pass
-        self._stderr.close()
+        if not self.keep_log:
+            self.log_path.unlink(missing_ok=True)

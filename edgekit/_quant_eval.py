@@ -1,9 +1,8 @@
-"""Run a float and an int8 ``.tflite`` side by side and measure what quantization changed.
+"""Run a float and a quantized ``.tflite`` side by side and measure what quantization changed.
 
-This runs in a child process (``python -m edgekit._quant_eval``, see :mod:`edgekit._isolate`) by
-default: TFLite aborts the whole process (SIGABRT) on some degenerate quantized models instead of
-raising, and the user's process must survive that. The child imports its interpreter first (the
-slow part, overlapping the parent's conversion), then serves job directories read from stdin.
+This runs in the converter child process (:mod:`edgekit._convert_child`) by default: TFLite
+aborts the whole process (SIGABRT) on some degenerate quantized models instead of raising, and
+the user's process must survive that.
 
 Tensor matching: both models come from the same traced graph, so the converter gives an
 activation the same name in both. The int8 model adds I/O QUANTIZE/DEQUANTIZE ops whose tensors
@@ -14,10 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
-import traceback
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,9 +172,12 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
     sig = np.zeros(len(pairs))
     noise = np.zeros(len(pairs))
     maxerr = np.zeros(len(pairs))
+    out_sig = out_noise = 0.0
     for sample in layer_x:
-        flt.run(sample)
-        q.run(sample)
+        f_out = flt.run(sample).astype(np.float64)
+        q_out = q.run(sample).astype(np.float64)
+        out_sig += float(np.sum(f_out * f_out))
+        out_noise += float(np.sum((q_out - f_out) ** 2))
         for j, (qi, fi, _) in enumerate(pairs):
             fv = flt.value(fi).astype(np.float64)
             err = _dequantize(q.value(qi), q.tensors[qi]).astype(np.float64) - fv
@@ -190,7 +188,7 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
     for j, (qi, _, opname) in enumerate(pairs):
         t = q.tensors[qi]
         scale, zp = t["quantization"]
-        sqnr = math.inf if noise[j] == 0 else (-math.inf if sig[j] == 0 else 10 * math.log10(sig[j] / noise[j]))
+        sqnr = _sqnr(sig[j], noise[j])
         layers.append({"name": t["name"], "op": opname, "shape": [int(s) for s in t["shape"]],
                        "dtype": np.dtype(t["dtype"]).name, "scale": float(scale), "zero_point": int(zp),
                        "sqnr_db": sqnr, "max_abs_error": float(maxerr[j])})
@@ -199,6 +197,7 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
                 f"{opname} output {t['name'].split(';')[0]!r} has scale {scale:.2g}: it did not vary during "
                 "calibration (constant or all-zero calibration data, or a dead layer)")
     layers.sort(key=lambda d: d["sqnr_db"])
+    result["output_sqnr_db"] = _sqnr(out_sig, out_noise)
     result["layers"] = layers
     result["layer_samples"] = len(layer_x)
 
@@ -214,7 +213,14 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _encode(result: dict[str, Any]) -> str:
+def _sqnr(signal: float, noise: float) -> float:
+    """10·log10(signal / noise) in dB; inf for an exact match."""
+    return math.inf if noise == 0 else (-math.inf if signal == 0 else 10 * math.log10(signal / noise))
+
+
+def encode(result: dict[str, Any]) -> str:
+    """JSON text of a result dict; infinite floats (exact layers) survive as strings (see :func:`decode`)."""
+
     def fix(v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):
             return repr(v)  # 'inf' / '-inf' survive the JSON round trip as strings
@@ -228,42 +234,14 @@ def _encode(result: dict[str, Any]) -> str:
 
 
 def decode(text: str) -> dict[str, Any]:
-    """Inverse of the child's JSON encoding (turns 'inf'/'-inf' strings back into floats)."""
-    result = json.loads(text)
-    for layer in result.get("layers", []):
-        if isinstance(layer["sqnr_db"], str):
-            layer["sqnr_db"] = float(layer["sqnr_db"])
-    return result
+    """Inverse of :func:`encode` (turns 'inf'/'-inf' strings back into floats)."""
+    def fix(v: Any) -> Any:
+        if isinstance(v, str) and v in ("inf", "-inf"):
+            return float(v)
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        return v
 
-
-def load_job(job_dir: Path) -> dict[str, Any]:
-    """Read the job the parent wrote (``job.npz``: arrays; ``job.json``: scalars)."""
-    job: dict[str, Any] = json.loads((job_dir / "job.json").read_text())
-    with np.load(job_dir / "job.npz", allow_pickle=False) as arrays:
-        for key in arrays.files:
-            job[key] = arrays[key]
-    return job
-
-
-def main() -> int:
-    """Child entry point: warm up the interpreter import, then serve job directories read from stdin."""
-    from edgekit._isolate import DONE
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import ai_edge_litert.interpreter  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        import tensorflow  # noqa: F401  -- the slow import, done while the parent converts
-    for line in sys.stdin:  # EOF (the parent closed our stdin or died): exit
-        job_dir = Path(line.strip())
-        try:
-            result = evaluate(load_job(job_dir))
-        except Exception as exc:
-            result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        (job_dir / "result.json").write_text(_encode(result))
-        print(DONE, flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return fix(json.loads(text))

@@ -1,58 +1,71 @@
-"""Keras 3 / SavedModel -> full-integer int8 ``.tflite``, with a quality report.
+"""Keras 3 / SavedModel -> full-integer ``.tflite`` (int8, or 16x8: int16 activations), with a quality report.
 
-Full integer only: int8 activations, int8 weights (per-channel for convolutions), int32 biases,
-int8 I/O (or uint8 / float32 I/O on request). A model that would keep a float or hybrid op is
-refused, never emitted. TensorFlow is imported inside the functions that need it.
+Full integer only: int8 (or int16) activations, int8 weights (per-channel for convolutions), int32
+(int64 for 16x8) biases, integer I/O (or float32 I/O on request). A model that would keep a float
+or hybrid op is refused, never emitted. Recurrent layers (LSTM, GRU, SimpleRNN, Bidirectional,
+stateful or not) are unrolled first (see :mod:`edgekit._rnn`: TF 2.21 cannot quantize them as traced).
 
-The report compares the int8 model with the float one (sizes, accuracy or error, top-1
-agreement, per-layer SQNR). That comparison runs TFLite in a child process by default
-(``isolate=True``): TFLite aborts the process on some degenerate quantized models, and a
-conversion must not take the caller down with it. See :mod:`edgekit._quant_eval`.
+The report compares the quantized model with the float one (sizes, accuracy or error, top-1
+agreement, per-layer SQNR); ``activations="compare"`` converts both ways and recommends one.
+
+TensorFlow runs in a child process by default (``isolate=True``, :mod:`edgekit._isolate`): its
+converter segfaults on some models and TFLite aborts on degenerate quantized ones, and neither may
+take the caller down. This module itself never imports TensorFlow; the output file is written
+atomically, only when everything succeeded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
+import json
 import os
-import re
 import sys
 import tempfile
-import time
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgekit.data import collect_samples, load_array_file
-from edgekit.errors import DataError, EdgekitError, ModelError, NativeCrash, UnsupportedOpError, UsageError
+from edgekit.errors import DataError, EdgekitError, ModelError, NativeCrash, UsageError
 from edgekit.fsutil import write_atomic
-from edgekit.report import ConversionReport, LayerQuality
+from edgekit.report import ActivationsComparison, ConversionReport, LayerQuality, recommend
 
-IO_DTYPES = ("int8", "uint8", "float32")
+IO_DTYPES = ("int8", "uint8", "int16", "float32")
+ACTIVATIONS = ("int8", "int16", "compare")
 TASKS = ("auto", "classification", "regression")
 LAYER_SAMPLES = 50  # samples used for the per-layer SQNR (validation data first, else calibration data)
 _FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
 
+__all__ = ["ConversionResult", "convert", "verify_full_int8", "write_atomic"]
+
 
 @dataclass
 class ConversionResult:
-    """The int8 model (``tflite_bytes``), its report, where it was written (if anywhere), and the
-    float model it was compared with (``float_tflite_bytes``, same fixed batch of 1)."""
+    """The quantized model (``tflite_bytes``), its report, where it was written (if anywhere), and the
+    float model it was compared with (``float_tflite_bytes``, same fixed batch of 1).
+
+    With ``activations="compare"``, ``comparison`` holds both reports and the recommendation, and
+    ``alternatives`` both models (``"int8"``, ``"int16"``); ``tflite_bytes``/``report`` are the recommended one.
+    ``log`` is what TensorFlow printed while converting (shown with ``--debug``).
+    """
 
     tflite_bytes: bytes
     report: ConversionReport
     output: Path | None = None
     float_tflite_bytes: bytes | None = None
+    comparison: ActivationsComparison | None = None
+    alternatives: dict[str, bytes] = field(default_factory=dict)
+    log: str = ""
 
 
 def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
-            output: str | os.PathLike | None = None, io_dtype: str = "int8", task: str = "auto",
-            progress: bool = True, num_calib: int | None = None, isolate: bool = True) -> ConversionResult:
-    """Convert a model to a full-int8 TFLite flatbuffer and measure what quantization cost.
+            output: str | os.PathLike | None = None, io_dtype: str | None = None, activations: str = "int8",
+            task: str = "auto", progress: bool = True, num_calib: int | None = None, isolate: bool = True,
+            timeout: float | None = None) -> ConversionResult:
+    """Convert a model to a full-integer TFLite flatbuffer and measure what quantization cost.
 
     Args:
         model: a Keras 3 model, a ``.keras``/``.h5`` file, or a SavedModel directory.
@@ -62,72 +75,180 @@ def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
         val_labels: labels for ``val`` (array or ``.npy``/``.npz`` path): class ids, one-hot rows or
             regression targets. Without labels the report gives agreement/error against the float model.
         output: write the ``.tflite`` here (atomically: nothing is left behind on failure).
-        io_dtype: the model's input/output type, ``int8`` (default), ``uint8`` or ``float32``.
+        io_dtype: the model's input/output type: ``int8``, ``uint8``, ``int16`` or ``float32``; default
+            the activation type (``uint8`` only with int8 activations, ``int16`` only with int16).
+        activations: ``int8`` (default), ``int16`` (16x8: int16 activations, int8 weights; TFLite's
+            ``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``) or ``compare`` (both;
+            the recommended one is returned and written, see :func:`edgekit.report.recommend`).
         task: ``auto``, ``classification`` or ``regression`` (which metrics the report shows).
-        progress: show a progress bar while calibrating (only when stderr is a terminal).
+        progress: show a progress bar (only when stderr is a terminal).
         num_calib: use at most this many calibration samples (default: all).
-        isolate: run the float-vs-int8 comparison in a child process (survives TFLite aborts).
+        isolate: run TensorFlow in a child process (a native crash becomes :class:`NativeCrash`).
+        timeout: seconds the child may take (default 1800); past it, it is stopped (``NativeCrash``).
 
     Raises:
         ModelError: missing/unreadable model, an already converted ``.tflite``, float/hybrid ops left.
-        UnsupportedOpError: ops the int8 converter cannot quantize.
+        UnsupportedOpError: ops the integer converter cannot quantize.
         DataError: calibration/validation data of the wrong shape, dtype or content, or empty.
-        NativeCrash: TFLite aborted while running the converted model (``isolate=True``).
+        NativeCrash: TensorFlow/TFLite died in native code or ran past ``timeout`` (``isolate=True``).
     """
-    if io_dtype not in IO_DTYPES:
-        raise UsageError(f"io_dtype: {io_dtype!r} is not one of {', '.join(IO_DTYPES)}")
+    if activations not in ACTIVATIONS:
+        raise UsageError(f"activations: {activations!r} is not one of {', '.join(ACTIVATIONS)}")
+    acts = ["int8", "int16"] if activations == "compare" else [activations]
+    io = _io_dtype(io_dtype, acts)
     if task not in TASKS:
         raise UsageError(f"task: {task!r} is not one of {', '.join(TASKS)}")
     out_path = _check_output(output)
     if isinstance(model, (str, os.PathLike)):
         _check_model_path(Path(model))
+    if num_calib is not None and num_calib < 1:
+        raise DataError(f"calibration data: the number of samples to use must be >= 1 (got {num_calib})")
+    job: dict[str, Any] = {"io_dtype": io, "activations": acts, "task": task}
+    inputs: dict[str, Any] = {}
+
+    def take_data(sample_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        x_cal = collect_samples(calib, what="calibration data", sample_shape=sample_shape, limit=num_calib)
+        x_val, y_val = _validation(val, val_labels, sample_shape)
+        arrays = {"x_cal": x_cal, "layer_x": (x_val if x_val is not None else x_cal)[:LAYER_SAMPLES]}
+        if x_val is not None:
+            arrays["val_x"] = x_val
+            if y_val is not None:
+                arrays["val_y"] = y_val
+        inputs.update(num_calib=len(x_cal), layer_data="validation data" if x_val is not None else
+                      "calibration data")
+        return arrays
 
     from edgekit import _isolate
 
-    worker = _isolate.warm_worker() if isolate else None  # imports TFLite now, while we convert
+    worker = _isolate.warm_worker() if isolate else None  # starts importing TensorFlow now
+    with _progress_bar(progress) as step:
+        if worker is not None:
+            out, log, info = _run_isolated(worker, model, job, take_data, step, timeout)
+        else:
+            out, log, info = _run_here(model, job, take_data, step)
+    isolated = worker is not None
+    reports = {act: _make_report(info, act, io if io != "auto" else act, inputs, out["float"], out["models"][act],
+                                 out["ops"][act], out["evals"][act], out["seconds"], isolated) for act in acts}
+    comparison = recommend(reports["int8"], reports["int16"]) if activations == "compare" else None
+    chosen = comparison.recommended if comparison else acts[0]
+    if out_path is not None:
+        write_atomic(out_path, out["models"][chosen])
+    return ConversionResult(out["models"][chosen], reports[chosen], out_path, out["float"], comparison,
+                            dict(out["models"]), log)
+
+
+def _io_dtype(io_dtype: str | None, acts: list[str]) -> str:
+    """The I/O type to ask for ("auto": the activation type of each conversion)."""
+    if io_dtype is None:
+        return "auto"
+    if io_dtype not in IO_DTYPES:
+        raise UsageError(f"io_dtype: {io_dtype!r} is not one of {', '.join(IO_DTYPES)}")
+    for act in acts:
+        if io_dtype != "float32" and (io_dtype == "int16") != (act == "int16"):
+            raise UsageError(f"io_dtype {io_dtype} does not go with {act} activations",
+                             hint="int16 activations take int16 or float32 I/O; int8 ones int8, uint8 or float32"
+                             if len(acts) == 1 else "with activations=compare use io_dtype float32 or the default")
+    return io_dtype
+
+
+def _run_isolated(worker: Any, model: Any, job: dict[str, Any], take_data: Any, step: Any,
+                  timeout: float | None) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """Convert and evaluate in the converter child; returns (outputs, the child's log, model info)."""
+    from edgekit import _isolate
+    from edgekit._quant_eval import decode
+
+    info: dict[str, Any] = {}
     finished = False
     try:
-        keras_model, name = _load_model(model)
-        fixed, sample_shape = _batch1(keras_model)
-        x_cal = collect_samples(calib, what="calibration data", sample_shape=sample_shape, limit=num_calib)
-        x_val, y_val = _validation(val, val_labels, sample_shape)
+        with tempfile.TemporaryDirectory(prefix="edgekit-convert-") as tmp:
+            job_dir = Path(tmp)
+            if isinstance(model, (str, os.PathLike)):
+                job["model"] = str(Path(model).resolve())
+            else:
+                job["model"], job["name"] = _save_model_object(model, job_dir), getattr(model, "name", "model")
+            (job_dir / "job.json").write_text(json.dumps(job))
 
-        t0 = time.perf_counter()
-        int8_bytes = _convert(fixed, x_cal, io_dtype, progress=progress)
-        ops = verify_full_int8(int8_bytes, io_dtype)
-        t_float = time.perf_counter()
-        float_bytes = _convert(fixed, None, "float32", progress=False)  # the reference for the report
-        convert_seconds, float_seconds = t_float - t0, time.perf_counter() - t_float
+            def on_shape(msg: dict) -> None:
+                info.update(msg)
+                np.savez(job_dir / "data.npz", **take_data(tuple(msg["shape"])))
 
-        layer_x = x_val if x_val is not None else x_cal
-        job = {"float_tflite": np.frombuffer(float_bytes, np.uint8), "int8_tflite": np.frombuffer(int8_bytes, np.uint8),
-               "layer_x": layer_x[:LAYER_SAMPLES], "task": task}
-        if x_val is not None:
-            job["val_x"] = x_val
-            if y_val is not None:
-                job["val_y"] = y_val
-        t1 = time.perf_counter()
-        if worker is not None:
-            result = worker.run(job)
-        else:
-            from edgekit._quant_eval import evaluate
-
-            result = evaluate(job)
-        report = _make_report(name, io_dtype, len(x_cal), float_bytes, int8_bytes, ops, result,
-                              layer_data="validation data" if x_val is not None else "calibration data")
-        report.convert_seconds, report.float_convert_seconds = convert_seconds, float_seconds
-        report.eval_seconds = time.perf_counter() - t1
-        report.isolated = worker is not None
-        if out_path is not None:
-            write_atomic(out_path, int8_bytes)
+            worker.run(job_dir, on_shape, lambda m: step(m["stage"], m.get("done"), m.get("total")),
+                       timeout or _isolate.DEFAULT_TIMEOUT)
+            result = decode((job_dir / "result.json").read_text())
+            out = {"float": (job_dir / "float.tflite").read_bytes(), "ops": result["ops"],
+                   "evals": result["evals"], "seconds": result["seconds"],
+                   "models": {act: (job_dir / f"{act}.tflite").read_bytes() for act in job["activations"]}}
         finished = True
+        return out, worker.job_log, info
     except EdgekitError as exc:
         finished = not isinstance(exc, NativeCrash)  # a user error leaves the worker reusable
         raise
     finally:
-        if worker is not None and not finished:  # crashed, or interrupted mid-job
+        if not finished:  # crashed, timed out, or interrupted mid-job
             _isolate.discard_worker()
-    return ConversionResult(int8_bytes, report, out_path, float_bytes)
+
+
+def _save_model_object(model: Any, job_dir: Path) -> str:
+    """Save an in-memory Keras model where the child can load it."""
+    path = job_dir / "model.keras"
+    try:
+        model.save(path)
+    except Exception as exc:
+        why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot hand model {getattr(model, 'name', '?')!r} to the converter process: saving it "
+                         f"failed ({why})",
+                         hint="convert it in-process with edgekit.convert(..., isolate=False)") from None
+    return str(path)
+
+
+def _run_here(model: Any, job: dict[str, Any], take_data: Any, step: Any) -> tuple[dict[str, Any], str, dict]:
+    """Convert and evaluate in this process (``isolate=False``)."""
+    from edgekit import _tf_convert
+
+    prep = _load_model(model)
+    job.update(take_data(prep.sample_shape))
+    out = _tf_convert.run(prep, job, step)
+    return out, "", {"name": prep.name, "recurrent": prep.recurrent, "stateful": prep.stateful, "loops": prep.loops}
+
+
+def _load_model(model: Any) -> Any:
+    """Load and prepare the model in this process (:func:`edgekit._tf_convert.load`)."""
+    from edgekit import _tf_convert
+
+    return _tf_convert.load(model)
+
+
+def import_tensorflow() -> Any:
+    """Import TensorFlow and Keras once, keeping their start-up log lines off the terminal; returns ``tf``."""
+    from edgekit._tf_convert import import_tensorflow as _import
+
+    return _import()
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool) -> Iterator[Any]:
+    """A rich progress bar on stderr (a terminal only); yields ``step(stage, done=None, total=None)``."""
+    if not show or not sys.stderr.isatty():
+        yield lambda stage, done=None, total=None: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    # redirect_stdout/stderr off: rich must not capture (and re-print) anything while the bar runs
+    with Progress(*columns, console=Console(stderr=True), transient=True, redirect_stdout=False,
+                  redirect_stderr=False) as bar:
+        task = bar.add_task("starting TensorFlow", total=None)
+
+        shown = [""]
+
+        def step(stage: str, done: int | None = None, total: int | None = None) -> None:
+            bar.update(task, description=stage, completed=done or 0, total=total)
+            if stage != shown[0]:  # every stage reaches the screen, however short
+                shown[0] = stage
+                bar.refresh()
+
+        yield step
 
 
 # ---------------------------------------------------------------- inputs
@@ -188,92 +309,6 @@ def _refuse_tflite(path: Path) -> None:
                      hint="pass the .keras/.h5 file or SavedModel directory it was exported from")
 
 
-def import_tensorflow() -> Any:
-    """Import TensorFlow and Keras once, keeping their start-up log lines off the terminal; returns ``tf``."""
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with _quiet():
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-    return sys.modules["tensorflow"]
-
-
-def _load_model(model: Any) -> tuple[Any, str]:
-    """A Keras model object and a display name from an object or a path."""
-    import_tensorflow()
-    import keras
-
-    if isinstance(model, keras.Model):
-        return model, model.name
-    if not isinstance(model, (str, os.PathLike)):
-        raise ModelError(f"cannot convert a {type(model).__name__}: expected a Keras model, a .keras/.h5 file "
-                         "or a SavedModel directory")
-    path = Path(model)
-    kind = _check_model_path(path)
-    try:
-        with _quiet():
-            if kind == "savedmodel":
-                return _load_savedmodel(path), str(path)
-            return keras.models.load_model(path, compile=False), str(path)
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"{path}: cannot load the model ({_first_line(exc)})",
-                         hint="custom layers? load it yourself (custom_objects=...) and pass the model object "
-                              "to edgekit.conversion()") from None
-
-
-def _load_savedmodel(path: Path) -> Any:
-    """Wrap a SavedModel's serving signature in a Keras model (from_keras_model handles fixed batch 1)."""
-    import keras
-    import tensorflow as tf
-
-    signatures = tf.saved_model.load(str(path)).signatures
-    endpoint = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
-    if endpoint is None:
-        raise ModelError(f"{path}: the SavedModel has no serving signature",
-                         hint="export it with model.export(path) or tf.saved_model.save(..., signatures=...)")
-    specs = signatures[endpoint].structured_input_signature[1]
-    if len(specs) != 1:
-        raise ModelError(f"{path}: signature {endpoint!r} has {len(specs)} inputs; only single-input models "
-                         "are supported")
-    spec = next(iter(specs.values()))
-    inp = keras.Input(shape=tuple(spec.shape[1:]), batch_size=1, dtype=spec.dtype.name, name="input")
-    out = keras.layers.TFSMLayer(str(path), call_endpoint=endpoint)(inp)
-    if isinstance(out, dict):
-        out = next(iter(out.values())) if len(out) == 1 else list(out.values())
-    return keras.Model(inp, out, name=path.name)
-
-
-def _batch1(model: Any) -> tuple[Any, tuple[int, ...]]:
-    """The model with a fixed batch of 1 (a dynamic batch leaves SHAPE/PACK ops), and one sample's shape."""
-    import keras
-
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
-        raise ModelError(f"model {model.name!r} has no defined input",
-                         hint="build it with keras.Input(shape=...) (functional or Sequential model)")
-    if len(inputs) != 1:
-        raise ModelError(f"model {model.name!r} has {len(inputs)} inputs; only single-input models are supported")
-    shape = tuple(inputs[0].shape)
-    if any(d is None for d in shape[1:]):
-        raise ModelError(f"model {model.name!r}: input shape {shape} has unknown dimensions",
-                         hint="give the model a fixed input shape, e.g. keras.Input(shape=(96, 96, 3))")
-    sample_shape = tuple(int(d) for d in shape[1:])
-    if shape[0] == 1:
-        return model, sample_shape
-    # a fixed input name keeps the output byte-identical from one call to the next
-    inp = keras.Input(shape=sample_shape, batch_size=1, dtype=inputs[0].dtype, name="input")
-    try:
-        return keras.Model(inp, model(inp), name=model.name), sample_shape
-    except Exception as exc:
-        raise ModelError(f"model {model.name!r} cannot be traced with a batch of 1 ({_first_line(exc)})",
-                         hint="models whose call() depends on the batch size cannot be converted") from None
-
-
 def _validation(val: Any, val_labels: Any, sample_shape: tuple[int, ...]) -> tuple[Any, Any]:
     if val is None:
         if val_labels is not None:
@@ -296,91 +331,7 @@ def _validation(val: Any, val_labels: Any, sample_shape: tuple[int, ...]) -> tup
     return x, y
 
 
-# ---------------------------------------------------------------- conversion
-
-
-def _convert(model: Any, x_cal: np.ndarray | None, io_dtype: str, *, progress: bool) -> bytes:
-    """Run TFLiteConverter.from_keras_model: full int8 with calibration data, or float when ``x_cal`` is None."""
-    tf = import_tensorflow()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    show = progress and x_cal is not None and sys.stderr.isatty()
-    with _quiet() as saved_stderr, _progress(show, saved_stderr, 0 if x_cal is None else len(x_cal)) as step:
-        if x_cal is not None:
-            def representative() -> Iterator[list[np.ndarray]]:
-                for i in range(len(x_cal)):
-                    step("calibrating")
-                    yield [x_cal[i : i + 1]]
-                step("quantizing", done=True)
-
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = representative
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = getattr(tf, io_dtype)
-            converter.inference_output_type = getattr(tf, io_dtype)
-        try:
-            return bytes(converter.convert())
-        except Exception as exc:
-            raise _conversion_error(exc, quantized=x_cal is not None) from None
-
-
-def _conversion_error(exc: Exception, quantized: bool) -> ModelError:
-    text = str(exc)
-    ops = sorted(set(re.findall(r"'(?:tf|tfl)\.([A-Za-z0-9_]+)'", text)))
-    what = "int8" if quantized else "float"
-    if ops:
-        return UnsupportedOpError(f"{what} conversion failed: op(s) {', '.join(ops)} cannot be converted to "
-                                  "full-integer TFLite builtins",
-                                  hint="replace those layers with int8-capable ones (see TFLite's op list)")
-    errors = [ln.strip() for ln in text.splitlines() if "error" in ln.lower()]
-    return ModelError(f"{what} conversion failed: {(errors or [text.strip() or type(exc).__name__])[0][:300]}",
-                      hint="rerun with --debug for the converter's full message")
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[int | None]:
-    """Silence the converter: Keras' stdout prints, Python warnings and native logs on fd 2.
-
-    Yields a duplicate of the original stderr fd (for the progress bar), or None when fd 2
-    cannot be redirected.
-    """
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError):
-            yield None
-            return
-        try:
-            with tempfile.TemporaryFile() as sink:
-                os.dup2(sink.fileno(), 2)
-                try:
-                    yield saved
-                finally:
-                    os.dup2(saved, 2)
-        finally:
-            os.close(saved)
-
-
-@contextlib.contextmanager
-def _progress(show: bool, fd: int | None, total: int) -> Iterator[Any]:
-    """A rich progress bar on ``fd``; yields ``step(description, done=False)``."""
-    if not show or fd is None:
-        yield lambda description, done=False: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with os.fdopen(os.dup(fd), "w") as stream:
-        console = Console(file=stream, stderr=True)
-        columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("tracing", total=total)
-
-            def step(description: str, done: bool = False) -> None:
-                bar.update(task, description=description, advance=0 if done else 1)
-
-            yield step
+# ---------------------------------------------------------------- checks of the result
 
 
 def verify_full_int8(tflite: bytes, io_dtype: str = "int8") -> dict[str, int]:
@@ -420,21 +371,21 @@ def _graph(tflite: bytes) -> tuple[list[tuple[str, list[tuple[int, str]], list[t
 # ---------------------------------------------------------------- results
 
 
-def _make_report(name: str, io_dtype: str, num_calib: int, float_bytes: bytes, int8_bytes: bytes,
-                 ops: dict[str, int], result: dict[str, Any], layer_data: str) -> ConversionReport:
+def _make_report(info: dict[str, Any], act: str, io_dtype: str, inputs: dict[str, Any], float_bytes: bytes,
+                 q_bytes: bytes, ops: dict[str, int], result: dict[str, Any], seconds: dict[str, float],
+                 isolated: bool) -> ConversionReport:
     layers = [LayerQuality(name=d["name"], op=d["op"], shape=tuple(d["shape"]), dtype=d["dtype"], scale=d["scale"],
                            zero_point=d["zero_point"], sqnr_db=d["sqnr_db"], max_abs_error=d["max_abs_error"])
               for d in result.get("layers", [])]
     metrics = {k: result[k] for k in ("float_accuracy", "int8_accuracy", "top1_agreement", "float_mae", "float_rmse",
-                                      "int8_mae", "int8_rmse", "mae_vs_float", "rmse_vs_float") if k in result}
-    return ConversionReport(model=name, io_dtype=io_dtype, num_calib=num_calib, float_size=len(float_bytes),
-                            int8_size=len(int8_bytes), ops=ops, task=result.get("task"),
-                            num_val=result.get("num_val", 0), layers=layers,
-                            layer_samples=result.get("layer_samples", 0), layer_data=layer_data,
+                                      "int8_mae", "int8_rmse", "mae_vs_float", "rmse_vs_float", "output_sqnr_db")
+               if k in result}
+    return ConversionReport(model=info.get("name", "model"), io_dtype=io_dtype, num_calib=inputs["num_calib"],
+                            float_size=len(float_bytes), int8_size=len(q_bytes), ops=ops, task=result.get("task"),
+                            num_val=result.get("num_val", 0), layers=layers, activations=act,
+                            recurrent=list(info.get("recurrent", [])), stateful=bool(info.get("stateful")),
+                            layer_samples=result.get("layer_samples", 0), layer_data=inputs["layer_data"],
                             unmatched_tensors=result.get("unmatched_tensors", []),
-                            warnings=result.get("warnings", []), **metrics)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
+                            warnings=result.get("warnings", []), convert_seconds=seconds.get(act, 0.0),
+                            float_convert_seconds=seconds.get("float", 0.0),
+                            eval_seconds=seconds.get(f"eval_{act}", 0.0), isolated=isolated, **metrics)

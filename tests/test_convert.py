@@ -150,7 +150,8 @@ def test_hybrid_model_is_refused(digits_models):
     """Dynamic-range quantization (int8 weights, float activations) must never pass as full int8."""
     import tensorflow as tf
 
-    from edgekit.conversion import _batch1, verify_full_int8
+    from edgekit._tf_convert import _batch1
+    from edgekit.conversion import verify_full_int8
     from edgekit.errors import ModelError
 
     converter = tf.lite.TFLiteConverter.from_keras_model(_batch1(digits_models["keras"])[0])
@@ -217,7 +218,8 @@ def test_bad_input_is_one_clear_error(digits_models, tmp_path, capfd, case):
 
 
 def test_native_abort_in_evaluation_is_contained(digits_models, tmp_path, monkeypatch):
-    """A TFLite SIGABRT while evaluating becomes NativeCrash; we survive and write nothing."""
+    """A child that aborts (SIGABRT) becomes NativeCrash; we survive and write nothing. (A real converter
+    crash: tests/test_convert_rnn.py.)"""
     from edgekit import _isolate
     from edgekit.conversion import convert
     from edgekit.errors import NativeCrash
@@ -226,8 +228,11 @@ def test_native_abort_in_evaluation_is_contained(digits_models, tmp_path, monkey
     monkeypatch.setattr(_isolate, "WORKER_ARGV",
                         [sys.executable, "-c", "import os, sys; sys.stdin.readline(); os.abort()"])
     out = tmp_path / "m.tflite"
-    with pytest.raises(NativeCrash, match="SIGABRT"):
+    with pytest.raises(NativeCrash, match="SIGABRT") as info:
         convert(digits_models["keras"], digits_models["x_train"][:10], output=out, progress=False)
+    log = Path(info.value.hint.rsplit("log: ", 1)[1])
+    assert log.exists()  # kept for the user, named in the hint
+    log.unlink()
     assert list(tmp_path.iterdir()) == []
     assert _isolate._warm is None  # the dead worker is not reused
 

@@ -22,7 +22,7 @@ from edgekit import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("edgekit.cli.boards", "List and show board profiles."),
     "carray": ("edgekit.cli.carray", "Write a .tflite model as a 16-byte aligned C/C++ array (model_data.h/.cc)."),
-    "convert": ("edgekit.cli.convert", "Convert Keras/SavedModel to a full-int8 .tflite with a quality report."),
+    "convert": ("edgekit.cli.convert", "Convert Keras/SavedModel to int8 or 16x8 .tflite with a quality report."),
     "inspect": ("edgekit.cli.inspect", "Ops, params, MACs, flash, TFLM arena and board fit of a .tflite model."),
     "generate": ("edgekit.cli.generate", "Generate a firmware project for a model and a board."),
     "build": ("edgekit.cli.build", "Build a generated firmware project and report flash/RAM per section."),

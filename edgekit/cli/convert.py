@@ -1,4 +1,4 @@
-"""``edgekit convert MODEL --calib DATA -o out.tflite``: full-int8 conversion plus its quality report."""
+"""``edgekit convert MODEL --calib DATA -o out.tflite``: full-integer conversion plus its quality report."""
 
 from __future__ import annotations
 
@@ -18,19 +18,29 @@ from edgekit.cli import echo_json
               help="Validation inputs (.npy/.npz; an .npz may hold labels as y) for accuracy/agreement.")
 @click.option("--val-labels", "val_labels", type=click.Path(path_type=Path),
               help="Validation labels (.npy/.npz): class ids, one-hot rows or regression targets.")
-@click.option("--io-dtype", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
-              help="Type of the model's input and output tensors.")
+@click.option("--activations", type=click.Choice(["int8", "int16", "compare"]), default="int8", show_default=True,
+              help="Activation type: int8, int16 (16x8: int16 activations, int8 weights), or compare: convert "
+                   "both, show them side by side and write the recommended one.")
+@click.option("--io-dtype", type=click.Choice(["int8", "uint8", "int16", "float32"]),
+              help="Type of the model's input and output tensors  [default: the activation type]")
 @click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
               show_default=True, help="Which metrics the report shows.")
 @click.option("--num-calib", type=click.IntRange(min=1), help="Use at most N calibration samples (default: all).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="The int8 .tflite to write.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The .tflite to write (with --activations compare: the recommended one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
-def cmd(model: Path, calib: Path, val: Path | None, val_labels: Path | None, io_dtype: str, task: str,
-        num_calib: int | None, output: Path, as_json: bool, report_path: Path | None) -> None:
-    """Convert MODEL (.keras, .h5 or a SavedModel directory) to a full-int8 .tflite.
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+              help="Seconds the converter process may take.")
+@click.pass_context
+def cmd(ctx: click.Context, model: Path, calib: Path, val: Path | None, val_labels: Path | None, activations: str,
+        io_dtype: str | None, task: str, num_calib: int | None, output: Path, as_json: bool,
+        report_path: Path | None, timeout: float) -> None:
+    """Convert MODEL (.keras, .h5 or a SavedModel directory) to a full-integer .tflite.
 
-    Prints sizes, accuracy (or error) of float vs int8 and the per-layer SQNR, worst layer first.
+    Prints sizes, accuracy (or error) of float vs quantized and the per-layer SQNR, worst layer first.
+    Recurrent layers (LSTM, GRU, SimpleRNN) are unrolled. TensorFlow runs in a child process; its
+    log is shown with --debug.
     """
     from edgekit.conversion import convert
     from edgekit.errors import UsageError
@@ -38,9 +48,13 @@ def cmd(model: Path, calib: Path, val: Path | None, val_labels: Path | None, io_
     if report_path is not None and not report_path.parent.is_dir():
         raise UsageError(f"--report: directory {report_path.parent} does not exist", hint="create it first")
     result = convert(model, calib, val=val, val_labels=val_labels, output=output, io_dtype=io_dtype, task=task,
-                     num_calib=num_calib, progress=not as_json)
+                     activations=activations, num_calib=num_calib, progress=not as_json, timeout=timeout)
+    if (ctx.find_root().obj or {}).get("debug") and result.log:
+        click.echo(result.log, err=True)
     data = result.report.to_dict()
     data["output"] = str(output)
+    if result.comparison is not None:
+        data["comparison"] = result.comparison.to_dict()
     if report_path is not None:
         from edgekit.conversion import write_atomic
 
@@ -50,8 +64,10 @@ def cmd(model: Path, calib: Path, val: Path | None, val_labels: Path | None, io_
         return
     from rich.console import Console
 
-    from edgekit.report import render_report
+    from edgekit.report import render_comparison, render_report
 
     console = Console()
     render_report(result.report, console)
-    console.print(f"wrote {output} ({result.report.int8_size:,} bytes)")
+    if result.comparison is not None:
+        render_comparison(result.comparison, console)
+    console.print(f"wrote {output} ({result.report.label}, {result.report.int8_size:,} bytes)")

@@ -56,9 +56,10 @@ class FineTune:
 
 def import_keras() -> Any:
     """Import Keras (TensorFlow backend) with TensorFlow's start-up log lines kept quiet."""
-    if "keras" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow  # noqa: F401  (the backend first, so Keras picks it up)
+    if "keras" not in sys.modules:  # TensorFlow first (Keras' backend), its absl/oneDNN start-up lines swallowed
+        from edgekit._tf_convert import import_tensorflow
+
+        import_tensorflow()
     import keras
 
     return keras
