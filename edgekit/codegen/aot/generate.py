@@ -147,7 +147,8 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
     live.update(sg.inputs)
     live.update(sg.outputs)
     sizes = {t: sg.tensors[t].nbytes for t in live}
-    plan = plan_memory(plan_ops, sizes, sg.inputs, sg.outputs)
+    variables = sorted(t for t in live if sg.tensors[t].is_variable)
+    plan = plan_memory(plan_ops, sizes, sg.inputs, sg.outputs, persistent=variables)
     for f in fused.values():
         if plan.aliases.get(f.d) != f.a:
             raise ModelError(f"internal: fused op {f.add} output {f.d} was not planned over its input {f.a}")
@@ -240,6 +241,21 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     return AotResult(arena_bytes=plan.arena_bytes, weights_bytes=pool.nbytes, ops=[c.op.opcode for c in ctxs],
                      files=files, plan=plan, model_name=name, prefix=prefix,
                      notes=[note for c in ctxs for note in c.notes])
+
+
+def _variable_resets(sg: Subgraph, plan: MemoryPlan, prefix: str) -> str:
+    """C lines of ``model_init`` that reset the variable tensors (LSTM / SVDF states) as TFLM's
+    ``ResetVariableTensors``: int8 ones to their zero point, all others to 0 bytes."""
+    lines = []
+    for t in sorted(plan.tensor_offsets):
+        tensor = sg.tensors[t]
+        if not tensor.is_variable:
+            continue
+        q = tensor.quantization
+        value = int(q.zero_point[0]) if tensor.dtype == "int8" and q is not None and q.zero_point else 0
+        lines.append(f"    memset(&{prefix}_arena[{plan.tensor_offsets[t]}], {value}, {tensor.nbytes}u);  "
+                     f"/* variable '{_comment(short_name(tensor.name))}' */\n")
+    return "".join(lines)
 
 
 def _copy_runtime(out: Path) -> list[Path]:
@@ -367,7 +383,7 @@ const char {prefix}_runtime_version[] = "{__version__}";
 {chr(10).join(io_table("output", sg.outputs))}
 
 int {prefix}_model_init(void) {{
-    return 0;
+{_variable_resets(sg, plan, prefix)}    return 0;
 }}
 
 int {prefix}_model_invoke(void) {{
