@@ -30,6 +30,7 @@ class T:
     zero_point: int = 0
     data: np.ndarray | None = field(default=None, repr=False)
     quantized_dimension: int = 0
+    variable: bool = False  # a variable tensor (LSTM / SVDF state): no data, kept across invocations
 
 
 def _options(s, op: str, opts: dict):
@@ -81,6 +82,24 @@ def _options(s, op: str, opts: dict):
         return bo.FullyConnectedOptions, o
     if op == "HARD_SWISH":
         return bo.HardSwishOptions, s.HardSwishOptionsT()
+    if op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        o = s.UnidirectionalSequenceLSTMOptionsT()
+        o.fusedActivationFunction = getattr(s.ActivationFunctionType, opts.get("activation", "TANH"))
+        o.cellClip = float(opts.get("cell_clip", 0.0))
+        o.projClip = 0.0
+        o.timeMajor = bool(opts.get("time_major", False))
+        return bo.UnidirectionalSequenceLSTMOptions, o
+    if op == "SVDF":
+        o = s.SVDFOptionsT()
+        o.rank = int(opts.get("rank", 1))
+        o.fusedActivationFunction = act
+        return bo.SVDFOptions, o
+    if op == "TRANSPOSE_CONV":
+        o = s.TransposeConvOptionsT()
+        o.padding = getattr(s.Padding, opts.get("padding", "SAME"))
+        o.strideH, o.strideW = opts.get("strides", (1, 1))
+        o.fusedActivationFunction = act
+        return bo.TransposeConvOptions, o
     if op == "QUANTIZE":
         return bo.QuantizeOptions, s.QuantizeOptionsT()
     if op == "DEQUANTIZE":
@@ -97,8 +116,8 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
     """Serialize a model of several operators ``(opcode, inputs, outputs, options)``.
 
     A :class:`T` object used in several places is one tensor (that is how ops are chained).
-    Model inputs: tensors without data that no operator produces; outputs: tensors no operator
-    consumes.
+    Model inputs: tensors without data that no operator produces and that are not variables; outputs: tensors no
+    operator consumes. ``None`` in an operator's inputs is an absent optional input (-1).
     """
     import flatbuffers
 
@@ -111,13 +130,16 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
     sub.tensors, sub.inputs, sub.outputs, sub.operators = [], [], [], []
     index: dict[int, int] = {}
 
-    def tensor(t: T) -> int:
+    def tensor(t: T | None) -> int:
+        if t is None:
+            return -1
         if id(t) in index:
             return index[id(t)]
         tt = s.TensorT()
         tt.name = f"t{len(sub.tensors)}"
         tt.shape = list(t.shape)
         tt.type = _DTYPES[t.dtype]
+        tt.isVariable = bool(t.variable)
         buf = s.BufferT()
         if t.data is not None:
             buf.data = np.ascontiguousarray(t.data, dtype=t.dtype).tobytes()
@@ -156,7 +178,8 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
     all_inputs = [i for op in sub.operators for i in op.inputs]
     seen = set()
     for i in all_inputs:
-        if i in seen or i in produced or model.buffers[sub.tensors[i].buffer].data is not None:
+        if (i < 0 or i in seen or i in produced or model.buffers[sub.tensors[i].buffer].data is not None
+                or sub.tensors[i].isVariable):
             continue
         seen.add(i)
         sub.inputs.append(i)

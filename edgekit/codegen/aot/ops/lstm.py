@@ -57,7 +57,7 @@ def _params(ctx: OpContext) -> dict[str, object]:
     ctx.require(tuple(out.shape[:2]) == tuple(inp.shape[:2]) and out.shape[2] == n_state,
                 f"output shape {list(out.shape)} does not match input {list(inp.shape)} and state {n_state}")
     act = ctx.options.get("fused_activation_function", "TANH")
-    ctx.require(act in ("TANH", "SIGMOID"), f"cell gate activation {act} is not supported (TANH, SIGMOID)")
+    ctx.require(act == "TANH", f"cell gate activation {act} is not supported (TANH)")
     in_scale, in_zp = scale_zp(ctx, inp, "input")
     hid_scale, hid_zp = scale_zp(ctx, hid, "output state")
     cell_scale, _ = scale_zp(ctx, cell, "cell state")
@@ -91,7 +91,7 @@ def _params(ctx: OpContext) -> dict[str, object]:
     p["tanh_mult"], p["tanh_shift"] = (3, -shift) if shift < 0 else (0, shift)
     clip = f32(float(ctx.options.get("cell_clip", 0.0)))
     p["cell_clip"] = int(min(max(clip / f32(cell_scale), -32768.0), 32767.0)) if clip > 0 else 0
-    p["cell_act"] = 1 if act == "TANH" else 0
+    p["cell_act"] = 1  # EK_LSTM_TANH (the schema has no sigmoid activation to ask for the other)
     return p
 
 

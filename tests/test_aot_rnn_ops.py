@@ -1,0 +1,89 @@
+"""Recurrent and stateful ops of issue 14 in the AOT runtime, byte-identical with the TFLM host interpreter.
+
+UNIDIRECTIONAL_SEQUENCE_LSTM (TFLM's integer LSTM: int8 weights and activations, int16 cell state), with the
+24-input layout the converter emits, written directly as single-op models (TF 2.21 cannot quantize a Keras 3
+LSTM, see NOTES.md). Several variants share one model (one host build): batch-major and time-major, one and
+several batches, cell clip, cell-state scales 2^-10..2^-15 (the integer tanh's shift
+both ways), hidden zero points, two stacked layers. Every model runs several inferences in a row, so the
+variable tensors (hidden and cell state) carry over between them as in TFLM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aot_util import aot_vs_tflm, random_inputs
+from conftest import need_module, need_tool
+from tflite_single_op import T, multi_op_model
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runtime objects compiled once for the host builds of this module."""
+    return tmp_path_factory.mktemp("ek_objs")
+
+
+def _weights(rng: np.random.Generator, rows: int, cols: int, scale: float, zp: int = 0) -> T:
+    data = rng.integers(-127, 128, size=(rows, cols)).astype(np.int8)
+    return T((rows, cols), scale=scale, zero_point=zp, data=data)
+
+
+def lstm_op(rng: np.random.Generator, x: T, n_state: int, *, time_major: bool = False, cell_clip: float = 0.0,
+            act: str = "TANH", cell_pow: int = -12, hid_zp: int = 3, hid_scale: float = 1 / 128,
+            w_scale: tuple[float, float] = (0.004, 0.02)) -> tuple[tuple, T]:
+    """One UNIDIRECTIONAL_SEQUENCE_LSTM over ``x`` (3-D) in the converter's 24-input layout; returns (op, output)."""
+    steps, batches = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    n_in = x.shape[2]
+    hid = T((batches, n_state), scale=hid_scale, zero_point=hid_zp, variable=True)
+    cell = T((batches, n_state), "int16", scale=2.0 ** cell_pow, variable=True)
+    w_in = [_weights(rng, n_state, n_in, float(rng.uniform(*w_scale))) for _ in range(4)]  # input, forget, cell, output
+    w_rec = [_weights(rng, n_state, n_state, float(rng.uniform(*w_scale))) for _ in range(4)]
+    biases = [T((n_state,), "int32", scale=float(x.scale) * float(w.scale),
+                data=rng.integers(-4000, 4000, size=n_state).astype(np.int32)) for w in w_in]
+    out_shape = (steps, batches, n_state) if time_major else (batches, steps, n_state)
+    out = T(out_shape, scale=hid_scale, zero_point=hid_zp)
+    inputs = [x, *w_in, *w_rec, None, None, None, *biases, None, None, hid, cell, None, None, None, None]
+    opts = dict(activation=act, cell_clip=cell_clip, time_major=time_major)
+    return ("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [out], opts), out
+
+
+def lstm_variants() -> bytes:
+    """Independent LSTMs (each its own input and output) plus a stacked pair, in one model."""
+    rng = np.random.default_rng(14)
+    ops = []
+    op, _ = lstm_op(rng, T((1, 5, 7), scale=0.02, zero_point=-5), 6)
+    ops.append(op)
+    op, _ = lstm_op(rng, T((3, 4, 9), scale=0.05, zero_point=10), 5, cell_clip=3.0, cell_pow=-11, hid_zp=-128,
+                    hid_scale=1 / 256)
+    ops.append(op)
+    op, _ = lstm_op(rng, T((3, 2, 6), scale=0.03, zero_point=0), 4, time_major=True, cell_pow=-15, cell_clip=0.5)
+    ops.append(op)
+    op, _ = lstm_op(rng, T((2, 3, 5), scale=0.1, zero_point=-128), 7, cell_pow=-10,
+                    w_scale=(0.02, 0.05))  # large pre-activations: the Q3.12 adds and the LUTs saturate
+    ops.append(op)
+    op, y = lstm_op(rng, T((1, 6, 8), scale=0.04, zero_point=2), 8, cell_clip=8.0)
+    ops.append(op)
+    op, _ = lstm_op(rng, y, 3, hid_zp=-20, hid_scale=0.01)  # stacked: the first layer's sequence feeds the second
+    ops.append(op)
+    return multi_op_model(ops)
+
+
+@pytest.mark.tflm
+def test_lstm_variants_bit_exact_over_consecutive_inferences(objs: Path, tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+
+    tflite = lstm_variants()
+    model = load_model(tflite)
+    sets = random_inputs(model, 3, seed=5)
+    sets.append(sets[0])  # the same input again: the carried state must make the outputs differ, in both runtimes
+    problems = aot_vs_tflm(tflite, tmp_path, inputs=sets, obj_cache=objs)
+    assert problems == [], "\n".join(problems)
+
+    from edgekit.tflm import tflm_run
+
+    ref = tflm_run(model, sets)
+    assert any(not np.array_equal(a, b) for a, b in zip(ref[0], ref[3], strict=True)), "state had no effect"
