@@ -87,3 +87,49 @@ def test_lstm_variants_bit_exact_over_consecutive_inferences(objs: Path, tmp_pat
 
     ref = tflm_run(model, sets)
     assert any(not np.array_equal(a, b) for a, b in zip(ref[0], ref[3], strict=True)), "state had no effect"
+
+
+def svdf_op(rng: np.random.Generator, x: T, units: int, *, rank: int = 1, memory: int = 4, state: str = "int16",
+            state_zp: int = 0, out_zp: int = 0, out_scale: float = 0.05) -> tuple[tuple, T]:
+    """One SVDF over ``x`` [batches][n_input] with a variable activation state; returns (op, output)."""
+    batches, n_in = x.shape
+    filters = units * rank
+    hi = 32767 if state == "int16" else 127
+    s_feat, s_time = float(rng.uniform(0.004, 0.01)), (5e-5 if state == "int16" else 0.01)
+    s_state = 0.004 if state == "int16" else 0.3
+    wf = T((filters, n_in), scale=s_feat, data=rng.integers(-127, 128, size=(filters, n_in)).astype(np.int8))
+    wt = T((filters, memory), state, scale=s_time,
+           data=rng.integers(-hi, hi + 1, size=(filters, memory)).astype(state))
+    bias = T((units,), "int32", scale=s_state * s_time, data=rng.integers(-20000, 20000, size=units).astype(np.int32))
+    st = T((batches, filters * memory), state, scale=s_state, zero_point=state_zp, variable=True)
+    out = T((batches, units), scale=out_scale, zero_point=out_zp)
+    return ("SVDF", [x, wf, wt, bias, st], [out], dict(rank=rank, activation="RELU")), out
+
+
+def svdf_variants() -> bytes:
+    """int16 and int8 state, rank 1 and 2, several batches, state and output zero points; one model."""
+    rng = np.random.default_rng(41)
+    ops = [svdf_op(rng, T((1, 12), scale=0.06, zero_point=-128), 6, out_scale=0.1)[0],
+           svdf_op(rng, T((2, 9), scale=0.03, zero_point=7), 4, rank=2, memory=3, out_zp=-10, out_scale=0.02)[0],
+           svdf_op(rng, T((1, 10), scale=0.05, zero_point=0), 5, state="int8", state_zp=-50, memory=5,
+                   out_scale=0.4)[0],
+           svdf_op(rng, T((3, 6), scale=0.02, zero_point=-3), 3, rank=3, memory=2, state="int8", state_zp=20,
+                   out_zp=5, out_scale=0.5)[0]]
+    return multi_op_model(ops)
+
+
+@pytest.mark.tflm
+def test_svdf_variants_bit_exact_over_consecutive_inferences(objs: Path, tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+
+    tflite = svdf_variants()
+    model = load_model(tflite)
+    sets = random_inputs(model, 7, seed=9)  # more inferences than the longest memory: the state wraps around
+    sets.append(sets[0])
+    problems = aot_vs_tflm(tflite, tmp_path, inputs=sets, obj_cache=objs)
+    assert problems == [], "\n".join(problems)
+    ref = tflm_run(model, sets)
+    assert any(not np.array_equal(a, b) for a, b in zip(ref[0], ref[7], strict=True)), "state had no effect"
