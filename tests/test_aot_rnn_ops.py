@@ -133,3 +133,54 @@ def test_svdf_variants_bit_exact_over_consecutive_inferences(objs: Path, tmp_pat
     assert problems == [], "\n".join(problems)
     ref = tflm_run(model, sets)
     assert any(not np.array_equal(a, b) for a, b in zip(ref[0], ref[7], strict=True)), "state had no effect"
+
+
+def tconv_op(rng: np.random.Generator, x: T, out_c: int, *, k: tuple[int, int] = (3, 3),
+             strides: tuple[int, int] = (2, 2), padding: str = "SAME", bias: bool = True, per_channel: bool = True,
+             act: str = "NONE", out_scale: float = 0.05, out_zp: int = 0) -> tuple[tuple, T]:
+    """One TRANSPOSE_CONV over ``x`` (NHWC, int8 or int16) with the output size TFLite's shape rule gives."""
+    b, h, w, c = x.shape
+    sh, sw = strides
+    if padding == "SAME":
+        oh, ow = h * sh, w * sw
+    else:
+        oh, ow = (h - 1) * sh + k[0], (w - 1) * sw + k[1]
+    scales = [float(v) for v in rng.uniform(0.002, 0.02, size=out_c)] if per_channel else float(rng.uniform(0.002, 0.02))
+    filt = T((out_c, k[0], k[1], c), scale=scales,
+             data=rng.integers(-127, 128, size=(out_c, k[0], k[1], c)).astype(np.int8))
+    shape = T((4,), "int32", data=np.array([b, oh, ow, out_c], dtype=np.int32))
+    wide = x.dtype == "int16"
+    ins = [shape, filt, x]
+    if bias:
+        lim = 2**20 if wide else 3000
+        ins.append(T((out_c,), "int64" if wide else "int32", scale=0.0,
+                     data=rng.integers(-lim, lim, size=out_c).astype(np.int64 if wide else np.int32)))
+    out = T((b, oh, ow, out_c), x.dtype, scale=out_scale, zero_point=out_zp)
+    return ("TRANSPOSE_CONV", ins, [out], dict(padding=padding, strides=strides, activation=act)), out
+
+
+def tconv_variants() -> bytes:
+    """SAME / VALID, strides 1-3 (unequal), odd and even kernels, with and without bias, per-channel and
+    per-tensor weights, fused activations, zero points, batches, and 16x8; one model."""
+    rng = np.random.default_rng(7)
+    ops = [tconv_op(rng, T((1, 4, 5, 3), scale=0.05, zero_point=-10), 4)[0],
+           tconv_op(rng, T((2, 3, 3, 5), scale=0.03, zero_point=20), 3, k=(2, 3), strides=(1, 2), padding="VALID",
+                    bias=False, act="RELU", out_zp=-128, out_scale=0.04)[0],
+           tconv_op(rng, T((1, 3, 4, 2), scale=0.1, zero_point=0), 6, k=(4, 4), strides=(3, 2), per_channel=False,
+                    act="RELU6", out_scale=0.06, out_zp=-100)[0],
+           tconv_op(rng, T((1, 5, 2, 4), scale=0.08, zero_point=127), 2, k=(1, 1), strides=(2, 3), out_zp=30)[0],
+           tconv_op(rng, T((1, 3, 3, 4), "int16", scale=1e-3), 5, k=(3, 3), strides=(2, 2), out_scale=2e-3)[0],
+           tconv_op(rng, T((1, 2, 4, 3), "int16", scale=5e-4), 2, k=(2, 2), strides=(1, 1), padding="VALID",
+                    bias=False, act="RELU", out_scale=1e-3)[0]]
+    return multi_op_model(ops)
+
+
+@pytest.mark.tflm
+def test_transpose_conv_variants_bit_exact(objs: Path, tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+
+    tflite = tconv_variants()
+    problems = aot_vs_tflm(tflite, tmp_path, inputs=random_inputs(load_model(tflite), 3, seed=2), obj_cache=objs)
+    assert problems == [], "\n".join(problems)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int16": 7, "int8": 9}
+_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
 
 
 def _schema():
