@@ -145,7 +145,8 @@ def tconv_op(rng: np.random.Generator, x: T, out_c: int, *, k: tuple[int, int] =
         oh, ow = h * sh, w * sw
     else:
         oh, ow = (h - 1) * sh + k[0], (w - 1) * sw + k[1]
-    scales = [float(v) for v in rng.uniform(0.002, 0.02, size=out_c)] if per_channel else float(rng.uniform(0.002, 0.02))
+    scales = ([float(v) for v in rng.uniform(0.002, 0.02, size=out_c)] if per_channel
+              else float(rng.uniform(0.002, 0.02)))
     filt = T((out_c, k[0], k[1], c), scale=scales,
              data=rng.integers(-127, 128, size=(out_c, k[0], k[1], c)).astype(np.int8))
     shape = T((4,), "int32", data=np.array([b, oh, ow, out_c], dtype=np.int32))

@@ -116,7 +116,8 @@ class UnidirectionalSequenceLstm(OpHandler):
             "{",
             *("    " + line for line in struct.splitlines()),
             f"    ek_lstm_s8(&p, {ctx.ptr(ctx.op.inputs[0])}, {ctx.ptr(ctx.op.inputs[18])},",
-            f"        {ctx.ptr(ctx.op.inputs[19], 'int16_t')}, {ctx.ptr(ctx.op.outputs[0])}, (int16_t *){ctx.scratch});",
+            f"        {ctx.ptr(ctx.op.inputs[19], 'int16_t')}, {ctx.ptr(ctx.op.outputs[0])},",
+            f"        (int16_t *){ctx.scratch});",
             "}",
         ])
 
