@@ -185,3 +185,61 @@ def test_transpose_conv_variants_bit_exact(objs: Path, tmp_path: Path) -> None:
     tflite = tconv_variants()
     problems = aot_vs_tflm(tflite, tmp_path, inputs=random_inputs(load_model(tflite), 3, seed=2), obj_cache=objs)
     assert problems == [], "\n".join(problems)
+
+
+def streaming_model() -> bytes:
+    """A small stateful streaming model: two stacked LSTMs over 6 steps, an FC head and an SVDF (its own memory of
+    past inferences): x [1, 6, 10] -> [1, 4]."""
+    rng = np.random.default_rng(3)
+    x = T((1, 6, 10), scale=0.05, zero_point=-3)
+    lstm1, y = lstm_op(rng, x, 12, cell_clip=4.0)
+    lstm2, y = lstm_op(rng, y, 8, cell_pow=-11, hid_zp=-5)
+    flat = T((1, 48), scale=y.scale, zero_point=y.zero_point)
+    reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, 48], dtype=np.int32))], [flat], {})
+    w = T((16, 48), scale=0.01, data=rng.integers(-127, 128, size=(16, 48)).astype(np.int8))
+    b = T((16,), "int32", scale=0.01 * float(flat.scale), data=rng.integers(-500, 500, size=16).astype(np.int32))
+    h = T((1, 16), scale=0.04, zero_point=1)
+    fc = ("FULLY_CONNECTED", [flat, w, b], [h], {})
+    svdf, _ = svdf_op(rng, h, 4, rank=2, memory=3, out_scale=0.05, out_zp=-7)
+    return multi_op_model([lstm1, lstm2, reshape, fc, svdf])
+
+
+@pytest.mark.tflm
+def test_streaming_model_bit_exact_on_host(objs: Path, tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+
+    tflite = streaming_model()
+    problems = aot_vs_tflm(tflite, tmp_path, inputs=random_inputs(load_model(tflite), 5, seed=8), obj_cache=objs)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+@pytest.mark.slow
+@pytest.mark.tflm
+def test_streaming_lstm_model_bit_exact_on_qemu_cortex_m4(tmp_path: Path) -> None:
+    """Consecutive inferences on the emulated Cortex-M4 through the firmware and serial protocol: the LSTM and SVDF
+    states carried from one inference to the next give the same bytes as TFLM's interpreter (one instance, invoked
+    once per sample)."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+    from edgekit.validate import validate
+
+    tflite = streaming_model()
+    path = tmp_path / "streaming.tflite"
+    path.write_bytes(tflite)
+    model = load_model(tflite)
+    sets = random_inputs(model, 5, seed=11)
+    xs = np.stack([s[0] for s in sets + [sets[0]]])  # sample 0 again at the end: the state changes its output
+    ref = tflm_run(model, list(xs))
+    assert not np.array_equal(ref[0][0], ref[5][0]), "the model's state had no effect on its output"
+    res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
+    src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
+    assert "ek_lstm_s8(" in src and "ek_svdf_s16(" in src
+    assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
