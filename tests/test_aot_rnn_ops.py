@@ -1,5 +1,8 @@
 """Recurrent and stateful ops of issue 14 in the AOT runtime, byte-identical with the TFLM host interpreter.
 
+SVDF (int16 and int8 state), TRANSPOSE_CONV (int8 and 16x8) and resource variables (VAR_HANDLE, READ_VARIABLE,
+ASSIGN_VARIABLE, CALL_ONCE with its init subgraph) are here too; the stateful ones run several inferences in a row.
+
 UNIDIRECTIONAL_SEQUENCE_LSTM (TFLM's integer LSTM: int8 weights and activations, int16 cell state), with the
 24-input layout the converter emits, written directly as single-op models (TF 2.21 cannot quantize a Keras 3
 LSTM, see NOTES.md). Several variants share one model (one host build): batch-major and time-major, one and
@@ -236,10 +239,78 @@ def test_streaming_lstm_model_bit_exact_on_qemu_cortex_m4(tmp_path: Path) -> Non
     path.write_bytes(tflite)
     model = load_model(tflite)
     sets = random_inputs(model, 5, seed=11)
-    xs = np.stack([s[0] for s in sets + [sets[0]]])  # sample 0 again at the end: the state changes its output
+    xs = np.stack([s[0] for s in [*sets, sets[0]]])  # sample 0 again at the end: the state changes its output
     ref = tflm_run(model, list(xs))
     assert not np.array_equal(ref[0][0], ref[5][0]), "the model's state had no effect on its output"
     res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
     assert "ek_lstm_s8(" in src and "ek_svdf_s16(" in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
+
+
+def resource_variable_model() -> bytes:
+    """A streaming accumulator with resource variables: CALL_ONCE sets 'acc' from a constant on the first
+    invocation; each invocation reads 'acc' and 'last' (never initialised: TFLM fills it with the zero point of the
+    tensor first assigned to it), outputs last and x + acc, and stores x + acc and x back."""
+    x = T((1, 8), scale=0.05, zero_point=-3)
+    r = [T((), "resource") for _ in range(4)]
+    acc = T((1, 8), scale=0.1, zero_point=4)
+    s = T((1, 8), scale=0.1, zero_point=4, graph_output=True)
+    last = T((1, 8), scale=0.05, zero_point=-3, graph_output=True)
+    main = [("CALL_ONCE", [], [], dict(init_subgraph_index=1)),
+            ("VAR_HANDLE", [], [r[0]], dict(shared_name="acc")),
+            ("READ_VARIABLE", [r[0]], [acc], {}),
+            ("VAR_HANDLE", [], [r[1]], dict(shared_name="last")),
+            ("READ_VARIABLE", [r[1]], [last], {}),
+            ("ADD", [x, acc], [s], {}),
+            ("VAR_HANDLE", [], [r[2]], dict(shared_name="acc")),
+            ("ASSIGN_VARIABLE", [r[2], s], [], {}),
+            ("VAR_HANDLE", [], [r[3]], dict(shared_name="last")),
+            ("ASSIGN_VARIABLE", [r[3], x], [], {})]
+    handle = T((), "resource")
+    start = T((1, 8), scale=0.1, zero_point=4, data=np.arange(-40, 40, 10, dtype=np.int8).reshape(1, 8))
+    init = [("VAR_HANDLE", [], [handle], dict(shared_name="acc")), ("ASSIGN_VARIABLE", [handle, start], [], {})]
+    return multi_op_model(main, [init])
+
+
+@pytest.mark.tflm
+def test_resource_variables_and_call_once_bit_exact(objs: Path, tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.codegen.aot.generate import generate_c
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+
+    tflite = resource_variable_model()
+    model = load_model(tflite)
+    assert len(model.subgraphs) == 2
+    sets = random_inputs(model, 4, seed=4)
+    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=sets, obj_cache=objs)
+    assert problems == [], "\n".join(problems)
+    ref = tflm_run(model, sets)
+    assert np.all(ref[0][0] == -3) and np.array_equal(ref[1][0], sets[0][0])  # reset value, then the last input
+    res = generate_c(model, tmp_path / "gen")
+    src = (tmp_path / "gen" / "ek_model.c").read_text()
+    assert res.arena_bytes > 0 and src.count("memcpy(") == 5  # init, 2 reads, 2 assigns
+
+
+def test_unsupported_variants_are_named(tmp_path: Path) -> None:
+    from edgekit.codegen.aot.generate import check_supported
+    from edgekit.errors import UnsupportedOpError
+
+    rng = np.random.default_rng(0)
+    op, _ = lstm_op(rng, T((1, 3, 4), scale=0.02), 5)
+    peep = list(op[1])
+    peep[10] = T((5,), "int16", scale=0.01, data=np.ones(5, dtype=np.int16))
+    with pytest.raises(UnsupportedOpError, match="peephole") as info:
+        check_supported(multi_op_model([(op[0], peep, op[2], op[3])]))
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in str(info.value) and info.value.hint
+
+    x = T((1, 8), scale=0.05)
+    handle, y = T((), "resource"), T((1, 8), scale=0.05)
+    computed = [("VAR_HANDLE", [], [handle], dict(shared_name="v")), ("RELU", [x], [y], {}),
+                ("ASSIGN_VARIABLE", [handle, y], [], {})]
+    main = [("CALL_ONCE", [], [], dict(init_subgraph_index=1)), *computed[:1],
+            ("READ_VARIABLE", [handle], [T((1, 8), scale=0.05)], {})]
+    with pytest.raises(UnsupportedOpError, match="init subgraph may only assign constants"):
+        check_supported(multi_op_model(main, [computed]))
