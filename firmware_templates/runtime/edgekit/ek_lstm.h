@@ -8,7 +8,8 @@
  *   gate_g = sigmoid16(pre_g) (tanh16 for the cell gate when cell_act is EK_LSTM_TANH), Q0.15
  *   c      = sat16(mul(gate_f, c) + mul(gate_i, gate_c)), clipped to +-cell_clip when cell_clip > 0
  *   h      = mul8(tanh16(c), gate_o) + h_zero_point
- * The output gate is computed after the cell update (it reads the old h), as TFLM does.
+ * The output gate is computed after the cell update (it reads the old h), as TFLM does. The FC sums are TFLM's
+ * int32 sums (mod 2^32, order-independent), 4 products per two SMLADs on DSP cores.
  */
 #ifndef EK_LSTM_H
 #define EK_LSTM_H
@@ -27,12 +28,9 @@
 typedef struct {
     int32_t batches, steps, n_input, n_state;
     int32_t time_major;          /* 1: input [steps][batches][n_input]; 0: [batches][steps][n_input] */
-    int32_t in_offset;           /* -input zero point */
-    int32_t hid_offset;          /* -hidden state zero point */
     int32_t hid_zp;              /* hidden state (and output) zero point */
     int32_t in_mult[4], rec_mult[4];   /* per gate: input FC and recurrent FC requantization to Q3.12 */
     int32_t in_shift[4], rec_shift[4];
-    int32_t in_woff[4], rec_woff[4];   /* -weight zero points (0 for symmetric weights) */
     int32_t fc_mult, fc_shift;   /* forget gate x cell -> cell */
     int32_t ic_mult, ic_shift;   /* input gate x cell gate -> cell */
     int32_t oh_mult, oh_shift;   /* tanh(cell) x output gate -> hidden (int8) */
@@ -41,7 +39,10 @@ typedef struct {
     int32_t cell_act;            /* EK_LSTM_SIGMOID or EK_LSTM_TANH for the cell gate */
     const int8_t *w_in[4];       /* [n_state][n_input] */
     const int8_t *w_rec[4];      /* [n_state][n_state] */
-    const int32_t *bias[4];      /* [n_state] or NULL */
+    /* [n_state] folded biases (the generator's, mod 2^32): gate bias + input offset * row sum of w_in, and
+     * hidden offset * row sum of w_rec; the FCs then multiply raw int8 values (symmetric weights only) */
+    const int32_t *in_bias[4];
+    const int32_t *rec_bias[4];
 } ek_lstm_params_t;
 
 /* hidden: [batches][n_state] int8 and cell: [batches][n_state] int16, both updated in place (the variable tensors);

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, register, scale_zp
+from edgekit.codegen.aot.ops.fully_connected import folded_bias
 from edgekit.codegen.aot.quant import f32, fc_multiplier, quantize_multiplier
 
 # TFLM input indices (lstm_shared.h) per gate, in the kernel's order forget, input, cell, output:
@@ -62,21 +63,20 @@ def _params(ctx: OpContext) -> dict[str, object]:
     hid_scale, hid_zp = scale_zp(ctx, hid, "output state")
     cell_scale, _ = scale_zp(ctx, cell, "cell state")
     p: dict[str, object] = dict(batches=batches, steps=steps, n_input=n_input, n_state=n_state,
-                                time_major=int(time_major), in_offset=-in_zp, hid_offset=-hid_zp, hid_zp=hid_zp)
-    lists: dict[str, list[int]] = {k: [] for k in ("in_mult", "in_shift", "rec_mult", "rec_shift", "in_woff",
-                                                   "rec_woff")}
+                                time_major=int(time_major), hid_zp=hid_zp, _in_offset=-in_zp, _hid_offset=-hid_zp)
+    lists: dict[str, list[int]] = {k: [] for k in ("in_mult", "in_shift", "rec_mult", "rec_shift")}
     for gate, (wi, wr, b) in _GATES.items():
         si, zi = _weights(ctx, wi, n_state, n_input, f"{gate} gate input weights")
         sr, zr = _weights(ctx, wr, n_state, n_state, f"{gate} gate recurrent weights")
         bias = ctx.input(b)
         ctx.require_dtype(bias, "int32", what=f"{gate} gate bias")
         ctx.require(bias.is_const and bias.size == n_state, f"{gate} gate bias must be {n_state} constants")
-        for prefix, (m, s), zp in (("in", fc_multiplier(in_scale, si, GATE_SCALE), zi),
-                                   ("rec", fc_multiplier(hid_scale, sr, GATE_SCALE), zr)):
+        ctx.require(zi == 0 and zr == 0, f"{gate} gate weights have a zero point (the converter's are symmetric)")
+        for prefix, (m, s) in (("in", fc_multiplier(in_scale, si, GATE_SCALE)),
+                               ("rec", fc_multiplier(hid_scale, sr, GATE_SCALE))):
             ctx.require(-31 <= s <= 30, f"{gate} gate requantization shift {s} out of range")
             lists[f"{prefix}_mult"].append(m)
             lists[f"{prefix}_shift"].append(s)
-            lists[f"{prefix}_woff"].append(-zp)
     p.update(lists)
 
     def inter(s1: float, s2: float, so: float) -> tuple[int, int]:  # TFLM's CreateInterGateMulParams (doubles)
@@ -106,11 +106,19 @@ class UnidirectionalSequenceLstm(OpHandler):
 
     def emit(self, ctx: OpContext) -> str:
         p = _params(ctx)
+        in_offset, hid_offset = int(p.pop("_in_offset")), int(p.pop("_hid_offset"))
         names = list(_GATES)
         p["w_in"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][0]], role=f"w_in_{g}") for g in names) + "}"
         p["w_rec"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][1]], role=f"w_rec_{g}") for g in names) + "}"
-        p["bias"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][2]], "int32_t", role=f"bias_{g}")
-                                    for g in names) + "}"
+        in_bias, rec_bias = [], []
+        for g in names:  # the input offsets folded into the biases (mod 2^32, as the kernel's int32 sums)
+            wi, wr, b = (ctx.input(k) for k in _GATES[g])
+            folded = folded_bias(wi.array(), b.array().reshape(-1), in_offset)
+            in_bias.append(ctx.const_array(f"{ctx.ident}_in_bias_{g}", folded, "int32_t"))
+            rec_bias.append(ctx.const_array(f"{ctx.ident}_rec_bias_{g}", folded_bias(wr.array(), None, hid_offset),
+                                            "int32_t"))
+        p["in_bias"] = "{" + ", ".join(in_bias) + "}"
+        p["rec_bias"] = "{" + ", ".join(rec_bias) + "}"
         struct = c_struct("ek_lstm_params_t", "p", p)
         return "\n".join([
             "{",
