@@ -103,6 +103,8 @@ def analyse(model: TFLiteModel, supported: list[str]) -> Variables:
             if var is None:
                 raise fail(op, sg, "its resource input does not come from a VAR_HANDLE of the same subgraph")
             if op.opcode == "ASSIGN_VARIABLE":
+                if len(op.inputs) != 2 or not 0 <= op.inputs[1] < len(sg.tensors):
+                    raise fail(op, sg, "expected (resource, value) inputs")
                 value = sg.tensors[op.inputs[1]]
                 if var.nbytes < 0:
                     q = value.quantization

@@ -85,10 +85,16 @@ def _params(ctx: OpContext) -> dict[str, object]:
     p["fc_mult"], p["fc_shift"] = inter(ACT_SCALE, cell_scale, cell_scale)
     p["ic_mult"], p["ic_shift"] = inter(ACT_SCALE, ACT_SCALE, cell_scale)
     p["oh_mult"], p["oh_shift"] = inter(ACT_SCALE, ACT_SCALE, hid_scale)
+    for k in ("fc_shift", "ic_shift", "oh_shift"):
+        ctx.require(-31 <= int(p[k]) <= 30, f"cell / hidden state scales give a requantization shift {p[k]} "
+                                           "out of range")
     # TFLM's CheckedLog2: the exponent rounded (a cell scale that is not a power of two is used rounded, as there)
     power = int(np.round(np.float32(math.log(f32(cell_scale))) * np.float32(1.0 / math.log(2.0))))
     shift = 15 + power - 3
     p["tanh_mult"], p["tanh_shift"] = (3, -shift) if shift < 0 else (0, shift)
+    # the kernel computes cell * (3 << shift) or (cell * 3) >> shift in int32, as TFLM does
+    ctx.require(-shift <= 30 if shift < 0 else shift <= 14,
+                f"cell state scale {cell_scale:g} (2^{power}) is outside what TFLM's integer tanh handles")
     clip = f32(float(ctx.options.get("cell_clip", 0.0)))
     p["cell_clip"] = int(min(max(clip / f32(cell_scale), -32768.0), 32767.0)) if clip > 0 else 0
     p["cell_act"] = 1  # EK_LSTM_TANH (the schema has no sigmoid activation to ask for the other)

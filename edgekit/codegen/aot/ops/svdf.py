@@ -43,8 +43,11 @@ def _params(ctx: OpContext) -> dict[str, object]:
     s_st, st_zp = scale_zp(ctx, state, "activation state")
     s_out, out_zp = scale_zp(ctx, out, "output")
     f = np.float32
-    m1, sh1 = quantize_multiplier(float(f(s_in) * f(s_wf) / f(s_st)))
-    m2, sh2 = quantize_multiplier(float(f(s_st) * f(s_wt) / f(s_out)))
+    with np.errstate(over="ignore", under="ignore"):
+        e1, e2 = float(f(s_in) * f(s_wf) / f(s_st)), float(f(s_st) * f(s_wt) / f(s_out))
+    ctx.require(np.isfinite(e1) and np.isfinite(e2), "the scales overflow float32 (TFLM computes them in float32)")
+    m1, sh1 = quantize_multiplier(e1)
+    m2, sh2 = quantize_multiplier(e2)
     ctx.require(-31 <= sh1 <= 30 and -31 <= sh2 <= 30, "requantization shift out of range")
     return dict(batches=batches, n_input=n_input, filters=filters, units=units, rank=rank, memory=memory,
                 in_zp=in_zp, state_zp=st_zp, out_zp=out_zp, mult1=m1, shift1=sh1, mult2=m2, shift2=sh2)
