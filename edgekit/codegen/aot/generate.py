@@ -21,7 +21,7 @@ from edgekit.codegen.aot.ops import REGISTRY
 from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, short_name, unsupported
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
 from edgekit.codegen.aot.sparse import check_mode
-from edgekit.codegen.aot.variables import NO_OUTPUT_OPS, Variables
+from edgekit.codegen.aot.variables import NO_OUTPUT_OPS, Variables, reset_code
 from edgekit.codegen.aot.variables import analyse as analyse_variables
 from edgekit.cores import PORTABLE, CoreFeatures
 from edgekit.errors import ModelError, UsageError
@@ -252,25 +252,6 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
                      notes=[note for c in ctxs for note in c.notes])
 
 
-def _variable_resets(sg: Subgraph, plan: MemoryPlan, prefix: str, variables: Variables | None) -> str:
-    """C lines of ``model_init`` that reset the variable tensors (LSTM / SVDF states) as TFLM's
-    ``ResetVariableTensors``: int8 ones to their zero point, all others to 0 bytes; and the resource variables and
-    CALL_ONCE flags (variables.py)."""
-    lines = []
-    for slot, value, nbytes, what in variables.resets() if variables is not None else ():
-        lines.append(f"    memset(&{prefix}_arena[{plan.tensor_offsets[slot]}], {value}, {nbytes}u);  "
-                     f"/* {_comment(what)} */\n")
-    for t in sorted(plan.tensor_offsets):
-        tensor = sg.tensors[t] if t < len(sg.tensors) else None
-        if tensor is None or not tensor.is_variable:
-            continue
-        q = tensor.quantization
-        value = int(q.zero_point[0]) if tensor.dtype == "int8" and q is not None and q.zero_point else 0
-        lines.append(f"    memset(&{prefix}_arena[{plan.tensor_offsets[t]}], {value}, {tensor.nbytes}u);  "
-                     f"/* variable '{_comment(short_name(tensor.name))}' */\n")
-    return "".join(lines)
-
-
 def _copy_runtime(out: Path) -> list[Path]:
     files = []
     for src in sorted(RUNTIME_DIR.glob("ek_*.[ch]")):
@@ -396,7 +377,7 @@ const char {prefix}_runtime_version[] = "{__version__}";
 {chr(10).join(io_table("output", sg.outputs))}
 
 int {prefix}_model_init(void) {{
-{_variable_resets(sg, plan, prefix, variables)}    return 0;
+{reset_code(sg, plan, prefix, variables)}    return 0;
 }}
 
 int {prefix}_model_invoke(void) {{

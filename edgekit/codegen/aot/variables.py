@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgekit.codegen.aot.ops.base import unsupported
+from edgekit.codegen.aot.ops.base import short_name, unsupported
 
 if TYPE_CHECKING:
+    from edgekit.codegen.aot.plan import MemoryPlan
     from edgekit.tflite_model import Operator, Subgraph, TFLiteModel
 
 NO_OUTPUT_OPS = ("ASSIGN_VARIABLE", "CALL_ONCE")
@@ -128,3 +129,26 @@ def analyse(model: TFLiteModel, supported: list[str]) -> Variables:
         result.flags[op_index] = next_slot
         next_slot += 1
     return result
+
+
+def reset_code(sg: Subgraph, plan: MemoryPlan, prefix: str, variables: Variables | None) -> str:
+    """C lines of ``model_init`` that reset the variable tensors (LSTM / SVDF states) as TFLM's
+    ``ResetVariableTensors``: int8 ones to their zero point, all others to 0 bytes; and the resource variables and
+    CALL_ONCE flags (variables.py)."""
+    lines = []
+    for slot, value, nbytes, what in variables.resets() if variables is not None else ():
+        lines.append(f"    memset(&{prefix}_arena[{plan.tensor_offsets[slot]}], {value}, {nbytes}u);  "
+                     f"/* {_c_comment(what)} */\n")
+    for t in sorted(plan.tensor_offsets):
+        tensor = sg.tensors[t] if t < len(sg.tensors) else None
+        if tensor is None or not tensor.is_variable:
+            continue
+        q = tensor.quantization
+        value = int(q.zero_point[0]) if tensor.dtype == "int8" and q is not None and q.zero_point else 0
+        lines.append(f"    memset(&{prefix}_arena[{plan.tensor_offsets[t]}], {value}, {tensor.nbytes}u);  "
+                     f"/* variable '{_c_comment(short_name(tensor.name))}' */\n")
+    return "".join(lines)
+
+
+def _c_comment(s: str) -> str:
+    return s.replace("*/", "* /").replace("/*", "/ *")
