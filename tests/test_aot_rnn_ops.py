@@ -6,7 +6,7 @@ ASSIGN_VARIABLE, CALL_ONCE with its init subgraph) are here too; the stateful on
 UNIDIRECTIONAL_SEQUENCE_LSTM (TFLM's integer LSTM: int8 weights and activations, int16 cell state), with the
 24-input layout the converter emits, written directly as single-op models (TF 2.21 cannot quantize a Keras 3
 LSTM, see NOTES.md). Several variants share one model (one host build): batch-major and time-major, one and
-several batches, cell clip, cell-state scales 2^-10..2^-15 (the integer tanh's shift
+several batches, 16x8 (int16 activations), cell clip, cell-state scales 2^-10..2^-15 (the integer tanh's shift
 both ways), hidden zero points, two stacked layers. Every model runs several inferences in a row, so the
 variable tensors (hidden and cell state) carry over between them as in TFLM.
 """
@@ -36,17 +36,21 @@ def _weights(rng: np.random.Generator, rows: int, cols: int, scale: float, zp: i
 def lstm_op(rng: np.random.Generator, x: T, n_state: int, *, time_major: bool = False, cell_clip: float = 0.0,
             act: str = "TANH", cell_pow: int = -12, hid_zp: int = 3, hid_scale: float = 1 / 128,
             w_scale: tuple[float, float] = (0.004, 0.02)) -> tuple[tuple, T]:
-    """One UNIDIRECTIONAL_SEQUENCE_LSTM over ``x`` (3-D) in the converter's 24-input layout; returns (op, output)."""
+    """One UNIDIRECTIONAL_SEQUENCE_LSTM over ``x`` (3-D) in the converter's 24-input layout; returns (op, output).
+    An int16 ``x`` makes it 16x8 (int16 state and output, zero points 0, int64 biases)."""
     steps, batches = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
     n_in = x.shape[2]
-    hid = T((batches, n_state), scale=hid_scale, zero_point=hid_zp, variable=True)
+    wide = x.dtype == "int16"
+    hid_zp = 0 if wide else hid_zp
+    hid = T((batches, n_state), x.dtype, scale=hid_scale, zero_point=hid_zp, variable=True)
     cell = T((batches, n_state), "int16", scale=2.0 ** cell_pow, variable=True)
     w_in = [_weights(rng, n_state, n_in, float(rng.uniform(*w_scale))) for _ in range(4)]  # input, forget, cell, output
     w_rec = [_weights(rng, n_state, n_state, float(rng.uniform(*w_scale))) for _ in range(4)]
-    biases = [T((n_state,), "int32", scale=float(x.scale) * float(w.scale),
-                data=rng.integers(-4000, 4000, size=n_state).astype(np.int32)) for w in w_in]
+    bias_t, lim = ("int64", 400_000) if wide else ("int32", 4000)
+    biases = [T((n_state,), bias_t, scale=float(x.scale) * float(w.scale),
+                data=rng.integers(-lim, lim, size=n_state).astype(bias_t)) for w in w_in]
     out_shape = (steps, batches, n_state) if time_major else (batches, steps, n_state)
-    out = T(out_shape, scale=hid_scale, zero_point=hid_zp)
+    out = T(out_shape, x.dtype, scale=hid_scale, zero_point=hid_zp)
     inputs = [x, *w_in, *w_rec, None, None, None, *biases, None, None, hid, cell, None, None, None, None]
     opts = dict(activation=act, cell_clip=cell_clip, time_major=time_major)
     return ("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [out], opts), out
@@ -69,6 +73,11 @@ def lstm_variants() -> bytes:
     op, y = lstm_op(rng, T((1, 6, 8), scale=0.04, zero_point=2), 8, cell_clip=8.0)
     ops.append(op)
     op, _ = lstm_op(rng, y, 3, hid_zp=-20, hid_scale=0.01)  # stacked: the first layer's sequence feeds the second
+    ops.append(op)
+    op, _ = lstm_op(rng, T((2, 4, 6), "int16", scale=2e-4), 5, cell_clip=2.0, hid_scale=1 / 32768)  # 16x8
+    ops.append(op)
+    op, _ = lstm_op(rng, T((3, 1, 9), "int16", scale=5e-5), 4, time_major=True, cell_pow=-11, hid_scale=5e-5,
+                    w_scale=(0.02, 0.05))
     ops.append(op)
     return multi_op_model(ops)
 

@@ -109,16 +109,37 @@ static void ek_lstm_fc(const int8_t *x, int32_t depth, const int8_t *w, const in
     }
 }
 
-/* one gate for nb rows: out = act(sat16(FC(x) + FC(h))) */
-static void ek_lstm_gate(const ek_lstm_params_t *p, int g, int32_t nb, const int8_t *x, const int8_t *h,
+/* 16x8: int16 input row (zero point 0), int64 accumulation and bias, TFLM's 64-bit requantization */
+static void ek_lstm_fc16(const int16_t *x, int32_t depth, const int8_t *w, const int64_t *bias, int32_t mult,
+                         int32_t shift, int16_t *out, int32_t rows) {
+    int32_t r, k;
+    for (r = 0; r < rows; r++) {
+        const int8_t *wr = w + (size_t)r * (size_t)depth;
+        int64_t acc = bias != NULL ? bias[r] : 0;
+        for (k = 0; k < depth; k++) {
+            acc += (int32_t)wr[k] * x[k];
+        }
+        out[r] = ek_sat_i16(ek_mbqm64(acc, mult, shift));
+    }
+}
+
+/* one gate for nb rows: out = act(sat16(FC(x) + FC(h))); x / h are int8 or (p->wide) int16 rows */
+static void ek_lstm_gate(const ek_lstm_params_t *p, int g, int32_t nb, const void *x, const void *h,
                          int16_t *out, int16_t *tmp, int32_t act) {
     const int32_t S = p->n_state, n = nb * p->n_state;
     int32_t b, i;
     for (b = 0; b < nb; b++) {
-        ek_lstm_fc(x + (size_t)b * (size_t)p->n_input, p->n_input, p->w_in[g], p->in_bias[g], p->in_mult[g],
-                   p->in_shift[g], out + (size_t)b * (size_t)S, S);
-        ek_lstm_fc(h + (size_t)b * (size_t)S, S, p->w_rec[g], p->rec_bias[g], p->rec_mult[g], p->rec_shift[g],
-                   tmp + (size_t)b * (size_t)S, S);
+        const size_t xo = (size_t)b * (size_t)p->n_input, ho = (size_t)b * (size_t)S;
+        if (p->wide) {
+            ek_lstm_fc16((const int16_t *)x + xo, p->n_input, p->w_in[g], p->bias64[g], p->in_mult[g],
+                         p->in_shift[g], out + ho, S);
+            ek_lstm_fc16((const int16_t *)h + ho, S, p->w_rec[g], NULL, p->rec_mult[g], p->rec_shift[g], tmp + ho, S);
+        } else {
+            ek_lstm_fc((const int8_t *)x + xo, p->n_input, p->w_in[g], p->in_bias[g], p->in_mult[g],
+                       p->in_shift[g], out + ho, S);
+            ek_lstm_fc((const int8_t *)h + ho, S, p->w_rec[g], p->rec_bias[g], p->rec_mult[g], p->rec_shift[g],
+                       tmp + ho, S);
+        }
     }
     for (i = 0; i < n; i++) {
         out[i] = ek_sat_i16(out[i] + tmp[i]);
@@ -130,8 +151,8 @@ static void ek_lstm_gate(const ek_lstm_params_t *p, int g, int32_t nb, const int
     }
 }
 
-static void ek_lstm_step(const ek_lstm_params_t *p, int32_t nb, const int8_t *x, int8_t *h, int16_t *c,
-                         int8_t *y, int16_t *scratch) {
+static void ek_lstm_step(const ek_lstm_params_t *p, int32_t nb, const void *x, void *h, int16_t *c, void *y,
+                         int16_t *scratch) {
     const int32_t n = nb * p->n_state;
     int16_t *fg = scratch, *ig = scratch + n, *cg = scratch + 2 * n, *tmp = scratch + 3 * n;
     int32_t i;
@@ -151,14 +172,19 @@ static void ek_lstm_step(const ek_lstm_params_t *p, int32_t nb, const int8_t *x,
     ek_lstm_gate(p, EK_LSTM_OUTPUT, nb, x, h, ig, tmp, EK_LSTM_SIGMOID);
     ek_tanh_s16(p->tanh_mult, p->tanh_shift, c, fg, n);
     for (i = 0; i < n; i++) {
-        h[i] = ek_sat_i8(ek_mbqm(fg[i] * ig[i], p->oh_mult, p->oh_shift) + p->hid_zp);
+        const int32_t v = ek_mbqm(fg[i] * ig[i], p->oh_mult, p->oh_shift) + p->hid_zp;
+        if (p->wide) {
+            ((int16_t *)h)[i] = ek_sat_i16(v);
+        } else {
+            ((int8_t *)h)[i] = ek_sat_i8(v);
+        }
     }
-    memcpy(y, h, (size_t)n);
+    memcpy(y, h, (size_t)n * (p->wide ? 2u : 1u));
 }
 
-void ek_lstm_s8(const ek_lstm_params_t *p, const int8_t *input, int8_t *hidden, int16_t *cell, int8_t *output,
-                int16_t *scratch) {
-    const size_t in_step = (size_t)p->n_input, out_step = (size_t)p->n_state;
+static void ek_lstm_run(const ek_lstm_params_t *p, const uint8_t *input, uint8_t *hidden, int16_t *cell,
+                        uint8_t *output, int16_t *scratch) {
+    const size_t es = p->wide ? 2u : 1u, in_step = (size_t)p->n_input * es, out_step = (size_t)p->n_state * es;
     int32_t b, t;
     if (p->time_major) {
         for (t = 0; t < p->steps; t++) {
@@ -170,8 +196,18 @@ void ek_lstm_s8(const ek_lstm_params_t *p, const int8_t *input, int8_t *hidden, 
     for (b = 0; b < p->batches; b++) {
         for (t = 0; t < p->steps; t++) {
             const size_t row = (size_t)b * (size_t)p->steps + (size_t)t;
-            ek_lstm_step(p, 1, input + row * in_step, hidden + (size_t)b * out_step, cell + (size_t)b * out_step,
-                         output + row * out_step, scratch);
+            ek_lstm_step(p, 1, input + row * in_step, hidden + (size_t)b * out_step,
+                         cell + (size_t)b * (size_t)p->n_state, output + row * out_step, scratch);
         }
     }
+}
+
+void ek_lstm_s8(const ek_lstm_params_t *p, const int8_t *input, int8_t *hidden, int16_t *cell, int8_t *output,
+                int16_t *scratch) {
+    ek_lstm_run(p, (const uint8_t *)input, (uint8_t *)hidden, cell, (uint8_t *)output, scratch);
+}
+
+void ek_lstm_s16(const ek_lstm_params_t *p, const int16_t *input, int16_t *hidden, int16_t *cell, int16_t *output,
+                 int16_t *scratch) {
+    ek_lstm_run(p, (const uint8_t *)input, (uint8_t *)hidden, cell, (uint8_t *)output, scratch);
 }

@@ -1,7 +1,7 @@
 /*
  * edgekit AOT runtime: integer UNIDIRECTIONAL_SEQUENCE_LSTM as TFLM's kernel computes it
- * (int8 activations and weights, int16 cell state, int32 gate biases; no peephole, projection, layer norm
- * or CIFG: TFLM's kernel rejects those).
+ * (int8 activations and weights, int16 cell state, int32 gate biases; or 16x8: int16 activations, int64 biases;
+ * no peephole, projection, layer norm or CIFG: TFLM's kernel rejects those).
  *
  * Per time step, for every gate g in (forget, input, cell, output):
  *   pre_g  = sat16(FC(x_t; W_g, b_g) + FC(h; R_g))   both FCs requantized to int16 Q3.12 (scale 2^-12), saturated
@@ -43,12 +43,17 @@ typedef struct {
      * hidden offset * row sum of w_rec; the FCs then multiply raw int8 values (symmetric weights only) */
     const int32_t *in_bias[4];
     const int32_t *rec_bias[4];
+    int32_t wide;                /* 16x8: int16 input / hidden / output (zero point 0), int64 biases */
+    const int64_t *bias64[4];    /* 16x8 only: the gate biases (NULL: none) */
 } ek_lstm_params_t;
 
 /* hidden: [batches][n_state] int8 and cell: [batches][n_state] int16, both updated in place (the variable tensors);
  * output: like the input with n_state values per step; scratch: 4 * batches * n_state int16. */
 void ek_lstm_s8(const ek_lstm_params_t *p, const int8_t *input, int8_t *hidden, int16_t *cell, int8_t *output,
                 int16_t *scratch);
+/* 16x8 (p->wide): the same with int16 activations, hidden state and output (TFLM's int16 LSTM) */
+void ek_lstm_s16(const ek_lstm_params_t *p, const int16_t *input, int16_t *hidden, int16_t *cell, int16_t *output,
+                 int16_t *scratch);
 
 /* TFLM's int16 logistic / tanh (reference_integer_ops, LUT with interpolation). `mult` / `left_shift` as TFLM:
  * mult == 0 means the power-of-two form (input times 3 << left_shift). In place allowed. */

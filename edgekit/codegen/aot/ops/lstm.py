@@ -1,4 +1,5 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM: TFLM's integer LSTM (int8 activations and weights, int16 cell state).
+"""UNIDIRECTIONAL_SEQUENCE_LSTM: TFLM's integer LSTM (int8 activations and weights, int16 cell state; and 16x8:
+int16 activations, int8 weights, int64 gate biases).
 
 The parameters are the ones TFLM's ``PrepareGateParametersInteger`` computes: each gate's input and recurrent
 FULLY_CONNECTED requantize to int16 Q3.12 (scale 2^-12), the gate outputs are Q0.15 (2^-15), the cell state's
@@ -42,9 +43,10 @@ def _params(ctx: OpContext) -> dict[str, object]:
     ctx.require(ctx.input(1) is not None and ctx.input(5) is not None,
                 "the CIFG variant (no input gate) is not supported (TFLM's kernel rejects it too)")
     inp, hid, cell, out = ctx.input(0), ctx.input(18), ctx.input(19), ctx.output(0)
-    ctx.require_dtype(inp, "int8", what="input")
-    ctx.require_dtype(out, "int8", what="output")
-    ctx.require_dtype(hid, "int8", what="output state")
+    ctx.require_dtype(inp, "int8", "int16", what="input")
+    wide = inp.dtype == "int16"  # 16x8: int16 activations, int64 biases
+    ctx.require_dtype(out, inp.dtype, what="output")
+    ctx.require_dtype(hid, inp.dtype, what="output state")
     ctx.require_dtype(cell, "int16", what="cell state")
     ctx.require(hid.is_variable and cell.is_variable, "the output and cell states must be variable tensors")
     ctx.require(len(inp.shape) == 3 and len(out.shape) == 3, "input and output must be 3-D")
@@ -62,19 +64,22 @@ def _params(ctx: OpContext) -> dict[str, object]:
     in_scale, in_zp = scale_zp(ctx, inp, "input")
     hid_scale, hid_zp = scale_zp(ctx, hid, "output state")
     cell_scale, _ = scale_zp(ctx, cell, "cell state")
+    if wide:
+        ctx.require(in_zp == 0 and hid_zp == 0, "16x8 LSTM needs input and state zero points 0")
     p: dict[str, object] = dict(batches=batches, steps=steps, n_input=n_input, n_state=n_state,
-                                time_major=int(time_major), hid_zp=hid_zp, _in_offset=-in_zp, _hid_offset=-hid_zp)
+                                time_major=int(time_major), hid_zp=hid_zp, _in_offset=-in_zp, _hid_offset=-hid_zp,
+                                wide=int(wide))
     lists: dict[str, list[int]] = {k: [] for k in ("in_mult", "in_shift", "rec_mult", "rec_shift")}
     for gate, (wi, wr, b) in _GATES.items():
         si, zi = _weights(ctx, wi, n_state, n_input, f"{gate} gate input weights")
         sr, zr = _weights(ctx, wr, n_state, n_state, f"{gate} gate recurrent weights")
         bias = ctx.input(b)
-        ctx.require_dtype(bias, "int32", what=f"{gate} gate bias")
+        ctx.require_dtype(bias, "int64" if wide else "int32", what=f"{gate} gate bias")
         ctx.require(bias.is_const and bias.size == n_state, f"{gate} gate bias must be {n_state} constants")
         ctx.require(zi == 0 and zr == 0, f"{gate} gate weights have a zero point (the converter's are symmetric)")
         for prefix, (m, s) in (("in", fc_multiplier(in_scale, si, GATE_SCALE)),
                                ("rec", fc_multiplier(hid_scale, sr, GATE_SCALE))):
-            ctx.require(-31 <= s <= 30, f"{gate} gate requantization shift {s} out of range")
+            ctx.require(-31 <= s <= (7 if wide else 30), f"{gate} gate requantization shift {s} out of range")
             lists[f"{prefix}_mult"].append(m)
             lists[f"{prefix}_shift"].append(s)
     p.update(lists)
@@ -116,21 +121,28 @@ class UnidirectionalSequenceLstm(OpHandler):
         names = list(_GATES)
         p["w_in"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][0]], role=f"w_in_{g}") for g in names) + "}"
         p["w_rec"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][1]], role=f"w_rec_{g}") for g in names) + "}"
+        wide = bool(p["wide"])
+        if wide:
+            p["bias64"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][2]], "int64_t", role=f"bias_{g}")
+                                          for g in names) + "}"
         in_bias, rec_bias = [], []
-        for g in names:  # the input offsets folded into the biases (mod 2^32, as the kernel's int32 sums)
+        for g in names if not wide else ():  # int8: the input offsets folded into the biases (mod 2^32, as the
+            # kernel's int32 sums)
             wi, wr, b = (ctx.input(k) for k in _GATES[g])
             folded = folded_bias(wi.array(), b.array().reshape(-1), in_offset)
             in_bias.append(ctx.const_array(f"{ctx.ident}_in_bias_{g}", folded, "int32_t"))
             rec_bias.append(ctx.const_array(f"{ctx.ident}_rec_bias_{g}", folded_bias(wr.array(), None, hid_offset),
                                             "int32_t"))
-        p["in_bias"] = "{" + ", ".join(in_bias) + "}"
-        p["rec_bias"] = "{" + ", ".join(rec_bias) + "}"
+        p["in_bias"] = "{" + ", ".join(in_bias or ["NULL"] * 4) + "}"
+        p["rec_bias"] = "{" + ", ".join(rec_bias or ["NULL"] * 4) + "}"
+        act = "int16_t" if wide else "int8_t"
         struct = c_struct("ek_lstm_params_t", "p", p)
         return "\n".join([
             "{",
             *("    " + line for line in struct.splitlines()),
-            f"    ek_lstm_s8(&p, {ctx.ptr(ctx.op.inputs[0])}, {ctx.ptr(ctx.op.inputs[18])},",
-            f"        {ctx.ptr(ctx.op.inputs[19], 'int16_t')}, {ctx.ptr(ctx.op.outputs[0])},",
+            f"    ek_lstm_{'s16' if wide else 's8'}(&p, {ctx.ptr(ctx.op.inputs[0], act)}, "
+            f"{ctx.ptr(ctx.op.inputs[18], act)},",
+            f"        {ctx.ptr(ctx.op.inputs[19], 'int16_t')}, {ctx.ptr(ctx.op.outputs[0], act)},",
             f"        (int16_t *){ctx.scratch});",
             "}",
         ])
