@@ -149,8 +149,9 @@ def test_svdf_variants_bit_exact_over_consecutive_inferences(objs: Path, tmp_pat
 
 def tconv_op(rng: np.random.Generator, x: T, out_c: int, *, k: tuple[int, int] = (3, 3),
              strides: tuple[int, int] = (2, 2), padding: str = "SAME", bias: bool = True, per_channel: bool = True,
-             act: str = "NONE", out_scale: float = 0.05, out_zp: int = 0) -> tuple[tuple, T]:
-    """One TRANSPOSE_CONV over ``x`` (NHWC, int8 or int16) with the output size TFLite's shape rule gives."""
+             act: str = "NONE", out_scale: float = 0.05, out_zp: int = 0, bias16: bool = False) -> tuple[tuple, T]:
+    """One TRANSPOSE_CONV over ``x`` (NHWC, int8 or int16) with the output size TFLite's shape rule gives;
+    ``bias16``: a 16x8 op's bias as int16 (TFLM widens it to int64)."""
     b, h, w, c = x.shape
     sh, sw = strides
     if padding == "SAME":
@@ -165,9 +166,9 @@ def tconv_op(rng: np.random.Generator, x: T, out_c: int, *, k: tuple[int, int] =
     wide = x.dtype == "int16"
     ins = [shape, filt, x]
     if bias:
-        lim = 2**20 if wide else 3000
-        ins.append(T((out_c,), "int64" if wide else "int32", scale=0.0,
-                     data=rng.integers(-lim, lim, size=out_c).astype(np.int64 if wide else np.int32)))
+        dtype = ("int16" if bias16 else "int64") if wide else "int32"
+        lim = {"int16": 30000, "int64": 2**20, "int32": 3000}[dtype]
+        ins.append(T((out_c,), dtype, scale=0.0, data=rng.integers(-lim, lim, size=out_c).astype(dtype)))
     out = T((b, oh, ow, out_c), x.dtype, scale=out_scale, zero_point=out_zp)
     return ("TRANSPOSE_CONV", ins, [out], dict(padding=padding, strides=strides, activation=act)), out
 
@@ -184,7 +185,9 @@ def tconv_variants() -> bytes:
            tconv_op(rng, T((1, 5, 2, 4), scale=0.08, zero_point=127), 2, k=(1, 1), strides=(2, 3), out_zp=30)[0],
            tconv_op(rng, T((1, 3, 3, 4), "int16", scale=1e-3), 5, k=(3, 3), strides=(2, 2), out_scale=2e-3)[0],
            tconv_op(rng, T((1, 2, 4, 3), "int16", scale=5e-4), 2, k=(2, 2), strides=(1, 1), padding="VALID",
-                    bias=False, act="RELU", out_scale=1e-3)[0]]
+                    bias=False, act="RELU", out_scale=1e-3)[0],
+           tconv_op(rng, T((1, 2, 2, 3), "int16", scale=5e-4), 3, k=(3, 2), strides=(2, 1), out_scale=1e-3,
+                    bias16=True)[0]]
     return multi_op_model(ops)
 
 

@@ -1,4 +1,4 @@
-"""TRANSPOSE_CONV: int8 (per-channel or per-tensor weights, optional int32 bias) and 16x8 (int64 bias).
+"""TRANSPOSE_CONV: int8 (per-channel or per-tensor weights, optional int32 bias) and 16x8 (int64 or int16 bias).
 
 Inputs as TFLite orders them: 0 output_shape (a constant int32 [4]), 1 filter [out_c][k_h][k_w][in_c], 2 input,
 3 bias (optional). Padding is TFLM's: ``ComputePaddingHeightWidth`` of a stride-s convolution over the *output*
@@ -32,7 +32,7 @@ def _params(ctx: OpContext) -> dict[str, object]:
                 f"filter {list(filt.shape)} does not match input {list(inp.shape)} / output {list(out.shape)}")
     int16 = inp.dtype == "int16"
     if bias is not None:
-        ctx.require_dtype(bias, "int64" if int16 else "int32", what="bias")
+        ctx.require_dtype(bias, *(("int64", "int16") if int16 else ("int32",)), what="bias")
         ctx.require(bias.is_const and bias.size == out_c, f"bias must be {out_c} constants")
     stride_h, stride_w = int(ctx.options.get("stride_h", 1)), int(ctx.options.get("stride_w", 1))
     padding = ctx.options.get("padding", "SAME")
@@ -75,6 +75,8 @@ class TransposeConv(OpHandler):
         act, bias_t = ("int16_t", "int64_t") if int16 else ("int8_t", "int32_t")
         ins = ctx.op.inputs
         bias = ctx.ptr(ins[3], bias_t, role="bias") if ctx.input(3) is not None else "NULL"
+        if int16 and ctx.input(3) is not None and ctx.input(3).dtype == "int16":  # TFLM widens it to int64 too
+            bias = ctx.const_array(f"{ctx.ident}_bias64", ctx.input(3).array().astype(np.int64), "int64_t")
         fn = "ek_transpose_conv_s16" if int16 else "ek_transpose_conv_s8"
         return "\n".join([
             "{",
