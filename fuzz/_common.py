@@ -37,6 +37,7 @@ def made_models() -> dict[str, bytes]:
     sys.path.insert(0, str(REPO / "tests"))
     try:
         import numpy as np
+        from rnn_models import lstm_op, resource_variable_model, svdf_op, tconv_op
         from tflite_single_op import T, multi_op_model, single_op_model
     except ImportError:  # tflite_micro (the schema module) missing: the shared models still seed
         return {}
@@ -61,6 +62,13 @@ def made_models() -> dict[str, bytes]:
                                              ("SOFTMAX", [fc_out], [sm_out], {})]),
         "hard_swish.tflite": single_op_model("HARD_SWISH", [T((1, 16), scale=0.05)], [T((1, 16), scale=0.04)]),
         **_shape_op_models(T, single_op_model, np),
+        # recurrent / stateful ops: variable tensors, optional inputs, a CALL_ONCE init subgraph
+        "lstm.tflite": multi_op_model([lstm_op(rng, T((1, 3, 4), scale=0.02, zero_point=-5), 5, cell_clip=3.0)[0]]),
+        "lstm16x8.tflite": multi_op_model([lstm_op(rng, T((3, 1, 4), "int16", scale=1e-4), 3, time_major=True,
+                                                   hid_scale=1e-4)[0]]),
+        "svdf.tflite": multi_op_model([svdf_op(rng, T((1, 6), scale=0.05, zero_point=3), 3, rank=2, memory=2)[0]]),
+        "transpose_conv.tflite": multi_op_model([tconv_op(rng, T((1, 2, 3, 2), scale=0.05, zero_point=1), 3)[0]]),
+        "resource_variables.tflite": resource_variable_model(),
     }
 
 

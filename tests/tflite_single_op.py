@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9}
+_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9, "resource": 13}
 # ops whose options table has no fields the tests set
 _EMPTY_OPTIONS = {"ABS": "AbsOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
                   "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "EQUAL": "EqualOptions",
@@ -38,6 +38,8 @@ class T:
     zero_point: int = 0
     data: np.ndarray | None = field(default=None, repr=False)
     quantized_dimension: int = 0
+    variable: bool = False  # a variable tensor (LSTM / SVDF state): no data, kept across invocations
+    graph_output: bool = False  # a model output even when another operator reads it too
 
 
 def _options(s, op: str, opts: dict):
@@ -89,6 +91,37 @@ def _options(s, op: str, opts: dict):
         return bo.FullyConnectedOptions, o
     if op == "HARD_SWISH":
         return bo.HardSwishOptions, s.HardSwishOptionsT()
+    if op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        o = s.UnidirectionalSequenceLSTMOptionsT()
+        o.fusedActivationFunction = getattr(s.ActivationFunctionType, opts.get("activation", "TANH"))
+        o.cellClip = float(opts.get("cell_clip", 0.0))
+        o.projClip = 0.0
+        o.timeMajor = bool(opts.get("time_major", False))
+        return bo.UnidirectionalSequenceLSTMOptions, o
+    if op == "SVDF":
+        o = s.SVDFOptionsT()
+        o.rank = int(opts.get("rank", 1))
+        o.fusedActivationFunction = act
+        return bo.SVDFOptions, o
+    if op == "TRANSPOSE_CONV":
+        o = s.TransposeConvOptionsT()
+        o.padding = getattr(s.Padding, opts.get("padding", "SAME"))
+        o.strideH, o.strideW = opts.get("strides", (1, 1))
+        o.fusedActivationFunction = act
+        return bo.TransposeConvOptions, o
+    if op == "VAR_HANDLE":
+        o = s.VarHandleOptionsT()
+        o.container = opts.get("container", "")
+        o.sharedName = opts["shared_name"]
+        return bo.VarHandleOptions, o
+    if op == "READ_VARIABLE":
+        return bo.ReadVariableOptions, s.ReadVariableOptionsT()
+    if op == "ASSIGN_VARIABLE":
+        return bo.AssignVariableOptions, s.AssignVariableOptionsT()
+    if op == "CALL_ONCE":
+        o = s.CallOnceOptionsT()
+        o.initSubgraphIndex = int(opts.get("init_subgraph_index", 1))
+        return bo.CallOnceOptions, o
     if op == "QUANTIZE":
         return bo.QuantizeOptions, s.QuantizeOptionsT()
     if op == "DEQUANTIZE":
@@ -156,12 +189,15 @@ def single_op_model(op: str, inputs: list[T], outputs: list[T], **opts) -> bytes
     return multi_op_model([(op, inputs, outputs, opts)])
 
 
-def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
+def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]],
+                   more_subgraphs: list[list[tuple[str, list[T], list[T], dict]]] = ()) -> bytes:
     """Serialize a model of several operators ``(opcode, inputs, outputs, options)``.
 
+    ``more_subgraphs``: the operators of subgraphs 1, 2, ... (e.g. a CALL_ONCE init subgraph), written the same way.
+
     A :class:`T` object used in several places is one tensor (that is how ops are chained).
-    Model inputs: tensors without data that no operator produces; outputs: tensors no operator
-    consumes.
+    Model inputs: tensors without data that no operator produces and that are not variables; outputs: tensors no
+    operator consumes. ``None`` in an operator's inputs is an absent optional input (-1).
     """
     import flatbuffers
 
@@ -170,17 +206,31 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
     model.version = 3
     model.description = "edgekit test model"
     model.buffers = [s.BufferT()]
+    codes: dict[str, int] = {}
+    model.operatorCodes = []
+    model.subgraphs = [_subgraph(s, model, codes, sub_ops) for sub_ops in [ops, *more_subgraphs]]
+
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _subgraph(s, model, codes: dict[str, int], ops: list[tuple[str, list[T], list[T], dict]]):
+    """One SubGraphT of ``ops``; buffers and operator codes are added to ``model`` / ``codes``."""
     sub = s.SubGraphT()
     sub.tensors, sub.inputs, sub.outputs, sub.operators = [], [], [], []
     index: dict[int, int] = {}
 
-    def tensor(t: T) -> int:
+    def tensor(t: T | None) -> int:
+        if t is None:
+            return -1
         if id(t) in index:
             return index[id(t)]
         tt = s.TensorT()
         tt.name = f"t{len(sub.tensors)}"
         tt.shape = list(t.shape)
         tt.type = _DTYPES[t.dtype]
+        tt.isVariable = bool(t.variable)
         buf = s.BufferT()
         if t.data is not None:
             buf.data = np.ascontiguousarray(t.data, dtype=t.dtype).tobytes()
@@ -197,9 +247,7 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
         index[id(t)] = len(sub.tensors) - 1
         return index[id(t)]
 
-    codes: dict[str, int] = {}
-    model.operatorCodes = []
-    produced, consumed = [], set()
+    produced, consumed, forced = [], set(), set()
     for opcode, ins, outs, opts in ops:
         if opcode not in codes:
             code = s.OperatorCodeT()
@@ -212,6 +260,7 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
         o.opcodeIndex = codes[opcode]
         o.inputs = [tensor(t) for t in ins]
         o.outputs = [tensor(t) for t in outs]
+        forced.update(index[id(t)] for t in outs if t.graph_output)
         o.builtinOptionsType, o.builtinOptions = _options(s, opcode, opts)
         sub.operators.append(o)
         consumed.update(o.inputs)
@@ -219,13 +268,10 @@ def multi_op_model(ops: list[tuple[str, list[T], list[T], dict]]) -> bytes:
     all_inputs = [i for op in sub.operators for i in op.inputs]
     seen = set()
     for i in all_inputs:
-        if i in seen or i in produced or model.buffers[sub.tensors[i].buffer].data is not None:
+        if (i < 0 or i in seen or i in produced or model.buffers[sub.tensors[i].buffer].data is not None
+                or sub.tensors[i].isVariable):
             continue
         seen.add(i)
         sub.inputs.append(i)
-    sub.outputs = [i for i in produced if i not in consumed]
-    model.subgraphs = [sub]
-
-    b = flatbuffers.Builder(1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    sub.outputs = [i for i in produced if i not in consumed or i in forced]
+    return sub

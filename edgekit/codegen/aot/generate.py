@@ -21,6 +21,8 @@ from edgekit.codegen.aot.ops import REGISTRY
 from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, short_name, unsupported
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
 from edgekit.codegen.aot.sparse import check_mode
+from edgekit.codegen.aot.variables import NO_OUTPUT_OPS, Variables, reset_code
+from edgekit.codegen.aot.variables import analyse as analyse_variables
 from edgekit.cores import PORTABLE, CoreFeatures
 from edgekit.errors import ModelError, UsageError
 from edgekit.resources import templates_dir
@@ -73,7 +75,7 @@ def _check_graph(model: TFLiteModel) -> None:
         raise ModelError(f"{where}: the graph has no operators: nothing to generate", hint=hint)
     produced = set(sg.inputs)
     for op in sg.operators:
-        if not op.outputs or any(t < 0 or t >= n for t in op.outputs):
+        if (not op.outputs and op.opcode not in NO_OUTPUT_OPS) or any(t < 0 or t >= n for t in op.outputs):
             raise ModelError(f"{where}: operator {op.index} ({op.opcode}) has no valid output tensor "
                              f"(outputs {list(op.outputs)}, {n} tensors)", hint=hint)
         if any(t >= n or t < -1 for t in op.inputs):
@@ -98,6 +100,7 @@ def _contexts(model: TFLiteModel, pool: ConstPool | None = None) -> list[OpConte
     _check_graph(model)
     sg = model.main
     supported = supported_ops()
+    variables = analyse_variables(model, supported)
     ctxs = []
     for op in sg.operators:
         out_name = sg.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
@@ -105,20 +108,16 @@ def _contexts(model: TFLiteModel, pool: ConstPool | None = None) -> list[OpConte
         if handler is None:
             what = f"custom op '{op.custom_code}'" if op.opcode == "CUSTOM" else "op not supported"
             raise unsupported(op, out_name, what, supported)
-        ctxs.append(OpContext(model, sg, op, pool=pool, supported=supported))
+        ctx = OpContext(model, sg, op, pool=pool, supported=supported)
+        ctx.variables = variables
+        ctxs.append(ctx)
     return ctxs
 
 
 def check_supported(model: TFLiteModel | str | Path | bytes) -> None:
     """Raise UnsupportedOpError for the first operator (or parameter) the AOT runtime cannot run."""
     m = _load(model)
-    if len(m.subgraphs) != 1:
-        op = m.main.operators[0] if m.main.operators else None
-        if op is not None:
-            raise unsupported(op, m.main.tensors[op.outputs[0]].name,
-                              f"model has {len(m.subgraphs)} subgraphs; only single-subgraph models are supported",
-                              supported_ops())
-    for ctx in _contexts(m):
+    for ctx in _contexts(m):  # more subgraphs than the main one: CALL_ONCE init subgraphs only (variables.py)
         REGISTRY[ctx.op.opcode].check(ctx)
 
 
@@ -141,8 +140,9 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
                 plan_ops.append(PlanOp(inputs=[f.a, b], outputs=[f.d], inplace=True,
                                        scratch_bytes=fusion.scratch_bytes(f, conv_scratch)))
             continue
-        ins = [t for t in ctx.op.inputs if t >= 0 and not sg.tensors[t].is_const]
-        outs = [t for t in ctx.op.outputs if t >= 0]
+        ins = [t for t in ctx.op.inputs
+               if t >= 0 and not sg.tensors[t].is_const and sg.tensors[t].dtype != "resource"]
+        outs = [t for t in ctx.op.outputs if t >= 0 and sg.tensors[t].dtype != "resource"]
         live.update(ins)
         live.update(outs)
         # in-place only when that input is an activation (constants live in flash)
@@ -156,7 +156,12 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
     live.update(sg.inputs)
     live.update(sg.outputs)
     sizes = {t: sg.tensors[t].nbytes for t in live}
-    plan = plan_memory(plan_ops, sizes, sg.inputs, sg.outputs)
+    persistent = sorted(t for t in live if sg.tensors[t].is_variable)
+    if ctxs and ctxs[0].variables is not None:  # resource variables and CALL_ONCE flags: persistent slots
+        slots = ctxs[0].variables.slot_sizes()
+        sizes.update(slots)
+        persistent += sorted(slots)
+    plan = plan_memory(plan_ops, sizes, sg.inputs, sg.outputs, persistent=persistent)
     for f in fused.values():
         if plan.aliases.get(f.d) != f.a:
             raise ModelError(f"internal: fused op {f.add} output {f.d} was not planned over its input {f.a}")
@@ -209,9 +214,13 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     fused_convs = {f.conv: f for f in fused.values()}
     arena_sym = f"{prefix}_arena"
 
+    handles = ctxs[0].variables.handles if ctxs and ctxs[0].variables is not None else {}
+
     def tensor_ptr(t: int) -> str:
+        t = handles[t].slot if t in handles else t  # a VAR_HANDLE's resource tensor is its variable's slot
         if t not in plan.tensor_offsets:
-            raise ModelError(f"tensor {t} ('{sg.tensors[t].name}') has no place in the memory plan")
+            what = f"'{sg.tensors[t].name}'" if t < len(sg.tensors) else "a variable slot"
+            raise ModelError(f"tensor {t} ({what}) has no place in the memory plan")
         return f"&{arena_sym}[{plan.tensor_offsets[t]}]"
 
     body: list[str] = []
@@ -232,7 +241,8 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
             code = REGISTRY[ctx.op.opcode].emit(ctx).rstrip()
         ins = ", ".join(f"'{short_name(sg.tensors[t].name)}' {_shape(sg.tensors[t])}" for t in ctx.op.inputs
                         if t >= 0 and not sg.tensors[t].is_const)
-        text = f"op {ctx.op.index}: {ctx.op.opcode} -> '{ctx.short_name}' {_shape(ctx.output(0))}"
+        text = (f"op {ctx.op.index}: {ctx.op.opcode} -> '{ctx.short_name}' {_shape(ctx.output(0))}"
+                if ctx.op.outputs else f"op {ctx.op.index}: {ctx.op.opcode}")
         text += f" <- {ins}" if ins else ""
         body.append(f"    /* {_comment(text)} */")
         if code:
@@ -245,7 +255,7 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     files = _copy_runtime(out)
     headers = sorted(p.name for p in RUNTIME_DIR.glob("ek_*.h"))
     files += _write_weights(out, prefix, pool)
-    files += _write_model(out, prefix, m, sg, plan, body, headers, name)
+    files += _write_model(out, prefix, m, sg, plan, body, headers, name, ctxs[0].variables)
     return AotResult(arena_bytes=plan.arena_bytes, weights_bytes=pool.nbytes, ops=[c.op.opcode for c in ctxs],
                      files=files, plan=plan, model_name=name, prefix=prefix,
                      notes=[note for c in ctxs for note in c.notes])
@@ -296,7 +306,7 @@ def _write_weights(out: Path, prefix: str, pool: ConstPool) -> list[Path]:
 
 
 def _write_model(out: Path, prefix: str, m: TFLiteModel, sg: Subgraph, plan: MemoryPlan, body: list[str],
-                 headers: list[str], name: str) -> list[Path]:
+                 headers: list[str], name: str, variables: Variables | None = None) -> list[Path]:
     from edgekit import __version__
 
     P = prefix.upper()
@@ -376,7 +386,7 @@ const char {prefix}_runtime_version[] = "{__version__}";
 {chr(10).join(io_table("output", sg.outputs))}
 
 int {prefix}_model_init(void) {{
-    return 0;
+{reset_code(sg, plan, prefix, variables)}    return 0;
 }}
 
 int {prefix}_model_invoke(void) {{

@@ -69,13 +69,15 @@ class PlanOp:
 
 
 def plan_memory(ops: Sequence[PlanOp], sizes: dict[int, int], graph_inputs: Sequence[int],
-                graph_outputs: Sequence[int]) -> MemoryPlan:
+                graph_outputs: Sequence[int], persistent: Sequence[int] = ()) -> MemoryPlan:
     """Plan the arena for ``ops`` (in execution order).
 
     Args:
         ops: one PlanOp per operator.
         sizes: bytes of every non-constant tensor the plan must hold.
         graph_inputs / graph_outputs: model input and output tensor indices.
+        persistent: tensors whose contents must survive between invocations (variable tensors such as LSTM and
+            SVDF states): live from before the first op to after the last, never shared, never aliased.
     """
     n = len(ops)
     first: dict[int, int] = {}
@@ -93,6 +95,10 @@ def plan_memory(ops: Sequence[PlanOp], sizes: dict[int, int], graph_inputs: Sequ
     for t in graph_outputs:
         first.setdefault(t, -1)
         last[t] = n
+    keep = set(persistent)
+    for t in keep:
+        first[t] = -1
+        last[t] = n
 
     # group tensors into buffers, following in-place aliases
     owner: dict[int, Buffer] = {}
@@ -106,7 +112,7 @@ def plan_memory(ops: Sequence[PlanOp], sizes: dict[int, int], graph_inputs: Sequ
         owner[t] = b
         return b
 
-    for t in graph_inputs:
+    for t in (*graph_inputs, *persistent):
         if t in sizes and t not in owner:
             new_buffer(t)
     for i, op in enumerate(ops):
@@ -118,7 +124,7 @@ def plan_memory(ops: Sequence[PlanOp], sizes: dict[int, int], graph_inputs: Sequ
                 continue
             src = op.inputs[0] if op.inputs else None
             if (k == 0 and op.inplace and src is not None and src in owner and src not in outputs_set
-                    and last[src] == i and sizes[t] <= owner[src].size):
+                    and src not in keep and t not in keep and last[src] == i and sizes[t] <= owner[src].size):
                 b = owner[src]
                 b.tensors.append(t)
                 b.last = max(b.last, last[t])

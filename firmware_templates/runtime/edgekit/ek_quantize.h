@@ -29,5 +29,10 @@ void ek_requantize_s8_s16(const int8_t *in, int16_t *out, size_t n, int32_t mult
                           int32_t input_zp, int32_t output_zp);
 void ek_requantize_s16_s16(const int16_t *in, int16_t *out, size_t n, int32_t multiplier, int32_t shift,
                            int32_t input_zp, int32_t output_zp);
+/* to int32 (TFLM's Requantize: no saturation left to do; the zero point is added modulo 2^32) */
+void ek_requantize_s8_s32(const int8_t *in, int32_t *out, size_t n, int32_t multiplier, int32_t shift,
+                          int32_t input_zp, int32_t output_zp);
+void ek_requantize_s16_s32(const int16_t *in, int32_t *out, size_t n, int32_t multiplier, int32_t shift,
+                           int32_t input_zp, int32_t output_zp);
 
 #endif /* EK_QUANTIZE_H */

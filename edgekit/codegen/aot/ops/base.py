@@ -120,6 +120,7 @@ class OpContext:
         self.sparse = "auto"  # generate_c(sparse=...): "auto" | "off" | "force" (edgekit/codegen/aot/sparse.py)
         self.features = PORTABLE  # generate_c(features=...): the target core's DSP / MVE / FPU
         self.notes: list[str] = []  # what the handler chose, for AotResult.notes
+        self.variables: Any = None  # the model's resource variables (edgekit/codegen/aot/variables.py)
         self._tensor_ptr = tensor_ptr
         self._supported = supported if supported is not None else sorted(REGISTRY)
 
@@ -177,6 +178,12 @@ class OpContext:
         if self._tensor_ptr is None:
             return f"(({ctype} *)0)"
         return f"(({ctype} *){self._tensor_ptr(tensor_index)})"
+
+    def arena_ptr(self, index: int, ctype: str = "uint8_t") -> str:
+        """C expression for an arena buffer by its plan index: a tensor or a persistent slot (variables.py)."""
+        if self._tensor_ptr is None:
+            return f"(({ctype} *)0)"
+        return f"(({ctype} *){self._tensor_ptr(index)})"
 
     def const_array(self, hint: str, values: np.ndarray, ctype: str) -> str:
         """Add a ``static const`` array to the generated model and return its C name."""

@@ -1,7 +1,7 @@
 """QUANTIZE and DEQUANTIZE (``ek_quantize.c``; 8-bit -> 8-bit requantization uses ``ek_lut8``).
 
 Supported like TFLM: float32 -> int8/int16; int8 -> int8, int8 <-> uint8 (table look-up);
-int16 -> int8, int8 -> int16, int16 -> int16; DEQUANTIZE int8/uint8/int16 -> float32.
+int16 -> int8, int8 -> int16, int16 -> int16, int8/int16 -> int32; DEQUANTIZE int8/uint8/int16 -> float32.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from edgekit.codegen.aot.ops.base import OpContext, OpHandler, register, scale_z
 from edgekit.codegen.aot.quant import f32, mbqm, quantize_multiplier
 
 _RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
-_SUFFIX = {"int8": "s8", "uint8": "u8", "int16": "s16", "float32": "f32"}
-_CTYPE = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "float32": "float"}
+_SUFFIX = {"int8": "s8", "uint8": "u8", "int16": "s16", "int32": "s32", "float32": "f32"}
+_CTYPE = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
 
 
 def c_float(x: float) -> str:
@@ -53,7 +53,7 @@ class Quantize(OpHandler):
         scale_zp(ctx, inp, "input")
         if pair in (("int8", "int8"), ("int8", "uint8"), ("uint8", "int8")):
             return "lut"
-        if pair in (("int16", "int8"), ("int8", "int16"), ("int16", "int16")):
+        if pair in (("int16", "int8"), ("int8", "int16"), ("int16", "int16"), ("int8", "int32"), ("int16", "int32")):
             shift = requantize_multiplier(scale_zp(ctx, inp, "input")[0], scale_zp(ctx, out, "output")[0])[1]
             ctx.require(shift <= 30, "input scale is too large relative to the output scale")
             return "int"

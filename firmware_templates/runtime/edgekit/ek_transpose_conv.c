@@ -1,0 +1,96 @@
+/*
+ * edgekit AOT runtime: TRANSPOSE_CONV (see ek_transpose_conv.h).
+ */
+#include "ek_transpose_conv.h"
+
+/* the input row (or column) that reaches output position `o` through filter tap `k`, or -1 */
+EK_INLINE int32_t ek_tc_source(int32_t o, int32_t pad, int32_t k, int32_t stride, int32_t size) {
+    const int32_t t = o + pad - k;
+    if (t < 0 || t % stride != 0 || t / stride >= size) {
+        return -1;
+    }
+    return t / stride;
+}
+
+void ek_transpose_conv_s8(const ek_transpose_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                          const int32_t *bias, int8_t *output) {
+    int32_t b, oy, ox, oc, ky, kx, c;
+    for (b = 0; b < p->batches; b++) {
+        for (oy = 0; oy < p->out_h; oy++) {
+            for (ox = 0; ox < p->out_w; ox++) {
+                int8_t *out = output + (((size_t)b * (size_t)p->out_h + (size_t)oy) * (size_t)p->out_w +
+                                        (size_t)ox) * (size_t)p->out_c;
+                for (oc = 0; oc < p->out_c; oc++) {
+                    uint32_t acc = 0;  /* TFLM's int32 scratch sums, modulo 2^32 without undefined behaviour */
+                    for (ky = 0; ky < p->k_h; ky++) {
+                        const int32_t iy = ek_tc_source(oy, p->pad_h, ky, p->stride_h, p->in_h);
+                        if (iy < 0) {
+                            continue;
+                        }
+                        for (kx = 0; kx < p->k_w; kx++) {
+                            const int32_t ix = ek_tc_source(ox, p->pad_w, kx, p->stride_w, p->in_w);
+                            const int8_t *in, *f;
+                            if (ix < 0) {
+                                continue;
+                            }
+                            in = input + (((size_t)b * (size_t)p->in_h + (size_t)iy) * (size_t)p->in_w + (size_t)ix) *
+                                             (size_t)p->in_c;
+                            f = filter + (((size_t)oc * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) *
+                                             (size_t)p->in_c;
+                            for (c = 0; c < p->in_c; c++) {
+                                acc += (uint32_t)((in[c] + p->in_offset) * f[c]);
+                            }
+                        }
+                    }
+                    if (bias != NULL) {
+                        acc += (uint32_t)bias[oc];
+                    }
+                    out[oc] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, p->out_mult[oc], p->out_shift[oc]) +
+                                                       p->out_offset, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+void ek_transpose_conv_s16(const ek_transpose_conv_params_t *p, const int16_t *input, const int8_t *filter,
+                           const int64_t *bias, int16_t *output) {
+    int32_t b, oy, ox, oc, ky, kx, c;
+    for (b = 0; b < p->batches; b++) {
+        for (oy = 0; oy < p->out_h; oy++) {
+            for (ox = 0; ox < p->out_w; ox++) {
+                int16_t *out = output + (((size_t)b * (size_t)p->out_h + (size_t)oy) * (size_t)p->out_w +
+                                         (size_t)ox) * (size_t)p->out_c;
+                for (oc = 0; oc < p->out_c; oc++) {
+                    int64_t acc = 0;
+                    for (ky = 0; ky < p->k_h; ky++) {
+                        const int32_t iy = ek_tc_source(oy, p->pad_h, ky, p->stride_h, p->in_h);
+                        if (iy < 0) {
+                            continue;
+                        }
+                        for (kx = 0; kx < p->k_w; kx++) {
+                            const int32_t ix = ek_tc_source(ox, p->pad_w, kx, p->stride_w, p->in_w);
+                            const int16_t *in;
+                            const int8_t *f;
+                            if (ix < 0) {
+                                continue;
+                            }
+                            in = input + (((size_t)b * (size_t)p->in_h + (size_t)iy) * (size_t)p->in_w + (size_t)ix) *
+                                             (size_t)p->in_c;
+                            f = filter + (((size_t)oc * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) *
+                                             (size_t)p->in_c;
+                            for (c = 0; c < p->in_c; c++) {
+                                acc += (int32_t)in[c] * f[c];
+                            }
+                        }
+                    }
+                    if (bias != NULL) {
+                        acc += bias[oc];
+                    }
+                    out[oc] = (int16_t)ek_clamp_i32(ek_mbqm64(acc, p->out_mult[oc], p->out_shift[oc]),
+                                                    p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
