@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aot_util import aot_vs_tflm
 
 from edgekit.cli import run
 from edgekit.tflite_model import load_model
@@ -99,6 +100,9 @@ def test_lstm_and_gru_convert_to_int8_that_tflm_runs(data, tmp_path, kind):
     tflm_pred = np.array([o[0].reshape(-1).argmax() for o in tflm_out])
     assert np.mean(tflm_pred == float_pred) >= MIN_AGREEMENT
     assert report.top1_agreement >= MIN_AGREEMENT  # TFLite's view, same bound
+    # the default runtime takes the unrolled graph: edgekit's AOT C, byte for byte with TFLM on real sequences
+    xs = _quantize(data["x_val"][:3], out.read_bytes())
+    assert aot_vs_tflm(out, tmp_path / "aot", inputs=[[x] for x in xs]) == []
 
 
 RNN_CASES = {
@@ -158,6 +162,9 @@ def test_stateful_lstm_keeps_its_state_on_tflm(data, tmp_path):
     assert np.abs(ours - keras_out).max() < 0.1  # softmax outputs, int8 steps of 1/256
     fresh = tflm_run(result.tflite_bytes, _quantize(stream[5:6], result.tflite_bytes))[0][0]
     assert not np.array_equal(fresh, tflm_out[5][0])  # the same chunk without the history: the state mattered
+    # edgekit's AOT runtime keeps the resource variables across inferences as TFLM does: the same 24 outputs
+    qs = _quantize(stream, result.tflite_bytes)
+    assert aot_vs_tflm(result.tflite_bytes, tmp_path / "aot", inputs=[[x] for x in qs]) == []
 
 
 def test_16x8_conversion_and_comparison(digits_models, tmp_path, capsys):
