@@ -27,7 +27,6 @@ SCHEMA_VERSION = 1
 BUILTIN_DIR = boards_dir()
 
 KINDS = ("mcu", "sbc", "host")
-BUILD_SYSTEMS = ("cmake", "esp-idf", "pico-sdk", "zephyr", "platformio", "linux")
 # bossac: SAM-BA over USB CDC after a 1200-baud touch (the Arduino Nano 33 BLE bootloader).
 FLASH_METHODS = ("qemu", "pyocd", "esptool", "uf2", "bossac", "openocd", "dfu-util", "ssh", "none")
 # stm32-lpuart: the LPUART of STM32L4/H7 (USART-like registers, BRR = 256 * f_ck / baud).
@@ -625,7 +624,9 @@ def parse_board(raw: Any, src: Path) -> BoardProfile:
     memory = Memory(mem["flash_kb"], mem["ram_kb"], tuple(regions), mem["source"])
 
     b = _check(top["build"], _BUILD, "build", src)
-    _choice(b["system"], BUILD_SYSTEMS, "build.system", src)
+    from edgekit.buildsys.registry import names as build_systems
+
+    _choice(b["system"], build_systems(), "build.system", src)
     for key in ("cpu_flags", "defines"):
         if not all(isinstance(x, str) for x in b.get(key, [])):
             raise BoardError(f"{src}: build.{key}: expected a list of strings")
