@@ -81,7 +81,7 @@ def choose_runtime(model: TFLiteModel, board: BoardProfile, runtime: str = "auto
     bundle.
 
     Raises:
-        UsageError: an unknown runtime name.
+        UsageError: an unknown runtime name, or a ``build_system`` edgekit's runtime cannot use on the board.
     """
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime '{runtime}' (choices: {', '.join(RUNTIMES)})")
@@ -89,6 +89,10 @@ def choose_runtime(model: TFLiteModel, board: BoardProfile, runtime: str = "auto
         return RuntimeChoice("litert", f"'{board.id}' is a Linux board: the model runs there with LiteRT")
     if runtime != "auto":
         return RuntimeChoice(runtime, "asked for")
+    if build_system is not None:  # asked for a build system: it must be one edgekit's runtime can use on the board
+        from edgekit.codegen.aot_project import choose_build_system
+
+        choose_build_system(board, build_system)
     blocker = edgekit_blocker(model, board, build_system)
     if blocker is None:
         return RuntimeChoice("edgekit", "edgekit's runtime runs every operator of the model on this board")

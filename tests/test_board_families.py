@@ -20,8 +20,8 @@ from sdk_compile import build_file_sources, compile_project, disassemble
 from edgekit.boards import list_boards, load_board
 from edgekit.buildsys.registry import firmware_systems, get, names
 from edgekit.codegen.aot_project import SDK_LINKS, aot_build_systems
-from edgekit.codegen.project import generate
 from edgekit.errors import BoardError, UsageError
+from edgekit.generation import generate
 
 KWS = "mlperf_tiny/kws_ds_cnn_int8.tflite"
 HELLO = "tflm_examples/hello_world_int8.tflite"
@@ -108,6 +108,7 @@ def test_every_mcu_board_has_a_build_system_for_the_runtime() -> None:
 
 @pytest.mark.parametrize("board_id", [*MCU_BOARDS, "nrf52840dk+zephyr"])
 def test_generate_writes_the_build_systems_files(generated: dict[str, Path], board_id: str) -> None:
+    """With the default runtime (auto), every MCU board gets edgekit's runtime, in the build system it can use."""
     project = generated[board_id]
     data = json.loads((project / "edgekit_project.json").read_text())
     system = data["build_system"]
@@ -150,7 +151,7 @@ def test_cli_names_the_build_system_and_refuses_one_the_board_cannot_use(tmp_pat
 
     model = str(shared_model(HELLO))
     assert run(["generate", model, "--board", "rpi-pico2", "-o", str(tmp_path / "p")]) == 0
-    assert "runtime edgekit, pico-sdk" in capsys.readouterr().out
+    assert "pico-sdk project" in capsys.readouterr().out
     assert run(["generate", model, "--board", "rpi-pico2", "--build-system", "cmake", "-o", str(tmp_path / "q")]) == 2
     err = capsys.readouterr().err
     assert "protocol link 'usb-cdc' is the SDK's USB stack" in err and "--build-system pico-sdk" in err

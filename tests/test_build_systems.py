@@ -271,10 +271,10 @@ def test_edgekit_runtime_sdk_projects_build_with_the_same_commands(board: str, f
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The AOT model in an SDK project (library, component, module) is built by the same tool, the same argv, as the
     TFLM project for that board; only what it needs differs (no TFLM copy)."""
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     _sdk_env(monkeypatch, tmp_path)
-    res = generate(shared_model(KWS), board, out_dir=tmp_path / "aot", build_system=AOT_BOARDS[board])
+    res = generate(shared_model(KWS), board, "edgekit", out_dir=tmp_path / "aot", build_system=AOT_BOARDS[board])
     p = res.project_dir
     plan = plan_build(p)
     assert plan.runtime == "edgekit" and plan.build_system == AOT_BOARDS[board] and plan.missing == ()
@@ -282,4 +282,5 @@ def test_edgekit_runtime_sdk_projects_build_with_the_same_commands(board: str, f
     assert [list(s.argv) for s in plan.steps] == want
     built = build(p, clean=True)
     assert [json.loads(line)["argv"] for line in fake_tools.read_text().splitlines()] == want
-    assert built.runtime == "edgekit" and built.elf == p / res.elf and built.build_system == AOT_BOARDS[board]
+    assert built.runtime == "edgekit" and built.elf == p / res.summary["elf"]
+    assert built.build_system == AOT_BOARDS[board]

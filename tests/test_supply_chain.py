@@ -296,10 +296,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     for b in list_boards():
         if b.kind == "mcu" and b.build.system in BUILD_SYSTEMS:
             dirs.append(Path(generate_tflm(model, b, out / f"tflm-{b.id}", arena_bytes=1024)["project_dir"]))
-            dirs.append(generate(model, b, out_dir=out / f"aot-{b.id}").project_dir)  # cmake or the board's SDK
+            dirs.append(generate(model, b, "edgekit", out_dir=out / f"aot-{b.id}").project_dir)  # cmake or its SDK
         elif b.kind in ("sbc", "host"):
             dirs.append(generate_bundle(model, b, out / f"bundle-{b.id}").bundle_dir)
-    dirs.append(generate(model, "nrf52840dk", out_dir=out / "aot-nrf52840dk-zephyr", build_system="zephyr").project_dir)
+    dirs.append(generate(model, "nrf52840dk", "edgekit", out_dir=out / "aot-nrf52840dk-zephyr",
+                         build_system="zephyr").project_dir)
     dirs.append(generate_bundle(model, "rpi4", out / "bundle-rpi4-armv7l", machine="armv7l").bundle_dir)
     return dirs
 

@@ -1,6 +1,6 @@
-"""``edgekit generate``: render a self-contained firmware project for a model and a board.
+"""edgekit's AOT runtime in a self-contained firmware project for a model and a board.
 
-The project (CMake, arm-none-eabi-gcc) holds the firmware core (``firmware_templates/common``: startup,
+The bare-metal project (CMake, arm-none-eabi-gcc) holds the firmware core (``firmware_templates/common``: startup,
 UART, timer, the host protocol), the model as C from the AOT code generator, a linker script rendered
 from the board's memory regions, and ``edgekit_project.json`` that ``edgekit build``/``bench`` read::
 
@@ -8,6 +8,11 @@ from the board's memory regions, and ``edgekit_project.json`` that ``edgekit bui
       CMakeLists.txt  cmake/arm-none-eabi.cmake  linker.ld  edgekit_project.json
       src/    firmware core + ek_config.h (board and model facts)
       model/  ek_model.h/.c, ek_weights.c/.h, ek_*.c/.h (AOT runtime kernels)
+
+Boards whose protocol link only their SDK drives (USB CDC, USB-Serial-JTAG) or that are not Arm Cortex-M get the same
+model in their SDK's project instead (Pico SDK library, ESP-IDF component, Zephyr module, Arduino/PlatformIO
+library; :mod:`edgekit.codegen.aot_project`); where the pieces go is the build system's
+:class:`~edgekit.buildsys.base.Layout`.
 
 Generation is atomic: everything is rendered into a temporary sibling directory that replaces
 ``out_dir`` only when complete.
