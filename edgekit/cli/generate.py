@@ -47,8 +47,9 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
         click.echo(f"  runtime {res.runtime}: {res.reason}")
     s = res.summary
     if res.runtime == "edgekit":
+        stack = f"{s['stack_bytes']:,} B" if s["build_system"] == "cmake" else "the SDK's"
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (exact), weights "
-                   f"{s['weights_bytes']:,} B, input {s['input_bytes']:,} B, stack {s['stack_bytes']:,} B")
+                   f"{s['weights_bytes']:,} B, input {s['input_bytes']:,} B, stack {stack}")
     elif res.runtime == "tflm":
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (TFLM measured "
                    f"{s['arena_measured']:,} B + margin)")
