@@ -77,7 +77,6 @@ class BuildSystem:
     elf_path: ClassVar[str] = "build/firmware.elf"  # where the build leaves the ELF ({name}: project, {env}: env)
     tflm_flavour: ClassVar[str] = ""          # the TFLM copy this build system uses (op_resolver FLAVOURS)
     tflm_version: ClassVar[str] = ""          # its version string, formatted with pins()
-    timeout_s: ClassVar[float] = 1800.0
 
     def layout(self, runtime: str) -> Layout:
         """Where the pieces of a project for ``runtime`` go."""

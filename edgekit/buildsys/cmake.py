@@ -24,7 +24,6 @@ class CMake(BuildSystem):
     title = "CMake"
     tflm_flavour = "tflm"
     tflm_version = "tflite-micro {tflm_commit:.12}"
-    timeout_s = 3600.0  # TFLM projects compile all of TFLM: 10-40 min on 2 cores
 
     def layout(self, runtime: str) -> Layout:
         if runtime == "tflm":
