@@ -27,8 +27,13 @@ the very sparse CONV_2D / FULLY_CONNECTED layers sparse); ``--sparse-baseline`` 
 version (sparse off) of every model that got sparse layers, for the "instr dense" / "weights dense" columns.
 Pruned variants (benchmarks/pruned_models.py, 75% of each filter zeroed) run when named in ``--models``.
 
+The Cortex-M0 row (qemu-microbit: Armv6-M, no DSP, 16 KB RAM, 256 KB flash) measures the scalar kernels that
+RP2040-class cores run; only small models fit (a model that does not is skipped with the linker's figures), with a
+4 KB stack (``--stack-kb 4``). ``--append`` adds such rows to an existing results file.
+
     python benchmarks/runtime.py [--boards qemu-cortex-m4,qemu-cortex-m7] [--models kws,ic] [--runs 3]
     python benchmarks/runtime.py --models vww,ic_pruned75 --sparse-baseline
+    python benchmarks/runtime.py --boards qemu-microbit --models digits,hello_world,micro_speech --stack-kb 4 --append
     EDGEKIT_TFLM_DIR=~/tflite-micro python benchmarks/runtime.py --models ad --work-dir /tmp/ek-bench \
         --out benchmarks/results/runtime_tflm.json
 """
@@ -118,7 +123,7 @@ def code_components(map_file: Path) -> dict[str, int]:
 
 
 def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: str = "auto",
-            baseline: bool = False, tflm: Path | None = None) -> dict:
+            baseline: bool = False, tflm: Path | None = None, stack_bytes: int = 8192) -> dict:
     """Generate, build, validate on a few inputs and benchmark one model on one board (``baseline``: also the
     dense build, when ``sparse`` made any layer sparse; ``tflm``: a tflite-micro tree, also measure TFLM)."""
     from edgekit._tflm_facts import RUNTIME_CODE_BYTES
@@ -132,7 +137,7 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
     m = load_model(model)
     macs = inspect(m, arena=False).macs
     t0 = time.perf_counter()
-    gen = generate(model, board=board, out_dir=work / f"{name}-{board}", sparse=sparse)
+    gen = generate(model, board=board, out_dir=work / f"{name}-{board}", sparse=sparse, stack_bytes=stack_bytes)
     built = build(gen.project_dir)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
@@ -254,11 +259,14 @@ def main() -> int:
     ap.add_argument("--work-dir", default=None,
                     help="keep generated projects and builds here (default: a temporary directory); TFLM builds "
                          "left there are reused")
+    ap.add_argument("--stack-kb", type=int, default=8, help="stack reserved by the firmware (qemu-microbit: 4)")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the rows of --out for other (model, board) pairs, e.g. to add one board's rows")
     ap.add_argument("--out", default=str(RESULTS / "runtime.json"))
     args = ap.parse_args()
     from _tflm_columns import tflm_tree
 
-    from edgekit.errors import UsageError
+    from edgekit.errors import BuildError, UsageError
 
     try:
         tflm = tflm_tree(args.tflm_dir)
@@ -271,8 +279,17 @@ def main() -> int:
         paths = model_paths(selected, work)
         for board in args.boards.split(","):
             for name, path in paths.items():
-                rows.append(run_one(name, path, board, args.runs, work, args.sparse, args.sparse_baseline, tflm))
+                try:
+                    rows.append(run_one(name, path, board, args.runs, work, args.sparse, args.sparse_baseline, tflm,
+                                        stack_bytes=args.stack_kb * 1024))
+                except BuildError as exc:  # e.g. a model larger than qemu-microbit's 16 KB RAM / 256 KB flash
+                    if "does not fit" not in exc.message:
+                        raise
+                    print(f"skipped {name} on {board}: {exc.message}")
     out = Path(args.out)
+    if args.append and out.is_file():
+        mine = {(r["model"], r["board"]) for r in rows}
+        rows = [r for r in json.loads(out.read_text())["results"] if (r["model"], r["board"]) not in mine] + rows
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"benchmark": "runtime", "date": time.strftime("%Y-%m-%d"),
                                "machine": {"platform": platform.platform(), "python": platform.python_version()},

@@ -71,15 +71,17 @@ class Generated:
                 "files": list(self.files), "summary": self.summary}
 
 
-def choose_runtime(model: TFLiteModel, board: BoardProfile, runtime: str = "auto") -> RuntimeChoice:
+def choose_runtime(model: TFLiteModel, board: BoardProfile, runtime: str = "auto",
+                   build_system: str | None = None) -> RuntimeChoice:
     """The runtime ``generate`` uses for ``model`` on ``board``.
 
-    ``auto``: edgekit's runtime when its firmware core supports the board and its code generator every operator
-    of the model, else TFLM. An explicit ``edgekit`` or ``tflm`` is taken as asked (errors come from the
-    generator). Linux boards always get a LiteRT bundle.
+    ``auto``: edgekit's runtime when it can be built for the board (its bare-metal firmware or the board's SDK,
+    ``build_system`` if given) and its code generator supports every operator of the model, else TFLM. An explicit
+    ``edgekit`` or ``tflm`` is taken as asked (errors come from the generator). Linux boards always get a LiteRT
+    bundle.
 
     Raises:
-        UsageError: an unknown runtime name.
+        UsageError: an unknown runtime name, or a ``build_system`` edgekit's runtime cannot use on the board.
     """
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime '{runtime}' (choices: {', '.join(RUNTIMES)})")
@@ -87,19 +89,26 @@ def choose_runtime(model: TFLiteModel, board: BoardProfile, runtime: str = "auto
         return RuntimeChoice("litert", f"'{board.id}' is a Linux board: the model runs there with LiteRT")
     if runtime != "auto":
         return RuntimeChoice(runtime, "asked for")
-    blocker = edgekit_blocker(model, board)
+    if build_system is not None:  # asked for a build system: it must be one edgekit's runtime can use on the board
+        from edgekit.codegen.aot_project import choose_build_system
+
+        choose_build_system(board, build_system)
+    blocker = edgekit_blocker(model, board, build_system)
     if blocker is None:
         return RuntimeChoice("edgekit", "edgekit's runtime runs every operator of the model on this board")
     return RuntimeChoice("tflm", f"edgekit's runtime cannot run it: {blocker}")
 
 
-def edgekit_blocker(model: TFLiteModel, board: BoardProfile) -> str | None:
-    """Why edgekit's AOT runtime cannot run ``model`` on ``board`` (None: it can)."""
+def edgekit_blocker(model: TFLiteModel, board: BoardProfile, build_system: str | None = None) -> str | None:
+    """Why edgekit's AOT runtime cannot run ``model`` on ``board`` (None: it can): in edgekit's bare-metal firmware
+    where its core drives the board, else in the board's SDK (:mod:`edgekit.codegen.aot_project`)."""
     from edgekit.codegen.aot import check_supported
+    from edgekit.codegen.aot_project import choose_build_system
     from edgekit.codegen.common import check_board
 
     try:
-        check_board(board)
+        if choose_build_system(board, build_system).name == "cmake":
+            check_board(board)
         check_supported(model)
     except EdgekitError as exc:
         return exc.message
@@ -110,7 +119,7 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
              runtime: str = "auto", *, out_dir: str | os.PathLike[str], name: str | None = None,
              boards_dirs: Iterable[str | os.PathLike[str]] | None = None,
              stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None,
-             sparse: str = "auto") -> Generated:
+             sparse: str = "auto", build_system: str | None = None) -> Generated:
     """Generate what runs ``model`` on ``board`` into ``out_dir``: a firmware project or a Linux bundle.
 
     Args:
@@ -123,6 +132,8 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         stack_bytes: stack reserved by the firmware's linker script.
         arena_margin: TFLM projects: margin over the measured arena (default ``"10%+1KB"``).
         sparse: edgekit's runtime: sparse weights where faster (``"auto"``), ``"off"`` or ``"force"``.
+        build_system: edgekit's runtime: the project's build system (default: edgekit's bare-metal CMake firmware
+            where its core drives the board, else the board's SDK; see :mod:`edgekit.codegen.aot_project`).
 
     Raises:
         UsageError: an unknown runtime, an option that does not apply to the runtime asked for, a bad name or
@@ -134,8 +145,11 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
 
     profile = load_board(board, boards_dirs)
     m = model if isinstance(model, TFLiteModel) else load_model(model)
-    choice = choose_runtime(m, profile, runtime)
+    choice = choose_runtime(m, profile, runtime, build_system)
     chosen = "" if runtime != "auto" else f" (runtime auto chose {choice.runtime}: {choice.reason})"
+    if choice.runtime == "tflm" and build_system not in (None, profile.build.system):
+        raise UsageError(f"--build-system applies to the edgekit runtime only (TFLM projects for {profile.id} use "
+                         f"{profile.build.system}){chosen}", hint="drop --build-system or use --runtime edgekit")
     if choice.runtime == "tflm" and sparse != "auto":
         raise UsageError(f"--sparse applies to the edgekit runtime only{chosen}",
                          hint="drop --sparse or use --runtime edgekit")
@@ -159,8 +173,9 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
                          {k: v for k, v in s.items() if k not in ("project_dir", "name", "model_name", "files")})
     from edgekit.codegen.project import generate_aot
 
-    r = generate_aot(m, profile, out_dir=out_dir, name=name, stack_bytes=stack_bytes, sparse=sparse)
+    r = generate_aot(m, profile, out_dir=out_dir, name=name, stack_bytes=stack_bytes, sparse=sparse,
+                     build_system=build_system)
     return Generated("firmware", "edgekit", r.project_dir, r.board, r.name, r.model_name, r.model_sha256, r.files,
                      f"edgekit build {r.project_dir}", choice.reason,
                      {"arena_bytes": r.arena_bytes, "weights_bytes": r.weights_bytes, "input_bytes": r.input_bytes,
-                      "stack_bytes": r.stack_bytes})
+                      "stack_bytes": r.stack_bytes, "build_system": r.build_system, "elf": r.elf})

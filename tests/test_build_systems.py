@@ -258,3 +258,29 @@ def test_esp_idf_installed_but_not_exported_says_so(projects: dict[str, Path], c
     monkeypatch.setenv("IDF_PATH", "/opt/esp-idf")
     with pytest.raises(ToolMissing, match=r"IDF_PATH=/opt/esp-idf is set but export.sh was not run"):
         build(projects["esp32-s3-devkitc-1"])
+
+
+# ------------------------------------------------------ edgekit-runtime projects in the boards' own SDKs --
+
+AOT_BOARDS = {"rpi-pico": "pico-sdk", "esp32-s3-devkitc-1": "esp-idf", "arduino-nano-33-ble-sense": "platformio",
+              "nrf52840dk": "zephyr"}
+
+
+@pytest.mark.parametrize("board", list(AOT_BOARDS))
+def test_edgekit_runtime_sdk_projects_build_with_the_same_commands(board: str, fake_tools: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AOT model in an SDK project (library, component, module) is built by the same tool, the same argv, as the
+    TFLM project for that board; only what it needs differs (no TFLM copy)."""
+    from edgekit.generation import generate
+
+    _sdk_env(monkeypatch, tmp_path)
+    res = generate(shared_model(KWS), board, "edgekit", out_dir=tmp_path / "aot", build_system=AOT_BOARDS[board])
+    p = res.project_dir
+    plan = plan_build(p)
+    assert plan.runtime == "edgekit" and plan.build_system == AOT_BOARDS[board] and plan.missing == ()
+    want = _expected_argv(board, p)
+    assert [list(s.argv) for s in plan.steps] == want
+    built = build(p, clean=True)
+    assert [json.loads(line)["argv"] for line in fake_tools.read_text().splitlines()] == want
+    assert built.runtime == "edgekit" and built.elf == p / res.summary["elf"]
+    assert built.build_system == AOT_BOARDS[board]

@@ -1,6 +1,7 @@
 """Supply chain (issue #9 item 5): every generated project and bundle pins every dependency it downloads.
 
-Each board's project (TFLM for every MCU board, the AOT project for every CMake board) and each Linux board's
+Each board's project (TFLM and the AOT project for every MCU board, in its default build system, and the
+nRF52840 DK's AOT Zephyr project) and each Linux board's
 bundle is rendered, and every file in it is scanned for download references: URLs, ``git clone``,
 FetchContent/ExternalProject/file(DOWNLOAD), west manifests, IDF component manifests, PlatformIO ``platform`` /
 ``lib_deps``, pip requirements and ``pip install`` commands, Docker ``FROM``. A reference passes when it names an
@@ -295,10 +296,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     for b in list_boards():
         if b.kind == "mcu" and b.build.system in BUILD_SYSTEMS:
             dirs.append(Path(generate_tflm(model, b, out / f"tflm-{b.id}", arena_bytes=1024)["project_dir"]))
-            if b.build.system == "cmake":
-                dirs.append(generate(model, b, out_dir=out / f"aot-{b.id}").project_dir)
+            dirs.append(generate(model, b, "edgekit", out_dir=out / f"aot-{b.id}").project_dir)  # cmake or its SDK
         elif b.kind in ("sbc", "host"):
             dirs.append(generate_bundle(model, b, out / f"bundle-{b.id}").bundle_dir)
+    dirs.append(generate(model, "nrf52840dk", "edgekit", out_dir=out / "aot-nrf52840dk-zephyr",
+                         build_system="zephyr").project_dir)
     dirs.append(generate_bundle(model, "rpi4", out / "bundle-rpi4-armv7l", machine="armv7l").bundle_dir)
     return dirs
 

@@ -159,7 +159,7 @@ def test_generate_refuses_a_uart_without_driver(tmp_path: Path, monkeypatch: pyt
     _fake_model_sources(monkeypatch)
     board = _load_variant(tmp_path, "nrf52840dk", uart="nrf-uarte")
     with pytest.raises(UsageError, match=r"firmware.uart 'nrf-uarte' has no driver.*stm32f4-usart"):
-        generate(shared_model(HELLO), board=board, runtime="edgekit", out_dir=tmp_path / "p")
+        generate(shared_model(HELLO), board=board, runtime="edgekit", out_dir=tmp_path / "p")  # auto: TFLM
     assert not (tmp_path / "p").exists()
 
 

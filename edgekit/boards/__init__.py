@@ -31,10 +31,10 @@ from edgekit.boards.profile import (
     Serial,
     UartPins,
 )
-from edgekit.boards.schema import BUILD_SYSTEMS, KINDS, POWER_MODELS, SCHEMA_VERSION, parse_board
+from edgekit.boards.schema import KINDS, POWER_MODELS, SCHEMA_VERSION, parse_board
 
 DEFAULT_BOARD = "qemu-cortex-m4"
 
-__all__ = ["BUILD_SYSTEMS", "BUILTIN_DIR", "DEFAULT_BOARD", "KINDS", "POWER_MODELS", "SCHEMA_VERSION", "BoardProfile",
+__all__ = ["BUILTIN_DIR", "DEFAULT_BOARD", "KINDS", "POWER_MODELS", "SCHEMA_VERSION", "BoardProfile",
            "Build", "ClockSetup", "EnableBit", "Firmware", "Flash", "Memory", "MemoryRegion", "Perf", "Pin", "Power",
            "Qemu", "Serial", "UartPins", "list_boards", "load_board", "load_board_file", "parse_board", "search_dirs"]

@@ -34,7 +34,6 @@ from edgekit.errors import BoardError
 
 SCHEMA_VERSION = 1
 KINDS = ("mcu", "sbc", "host")
-BUILD_SYSTEMS = ("cmake", "esp-idf", "pico-sdk", "zephyr", "platformio", "linux")
 NOT_FLASHED = ("ssh", "none")  # flash.method of boards edgekit does not flash (Linux boards); flashers: registry
 POWER_MODELS = ("datasheet", "measured", "none")
 
@@ -177,7 +176,9 @@ def parse_board(raw: Any, src: Path) -> BoardProfile:
     memory = Memory(mem["flash_kb"], mem["ram_kb"], tuple(regions), mem["source"])
 
     b = check(top["build"], _BUILD, "build", src)
-    choice(b["system"], BUILD_SYSTEMS, "build.system", src)
+    from edgekit.buildsys.registry import names as build_systems
+
+    choice(b["system"], build_systems(), "build.system", src)
     for key in ("cpu_flags", "defines"):
         if not all(isinstance(x, str) for x in b.get(key, [])):
             raise BoardError(f"{src}: build.{key}: expected a list of strings")

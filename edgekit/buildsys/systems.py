@@ -1,8 +1,8 @@
 """How ``edgekit build`` builds each kind of generated project: the commands, what they need, where the image lands.
 
-The project's ``edgekit_project.json`` says which build system it uses (``build_system``; AOT projects and
-older files have none and are CMake). :func:`plan_build` turns it into the exact commands, run in the project
-directory:
+The project's ``edgekit_project.json`` says which build system it uses (``build_system``; older files have none and
+are CMake). :func:`plan_build` asks that build system (:mod:`edgekit.buildsys.registry`, one module each) for the
+exact commands, run in the project directory:
 
 - cmake: ``cmake -S . -B build -DCMAKE_BUILD_TYPE=Release [-DTFLM_DIR=...]``, ``cmake --build build -j N``;
   images build/firmware.elf, .bin, .hex
@@ -18,44 +18,16 @@ directory:
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgekit.buildsys.base import BuildStep
 from edgekit.errors import ToolMissing, UsageError
 
+__all__ = ["BuildPlan", "BuildStep", "find_images", "plan_build"]
+
 BUILD_DIR = "build"
-SYSTEMS = ("cmake", "pico-sdk", "esp-idf", "zephyr", "platformio")
-
-_APT_ARM = "sudo apt-get install cmake gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
-# What to install (and which environment variable to set) when a build system's tools are missing.
-INSTALL_HINTS: dict[str, str] = {
-    "cmake": _APT_ARM,
-    "cmake-tflm": (f"{_APT_ARM}; then set TFLM_DIR (or pass --tflm-dir) to a tensorflow/tflite-micro checkout "
-                   "after 'make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads' in it"),
-    "pico-sdk": (f"{_APT_ARM}; git clone https://github.com/raspberrypi/pico-sdk && git -C pico-sdk checkout "
-                 "{pico_sdk_commit} && git -C pico-sdk submodule update --init; export PICO_SDK_PATH=$PWD/pico-sdk"),
-    "esp-idf": ("install ESP-IDF (>= {esp_idf_min}: clone espressif/esp-idf with --recursive and run "
-                "'./install.sh esp32s3' in it), then '. $IDF_PATH/export.sh' in this shell: it sets IDF_PATH and "
-                "puts idf.py on PATH"),
-    "zephyr": ("pip install west=={west}; in the project run 'west init -l . && west update' (or export ZEPHYR_BASE=<a "
-               "zephyr checkout>), and install the Zephyr SDK (arm-zephyr-eabi toolchain)"),
-    "platformio": "pip install platformio=={platformio} (the first build downloads the board's platform and toolchain)",
-}
-
-
-@dataclass(frozen=True)
-class BuildStep:
-    """One command of a build, run in the project directory."""
-
-    what: str
-    argv: tuple[str, ...]
-
-    @property
-    def cmdline(self) -> str:
-        return shlex.join(self.argv)
 
 
 @dataclass(frozen=True)
@@ -99,94 +71,24 @@ def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: 
     Raises:
         UsageError: not an edgekit project, or an unknown build system.
     """
+    from edgekit.buildsys.registry import firmware_systems, get
     from edgekit.manifest import load_project
 
     root = Path(project_dir).expanduser().resolve()
     data = load_project(root)
-    system = data.build_system
+    name = data.build_system
     runtime = data.runtime
-    if system not in SYSTEMS:
-        raise UsageError(f"{root}: unknown build system '{system}' in edgekit_project.json (known: "
-                         f"{', '.join(SYSTEMS)})", hint="run 'edgekit generate' again")
-    jobs = max(1, int(jobs))
-    build = root / BUILD_DIR
-    name = data.name
+    if name not in firmware_systems():
+        raise UsageError(f"{root}: unknown build system '{name}' in edgekit_project.json (known: "
+                         f"{', '.join(firmware_systems())})", hint="run 'edgekit generate' again")
+    system = get(name)
     elf = root / data.elf
-    env: dict[str, str] = {}
-    tflm = runtime == "tflm"
-    if system in ("cmake", "pico-sdk"):
-        configure = ["cmake", "-S", str(root), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"]
-        if system == "cmake" and tflm:
-            tdir = tflm_dir or os.environ.get("TFLM_DIR")
-            if tdir:
-                configure.append(f"-DTFLM_DIR={Path(tdir).expanduser().resolve()}")
-                env["TFLM_DIR"] = tdir
-            configure.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
-        if system == "pico-sdk":
-            for var in ("PICO_SDK_PATH", "PICO_TFLMICRO_PATH"):
-                if os.environ.get(var):
-                    configure.append(f"-D{var}={os.environ[var]}")
-                    env[var] = os.environ[var]
-        steps = [BuildStep("firmware configure", tuple(configure)),
-                 BuildStep("firmware build", ("cmake", "--build", str(build), "-j", str(jobs)))]
-        images = [elf, build / "firmware.bin", build / "firmware.hex"]
-        if system == "pico-sdk":
-            images.insert(1, build / "firmware.uf2")
-    elif system == "esp-idf":
-        if os.environ.get("IDF_PATH"):
-            env["IDF_PATH"] = os.environ["IDF_PATH"]
-        steps = [BuildStep("ESP-IDF build", ("idf.py", "-C", str(root), "-B", str(build), "build"))]
-        images = [elf, build / f"{name}.bin"]
-    elif system == "zephyr":
-        board = data.zephyr_board or data.board
-        if os.environ.get("ZEPHYR_BASE"):
-            env["ZEPHYR_BASE"] = os.environ["ZEPHYR_BASE"]
-        steps = [BuildStep("Zephyr build", ("west", "build", "-b", str(board), "-d", str(build), str(root)))]
-        out = build / "zephyr"
-        images = [elf, out / "zephyr.hex", out / "zephyr.bin", out / "zephyr.uf2"]
-    else:  # platformio
-        env_name = _pio_env(root, elf)
-        pio = "pio" if shutil.which("pio") or not shutil.which("platformio") else "platformio"
-        steps = [BuildStep("PlatformIO build", (pio, "run", "-d", str(root), "-e", env_name, "-j", str(jobs)))]
-        images = [elf, elf.with_name("firmware.hex"), elf.with_name("firmware.bin")]
-    missing = _missing(system, tflm, root, tflm_dir)
-    key = "cmake-tflm" if system == "cmake" and tflm else system
-    hint = INSTALL_HINTS[key].format(**_pins())
-    return BuildPlan(root, system, runtime, tuple(steps), elf, tuple(dict.fromkeys(images)), tuple(missing), hint,
-                     env)
+    steps, images, env = system.plan(root, data, jobs=max(1, int(jobs)), tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
+    missing = system.missing(root, runtime=runtime, tflm_dir=tflm_dir)
+    return BuildPlan(root, name, runtime, tuple(steps), elf, tuple(dict.fromkeys([elf, *images])), tuple(missing),
+                     system.install_hint(runtime), env)
 
 
 def find_images(plan: BuildPlan) -> list[Path]:
     """The image files a finished build left (those of ``plan.images`` that exist, the ELF first)."""
     return [p for p in plan.images if p.is_file()]
-
-
-# ------------------------------------------------------------------------------------------------------
-
-def _missing(system: str, tflm: bool, root: Path, tflm_dir: str | None) -> list[str]:
-    if tflm:
-        from edgekit.codegen.tflm_project import missing_tools
-
-        return missing_tools(root, tflm_dir=tflm_dir)
-    return [f"{prog} ({INSTALL_HINTS['cmake']})" for prog in ("cmake", "arm-none-eabi-gcc")
-            if shutil.which(prog) is None]
-
-
-def _pio_env(root: Path, elf: Path) -> str:
-    """The PlatformIO environment: from the ELF path .pio/build/<env>/firmware.elf, else platformio.ini."""
-    parts = elf.relative_to(root).parts if elf.is_relative_to(root) else ()
-    if len(parts) >= 3 and parts[:2] == (".pio", "build"):
-        return parts[2]
-    ini = root / "platformio.ini"
-    if ini.is_file():
-        for line in ini.read_text(encoding="utf-8").splitlines():
-            if line.strip().startswith("default_envs"):
-                return line.split("=", 1)[1].split(",")[0].strip()
-    raise UsageError(f"{root}: cannot tell the PlatformIO environment (no .pio/build/<env> ELF path in "
-                     "edgekit_project.json, no default_envs in platformio.ini)", hint="run 'edgekit generate' again")
-
-
-def _pins() -> dict[str, str]:
-    from edgekit.codegen.tflm_project import PINS
-
-    return PINS

@@ -24,16 +24,19 @@ from edgekit.generation import RUNTIMES
 @click.option("--sparse", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
               help="edgekit runtime: sparse weights for CONV_2D / FULLY_CONNECTED where faster (auto), never, or "
                    "wherever possible (force).")
+@click.option("--build-system", "build_system", default=None, metavar="NAME",
+              help="edgekit runtime: the project's build system (default: edgekit's bare-metal CMake project where "
+                   "its firmware core drives the board, else the board's own SDK; e.g. zephyr for nrf52840dk).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, name: str | None, stack_kb: int,
-        arena_margin: str | None, sparse: str, as_json: bool) -> None:
+        arena_margin: str | None, sparse: str, build_system: str | None, as_json: bool) -> None:
     """Generate a firmware project for MODEL (.tflite) on a board; build it with 'edgekit build DIR'."""
     from edgekit.generation import generate
 
     res = generate(model, board, runtime, out_dir=out_dir, name=name, arena_margin=arena_margin,
                    boards_dirs=(ctx.obj or {}).get("boards_dirs"), stack_bytes=stack_kb * 1024,
-                   sparse=sparse)
+                   sparse=sparse, build_system=build_system)
     if as_json:
         echo_json(res.to_dict())
         return
@@ -44,8 +47,9 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
         click.echo(f"  runtime {res.runtime}: {res.reason}")
     s = res.summary
     if res.runtime == "edgekit":
-        click.echo(f"  arena {s['arena_bytes']:,} B (exact), weights {s['weights_bytes']:,} B, input "
-                   f"{s['input_bytes']:,} B, stack {s['stack_bytes']:,} B")
+        stack = f"{s['stack_bytes']:,} B" if s["build_system"] == "cmake" else "the SDK's"
+        click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (exact), weights "
+                   f"{s['weights_bytes']:,} B, input {s['input_bytes']:,} B, stack {stack}")
     elif res.runtime == "tflm":
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (TFLM measured "
                    f"{s['arena_measured']:,} B + margin)")

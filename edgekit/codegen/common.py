@@ -17,14 +17,17 @@ from edgekit.resources import templates_dir
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
+    from edgekit.buildsys.base import Layout
     from edgekit.tflite_model import TFLiteModel
 
 __all__ = ["CLOCK_DRIVERS", "CLOCK_RESET", "COMMON_DIR", "DEFAULT_LINE_MAX", "DEFAULT_STACK_BYTES", "NUM_IRQS",
            "OUT0_DTYPES", "PROJECT_FILE", "PROJECT_SCHEMA", "TEMPLATES", "TIMERS", "UART_DRIVERS", "check_board",
-           "check_out_dir", "copy_core", "firmware_facts", "model_io", "project_name", "render"]
+           "check_out_dir", "copy_core", "firmware_facts", "model_io", "project_name", "render", "render_layout"]
 
 TEMPLATES = templates_dir()
 COMMON_DIR = TEMPLATES / "common"
+PORTS_DIR = TEMPLATES / "ports"  # the SDK glue (ek_port.h for Pico SDK, ESP-IDF, Zephyr, Arduino), for both runtimes
+SOURCE_SUFFIXES = (".c", ".cc", ".cpp")
 
 # From the chip family files (boards/families/*.yaml):
 # firmware.uart -> driver source in firmware_templates/common (one ek_uart.h implementation each)
@@ -161,3 +164,30 @@ def render(template: str, ctx: dict[str, Any], dst: Path) -> None:
     """Render ``template`` (a path under firmware_templates/) with ``ctx`` into ``dst`` (StrictUndefined)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(_env().get_template(template).render(**ctx), encoding="utf-8")
+
+
+def render_layout(layout: Layout, ctx: dict[str, Any], board: BoardProfile, root: Path) -> None:
+    """Fill a project in ``root`` as its build system's ``layout`` says: the firmware core, ``ek_config.h``, the
+    port files, then the build system's templates, which get ``core_sources`` / ``model_sources`` (file names in
+    ``layout.core_dir`` / ``layout.model_dir``) in ``ctx``. The model's own sources must already be in
+    ``layout.model_dir``."""
+    core_dir, ports_dir, model_dir = root / layout.core_dir, root / layout.ports_dir, root / layout.model_dir
+    if layout.core_files is None:
+        core_names = copy_core(board, core_dir)
+    else:
+        core_dir.mkdir(parents=True, exist_ok=True)
+        core_names = list(layout.core_files)
+        for fname in core_names:
+            shutil.copyfile(COMMON_DIR / fname, core_dir / fname)
+    render("common/ek_config.h.j2", ctx, core_dir / "ek_config.h")
+    ports_dir.mkdir(parents=True, exist_ok=True)
+    for port in layout.ports:
+        shutil.copyfile(PORTS_DIR / port, ports_dir / port)
+    if ports_dir == core_dir:
+        core_names += layout.ports
+    ctx["core_sources"] = sorted(f for f in core_names if f.endswith(SOURCE_SUFFIXES))
+    ctx["model_sources"] = sorted(p.name for p in model_dir.iterdir() if p.suffix in SOURCE_SUFFIXES
+                                  and (model_dir != core_dir or p.name not in core_names))
+    ctx["core_dir"], ctx["model_dir"] = layout.core_dir, layout.model_dir
+    for template, dst in layout.templates.items():
+        render(template, ctx, root / dst)

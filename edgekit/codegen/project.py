@@ -1,6 +1,6 @@
-"""``edgekit generate``: render a self-contained firmware project for a model and a board.
+"""edgekit's AOT runtime in a self-contained firmware project for a model and a board.
 
-The project (CMake, arm-none-eabi-gcc) holds the firmware core (``firmware_templates/common``: startup,
+The bare-metal project (CMake, arm-none-eabi-gcc) holds the firmware core (``firmware_templates/common``: startup,
 UART, timer, the host protocol), the model as C from the AOT code generator, a linker script rendered
 from the board's memory regions, and ``edgekit_project.json`` that ``edgekit build``/``bench`` read::
 
@@ -8,6 +8,11 @@ from the board's memory regions, and ``edgekit_project.json`` that ``edgekit bui
       CMakeLists.txt  cmake/arm-none-eabi.cmake  linker.ld  edgekit_project.json
       src/    firmware core + ek_config.h (board and model facts)
       model/  ek_model.h/.c, ek_weights.c/.h, ek_*.c/.h (AOT runtime kernels)
+
+Boards whose protocol link only their SDK drives (USB CDC, USB-Serial-JTAG) or that are not Arm Cortex-M get the same
+model in their SDK's project instead (Pico SDK library, ESP-IDF component, Zephyr module, Arduino/PlatformIO
+library; :mod:`edgekit.codegen.aot_project`); where the pieces go is the build system's
+:class:`~edgekit.buildsys.base.Layout`.
 
 Generation is atomic: everything is rendered into a temporary sibling directory that replaces
 ``out_dir`` only when complete.
@@ -39,6 +44,7 @@ from edgekit.codegen.common import (  # noqa: F401  (re-exported: the names this
     firmware_facts,
     model_io,
     render,
+    render_layout,
 )
 from edgekit.codegen.common import project_name as make_project_name
 from edgekit.cores import PORTABLE, CoreFeatures
@@ -69,6 +75,8 @@ class GenerateResult:
     input_bytes: int
     stack_bytes: int
     files: tuple[str, ...]
+    build_system: str = "cmake"  # the build system of the project (edgekit.buildsys.registry)
+    elf: str = ELF_PATH          # where its build leaves the ELF, relative to project_dir
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -79,64 +87,72 @@ class GenerateResult:
 
 def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: BoardProfile, *,
                  out_dir: str | os.PathLike[str], name: str | None = None,
-                 stack_bytes: int = DEFAULT_STACK_BYTES, sparse: str = "auto") -> GenerateResult:
-    """Render a bare-metal CMake firmware project running ``model`` on edgekit's AOT runtime into ``out_dir``.
+                 stack_bytes: int = DEFAULT_STACK_BYTES, sparse: str = "auto",
+                 build_system: str | None = None) -> GenerateResult:
+    """Render a firmware project running ``model`` on edgekit's AOT runtime into ``out_dir``: edgekit's bare-metal
+    CMake firmware, or the board's own SDK with the model as that SDK's library (:mod:`edgekit.codegen.aot_project`).
 
     Most callers want :func:`edgekit.generate`, which picks the runtime and the generator for a board.
 
     Args:
         model: a .tflite path, its bytes, or a loaded :class:`~edgekit.tflite_model.TFLiteModel`.
-        board: the board's profile (an Arm Cortex-M microcontroller whose UART and timer the core drives).
+        board: the board's profile (a microcontroller).
         out_dir: the project directory; replaced if it holds an earlier edgekit project, refused if it
             holds anything else.
         name: the project name (a C identifier; default: from the model file name).
         stack_bytes: stack reserved by the linker script (painted at boot, reported by ``ek-stack%``).
         sparse: sparse weights for CONV_2D / FULLY_CONNECTED, ``"auto"`` (where the cost model says it is
             faster), ``"off"`` or ``"force"`` (see :func:`edgekit.codegen.aot.generate_c`).
+        build_system: one of :func:`edgekit.codegen.aot_project.aot_build_systems` for the board (default: its
+            first: edgekit's bare-metal CMake project where the firmware core drives the board, else its SDK).
 
     Raises:
         UsageError: a board that edgekit cannot generate for, bad name or out_dir.
         ModelError / UnsupportedOpError: an unreadable model or one the runtime cannot run.
     """
     from edgekit import __version__
+    from edgekit.buildsys.base import pins
+    from edgekit.codegen.aot_project import choose_build_system
     from edgekit.tflite_model import TFLiteModel, load_model
 
     profile = board
     runtime = "edgekit"
-    flash_region, ram_region = check_board(profile)
+    system = choose_build_system(profile, build_system)
+    flash_region, ram_region = check_board(profile) if system.name == "cmake" else (None, None)
     if stack_bytes < 1024 or stack_bytes % 8:
         raise UsageError(f"stack size {stack_bytes} B: must be a multiple of 8 and at least 1024")
     m = model if isinstance(model, TFLiteModel) else load_model(model)
     project_name = make_project_name(name, m)
     io = model_io(m)
     out = check_out_dir(Path(out_dir))
+    layout = system.layout(runtime)
+    env_name = profile.build.board or profile.id
+    elf = system.elf(project_name, env_name)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        model_dir = tmp / "model"
-        model_dir.mkdir()
+        model_dir = tmp / layout.model_dir
+        model_dir.mkdir(parents=True)
         arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir, sparse, profile.features)
         ctx = {
             "edgekit_version": __version__, "board": profile, "runtime": runtime, "name": project_name,
             "model_name": model_name, "model_sha256": m.sha256, "line_max": DEFAULT_LINE_MAX,
-            "stack_bytes": stack_bytes, "num_irqs": NUM_IRQS, "energy_gpio": True,  # bare-metal core: ek_gpio_*.c
+            "stack_bytes": stack_bytes, "num_irqs": NUM_IRQS,
+            "energy_gpio": system.name == "cmake",  # only the bare-metal core has the ek_gpio_*.c drivers
             "timer_hz": profile.firmware.timer_hz or profile.firmware_clock_hz,
             "regions": profile.memory.regions, "flash": flash_region, "ram": ram_region,
             "cpu_flags": list(profile.build.cpu_flags), "defines": list(profile.build.defines), **io,
+            "system": system, "build_system": system.name, "pins": pins(), "env_name": env_name, "elf": elf,
+            "arena_bytes": arena_bytes, "weights_bytes": weights_bytes,
         }
-        core = copy_core(profile, tmp / "src")
-        render("common/ek_config.h.j2", ctx, tmp / "src" / "ek_config.h")
-        ctx["core_sources"] = sorted(f for f in core if f.endswith(".c"))
-        ctx["model_sources"] = sorted(p.name for p in model_dir.iterdir() if p.suffix == ".c")
-        render("cmake/CMakeLists.txt.j2", ctx, tmp / "CMakeLists.txt")
-        render("cmake/arm-none-eabi.cmake.j2", ctx, tmp / "cmake" / "arm-none-eabi.cmake")
-        render("cmake/linker.ld.j2", ctx, tmp / "linker.ld")
+        render_layout(layout, ctx, profile, tmp)
         files = [*sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()), PROJECT_FILE]
         result = GenerateResult(
             project_dir=out, name=project_name, board=profile.id, runtime=runtime, model_name=model_name,
             model_sha256=m.sha256, arena_bytes=arena_bytes, weights_bytes=weights_bytes,
-            input_bytes=io["input_bytes"], stack_bytes=stack_bytes, files=tuple(sorted(files)))
+            input_bytes=io["input_bytes"], stack_bytes=stack_bytes, files=tuple(sorted(files)),
+            build_system=system.name, elf=elf)
         _write_project_file(tmp / PROJECT_FILE, result, profile, m, io, __version__)
         replace_dir(tmp, out)
     except BaseException:
@@ -166,6 +182,7 @@ def _write_project_file(path: Path, res: GenerateResult, board: BoardProfile, m:
                          input_bytes=io["input_bytes"], output0=io["out0"]),
         arena_bytes=res.arena_bytes, weights_bytes=res.weights_bytes, stack_bytes=res.stack_bytes,
         line_max=DEFAULT_LINE_MAX, firmware=firmware_facts(board), qemu=asdict(board.qemu) if board.qemu else None,
-        elf=ELF_PATH, files=tuple(res.files)).save(path.parent)
+        elf=res.elf, files=tuple(res.files), build_system=res.build_system,
+        zephyr_board=board.build.board or None).save(path.parent)
 
 

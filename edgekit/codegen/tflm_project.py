@@ -29,6 +29,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgekit.buildsys.base import pins
+from edgekit.buildsys.registry import firmware_systems, get
 from edgekit.codegen import common
 from edgekit.codegen.carray import board_section, c_identifier_from_path, render_carray
 from edgekit.codegen.op_resolver import render_resolver_header, resolver_for
@@ -46,81 +48,14 @@ __all__ = ["BUILD_SYSTEMS", "DEFAULT_ARENA_MARGIN", "PINS", "arena_with_margin",
            "generate_tflm", "missing_tools", "parse_arena_margin"]
 
 TEMPLATES = common.TEMPLATES
-TFLM_TEMPLATES = TEMPLATES / "tflm"
 DEFAULT_ARENA_MARGIN = "10%+1KB"
 
-# Pinned third-party sources: every download a generated project (or its README) makes is a git commit
-# (40 hex digits: git checks every object it fetches against it) or an exact registry version. The TFLM commit's
-# third-party revisions are those of its own download scripts (tensorflow/lite/micro/tools/make/
-# third_party_downloads.inc, ext_libs/cmsis*_download.sh); flatbuffers v25.9.23 is commit 18724097...
-# (the tag's commit). tests/test_supply_chain.py checks every generated file against these rules.
-PINS: dict[str, str] = {
-    "tflm_repo": "https://github.com/tensorflow/tflite-micro.git",
-    "tflm_commit": "90b983c2b3f1480642e040bbd2ddb37b998f3424",
-    "flatbuffers_repo": "https://github.com/google/flatbuffers.git",
-    "flatbuffers_commit": "187240970746d00bbd26b0f5873ed54d2477f9f3",  # v25.9.23
-    "gemmlowp_repo": "https://github.com/google/gemmlowp.git",
-    "gemmlowp_commit": "719139ce755a0f31cbf1c37f7f98adcc7fc9f425",
-    "ruy_repo": "https://github.com/google/ruy.git",
-    "ruy_commit": "d37128311b445e758136b8602d1bbd2a755e115d",
-    "cmsis_repo": "https://github.com/ARM-software/CMSIS_6.git",
-    "cmsis_commit": "5782d6f8057906d360f4b95ec08a2354afe5c9b9",
-    "cmsis_nn_repo": "https://github.com/ARM-software/CMSIS-NN.git",
-    "cmsis_nn_commit": "4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae",
-    "esp_tflite_micro": "1.3.8",
-    "esp_idf_min": "5.3",
-    "pico_sdk_repo": "https://github.com/raspberrypi/pico-sdk.git",
-    "pico_sdk_commit": "a1438dff1d38bd9c65dbd693f0e5db4b9ae91779",  # 2.2.0
-    "pico_sdk_version": "2.2.0",
-    "pico_tflmicro_repo": "https://github.com/raspberrypi/pico-tflmicro.git",
-    "pico_tflmicro_commit": "dfea53b977f131dc50d7060568ad4fd355d4d71e",
-    "zephyr": "v4.2.0",
-    "arduino_tflm_repo": "https://github.com/tensorflow/tflite-micro-arduino-examples.git",
-    "arduino_tflm_commit": "7948b85e020470a30a83bf00e10fc43b486bfcba",
-    "platformio_nordicnrf52": "10.11.0",
-    "west": "1.5.0",        # PyPI
-    "platformio": "6.2.0",  # PyPI
-}
+# Pinned third-party sources (edgekit/buildsys/pins.yaml): git commits or exact registry versions.
+PINS: dict[str, str] = pins()
 
-# build.system -> (op-resolver flavour, runtime version string reported by the firmware, ELF path)
+# build.system -> (op-resolver flavour, runtime version string reported by the firmware, ELF path), from the registry
 BUILD_SYSTEMS: dict[str, tuple[str, str, str]] = {
-    "cmake": ("tflm", f"tflite-micro {PINS['tflm_commit'][:12]}", "build/firmware.elf"),
-    "esp-idf": ("esp-tflite-micro", f"esp-tflite-micro {PINS['esp_tflite_micro']}", "build/{name}.elf"),
-    "pico-sdk": ("pico-tflmicro", f"pico-tflmicro {PINS['pico_tflmicro_commit'][:12]}", "build/firmware.elf"),
-    "zephyr": ("zephyr", f"zephyr {PINS['zephyr']} tflite-micro", "build/zephyr/zephyr.elf"),
-    "platformio": ("arduino", f"tflite-micro-arduino {PINS['arduino_tflm_commit'][:12]}",
-                   ".pio/build/{env}/firmware.elf"),
-}
-
-# Per build system: files under firmware_templates/tflm/<system>/ -> path in the project (".j2" is rendered),
-# where the firmware core goes, and which core files it needs (None: all of them, as the CMake project).
-_LAYOUT: dict[str, dict[str, Any]] = {
-    "cmake": {"core": "src", "model": "model", "core_files": None,
-              "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "tflm.cmake.j2": "cmake/tflm.cmake",
-                        "arm-none-eabi.cmake.j2": "cmake/arm-none-eabi.cmake",
-                        "@edgekit_build.cmake.j2": "edgekit_build.cmake", "README.md.j2": "README.md"},
-              "ports": ["ek_tflm_log.cc"]},
-    "pico-sdk": {"core": "src", "model": "model",
-                 "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h", "ek_regs.h", "ek_timer.c", "ek_timer.h"],
-                 "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "@edgekit_build.cmake.j2": "edgekit_build.cmake",
-                           "README.md.j2": "README.md"},
-                 "ports": ["ek_port_pico.c", "ek_main_sdk.c"]},
-    "zephyr": {"core": "src", "model": "src",
-               "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h", "ek_regs.h"],
-               "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "prj.conf.j2": "prj.conf", "west.yml.j2": "west.yml",
-                         "README.md.j2": "README.md"},
-               "ports": ["ek_port_zephyr.c", "ek_main_sdk.c", "ek_dwt.h"]},
-    "esp-idf": {"core": "main", "model": "main",
-                "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h"],
-                "files": {"CMakeLists.txt.j2": "CMakeLists.txt", "main_CMakeLists.txt.j2": "main/CMakeLists.txt",
-                          "idf_component.yml.j2": "main/idf_component.yml",
-                          "sdkconfig.defaults.j2": "sdkconfig.defaults", "README.md.j2": "README.md"},
-                "ports": ["ek_port_esp.c", "ek_main_esp.c"]},
-    "platformio": {"core": "src", "model": "src",
-                   "core_files": ["ek_port.h", "ek_protocol.c", "ek_protocol.h", "ek_regs.h"],
-                   "files": {"platformio.ini.j2": "platformio.ini", "README.md.j2": "README.md"},
-                   "ports": ["ek_port_arduino.cpp", "ek_main_arduino.cpp", "ek_dwt.h"]},
-}
+    n: (get(n).tflm_flavour, get(n).runtime_version(), get(n).elf_path) for n in firmware_systems()}
 
 
 def parse_arena_margin(spec: str | int | float) -> tuple[float, int]:
@@ -283,41 +218,7 @@ def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     """
     proj = Path(project_dir).resolve()
     system = load_project(proj).build_system
-    missing: list[str] = []
-
-    def need(program: str, how: str) -> None:
-        if shutil.which(program) is None:
-            missing.append(f"{program} ({how})")
-
-    if system == "cmake":
-        need("cmake", "sudo apt-get install cmake")
-        for prog in ("arm-none-eabi-gcc", "arm-none-eabi-g++"):
-            need(prog, "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
-                       "libstdc++-arm-none-eabi-newlib")
-        if not (tflm_dir or os.environ.get("TFLM_DIR")):
-            missing.append("TFLM_DIR (environment variable: a tensorflow/tflite-micro checkout with its "
-                           "third-party downloads; see README.md)")
-    elif system == "pico-sdk":
-        need("cmake", "sudo apt-get install cmake")
-        need("arm-none-eabi-gcc", "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
-        if not os.environ.get("PICO_SDK_PATH"):
-            missing.append(f"PICO_SDK_PATH (environment variable: a raspberrypi/pico-sdk checkout of "
-                           f"{PINS['pico_sdk_version']} with its submodules)")
-    elif system == "esp-idf":
-        idf = os.environ.get("IDF_PATH")
-        need("idf.py", f"IDF_PATH={idf} is set but export.sh was not run in this shell: run '. $IDF_PATH/export.sh'"
-             if idf else f"ESP-IDF >= {PINS['esp_idf_min']}: install it and run '. $IDF_PATH/export.sh'")
-    elif system == "zephyr":
-        need("west", f"pip install west=={PINS['west']}; then 'west init -l .' and 'west update' in this project "
-                     "(README.md)")
-        if not os.environ.get("ZEPHYR_BASE") and not _in_west_workspace(proj):
-            missing.append("a west workspace (run 'west init -l .' and 'west update' in the project, or set "
-                           "ZEPHYR_BASE) and the Zephyr SDK (arm-zephyr-eabi toolchain)")
-    elif system == "platformio":
-        if shutil.which("pio") is None and shutil.which("platformio") is None:
-            missing.append(f"pio (pip install platformio=={PINS['platformio']}; it downloads the nordicnrf52 platform "
-                           "on first build)")
-    return missing
+    return get(system).missing(proj, runtime="tflm", tflm_dir=tflm_dir)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -329,19 +230,9 @@ def _measure_arena(m: TFLiteModel) -> int:
 
 
 def _render_project(system: str, ctx: dict[str, Any], profile: BoardProfile, m: TFLiteModel, tmp: Path) -> None:
-    layout = _LAYOUT[system]
-    core_dir, model_dir = tmp / layout["core"], tmp / layout["model"]
-    if layout["core_files"] is None:
-        core_names = common.copy_core(profile, core_dir)
-    else:
-        core_dir.mkdir(parents=True, exist_ok=True)
-        core_names = list(layout["core_files"])
-        for fname in core_names:
-            shutil.copyfile(common.COMMON_DIR / fname, core_dir / fname)
-    common.render("common/ek_config.h.j2", ctx, core_dir / "ek_config.h")
+    layout = get(system).layout("tflm")
+    model_dir = tmp / layout.model_dir
     model_dir.mkdir(parents=True, exist_ok=True)
-    for port in layout["ports"]:
-        shutil.copyfile(TFLM_TEMPLATES / "ports" / port, model_dir / port)
     header, source = render_carray(m.data, ctx["array_name"], lang="cc", section=ctx["model_section"],
                                    source_note=m.path.name if m.path else "")
     (model_dir / "model_data.h").write_text(header, encoding="utf-8")
@@ -349,16 +240,7 @@ def _render_project(system: str, ctx: dict[str, Any], profile: BoardProfile, m: 
     (model_dir / "ek_op_resolver.h").write_text(render_resolver_header(ctx["resolver"]), encoding="utf-8")
     common.render("tflm/ek_model.h.j2", ctx, model_dir / "ek_model.h")
     common.render("tflm/ek_model_tflm.cc.j2", ctx, model_dir / "ek_model_tflm.cc")
-    rel = core_dir.relative_to(tmp)
-    ctx["core_sources"] = sorted(f for f in core_names if f.endswith(".c"))
-    ctx["model_sources"] = sorted(p.name for p in model_dir.iterdir() if p.suffix in (".c", ".cc", ".cpp")
-                                  and (model_dir != core_dir or p.name not in core_names))
-    ctx["core_dir"], ctx["model_dir"] = str(rel), str(model_dir.relative_to(tmp))
-    for src, dst in layout["files"].items():
-        template = f"tflm/{src[1:]}" if src.startswith("@") else f"tflm/{system}/{src}"  # @: shared
-        common.render(template, ctx, tmp / dst)
-    if system == "cmake":
-        common.render("cmake/linker.ld.j2", ctx, tmp / "linker.ld")
+    common.render_layout(layout, ctx, profile, tmp)
 
 
 def _summary(out: Path, ctx: dict[str, Any], resolver: Any, files: list[str]) -> dict[str, Any]:
@@ -389,6 +271,3 @@ def _write_project_file(path: Path, summary: dict[str, Any], ctx: dict[str, Any]
               "arena_margin": summary["arena_margin"], "ops": summary["ops"], "pins": PINS},
         zephyr_board=board.build.board or None).save(path.parent)
 
-
-def _in_west_workspace(proj: Path) -> bool:
-    return any((d / ".west").is_dir() for d in (proj, *proj.parents))

@@ -99,6 +99,10 @@ const char *ek_port_timer_kind(void) {
     return "ccount";
 }
 
+/* CCOUNT runs free: nothing to align. */
+void ek_port_timer_rephase(void) {
+}
+
 void ek_port_stack(size_t *used, size_t *reserved) {
     *reserved = CONFIG_ESP_MAIN_TASK_STACK_SIZE;
     *used = *reserved - (size_t)uxTaskGetStackHighWaterMark(NULL) * sizeof(StackType_t);

@@ -90,6 +90,10 @@ const char *ek_port_timer_kind(void) {
     return "k_cycle";
 }
 
+/* The DWT and kernel cycle counters run free: nothing to align. */
+void ek_port_timer_rephase(void) {
+}
+
 void ek_port_stack(size_t *used, size_t *reserved) {
     *used = 0;
     *reserved = 0;

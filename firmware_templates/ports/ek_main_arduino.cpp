@@ -2,7 +2,6 @@
  * edgekit firmware main for Arduino cores: the firmware core's main loop as setup() + loop().
  */
 #include <Arduino.h>
-#include <TensorFlowLite.h>  // makes the Arduino/PlatformIO library finder build the TFLM library
 
 extern "C" {
 #include "ek_port.h"

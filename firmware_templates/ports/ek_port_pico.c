@@ -48,6 +48,10 @@ const char *ek_port_timer_kind(void) {
     return ek_timer_kind();
 }
 
+void ek_port_timer_rephase(void) {
+    ek_timer_rephase();
+}
+
 void ek_port_stack(size_t *used, size_t *reserved) {
     *used = 0;
     *reserved = 0;
