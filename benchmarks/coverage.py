@@ -23,16 +23,18 @@ sys.path.insert(0, str(REPO))
 
 # TFLM's MicroMutableOpResolver::Add* methods (tensorflow/lite/micro/micro_mutable_op_resolver.h at tflite-micro
 # 90b983c2b, 2026-11); --tflm-dir reads the list from the checkout instead.
-TFLM_OPS = """Abs Add AddN ArgMax ArgMin AssignVariable AveragePool2D BatchMatMul BatchToSpaceNd BroadcastArgs BroadcastTo
-CallOnce Cast Ceil CircularBuffer Concatenation Conv2D Cos CumSum Decode Delay DepthToSpace DepthwiseConv2D Dequantize
-DetectionPostprocess Div DynamicUpdateSlice EmbeddingLookup Energy Elu Equal EthosU Exp ExpandDims FftAutoScale Fill
-FilterBank FilterBankLog FilterBankSquareRoot FilterBankSpectralSubtraction Floor FloorDiv FloorMod Framer
-FullyConnected Gather GatherNd Greater GreaterEqual HardSwish If Irfft L2Normalization L2Pool2D LeakyRelu Less
-LessEqual Log LogicalAnd LogicalNot LogicalOr Logistic LogSoftmax Maximum MaxPool2D MirrorPad Mean Minimum Mul Neg
-NotEqual OverlapAdd Pack Pad PadV2 PCAN Prelu Quantize ReadVariable ReduceAll ReduceMax ReduceMin Relu Relu6 Reshape
-ResizeBilinear ResizeNearestNeighbor ReverseV2 Rfft Round Rsqrt SelectV2 Shape Sin Slice Softmax SpaceToBatchNd
-SpaceToDepth Split SplitV Squeeze Sqrt Square SquaredDifference StridedSlice Stacker Sub Sum Svdf Tanh TransposeConv
-Transpose Unpack UnidirectionalSequenceLSTM VarHandle While Window ZerosLike""".split()
+TFLM_OPS = """Abs Add AddN ArgMax ArgMin AssignVariable AveragePool2D BatchMatMul BatchToSpaceNd BroadcastArgs
+BroadcastTo CallOnce Cast Ceil CircularBuffer Concatenation Conv2D Cos CumSum Decode Delay
+DepthToSpace DepthwiseConv2D Dequantize DetectionPostprocess Div DynamicUpdateSlice EmbeddingLookup
+Energy Elu Equal EthosU Exp ExpandDims FftAutoScale Fill FilterBank FilterBankLog
+FilterBankSquareRoot FilterBankSpectralSubtraction Floor FloorDiv FloorMod Framer FullyConnected
+Gather GatherNd Greater GreaterEqual HardSwish If Irfft L2Normalization L2Pool2D LeakyRelu Less
+LessEqual Log LogicalAnd LogicalNot LogicalOr Logistic LogSoftmax Maximum MaxPool2D MirrorPad Mean
+Minimum Mul Neg NotEqual OverlapAdd Pack Pad PadV2 PCAN Prelu Quantize ReadVariable ReduceAll
+ReduceMax ReduceMin Relu Relu6 Reshape ResizeBilinear ResizeNearestNeighbor ReverseV2 Rfft Round
+Rsqrt SelectV2 Shape Sin Slice Softmax SpaceToBatchNd SpaceToDepth Split SplitV Squeeze Sqrt Square
+SquaredDifference StridedSlice Stacker Sub Sum Svdf Tanh TransposeConv Transpose Unpack
+UnidirectionalSequenceLSTM VarHandle While Window ZerosLike""".split()
 # the TFLM signal library's audio front-end (custom ops) and what needs an NPU or runs subgraphs
 SIGNAL = {"Delay", "Energy", "FftAutoScale", "FilterBank", "FilterBankLog", "FilterBankSquareRoot",
           "FilterBankSpectralSubtraction", "Framer", "Irfft", "OverlapAdd", "PCAN", "Rfft", "Stacker", "Window"}
