@@ -21,7 +21,7 @@ from conftest import need, need_module, need_tool, shared_model
 
 from edgekit.cli import run
 from edgekit.codegen.carray import c_identifier_from_path, check_identifier, render_carray, write_carray
-from edgekit.codegen.op_resolver import BUILTIN_METHODS, FLAVOURS, render_resolver_header, resolver_for
+from edgekit.codegen.op_resolver import BUILTIN_METHODS, FLAVOURS, OpResolver, render_resolver_header, resolver_for
 from edgekit.codegen.tflm_project import (
     BUILD_SYSTEMS,
     arena_with_margin,
@@ -180,6 +180,61 @@ def test_resolver_picks_int8_kernels_only_for_int8_models() -> None:
     assert all(r.registration is None for r in floats.ops)
     plain = resolver_for(load_model(shared_model(KWS)), int8_kernels=False)
     assert all(r.registration is None for r in plain.ops)
+
+
+# Where TFLM (tensorflow/tflite-micro 90b983c2b3f1, tensorflow/lite/micro/kernels/) declares each int8-only
+# registration, and which of those headers micro_mutable_op_resolver.h includes itself: read from the tree, kept
+# here as data so CI (which has no TFLM tree) checks the generated includes.
+DECLARED_IN = {
+    "Register_ADD_INT8": "add.h", "Register_AVERAGE_POOL_2D_INT8": "pooling.h", "Register_MAX_POOL_2D_INT8":
+    "pooling.h", "Register_BATCH_MATMUL_INT8": "batch_matmul.h", "Register_CONV_2D_INT8": "conv.h",
+    "Register_DEPTHWISE_CONV_2D_INT8": "depthwise_conv.h", "Register_FULLY_CONNECTED_INT8": "fully_connected.h",
+    "Register_MAXIMUM_INT8": "maximum_minimum.h", "Register_MINIMUM_INT8": "maximum_minimum.h",
+    "Register_MUL_INT8": "mul.h", "Register_PAD_INT8": "pad.h", "Register_SOFTMAX_INT8": "softmax.h",
+    "Register_SOFTMAX_INT8_INT16": "softmax.h", "Register_SVDF_INT8": "svdf.h",
+    "Register_TRANSPOSE_CONV_INT8": "transpose_conv.h", "Register_TRANSPOSE_INT8": "transpose.h",
+    "Register_UNIDIRECTIONAL_SEQUENCE_LSTM_INT8": "unidirectional_sequence_lstm.h",
+}
+RESOLVER_H_INCLUDES = {"add.h", "batch_matmul.h", "conv.h", "depthwise_conv.h", "ethosu.h", "fully_connected.h",
+                       "maximum_minimum.h", "micro_ops.h", "mul.h", "pooling.h", "reduce.h", "softmax.h", "svdf.h",
+                       "transpose_conv.h", "unidirectional_sequence_lstm.h"}
+
+
+def _every_registration() -> OpResolver:
+    """A resolver that registers every builtin and custom op TFLM has, and every int8-only kernel."""
+    from edgekit.codegen.op_resolver import CUSTOM_METHODS, OpRegistration
+
+    int8 = {reg.removesuffix("_INT8_INT16").removesuffix("_INT8"): reg for reg in DECLARED_IN}
+    regs = [OpRegistration(op, m, None, 1) for op, m in {**BUILTIN_METHODS, **CUSTOM_METHODS}.items()]
+    regs += [OpRegistration(op, BUILTIN_METHODS[op.removeprefix("Register_")], f"tflite::{reg}()", 1)
+             for op, reg in int8.items()]
+    return OpResolver(tuple(regs), "tflm")
+
+
+def test_resolver_header_includes_what_each_int8_registration_needs() -> None:
+    """Register_PAD_INT8 / Register_TRANSPOSE_INT8 are declared only in pad.h / transpose.h."""
+    header = render_resolver_header(_every_registration())
+    included = {line.split('"')[1].rsplit("/", 1)[-1] for line in header.splitlines() if line.startswith("#include")}
+    for reg, where in DECLARED_IN.items():
+        assert where in RESOLVER_H_INCLUDES | included, f"{reg} is declared in {where}, which is not included"
+    kws = render_resolver_header(resolver_for(_one_op("PAD")))
+    assert '#include "tensorflow/lite/micro/kernels/pad.h"' in kws and "Register_PAD_INT8()" in kws
+
+
+def test_every_registration_compiles_against_tflm(tmp_path: Path) -> None:
+    """Every op TFLM has, and every int8-only registration, through the generated header (EDGEKIT_TFLM_DIR)."""
+    tflm = os.environ.get("EDGEKIT_TFLM_DIR")
+    if not tflm:
+        pytest.skip("EDGEKIT_TFLM_DIR not set (a tflite-micro checkout with third-party downloads)")
+    gxx = need_tool("g++")
+    res = _every_registration()
+    (tmp_path / "ek_op_resolver.h").write_text(render_resolver_header(res))
+    (tmp_path / "all.cc").write_text('#include "ek_op_resolver.h"\n'
+                                     "int ek_all(EkOpResolver &r) { return ek_register_ops(r); }\n")
+    dl = Path(tflm) / "tensorflow/lite/micro/tools/make/downloads"
+    _compile([gxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", "-DTF_LITE_STATIC_MEMORY", f"-isystem{tflm}",
+              f"-isystem{dl / 'flatbuffers/include'}", f"-isystem{dl / 'gemmlowp'}", f"-isystem{dl / 'ruy'}",
+              f"-I{tmp_path}", "-fsyntax-only", "all.cc"], tmp_path)
 
 
 def _one_op(op: str, dtype: str = "int8") -> bytes:
