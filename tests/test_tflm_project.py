@@ -328,20 +328,20 @@ def test_cmake_configure_without_tflm_names_tflm_dir(projects: dict[str, dict], 
     need_tool("cmake")
     need_tool("arm-none-eabi-gcc")
     proj = Path(projects["qemu-cortex-m4"]["project_dir"])
-    env = {k: v for k, v in os.environ.items() if k != "TFLM_DIR"}
+    env = {k: v for k, v in os.environ.items() if k != "EDGEKIT_TFLM_DIR"}
     res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b1")], capture_output=True, text=True,
                          env=env, check=False)
     assert res.returncode != 0
-    assert "TFLM_DIR is missing" in res.stderr and "EDGEKIT_TFLM_FETCH" in res.stderr
+    assert "EDGEKIT_TFLM_DIR is missing" in res.stderr and "EDGEKIT_TFLM_FETCH" in res.stderr
     fake = tmp_path / "not_tflm"
     fake.mkdir()
-    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b2"), f"-DTFLM_DIR={fake}"],
+    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b2"), f"-DEDGEKIT_TFLM_DIR={fake}"],
                          capture_output=True, text=True, env=env, check=False)
     assert res.returncode != 0 and "is not a tflite-micro tree" in res.stderr
     # a tree without its third-party downloads: each missing piece is listed
     (fake / "tensorflow/lite/micro").mkdir(parents=True)
     (fake / "tensorflow/lite/micro/micro_interpreter.h").write_text("")
-    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b3"), f"-DTFLM_DIR={fake}",
+    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b3"), f"-DEDGEKIT_TFLM_DIR={fake}",
                           "-DEDGEKIT_CMSIS_NN=ON"], capture_output=True, text=True, env=env, check=False)
     assert res.returncode != 0
     for var in ("EK_FLATBUFFERS_INCLUDE", "EK_GEMMLOWP_DIR", "EK_RUY_DIR", "EK_CMSIS_DIR", "EK_CMSIS_NN_DIR"):
@@ -370,7 +370,8 @@ def test_cmake_configures_against_either_tflm_layout(projects: dict[str, dict], 
         (third / rel).parent.mkdir(parents=True, exist_ok=True)
         (third / rel).write_text("")
     res = subprocess.run(["cmake", "-S", projects["qemu-cortex-m4"]["project_dir"], "-B", str(tmp_path / "b"),
-                          f"-DTFLM_DIR={root}", "-DEDGEKIT_CMSIS_NN=ON"], capture_output=True, text=True, check=False)
+                          f"-DEDGEKIT_TFLM_DIR={root}", "-DEDGEKIT_CMSIS_NN=ON"], capture_output=True, text=True,
+                         check=False)
     assert res.returncode == 0, res.stderr
     # micro_log.cc, common.cc and the CMSIS-NN conv.cc (tests, debug_log.cc, array.cc and the reference conv.cc
     # left out), one CMSIS-NN source (the float one left out)
@@ -391,9 +392,9 @@ def test_build_commands_and_missing_tools(projects: dict[str, dict], tmp_path: P
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    for var in ("TFLM_DIR", "PICO_SDK_PATH", "ZEPHYR_BASE", "IDF_PATH"):
+    for var in ("EDGEKIT_TFLM_DIR", "PICO_SDK_PATH", "ZEPHYR_BASE", "IDF_PATH"):
         monkeypatch.delenv(var, raising=False)
-    expect = {"cmake": ["cmake", "arm-none-eabi-gcc", "arm-none-eabi-g++", "TFLM_DIR"],
+    expect = {"cmake": ["cmake", "arm-none-eabi-gcc", "arm-none-eabi-g++", "EDGEKIT_TFLM_DIR"],
               "pico-sdk": ["cmake", "arm-none-eabi-gcc", "PICO_SDK_PATH"], "zephyr": ["west", "west workspace"],
               "esp-idf": ["idf.py"], "platformio": ["pio"]}
     for board, res in projects.items():
@@ -403,7 +404,7 @@ def test_build_commands_and_missing_tools(projects: dict[str, dict], tmp_path: P
         argv = build_command(res["project_dir"])
         assert argv[0] in ("cmake", "west", "idf.py", "pio")
     cmake_argv = build_command(projects["qemu-cortex-m4"]["project_dir"], tflm_dir="/opt/tflm", cmsis_nn=True)
-    assert "-DTFLM_DIR=/opt/tflm" in cmake_argv and "-DEDGEKIT_CMSIS_NN=ON" in cmake_argv
+    assert "-DEDGEKIT_TFLM_DIR=/opt/tflm" in cmake_argv and "-DEDGEKIT_CMSIS_NN=ON" in cmake_argv
     assert build_command(projects["nrf52840dk"]["project_dir"])[:4] == ["west", "build", "-b", "nrf52840dk/nrf52840"]
 
 

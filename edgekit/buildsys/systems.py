@@ -4,7 +4,7 @@ The project's ``edgekit_project.json`` says which build system it uses (``build_
 older files have none and are CMake). :func:`plan_build` turns it into the exact commands, run in the project
 directory:
 
-- cmake: ``cmake -S . -B build -DCMAKE_BUILD_TYPE=Release [-DTFLM_DIR=...]``, ``cmake --build build -j N``;
+- cmake: ``cmake -S . -B build -DCMAKE_BUILD_TYPE=Release [-DEDGEKIT_TFLM_DIR=...]``, ``cmake --build build -j N``;
   images build/firmware.elf, .bin, .hex
 - pico-sdk: the same two with ``-DPICO_SDK_PATH=$PICO_SDK_PATH``; build/firmware.elf, .uf2, .bin, .hex
 - esp-idf: ``idf.py -C . -B build build`` (IDF_PATH and idf.py from ``export.sh``); build/<name>.elf, .bin
@@ -30,11 +30,13 @@ BUILD_DIR = "build"
 SYSTEMS = ("cmake", "pico-sdk", "esp-idf", "zephyr", "platformio")
 
 _APT_ARM = "sudo apt-get install cmake gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
+# How to give a TFLM CMake project its TensorFlow Lite Micro sources (the one variable: EDGEKIT_TFLM_DIR).
+TFLM_TREE_HINT = ("export EDGEKIT_TFLM_DIR=<a tensorflow/tflite-micro checkout> (or pass --tflm-dir) after running "
+                  "'make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads' in it once, or pass "
+                  "--tflm-fetch (EDGEKIT_TFLM_FETCH=1) to let CMake download the pinned revision (git + network)")
 # What to install (and which environment variable to set) when a build system's tools are missing.
 INSTALL_HINTS: dict[str, str] = {
     "cmake": _APT_ARM,
-    "cmake-tflm": (f"{_APT_ARM}; then set TFLM_DIR (or pass --tflm-dir) to a tensorflow/tflite-micro checkout "
-                   "after 'make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads' in it"),
     "pico-sdk": (f"{_APT_ARM}; git clone https://github.com/raspberrypi/pico-sdk && git -C pico-sdk checkout "
                  "{pico_sdk_commit} && git -C pico-sdk submodule update --init; export PICO_SDK_PATH=$PWD/pico-sdk"),
     "esp-idf": ("install ESP-IDF (>= {esp_idf_min}: clone espressif/esp-idf with --recursive and run "
@@ -87,14 +89,17 @@ class BuildPlan:
 
 
 def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: str | None = None,
-               cmsis_nn: bool = False) -> BuildPlan:
+               cmsis_nn: bool = False, tflm_fetch: bool | None = None) -> BuildPlan:
     """The exact commands that build the generated project in ``project_dir`` (nothing is run).
 
     Args:
         project_dir: a project made by ``edgekit generate``.
         jobs: parallel compile jobs (CMake, Pico SDK, PlatformIO; ESP-IDF and Zephyr use ninja's default).
-        tflm_dir: TFLM CMake projects: the tflite-micro tree (default: the ``TFLM_DIR`` environment variable).
+        tflm_dir: TFLM CMake projects: the tflite-micro tree (default: the ``EDGEKIT_TFLM_DIR`` environment variable).
         cmsis_nn: TFLM CMake projects: build TFLM's CMSIS-NN kernels.
+        tflm_fetch: TFLM CMake projects without a tree: let CMake download the pinned TFLM (default: the
+            ``EDGEKIT_TFLM_FETCH`` environment variable). The TFLM library is built once per configuration and
+            reused from :mod:`edgekit.buildsys.tflm_cache`.
 
     Raises:
         UsageError: not an edgekit project, or an unknown build system.
@@ -117,11 +122,7 @@ def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: 
     if system in ("cmake", "pico-sdk"):
         configure = ["cmake", "-S", str(root), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"]
         if system == "cmake" and tflm:
-            tdir = tflm_dir or os.environ.get("TFLM_DIR")
-            if tdir:
-                configure.append(f"-DTFLM_DIR={Path(tdir).expanduser().resolve()}")
-                env["TFLM_DIR"] = tdir
-            configure.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
+            configure += _tflm_configure(root, env, tflm_dir, cmsis_nn, tflm_fetch)
         if system == "pico-sdk":
             for var in ("PICO_SDK_PATH", "PICO_TFLMICRO_PATH"):
                 if os.environ.get(var):
@@ -149,9 +150,8 @@ def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: 
         pio = "pio" if shutil.which("pio") or not shutil.which("platformio") else "platformio"
         steps = [BuildStep("PlatformIO build", (pio, "run", "-d", str(root), "-e", env_name, "-j", str(jobs)))]
         images = [elf, elf.with_name("firmware.hex"), elf.with_name("firmware.bin")]
-    missing = _missing(system, tflm, root, tflm_dir)
-    key = "cmake-tflm" if system == "cmake" and tflm else system
-    hint = INSTALL_HINTS[key].format(**_pins())
+    missing = _missing(system, tflm, root, tflm_dir, _fetch(tflm_fetch))
+    hint = _hint(system, tflm, missing)
     return BuildPlan(root, system, runtime, tuple(steps), elf, tuple(dict.fromkeys(images)), tuple(missing), hint,
                      env)
 
@@ -163,11 +163,48 @@ def find_images(plan: BuildPlan) -> list[Path]:
 
 # ------------------------------------------------------------------------------------------------------
 
-def _missing(system: str, tflm: bool, root: Path, tflm_dir: str | None) -> list[str]:
+def _fetch(tflm_fetch: bool | None) -> bool:
+    if tflm_fetch is not None:
+        return tflm_fetch
+    return os.environ.get("EDGEKIT_TFLM_FETCH", "").lower() in ("1", "on", "true", "yes")
+
+
+def _tflm_configure(root: Path, env: dict[str, str], tflm_dir: str | None, cmsis_nn: bool,
+                    tflm_fetch: bool | None) -> list[str]:
+    """The CMake -D options of a TFLM project: the tree (or the fetch), the kernels, the library cache."""
+    from edgekit.buildsys.tflm_cache import library_dir
+
+    out = []
+    tdir = tflm_dir or os.environ.get("EDGEKIT_TFLM_DIR")
+    tree = Path(tdir).expanduser().resolve() if tdir else None
+    if tree is not None:
+        out.append(f"-DEDGEKIT_TFLM_DIR={tree}")
+        env["EDGEKIT_TFLM_DIR"] = str(tdir)
+    elif _fetch(tflm_fetch):
+        out.append("-DEDGEKIT_TFLM_FETCH=ON")
+    out.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
+    if (tree is not None and tree.is_dir()) or (tree is None and _fetch(tflm_fetch)):
+        pins = " ".join(f"{k}={v}" for k, v in sorted(_pins().items()) if k.endswith("_commit"))
+        out.append(f"-DEDGEKIT_TFLM_LIB_CACHE={library_dir(root, tflm_dir=tree, cmsis_nn=cmsis_nn, fetch_pins=pins)}")
+    return out
+
+
+def _hint(system: str, tflm: bool, missing: list[str]) -> str:
+    """How to get what is missing, and only that (no install line for programs that are installed)."""
+    if system != "cmake":
+        return INSTALL_HINTS[system].format(**_pins())
+    tree_missing = [m for m in missing if m.startswith("EDGEKIT_TFLM_DIR")]
+    parts = [INSTALL_HINTS["cmake"]] if len(tree_missing) < len(missing) or not missing else []
+    if tflm and tree_missing:
+        parts.append(TFLM_TREE_HINT)
+    return "; ".join(parts)
+
+
+def _missing(system: str, tflm: bool, root: Path, tflm_dir: str | None, fetch: bool) -> list[str]:
     if tflm:
         from edgekit.codegen.tflm_project import missing_tools
 
-        return missing_tools(root, tflm_dir=tflm_dir)
+        return missing_tools(root, tflm_dir=tflm_dir, tflm_fetch=fetch)
     return [f"{prog} ({INSTALL_HINTS['cmake']})" for prog in ("cmake", "arm-none-eabi-gcc")
             if shutil.which(prog) is None]
 

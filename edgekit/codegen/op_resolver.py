@@ -271,7 +271,8 @@ def _method_for(op: Operator, sg: Subgraph, sg_index: int, fl: Flavour, m: TFLit
         where = f"{m.path or 'model'}: subgraph {sg_index} operator {op.index}"
         lacks = "TFLM has no kernel for it" if method is None else f"the TFLM copy used here ({fl.source}) lacks it"
         hint = ("register your own kernel, or change the model to avoid this op" if method is None
-                else "use a board whose build system ships a newer TFLM, or the CMake project with a newer TFLM_DIR")
+                else "use a board whose build system ships a newer TFLM, or the CMake project with a newer "
+                     "EDGEKIT_TFLM_DIR")
         raise UnsupportedOpError(f"{where} ({what}, output '{out}'): {lacks}", hint=hint)
     return key, method
 

@@ -6,7 +6,7 @@ with exactly its ops (:mod:`edgekit.codegen.op_resolver`), ``ek_model_tflm.cc`` 
 the port glue of the board's SDK. The TFLM copy is pinned per build system (:data:`PINS`):
 
 =============  =====================================================================================
-cmake          bare-metal Cortex-M (QEMU stand-ins, Nucleo): TFLM sources from ``TFLM_DIR`` (or a pinned
+cmake          bare-metal Cortex-M (QEMU stand-ins, Nucleo): TFLM sources from ``EDGEKIT_TFLM_DIR`` (or a pinned
                FetchContent), optional CMSIS-NN kernels (``-DEDGEKIT_CMSIS_NN=ON``)
 esp-idf        ESP32-S3: Espressif's ``esp-tflite-micro`` component (ESP-NN kernels), USB-Serial-JTAG
 pico-sdk       RP2040/RP2350: ``pico-tflmicro`` (CMSIS-NN kernels), stdio over USB
@@ -249,7 +249,7 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
                   cmsis_nn: bool = False) -> list[str]:
     """The one command that builds a generated TFLM project (run it in ``project_dir``).
 
-    ``tflm_dir`` (default: the ``TFLM_DIR`` environment variable) and ``cmsis_nn`` apply to CMake projects.
+    ``tflm_dir`` (default: the ``EDGEKIT_TFLM_DIR`` environment variable) and ``cmsis_nn`` apply to CMake projects.
     ``edgekit build`` runs the same build as explicit steps (:func:`edgekit.buildsys.systems.plan_build`: CMake and
     Pico SDK projects as configure + build, the others with this command; PlatformIO with ``-j N`` added).
     """
@@ -259,9 +259,9 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     if system in ("cmake", "pico-sdk"):
         argv = ["cmake"]
         if system == "cmake":
-            tflm = tflm_dir or os.environ.get("TFLM_DIR")
+            tflm = tflm_dir or os.environ.get("EDGEKIT_TFLM_DIR")
             if tflm:
-                argv.append(f"-DTFLM_DIR={tflm}")
+                argv.append(f"-DEDGEKIT_TFLM_DIR={tflm}")
             argv.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
         return [*argv, "-P", str(proj / "edgekit_build.cmake")]
     if system == "esp-idf":
@@ -275,7 +275,8 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     raise UsageError(f"{proj}: unknown build system '{system}' in {common.PROJECT_FILE}")
 
 
-def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None = None) -> list[str]:
+def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None = None,
+                  tflm_fetch: bool = False) -> list[str]:
     """What the build of a generated TFLM project needs and this machine lacks (empty: ready to build).
 
     Each entry names one program or setting and how to get it, e.g.
@@ -294,9 +295,9 @@ def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
         for prog in ("arm-none-eabi-gcc", "arm-none-eabi-g++"):
             need(prog, "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
                        "libstdc++-arm-none-eabi-newlib")
-        if not (tflm_dir or os.environ.get("TFLM_DIR")):
-            missing.append("TFLM_DIR (environment variable: a tensorflow/tflite-micro checkout with its "
-                           "third-party downloads; see README.md)")
+        if not (tflm_dir or os.environ.get("EDGEKIT_TFLM_DIR") or tflm_fetch):
+            missing.append("EDGEKIT_TFLM_DIR (a tensorflow/tflite-micro checkout with its third-party downloads, "
+                           "or --tflm-fetch to download the pinned revision; README.md, 'TFLM projects')")
     elif system == "pico-sdk":
         need("cmake", "sudo apt-get install cmake")
         need("arm-none-eabi-gcc", "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
