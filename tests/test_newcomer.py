@@ -52,3 +52,58 @@ def test_missing_third_party_model_says_what_it_is_and_how_to_get_it(tmp_path: P
     assert (REPO / "docs" / "models.md").is_file() and (REPO / "scripts" / "fetch_models.py").is_file()
     assert "mlperf_tiny/kws_ds_cnn_int8.tflite" in conftest._MISSING_MODELS
     conftest._MISSING_MODELS.discard("mlperf_tiny/kws_ds_cnn_int8.tflite")  # the end-of-run note is for real gaps
+
+
+def _fc_model(path: Path) -> Path:
+    conftest.need_module("tflite_micro")
+    import numpy as np
+    from tflite_single_op import T, single_op_model
+
+    w = T((4, 8), "int8", 0.02, data=np.ones((4, 8), np.int8))
+    path.write_bytes(single_op_model("FULLY_CONNECTED", [T((1, 8), "int8", 0.1), w], [T((1, 4), "int8", 0.2)]))
+    return path
+
+
+def test_bench_refuses_a_project_of_another_board_and_an_unbuilt_one_is_not_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edgekit.cli import run
+
+    model = _fc_model(tmp_path / "fc.tflite")
+    proj = tmp_path / "fw"
+    assert run(["generate", str(model), "--board", "nucleo-l4r5zi", "-o", str(proj)]) == 0
+    capsys.readouterr()
+    assert run(["bench", str(proj)]) == 1, "an unbuilt project is an error, not a usage error (exit 2)"
+    assert "not built" in capsys.readouterr().err
+    (proj / "build").mkdir(exist_ok=True)
+    (proj / "build" / "firmware.elf").write_bytes(b"\x7fELF" + bytes(60))  # never run: refused before
+    assert run(["bench", str(proj), "--board", "qemu-cortex-m4"]) == 2
+    err = capsys.readouterr().err
+    assert "generated for nucleo-l4r5zi, not qemu-cortex-m4" in err and "edgekit devices" in err
+    assert "serial.tools" not in err
+    assert run(["bench", str(proj)]) == 2  # its own board is not emulated: the port is needed
+    err = capsys.readouterr().err
+    assert "--port" in err and "edgekit devices" in err and "serial.tools" not in err
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+@pytest.mark.tflm
+def test_validate_without_a_project_leaves_no_temporary_folder(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    import numpy as np
+
+    conftest.need_tool("arm-none-eabi-gcc")
+    conftest.need_tool("cmake")
+    conftest.need_tool("qemu-system-arm")
+    from edgekit.validation import validate
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    model = _fc_model(tmp_path / "fc.tflite")
+    x = np.random.default_rng(0).integers(-128, 128, size=(3, 1, 8), dtype=np.int8)
+    res = validate(model, inputs=x)
+    assert res.ok and res.byte_exact == 3
+    assert res.project_dir == "" and list(scratch.iterdir()) == [], "validate left its temporary project behind"

@@ -13,8 +13,8 @@ from edgekit.generation import RUNTIMES
 @click.option("--board", "board", default="qemu-cortex-m4", show_default=True, help="Board id (edgekit boards list).")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True,
               help="auto: edgekit's runtime when it runs every op of the model on the board, else TFLM; edgekit: "
-                   "interpreter-less C (AOT); tflm: a TensorFlow Lite Micro project in the board's build system (its CMake "
-                   "build needs a tflite-micro tree: EDGEKIT_TFLM_DIR or 'edgekit build --tflm-fetch').")
+                   "interpreter-less C (AOT); tflm: a TensorFlow Lite Micro project in the board's build system "
+                   "(its CMake build needs a tflite-micro tree: EDGEKIT_TFLM_DIR or 'edgekit build --tflm-fetch').")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Project directory (created; an earlier edgekit project there is replaced).")
 @click.option("--name", default=None, help="Project name (a C identifier; default: from the model file name).")

@@ -52,6 +52,7 @@ def cmd(ctx: click.Context, model: str, board: str, inputs: str, project_dir: st
             console.print(mt)
         if res.input_note:
             console.print(f"note: {res.input_note}")
-        console.print(f"log: {res.transport.get('log')}")
+        if res.transport.get("log"):
+            console.print(f"log: {res.transport.get('log')}")
     if not res.ok:
         ctx.exit(1)
