@@ -35,10 +35,14 @@ def cmd(ctx: click.Context, results: tuple[str, ...], battery: str, rate: str, s
     data = [load_result(r) for r in results]
     costs = [cost_report(d, battery=battery, rate=rate, sleep=sleep, derate=derate, boards_dirs=boards_dirs,
                          where=r).to_dict() for d, r in zip(data, results, strict=True)]
+    from edgekit.cost import unique_labels
+
+    for c, label in zip(costs, unique_labels([c["label"] for c in costs], list(results)), strict=True):
+        c["label"] = label
     if plot:
         from edgekit.plot import write_plot
 
-        write_plot(plot, data, costs)
+        write_plot(plot, data, costs, names=[c["label"] for c in costs])
     if as_json:
         echo_json({"schema": "edgekit.cost-table/1", "results": list(results), "costs": costs})
         return
