@@ -107,3 +107,22 @@ def test_validate_without_a_project_leaves_no_temporary_folder(tmp_path: Path,
     res = validate(model, inputs=x)
     assert res.ok and res.byte_exact == 3
     assert res.project_dir == "" and list(scratch.iterdir()) == [], "validate left its temporary project behind"
+
+
+def test_conversion_report_fits_80_columns_without_cutting_names() -> None:
+    """Issue #17 item 11: an 80-column terminal cut op names and headers ('FULLY_CONNEC…')."""
+    from rich.console import Console
+
+    from edgekit.report import ConversionReport, LayerQuality, render_report
+
+    layers = [LayerQuality(f"sequential_1/sequential_1/dense_{k}/MatMul;sequential_1/dense_{k}/BiasAdd",
+                           "FULLY_CONNECTED", (1, 32), "int8", 0.0213, -128, 38.6 + k, 0.0357) for k in range(3)]
+    rep = ConversionReport("tiny.keras", "int8", 100, 4000, 1500, {"FULLY_CONNECTED": 2}, layers=layers)
+    console = Console(width=80, record=True, force_terminal=False)
+    render_report(rep, console=console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "FULLY_CONNECTED" in text and "FULLY_CONNEC…" not in text
+    for head in ("SQNR dB", "op", "shape", "scale", "max |err|"):
+        assert head in text
+
