@@ -126,3 +126,11 @@ def test_conversion_report_fits_80_columns_without_cutting_names() -> None:
     for head in ("SQNR dB", "op", "shape", "scale", "max |err|"):
         assert head in text
 
+
+
+def test_bench_and_validate_take_the_same_input_option() -> None:
+    from edgekit.cli import main
+
+    for cmd in ("bench", "validate"):
+        out = CliRunner().invoke(main, [cmd, "--help"], terminal_width=200).output
+        assert "--input" in out and "--inputs" in out, cmd
