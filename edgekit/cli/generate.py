@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from edgekit.cli import echo_json
@@ -50,4 +52,7 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
     elif res.runtime == "tflm":
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (TFLM measured "
                    f"{s['arena_measured']:,} B + margin)")
-    click.echo(f"next: {res.next_step}")
+    needs = (" (compiles TFLM from EDGEKIT_TFLM_DIR, or add --tflm-fetch; README.md 'TFLM projects')"
+             if res.runtime == "tflm" and s.get("build_system") == "cmake" and not os.environ.get("EDGEKIT_TFLM_DIR")
+             else "")
+    click.echo(f"next: {res.next_step}{needs}")
