@@ -1,9 +1,9 @@
 """What a model costs on each runtime, side by side, before anything is built: the figures ``edgekit inspect`` shows.
 
-- **edgekit** (the runtime ``edgekit generate`` uses): the arena and the constant data are *exact*, from the same
-  AOT memory plan ``generate`` writes (the C is generated into a scratch directory, nothing is compiled); the
-  firmware code around them and the latency are estimates from edgekit's own measurements on the emulated
-  boards (:data:`MEASURED`, from ``benchmarks/results/runtime.json``).
+- **edgekit** (the runtime ``edgekit generate`` picks when it runs every op of the model): the arena and the
+  constant data are *exact*, from the same AOT memory plan ``generate`` writes (the C is generated into a scratch
+  directory, nothing is compiled); the firmware code around them and the latency are estimates from edgekit's own
+  measurements on the emulated boards (:data:`MEASURED`, from ``benchmarks/results/runtime.json``).
 - **TFLM**: the arena measured by the TFLM host interpreter, the model file plus TFLM's code size range, and the
   board profile's cycles/MAC (TFLM + CMSIS-NN figures) — what :func:`edgekit.inspection.inspect` has always said.
 """

@@ -224,7 +224,7 @@ def test_inspect_shows_the_default_runtimes_exact_figures_beside_tflms(tmp_path:
     from tflite_single_op import T, single_op_model
 
     from edgekit.cli import main
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
     from edgekit.inspection import inspect
 
     w = T((16, 32), "int8", 0.02, data=np.arange(512, dtype=np.int8).reshape(16, 32))
@@ -241,7 +241,7 @@ def test_inspect_shows_the_default_runtimes_exact_figures_beside_tflms(tmp_path:
     assert tflm.latency_ms == rep.fit.latency_ms
     out = CliRunner().invoke(main, ["inspect", str(path), "--board", "qemu-cortex-m4", "--no-arena"],
                              terminal_width=200).output
-    assert "edgekit runtime (generate's default)" in out and "TFLM (generate --runtime tflm)" in out
+    assert "edgekit runtime (generate picks it when it runs every op)" in out and "TFLM (--runtime tflm)" in out
     assert f"{ek.arena_bytes:,} B" in out
 
 
