@@ -3,6 +3,7 @@ million inferences, side by side (e.g. the int8 model next to the float one)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -86,7 +87,7 @@ def render_costs(costs: list[dict[str, Any]], plot: str | None = None) -> None:
             ("inferences / battery", lambda c: f"{c['inferences_per_battery']:,.0f}")]
     for label, fmt in rows:
         table.add_row(label, *(fmt(c) for c in costs))
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe or a file: no folded labels
     console.print(table)
     seen: list[str] = []
     for c in costs:
