@@ -61,19 +61,29 @@ def measured_board(board: Any) -> str:
 def edgekit_figures(model: Any, board: Any = None, macs: int = 0) -> RuntimeFigures:
     """The edgekit runtime's figures for a parsed model: exact arena and constants from the AOT plan.
 
-    ``board``: a :class:`~edgekit.boards.BoardProfile` (its core picks the MVE kernels and the measured board;
-    its clock the latency) or None.
+    ``board``: a :class:`~edgekit.boards.BoardProfile` (its core features pick the kernels and layouts, as in
+    ``generate``; its core the measured board; its clock the latency) or None.
     """
     from edgekit.codegen.aot import check_supported, generate_c
 
-    try:
-        check_supported(model)
-    except EdgekitError as exc:
+    if board is not None and getattr(board, "kind", "mcu") == "mcu":
+        from edgekit.generation import edgekit_blocker
+
+        blocker = edgekit_blocker(model, board)  # the same test 'generate --runtime auto' makes
+    else:
+        try:
+            check_supported(model)
+            blocker = None
+        except EdgekitError as exc:
+            blocker = exc.message
+    if blocker is not None:
         return RuntimeFigures("edgekit", False, None, "", None, "", None, "",
-                              (f"edgekit's runtime cannot run this model: {exc.message}",))
-    mve = bool(getattr(board, "has_mve", False))
+                              (f"edgekit's runtime cannot run it: {blocker}",))
+    from edgekit.cores import PORTABLE
+
+    features = board.features if board is not None and hasattr(board, "features") else PORTABLE
     with tempfile.TemporaryDirectory(prefix="edgekit-plan-") as tmp:
-        res = generate_c(model, tmp, mve=mve)
+        res = generate_c(model, tmp, features=features)  # as 'generate' does for this board's core
     ref = measured_board(board)
     low, high = MEASURED[ref]["code_bytes"]
     weights = res.weights_bytes

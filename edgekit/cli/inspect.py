@@ -105,7 +105,9 @@ def _print_runtimes(console: Any, r: Any) -> None:
     figs = {f.runtime: f for f in r.runtimes}
     if not figs:
         return
-    titles = {"edgekit": "edgekit runtime (generate picks it when it runs every op)", "tflm": "TFLM (--runtime tflm)"}
+    chosen = "edgekit" if figs.get("edgekit") is not None and figs["edgekit"].supported else "tflm"
+    titles = {"edgekit": "edgekit runtime", "tflm": "TFLM"}
+    titles[chosen] += " (generate's choice)"
     table = Table(title="Cost per runtime" + (f" on {r.fit.board}" if r.fit else ""))
     table.add_column("")
     for name in figs:
