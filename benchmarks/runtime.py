@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import tempfile
@@ -53,7 +54,7 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "models"
+SHARED = Path(os.environ.get("EDGEKIT_MODELS_DIR") or REPO.parent / "shared" / "models")
 RESULTS = REPO / "benchmarks" / "results"
 
 MODELS = {

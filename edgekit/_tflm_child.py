@@ -49,14 +49,26 @@ def _zero_inputs(it, n_inputs: int) -> None:
 
 
 def _runs(runtime, model: bytes, arena: int, n_inputs: int) -> bool:
-    """Whether the model allocates and runs one inference (zero inputs) in ``arena`` bytes."""
-    try:
-        it = _interpreter(runtime, model, arena)
-        _zero_inputs(it, n_inputs)
-        it.invoke()
-        return True
-    except RuntimeError:
-        return False
+    """Whether the model allocates and runs one inference (zero inputs) in ``arena`` bytes.
+
+    The probe runs in a forked copy of this process: at some sizes just short of enough, TFLM aborts
+    (SIGABRT, "All temp buffers must be freed before calling ResetTempAllocations()": a kernel's Prepare
+    fails half-way) instead of returning an error. A probe that dies counts as "does not run".
+    """
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the probe: report through the exit code only, never return into the caller's code
+        code = 1
+        try:
+            it = _interpreter(runtime, model, arena)
+            _zero_inputs(it, n_inputs)
+            it.invoke()
+            code = 0
+        except BaseException:  # any failure means "does not run"
+            pass
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def _allocation_report(it) -> dict[str, int]:

@@ -30,6 +30,17 @@ from edgekit.target import Target, resolve_target
 MAX_LAPS = 64  # EK_MAX_LAPS: an infer command reports at most this many per-inference laps
 
 
+def check_board_matches(tgt: Target, board_id: str) -> None:
+    """Refuse to run a project's firmware as another board's: its memory map and UART are the project board's, so
+    on another board (or its QEMU machine) it locks up or talks to nothing."""
+    if tgt.board_id and tgt.board_id != board_id:
+        where = tgt.project_dir or tgt.elf
+        raise UsageError(f"{where}: the project was generated for {tgt.board_id}, not {board_id}",
+                         hint=f"bench it without --board (it runs as {tgt.board_id}; a real board also needs --port, "
+                              f"see 'edgekit devices'), or generate a project for {board_id}: 'edgekit generate "
+                              f"MODEL --board {board_id} -o DIR'")
+
+
 def _build_memory(target: Target, board: BoardProfile) -> tuple[int, int, str]:
     """Flash/RAM of the image benchmarked, accounted per section against the board's memory regions."""
     from edgekit.buildsys import analyze_elf
@@ -187,8 +198,7 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
 
         prof = dataclasses.replace(prof, serial=dataclasses.replace(prof.serial, baudrate=baudrate))
     notes: list[str] = []
-    if tgt.board_id and tgt.board_id != prof.id:
-        notes.append(f"the project was generated for board '{tgt.board_id}', benchmarked as '{prof.id}'")
+    check_board_matches(tgt, prof.id)
     logs = Path(log_dir) if log_dir else tgt.elf.parent
 
     pin = prof.firmware.energy_pin  # its convention gives the default: levels, or edges for MLPerf timestamps

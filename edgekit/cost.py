@@ -154,11 +154,23 @@ class Cost:
 
 
 def describe(d: dict[str, Any]) -> str:
-    """``model runtime dtype`` for a column heading, from a bench JSON."""
+    """``model runtime dtype on board`` for a column heading, from a bench JSON."""
     dev, tgt = d.get("device") or {}, d.get("target") or {}
     name = dev.get("model") or (Path(tgt["model"]).stem if tgt.get("model") else None) or "firmware"
     runtime = (dev.get("runtime") or "").split(" ")[0] or "?"
-    return " ".join(x for x in (str(name), runtime, model_dtype(d) or "") if x)
+    board = (d.get("board") or {}).get("id")
+    return " ".join(x for x in (str(name), runtime, model_dtype(d) or "", f"on {board}" if board else "") if x)
+
+
+def unique_labels(labels: list[str], files: list[str] | None = None) -> list[str]:
+    """Column headings that tell results apart: a repeated label gets its file name (else its position)."""
+    names = [Path(f).name for f in files] if files else None
+    out = []
+    for k, label in enumerate(labels):
+        if labels.count(label) > 1:
+            label += f" ({names[k]})" if names and names.count(names[k]) == 1 else f" (#{k + 1})"
+        out.append(label)
+    return out
 
 
 def model_dtype(d: dict[str, Any]) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 from edgekit import _tflm_facts as F
 from edgekit.errors import EdgekitError, NativeCrash, ToolMissing
 from edgekit.macs import MACS_NOTE, op_macs, op_other_ops
+from edgekit.runtime_figures import RuntimeFigures, edgekit_figures
 from edgekit.tflite_model import Subgraph, Tensor, TFLiteModel, load_model
 
 __all__ = ["BoardFit", "InspectReport", "Issue", "LayerInfo", "OpSummary", "TensorInfo", "inspect"]
@@ -126,6 +127,7 @@ class InspectReport:
     flash_estimate_bytes: int = 0
     flash_note: str = ""
     fit: BoardFit | None = None
+    runtimes: list[RuntimeFigures] = field(default_factory=list)  # edgekit (what 'generate' uses) first, then TFLM
 
     @property
     def tflm_ok(self) -> bool:
@@ -170,7 +172,16 @@ def inspect(model: str | os.PathLike[str] | bytes | TFLiteModel, *, board: Any =
     rep.flash_note = f"model {m.size} B + TFLM runtime ({kind}) {F.RUNTIME_CODE_SOURCE}"
     if profile is not None:
         rep.fit = _fit(rep, profile)
+    rep.runtimes = [edgekit_figures(m, profile, rep.macs), _tflm_figures(rep)]
     return rep
+
+
+def _tflm_figures(rep: InspectReport) -> RuntimeFigures:
+    low, high = rep.runtime_code_bytes
+    fit = rep.fit
+    return RuntimeFigures(
+        "tflm", rep.tflm_ok, rep.arena_bytes, rep.arena_note, (rep.size_bytes + low, rep.size_bytes + high),
+        rep.flash_note, fit.latency_ms if fit else None, fit.latency_source if fit else "no board given")
 
 
 def _board(board: Any) -> Any:

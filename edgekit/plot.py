@@ -53,6 +53,22 @@ def _f(x: float) -> str:
     return f"{x:.2f}"
 
 
+def tick_label(v: float) -> str:
+    """A tick value that fits the margin: at most ~7 characters, thousands as k/M, never an exponent cut off.
+
+    >>> [tick_label(v) for v in (0, 0.125, 12.5, 2163.4, 216345.0, 2.5e7)]
+    ['0', '0.125', '12.5', '2,163', '216.3k', '25M']
+    """
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.4g}M"
+    if a >= 1e5:
+        return f"{v / 1e3:.4g}k"
+    if a >= 1e3:
+        return f"{v:,.0f}"
+    return f"{v:.4g}" if a >= 1e-3 or a == 0 else f"{v:.1e}"
+
+
 def _axes(title: str, xlabel: str, ylabel: str, xr: tuple[float, float], yr: tuple[float, float]) -> list[str]:
     pw, ph = W - ML - MR, H - MT - MB
     head, _, detail = title.partition(": ")
@@ -66,10 +82,10 @@ def _axes(title: str, xlabel: str, ylabel: str, xr: tuple[float, float], yr: tup
     for k in range(5):
         fx, fy = k / 4, k / 4
         xv, yv = xr[0] + fx * (xr[1] - xr[0]), yr[0] + fy * (yr[1] - yr[0])
-        out.append(f'<text class="tick" x="{ML + fx * pw:.1f}" y="{MT + ph + 14}" text-anchor="middle">{xv:.4g}'
-                   "</text>")
-        out.append(f'<text class="tick" x="{ML - 4}" y="{MT + ph - fy * ph + 4:.1f}" text-anchor="end">{yv:.4g}'
-                   "</text>")
+        out.append(f'<text class="tick" x="{ML + fx * pw:.1f}" y="{MT + ph + 14}" text-anchor="middle">'
+                   f"{tick_label(xv)}</text>")
+        out.append(f'<text class="tick" x="{ML - 4}" y="{MT + ph - fy * ph + 4:.1f}" text-anchor="end">'
+                   f"{tick_label(yv)}</text>")
     return out
 
 
@@ -163,6 +179,14 @@ def histogram_svg(d: dict[str, Any]) -> str:
     if not counts:
         return _svg(_axes("latency histogram: no timed laps in this result", "latency (µs)", "inferences",
                           (0, 1), (0, 1)))
+    if len(counts) == 1:  # deterministic timings (QEMU -icount): a histogram of one bar says nothing
+        ms = lats[0] / 1e3
+        why = " (QEMU counts instructions: deterministic)" if (d.get("transport") or {}).get("kind") == "qemu" else ""
+        return _svg([f'<text class="title" x="{ML}" y="24">latency: all {len(lats)} timed inferences took '
+                     f"{ms:,.4f} ms{_e(why)}</text>",
+                     f'<rect class="bin" data-count="{len(lats)}" data-lo="{lats[0]:.6g}" data-hi="{lats[0]:.6g}" '
+                     f'x="{ML}" y="40" width="{W - ML - MR}" height="24"><title>{len(lats)} x {ms:,.4f} ms</title>'
+                     "</rect>"]).replace(f'height="{H}"', 'height="80"').replace(f"0 0 {W} {H}", f"0 0 {W} 80")
     sc = _Scale((edges[0], edges[-1]), (0.0, max(counts) * 1.15))
     bins = f"{len(counts)} bin" + ("s" if len(counts) > 1 else "")
     parts = _axes(f"latency histogram: {len(lats)} timed inferences, {bins}", "latency (µs)", "inferences",
@@ -192,8 +216,7 @@ def render_html(results: list[dict[str, Any]], costs: list[dict[str, Any] | None
     for k, (d, cost) in enumerate(zip(results, costs, strict=True)):
         label = names[k] if names else describe(d)
         e = d.get("energy") or {}
-        board = (d.get("board") or {}).get("id", "?")
-        body.append(f"<h2>{_e(label)} on {_e(board)}</h2>")
+        body.append(f"<h2>{_e(label)}</h2>")
         if e.get("kind") == "measured" and e.get("trace") and (d.get("transport") or {}).get("kind") != "qemu":
             mon = (e.get("monitor") or {}).get("monitor", "monitor") if isinstance(e.get("monitor"), dict) else "?"
             body.append(measured_trace_svg(e["trace"], mon))

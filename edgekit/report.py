@@ -158,9 +158,11 @@ def render_report(report: ConversionReport, console: Any = None, max_layers: int
         shown = report.layers[:max_layers]
         layers = Table(title=f"per-layer SQNR, worst first ({len(shown)} of {len(report.layers)}; "
                        f"{report.layer_samples} samples of {report.layer_data})", title_justify="left")
+        # On an 80-column terminal only the tensor name may give way (folded, never cut to "FULLY_CONNEC…").
         for col, justify in (("SQNR dB", "right"), ("op", "left"), ("tensor", "left"), ("shape", "left"),
                              ("scale", "right"), ("zp", "right"), ("max |err|", "right")):
-            layers.add_column(col, justify=justify)  # type: ignore[arg-type]
+            layers.add_column(col, justify=justify, no_wrap=col != "tensor",  # type: ignore[arg-type]
+                              overflow="fold" if col == "tensor" else "ellipsis")
         for lq in shown:
             style = "red" if lq.sqnr_db < 10 else ("yellow" if lq.sqnr_db < 20 else None)
             layers.add_row(_fmt(lq.sqnr_db, ".1f"), lq.op, _short(lq.name), "×".join(map(str, lq.shape)),

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.errors import ModelError, UsageError
+from edgekit.errors import BuildError, ModelError, UsageError
 from edgekit.manifest import ProjectManifest, find_project, load_project
 
 __all__ = ["Target", "resolve_target"]
@@ -50,5 +50,6 @@ def _find_elf(proj_dir: Path, project: ProjectManifest) -> Path:
         return proj_dir / project.elf
     elfs = sorted((proj_dir / "build").glob("*.elf"), key=lambda p: p.stat().st_mtime, reverse=True)
     if not elfs:
-        raise UsageError(f"{proj_dir}: no firmware image in build/", hint=f"run 'edgekit build {proj_dir}' first")
+        raise BuildError(f"{proj_dir}: the project is not built (no firmware image in build/)",
+                         hint=f"run 'edgekit build {proj_dir}' first")
     return elfs[0]

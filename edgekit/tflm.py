@@ -159,8 +159,7 @@ def _call(data: bytes, req: dict, arrays: dict[str, np.ndarray] | None, parsed: 
         if res.returncode < 0:
             sig = _signal_name(-res.returncode)
             raise NativeCrash(f"TFLM host interpreter crashed with {sig} while {what} {name}",
-                              hint=(f"TFLM said: {last}; " if last else "")
-                              + "degenerate quantization (e.g. a tiny activation scale) makes TFLM abort")
+                              hint=_crash_hint(last))
         result_file = work / "result.json"
         if res.returncode != 0 or not result_file.exists():
             raise EdgekitError(f"TFLM host interpreter failed (exit {res.returncode}) while {what} {name}",
@@ -189,6 +188,20 @@ def _raise(result: dict, log: str, what: str, name: str) -> None:
         raise UsageError(f"TFLM could not allocate {name} in the given arena: {detail}",
                          hint="use a larger arena_size (tflm_arena_bytes() gives the size TFLM needs)")
     raise ModelError(f"TFLM refused {name} while {what} it: {_last_line(log) or err}")
+
+
+_QUANT_WORDS = ("multiplier", "scale", "quantiz", "shift")
+
+
+def _crash_hint(last: str) -> str:
+    """A hint that says only what the crash shows: TFLM's last message, and a cause only when it names one."""
+    said = f"TFLM's last message: {last}. " if last else "TFLM printed nothing before it died. "
+    if any(w in last.lower() for w in _QUANT_WORDS):
+        return said + "The model's quantization is degenerate (e.g. a tiny activation scale, from constant or " \
+                      "too few calibration samples): TFLM checks it with an assert that aborts; re-convert " \
+                      "with representative calibration data"
+    return said + "TFLM aborts the process instead of returning an error on some failures; 'edgekit inspect " \
+                  "MODEL' shows whether TFLM has kernels for every op"
 
 
 def _last_line(text: str) -> str:

@@ -9,8 +9,10 @@ top-1 (argmax of output 0) agreement are reported.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,8 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
         inputs: samples (see :mod:`edgekit.samples`): ``.npy`` N x input shape, int8 or float32 (quantized with
             the input tensor's scale and zero point; ``input_note`` says so), ``.npz``, ``.bin``, arrays.
         project_dir: an already generated and built project for this model; default: generate and build one
-            in ``work_dir`` (default: a temporary directory).
+            in ``work_dir`` (default: a temporary directory, removed after a run whose outputs all matched; the
+            result's ``project_dir`` and log are then empty).
         port: a real board's serial port (already running the project's firmware); None runs QEMU.
         limit: use at most this many samples.
 
@@ -88,14 +91,36 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
         UsageError: the project was generated for another model; DeviceError: the device failed.
     """
     from edgekit.samples import load_device_inputs
-    from edgekit.target import resolve_target
     from edgekit.tflite_model import load_model
-    from edgekit.tflm import tflm_run
-    from edgekit.transport.session import open_session
 
     parsed = load_model(model)
     prof = load_board(board, boards_dirs)
     samples = load_device_inputs(inputs, parsed, limit=limit)
+    scratch = None  # a temporary project: removed after a successful run, kept (with its logs) after a failure
+    if project_dir is None and work_dir is None:
+        scratch = Path(tempfile.mkdtemp(prefix="edgekit-validate-"))
+    try:
+        result = _validate(parsed, prof, samples, project_dir, work_dir if scratch is None else scratch, port,
+                           boards_dirs, timeout, infer_timeout)
+    except BaseException:
+        if scratch is not None:
+            print(f"edgekit: the temporary project is kept for its logs: {scratch}", file=sys.stderr)
+        raise
+    if scratch is not None and not result.ok:
+        print(f"edgekit: the temporary project is kept for its logs: {scratch}", file=sys.stderr)
+    elif scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+        result = replace(result, project_dir="", transport={**result.transport, "log": None})
+    return result
+
+
+def _validate(parsed: Any, prof: BoardProfile, samples: Any, project_dir: str | os.PathLike[str] | None,
+              work_dir: str | os.PathLike[str] | None, port: str | None, boards_dirs: list[str] | None,
+              timeout: float, infer_timeout: float) -> ValidationResult:
+    from edgekit.target import resolve_target
+    from edgekit.tflm import tflm_run
+    from edgekit.transport.session import open_session
+
     proj = Path(project_dir) if project_dir is not None else _generate_and_build(parsed, prof, work_dir, boards_dirs)
     tgt = resolve_target(proj)
     sha = tgt.project.model.sha256 if tgt.project and tgt.project.model else None

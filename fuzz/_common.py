@@ -17,7 +17,7 @@ from pathlib import Path
 
 FUZZ = Path(__file__).resolve().parent
 REPO = FUZZ.parent
-SHARED_MODELS = REPO.parent / "shared" / "models"
+SHARED_MODELS = Path(os.environ.get("EDGEKIT_MODELS_DIR") or REPO.parent / "shared" / "models")
 COMMON = REPO / "firmware_templates" / "common"
 FIXTURE = REPO / "tests" / "fixtures" / "firmware"
 REPRODUCERS = FUZZ / "reproducers"

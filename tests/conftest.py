@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MODELS = REPO.parent / "shared" / "models"
+# Third-party models (MLPerf Tiny, TFLM examples; docs/models.md): ../shared/models, or EDGEKIT_MODELS_DIR.
+SHARED_MODELS = Path(os.environ.get("EDGEKIT_MODELS_DIR") or REPO.parent / "shared" / "models").expanduser()
+MODELS_HOWTO = ("public models from mlcommons/tiny and tensorflow/tflite-micro (docs/models.md): "
+                "'python scripts/fetch_models.py' downloads them to ../shared/models; or set EDGEKIT_MODELS_DIR")
+_MISSING_MODELS: set[str] = set()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -36,10 +40,21 @@ def need_module(name: str) -> None:
 
 
 def shared_model(rel: str) -> Path:
-    """Path of a third-party model in ../shared/models (skip locally / fail in CI when absent)."""
+    """Path of a third-party model in ../shared/models (skip locally / fail in CI when absent, saying why)."""
     path = SHARED_MODELS / rel
-    need(path.exists(), f"{path} not present")
+    if not path.exists():
+        _MISSING_MODELS.add(rel)
+    where = "is absent" if not SHARED_MODELS.is_dir() else f"has no {rel}"
+    need(path.exists(), f"third-party model {rel} not found: {SHARED_MODELS} {where}; {MODELS_HOWTO}")
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say once, at the end, that tests were skipped for want of the third-party models, and how to get them."""
+    if _MISSING_MODELS:
+        terminalreporter.write_line(
+            f"edgekit: tests needing {len(_MISSING_MODELS)} third-party model file(s) did not run: "
+            f"{SHARED_MODELS} lacks them; {MODELS_HOWTO}", yellow=True)
 
 
 @pytest.fixture(scope="session")

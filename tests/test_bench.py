@@ -14,7 +14,7 @@ from fake_device import FakeConfig, FakeDevice, fake_model
 from edgekit.benchmarking import BenchResult, bench, stats
 from edgekit.boards import load_board
 from edgekit.compare import compare, compare_results
-from edgekit.errors import DataError, UsageError
+from edgekit.errors import BuildError, DataError, UsageError
 from edgekit.results import SCHEMA, load_result
 from edgekit.samples import load_device_inputs, random_inputs
 from edgekit.target import resolve_target
@@ -143,7 +143,7 @@ def test_resolve_target_from_project_dir(tmp_path: Path, elf: Path) -> None:
     assert (t.elf, t.board_id, t.model_path, t.project_dir) == (proj / "build" / "firmware.elf", "qemu-cortex-m7",
                                                                 model, proj)
     assert resolve_target(proj / "build" / "firmware.elf").board_id == "qemu-cortex-m7"
-    with pytest.raises(UsageError, match="no firmware image"):
+    with pytest.raises(BuildError, match="no firmware image"):
         (proj / "build" / "firmware.elf").unlink()
         resolve_target(proj)
 

@@ -24,7 +24,7 @@ from edgekit.errors import BuildError, ToolMissing
 KWS = "mlperf_tiny/kws_ds_cnn_int8.tflite"
 BOARDS = {"qemu-cortex-m4": "cmake", "rpi-pico": "pico-sdk", "nrf52840dk": "zephyr",
           "esp32-s3-devkitc-1": "esp-idf", "arduino-nano-33-ble-sense": "platformio"}
-ENV_VARS = ("TFLM_DIR", "PICO_SDK_PATH", "PICO_TFLMICRO_PATH", "ZEPHYR_BASE", "IDF_PATH")
+ENV_VARS = ("EDGEKIT_TFLM_DIR", "PICO_SDK_PATH", "PICO_TFLMICRO_PATH", "ZEPHYR_BASE", "IDF_PATH")
 
 # A stand-in for each build tool: appends its argv and cwd to $EK_FAKE_LOG, then writes $EK_FAKE_ELF where the
 # real tool puts its image (read from its own arguments, as the real tool does), or fails with $EK_FAKE_FAIL.
@@ -97,8 +97,9 @@ def fake_tools(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clean_env: Path)
 def _expected_argv(board: str, p: Path, *, jobs: int = 2) -> list[list[str]]:
     b = str(p / "build")
     return {
-        "qemu-cortex-m4": [["cmake", "-S", str(p), "-B", b, "-DCMAKE_BUILD_TYPE=Release", "-DTFLM_DIR=/opt/tflm",
-                            "-DEDGEKIT_CMSIS_NN=OFF"], ["cmake", "--build", b, "-j", str(jobs)]],
+        "qemu-cortex-m4": [["cmake", "-S", str(p), "-B", b, "-DCMAKE_BUILD_TYPE=Release",
+                            "-DEDGEKIT_TFLM_DIR=/opt/tflm", "-DEDGEKIT_CMSIS_NN=OFF"],
+                           ["cmake", "--build", b, "-j", str(jobs)]],
         "rpi-pico": [["cmake", "-S", str(p), "-B", b, "-DCMAKE_BUILD_TYPE=Release", "-DPICO_SDK_PATH=/opt/pico-sdk"],
                      ["cmake", "--build", b, "-j", str(jobs)]],
         "nrf52840dk": [["west", "build", "-b", "nrf52840dk/nrf52840", "-d", b, str(p)]],
@@ -108,7 +109,7 @@ def _expected_argv(board: str, p: Path, *, jobs: int = 2) -> list[list[str]]:
 
 
 def _sdk_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TFLM_DIR", "/opt/tflm")
+    monkeypatch.setenv("EDGEKIT_TFLM_DIR", "/opt/tflm")
     monkeypatch.setenv("PICO_SDK_PATH", "/opt/pico-sdk")
     monkeypatch.setenv("IDF_PATH", "/opt/esp-idf")
     zephyr = tmp_path / "zephyrproject"
@@ -142,15 +143,16 @@ def test_dry_run_prints_the_exact_commands(projects: dict[str, Path], board: str
 
 def test_cmake_options_reach_the_configure_step(projects: dict[str, Path], clean_env: Path) -> None:
     plan = plan_build(projects["qemu-cortex-m4"], tflm_dir="/srv/tflite-micro", cmsis_nn=True)
-    assert plan.steps[0].argv[-2:] == ("-DTFLM_DIR=/srv/tflite-micro", "-DEDGEKIT_CMSIS_NN=ON")
-    assert "TFLM_DIR" not in " ".join(plan.missing)
-    assert "-DTFLM_DIR" not in " ".join(plan_build(projects["qemu-cortex-m4"]).steps[0].argv)
+    assert plan.steps[0].argv[-2:] == ("-DEDGEKIT_TFLM_DIR=/srv/tflite-micro", "-DEDGEKIT_CMSIS_NN=ON")
+    assert "EDGEKIT_TFLM_DIR" not in " ".join(plan.missing)
+    assert "-DEDGEKIT_TFLM_DIR" not in " ".join(plan_build(projects["qemu-cortex-m4"]).steps[0].argv)
 
 
 # ---------------------------------------------------------------------------------- missing tools -----
 
 MISSING = {  # board -> (words in the message, words in the hint: the install step and the variable)
-    "qemu-cortex-m4": (["cmake", "arm-none-eabi-gcc", "TFLM_DIR"], ["apt-get install cmake", "TFLM_DIR"]),
+    "qemu-cortex-m4": (["cmake", "arm-none-eabi-gcc", "EDGEKIT_TFLM_DIR"],
+                       ["apt-get install cmake", "EDGEKIT_TFLM_DIR", "--tflm-fetch"]),
     "rpi-pico": (["cmake", "arm-none-eabi-gcc", "PICO_SDK_PATH"],
                  ["apt-get install", "git clone https://github.com/raspberrypi/pico-sdk", "export PICO_SDK_PATH"]),
     "nrf52840dk": (["west", "west workspace", "ZEPHYR_BASE"], ["pip install west", "west init -l .", "ZEPHYR_BASE"]),

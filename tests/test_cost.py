@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -299,3 +300,30 @@ def test_cost_side_by_side(hello_json: Path, tmp_path: Path, capsys: pytest.Capt
     assert "battery life" in out and "hello_float" in out and "sleep current from board profile" in out
     assert run(["cost", str(hello_json), "--battery", "1Ah", "--rate", "1000000/s"]) == 2
     assert "over 100 %" in capsys.readouterr().err
+
+
+def test_labels_name_the_board_and_repeated_labels_are_told_apart() -> None:
+    """Issue #17 item 8: two columns must not carry the same title."""
+    from edgekit.cost import describe, unique_labels
+
+    d = {"device": {"model": "kws", "runtime": "edgekit 0.1"}, "board": {"id": "qemu-cortex-m4"}}
+    assert describe(d) == "kws edgekit on qemu-cortex-m4"
+    m55 = {**d, "board": {"id": "qemu-cortex-m55"}}
+    assert describe(m55) != describe(d)
+    assert unique_labels(["a", "a", "b"], ["x/r1.json", "y/r2.json", "z.json"]) == ["a (r1.json)", "a (r2.json)", "b"]
+    assert unique_labels(["a", "a"], ["x/r.json", "y/r.json"]) == ["a (#1)", "a (#2)"]
+
+
+def test_deterministic_latencies_are_stated_not_binned_and_ticks_fit() -> None:
+    from edgekit.plot import histogram_svg, render_html, tick_label
+
+    d = {"timing": {"ticks": [214_123] * 6, "timer": {"hz": 1_000_000}}, "transport": {"kind": "qemu"},
+         "board": {"id": "qemu-cortex-m4"}, "device": {"model": "kws", "runtime": "edgekit"}}
+    svg = histogram_svg(d)
+    assert "all 6 timed inferences took 214.1230 ms" in svg and "deterministic" in svg
+    assert svg.count('class="bin"') == 1 and 'data-count="6"' in svg
+    varied = {**d, "timing": {"ticks": [214_123 + 1000 * k for k in range(6)], "timer": {"hz": 1_000_000}}}
+    page = render_html([varied])
+    ticks = re.findall(r'class="tick"[^>]*>([^<]*)<', page)
+    assert ticks and all(len(t) <= 7 and "e+" not in t for t in ticks), ticks
+    assert [tick_label(v) for v in (216345.0, 2.5e7, 0.0)] == ["216.3k", "25M", "0"]

@@ -623,13 +623,13 @@ def test_tflm_runtime_generates_a_project_and_build_names_what_is_missing(tmp_pa
     from edgekit.cli import run
 
     need_module("tflite_micro")  # the arena is measured by the TFLM host interpreter
-    monkeypatch.delenv("TFLM_DIR", raising=False)
+    monkeypatch.delenv("EDGEKIT_TFLM_DIR", raising=False)
     model = shared_model(HELLO)
     out = tmp_path / "fw"
     assert run(["generate", str(model), "--board", "qemu-cortex-m4", "--runtime", "tflm", "-o", str(out)]) == 0
     assert (out / "CMakeLists.txt").is_file() and (out / "edgekit_project.json").is_file()
     assert json.loads((out / "edgekit_project.json").read_text())["runtime"] == "tflm"
-    with pytest.raises(ToolMissing, match="TFLM_DIR"):
+    with pytest.raises(ToolMissing, match="EDGEKIT_TFLM_DIR"):
         build(out)
     # --json and --arena-margin reach the TFLM generator; the margin is refused for the exact edgekit runtime
     from click.testing import CliRunner

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -213,3 +214,40 @@ def test_cli_and_api_do_not_import_tensorflow():
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tflite_micro')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(REPO))
+
+
+def test_inspect_shows_the_default_runtimes_exact_figures_beside_tflms(tmp_path: Path) -> None:
+    """Issue #17 item 7: inspect's figures are those of the runtime 'generate' builds (edgekit's arena and constants,
+    exact from its plan), with TFLM's beside them, each labelled; the CLI shows both columns."""
+    need_module("tflite_micro")
+    from click.testing import CliRunner
+    from tflite_single_op import T, single_op_model
+
+    from edgekit.cli import main
+    from edgekit.generation import generate
+    from edgekit.inspection import inspect
+
+    w = T((16, 32), "int8", 0.02, data=np.arange(512, dtype=np.int8).reshape(16, 32))
+    path = tmp_path / "fc.tflite"
+    path.write_bytes(single_op_model("FULLY_CONNECTED", [T((1, 32), "int8", 0.1), w], [T((1, 16), "int8", 0.2)]))
+    rep = inspect(path, board="qemu-cortex-m4", arena=False)
+    ek, tflm = rep.runtimes
+    assert (ek.runtime, tflm.runtime) == ("edgekit", "tflm") and ek.supported
+    header = (Path(generate(path, "qemu-cortex-m4", out_dir=tmp_path / "fw").project_dir) / "model" / "ek_model.h")
+    arena = int(re.search(r"EK_ARENA_SIZE\s+(\d+)u", header.read_text()).group(1))
+    assert ek.arena_bytes == arena or (ek.arena_bytes < 16 and arena == 16), "not the arena generate writes"
+    assert "exact" in ek.arena_source and ek.flash_bytes[0] < ek.flash_bytes[1] < tflm.flash_bytes[0]
+    assert ek.latency_ms is not None and "instructions/MAC" in ek.latency_source
+    assert tflm.latency_ms == rep.fit.latency_ms
+    out = CliRunner().invoke(main, ["inspect", str(path), "--board", "qemu-cortex-m4", "--no-arena"],
+                             terminal_width=200).output
+    assert "edgekit runtime (generate's choice)" in out and "TFLM" in out
+    assert f"{ek.arena_bytes:,} B" in out
+
+
+def test_measured_edgekit_figures_match_the_benchmark_file() -> None:
+    from edgekit.runtime_figures import MEASURED, median_from_results
+
+    rows = json.loads((REPO / "benchmarks" / "results" / "runtime.json").read_text())["results"]
+    for board, figures in MEASURED.items():
+        assert median_from_results(rows, board) == figures, f"{board}: re-read benchmarks/results/runtime.json"

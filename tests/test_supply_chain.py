@@ -441,7 +441,7 @@ def test_tflm_fetch_checks_out_the_pinned_commits(tmp_path: Path, rendered: list
         text, n_tag = re.subn(rf"set\(EK_{name}_GIT_TAG {HEX40}\)", f"set(EK_{name}_GIT_TAG {commit})", text)
         assert n_repo == n_tag == 1, name
     (proj / "cmake" / "tflm.cmake").write_text(text)
-    env = {k: v for k, v in os.environ.items() if k != "TFLM_DIR"}
+    env = {k: v for k, v in os.environ.items() if k != "EDGEKIT_TFLM_DIR"}
     res = subprocess.run(["cmake", "-S", str(proj), "-B", str(proj / "build"), "-DEDGEKIT_TFLM_FETCH=ON"],
                          capture_output=True, text=True, check=False, env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]

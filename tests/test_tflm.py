@@ -202,3 +202,31 @@ def test_run_scalar_input_model(tmp_path):
         assert y.shape == ()
         want = max(0.0, (q - z_in) * s_in * 2 + 1)
         assert abs((int(y) - z_out) * s_out - want) <= 2 * s_out
+
+
+def test_dense_mlp_arena_is_measured_despite_tflm_aborting_just_below_it(tmp_path):
+    """A plain Keras Dense(32)->Dense(10) MLP: TFLM aborts (SIGABRT) at arena sizes a few bytes short of enough.
+
+    The measurement must survive those sizes (each probe is contained) and hand back a size that runs,
+    with every smaller size failing softly (UsageError) or by abort, never a lost measurement.
+    """
+    need_module("tensorflow")
+    import keras
+
+    from edgekit import convert
+    from edgekit.errors import UsageError
+    from edgekit.tflm import tflm_arena_usage, tflm_run
+
+    keras.utils.set_random_seed(0)
+    dense = {"bias_initializer": "random_normal"}  # non-zero biases, as after training (zero ones are dropped)
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu", **dense),
+                              keras.layers.Dense(10, activation="softmax", **dense)])
+    x = np.random.default_rng(0).normal(size=(64, 16)).astype(np.float32)
+    path = tmp_path / "tiny_int8.tflite"
+    convert(model, x, output=path, progress=False)
+    usage = tflm_arena_usage(path, smallest=True)
+    assert usage.total < usage.required == usage.smallest < 1 << 20
+    sample = [np.zeros(16, np.int8)]
+    assert len(tflm_run(path, sample, arena_size=usage.required)[0]) == 1
+    with pytest.raises((UsageError, NativeCrash)):
+        tflm_run(path, sample, arena_size=usage.required - 8)

@@ -21,7 +21,7 @@ from conftest import need, need_module, need_tool, shared_model
 
 from edgekit.cli import run
 from edgekit.codegen.carray import c_identifier_from_path, check_identifier, render_carray, write_carray
-from edgekit.codegen.op_resolver import BUILTIN_METHODS, FLAVOURS, render_resolver_header, resolver_for
+from edgekit.codegen.op_resolver import BUILTIN_METHODS, FLAVOURS, OpResolver, render_resolver_header, resolver_for
 from edgekit.codegen.tflm_project import (
     BUILD_SYSTEMS,
     arena_with_margin,
@@ -182,6 +182,61 @@ def test_resolver_picks_int8_kernels_only_for_int8_models() -> None:
     assert all(r.registration is None for r in plain.ops)
 
 
+# Where TFLM (tensorflow/tflite-micro 90b983c2b3f1, tensorflow/lite/micro/kernels/) declares each int8-only
+# registration, and which of those headers micro_mutable_op_resolver.h includes itself: read from the tree, kept
+# here as data so CI (which has no TFLM tree) checks the generated includes.
+DECLARED_IN = {
+    "Register_ADD_INT8": "add.h", "Register_AVERAGE_POOL_2D_INT8": "pooling.h", "Register_MAX_POOL_2D_INT8":
+    "pooling.h", "Register_BATCH_MATMUL_INT8": "batch_matmul.h", "Register_CONV_2D_INT8": "conv.h",
+    "Register_DEPTHWISE_CONV_2D_INT8": "depthwise_conv.h", "Register_FULLY_CONNECTED_INT8": "fully_connected.h",
+    "Register_MAXIMUM_INT8": "maximum_minimum.h", "Register_MINIMUM_INT8": "maximum_minimum.h",
+    "Register_MUL_INT8": "mul.h", "Register_PAD_INT8": "pad.h", "Register_SOFTMAX_INT8": "softmax.h",
+    "Register_SOFTMAX_INT8_INT16": "softmax.h", "Register_SVDF_INT8": "svdf.h",
+    "Register_TRANSPOSE_CONV_INT8": "transpose_conv.h", "Register_TRANSPOSE_INT8": "transpose.h",
+    "Register_UNIDIRECTIONAL_SEQUENCE_LSTM_INT8": "unidirectional_sequence_lstm.h",
+}
+RESOLVER_H_INCLUDES = {"add.h", "batch_matmul.h", "conv.h", "depthwise_conv.h", "ethosu.h", "fully_connected.h",
+                       "maximum_minimum.h", "micro_ops.h", "mul.h", "pooling.h", "reduce.h", "softmax.h", "svdf.h",
+                       "transpose_conv.h", "unidirectional_sequence_lstm.h"}
+
+
+def _every_registration() -> OpResolver:
+    """A resolver that registers every builtin and custom op TFLM has, and every int8-only kernel."""
+    from edgekit.codegen.op_resolver import CUSTOM_METHODS, OpRegistration
+
+    int8 = {reg.removesuffix("_INT8_INT16").removesuffix("_INT8"): reg for reg in DECLARED_IN}
+    regs = [OpRegistration(op, m, None, 1) for op, m in {**BUILTIN_METHODS, **CUSTOM_METHODS}.items()]
+    regs += [OpRegistration(op, BUILTIN_METHODS[op.removeprefix("Register_")], f"tflite::{reg}()", 1)
+             for op, reg in int8.items()]
+    return OpResolver(tuple(regs), "tflm")
+
+
+def test_resolver_header_includes_what_each_int8_registration_needs() -> None:
+    """Register_PAD_INT8 / Register_TRANSPOSE_INT8 are declared only in pad.h / transpose.h."""
+    header = render_resolver_header(_every_registration())
+    included = {line.split('"')[1].rsplit("/", 1)[-1] for line in header.splitlines() if line.startswith("#include")}
+    for reg, where in DECLARED_IN.items():
+        assert where in RESOLVER_H_INCLUDES | included, f"{reg} is declared in {where}, which is not included"
+    kws = render_resolver_header(resolver_for(_one_op("PAD")))
+    assert '#include "tensorflow/lite/micro/kernels/pad.h"' in kws and "Register_PAD_INT8()" in kws
+
+
+def test_every_registration_compiles_against_tflm(tmp_path: Path) -> None:
+    """Every op TFLM has, and every int8-only registration, through the generated header (EDGEKIT_TFLM_DIR)."""
+    tflm = os.environ.get("EDGEKIT_TFLM_DIR")
+    if not tflm:
+        pytest.skip("EDGEKIT_TFLM_DIR not set (a tflite-micro checkout with third-party downloads)")
+    gxx = need_tool("g++")
+    res = _every_registration()
+    (tmp_path / "ek_op_resolver.h").write_text(render_resolver_header(res))
+    (tmp_path / "all.cc").write_text('#include "ek_op_resolver.h"\n'
+                                     "int ek_all(EkOpResolver &r) { return ek_register_ops(r); }\n")
+    dl = Path(tflm) / "tensorflow/lite/micro/tools/make/downloads"
+    _compile([gxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", "-DTF_LITE_STATIC_MEMORY", f"-isystem{tflm}",
+              f"-isystem{dl / 'flatbuffers/include'}", f"-isystem{dl / 'gemmlowp'}", f"-isystem{dl / 'ruy'}",
+              f"-I{tmp_path}", "-fsyntax-only", "all.cc"], tmp_path)
+
+
 def _one_op(op: str, dtype: str = "int8") -> bytes:
     need_module("tflite_micro")
     from tflite_single_op import T, single_op_model
@@ -273,20 +328,20 @@ def test_cmake_configure_without_tflm_names_tflm_dir(projects: dict[str, dict], 
     need_tool("cmake")
     need_tool("arm-none-eabi-gcc")
     proj = Path(projects["qemu-cortex-m4"]["project_dir"])
-    env = {k: v for k, v in os.environ.items() if k != "TFLM_DIR"}
+    env = {k: v for k, v in os.environ.items() if k != "EDGEKIT_TFLM_DIR"}
     res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b1")], capture_output=True, text=True,
                          env=env, check=False)
     assert res.returncode != 0
-    assert "TFLM_DIR is missing" in res.stderr and "EDGEKIT_TFLM_FETCH" in res.stderr
+    assert "EDGEKIT_TFLM_DIR is missing" in res.stderr and "EDGEKIT_TFLM_FETCH" in res.stderr
     fake = tmp_path / "not_tflm"
     fake.mkdir()
-    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b2"), f"-DTFLM_DIR={fake}"],
+    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b2"), f"-DEDGEKIT_TFLM_DIR={fake}"],
                          capture_output=True, text=True, env=env, check=False)
     assert res.returncode != 0 and "is not a tflite-micro tree" in res.stderr
     # a tree without its third-party downloads: each missing piece is listed
     (fake / "tensorflow/lite/micro").mkdir(parents=True)
     (fake / "tensorflow/lite/micro/micro_interpreter.h").write_text("")
-    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b3"), f"-DTFLM_DIR={fake}",
+    res = subprocess.run(["cmake", "-S", str(proj), "-B", str(tmp_path / "b3"), f"-DEDGEKIT_TFLM_DIR={fake}",
                           "-DEDGEKIT_CMSIS_NN=ON"], capture_output=True, text=True, env=env, check=False)
     assert res.returncode != 0
     for var in ("EK_FLATBUFFERS_INCLUDE", "EK_GEMMLOWP_DIR", "EK_RUY_DIR", "EK_CMSIS_DIR", "EK_CMSIS_NN_DIR"):
@@ -315,7 +370,8 @@ def test_cmake_configures_against_either_tflm_layout(projects: dict[str, dict], 
         (third / rel).parent.mkdir(parents=True, exist_ok=True)
         (third / rel).write_text("")
     res = subprocess.run(["cmake", "-S", projects["qemu-cortex-m4"]["project_dir"], "-B", str(tmp_path / "b"),
-                          f"-DTFLM_DIR={root}", "-DEDGEKIT_CMSIS_NN=ON"], capture_output=True, text=True, check=False)
+                          f"-DEDGEKIT_TFLM_DIR={root}", "-DEDGEKIT_CMSIS_NN=ON"], capture_output=True, text=True,
+                         check=False)
     assert res.returncode == 0, res.stderr
     # micro_log.cc, common.cc and the CMSIS-NN conv.cc (tests, debug_log.cc, array.cc and the reference conv.cc
     # left out), one CMSIS-NN source (the float one left out)
@@ -336,9 +392,9 @@ def test_build_commands_and_missing_tools(projects: dict[str, dict], tmp_path: P
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    for var in ("TFLM_DIR", "PICO_SDK_PATH", "ZEPHYR_BASE", "IDF_PATH"):
+    for var in ("EDGEKIT_TFLM_DIR", "PICO_SDK_PATH", "ZEPHYR_BASE", "IDF_PATH"):
         monkeypatch.delenv(var, raising=False)
-    expect = {"cmake": ["cmake", "arm-none-eabi-gcc", "arm-none-eabi-g++", "TFLM_DIR"],
+    expect = {"cmake": ["cmake", "arm-none-eabi-gcc", "arm-none-eabi-g++", "EDGEKIT_TFLM_DIR"],
               "pico-sdk": ["cmake", "arm-none-eabi-gcc", "PICO_SDK_PATH"], "zephyr": ["west", "west workspace"],
               "esp-idf": ["idf.py"], "platformio": ["pio"]}
     for board, res in projects.items():
@@ -348,7 +404,7 @@ def test_build_commands_and_missing_tools(projects: dict[str, dict], tmp_path: P
         argv = build_command(res["project_dir"])
         assert argv[0] in ("cmake", "west", "idf.py", "pio")
     cmake_argv = build_command(projects["qemu-cortex-m4"]["project_dir"], tflm_dir="/opt/tflm", cmsis_nn=True)
-    assert "-DTFLM_DIR=/opt/tflm" in cmake_argv and "-DEDGEKIT_CMSIS_NN=ON" in cmake_argv
+    assert "-DEDGEKIT_TFLM_DIR=/opt/tflm" in cmake_argv and "-DEDGEKIT_CMSIS_NN=ON" in cmake_argv
     assert build_command(projects["nrf52840dk"]["project_dir"])[:4] == ["west", "build", "-b", "nrf52840dk/nrf52840"]
 
 

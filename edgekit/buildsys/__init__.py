@@ -84,7 +84,8 @@ class BuildResult:
 
 
 def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = False,
-          boards_dirs: list[str] | None = None, tflm_dir: str | None = None, cmsis_nn: bool = False) -> BuildResult:
+          boards_dirs: list[str] | None = None, tflm_dir: str | None = None, cmsis_nn: bool = False,
+          tflm_fetch: bool | None = None) -> BuildResult:
     """Build a project made by ``edgekit generate`` with its board's build tool, then account for its memory.
 
     Args:
@@ -92,8 +93,10 @@ def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = F
         jobs: parallel compile jobs.
         clean: delete ``build/`` first.
         boards_dirs: extra board directories (to find the board if its file moved).
-        tflm_dir: TFLM CMake projects: the tflite-micro tree (default: ``TFLM_DIR``).
+        tflm_dir: TFLM CMake projects: the tflite-micro tree (default: ``EDGEKIT_TFLM_DIR``).
         cmsis_nn: TFLM CMake projects: use TFLM's CMSIS-NN kernels.
+        tflm_fetch: TFLM CMake projects without a tree: download the pinned TFLM (default: ``EDGEKIT_TFLM_FETCH``).
+            Either way the TFLM library is built once per configuration and reused (:mod:`.tflm_cache`).
 
     Raises:
         UsageError: not an edgekit project.
@@ -108,7 +111,7 @@ def build(project_dir: str | os.PathLike[str], *, jobs: int = 2, clean: bool = F
     root = Path(project_dir).expanduser().resolve()
     project = load_project(root)
     board = _project_board(project, boards_dirs)
-    plan = plan_build(root, jobs=jobs, tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
+    plan = plan_build(root, jobs=jobs, tflm_dir=tflm_dir, cmsis_nn=cmsis_nn, tflm_fetch=tflm_fetch)
     plan.require_tools()
     build_dir = root / BUILD_DIR
     if clean:

@@ -91,15 +91,15 @@ class BuildSystem:
         return self.tflm_version.format(**pins())
 
     def plan(self, root: Path, project: ProjectManifest, *, jobs: int, tflm_dir: str | None,
-             cmsis_nn: bool) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
+             cmsis_nn: bool, tflm_fetch: bool = False) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
         """(the commands, the image files they may leave with the ELF first, the environment settings they use)."""
         raise UsageError(f"{root}: projects of build system '{self.name}' are not built with 'edgekit build'")
 
-    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None) -> list[str]:
+    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None, tflm_fetch: bool = False) -> list[str]:
         """What the build needs and this machine lacks, each entry one program or setting and how to get it."""
         return []
 
-    def install_hint(self, runtime: str) -> str:
+    def install_hint(self, runtime: str, missing: tuple[str, ...] | list[str] = ()) -> str:
         """How to install everything :meth:`missing` can name."""
         return ""
 

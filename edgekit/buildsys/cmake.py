@@ -1,7 +1,9 @@
 """CMake + arm-none-eabi-gcc: edgekit's own bare-metal firmware (QEMU stand-ins, Nucleo, nRF52840 DK).
 
-``cmake -S . -B build -DCMAKE_BUILD_TYPE=Release [-DTFLM_DIR=...]``, ``cmake --build build -j N``; images
-build/firmware.elf, .bin, .hex. TFLM projects build TFLM from ``TFLM_DIR`` (or a pinned FetchContent).
+``cmake -S . -B build -DCMAKE_BUILD_TYPE=Release [-DEDGEKIT_TFLM_DIR=...]``, ``cmake --build build -j N``; images
+build/firmware.elf, .bin, .hex. TFLM projects build TFLM from ``EDGEKIT_TFLM_DIR`` (or, with ``--tflm-fetch`` /
+``EDGEKIT_TFLM_FETCH=1``, a pinned FetchContent), once per configuration: the library is reused from
+:mod:`edgekit.buildsys.tflm_cache`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgekit.buildsys.base import APT_ARM, BuildStep, BuildSystem, Layout, need, register
+from edgekit.buildsys.base import APT_ARM, BuildStep, BuildSystem, Layout, need, pins, register
 
 if TYPE_CHECKING:
     from edgekit.manifest import ProjectManifest
@@ -35,19 +37,15 @@ class CMake(BuildSystem):
         return Layout("src", "model", "src", None, (), {"cmake/CMakeLists.txt.j2": "CMakeLists.txt", **_BARE_METAL})
 
     def plan(self, root: Path, project: ProjectManifest, *, jobs: int, tflm_dir: str | None,
-             cmsis_nn: bool) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
+             cmsis_nn: bool, tflm_fetch: bool = False) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
         build = root / "build"
         configure = ["cmake", "-S", str(root), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"]
         env: dict[str, str] = {}
         if project.runtime == "tflm":
-            tdir = tflm_dir or os.environ.get("TFLM_DIR")
-            if tdir:
-                configure.append(f"-DTFLM_DIR={Path(tdir).expanduser().resolve()}")
-                env["TFLM_DIR"] = tdir
-            configure.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
+            configure += _tflm_configure(root, env, tflm_dir, cmsis_nn, tflm_fetch)
         return configure_and_build(root, configure, jobs), [build / "firmware.bin", build / "firmware.hex"], env
 
-    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None) -> list[str]:
+    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None, tflm_fetch: bool = False) -> list[str]:
         missing: list[str] = []
         if runtime != "tflm":
             for prog in ("cmake", "arm-none-eabi-gcc"):
@@ -57,16 +55,53 @@ class CMake(BuildSystem):
         for prog in ("arm-none-eabi-gcc", "arm-none-eabi-g++"):
             need(missing, prog, "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
                                 "libstdc++-arm-none-eabi-newlib")
-        if not (tflm_dir or os.environ.get("TFLM_DIR")):
-            missing.append("TFLM_DIR (environment variable: a tensorflow/tflite-micro checkout with its "
-                           "third-party downloads; see README.md)")
+        if not (tflm_dir or os.environ.get("EDGEKIT_TFLM_DIR") or tflm_fetch or fetch_asked()):
+            missing.append("EDGEKIT_TFLM_DIR (a tensorflow/tflite-micro checkout with its third-party downloads, "
+                           "or --tflm-fetch to download the pinned revision; README.md, 'TFLM projects')")
         return missing
 
-    def install_hint(self, runtime: str) -> str:
+    def install_hint(self, runtime: str, missing: tuple[str, ...] | list[str] = ()) -> str:
+        """How to get what is missing, and only that (no install line for programs that are installed)."""
         if runtime != "tflm":
             return APT_ARM
-        return (f"{APT_ARM}; then set TFLM_DIR (or pass --tflm-dir) to a tensorflow/tflite-micro checkout after "
-                "'make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads' in it")
+        tree_missing = [m for m in missing if m.startswith("EDGEKIT_TFLM_DIR")]
+        parts = [APT_ARM] if len(tree_missing) < len(missing) or not missing else []
+        if tree_missing or not missing:
+            parts.append(TFLM_TREE_HINT)
+        return "; ".join(parts)
+
+
+# How to give a TFLM CMake project its TensorFlow Lite Micro sources (the one variable: EDGEKIT_TFLM_DIR).
+TFLM_TREE_HINT = ("export EDGEKIT_TFLM_DIR=<a tensorflow/tflite-micro checkout> (or pass --tflm-dir) after running "
+                  "'make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads' in it once, or pass "
+                  "--tflm-fetch (EDGEKIT_TFLM_FETCH=1) to let CMake download the pinned revision (git + network)")
+
+
+def fetch_asked() -> bool:
+    """``EDGEKIT_TFLM_FETCH`` is set to a true value."""
+    return os.environ.get("EDGEKIT_TFLM_FETCH", "").lower() in ("1", "on", "true", "yes")
+
+
+def _tflm_configure(root: Path, env: dict[str, str], tflm_dir: str | None, cmsis_nn: bool,
+                    tflm_fetch: bool) -> list[str]:
+    """The CMake -D options of a TFLM project: the tree (or the fetch), the kernels, the library cache."""
+    from edgekit.buildsys.tflm_cache import library_dir
+
+    fetch = tflm_fetch or fetch_asked()
+    out = []
+    tdir = tflm_dir or os.environ.get("EDGEKIT_TFLM_DIR")
+    tree = Path(tdir).expanduser().resolve() if tdir else None
+    if tree is not None:
+        out.append(f"-DEDGEKIT_TFLM_DIR={tree}")
+        env["EDGEKIT_TFLM_DIR"] = str(tdir)
+    elif fetch:
+        out.append("-DEDGEKIT_TFLM_FETCH=ON")
+    out.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
+    if (tree is not None and tree.is_dir()) or (tree is None and fetch):
+        commits = " ".join(f"{k}={v}" for k, v in sorted(pins().items()) if k.endswith("_commit"))
+        cache = library_dir(root, tflm_dir=tree, cmsis_nn=cmsis_nn, fetch_pins=commits)
+        out.append(f"-DEDGEKIT_TFLM_LIB_CACHE={cache}")
+    return out
 
 
 def configure_and_build(root: Path, configure: list[str], jobs: int) -> list[BuildStep]:

@@ -39,13 +39,13 @@ class EspIdf(BuildSystem):
             "README.edgekit.md.j2": "README.md"})
 
     def plan(self, root: Path, project: ProjectManifest, *, jobs: int, tflm_dir: str | None,
-             cmsis_nn: bool) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
+             cmsis_nn: bool, tflm_fetch: bool = False) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
         build = root / "build"
         name = project.name
         steps = [BuildStep("ESP-IDF build", ("idf.py", "-C", str(root), "-B", str(build), "build"))]
         return steps, [build / f"{name}.bin"], env_settings("IDF_PATH")
 
-    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None) -> list[str]:
+    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None, tflm_fetch: bool = False) -> list[str]:
         missing: list[str] = []
         idf = os.environ.get("IDF_PATH")
         need(missing, "idf.py", f"IDF_PATH={idf} is set but export.sh was not run in this shell: run "
@@ -53,7 +53,7 @@ class EspIdf(BuildSystem):
              f"ESP-IDF >= {pins()['esp_idf_min']}: install it and run '. $IDF_PATH/export.sh'")
         return missing
 
-    def install_hint(self, runtime: str) -> str:
+    def install_hint(self, runtime: str, missing: tuple[str, ...] | list[str] = ()) -> str:
         return (f"install ESP-IDF (>= {pins()['esp_idf_min']}: clone espressif/esp-idf with --recursive and run "
                 "'./install.sh esp32s3' in it), then '. $IDF_PATH/export.sh' in this shell: it sets IDF_PATH and "
                 "puts idf.py on PATH")

@@ -37,7 +37,7 @@ class PicoSdk(BuildSystem):
             "pico-sdk/edgekit_model.cmake.j2": "edgekit_model/CMakeLists.txt", "README.edgekit.md.j2": "README.md"})
 
     def plan(self, root: Path, project: ProjectManifest, *, jobs: int, tflm_dir: str | None,
-             cmsis_nn: bool) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
+             cmsis_nn: bool, tflm_fetch: bool = False) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
         build = root / "build"
         env = env_settings("PICO_SDK_PATH", "PICO_TFLMICRO_PATH")
         configure = ["cmake", "-S", str(root), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
@@ -45,7 +45,7 @@ class PicoSdk(BuildSystem):
         images = [build / "firmware.uf2", build / "firmware.bin", build / "firmware.hex"]
         return configure_and_build(root, configure, jobs), images, env
 
-    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None) -> list[str]:
+    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None, tflm_fetch: bool = False) -> list[str]:
         missing: list[str] = []
         need(missing, "cmake", "sudo apt-get install cmake")
         need(missing, "arm-none-eabi-gcc", "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
@@ -54,7 +54,7 @@ class PicoSdk(BuildSystem):
                            f"{pins()['pico_sdk_version']} with its submodules)")
         return missing
 
-    def install_hint(self, runtime: str) -> str:
+    def install_hint(self, runtime: str, missing: tuple[str, ...] | list[str] = ()) -> str:
         return (f"{APT_ARM}; git clone https://github.com/raspberrypi/pico-sdk && git -C pico-sdk checkout "
                 f"{pins()['pico_sdk_commit']} && git -C pico-sdk submodule update --init; "
                 "export PICO_SDK_PATH=$PWD/pico-sdk")

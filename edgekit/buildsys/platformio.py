@@ -39,20 +39,20 @@ class PlatformIO(BuildSystem):
             "platformio/library.properties.j2": f"{LIBRARY}/library.properties", "README.edgekit.md.j2": "README.md"})
 
     def plan(self, root: Path, project: ProjectManifest, *, jobs: int, tflm_dir: str | None,
-             cmsis_nn: bool) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
+             cmsis_nn: bool, tflm_fetch: bool = False) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
         elf = root / project.elf
         env_name = _pio_env(root, elf)
         pio = "pio" if shutil.which("pio") or not shutil.which("platformio") else "platformio"
         steps = [BuildStep("PlatformIO build", (pio, "run", "-d", str(root), "-e", env_name, "-j", str(jobs)))]
         return steps, [elf.with_name("firmware.hex"), elf.with_name("firmware.bin")], {}
 
-    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None) -> list[str]:
+    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None, tflm_fetch: bool = False) -> list[str]:
         if shutil.which("pio") is None and shutil.which("platformio") is None:
             return [f"pio (pip install platformio=={pins()['platformio']}; it downloads the nordicnrf52 platform "
                     "on first build)"]
         return []
 
-    def install_hint(self, runtime: str) -> str:
+    def install_hint(self, runtime: str, missing: tuple[str, ...] | list[str] = ()) -> str:
         return (f"pip install platformio=={pins()['platformio']} (the first build downloads the board's platform and "
                 "toolchain)")
 

@@ -4,7 +4,7 @@ The project's ``edgekit_project.json`` says which build system it uses (``build_
 are CMake). :func:`plan_build` asks that build system (:mod:`edgekit.buildsys.registry`, one module each) for the
 exact commands, run in the project directory:
 
-- cmake: ``cmake -S . -B build -DCMAKE_BUILD_TYPE=Release [-DTFLM_DIR=...]``, ``cmake --build build -j N``;
+- cmake: ``cmake -S . -B build -DCMAKE_BUILD_TYPE=Release [-DEDGEKIT_TFLM_DIR=...]``, ``cmake --build build -j N``;
   images build/firmware.elf, .bin, .hex
 - pico-sdk: the same two with ``-DPICO_SDK_PATH=$PICO_SDK_PATH``; build/firmware.elf, .uf2, .bin, .hex
 - esp-idf: ``idf.py -C . -B build build`` (IDF_PATH and idf.py from ``export.sh``); build/<name>.elf, .bin
@@ -59,14 +59,17 @@ class BuildPlan:
 
 
 def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: str | None = None,
-               cmsis_nn: bool = False) -> BuildPlan:
+               cmsis_nn: bool = False, tflm_fetch: bool | None = False) -> BuildPlan:
     """The exact commands that build the generated project in ``project_dir`` (nothing is run).
 
     Args:
         project_dir: a project made by ``edgekit generate``.
         jobs: parallel compile jobs (CMake, Pico SDK, PlatformIO; ESP-IDF and Zephyr use ninja's default).
-        tflm_dir: TFLM CMake projects: the tflite-micro tree (default: the ``TFLM_DIR`` environment variable).
+        tflm_dir: TFLM CMake projects: the tflite-micro tree (default: the ``EDGEKIT_TFLM_DIR`` environment variable).
         cmsis_nn: TFLM CMake projects: build TFLM's CMSIS-NN kernels.
+        tflm_fetch: TFLM CMake projects without a tree: let CMake download the pinned TFLM (also: the
+            ``EDGEKIT_TFLM_FETCH`` environment variable). The TFLM library is built once per configuration and
+            reused from :mod:`edgekit.buildsys.tflm_cache`.
 
     Raises:
         UsageError: not an edgekit project, or an unknown build system.
@@ -83,10 +86,11 @@ def plan_build(project_dir: str | os.PathLike[str], *, jobs: int = 2, tflm_dir: 
                          f"{', '.join(firmware_systems())})", hint="run 'edgekit generate' again")
     system = get(name)
     elf = root / data.elf
-    steps, images, env = system.plan(root, data, jobs=max(1, int(jobs)), tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
-    missing = system.missing(root, runtime=runtime, tflm_dir=tflm_dir)
+    steps, images, env = system.plan(root, data, jobs=max(1, int(jobs)), tflm_dir=tflm_dir, cmsis_nn=cmsis_nn,
+                                     tflm_fetch=bool(tflm_fetch))
+    missing = system.missing(root, runtime=runtime, tflm_dir=tflm_dir, tflm_fetch=bool(tflm_fetch))
     return BuildPlan(root, name, runtime, tuple(steps), elf, tuple(dict.fromkeys([elf, *images])), tuple(missing),
-                     system.install_hint(runtime), env)
+                     system.install_hint(runtime, missing), env)
 
 
 def find_images(plan: BuildPlan) -> list[Path]:

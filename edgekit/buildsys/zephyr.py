@@ -40,14 +40,14 @@ class Zephyr(BuildSystem):
             "README.edgekit.md.j2": "README.md"})
 
     def plan(self, root: Path, project: ProjectManifest, *, jobs: int, tflm_dir: str | None,
-             cmsis_nn: bool) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
+             cmsis_nn: bool, tflm_fetch: bool = False) -> tuple[list[BuildStep], list[Path], dict[str, str]]:
         build = root / "build"
         board = project.zephyr_board or project.board
         steps = [BuildStep("Zephyr build", ("west", "build", "-b", str(board), "-d", str(build), str(root)))]
         out = build / "zephyr"
         return steps, [out / "zephyr.hex", out / "zephyr.bin", out / "zephyr.uf2"], env_settings("ZEPHYR_BASE")
 
-    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None) -> list[str]:
+    def missing(self, root: Path, *, runtime: str, tflm_dir: str | None = None, tflm_fetch: bool = False) -> list[str]:
         missing: list[str] = []
         need(missing, "west", f"pip install west=={pins()['west']}; then 'west init -l .' and 'west update' in this "
                               "project (README.md)")
@@ -56,6 +56,6 @@ class Zephyr(BuildSystem):
                            "ZEPHYR_BASE) and the Zephyr SDK (arm-zephyr-eabi toolchain)")
         return missing
 
-    def install_hint(self, runtime: str) -> str:
+    def install_hint(self, runtime: str, missing: tuple[str, ...] | list[str] = ()) -> str:
         return (f"pip install west=={pins()['west']}; in the project run 'west init -l . && west update' (or export "
                 "ZEPHYR_BASE=<a zephyr checkout>), and install the Zephyr SDK (arm-zephyr-eabi toolchain)")

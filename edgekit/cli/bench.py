@@ -15,8 +15,9 @@ from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, r
 @click.option("--board", "board", default=None, help="Board id (default: the project's board, else qemu-cortex-m4).")
 @click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Timed inferences.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True, help="Untimed inferences first.")
-@click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False),
-              help="Input sample: .npy (int8, or float32 quantized with the input's scale), .npz or raw .bin.")
+@click.option("--input", "--inputs", "input_file", type=click.Path(exists=True, dir_okay=False),
+              help="Input sample: .npy (int8, or float32 quantized with the input's scale), .npz or raw .bin; "
+                   "with several samples the first is used (--inputs is the same option, as in validate).")
 @click.option("--port", help="Serial port (or pyserial URL) of a real board already running the firmware.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds allowed per command.")
 @click.option("--json", "as_json", is_flag=True, help="Print the edgekit.bench/1 JSON instead of a table.")

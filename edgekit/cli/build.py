@@ -15,21 +15,24 @@ from edgekit.cli import echo_json
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel compile jobs.")
 @click.option("--dry-run", is_flag=True, help="Print the exact build commands and what is missing; run nothing.")
 @click.option("--tflm-dir", type=click.Path(file_okay=False), default=None,
-              help="TFLM CMake projects: the tflite-micro tree (default: $TFLM_DIR).")
+              help="TFLM CMake projects: the tflite-micro tree (default: $EDGEKIT_TFLM_DIR).")
+@click.option("--tflm-fetch", is_flag=True, default=None,
+              help="TFLM CMake projects without --tflm-dir: let CMake download the pinned TFLM revision "
+                   "(default: $EDGEKIT_TFLM_FETCH).")
 @click.option("--cmsis-nn", is_flag=True, help="TFLM CMake projects: use TFLM's CMSIS-NN kernels.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def cmd(ctx: click.Context, project_dir: str, clean: bool, jobs: int, dry_run: bool, tflm_dir: str | None,
-        cmsis_nn: bool, as_json: bool) -> None:
+        tflm_fetch: bool | None, cmsis_nn: bool, as_json: bool) -> None:
     """Build PROJECT_DIR (made by 'edgekit generate') with its board's build tool (CMake, Pico SDK, ESP-IDF,
     Zephyr west, PlatformIO); fails if the image does not fit the board."""
     if dry_run:
-        _dry_run(project_dir, jobs, tflm_dir, cmsis_nn, as_json)
+        _dry_run(project_dir, jobs, tflm_dir, cmsis_nn, tflm_fetch, as_json)
         return
     from edgekit.buildsys import build
 
     res = build(project_dir, jobs=jobs, clean=clean, boards_dirs=(ctx.obj or {}).get("boards_dirs"),
-                tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
+                tflm_dir=tflm_dir, cmsis_nn=cmsis_nn, tflm_fetch=tflm_fetch)
     if as_json:
         echo_json(res.to_dict())
         return
@@ -57,10 +60,11 @@ def cmd(ctx: click.Context, project_dir: str, clean: bool, jobs: int, dry_run: b
         click.echo(f"image: {p}")
 
 
-def _dry_run(project_dir: str, jobs: int, tflm_dir: str | None, cmsis_nn: bool, as_json: bool) -> None:
+def _dry_run(project_dir: str, jobs: int, tflm_dir: str | None, cmsis_nn: bool, tflm_fetch: bool | None,
+             as_json: bool) -> None:
     from edgekit.buildsys.systems import plan_build
 
-    plan = plan_build(project_dir, jobs=jobs, tflm_dir=tflm_dir, cmsis_nn=cmsis_nn)
+    plan = plan_build(project_dir, jobs=jobs, tflm_dir=tflm_dir, cmsis_nn=cmsis_nn, tflm_fetch=tflm_fetch)
     if as_json:
         echo_json(plan.to_dict())
         return

@@ -3,6 +3,7 @@ million inferences, side by side (e.g. the int8 model next to the float one)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -35,10 +36,14 @@ def cmd(ctx: click.Context, results: tuple[str, ...], battery: str, rate: str, s
     data = [load_result(r) for r in results]
     costs = [cost_report(d, battery=battery, rate=rate, sleep=sleep, derate=derate, boards_dirs=boards_dirs,
                          where=r).to_dict() for d, r in zip(data, results, strict=True)]
+    from edgekit.cost import unique_labels
+
+    for c, label in zip(costs, unique_labels([c["label"] for c in costs], list(results)), strict=True):
+        c["label"] = label
     if plot:
         from edgekit.plot import write_plot
 
-        write_plot(plot, data, costs)
+        write_plot(plot, data, costs, names=[c["label"] for c in costs])
     if as_json:
         echo_json({"schema": "edgekit.cost-table/1", "results": list(results), "costs": costs})
         return
@@ -82,7 +87,7 @@ def render_costs(costs: list[dict[str, Any]], plot: str | None = None) -> None:
             ("inferences / battery", lambda c: f"{c['inferences_per_battery']:,.0f}")]
     for label, fmt in rows:
         table.add_row(label, *(fmt(c) for c in costs))
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe or a file: no folded labels
     console.print(table)
     seen: list[str] = []
     for c in costs:

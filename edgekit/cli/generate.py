@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from edgekit.cli import echo_json
@@ -13,7 +15,8 @@ from edgekit.generation import RUNTIMES
 @click.option("--board", "board", default="qemu-cortex-m4", show_default=True, help="Board id (edgekit boards list).")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True,
               help="auto: edgekit's runtime when it runs every op of the model on the board, else TFLM; edgekit: "
-                   "interpreter-less C (AOT); tflm: a TensorFlow Lite Micro project in the board's build system.")
+                   "interpreter-less C (AOT); tflm: a TensorFlow Lite Micro project in the board's build system "
+                   "(its CMake build needs a tflite-micro tree: EDGEKIT_TFLM_DIR or 'edgekit build --tflm-fetch').")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Project directory (created; an earlier edgekit project there is replaced).")
 @click.option("--name", default=None, help="Project name (a C identifier; default: from the model file name).")
@@ -53,4 +56,7 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
     elif res.runtime == "tflm":
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (TFLM measured "
                    f"{s['arena_measured']:,} B + margin)")
-    click.echo(f"next: {res.next_step}")
+    needs = (" (compiles TFLM from EDGEKIT_TFLM_DIR, or add --tflm-fetch; README.md 'TFLM projects')"
+             if res.runtime == "tflm" and s.get("build_system") == "cmake" and not os.environ.get("EDGEKIT_TFLM_DIR")
+             else "")
+    click.echo(f"next: {res.next_step}{needs}")

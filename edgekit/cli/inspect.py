@@ -58,13 +58,11 @@ def _print(r: Any, layers: bool) -> None:
         ("MACs", f"{r.macs:,}  (+{r.other_ops:,} other ops)"),
         ("full int8", "yes" if r.full_int8 else "no"),
         ("dtypes", "activations " + _counts(r.activation_dtypes) + "; constants " + _counts(r.weight_dtypes)),
-        ("TFLM arena", (f"{r.arena_bytes:,} B ({_kb(r.arena_bytes)}); " if r.arena_bytes else "") + r.arena_note),
-        ("flash estimate", f"{_kb(r.flash_estimate_bytes)} = model {_kb(r.size_bytes)} + runtime "
-                           f"{_kb(r.runtime_code_bytes[0])}–{_kb(r.runtime_code_bytes[1])}"),
     ]
     for k, v in rows:
         summary.add_row(k, v)
     console.print(summary)
+    _print_runtimes(console, r)
 
     if r.issues:
         issues = Table(title="TFLM compatibility")
@@ -100,11 +98,57 @@ def _print(r: Any, layers: bool) -> None:
         _print_fit(console, r.fit)
 
 
+def _print_runtimes(console: Any, r: Any) -> None:
+    """edgekit's runtime (what 'generate' builds) beside TFLM: arena, flash, latency, each with its source."""
+    from rich.table import Table
+
+    figs = {f.runtime: f for f in r.runtimes}
+    if not figs:
+        return
+    chosen = "edgekit" if figs.get("edgekit") is not None and figs["edgekit"].supported else "tflm"
+    titles = {"edgekit": "edgekit runtime", "tflm": "TFLM"}
+    titles[chosen] += " (generate's choice)"
+    table = Table(title="Cost per runtime" + (f" on {r.fit.board}" if r.fit else ""))
+    table.add_column("")
+    for name in figs:
+        table.add_column(titles.get(name, name), justify="right")
+    board = r.fit
+
+    def cells(fn: Any) -> list[str]:
+        return [fn(f) if f.supported or f.runtime == "tflm" else "cannot run it" for f in figs.values()]
+
+    def flash(f: Any) -> str:
+        if f.flash_bytes is None:
+            return "-"
+        lo, hi = f.flash_bytes
+        return _kb(lo) if lo == hi else f"{_kb(lo)} – {_kb(hi)}"
+
+    def fits(f: Any) -> str:
+        if f.arena_bytes is None or board is None:
+            return "-"
+        ok = f.arena_bytes <= board.ram_bytes and (board.flash_bytes is None or f.flash_bytes is None
+                                                   or f.flash_bytes[1] <= board.flash_bytes)
+        return "[green]yes[/]" if ok else "[red]no[/]"
+
+    table.add_row("arena (RAM)", *cells(lambda f: "-" if f.arena_bytes is None else f"{f.arena_bytes:,} B"))
+    table.add_row("flash (model + code)", *cells(flash))
+    table.add_row("latency (estimate)", *cells(lambda f: "-" if f.latency_ms is None else f"{f.latency_ms:,.1f} ms"))
+    if board is not None:
+        table.add_row(f"fits {board.board}", *cells(fits))
+    console.print(table)
+    for f in figs.values():
+        name = titles.get(f.runtime, f.runtime).split(" (")[0]
+        if not f.supported and f.notes:
+            console.print(f"[dim]{name}: {f.notes[0]}[/]")
+            continue
+        console.print(f"[dim]{name}: arena {f.arena_source}; flash {f.flash_source}; latency {f.latency_source}[/]")
+
+
 def _print_fit(console: Any, f: Any) -> None:
     from rich.table import Table
 
     verdict = {True: "[bold green]fits[/]", False: "[bold red]does not fit[/]", None: "[yellow]unknown[/]"}[f.fits]
-    table = Table(title=f"{f.board} ({f.board_name}): {verdict}", show_header=True)
+    table = Table(title=f"{f.board} ({f.board_name}) with TFLM: {verdict}", show_header=True)
     for col in ("", "needed", "available", "free", "used"):
         table.add_column(col, justify="right" if col else "left")
     table.add_row("flash", _kb(f.flash_needed), _kb(f.flash_bytes), _kb(f.flash_free),

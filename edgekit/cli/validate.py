@@ -10,7 +10,7 @@ from edgekit.cli import echo_json
 @click.command(name="validate")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("--board", default="qemu-cortex-m4", show_default=True, help="Board id.")
-@click.option("--inputs", "inputs", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--inputs", "--input", "inputs", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Samples: .npy N x input shape (int8, or float32 quantized with the input's scale), .npz, .bin.")
 @click.option("--project", "project_dir", type=click.Path(exists=True, file_okay=False),
               help="A generated and built project for MODEL (default: generate and build one).")
@@ -52,6 +52,7 @@ def cmd(ctx: click.Context, model: str, board: str, inputs: str, project_dir: st
             console.print(mt)
         if res.input_note:
             console.print(f"note: {res.input_note}")
-        console.print(f"log: {res.transport.get('log')}")
+        if res.transport.get("log"):
+            console.print(f"log: {res.transport.get('log')}")
     if not res.ok:
         ctx.exit(1)

@@ -6,7 +6,7 @@ with exactly its ops (:mod:`edgekit.codegen.op_resolver`), ``ek_model_tflm.cc`` 
 the port glue of the board's SDK. The TFLM copy is pinned per build system (:data:`PINS`):
 
 =============  =====================================================================================
-cmake          bare-metal Cortex-M (QEMU stand-ins, Nucleo): TFLM sources from ``TFLM_DIR`` (or a pinned
+cmake          bare-metal Cortex-M (QEMU stand-ins, Nucleo): TFLM sources from ``EDGEKIT_TFLM_DIR`` (or a pinned
                FetchContent), optional CMSIS-NN kernels (``-DEDGEKIT_CMSIS_NN=ON``)
 esp-idf        ESP32-S3: Espressif's ``esp-tflite-micro`` component (ESP-NN kernels), USB-Serial-JTAG
 pico-sdk       RP2040/RP2350: ``pico-tflmicro`` (CMSIS-NN kernels), stdio over USB
@@ -184,7 +184,7 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
                   cmsis_nn: bool = False) -> list[str]:
     """The one command that builds a generated TFLM project (run it in ``project_dir``).
 
-    ``tflm_dir`` (default: the ``TFLM_DIR`` environment variable) and ``cmsis_nn`` apply to CMake projects.
+    ``tflm_dir`` (default: the ``EDGEKIT_TFLM_DIR`` environment variable) and ``cmsis_nn`` apply to CMake projects.
     ``edgekit build`` runs the same build as explicit steps (:func:`edgekit.buildsys.systems.plan_build`: CMake and
     Pico SDK projects as configure + build, the others with this command; PlatformIO with ``-j N`` added).
     """
@@ -194,9 +194,9 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     if system in ("cmake", "pico-sdk"):
         argv = ["cmake"]
         if system == "cmake":
-            tflm = tflm_dir or os.environ.get("TFLM_DIR")
+            tflm = tflm_dir or os.environ.get("EDGEKIT_TFLM_DIR")
             if tflm:
-                argv.append(f"-DTFLM_DIR={tflm}")
+                argv.append(f"-DEDGEKIT_TFLM_DIR={tflm}")
             argv.append(f"-DEDGEKIT_CMSIS_NN={'ON' if cmsis_nn else 'OFF'}")
         return [*argv, "-P", str(proj / "edgekit_build.cmake")]
     if system == "esp-idf":
@@ -210,7 +210,8 @@ def build_command(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     raise UsageError(f"{proj}: unknown build system '{system}' in {common.PROJECT_FILE}")
 
 
-def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None = None) -> list[str]:
+def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None = None,
+                  tflm_fetch: bool = False) -> list[str]:
     """What the build of a generated TFLM project needs and this machine lacks (empty: ready to build).
 
     Each entry names one program or setting and how to get it, e.g.
@@ -218,7 +219,7 @@ def missing_tools(project_dir: str | os.PathLike[str], *, tflm_dir: str | None =
     """
     proj = Path(project_dir).resolve()
     system = load_project(proj).build_system
-    return get(system).missing(proj, runtime="tflm", tflm_dir=tflm_dir)
+    return get(system).missing(proj, runtime="tflm", tflm_dir=tflm_dir, tflm_fetch=tflm_fetch)
 
 
 # ------------------------------------------------------------------------------------------------------

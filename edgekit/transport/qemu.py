@@ -255,7 +255,7 @@ class QemuInstance:
         If another process grabbed the chosen port before QEMU bound it, QEMU is restarted on a new port.
         """
         if log_path is None:
-            log_path = self.log_path.with_name(self.log_path.name.replace(".qemu.log", "") + ".link.log")
+            log_path = self.log_path.with_name(self.log_path.name.replace(".qemu.log", "") + ".serial.log")
         for attempt in range(_BIND_RETRIES):
             if self._popen is None:
                 self.start()

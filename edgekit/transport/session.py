@@ -42,17 +42,17 @@ def open_session(board: BoardProfile, *, elf: str | os.PathLike[str] | None = No
     if port is None:
         if board.qemu is None:
             raise UsageError(f"board '{board.id}' is not emulated: pass --port with the board's serial port",
-                             hint="list ports with 'python -m serial.tools.list_ports'")
+                             hint="'edgekit devices' lists the boards and serial ports attached to this machine")
         if elf is None:
             raise UsageError("no firmware ELF to run in QEMU")
         qlog = logs / f"{Path(elf).stem}.qemu.log" if logs else None
         with QemuInstance.for_board(board, elf, log_path=qlog) as qemu:
-            link_log = logs / f"{Path(elf).stem}.link.log" if logs else None
+            link_log = logs / f"{Path(elf).stem}.serial.log" if logs else None
             with qemu.link(timeout=timeout, log_path=link_log, baudrate=board.serial.baudrate) as link:
                 link.sync()
                 yield Session(Device(link, infer_timeout=infer_timeout), link, "qemu", qemu)
         return
-    link_log = logs / "serial.link.log" if logs else None
+    link_log = logs / "serial.log" if logs else None
     with Link(port, baudrate=board.serial.baudrate, timeout=timeout, log_path=link_log) as link:
         link.sync()
         yield Session(Device(link, infer_timeout=infer_timeout), link, "serial", None)
