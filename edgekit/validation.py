@@ -71,7 +71,7 @@ class ValidationResult:
 def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile = DEFAULT_BOARD, inputs: Any,
              project_dir: str | os.PathLike[str] | None = None, work_dir: str | os.PathLike[str] | None = None,
              port: str | None = None, limit: int | None = None, boards_dirs: list[str] | None = None,
-             timeout: float = 10.0, infer_timeout: float = 300.0) -> ValidationResult:
+             timeout: float = 10.0, infer_timeout: float = 300.0, layout: str | None = None) -> ValidationResult:
     """Compare the device's outputs with the TFLM host interpreter's on ``inputs``.
 
     Args:
@@ -83,10 +83,13 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
             in ``work_dir`` (default: a temporary directory).
         port: a real board's serial port (already running the project's firmware); None runs QEMU.
         limit: use at most this many samples.
+        layout: ``"nchw"`` when ``inputs`` are channels-first (a PyTorch/ONNX model's own layout; moved to the
+            converted model's NHWC / N1LC), ``"nhwc"``/None when they are laid out as the device expects.
 
     Raises:
         UsageError: the project was generated for another model; DeviceError: the device failed.
     """
+    from edgekit.frontends.layout import apply_layout
     from edgekit.samples import load_device_inputs
     from edgekit.target import resolve_target
     from edgekit.tflite_model import load_model
@@ -95,7 +98,7 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
 
     parsed = load_model(model)
     prof = load_board(board, boards_dirs)
-    samples = load_device_inputs(inputs, parsed, limit=limit)
+    samples = load_device_inputs(apply_layout(inputs, layout), parsed, limit=limit)
     proj = Path(project_dir) if project_dir is not None else _generate_and_build(parsed, prof, work_dir, boards_dirs)
     tgt = resolve_target(proj)
     sha = tgt.project.model.sha256 if tgt.project and tgt.project.model else None

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.frontends.layout import to_device_layout
+
 LAYER_SAMPLES = 50
 
 
@@ -35,15 +37,6 @@ class JobError(Exception):
     def __init__(self, message: str, hint: str | None = None, kind: str = "model") -> None:
         super().__init__(message)
         self.hint, self.kind = hint, kind
-
-
-def to_device_layout(x: np.ndarray) -> np.ndarray:
-    """Source-layout batch ``(N, C, ...)`` -> the converted model's layout: NCHW -> NHWC, NCL -> N1LC."""
-    if x.ndim == 4:
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    if x.ndim == 3:
-        return np.ascontiguousarray(x.transpose(0, 2, 1)[:, None])
-    return x
 
 
 def _channels_last(module: Any, rank: int) -> Any:
@@ -86,7 +79,8 @@ def _source_module(job: dict[str, Any]) -> tuple[Any, Any]:
         program = torch.export.load(path)
     except Exception as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise JobError(f"{path}: torch.export.load failed (torch {torch.__version__}): {text}",
+        saved_by = saved_with(path)
+        raise JobError(f"{path}: torch.export.load failed ({saved_by}; this is torch {torch.__version__}): {text}",
                        hint="a .pt2 must come from torch.export.save with the same or an older torch; "
                             "export it again with this torch, or pass the nn.Module from Python") from None
     module = program.module()
@@ -97,6 +91,20 @@ def _source_module(job: dict[str, Any]) -> tuple[Any, Any]:
         return (out[0] if isinstance(out, (tuple, list)) else out).numpy()
 
     return module, reference
+
+
+def saved_with(path: str) -> str:
+    """"saved by torch X (schema M.m)" from a .pt2 archive's models/model.json, or "saved by an unknown torch"."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            name = next(n for n in z.namelist() if n.endswith("models/model.json"))
+            meta = json.loads(z.read(name))
+        schema = meta.get("schema_version") or {}
+        return f"saved by torch {meta.get('torch_version', '?')} (schema {schema.get('major')}.{schema.get('minor')})"
+    except Exception:
+        return "saved by an unknown torch"
 
 
 def _source_ops(module: Any, sample: Any) -> dict[str, int]:
@@ -185,8 +193,9 @@ def _evaluate(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray) -> tuple[np.
 def _layer_sqnr(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray) -> list[dict[str, Any]]:
     """Per-op-output SQNR int8 vs float TFLite, ops matched by position.
 
-    Both graphs come from the same wrapper, so they have the same op sequence except for int8->int8
-    QUANTIZE (requantize) ops the quantized graph may add; those are skipped. Other differences: no layers.
+    Both graphs come from the same wrapper, so their compute ops come in the same order; the int8 graph
+    may add requantizing QUANTIZE ops and either may have RESHAPEs the other folded; those are skipped.
+    When the remaining sequences still differ, no layer is matched (empty list).
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -197,8 +206,9 @@ def _layer_sqnr(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray) -> list[di
         return it
 
     q, f = interp(int8_bytes), interp(float_bytes)
-    q_ops = [o for o in q._get_ops_details() if o["op_name"] != "QUANTIZE"]
-    f_ops = f._get_ops_details()
+    skip = ("QUANTIZE", "DEQUANTIZE", "RESHAPE")
+    q_ops = [o for o in q._get_ops_details() if o["op_name"] not in skip]
+    f_ops = [o for o in f._get_ops_details() if o["op_name"] not in skip]
     if [o["op_name"] for o in q_ops] != [o["op_name"] for o in f_ops]:
         return []
     qi, fi = q.get_input_details()[0], f.get_input_details()[0]
@@ -209,7 +219,7 @@ def _layer_sqnr(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray) -> list[di
         f.set_tensor(fi["index"], x[k : k + 1].astype(np.float32))
         q.invoke()
         f.invoke()
-        for j, (qo, fo) in enumerate(zip(q_ops, f_ops)):
+        for j, (qo, fo) in enumerate(zip(q_ops, f_ops, strict=True)):
             qt = q._get_tensor_details(qo["outputs"][0], 0)
             scale, zp = qt["quantization"]
             deq = (q.get_tensor(qt["index"]).astype(np.float32) - zp) * (scale or 1.0)

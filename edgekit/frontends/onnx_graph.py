@@ -179,14 +179,15 @@ def _run(op: str, a: list[Any], at: dict[str, Any], consts: dict[str, np.ndarray
         lo = at.get("min", None if len(names) < 2 else _scalar(consts, names[1]))
         hi = at.get("max", None if len(names) < 3 else _scalar(consts, names[2]))
         if lo == 0.0 and hi == 6.0:
-            return F.relu6(a[0])
+            return F.hardtanh(a[0], 0.0, 6.0)  # as nn.ReLU6 exports: the quantizer knows hardtanh, not relu6
         return torch.clamp(a[0], lo, hi)
     if op == "BatchNormalization":
         return F.batch_norm(a[0], a[3], a[4], a[1], a[2], False, 0.0, at.get("epsilon", 1e-5))
     if op in ("MaxPool", "AveragePool"):
         return _pool(op, a[0], at)
-    if op == "GlobalAveragePool":
-        return a[0].mean(dim=tuple(range(2, a[0].dim())), keepdim=True)
+    if op == "GlobalAveragePool":  # adaptive pooling: the op litert-torch's int8 quantizer annotates
+        pool = {3: F.adaptive_avg_pool1d, 4: F.adaptive_avg_pool2d}.get(a[0].dim())
+        return pool(a[0], 1) if pool else a[0].mean(dim=tuple(range(2, a[0].dim())), keepdim=True)
     if op == "ReduceMean":
         axes = at.get("axes") or (_const(consts, names[1]).tolist() if len(names) > 1 else None)
         dims = tuple(axes) if axes is not None else tuple(range(a[0].dim()))
