@@ -49,12 +49,14 @@ class SourceReport(ConversionReport):
 
 def convert_source(model: Any, calib: Any, *, sample: Any = None, val: Any = None, val_labels: Any = None,
                    output: str | os.PathLike | None = None, io_dtype: str = "int8", task: str = "auto",
-                   num_calib: int | None = None, timeout: float = 600.0) -> Any:
+                   num_calib: int | None = None, timeout: float = 600.0, channels_last: bool = True) -> Any:
     """Convert an ``.onnx`` file, a ``.pt2`` program or an ``nn.Module`` (with ``sample``) to int8 TFLite.
 
     Returns an :class:`edgekit.conversion.ConversionResult` whose report is a :class:`SourceReport`.
     Raises ModelError/UnsupportedOpError/NativeCrash (converter failures, in the child), DataError,
     UsageError, ToolMissing (the ``torch``/``onnx`` extra is not installed).
+    ``channels_last=False`` keeps the source's NCHW input (litert-torch then leaves a TRANSPOSE at the
+    input): the measured alternative in benchmarks/convert.py, not for use.
     """
     from edgekit.conversion import ConversionResult, _check_output, verify_full_int8
     from edgekit.fsutil import write_atomic
@@ -72,7 +74,8 @@ def convert_source(model: Any, calib: Any, *, sample: Any = None, val: Any = Non
         name, model_path, sample_shape = _stage(kind, model, sample, calib, job_dir)
         x_cal = collect_samples(calib, what="calibration data", sample_shape=sample_shape, limit=num_calib)
         x_val, y_val = _validation(val, val_labels, sample_shape)
-        job: dict[str, Any] = {"kind": kind, "model_path": str(model_path), "calib": x_cal}
+        job: dict[str, Any] = {"kind": kind, "model_path": str(model_path), "calib": x_cal,
+                               "channels_last": channels_last}
         if x_val is not None:
             job["val"] = x_val
         from edgekit.frontends._child import run_job
