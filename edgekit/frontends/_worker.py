@@ -125,9 +125,10 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     rank = calib.ndim
     src, reference = _source_module(job)  # before importing litert-torch: a bad .pt2 fails in seconds
     import litert_torch
-    from litert_torch.quantize import pt2e_quantizer as pq
     from litert_torch.quantize import quant_config as qc
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from edgekit.frontends._quantizer import make_quantizer
 
     dev_calib = to_device_layout(calib)
     if not job.get("channels_last", True):  # measured alternative (benchmarks): the NCHW input kept as is
@@ -137,7 +138,7 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     t0 = time.perf_counter()
     try:
         source_ops = _source_ops(src, torch.from_numpy(calib[:1]))
-        quantizer = pq.PT2EQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
+        quantizer = make_quantizer()
         prepared = prepare_pt2e(torch.export.export(model, (sample,)).module(), quantizer)
         with torch.no_grad():
             for i in range(len(dev_calib)):
