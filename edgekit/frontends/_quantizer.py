@@ -2,7 +2,8 @@
 
 litert-torch 0.10's static int8 quantizer annotates conv/linear/add/mul/cat/pooling and fixed-range ops
 (sigmoid, tanh, ...). A GELU, and a ``mean`` fed by one, stay float, and edgekit refuses the hybrid
-model. Here they get int8 observers on their input and output (TFLite's int8 GELU requantizes).
+model. Here they get int8 observers on their input and output (TFLite's int8 GELU requantizes). Note:
+the int8 GELU runs on LiteRT, but the TFLM host interpreter (tflite-micro nightly) has no GELU kernel.
 SiLU still stays float (its LOGISTIC needs the fixed 1/256 output scale; not solved here) and is refused.
 Runs in the converter's child process only.
 """
