@@ -3,8 +3,8 @@
 Three architectures cover what the front-ends must map: a CNN (BatchNorm, depthwise conv, ReLU6,
 Hardswish) on scikit-learn's digits in NCHW, an MLP on the same digits flattened, and a 1D-conv
 sequence model (BatchNorm, ReLU6) on synthetic sine waves (NCL). No GELU: it converts to an int8
-GELU, which the TFLM host interpreter (tflite-micro nightly) has no kernel for (measured). Nothing is downloaded; training is seeded.
-``torch`` is imported inside the functions (the ``torch`` extra).
+GELU, which the TFLM host interpreter (tflite-micro nightly) has no kernel for (measured).
+Nothing is downloaded; training is seeded. ``torch`` is imported inside the functions (the ``torch`` extra).
 """
 
 from __future__ import annotations
