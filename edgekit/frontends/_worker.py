@@ -237,7 +237,7 @@ def _layer_sqnr(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray) -> list[di
     for j, qo in enumerate(q_ops):
         qt = q._get_tensor_details(qo["outputs"][0], 0)
         sqnr = float("inf") if noise[j] == 0 else float(10 * np.log10(max(sig[j], 1e-30) / noise[j]))
-        layers.append({"name": f"#{qo['index']} {qo['op_name']}", "op": qo["op_name"],
+        layers.append({"name": f"op #{qo['index']} output", "op": qo["op_name"],
                        "shape": [int(s) for s in qt["shape"]], "dtype": np.dtype(qt["dtype"]).name,
                        "scale": float(qt["quantization"][0]), "zero_point": int(qt["quantization"][1]),
                        "sqnr_db": sqnr, "max_abs_error": float(worst[j])})
