@@ -90,6 +90,17 @@ def test_cnn_from_pytorch_is_byte_exact_on_qemu_with_nchw_inputs(cnn_result: dic
     res = validate(cnn_result["path"], board="qemu-cortex-m4", inputs=inputs, work_dir=tmp_path / "fw",
                    layout="nchw")
     assert res.inputs == 3 and res.byte_exact == 3 and res.ok, res.to_dict()["mismatches"]
+    # bench takes the same NCHW file: its first output equals TFLM's on that sample moved to NHWC
+    from edgekit.benchmarking import bench
+    from edgekit.frontends.layout import to_device_layout
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+
+    b = bench(res.project_dir, runs=1, warmup=0, inputs=inputs, layout="nchw")
+    sg = load_model(cnn_result["path"]).main
+    q = sg.tensors[sg.inputs[0]].quantization
+    x0 = np.clip(np.round(to_device_layout(cnn_result["x_test"][:1]) / q.scale[0]) + q.zero_point[0], -128, 127)
+    assert b.output["hex"] == tflm_run(cnn_result["path"], x0.astype(np.int8))[0][0].tobytes().hex()
 
 
 def test_mlp_onnx_through_the_cli_agrees_with_onnxruntime(trained: dict, tmp_path: Path) -> None:
@@ -274,3 +285,21 @@ def test_cli_help_and_inspect_tflite_do_not_import_torch() -> None:
             "bad = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx', 'litert_torch', 'onnxruntime'}); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_layout_flag_moves_channels_first_data_to_the_device_layout(tmp_path: Path) -> None:
+    from edgekit.errors import DataError, UsageError
+    from edgekit.frontends.layout import apply_layout
+
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)  # N, C, H, W
+    np.save(tmp_path / "x.npy", x)
+    y = apply_layout(tmp_path / "x.npy", "nchw")
+    assert y.shape == (2, 4, 5, 3) and y[1, 2, 3, 0] == x[1, 0, 2, 3] and y[0, 1, 4, 2] == x[0, 2, 1, 4]
+    seq = np.arange(2 * 3 * 7, dtype=np.float32).reshape(2, 3, 7)  # N, C, L -> N, 1, L, C
+    z = apply_layout(seq, "nchw")
+    assert z.shape == (2, 1, 7, 3) and z[1, 0, 6, 2] == seq[1, 2, 6]
+    assert apply_layout("as-is.npy", "nhwc") == "as-is.npy" and apply_layout(x, None) is x
+    with pytest.raises(DataError, match="expected a batch"):
+        apply_layout(np.zeros((4, 64), np.float32), "nchw")
+    with pytest.raises(UsageError):
+        apply_layout(x, "chw")
