@@ -5,7 +5,11 @@ and MobileNetV2 alpha 0.35, 96×96×3, 10 classes, random weights (no downloads)
 moving statistics are calibrated on synthetic images, so activations have realistic ranges.
 Writes benchmarks/results/convert.json and prints a table.
 
-    python benchmarks/convert.py [--num-calib 100] [--num-val 200]
+With ``--frontends``: the PyTorch and ONNX routes instead (issue #15; needs the torch/onnx extras), side
+by side with the Keras route for the same three architectures (see benchmarks/_frontend_rows.py), written
+to benchmarks/results/convert_frontends.json.
+
+    python benchmarks/convert.py [--num-calib 100] [--num-val 200] [--frontends]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "convert.json"
+RESULTS_FRONTENDS = ROOT / "benchmarks" / "results" / "convert_frontends.json"
 
 
 def synthetic_images(n: int, size: int = 96, seed: int = 0) -> np.ndarray:
@@ -93,7 +98,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--num-calib", type=int, default=100)
     parser.add_argument("--num-val", type=int, default=200)
+    parser.add_argument("--frontends", action="store_true", help="the PyTorch/ONNX routes beside the Keras route")
     args = parser.parse_args()
+    if args.frontends:
+        return frontends(args.num_calib)
     from edgekit.conversion import import_tensorflow
     from edgekit.examples_data import digits_cnn_artifacts
 
@@ -131,6 +139,40 @@ def main() -> int:
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     _print(rows)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+def frontends(num_calib: int) -> int:
+    """The PyTorch/ONNX rows: write convert_frontends.json and print them."""
+    from _frontend_rows import frontend_rows
+
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    rows = frontend_rows(num_calib)
+    import litert_torch
+    import tensorflow as tf
+    import torch
+
+    out = {"benchmark": "convert (PyTorch/ONNX routes)", "date": time.strftime("%Y-%m-%d"),
+           "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                       "tensorflow": tf.__version__, "torch": torch.__version__,
+                       "litert_torch": litert_torch.__version__,
+                       "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
+           "wall_s": round(time.perf_counter() - t0, 1), "results": rows}
+    RESULTS_FRONTENDS.write_text(json.dumps(out, indent=2) + "\n")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="PyTorch / ONNX / Keras routes to full int8 (agreement: TFLM int8 vs source float)")
+    for col in ("arch", "route", "float KB", "int8 KB", "int8+float conv s", "agreement", "int8 acc", "extra ops"):
+        table.add_column(col, justify="left" if col in ("arch", "route", "extra ops") else "right")
+    for r in rows:
+        table.add_row(r["architecture"], r["route"], f"{r['float_bytes'] / 1024:.1f}", f"{r['int8_bytes'] / 1024:.1f}",
+                      f"{r['convert_int8_s']:.1f}+{r['convert_float_reference_s']:.1f}",
+                      f"{r['tflm_top1_agreement_with_source_float']:.1%}", f"{r['tflm_int8_accuracy']:.1%}",
+                      ", ".join(f"{k}×{v}" for k, v in r["extra_ops"].items()) or "none")
+    Console(width=180).print(table)
+    print(f"wrote {RESULTS_FRONTENDS.relative_to(ROOT)}")
     return 0
 
 

@@ -154,7 +154,7 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
           boards_dirs: list[str] | None = None, timeout: float = 10.0, infer_timeout: float = 300.0,
           log_dir: str | os.PathLike[str] | None = None, power: Any = None, baudrate: int | None = None,
           energy_mode: str | None = None, host: str | None = None, threads: int | None = None,
-          xnnpack: bool = True) -> BenchResult:
+          xnnpack: bool = True, layout: str | None = None) -> BenchResult:
     """Benchmark a generated project (or an ELF) on a board; or a model or bundle on a Linux board.
 
     Args:
@@ -176,13 +176,18 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         energy_mode: ``levels`` (GPIO high during the timed inferences) or ``edges`` (MLPerf Tiny
             timestamp pulses); also settable in the spec as ``windows=edges``. Default: what the board's
             ``firmware.gpio_energy_pin`` produces (``edges`` for a ``:mlperf`` pin, else ``levels``).
+        layout: ``"nchw"`` when ``inputs`` are channels-first (a PyTorch/ONNX model's own layout; moved to the
+            converted model's NHWC / N1LC); ``"nhwc"``/None: as the device expects.
 
     Raises:
         DeviceError: the device crashed, hung, rebooted or answered an error (message and log path included).
     """
+    from edgekit.frontends.layout import apply_layout
     from edgekit.samples import load_device_inputs, random_inputs
     from edgekit.transport.session import open_session
 
+    if inputs is not None:
+        inputs = apply_layout(inputs, layout)
     if runs < 1 or warmup < 0:
         raise UsageError(f"runs must be >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
     if is_linux_target(target, board, host, boards_dirs):

@@ -64,11 +64,13 @@ class ConversionResult:
 def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
             output: str | os.PathLike | None = None, io_dtype: str | None = None, activations: str = "int8",
             task: str = "auto", progress: bool = True, num_calib: int | None = None, isolate: bool = True,
-            timeout: float | None = None) -> ConversionResult:
+            timeout: float | None = None, sample: Any = None) -> ConversionResult:
     """Convert a model to a full-integer TFLite flatbuffer and measure what quantization cost.
 
     Args:
-        model: a Keras 3 model, a ``.keras``/``.h5`` file, or a SavedModel directory.
+        model: a Keras 3 model, a ``.keras``/``.h5`` file, or a SavedModel directory; or a PyTorch/ONNX
+            model: an ``.onnx`` file, a ``torch.export`` program (``.pt2``) or a ``torch.nn.Module``
+            (with ``sample``), converted by :mod:`edgekit.frontends` (data in the model's own NCHW layout).
         calib: calibration inputs (float32, the model's input shape): an array ``(N, ...)``, a
             ``.npy``/``.npz`` path, an iterable of arrays/batches/``(x, y)`` pairs, or a ``tf.data.Dataset``.
         val: validation inputs, same forms as ``calib`` (a ``.npz`` may carry labels as ``y``).
@@ -85,6 +87,7 @@ def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
         num_calib: use at most this many calibration samples (default: all).
         isolate: run TensorFlow in a child process (a native crash becomes :class:`NativeCrash`).
         timeout: seconds the child may take (default 1800); past it, it is stopped (``NativeCrash``).
+        sample: for a ``torch.nn.Module``: one input batch of 1 (the shape the module is exported with).
 
     Raises:
         ModelError: missing/unreadable model, an already converted ``.tflite``, float/hybrid ops left.
@@ -98,6 +101,16 @@ def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
     io = _io_dtype(io_dtype, acts)
     if task not in TASKS:
         raise UsageError(f"task: {task!r} is not one of {', '.join(TASKS)}")
+    from edgekit.frontends import source_kind
+
+    if source_kind(model) is not None:  # PyTorch / ONNX: their own front-end, converters in a child process
+        from edgekit.frontends.convert import convert_source
+
+        if activations != "int8":
+            raise UsageError(f"activations={activations!r}: PyTorch/ONNX models convert to int8 activations only")
+        return convert_source(model, calib, sample=sample, val=val, val_labels=val_labels, output=output,
+                              io_dtype=io_dtype or "int8", task=task, num_calib=num_calib,
+                              timeout=timeout or 600.0)
     out_path = _check_output(output)
     if isinstance(model, (str, os.PathLike)):
         _check_model_path(Path(model))

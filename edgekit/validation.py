@@ -73,7 +73,7 @@ class ValidationResult:
 def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile = DEFAULT_BOARD, inputs: Any,
              project_dir: str | os.PathLike[str] | None = None, work_dir: str | os.PathLike[str] | None = None,
              port: str | None = None, limit: int | None = None, boards_dirs: list[str] | None = None,
-             timeout: float = 10.0, infer_timeout: float = 300.0) -> ValidationResult:
+             timeout: float = 10.0, infer_timeout: float = 300.0, layout: str | None = None) -> ValidationResult:
     """Compare the device's outputs with the TFLM host interpreter's on ``inputs``.
 
     Args:
@@ -86,16 +86,19 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
             result's ``project_dir`` and log are then empty).
         port: a real board's serial port (already running the project's firmware); None runs QEMU.
         limit: use at most this many samples.
+        layout: ``"nchw"`` when ``inputs`` are channels-first (a PyTorch/ONNX model's own layout; moved to the
+            converted model's NHWC / N1LC), ``"nhwc"``/None when they are laid out as the device expects.
 
     Raises:
         UsageError: the project was generated for another model; DeviceError: the device failed.
     """
+    from edgekit.frontends.layout import apply_layout
     from edgekit.samples import load_device_inputs
     from edgekit.tflite_model import load_model
 
     parsed = load_model(model)
     prof = load_board(board, boards_dirs)
-    samples = load_device_inputs(inputs, parsed, limit=limit)
+    samples = load_device_inputs(apply_layout(inputs, layout), parsed, limit=limit)
     scratch = None  # a temporary project: removed after a successful run, kept (with its logs) after a failure
     if project_dir is None and work_dir is None:
         scratch = Path(tempfile.mkdtemp(prefix="edgekit-validate-"))

@@ -18,6 +18,8 @@ from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, r
 @click.option("--input", "--inputs", "input_file", type=click.Path(exists=True, dir_okay=False),
               help="Input sample: .npy (int8, or float32 quantized with the input's scale), .npz or raw .bin; "
                    "with several samples the first is used (--inputs is the same option, as in validate).")
+@click.option("--layout", type=click.Choice(["nhwc", "nchw"]), default="nhwc", show_default=True,
+              help="Layout of --input: nchw for a PyTorch/ONNX model's own channels-first data.")
 @click.option("--port", help="Serial port (or pyserial URL) of a real board already running the firmware.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds allowed per command.")
 @click.option("--json", "as_json", is_flag=True, help="Print the edgekit.bench/1 JSON instead of a table.")
@@ -38,7 +40,7 @@ from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, r
               help="Write an HTML plot: current trace with inference windows, latency histogram.")
 @click.pass_context
 def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: int, input_file: str | None,
-        port: str | None, timeout: float, as_json: bool, save: str | None, power: str | None,
+        layout: str, port: str | None, timeout: float, as_json: bool, save: str | None, power: str | None,
         baud: int | None, host: str | None, threads: int | None, no_xnnpack: bool, battery: str | None,
         rate: str | None, sleep: str | None, derate: float, plot: str | None) -> None:
     """Benchmark TARGET on a board: a generated project directory or firmware ELF (MCU boards), or a
@@ -58,7 +60,7 @@ def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: i
               "boards_dirs": boards_dirs, "save": save}
     result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
                    boards_dirs=boards_dirs, timeout=timeout, power=power, baudrate=baud, host=host, threads=threads,
-                   xnnpack=not no_xnnpack)
+                   xnnpack=not no_xnnpack, layout=layout)
     _finish(result.to_dict(), as_json, **extras)
 
 

@@ -36,7 +36,10 @@ from edgekit.cli import echo_json
 def cmd(ctx: click.Context, model: Path, calib: Path, val: Path | None, val_labels: Path | None, activations: str,
         io_dtype: str | None, task: str, num_calib: int | None, output: Path, as_json: bool,
         report_path: Path | None, timeout: float) -> None:
-    """Convert MODEL (.keras, .h5 or a SavedModel directory) to a full-integer .tflite.
+    """Convert MODEL (.keras, .h5, a SavedModel directory, .onnx or a torch.export .pt2) to a full-integer .tflite.
+
+    For .onnx/.pt2 models give --calib/--val in the model's own layout (NCHW); the report compares the int8
+    model with the source framework's float outputs and says which layout the device expects.
 
     Prints sizes, accuracy (or error) of float vs quantized and the per-layer SQNR, worst layer first.
     Recurrent layers (LSTM, GRU, SimpleRNN) are unrolled. TensorFlow runs in a child process; its
@@ -68,6 +71,10 @@ def cmd(ctx: click.Context, model: Path, calib: Path, val: Path | None, val_labe
 
     console = Console()
     render_report(result.report, console)
+    if hasattr(result.report, "device_layout"):
+        from edgekit.frontends.convert import render_source
+
+        render_source(result.report, console)
     if result.comparison is not None:
         render_comparison(result.comparison, console)
     console.print(f"wrote {output} ({result.report.label}, {result.report.int8_size:,} bytes)")

@@ -18,7 +18,21 @@ from edgekit.cli import echo_json
 @click.option("--layers/--no-layers", default=True, show_default=True, help="Show the per-layer table.")
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board_id: str | None, as_json: bool, no_arena: bool, layers: bool) -> None:
-    """Ops, tensors, parameters, MACs, TFLM arena, flash estimate and board fit of a .tflite MODEL."""
+    """Ops, tensors, parameters, MACs, TFLM arena, flash estimate and board fit of a .tflite MODEL.
+
+    For an .onnx or .pt2 MODEL: its parameters, MACs and which ops conversion maps (and which it refuses).
+    """
+    if model.lower().endswith((".onnx", ".pt2")):
+        from rich.console import Console
+
+        from edgekit.frontends.forecast import forecast, render
+
+        fc = forecast(model)
+        if as_json:
+            echo_json(fc.to_dict())
+        else:
+            render(fc, Console(width=None if sys.stdout.isatty() else 160))
+        return
     from edgekit.inspection import inspect
 
     board = None

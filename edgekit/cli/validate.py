@@ -17,15 +17,17 @@ from edgekit.cli import echo_json
 @click.option("--work-dir", type=click.Path(file_okay=False), help="Where to generate the project.")
 @click.option("--port", help="Serial port of a real board already running the project's firmware.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use at most this many samples.")
+@click.option("--layout", type=click.Choice(["nhwc", "nchw"]), default="nhwc", show_default=True,
+              help="Layout of --inputs: nchw for a PyTorch/ONNX model's own channels-first data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board: str, inputs: str, project_dir: str | None, work_dir: str | None,
-        port: str | None, limit: int | None, as_json: bool) -> None:
+        port: str | None, limit: int | None, layout: str, as_json: bool) -> None:
     """Check that the firmware computes what TFLM computes for MODEL; exit code 1 when an output differs."""
     from edgekit.validation import validate
 
     res = validate(model, board=board, inputs=inputs, project_dir=project_dir, work_dir=work_dir, port=port,
-                   limit=limit, boards_dirs=(ctx.obj or {}).get("boards_dirs"))
+                   limit=limit, boards_dirs=(ctx.obj or {}).get("boards_dirs"), layout=layout)
     if as_json:
         echo_json(res.to_dict())
     else:
