@@ -104,16 +104,14 @@ def test_a_clock_module_needs_an_stm32_uart(tmp_path: Path) -> None:
 
 def _generate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, board: Any) -> Path:
     """Generate a project without the AOT code generator; returns its src/ directory."""
-    import edgekit.codegen.project as project_mod
-    from edgekit.generation import generate
+    from edgekit.codegen.project import generate_aot
 
     def fake(m: Any, model_dir: Path, *_: Any, **__: Any) -> tuple[int, int, str]:
         (model_dir / "ek_model.c").write_text("/* model */\n")
         return 0, 0, "fake"
 
-    monkeypatch.setattr(project_mod, "_generate_model_sources", fake)
     out = tmp_path / "p"
-    generate(shared_model(HELLO), board=board, out_dir=out)
+    generate_aot(shared_model(HELLO), load_board(board), out_dir=out, model_sources=fake)
     return out / "src"
 
 

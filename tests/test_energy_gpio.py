@@ -129,24 +129,22 @@ def test_qemu_trace_args_and_levels() -> None:
 
 
 def test_config_header_carries_the_pin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edgekit.codegen import project as project_mod
-    from edgekit.generation import generate
+    from edgekit.codegen.project import generate_aot
 
     def fake(m: object, model_dir: Path, *_: object, **__: object) -> tuple[int, int, str]:
         shutil.copyfile(FIXTURE / "ek_model.h", model_dir / "ek_model.h")
         shutil.copyfile(FIXTURE / "ek_model.c", model_dir / "ek_model.c")
         return 512, 0, "fixture"
 
-    monkeypatch.setattr(project_mod, "_generate_model_sources", fake)
     model = shared_model("mlperf_tiny/kws_ds_cnn_int8.tflite")
-    generate(model, "qemu-cortex-m4", out_dir=tmp_path / "on")
+    generate_aot(model, load_board("qemu-cortex-m4"), out_dir=tmp_path / "on", model_sources=fake)
     config = (tmp_path / "on" / "src" / "ek_config.h").read_text()
     assert "#define EK_GPIO_ENERGY 1\n" in config and "#define EK_GPIO_HIGH_ADDR 0x40028000u\n" in config
     boards = tmp_path / "boards"
     boards.mkdir()
     src = (REPO / "boards" / "qemu" / "qemu-cortex-m4.yaml").read_text()
     (boards / "qemu-cortex-m4.yaml").write_text("\n".join(ln for ln in src.splitlines() if "gpio_energy" not in ln))
-    generate(model, "qemu-cortex-m4", out_dir=tmp_path / "off", boards_dirs=[boards])
+    generate_aot(model, load_board("qemu-cortex-m4", [boards]), out_dir=tmp_path / "off", model_sources=fake)
     config = (tmp_path / "off" / "src" / "ek_config.h").read_text()
     assert "#define EK_GPIO_ENERGY 0\n" in config and "EK_GPIO_HIGH_ADDR" not in config
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, need_module, need_tool, shared_model
 
+from edgekit.boards import load_board
 from edgekit.buildsys import build
-from edgekit.codegen import project as project_mod
+from edgekit.codegen.project import generate_aot
 from edgekit.errors import BuildError, ToolMissing, UsageError
 from edgekit.generation import generate
 from edgekit.manifest import PROJECT_FILE
@@ -96,14 +97,16 @@ def host_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return compile_host(sources, [FIXTURE, COMMON], out / "ekhost")
 
 
-def use_fixture_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make generate() put the hand-written fixture model into the project instead of AOT output."""
-    def fake(m, model_dir: Path, sparse: str = "auto", features: object = None) -> tuple[int, int, str]:
-        shutil.copyfile(FIXTURE / "ek_model.h", model_dir / "ek_model.h")
-        shutil.copyfile(FIXTURE / "ek_model.c", model_dir / "ek_model.c")
-        return 512, 0, "fixture_kws_like"
+def fixture_sources(m, model_dir: Path, sparse: str = "auto", features: object = None) -> tuple[int, int, str]:
+    """The hand-written fixture model in place of the AOT generator's output (``generate_aot(model_sources=)``)."""
+    shutil.copyfile(FIXTURE / "ek_model.h", model_dir / "ek_model.h")
+    shutil.copyfile(FIXTURE / "ek_model.c", model_dir / "ek_model.c")
+    return 512, 0, "fixture_kws_like"
 
-    monkeypatch.setattr(project_mod, "_generate_model_sources", fake)
+
+def generate_fixture(model, board: str = "qemu-cortex-m4", *, boards_dirs: list[Path] | None = None, **kw: object):
+    """A firmware project for ``board`` with the fixture model in it (a GenerateResult)."""
+    return generate_aot(model, load_board(board, boards_dirs), model_sources=fixture_sources, **kw)
 
 
 # ------------------------------------------------------------------------------ protocol on the host ---
@@ -224,11 +227,10 @@ def test_protocol_survives_garbage(host_exe: Path) -> None:
 # ------------------------------------------------------------------------------ generate ---------------
 
 def test_generate_project_files_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fixture_model(monkeypatch)
     model = shared_model(KWS)
-    res = generate(model, "qemu-cortex-m33", out_dir=tmp_path / "p", stack_bytes=4096)
+    res = generate_fixture(model, "qemu-cortex-m33", out_dir=tmp_path / "p", stack_bytes=4096)
     root = tmp_path / "p"
-    assert res.project_dir == root and res.board == "qemu-cortex-m33" and res.summary["input_bytes"] == IN_BYTES
+    assert res.project_dir == root and res.board == "qemu-cortex-m33" and res.input_bytes == IN_BYTES
     for f in ("CMakeLists.txt", "cmake/arm-none-eabi.cmake", "linker.ld", PROJECT_FILE, "src/ek_config.h",
               "src/ek_protocol.c", "src/ek_startup.c", "src/ek_uart_cmsdk.c", "model/ek_model.c"):
         assert (root / f).is_file(), f
@@ -252,12 +254,11 @@ def test_generate_project_files_and_config(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_generate_is_atomic_and_replaces_only_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fixture_model(monkeypatch)
     model = shared_model(KWS)
     out = tmp_path / "p"
-    generate(model, out_dir=out)
+    generate_fixture(model, out_dir=out)
     (out / "build").mkdir()
-    generate(model, out_dir=out, name="again")  # an earlier project is replaced (build dir included)
+    generate_fixture(model, out_dir=out, name="again")  # an earlier project is replaced (build dir included)
     assert json.loads((out / PROJECT_FILE).read_text())["name"] == "again"
     assert not (out / "build").exists()
 
@@ -265,12 +266,12 @@ def test_generate_is_atomic_and_replaces_only_projects(tmp_path: Path, monkeypat
         (model_dir / "half.c").write_text("/* half */")
         raise UsageError("AOT failed half way")
 
-    monkeypatch.setattr(project_mod, "_generate_model_sources", boom)
+    m4 = load_board("qemu-cortex-m4")
     with pytest.raises(UsageError, match="half way"):
-        generate(model, out_dir=tmp_path / "q")
+        generate_aot(model, m4, out_dir=tmp_path / "q", model_sources=boom)
     assert not (tmp_path / "q").exists()
     with pytest.raises(UsageError, match="half way"):
-        generate(model, out_dir=out)
+        generate_aot(model, m4, out_dir=out, model_sources=boom)
     assert json.loads((out / PROJECT_FILE).read_text())["name"] == "again"  # old project untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
 
@@ -278,7 +279,7 @@ def test_generate_is_atomic_and_replaces_only_projects(tmp_path: Path, monkeypat
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     with pytest.raises(UsageError, match="not an edgekit project"):
-        generate(model, out_dir=other)
+        generate_fixture(model, out_dir=other)
     assert (other / "notes.txt").read_text() == "mine"
 
 
@@ -368,15 +369,10 @@ def fixture_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     need_tool("cmake")
     model = shared_model(KWS)
     root = tmp_path_factory.mktemp("fw")
-    mp = pytest.MonkeyPatch()
-    use_fixture_model(mp)
-    try:
-        builds = {}
-        for board in QEMU_BOARDS:
-            generate(model, board, out_dir=root / board)
-            builds[board] = root / board
-    finally:
-        mp.undo()
+    builds = {}
+    for board in QEMU_BOARDS:
+        generate_fixture(model, board, out_dir=root / board)
+        builds[board] = root / board
     return builds
 
 
@@ -469,13 +465,12 @@ def test_dwt_timer_falls_back_to_systick_in_qemu(tmp_path: Path, monkeypatch: py
     """A board asking for the DWT cycle counter still times with SysTick where CYCCNT does not count (QEMU)."""
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
-    use_fixture_model(monkeypatch)
     boards = tmp_path / "boards" / "test"
     boards.mkdir(parents=True)
     src = (REPO / "boards" / "qemu" / "qemu-cortex-m7.yaml").read_text()
     (boards / "dwt-m7.yaml").write_text(src.replace("id: qemu-cortex-m7", "id: dwt-m7")
                                         .replace("  timer: systick", "  timer: dwt"))
-    generate(shared_model(KWS), "dwt-m7", out_dir=tmp_path / "p", boards_dirs=[tmp_path / "boards"])
+    generate_fixture(shared_model(KWS), "dwt-m7", out_dir=tmp_path / "p", boards_dirs=[tmp_path / "boards"])
     assert "#define EK_TIMER_DWT 1" in (tmp_path / "p" / "src" / "ek_config.h").read_text()
     res = build(tmp_path / "p", boards_dirs=[str(tmp_path / "boards")])
     dev = QemuBoard(res.elf, "mps2-an500", "cortex-m7")
@@ -493,7 +488,6 @@ def test_dwt_timer_falls_back_to_systick_in_qemu(tmp_path: Path, monkeypatch: py
 def test_build_rejects_models_that_do_not_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
-    use_fixture_model(monkeypatch)
     src = (REPO / "boards" / "qemu" / "qemu-cortex-m4.yaml").read_text()
     boards = tmp_path / "boards" / "test"
     boards.mkdir(parents=True)
@@ -506,10 +500,10 @@ def test_build_rejects_models_that_do_not_fit(tmp_path: Path, monkeypatch: pytes
     budget = src.replace("id: qemu-cortex-m4", "id: tiny-budget").replace("ram_kb: 4096", "ram_kb: 8")
     (boards / "tiny-budget.yaml").write_text(budget)
     model = shared_model(KWS)
-    generate(model, "tiny-flash", out_dir=tmp_path / "a", boards_dirs=[tmp_path / "boards"])
+    generate_fixture(model, "tiny-flash", out_dir=tmp_path / "a", boards_dirs=[tmp_path / "boards"])
     with pytest.raises(BuildError, match=r"model does not fit: needs \d+(\.\d)? KB flash, board tiny-flash has 4 KB"):
         build(tmp_path / "a")
-    generate(model, "tiny-budget", out_dir=tmp_path / "b", boards_dirs=[tmp_path / "boards"])
+    generate_fixture(model, "tiny-budget", out_dir=tmp_path / "b", boards_dirs=[tmp_path / "boards"])
     with pytest.raises(BuildError, match=r"model does not fit: needs \d+(\.\d)? KB RAM, board tiny-budget has 8 KB"):
         build(tmp_path / "b")
     report = json.loads((tmp_path / "b" / "build" / "edgekit_build.json").read_text())
@@ -517,8 +511,7 @@ def test_build_rejects_models_that_do_not_fit(tmp_path: Path, monkeypatch: pytes
 
 
 def test_build_tool_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fixture_model(monkeypatch)
-    generate(shared_model(KWS), out_dir=tmp_path / "p")
+    generate_fixture(shared_model(KWS), out_dir=tmp_path / "p")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(ToolMissing, match="cmake") as exc:
         build(tmp_path / "p")
@@ -528,8 +521,7 @@ def test_build_tool_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_build_reports_compile_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
-    use_fixture_model(monkeypatch)
-    generate(shared_model(KWS), out_dir=tmp_path / "p")
+    generate_fixture(shared_model(KWS), out_dir=tmp_path / "p")
     (tmp_path / "p" / "model" / "ek_model.c").write_text("int broken(void) { return 1 }\n")
     with pytest.raises(BuildError, match="firmware build failed") as exc:
         build(tmp_path / "p")

@@ -114,15 +114,11 @@ def test_nrf_pins_are_pin_numbers(tmp_path: Path, pins: dict[str, Any], field: s
 
 # ------------------------------------------------------------------ generated configuration -------------
 
-def _fake_model_sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Skip the AOT code generator: these tests look only at the firmware core and ek_config.h."""
-    import edgekit.codegen.project as project_mod
-
-    def fake(m: Any, model_dir: Path, *_: Any, **__: Any) -> tuple[int, int, str]:
-        (model_dir / "ek_model.c").write_text("/* model */\n")
-        return 0, 0, "fake"
-
-    monkeypatch.setattr(project_mod, "_generate_model_sources", fake)
+def _fake_model_sources(m: Any, model_dir: Path, *_: Any, **__: Any) -> tuple[int, int, str]:
+    """In place of the AOT code generator (``generate_aot(model_sources=)``): these tests look only at the firmware
+    core and ek_config.h."""
+    (model_dir / "ek_model.c").write_text("/* model */\n")
+    return 0, 0, "fake"
 
 
 @pytest.mark.parametrize(("board_id", "driver", "expect"), [
@@ -139,10 +135,10 @@ def _fake_model_sources(monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_generate_picks_the_driver_and_writes_the_board_facts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               board_id: str, driver: str, expect: list[str]) -> None:
-    from edgekit.generation import generate
+    from edgekit.codegen.project import generate_aot
 
-    _fake_model_sources(monkeypatch)
-    res = generate(shared_model(HELLO), board=board_id, out_dir=tmp_path / "p")
+    res = generate_aot(shared_model(HELLO), load_board(board_id), out_dir=tmp_path / "p",
+                       model_sources=_fake_model_sources)
     uarts = sorted(f for f in res.files if Path(f).name.startswith("ek_uart_"))
     assert uarts == [f"src/{driver}"]
     config = (tmp_path / "p" / "src" / "ek_config.h").read_text()
@@ -154,12 +150,11 @@ def test_generate_picks_the_driver_and_writes_the_board_facts(tmp_path: Path, mo
 
 
 def test_generate_refuses_a_uart_without_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edgekit.generation import generate
+    from edgekit.codegen.project import generate_aot
 
-    _fake_model_sources(monkeypatch)
     board = _load_variant(tmp_path, "nrf52840dk", uart="nrf-uarte")
     with pytest.raises(UsageError, match=r"firmware.uart 'nrf-uarte' has no driver.*stm32f4-usart"):
-        generate(shared_model(HELLO), board=board, runtime="edgekit", out_dir=tmp_path / "p")  # auto: TFLM
+        generate_aot(shared_model(HELLO), board, out_dir=tmp_path / "p", model_sources=_fake_model_sources)
     assert not (tmp_path / "p").exists()
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,7 @@ class GenerateResult:
 def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: BoardProfile, *,
                  out_dir: str | os.PathLike[str], name: str | None = None,
                  stack_bytes: int = DEFAULT_STACK_BYTES, sparse: str = "auto",
-                 build_system: str | None = None) -> GenerateResult:
+                 build_system: str | None = None, model_sources: ModelSources | None = None) -> GenerateResult:
     """Render a firmware project running ``model`` on edgekit's AOT runtime into ``out_dir``: edgekit's bare-metal
     CMake firmware, or the board's own SDK with the model as that SDK's library (:mod:`edgekit.codegen.aot_project`).
 
@@ -105,6 +106,8 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
             faster), ``"off"`` or ``"force"`` (see :func:`edgekit.codegen.aot.generate_c`).
         build_system: one of :func:`edgekit.codegen.aot_project.aot_build_systems` for the board (default: its
             first: edgekit's bare-metal CMake project where the firmware core drives the board, else its SDK).
+        model_sources: what writes the model's C into the project's model directory (default
+            :func:`aot_model_sources`, the AOT code generator; tests put a hand-written model there instead).
 
     Raises:
         UsageError: a board that edgekit cannot generate for, bad name or out_dir.
@@ -134,7 +137,8 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
     try:
         model_dir = tmp / layout.model_dir
         model_dir.mkdir(parents=True)
-        arena_bytes, weights_bytes, model_name = _generate_model_sources(m, model_dir, sparse, profile.features)
+        arena_bytes, weights_bytes, model_name = (model_sources or aot_model_sources)(m, model_dir, sparse,
+                                                                                    profile.features)
         ctx = {
             "edgekit_version": __version__, "board": profile, "runtime": runtime, "name": project_name,
             "model_name": model_name, "model_sha256": m.sha256, "line_max": DEFAULT_LINE_MAX,
@@ -163,8 +167,12 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
 
 # ------------------------------------------------------------------------------------------------------
 
-def _generate_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
-                            features: CoreFeatures = PORTABLE) -> tuple[int, int, str]:
+# (model, model directory, sparse mode, core features) -> (arena bytes, weights bytes, model name)
+ModelSources = Callable[["TFLiteModel", Path, str, CoreFeatures], tuple[int, int, str]]
+
+
+def aot_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
+                      features: CoreFeatures = PORTABLE) -> tuple[int, int, str]:
     """Run the AOT code generator into ``model_dir`` for a core with ``features``; returns (arena bytes,
     weights bytes, model name)."""
     from edgekit.codegen.aot import generate_c
