@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.boards import DEFAULT_BOARD, BoardProfile, load_board
-from edgekit.errors import DeviceError, UsageError
+from edgekit.errors import DeviceError, EdgekitError, UsageError
 
 MAX_LISTED = 50  # mismatches listed in the result (all are counted)
 
@@ -105,13 +104,12 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
     try:
         result = _validate(parsed, prof, samples, project_dir, work_dir if scratch is None else scratch, port,
                            boards_dirs, timeout, infer_timeout)
-    except BaseException:
+    except EdgekitError as exc:  # the library raises, the CLI prints: the kept folder goes into the hint
         if scratch is not None:
-            print(f"edgekit: the temporary project is kept for its logs: {scratch}", file=sys.stderr)
+            kept = f"the temporary project is kept for its logs: {scratch}"
+            exc.hint = f"{exc.hint}; {kept}" if exc.hint else kept
         raise
-    if scratch is not None and not result.ok:
-        print(f"edgekit: the temporary project is kept for its logs: {scratch}", file=sys.stderr)
-    elif scratch is not None:
+    if scratch is not None and result.ok:
         shutil.rmtree(scratch, ignore_errors=True)
         result = replace(result, project_dir="", transport={**result.transport, "log": None})
     return result

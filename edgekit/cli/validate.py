@@ -56,5 +56,7 @@ def cmd(ctx: click.Context, model: str, board: str, inputs: str, project_dir: st
             console.print(f"note: {res.input_note}")
         if res.transport.get("log"):
             console.print(f"log: {res.transport.get('log')}")
+        if not res.ok and res.project_dir and project_dir is None:
+            console.print(f"the firmware project is kept for its logs: {res.project_dir}")
     if not res.ok:
         ctx.exit(1)
