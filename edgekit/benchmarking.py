@@ -96,6 +96,8 @@ class BenchResult:
     output: dict[str, Any]
     canary: str | None
     notes: list[str] = field(default_factory=list)
+    cycles: dict[str, Any] | None = None
+    per_layer: dict[str, Any] | None = None
     created_utc: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc)
                              .isoformat(timespec="seconds").replace("+00:00", "Z"))
     extra: dict[str, Any] = field(default_factory=dict)  # sections beyond the MCU ones (Linux boards: docs/sbc.md)
@@ -127,7 +129,7 @@ class BenchResult:
                 "board": self.board, "target": self.target, "device": self.device, "transport": self.transport,
                 "input": self.input, "runs": self.runs, "warmup": self.warmup, "timing": self.timing,
                 "memory": self.memory, "energy": self.energy, "output": self.output, "canary": self.canary,
-                "notes": list(self.notes), **self.extra}
+                "notes": list(self.notes), "cycles": self.cycles, "per_layer": self.per_layer, **self.extra}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (a temporary file in the same directory, then rename)."""
@@ -154,7 +156,8 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
           boards_dirs: list[str] | None = None, timeout: float = 10.0, infer_timeout: float = 300.0,
           log_dir: str | os.PathLike[str] | None = None, power: Any = None, baudrate: int | None = None,
           energy_mode: str | None = None, host: str | None = None, threads: int | None = None,
-          xnnpack: bool = True, layout: str | None = None) -> BenchResult:
+          xnnpack: bool = True, layout: str | None = None, cycles: bool | None = None,
+          per_layer: bool = False) -> BenchResult:
     """Benchmark a generated project (or an ELF) on a board; or a model or bundle on a Linux board.
 
     Args:
@@ -178,6 +181,9 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
             ``firmware.gpio_energy_pin`` produces (``edges`` for a ``:mlperf`` pin, else ``levels``).
         layout: ``"nchw"`` when ``inputs`` are channels-first (a PyTorch/ONNX model's own layout; moved to the
             converted model's NHWC / N1LC); ``"nhwc"``/None: as the device expects.
+        cycles: on QEMU, count the instruction mix with edgekit's TCG plugin and estimate cycles from the core's
+            timing table (:mod:`edgekit.cycles`); None: when the core has a table and gcc is there, False: never.
+        per_layer: also count per operator (edgekit AOT runtime; implies ``cycles``).
 
     Raises:
         DeviceError: the device crashed, hung, rebooted or answered an error (message and log path included).
@@ -213,9 +219,10 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         from edgekit.power import parse_spec
 
         mode = energy_mode or parse_spec(power).options.get("windows", default_mode)
+    mix_run = _mix_run(prof, tgt, port, logs, cycles, per_layer, notes)
     with (monitor if monitor is not None else _NoMonitor()), \
-            open_session(prof, elf=tgt.elf, port=port, log_dir=logs, timeout=timeout,
-                         infer_timeout=infer_timeout) as sess:
+            open_session(prof, elf=tgt.elf, port=port, log_dir=logs, timeout=timeout, infer_timeout=infer_timeout,
+                         qemu_args=mix_run.qemu_args if mix_run else ()) as sess:
         dev = sess.device
         info = dev.info()
         if inputs is None:
@@ -287,9 +294,39 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         runs=runs, warmup=warmup, timing=timing, memory=memory,
         energy=_energy_section(prof, timing, captures, monitor, mode, notes, transport["qemu_log"]), output={
             "index": 0, "bytes": len(out), "hex": out.hex()}, canary=canary, notes=notes)
+    if mix_run is not None:
+        from edgekit.cycles.profile import bench_sections
+
+        result.cycles, result.per_layer = bench_sections(mix_run, prof, timed=runs, timing=timing,
+                                                         model_path=tgt.model_path, per_layer=per_layer)
     if save is not None:
         result.save(save)
     return result
+
+
+def _mix_run(prof: BoardProfile, tgt: Target, port: str | None, logs: Path, cycles: bool | None, per_layer: bool,
+             notes: list[str]) -> Any:
+    """The instruction-mix plugin set up for this run (QEMU only), or None."""
+    if port is not None or prof.qemu is None or cycles is False:
+        if per_layer and port is not None:
+            raise UsageError("--per-layer needs QEMU for now: per-layer timer cycles on hardware are not built yet")
+        return None
+    from edgekit.cycles.profile import setup
+    from edgekit.errors import ToolMissing
+
+    try:
+        run = setup(prof, tgt.elf, logs / "cycles")
+    except ToolMissing as exc:
+        if cycles or per_layer:
+            raise
+        notes.append(f"no estimated cycles: {exc.message}")
+        return None
+    if run is None:
+        if cycles or per_layer:
+            raise UsageError(f"no cycle timing table for core '{prof.core}'",
+                             hint="tables: edgekit/cycles/cores/*.yaml")
+        notes.append(f"no estimated cycles: no timing table for core '{prof.core}'")
+    return run
 
 
 def _timing(prof: BoardProfile, ticks: list[int], timer_hz: int, timer_kind: str,

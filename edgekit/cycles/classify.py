@@ -25,6 +25,7 @@ CLASS_ID = {name: i for i, name in enumerate(CLASSES)}
 MAY_BRANCH, LOADS = 1, 2
 
 _LINE = re.compile(r"^\s*([0-9a-f]+):\s+((?:[0-9a-f]{4,8} ?){1,2})\s+([a-z][\w.]*)\s*([^;@]*)")
+_SYMTAB = re.compile(r"^([0-9a-f]{8}) [ lgw!]{2}[ CWIiDdFfO]{5} (\.text\S*)\s+[0-9a-f]{8} (\S+)$")
 _BRANCH = re.compile(r"^(b|bl|blx|bx)(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?$")
 _IT = re.compile(r"^it[te]{0,3}$")
 _QREG = re.compile(r"\bq[0-7]\b")
@@ -136,7 +137,7 @@ def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tupl
     """Every instruction of the ELF's code sections, classified, and the code symbols' addresses; a single load that directly follows a single load
     in straight-line code is ``load_pipelined`` (the Cortex-M3/M4 pipeline their address and data phases)."""
     try:
-        text = subprocess.run([objdump, "-d", str(elf)], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run([objdump, "-d", "-t", str(elf)], capture_output=True, text=True, check=True).stdout
     except FileNotFoundError:
         raise ToolMissing(f"{objdump} not found: it disassembles the firmware for the instruction-mix counter",
                           hint="install the Arm toolchain (apt install binutils-arm-none-eabi gcc-arm-none-eabi)"
@@ -145,9 +146,11 @@ def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tupl
     symbols: dict[str, int] = {}
     prev_single_load, prev_end = False, -1
     for line in text.splitlines():
+        sym = _SYMTAB.match(line)
+        if sym:  # the symbol table (-t): every symbol, also several at one address
+            symbols.setdefault(sym.group(3), int(sym.group(1), 16) & ~1)
+            continue
         if line.endswith(">:"):  # a new symbol: code here may be a branch target
-            addr_s, _, name = line[:-2].partition(" <")
-            symbols.setdefault(name, int(addr_s, 16))
             prev_single_load = False
             continue
         m = _LINE.match(line)

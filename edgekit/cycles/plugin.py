@@ -123,19 +123,24 @@ class MixRun:
 
 
 def prepare(elf: str | os.PathLike[str], work_dir: str | os.PathLike[str], *, marks: list[int] | tuple[int, ...] = (),
-            mark_symbols: tuple[str, ...] = (), flash: tuple[int, int] | None = None,
-            plugin: Path | None = None) -> MixRun:
+            mark_symbols: tuple[str, ...] = (), mark_pattern: str | None = None, mark_returns_of: tuple[str, ...] = (),
+            flash: tuple[int, int] | None = None, plugin: Path | None = None) -> MixRun:
     """Disassemble ``elf``, write the class table and the marker list into ``work_dir``; the QEMU arguments.
 
-    ``marks``: addresses; ``mark_symbols``: symbol names whose addresses are markers too (missing ones are
-    skipped); ``flash``: (first, last) address of the flash, to count data loads from it.
+    Markers: ``marks`` (addresses), ``mark_symbols`` (symbol names; missing ones are skipped), every symbol
+    matching the regular expression ``mark_pattern``, and the return address of every call to a function in
+    ``mark_returns_of``. ``flash``: (first, last) address of the flash, to count data loads from it.
     """
+    import re
+
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     elf = Path(elf)
     insns, symbols = disassemble(elf)
     table = write_table(insns, work / f"{elf.name}.classes")
-    all_marks = tuple(sorted({*marks, *(symbols[s] for s in mark_symbols if s in symbols)}))
+    named = [a for s, a in symbols.items() if s in mark_symbols or (mark_pattern and re.match(mark_pattern, s))]
+    returns = [a for f in mark_returns_of for a in call_returns(insns, f)]
+    all_marks = tuple(sorted({*marks, *named, *returns}))
     marks_file = work / f"{elf.name}.marks"
     marks_file.write_text("".join(f"{a:x}\n" for a in all_marks))
     out = work / f"{elf.name}.mix"

@@ -32,11 +32,12 @@ class Session:
 @contextlib.contextmanager
 def open_session(board: BoardProfile, *, elf: str | os.PathLike[str] | None = None, port: str | None = None,
                  log_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0,
-                 infer_timeout: float = 120.0) -> Iterator[Session]:
+                 infer_timeout: float = 120.0, qemu_args: tuple[str, ...] = ()) -> Iterator[Session]:
     """Start QEMU with ``elf`` (no ``port`` given) or open ``port``, sync, and yield a :class:`Session`.
 
     QEMU is killed when the block exits, whatever the reason (errors, timeouts, KeyboardInterrupt).
-    A real board must already run the firmware: the port is opened as it is.
+    A real board must already run the firmware: the port is opened as it is. ``qemu_args``: more QEMU arguments
+    (e.g. a ``-plugin``), merged with the board's trace arguments (one ``-d`` list).
     """
     logs = Path(log_dir) if log_dir else None
     if port is None:
@@ -46,7 +47,10 @@ def open_session(board: BoardProfile, *, elf: str | os.PathLike[str] | None = No
         if elf is None:
             raise UsageError("no firmware ELF to run in QEMU")
         qlog = logs / f"{Path(elf).stem}.qemu.log" if logs else None
-        with QemuInstance.for_board(board, elf, log_path=qlog) as qemu:
+        from edgekit.gpio import qemu_trace_args
+
+        extra = merge_qemu_args(qemu_trace_args(board), qemu_args)
+        with QemuInstance.for_board(board, elf, log_path=qlog, extra_args=extra) as qemu:
             link_log = logs / f"{Path(elf).stem}.serial.log" if logs else None
             with qemu.link(timeout=timeout, log_path=link_log, baudrate=board.serial.baudrate) as link:
                 link.sync()
@@ -56,3 +60,21 @@ def open_session(board: BoardProfile, *, elf: str | os.PathLike[str] | None = No
     with Link(port, baudrate=board.serial.baudrate, timeout=timeout, log_path=link_log) as link:
         link.sync()
         yield Session(Device(link, infer_timeout=infer_timeout), link, "serial", None)
+
+
+def merge_qemu_args(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    """Concatenate QEMU argument lists, joining every ``-d X`` into one ``-d X,Y`` (QEMU keeps only the last ``-d``).
+
+    >>> merge_qemu_args(("-d", "trace:a"), ("-plugin", "p.so", "-d", "plugin"))
+    ('-plugin', 'p.so', '-d', 'trace:a,plugin')
+    """
+    out: list[str] = []
+    logs: list[str] = []
+    for g in groups:
+        it = iter(g)
+        for a in it:
+            if a == "-d":
+                logs.append(next(it))
+            else:
+                out.append(a)
+    return (*out, "-d", ",".join(logs)) if logs else tuple(out)

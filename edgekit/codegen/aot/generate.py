@@ -245,6 +245,7 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
                 if ctx.op.outputs else f"op {ctx.op.index}: {ctx.op.opcode}")
         text += f" <- {ins}" if ins else ""
         body.append(f"    /* {_comment(text)} */")
+        body.append(f"    EK_PROF_OP({ctx.op.index});")
         if code:
             body.extend("    " + line if line else "" for line in code.splitlines())
         body.append("")
@@ -376,6 +377,14 @@ size_t {prefix}_model_arena_used(void);    /* bytes of the arena the plan uses *
 {includes}
 
 static uint8_t {prefix}_arena[{P}_ARENA_SIZE] __attribute__((aligned(16)));
+
+/* EK_PROF_OP(n): a code label, no instruction, where operator n starts (Arm builds only). `edgekit bench
+ * --per-layer` counts the instructions between these labels in QEMU (edgekit/cycles). */
+#if defined(__GNUC__) && defined(__arm__) && !defined(EK_NO_PROF_LABELS)
+#define EK_PROF_OP(n) __asm__ volatile("{prefix}_prof_op_" #n ":" ::: "memory")
+#else
+#define EK_PROF_OP(n) ((void)0)
+#endif
 
 const char {prefix}_model_name[] = {_c_string(name)};
 const char {prefix}_model_sha256[] = "{m.sha256}";
