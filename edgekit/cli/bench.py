@@ -38,11 +38,16 @@ from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, r
 @click.option("--battery-derate", "derate", type=float, default=1.0, show_default=True, help=DERATE_HELP)
 @click.option("--plot", default=None, type=click.Path(dir_okay=False),
               help="Write an HTML plot: current trace with inference windows, latency histogram.")
+@click.option("--per-layer", is_flag=True,
+              help="Per-layer instructions, estimated cycles, MACs and cycles/MAC, worst first (QEMU, AOT runtime).")
+@click.option("--cycles/--no-cycles", "cycles", default=None,
+              help="Estimate cycles from the instruction mix (QEMU; default: when the core has a timing table).")
 @click.pass_context
 def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: int, input_file: str | None,
         layout: str, port: str | None, timeout: float, as_json: bool, save: str | None, power: str | None,
         baud: int | None, host: str | None, threads: int | None, no_xnnpack: bool, battery: str | None,
-        rate: str | None, sleep: str | None, derate: float, plot: str | None) -> None:
+        rate: str | None, sleep: str | None, derate: float, plot: str | None, per_layer: bool,
+        cycles: bool | None) -> None:
     """Benchmark TARGET on a board: a generated project directory or firmware ELF (MCU boards), or a
     .tflite / bundle directory (SBC boards and the host, with --host)."""
     from edgekit.benchmarking import bench
@@ -60,7 +65,7 @@ def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: i
               "boards_dirs": boards_dirs, "save": save}
     result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
                    boards_dirs=boards_dirs, timeout=timeout, power=power, baudrate=baud, host=host, threads=threads,
-                   xnnpack=not no_xnnpack, layout=layout)
+                   xnnpack=not no_xnnpack, layout=layout, cycles=cycles, per_layer=per_layer)
     _finish(result.to_dict(), as_json, **extras)
 
 
@@ -112,8 +117,21 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
         if not s:
             continue
         table.add_row(label, *(_n(s[k], digits) for k in ("min", "median", "mean", "p90", "max", "stdev")))
+    cyc = d.get("cycles")
+    if cyc:
+        for label, value, digits in (("instructions (plugin, invoke only)", cyc["instructions"], 0),
+                                     ("estimated cycles (model)", cyc["estimated_cycles"], 0),
+                                     ("  cycles / MAC (model)", cyc.get("cycles_per_mac"), 3),
+                                     ("  latency µs (model)", cyc.get("latency_us"), 1)):
+            table.add_row(label, "", _n(value, digits), "", "", "", "")
     console = Console()
     console.print(table)
+    if cyc:
+        console.print(f"estimated cycles: a model, not a measurement: the instruction mix (QEMU plugin) x the "
+                      f"{cyc['core_table']} timing table ({cyc['flash_wait_states']} flash wait states); "
+                      f"{cyc['cycles_per_instruction']:.3f} cycles/instruction")
+    if d.get("per_layer"):
+        render_layers(d["per_layer"], console)
 
     mem = Table(show_header=False, title="memory and energy")
     mem.add_column("figure", style="bold")
@@ -144,3 +162,20 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
             console.print(f"note: {note}")
     log = (d.get("transport") or {}).get("log")
     console.print((f"log: {log}" if log else "") + (f"; saved: {saved}" if saved else ""))
+
+
+def render_layers(p: dict[str, Any], console: Any) -> None:
+    """The per-layer table (worst first) and the check of its sum against the whole inference."""
+    from rich.table import Table
+
+    table = Table(title="per layer (worst first; cycles estimated by the model)")
+    for col in ("op", "opcode", "instructions", "est. cycles", "%", "MACs", "cycles/MAC"):
+        table.add_column(col, justify="left" if col == "opcode" else "right")
+    total = p["sum_estimated_cycles"] or 1
+    for r in p["layers"]:
+        table.add_row("+".join(str(i) for i in r["ops"]) or "-", r["opcode"] or "-", _n(r["instructions"]),
+                      _n(r["estimated_cycles"]), f"{100 * r['estimated_cycles'] / total:.1f}", _n(r["macs"]),
+                      _n(r["cycles_per_mac"], 2))
+    console.print(table)
+    console.print(f"layers sum {p['sum_instructions']:,} instructions = {100 * (p['sum_vs_total'] or 0):.2f}% of the "
+                  f"inference ({p['total_instructions']:,}); outside layers: {p['outside_layers']['instructions']:,}")

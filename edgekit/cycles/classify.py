@@ -137,7 +137,8 @@ def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tupl
     """Every instruction of the ELF's code sections, classified, and the code symbols' addresses; a single load that directly follows a single load
     in straight-line code is ``load_pipelined`` (the Cortex-M3/M4 pipeline their address and data phases)."""
     try:
-        text = subprocess.run([objdump, "-d", "-t", str(elf)], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run([objdump, "-d", "-t", *_arch_option(elf, objdump), str(elf)], capture_output=True,
+                              text=True, check=True).stdout
     except FileNotFoundError:
         raise ToolMissing(f"{objdump} not found: it disassembles the firmware for the instruction-mix counter",
                           hint="install the Arm toolchain (apt install binutils-arm-none-eabi gcc-arm-none-eabi)"
@@ -164,6 +165,16 @@ def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tupl
         prev_single_load, prev_end = m.group(3).startswith("ldr") and cls in ("load", "load_pipelined"), addr + size
         out.append(Insn(addr, size, m.group(3), m.group(4).strip(), cls, weight, flags))
     return out, symbols
+
+
+def _arch_option(elf: str | Path, objdump: str) -> list[str]:
+    """``-m armv8.1-m.main`` for an Armv8.1-M ELF: objdump decodes MVE only when told the architecture."""
+    readelf = objdump.replace("objdump", "readelf")
+    try:
+        attrs = subprocess.run([readelf, "-A", str(elf)], capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError:
+        return []
+    return ["-m", "armv8.1-m.main"] if "v8.1-M" in attrs else []
 
 
 def write_table(insns: list[Insn], path: str | Path) -> Path:
