@@ -174,6 +174,8 @@ def measure(name: str, model: Path, board: str, flavour: str, tree: Path, runs: 
         "stack_used_bytes": res["memory"]["stack_used_bytes"],
         "bit_exact": f"{val.byte_exact}/{val.inputs}", "build_s": round(build_s, 1),
         "tflm_objects_from": seeded and Path(seeded).name, "project_dir": str(project),
+        "estimated_cycles": (res.get("cycles") or {}).get("estimated_cycles"),
+        "cycles": res.get("cycles"),
     }
 
 

@@ -134,8 +134,10 @@ def _classify_vector(base: str, operands: str) -> tuple[str, int, int]:
 
 
 def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tuple[list[Insn], dict[str, int]]:
-    """Every instruction of the ELF's code sections, classified, and the code symbols' addresses; a single load that directly follows a single load
-    in straight-line code is ``load_pipelined`` (the Cortex-M3/M4 pipeline their address and data phases)."""
+    """Every instruction of the ELF's code sections, classified, and the code symbols' addresses.
+
+    A single load that directly follows a single load in straight-line code is ``load_pipelined`` (the
+    Cortex-M3/M4 pipeline their address and data phases)."""
     try:
         text = subprocess.run([objdump, "-d", "-t", *_arch_option(elf, objdump), str(elf)], capture_output=True,
                               text=True, check=True).stdout

@@ -9,6 +9,7 @@ one inference add up to that inference exactly (the prologue/epilogue of ``ek_mo
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def per_layer_section(run: MixRun, board: Any, win: list[Snapshot], model: Any,
                                "TFLM projects report per-layer times through TFLM's MicroProfiler")
     overhead: Mix = inner[0].mix - win[0].mix  # the prologue before the first label
     bounds = [*inner, win[-1]]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         ops = _op_of(run, a.addr)
         mix = b.mix - a.mix
         est: Estimate = estimate(mix, timing, flash_wait_states=ws)
