@@ -123,6 +123,56 @@ def code_components(map_file: Path) -> dict[str, int]:
     return parts
 
 
+# Published MLPerf Tiny cycles per inference on real boards (latency x core clock; ../shared/NOTES.md, from
+# mlcommons/tiny_results_v1.2/v1.3 and v0.7): the board each QEMU stand-in's core is compared with.
+PUBLISHED_CYCLES: dict[str, dict[str, object]] = {
+    "qemu-cortex-m4": {"board": "NUCLEO-L4R5ZI 120 MHz", "counterpart": "nucleo-l4r5zi",
+                       "best": {"kws": 5.18e6, "vww": 10.67e6, "ic": 19.82e6, "ad": 0.486e6},
+                       "best_by": "X-CUBE-AI 9-10 (AD: Plumerai)",
+                       "tflm_cmsis_nn": {"kws": 181.9e-3 * 120e6, "vww": 600.6e-3 * 120e6, "ic": 704.2e-3 * 120e6,
+                                         "ad": 10.05e-3 * 120e6}},
+    "qemu-cortex-m7": {"board": "NUCLEO-H7A3ZI-Q 280 MHz", "counterpart": "nucleo-h7a3zi-q",
+                       "best": {"kws": 3.17e6, "vww": 6.67e6, "ic": 11.44e6, "ad": 0.303e6},
+                       "best_by": "X-CUBE-AI (AD: Bosch)"},
+    "qemu-cortex-m33": {"board": "STM32U575 160 MHz / Renesas EK-RA6M4 200 MHz", "counterpart": None,
+                        "best": {"kws": 4.64e6, "vww": 9.48e6, "ic": 16.69e6, "ad": 0.495e6},
+                        "best_by": "U575: X-CUBE-AI (IC: Plumerai, AD: Bosch)",
+                        "tflm_cmsis_nn": {"kws": 10.11e6, "vww": 32.5e6, "ic": 49.2e6, "ad": 0.92e6}},
+    "qemu-cortex-m55": {"board": "no Cortex-M55 submission; Renesas EK-RA8D1 (M85) 480 MHz", "counterpart": None,
+                        "best": {}, "best_by": "",
+                        "tflm_cmsis_nn": {"kws": 1.66e6, "vww": 6.43e6, "ic": 4.07e6, "ad": 0.255e6}},
+}
+
+
+def cycle_columns(name: str, board: str, cycles: dict | None) -> dict:
+    """Estimated cycles (model, QEMU board: no wait states), the same mix at the real counterpart board's flash
+    wait states, and the published cycles of that board. Figures, not assertions."""
+    if not cycles:
+        return {}
+    from edgekit.boards import load_board
+    from edgekit.cycles import Mix, board_flash_wait_states, estimate, timing_for
+
+    out = {"estimated_cycles": cycles["estimated_cycles"], "estimated_cycles_per_mac": cycles.get("cycles_per_mac"),
+           "cycle_model": cycles["core_table"]}
+    pub = PUBLISHED_CYCLES.get(board)
+    if pub is None:
+        return out
+    if pub.get("counterpart"):
+        real = load_board(str(pub["counterpart"]))
+        mix = cycles["mix"]
+        m = Mix(total=mix["instructions"], unknown=mix["unclassified"], branches_taken=mix["branches_taken"],
+                branches_not_taken=mix["branches_not_taken"], flash_loads=mix["flash_data_loads"],
+                counts=mix["by_class"], weights=mix["registers_or_beats"])
+        t = timing_for(real.core)
+        if t is not None:
+            ws = board_flash_wait_states(real)
+            out["estimated_cycles_counterpart"] = {"board": real.id, "flash_wait_states": ws,
+                                                   "cycles": round(estimate(m, t, flash_wait_states=ws).cycles)}
+    out["published"] = {"board": pub["board"], "best_cycles": pub["best"].get(name), "best_by": pub["best_by"],
+                        "tflm_cmsis_nn_cycles": (pub.get("tflm_cmsis_nn") or {}).get(name)}
+    return out
+
+
 def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: str = "auto",
             baseline: bool = False, tflm: Path | None = None, stack_bytes: int = 8192) -> dict:
     """Generate, build, validate on a few inputs and benchmark one model on one board (``baseline``: also the
@@ -161,6 +211,7 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
         "static_other_bytes": built.ram_bytes - built.arena_bytes - built.stack_bytes,
         "bit_exact": f"{val.byte_exact}/{val.inputs}", "build_s": round(build_s, 1),
         "sparse": sparse, "sparse_layers": _sparse_layers(gen.project_dir),
+        **cycle_columns(name, board, res.get("cycles")),
     }
     if baseline and row["sparse_layers"]:
         dense = generate(model, board=board, out_dir=work / f"{name}-{board}-dense", sparse="off")
@@ -182,6 +233,7 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
 
         measured = {f: measure(name, model, board, f, tflm, runs, work, xs) for f in FLAVOURS}
         for m in measured.values():
+            m.update(cycle_columns(name, board, m.pop("cycles", None)))
             split = code_components(Path(m.pop("project_dir")) / "build" / "firmware.map")
             m.update(code_core_bytes=split["core"], code_runtime_bytes=split["runtime"],
                      code_libc_bytes=split["libc_libgcc"])
@@ -201,7 +253,7 @@ def render(rows: list[dict]) -> None:
     for col in ("model", "board", "MACs", "instr", "instr/MAC", "x TFLM ref*", "x TFLM+CMSIS-NN*", "code+rodata",
                 "core/runtime/lib", "x TFLM+CMSIS-NN code*", "weights", "sparse ops", "instr dense", "weights dense",
                 "arena", "x TFLM arena*", "stack used",
-                "bit-exact"):
+                "bit-exact", "est. cycles", "est. cyc/MAC", "est. @real WS", "published best"):
         t.add_column(col, justify="right" if col not in ("model", "board") else "left")
     for r in rows:
         notes = r.get("vs_tflm_notes", {})
@@ -214,7 +266,7 @@ def render(rows: list[dict]) -> None:
                   f"{r['instructions_dense']:,}" if "instructions_dense" in r else "",
                   f"{r['weights_bytes_dense']:,}" if "weights_bytes_dense" in r else "",
                   f"{r['arena_bytes']:,}", str(notes.get("arena", "")),
-                  str(r["stack_used_bytes"]), r["bit_exact"])
+                  str(r["stack_used_bytes"]), r["bit_exact"], *_cycle_cells(r))
     console = Console(width=max(Console().width, 160))
     console.print(t)
     console.print("* TFLM columns are ratios to the reference figures in ../shared/NOTES.md (TFLM on QEMU "
@@ -225,22 +277,38 @@ def render(rows: list[dict]) -> None:
         console.print(_measured_table(measured))
 
 
+def _published_tflm(m: dict) -> str:
+    pub = (m.get("published") or {}).get("tflm_cmsis_nn_cycles")
+    return f"{pub / 1e6:.2f} M" if pub else ""
+
+
+def _cycle_cells(r: dict) -> tuple[str, str, str, str]:
+    """est. cycles, est. cycles/MAC, est. at the real board's wait states, published best (by whom)."""
+    est, cpm = r.get("estimated_cycles"), r.get("estimated_cycles_per_mac")
+    real = (r.get("estimated_cycles_counterpart") or {}).get("cycles")
+    best = (r.get("published") or {}).get("best_cycles")
+    return (f"{est:,}" if est else "", f"{cpm:.2f}" if cpm else "", f"{real:,}" if real else "",
+            f"{best / 1e6:.2f} M" if best else "")
+
+
 def _measured_table(rows: list[dict]) -> Table:
     """TFLM measured in this run next to the edgekit row: one line per model, board and TFLM flavour."""
     t = Table(title="TFLM measured in this run (same models, inputs, QEMU counting); x = edgekit / TFLM")
     for col in ("model", "board", "runtime", "instr", "x instr", "code+rodata", "x code", "x code w/o core",
                 "arena used/reserved",
-                "x arena", "ram", "bit-exact"):
+                "x arena", "ram", "bit-exact", "est. cycles", "est. @real WS", "published TFLM+CMSIS-NN"):
         t.add_column(col, justify="right" if col not in ("model", "board", "runtime") else "left")
     for r in rows:
         t.add_row(r["model"], r["board"], "edgekit", f"{r['instructions']:,}", "", f"{r['code_rodata_bytes']:,}", "",
-                  "", f"{r['arena_bytes']:,}", "", f"{r['ram_bytes']:,}", r["bit_exact"])
+                  "", f"{r['arena_bytes']:,}", "", f"{r['ram_bytes']:,}", r["bit_exact"], _cycle_cells(r)[0],
+                  _cycle_cells(r)[2], "")
         for flavour, vs in r["vs_tflm_measured"].items():
             m = r["tflm_measured"][flavour]
             t.add_row("", "", flavour, f"{m['instructions']:,}", str(vs["instructions"]), f"{m['code_rodata_bytes']:,}",
                       str(vs["code_rodata"]), str(vs.get("code_rodata_without_core", "")),
                       f"{m['arena_used_bytes']:,}/{m['arena_reserved_bytes']:,}",
-                      str(vs["arena"]), f"{m['ram_bytes']:,}", m["bit_exact"])
+                      str(vs["arena"]), f"{m['ram_bytes']:,}", m["bit_exact"], _cycle_cells(m)[0], _cycle_cells(m)[2],
+                      _published_tflm(m))
     return t
 
 

@@ -3,8 +3,9 @@ sections of ``edgekit.bench/1``).
 
 Markers: the entry of ``ek_model_invoke`` and the return address of each call to it bound one inference; the
 AOT runtime's zero-instruction labels ``ek_prof_op_<N>`` (emitted before each operator of the generated
-``ek_model_invoke``) split it into layers. The plugin snapshots its counters at every marker, so the layers of
-one inference add up to that inference exactly (the prologue/epilogue of ``ek_model_invoke`` is its own row).
+``ek_model_invoke``) split it into layers. TFLM projects call ``ek_prof_layer()`` before every operator (a
+``MicroProfilerInterface`` given to the interpreter). The plugin snapshots its counters at every marker, so the
+layers of one inference add up to that inference exactly (the prologue/epilogue of ``ek_model_invoke`` is its own row).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from edgekit.cycles.plugin import Mix, MixRun, Snapshot, prepare
 from edgekit.errors import DeviceError
 
 INVOKE = "ek_model_invoke"
-OP_LABEL = re.compile(r"^ek_prof_op_(\d+)$")
+OP_LABEL = re.compile(r"^ek_prof_op_(\d+)$")  # AOT runtime: a label before operator N in ek_model_invoke()
+LAYER_CALL = "ek_prof_layer"  # TFLM projects: called before every operator (the profiler's BeginEvent)
 BASIS = ("estimate from a model: the instruction mix counted by edgekit's QEMU plugin (ek_insn_mix) in the "
          "timed inference, priced by the core's timing table (edgekit/cycles/cores); not a measurement")
 
@@ -30,14 +32,15 @@ def setup(board: Any, elf: str | Path, work_dir: str | Path) -> MixRun | None:
         return None
     region = board.memory.region("flash")
     flash = (region.origin, region.origin + region.size_kb * 1024 - 1) if region is not None else None
-    return prepare(elf, work_dir, mark_symbols=(INVOKE,), mark_pattern=OP_LABEL.pattern,
+    return prepare(elf, work_dir, mark_symbols=(INVOKE, LAYER_CALL), mark_pattern=OP_LABEL.pattern,
                    mark_returns_of=(INVOKE,), flash=flash)
 
 
 def inference_windows(run: MixRun) -> list[list[Snapshot]]:
     """The snapshots of every inference: [start, op labels..., end]."""
     start = run.symbols.get(INVOKE)
-    ends = {a for a in run.marks if a != start and not _op_of(run, a)}
+    layer_call = run.symbols.get(LAYER_CALL)
+    ends = {a for a in run.marks if a not in (start, layer_call) and not _op_of(run, a)}
     out: list[list[Snapshot]] = []
     cur: list[Snapshot] | None = None
     for s in run.snapshots():
@@ -95,13 +98,13 @@ def per_layer_section(run: MixRun, board: Any, win: list[Snapshot], model: Any,
     rows: list[dict[str, Any]] = []
     inner = win[1:-1]
     if not inner:
-        raise DeviceError(f"{run.elf.name} has no per-operator labels (ek_prof_op_<N>)",
-                          hint="per-layer profiles need the edgekit AOT runtime (edgekit generate --runtime aot); "
-                               "TFLM projects report per-layer times through TFLM's MicroProfiler")
+        raise DeviceError(f"{run.elf.name} has no per-operator marks (ek_prof_op_<N> labels, ek_prof_layer calls)",
+                          hint="regenerate the project with this edgekit version (edgekit generate), then build")
     overhead: Mix = inner[0].mix - win[0].mix  # the prologue before the first label
     bounds = [*inner, win[-1]]
-    for a, b in itertools.pairwise(bounds):
-        ops = _op_of(run, a.addr)
+    layer_call = run.symbols.get(LAYER_CALL)
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+        ops = [k] if a.addr == layer_call else _op_of(run, a.addr)
         mix = b.mix - a.mix
         est: Estimate = estimate(mix, timing, flash_wait_states=ws)
         op_index = ops[-1] if ops else -1
