@@ -178,3 +178,42 @@ def test_missing_compiler_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ToolMissing) as exc:
         build_plugin(tmp_path, cc="no-such-cc-here")
     assert "no-such-cc-here" in exc.value.message and "gcc" in (exc.value.hint or "")
+
+
+def _snapshot_line(addr: int, total: int, alu: int) -> str:
+    from edgekit.cycles.plugin import FIXED, MAX_CLASSES
+
+    counters = [total] + [0] * (len(FIXED) - 1) + [0] * (2 * MAX_CLASSES)
+    counters[len(FIXED)] = alu  # class 0 (alu) count
+    return f"M {addr:08x} " + " ".join(map(str, counters)) + "\n"
+
+
+def test_per_layer_split_shared_labels_and_tflm_calls(tmp_path: Path) -> None:
+    """Two labels at one address (a fused operator) count once, under the later operator; a TFLM project's
+    ek_prof_layer() calls number the layers in order; the layers plus the prologue are the whole call."""
+    from edgekit.boards import load_board
+    from edgekit.cycles.plugin import MixRun
+    from edgekit.cycles.profile import cycles_section, per_layer_section
+
+    board = load_board("qemu-cortex-m4")
+    for symbols, marks in (({"ek_model_invoke": 0x100, "ek_prof_op_0": 0x110, "ek_prof_op_1": 0x120,
+                             "ek_prof_op_2": 0x120}, [0x100, 0x110, 0x120, 0x204]),
+                           ({"ek_model_invoke": 0x100, "ek_prof_layer": 0x300}, [0x100, 0x300, 0x300, 0x300, 0x204])):
+        out = tmp_path / "mix"
+        if "ek_prof_layer" in symbols:
+            rows = [(0x100, 0), (0x300, 5), (0x300, 105), (0x300, 600), (0x204, 1105)]
+        else:  # one snapshot per executed marker address: the shared label fires once
+            rows = [(0x100, 0), (0x110, 5), (0x120, 105), (0x204, 1105)]
+        out.write_text("H ek_insn_mix 1 classes 32 fixed total unknown taken not_taken flash_loads\n"
+                       + "".join(_snapshot_line(a, t, t) for a, t in rows))
+        run = MixRun(tmp_path / "fw.elf", tmp_path, [], symbols, tuple(sorted(set(marks))), (), out)
+        cyc, win = cycles_section(run, board, timed=1, icount_instructions=1120.0, macs=None, clock_hz=25_000_000)
+        assert cyc["instructions"] == 1105 and cyc["estimated_cycles"] == 1105  # ALU only: one cycle each
+        layers = per_layer_section(run, board, win, None, 25_000_000)
+        got = {tuple(r["ops"]): r["instructions"] for r in layers["layers"]}
+        if "ek_prof_layer" in symbols:
+            assert got == {(0,): 100, (1,): 495, (2,): 505}
+        else:
+            assert got == {(0,): 100, (1, 2): 1000}
+        assert layers["sum_instructions"] + layers["outside_layers"]["instructions"] == 1105
+        assert [r["instructions"] for r in layers["layers"]] == sorted(got.values(), reverse=True)
