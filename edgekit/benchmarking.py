@@ -183,7 +183,7 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
             converted model's NHWC / N1LC); ``"nhwc"``/None: as the device expects.
         cycles: on QEMU, count the instruction mix with edgekit's TCG plugin and estimate cycles from the core's
             timing table (:mod:`edgekit.cycles`); None: when the core has a table and gcc is there, False: never.
-        per_layer: also count per operator (edgekit AOT runtime; implies ``cycles``).
+        per_layer: also count per operator (QEMU; AOT runtime and TFLM projects; implies ``cycles``).
 
     Raises:
         DeviceError: the device crashed, hung, rebooted or answered an error (message and log path included).
@@ -219,7 +219,12 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         from edgekit.power import parse_spec
 
         mode = energy_mode or parse_spec(power).options.get("windows", default_mode)
-    mix_run = _mix_run(prof, tgt, port, logs, cycles, per_layer, notes)
+    mix_run = None
+    if (port is None and prof.qemu is not None and cycles is not False) or per_layer:
+        from edgekit.cycles.profile import bench_setup
+
+        mix_run = bench_setup(prof, tgt.elf, port=port, log_dir=logs, cycles=cycles, per_layer=per_layer,
+                              notes=notes)
     with (monitor if monitor is not None else _NoMonitor()), \
             open_session(prof, elf=tgt.elf, port=port, log_dir=logs, timeout=timeout, infer_timeout=infer_timeout,
                          qemu_args=mix_run.qemu_args if mix_run else ()) as sess:
@@ -295,38 +300,13 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         energy=_energy_section(prof, timing, captures, monitor, mode, notes, transport["qemu_log"]), output={
             "index": 0, "bytes": len(out), "hex": out.hex()}, canary=canary, notes=notes)
     if mix_run is not None:
-        from edgekit.cycles.profile import bench_sections
+        from edgekit.cycles.profile import bench_finish
 
-        result.cycles, result.per_layer = bench_sections(mix_run, prof, timed=runs, timing=timing,
-                                                         model_path=tgt.model_path, per_layer=per_layer)
+        result.cycles, result.per_layer = bench_finish(mix_run, prof, timed=runs, timing=timing, notes=notes,
+                                                       model_path=tgt.model_path, cycles=cycles, per_layer=per_layer)
     if save is not None:
         result.save(save)
     return result
-
-
-def _mix_run(prof: BoardProfile, tgt: Target, port: str | None, logs: Path, cycles: bool | None, per_layer: bool,
-             notes: list[str]) -> Any:
-    """The instruction-mix plugin set up for this run (QEMU only), or None."""
-    if port is not None or prof.qemu is None or cycles is False:
-        if per_layer and port is not None:
-            raise UsageError("--per-layer needs QEMU for now: per-layer timer cycles on hardware are not built yet")
-        return None
-    from edgekit.cycles.profile import setup
-    from edgekit.errors import ToolMissing
-
-    try:
-        run = setup(prof, tgt.elf, logs / "cycles")
-    except ToolMissing as exc:
-        if cycles or per_layer:
-            raise
-        notes.append(f"no estimated cycles: {exc.message}")
-        return None
-    if run is None:
-        if cycles or per_layer:
-            raise UsageError(f"no cycle timing table for core '{prof.core}'",
-                             hint="tables: edgekit/cycles/cores/*.yaml")
-        notes.append(f"no estimated cycles: no timing table for core '{prof.core}'")
-    return run
 
 
 def _timing(prof: BoardProfile, ticks: list[int], timer_hz: int, timer_kind: str,

@@ -39,7 +39,7 @@ from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, r
 @click.option("--plot", default=None, type=click.Path(dir_okay=False),
               help="Write an HTML plot: current trace with inference windows, latency histogram.")
 @click.option("--per-layer", is_flag=True,
-              help="Per-layer instructions, estimated cycles, MACs and cycles/MAC, worst first (QEMU, AOT runtime).")
+              help="Per-layer instructions, estimated cycles, MACs and cycles/MAC, worst first (QEMU; AOT or TFLM).")
 @click.option("--cycles/--no-cycles", "cycles", default=None,
               help="Estimate cycles from the instruction mix (QEMU; default: when the core has a timing table).")
 @click.pass_context

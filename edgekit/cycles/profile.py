@@ -145,3 +145,40 @@ def bench_sections(run: MixRun, board: Any, *, timed: int, timing: dict[str, Any
     cyc, win = cycles_section(run, board, timed=timed, icount_instructions=icount, macs=macs, clock_hz=clock)
     layers = per_layer_section(run, board, win, model, clock) if per_layer else None
     return cyc, layers
+
+
+def bench_setup(board: Any, elf: Path, *, port: str | None, log_dir: Path, cycles: bool | None, per_layer: bool,
+                notes: list[str]) -> MixRun | None:
+    """The plugin set up for a benchmark (QEMU only), or None. Asked for (``cycles`` or ``per_layer``): errors
+    raise; by default a missing tool or timing table only adds a note."""
+    from edgekit.errors import EdgekitError, UsageError
+
+    if port is not None or board.qemu is None:
+        if per_layer:
+            raise UsageError("--per-layer needs QEMU for now (per-layer timer cycles on hardware are not built yet)")
+        return None
+    try:
+        run = setup(board, elf, Path(log_dir) / "cycles")
+        if run is None:
+            raise UsageError(f"no cycle timing table for core '{board.core}'", hint="tables: edgekit/cycles/cores/")
+    except EdgekitError as exc:
+        if cycles or per_layer:
+            raise
+        notes.append(f"no estimated cycles: {exc.message}")
+        return None
+    return run
+
+
+def bench_finish(run: MixRun, board: Any, *, timed: int, timing: dict[str, Any], notes: list[str],
+                 model_path: Path | None, cycles: bool | None,
+                 per_layer: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """:func:`bench_sections`, or (None, None) and a note when it fails and nobody asked for cycles."""
+    from edgekit.errors import EdgekitError
+
+    try:
+        return bench_sections(run, board, timed=timed, timing=timing, model_path=model_path, per_layer=per_layer)
+    except EdgekitError as exc:
+        if cycles or per_layer:
+            raise
+        notes.append(f"no estimated cycles: {exc.message}")
+        return None, None
