@@ -21,10 +21,10 @@ def ad_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         need_tool(tool)
     model = shared_model(AD)
     from edgekit.buildsys import build
-    from edgekit.codegen.project import generate
+    from edgekit.generation import generate
 
     out = tmp_path_factory.mktemp("ad") / "proj"
-    generate(model, "qemu-cortex-m4", out_dir=out)
+    generate(model, "qemu-cortex-m4", "edgekit", out_dir=out)
     build(out)
     return out
 
