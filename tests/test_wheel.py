@@ -104,3 +104,5 @@ def test_wheel_install_runs_the_whole_flow(installed: Path, tmp_path: Path) -> N
     assert result["schema"] == "edgekit.bench/1"
     assert result["board"]["id"] == "qemu-cortex-m4" and result["runs"] == 3
     assert result["device"]["runtime"].startswith("edgekit ")
+    # the instruction-mix plugin's C source and the timing tables ship in the wheel: cycles are estimated
+    assert result["cycles"]["estimated_cycles"] > 0 and result["cycles"]["mix"]["unclassified"] == 0
