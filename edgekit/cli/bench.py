@@ -173,7 +173,8 @@ def render_layers(p: dict[str, Any], console: Any) -> None:
         table.add_column(col, justify="left" if col == "opcode" else "right")
     total = p["sum_estimated_cycles"] or 1
     for r in p["layers"]:
-        table.add_row("+".join(str(i) for i in r["ops"]) or "-", r["opcode"] or "-", _n(r["instructions"]),
+        table.add_row("+".join(str(i) for i in r["ops"]) or "-", "+".join(r.get("opcodes") or []) or "-",
+                      _n(r["instructions"]),
                       _n(r["estimated_cycles"]), f"{100 * r['estimated_cycles'] / total:.1f}", _n(r["macs"]),
                       _n(r["cycles_per_mac"], 2))
     console.print(table)

@@ -110,7 +110,9 @@ def per_layer_section(run: MixRun, board: Any, win: list[Snapshot], model: Any,
         op_index = ops[-1] if ops else -1
         op = sg.operators[op_index] if sg is not None and 0 <= op_index < len(sg.operators) else None
         macs = sum(op_macs(sg, sg.operators[i]) for i in ops) if sg is not None else None
+        opcodes = [sg.operators[i].opcode for i in ops if 0 <= i < len(sg.operators)] if sg is not None else []
         rows.append({"op": op_index, "ops": ops, "opcode": op.opcode if op is not None else None,
+                     "opcodes": opcodes,
                      "instructions": mix.total, "estimated_cycles": round(est.cycles), "macs": macs,
                      "cycles_per_mac": est.cycles / macs if macs else None,
                      "latency_us": est.cycles / clock_hz * 1e6})
