@@ -9,7 +9,7 @@ import pytest
 
 from edgekit.cycles import Mix, build_plugin, estimate, prepare, timing_for
 from edgekit.cycles.classify import CLASSES, classify, reglist_words
-from edgekit.cycles.model import timing_tables
+from edgekit.cycles.model import estimate_range, timing_tables
 from edgekit.errors import ToolMissing
 from edgekit.transport.session import merge_qemu_args
 from tests.conftest import need_tool
@@ -119,6 +119,8 @@ def test_plugin_counts_a_hand_counted_m4_loop(tmp_path: Path) -> None:
     # alu 3 + load 3x2 + pipelined 3 + store 3 + mac 3 + smull 3 + (1+4)x3 x2 + sdiv 3x7 + branch 3 + taken 2x2
     assert estimate(mix, m4).cycles == 79
     assert estimate(mix, m4, flash_wait_states=5).cycles == 79 + 6 * 5 * 0.5
+    # the TRM's ranges: taken-branch refill 1-3 (2 branches), SDIV 2-12 (3 divides)
+    assert estimate_range(mix, m4) == (79 - 2 - 3 * 5, 79 + 2 + 3 * 5)
 
 
 def test_plugin_counts_mve_beats_on_the_m55(tmp_path: Path) -> None:

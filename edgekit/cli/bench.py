@@ -129,7 +129,9 @@ def render(d: dict[str, Any], saved: str | None = None) -> None:
     if cyc:
         console.print(f"estimated cycles: a model, not a measurement: the instruction mix (QEMU plugin) x the "
                       f"{cyc['core_table']} timing table ({cyc['flash_wait_states']} flash wait states); "
-                      f"{cyc['cycles_per_instruction']:.3f} cycles/instruction")
+                      f"{cyc['cycles_per_instruction']:.3f} cycles/instruction" + (
+                          " (range {:,}-{:,} over the table's ranges)".format(*cyc["estimated_cycles_range"])
+                          if cyc.get("estimated_cycles_range") else ""))
     if d.get("per_layer"):
         render_layers(d["per_layer"], console)
 

@@ -22,7 +22,7 @@ from edgekit.errors import BoardError
 
 CORES_DIR = Path(__file__).with_name("cores")
 _KEYS = {"schema", "core", "cores", "source", "assumptions", "cycles", "per_weight", "branch_taken_extra",
-         "taken_free_classes", "mve_overlap", "flash_load_fraction"}
+         "taken_free_classes", "mve_overlap", "flash_load_fraction", "ranges"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class CoreTiming:
     taken_free_classes: tuple[str, ...] = ()
     mve_overlap: float = 0.0
     flash_load_fraction: float = 0.0
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     path: Path | None = None
 
 
@@ -51,6 +52,10 @@ def _load(path: Path) -> CoreTiming:
     unknown = set(data) - _KEYS
     if unknown:
         raise BoardError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(_KEYS)})")
+    bad_ranges = set(data.get("ranges") or {}) - set(CLASSES) - {"branch_taken_extra"}
+    if bad_ranges:
+        raise BoardError(f"{path}: ranges: unknown keys {sorted(bad_ranges)}",
+                         hint="an instruction class or branch_taken_extra")
     for section in ("cycles", "per_weight"):
         bad = set(data.get(section) or {}) - set(CLASSES)
         if bad:
@@ -63,7 +68,9 @@ def _load(path: Path) -> CoreTiming:
                       branch_taken_extra=float(data.get("branch_taken_extra", 0)),
                       taken_free_classes=tuple(data.get("taken_free_classes") or ()),
                       mve_overlap=float(data.get("mve_overlap", 0)),
-                      flash_load_fraction=float(data.get("flash_load_fraction", 0)), path=path)
+                      flash_load_fraction=float(data.get("flash_load_fraction", 0)),
+                      ranges={k: (float(v[0]), float(v[1])) for k, v in (data.get("ranges") or {}).items()},
+                      path=path)
 
 
 @cache
@@ -131,3 +138,21 @@ def board_flash_wait_states(board: Any) -> int:
     """The flash wait states the board's firmware sets (``firmware.clock.flash_wait_states``), else 0."""
     clk = getattr(getattr(board, "firmware", None), "clock", None)
     return int(getattr(clk, "flash_wait_states", 0) or 0)
+
+
+def estimate_range(mix: Mix, timing: CoreTiming, *, flash_wait_states: int = 0) -> tuple[float, float]:
+    """The estimate with every figure the table gives as a range (``ranges``) at its low end, and at its high end."""
+    import dataclasses
+
+    ends = []
+    for end in (0, 1):
+        cycles = dict(timing.cycles)
+        taken = timing.branch_taken_extra
+        for key, span in timing.ranges.items():
+            if key == "branch_taken_extra":
+                taken = span[end]
+            else:
+                cycles[key] = span[end]
+        variant = dataclasses.replace(timing, cycles=cycles, branch_taken_extra=taken)
+        ends.append(estimate(mix, variant, flash_wait_states=flash_wait_states).cycles)
+    return ends[0], ends[1]

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from edgekit.cycles.model import Estimate, board_flash_wait_states, estimate, timing_for
+from edgekit.cycles.model import Estimate, board_flash_wait_states, estimate, estimate_range, timing_for
 from edgekit.cycles.plugin import Mix, MixRun, Snapshot, prepare
 from edgekit.errors import DeviceError
 
@@ -73,6 +73,8 @@ def cycles_section(run: MixRun, board: Any, *, timed: int, icount_instructions: 
     assert timing is not None
     est = estimate(mix, timing, flash_wait_states=board_flash_wait_states(board))
     d: dict[str, Any] = {"kind": "estimate", "basis": BASIS, **est.to_dict(macs, clock_hz),
+                         "estimated_cycles_range": [round(c) for c in estimate_range(
+                             mix, timing, flash_wait_states=board_flash_wait_states(board))],
                          "window": f"{INVOKE}() of the last timed inference",
                          "timed_inferences_counted": len(timed_wins),
                          "instructions_range": [totals[0], totals[-1]], "mix": mix.to_dict(),
