@@ -108,7 +108,8 @@ def tflm_ratios(row: dict[str, Any], measured: dict[str, Any]) -> dict[str, floa
            "code_rodata": ratio(row["code_rodata_bytes"], measured["code_rodata_bytes"]),
            "arena": ratio(row["arena_bytes"], measured["arena_used_bytes"]),
            "flash": ratio(row["flash_bytes"], measured["flash_bytes"]),
-           "ram": ratio(row["ram_bytes"], measured["ram_bytes"])}
+           "ram": ratio(row["ram_bytes"], measured["ram_bytes"]),
+           "estimated_cycles": ratio(row.get("estimated_cycles"), measured.get("estimated_cycles"))}
     if "code_core_bytes" in row and "code_core_bytes" in measured:  # the firmware core's flags differ per project
         out["code_rodata_without_core"] = ratio(row["code_rodata_bytes"] - row["code_core_bytes"],
                                                 measured["code_rodata_bytes"] - measured["code_core_bytes"])
