@@ -11,10 +11,11 @@ or LDR into pc, a data-processing write to pc); bit 1, it loads from memory (the
 from __future__ import annotations
 
 import re
-import subprocess
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgekit import proc
 from edgekit.errors import ToolMissing
 
 # Class ids are the plugin's counter slots: append only (saved bench JSON refers to them by name).
@@ -138,13 +139,10 @@ def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tupl
 
     A single load that directly follows a single load in straight-line code is ``load_pipelined`` (the
     Cortex-M3/M4 pipeline their address and data phases)."""
-    try:
-        text = subprocess.run([objdump, "-d", "-t", *_arch_option(elf, objdump), str(elf)], capture_output=True,
-                              text=True, check=True).stdout
-    except FileNotFoundError:
+    if shutil.which(objdump) is None:
         raise ToolMissing(f"{objdump} not found: it disassembles the firmware for the instruction-mix counter",
-                          hint="install the Arm toolchain (apt install binutils-arm-none-eabi gcc-arm-none-eabi)"
-                          ) from None
+                          hint="install the Arm toolchain (sudo apt-get install gcc-arm-none-eabi)")
+    text = proc.run([objdump, "-d", "-t", *_arch_option(elf, objdump), elf], what=f"disassembling {elf}").stdout
     out: list[Insn] = []
     symbols: dict[str, int] = {}
     prev_single_load, prev_end = False, -1
@@ -172,10 +170,9 @@ def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tupl
 def _arch_option(elf: str | Path, objdump: str) -> list[str]:
     """``-m armv8.1-m.main`` for an Armv8.1-M ELF: objdump decodes MVE only when told the architecture."""
     readelf = objdump.replace("objdump", "readelf")
-    try:
-        attrs = subprocess.run([readelf, "-A", str(elf)], capture_output=True, text=True, check=False).stdout
-    except FileNotFoundError:
+    if shutil.which(readelf) is None:
         return []
+    attrs = proc.run([readelf, "-A", elf], check=False).stdout
     return ["-m", "armv8.1-m.main"] if "v8.1-M" in attrs else []
 
 

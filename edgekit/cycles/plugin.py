@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgekit import proc
 from edgekit.cycles.classify import CLASSES, MAY_BRANCH, Insn, disassemble, write_table
 from edgekit.errors import BuildError, DeviceError, ToolMissing
 
@@ -52,8 +52,8 @@ def build_plugin(cache: str | os.PathLike[str] | None = None, cc: str | None = N
                                "instructions only (--no-cycles)")
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = lib.with_suffix(f".{os.getpid()}.tmp")
-    res = subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra",
-                          "-o", str(tmp), str(SOURCE)], capture_output=True, text=True, check=False)
+    res = proc.run([compiler, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-o", tmp, SOURCE],
+                   check=False, what=f"compiling {SOURCE.name}")
     if res.returncode != 0:
         raise BuildError(f"compiling {SOURCE.name} failed: {res.stderr.strip()[-800:]}",
                          hint=f"command: {compiler} -shared -fPIC -O2 -o {lib} {SOURCE}")
