@@ -63,6 +63,7 @@ class OpSummary:
     versions: tuple[int, ...]
     macs: int
     tflm: bool
+    edgekit: str | None = None  # None: edgekit's AOT runtime runs every operator of this type; else why not
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,15 @@ def _graph_report(m: TFLiteModel, sg: Subgraph) -> InspectReport:
         layers.append(layer)
         count, versions, macs = by_op.get(op.opcode, (0, set(), 0))
         by_op[op.opcode] = (count + 1, versions | {op.version}, macs + layer.macs)
-    ops = [OpSummary(opcode=k, count=c, versions=tuple(sorted(v)), macs=mc, tflm=_tflm_has(k, sg, m))
-           for k, (c, v, mc) in sorted(by_op.items())]
+    from edgekit.codegen.aot.generate import op_support
+
+    support = op_support(m)
+    refused: dict[str, str] = {}
+    for op in sg.operators:
+        if support.get(op.index) is not None:
+            refused.setdefault(op.opcode, str(support[op.index]))
+    ops = [OpSummary(opcode=k, count=c, versions=tuple(sorted(v)), macs=mc, tflm=_tflm_has(k, sg, m),
+                     edgekit=refused.get(k)) for k, (c, v, mc) in sorted(by_op.items())]
     consts = {}
     for t in sg.tensors:
         if t.is_const:

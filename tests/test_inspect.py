@@ -251,3 +251,17 @@ def test_measured_edgekit_figures_match_the_benchmark_file() -> None:
     rows = json.loads((REPO / "benchmarks" / "results" / "runtime.json").read_text())["results"]
     for board, figures in MEASURED.items():
         assert median_from_results(rows, board) == figures, f"{board}: re-read benchmarks/results/runtime.json"
+
+
+def test_inspect_says_per_op_which_runtime_runs_it(tmp_path: Path) -> None:
+    """Issue #14 item 5: per operator type, whether edgekit's AOT runtime runs it (and why not) beside TFLM."""
+    need_module("tflite_micro")
+    from tflite_single_op import T, multi_op_model
+
+    w = np.ones((4, 8), dtype=np.int8)
+    fc = ("FULLY_CONNECTED", [T((1, 8), scale=0.1), T((4, 8), scale=[0.1] * 4, data=w)], [T((1, 4), scale=0.2)], {})
+    neg = ("NEG", [T((1, 4), scale=0.2)], [T((1, 4), scale=0.2)], {})  # TFLM: float kernel only; edgekit: none
+    report = inspect(multi_op_model([fc, neg]))
+    by_op = {o.opcode: o for o in report.ops}
+    assert by_op["FULLY_CONNECTED"].edgekit is None
+    assert by_op["NEG"].edgekit and "NEG" in by_op["NEG"].edgekit

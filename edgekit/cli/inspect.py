@@ -87,13 +87,14 @@ def _print(r: Any, layers: bool) -> None:
             issues.add_row(f"[{style.get(i.severity, '')}]{i.severity}[/]", i.message)
         console.print(issues)
 
-    ops = Table(title="Operators")
+    ops = Table(title="Operators: which runtime runs them")
     for col, just in (("op", "left"), ("count", "right"), ("versions", "left"), ("MACs", "right"),
-                      ("TFLM kernel", "left")):
-        ops.add_column(col, justify=just)  # type: ignore[arg-type]
+                      ("TFLM kernel", "left"), ("edgekit AOT", "left")):
+        ops.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for o in r.ops:
+        ours = "yes" if o.edgekit is None else f"[yellow]no[/]: {o.edgekit}"
         ops.add_row(o.opcode, str(o.count), ",".join(map(str, o.versions)), f"{o.macs:,}",
-                    "yes" if o.tflm else "[bold red]no[/]")
+                    "yes" if o.tflm else "[bold red]no[/]", ours)
     console.print(ops)
 
     if layers:

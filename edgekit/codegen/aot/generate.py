@@ -121,6 +121,37 @@ def check_supported(model: TFLiteModel | str | Path | bytes) -> None:
         REGISTRY[ctx.op.opcode].check(ctx)
 
 
+def op_support(model: TFLiteModel | str | Path | bytes) -> dict[int, str | None]:
+    """Operator index -> None when the AOT runtime can run that operator, else why not (for ``edgekit inspect``).
+
+    Unlike :func:`check_supported` this looks at every operator instead of stopping at the first refusal.
+    """
+    from edgekit.errors import EdgekitError
+
+    m = _load(model)
+    sg = m.main
+    supported = supported_ops()
+    try:
+        _check_graph(m)
+        variables = analyse_variables(m, supported)
+    except EdgekitError as exc:
+        return {op.index: exc.message for op in sg.operators}
+    out: dict[int, str | None] = {}
+    for op in sg.operators:
+        handler = REGISTRY.get(op.opcode) or (REGISTRY.get(op.custom_code or "") if op.opcode == "CUSTOM" else None)
+        if handler is None:
+            out[op.index] = f"no edgekit kernel for {op.custom_code or op.opcode}"
+            continue
+        ctx = OpContext(m, sg, op, supported=supported)
+        ctx.variables = variables
+        try:
+            handler.check(ctx)
+            out[op.index] = None
+        except EdgekitError as exc:
+            out[op.index] = exc.message.split("): ", 1)[-1].split("; supported ops:")[0]
+    return out
+
+
 def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.ConvAdd] | None = None) -> MemoryPlan:
     sg = model.main
     fused = fused or {}
