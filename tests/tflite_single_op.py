@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9, "resource": 13}
+_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9, "resource": 13,
+           "uint64": 12, "uint32": 15}
 # ops whose options table has no fields the tests set
 _EMPTY_OPTIONS = {"ABS": "AbsOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
                   "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "EQUAL": "EqualOptions",
@@ -249,10 +250,13 @@ def _subgraph(s, model, codes: dict[str, int], ops: list[tuple[str, list[T], lis
 
     produced, consumed, forced = [], set(), set()
     for opcode, ins, outs, opts in ops:
+        custom = not hasattr(s.BuiltinOperator, opcode)  # any other name: a CUSTOM op with that custom_code
         if opcode not in codes:
             code = s.OperatorCodeT()
-            code.builtinCode = getattr(s.BuiltinOperator, opcode)
+            code.builtinCode = s.BuiltinOperator.CUSTOM if custom else getattr(s.BuiltinOperator, opcode)
             code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+            if custom:
+                code.customCode = opcode
             code.version = 1
             codes[opcode] = len(model.operatorCodes)
             model.operatorCodes.append(code)
@@ -261,7 +265,12 @@ def _subgraph(s, model, codes: dict[str, int], ops: list[tuple[str, list[T], lis
         o.inputs = [tensor(t) for t in ins]
         o.outputs = [tensor(t) for t in outs]
         forced.update(index[id(t)] for t in outs if t.graph_output)
-        o.builtinOptionsType, o.builtinOptions = _options(s, opcode, opts)
+        if custom:  # the options as a flexbuffer map in custom_options (TFLM's signal ops read them so)
+            from flatbuffers import flexbuffers
+
+            o.customOptions = list(flexbuffers.Dumps(dict(opts)))
+        else:
+            o.builtinOptionsType, o.builtinOptions = _options(s, opcode, opts)
         sub.operators.append(o)
         consumed.update(o.inputs)
         produced.extend(o.outputs)

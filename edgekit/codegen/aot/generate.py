@@ -18,7 +18,15 @@ import numpy as np
 
 from edgekit.codegen.aot import fusion
 from edgekit.codegen.aot.ops import REGISTRY
-from edgekit.codegen.aot.ops.base import ConstPool, OpContext, c_identifier, short_name, unsupported
+from edgekit.codegen.aot.ops.base import (
+    ConstPool,
+    OpContext,
+    c_identifier,
+    custom_op_purpose,
+    op_key,
+    short_name,
+    unsupported,
+)
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
 from edgekit.codegen.aot.sparse import check_mode
 from edgekit.codegen.aot.variables import NO_OUTPUT_OPS, Variables, reset_code
@@ -104,9 +112,9 @@ def _contexts(model: TFLiteModel, pool: ConstPool | None = None) -> list[OpConte
     ctxs = []
     for op in sg.operators:
         out_name = sg.tensors[op.outputs[0]].name if op.outputs else f"op{op.index}"
-        handler = REGISTRY.get(op.opcode)
+        handler = REGISTRY.get(op_key(op))
         if handler is None:
-            what = f"custom op '{op.custom_code}'" if op.opcode == "CUSTOM" else "op not supported"
+            what = custom_op_purpose(op.custom_code) if op.opcode == "CUSTOM" else "op not supported"
             raise unsupported(op, out_name, what, supported)
         ctx = OpContext(model, sg, op, pool=pool, supported=supported)
         ctx.variables = variables
@@ -118,7 +126,7 @@ def check_supported(model: TFLiteModel | str | Path | bytes) -> None:
     """Raise UnsupportedOpError for the first operator (or parameter) the AOT runtime cannot run."""
     m = _load(model)
     for ctx in _contexts(m):  # more subgraphs than the main one: CALL_ONCE init subgraphs only (variables.py)
-        REGISTRY[ctx.op.opcode].check(ctx)
+        REGISTRY[op_key(ctx.op)].check(ctx)
 
 
 def op_support(model: TFLiteModel | str | Path | bytes) -> dict[int, str | None]:
@@ -159,7 +167,7 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
     live = set()
     plan_ops = []
     for ctx in ctxs:
-        handler = REGISTRY[ctx.op.opcode]
+        handler = REGISTRY[op_key(ctx.op)]
         f = by_conv.get(ctx.op.index) or fused.get(ctx.op.index)
         if f is not None:  # a fused CONV_2D + ADD: C never exists, D is computed over A (fusion.py)
             b = ctxs[f.conv].op.inputs[0]
@@ -269,7 +277,7 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
             ctx.notes.append(f"ops {f.conv}+{f.add} CONV_2D+ADD fused: {f.rows} output rows per block, "
                              f"{sg.tensors[f.c].nbytes} B conv output not in the arena")
         else:
-            code = REGISTRY[ctx.op.opcode].emit(ctx).rstrip()
+            code = REGISTRY[op_key(ctx.op)].emit(ctx).rstrip()
         ins = ", ".join(f"'{short_name(sg.tensors[t].name)}' {_shape(sg.tensors[t])}" for t in ctx.op.inputs
                         if t >= 0 and not sg.tensors[t].is_const)
         text = (f"op {ctx.op.index}: {ctx.op.opcode} -> '{ctx.short_name}' {_shape(ctx.output(0))}"

@@ -26,7 +26,7 @@ TFLM_HINT = "use --runtime tflm to run this model with the TFLM interpreter inst
 
 CTYPES = {
     "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
-    "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t", "float32": "float", "bool": "uint8_t",
+    "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t", "uint64": "uint64_t", "float32": "float", "bool": "uint8_t",
 }
 
 
@@ -93,7 +93,7 @@ class ConstPool:
 
 def _ctype_size(ctype: str) -> int:
     return {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
-            "int64_t": 8, "float": 4}[ctype]
+            "int64_t": 8, "uint64_t": 8, "float": 4}[ctype]
 
 
 class OpContext:
@@ -233,6 +233,30 @@ class OpHandler:
 
 
 REGISTRY: dict[str, OpHandler] = {}
+
+
+# custom ops the AOT runtime does not run, and what they are for (named in the error)
+_CUSTOM_PURPOSE = {
+    "ethos-u": "an Arm Ethos-U NPU command stream (the model was compiled by Vela); it runs only on a device with "
+               "an Ethos-U NPU, through TFLM's ethos-u kernel",
+    "TFLite_Detection_PostProcess": "SSD object-detection post-processing (box decoding and non-max suppression)",
+    "TFL_Detection_PostProcess": "SSD object-detection post-processing (box decoding and non-max suppression)",
+}
+
+
+def custom_op_purpose(custom_code: str | None) -> str:
+    """The unsupported-op reason for a CUSTOM operator: its code and, when known, what it is for."""
+    if custom_code in _CUSTOM_PURPOSE:
+        return f"custom op '{custom_code}' ({_CUSTOM_PURPOSE[custom_code]}) is not supported"
+    if custom_code and custom_code.startswith("Signal"):
+        return (f"custom op '{custom_code}' (TFLM's signal library, audio front-end) is not supported by edgekit's "
+                "AOT runtime yet")
+    return f"custom op '{custom_code}' is not supported (it needs a kernel registered under that name)"
+
+
+def op_key(op: Operator) -> str:
+    """The REGISTRY key of an operator: its builtin opcode name, or its custom_code for a CUSTOM op."""
+    return (op.custom_code or "CUSTOM") if op.opcode == "CUSTOM" else op.opcode
 
 
 def register(handler_cls: type[OpHandler]) -> type[OpHandler]:

@@ -1,0 +1,59 @@
+/*
+ * edgekit AOT runtime: the audio front-end ops of TFLM's signal library (custom ops Signal*), integer math as
+ * TFLM's kernels compute it, so results match the TFLM interpreter bit for bit.
+ *
+ * - window: out = sat16((x * w) >> shift), the window repeated over the input.
+ * - fft_auto_scale: shift the frame left so its largest magnitude uses 15 bits; returns the shift.
+ * - rfft_s16: fixed-point (Q15) real FFT of fft_length = 2 * n points via an n-point complex FFT (mixed radix 4/2,
+ *   each butterfly stage divides by its radix with rounding) plus the real-split post-processing; the twiddles
+ *   (round(32767 * cos/sin)) come from the generator. Output n + 1 complex int16 values.
+ * - energy: re^2 + im^2 for bins start..end-1 (the others are left untouched, as in TFLM).
+ * - filter_bank: triangular weighted sums of the energies into uint64 channels.
+ * - filter_bank_sqrt: integer square root (rounded) >> scale bits.
+ * - spectral_subtraction: per-channel noise estimate (state kept across invocations) subtracted with a floor.
+ * - pcan: per-channel automatic gain control with a gain table.
+ * - filter_bank_log: fixed-point natural log * output_scale, saturated to int16.
+ */
+#ifndef EK_SIGNAL_H
+#define EK_SIGNAL_H
+
+#include "ek_common.h"
+
+void ek_signal_window(const int16_t *input, const int16_t *window, int32_t size, int32_t window_size, int32_t shift,
+                      int16_t *output);
+int32_t ek_signal_fft_auto_scale(const int16_t *input, int32_t size, int16_t *output);
+
+typedef struct {
+    int32_t n;                     /* complex FFT length = fft_length / 2 */
+    int32_t n_factors;
+    int32_t factors[32];           /* (radix, remaining length) pairs */
+    const int16_t *twiddles;       /* n (re, im) pairs */
+    const int16_t *super_twiddles; /* n / 2 (re, im) pairs */
+} ek_rfft_s16_t;
+
+/* input: fft_length int16 (zero-padded by the caller); output: n + 1 (re, im); scratch: n (re, im) int16 */
+void ek_signal_rfft_s16(const ek_rfft_s16_t *p, const int16_t *input, int16_t *output, int16_t *scratch);
+void ek_signal_energy(const int16_t *input, int32_t start, int32_t end, uint32_t *output);
+
+typedef struct {
+    int32_t num_channels;
+    const int16_t *weights, *unweights, *freq_starts, *weight_starts, *widths;
+} ek_filter_bank_t;
+
+/* output: num_channels values; work: num_channels + 1 uint64 */
+void ek_signal_filter_bank(const ek_filter_bank_t *p, const uint32_t *input, uint64_t *work, uint64_t *output);
+void ek_signal_filter_bank_sqrt(const uint64_t *input, int32_t n, int32_t scale_bits, uint32_t *output);
+
+typedef struct {
+    int32_t num_channels, smoothing, one_minus_smoothing, alternate_smoothing, alternate_one_minus_smoothing;
+    int32_t smoothing_bits, spectral_subtraction_bits, min_signal_remaining, clamping;
+} ek_spectral_subtraction_t;
+
+void ek_signal_spectral_subtraction(const ek_spectral_subtraction_t *p, const uint32_t *input, uint32_t *output,
+                                    uint32_t *noise_state, uint32_t *noise_out);
+void ek_signal_pcan(const uint32_t *input, const uint32_t *noise, const int16_t *gain_lut, int32_t snr_shift,
+                    int32_t n, uint32_t *output);
+void ek_signal_filter_bank_log(const uint32_t *input, int32_t n, int32_t output_scale, int32_t correction_bits,
+                               int16_t *output);
+
+#endif /* EK_SIGNAL_H */
