@@ -26,7 +26,8 @@ TFLM_HINT = "use --runtime tflm to run this model with the TFLM interpreter inst
 
 CTYPES = {
     "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
-    "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t", "uint64": "uint64_t", "float32": "float", "bool": "uint8_t",
+    "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t", "uint64": "uint64_t", "float32": "float",
+    "bool": "uint8_t",
 }
 
 

@@ -28,7 +28,7 @@ def signal_options(ctx: OpContext) -> dict[str, Any]:
 
     try:
         opts = flexbuffers.Loads(bytes(raw))
-    except Exception as exc:  # noqa: BLE001 - any decoding failure is a malformed model
+    except Exception as exc:  # any decoding failure is a malformed model
         ctx.fail(f"custom_options are not a readable flexbuffer ({exc})")
     if not isinstance(opts, dict):
         ctx.fail("custom_options are not a flexbuffer map")
