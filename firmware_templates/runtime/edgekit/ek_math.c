@@ -118,6 +118,22 @@ static void ek_binary_block(int32_t *a, int32_t *b, int32_t *o, int32_t n, const
             o[i] = ek_clamp_i32(v + p->out_offset, p->act_min, p->act_max);
         }
         return;
+    case EK_BIN_ADD:
+    case EK_BIN_SUB:
+    case EK_BIN_MUL:
+    case EK_BIN_DIV:
+        for (i = 0; i < n; i++) {
+            const uint32_t ua = (uint32_t)a[i], ub = (uint32_t)b[i];
+            int32_t v;
+            if (p->op == EK_BIN_ADD) v = (int32_t)(ua + ub);
+            else if (p->op == EK_BIN_SUB) v = (int32_t)(ua - ub);
+            else if (p->op == EK_BIN_MUL) v = ek_wrap_mul(a[i], b[i]);
+            else if (b[i] == 0) v = 0;
+            else if (b[i] == -1) v = (int32_t)(0u - ua);
+            else v = a[i] / b[i];
+            o[i] = ek_clamp_i32(v, p->act_min, p->act_max);
+        }
+        return;
     case EK_BIN_AND:
         for (i = 0; i < n; i++) {
             o[i] = a[i] && b[i];

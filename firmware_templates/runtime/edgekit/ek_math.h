@@ -44,6 +44,12 @@ typedef struct {
 #define EK_BIN_GREATER_EQUAL 9
 #define EK_BIN_AND 10
 #define EK_BIN_OR 11
+/* int32 arithmetic without quantization (TFLM's int32 ADD / SUB / MUL / DIV): wrapping, then act_min..act_max;
+ * DIV truncates towards zero (a zero divisor gives 0, INT32_MIN / -1 gives INT32_MIN: TFLM would trap) */
+#define EK_BIN_ADD 12
+#define EK_BIN_SUB 13
+#define EK_BIN_MUL 14
+#define EK_BIN_DIV 15
 
 typedef struct {
     int32_t op;                   /* EK_BIN_* */

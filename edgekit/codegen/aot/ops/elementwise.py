@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, fused_range, register, scale_zp
+from edgekit.codegen.aot.ops.int_arith import check_int32, emit_int32, is_int32
 from edgekit.codegen.aot.quant import f32, mbqm, quantize_multiplier
 
 MAX_DIMS = 6
@@ -112,12 +113,12 @@ class _Binary(OpHandler):
         return "\n".join(lines)
 
     def inplace(self, ctx: OpContext) -> bool:
-        return ctx.input(0).size == ctx.output(0).size
+        return not is_int32(ctx) and ctx.input(0).size == ctx.output(0).size
 
 
 @register
 class AddSub(_Binary):
-    """ADD and SUB, int8."""
+    """ADD and SUB, int8 (int32: int_arith.py)."""
 
     opcodes = ("ADD", "SUB")
 
@@ -133,9 +134,13 @@ class AddSub(_Binary):
         return shape, params
 
     def check(self, ctx: OpContext) -> None:
+        if is_int32(ctx):  # plain integer ADD / SUB (int_arith.py)
+            return check_int32(ctx)
         self._params(ctx)
 
     def emit(self, ctx: OpContext) -> str:
+        if is_int32(ctx):
+            return emit_int32(ctx)
         fn, params, shape = self.kernel_params(ctx)
         return self._emit(ctx, fn, "ek_add_params", params, shape)
 
@@ -154,7 +159,7 @@ class AddSub(_Binary):
 
 @register
 class Mul(_Binary):
-    """MUL, int8."""
+    """MUL, int8 (int32: int_arith.py)."""
 
     opcodes = ("MUL",)
 
@@ -168,8 +173,12 @@ class Mul(_Binary):
         return shape, params
 
     def check(self, ctx: OpContext) -> None:
+        if is_int32(ctx):  # plain integer MUL (int_arith.py)
+            return check_int32(ctx)
         self._params(ctx)
 
     def emit(self, ctx: OpContext) -> str:
+        if is_int32(ctx):
+            return emit_int32(ctx)
         shape, params = self._params(ctx)
         return self._emit(ctx, "ek_mul_s8", "ek_mul_params", params, shape)
