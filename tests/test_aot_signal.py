@@ -230,3 +230,49 @@ def test_frontend_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
     res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
     assert list(Path(res.project_dir).rglob("ek_signal.c")), "not built with edgekit's AOT runtime"
+
+
+def test_int32_tail_cast_and_arithmetic_match_tflm(tmp_path: Path) -> None:
+    """What follows the front-end in micro_speech's preprocessor: CAST between integer types and plain int32 ADD /
+    SUB / MUL / DIV with broadcasting and fused activations (TFLM ignores ADD's)."""
+    rng = np.random.default_rng(3)
+    big, small, mid = T((2, 4, 3), "int32"), T((2, 4, 3), "int32"), T((1, 4, 3), "int32")
+    divisor = T((1, 1, 3), "int32", data=np.array([[[7, -3, 1000]]], np.int32))
+    scalar = T((), "int32", data=np.array(-5, np.int32))
+    i16, u32, i8 = T((50,), "int16"), T((50,), "uint32"), T((50,), "int8")
+    w = T((50,), "int32")
+    ops = [("CAST", [i16], [w], {}), ("CAST", [w], [T((50,), "int8")], {}), ("CAST", [u32], [T((50,), "int32")], {}),
+           ("CAST", [w], [T((50,), "uint32")], {}), ("CAST", [w], [T((50,), "int16")], {}),
+           ("CAST", [i8], [T((50,), "int32")], {}), ("CAST", [i16], [T((50,), "uint32")], {})]
+    for op, act in (("ADD", "RELU"), ("SUB", "RELU6"), ("SUB", "NONE"), ("MUL", "NONE"), ("MUL", "RELU_N1_TO_1"),
+                    ("DIV", "NONE"), ("DIV", "RELU")):
+        other = divisor if op == "DIV" else mid
+        ops.append((op, [big if op != "MUL" else small, other], [T((2, 4, 3), "int32")], {"activation": act}))
+    ops.append(("DIV", [small, scalar], [T((2, 4, 3), "int32")], {}))
+    model = multi_op_model(ops)
+    sets = []  # the model's inputs in order of first use: i16, u32, i8, big, mid, small
+    for _ in range(4):
+        sets.append([rng.integers(-32768, 32768, size=50).astype(np.int16),
+                     rng.integers(0, 2**32, size=50, dtype=np.uint64).astype(np.uint32),
+                     rng.integers(-128, 128, size=50).astype(np.int8),
+                     rng.integers(-(2**30), 2**30, size=(2, 4, 3)).astype(np.int32),
+                     rng.integers(-(2**30), 2**30, size=(1, 4, 3)).astype(np.int32),
+                     rng.integers(-(2**15), 2**15, size=(2, 4, 3)).astype(np.int32)])
+    problems, ours = _mismatches(model, sets, tmp_path)
+    assert problems == [], problems[:20]
+    assert _varied(ours) == []
+
+
+@pytest.mark.toolchain
+def test_signal_kernels_compile_for_cortex_m_without_warnings(tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import REPO
+
+    gcc = need_tool("arm-none-eabi-gcc")
+    src = REPO / "firmware_templates" / "runtime" / "edgekit" / "ek_signal.c"
+    for cpu in ("cortex-m0plus", "cortex-m4"):
+        res = subprocess.run([gcc, "-std=c99", f"-mcpu={cpu}", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
+                              "-Wconversion", "-Wno-sign-conversion", "-c", str(src), "-o", str(tmp_path / "s.o")],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, f"{cpu}: {res.stderr}"

@@ -51,8 +51,8 @@ def _options(s, op: str, opts: dict):
         o = s.SoftmaxOptionsT()
         o.beta = float(opts.get("beta", 1.0))
         return bo.SoftmaxOptions, o
-    if op in ("ADD", "SUB", "MUL"):
-        o = {"ADD": s.AddOptionsT, "SUB": s.SubOptionsT, "MUL": s.MulOptionsT}[op]()
+    if op in ("ADD", "SUB", "MUL", "DIV"):
+        o = {"ADD": s.AddOptionsT, "SUB": s.SubOptionsT, "MUL": s.MulOptionsT, "DIV": s.DivOptionsT}[op]()
         o.fusedActivationFunction = act
         return getattr(bo, op.capitalize() + "Options"), o
     if op in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"):
