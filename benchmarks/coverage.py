@@ -69,7 +69,10 @@ def op_rows(ops: list[str]) -> list[dict[str, object]]:
     tests = {p.name: p.read_text() for p in sorted((REPO / "tests").glob("test_*.py"))}
     rows = []
     for op in ops:
-        name = builtin_name(op, known) if op not in KIND or "custom" not in KIND[op] else None
+        if op in SIGNAL:  # custom ops: edgekit registers them by custom_code (Signal + the resolver name)
+            name = f"Signal{op}"
+        else:
+            name = builtin_name(op, known) if op not in KIND or "custom" not in KIND[op] else None
         tested = sorted(f for f, text in tests.items() if name and re.search(rf"\b{name}\b", text))
         rows.append({"tflm": op, "builtin": name, "kind": KIND.get(op, "builtin"),
                      "edgekit": bool(name and name in REGISTRY), "tests": tested})
@@ -107,6 +110,8 @@ def main() -> None:
     summary = {"tflm_ops": len(ops), "tflm_builtin_ops": len(builtin),
                "edgekit_builtin_ops": sum(bool(r["edgekit"]) for r in builtin),
                "edgekit_ops_with_tests": sum(bool(r["edgekit"] and r["tests"]) for r in builtin),
+               "tflm_signal_ops": len(SIGNAL), "edgekit_signal_ops": sum(bool(r["edgekit"]) for r in ops
+                                                                          if r["tflm"] in SIGNAL),
                "models": len(mrows), "models_on_edgekit": sum(bool(r["edgekit"]) for r in mrows)}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"summary": summary, "ops": ops, "models": mrows}, indent=2) + "\n")
