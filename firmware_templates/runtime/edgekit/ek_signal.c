@@ -277,3 +277,58 @@ void ek_signal_filter_bank_log(const uint32_t *input, int32_t n, int32_t output_
         }
     }
 }
+
+/* ---- sample FIFOs (oldest first) -------------------------------------------------------------------------------- */
+static void fifo_push(int16_t *fifo, int32_t *count, const int16_t *values, int32_t n) {
+    memmove(fifo + *count, values, sizeof(int16_t) * (size_t)n);
+    *count += n;
+}
+
+static void fifo_drop(int16_t *fifo, int32_t *count, int32_t n) {
+    memmove(fifo, fifo + n, sizeof(int16_t) * (size_t)(*count - n));
+    *count -= n;
+}
+
+void ek_signal_delay(const int16_t *input, int16_t *output, int32_t rows, int32_t frame, int32_t delay,
+                     int16_t *state) {
+    for (int32_t r = 0; r < rows; ++r) {
+        int16_t *s = state + r * (delay + frame);
+        memmove(s + delay, input + r * frame, sizeof(int16_t) * (size_t)frame);
+        memcpy(output + r * frame, s, sizeof(int16_t) * (size_t)frame);
+        memmove(s, s + frame, sizeof(int16_t) * (size_t)delay);
+    }
+}
+
+void ek_signal_framer(const ek_framer_t *p, const int16_t *input, int16_t *output, uint8_t *valid, int16_t *fifo,
+                      int32_t *counts) {
+    *valid = 1;
+    for (int32_t r = 0; r < p->rows; ++r) {
+        int16_t *f = fifo + r * p->fifo_size;
+        for (int32_t k = 0; k < p->n_frames; ++k) {
+            const int32_t idx = r * p->n_frames + k;
+            fifo_push(f, &counts[r], input + idx * p->frame_step, p->frame_step);
+            if (counts[r] >= p->frame_size) {
+                memcpy(output + idx * p->frame_size, f, sizeof(int16_t) * (size_t)p->frame_size);
+                fifo_drop(f, &counts[r], p->frame_step);
+            } else {
+                *valid = 0;
+            }
+        }
+    }
+}
+
+void ek_signal_stacker(const ek_stacker_t *p, const int16_t *input, int16_t *output, uint8_t *valid, int16_t *fifo,
+                       int32_t *count, int32_t *started) {
+    fifo_push(fifo, count, input, p->channels);
+    if (!*started) { /* the first frame stands in for the missing left context */
+        for (int32_t i = 0; i < p->left_context; ++i) fifo_push(fifo, count, fifo + *count - p->channels, p->channels);
+        *started = 1;
+    }
+    if (*count >= p->buffer_size) {
+        memcpy(output, fifo, sizeof(int16_t) * (size_t)p->buffer_size);
+        fifo_drop(fifo, count, p->step_size);
+        *valid = 1;
+    } else {
+        *valid = 0;
+    }
+}

@@ -13,6 +13,9 @@
  * - spectral_subtraction: per-channel noise estimate (state kept across invocations) subtracted with a floor.
  * - pcan: per-channel automatic gain control with a gain table.
  * - filter_bank_log: fixed-point natural log * output_scale, saturated to int16.
+ * - delay, framer, stacker: sample FIFOs kept across invocations (state arrays owned by the generated code, zero at
+ *   start); framer / stacker set *valid to 0 when no full frame / stack is buffered yet (the output is then left
+ *   untouched, as TFLM leaves it).
  */
 #ifndef EK_SIGNAL_H
 #define EK_SIGNAL_H
@@ -55,5 +58,25 @@ void ek_signal_pcan(const uint32_t *input, const uint32_t *noise, const int16_t 
                     int32_t n, uint32_t *output);
 void ek_signal_filter_bank_log(const uint32_t *input, int32_t n, int32_t output_scale, int32_t correction_bits,
                                int16_t *output);
+
+/* state: rows * (delay + frame) int16 */
+void ek_signal_delay(const int16_t *input, int16_t *output, int32_t rows, int32_t frame, int32_t delay,
+                     int16_t *state);
+
+typedef struct {
+    int32_t rows, n_frames, frame_size, frame_step, fifo_size;
+} ek_framer_t;
+
+/* fifo: rows * fifo_size int16; counts: rows samples buffered (start: frame_size - frame_step with prefill, or 0) */
+void ek_signal_framer(const ek_framer_t *p, const int16_t *input, int16_t *output, uint8_t *valid, int16_t *fifo,
+                      int32_t *counts);
+
+typedef struct {
+    int32_t channels, left_context, buffer_size, step_size;
+} ek_stacker_t;
+
+/* fifo: buffer_size + channels * (left_context + 1) int16; *count and *started are 0 at start */
+void ek_signal_stacker(const ek_stacker_t *p, const int16_t *input, int16_t *output, uint8_t *valid, int16_t *fifo,
+                       int32_t *count, int32_t *started);
 
 #endif /* EK_SIGNAL_H */
