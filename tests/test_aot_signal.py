@@ -101,6 +101,9 @@ def _ops(rng: np.random.Generator) -> list:
     for shape, n_fft in (((480,), 512), ((2, 256), 256), ((3, 50), 64), ((1000,), 1024), ((8,), 8)):
         out = (*shape[:-1], n_fft + 2)
         ops.append(("SignalRfft", [T(shape, "int16")], [T(out, "int16")], {"T": 7, "fft_length": n_fft}))
+    for shape, n_fft in (((514,), 512), ((2, 130), 128), ((3, 34), 32)):  # inverse: radix 4 only, and radix 2
+        out = (*shape[:-1], n_fft)
+        ops.append(("SignalIrfft", [T(shape, "int16")], [T(out, "int16")], {"T": 7, "fft_length": n_fft}))
     ops.append(("SignalEnergy", [T((514,), "int16")], [_u32((257,))], {"start_index": 0, "end_index": 257}))
     for bins, channels in ((257, 40), (33, 6)):
         tabs = filter_bank_tables(bins, channels, rng)
@@ -211,8 +214,7 @@ def test_unsupported_custom_ops_say_what_they_are(tmp_path: Path) -> None:
     from edgekit.codegen.aot import check_supported
     from edgekit.errors import UnsupportedOpError
 
-    for code, words in (("ethos-u", "Ethos-U NPU"), ("SignalOverlapAdd", "signal library"),
-                        ("SignalIrfft", "signal library"),
+    for code, words in (("ethos-u", "Ethos-U NPU"), ("SignalFancyNewOp", "signal library"),
                         ("MyOwnOp", "custom op 'MyOwnOp'")):
         model = multi_op_model([(code, [T((4,), "int8")], [T((4,), "int8")], {"x": 1})])
         with pytest.raises(UnsupportedOpError, match=words):
@@ -238,8 +240,9 @@ def test_frontend_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
 
 
 def test_streaming_ops_match_tflm_over_invocations(tmp_path: Path) -> None:
-    """Delay, Framer (with and without prefill, several rows) and Stacker (left / right context, steps): FIFOs kept
-    across 12 invocations; frames compared when valid, the valid flags always."""
+    """Delay, Framer (with and without prefill, several rows), OverlapAdd (int16 saturating, float32) and Stacker
+    (left / right context, steps): state kept across 12 invocations; frames compared when valid, the valid flags
+    always."""
     rng = np.random.default_rng(9)
     ops = [("SignalDelay", [T((3, 20), "int16")], [T((3, 20), "int16")], {"delay_length": 7}),
            ("SignalDelay", [T((16,), "int16")], [T((16,), "int16")], {"delay_length": 40}),
@@ -247,6 +250,9 @@ def test_streaming_ops_match_tflm_over_invocations(tmp_path: Path) -> None:
             {"frame_size": 20, "frame_step": 8, "prefill": True}),
            ("SignalFramer", [T((30,), "int16")], [T((2, 25), "int16"), T((), "bool")],
             {"frame_size": 25, "frame_step": 15, "prefill": False})]
+    ops += [("SignalOverlapAdd", [T((2, 3, 16), "int16")], [T((2, 3 * 6), "int16")], {"T": 7, "frame_step": 6}),
+            ("SignalOverlapAdd", [T((1, 10), "int16")], [T((10,), "int16")], {"T": 7, "frame_step": 10}),
+            ("SignalOverlapAdd", [T((4, 12), "float32")], [T((4 * 5,), "float32")], {"T": 0, "frame_step": 5})]
     for left, right, step in ((2, 1, 1), (0, 2, 2), (3, 0, 3)):
         ops.append(("SignalStacker", [T((5,), "int16")], [T((5 * (left + right + 1),), "int16"), T((), "bool")],
                     {"num_channels": 5, "stacker_left_context": left, "stacker_right_context": right,
@@ -255,7 +261,8 @@ def test_streaming_ops_match_tflm_over_invocations(tmp_path: Path) -> None:
     from edgekit.tflite_model import load_model
 
     sg = load_model(model).main
-    sets = [[rng.integers(-32768, 32768, size=sg.tensors[i].shape).astype(np.int16) for i in sg.inputs]
+    sets = [[rng.integers(-32768, 32768, size=sg.tensors[i].shape).astype(np.int16) if sg.tensors[i].dtype == "int16"
+             else (rng.standard_normal(sg.tensors[i].shape) * 100).astype(np.float32) for i in sg.inputs]
             for _ in range(12)]
     problems, ours = _mismatches(model, sets, tmp_path)
     assert problems == [], problems[:20]

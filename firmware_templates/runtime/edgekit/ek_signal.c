@@ -69,7 +69,7 @@ static void radix2(int16_t *out, int32_t stride, const int16_t *tw, int32_t m) {
     }
 }
 
-static void radix4(int16_t *out, int32_t stride, const int16_t *tw, int32_t m) {
+static void radix4(int16_t *out, int32_t stride, const int16_t *tw, int32_t m, int32_t inverse) {
     for (int32_t k = 0; k < m; ++k) {
         int16_t *f0 = out + 2 * k, *f1 = f0 + 2 * m, *f2 = f0 + 4 * m, *f3 = f0 + 6 * m;
         int16_t s0[2], s1[2], s2[2], s3[2], s4[2], s5[2];
@@ -92,10 +92,17 @@ static void radix4(int16_t *out, int32_t stride, const int16_t *tw, int32_t m) {
         f2[1] = (int16_t)(f0[1] - s3[1]);
         f0[0] = (int16_t)(f0[0] + s3[0]);
         f0[1] = (int16_t)(f0[1] + s3[1]);
-        f1[0] = (int16_t)(s5[0] + s4[1]);
-        f1[1] = (int16_t)(s5[1] - s4[0]);
-        f3[0] = (int16_t)(s5[0] - s4[1]);
-        f3[1] = (int16_t)(s5[1] + s4[0]);
+        if (inverse) {
+            f1[0] = (int16_t)(s5[0] - s4[1]);
+            f1[1] = (int16_t)(s5[1] + s4[0]);
+            f3[0] = (int16_t)(s5[0] + s4[1]);
+            f3[1] = (int16_t)(s5[1] - s4[0]);
+        } else {
+            f1[0] = (int16_t)(s5[0] + s4[1]);
+            f1[1] = (int16_t)(s5[1] - s4[0]);
+            f3[0] = (int16_t)(s5[0] - s4[1]);
+            f3[1] = (int16_t)(s5[1] + s4[0]);
+        }
     }
 }
 
@@ -110,7 +117,7 @@ static void fft_stage(const ek_rfft_s16_t *p, int16_t *out, const int16_t *in, i
     } else {
         for (int32_t j = 0; j < radix; ++j) fft_stage(p, out + 2 * j * m, in + 2 * j * stride, stride * radix, factors + 2);
     }
-    if (radix == 4) radix4(out, stride, p->twiddles, m);
+    if (radix == 4) radix4(out, stride, p->twiddles, m, p->inverse);
     else radix2(out, stride, p->twiddles, m);
 }
 
@@ -138,6 +145,58 @@ void ek_signal_rfft_s16(const ek_rfft_s16_t *p, const int16_t *input, int16_t *o
         output[2 * k + 1] = (int16_t)((f1[1] + tw[1]) >> 1);
         output[2 * (n - k)] = (int16_t)((f1[0] - tw[0]) >> 1);
         output[2 * (n - k) + 1] = (int16_t)((tw[1] - f1[1]) >> 1);
+    }
+}
+
+void ek_signal_irfft_s16(const ek_rfft_s16_t *p, const int16_t *input, int16_t *output, int16_t *scratch) {
+    const int32_t n = p->n;
+    scratch[0] = (int16_t)(input[0] + input[2 * n]);
+    scratch[1] = (int16_t)(input[0] - input[2 * n]);
+    cdiv(scratch, 2);
+    for (int32_t k = 1; k <= n / 2; ++k) {
+        int16_t fk[2] = {input[2 * k], input[2 * k + 1]};
+        int16_t fnkc[2] = {input[2 * (n - k)], (int16_t)(-input[2 * (n - k) + 1])};
+        int16_t fek[2], tmp[2], fok[2];
+        cdiv(fk, 2);
+        cdiv(fnkc, 2);
+        fek[0] = (int16_t)(fk[0] + fnkc[0]);
+        fek[1] = (int16_t)(fk[1] + fnkc[1]);
+        tmp[0] = (int16_t)(fk[0] - fnkc[0]);
+        tmp[1] = (int16_t)(fk[1] - fnkc[1]);
+        cmul(fok, tmp, p->super_twiddles + 2 * (k - 1));
+        scratch[2 * k] = (int16_t)(fek[0] + fok[0]);
+        scratch[2 * k + 1] = (int16_t)(fek[1] + fok[1]);
+        scratch[2 * (n - k)] = (int16_t)(fek[0] - fok[0]);
+        scratch[2 * (n - k) + 1] = (int16_t)(-(int16_t)(fek[1] - fok[1]));
+    }
+    fft_stage(p, output, scratch, 1, p->factors);
+}
+
+void ek_signal_overlap_add_s16(const int16_t *input, int16_t *output, int32_t rows, int32_t n_frames,
+                               int32_t frame_size, int32_t frame_step, int16_t *state) {
+    for (int32_t r = 0; r < rows; ++r) {
+        int16_t *buf = state + r * frame_size;
+        for (int32_t f = 0; f < n_frames; ++f) {
+            const int16_t *x = input + (r * n_frames + f) * frame_size;
+            for (int32_t i = 0; i < frame_size; ++i) buf[i] = ek_sat_i16((int32_t)x[i] + buf[i]);
+            memcpy(output + (r * n_frames + f) * frame_step, buf, sizeof(int16_t) * (size_t)frame_step);
+            memmove(buf, buf + frame_step, sizeof(int16_t) * (size_t)(frame_size - frame_step));
+            memset(buf + frame_size - frame_step, 0, sizeof(int16_t) * (size_t)frame_step);
+        }
+    }
+}
+
+void ek_signal_overlap_add_f32(const float *input, float *output, int32_t rows, int32_t n_frames,
+                               int32_t frame_size, int32_t frame_step, float *state) {
+    for (int32_t r = 0; r < rows; ++r) {
+        float *buf = state + r * frame_size;
+        for (int32_t f = 0; f < n_frames; ++f) {
+            const float *x = input + (r * n_frames + f) * frame_size;
+            for (int32_t i = 0; i < frame_size; ++i) buf[i] += x[i];
+            memcpy(output + (r * n_frames + f) * frame_step, buf, sizeof(float) * (size_t)frame_step);
+            memmove(buf, buf + frame_step, sizeof(float) * (size_t)(frame_size - frame_step));
+            for (int32_t i = frame_size - frame_step; i < frame_size; ++i) buf[i] = 0.0f;
+        }
     }
 }
 

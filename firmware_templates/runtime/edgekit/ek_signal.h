@@ -32,10 +32,18 @@ typedef struct {
     int32_t factors[32];           /* (radix, remaining length) pairs */
     const int16_t *twiddles;       /* n (re, im) pairs */
     const int16_t *super_twiddles; /* n / 2 (re, im) pairs */
+    int32_t inverse;               /* 1: the inverse transform's twiddles and butterflies (irfft) */
 } ek_rfft_s16_t;
 
 /* input: fft_length int16 (zero-padded by the caller); output: n + 1 (re, im); scratch: n (re, im) int16 */
 void ek_signal_rfft_s16(const ek_rfft_s16_t *p, const int16_t *input, int16_t *output, int16_t *scratch);
+/* inverse: input n + 1 (re, im); output 2 * n int16; scratch: n (re, im) int16 */
+void ek_signal_irfft_s16(const ek_rfft_s16_t *p, const int16_t *input, int16_t *output, int16_t *scratch);
+/* rows of n_frames frames of frame_size added into a frame_size state per row, frame_step samples out per frame */
+void ek_signal_overlap_add_s16(const int16_t *input, int16_t *output, int32_t rows, int32_t n_frames,
+                               int32_t frame_size, int32_t frame_step, int16_t *state);
+void ek_signal_overlap_add_f32(const float *input, float *output, int32_t rows, int32_t n_frames,
+                               int32_t frame_size, int32_t frame_step, float *state);
 void ek_signal_energy(const int16_t *input, int32_t start, int32_t end, uint32_t *output);
 
 typedef struct {

@@ -1,6 +1,7 @@
-"""TFLM's signal library (audio front-end) as custom ops: SignalWindow, SignalFftAutoScale, SignalRfft (int16),
-SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot, SignalFilterBankSpectralSubtraction, SignalPCAN,
-SignalFilterBankLog -- the ops of micro_speech's audio preprocessor.
+"""TFLM's signal library (audio front-end) as custom ops: SignalWindow, SignalFftAutoScale, SignalRfft and
+SignalIrfft (int16), SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot, SignalFilterBankSpectralSubtraction,
+SignalPCAN, SignalFilterBankLog (all but Irfft are the ops of micro_speech's audio preprocessor; the streaming ops are
+in signal_stream.py).
 
 Their parameters are a flexbuffer map in the operator's ``custom_options``; the C (``ek_signal.c``) follows the
 integer math of TFLM's ``signal/src`` kernels. The RFFT's twiddles (``floor(0.5 + 32767 * cos/sin(phase))``, the
@@ -113,11 +114,12 @@ def _q15(phase: float) -> tuple[int, int]:
     return math.floor(0.5 + 32767 * math.cos(phase)), math.floor(0.5 + 32767 * math.sin(phase))
 
 
-def rfft_twiddles(fft_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Q15 twiddles of the n = fft_length / 2 point complex FFT and of the real-split step (n / 2 values)."""
-    n = fft_length // 2
-    tw = [_q15(-2 * math.pi * i / n) for i in range(n)]
-    sup = [_q15(-math.pi * ((i + 1) / n + 0.5)) for i in range(n // 2)]
+def rfft_twiddles(fft_length: int, inverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Q15 twiddles of the n = fft_length / 2 point complex FFT and of the real-split step (n / 2 values); the
+    inverse transform's have the opposite phase."""
+    n, sign = fft_length // 2, (1 if inverse else -1)
+    tw = [_q15(sign * 2 * math.pi * i / n) for i in range(n)]
+    sup = [_q15(sign * math.pi * ((i + 1) / n + 0.5)) for i in range(n // 2)]
     return np.array(tw, dtype=np.int16).reshape(-1), np.array(sup, dtype=np.int16).reshape(-1)
 
 
@@ -147,14 +149,9 @@ class Rfft(OpHandler):
 
     def emit(self, ctx: OpContext) -> str:
         n_fft, length, frames, out_len = self._params(ctx)
-        tw, sup = rfft_twiddles(n_fft)
-        factors = kiss_factors(n_fft // 2)
-        p = {"n": n_fft // 2, "n_factors": len(factors) // 2, "factors": factors,
-             "twiddles": ctx.const_array(f"rfft{n_fft}_twiddles", tw, "int16_t"),
-             "super_twiddles": ctx.const_array(f"rfft{n_fft}_super_twiddles", sup, "int16_t")}
         x, y = ctx.ptr(ctx.op.inputs[0], "int16_t"), ctx.ptr(ctx.op.outputs[0], "int16_t")
         return _block(
-            c_struct("ek_rfft_s16_t", "p", p),
+            _fft_struct(ctx, n_fft, False),
             f"int16_t *frame = (int16_t *){ctx.scratch};",
             f"for (int32_t f = 0; f < {frames}; ++f) {{",
             f"    memcpy(frame, {x} + f * {length}, {2 * length});",
@@ -165,6 +162,51 @@ class Rfft(OpHandler):
     def scratch_bytes(self, ctx: OpContext) -> int:
         """The zero-padded frame and the complex FFT's output: 2 * fft_length int16."""
         return 4 * self._params(ctx)[0]
+
+
+def _fft_struct(ctx: OpContext, n_fft: int, inverse: bool) -> str:
+    tw, sup = rfft_twiddles(n_fft, inverse)
+    kind = "irfft" if inverse else "rfft"
+    p = {"n": n_fft // 2, "n_factors": len(kiss_factors(n_fft // 2)) // 2, "factors": kiss_factors(n_fft // 2),
+         "twiddles": ctx.const_array(f"{kind}{n_fft}_twiddles", tw, "int16_t"),
+         "super_twiddles": ctx.const_array(f"{kind}{n_fft}_super_twiddles", sup, "int16_t"), "inverse": int(inverse)}
+    return c_struct("ek_rfft_s16_t", "p", p)
+
+
+@register
+class Irfft(OpHandler):
+    """SignalIrfft (int16): fft_length / 2 + 1 complex bins per frame back to fft_length samples."""
+
+    opcodes = ("SignalIrfft",)
+
+    def _params(self, ctx: OpContext) -> tuple[int, int, int]:
+        opts = signal_options(ctx)
+        ctx.require(opts.get("T") == _INT16, f"only the int16 IRFFT is supported (option T = {opts.get('T')!r})")
+        _dtypes(ctx, ["int16"], ["int16"])
+        n_fft = _int_option(ctx, opts, "fft_length", 2, 1 << 14)
+        ctx.require(n_fft & (n_fft - 1) == 0 and n_fft >= 4, f"fft_length {n_fft} is not a power of two >= 4")
+        inp, out = ctx.input(0), ctx.output(0)
+        ctx.require(len(inp.shape) >= 1 and inp.shape[-1] == n_fft + 2,
+                    f"input last dimension must be {n_fft + 2} (complex bins)")
+        ctx.require(len(out.shape) >= 1 and out.shape[-1] == n_fft, f"output last dimension must be {n_fft}")
+        frames = inp.size // (n_fft + 2)
+        ctx.require(out.size == frames * n_fft, "output holds a different number of frames than the input")
+        return n_fft, frames, n_fft + 2
+
+    def check(self, ctx: OpContext) -> None:
+        self._params(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        n_fft, frames, in_len = self._params(ctx)
+        x, y = ctx.ptr(ctx.op.inputs[0], "int16_t"), ctx.ptr(ctx.op.outputs[0], "int16_t")
+        return _block(_fft_struct(ctx, n_fft, True),
+                      f"for (int32_t f = 0; f < {frames}; ++f) {{",
+                      f"    ek_signal_irfft_s16(&p, {x} + f * {in_len}, {y} + f * {n_fft}, (int16_t *){ctx.scratch});",
+                      "}")
+
+    def scratch_bytes(self, ctx: OpContext) -> int:
+        """The complex FFT's input: fft_length int16."""
+        return 2 * self._params(ctx)[0]
 
 
 @register

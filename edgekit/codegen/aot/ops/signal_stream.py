@@ -1,6 +1,7 @@
 """TFLM's signal library, the streaming ops: SignalDelay, SignalFramer, SignalStacker (int16 sample FIFOs kept
-across invocations). The FIFOs are static arrays of the generated invoke function, in the state TFLM's Prepare
-leaves (Delay: delay_length zeros; Framer with prefill: frame_size - frame_step zeros; Stacker: empty).
+across invocations) and SignalOverlapAdd (int16 saturating or float32). The state is static arrays of the generated
+invoke function, as TFLM's Prepare leaves it (Delay: delay_length zeros; Framer with prefill: frame_size -
+frame_step zeros; Stacker: empty; OverlapAdd: zeros).
 """
 
 from __future__ import annotations
@@ -104,3 +105,36 @@ class Stacker(OpHandler):
                       "static int32_t count, started;",
                       f"ek_signal_stacker(&p, {ctx.ptr(ctx.op.inputs[0], 'int16_t')}, {ctx.ptr(o[0], 'int16_t')}, "
                       f"{ctx.ptr(o[1], 'uint8_t')}, fifo, &count, &started);")
+
+
+@register
+class OverlapAdd(OpHandler):
+    """SignalOverlapAdd: frames [..., n_frames, frame_size] added into a running buffer, frame_step samples out."""
+
+    opcodes = ("SignalOverlapAdd",)
+
+    def _params(self, ctx: OpContext) -> tuple[str, int, int, int, int]:
+        opts = signal_options(ctx)
+        dtype = {7: "int16", 0: "float32"}.get(opts.get("T"))
+        ctx.require(dtype is not None, f"option T = {opts.get('T')!r}; supported: int16 (7), float32 (0)")
+        _dtypes(ctx, [dtype], [dtype])
+        step = _int_option(ctx, opts, "frame_step", 1, 1 << 20)
+        shape = ctx.input(0).shape
+        ctx.require(len(shape) >= 2, "input must be [..., n_frames, frame_size]")
+        n_frames, size = shape[-2], shape[-1]
+        ctx.require(step <= size, f"frame_step {step} exceeds frame_size {size}")
+        rows = ctx.input(0).size // max(n_frames * size, 1)
+        ctx.require(ctx.output(0).size == rows * n_frames * step,
+                    f"output holds {ctx.output(0).size} values, expected {rows * n_frames * step}")
+        return dtype, rows, n_frames, size, step
+
+    def check(self, ctx: OpContext) -> None:
+        self._params(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        dtype, rows, n_frames, size, step = self._params(ctx)
+        ct, fn = (("int16_t", "ek_signal_overlap_add_s16") if dtype == "int16"
+                  else ("float", "ek_signal_overlap_add_f32"))
+        return _block(f"static {ct} state[{rows * size}];",
+                      f"{fn}({ctx.ptr(ctx.op.inputs[0], ct)}, {ctx.ptr(ctx.op.outputs[0], ct)}, {rows}, {n_frames}, "
+                      f"{size}, {step}, state);")
