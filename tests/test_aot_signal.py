@@ -314,3 +314,60 @@ def test_signal_kernels_compile_for_cortex_m_without_warnings(tmp_path: Path) ->
                               "-Wconversion", "-Wno-sign-conversion", "-c", str(src), "-o", str(tmp_path / "s.o")],
                              capture_output=True, text=True)
         assert res.returncode == 0, f"{cpu}: {res.stderr}"
+
+
+def test_state_is_reset_by_model_init(tmp_path: Path) -> None:
+    """Every stateful signal op starts over after ek_model_init (as TFLM's interpreter Reset): the same three
+    invocations after a second init give the same outputs as after the first."""
+    import subprocess
+
+    from edgekit.codegen.aot import generate_c
+    from edgekit.codegen.aot.host import CFLAGS, SANITIZE
+
+    gcc = need_tool("gcc")
+    frame = T((24,), "int16")
+    model = multi_op_model([
+        ("SignalDelay", [frame], [T((24,), "int16")], {"delay_length": 30}),
+        ("SignalFramer", [frame], [T((3, 16), "int16"), T((), "bool")],
+         {"frame_size": 16, "frame_step": 8, "prefill": True}),
+        ("SignalStacker", [T((6,), "int16")], [T((18,), "int16"), T((), "bool")],
+         {"num_channels": 6, "stacker_left_context": 1, "stacker_right_context": 1, "stacker_step": 1}),
+        ("SignalOverlapAdd", [T((2, 12), "int16")], [T((8,), "int16")], {"T": 7, "frame_step": 4}),
+        ("SignalFilterBankSpectralSubtraction", [T((6,), "uint32")], [T((6,), "uint32"), T((6,), "uint32")],
+         {"alternate_one_minus_smoothing": 15401, "alternate_smoothing": 983, "clamping": False,
+          "min_signal_remaining": 819, "num_channels": 6, "one_minus_smoothing": 15975, "smoothing": 409,
+          "smoothing_bits": 10, "spectral_subtraction_bits": 14}),
+    ])
+    res = generate_c(model, tmp_path / "src")
+    main = tmp_path / "main.c"
+    main.write_text(r"""#include <stdio.h>
+#include <stdint.h>
+#include "ek_model.h"
+int main(void) {
+    for (int run = 0; run < 2; ++run) {
+        if (ek_model_init() != 0) return 1;
+        for (int k = 0; k < 3; ++k) {
+            for (int i = 0; i < EK_NUM_INPUTS; ++i) {
+                uint8_t *p = (uint8_t *)ek_model_input(i);
+                for (size_t j = 0; j < ek_model_input_bytes(i); ++j) p[j] = (uint8_t)(j * 37 + k * 11 + i);
+            }
+            if (ek_model_invoke() != 0) return 2;
+            unsigned h = 0;
+            for (int o = 0; o < EK_NUM_OUTPUTS; ++o) {
+                const uint8_t *p = (const uint8_t *)ek_model_output(o);
+                for (size_t j = 0; j < ek_model_output_bytes(o); ++j) h = h * 31u + p[j];
+            }
+            printf("%d %u\n", k, h);
+        }
+    }
+    return 0;
+}
+""")
+    srcs = [str(f) for f in res.files if f.suffix == ".c"] + [
+        str(p) for p in (tmp_path / "src").glob("ek_*.c") if str(p) not in {str(f) for f in res.files}]
+    exe = tmp_path / "reset"
+    subprocess.run([gcc, *CFLAGS, *SANITIZE, "-I", str(tmp_path / "src"), str(main), *sorted(set(srcs)), "-o",
+                    str(exe)], check=True, capture_output=True)
+    lines = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split()
+    first, second = lines[:6], lines[6:]
+    assert first == second and len(set(first[1::2])) == 3, lines

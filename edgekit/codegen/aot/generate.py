@@ -433,7 +433,10 @@ const char {prefix}_runtime_version[] = "{__version__}";
 {chr(10).join(io_table("input", sg.inputs))}
 {chr(10).join(io_table("output", sg.outputs))}
 
+static uint32_t {prefix}_inits; /* model_init calls: ops with state (signal_state.py) reset it when this changes */
+
 int {prefix}_model_init(void) {{
+    ++{prefix}_inits;
 {reset_code(sg, plan, prefix, variables)}    return 0;
 }}
 

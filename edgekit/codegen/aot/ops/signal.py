@@ -56,6 +56,16 @@ def _block(*lines: str) -> str:
     return "\n".join(["{", *("    " + line for part in lines for line in part.splitlines()), "}"])
 
 
+def stateful(ctx: OpContext, decls: list[str], reset: list[str]) -> list[str]:
+    """C lines of an op's state kept across invocations: ``static`` declarations, and ``reset`` statements run on
+    the first invocation after each ``model_init`` (the state TFLM's Prepare / Reset leave)."""
+    return [*decls, "static uint32_t seen_inits;",
+            f"if (seen_inits != {ctx.pool.prefix}_inits) {{",
+            *("    " + r for r in reset),
+            f"    seen_inits = {ctx.pool.prefix}_inits;",
+            "}"]
+
+
 @register
 class Window(OpHandler):
     """SignalWindow: int16 frame times an int16 window (repeated over the input), shifted right, saturated."""
@@ -298,7 +308,7 @@ class SpectralSubtraction(OpHandler):
     """SignalFilterBankSpectralSubtraction: noise estimate (kept across invocations) subtracted with a floor.
 
     Output 1 is a copy of the noise estimate; the estimate itself lives in a static array of the generated
-    function (zero at start, like TFLM's state after Prepare).
+    function, zeroed after each model_init (like TFLM's state after Prepare).
     """
 
     opcodes = ("SignalFilterBankSpectralSubtraction",)
@@ -323,7 +333,8 @@ class SpectralSubtraction(OpHandler):
         p = self._params(ctx)
         o = ctx.op.outputs
         return _block(c_struct("ek_spectral_subtraction_t", "p", p),
-                      f"static uint32_t noise[{p['num_channels']}];",
+                      *stateful(ctx, [f"static uint32_t noise[{p['num_channels']}];"],
+                                ["memset(noise, 0, sizeof noise);"]),
                       f"ek_signal_spectral_subtraction(&p, {ctx.ptr(ctx.op.inputs[0], 'uint32_t')}, "
                       f"{ctx.ptr(o[0], 'uint32_t')}, noise, {ctx.ptr(o[1], 'uint32_t')});")
 

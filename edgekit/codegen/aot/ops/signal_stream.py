@@ -1,13 +1,13 @@
 """TFLM's signal library, the streaming ops: SignalDelay, SignalFramer, SignalStacker (int16 sample FIFOs kept
 across invocations) and SignalOverlapAdd (int16 saturating or float32). The state is static arrays of the generated
-invoke function, as TFLM's Prepare leaves it (Delay: delay_length zeros; Framer with prefill: frame_size -
-frame_step zeros; Stacker: empty; OverlapAdd: zeros).
+invoke function, reset after each model_init to what TFLM's Prepare leaves (Delay: delay_length zeros; Framer with
+prefill: frame_size - frame_step zeros; Stacker: empty; OverlapAdd: zeros).
 """
 
 from __future__ import annotations
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, register
-from edgekit.codegen.aot.ops.signal import _block, _dtypes, _int_option, signal_options
+from edgekit.codegen.aot.ops.signal import _block, _dtypes, _int_option, signal_options, stateful
 
 
 def _rows_frame(ctx: OpContext) -> tuple[int, int]:
@@ -34,7 +34,8 @@ class Delay(OpHandler):
 
     def emit(self, ctx: OpContext) -> str:
         rows, frame, delay = self._params(ctx)
-        return _block(f"static int16_t state[{rows * (delay + frame)}];",
+        return _block(*stateful(ctx, [f"static int16_t state[{rows * (delay + frame)}];"],
+                                ["memset(state, 0, sizeof state);"]),
                       f"ek_signal_delay({ctx.ptr(ctx.op.inputs[0], 'int16_t')}, "
                       f"{ctx.ptr(ctx.op.outputs[0], 'int16_t')}, {rows}, {frame}, {delay}, state);")
 
@@ -68,8 +69,10 @@ class Framer(OpHandler):
         start = int(p["frame_size"]) - int(p["frame_step"]) if prefill else 0
         o = ctx.op.outputs
         return _block(c_struct("ek_framer_t", "p", p),
-                      f"static int16_t fifo[{rows * int(p['fifo_size'])}];",
-                      f"static int32_t counts[{rows}] = {{{', '.join([str(start)] * rows)}}};",
+                      *stateful(ctx, [f"static int16_t fifo[{rows * int(p['fifo_size'])}];",
+                                      f"static int32_t counts[{rows}];"],
+                                ["memset(fifo, 0, sizeof fifo);",
+                                 f"for (int32_t r = 0; r < {rows}; ++r) counts[r] = {start};"]),
                       f"ek_signal_framer(&p, {ctx.ptr(ctx.op.inputs[0], 'int16_t')}, {ctx.ptr(o[0], 'int16_t')}, "
                       f"{ctx.ptr(o[1], 'uint8_t')}, fifo, counts);")
 
@@ -101,8 +104,8 @@ class Stacker(OpHandler):
         fifo = int(p["buffer_size"]) + int(p["channels"]) * (int(p["left_context"]) + 1)
         o = ctx.op.outputs
         return _block(c_struct("ek_stacker_t", "p", p),
-                      f"static int16_t fifo[{fifo}];",
-                      "static int32_t count, started;",
+                      *stateful(ctx, [f"static int16_t fifo[{fifo}];", "static int32_t count, started;"],
+                                ["count = 0;", "started = 0;"]),
                       f"ek_signal_stacker(&p, {ctx.ptr(ctx.op.inputs[0], 'int16_t')}, {ctx.ptr(o[0], 'int16_t')}, "
                       f"{ctx.ptr(o[1], 'uint8_t')}, fifo, &count, &started);")
 
@@ -135,6 +138,6 @@ class OverlapAdd(OpHandler):
         dtype, rows, n_frames, size, step = self._params(ctx)
         ct, fn = (("int16_t", "ek_signal_overlap_add_s16") if dtype == "int16"
                   else ("float", "ek_signal_overlap_add_f32"))
-        return _block(f"static {ct} state[{rows * size}];",
+        return _block(*stateful(ctx, [f"static {ct} state[{rows * size}];"], ["memset(state, 0, sizeof state);"]),
                       f"{fn}({ctx.ptr(ctx.op.inputs[0], ct)}, {ctx.ptr(ctx.op.outputs[0], ct)}, {rows}, {n_frames}, "
                       f"{size}, {step}, state);")
