@@ -101,6 +101,9 @@ def _ops(rng: np.random.Generator) -> list:
     for shape, n_fft in (((480,), 512), ((2, 256), 256), ((3, 50), 64), ((1000,), 1024), ((8,), 8)):
         out = (*shape[:-1], n_fft + 2)
         ops.append(("SignalRfft", [T(shape, "int16")], [T(out, "int16")], {"T": 7, "fft_length": n_fft}))
+    for shape, n_fft in (((400,), 512), ((2, 64), 64)):  # int32 (Q31) transform
+        out = (*shape[:-1], n_fft + 2)
+        ops.append(("SignalRfft", [T(shape, "int32")], [T(out, "int32")], {"T": 2, "fft_length": n_fft}))
     for shape, n_fft in (((514,), 512), ((2, 130), 128), ((3, 34), 32)):  # inverse: radix 4 only, and radix 2
         out = (*shape[:-1], n_fft)
         ops.append(("SignalIrfft", [T(shape, "int16")], [T(out, "int16")], {"T": 7, "fft_length": n_fft}))
@@ -125,7 +128,7 @@ def _ops(rng: np.random.Generator) -> list:
 
 
 def _random_sets(model: bytes, n: int, rng: np.random.Generator) -> list[list[np.ndarray]]:
-    """Inputs: int16 full range, then scaled-down signals; uint32 / uint64 spread over many magnitudes; the
+    """Inputs: int16 / int32 full range, then scaled-down signals; uint32 / uint64 spread over many magnitudes; the
     FilterBankSquareRoot shift (an int32 scalar) 0..8."""
     from edgekit.tflite_model import load_model
 
@@ -141,8 +144,10 @@ def _random_sets(model: bytes, n: int, rng: np.random.Generator) -> list[list[np
                 a = np.clip(rng.standard_normal(shape) * scale, -32768, 32767).astype(np.int16)
                 if k == 0:
                     a[...] = -32768
-            elif t.dtype == "int32":
+            elif t.dtype == "int32" and shape == ():
                 a = np.full(shape, k % 9, np.int32)
+            elif t.dtype == "int32":  # int32 RFFT frames: full range, then scaled down
+                a = np.clip(rng.standard_normal(shape) * 2.0**31 / 4 ** (k % 6), -(2**31), 2**31 - 1).astype(np.int32)
             else:
                 top = 32 if t.dtype == "uint32" else 64
                 bits = rng.integers(1, top + 1, size=shape).astype(np.uint64)
@@ -308,12 +313,13 @@ def test_signal_kernels_compile_for_cortex_m_without_warnings(tmp_path: Path) ->
     from conftest import REPO
 
     gcc = need_tool("arm-none-eabi-gcc")
-    src = REPO / "firmware_templates" / "runtime" / "edgekit" / "ek_signal.c"
-    for cpu in ("cortex-m0plus", "cortex-m4"):
-        res = subprocess.run([gcc, "-std=c99", f"-mcpu={cpu}", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
-                              "-Wconversion", "-Wno-sign-conversion", "-c", str(src), "-o", str(tmp_path / "s.o")],
-                             capture_output=True, text=True)
-        assert res.returncode == 0, f"{cpu}: {res.stderr}"
+    for name in ("ek_signal.c", "ek_signal_fft32.c"):
+        src = REPO / "firmware_templates" / "runtime" / "edgekit" / name
+        for cpu in ("cortex-m0plus", "cortex-m4"):
+            res = subprocess.run([gcc, "-std=c99", f"-mcpu={cpu}", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
+                                  "-Wconversion", "-Wno-sign-conversion", "-c", str(src), "-o", str(tmp_path / "s.o")],
+                                 capture_output=True, text=True)
+            assert res.returncode == 0, f"{cpu} {name}: {res.stderr}"
 
 
 def test_state_is_reset_by_model_init(tmp_path: Path) -> None:

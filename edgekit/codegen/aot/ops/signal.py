@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, register
 
-_INT16 = 7  # TensorType INT16 in an Rfft's "T" option
+_INT16, _INT32 = 7, 2  # TensorType INT16 / INT32 in an Rfft's "T" option
 
 
 def signal_options(ctx: OpContext) -> dict[str, Any]:
@@ -120,29 +120,32 @@ def kiss_factors(n: int) -> list[int]:
             return out
 
 
-def _q15(phase: float) -> tuple[int, int]:
-    return math.floor(0.5 + 32767 * math.cos(phase)), math.floor(0.5 + 32767 * math.sin(phase))
+def _q(phase: float, one: int) -> tuple[int, int]:
+    return math.floor(0.5 + one * math.cos(phase)), math.floor(0.5 + one * math.sin(phase))
 
 
-def rfft_twiddles(fft_length: int, inverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Q15 twiddles of the n = fft_length / 2 point complex FFT and of the real-split step (n / 2 values); the
-    inverse transform's have the opposite phase."""
-    n, sign = fft_length // 2, (1 if inverse else -1)
-    tw = [_q15(sign * 2 * math.pi * i / n) for i in range(n)]
-    sup = [_q15(sign * math.pi * ((i + 1) / n + 0.5)) for i in range(n // 2)]
-    return np.array(tw, dtype=np.int16).reshape(-1), np.array(sup, dtype=np.int16).reshape(-1)
+def rfft_twiddles(fft_length: int, inverse: bool = False, bits: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Q15 (``bits`` 16) or Q31 (32) twiddles of the n = fft_length / 2 point complex FFT and of the real-split step
+    (n / 2 values); the inverse transform's have the opposite phase."""
+    n, sign, one = fft_length // 2, (1 if inverse else -1), (1 << (bits - 1)) - 1
+    tw = [_q(sign * 2 * math.pi * i / n, one) for i in range(n)]
+    sup = [_q(sign * math.pi * ((i + 1) / n + 0.5), one) for i in range(n // 2)]
+    dt = np.int16 if bits == 16 else np.int32
+    return np.array(tw, dtype=dt).reshape(-1), np.array(sup, dtype=dt).reshape(-1)
 
 
 @register
 class Rfft(OpHandler):
-    """SignalRfft (int16): each frame of the last dimension zero-padded to fft_length, fft_length / 2 + 1 bins."""
+    """SignalRfft (int16, or int32 = Q31): each frame of the last dimension zero-padded to fft_length,
+    fft_length / 2 + 1 bins."""
 
     opcodes = ("SignalRfft",)
 
-    def _params(self, ctx: OpContext) -> tuple[int, int, int, int]:
+    def _params(self, ctx: OpContext) -> tuple[int, int, int, int, str]:
         opts = signal_options(ctx)
-        ctx.require(opts.get("T") == _INT16, f"only the int16 RFFT is supported (option T = {opts.get('T')!r})")
-        _dtypes(ctx, ["int16"], ["int16"])
+        dtype = {_INT16: "int16", _INT32: "int32"}.get(opts.get("T"))
+        ctx.require(dtype is not None, f"option T = {opts.get('T')!r}; supported: int16 (7), int32 (2)")
+        _dtypes(ctx, [dtype], [dtype])
         n_fft = _int_option(ctx, opts, "fft_length", 2, 1 << 14)
         ctx.require(n_fft & (n_fft - 1) == 0 and n_fft >= 4, f"fft_length {n_fft} is not a power of two >= 4")
         inp, out = ctx.input(0), ctx.output(0)
@@ -152,35 +155,41 @@ class Rfft(OpHandler):
         ctx.require(out_len == n_fft + 2, f"output last dimension {out_len}, expected {n_fft + 2}")
         frames = inp.size // length
         ctx.require(out.size == frames * out_len, "output holds a different number of frames than the input")
-        return n_fft, length, frames, out_len
+        return n_fft, length, frames, out_len, dtype
 
     def check(self, ctx: OpContext) -> None:
         self._params(ctx)
 
     def emit(self, ctx: OpContext) -> str:
-        n_fft, length, frames, out_len = self._params(ctx)
-        x, y = ctx.ptr(ctx.op.inputs[0], "int16_t"), ctx.ptr(ctx.op.outputs[0], "int16_t")
+        n_fft, length, frames, out_len, dtype = self._params(ctx)
+        q31 = dtype == "int32"
+        ct, size, fn = ("int32_t", 4, "ek_signal_rfft_s32") if q31 else ("int16_t", 2, "ek_signal_rfft_s16")
+        x, y = ctx.ptr(ctx.op.inputs[0], ct), ctx.ptr(ctx.op.outputs[0], ct)
         return _block(
-            _fft_struct(ctx, n_fft, False),
-            f"int16_t *frame = (int16_t *){ctx.scratch};",
+            _fft_struct(ctx, n_fft, False, 32 if q31 else 16),
+            f"{ct} *frame = ({ct} *){ctx.scratch};",
             f"for (int32_t f = 0; f < {frames}; ++f) {{",
-            f"    memcpy(frame, {x} + f * {length}, {2 * length});",
-            f"    memset(frame + {length}, 0, {2 * (n_fft - length)});" if n_fft > length else "",
-            f"    ek_signal_rfft_s16(&p, frame, {y} + f * {out_len}, frame + {n_fft});",
+            f"    memcpy(frame, {x} + f * {length}, {size * length});",
+            f"    memset(frame + {length}, 0, {size * (n_fft - length)});" if n_fft > length else "",
+            f"    {fn}(&p, frame, {y} + f * {out_len}, frame + {n_fft});",
             "}")
 
     def scratch_bytes(self, ctx: OpContext) -> int:
-        """The zero-padded frame and the complex FFT's output: 2 * fft_length int16."""
-        return 4 * self._params(ctx)[0]
+        """The zero-padded frame and the complex FFT's output: 2 * fft_length values."""
+        n_fft, _, _, _, dtype = self._params(ctx)
+        return 2 * n_fft * (4 if dtype == "int32" else 2)
 
 
-def _fft_struct(ctx: OpContext, n_fft: int, inverse: bool) -> str:
-    tw, sup = rfft_twiddles(n_fft, inverse)
-    kind = "irfft" if inverse else "rfft"
+def _fft_struct(ctx: OpContext, n_fft: int, inverse: bool, bits: int = 16) -> str:
+    tw, sup = rfft_twiddles(n_fft, inverse, bits)
+    kind = ("irfft" if inverse else "rfft") + ("_q31" if bits == 32 else "")
+    ct = "int32_t" if bits == 32 else "int16_t"
     p = {"n": n_fft // 2, "n_factors": len(kiss_factors(n_fft // 2)) // 2, "factors": kiss_factors(n_fft // 2),
-         "twiddles": ctx.const_array(f"{kind}{n_fft}_twiddles", tw, "int16_t"),
-         "super_twiddles": ctx.const_array(f"{kind}{n_fft}_super_twiddles", sup, "int16_t"), "inverse": int(inverse)}
-    return c_struct("ek_rfft_s16_t", "p", p)
+         "twiddles": ctx.const_array(f"{kind}{n_fft}_twiddles", tw, ct),
+         "super_twiddles": ctx.const_array(f"{kind}{n_fft}_super_twiddles", sup, ct)}
+    if bits == 16:
+        p["inverse"] = int(inverse)
+    return c_struct("ek_rfft_s32_t" if bits == 32 else "ek_rfft_s16_t", "p", p)
 
 
 @register
