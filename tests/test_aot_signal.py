@@ -107,6 +107,9 @@ def _ops(rng: np.random.Generator) -> list:
     for shape, n_fft in (((514,), 512), ((2, 130), 128), ((3, 34), 32)):  # inverse: radix 4 only, and radix 2
         out = (*shape[:-1], n_fft)
         ops.append(("SignalIrfft", [T(shape, "int16")], [T(out, "int16")], {"T": 7, "fft_length": n_fft}))
+    for shape, n_fft in (((258,), 256), ((2, 34), 32)):
+        out = (*shape[:-1], n_fft)
+        ops.append(("SignalIrfft", [T(shape, "int32")], [T(out, "int32")], {"T": 2, "fft_length": n_fft}))
     ops.append(("SignalEnergy", [T((514,), "int16")], [_u32((257,))], {"start_index": 0, "end_index": 257}))
     for bins, channels in ((257, 40), (33, 6)):
         tabs = filter_bank_tables(bins, channels, rng)

@@ -42,10 +42,13 @@ typedef struct {
     int32_t factors[32];
     const int32_t *twiddles;       /* Q31, n (re, im) pairs */
     const int32_t *super_twiddles; /* Q31, n / 2 (re, im) pairs */
+    int32_t inverse;
 } ek_rfft_s32_t;
 
 /* the int32 (Q31) transform (ek_signal_fft32.c): input fft_length int32, output n + 1 (re, im), scratch n (re, im) */
 void ek_signal_rfft_s32(const ek_rfft_s32_t *p, const int32_t *input, int32_t *output, int32_t *scratch);
+/* inverse: input n + 1 (re, im), output 2 * n int32, scratch n (re, im) */
+void ek_signal_irfft_s32(const ek_rfft_s32_t *p, const int32_t *input, int32_t *output, int32_t *scratch);
 
 /* inverse: input n + 1 (re, im); output 2 * n int16; scratch: n (re, im) int16 */
 void ek_signal_irfft_s16(const ek_rfft_s16_t *p, const int16_t *input, int16_t *output, int16_t *scratch);

@@ -1,4 +1,4 @@
-/* edgekit AOT runtime: the int32 (Q31) real FFT of TFLM's SignalRfft with T = int32 (see ek_signal.h): the int16
+/* edgekit AOT runtime: the int32 (Q31) real FFT / inverse of TFLM's SignalRfft / SignalIrfft with T = int32 (see ek_signal.h): the int16
  * transform's structure with 64-bit products rounded to Q31 and twiddles round(2147483647 * cos/sin). */
 #include "ek_signal.h"
 
@@ -34,7 +34,7 @@ static void radix2_32(int32_t *out, int32_t stride, const int32_t *tw, int32_t m
     }
 }
 
-static void radix4_32(int32_t *out, int32_t stride, const int32_t *tw, int32_t m) {
+static void radix4_32(int32_t *out, int32_t stride, const int32_t *tw, int32_t m, int32_t inverse) {
     for (int32_t k = 0; k < m; ++k) {
         int32_t *f0 = out + 2 * k, *f1 = f0 + 2 * m, *f2 = f0 + 4 * m, *f3 = f0 + 6 * m;
         int32_t s0[2], s1[2], s2[2], s3[2], s4[2], s5[2];
@@ -57,10 +57,17 @@ static void radix4_32(int32_t *out, int32_t stride, const int32_t *tw, int32_t m
         f2[1] = sub32(f0[1], s3[1]);
         f0[0] = add32(f0[0], s3[0]);
         f0[1] = add32(f0[1], s3[1]);
-        f1[0] = add32(s5[0], s4[1]);
-        f1[1] = sub32(s5[1], s4[0]);
-        f3[0] = sub32(s5[0], s4[1]);
-        f3[1] = add32(s5[1], s4[0]);
+        if (inverse) {
+            f1[0] = sub32(s5[0], s4[1]);
+            f1[1] = add32(s5[1], s4[0]);
+            f3[0] = add32(s5[0], s4[1]);
+            f3[1] = sub32(s5[1], s4[0]);
+        } else {
+            f1[0] = add32(s5[0], s4[1]);
+            f1[1] = sub32(s5[1], s4[0]);
+            f3[0] = sub32(s5[0], s4[1]);
+            f3[1] = add32(s5[1], s4[0]);
+        }
     }
 }
 
@@ -77,7 +84,7 @@ static void fft_stage32(const ek_rfft_s32_t *p, int32_t *out, const int32_t *in,
             fft_stage32(p, out + 2 * j * m, in + 2 * j * stride, stride * radix, factors + 2);
         }
     }
-    if (radix == 4) radix4_32(out, stride, p->twiddles, m);
+    if (radix == 4) radix4_32(out, stride, p->twiddles, m, p->inverse);
     else radix2_32(out, stride, p->twiddles, m);
 }
 
@@ -106,4 +113,28 @@ void ek_signal_rfft_s32(const ek_rfft_s32_t *p, const int32_t *input, int32_t *o
         output[2 * (n - k)] = sub32(f1[0], tw[0]) >> 1;
         output[2 * (n - k) + 1] = sub32(tw[1], f1[1]) >> 1;
     }
+}
+
+void ek_signal_irfft_s32(const ek_rfft_s32_t *p, const int32_t *input, int32_t *output, int32_t *scratch) {
+    const int32_t n = p->n;
+    scratch[0] = add32(input[0], input[2 * n]);
+    scratch[1] = sub32(input[0], input[2 * n]);
+    cdiv32(scratch, 2);
+    for (int32_t k = 1; k <= n / 2; ++k) {
+        int32_t fk[2] = {input[2 * k], input[2 * k + 1]};
+        int32_t fnkc[2] = {input[2 * (n - k)], sub32(0, input[2 * (n - k) + 1])};
+        int32_t fek[2], tmp[2], fok[2];
+        cdiv32(fk, 2);
+        cdiv32(fnkc, 2);
+        fek[0] = add32(fk[0], fnkc[0]);
+        fek[1] = add32(fk[1], fnkc[1]);
+        tmp[0] = sub32(fk[0], fnkc[0]);
+        tmp[1] = sub32(fk[1], fnkc[1]);
+        cmul32(fok, tmp, p->super_twiddles + 2 * (k - 1));
+        scratch[2 * k] = add32(fek[0], fok[0]);
+        scratch[2 * k + 1] = add32(fek[1], fok[1]);
+        scratch[2 * (n - k)] = sub32(fek[0], fok[0]);
+        scratch[2 * (n - k) + 1] = sub32(0, sub32(fek[1], fok[1]));
+    }
+    fft_stage32(p, output, scratch, 1, p->factors);
 }

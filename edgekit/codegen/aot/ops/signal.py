@@ -1,7 +1,7 @@
 """TFLM's signal library (audio front-end) as custom ops: SignalWindow, SignalFftAutoScale, SignalRfft and
-SignalIrfft (int16), SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot, SignalFilterBankSpectralSubtraction,
-SignalPCAN, SignalFilterBankLog (all but Irfft are the ops of micro_speech's audio preprocessor; the streaming ops are
-in signal_stream.py).
+SignalIrfft (int16 and int32), SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot,
+SignalFilterBankSpectralSubtraction, SignalPCAN, SignalFilterBankLog (all but Irfft are the ops of micro_speech's
+audio preprocessor; the streaming ops are in signal_stream.py).
 
 Their parameters are a flexbuffer map in the operator's ``custom_options``; the C (``ek_signal.c``) follows the
 integer math of TFLM's ``signal/src`` kernels. The RFFT's twiddles (``floor(0.5 + 32767 * cos/sin(phase))``, the
@@ -187,21 +187,21 @@ def _fft_struct(ctx: OpContext, n_fft: int, inverse: bool, bits: int = 16) -> st
     p = {"n": n_fft // 2, "n_factors": len(kiss_factors(n_fft // 2)) // 2, "factors": kiss_factors(n_fft // 2),
          "twiddles": ctx.const_array(f"{kind}{n_fft}_twiddles", tw, ct),
          "super_twiddles": ctx.const_array(f"{kind}{n_fft}_super_twiddles", sup, ct)}
-    if bits == 16:
-        p["inverse"] = int(inverse)
+    p["inverse"] = int(inverse)
     return c_struct("ek_rfft_s32_t" if bits == 32 else "ek_rfft_s16_t", "p", p)
 
 
 @register
 class Irfft(OpHandler):
-    """SignalIrfft (int16): fft_length / 2 + 1 complex bins per frame back to fft_length samples."""
+    """SignalIrfft (int16, or int32 = Q31): fft_length / 2 + 1 complex bins per frame back to fft_length samples."""
 
     opcodes = ("SignalIrfft",)
 
-    def _params(self, ctx: OpContext) -> tuple[int, int, int]:
+    def _params(self, ctx: OpContext) -> tuple[int, int, int, str]:
         opts = signal_options(ctx)
-        ctx.require(opts.get("T") == _INT16, f"only the int16 IRFFT is supported (option T = {opts.get('T')!r})")
-        _dtypes(ctx, ["int16"], ["int16"])
+        dtype = {_INT16: "int16", _INT32: "int32"}.get(opts.get("T"))
+        ctx.require(dtype is not None, f"option T = {opts.get('T')!r}; supported: int16 (7), int32 (2)")
+        _dtypes(ctx, [dtype], [dtype])
         n_fft = _int_option(ctx, opts, "fft_length", 2, 1 << 14)
         ctx.require(n_fft & (n_fft - 1) == 0 and n_fft >= 4, f"fft_length {n_fft} is not a power of two >= 4")
         inp, out = ctx.input(0), ctx.output(0)
@@ -210,22 +210,25 @@ class Irfft(OpHandler):
         ctx.require(len(out.shape) >= 1 and out.shape[-1] == n_fft, f"output last dimension must be {n_fft}")
         frames = inp.size // (n_fft + 2)
         ctx.require(out.size == frames * n_fft, "output holds a different number of frames than the input")
-        return n_fft, frames, n_fft + 2
+        return n_fft, frames, n_fft + 2, dtype
 
     def check(self, ctx: OpContext) -> None:
         self._params(ctx)
 
     def emit(self, ctx: OpContext) -> str:
-        n_fft, frames, in_len = self._params(ctx)
-        x, y = ctx.ptr(ctx.op.inputs[0], "int16_t"), ctx.ptr(ctx.op.outputs[0], "int16_t")
-        return _block(_fft_struct(ctx, n_fft, True),
+        n_fft, frames, in_len, dtype = self._params(ctx)
+        q31 = dtype == "int32"
+        ct, fn = ("int32_t", "ek_signal_irfft_s32") if q31 else ("int16_t", "ek_signal_irfft_s16")
+        x, y = ctx.ptr(ctx.op.inputs[0], ct), ctx.ptr(ctx.op.outputs[0], ct)
+        return _block(_fft_struct(ctx, n_fft, True, 32 if q31 else 16),
                       f"for (int32_t f = 0; f < {frames}; ++f) {{",
-                      f"    ek_signal_irfft_s16(&p, {x} + f * {in_len}, {y} + f * {n_fft}, (int16_t *){ctx.scratch});",
+                      f"    {fn}(&p, {x} + f * {in_len}, {y} + f * {n_fft}, ({ct} *){ctx.scratch});",
                       "}")
 
     def scratch_bytes(self, ctx: OpContext) -> int:
-        """The complex FFT's input: fft_length int16."""
-        return 2 * self._params(ctx)[0]
+        """The complex FFT's input: fft_length values."""
+        n_fft, _, _, dtype = self._params(ctx)
+        return n_fft * (4 if dtype == "int32" else 2)
 
 
 @register
