@@ -146,9 +146,9 @@ def op_support(model: TFLiteModel | str | Path | bytes) -> dict[int, str | None]
         return {op.index: exc.message for op in sg.operators}
     out: dict[int, str | None] = {}
     for op in sg.operators:
-        handler = REGISTRY.get(op.opcode) or (REGISTRY.get(op.custom_code or "") if op.opcode == "CUSTOM" else None)
+        handler = REGISTRY.get(op_key(op))
         if handler is None:
-            out[op.index] = f"no edgekit kernel for {op.custom_code or op.opcode}"
+            out[op.index] = f"no edgekit kernel for {op_key(op)}"
             continue
         ctx = OpContext(m, sg, op, supported=supported)
         ctx.variables = variables
