@@ -97,3 +97,22 @@ void ek_requantize_s16_s32(const int16_t *in, int32_t *out, size_t n, int32_t mu
         out[i] = (int32_t)((uint32_t)ek_mbqm((int32_t)in[i] - input_zp, multiplier, (int)shift) + (uint32_t)output_zp);
     }
 }
+
+/* int32 -> int8 / int16 (TFLM Requantize: the zero point subtracted in int32). */
+void ek_requantize_s32_s8(const int32_t *in, int8_t *out, size_t n, int32_t multiplier, int32_t shift,
+                          int32_t input_zp, int32_t output_zp) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const int32_t x = (int32_t)((uint32_t)in[i] - (uint32_t)input_zp);
+        out[i] = ek_sat_i8(ek_mbqm(x, multiplier, (int)shift) + output_zp);
+    }
+}
+
+void ek_requantize_s32_s16(const int32_t *in, int16_t *out, size_t n, int32_t multiplier, int32_t shift,
+                           int32_t input_zp, int32_t output_zp) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const int32_t x = (int32_t)((uint32_t)in[i] - (uint32_t)input_zp);
+        out[i] = ek_sat_i16(ek_mbqm(x, multiplier, (int)shift) + output_zp);
+    }
+}

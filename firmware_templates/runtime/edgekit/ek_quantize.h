@@ -35,4 +35,10 @@ void ek_requantize_s8_s32(const int8_t *in, int32_t *out, size_t n, int32_t mult
 void ek_requantize_s16_s32(const int16_t *in, int32_t *out, size_t n, int32_t multiplier, int32_t shift,
                            int32_t input_zp, int32_t output_zp);
 
+/* int32 -> int8 / int16 (TFLM Requantize: the input zero point subtracted in int32). */
+void ek_requantize_s32_s8(const int32_t *in, int8_t *out, size_t n, int32_t multiplier, int32_t shift,
+                          int32_t input_zp, int32_t output_zp);
+void ek_requantize_s32_s16(const int32_t *in, int16_t *out, size_t n, int32_t multiplier, int32_t shift,
+                           int32_t input_zp, int32_t output_zp);
+
 #endif /* EK_QUANTIZE_H */

@@ -181,9 +181,36 @@ class HardSwish(LutOp):
 
 @register
 class LeakyRelu(LutOp):
-    """LEAKY_RELU, int8."""
+    """LEAKY_RELU, int8 (by table) and int16 (``ek_leaky_relu_s16``)."""
 
     opcodes = ("LEAKY_RELU",)
 
     def table(self, ctx, in_scale, in_zp, out_scale, out_zp):
         return leaky_relu_table(in_scale, in_zp, out_scale, out_zp, float(ctx.options.get("alpha", 0.2)))
+
+    def _is16(self, ctx: OpContext) -> bool:
+        return ctx.input(0) is not None and ctx.input(0).dtype == "int16"
+
+    def _params16(self, ctx: OpContext) -> tuple[int, ...]:
+        inp, out = ctx.input(0), ctx.output(0)
+        ctx.require_dtype(out, "int16", what="output")
+        ctx.require(inp.size == out.size, f"input {list(inp.shape)} and output {list(out.shape)} differ in size")
+        (in_scale, in_zp), (out_scale, out_zp) = scale_zp(ctx, inp, "input"), scale_zp(ctx, out, "output")
+        alpha = float(ctx.options.get("alpha", 0.2))
+        alpha_m, alpha_s = quantize_multiplier(f32(in_scale) * f32(alpha) / f32(out_scale))
+        id_m, id_s = quantize_multiplier(f32(in_scale) / f32(out_scale))
+        ctx.require(max(alpha_s, id_s) <= 30, "input scale too large relative to the output scale")
+        return in_zp, out_zp, id_m, id_s, abs(alpha_m), alpha_s, int(alpha_m < 0)
+
+    def check(self, ctx: OpContext) -> None:
+        if self._is16(ctx):
+            self._params16(ctx)
+        else:
+            super().check(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        if not self._is16(ctx):
+            return super().emit(ctx)
+        args = ", ".join(str(v) for v in self._params16(ctx))
+        src, dst = ctx.ptr(ctx.op.inputs[0], "int16_t"), ctx.ptr(ctx.op.outputs[0], "int16_t")
+        return f"ek_leaky_relu_s16({src}, {dst}, {ctx.output(0).size}u, {args});"

@@ -1,4 +1,5 @@
-"""CONV_2D (incl. grouped) and DEPTHWISE_CONV_2D, int8 with per-channel or per-tensor weights."""
+"""CONV_2D (incl. grouped) and DEPTHWISE_CONV_2D, int8 with per-channel or per-tensor weights; 16x8 (int16
+activations, int8 weights) on the reference kernels of ``ek_int16.c``."""
 
 from __future__ import annotations
 
@@ -24,12 +25,15 @@ from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
 def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
     """Validate the operator and compute every kernel parameter (shared by check and emit)."""
     inp, filt, bias, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
-    ctx.require_dtype(inp, "int8", what="input")
+    is16 = inp is not None and inp.dtype == "int16"
+    ctx.require_dtype(inp, "int8", "int16", what="input")
     ctx.require_dtype(filt, "int8", what="filter")
-    ctx.require_dtype(out, "int8", what="output")
+    ctx.require_dtype(out, inp.dtype, what="output")
     ctx.require(filt.is_const, f"filter '{filt.name}' is not a constant")
     if bias is not None:
-        ctx.require_dtype(bias, "int32", what="bias")
+        # 16x8: TFLM takes an int64 bias (64-bit accumulation) and, for CONV_2D, an int32 one (32-bit)
+        ctx.require_dtype(bias, *(("int64",) if depthwise else ("int64", "int32")) if is16 else ("int32",),
+                          what="bias")
         ctx.require(bias.is_const, f"bias '{bias.name}' is not a constant")
     ctx.require(len(inp.shape) == 4 and len(filt.shape) == 4 and len(out.shape) == 4,
                 f"expected 4-D input/filter/output, got {inp.shape}, {filt.shape}, {out.shape}")
@@ -77,11 +81,19 @@ def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
         ctx.require(int(np.prod(bias.shape)) == out_c, f"bias has {int(np.prod(bias.shape))} values, expected {out_c}")
     mults, shifts = conv_multipliers(in_scale, fq.scale, out_scale, out_c)
     ctx.require(all(-31 <= s <= 30 for s in shifts), "requantization shift out of range")
-    act_min, act_max = fused_range(ctx, out)
+    if is16:
+        ctx.require(in_zp == 0 and out_zp == 0, f"int16 zero points must be 0 (TFLM), got {in_zp} and {out_zp}")
+        ctx.require(all(s <= 7 for s in shifts), "requantization shift out of range for int16 (TFLM: < 8)")
+    act_min, act_max = fused_range(ctx, out, *((-32768, 32767) if is16 else (-128, 127)))
     return dict(batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
                 k_h=k_h, k_w=k_w, k_c=k_c, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,
                 pad_h=ph.before, pad_w=pw.before, depth_multiplier=mult, in_offset=-in_zp, out_offset=out_zp,
                 act_min=act_min, act_max=act_max, _mults=mults, _shifts=shifts)
+
+
+def _bias_type_int32(ctx: OpContext) -> bool:
+    """A bias-less 16x8 op accumulates in 32 bits when its option quantized_bias_type is INT32 (TFLM)."""
+    return str(ctx.options.get("quantized_bias_type", "FLOAT32")).upper() in ("INT32", "2")
 
 
 def _use_im2col(p: dict[str, object]) -> bool:
@@ -228,7 +240,8 @@ class _ConvBase(OpHandler):
         _conv_params(ctx, self.depthwise)
 
     def emit(self, ctx: OpContext) -> str:
-        decls, call = self.kernel_call(ctx, "p", ctx.ptr(ctx.op.inputs[0]), ctx.ptr(ctx.op.outputs[0]))
+        ct = "int16_t" if ctx.input(0).dtype == "int16" else "int8_t"
+        decls, call = self.kernel_call(ctx, "p", ctx.ptr(ctx.op.inputs[0], ct), ctx.ptr(ctx.op.outputs[0], ct))
         return "\n".join(["{", *("    " + line for line in decls), *("    " + line for line in call.splitlines()),
                           "}"])
 
@@ -241,6 +254,8 @@ class _ConvBase(OpHandler):
         call reading its parameters from ``pname`` (``p`` or a modified copy), input ``inp``, output ``out``."""
         p = _conv_params(ctx, self.depthwise)
         mults, shifts = p.pop("_mults"), p.pop("_shifts")
+        if ctx.input(0).dtype == "int16":
+            return self._call16(ctx, p, mults, shifts, pname, inp, out)
         dw = self._depthwise_kernels(p)
         packed = dw and _dw_taps(p) and _dw_packed_ok(shifts) and not ctx.mve
         enc = None if self.depthwise else _sparse(ctx, p)
@@ -283,6 +298,20 @@ class _ConvBase(OpHandler):
         return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                 f"{kernel}(&{pname}, {inp}, {filt}, {bias},\n    {out}{extra});")
 
+    def _call16(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int], pname: str,
+                inp: str, out: str) -> tuple[list[str], str]:
+        """The 16x8 kernels (ek_int16.h): the plain filter, 64-bit accumulation unless the bias is int32."""
+        p.update(out_mult=ctx.const_array(f"{ctx.ident}_mult", np.array(mults, dtype=np.int32), "int32_t"),
+                 out_shift=ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t"))
+        filt = ctx.ptr(ctx.op.inputs[1], role="filter")
+        bias_t = ctx.input(2)
+        bias = "NULL" if bias_t is None else ctx.ptr(ctx.op.inputs[2], "int64_t", role="bias")
+        decls = c_struct("ek_conv_params_t", "p", p).splitlines()
+        if self.depthwise:
+            return decls, f"ek_depthwise_conv2d_s16(&{pname}, {inp}, {filt}, {bias},\n    {out});"
+        acc32 = int(bias_t.dtype == "int32") if bias_t is not None else int(_bias_type_int32(ctx))
+        return decls, f"ek_conv2d_s16(&{pname}, {inp}, {filt}, {bias}, {acc32},\n    {out});"
+
     def _mve_call(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int], pname: str,
                   inp: str, out: str) -> tuple[list[str], str] | None:
         """The ek_conv2d_s8_mve / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
@@ -319,6 +348,8 @@ class _ConvBase(OpHandler):
 
     def scratch_bytes(self, ctx: OpContext) -> int:
         p = _conv_params(ctx, self.depthwise)
+        if ctx.input(0).dtype == "int16":
+            return 0
         dw = self._depthwise_kernels(p)
         if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
             return 0 if _mve_direct(p) else int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])  # EK_CONV_MVE_SCRATCH

@@ -1,4 +1,5 @@
-"""ADD, SUB and MUL on int8 tensors with broadcasting and fused activation (``ek_elementwise.c``).
+"""ADD, SUB and MUL on int8 tensors with broadcasting and fused activation (``ek_elementwise.c``); ADD and SUB
+also on int16 (``ek_int16.c``).
 
 Multipliers follow TFLM's ``CalculateOpDataAdd`` / ``CalculateOpDataSub`` /
 ``CalculateOpDataMul``; the broadcast is described to the kernel as merged output dimensions
@@ -15,6 +16,7 @@ from edgekit.codegen.aot.quant import f32, mbqm, quantize_multiplier
 
 MAX_DIMS = 6
 ADD_LEFT_SHIFT = 20
+ADD_LEFT_SHIFT_16 = 15
 ADD_TABLE_MIN_ELEMENTS = 1024  # below this the two 1 KB input tables cost more flash than they save time
 
 
@@ -59,14 +61,15 @@ def broadcast_layout(shape1: tuple[int, ...], shape2: tuple[int, ...],
     return dims, st1, st2
 
 
-def add_params(s1: float, s2: float, so: float) -> dict[str, int]:
-    """Multipliers/shifts of TFLM's int8 ADD and SUB (``CalculateOpDataAdd``/``Sub``).
+def add_params(s1: float, s2: float, so: float, left_shift: int = ADD_LEFT_SHIFT) -> dict[str, int]:
+    """Multipliers/shifts of TFLM's int8 (``left_shift`` 20) and int16 (15) ADD and SUB
+    (``CalculateOpDataAdd``/``Sub``).
 
     Computed in double from the float32 scales: TFLM's SUB source divides in float, but the PyPI
     tflite-micro build matches double (measured on cases where the two differ).
     """
     twice_max = 2 * max(f32(s1), f32(s2))
-    reals = (f32(s1) / twice_max, f32(s2) / twice_max, twice_max / ((1 << ADD_LEFT_SHIFT) * f32(so)))
+    reals = (f32(s1) / twice_max, f32(s2) / twice_max, twice_max / ((1 << left_shift) * f32(so)))
     out: dict[str, int] = {}
     for key, real in zip(("input1", "input2", "output"), reals, strict=True):
         if not 0.0 < real < 1.0:
@@ -90,12 +93,12 @@ def add_tables(params: dict[str, int], negate2: bool) -> tuple[np.ndarray, np.nd
 class _Binary(OpHandler):
     """Common checks of the two-input int8 ops."""
 
-    def _common(self, ctx: OpContext) -> tuple[dict[str, object], tuple[float, int], tuple[float, int],
-                                                tuple[float, int]]:
+    def _common(self, ctx: OpContext, dtype: str = "int8") -> tuple[dict[str, object], tuple[float, int],
+                                                                    tuple[float, int], tuple[float, int]]:
         a, b, out = ctx.input(0), ctx.input(1), ctx.output(0)
-        ctx.require_dtype(a, "int8", what="input 1")
-        ctx.require_dtype(b, "int8", what="input 2")
-        ctx.require_dtype(out, "int8", what="output")
+        ctx.require_dtype(a, dtype, what="input 1")
+        ctx.require_dtype(b, dtype, what="input 2")
+        ctx.require_dtype(out, dtype, what="output")
         try:
             dims, st1, st2 = broadcast_layout(a.shape, b.shape, out.shape)
         except ValueError as exc:
@@ -107,9 +110,10 @@ class _Binary(OpHandler):
 
     def _emit(self, ctx: OpContext, fn: str, ptype: str, params: dict[str, object], shape: dict[str, object]) -> str:
         a, b, o = ctx.op.inputs[0], ctx.op.inputs[1], ctx.op.outputs[0]
+        ct = "int16_t" if ctx.output(0).dtype == "int16" else "int8_t"
         lines = ["{", *("    " + ln for ln in c_struct("ek_bcast", "shape", shape).splitlines()),
                  *("    " + ln for ln in c_struct(ptype, "p", params).splitlines()),
-                 f"    {fn}({ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(o)}, &shape, &p);", "}"]
+                 f"    {fn}({ctx.ptr(a, ct)}, {ctx.ptr(b, ct)}, {ctx.ptr(o, ct)}, &shape, &p);", "}"]
         return "\n".join(lines)
 
     def inplace(self, ctx: OpContext) -> bool:
@@ -118,18 +122,21 @@ class _Binary(OpHandler):
 
 @register
 class AddSub(_Binary):
-    """ADD and SUB, int8 (int32: int_arith.py)."""
+    """ADD and SUB, int8 and int16 (TFLM's general rescaling path, ``left_shift`` 15, in ``ek_add_s16``; int32:
+    int_arith.py)."""
 
     opcodes = ("ADD", "SUB")
 
     def _params(self, ctx: OpContext) -> tuple[dict[str, object], dict[str, object]]:
-        shape, (s1, z1), (s2, z2), (so, zo) = self._common(ctx)
+        is16 = ctx.output(0).dtype == "int16"
+        shape, (s1, z1), (s2, z2), (so, zo) = self._common(ctx, "int16" if is16 else "int8")
+        left_shift = ADD_LEFT_SHIFT_16 if is16 else ADD_LEFT_SHIFT
         try:
-            mults = add_params(s1, s2, so)
+            mults = add_params(s1, s2, so, left_shift)
         except ValueError as exc:
             ctx.fail(str(exc))
-        lo, hi = fused_range(ctx, ctx.output(0))
-        params = {"input1_offset": -z1, "input2_offset": -z2, "output_offset": zo, "left_shift": ADD_LEFT_SHIFT,
+        lo, hi = fused_range(ctx, ctx.output(0), *((-32768, 32767) if is16 else (-128, 127)))
+        params = {"input1_offset": -z1, "input2_offset": -z2, "output_offset": zo, "left_shift": left_shift,
                   **mults, "act_min": lo, "act_max": hi}
         return shape, params
 
@@ -147,6 +154,8 @@ class AddSub(_Binary):
     def kernel_params(self, ctx: OpContext) -> tuple[str, dict[str, object], dict[str, object]]:
         """``(function, ek_add_params fields, ek_bcast fields)`` of the operator."""
         shape, params = self._params(ctx)
+        if ctx.output(0).dtype == "int16":
+            return ("ek_add_s16" if ctx.op.opcode == "ADD" else "ek_sub_s16"), params, shape
         fn = "ek_add_s8" if ctx.op.opcode == "ADD" else "ek_sub_s8"
         if ctx.output(0).size >= ADD_TABLE_MIN_ELEMENTS and params["output_shift"] <= -2:
             t1, t2 = add_tables(params, negate2=ctx.op.opcode == "SUB")

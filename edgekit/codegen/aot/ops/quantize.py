@@ -1,7 +1,8 @@
 """QUANTIZE and DEQUANTIZE (``ek_quantize.c``; 8-bit -> 8-bit requantization uses ``ek_lut8``).
 
 Supported like TFLM: float32 -> int8/int16; int8 -> int8, int8 <-> uint8 (table look-up);
-int16 -> int8, int8 -> int16, int16 -> int16, int8/int16 -> int32; DEQUANTIZE int8/uint8/int16 -> float32.
+int16 -> int8, int8 -> int16, int16 -> int16, int8/int16 -> int32, int32 -> int8/int16;
+DEQUANTIZE int8/uint8/int16 -> float32.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Quantize(OpHandler):
         scale_zp(ctx, inp, "input")
         if pair in (("int8", "int8"), ("int8", "uint8"), ("uint8", "int8")):
             return "lut"
-        if pair in (("int16", "int8"), ("int8", "int16"), ("int16", "int16"), ("int8", "int32"), ("int16", "int32")):
+        if pair in (("int16", "int8"), ("int8", "int16"), ("int16", "int16"), ("int8", "int32"), ("int16", "int32"),
+                    ("int32", "int8"), ("int32", "int16")):
             shift = requantize_multiplier(scale_zp(ctx, inp, "input")[0], scale_zp(ctx, out, "output")[0])[1]
             ctx.require(shift <= 30, "input scale is too large relative to the output scale")
             return "int"

@@ -1,0 +1,195 @@
+/* edgekit AOT runtime: the 16x8 kernels (see ek_int16.h). Plain reference loops: the accumulator and the
+ * requantization are TFLM's, so results are bit-exact. */
+#include "ek_int16.h"
+
+#include "ek_common.h"
+
+/* The requantized, clamped int16 of an accumulator; acc32: TFLM's int32 path (the sum wrapped to 32 bits). */
+EK_INLINE int16_t ek_s16_out(int64_t acc, int acc32, int32_t mult, int shift, int32_t offset, int32_t lo,
+                             int32_t hi) {
+    const int32_t v = acc32 ? ek_mbqm((int32_t)(uint32_t)(uint64_t)acc, mult, shift) : ek_mbqm64(acc, mult, shift);
+    return (int16_t)ek_clamp_i32((int32_t)((uint32_t)v + (uint32_t)offset), lo, hi);
+}
+
+EK_INLINE int64_t ek_s16_bias(const void *bias, int acc32, int32_t k) {
+    if (bias == NULL) {
+        return 0;
+    }
+    return acc32 ? (int64_t)((const int32_t *)bias)[k] : ((const int64_t *)bias)[k];
+}
+
+void ek_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter, const void *bias,
+                   int acc32, int16_t *output) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t out_c = p->out_c, k_h = p->k_h, k_w = p->k_w, k_c = p->k_c;
+    const int32_t groups = in_c / k_c, per_group = out_c / groups;
+    const size_t filter_size = (size_t)k_h * k_w * k_c;
+    int32_t b, oy, ox, oc, ky, kx, ic;
+    for (b = 0; b < p->batches; b++) {
+        const int16_t *in_b = input + (size_t)b * in_h * in_w * in_c;
+        for (oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t ky0 = ek_tap_start(iy0, p->dil_h), ky1 = ek_tap_end(iy0, p->dil_h, in_h, k_h);
+            for (ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t kx0 = ek_tap_start(ix0, p->dil_w), kx1 = ek_tap_end(ix0, p->dil_w, in_w, k_w);
+                int16_t *out = output + (((size_t)b * out_h + oy) * out_w + ox) * out_c;
+                for (oc = 0; oc < out_c; oc++) {
+                    const int32_t g = oc / per_group;
+                    const int8_t *f_oc = filter + (size_t)oc * filter_size;
+                    int64_t acc = 0;
+                    uint32_t acc_w = 0;  /* the int32 path wraps (TFLM: int32 AccumScalar) */
+                    for (ky = ky0; ky < ky1; ky++) {
+                        const int32_t iy = iy0 + ky * p->dil_h;
+                        for (kx = kx0; kx < kx1; kx++) {
+                            const int32_t ix = ix0 + kx * p->dil_w;
+                            const int16_t *ip = in_b + ((size_t)iy * in_w + ix) * in_c + (size_t)g * k_c;
+                            const int8_t *fp = f_oc + ((size_t)ky * k_w + kx) * k_c;
+                            for (ic = 0; ic < k_c; ic++) {
+                                const int32_t prod = (int32_t)fp[ic] * (int32_t)ip[ic];
+                                acc += prod;
+                                acc_w += (uint32_t)prod;
+                            }
+                        }
+                    }
+                    if (acc32) {
+                        acc = (int64_t)(int32_t)(acc_w + (uint32_t)ek_s16_bias(bias, 1, oc));
+                    } else {
+                        acc += ek_s16_bias(bias, 0, oc);
+                    }
+                    out[oc] = ek_s16_out(acc, acc32, p->out_mult[oc], p->out_shift[oc], 0, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+void ek_depthwise_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter,
+                             const int64_t *bias, int16_t *output) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t out_c = p->out_c, k_h = p->k_h, k_w = p->k_w, mult = p->depth_multiplier;
+    int32_t b, oy, ox, ic, m, ky, kx;
+    for (b = 0; b < p->batches; b++) {
+        const int16_t *in_b = input + (size_t)b * in_h * in_w * in_c;
+        for (oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t ky0 = ek_tap_start(iy0, p->dil_h), ky1 = ek_tap_end(iy0, p->dil_h, in_h, k_h);
+            for (ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t kx0 = ek_tap_start(ix0, p->dil_w), kx1 = ek_tap_end(ix0, p->dil_w, in_w, k_w);
+                int16_t *out = output + (((size_t)b * out_h + oy) * out_w + ox) * out_c;
+                for (ic = 0; ic < in_c; ic++) {
+                    for (m = 0; m < mult; m++) {
+                        const int32_t oc = ic * mult + m;
+                        int64_t acc = 0;
+                        for (ky = ky0; ky < ky1; ky++) {
+                            const int32_t iy = iy0 + ky * p->dil_h;
+                            for (kx = kx0; kx < kx1; kx++) {
+                                const int32_t ix = ix0 + kx * p->dil_w;
+                                acc += (int64_t)filter[((size_t)ky * k_w + kx) * out_c + oc] *
+                                       in_b[((size_t)iy * in_w + ix) * in_c + ic];
+                            }
+                        }
+                        if (bias != NULL) {
+                            acc += bias[oc];
+                        }
+                        out[oc] = ek_s16_out(acc, 0, p->out_mult[oc], p->out_shift[oc], 0, p->act_min,
+                                             p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ek_fully_connected_s16(const ek_fc_params_t *p, const int16_t *input, const int8_t *filter,
+                            const void *bias, int acc32, int16_t *output) {
+    const int32_t depth = p->accum_depth, out_depth = p->out_depth;
+    int32_t b, r, k;
+    for (b = 0; b < p->batches; b++) {
+        const int16_t *in = input + (size_t)b * depth;
+        int16_t *out = output + (size_t)b * out_depth;
+        for (r = 0; r < out_depth; r++) {
+            const int8_t *w = filter + (size_t)r * depth;
+            const int32_t c = p->per_channel ? r : 0;
+            int64_t acc = 0;
+            uint32_t acc_w = 0;
+            for (k = 0; k < depth; k++) {
+                const int32_t prod = ((int32_t)w[k] + p->filter_offset) * ((int32_t)in[k] + p->in_offset);
+                acc += prod;
+                acc_w += (uint32_t)prod;
+            }
+            if (acc32) {
+                acc = (int64_t)(int32_t)(acc_w + (uint32_t)ek_s16_bias(bias, 1, r));
+            } else {
+                acc += ek_s16_bias(bias, 0, r);
+            }
+            out[r] = ek_s16_out(acc, acc32, p->out_mult[c], p->out_shift[c], p->out_offset, p->act_min, p->act_max);
+        }
+    }
+}
+
+/* ADD / SUB: TFLM's AddElementwise / SubElementwise (general rescaling, left_shift 15) over the broadcast. */
+static int16_t ek_add16_one(int32_t a, int32_t b, const ek_add_params *p, int sign) {
+    const int32_t x1 = (int32_t)((uint32_t)(p->input1_offset + a) << p->left_shift);
+    const int32_t x2 = (int32_t)((uint32_t)(p->input2_offset + b) << p->left_shift);
+    const int32_t s1 = ek_mbqm_smaller_than_one(x1, p->input1_multiplier, p->input1_shift);
+    const int32_t s2 = ek_mbqm_smaller_than_one(x2, p->input2_multiplier, p->input2_shift);
+    const int32_t raw = sign > 0 ? s1 + s2 : s1 - s2;
+    const int32_t o = ek_mbqm_smaller_than_one(raw, p->output_multiplier, p->output_shift) + p->output_offset;
+    return (int16_t)ek_clamp_i32(o, p->act_min, p->act_max);
+}
+
+static void ek_add16_walk(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *s,
+                          const ek_add_params *p, int sign) {
+    int32_t idx[EK_BCAST_MAX_DIMS] = {0};
+    const int32_t last = s->ndims - 1, n = s->dims[last], sa = s->stride1[last], sb = s->stride2[last];
+    int32_t off1 = 0, off2 = 0, d, i;
+    for (;;) {
+        for (i = 0; i < n; i++) {
+            out[i] = ek_add16_one(in1[off1 + i * sa], in2[off2 + i * sb], p, sign);
+        }
+        out += n;
+        for (d = last - 1; d >= 0; d--) {
+            idx[d]++;
+            off1 += s->stride1[d];
+            off2 += s->stride2[d];
+            if (idx[d] < s->dims[d]) {
+                break;
+            }
+            off1 -= s->stride1[d] * s->dims[d];
+            off2 -= s->stride2[d] * s->dims[d];
+            idx[d] = 0;
+        }
+        if (d < 0) {
+            return;
+        }
+    }
+}
+
+void ek_add_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
+                const ek_add_params *p) {
+    ek_add16_walk(in1, in2, out, shape, p, 1);
+}
+
+void ek_sub_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
+                const ek_add_params *p) {
+    ek_add16_walk(in1, in2, out, shape, p, -1);
+}
+
+void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp, int32_t out_zp,
+                       int32_t id_mult, int32_t id_shift, int32_t alpha_mult, int32_t alpha_shift,
+                       int alpha_negative) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const int32_t x = (int32_t)in[i] - in_zp;
+        int32_t v;
+        if (x >= 0) {
+            v = ek_mbqm(x, id_mult, (int)id_shift);
+        } else {
+            v = ek_mbqm(x, alpha_mult, (int)alpha_shift);
+            v = alpha_negative ? -v : v;
+        }
+        out[i] = ek_sat_i16(out_zp + v);
+    }
+}

@@ -1,0 +1,42 @@
+/*
+ * edgekit AOT runtime: the 16x8 kernels (int16 activations, int8 weights) of TFLM's reference integer ops:
+ * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD / SUB and LEAKY_RELU on int16 tensors.
+ *
+ * Convolutions and FULLY_CONNECTED accumulate in 64 bits with an int64 bias and requantize with the 64-bit
+ * MultiplyByQuantizedMultiplier (ek_mbqm64); with an int32 bias (or none and the option quantized_bias_type
+ * int32) TFLM accumulates in 32 bits and requantizes with the 32-bit one (ek_mbqm): acc32 selects that.
+ * CONV_2D and DEPTHWISE_CONV_2D ignore zero points (TFLM requires them to be 0), FULLY_CONNECTED applies them.
+ * ADD / SUB are TFLM's general rescaling path with left_shift 15 (ek_add_params, ek_bcast).
+ */
+#ifndef EK_INT16_H
+#define EK_INT16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ek_conv.h"
+#include "ek_elementwise.h"
+#include "ek_fully_connected.h"
+
+/* bias: int64_t[out_c] (acc32 == 0) or int32_t[out_c] (acc32 != 0), or NULL. Filter layouts as the int8
+ * kernels' reference paths (ek_conv2d_s8, ek_depthwise_conv2d_s8). */
+void ek_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter, const void *bias,
+                   int acc32, int16_t *output);
+void ek_depthwise_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter,
+                             const int64_t *bias, int16_t *output);
+/* out_mult / out_shift per output row when per_channel, else one value; filter [out_depth][accum_depth]. */
+void ek_fully_connected_s16(const ek_fc_params_t *p, const int16_t *input, const int8_t *filter,
+                            const void *bias, int acc32, int16_t *output);
+
+void ek_add_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
+                const ek_add_params *p);
+void ek_sub_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
+                const ek_add_params *p);
+
+/* TFLM reference_ops::QuantizeLeakyRelu for int16: identity multiplier for inputs >= the zero point, alpha's
+ * (possibly negative: its magnitude is passed with alpha_negative set) below it. */
+void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp, int32_t out_zp,
+                       int32_t id_mult, int32_t id_shift, int32_t alpha_mult, int32_t alpha_shift,
+                       int alpha_negative);
+
+#endif /* EK_INT16_H */
