@@ -1,8 +1,10 @@
 """TRANSPOSE_CONV: int8 (per-channel or per-tensor weights, optional int32 bias) and 16x8 (int64 or int16 bias).
 
-Inputs as TFLite orders them: 0 output_shape (a constant int32 [4]), 1 filter [out_c][k_h][k_w][in_c], 2 input,
-3 bias (optional). Padding is TFLM's: ``ComputePaddingHeightWidth`` of a stride-s convolution over the *output*
-size (no offset); multipliers per output channel as ``PopulateConvolutionQuantizationParams``.
+Inputs as TFLite orders them: 0 output_shape (int32 [4]; when not a constant, e.g. a model input as in TFLM's
+seanet layers, it is ignored as TFLM does: the output tensor's static shape rules), 1 filter
+[out_c][k_h][k_w][in_c], 2 input, 3 bias (optional). Padding is TFLM's: ``ComputePaddingHeightWidth`` of a
+stride-s convolution over the *output* size (no offset);
+multipliers per output channel as ``PopulateConvolutionQuantizationParams``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ def _params(ctx: OpContext) -> dict[str, object]:
     ctx.require_dtype(out, inp.dtype, what="output")
     ctx.require_dtype(filt, "int8", what="filter")
     ctx.require(filt.is_const, f"filter '{filt.name}' is not a constant")
-    ctx.require(shape_t is not None and shape_t.is_const, "output_shape must be a constant")
+    ctx.require(shape_t is not None, "output_shape is missing")
     ctx.require(len(inp.shape) == 4 and len(filt.shape) == 4 and len(out.shape) == 4, "input, filter, output: 4-D")
-    ctx.require([int(v) for v in shape_t.array().reshape(-1)] == list(out.shape),
-                f"output_shape {shape_t.array().tolist()} differs from the output tensor {list(out.shape)}")
+    if shape_t.is_const:
+        ctx.require([int(v) for v in shape_t.array().reshape(-1)] == list(out.shape),
+                    f"output_shape {shape_t.array().tolist()} differs from the output tensor {list(out.shape)}")
+    else:  # TFLM never reads it (the output tensor's static shape rules); a model input or computed value
+        ctx.require_dtype(shape_t, "int32", what="output_shape")
+        ctx.require(tuple(shape_t.shape) == (4,), f"output_shape must be int32 [4], got {list(shape_t.shape)}")
     batches, in_h, in_w, in_c = inp.shape
     out_c, k_h, k_w, f_in = filt.shape
     ctx.require(f_in == in_c and out.shape[0] == batches and out.shape[3] == out_c,
