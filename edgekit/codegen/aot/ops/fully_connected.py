@@ -21,9 +21,10 @@ from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
 
 def _fc_params(ctx: OpContext) -> dict[str, object]:
     inp, filt, bias, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
-    ctx.require_dtype(inp, "int8", what="input")
+    ctx.require_dtype(inp, "int8", "int16", what="input")
+    is16 = inp.dtype == "int16"
     ctx.require_dtype(filt, "int8", what="filter")
-    ctx.require_dtype(out, "int8", what="output")
+    ctx.require_dtype(out, inp.dtype, what="output")
     ctx.require(filt.is_const, f"filter '{filt.name}' is not a constant")
     ctx.require(ctx.options.get("weights_format", "DEFAULT") in ("DEFAULT", 0),
                 f"weights format {ctx.options.get('weights_format')} is not supported")
@@ -41,7 +42,7 @@ def _fc_params(ctx: OpContext) -> dict[str, object]:
     ctx.require(fq is not None and len(fq.scale) >= 1, f"filter '{filt.name}' is not quantized")
     per_channel = len(fq.scale) > 1
     if bias is not None:
-        ctx.require_dtype(bias, "int32", what="bias")
+        ctx.require_dtype(bias, *(("int64", "int32") if is16 else ("int32",)), what="bias")
         ctx.require(bias.is_const, f"bias '{bias.name}' is not a constant")
         ctx.require(int(np.prod(bias.shape)) >= out_depth, f"bias has fewer than {out_depth} values")
     if per_channel:
@@ -58,8 +59,8 @@ def _fc_params(ctx: OpContext) -> dict[str, object]:
         m, s = fc_multiplier(in_scale, fq.scale[0], out_scale)
         mults, shifts = [m], [s]
         filter_offset = -(int(fq.zero_point[0]) if fq.zero_point else 0)
-    ctx.require(all(-31 <= s <= 30 for s in shifts), "requantization shift out of range")
-    act_min, act_max = fused_range(ctx, out)
+    ctx.require(all(-31 <= s <= (7 if is16 else 30) for s in shifts), "requantization shift out of range")
+    act_min, act_max = fused_range(ctx, out, *((-32768, 32767) if is16 else (-128, 127)))
     return dict(batches=batches, accum_depth=depth, out_depth=out_depth, in_offset=-in_zp,
                 filter_offset=filter_offset, out_offset=out_zp, act_min=act_min, act_max=act_max,
                 per_channel=int(per_channel), _mults=mults, _shifts=shifts)
@@ -121,7 +122,7 @@ def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> st
 
 @register
 class FullyConnected(OpHandler):
-    """FULLY_CONNECTED (int8 in/out, int8 weights, int32 bias)."""
+    """FULLY_CONNECTED (int8 in/out, int8 weights, int32 bias; 16x8 with an int64 or int32 bias)."""
 
     opcodes = ("FULLY_CONNECTED",)
 
@@ -131,6 +132,8 @@ class FullyConnected(OpHandler):
     def emit(self, ctx: OpContext) -> str:
         p = _fc_params(ctx)
         mults, shifts = p.pop("_mults"), p.pop("_shifts")
+        if ctx.input(0).dtype == "int16":
+            return self._emit16(ctx, p, mults, shifts)
         enc = _sparse(ctx, p)
         bias = ""
         filt = ""
@@ -171,9 +174,32 @@ class FullyConnected(OpHandler):
             "}",
         ])
 
+    def _emit16(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int]) -> str:
+        """16x8 (ek_fully_connected_s16): 64-bit accumulation, or 32-bit with an int32 bias (or none and the
+        option quantized_bias_type INT32), as TFLM."""
+        p.update(out_mult=ctx.const_array(f"{ctx.ident}_mult", np.array(mults, dtype=np.int32), "int32_t"),
+                 out_shift=ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t"))
+        bias_t = ctx.input(2)
+        if bias_t is not None:
+            acc32 = int(bias_t.dtype == "int32")
+            bias = ctx.ptr(ctx.op.inputs[2], "int64_t", role="bias")
+        else:
+            acc32 = int(str(ctx.options.get("quantized_bias_type", "FLOAT32")).upper() in ("INT32", "2"))
+            bias = "NULL"
+        return "\n".join([
+            "{",
+            *("    " + line for line in c_struct("ek_fc_params_t", "p", p).splitlines()),
+            f"    ek_fully_connected_s16(&p, {ctx.ptr(ctx.op.inputs[0], 'int16_t')}, "
+            f"{ctx.ptr(ctx.op.inputs[1], role='filter')}, {bias}, {acc32},",
+            f"        {ctx.ptr(ctx.op.outputs[0], 'int16_t')});",
+            "}",
+        ])
+
     def scratch_bytes(self, ctx: OpContext) -> int:
         """Two int16 rows of the input for ek_fully_connected_s8_mat (none for a filter zero point)."""
         p = _fc_params(ctx)
+        if ctx.input(0).dtype == "int16":
+            return 0
         if _sparse(ctx, p) is not None or (ctx.mve and p["filter_offset"] == 0):
             return 0
         return _mat_scratch(p) if _use_mat(p) else 0
