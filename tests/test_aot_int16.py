@@ -4,9 +4,9 @@ interpreter, byte for byte.
 CONV_2D (int64 and int32 bias, none, groups, strides, dilations, padding, fused ReLU family, per-tensor and
 per-channel scales), DEPTHWISE_CONV_2D (depth multipliers), FULLY_CONNECTED (int64 / int32 bias, per-channel),
 TRANSPOSE_CONV (with a non-constant output_shape, as in TFLM's seanet layers), ADD / SUB (broadcasting, scales far
-apart, zero points), LEAKY_RELU (negative and > 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many operators side
-by side in one hand-written model per test (one ASan/UBSan host build each); one chain on the emulated Cortex-M4;
-a Keras model converted by ``edgekit convert --activations int16``.
+apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, LEAKY_RELU (negative and > 1 alpha), QUANTIZE
+int32/int16/int8 <-> int16: many operators side by side in one hand-written model per test (one ASan/UBSan host
+build each); one chain on the emulated Cortex-M4; a Keras model converted by ``edgekit convert --activations int16``.
 """
 
 from __future__ import annotations
@@ -144,6 +144,16 @@ def _elementwise_ops() -> list[tuple[str, list[T], list[T], dict]]:
             ops.append((op, [T(shapes[0], "int16", scale=s1, zero_point=zps[0]),
                              T(shapes[1], "int16", scale=s2, zero_point=zps[1])],
                         [T(tuple(out_shape), "int16", scale=so, zero_point=zps[2])], {"activation": act}))
+    for s1, s2, so, shapes, act in [(1 / 256, 1 / 256, 4.0, ((2, 3, 8), (2, 3, 8)), "NONE"),
+                                    (0.01, 0.0003, 0.5, ((1, 4, 1, 6), (4, 5, 1)), "RELU"),
+                                    (1 / 4096, 1 / 4096, 1 / 16384, ((3, 5), (5,)), "RELU_N1_TO_1")]:
+        ops.append(("MUL", [T(shapes[0], "int16", scale=s1), T(shapes[1], "int16", scale=s2)],
+                    [T(tuple(np.broadcast_shapes(*shapes)), "int16", scale=so)], {"activation": act}))
+    for op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        for shape, out, opts in [((1, 6, 7, 3), (1, 3, 4, 3), {"padding": "SAME", "strides": (2, 2), "filter": (3, 3)}),
+                                 ((2, 5, 5, 4), (2, 4, 2, 4), {"padding": "VALID", "strides": (1, 2), "filter": (2, 2),
+                                                               "activation": "RELU"})]:
+            ops.append((op, [T(shape, "int16", scale=0.001)], [T(out, "int16", scale=0.001)], opts))
     for alpha, s_in, s_out in ((0.2, 1 / 4096, 1 / 4096), (-0.5, 0.001, 0.003), (1.7, 0.01, 0.002)):
         ops.append(("LEAKY_RELU", [T((3, 40), "int16", scale=s_in)], [T((3, 40), "int16", scale=s_out)],
                     {"alpha": alpha}))

@@ -140,14 +140,24 @@ static int16_t ek_add16_one(int32_t a, int32_t b, const ek_add_params *p, int si
     return (int16_t)ek_clamp_i32(o, p->act_min, p->act_max);
 }
 
-static void ek_add16_walk(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *s,
-                          const ek_add_params *p, int sign) {
+/* TFLM's MulElementwise on int16 (zero points 0: TFLM requires them; the offsets are applied anyway). */
+static int16_t ek_mul16_one(int32_t a, int32_t b, const ek_mul_params *p) {
+    const int32_t prod = (p->input1_offset + a) * (p->input2_offset + b);
+    const int32_t o = ek_mbqm(prod, p->output_multiplier, p->output_shift) + p->output_offset;
+    return (int16_t)ek_clamp_i32(o, p->act_min, p->act_max);
+}
+
+/* kind: 1 ADD, -1 SUB (params: ek_add_params), 0 MUL (ek_mul_params). */
+static void ek_bin16_walk(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *s,
+                          const void *p, int kind) {
     int32_t idx[EK_BCAST_MAX_DIMS] = {0};
     const int32_t last = s->ndims - 1, n = s->dims[last], sa = s->stride1[last], sb = s->stride2[last];
     int32_t off1 = 0, off2 = 0, d, i;
     for (;;) {
         for (i = 0; i < n; i++) {
-            out[i] = ek_add16_one(in1[off1 + i * sa], in2[off2 + i * sb], p, sign);
+            const int32_t a = in1[off1 + i * sa], b = in2[off2 + i * sb];
+            out[i] = kind == 0 ? ek_mul16_one(a, b, (const ek_mul_params *)p)
+                               : ek_add16_one(a, b, (const ek_add_params *)p, kind);
         }
         out += n;
         for (d = last - 1; d >= 0; d--) {
@@ -169,12 +179,17 @@ static void ek_add16_walk(const int16_t *in1, const int16_t *in2, int16_t *out, 
 
 void ek_add_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_add_params *p) {
-    ek_add16_walk(in1, in2, out, shape, p, 1);
+    ek_bin16_walk(in1, in2, out, shape, p, 1);
 }
 
 void ek_sub_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_add_params *p) {
-    ek_add16_walk(in1, in2, out, shape, p, -1);
+    ek_bin16_walk(in1, in2, out, shape, p, -1);
+}
+
+void ek_mul_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
+                const ek_mul_params *p) {
+    ek_bin16_walk(in1, in2, out, shape, p, 0);
 }
 
 void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp, int32_t out_zp,
@@ -192,4 +207,49 @@ void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp,
         }
         out[i] = ek_sat_i16(out_zp + v);
     }
+}
+
+/* AVERAGE_POOL_2D / MAX_POOL_2D on int16 (TFLM's reference_integer_ops int16 pools): windows clipped at the
+ * borders, the average rounded half away from zero. */
+static int ek_pool16(const ek_pool_params_t *p, const int16_t *input, int16_t *output, int avg) {
+    const int32_t ch = p->channels, in_h = p->in_h, in_w = p->in_w, out_h = p->out_h, out_w = p->out_w;
+    int32_t b, oy, ox, c, ky, kx;
+    for (b = 0; b < p->batches; b++) {
+        const int16_t *in_b = input + (size_t)b * in_h * in_w * ch;
+        for (oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t ky0 = ek_tap_start(iy0, 1), ky1 = ek_tap_end(iy0, 1, in_h, p->k_h);
+            for (ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t kx0 = ek_tap_start(ix0, 1), kx1 = ek_tap_end(ix0, 1, in_w, p->k_w);
+                const int32_t count = (ky1 - ky0) * (kx1 - kx0);
+                int16_t *out = output + (((size_t)b * out_h + oy) * out_w + ox) * ch;
+                if (avg && (ky1 <= ky0 || kx1 <= kx0)) {
+                    return EK_ERR_EMPTY_WINDOW;
+                }
+                for (c = 0; c < ch; c++) {
+                    int32_t acc = avg ? 0 : -32768;
+                    for (ky = ky0; ky < ky1; ky++) {
+                        for (kx = kx0; kx < kx1; kx++) {
+                            const int32_t v = in_b[((size_t)(iy0 + ky) * in_w + (size_t)(ix0 + kx)) * ch + c];
+                            acc = avg ? acc + v : (v > acc ? v : acc);
+                        }
+                    }
+                    if (avg) {
+                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                    }
+                    out[c] = (int16_t)ek_clamp_i32(acc, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+    return EK_OK;
+}
+
+int ek_avgpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *output) {
+    return ek_pool16(p, input, output, 1);
+}
+
+void ek_maxpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *output) {
+    (void)ek_pool16(p, input, output, 0);
 }

@@ -1,6 +1,6 @@
 /*
  * edgekit AOT runtime: the 16x8 kernels (int16 activations, int8 weights) of TFLM's reference integer ops:
- * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD / SUB and LEAKY_RELU on int16 tensors.
+ * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD / SUB / MUL, LEAKY_RELU and the pools on int16 tensors.
  *
  * Convolutions and FULLY_CONNECTED accumulate in 64 bits with an int64 bias and requantize with the 64-bit
  * MultiplyByQuantizedMultiplier (ek_mbqm64); with an int32 bias (or none and the option quantized_bias_type
@@ -17,6 +17,7 @@
 #include "ek_conv.h"
 #include "ek_elementwise.h"
 #include "ek_fully_connected.h"
+#include "ek_pool.h"
 
 /* bias: int64_t[out_c] (acc32 == 0) or int32_t[out_c] (acc32 != 0), or NULL. Filter layouts as the int8
  * kernels' reference paths (ek_conv2d_s8, ek_depthwise_conv2d_s8). */
@@ -32,11 +33,18 @@ void ek_add_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_b
                 const ek_add_params *p);
 void ek_sub_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_add_params *p);
+/* MUL: TFLM's MulElementwise (int32 product, one requantization); TFLM requires zero points 0. */
+void ek_mul_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
+                const ek_mul_params *p);
 
 /* TFLM reference_ops::QuantizeLeakyRelu for int16: identity multiplier for inputs >= the zero point, alpha's
  * (possibly negative: its magnitude is passed with alpha_negative set) below it. */
 void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp, int32_t out_zp,
                        int32_t id_mult, int32_t id_shift, int32_t alpha_mult, int32_t alpha_shift,
                        int alpha_negative);
+
+/* AVERAGE_POOL_2D (EK_ERR_EMPTY_WINDOW like TFLM when a window has no input element) and MAX_POOL_2D. */
+int ek_avgpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *output);
+void ek_maxpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *output);
 
 #endif /* EK_INT16_H */

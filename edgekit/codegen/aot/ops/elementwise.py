@@ -1,5 +1,5 @@
-"""ADD, SUB and MUL on int8 tensors with broadcasting and fused activation (``ek_elementwise.c``); ADD and SUB
-also on int16 (``ek_int16.c``).
+"""ADD, SUB and MUL on int8 tensors with broadcasting and fused activation (``ek_elementwise.c``); also on int16
+(``ek_int16.c``).
 
 Multipliers follow TFLM's ``CalculateOpDataAdd`` / ``CalculateOpDataSub`` /
 ``CalculateOpDataMul``; the broadcast is described to the kernel as merged output dimensions
@@ -168,15 +168,18 @@ class AddSub(_Binary):
 
 @register
 class Mul(_Binary):
-    """MUL, int8 (int32: int_arith.py)."""
+    """MUL, int8 and int16 (``ek_mul_s16``; int32: int_arith.py)."""
 
     opcodes = ("MUL",)
 
     def _params(self, ctx: OpContext) -> tuple[dict[str, object], dict[str, object]]:
-        shape, (s1, z1), (s2, z2), (so, zo) = self._common(ctx)
+        is16 = ctx.output(0).dtype == "int16"
+        shape, (s1, z1), (s2, z2), (so, zo) = self._common(ctx, "int16" if is16 else "int8")
+        if is16:
+            ctx.require(z1 == z2 == zo == 0, "int16 MUL needs zero points 0 (TFLM)")
         mult, shift = quantize_multiplier(f32(s1) * f32(s2) / f32(so))
         ctx.require(shift <= 30, f"input scales {s1:g} * {s2:g} are too large for output scale {so:g}")
-        lo, hi = fused_range(ctx, ctx.output(0))
+        lo, hi = fused_range(ctx, ctx.output(0), *((-32768, 32767) if is16 else (-128, 127)))
         params = {"input1_offset": -z1, "input2_offset": -z2, "output_offset": zo, "output_multiplier": mult,
                   "output_shift": shift, "act_min": lo, "act_max": hi}
         return shape, params
@@ -190,4 +193,5 @@ class Mul(_Binary):
         if is_int32(ctx):
             return emit_int32(ctx)
         shape, params = self._params(ctx)
-        return self._emit(ctx, "ek_mul_s8", "ek_mul_params", params, shape)
+        fn = "ek_mul_s16" if ctx.output(0).dtype == "int16" else "ek_mul_s8"
+        return self._emit(ctx, fn, "ek_mul_params", params, shape)

@@ -1,4 +1,4 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D, int8 (input and output share scale and zero point)."""
+"""AVERAGE_POOL_2D and MAX_POOL_2D, int8 and int16 (``ek_int16.c``); input and output share scale and zero point."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, fused_r
 
 def _pool_params(ctx: OpContext) -> dict[str, object]:
     inp, out = ctx.input(0), ctx.output(0)
-    ctx.require_dtype(inp, "int8", what="input")
-    ctx.require_dtype(out, "int8", what="output")
+    ctx.require_dtype(inp, "int8", "int16", what="input")
+    ctx.require_dtype(out, inp.dtype, what="output")
     ctx.require(len(inp.shape) == 4 and len(out.shape) == 4, f"expected 4-D tensors, got {inp.shape}, {out.shape}")
     n, in_h, in_w, c = inp.shape
     on, out_h, out_w, oc = out.shape
@@ -28,7 +28,7 @@ def _pool_params(ctx: OpContext) -> dict[str, object]:
         ctx.fail(str(exc))
     ctx.require((ph.out_size, pw.out_size) == (out_h, out_w),
                 f"output {out_h}x{out_w} does not match the padding ({ph.out_size}x{pw.out_size})")
-    act_min, act_max = fused_range(ctx, out)
+    act_min, act_max = fused_range(ctx, out, *((-32768, 32767) if inp.dtype == "int16" else (-128, 127)))
     return dict(batches=n, in_h=in_h, in_w=in_w, channels=c, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
                 stride_h=s_h, stride_w=s_w, pad_h=ph.before, pad_w=pw.before, act_min=act_min, act_max=act_max)
 
@@ -41,9 +41,10 @@ class _Pool(OpHandler):
 
     def emit(self, ctx: OpContext) -> str:
         p = _pool_params(ctx)
-        args = f"&p, {ctx.ptr(ctx.op.inputs[0])}, {ctx.ptr(ctx.op.outputs[0])}"
-        call = (f"    if (ek_avgpool_s8({args}) != EK_OK) return EK_ERR_OP({ctx.op.index});" if self.call == "avg"
-                else f"    ek_maxpool_s8({args});")
+        ct, sfx = ("int16_t", "s16") if ctx.input(0).dtype == "int16" else ("int8_t", "s8")
+        args = f"&p, {ctx.ptr(ctx.op.inputs[0], ct)}, {ctx.ptr(ctx.op.outputs[0], ct)}"
+        call = (f"    if (ek_avgpool_{sfx}({args}) != EK_OK) return EK_ERR_OP({ctx.op.index});" if self.call == "avg"
+                else f"    ek_maxpool_{sfx}({args});")
         return "\n".join(["{", *("    " + line for line in c_struct("ek_pool_params_t", "p", p).splitlines()),
                           call, "}"])
 
