@@ -4,9 +4,10 @@ interpreter, byte for byte.
 CONV_2D (int64 and int32 bias, none, groups, strides, dilations, padding, fused ReLU family, per-tensor and
 per-channel scales), DEPTHWISE_CONV_2D (depth multipliers), FULLY_CONNECTED (int64 / int32 bias, per-channel),
 TRANSPOSE_CONV (with a non-constant output_shape, as in TFLM's seanet layers), ADD / SUB (broadcasting, scales far
-apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, LEAKY_RELU (negative and > 1 alpha), QUANTIZE
-int32/int16/int8 <-> int16: many operators side by side in one hand-written model per test (one ASan/UBSan host
-build each); one chain on the emulated Cortex-M4; a Keras model converted by ``edgekit convert --activations int16``.
+apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, LOGISTIC / TANH (every input), LEAKY_RELU (negative and
+> 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many operators side by side in one hand-written model per test
+(one ASan/UBSan host build each); one chain on the emulated Cortex-M4; a Keras model converted by
+``edgekit convert --activations int16``.
 """
 
 from __future__ import annotations
@@ -169,6 +170,28 @@ def _elementwise_ops() -> list[tuple[str, list[T], list[T], dict]]:
 
 def test_16x8_elementwise_and_quantize_match_tflm(tmp_path: Path, objs: Path) -> None:
     _check(multi_op_model(_elementwise_ops()), tmp_path, objs)
+
+
+def test_16x8_logistic_tanh_every_input_match_tflm(tmp_path: Path, objs: Path) -> None:
+    """All 65536 int16 inputs through LOGISTIC and TANH at power-of-two input scales (TFLM's 3 << shift form,
+    incl. TANH's shift 1) and others (its rescaling multiplier)."""
+    from edgekit.codegen.aot.host import build_host, run_host_sets
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+
+    need_module("tflite_micro")
+    need_tool("gcc")
+    scales = (2**-12, 2**-11, 2**-10, 0.001, 3e-5, 0.0004)
+    ops = [(op, [T((65536,), "int16", scale=sc)], [T((65536,), "int16", scale=2**-15)], {})
+           for op in ("LOGISTIC", "TANH") for sc in scales]
+    model = load_model(multi_op_model(ops))
+    every = np.arange(-32768, 32768, dtype=np.int16)
+    sets = [[every] * len(ops)]
+    ours = run_host_sets(build_host(model, tmp_path, obj_cache=objs), sets)[0]
+    ref = tflm_run(model, sets)[0]
+    for (op, ins, _, _), a, b in zip(ops, ours, ref, strict=True):
+        assert a.tobytes() == np.asarray(b).reshape(a.shape).tobytes(), (op, ins[0].scale)
+        assert np.unique(a).size > 1000, (op, ins[0].scale)
 
 
 @pytest.mark.parametrize("case", [

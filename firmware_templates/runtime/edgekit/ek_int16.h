@@ -1,6 +1,7 @@
 /*
  * edgekit AOT runtime: the 16x8 kernels (int16 activations, int8 weights) of TFLM's reference integer ops:
- * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD / SUB / MUL, LEAKY_RELU and the pools on int16 tensors.
+ * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD / SUB / MUL, LEAKY_RELU and the pools on int16 tensors
+ * (int16 LOGISTIC / TANH: ek_sigmoid_s16 / ek_tanh_s16 of ek_lstm.h).
  *
  * Convolutions and FULLY_CONNECTED accumulate in 64 bits with an int64 bias and requantize with the 64-bit
  * MultiplyByQuantizedMultiplier (ek_mbqm64); with an int32 bias (or none and the option quantized_bias_type

@@ -146,8 +146,59 @@ class LutOp(OpHandler):
         return True
 
 
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLite's ``CheckedLog2`` in float32: (whether x is a power of two within 1e-3 in log2, the rounded log2)."""
+    lg = np.float32(np.log(np.float32(x))) * np.float32(1.0 / np.log(np.float32(2.0)))
+    rounded = np.float32(np.round(lg))
+    return bool(abs(np.float32(lg - rounded)) < np.float32(1e-3)), int(rounded)
+
+
+def act16_params(ctx: OpContext, tanh: bool) -> tuple[int, int]:
+    """(multiplier, right shift) rescaling an int16 LOGISTIC / TANH input to steps of 1 / (3 * 4096) as TFLM's
+    prepare computes them (multiplier 0: a power-of-two input scale, the input times 3 << shift); checks zero points
+    0 and the output scale 2^-15 TFLM requires."""
+    inp, out = ctx.input(0), ctx.output(0)
+    ctx.require_dtype(out, "int16", what="output")
+    ctx.require(inp.size == out.size, f"input {list(inp.shape)} and output {list(out.shape)} differ in size")
+    (in_scale, in_zp), (out_scale, out_zp) = scale_zp(ctx, inp, "input"), scale_zp(ctx, out, "output")
+    ctx.require(in_zp == 0 and out_zp == 0, "int16 LOGISTIC / TANH need zero points 0 (TFLM)")
+    ok, lg = checked_log2(out_scale)
+    ctx.require(ok and lg == -15, f"output scale {out_scale:g} is not 2^-15 (TFLM requires it)")
+    pot, lg = checked_log2(in_scale)
+    shift = 12 + lg
+    if pot and (shift == 0 or (tanh and shift == 1)):
+        return 0, shift
+    mult, shift = float(f32(in_scale)) * 4096.0 * 3.0, 0
+    while mult <= 32767.0 / 2.0 and shift <= 30:
+        shift += 1
+        mult *= 2.0
+    ctx.require(int(mult) <= 32767, f"input scale {in_scale:g} too large for TFLM's int16 {ctx.op.opcode}")
+    return int(mult), shift
+
+
+class _Act16(LutOp):
+    """LOGISTIC / TANH: int8 by table, int16 by ``ek_sigmoid_s16`` / ``ek_tanh_s16`` (``ek_lstm.c``)."""
+
+    def _is16(self, ctx: OpContext) -> bool:
+        return ctx.input(0) is not None and ctx.input(0).dtype == "int16"
+
+    def check(self, ctx: OpContext) -> None:
+        if self._is16(ctx):
+            act16_params(ctx, ctx.op.opcode == "TANH")
+        else:
+            super().check(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        if not self._is16(ctx):
+            return super().emit(ctx)
+        mult, shift = act16_params(ctx, ctx.op.opcode == "TANH")
+        src, dst = ctx.ptr(ctx.op.inputs[0], "int16_t"), ctx.ptr(ctx.op.outputs[0], "int16_t")
+        fn = "ek_tanh_s16" if ctx.op.opcode == "TANH" else "ek_sigmoid_s16"
+        return f"{fn}({mult}, {shift}, {src}, {dst}, {ctx.output(0).size});"
+
+
 @register
-class Logistic(LutOp):
+class Logistic(_Act16):
     """LOGISTIC (sigmoid), int8; TFLM requires output zero point -128 (scale 1/256 is assumed)."""
 
     opcodes = ("LOGISTIC",)
@@ -158,7 +209,7 @@ class Logistic(LutOp):
 
 
 @register
-class Tanh(LutOp):
+class Tanh(_Act16):
     """TANH, int8 (TFLM assumes output scale 1/128, zero point 0)."""
 
     opcodes = ("TANH",)
