@@ -1,13 +1,13 @@
 """edgekit's AOT runtime on 16x8 models (int16 activations, int8 weights; issue 14 item 3) against the TFLM host
 interpreter, byte for byte.
 
-CONV_2D (int64 and int32 bias, none, groups, strides, dilations, padding, fused ReLU family, per-tensor and
-per-channel scales), DEPTHWISE_CONV_2D (depth multipliers), FULLY_CONNECTED (int64 / int32 bias, per-channel),
+CONV_2D (int64 and int32 bias, none, groups, strides, dilations, padding, fused ReLU family, per-tensor and per-
+channel scales), DEPTHWISE_CONV_2D (depth multipliers), FULLY_CONNECTED (int64 / int32 bias, per-channel),
 TRANSPOSE_CONV (with a non-constant output_shape, as in TFLM's seanet layers), ADD / SUB (broadcasting, scales far
-apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, LOGISTIC / TANH (every input), LEAKY_RELU (negative and
-> 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many operators side by side in one hand-written model per test
-(one ASan/UBSan host build each); one chain on the emulated Cortex-M4; a Keras model converted by
-``edgekit convert --activations int16``.
+apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, SOFTMAX, LOGISTIC / TANH (every input), LEAKY_RELU
+(negative and > 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many operators side by side in one hand-written model
+per test (one ASan/UBSan host build each); one chain on the emulated Cortex-M4; a Keras model converted by ``edgekit
+convert --activations int16``.
 """
 
 from __future__ import annotations
@@ -155,6 +155,9 @@ def _elementwise_ops() -> list[tuple[str, list[T], list[T], dict]]:
                                  ((2, 5, 5, 4), (2, 4, 2, 4), {"padding": "VALID", "strides": (1, 2), "filter": (2, 2),
                                                                "activation": "RELU"})]:
             ops.append((op, [T(shape, "int16", scale=0.001)], [T(out, "int16", scale=0.001)], opts))
+    for sc, beta, depth in ((1 / 4096, 1.0, 10), (0.001, 1.0, 7), (3e-4, 0.5, 33), (1 / 32768, 2.0, 4)):
+        ops.append(("SOFTMAX", [T((6, depth), "int16", scale=sc)], [T((6, depth), "int16", scale=1 / 32768)],
+                    {"beta": beta}))
     for alpha, s_in, s_out in ((0.2, 1 / 4096, 1 / 4096), (-0.5, 0.001, 0.003), (1.7, 0.01, 0.002)):
         ops.append(("LEAKY_RELU", [T((3, 40), "int16", scale=s_in)], [T((3, 40), "int16", scale=s_out)],
                     {"alpha": alpha}))

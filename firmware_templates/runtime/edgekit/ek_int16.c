@@ -253,3 +253,38 @@ int ek_avgpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *out
 void ek_maxpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *output) {
     (void)ek_pool16(p, input, output, 0);
 }
+
+/* TFLM's LUTLookup on a 513-entry int16 table: 512 segments, linear interpolation on the low 7 bits. */
+EK_INLINE int16_t ek_lut16_lookup(int16_t value, const int16_t *lut) {
+    const int32_t index = 256 + (value >> 7);
+    const int32_t offset = value & 0x7F;
+    const int32_t slope = (int32_t)(int16_t)(lut[index + 1] - lut[index]);
+    return (int16_t)(lut[index] + ((slope * offset + 64) >> 7));
+}
+
+void ek_softmax_s16(const int16_t *in, int16_t *out, int32_t outer, int32_t depth, int32_t in_mult,
+                    int32_t in_shift, const int16_t *exp_lut, const int16_t *recip_lut) {
+    int32_t i, c;
+    for (i = 0; i < outer; i++) {
+        const int16_t *x = in + (size_t)i * depth;
+        int16_t *y = out + (size_t)i * depth;
+        int32_t max_in_row = -32768, sum = 0, headroom, shifted, right_shift;
+        int16_t recip;
+        for (c = 0; c < depth; c++) {
+            max_in_row = x[c] > max_in_row ? x[c] : max_in_row;
+        }
+        for (c = 0; c < depth; c++) {  /* the exps go to the output first (in != out) */
+            const int32_t scaled = ek_mbqm(x[c] - max_in_row, in_mult, (int)in_shift) + 32767;
+            y[c] = ek_lut16_lookup((int16_t)ek_clamp_i32(scaled, -32768, 32767), exp_lut);
+            sum += y[c];
+        }
+        headroom = __builtin_clz((uint32_t)sum);
+        shifted = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
+        recip = ek_lut16_lookup((int16_t)ek_clamp_i32(shifted - ((1 << 15) + (1 << 16)), -32768, 32767), recip_lut);
+        right_shift = 31 - headroom;
+        for (c = 0; c < depth; c++) {
+            const int32_t r = (int32_t)(((int64_t)y[c] * recip + ((int64_t)1 << (right_shift - 1))) >> right_shift);
+            y[c] = (int16_t)ek_clamp_i32(r, 0, 32767);
+        }
+    }
+}

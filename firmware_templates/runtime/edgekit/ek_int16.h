@@ -48,4 +48,10 @@ void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp,
 int ek_avgpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *output);
 void ek_maxpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *output);
 
+/* SOFTMAX int16 -> int16 over rows of depth (zero points 0, output scale 2^-15): TFLM's SoftmaxInt16, x - max
+ * rescaled by in_mult / in_shift (ek_mbqm) onto the exp table over [-10, 0], the sum's reciprocal by the 1 / (1 + x)
+ * table; both tables are the generator's copies of TFLM's LUTPopulate<int16_t> (513 entries). in != out. */
+void ek_softmax_s16(const int16_t *in, int16_t *out, int32_t outer, int32_t depth, int32_t in_mult,
+                    int32_t in_shift, const int16_t *exp_lut, const int16_t *recip_lut);
+
 #endif /* EK_INT16_H */

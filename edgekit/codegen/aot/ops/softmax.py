@@ -65,13 +65,30 @@ def softmax_reference(x: np.ndarray, table: np.ndarray, out_bits: int = 8) -> np
 
 @register
 class Softmax(OpHandler):
-    """SOFTMAX over the last dimension: int8 -> int8 (scale 1/256, zp -128) or int8 -> int16."""
+    """SOFTMAX over the last dimension: int8 -> int8 (scale 1/256, zp -128), int8 -> int16, int16 -> int16
+    (``ek_softmax_s16``, TFLM's LUT kernel)."""
 
     opcodes = ("SOFTMAX",)
+
+    def _params16(self, ctx: OpContext) -> tuple[int, int]:
+        """int16 -> int16 (TFLM's SoftmaxInt16): (input multiplier, shift) or ``ctx.fail``."""
+        inp, out = ctx.input(0), ctx.output(0)
+        ctx.require_dtype(out, "int16", what="output")
+        ctx.require(len(inp.shape) >= 1 and inp.shape == out.shape,
+                    f"input {list(inp.shape)} and output {list(out.shape)} differ")
+        (in_scale, in_zp), (out_scale, out_zp) = scale_zp(ctx, inp, "input"), scale_zp(ctx, out, "output")
+        ctx.require(in_zp == 0 and out_zp == 0, "int16 SOFTMAX needs zero points 0 (TFLM)")
+        ctx.require(abs(f32(out_scale) - 1 / 32768) <= 0.001 / 32768, f"output scale {out_scale:g} is not 2^-15")
+        mult, shift = quantize_multiplier(f32(in_scale) * f32(float(ctx.options.get("beta", 1.0))) / (10.0 / 65535.0))
+        ctx.require(shift <= 30, "input scale * beta too large for TFLM's int16 SOFTMAX")
+        return mult, shift
 
     def _params(self, ctx: OpContext) -> tuple[np.ndarray, int]:
         """(exp table, output bits) or ``ctx.fail``."""
         inp, out = ctx.input(0), ctx.output(0)
+        if inp is not None and inp.dtype == "int16":
+            self._params16(ctx)
+            return np.zeros(0, dtype=np.int32), 16
         ctx.require_dtype(inp, "int8", what="input")
         ctx.require_dtype(out, "int8", "int16", what="output")
         ctx.require(len(inp.shape) >= 1 and inp.shape == out.shape,
@@ -94,6 +111,8 @@ class Softmax(OpHandler):
         self._params(ctx)
 
     def emit(self, ctx: OpContext) -> str:
+        if ctx.input(0).dtype == "int16":
+            return self._emit16(ctx)
         table, out_bits = self._params(ctx)
         name = ctx.const_array(f"{ctx.ident}_softmax_exp", table, "int32_t")
         inp = ctx.input(0)
@@ -104,5 +123,17 @@ class Softmax(OpHandler):
             return f"ek_softmax_s8({src}, {ctx.ptr(ctx.op.outputs[0], 'int8_t')}, {outer}, {depth}, {name});"
         return f"ek_softmax_s8_s16({src}, {ctx.ptr(ctx.op.outputs[0], 'int16_t')}, {outer}, {depth}, {name});"
 
+    def _emit16(self, ctx: OpContext) -> str:
+        from edgekit.codegen.aot.ops.lut16 import softmax16_luts
+
+        mult, shift = self._params16(ctx)
+        exp_lut, recip_lut = softmax16_luts()
+        e = ctx.const_array("softmax16_exp_lut", exp_lut, "int16_t")
+        r = ctx.const_array("softmax16_recip_lut", recip_lut, "int16_t")
+        depth = int(ctx.input(0).shape[-1])
+        outer = ctx.input(0).size // max(depth, 1)
+        return (f"ek_softmax_s16({ctx.ptr(ctx.op.inputs[0], 'int16_t')}, {ctx.ptr(ctx.op.outputs[0], 'int16_t')}, "
+                f"{outer}, {depth}, {mult}, {shift}, {e}, {r});")
+
     def inplace(self, ctx: OpContext) -> bool:
-        return ctx.output(0).dtype == "int8"
+        return ctx.output(0).dtype == "int8" and ctx.input(0).dtype == "int8"
