@@ -4,7 +4,7 @@ interpreter, byte for byte.
 CONV_2D (int64 and int32 bias, none, groups, strides, dilations, padding, fused ReLU family, per-tensor and per-
 channel scales), DEPTHWISE_CONV_2D (depth multipliers), FULLY_CONNECTED (int64 / int32 bias, per-channel),
 TRANSPOSE_CONV (with a non-constant output_shape, as in TFLM's seanet layers), ADD / SUB (broadcasting, scales far
-apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, SOFTMAX, LOGISTIC / TANH (every input), LEAKY_RELU
+apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, MEAN / SUM, SOFTMAX, LOGISTIC / TANH (every input), LEAKY_RELU
 (negative and > 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many operators side by side in one hand-written model
 per test (one ASan/UBSan host build each); one chain on the emulated Cortex-M4; a Keras model converted by ``edgekit
 convert --activations int16``.
@@ -155,6 +155,16 @@ def _elementwise_ops() -> list[tuple[str, list[T], list[T], dict]]:
                                  ((2, 5, 5, 4), (2, 4, 2, 4), {"padding": "VALID", "strides": (1, 2), "filter": (2, 2),
                                                                "activation": "RELU"})]:
             ops.append((op, [T(shape, "int16", scale=0.001)], [T(out, "int16", scale=0.001)], opts))
+    for op, shape, axes, keep, s_in, zin, s_out, zout in [
+            ("MEAN", (1, 5, 6, 4), [1, 2], True, 0.001, 0, 0.0005, 0),
+            ("MEAN", (3, 7, 5), [-1], False, 1 / 4096, 10, 1 / 8192, -20),
+            ("SUM", (2, 3, 8), [0, 2], False, 1e-4, 0, 0.002, 0)]:
+        out_shape = tuple(1 if (d in axes or d - len(shape) in axes) else n for d, n in enumerate(shape))
+        out_shape = out_shape if keep else tuple(n for d, n in enumerate(shape) if d not in axes and
+                                                 d - len(shape) not in axes)
+        ops.append((op, [T(shape, "int16", scale=s_in, zero_point=zin), T((len(axes),), "int32",
+                                                                          data=np.array(axes, np.int32))],
+                    [T(out_shape, "int16", scale=s_out, zero_point=zout)], {"keep_dims": keep}))
     for sc, beta, depth in ((1 / 4096, 1.0, 10), (0.001, 1.0, 7), (3e-4, 0.5, 33), (1 / 32768, 2.0, 4)):
         ops.append(("SOFTMAX", [T((6, depth), "int16", scale=sc)], [T((6, depth), "int16", scale=1 / 32768)],
                     {"beta": beta}))

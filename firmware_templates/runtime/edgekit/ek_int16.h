@@ -1,6 +1,7 @@
 /*
  * edgekit AOT runtime: the 16x8 kernels (int16 activations, int8 weights) of TFLM's reference integer ops:
- * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD / SUB / MUL, LEAKY_RELU and the pools on int16 tensors
+ * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD / SUB / MUL, LEAKY_RELU, SOFTMAX, MEAN / SUM and the pools on
+ * int16 tensors
  * (int16 LOGISTIC / TANH: ek_sigmoid_s16 / ek_tanh_s16 of ek_lstm.h).
  *
  * Convolutions and FULLY_CONNECTED accumulate in 64 bits with an int64 bias and requantize with the 64-bit
@@ -19,6 +20,7 @@
 #include "ek_elementwise.h"
 #include "ek_fully_connected.h"
 #include "ek_pool.h"
+#include "ek_reduce.h"
 
 /* bias: int64_t[out_c] (acc32 == 0) or int32_t[out_c] (acc32 != 0), or NULL. Filter layouts as the int8
  * kernels' reference paths (ek_conv2d_s8, ek_depthwise_conv2d_s8). */
@@ -53,5 +55,8 @@ void ek_maxpool_s16(const ek_pool_params_t *p, const int16_t *input, int16_t *ou
  * table; both tables are the generator's copies of TFLM's LUTPopulate<int16_t> (513 entries). in != out. */
 void ek_softmax_s16(const int16_t *in, int16_t *out, int32_t outer, int32_t depth, int32_t in_mult,
                     int32_t in_shift, const int16_t *exp_lut, const int16_t *recip_lut);
+
+/* MEAN / SUM with ek_reduce_sum_s8's parameters on int16 tensors (saturating to int16). */
+void ek_reduce_sum_s16(const int16_t *in, int16_t *out, const ek_reduce_shape *s, const ek_reduce_params *p);
 
 #endif /* EK_INT16_H */

@@ -1,4 +1,4 @@
-"""MEAN, SUM, REDUCE_MAX and REDUCE_MIN over constant axes, int8 (``ek_reduce.c``).
+"""MEAN, SUM, REDUCE_MAX and REDUCE_MIN over constant axes, int8 (``ek_reduce.c``); MEAN / SUM also int16.
 
 TFLM computes int8 MEAN as ``QuantizedMeanOrSum``: an int32 sum, minus ``zero_point * count``,
 rescaled by ``input_scale / output_scale`` with ``1/count`` folded into the multiplier
@@ -74,11 +74,13 @@ def mean_multiplier(in_scale: float, out_scale: float, count: int, *, mean: bool
 
 
 class _Reduce(OpHandler):
+    dtypes: tuple[str, ...] = ("int8",)
+
     def _layout(self, ctx: OpContext) -> tuple[dict[str, object], int]:
         """(layout fields, elements per output) or ``ctx.fail``."""
         inp, axis, out = ctx.input(0), ctx.input(1), ctx.output(0)
-        ctx.require_dtype(inp, "int8", what="input")
-        ctx.require_dtype(out, "int8", what="output")
+        ctx.require_dtype(inp, *self.dtypes, what="input")
+        ctx.require_dtype(out, inp.dtype, what="output")
         ctx.require(axis is not None and axis.dtype == "int32" and (axis.is_const or axis.size == 0),
                     "axes must be a constant int32 tensor")
         try:
@@ -98,9 +100,10 @@ class _Reduce(OpHandler):
 
 @register
 class MeanSum(_Reduce):
-    """MEAN and SUM, int8."""
+    """MEAN and SUM, int8 and int16 (``ek_reduce_sum_s16``)."""
 
     opcodes = ("MEAN", "SUM")
+    dtypes = ("int8", "int16")
 
     def _params(self, ctx: OpContext) -> tuple[dict[str, object], dict[str, object]]:
         layout, count = self._layout(ctx)
@@ -117,10 +120,11 @@ class MeanSum(_Reduce):
 
     def emit(self, ctx: OpContext) -> str:
         layout, params = self._params(ctx)
-        src, dst = ctx.ptr(ctx.op.inputs[0]), ctx.ptr(ctx.op.outputs[0])
+        ct, sfx = ("int16_t", "s16") if ctx.input(0).dtype == "int16" else ("int8_t", "s8")
+        src, dst = ctx.ptr(ctx.op.inputs[0], ct), ctx.ptr(ctx.op.outputs[0], ct)
         return "\n".join(["{", *("    " + ln for ln in c_struct("ek_reduce_shape", "shape", layout).splitlines()),
                           *("    " + ln for ln in c_struct("ek_reduce_params", "p", params).splitlines()),
-                          f"    ek_reduce_sum_s8({src}, {dst}, &shape, &p);", "}"])
+                          f"    ek_reduce_sum_{sfx}({src}, {dst}, &shape, &p);", "}"])
 
 
 @register
