@@ -324,3 +324,18 @@ def test_converted_16x8_model_matches_tflm(tmp_path: Path, objs: Path) -> None:
     assert sg.tensors[sg.inputs[0]].dtype == "int16"
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "LEAKY_RELU", "ADD", "SUB", "FULLY_CONNECTED"} <= set(opcodes(tflite))
     assert aot_vs_tflm(tflite, tmp_path, sets=4, seed=2, obj_cache=objs) == []
+
+
+@pytest.mark.toolchain
+def test_int16_kernels_compile_for_cortex_m_without_warnings(tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import REPO
+
+    gcc = need_tool("arm-none-eabi-gcc")
+    src = REPO / "firmware_templates" / "runtime" / "edgekit" / "ek_int16.c"
+    for cpu in ("cortex-m0plus", "cortex-m4", "cortex-m55"):
+        res = subprocess.run([gcc, "-std=c99", f"-mcpu={cpu}", "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
+                              "-Wconversion", "-Wno-sign-conversion", "-c", str(src), "-o", str(tmp_path / "k.o")],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, f"{cpu}: {res.stderr}"
