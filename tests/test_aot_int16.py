@@ -4,10 +4,10 @@ interpreter, byte for byte.
 CONV_2D (int64 and int32 bias, none, groups, strides, dilations, padding, fused ReLU family, per-tensor and per-
 channel scales), DEPTHWISE_CONV_2D (depth multipliers), FULLY_CONNECTED (int64 / int32 bias, per-channel),
 TRANSPOSE_CONV (with a non-constant output_shape, as in TFLM's seanet layers), ADD / SUB (broadcasting, scales far
-apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, MEAN / SUM, PAD, CONCATENATION, SOFTMAX, LOGISTIC / TANH
-(every input), LEAKY_RELU (negative and > 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many operators side by side
-in one hand-written model per test (one ASan/UBSan host build each); one chain on the emulated Cortex-M4; a Keras
-model converted by ``edgekit convert --activations int16``.
+apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, MEAN / SUM, RELU / RELU6, PAD, CONCATENATION, SOFTMAX,
+LOGISTIC / TANH (every input), LEAKY_RELU (negative and > 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many
+operators side by side in one hand-written model per test (one ASan/UBSan host build each); one chain on the
+emulated Cortex-M4; a Keras model converted by ``edgekit convert --activations int16``.
 """
 
 from __future__ import annotations
@@ -165,6 +165,9 @@ def _elementwise_ops() -> list[tuple[str, list[T], list[T], dict]]:
         ops.append((op, [T(shape, "int16", scale=s_in, zero_point=zin), T((len(axes),), "int32",
                                                                           data=np.array(axes, np.int32))],
                     [T(out_shape, "int16", scale=s_out, zero_point=zout)], {"keep_dims": keep}))
+    for op, s_in, s_out in (("RELU", 0.001, 0.0005), ("RELU", 1 / 4096, 1 / 1024), ("RELU6", 0.0003, 0.0003),
+                            ("RELU6", 1e-5, 1e-5)):
+        ops.append((op, [T((3, 50), "int16", scale=s_in)], [T((3, 50), "int16", scale=s_out)], {}))
     pads = T((4, 2), "int32", data=np.array([[0, 0], [1, 2], [0, 1], [2, 0]], np.int32))
     ops.append(("PAD", [T((1, 3, 4, 2), "int16", scale=0.001), pads], [T((1, 6, 5, 4), "int16", scale=0.001)], {}))
     ops.append(("CONCATENATION", [T((2, 3, 4), "int16", scale=0.002), T((2, 3, 2), "int16", scale=0.002)],

@@ -325,3 +325,22 @@ void ek_reduce_sum_s16(const int16_t *in, int16_t *out, const ek_reduce_shape *s
         off += ek_odo16(idx, s->outer_dims, s->outer_strides, s->outer_ndims, &done);
     }
 }
+
+/* RELU / RELU6 on int16: TFLM's ReluQuantized<int16_t> (requantize, clamp) and Relu6Quantized<int16_t> (clamp in
+ * the input's domain). */
+void ek_relu_s16(const int16_t *input, int16_t *output, uint32_t n, int32_t in_zp, int32_t out_zp, int32_t mult,
+                 int32_t shift, int32_t act_min, int32_t act_max) {
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        const int32_t v = out_zp + ek_mbqm((int32_t)input[i] - in_zp, mult, (int)shift);
+        output[i] = (int16_t)ek_clamp_i32(v, act_min, act_max);
+    }
+}
+
+void ek_clamp_s16(const int16_t *input, int16_t *output, uint32_t n, int16_t lower, int16_t upper) {
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        const int16_t v = input[i];
+        output[i] = v > upper ? upper : (v < lower ? lower : v);
+    }
+}

@@ -59,4 +59,9 @@ void ek_softmax_s16(const int16_t *in, int16_t *out, int32_t outer, int32_t dept
 /* MEAN / SUM with ek_reduce_sum_s8's parameters on int16 tensors (saturating to int16). */
 void ek_reduce_sum_s16(const int16_t *in, int16_t *out, const ek_reduce_shape *s, const ek_reduce_params *p);
 
+/* RELU (requantizing, as ek_relu_s8) and RELU6 (clamp to [lower, upper] in the input's domain) on int16. */
+void ek_relu_s16(const int16_t *input, int16_t *output, uint32_t n, int32_t in_zp, int32_t out_zp, int32_t mult,
+                 int32_t shift, int32_t act_min, int32_t act_max);
+void ek_clamp_s16(const int16_t *input, int16_t *output, uint32_t n, int16_t lower, int16_t upper);
+
 #endif /* EK_INT16_H */
