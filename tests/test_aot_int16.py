@@ -5,8 +5,8 @@ CONV_2D (int64 and int32 bias, none, groups, strides, dilations, padding, fused 
 channel scales), DEPTHWISE_CONV_2D (depth multipliers), FULLY_CONNECTED (int64 / int32 bias, per-channel),
 TRANSPOSE_CONV (with a non-constant output_shape, as in TFLM's seanet layers), ADD / SUB (broadcasting, scales far
 apart, zero points), MUL, AVERAGE_POOL_2D / MAX_POOL_2D, MEAN / SUM, RELU / RELU6, PAD, CONCATENATION, SOFTMAX,
-LOGISTIC / TANH (every input), LEAKY_RELU (negative and > 1 alpha), QUANTIZE int32/int16/int8 <-> int16: many
-operators side by side in one hand-written model per test (one ASan/UBSan host build each); one chain on the
+LOGISTIC / TANH (every input), LEAKY_RELU (negative and > 1 alpha), QUANTIZE int32/int16/int8 <-> int16, DEQUANTIZE:
+many operators side by side in one hand-written model per test (one ASan/UBSan host build each); one chain on the
 emulated Cortex-M4; a Keras model converted by ``edgekit convert --activations int16``.
 """
 
@@ -178,13 +178,14 @@ def _elementwise_ops() -> list[tuple[str, list[T], list[T], dict]]:
     for alpha, s_in, s_out in ((0.2, 1 / 4096, 1 / 4096), (-0.5, 0.001, 0.003), (1.7, 0.01, 0.002)):
         ops.append(("LEAKY_RELU", [T((3, 40), "int16", scale=s_in)], [T((3, 40), "int16", scale=s_out)],
                     {"alpha": alpha}))
-    for din, dout, s_in, zin, s_out, zout in [("int32", "int16", 1.49e-7, 0, 1 / 32768, 0),
+    for din, dout, s_in, zin, s_out, zout in [("int32", "int16", 1.49e-10, 0, 1 / 32768, 0),
                                               ("int32", "int8", 4e-10, 3, 0.004, -5),
                                               ("int16", "int16", 1 / 4096, 0, 1 / 1000, 0),
                                               ("int16", "int8", 1 / 4096, 0, 1 / 64, 7),
                                               ("int8", "int16", 0.05, -10, 1 / 2048, 0)]:
         ops.append(("QUANTIZE", [T((4, 33), din, scale=s_in, zero_point=zin)],
                     [T((4, 33), dout, scale=s_out, zero_point=zout)], {}))
+    ops.append(("DEQUANTIZE", [T((4, 33), "int16", scale=3e-4, zero_point=0)], [T((4, 33), "float32")], {}))
     return ops
 
 
