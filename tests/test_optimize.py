@@ -405,6 +405,7 @@ def test_recipe_file_validation(tmp_path: Path) -> None:
         "steps: []\n": (r"steps: the list is empty", None),
         "steps:\n  - prune: {sparsity: 0.5}\n    qat: {}\n": (r"steps\[0\]: each step is a mapping with one key", None),
         "steps:\n  - prune: {sparsity: 0.5\n": (r"not valid YAML", None),
+        "steps:\n  - qat: {}\nsteps: []\n": (r"steps: duplicate key \(line 3\)", "once per mapping"),
     }
     for i, (text, (message, hint)) in enumerate(cases.items()):
         bad = tmp_path / f"bad{i}.yaml"

@@ -184,28 +184,14 @@ def parse_recipe(raw: Any, src: str = "<recipe>", base_dir: Path | None = None) 
 
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Load and validate a YAML recipe file (UsageError naming the file and field)."""
-    import yaml
-
-    from edgekit.boards.yamlfile import one_line as _one_line
-    from edgekit.boards.yamlfile import unique_key_loader as _unique_key_loader
+    from edgekit.boards.yamlfile import load_yaml
+    from edgekit.errors import BoardError
 
     src = Path(path)
-    try:
-        text = src.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{src}: no such recipe file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{src}: cannot read the recipe: {_one_line(exc)}") from None
-    try:
-        raw = yaml.load(text, Loader=_unique_key_loader())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise UsageError(f"{src}: not valid YAML{where}: {_one_line(problem)}",
-                         hint="check indentation and quoting") from None
-    except Exception as exc:  # duplicate keys, bad scalars
-        raise UsageError(f"{src}: not a valid recipe: {_one_line(exc)}") from None
+    try:  # the same safe YAML reading as board files: duplicate keys refused, errors on one line
+        raw = load_yaml(src, "recipe file")
+    except BoardError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
     return parse_recipe(raw, str(src), src.parent)
 
 
