@@ -103,7 +103,7 @@ def _load_model(model: Any) -> tuple[Any, str]:
     import_tensorflow()
     import keras
 
-    from edgekit.conversion import _check_model_path
+    from edgekit.conversion_common import check_model_path as _check_model_path
 
     if isinstance(model, keras.Model):
         return model, model.name
@@ -228,7 +228,7 @@ def run(prep: Prepared, job: dict[str, Any], step: Step = no_progress) -> dict[s
     "seconds": {...}}``. ``job`` holds ``x_cal``, ``layer_x``, optional ``val_x``/``val_y``, ``task``, ``io_dtype``.
     """
     from edgekit._quant_eval import evaluate
-    from edgekit.conversion import verify_full_int8
+    from edgekit.conversion_common import verify_full_int8
 
     out: dict[str, Any] = {"models": {}, "ops": {}, "evals": {}, "seconds": {}}
     for act in job["activations"]:

@@ -52,13 +52,14 @@ def convert_source(model: Any, calib: Any, *, sample: Any = None, val: Any = Non
                    num_calib: int | None = None, timeout: float = 600.0, channels_last: bool = True) -> Any:
     """Convert an ``.onnx`` file, a ``.pt2`` program or an ``nn.Module`` (with ``sample``) to int8 TFLite.
 
-    Returns an :class:`edgekit.conversion.ConversionResult` whose report is a :class:`SourceReport`.
+    Returns an :class:`edgekit.conversion_common.ConversionResult` whose report is a :class:`SourceReport`.
     Raises ModelError/UnsupportedOpError/NativeCrash (converter failures, in the child), DataError,
     UsageError, ToolMissing (the ``torch``/``onnx`` extra is not installed).
     ``channels_last=False`` keeps the source's NCHW input (litert-torch then leaves a TRANSPOSE at the
     input): the measured alternative in benchmarks/convert.py, not for use.
     """
-    from edgekit.conversion import ConversionResult, _check_output, verify_full_int8
+    from edgekit.conversion_common import ConversionResult, verify_full_int8
+    from edgekit.conversion_common import check_output as _check_output
     from edgekit.fsutil import write_atomic
 
     kind = source_kind(model)
@@ -138,7 +139,7 @@ def _stage(kind: str, model: Any, sample: Any, calib: Any, job_dir: Path) -> tup
 
 
 def _validation(val: Any, val_labels: Any, sample_shape: tuple[int, ...]) -> tuple[Any, Any]:
-    from edgekit.conversion import _validation as keras_validation
+    from edgekit.conversion_common import validation_data as keras_validation
 
     return keras_validation(val, val_labels, sample_shape)
 
