@@ -188,3 +188,23 @@ def test_zero_points_outside_their_dtype_are_refused(tmp_path: Path) -> None:
                             [T((1, 2), scale=0.2)])
     with pytest.raises(ModelError, match=r"zero point outside -128\.\.127"):
         generate_c(model, tmp_path / "gen")
+
+
+def test_nan_scale_is_a_model_error_in_generate_and_inspect(tmp_path: Path) -> None:
+    """Found by the tflite fuzz target: a NaN tensor scale made quantize_multiplier raise a bare ValueError through
+    inspect's per-op support check; it is a ModelError (QuantizationError) now, and inspect reports the op as
+    refused."""
+    need_module("tflite_micro")
+    from tflite_single_op import T, single_op_model
+
+    from edgekit.errors import ModelError
+    from edgekit.inspection import inspect
+
+    w = np.ones((3, 1, 1, 2), dtype=np.int8)  # a per-channel filter scale is NaN (the fuzzer's input: a conv)
+    model = single_op_model("CONV_2D", [T((1, 4, 4, 2), scale=0.1), T((3, 1, 1, 2), scale=[0.1, float("nan"), 0.1],
+                                                                       data=w)],
+                            [T((1, 4, 4, 3), scale=0.2)])
+    with pytest.raises(ModelError, match=r"nan|NaN"):
+        generate_c(model, tmp_path / "gen")
+    ops = {o.opcode: o for o in inspect(model, arena=False).ops}
+    assert ops["CONV_2D"].edgekit and "nan" in ops["CONV_2D"].edgekit.lower()

@@ -11,7 +11,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edgekit.errors import ModelError
+
 INT8_MIN, INT8_MAX = -128, 127
+
+
+class QuantizationError(ModelError, ValueError):
+    """A model's scales give a multiplier TFLite's arithmetic cannot represent (NaN, infinite, too large).
+
+    A :class:`ValueError` too, for the handlers that catch it to word their own message."""
 
 
 def round_half_away(x: float) -> int:
@@ -32,10 +40,13 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     """
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real):
+        raise QuantizationError(f"a requantization multiplier is {real!r}: a tensor scale is zero, infinite or NaN",
+                                hint="check the model's quantization parameters with 'edgekit inspect'")
     q, shift = math.frexp(real)
     q_fixed = round_half_away(q * (1 << 31))
     if abs(q_fixed) > (1 << 31):
-        raise ValueError(f"quantize_multiplier({real!r}) overflowed")
+        raise QuantizationError(f"quantize_multiplier({real!r}) overflowed")
     if q_fixed == (1 << 31):
         q_fixed //= 2
         shift += 1
