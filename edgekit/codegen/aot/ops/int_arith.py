@@ -56,7 +56,8 @@ class Div(OpHandler):
     opcodes = ("DIV",)
 
     def check(self, ctx: OpContext) -> None:
-        ctx.require(is_int32(ctx), f"only int32 DIV is supported (input is {ctx.input(0).dtype})")
+        a = ctx.input(0)
+        ctx.require(is_int32(ctx), f"only int32 DIV is supported (input is {a.dtype if a is not None else 'missing'})")
         check_int32(ctx)
 
     def emit(self, ctx: OpContext) -> str:
