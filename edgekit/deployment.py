@@ -34,7 +34,7 @@ class DeployResult:
 def deploy(model: str | os.PathLike[str], board: str, *, out_dir: str | os.PathLike[str] | None = None,
            calib: Any = None, runtime: str = "auto", port: str | None = None, probe: str | None = None,
            runs: int = 10, warmup: int = 1, power: Any = None, dry_run: bool = False,
-           boards_dirs: list[str] | None = None) -> DeployResult:
+           boards_dirs: list[str] | None = None, place: Any = None) -> DeployResult:
     """Convert (Keras/SavedModel + ``calib``; a ``.tflite`` is used as is), generate, build, flash and bench.
 
     Args:
@@ -45,6 +45,7 @@ def deploy(model: str | os.PathLike[str], board: str, *, out_dir: str | os.PathL
             board's USB id once it is back from flashing).
         power: a ``--power`` spec for measured energy (see :func:`edgekit.benchmarking.bench`).
         dry_run: stop after printing the flash steps (nothing is written to the board, nothing benchmarked).
+        place: an acquired labgrid place (:func:`edgekit.labgrid.acquire`): flash and bench go through it.
     """
     from edgekit.benchmarking import bench
     from edgekit.boards import load_board
@@ -69,9 +70,15 @@ def deploy(model: str | os.PathLike[str], board: str, *, out_dir: str | os.PathL
         tflite = src
     gen = generate(tflite, prof, runtime, out_dir=out / "project", boards_dirs=boards_dirs)
     built = build(gen.project_dir, boards_dirs=boards_dirs)
-    flashed = flash(gen.project_dir, prof, probe=probe, port=port, dry_run=dry_run, boards_dirs=boards_dirs)
+    if place is not None:
+        flashed = place.flash(gen.project_dir, board=prof.id, dry_run=dry_run)
+    else:
+        flashed = flash(gen.project_dir, prof, probe=probe, port=port, dry_run=dry_run, boards_dirs=boards_dirs)
     if dry_run:
         return DeployResult(tflite, gen.project_dir, built, flashed, None, converted)
+    if place is not None:
+        result = place.bench(gen.project_dir, board=prof.id, runs=runs, warmup=warmup, power=power)
+        return DeployResult(tflite, gen.project_dir, built, flashed, result, converted)
     bench_port = None if prof.is_emulated else _wait_for_port(prof, port)
     result = bench(gen.project_dir, board=prof, runs=runs, warmup=warmup, port=bench_port, power=power)
     return DeployResult(tflite, gen.project_dir, built, flashed, result, converted)

@@ -8,6 +8,7 @@ import click
 
 from edgekit.cli import echo_json
 from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, render_costs
+from edgekit.cli.labgrid_opts import labgrid_options, place_or_none
 
 
 @click.command(name="bench")
@@ -42,12 +43,13 @@ from edgekit.cli.cost import BATTERY_HELP, DERATE_HELP, RATE_HELP, SLEEP_HELP, r
               help="Per-layer instructions, estimated cycles, MACs and cycles/MAC, worst first (QEMU; AOT or TFLM).")
 @click.option("--cycles/--no-cycles", "cycles", default=None,
               help="Estimate cycles from the instruction mix (QEMU; default: when the core has a timing table).")
+@labgrid_options
 @click.pass_context
 def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: int, input_file: str | None,
         layout: str, port: str | None, timeout: float, as_json: bool, save: str | None, power: str | None,
         baud: int | None, host: str | None, threads: int | None, no_xnnpack: bool, battery: str | None,
         rate: str | None, sleep: str | None, derate: float, plot: str | None, per_layer: bool,
-        cycles: bool | None) -> None:
+        cycles: bool | None, labgrid_place: str | None, coordinator: str | None) -> None:
     """Benchmark TARGET on a board: a generated project directory or firmware ELF (MCU boards), or a
     .tflite / bundle directory (SBC boards and the host, with --host)."""
     from edgekit.benchmarking import bench
@@ -63,9 +65,14 @@ def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: i
         check_options(battery, rate, sleep, derate)
     extras = {"battery": battery, "rate": rate, "sleep": sleep, "derate": derate, "plot": plot,
               "boards_dirs": boards_dirs, "save": save}
-    result = bench(target, board=board, runs=runs, warmup=warmup, inputs=input_file, port=port, save=save,
-                   boards_dirs=boards_dirs, timeout=timeout, power=power, baudrate=baud, host=host, threads=threads,
-                   xnnpack=not no_xnnpack, layout=layout, cycles=cycles, per_layer=per_layer)
+    common = {"runs": runs, "warmup": warmup, "inputs": input_file, "save": save, "timeout": timeout,
+              "power": power, "baudrate": baud, "layout": layout}
+    with place_or_none(labgrid_place, coordinator, port=port, boards_dirs=boards_dirs) as place:
+        if place is not None:
+            result = place.bench(target, board=board, per_layer=per_layer, **common)
+        else:
+            result = bench(target, board=board, port=port, boards_dirs=boards_dirs, host=host, threads=threads,
+                           xnnpack=not no_xnnpack, cycles=cycles, per_layer=per_layer, **common)
     _finish(result.to_dict(), as_json, **extras)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from edgekit.cli import echo_json
+from edgekit.cli.labgrid_opts import labgrid_options, place_or_none
 
 
 @click.command(name="flash")
@@ -14,13 +15,19 @@ from edgekit.cli import echo_json
 @click.option("--port", default=None, help="Serial port (default: found by USB id), or a UF2 drive's mount point.")
 @click.option("--dry-run", is_flag=True, help="Check the image and print the commands/API calls; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@labgrid_options
 @click.pass_context
 def cmd(ctx: click.Context, image: str, board: str | None, probe: str | None, port: str | None, dry_run: bool,
-        as_json: bool) -> None:
+        as_json: bool, labgrid_place: str | None, coordinator: str | None) -> None:
     """Flash IMAGE (.elf/.hex/.bin/.uf2, or a project directory) to a board."""
     from edgekit.flashers import flash
 
-    res = flash(image, board, probe=probe, port=port, dry_run=dry_run, boards_dirs=(ctx.obj or {}).get("boards_dirs"))
+    boards_dirs = (ctx.obj or {}).get("boards_dirs")
+    with place_or_none(labgrid_place, coordinator, port=port, boards_dirs=boards_dirs) as place:
+        if place is not None:
+            res = place.flash(image, board=board, dry_run=dry_run)
+        else:
+            res = flash(image, board, probe=probe, port=port, dry_run=dry_run, boards_dirs=boards_dirs)
     if as_json:
         echo_json(res.to_dict())
         return

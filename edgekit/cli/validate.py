@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from edgekit.cli import echo_json
+from edgekit.cli.labgrid_opts import labgrid_options, place_or_none
 
 
 @click.command(name="validate")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.option("--board", default="qemu-cortex-m4", show_default=True, help="Board id.")
+@click.option("--board", default=None, help="Board id (default: qemu-cortex-m4; with --labgrid: the place's).")
 @click.option("--inputs", "--input", "inputs", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Samples: .npy N x input shape (int8, or float32 quantized with the input's scale), .npz, .bin.")
 @click.option("--project", "project_dir", type=click.Path(exists=True, file_okay=False),
@@ -20,14 +21,27 @@ from edgekit.cli import echo_json
 @click.option("--layout", type=click.Choice(["nhwc", "nchw"]), default="nhwc", show_default=True,
               help="Layout of --inputs: nchw for a PyTorch/ONNX model's own channels-first data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@labgrid_options
 @click.pass_context
-def cmd(ctx: click.Context, model: str, board: str, inputs: str, project_dir: str | None, work_dir: str | None,
-        port: str | None, limit: int | None, layout: str, as_json: bool) -> None:
+def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_dir: str | None,
+        work_dir: str | None, port: str | None, limit: int | None, layout: str, as_json: bool,
+        labgrid_place: str | None, coordinator: str | None) -> None:
     """Check that the firmware computes what TFLM computes for MODEL; exit code 1 when an output differs."""
     from edgekit.validation import validate
 
-    res = validate(model, board=board, inputs=inputs, project_dir=project_dir, work_dir=work_dir, port=port,
-                   limit=limit, boards_dirs=(ctx.obj or {}).get("boards_dirs"), layout=layout)
+    boards_dirs = (ctx.obj or {}).get("boards_dirs")
+    with place_or_none(labgrid_place, coordinator, port=port, boards_dirs=boards_dirs) as place:
+        if place is not None:
+            if project_dir is None:
+                from edgekit.errors import UsageError
+
+                raise UsageError("--labgrid needs --project: the project whose firmware the place runs",
+                                 hint=f"flash it first: edgekit flash PROJECT --labgrid {labgrid_place}")
+            res = place.validate(model, project_dir=project_dir, board=board, inputs=inputs, limit=limit,
+                                 layout=layout)
+        else:
+            res = validate(model, board=board or "qemu-cortex-m4", inputs=inputs, project_dir=project_dir,
+                           work_dir=work_dir, port=port, limit=limit, boards_dirs=boards_dirs, layout=layout)
     if as_json:
         echo_json(res.to_dict())
     else:

@@ -1,0 +1,167 @@
+"""Boards in labgrid places, for real: a labgrid coordinator and exporter on localhost (started here), the
+exporter offering emulated boards (QEMU behind ``python -m edgekit.labgrid.emulator``) as ``NetworkSerialPort``s.
+
+Places: ``ek-m4`` (serial port + the emulator's firmware loader, tagged ``edgekit_board=qemu-cortex-m4``, no
+firmware until flashed) and ``ek-serial`` (a serial port only, untagged, the firmware already running).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import need_module, need_tool
+
+from edgekit.errors import DeviceError, UsageError
+
+pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
+
+
+def _fc_model(path: Path, seed: int) -> Path:
+    from tflite_single_op import T, single_op_model
+
+    w = np.random.default_rng(seed).integers(-127, 128, (4, 16), dtype=np.int8)
+    path.write_bytes(single_op_model("FULLY_CONNECTED",
+                                     [T((1, 16), scale=0.05, zero_point=3), T((4, 16), scale=[0.01] * 4, data=w),
+                                      T((4,), "int32", scale=[0.0005] * 4, data=np.arange(4, dtype=np.int32))],
+                                     [T((1, 4), scale=0.1, zero_point=-2)]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two tiny FULLY_CONNECTED models (a, b), each generated and built for qemu-cortex-m4."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.buildsys import build
+    from edgekit.generation import generate
+
+    work = tmp_path_factory.mktemp("lg_projects")
+    out: dict[str, Path] = {}
+    for name, seed in (("a", 1), ("b", 2)):
+        model = _fc_model(work / f"{name}.tflite", seed)
+        out[f"{name}_model"] = model
+        out[name] = work / f"fw_{name}"
+        generate(model, "qemu-cortex-m4", out_dir=out[name])
+        build(out[name])
+    return out
+
+
+@pytest.fixture(scope="module")
+def lab(projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    need_module("labgrid")
+    from labgrid_lab import Lab
+
+    from edgekit.target import resolve_target
+
+    lab = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        lab.add_board("m4")
+        lab.add_board("serial", elf=resolve_target(projects["a"]).elf)
+        lab.start_exporter(loaders=("m4",))
+        lab.add_place("ek-m4", "m4", board_tag="qemu-cortex-m4")
+        lab.add_place("ek-serial", "serial")
+        yield lab
+    finally:
+        lab.close()
+    assert lab.qemus() == [], "QEMU processes of the lab are still running"
+    assert all(p.poll() is not None for p in lab.procs), "lab processes are still running"
+
+
+def test_acquire_flash_bench_release_matches_direct_qemu(lab, projects: dict[str, Path], tmp_path: Path) -> None:
+    from edgekit import bench
+    from edgekit.labgrid import acquire
+
+    direct = bench(projects["a"], runs=3, cycles=False)
+    with acquire("ek-m4", coordinator=lab.address) as place:
+        assert lab.owner("ek-m4") == place.owner and place.board_id == "qemu-cortex-m4"
+        flashed = place.flash(projects["a"])
+        assert flashed.method == "edgekit-loader" and flashed.verified is True and flashed.reset
+        assert place.port.startswith("socket://127.0.0.1:")
+        remote = place.bench(projects["a"], runs=3, save=tmp_path / "r.json")
+    assert lab.owner("ek-m4") is None
+    # the same firmware, emulated the same way, reached through labgrid: the same instruction counts
+    assert remote.basis == direct.basis == "instructions"
+    assert remote.timing["ticks"] == direct.timing["ticks"] and remote.median_count == direct.median_count
+    assert remote.output == direct.output and remote.device["model_sha256_16"] == direct.device["model_sha256_16"]
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["transport"]["kind"] == "serial" and saved["transport"]["labgrid"]["place"] == "ek-m4"
+    assert "ek-exporter/m4/NetworkSerialPort/NetworkSerialPort" in saved["transport"]["labgrid"]["resources"]
+
+
+def test_place_is_released_after_a_failing_bench_and_after_ctrl_c(lab, projects: dict[str, Path]) -> None:
+    from edgekit.labgrid import acquire
+
+    # ek-serial runs project a's firmware: benchmarking project b there is refused inside the acquired block
+    with pytest.raises(UsageError, match=r"runs firmware for model .*the project is for"):
+        with acquire("ek-serial", coordinator=lab.address, boards_dirs=None) as place:
+            place.bench(projects["b"], board="qemu-cortex-m4", runs=1)
+    assert lab.owner("ek-serial") is None
+    with pytest.raises(KeyboardInterrupt), acquire("ek-serial", coordinator=lab.address):
+        raise KeyboardInterrupt
+    assert lab.owner("ek-serial") is None
+
+
+def test_serial_only_place_validates_running_firmware_and_refuses_flash(lab, projects: dict[str, Path]) -> None:
+    from edgekit.labgrid import acquire
+
+    with acquire("ek-serial", coordinator=lab.address) as place:
+        assert place.board_id is None
+        with pytest.raises(UsageError, match="does not say which board"):
+            place.board()
+        with pytest.raises(UsageError, match=r"no way to load firmware .*NetworkSerialPort 'NetworkSerialPort'"):
+            place.flash(projects["a"])
+        res = place.validate(projects["a_model"], project_dir=projects["a"],
+                             inputs=np.random.default_rng(3).integers(-128, 128, (3, 1, 16), dtype=np.int8))
+    assert res.ok and res.inputs == 3 and res.transport["labgrid"]["place"] == "ek-serial"
+    assert lab.owner("ek-serial") is None
+
+
+def test_a_place_held_by_someone_else_names_the_owner(lab) -> None:
+    from edgekit.labgrid import acquire
+
+    lab.client("-p", "ek-serial", "acquire", user="benchpc/alice")
+    try:
+        with pytest.raises(DeviceError, match=r"'ek-serial' is acquired by benchpc/alice") as exc, \
+                acquire("ek-serial", coordinator=lab.address):
+            pass
+        assert "wait until benchpc/alice releases it" in (exc.value.hint or "")
+        assert lab.owner("ek-serial") == "benchpc/alice"  # refused, and not taken from alice
+    finally:
+        lab.client("-p", "ek-serial", "release", user="benchpc/alice")
+
+
+def test_missing_coordinator_and_missing_place_are_clear(lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labgrid_lab import _free_port
+
+    from edgekit.labgrid import acquire
+
+    dead = f"127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("LG_COORDINATOR", dead)
+    with pytest.raises(DeviceError, match=f"labgrid coordinator {dead}") as exc, acquire("ek-m4"):
+        pass
+    assert "--coordinator" in (exc.value.hint or "") and "LG_COORDINATOR" in (exc.value.hint or "")
+    with pytest.raises(UsageError, match=r"place 'nope' does not exist .*ek-m4, ek-serial"), \
+            acquire("nope", coordinator=lab.address):
+        pass
+
+
+def test_cli_flash_and_bench_with_labgrid(lab, projects: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgekit.cli import run
+
+    monkeypatch.setenv("LG_COORDINATOR", lab.address)
+    assert run(["flash", str(projects["b"]), "--labgrid", "ek-m4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verified"] is True
+    assert run(["bench", str(projects["b"]), "--labgrid", "ek-m4", "--runs", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["transport"]["labgrid"]["place"] == "ek-m4" and out["runs"] == 2
+    # a project for another model than the place runs: exit 2, the place released
+    assert run(["bench", str(projects["a"]), "--labgrid", "ek-m4"]) == 2
+    assert "runs firmware for model" in capsys.readouterr().err
+    assert lab.owner("ek-m4") is None
