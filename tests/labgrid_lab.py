@@ -113,10 +113,19 @@ class Lab:
         return r
 
     def add_place(self, name: str, group: str, board_tag: str | None = None) -> None:
-        self.client("-p", name, "create")
-        self.client("-p", name, "add-match", f"ek-exporter/{group}/*")
-        if board_tag:
-            self.client("-p", name, "set-tags", f"edgekit_board={board_tag}")
+        """Create place ``name`` matching every resource of ``group`` (the coordinator's requests, as
+        ``labgrid-client create / add-match / set-tags`` send them: a subprocess each would cost ~1 s)."""
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+        from edgekit.labgrid import Coordinator
+
+        with Coordinator(self.address) as c:
+            stub = c.session.stub
+            c.call(stub.AddPlace(pb.AddPlaceRequest(name=name)))
+            c.call(stub.AddPlaceMatch(pb.AddPlaceMatchRequest(placename=name, pattern=f"ek-exporter/{group}/*")))
+            if board_tag:
+                c.call(stub.SetPlaceTags(pb.SetPlaceTagsRequest(placename=name, tags={"edgekit_board": board_tag})))
+            c.sync()
 
     def owner(self, place: str) -> str | None:
         """Who holds ``place`` now, asked afresh from the coordinator."""

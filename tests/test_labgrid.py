@@ -165,3 +165,33 @@ def test_cli_flash_and_bench_with_labgrid(lab, projects: dict[str, Path], capsys
     assert run(["bench", str(projects["a"]), "--labgrid", "ek-m4"]) == 2
     assert "runs firmware for model" in capsys.readouterr().err
     assert lab.owner("ek-m4") is None
+
+
+def test_cli_killed_mid_bench_releases_the_place(lab, projects: dict[str, Path]) -> None:
+    """SIGTERM to ``edgekit bench --labgrid`` while it runs: exit code 130, the place free again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from edgekit.labgrid import acquire
+
+    with acquire("ek-m4", coordinator=lab.address) as place:
+        place.flash(projects["a"])
+    proc = subprocess.Popen([sys.executable, "-m", "edgekit", "bench", str(projects["a"]), "--labgrid", "ek-m4",
+                             "--runs", "200000"], env={**lab.env, "LG_USERNAME": "ci-runner"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while lab.owner("ek-m4") is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (lab.owner("ek-m4") or "").endswith("/ci-runner")
+        time.sleep(0.5)  # into the benchmark
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert lab.owner("ek-m4") is None

@@ -4,6 +4,8 @@ place (flash, bench, validate, deploy), and the acquire around the verb."""
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,5 +36,16 @@ def place_or_none(place: str | None, coordinator: str | None, *, port: str | Non
                          hint="with --labgrid, edgekit uses the place's NetworkSerialPort")
     from edgekit.labgrid import acquire
 
-    with acquire(place, coordinator=coordinator, boards_dirs=boards_dirs) as p:
-        yield p
+    old = None
+    if threading.current_thread() is threading.main_thread():  # SIGTERM (kill, a CI runner) ends like Ctrl-C:
+        old = signal.signal(signal.SIGTERM, _interrupt)         # the place is released on the way out
+    try:
+        with acquire(place, coordinator=coordinator, boards_dirs=boards_dirs) as p:
+            yield p
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -108,7 +108,7 @@ class Coordinator:
         self.session: Any = None
         try:
             session = session_cls(self.address, self._loop)
-            self._run(asyncio.wait_for(session.start(), timeout))
+            self.call(asyncio.wait_for(session.start(), timeout))
         except (client.Error, asyncio.TimeoutError, OSError) as exc:
             self._loop.close()
             why = "no answer" if isinstance(exc, asyncio.TimeoutError) else str(exc).removeprefix("Error: ")
@@ -117,7 +117,8 @@ class Coordinator:
                                    "HOST:PORT or LG_COORDINATOR (labgrid's default port is 20408)") from None
         self.session = session
 
-    def _run(self, aw: Any) -> Any:
+    def call(self, aw: Any) -> Any:
+        """Run one of the session's coroutines (e.g. a gRPC request on ``session.stub``) to completion."""
         with _quiet_root_logger():
             return self._loop.run_until_complete(aw)
 
@@ -127,8 +128,8 @@ class Coordinator:
             return
         session, self.session = self.session, None
         with contextlib.suppress(Exception):
-            self._run(session.stop())
-            self._run(session.close())
+            self.call(session.stop())
+            self.call(session.close())
         self._loop.close()
 
     def __enter__(self) -> Coordinator:
@@ -146,7 +147,7 @@ class Coordinator:
 
     def sync(self) -> None:
         """Wait until the coordinator's updates up to now have arrived."""
-        if not self._run(self.session.sync_with_coordinator()):
+        if not self.call(self.session.sync_with_coordinator()):
             raise DeviceError(f"lost the labgrid coordinator {self.address}")
 
     def place(self, name: str) -> Any:
@@ -187,7 +188,7 @@ class Coordinator:
         if place.acquired:
             raise self._taken(place.name, place.acquired)
         try:
-            self._run(self.session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=place.name)))
+            self.call(self.session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=place.name)))
         except self._rpc_error as exc:
             self.sync()
             owner = self.owner(place.name)
@@ -203,7 +204,7 @@ class Coordinator:
         owner = self.owner(name)
         if owner != self.identity:
             return
-        self._run(self.session.stub.ReleasePlace(self._pb2.ReleasePlaceRequest(placename=self.place(name).name)))
+        self.call(self.session.stub.ReleasePlace(self._pb2.ReleasePlaceRequest(placename=self.place(name).name)))
         self.sync()
 
     def _taken(self, name: str, owner: str) -> DeviceError:
