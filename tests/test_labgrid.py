@@ -33,7 +33,8 @@ def _fc_model(path: Path, seed: int) -> Path:
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two tiny FULLY_CONNECTED models (a, b), each generated and built for qemu-cortex-m4."""
+    """Two tiny FULLY_CONNECTED models (a_model, b_model); a generated and built for qemu-cortex-m4 (b is deployed
+    through a place by the ``deployed_b`` fixture)."""
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
     need_tool("qemu-system-arm")
@@ -42,13 +43,9 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from edgekit.generation import generate
 
     work = tmp_path_factory.mktemp("lg_projects")
-    out: dict[str, Path] = {}
-    for name, seed in (("a", 1), ("b", 2)):
-        model = _fc_model(work / f"{name}.tflite", seed)
-        out[f"{name}_model"] = model
-        out[name] = work / f"fw_{name}"
-        generate(model, "qemu-cortex-m4", out_dir=out[name])
-        build(out[name])
+    out = {"a_model": _fc_model(work / "a.tflite", 1), "b_model": _fc_model(work / "b.tflite", 2), "a": work / "fw_a"}
+    generate(out["a_model"], "qemu-cortex-m4", out_dir=out["a"])
+    build(out["a"])
     return out
 
 
@@ -94,13 +91,13 @@ def test_acquire_flash_bench_release_matches_direct_qemu(lab, projects: dict[str
     assert "ek-exporter/m4/NetworkSerialPort/NetworkSerialPort" in saved["transport"]["labgrid"]["resources"]
 
 
-def test_place_is_released_after_a_failing_bench_and_after_ctrl_c(lab, projects: dict[str, Path]) -> None:
+def test_place_is_released_after_a_failing_bench_and_after_ctrl_c(lab, deployed_b: tuple[Path, dict]) -> None:
     from edgekit.labgrid import acquire
 
     # ek-serial runs project a's firmware: benchmarking project b there is refused inside the acquired block
     with pytest.raises(UsageError, match=r"runs firmware for model .*the project is for"):
         with acquire("ek-serial", coordinator=lab.address, boards_dirs=None) as place:
-            place.bench(projects["b"], board="qemu-cortex-m4", runs=1)
+            place.bench(deployed_b[0], board="qemu-cortex-m4", runs=1)
     assert lab.owner("ek-serial") is None
     with pytest.raises(KeyboardInterrupt), acquire("ek-serial", coordinator=lab.address):
         raise KeyboardInterrupt
@@ -151,20 +148,52 @@ def test_missing_coordinator_and_missing_place_are_clear(lab, monkeypatch: pytes
         pass
 
 
-def test_cli_flash_and_bench_with_labgrid(lab, projects: dict[str, Path], capsys: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="module")
+def deployed_b(lab, projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """``edgekit deploy b.tflite --labgrid ek-m4 --json``: generate, build, flash through the place, bench there
+    (no --board: the place's edgekit_board tag). Returns the project directory and the printed JSON."""
+    import contextlib
+    import io
+    import os
+
     from edgekit.cli import run
 
+    out = tmp_path_factory.mktemp("deploy_b")
+    buf = io.StringIO()
+    old = os.environ.get("LG_COORDINATOR")
+    os.environ["LG_COORDINATOR"] = lab.address
+    try:
+        with contextlib.redirect_stdout(buf):
+            rc = run(["deploy", str(projects["b_model"]), "--labgrid", "ek-m4", "-o", str(out), "--runs", "2",
+                      "--json"])
+    finally:
+        os.environ.pop("LG_COORDINATOR") if old is None else os.environ.__setitem__("LG_COORDINATOR", old)
+    assert rc == 0, buf.getvalue()[-2000:]
+    return out / "project", json.loads(buf.getvalue())
+
+
+def test_cli_deploy_flash_and_bench_with_labgrid(lab, projects: dict[str, Path], deployed_b: tuple[Path, dict],
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgekit.cli import run
+
+    project_b, deployed = deployed_b
+    assert deployed["flash"]["method"] == "edgekit-loader" and deployed["flash"]["verified"] is True
+    assert deployed["bench"]["transport"]["labgrid"]["place"] == "ek-m4"
+    assert deployed["bench"]["board"]["id"] == "qemu-cortex-m4" and deployed["bench"]["runs"] == 2
+    assert lab.owner("ek-m4") is None
     monkeypatch.setenv("LG_COORDINATOR", lab.address)
-    assert run(["flash", str(projects["b"]), "--labgrid", "ek-m4", "--json"]) == 0
+    assert run(["flash", str(projects["a"]), "--labgrid", "ek-m4", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verified"] is True
-    assert run(["bench", str(projects["b"]), "--labgrid", "ek-m4", "--runs", "2", "--json"]) == 0
+    assert run(["bench", str(projects["a"]), "--labgrid", "ek-m4", "--runs", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["transport"]["labgrid"]["place"] == "ek-m4" and out["runs"] == 2
     # a project for another model than the place runs: exit 2, the place released
-    assert run(["bench", str(projects["a"]), "--labgrid", "ek-m4"]) == 2
+    assert run(["bench", str(project_b), "--labgrid", "ek-m4"]) == 2
     assert "runs firmware for model" in capsys.readouterr().err
     assert lab.owner("ek-m4") is None
+    assert run(["bench", str(project_b), "--labgrid", "ek-m4", "--port", "/dev/null"]) == 2
+    assert "pass one" in capsys.readouterr().err
 
 
 def test_cli_killed_mid_bench_releases_the_place(lab, projects: dict[str, Path]) -> None:
