@@ -120,11 +120,10 @@ class Lab:
         from edgekit.labgrid import Coordinator
 
         with Coordinator(self.address) as c:
-            stub = c.session.stub
-            c.call(stub.AddPlace(pb.AddPlaceRequest(name=name)))
-            c.call(stub.AddPlaceMatch(pb.AddPlaceMatchRequest(placename=name, pattern=f"ek-exporter/{group}/*")))
+            c.request("AddPlace", pb.AddPlaceRequest(name=name))
+            c.request("AddPlaceMatch", pb.AddPlaceMatchRequest(placename=name, pattern=f"ek-exporter/{group}/*"))
             if board_tag:
-                c.call(stub.SetPlaceTags(pb.SetPlaceTagsRequest(placename=name, tags={"edgekit_board": board_tag})))
+                c.request("SetPlaceTags", pb.SetPlaceTagsRequest(placename=name, tags={"edgekit_board": board_tag}))
             c.sync()
 
     def owner(self, place: str) -> str | None:

@@ -119,6 +119,34 @@ def test_serial_only_place_validates_running_firmware_and_refuses_flash(lab, pro
     assert lab.owner("ek-serial") is None
 
 
+def test_places_acquired_from_threads_at_once(lab) -> None:
+    """A sweep runs cells on different places in parallel: one session per place, each thread its own loop."""
+    import threading
+
+    from edgekit.labgrid import acquire
+
+    seen: list[tuple[str, str | None]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def cell(name: str) -> None:
+        try:
+            for _ in range(2):
+                with acquire(name, coordinator=lab.address) as place:
+                    barrier.wait(timeout=30)  # both places held at the same moment
+                    seen.append((name, lab.owner(name) if place.owner else None))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=cell, args=(n,)) for n in ("ek-m4", "ek-serial")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(seen) == 4 and all(owner for _, owner in seen), (errors, seen)
+    assert lab.owner("ek-m4") is None and lab.owner("ek-serial") is None
+
+
 def test_a_place_held_by_someone_else_names_the_owner(lab) -> None:
     from edgekit.labgrid import acquire
 

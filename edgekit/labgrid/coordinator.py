@@ -111,6 +111,7 @@ class Coordinator:
             self.call(asyncio.wait_for(session.start(), timeout))
         except (client.Error, asyncio.TimeoutError, OSError) as exc:
             self._loop.close()
+            asyncio.set_event_loop(None)
             why = "no answer" if isinstance(exc, asyncio.TimeoutError) else str(exc).removeprefix("Error: ")
             raise DeviceError(f"labgrid coordinator {self.address}: {why}",
                               hint="is labgrid-coordinator running there? Set the address with --coordinator "
@@ -119,8 +120,17 @@ class Coordinator:
 
     def call(self, aw: Any) -> Any:
         """Run one of the session's coroutines (e.g. a gRPC request on ``session.stub``) to completion."""
+        asyncio.set_event_loop(self._loop)  # another session in this thread may have set (and closed) its own
         with _quiet_root_logger():
             return self._loop.run_until_complete(aw)
+
+    def request(self, method: str, message: Any) -> Any:
+        """Send one of the coordinator's gRPC requests (``"AcquirePlace"``, an ``AcquirePlaceRequest``) and wait
+        for the answer (the call is made inside this session's event loop, as gRPC's asyncio API requires)."""
+        async def send() -> Any:
+            return await getattr(self.session.stub, method)(message)
+
+        return self.call(send())
 
     def close(self) -> None:
         """End the session (safe to call twice)."""
@@ -131,6 +141,7 @@ class Coordinator:
             self.call(session.stop())
             self.call(session.close())
         self._loop.close()
+        asyncio.set_event_loop(None)  # not a closed loop as this thread's current one
 
     def __enter__(self) -> Coordinator:
         return self
@@ -188,7 +199,7 @@ class Coordinator:
         if place.acquired:
             raise self._taken(place.name, place.acquired)
         try:
-            self.call(self.session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=place.name)))
+            self.request("AcquirePlace", self._pb2.AcquirePlaceRequest(placename=place.name))
         except self._rpc_error as exc:
             self.sync()
             owner = self.owner(place.name)
@@ -204,8 +215,12 @@ class Coordinator:
         owner = self.owner(name)
         if owner != self.identity:
             return
-        self.call(self.session.stub.ReleasePlace(self._pb2.ReleasePlaceRequest(placename=self.place(name).name)))
-        self.sync()
+        try:
+            self.request("ReleasePlace", self._pb2.ReleasePlaceRequest(placename=self.place(name).name))
+            self.sync()
+        except self._rpc_error as exc:
+            raise DeviceError(f"could not release labgrid place '{name}': {exc.details()}",
+                              hint=f"it stays acquired by {owner}: labgrid-client -p {name} release") from None
 
     def _taken(self, name: str, owner: str) -> DeviceError:
         if owner == self.identity:

@@ -177,6 +177,7 @@ class EmulatedBoard:
                 conn, _ = self._loader.accept()
             except OSError:
                 return
+            conn.settimeout(30.0)  # a stalled client must not hold the loader
             with conn, conn.makefile("rwb") as f:
                 try:
                     reply = self._request(f)
