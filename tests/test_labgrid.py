@@ -168,7 +168,8 @@ def test_missing_coordinator_and_missing_place_are_clear(lab, monkeypatch: pytes
 
     dead = f"127.0.0.1:{_free_port()}"
     monkeypatch.setenv("LG_COORDINATOR", dead)
-    with pytest.raises(DeviceError, match=f"labgrid coordinator {dead}") as exc, acquire("ek-m4"):
+    with pytest.raises(DeviceError, match=f"could not reach the labgrid coordinator at {dead}") as exc, \
+            acquire("ek-m4"):
         pass
     assert "--coordinator" in (exc.value.hint or "") and "LG_COORDINATOR" in (exc.value.hint or "")
     with pytest.raises(UsageError, match=r"place 'nope' does not exist .*ek-m4, ek-serial"), \

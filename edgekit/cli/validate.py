@@ -30,13 +30,13 @@ def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_
     from edgekit.validation import validate
 
     boards_dirs = (ctx.obj or {}).get("boards_dirs")
+    if labgrid_place is not None and project_dir is None:
+        from edgekit.errors import UsageError
+
+        raise UsageError("--labgrid needs --project: the project whose firmware the place runs",
+                         hint=f"flash it first: edgekit flash PROJECT --labgrid {labgrid_place}")
     with place_or_none(labgrid_place, coordinator, port=port, boards_dirs=boards_dirs) as place:
         if place is not None:
-            if project_dir is None:
-                from edgekit.errors import UsageError
-
-                raise UsageError("--labgrid needs --project: the project whose firmware the place runs",
-                                 hint=f"flash it first: edgekit flash PROJECT --labgrid {labgrid_place}")
             res = place.validate(model, project_dir=project_dir, board=board, inputs=inputs, limit=limit,
                                  layout=layout)
         else:

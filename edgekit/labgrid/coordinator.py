@@ -112,8 +112,9 @@ class Coordinator:
         except (client.Error, asyncio.TimeoutError, OSError) as exc:
             self._loop.close()
             asyncio.set_event_loop(None)
-            why = "no answer" if isinstance(exc, asyncio.TimeoutError) else str(exc).removeprefix("Error: ")
-            raise DeviceError(f"labgrid coordinator {self.address}: {why}",
+            why = f"no answer within {timeout:g} s" if isinstance(exc, asyncio.TimeoutError) else \
+                str(exc).removeprefix("Error: ")
+            raise DeviceError(f"could not reach the labgrid coordinator at {self.address} ({why})",
                               hint="is labgrid-coordinator running there? Set the address with --coordinator "
                                    "HOST:PORT or LG_COORDINATOR (labgrid's default port is 20408)") from None
         self.session = session
