@@ -148,6 +148,8 @@ def test_places_acquired_from_threads_at_once(lab) -> None:
 
 
 def test_a_place_held_by_someone_else_names_the_owner(lab) -> None:
+    import threading
+
     from edgekit.labgrid import acquire
 
     lab.client("-p", "ek-serial", "acquire", user="benchpc/alice")
@@ -157,8 +159,16 @@ def test_a_place_held_by_someone_else_names_the_owner(lab) -> None:
             pass
         assert "wait until benchpc/alice releases it" in (exc.value.hint or "")
         assert lab.owner("ek-serial") == "benchpc/alice"  # refused, and not taken from alice
+        # with wait=: acquired as soon as alice releases it
+        alice = threading.Thread(target=lab.client, args=("-p", "ek-serial", "release"),
+                                 kwargs={"user": "benchpc/alice"})
+        alice.start()
+        with acquire("ek-serial", coordinator=lab.address, wait=60) as place:
+            assert lab.owner("ek-serial") == place.owner != "benchpc/alice"
+        alice.join()
     finally:
-        lab.client("-p", "ek-serial", "release", user="benchpc/alice")
+        if lab.owner("ek-serial") == "benchpc/alice":
+            lab.client("-p", "ek-serial", "release", user="benchpc/alice")
 
 
 def test_missing_coordinator_and_missing_place_are_clear(lab, monkeypatch: pytest.MonkeyPatch) -> None:

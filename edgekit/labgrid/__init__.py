@@ -26,7 +26,7 @@ __all__ = ["BOARD_TAG", "LOADER_NAME", "Coordinator", "LabgridPlace", "Resource"
 
 @contextlib.contextmanager
 def acquire(place: str, *, coordinator: str | None = None, boards_dirs: list[str] | None = None,
-            timeout: float = 10.0) -> Iterator[LabgridPlace]:
+            timeout: float = 10.0, wait: float = 0.0) -> Iterator[LabgridPlace]:
     """Acquire labgrid place ``place`` and yield it as a :class:`LabgridPlace`; release it on every exit path.
 
     Args:
@@ -35,6 +35,7 @@ def acquire(place: str, *, coordinator: str | None = None, boards_dirs: list[str
             ``127.0.0.1:20408``.
         boards_dirs: extra board-profile directories (as ``--boards-dir``).
         timeout: seconds to wait for the coordinator.
+        wait: seconds to wait for the place while someone else holds it (0: fail at once, naming the owner).
 
     Raises:
         ToolMissing: labgrid is not installed.
@@ -42,7 +43,7 @@ def acquire(place: str, *, coordinator: str | None = None, boards_dirs: list[str
         UsageError: no such place.
     """
     with Coordinator(coordinator, timeout=timeout) as coord:
-        coord.acquire(place)
+        coord.acquire(place, wait=wait)
         try:
             rec = coord.place(place)
             yield LabgridPlace(name=rec.name, coordinator=coord.address, owner=coord.identity,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -190,13 +191,18 @@ class Coordinator:
 
     # ------------------------------------------------------------------ acquire / release
 
-    def acquire(self, name: str) -> None:
-        """Acquire place ``name`` for this host/user.
+    def acquire(self, name: str, *, wait: float = 0.0) -> None:
+        """Acquire place ``name`` for this host/user, waiting up to ``wait`` seconds while someone else holds it.
 
         Raises:
             DeviceError: someone holds it (the message names the owner), or the coordinator refused.
         """
+        deadline = time.monotonic() + wait
         place = self.place(name)
+        while place.acquired and place.acquired != self.identity and time.monotonic() < deadline:
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+            self.sync()
+            place = self.place(name)
         if place.acquired:
             raise self._taken(place.name, place.acquired)
         try:

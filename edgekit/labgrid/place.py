@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import UsageError
+from edgekit.errors import DeviceError, UsageError
 from edgekit.labgrid.coordinator import Resource
 
 BOARD_TAG = "edgekit_board"     # the place tag naming the edgekit board profile of the board in the place
@@ -46,6 +46,9 @@ class LabgridPlace:
                              hint="edgekit talks to a board in a place over its NetworkSerialPort: export the "
                                   "board's serial port (RawSerialPort/USBSerialPort on the exporter) and match it")
         p = res.params
+        if not res.avail:
+            raise DeviceError(f"labgrid place '{self.name}': its serial port {res.path} is unavailable (the exporter "
+                              "does not see the device)", hint="is the board plugged in and powered at the exporter?")
         if p.get("extra", {}).get("proxy_required"):
             raise UsageError(f"labgrid place '{self.name}': its serial port is only reachable through an SSH proxy "
                              f"({p['extra'].get('proxy')}), which edgekit does not set up",
