@@ -248,7 +248,7 @@ def test_cli_killed_mid_bench_releases_the_place(lab, projects: dict[str, Path])
     with acquire("ek-m4", coordinator=lab.address) as place:
         place.flash(projects["a"])
     proc = subprocess.Popen([sys.executable, "-m", "edgekit", "bench", str(projects["a"]), "--labgrid", "ek-m4",
-                             "--runs", "200000"], env={**lab.env, "LG_USERNAME": "ci-runner"},
+                             "--runs", "1000000"], env={**lab.env, "LG_USERNAME": "ci-runner"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -263,3 +263,31 @@ def test_cli_killed_mid_bench_releases_the_place(lab, projects: dict[str, Path])
             proc.kill()
     assert proc.returncode == 130, err
     assert lab.owner("ek-m4") is None
+
+
+def test_emulator_loader_refuses_what_is_not_firmware(tmp_path: Path) -> None:
+    """The loader's protocol without QEMU: a non-ELF upload and an unknown request are refused, saying why."""
+    import socket
+    import threading
+
+    from edgekit.boards import load_board
+    from edgekit.labgrid.emulator import EmulatedBoard, load_firmware
+
+    board = EmulatedBoard(load_board("qemu-cortex-m4"), work_dir=tmp_path)
+    server = threading.Thread(target=board.serve_loader, daemon=True)
+    server.start()
+    try:
+        (tmp_path / "fw.bin").write_bytes(b"\x00" * 64)
+        with pytest.raises(DeviceError, match=r"refused fw.bin: error not an ELF image"):
+            load_firmware("127.0.0.1", board.loader_port, tmp_path / "fw.bin")
+        for request, answer in ((b"info\n", b"firmware none -\n"), (b"erase\n", b"error unknown request 'erase'")):
+            with socket.create_connection(("127.0.0.1", board.loader_port), timeout=10) as s:
+                s.sendall(request)
+                assert s.makefile("rb").readline().startswith(answer)
+    finally:
+        board.close()
+        server.join(timeout=5)
+    with pytest.raises(DeviceError, match=r"emulated board loader 127.0.0.1:\d+: .*refused"):
+        load_firmware("127.0.0.1", board.loader_port, tmp_path / "fw.bin")
+    with pytest.raises(DeviceError, match="has no QEMU stand-in"):
+        EmulatedBoard(load_board("nucleo-l4r5zi"))

@@ -98,7 +98,7 @@ class EmulatedBoard:
         self._loader = _listen(host, loader_port)
         self.serial_port = int(self._serial.getsockname()[1])
         self.loader_port = int(self._loader.getsockname()[1])
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # close() may run in a signal handler while load() holds it
         self._qemu: Any = None
         self._sha = "none"
         self._name = ""
@@ -139,6 +139,8 @@ class EmulatedBoard:
         with self._lock:
             self._stop_qemu()
         for s in (self._serial, self._loader):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() (close alone does not, on Linux)
             with contextlib.suppress(OSError):
                 s.close()
 
