@@ -91,6 +91,20 @@ def test_acquire_flash_bench_release_matches_direct_qemu(lab, projects: dict[str
     assert "ek-exporter/m4/NetworkSerialPort/NetworkSerialPort" in saved["transport"]["labgrid"]["resources"]
 
 
+def test_a_sweep_cell_on_a_place(lab, projects: dict[str, Path]) -> None:
+    """What item 3's cells call: the board from the tag without acquiring, then flash + bench + validate + release."""
+    from edgekit.labgrid import measure_on_place, place_board
+
+    assert place_board("ek-m4", coordinator=lab.address) == "qemu-cortex-m4"
+    assert place_board("ek-serial", coordinator=lab.address) is None
+    inputs = np.random.default_rng(5).integers(-128, 128, (2, 1, 16), dtype=np.int8)
+    res, checked = measure_on_place("ek-m4", projects["a"], coordinator=lab.address, model=projects["a_model"],
+                                    inputs=inputs, runs=2, wait=30)
+    assert res.transport["labgrid"]["place"] == "ek-m4" and res.runs == 2 and res.basis == "instructions"
+    assert checked.ok and checked.inputs == 2
+    assert lab.owner("ek-m4") is None
+
+
 def test_place_is_released_after_a_failing_bench_and_after_ctrl_c(lab, deployed_b: tuple[Path, dict]) -> None:
     from edgekit.labgrid import acquire
 

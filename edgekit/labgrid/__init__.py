@@ -16,12 +16,15 @@ talks to it over the place's ``NetworkSerialPort``. labgrid is imported only her
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from typing import Any
 
 from edgekit.labgrid.coordinator import Coordinator, Resource, coordinator_address
 from edgekit.labgrid.place import BOARD_TAG, LOADER_NAME, LabgridPlace
 
-__all__ = ["BOARD_TAG", "LOADER_NAME", "Coordinator", "LabgridPlace", "Resource", "acquire", "coordinator_address"]
+__all__ = ["BOARD_TAG", "LOADER_NAME", "Coordinator", "LabgridPlace", "Resource", "acquire", "coordinator_address",
+           "measure_on_place", "place_board"]
 
 
 @contextlib.contextmanager
@@ -54,3 +57,30 @@ def acquire(place: str, *, coordinator: str | None = None, boards_dirs: list[str
                 coord.release(place)
             raise
         coord.release(place)
+
+
+def place_board(place: str, *, coordinator: str | None = None) -> str | None:
+    """The board id a place's ``edgekit_board`` tag names (None without the tag), without acquiring the place: what
+    a sweep needs to generate a cell's firmware before the place is free."""
+    with Coordinator(coordinator) as coord:
+        return coord.place(place).tags.get(BOARD_TAG) or None
+
+
+def measure_on_place(place: str, project_dir: str | os.PathLike[str], *, coordinator: str | None = None,
+                     model: Any = None, inputs: Any = None, runs: int = 10, warmup: int = 1, wait: float = 0.0,
+                     flash: bool = True, boards_dirs: list[str] | None = None) -> tuple[Any, Any]:
+    """One sweep cell on a place: acquire (waiting up to ``wait`` s while it is busy), flash ``project_dir`` when
+    the place can load firmware and ``flash``, bench, validate against ``model`` (when given), release.
+
+    Cells on the same place therefore run one after another whatever the caller's parallelism (the coordinator
+    serialises them); cells on different places run side by side.
+
+    Returns:
+        (BenchResult, ValidationResult or None).
+    """
+    with acquire(place, coordinator=coordinator, boards_dirs=boards_dirs, wait=wait) as p:
+        if flash and p.can_flash:
+            p.flash(project_dir)
+        result = p.bench(project_dir, runs=runs, warmup=warmup, inputs=inputs)
+        checked = p.validate(model, project_dir=project_dir, inputs=inputs) if model is not None else None
+    return result, checked

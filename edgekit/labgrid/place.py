@@ -63,6 +63,11 @@ class LabgridPlace:
         res = self._first("NetworkSerialPort")
         return int(res.params["speed"]) if res is not None and res.params.get("speed") else None
 
+    @property
+    def can_flash(self) -> bool:
+        """True when the place has a firmware loader edgekit drives (see :meth:`flash`)."""
+        return self._first("NetworkService", LOADER_NAME) is not None
+
     def describe(self) -> dict[str, Any]:
         """The ``labgrid`` section results carry: place, coordinator, owner, resources."""
         return {"place": self.name, "coordinator": self.coordinator, "acquired_by": self.owner,
