@@ -305,3 +305,49 @@ def test_emulator_loader_refuses_what_is_not_firmware(tmp_path: Path) -> None:
         load_firmware("127.0.0.1", board.loader_port, tmp_path / "fw.bin")
     with pytest.raises(DeviceError, match="has no QEMU stand-in"):
         EmulatedBoard(load_board("nucleo-l4r5zi"))
+
+
+def test_real_board_place_flashes_with_edgekit_on_the_exporter_host(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """A place holding a board's exported probe: scp + ``ssh HOST edgekit flash`` (argv checked, proc.run patched:
+    the house rule for flashers); the remote JSON result becomes the flash result."""
+    import hashlib
+    import subprocess
+
+    from elf_util import make_elf
+
+    from edgekit import proc
+    from edgekit.labgrid import LabgridPlace, Resource
+
+    seen: list[tuple[list[str], bool]] = []
+
+    def fake_run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        seen.append(([str(a) for a in argv], bool(kw.get("dry_run"))))
+        out = json.dumps({"verified": True, "reset": True, "warnings": ["probe 0670FF"]}) if argv[0] == "ssh" else ""
+        return subprocess.CompletedProcess(argv, 0, out, "")
+
+    monkeypatch.setattr(proc, "run", fake_run)
+    monkeypatch.setattr(proc, "which", lambda p: f"/usr/bin/{p}")
+    elf = make_elf(tmp_path / "fw.elf", [(0x0800_0000, bytes(range(200)))], board="nucleo-l4r5zi")
+    usb = {"host": "lab-pc-3", "busnum": 1, "devnum": 7, "path": "1-1.2", "vendor_id": 0x0483, "model_id": 0x374B,
+           "extra": {"proxy": "lab-pc-3", "proxy_required": False}}
+    place = LabgridPlace("rack-3", "lab:20408", "ci/me", "nucleo-l4r5zi", resources=[
+        Resource("lab-pc-3", "l4", "NetworkSerialPort", "NetworkSerialPort",
+                 {"host": "lab-pc-3", "port": 4001, "protocol": "rfc2217", "speed": 115200}, True),
+        Resource("lab-pc-3", "l4", "NetworkUSBDebugger", "USBDebugger", usb, True)])
+    assert place.can_flash and place.port == "rfc2217://lab-pc-3:4001"
+    res = place.flash(elf)
+    remote = f"/tmp/edgekit-flash-{hashlib.sha256(elf.read_bytes()).hexdigest()[:16]}.elf"
+    assert seen == [(["scp", "-q", "-o", "BatchMode=yes", str(elf), f"lab-pc-3:{remote}"], False),
+                    (["ssh", "-o", "BatchMode=yes", "lab-pc-3", "edgekit", "flash", remote, "--board",
+                      "nucleo-l4r5zi", "--json"], False)]
+    assert res.method == "labgrid-exporter" and res.verified is True and res.reset
+    assert "lab-pc-3: probe 0670FF" in res.warnings
+    place.tags["edgekit_probe"] = "0670FF"  # several probes on that host: the place's tag names its own
+    place.flash(elf)
+    assert seen[-1][0][-3:] == ["--probe", "0670FF", "--json"]
+    seen.clear()
+    dry = place.flash(elf, dry_run=True)
+    assert [d for _, d in seen] == [True, True] and len(dry.steps) == 2 and "rack-3" in dry.steps[0]
+    with pytest.raises(UsageError, match=r"holds a nucleo-l4r5zi .*--board is for qemu-cortex-m4"):
+        place.flash(elf, board="qemu-cortex-m4")

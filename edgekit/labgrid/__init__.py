@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from edgekit.labgrid.coordinator import Coordinator, Resource, coordinator_address
-from edgekit.labgrid.place import BOARD_TAG, LOADER_NAME, LabgridPlace
+from edgekit.labgrid.place import BOARD_TAG, LOADER_NAME, PROBE_TAG, LabgridPlace
 
-__all__ = ["BOARD_TAG", "LOADER_NAME", "Coordinator", "LabgridPlace", "Resource", "acquire", "coordinator_address",
-           "measure_on_place", "place_board"]
+__all__ = ["BOARD_TAG", "LOADER_NAME", "PROBE_TAG", "Coordinator", "LabgridPlace", "Resource", "acquire",
+           "coordinator_address", "measure_on_place", "place_board"]
 
 
 @contextlib.contextmanager
@@ -51,7 +51,7 @@ def acquire(place: str, *, coordinator: str | None = None, boards_dirs: list[str
             rec = coord.place(place)
             yield LabgridPlace(name=rec.name, coordinator=coord.address, owner=coord.identity,
                                board_id=rec.tags.get(BOARD_TAG) or None, resources=coord.resources(rec.name),
-                               boards_dirs=boards_dirs)
+                               boards_dirs=boards_dirs, tags=dict(rec.tags))
         except BaseException:
             with contextlib.suppress(Exception):  # the failure in flight is the one to report
                 coord.release(place)

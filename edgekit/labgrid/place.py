@@ -11,6 +11,7 @@ from edgekit.errors import DeviceError, UsageError
 from edgekit.labgrid.coordinator import Resource
 
 BOARD_TAG = "edgekit_board"     # the place tag naming the edgekit board profile of the board in the place
+PROBE_TAG = "edgekit_probe"     # the place tag naming its debug probe (unique id) among several on the exporter host
 LOADER_NAME = "edgekit-loader"  # the NetworkService resource of an emulated board's firmware loader
 
 
@@ -28,6 +29,7 @@ class LabgridPlace:
     board_id: str | None
     resources: list[Resource] = field(default_factory=list)
     boards_dirs: list[str] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ resources
 
@@ -65,8 +67,11 @@ class LabgridPlace:
 
     @property
     def can_flash(self) -> bool:
-        """True when the place has a firmware loader edgekit drives (see :meth:`flash`)."""
-        return self._first("NetworkService", LOADER_NAME) is not None
+        """True when the place has a loader or an exported USB interface edgekit flashes through (:meth:`flash`)."""
+        from edgekit.labgrid.exporter_flasher import USB_CLASSES
+
+        return any((r.cls == "NetworkService" and r.name == LOADER_NAME) or r.cls in USB_CLASSES
+                   for r in self.resources)
 
     def describe(self) -> dict[str, Any]:
         """The ``labgrid`` section results carry: place, coordinator, owner, resources."""
@@ -148,28 +153,43 @@ class LabgridPlace:
         return result
 
     def flash(self, image: str | os.PathLike[str], *, board: str | None = None, dry_run: bool = False) -> Any:
-        """Load ``image`` onto the board in this place through the place's loader resource.
+        """Load ``image`` onto the board in this place through the place's resources.
 
-        Supported: an emulated board's ``NetworkService`` named ``edgekit-loader``
-        (``python -m edgekit.labgrid.emulator``). A place without one is refused, naming what it offers.
+        - an emulated board's loader (a ``NetworkService`` named ``edgekit-loader``,
+          ``python -m edgekit.labgrid.emulator``): the ELF is sent to it;
+        - a real board's USB interface on the exporter (``NetworkUSBDebugger``, ``NetworkUSBMassStorage``,
+          ``NetworkDFUDevice``, ``NetworkUSBFlashableDevice``): ``edgekit flash`` runs on the exporter host over
+          SSH with the board's own flasher (:mod:`edgekit.labgrid.exporter_flasher`).
+
+        A place with neither is refused, naming what it offers.
         """
         from edgekit.flashers import load_image, resolve_image
+        from edgekit.labgrid.exporter_flasher import USB_CLASSES, ExporterFlasher
+        from edgekit.labgrid.loader_flasher import LoaderFlasher
 
         loader = self._first("NetworkService", LOADER_NAME)
-        if loader is None:
+        usb = next((r for r in self.resources if r.cls in USB_CLASSES), None)
+        if loader is None and usb is None:
             raise UsageError(f"labgrid place '{self.name}' has no way to load firmware that edgekit drives (it "
                              f"offers {self._offers()})",
-                             hint=f"an emulated board needs its loader in the place (a NetworkService named "
-                                  f"'{LOADER_NAME}', see docs/labgrid.md); a real board: flash it on the exporter "
-                                  f"host with 'edgekit flash', then bench/validate with --labgrid {self.name}")
+                             hint=f"a real board: export its probe, DFU device or UF2 drive ({', '.join(USB_CLASSES)} "
+                                  f"on the client side); an emulated board: its loader, a NetworkService named "
+                                  f"'{LOADER_NAME}' (docs/labgrid.md)")
         guess = load_image(image) if not Path(image).is_dir() else None
         project_board = guess.board_id if guess else _project_board(Path(image))
         prof = self._profile(board, project_board)
-        img = resolve_image(image, "qemu")
-        from edgekit.labgrid.loader_flasher import LoaderFlasher
-
-        flasher = LoaderFlasher(prof, port=f"{loader.params['address']}:{loader.params['port']}", dry_run=dry_run)
-        flasher.via = f"labgrid place '{self.name}' ({loader.path})"
+        flasher: Any
+        if loader is not None:
+            img = resolve_image(image, "qemu")
+            flasher = LoaderFlasher(prof, port=f"{loader.params['address']}:{loader.params['port']}", dry_run=dry_run)
+            flasher.via = f"labgrid place '{self.name}' ({loader.path})"
+        else:
+            assert usb is not None
+            img = resolve_image(image, prof.flash.method)
+            extra = usb.params.get("extra") or {}
+            host = extra.get("proxy") if extra.get("proxy_required") else usb.params["host"]
+            flasher = ExporterFlasher(prof, port=str(host), probe=self.tags.get(PROBE_TAG) or None, dry_run=dry_run)
+            flasher.via = f"labgrid place '{self.name}' ({usb.path})"
         return flasher.run(img)
 
 
