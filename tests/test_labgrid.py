@@ -247,6 +247,8 @@ def test_cli_deploy_flash_and_bench_with_labgrid(lab, projects: dict[str, Path],
     assert lab.owner("ek-m4") is None
     assert run(["bench", str(project_b), "--labgrid", "ek-m4", "--port", "/dev/null"]) == 2
     assert "pass one" in capsys.readouterr().err
+    assert run(["bench", str(project_b), "--labgrid", "ek-m4", "--host", "local"]) == 2
+    assert "--labgrid and --host" in capsys.readouterr().err
 
 
 def test_cli_killed_mid_bench_releases_the_place(lab, projects: dict[str, Path]) -> None:

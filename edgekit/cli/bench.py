@@ -65,6 +65,10 @@ def cmd(ctx: click.Context, target: str, board: str | None, runs: int, warmup: i
         check_options(battery, rate, sleep, derate)
     extras = {"battery": battery, "rate": rate, "sleep": sleep, "derate": derate, "plot": plot,
               "boards_dirs": boards_dirs, "save": save}
+    if labgrid_place is not None and host is not None:
+        from edgekit.errors import UsageError
+
+        raise UsageError("--labgrid and --host name two different boards: pass one")
     common = {"runs": runs, "warmup": warmup, "inputs": input_file, "save": save, "timeout": timeout,
               "power": power, "baudrate": baud, "layout": layout}
     with place_or_none(labgrid_place, coordinator, port=port, boards_dirs=boards_dirs) as place:
