@@ -127,8 +127,10 @@ static void gather_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t 
     }
 }
 
-void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                         const int32_t *bias, int8_t *output, void *scratch) {
+/* The im2col loop of ek_conv2d_s8_im2col (filter8) and ek_conv2d_s8_im2col_w16 (filter16): inlined into each, so a
+ * model links only the matrix kernel it uses. */
+EK_INLINE void im2col_run(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter8,
+                          const int16_t *filter16, const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
     const int32_t out_h = p->out_h, out_w = p->out_w, out_c = p->out_c;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w, in_offset = p->in_offset;
@@ -163,8 +165,24 @@ void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const i
             }
             ek_widen_s8_reordered(src, cols + 2 * j, depth, in_offset, 4 * n, 2 * n);
         }
-        ek_matmul_s8(&q, cols, n, filter, bias, output + (size_t)i * out_c, output + (size_t)(i + n - 1) * out_c);
+        if (filter16 != NULL) {
+            ek_matmul_s8w16(&q, cols, n, filter16, bias /* the rq words */, output + (size_t)i * out_c,
+                            output + (size_t)(i + n - 1) * out_c);
+        } else {
+            ek_matmul_s8(&q, cols, n, filter8, bias, output + (size_t)i * out_c,
+                         output + (size_t)(i + n - 1) * out_c);
+        }
     }
+}
+
+void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, int8_t *output, void *scratch) {
+    im2col_run(p, input, filter, NULL, bias, output, scratch);
+}
+
+void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, const int16_t *filter,
+                             const int32_t *rq, int8_t *output, void *scratch) {
+    im2col_run(p, input, NULL, filter, rq, output, scratch);
 }
 
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,

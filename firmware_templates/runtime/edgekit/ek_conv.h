@@ -43,6 +43,12 @@ void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *
 void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, int8_t *output, void *scratch);
 
+/* ek_conv2d_s8_im2col with the filter pre-widened to int16 (DSP cores) through ek_matmul_s8w16: filter and rq in
+ * that kernel's layouts (ek_matmul.h) of the [out_c][k_h * k_w * k_c] filter, the bias and the requantization
+ * (every out_shift <= -2; p->out_mult / out_shift unused). Same scratch, same results. */
+void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, const int16_t *filter,
+                             const int32_t *rq, int8_t *output, void *scratch);
+
 /* Scratch bytes of ek_conv2d_s8_im2col: two interleaved int16 columns of depth4 = k_h*k_w*k_c rounded up to 4,
  * plus an int8 patch of depth4 unless the conv is 1x1 unpadded. */
 #define EK_CONV_IM2COL_SCRATCH(k_elems, direct) \

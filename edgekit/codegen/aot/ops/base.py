@@ -336,6 +336,39 @@ def matmul_filter(weights: np.ndarray) -> np.ndarray:
     return np.concatenate([head, w[pairs:].reshape(-1)])
 
 
+def matmul_filter_w16(weights: np.ndarray) -> np.ndarray:
+    """The ek_matmul_s8w16 filter layout (ek_matmul.h) of int8 ``weights`` [rows][depth], flat int16.
+
+    Depth zero-padded to a multiple of 4, each group of 4 values reordered [w0, w2, w1, w3] (the order
+    ek_widen_s8_reordered gives the column); rows in pairs as interleaved groups (r0 g0, r1 g0, r0 g1, ...);
+    an odd last row plain.
+    """
+    rows, depth = weights.shape
+    depth4 = (depth + 3) & ~3
+    w = np.zeros((rows, depth4), dtype=np.int16)
+    w[:, :depth] = weights
+    w = w.reshape(rows, depth4 // 4, 4)[:, :, [0, 2, 1, 3]]
+    pairs = rows - rows % 2
+    head = w[:pairs].reshape(pairs // 2, 2, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return np.concatenate([head, w[pairs:].reshape(-1)]).astype(np.int16)
+
+
+def matmul_rq_w16(bias: np.ndarray | None, mults: list[int], shifts: list[int]) -> np.ndarray:
+    """The ek_matmul_s8w16 requantization words (ek_matmul.h): per row pair [b0, b1, m0, m1, rnd0, rnd1, rs0, rs1],
+    an odd last row [b, m, rnd, rs]; rs = -shift - 1, rnd = 2^(rs - 1). Every shift must be <= -2."""
+    rows = len(mults)
+    sh = np.asarray(shifts, dtype=np.int64).reshape(-1)
+    if sh.size != rows or (sh > -2).any():
+        raise ValueError("matmul_rq_w16 needs one shift <= -2 per row")
+    rs = -sh - 1
+    cols = [np.zeros(rows, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1),
+            np.asarray(mults, np.int64), np.left_shift(1, rs - 1), rs]
+    pairs = rows - rows % 2
+    head = np.stack([c[:pairs].reshape(-1, 2) for c in cols], axis=1).reshape(-1)
+    tail = np.array([c[pairs] for c in cols], np.int64) if rows % 2 else np.zeros(0, np.int64)
+    return np.concatenate([head, tail]).astype(np.int32)
+
+
 def mve_rows_filter(weights: np.ndarray, segments: int = 1) -> np.ndarray:
     """The ek_matmul_mve_s8 filter layout (ek_matmul.h) of int8 ``weights`` [rows][depth], flat.
 

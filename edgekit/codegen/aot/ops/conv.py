@@ -12,6 +12,8 @@ from edgekit.codegen.aot.ops.base import (
     c_struct,
     fused_range,
     matmul_filter,
+    matmul_filter_w16,
+    matmul_rq_w16,
     mve_rows_filter,
     mve_rq_table,
     register,
@@ -275,7 +277,15 @@ class _ConvBase(OpHandler):
         if not dw and _use_im2col(p):
             kernel, extra = "ek_conv2d_s8_im2col", f", {ctx.scratch}"
             w = _conv_matrix(ctx, p, self.depthwise)
-            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
+            if ctx.features.dsp and _dw_packed_ok(shifts):
+                # weights widened to int16 here (no SXTB16 in the kernel's inner loop), requantization words
+                kernel = "ek_conv2d_s8_im2col_w16"
+                filt = ctx.const_array(f"{ctx.ident}_filter_w16", matmul_filter_w16(w), "int16_t")
+                b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
+                rq_w16 = ctx.const_array(f"{ctx.ident}_rq_w16", matmul_rq_w16(b, mults, shifts), "int32_t")
+                p.update(out_mult="NULL", out_shift="NULL")
+            else:
+                filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
         if dw and _dw_taps(p):
             # no fallback kernels linked; the bias and the input offset are folded into dw_bias_full / dw_rq
             full = _dw_bias_full(ctx, int(p["out_c"]), int(p["in_offset"]))
@@ -291,7 +301,9 @@ class _ConvBase(OpHandler):
                 taps = ctx.input(1).array().reshape(-1, int(p["out_c"]) // 4, 4).transpose(1, 0, 2)  # [c/4][tap][4]
                 filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_dw', taps, 'int8_t')})"
         filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
-        if kernel in ("ek_depthwise_conv2d_s8_packed", "ek_depthwise_conv2d_s8_fast") or ctx.input(2) is None:
+        if kernel == "ek_conv2d_s8_im2col_w16":
+            bias = rq_w16
+        elif kernel in ("ek_depthwise_conv2d_s8_packed", "ek_depthwise_conv2d_s8_fast") or ctx.input(2) is None:
             bias = "NULL"
         else:
             bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias")

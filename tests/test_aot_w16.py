@@ -1,0 +1,133 @@
+"""The pre-widened int16 weight kernels of issue 22 (DSP cores), bit-exact with TFLM.
+
+CONV_2D through ek_conv2d_s8_im2col_w16 / ek_matmul_s8w16 (filter widened to int16 by the generator, requantization
+words precomputed): one chain of conv layers covering 1x1 direct and padded 3x3 / 5x3 windows, strides 1 and 2,
+depths that are not multiples of 4, odd and even row counts (the odd last row), an odd pixel count (the one-column
+path), a single output channel, RELU6 and narrow activation clamps, extreme zero points, and a layer whose
+multipliers >= 1/4 keep the int8 kernel. The host build (ASan/UBSan, portable C of the same layout) is one
+executable for the whole chain; the QEMU test runs the Thumb-2 LDM / SMLAD path on the emulated Cortex-M4.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aot_util import aot_vs_tflm, random_inputs
+from conftest import need_module, need_tool
+
+from edgekit.cores import CoreFeatures
+
+pytestmark = [pytest.mark.tflm]
+
+M4 = CoreFeatures.from_flags(["-mcpu=cortex-m4", "-mfloat-abi=hard"])  # DSP, no MVE
+
+
+def _conv_layer(x, out_c: int, *, k=(3, 3), strides=(1, 1), padding="SAME", act="NONE", eff=(0.002, 0.02),
+                out_zp=3, seed=0):
+    """One CONV_2D op (tflite_single_op tuple) on tensor ``x`` with per-channel effective multipliers drawn from
+    ``eff``; returns (op, output tensor)."""
+    from tflite_single_op import T
+
+    from edgekit.codegen.aot.geometry import compute_padding
+
+    rng = np.random.default_rng(seed)
+    in_c = x.shape[3]
+    oh = compute_padding(padding, x.shape[1], k[0], strides[0], 1).out_size
+    ow = compute_padding(padding, x.shape[2], k[1], strides[1], 1).out_size
+    out_scale = 0.05
+    w_scale = rng.uniform(*eff, out_c) * out_scale / x.scale
+    w = T((out_c, k[0], k[1], in_c), scale=list(w_scale), zero_point=0, quantized_dimension=0,
+          data=rng.integers(-127, 128, (out_c, k[0], k[1], in_c)).astype(np.int8))
+    b = T((out_c,), dtype="int32", scale=list(w_scale * x.scale), zero_point=0,
+          data=np.round(rng.normal(scale=3000.0, size=out_c)).astype(np.int32))
+    y = T((1, oh, ow, out_c), scale=out_scale, zero_point=out_zp)
+    opts = dict(padding=padding, strides=strides, dilation=(1, 1), activation=act)
+    return ("CONV_2D", [x, w, b], [y], opts), y
+
+
+def _chain() -> bytes:
+    from tflite_single_op import T, multi_op_model
+
+    x = T((1, 9, 7, 3), scale=0.07, zero_point=-128)
+    layers = [
+        dict(out_c=9, k=(3, 3), out_zp=127),                          # depth 27 (tail group), odd rows, 63 pixels
+        dict(out_c=7, k=(1, 1), act="RELU", out_zp=-128),             # 1x1 direct, depth 9, odd rows
+        dict(out_c=16, k=(5, 3), strides=(2, 2), act="RELU6", out_zp=-100, eff=(0.02, 0.2)),  # padded, stride 2
+        dict(out_c=1, k=(3, 3), padding="VALID", out_zp=50),          # one output channel: the odd row alone
+        dict(out_c=12, k=(1, 1), eff=(0.26, 1.5), out_zp=0),          # multipliers >= 1/4: the int8 kernel
+        dict(out_c=6, k=(2, 2), padding="VALID", eff=(1e-6, 1e-4), out_zp=-3),  # tiny multipliers, 1 pixel
+    ]
+    ops = []
+    for i, opts in enumerate(layers):
+        op, x = _conv_layer(x, seed=20 + i, **opts)
+        ops.append(op)
+    return multi_op_model(ops)
+
+
+def _extreme_inputs(model) -> list[list[np.ndarray]]:
+    sg = model.main
+    shape = sg.tensors[sg.inputs[0]].shape
+    sets = [[np.full(shape, v, dtype=np.int8)] for v in (-128, 127)]
+    sets.append([np.where(np.indices(shape).sum(axis=0) % 2 == 0, 127, -128).astype(np.int8)])
+    return sets + random_inputs(model, 3, seed=7)
+
+
+def test_matmul_w16_layouts() -> None:
+    """matmul_filter_w16 / matmul_rq_w16 put every weight and requantization word where ek_matmul.h says."""
+    from edgekit.codegen.aot.ops.base import matmul_filter_w16, matmul_rq_w16
+
+    rows, depth = 5, 6
+    w = np.arange(1, rows * depth + 1, dtype=np.int64).reshape(rows, depth) * (-1) ** np.arange(rows * depth).reshape(
+        rows, depth)
+    flat = matmul_filter_w16(w.astype(np.int8))
+    assert flat.dtype == np.int16 and flat.size == rows * 8
+    order = [0, 2, 1, 3]
+    for r in range(rows):
+        for k in range(8):
+            g, j = divmod(k, 4)
+            want = int(w[r, 4 * g + order[j]]) if 4 * g + order[j] < depth else 0
+            idx = (r // 2) * 16 + g * 8 + (r % 2) * 4 + j if r < 4 else 32 + k
+            assert int(flat[idx]) == want, (r, k)
+    rq = matmul_rq_w16(np.array([10, 11, 12]), [100, 101, 102], [-2, -5, -31])
+    assert rq.tolist() == [10, 11, 100, 101, 1, 8, 1, 4, 12, 102, 2**29, 30]
+    with pytest.raises(ValueError):
+        matmul_rq_w16(None, [1, 2], [-2, -1])
+
+
+def test_conv_w16_chain_bit_exact_on_host(tmp_path: Path) -> None:
+    need_tool("gcc")
+    need_module("tflite_micro")
+    from edgekit.codegen.aot import generate_c
+    from edgekit.tflite_model import load_model
+
+    tflite = _chain()
+    model = load_model(tflite)
+    src = (generate_c(model, tmp_path / "gen", features=M4, sparse="off").files[0].parent / "ek_model.c").read_text()
+    assert src.count("ek_conv2d_s8_im2col_w16(") == 5
+    assert src.count("ek_conv2d_s8_im2col(") == 1  # the >= 1/4 multipliers layer
+    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=_extreme_inputs(model), features=M4,
+                           sparse="off")
+    assert problems == []
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+@pytest.mark.slow
+def test_conv_w16_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
+    """The Thumb-2 path (LDM of the two columns, LDRD weights, SMLAD, SSAT, SSUB8/SEL clamp) on the Cortex-M4."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.tflite_model import load_model
+    from edgekit.validation import validate
+
+    tflite = _chain()
+    model = load_model(tflite)
+    path = tmp_path / "w16_chain.tflite"
+    path.write_bytes(tflite)
+    xs = np.stack([s[0] for s in _extreme_inputs(model)])
+    res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
+    assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
