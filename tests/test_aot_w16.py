@@ -4,8 +4,10 @@ CONV_2D through ek_conv2d_s8_im2col_w16 / ek_matmul_s8w16 (filter widened to int
 words precomputed): one chain of conv layers covering 1x1 direct and padded 3x3 / 5x3 windows, strides 1 and 2,
 depths that are not multiples of 4, odd and even row counts (the odd last row), an odd pixel count (the one-column
 path), a single output channel, RELU6 and narrow activation clamps, extreme zero points, and a layer whose
-multipliers >= 1/4 keep the int8 kernel. The host build (ASan/UBSan, portable C of the same layout) is one
-executable for the whole chain; the QEMU test runs the Thumb-2 LDM / SMLAD path on the emulated Cortex-M4.
+multipliers >= 1/4 keep the int8 kernel; then FULLY_CONNECTED through ek_fully_connected_s8_w16 (4 rows per pass,
+every depth % 4 and rows % 4, per-tensor and per-channel, one layer left on the int8 vec kernel). The host build
+(ASan/UBSan, portable C of the same layout) is one executable for the whole chain; the QEMU test runs the Thumb-2
+LDM / SMLAD paths on the emulated Cortex-M4.
 """
 
 from __future__ import annotations
@@ -57,13 +59,38 @@ def _chain() -> bytes:
         dict(out_c=16, k=(5, 3), strides=(2, 2), act="RELU6", out_zp=-100, eff=(0.02, 0.2)),  # padded, stride 2
         dict(out_c=1, k=(3, 3), padding="VALID", out_zp=50),          # one output channel: the odd row alone
         dict(out_c=12, k=(1, 1), eff=(0.26, 1.5), out_zp=0),          # multipliers >= 1/4: the int8 kernel
-        dict(out_c=6, k=(2, 2), padding="VALID", eff=(1e-6, 1e-4), out_zp=-3),  # tiny multipliers, 1 pixel
+        dict(out_c=6, k=(3, 2), padding="VALID", eff=(1e-6, 1e-4), out_zp=-3),  # tiny multipliers, 1 pixel
     ]
     ops = []
     for i, opts in enumerate(layers):
         op, x = _conv_layer(x, seed=20 + i, **opts)
         ops.append(op)
-    return multi_op_model(ops)
+    return multi_op_model(ops + _fc_layers(x))
+
+
+def _fc_layers(x) -> list:
+    """FULLY_CONNECTED layers (one batch row) after ``x`` ([1, 1, 1, 6]): depth % 4 = 2, 2, 1, 3, 0 and rows % 4 =
+    2, 1, 3, 0, 1, per-channel and per-tensor weights, RELU / RELU6 clamps, and a last layer with a multiplier >= 1/4
+    (the int8 vec kernel)."""
+    from tflite_single_op import T
+
+    rng = np.random.default_rng(5)
+    ops = []
+    for rows, per_channel, act, eff, out_zp in [(14, True, "RELU", (0.002, 0.02), -128), (9, False, "NONE",
+                                                (0.001, 0.01), 127), (7, True, "RELU6", (0.02, 0.2), -100),
+                                                (12, True, "NONE", (1e-6, 1e-4), 3), (5, False, "NONE", (0.3, 0.3), 0)]:
+        depth = x.shape[-1]
+        n = rows if per_channel else 1
+        w_scale = rng.uniform(*eff, n) * 0.05 / x.scale
+        w = T((rows, depth), scale=list(w_scale) if per_channel else float(w_scale[0]), zero_point=0,
+              data=rng.integers(-127, 128, (rows, depth)).astype(np.int8))
+        b = T((rows,), dtype="int32", scale=list(np.broadcast_to(w_scale * x.scale, (rows,))) if per_channel else
+              float(w_scale[0] * x.scale), zero_point=0,
+              data=np.round(rng.normal(scale=2000.0, size=rows)).astype(np.int32))
+        y = T((1, rows), scale=0.05, zero_point=out_zp)
+        ops.append(("FULLY_CONNECTED", [x, w, b], [y], {"activation": act}))
+        x = y
+    return ops
 
 
 def _extreme_inputs(model) -> list[list[np.ndarray]]:
@@ -96,7 +123,7 @@ def test_matmul_w16_layouts() -> None:
         matmul_rq_w16(None, [1, 2], [-2, -1])
 
 
-def test_conv_w16_chain_bit_exact_on_host(tmp_path: Path) -> None:
+def test_w16_chain_bit_exact_on_host(tmp_path: Path) -> None:
     need_tool("gcc")
     need_module("tflite_micro")
     from edgekit.codegen.aot import generate_c
@@ -107,16 +134,18 @@ def test_conv_w16_chain_bit_exact_on_host(tmp_path: Path) -> None:
     src = (generate_c(model, tmp_path / "gen", features=M4, sparse="off").files[0].parent / "ek_model.c").read_text()
     assert src.count("ek_conv2d_s8_im2col_w16(") == 5
     assert src.count("ek_conv2d_s8_im2col(") == 1  # the >= 1/4 multipliers layer
-    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=_extreme_inputs(model), features=M4,
-                           sparse="off")
+    assert src.count("ek_fully_connected_s8_w16(") == 4
+    assert src.count("ek_fully_connected_s8_vec(") == 1
+    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=_extreme_inputs(model), features=M4, sparse="off")
     assert problems == []
 
 
 @pytest.mark.qemu
 @pytest.mark.toolchain
 @pytest.mark.slow
-def test_conv_w16_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
-    """The Thumb-2 path (LDM of the two columns, LDRD weights, SMLAD, SSAT, SSUB8/SEL clamp) on the Cortex-M4."""
+def test_w16_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
+    """The Thumb-2 paths (conv: LDM of the two columns, LDRD weights; FC: LDM of 4 rows' weights; SMLAD, SSAT,
+    SSUB8/SEL clamp) on the Cortex-M4."""
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
     need_tool("qemu-system-arm")

@@ -36,6 +36,15 @@ void ek_fully_connected_s8_mat(const ek_fc_params_t *p, const int8_t *input, con
 void ek_fully_connected_s8_vec(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
                                const int32_t *bias, int8_t *output);
 
+/* ek_fully_connected_s8_vec with the filter pre-widened to int16 by the generator (DSP cores: no SXTB16 of weights;
+ * portable C elsewhere, same results). filter (int16, 4-byte aligned): rows in blocks of 4, per block and group of
+ * 4 input values (depth zero-padded to a multiple of 4) each row's values [w0, w2, w1, w3]; the rows % 4 last rows
+ * plain, groups reordered the same way. rq: per block of 4 rows 16 int32 [bias x4][mult x4][rnd x4][rs x4], each
+ * last row [bias, mult, rnd, rs]; bias folded as for ek_fully_connected_s8_vec, rs = -out_shift - 1 (every
+ * out_shift <= -2), rnd = 2^(rs - 1). out_mult / out_shift unused. */
+void ek_fully_connected_s8_w16(const ek_fc_params_t *p, const int8_t *input, const int16_t *filter,
+                               const int32_t *rq, int8_t *output);
+
 /* filter_offset == 0 only; no scratch; for MVE cores (portable C elsewhere, same results). filter and rq: the
  * ek_matmul_mve_s8 layouts (ek_matmul.h) of the out_depth filter rows and of the folded bias (as for
  * ek_fully_connected_s8_vec) with the requantization; each batch row through ek_matmul_mve_s8. */

@@ -369,6 +369,37 @@ def matmul_rq_w16(bias: np.ndarray | None, mults: list[int], shifts: list[int]) 
     return np.concatenate([head, tail]).astype(np.int32)
 
 
+def fc_filter_w16(weights: np.ndarray) -> np.ndarray:
+    """The ek_fully_connected_s8_w16 filter layout (ek_fully_connected.h) of int8 ``weights`` [rows][depth], flat
+    int16: depth zero-padded to a multiple of 4, groups reordered [w0, w2, w1, w3], rows in blocks of 4 as interleaved
+    groups (r0 g0, r1 g0, r2 g0, r3 g0, r0 g1, ...), the rows % 4 last rows plain."""
+    rows, depth = weights.shape
+    depth4 = (depth + 3) & ~3
+    w = np.zeros((rows, depth4), dtype=np.int16)
+    w[:, :depth] = weights
+    w = w.reshape(rows, depth4 // 4, 4)[:, :, [0, 2, 1, 3]]
+    r4 = rows - rows % 4
+    head = w[:r4].reshape(r4 // 4, 4, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return np.concatenate([head, w[r4:].reshape(-1)]).astype(np.int16)
+
+
+def fc_rq_w16(bias: np.ndarray, mults: list[int], shifts: list[int]) -> np.ndarray:
+    """The ek_fully_connected_s8_w16 requantization words: per block of 4 rows [bias x4][mult x4][rnd x4][rs x4],
+    each of the rows % 4 last rows [bias, mult, rnd, rs]; one multiplier / shift is broadcast to every row. Every
+    shift must be <= -2."""
+    rows = int(np.asarray(bias).size)
+    sh = np.broadcast_to(np.asarray(shifts, dtype=np.int64).reshape(-1), (rows,))
+    if (sh > -2).any():
+        raise ValueError("fc_rq_w16 needs every shift <= -2")
+    rs = -sh - 1
+    cols = [np.asarray(bias, np.int64).reshape(-1),
+            np.broadcast_to(np.asarray(mults, np.int64).reshape(-1), (rows,)), np.left_shift(1, rs - 1), rs]
+    r4 = rows - rows % 4
+    head = np.stack([c[:r4].reshape(-1, 4) for c in cols], axis=1).reshape(-1)
+    tail = np.stack([c[r4:] for c in cols], axis=1).reshape(-1)
+    return np.concatenate([head, tail]).astype(np.int32)
+
+
 def mve_rows_filter(weights: np.ndarray, segments: int = 1) -> np.ndarray:
     """The ek_matmul_mve_s8 filter layout (ek_matmul.h) of int8 ``weights`` [rows][depth], flat.
 

@@ -8,6 +8,8 @@ from edgekit.codegen.aot.ops.base import (
     OpContext,
     OpHandler,
     c_struct,
+    fc_filter_w16,
+    fc_rq_w16,
     fused_range,
     matmul_filter,
     mve_rows_filter,
@@ -156,13 +158,23 @@ class FullyConnected(OpHandler):
             return _emit_sparse(ctx, p, enc)
         if kernel != "ek_fully_connected_s8_mve" and (_use_mat(p) or _use_vec(p)):
             w = ctx.input(1).array()[: int(p["out_depth"])]
-            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
+            w16 = ctx.features.dsp and not _use_mat(p) and all(int(s) <= -2 for s in shifts)
+            if not w16:
+                filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
             if _use_mat(p):
                 kernel, extra = "ek_fully_connected_s8_mat", f", {ctx.scratch}"
             else:
                 kernel = "ek_fully_connected_s8_vec"
                 b = ctx.input(2).array().reshape(-1)[: int(p["out_depth"])] if ctx.input(2) is not None else None
-                bias = ctx.const_array(f"{ctx.ident}_bias_folded", folded_bias(w, b, int(p["in_offset"])), "int32_t")
+                full = folded_bias(w, b, int(p["in_offset"]))
+                if w16:
+                    # weights widened to int16 here (no SXTB16 of weights in the kernel), requantization words
+                    kernel = "ek_fully_connected_s8_w16"
+                    filt = ctx.const_array(f"{ctx.ident}_filter_w16", fc_filter_w16(w), "int16_t")
+                    bias = ctx.const_array(f"{ctx.ident}_rq_w16", fc_rq_w16(full, mults, shifts), "int32_t")
+                    p.update(out_mult="NULL", out_shift="NULL")
+                else:
+                    bias = ctx.const_array(f"{ctx.ident}_bias_folded", full, "int32_t")
         filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
         if not bias:
             bias = ctx.ptr(ctx.op.inputs[2], "int32_t", role="bias") if ctx.input(2) is not None else "NULL"
