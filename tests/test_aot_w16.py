@@ -3,11 +3,11 @@
 CONV_2D through ek_conv2d_s8_im2col_w16 / ek_matmul_s8w16 (filter widened to int16 by the generator, requantization
 words precomputed): one chain of conv layers covering 1x1 direct and padded 3x3 / 5x3 windows, strides 1 and 2,
 depths that are not multiples of 4, odd and even row counts (the odd last row), an odd pixel count (the one-column
-path), a single output channel, RELU6 and narrow activation clamps, extreme zero points, and a layer whose
-multipliers >= 1/4 keep the int8 kernel; then FULLY_CONNECTED through ek_fully_connected_s8_w16 (4 rows per pass,
-every depth % 4 and rows % 4, per-tensor and per-channel, one layer left on the int8 vec kernel). The host build
-(ASan/UBSan, portable C of the same layout) is one executable for the whole chain; the QEMU test runs the Thumb-2
-LDM / SMLAD paths on the emulated Cortex-M4.
+path), a single output channel, channels with a zero multiplier, RELU6 and narrow activation clamps, extreme zero
+points, and a layer whose multipliers >= 1/4 keep the int8 kernel; then FULLY_CONNECTED through
+ek_fully_connected_s8_w16 (4 rows per pass, every depth % 4 and rows % 4, per-tensor and per-channel, one layer left
+on the int8 vec kernel). The host build (ASan/UBSan, portable C of the same layout) is one executable for the whole
+chain; the QEMU test runs the Thumb-2 LDM / SMLAD paths on the emulated Cortex-M4.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ M4 = CoreFeatures.from_flags(["-mcpu=cortex-m4", "-mfloat-abi=hard"])  # DSP, no
 
 
 def _conv_layer(x, out_c: int, *, k=(3, 3), strides=(1, 1), padding="SAME", act="NONE", eff=(0.002, 0.02),
-                out_zp=3, seed=0):
+                out_zp=3, seed=0, dead=0):
     """One CONV_2D op (tflite_single_op tuple) on tensor ``x`` with per-channel effective multipliers drawn from
-    ``eff``; returns (op, output tensor)."""
+    ``eff``, the first ``dead`` channels with scale 0 and zero weights (multiplier 0, shift 0, as in VWW's late
+    layers); returns (op, output tensor)."""
     from tflite_single_op import T
 
     from edgekit.codegen.aot.geometry import compute_padding
@@ -40,8 +41,10 @@ def _conv_layer(x, out_c: int, *, k=(3, 3), strides=(1, 1), padding="SAME", act=
     ow = compute_padding(padding, x.shape[2], k[1], strides[1], 1).out_size
     out_scale = 0.05
     w_scale = rng.uniform(*eff, out_c) * out_scale / x.scale
-    w = T((out_c, k[0], k[1], in_c), scale=list(w_scale), zero_point=0, quantized_dimension=0,
-          data=rng.integers(-127, 128, (out_c, k[0], k[1], in_c)).astype(np.int8))
+    w_scale[:dead] = 0.0
+    data = rng.integers(-127, 128, (out_c, k[0], k[1], in_c)).astype(np.int8)
+    data[:dead] = 0
+    w = T((out_c, k[0], k[1], in_c), scale=list(w_scale), zero_point=0, quantized_dimension=0, data=data)
     b = T((out_c,), dtype="int32", scale=list(w_scale * x.scale), zero_point=0,
           data=np.round(rng.normal(scale=3000.0, size=out_c)).astype(np.int32))
     y = T((1, oh, ow, out_c), scale=out_scale, zero_point=out_zp)
@@ -56,7 +59,7 @@ def _chain() -> bytes:
     layers = [
         dict(out_c=9, k=(3, 3), out_zp=127),                          # depth 27 (tail group), odd rows, 63 pixels
         dict(out_c=7, k=(1, 1), act="RELU", out_zp=-128),             # 1x1 direct, depth 9, odd rows
-        dict(out_c=16, k=(5, 3), strides=(2, 2), act="RELU6", out_zp=-100, eff=(0.02, 0.2)),  # padded, stride 2
+        dict(out_c=16, k=(5, 3), strides=(2, 2), act="RELU6", out_zp=-100, eff=(0.02, 0.2), dead=3),  # stride 2
         dict(out_c=1, k=(3, 3), padding="VALID", out_zp=50),          # one output channel: the odd row alone
         dict(out_c=12, k=(1, 1), eff=(0.26, 1.5), out_zp=0),          # multipliers >= 1/4: the int8 kernel
         dict(out_c=6, k=(3, 2), padding="VALID", eff=(1e-6, 1e-4), out_zp=-3),  # tiny multipliers, 1 pixel
@@ -103,7 +106,7 @@ def _extreme_inputs(model) -> list[list[np.ndarray]]:
 
 def test_matmul_w16_layouts() -> None:
     """matmul_filter_w16 / matmul_rq_w16 put every weight and requantization word where ek_matmul.h says."""
-    from edgekit.codegen.aot.ops.base import matmul_filter_w16, matmul_rq_w16
+    from edgekit.codegen.aot.ops.base import matmul_filter_w16, matmul_rq_w16, w16_shifts
 
     rows, depth = 5, 6
     w = np.arange(1, rows * depth + 1, dtype=np.int64).reshape(rows, depth) * (-1) ** np.arange(rows * depth).reshape(
@@ -121,6 +124,9 @@ def test_matmul_w16_layouts() -> None:
     assert rq.tolist() == [10, 11, 100, 101, 1, 8, 1, 4, 12, 102, 2**29, 30]
     with pytest.raises(ValueError):
         matmul_rq_w16(None, [1, 2], [-2, -1])
+    assert w16_shifts([0, 2**30, 0], [0, -3, 5]) == [-2, -3, -2]  # a zero multiplier gives 0 with any shift
+    assert w16_shifts([2**30, 2**30], [-2, -1]) is None
+    assert w16_shifts([2**30], [-4]) == [-4]
 
 
 def test_w16_chain_bit_exact_on_host(tmp_path: Path) -> None:

@@ -30,6 +30,10 @@ SPARSE_MODES = ("auto", "off", "force")
 CONV_DENSE_PER_MAC, CONV_DENSE_PER_OUTPUT, CONV_DENSE_PER_TAP = 1.17, 31.0, 42.0    # ek_conv2d_s8_im2col
 CONV_SPARSE_PER_ENTRY, CONV_SPARSE_PER_OUTPUT, CONV_SPARSE_PER_TAP = 3.28, 22.5, 35.0  # ek_sparse_conv2d_s8
 FC_DENSE_PER_MAC, FC_SPARSE_PER_ENTRY = 1.5, 8.0  # one batch row: ek_fully_connected_s8_vec, 1-column loop
+# DSP cores' dense kernels with int16 weights (ek_conv2d_s8_im2col_w16, ek_fully_connected_s8_w16), fitted the same
+# way to VWW's and AD's layers with --sparse off
+CONV_W16_PER_MAC, CONV_W16_PER_OUTPUT, CONV_W16_PER_TAP = 0.66, 19.0, 40.0
+FC_W16_PER_MAC = 0.95
 MAX_COUNT = 0xFFFF           # counts are uint16
 
 
@@ -112,26 +116,31 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def estimate(enc: SparseWeights, columns: int, *, taps: int = 0, kind: str = "conv") -> tuple[float, float]:
+def estimate(enc: SparseWeights, columns: int, *, taps: int = 0, kind: str = "conv",
+             w16: bool = False) -> tuple[float, float]:
     """(dense, sparse) instruction estimates of a layer: ``columns`` output pixels (or batch rows) of
     ``enc.rows`` channels over ``enc.depth`` inputs; ``taps``: k_h * k_w when an im2col patch is gathered
-    per pixel (0 for a 1x1 convolution without padding, which reads the input in place)."""
+    per pixel (0 for a 1x1 convolution without padding, which reads the input in place); ``w16``: the dense
+    layer would run on the int16-weight kernels of DSP cores."""
     macs = enc.rows * enc.depth * columns
     outputs = enc.rows * columns
     if kind == "fc" and columns < 4:
-        return FC_DENSE_PER_MAC * macs, FC_SPARSE_PER_ENTRY * enc.n_entries * columns
-    dense = CONV_DENSE_PER_MAC * macs + CONV_DENSE_PER_OUTPUT * outputs + CONV_DENSE_PER_TAP * taps * columns
+        return (FC_W16_PER_MAC if w16 else FC_DENSE_PER_MAC) * macs, FC_SPARSE_PER_ENTRY * enc.n_entries * columns
+    per_mac, per_out, per_tap = ((CONV_W16_PER_MAC, CONV_W16_PER_OUTPUT, CONV_W16_PER_TAP) if w16 else
+                                 (CONV_DENSE_PER_MAC, CONV_DENSE_PER_OUTPUT, CONV_DENSE_PER_TAP))
+    dense = per_mac * macs + per_out * outputs + per_tap * taps * columns
     sparse = (CONV_SPARSE_PER_ENTRY * enc.n_entries * columns + CONV_SPARSE_PER_OUTPUT * outputs
               + CONV_SPARSE_PER_TAP * taps * columns)
     return dense, sparse
 
 
-def choose(mode: str, enc: SparseWeights, columns: int, *, taps: int = 0, kind: str = "conv") -> bool:
+def choose(mode: str, enc: SparseWeights, columns: int, *, taps: int = 0, kind: str = "conv",
+           w16: bool = False) -> bool:
     """Whether to emit the sparse kernel for a layer: never for "off", always for "force" (when the counts fit),
     for "auto" when :func:`estimate` says it is cheaper."""
     if mode == "off" or int(enc.counts.max(initial=0)) > MAX_COUNT:
         return False
     if mode == "force":
         return True
-    dense, sparse = estimate(enc, columns, taps=taps, kind=kind)
+    dense, sparse = estimate(enc, columns, taps=taps, kind=kind, w16=w16)
     return sparse < dense

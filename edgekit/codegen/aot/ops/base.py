@@ -353,6 +353,14 @@ def matmul_filter_w16(weights: np.ndarray) -> np.ndarray:
     return np.concatenate([head, w[pairs:].reshape(-1)]).astype(np.int16)
 
 
+def w16_shifts(mults: list[int] | np.ndarray, shifts: list[int] | np.ndarray) -> list[int] | None:
+    """The shifts the *_w16 kernels' requantization words take (each <= -2), or None when a channel needs a larger
+    one. A zero multiplier gives 0 for every shift (srdhm(x << s, 0) == 0), so its shift becomes -2."""
+    m = np.broadcast_to(np.asarray(mults, np.int64).reshape(-1), np.asarray(shifts).reshape(-1).shape)
+    out = [-2 if int(mv) == 0 else int(sv) for mv, sv in zip(m, np.asarray(shifts).reshape(-1), strict=True)]
+    return out if all(v <= -2 for v in out) else None
+
+
 def matmul_rq_w16(bias: np.ndarray | None, mults: list[int], shifts: list[int]) -> np.ndarray:
     """The ek_matmul_s8w16 requantization words (ek_matmul.h): per row pair [b0, b1, m0, m1, rnd0, rnd1, rs0, rs1],
     an odd last row [b, m, rnd, rs]; rs = -shift - 1, rnd = 2^(rs - 1). Every shift must be <= -2."""

@@ -18,6 +18,7 @@ from edgekit.codegen.aot.ops.base import (
     mve_rq_table,
     register,
     scale_zp,
+    w16_shifts,
 )
 from edgekit.codegen.aot.ops.fully_connected import folded_bias
 from edgekit.codegen.aot.quant import conv_multipliers
@@ -208,7 +209,7 @@ def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
     enc = encode(ctx.input(1).array().reshape(int(p["out_c"]), -1))
     pixels = int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])
     taps = 0 if _sparse_direct(p) else int(p["k_h"]) * int(p["k_w"])
-    return enc if choose(ctx.sparse, enc, pixels, taps=taps) else None
+    return enc if choose(ctx.sparse, enc, pixels, taps=taps, w16=ctx.features.dsp) else None
 
 
 def _sparse_direct(p: dict[str, object]) -> bool:
@@ -277,12 +278,13 @@ class _ConvBase(OpHandler):
         if not dw and _use_im2col(p):
             kernel, extra = "ek_conv2d_s8_im2col", f", {ctx.scratch}"
             w = _conv_matrix(ctx, p, self.depthwise)
-            if ctx.features.dsp and _dw_packed_ok(shifts):
+            sh16 = w16_shifts(mults, shifts) if ctx.features.dsp else None
+            if sh16 is not None:
                 # weights widened to int16 here (no SXTB16 in the kernel's inner loop), requantization words
                 kernel = "ek_conv2d_s8_im2col_w16"
                 filt = ctx.const_array(f"{ctx.ident}_filter_w16", matmul_filter_w16(w), "int16_t")
                 b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
-                rq_w16 = ctx.const_array(f"{ctx.ident}_rq_w16", matmul_rq_w16(b, mults, shifts), "int32_t")
+                rq_w16 = ctx.const_array(f"{ctx.ident}_rq_w16", matmul_rq_w16(b, mults, sh16), "int32_t")
                 p.update(out_mult="NULL", out_shift="NULL")
             else:
                 filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"

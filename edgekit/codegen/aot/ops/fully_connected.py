@@ -16,6 +16,7 @@ from edgekit.codegen.aot.ops.base import (
     mve_rq_table,
     register,
     scale_zp,
+    w16_shifts,
 )
 from edgekit.codegen.aot.quant import conv_multipliers, f32, fc_multiplier
 from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
@@ -100,7 +101,7 @@ def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
     if ctx.sparse == "off" or p["filter_offset"] != 0 or (ctx.mve and ctx.sparse == "auto"):
         return None
     enc = encode(ctx.input(1).array()[: int(p["out_depth"])])
-    return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc") else None
+    return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc", w16=ctx.features.dsp) else None
 
 
 def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> str:
@@ -158,7 +159,8 @@ class FullyConnected(OpHandler):
             return _emit_sparse(ctx, p, enc)
         if kernel != "ek_fully_connected_s8_mve" and (_use_mat(p) or _use_vec(p)):
             w = ctx.input(1).array()[: int(p["out_depth"])]
-            w16 = ctx.features.dsp and not _use_mat(p) and all(int(s) <= -2 for s in shifts)
+            sh16 = w16_shifts(mults, shifts) if ctx.features.dsp and not _use_mat(p) else None
+            w16 = sh16 is not None
             if not w16:
                 filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
             if _use_mat(p):
@@ -171,7 +173,7 @@ class FullyConnected(OpHandler):
                     # weights widened to int16 here (no SXTB16 of weights in the kernel), requantization words
                     kernel = "ek_fully_connected_s8_w16"
                     filt = ctx.const_array(f"{ctx.ident}_filter_w16", fc_filter_w16(w), "int16_t")
-                    bias = ctx.const_array(f"{ctx.ident}_rq_w16", fc_rq_w16(full, mults, shifts), "int32_t")
+                    bias = ctx.const_array(f"{ctx.ident}_rq_w16", fc_rq_w16(full, mults, sh16), "int32_t")
                     p.update(out_mult="NULL", out_shift="NULL")
                 else:
                     bias = ctx.const_array(f"{ctx.ident}_bias_folded", full, "int32_t")
