@@ -127,10 +127,10 @@ static void gather_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t 
     }
 }
 
-/* The im2col loop of ek_conv2d_s8_im2col (filter8) and ek_conv2d_s8_im2col_w16 (filter16): inlined into each, so a
- * model links only the matrix kernel it uses. */
+/* The im2col loop of ek_conv2d_s8_im2col (w16 0: filter8) and ek_conv2d_s8_im2col_w16 (w16 1: filter16): inlined
+ * into each with w16 a constant, so a model links only the matrix kernel it uses. */
 EK_INLINE void im2col_run(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter8,
-                          const int16_t *filter16, const int32_t *bias, int8_t *output, void *scratch) {
+                          const int16_t *filter16, const int32_t *bias, int8_t *output, void *scratch, const int w16) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
     const int32_t out_h = p->out_h, out_w = p->out_w, out_c = p->out_c;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w, in_offset = p->in_offset;
@@ -165,7 +165,7 @@ EK_INLINE void im2col_run(const ek_conv_params_t *p, const int8_t *input, const 
             }
             ek_widen_s8_reordered(src, cols + 2 * j, depth, in_offset, 4 * n, 2 * n);
         }
-        if (filter16 != NULL) {
+        if (w16) {
             ek_matmul_s8w16(&q, cols, n, filter16, bias /* the rq words */, output + (size_t)i * out_c,
                             output + (size_t)(i + n - 1) * out_c);
         } else {
@@ -177,12 +177,12 @@ EK_INLINE void im2col_run(const ek_conv_params_t *p, const int8_t *input, const 
 
 void ek_conv2d_s8_im2col(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, int8_t *output, void *scratch) {
-    im2col_run(p, input, filter, NULL, bias, output, scratch);
+    im2col_run(p, input, filter, NULL, bias, output, scratch, 0);
 }
 
 void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, const int16_t *filter,
                              const int32_t *rq, int8_t *output, void *scratch) {
-    im2col_run(p, input, NULL, filter, rq, output, scratch);
+    im2col_run(p, input, NULL, filter, rq, output, scratch, 1);
 }
 
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
