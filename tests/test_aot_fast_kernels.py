@@ -141,7 +141,7 @@ def test_kernels_use_smlad_on_dsp_cores(cpu: str, dsp: bool, tmp_path: Path) -> 
     gcc = need_tool("arm-none-eabi-gcc")
     objdump = need_tool("arm-none-eabi-objdump")
     text = ""
-    for src in ("ek_matmul.c", "ek_conv.c", "ek_depthwise.c"):
+    for src in ("ek_matmul.c", "ek_conv.c", "ek_depthwise.c", "ek_matmul_w16.c", "ek_fc_w16.c"):
         obj = tmp_path / f"{src}.{cpu}.o"
         subprocess.run([gcc, f"-mcpu={cpu}", "-mthumb", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
                         "-I", str(RUNTIME_DIR), "-c", str(RUNTIME_DIR / src), "-o", str(obj)], check=True)

@@ -6,7 +6,7 @@
 
 #include "ek_simd.h"
 
-#if EK_HAVE_DSP && defined(__thumb2__) && defined(__OPTIMIZE__)
+#if EK_HAVE_DSP && defined(__thumb2__) && defined(__OPTIMIZE__) && !defined(__clang__)
 #define EK_W16_ASM 1
 /* One group with both weight rows in one LDM: 10 instructions per 16 MACs, 40 bytes of code (32-bit encodings). */
 #define EK_W16_GROUP_ASM                                  \
@@ -58,6 +58,7 @@ EK_INLINE void dot_2x2_w16(const ek_u32a_t *pw, const ek_u32a_t *pc, int32_t gro
  * biases, the depth through an 8-group unrolled block entered part-way by a computed ADD PC (no loop register; the
  * chunk counter in memory), one LDM of the pair's requantization words, 4 requantizations, SSAT, the two output
  * pairs packed (BFI), clamped (SSUB8 / SEL) and stored with STRH. */
+__attribute__((optimize("omit-frame-pointer"))) /* needs r7 too, also in builds that keep frame pointers */
 static const ek_u32a_t *pairs_2cols(const ek_u32a_t *pw, const ek_u32a_t *cols, int32_t groups, const int32_t *rq,
                                     int8_t *out0, int8_t *out1, const int8_t *end, int32_t off, uint32_t lo4,
                                     uint32_t hi4) {
