@@ -166,3 +166,69 @@ def test_w16_chain_bit_exact_on_qemu(tmp_path: Path) -> None:
     xs = np.stack([s[0] for s in _extreme_inputs(model)])
     res = validate(path, board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
+
+
+@pytest.mark.parametrize("single", [0, 1])
+def test_w16_kernels_equal_reference_kernels(single: int, tmp_path: Path) -> None:
+    """ek_fully_connected_s8_w16 == ek_fully_connected_s8 and ek_conv2d_s8_im2col_w16 == ek_conv2d_s8 (a padded
+    3x3 conv with an odd pixel count and odd rows), both with TFLM's double rounding and with EK_SINGLE_ROUNDING=1
+    (the rq words then go through ek_mbqm), one ASan/UBSan executable per rounding."""
+    import subprocess
+
+    from edgekit.codegen.aot import RUNTIME_DIR
+    from edgekit.codegen.aot.ops.base import fc_filter_w16, fc_rq_w16, matmul_filter_w16, matmul_rq_w16
+    from edgekit.codegen.aot.ops.fully_connected import folded_bias
+
+    def arr(ctype: str, name: str, values) -> str:
+        body = ", ".join(str(int(v)) for v in np.asarray(values).reshape(-1))
+        return f"static const {ctype} {name}[] = {{{body}}};\n"
+
+    rng = np.random.default_rng(11 + single)
+    rows, depth = 11, 23
+    w = rng.integers(-127, 128, (rows, depth), dtype=np.int8)
+    x = rng.integers(-128, 128, depth, dtype=np.int8)
+    bias = rng.integers(-2**20, 2**20, rows).astype(np.int32)
+    mult = rng.integers(2**30, 2**31 - 1, rows).astype(np.int32)
+    shift = rng.integers(-14, -1, rows).astype(np.int8)
+    # conv: 5x3 input, 3 channels, 3x3 SAME, 7 output channels (15 pixels)
+    cw = rng.integers(-127, 128, (7, 3, 3, 3), dtype=np.int8)
+    cx = rng.integers(-128, 128, 5 * 3 * 3, dtype=np.int8)
+    cb = rng.integers(-2**16, 2**16, 7).astype(np.int32)
+    cm = rng.integers(2**30, 2**31 - 1, 7).astype(np.int32)
+    cs = rng.integers(-12, -1, 7).astype(np.int8)
+    depth_c = 27
+    scratch = 4 * 28 + 28
+    src = ['#include <stdio.h>\n#include "ek_fully_connected.h"\n#include "ek_conv.h"\n',
+           arr("int8_t", "w", w), arr("int16_t", "w16", fc_filter_w16(w)), arr("int8_t", "x", x),
+           arr("int32_t", "bias", bias), arr("int32_t", "mult", mult), arr("int8_t", "shift", shift),
+           arr("int32_t", "rq", fc_rq_w16(folded_bias(w, bias, 5), mult.tolist(), shift.tolist())),
+           arr("int8_t", "cw", cw), arr("int16_t", "cw16", matmul_filter_w16(cw.reshape(7, depth_c))),
+           arr("int8_t", "cx", cx), arr("int32_t", "cb", cb), arr("int32_t", "cm", cm), arr("int8_t", "cs", cs),
+           arr("int32_t", "crq", matmul_rq_w16(cb, cm.tolist(), cs.tolist())),
+           f"""static uint32_t scratch[{scratch // 4 + 1}];
+int main(void) {{
+    int8_t a[{rows}], b[{rows}], ca[105], cbuf[105];
+    ek_fc_params_t p = {{1, {depth}, {rows}, 5, 0, -3, -100, 90, 1, mult, shift}};
+    ek_conv_params_t c = {{1, 5, 3, 3, 5, 3, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 7, -9, -120, 100, cm, cs, NULL, NULL}};
+    int i, same = 1;
+    ek_fully_connected_s8(&p, x, w, bias, a);
+    ek_fully_connected_s8_w16(&p, x, w16, rq, b);
+    for (i = 0; i < {rows}; i++) same &= a[i] == b[i];
+    ek_conv2d_s8(&c, cx, cw, cb, ca);
+    c.out_mult = NULL;
+    c.out_shift = NULL;
+    ek_conv2d_s8_im2col_w16(&c, cx, cw16, crq, cbuf, scratch);
+    for (i = 0; i < 105; i++) same &= ca[i] == cbuf[i];
+    printf("%d\\n", same);
+    return 0;
+}}
+"""]
+    gcc = need_tool("gcc")
+    (tmp_path / "t.c").write_text("".join(src))
+    exe = tmp_path / "t"
+    subprocess.run([gcc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", f"-DEK_SINGLE_ROUNDING={single}", "-I", str(RUNTIME_DIR),
+                    str(tmp_path / "t.c"), *(str(RUNTIME_DIR / f) for f in ("ek_fully_connected.c", "ek_fc_w16.c",
+                    "ek_conv.c", "ek_matmul.c", "ek_matmul_w16.c")), "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "1"

@@ -65,12 +65,18 @@ static const ek_u32a_t *dot_4rows(const ek_u32a_t *pw, const int8_t *x, int32_t 
     return pw;
 }
 
-/* acc requantized with rs = -shift - 1 >= 1, rnd = 2^(rs - 1) (ek_mbqm_pos's formula), + offset, clamped. */
+/* acc requantized with rs = -shift - 1 >= 1, rnd = 2^(rs - 1) (ek_mbqm_pos's formula; ek_mbqm in EK_SINGLE_ROUNDING
+ * builds), + offset, clamped. */
 EK_INLINE int8_t fc_rq(int32_t x, int32_t m, int32_t rnd, int32_t rs, int32_t off, int32_t lo, int32_t hi) {
+#if EK_SINGLE_ROUNDING
+    (void)rnd;
+    return (int8_t)ek_clamp_i32(ek_mbqm(x, m, -rs - 1) + off, lo, hi);
+#else
     const uint32_t lo0 = ((uint32_t)x & 0x80000000u) | 0x40000000u;
     const uint32_t hi0 = (uint32_t)(x >> 31) + (uint32_t)rnd;
     const int64_t acc = (int64_t)(((uint64_t)hi0 << 32) | lo0) + (int64_t)x * m;
     return (int8_t)ek_clamp_i32(((int32_t)(acc >> 32) >> rs) + off, lo, hi);
+#endif
 }
 
 void ek_fully_connected_s8_w16(const ek_fc_params_t *p, const int8_t *input, const int16_t *filter,

@@ -6,7 +6,7 @@
 
 #include "ek_simd.h"
 
-#if EK_HAVE_DSP && defined(__thumb2__) && defined(__OPTIMIZE__) && !defined(__clang__)
+#if EK_HAVE_DSP && defined(__thumb2__) && defined(__OPTIMIZE__) && !defined(__clang__) && !EK_SINGLE_ROUNDING
 #define EK_W16_ASM 1
 /* One group with both weight rows in one LDM: 10 instructions per 16 MACs, 40 bytes of code (32-bit encodings). */
 #define EK_W16_GROUP_ASM                                  \
@@ -141,12 +141,18 @@ static const ek_u32a_t *pairs_2cols(const ek_u32a_t *pw, const ek_u32a_t *cols, 
 #endif
 
 /* Requantization with the rq words of ek_matmul_s8w16 (m = multiplier, rnd = 2^(rs - 1), rs = -shift - 1 >= 1):
- * ek_mbqm_pos's 64-bit formula, + out_offset, saturated to int8 (clamped to the activation range by the caller). */
+ * ek_mbqm_pos's 64-bit formula (ek_mbqm with shift -rs - 1 in EK_SINGLE_ROUNDING builds), + out_offset, saturated to
+ * int8 (clamped to the activation range by the caller). */
 EK_INLINE int32_t rq_w16(int32_t x, int32_t m, int32_t rnd, int32_t rs, int32_t off) {
+#if EK_SINGLE_ROUNDING
+    (void)rnd;
+    return ek_ssat8(ek_mbqm(x, m, -rs - 1) + off);
+#else
     const uint32_t lo0 = ((uint32_t)x & 0x80000000u) | 0x40000000u;
     const uint32_t hi0 = (uint32_t)(x >> 31) + (uint32_t)rnd;
     const int64_t acc = (int64_t)(((uint64_t)hi0 << 32) | lo0) + (int64_t)x * m;
     return ek_ssat8(((int32_t)(acc >> 32) >> rs) + off);
+#endif
 }
 
 /* Two int8 results (low bytes of v0, v1) clamped lane-wise and stored at out[0], out[1]. */
