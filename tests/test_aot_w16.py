@@ -232,3 +232,21 @@ int main(void) {{
                     "ek_conv.c", "ek_matmul.c", "ek_matmul_w16.c")), "-o", str(exe)], check=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "1"
+
+
+def test_weights_budget_falls_back_to_int8_weights(tmp_path: Path) -> None:
+    """generate_c widens weights on DSP cores only while they fit weights_budget; generate_aot derives the budget
+    from the board's flash (minus CODE_FLASH_RESERVE)."""
+    need_module("tflite_micro")
+    from edgekit.codegen.aot import generate_c
+    from edgekit.cores import PORTABLE
+    from edgekit.tflite_model import load_model
+
+    model = load_model(_chain())
+    wide = generate_c(model, tmp_path / "wide", features=M4, sparse="off", weights_budget=10**7)
+    narrow = generate_c(model, tmp_path / "narrow", features=M4, sparse="off", weights_budget=wide.weights_bytes - 1)
+    plain = generate_c(model, tmp_path / "plain", features=PORTABLE, sparse="off")
+    src = {k: (tmp_path / k / "ek_model.c").read_text() for k in ("wide", "narrow")}
+    assert "_w16(" in src["wide"] and "_w16(" not in src["narrow"]
+    assert narrow.weights_bytes == plain.weights_bytes < wide.weights_bytes
+    assert any("flash budget" in n for n in narrow.notes)

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,8 +138,10 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
     try:
         model_dir = tmp / layout.model_dir
         model_dir.mkdir(parents=True)
-        arena_bytes, weights_bytes, model_name = (model_sources or aot_model_sources)(m, model_dir, sparse,
-                                                                                    profile.features)
+        # int16 weights (DSP cores) only while they leave CODE_FLASH_RESERVE of the board's flash for the rest
+        budget = max(profile.memory.flash_kb * 1024 - CODE_FLASH_RESERVE, 0) if profile.memory.flash_kb else None
+        sources = model_sources or partial(aot_model_sources, weights_budget=budget)
+        arena_bytes, weights_bytes, model_name = sources(m, model_dir, sparse, profile.features)
         ctx = {
             "edgekit_version": __version__, "board": profile, "runtime": runtime, "name": project_name,
             "model_name": model_name, "model_sha256": m.sha256, "line_max": DEFAULT_LINE_MAX,
@@ -171,13 +174,17 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
 ModelSources = Callable[["TFLiteModel", Path, str, CoreFeatures], tuple[int, int, str]]
 
 
+# flash kept free for code and read-only data when the weights' budget is derived from a board's flash
+CODE_FLASH_RESERVE = 64 * 1024
+
+
 def aot_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
-                      features: CoreFeatures = PORTABLE) -> tuple[int, int, str]:
+                      features: CoreFeatures = PORTABLE, weights_budget: int | None = None) -> tuple[int, int, str]:
     """Run the AOT code generator into ``model_dir`` for a core with ``features``; returns (arena bytes,
-    weights bytes, model name)."""
+    weights bytes, model name). ``weights_budget``: see :func:`edgekit.codegen.aot.generate_c`."""
     from edgekit.codegen.aot import generate_c
 
-    res = generate_c(m, model_dir, sparse=sparse, features=features)
+    res = generate_c(m, model_dir, sparse=sparse, features=features, weights_budget=weights_budget)
     return int(res.arena_bytes), int(res.weights_bytes), res.model_name or (m.path.stem if m.path else "model")
 
 

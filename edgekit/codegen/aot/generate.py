@@ -220,7 +220,8 @@ def _comment(s: str) -> str:
 
 
 def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek",
-               sparse: str = "auto", fuse: bool = True, features: CoreFeatures = PORTABLE) -> AotResult:
+               sparse: str = "auto", fuse: bool = True, features: CoreFeatures = PORTABLE,
+               weights_budget: int | None = None) -> AotResult:
     """Generate the C sources of ``model`` for edgekit's AOT runtime into ``out_dir``.
 
     ``sparse``: CONV_2D / FULLY_CONNECTED weights in the sparse encoding (ek_sparse.h) where a cost model
@@ -232,7 +233,10 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     ``features.mve`` CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED go through the kernels written for integer MVE
     (Helium, Cortex-M55/M85: ``ek_*_mve``) and their weight layouts; on other targets those kernels are portable C
     with the same results. With ``sparse="auto"`` no layer is made sparse there (the dense MVE kernels beat the
-    sparse ones). DSP paths are chosen by the C compiler for the core it builds for.
+    sparse ones). DSP paths are chosen by the C compiler for the core it builds for. With ``features.dsp`` (and no
+    MVE) CONV_2D and batch-1 FULLY_CONNECTED weights are widened to int16 here (the ``*_w16`` kernels: no SXTB16 in
+    their inner loops, twice the weight flash); ``weights_budget``: the flash bytes the weights may take, beyond
+    which the model is generated again with int8 weights (None: no limit).
 
     Raises UnsupportedOpError (with a hint to use ``--runtime tflm``) for ops or parameters the
     runtime does not implement.
@@ -242,12 +246,26 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     check_mode(sparse)
     m = _load(model)
     check_supported(m)
+    wide = features.dsp and not features.mve
+    res = _generate(m, out_dir, prefix, sparse, fuse, features, wide=wide)
+    if wide and weights_budget is not None and res.weights_bytes > weights_budget:
+        narrow = _generate(m, out_dir, prefix, sparse, fuse, features, wide=False)
+        narrow.notes.append(f"int16 weights ({res.weights_bytes} B) exceed the flash budget of {weights_budget} B: "
+                            f"int8 weights ({narrow.weights_bytes} B)")
+        return narrow
+    return res
+
+
+def _generate(m: TFLiteModel, out_dir: str | Path, prefix: str, sparse: str, fuse: bool, features: CoreFeatures,
+              *, wide: bool) -> AotResult:
+    """generate_c for a loaded, supported model; ``wide``: int16 weights for the DSP kernels."""
     sg = m.main
     pool = ConstPool(prefix)
     ctxs = _contexts(m, pool)
     for ctx in ctxs:
         ctx.sparse = sparse
         ctx.features = features
+        ctx.wide_weights = wide
     fused = fusion.find_conv_add(sg) if fuse else {}
     plan = _plan(m, ctxs, fused)
     fused_convs = {f.conv: f for f in fused.values()}

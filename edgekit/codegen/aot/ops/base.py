@@ -120,6 +120,7 @@ class OpContext:
         self.scratch = scratch
         self.sparse = "auto"  # generate_c(sparse=...): "auto" | "off" | "force" (edgekit/codegen/aot/sparse.py)
         self.features = PORTABLE  # generate_c(features=...): the target core's DSP / MVE / FPU
+        self.wide_weights = False  # int16 weights for the DSP cores' *_w16 kernels (generate_c decides)
         self.notes: list[str] = []  # what the handler chose, for AotResult.notes
         self.variables: Any = None  # the model's resource variables (edgekit/codegen/aot/variables.py)
         self._tensor_ptr = tensor_ptr

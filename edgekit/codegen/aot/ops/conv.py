@@ -209,7 +209,7 @@ def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
     enc = encode(ctx.input(1).array().reshape(int(p["out_c"]), -1))
     pixels = int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])
     taps = 0 if _sparse_direct(p) else int(p["k_h"]) * int(p["k_w"])
-    return enc if choose(ctx.sparse, enc, pixels, taps=taps, w16=ctx.features.dsp) else None
+    return enc if choose(ctx.sparse, enc, pixels, taps=taps, w16=ctx.wide_weights) else None
 
 
 def _sparse_direct(p: dict[str, object]) -> bool:
@@ -278,7 +278,7 @@ class _ConvBase(OpHandler):
         if not dw and _use_im2col(p):
             kernel, extra = "ek_conv2d_s8_im2col", f", {ctx.scratch}"
             w = _conv_matrix(ctx, p, self.depthwise)
-            sh16 = w16_shifts(mults, shifts) if ctx.features.dsp else None
+            sh16 = w16_shifts(mults, shifts) if ctx.wide_weights else None
             if sh16 is not None:
                 # weights widened to int16 here (no SXTB16 in the kernel's inner loop), requantization words
                 kernel = "ek_conv2d_s8_im2col_w16"

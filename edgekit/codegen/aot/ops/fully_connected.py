@@ -101,7 +101,7 @@ def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
     if ctx.sparse == "off" or p["filter_offset"] != 0 or (ctx.mve and ctx.sparse == "auto"):
         return None
     enc = encode(ctx.input(1).array()[: int(p["out_depth"])])
-    return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc", w16=ctx.features.dsp) else None
+    return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc", w16=ctx.wide_weights) else None
 
 
 def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> str:
@@ -159,7 +159,7 @@ class FullyConnected(OpHandler):
             return _emit_sparse(ctx, p, enc)
         if kernel != "ek_fully_connected_s8_mve" and (_use_mat(p) or _use_vec(p)):
             w = ctx.input(1).array()[: int(p["out_depth"])]
-            sh16 = w16_shifts(mults, shifts) if ctx.features.dsp and not _use_mat(p) else None
+            sh16 = w16_shifts(mults, shifts) if ctx.wide_weights and not _use_mat(p) else None
             w16 = sh16 is not None
             if not w16:
                 filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
