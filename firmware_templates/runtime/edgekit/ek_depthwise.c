@@ -118,6 +118,20 @@ EK_INLINE int32_t ek_dw_requant(int32_t x, const int32_t *q) {
     : "memory"
 #endif
 
+#if EK_HAVE_DSP && defined(__thumb2__)
+/* Accumulator A requantized in place with its channel's dw_rq words at byte offsets MO (mult), RO (round), SO
+ * (rshift) from %[q]: ek_dw_requant. */
+#define EK_DW_RQ_ASM(A, MO, RO, SO)                         \
+    "ldr %[m], [%[q], #" MO "]\n\t"                        \
+    "ldr %[r], [%[q], #" RO "]\n\t"                        \
+    "ldr %[sh], [%[q], #" SO "]\n\t"                       \
+    "and %[t0], %[" A "], #0x80000000\n\t"                 \
+    "orr %[t0], %[t0], #0x40000000\n\t"                    \
+    "add %[t1], %[r], %[" A "], asr #31\n\t"               \
+    "smlal %[t0], %[t1], %[" A "], %[m]\n\t"               \
+    "asr %[" A "], %[t1], %[sh]\n\t"
+#endif
+
 /* depthwise_pixels for the packed filter ([ch / 4][tap][w0, w2, w1, w3] int16) and the dw_rq table. */
 static EK_NOINLINE void depthwise_pixels16(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                            int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
@@ -127,7 +141,9 @@ static EK_NOINLINE void depthwise_pixels16(const ek_conv_params_t *p, uintptr_t 
     const int32_t out_offset = p->out_offset;
     const uint32_t act_min4 = ((uint32_t)p->act_min & 0xFFu) * 0x01010101u;
     const uint32_t act_max4 = ((uint32_t)p->act_max & 0xFFu) * 0x01010101u;
+    const uint32_t act4[2] = {act_min4, act_max4};
     int32_t c;
+    (void)act4;
     for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
         const ek_u32a_t *fp = (const ek_u32a_t *)filter;
         const int32_t *q = rq;
@@ -152,6 +168,38 @@ static EK_NOINLINE void depthwise_pixels16(const ek_conv_params_t *p, uintptr_t 
                 EK_DW_TAP16(ek_ld32((const int8_t *)(bc + (uintptr_t)offs[t])), fp[0], fp[1]);
             }
 #endif
+#if EK_HAVE_DSP && defined(__thumb2__) && !EK_SINGLE_ROUNDING
+            {
+                /* the same in one asm block (gcc spills around the C version): per channel 3 loads of its rq words,
+                 * ek_dw_requant's 64-bit multiply-accumulate, then offset, SSAT, BFI, SSUB8 / SEL, one store */
+                uint32_t m, r, sh, t0, t1;
+                __asm__ __volatile__(
+                    EK_DW_RQ_ASM("a0", "16", "32", "48") EK_DW_RQ_ASM("a1", "20", "36", "52")
+                    EK_DW_RQ_ASM("a2", "24", "40", "56") EK_DW_RQ_ASM("a3", "28", "44", "60")
+                    "ldr %[t0], %[off]\n\t"
+                    "add %[a0], %[a0], %[t0]\n\t"
+                    "add %[a1], %[a1], %[t0]\n\t"
+                    "add %[a2], %[a2], %[t0]\n\t"
+                    "add %[a3], %[a3], %[t0]\n\t"
+                    "ssat %[a0], #8, %[a0]\n\t"
+                    "ssat %[a1], #8, %[a1]\n\t"
+                    "ssat %[a2], #8, %[a2]\n\t"
+                    "ssat %[a3], #8, %[a3]\n\t"
+                    "bfi %[a0], %[a1], #8, #8\n\t"
+                    "bfi %[a0], %[a2], #16, #8\n\t"
+                    "bfi %[a0], %[a3], #24, #8\n\t"
+                    "ldrd %[t0], %[t1], %[lohi]\n\t"
+                    "ssub8 %[m], %[a0], %[t0]\n\t"
+                    "sel %[a0], %[a0], %[t0]\n\t"
+                    "ssub8 %[m], %[t1], %[a0]\n\t"
+                    "sel %[a0], %[a0], %[t1]\n\t"
+                    "str %[a0], [%[dst]]\n\t"
+                    : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [m] "=&r"(m), [r] "=&r"(r),
+                      [sh] "=&r"(sh), [t0] "=&r"(t0), [t1] "=&r"(t1)
+                    : [q] "r"(q), [dst] "r"(out + c), [off] "m"(out_offset), [lohi] "m"(act4)
+                    : "memory");
+            }
+#else
             {
                 /* the 4 results saturated to int8, packed into one word, clamped lane-wise, one store */
                 const int32_t v0 = ek_ssat8(ek_dw_requant(a0, q + 4) + out_offset);
@@ -160,6 +208,7 @@ static EK_NOINLINE void depthwise_pixels16(const ek_conv_params_t *p, uintptr_t 
                 const int32_t v3 = ek_ssat8(ek_dw_requant(a3, q + 7) + out_offset);
                 ek_st32(out + c, ek_clamp_s8x4(ek_pack_s8x4(v0, v1, v2, v3), act_min4, act_max4));
             }
+#endif
         }
     }
 }
