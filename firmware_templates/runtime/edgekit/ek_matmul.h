@@ -33,8 +33,9 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
                   const int32_t *bias, int8_t *out0, int8_t *out1);
 
 /* ek_matmul_s8 with the filter pre-widened to int16 by the generator (DSP cores: no SXTB16 in the inner loop; 2 rows
- * x 2 columns per step, the two columns' 4 words in one LDM, 24 instructions per 32 MACs) and its requantization
- * words precomputed. filter (int16, 4-byte aligned): rows in pairs, per group of 4 depth values the row-0 values
+ * x 2 columns per step, the two columns' 4 words in one LDM and the two rows' 4 weight words in another, 10
+ * instructions per 16 MACs) and its requantization words precomputed (a zero multiplier may come with any shift: the
+ * generator gives it -2). filter (int16, 4-byte aligned): rows in pairs, per group of 4 depth values the row-0 values
  * [w0, w2, w1, w3] then the row-1 values (the order ek_widen_s8_reordered gives the column); an odd last row plain,
  * its groups reordered the same way. rq: per row pair 8 int32 [bias0, bias1, mult0, mult1, rnd0, rnd1, rs0, rs1],
  * an odd last row [bias, mult, rnd, rs], with rs = -out_shift - 1 (every out_shift <= -2) and rnd = 2^(rs - 1).
