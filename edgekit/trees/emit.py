@@ -55,7 +55,8 @@ def _c_float(v: float, dtype: str) -> str:
 def _table(ctype: str, name: str, values: list[str], per_line: int = 12) -> str:
     values = values or ["0"]
     rows = [", ".join(values[i:i + per_line]) for i in range(0, len(values), per_line)]
-    return f"static const {ctype} {name}[{len(values)}] = {{\n    " + ",\n    ".join(rows) + "\n};\n"
+    return (f"static const {ctype} {name}[{len(values)}] EK_TREES_FLASH = {{\n    " + ",\n    ".join(rows)
+            + "\n};\n")
 
 
 def layout(ens: TreeEnsemble) -> tuple[list[tuple[int, int, int, int, float]], list[int], list[int], np.ndarray]:
@@ -119,7 +120,7 @@ def write_c(ens: TreeEnsemble, out_dir: Path, *, name: str, sha256: str, prefix:
     classifier = ens.is_classifier
     outputs = [("int32_t", 1), ("float", k)] if classifier else [("float", k)]
     out_bytes = [4 * n for _, n in outputs]
-    ram = 4 * ens.n_features + sum(out_bytes)
+    ram = 4 * (ens.n_features + k + 1)  # the buffer struct: features, scores, class
     const = (len(nodes) * (2 + 4 + 2 * cb) + leaf_table.size * (4 if acc == "float" else 8)
              + len(bases) * (4 + cb) + (0 if vector or k == 1 else len(bases) * (1 if col_t == "uint8_t" else 2))
              + k * (8 if acc == "double" else 4) + (k * 4 if ens.average else 0))
@@ -214,10 +215,26 @@ size_t {prefix}_model_arena_used(void);
 
 #include "{prefix}_model.h"
 
+/* The tables go where the linker script puts model weights (.ek_weights, reported by 'edgekit build'), the buffers
+ * where it puts the arena (.ek_arena). */
+#if defined(__GNUC__) && defined(__ELF__)
+#define EK_TREES_FLASH __attribute__((section(".rodata.ek_weights_trees")))
+#define EK_TREES_ARENA __attribute__((section(".bss.ek_arena"), aligned(16)))
+#else
+#define EK_TREES_FLASH
+#define EK_TREES_ARENA
+#endif
+
 {tables}
-static float {prefix}_in[{ens.n_features}] __attribute__((aligned(8)));
-static float {prefix}_out_scores[{k}] __attribute__((aligned(8)));
-{f"static int32_t {prefix}_out_class[1];" if classifier else ""}
+/* the input and output buffers ({ram} B) */
+static struct {{
+    float in[{ens.n_features}];
+    float scores[{k}];
+    int32_t cls[1];
+}} {prefix}_arena EK_TREES_ARENA;
+#define {prefix}_in {prefix}_arena.in
+#define {prefix}_out_scores {prefix}_arena.scores
+#define {prefix}_out_class {prefix}_arena.cls
 static void *const {prefix}_outputs[{len(outputs)}] = {{{", ".join(out_ptrs)}}};
 static const uint32_t {prefix}_output_sizes[{len(outputs)}] = {{{", ".join(f"{b}u" for b in out_bytes)}}};
 

@@ -107,8 +107,8 @@ def load_tree_model(model: Any, *, trust_pickle: bool = False) -> TreeModel:
     """Load a tree model: a file (see the module docstring), a fitted estimator, or a :class:`TreeModel`.
 
     Raises:
-        UsageError: a pickle without ``trust_pickle``.
-        ModelError: an unreadable or corrupt file, or a model edgekit does not compile (the message says why).
+        ModelError: a pickle without ``trust_pickle`` (the file is not usable as given: exit code 1); an
+            unreadable or corrupt file, or a model edgekit does not compile (the message says why).
     """
     if isinstance(model, TreeModel):
         return model
@@ -126,7 +126,7 @@ def load_tree_model(model: Any, *, trust_pickle: bool = False) -> TreeModel:
     kind = _sniff(path)
     if kind == "pickle":
         if not trust_pickle:
-            raise UsageError(f"{where}: refusing to load a pickle: loading it would run code from the file",
+            raise ModelError(f"{where}: refusing to load a pickle: loading it would run code from the file",
                              hint=PICKLE_HINT)
         obj = _unpickle(path)
         ens, kind, src = _from_estimator(obj, where)
