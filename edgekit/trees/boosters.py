@@ -118,16 +118,25 @@ def from_xgboost_json(doc: Any, where: str = "model") -> TreeEnsemble:
         base = np.array([-math.log(float(np.float32(1) / b - np.float32(1))) for b in base], dtype=np.float32)
     trees = []
     info = model.get("tree_info") or [0] * len(model["trees"])
+    if len(info) != len(model["trees"]):
+        raise _bad(where, f"tree_info names {len(info)} trees, the model holds {len(model['trees'])}")
     for t, group in zip(model["trees"], info, strict=True):
+        if not isinstance(t, dict):
+            raise _bad(where, f"tree {len(trees)} is not an object")
         if any(int(s) != 0 for s in t.get("split_type", [])):
             raise _bad(where, "the model has categorical splits; edgekit compiles numeric splits only")
         left = np.asarray(t["left_children"], dtype=np.int64)
         right = np.asarray(t["right_children"], dtype=np.int64)
         cond = np.asarray(t["split_conditions"], dtype=np.float32)
         is_leaf = left < 0
-        trees.append(from_node_arrays(left, right, is_leaf, np.asarray(t["split_indices"], dtype=np.int64),
-                                      lt_threshold_f32(cond), np.asarray(t["default_left"], dtype=bool), cond,
-                                      column=int(group)))
+        try:
+            trees.append(from_node_arrays(left, right, is_leaf, np.asarray(t["split_indices"], dtype=np.int64),
+                                          lt_threshold_f32(cond), np.asarray(t["default_left"], dtype=bool), cond,
+                                          column=int(group)))
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise _bad(where, f"tree {len(trees)} is malformed ({exc})") from None
+        if not 0 <= int(group) < k:
+            raise _bad(where, f"tree {len(trees) - 1} adds to class {group}; the model has {k}")
     classify = objective in _XGB_CLASSIFY and objective != "binary:logitraw"
     if not classify:
         return TreeEnsemble("xgboost", "regression", n_features, k, trees, base, acc_dtype="float32",
@@ -187,7 +196,7 @@ def from_lightgbm_text(text: str, where: str = "model") -> TreeEnsemble:
     for i, b in enumerate(blocks):
         try:
             trees.append(_lgb_tree(b, i % k))
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
             raise _bad(where, f"tree {i} is malformed ({exc})") from None
         if b.get("is_linear", "0") != "0":
             raise _bad(where, "linear trees (linear_tree=true) are not compiled by edgekit")
@@ -216,6 +225,8 @@ def _lgb_tree(b: dict[str, str], column: int) -> Any:
 
     leaf_value = arr("leaf_value", np.float64)
     n_leaves = int(b["num_leaves"])
+    if n_leaves < 1 or len(leaf_value) != n_leaves:
+        raise ValueError(f"num_leaves={n_leaves} but {len(leaf_value)} leaf values")
     if n_leaves == 1:  # a constant tree: one leaf, no split
         return from_node_arrays(np.array([-1]), np.array([-1]), np.array([True]), np.zeros(1), np.zeros(1),
                                 np.zeros(1, bool), leaf_value[:1], column=column)
@@ -224,6 +235,10 @@ def _lgb_tree(b: dict[str, str], column: int) -> Any:
     if (dtype & 1).any():
         raise ValueError("categorical split")
     n_int = len(feat)
+    if n_int != n_leaves - 1 or any(len(a) != n_int for a in (thr, dtype, lc, rc)):
+        raise ValueError(f"{n_leaves} leaves need {n_leaves - 1} splits in every split array")
+    if ((lc >= n_int) | (lc < -n_leaves) | (rc >= n_int) | (rc < -n_leaves)).any():
+        raise ValueError("a child index is out of range")
     # one node table: internal nodes 0..n_int-1, then leaves n_int + j (LightGBM writes leaf j as ~j)
     def child(c: np.ndarray) -> np.ndarray:
         return np.where(c >= 0, c, n_int + ~c)

@@ -194,14 +194,25 @@ def from_node_arrays(left: np.ndarray, right: np.ndarray, is_leaf: np.ndarray, f
                      threshold: np.ndarray, nan_left: np.ndarray, values: np.ndarray, *, column: int = 0,
                      zero_missing: np.ndarray | None = None) -> Tree:
     """A :class:`Tree` from a library's node table (node 0 the root; ``left``/``right`` index the same table;
-    ``values`` one row per node, read at leaves). Internal nodes and leaves are renumbered in pre-order."""
+    ``values`` one row per node, read at leaves). Internal nodes and leaves are renumbered in pre-order.
+
+    Raises:
+        ValueError: the arrays differ in length, or the children do not form a tree (a damaged file).
+    """
+    n_nodes = len(left)
+    arrays = (right, is_leaf, feature, threshold, nan_left, values) + (() if zero_missing is None else (zero_missing,))
+    if n_nodes == 0 or any(len(a) != n_nodes for a in arrays):
+        raise ValueError(f"node arrays of different lengths ({n_nodes} nodes: {[len(a) for a in arrays]})")
     zm = np.zeros(len(left), dtype=bool) if zero_missing is None else zero_missing
     internal: list[int] = []
     leaves: list[int] = []
     ids: dict[int, int] = {}
     stack = [0]
+    total = len(left)
     while stack:  # pre-order: the root, its left subtree, its right subtree
         n = stack.pop()
+        if not 0 <= n < total or n in ids:
+            raise ValueError(f"node {n} is out of range or reached twice (the tree is not a tree)")
         if is_leaf[n]:
             ids[n] = ~len(leaves)
             leaves.append(n)

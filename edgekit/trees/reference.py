@@ -5,7 +5,8 @@ LightGBM), shaped like the device's outputs.
   logistic model, else the argmax of ``predict()``'s probabilities (``multi:softmax``: its class); LightGBM:
   ``argmax([1 - p, p])`` / the argmax of the class probabilities (as ``LGBMClassifier.predict``);
 - scores: ``predict_proba`` (forests), ``decision_function`` (gradient boosting), ``output_margin=True``
-  (XGBoost), ``raw_score=True`` (LightGBM), cast to float32; a regressor's ``predict()`` cast to float32.
+  (XGBoost), ``raw_score=True`` (LightGBM; divided by the trees in rf mode), cast to float32; a regressor's
+  ``predict()`` cast to float32.
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ def reference_outputs(model: TreeModel, X: np.ndarray) -> list[np.ndarray]:
         lgb = _need("lightgbm")
         booster = (model.source if not isinstance(model.source, Path)
                    else lgb.Booster(model_file=str(model.source)))
+        if not ens.is_classifier:  # predict(): raw_score=True does not average a random forest's trees
+            return [np.asarray(booster.predict(X), dtype=np.float32).reshape(n, -1)]
         raw = np.asarray(booster.predict(X, raw_score=True), dtype=np.float64).reshape(n, -1)
-        if not ens.is_classifier:
-            return [raw.astype(np.float32)]
+        if ens.average:  # LightGBM's rf mode: the raw scores are sums; its predictions divide them
+            raw = raw / ens.trees_per_column().astype(np.float64)
         p = np.asarray(booster.predict(X))
         proba = np.vstack((1.0 - p, p)).T if p.ndim == 1 else p
         return [np.argmax(proba, axis=1).astype(np.int32).reshape(n, 1), raw.astype(np.float32)]
