@@ -49,9 +49,10 @@ def test_xgboost_multiclass_generate_build_validate_bench(tools: None, tmp_path:
     res = validate(path, board=BOARD, inputs=rows, project_dir=gen.project_dir)
     assert res.ok and res.inputs == len(rows) and res.byte_exact == len(rows), res.mismatches[:3]
     assert res.top1_agree == len(rows) and "xgboost" in res.reference
-    b = bench(gen.project_dir, runs=3)
+    b = bench(gen.project_dir, runs=3, inputs=X[:1])
     count = b.timing["count"]["median"]
     assert 0 < count < 20_000  # 80 trees of depth <= 3: a few thousand instructions
+    assert b.output["hex"] == np.int32(m.reference(X[:1])[0][0, 0]).tobytes().hex()  # the class of that row
     assert b.memory["flash_bytes"] > t["table_bytes"] and b.memory["arena_used_bytes"] == 4 * 75
 
 

@@ -121,7 +121,7 @@ def write_c(ens: TreeEnsemble, out_dir: Path, *, name: str, sha256: str, prefix:
     outputs = [("int32_t", 1), ("float", k)] if classifier else [("float", k)]
     out_bytes = [4 * n for _, n in outputs]
     ram = 4 * (ens.n_features + k + 1)  # the buffer struct: features, scores, class
-    const = (len(nodes) * (2 + 4 + 2 * cb) + leaf_table.size * (4 if acc == "float" else 8)
+    const = (len(nodes) * (2 + 4 + 2 * cb)
              + len(bases) * (4 + cb) + (0 if vector or k == 1 else len(bases) * (1 if col_t == "uint8_t" else 2))
              + k * (8 if acc == "double" else 4) + (k * 4 if ens.average else 0))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +168,14 @@ size_t {prefix}_model_arena_used(void);
     thr = [_c_float(t, "float") for *_, t in nodes]
     lefts = [str(n[1]) for n in nodes]
     rights = [str(n[2]) for n in nodes]
-    leaves = [_c_float(float(v), acc) for v in leaf_table.reshape(-1)]
+    # double sums over leaf values that are all float32 numbers (0, 1, 0.5 in pure forests...) keep them as float:
+    # the conversion to double is exact, the table half the size
+    flat = leaf_table.reshape(-1)
+    with np.errstate(over="ignore"):
+        exact = bool(np.all(flat.astype(np.float32).astype(np.float64) == flat))
+    leaf_t = "float" if acc == "float" or exact else acc
+    leaves = [_c_float(float(v), leaf_t) for v in flat]
+    const += leaf_table.size * (4 if leaf_t == "float" else 8)
     base = [_c_float(float(v), acc) for v in np.asarray(ens.base, dtype=np.float64)]
     tables = "".join([
         _table("uint16_t", f"{prefix}_node_feature", feats),
@@ -177,19 +184,20 @@ size_t {prefix}_model_arena_used(void);
         _table(child_t, f"{prefix}_node_right", rights, 16),
         _table("uint32_t", f"{prefix}_tree_base", [f"{b}u" for b in bases], 12),
         _table(child_t, f"{prefix}_tree_root", [str(r) for r in roots], 16),
-        _table(acc, f"{prefix}_leaf_value", leaves, 4 if acc == "double" else 6),
+        _table(leaf_t, f"{prefix}_leaf_value", leaves, 4 if leaf_t == "double" else 6),
         _table(acc, f"{prefix}_base", base, 4),
     ])
     if not vector and k > 1:
         tables += _table(col_t, f"{prefix}_tree_column", [str(c) for c in columns], 24)
     if ens.average:
         tables += _table("uint32_t", f"{prefix}_trees_per_column", [f"{n}u" for n in ens.trees_per_column()], 12)
+    cast = "(double)" if leaf_t != acc else ""
     if vector:
-        add = (f"        const {acc} *v = &{prefix}_leaf_value[leaf * {k}u];\n"
-               f"        for (k = 0; k < {k}u; ++k) acc[k] += v[k];")
+        add = (f"        const {leaf_t} *v = &{prefix}_leaf_value[leaf * {k}u];\n"
+               f"        for (k = 0; k < {k}u; ++k) acc[k] += {cast}v[k];")
     else:
         col = f"{prefix}_tree_column[t]" if k > 1 else "0"
-        add = f"        acc[{col}] += {prefix}_leaf_value[leaf];"
+        add = f"        acc[{col}] += {cast}{prefix}_leaf_value[leaf];"
     flush = (f"    for (k = 0; k < {ens.n_features}u; ++k) {{  /* LightGBM reads |x| <= 1e-35 as 0 */\n"
              f"        if ({prefix}_in[k] <= 1e-35f && {prefix}_in[k] >= -1e-35f) {prefix}_in[k] = 0.0f;\n    }}\n"
              if ens.flush_tiny else "")

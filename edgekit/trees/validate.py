@@ -24,10 +24,10 @@ from edgekit.trees.load import TreeModel
 __all__ = ["input_spec", "validate_trees"]
 
 
-def input_spec(model: TreeModel) -> Any:
+def input_spec(n_features: int) -> Any:
     """A stand-in for a .tflite model's input description (one float32 ``[1, n_features]`` input), for
     :func:`edgekit.samples.load_device_inputs`."""
-    t = SimpleNamespace(name="features", shape=[1, model.ensemble.n_features], dtype="float32", quantization=None)
+    t = SimpleNamespace(name="features", shape=[1, n_features], dtype="float32", quantization=None)
     return SimpleNamespace(main=SimpleNamespace(inputs=[0], tensors=[t]))
 
 
@@ -37,7 +37,7 @@ def validate_trees(model: TreeModel, prof: BoardProfile, inputs: Any, *, project
     """See :func:`edgekit.validation.validate` (same arguments, same result type)."""
     from edgekit.samples import load_device_inputs
 
-    samples = load_device_inputs(inputs, input_spec(model), limit=limit)
+    samples = load_device_inputs(inputs, input_spec(model.ensemble.n_features), limit=limit)
     scratch = None
     if project_dir is None and work_dir is None:
         scratch = Path(tempfile.mkdtemp(prefix="edgekit-validate-"))
