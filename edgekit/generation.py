@@ -119,7 +119,8 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
              runtime: str = "auto", *, out_dir: str | os.PathLike[str], name: str | None = None,
              boards_dirs: Iterable[str | os.PathLike[str]] | None = None,
              stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None,
-             sparse: str = "auto", build_system: str | None = None, trust_pickle: bool = False) -> Generated:
+             sparse: str = "auto", build_system: str | None = None, trust_pickle: bool = False,
+             tree_code: str = "table") -> Generated:
     """Generate what runs ``model`` on ``board`` into ``out_dir``: a firmware project or a Linux bundle.
 
     Args:
@@ -138,6 +139,8 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
             where its core drives the board, else the board's SDK; see :mod:`edgekit.codegen.aot_project`).
         trust_pickle: load a pickled (joblib) tree model: loading a pickle runs code from the file, so it is refused
             without this.
+        tree_code: tree models: ``"table"`` (splits as data, one loop; compact) or ``"ifelse"`` (nested ifs; faster,
+            larger).
 
     Raises:
         UsageError: an unknown runtime, an option that does not apply to the runtime asked for, a bad name or
@@ -152,7 +155,9 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     if not isinstance(model, (TFLiteModel, bytes)) and is_tree_model(model):
         return _generate_trees(model, profile, runtime, out_dir=out_dir, name=name, stack_bytes=stack_bytes,
                                arena_margin=arena_margin, sparse=sparse, build_system=build_system,
-                               trust_pickle=trust_pickle)
+                               trust_pickle=trust_pickle, tree_code=tree_code)
+    if tree_code != "table":
+        raise UsageError("--tree-code applies to tree models only", hint="drop --tree-code")
     m = model if isinstance(model, TFLiteModel) else load_model(model)
     choice = choose_runtime(m, profile, runtime, build_system)
     chosen = "" if runtime != "auto" else f" (runtime auto chose {choice.runtime}: {choice.reason})"
@@ -192,7 +197,7 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
 
 def _generate_trees(model: Any, profile: BoardProfile, runtime: str, *, out_dir: str | os.PathLike[str],
                     name: str | None, stack_bytes: int, arena_margin: Any, sparse: str, build_system: str | None,
-                    trust_pickle: bool) -> Generated:
+                    trust_pickle: bool, tree_code: str) -> Generated:
     """A tree model: its ensemble as C on edgekit's runtime (:mod:`edgekit.trees.project`)."""
     from edgekit.trees.load import load_tree_model
     from edgekit.trees.project import generate_trees
@@ -207,7 +212,7 @@ def _generate_trees(model: Any, profile: BoardProfile, runtime: str, *, out_dir:
                          "microcontrollers", hint="on Linux, run the model with its own library")
     tm = load_tree_model(model, trust_pickle=trust_pickle)
     r, facts = generate_trees(tm, profile, out_dir=out_dir, name=name, stack_bytes=stack_bytes,
-                              build_system=build_system)
+                              build_system=build_system, code=tree_code)
     return Generated("firmware", "edgekit", r.project_dir, r.board, r.name, r.model_name, r.model_sha256, r.files,
                      f"edgekit build {r.project_dir}",
                      f"a {facts['family']} {facts['task']} model: compiled to table-driven C on edgekit's runtime",

@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import need_module, need_tool
 
 REPO = Path(__file__).resolve().parents[1]
+IFELSE = ("dt_digits", "rf_cancer_nan", "gb_cancer", "hgb_cancer_nan", "xgb_cancer_nan", "lgb_zero_missing",
+          "et_reg")
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +67,13 @@ def test_every_family_predicts_identically_on_the_host(saved: list, tmp_path: Pa
     families = {m.ensemble.family for m in models}
     assert families == {"sklearn-decision-tree", "sklearn-random-forest", "sklearn-extra-trees",
                         "sklearn-gradient-boosting", "sklearn-hist-gradient-boosting", "xgboost", "lightgbm"}
-    host = build_host(models, tmp_path)  # one executable, ASan + UBSan, -Wall -Wextra -Werror -Wconversion
-    for i, (s, m) in enumerate(zip(saved, models, strict=True)):
+    # one executable, ASan + UBSan, -Wall -Wextra -Werror -Wconversion: every model as tables, and one per family
+    # (NaN and zero-as-missing included) as nested ifs
+    ifelse = [i for i, s in enumerate(saved) if s.name in IFELSE]
+    host = build_host(models + [models[i] for i in ifelse], tmp_path,
+                      codes=["table"] * len(models) + ["ifelse"] * len(ifelse))
+    for i, (s, m) in enumerate(zip(saved + [saved[i] for i in ifelse], models + [models[i] for i in ifelse],
+                                   strict=True)):
         X = np.concatenate([s.X, probe_rows(m, s.X)])
         got, want = host.run(i, X), m.reference(X)
         assert len(got) == len(want) == (2 if m.ensemble.is_classifier else 1), s.name

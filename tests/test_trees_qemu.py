@@ -57,7 +57,8 @@ def test_xgboost_multiclass_generate_build_validate_bench(tools: None, tmp_path:
 
 
 def test_sklearn_pickle_through_the_cli(tools: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A trusted GradientBoosting pickle (float64 sums, binary class rule raw >= 0) via the commands users type."""
+    """A trusted GradientBoosting pickle (float64 sums, binary class rule raw >= 0) via the commands users type, as
+    nested ifs (--tree-code ifelse)."""
     import joblib
     from sklearn.ensemble import GradientBoostingClassifier
 
@@ -69,9 +70,10 @@ def test_sklearn_pickle_through_the_cli(tools: None, tmp_path: Path, capsys: pyt
     joblib.dump(GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(X, y), path)
     np.save(tmp_path / "rows.npy", X[::8])
     proj = tmp_path / "proj"
-    rc, out = cli(["generate", str(path), "--board", BOARD, "-o", str(proj), "--trust-pickle"], capsys)
+    rc, out = cli(["generate", str(path), "--board", BOARD, "-o", str(proj), "--trust-pickle", "--tree-code",
+                   "ifelse"], capsys)
     assert rc == 0, out
-    assert "sklearn-gradient-boosting classification: 20 trees" in out and "(flash)" in out
+    assert "sklearn-gradient-boosting classification: 20 trees" in out and "ifelse code" in out
     rc, out = cli(["build", str(proj)], capsys)
     assert rc == 0, out
     rc, out = cli(["validate", str(path), "--trust-pickle", "--inputs", str(tmp_path / "rows.npy"), "--project",
@@ -80,7 +82,8 @@ def test_sklearn_pickle_through_the_cli(tools: None, tmp_path: Path, capsys: pyt
     r = json.loads(out)
     assert r["ok"] and r["inputs"] == len(X[::8]) and r["reference"].startswith("sklearn predict()")
     manifest = json.loads((proj / "edgekit_project.json").read_text())
-    assert manifest["trees"]["n_trees"] == 20 and manifest["model"]["output0"]["dtype"] == "int32"
+    assert manifest["trees"]["n_trees"] == 20 and manifest["trees"]["code"] == "ifelse"
+    assert manifest["model"]["output0"]["dtype"] == "int32"
 
 
 def test_lightgbm_missing_values_validate_on_qemu(tools: None, tmp_path: Path) -> None:

@@ -91,8 +91,11 @@ class HostTrees:
         return [np.frombuffer(raw, dtype=np.float32).reshape(len(x), k)]
 
 
-def build_host(models: list[TreeModel], work_dir: str | Path, *, sanitize: bool = True) -> HostTrees:
+def build_host(models: list[TreeModel], work_dir: str | Path, *, sanitize: bool = True,
+               codes: list[str] | None = None) -> HostTrees:
     """Emit every model's C (prefix ``m0``, ``m1``, ...) into ``work_dir`` and compile one host executable.
+
+    ``codes``: the code style of each model (:data:`edgekit.trees.emit.CODE_STYLES`; default ``table``).
 
     Raises:
         BuildError: the generated C does not compile cleanly; ToolMissing: no gcc.
@@ -102,7 +105,8 @@ def build_host(models: list[TreeModel], work_dir: str | Path, *, sanitize: bool 
     sources, includes, rows = [], [], []
     for i, m in enumerate(models):
         prefix = f"m{i}"
-        write_c(m.ensemble, work, name=m.name, sha256=m.sha256, prefix=prefix)
+        write_c(m.ensemble, work, name=m.name, sha256=m.sha256, prefix=prefix,
+                code=codes[i] if codes else "table")
         sources.append(str(work / f"{prefix}_model.c"))
         includes.append(f'#include "{prefix}_model.h"')
         rows.append(f"    {{{prefix}_model_invoke, {prefix}_model_input, {prefix}_model_input_bytes, "

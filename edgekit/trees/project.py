@@ -39,9 +39,10 @@ def tree_io(model: TreeModel) -> dict[str, Any]:
 
 def generate_trees(model: TreeModel, board: BoardProfile, *, out_dir: str | os.PathLike[str],
                    name: str | None = None, stack_bytes: int = 8192,
-                   build_system: str | None = None) -> tuple[GenerateResult, dict[str, Any]]:
+                   build_system: str | None = None, code: str = "table") -> tuple[GenerateResult, dict[str, Any]]:
     """Render a firmware project running ``model`` on ``board`` into ``out_dir``; returns the project and the
-    ensemble's facts (``trees`` in the manifest: trees, nodes, depth, table bytes, outputs).
+    ensemble's facts (``trees`` in the manifest: trees, nodes, depth, table bytes, outputs). ``code``: the C style,
+    ``"table"`` or ``"ifelse"`` (:func:`edgekit.trees.emit.write_c`).
 
     Raises:
         UsageError: a board edgekit cannot generate for, a bad name or out_dir.
@@ -53,9 +54,9 @@ def generate_trees(model: TreeModel, board: BoardProfile, *, out_dir: str | os.P
     facts: dict[str, Any] = {}
 
     def sources(_m: Any, model_dir: Path, _sparse: str, _features: CoreFeatures) -> tuple[int, int, str]:
-        res = write_c(model.ensemble, model_dir, name=model.name, sha256=model.sha256)
+        res = write_c(model.ensemble, model_dir, name=model.name, sha256=model.sha256, code=code)
         facts.update(model.ensemble.summary())
-        facts.update({"table_bytes": res.const_bytes, "flash_estimate_bytes": res.flash_estimate,
+        facts.update({"code": code, "table_bytes": res.const_bytes, "flash_estimate_bytes": res.flash_estimate,
                       "distinct_leaves": res.unique_leaves, "child_bytes": res.child_bytes,
                       "io_bytes": res.ram_bytes, "sums_stack_bytes": res.stack_bytes,
                       "outputs": (["class_index int32[1]", f"scores float32[{model.ensemble.n_columns}]"]
