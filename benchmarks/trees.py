@@ -1,7 +1,8 @@
 """Benchmark tree ensembles compiled to C against the digits neural networks on qemu-cortex-m4.
 
-Data: scikit-learn's digits (64 features scaled to [0, 1], the split of edgekit.examples_data). Neural networks: a
-small MLP (64-32-16-10) and the repository's digits CNN, int8 on edgekit's runtime, measured by
+Data: scikit-learn's digits (64 features scaled to [0, 1], the split of edgekit.examples_data), and breast cancer
+(30 tabular features, standardised; 30% held out), where trees usually suit the data. Neural networks: a small MLP
+(64-32-16-10; 30-16-8-2 for breast cancer) and the repository's digits CNN, int8 on edgekit's runtime, measured by
 :func:`edgekit.optimize.measure` (int8 accuracy, flash, RAM, arena, instructions per inference). Trees: XGBoost,
 LightGBM, scikit-learn HistGradientBoosting / GradientBoosting / RandomForest / DecisionTree, each generated, built,
 validated on QEMU against its library (byte-identical class and scores on 100 test rows) and benchmarked on
@@ -55,6 +56,9 @@ def tree_models(xt: np.ndarray, yt: np.ndarray, out: Path) -> dict[str, Path]:
     m = xgb.XGBClassifier(n_estimators=30, max_depth=4, learning_rate=0.3, n_jobs=2, random_state=0).fit(x, yt)
     files["xgboost 30x10 d4"] = out / "xgb.json"
     m.save_model(files["xgboost 30x10 d4"])
+    m = xgb.XGBClassifier(n_estimators=10, max_depth=3, learning_rate=0.5, n_jobs=2, random_state=0).fit(x, yt)
+    files["xgboost 10x10 d3"] = out / "xgb_small.json"
+    m.save_model(files["xgboost 10x10 d3"])
     lm = lgb.LGBMClassifier(n_estimators=30, num_leaves=15, n_jobs=2, verbose=-1, random_state=0).fit(x, yt)
     files["lightgbm 30x10 l15"] = out / "lgb.txt"
     lm.booster_.save_model(str(files["lightgbm 30x10 l15"]))
@@ -67,6 +71,35 @@ def tree_models(xt: np.ndarray, yt: np.ndarray, out: Path) -> dict[str, Path]:
         est.fit(x, yt)
         files[name] = out / (name.replace(" ", "_") + ".joblib")
         joblib.dump(est, files[name])
+    return files
+
+
+def tabular() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Breast cancer (30 tabular features, binary), standardised with the training rows' mean and deviation."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_breast_cancer(return_X_y=True)
+    xt, xv, yt, yv = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+    mu, sd = xt.mean(axis=0), xt.std(axis=0)
+    return (((xt - mu) / sd).astype(np.float32), yt.astype(np.int32), ((xv - mu) / sd).astype(np.float32),
+            yv.astype(np.int32))
+
+
+def tabular_trees(xt: np.ndarray, yt: np.ndarray, out: Path) -> dict[str, Path]:
+    import joblib
+    import lightgbm as lgb
+    import xgboost as xgb
+    from sklearn import ensemble
+
+    files = {"cancer: xgboost 20 d3": out / "c_xgb.json", "cancer: lightgbm 20 l8": out / "c_lgb.txt",
+             "cancer: sklearn gb 20 d3": out / "c_gb.joblib"}
+    xgb.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=2, random_state=0).fit(xt, yt).save_model(
+        files["cancer: xgboost 20 d3"])
+    lgb.LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=2, verbose=-1, random_state=0).fit(
+        xt, yt).booster_.save_model(str(files["cancer: lightgbm 20 l8"]))
+    joblib.dump(ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(xt, yt),
+                files["cancer: sklearn gb 20 d3"])
     return files
 
 
@@ -126,6 +159,15 @@ def mlp() -> Any:
                              L.Dense(16, activation="relu"), L.Dense(10, activation="softmax")], name="digits_mlp")
 
 
+def tab_mlp() -> Any:
+    import keras
+    from keras import layers as L
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((30,)), L.Dense(16, activation="relu"), L.Dense(8, activation="relu"),
+                             L.Dense(2, activation="softmax")], name="cancer_mlp")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5, help="test rows benchmarked per tree model")
@@ -153,6 +195,16 @@ def main() -> int:
                   f"model {r['model_flash_bytes']:>8,}  RAM {r['ram_bytes']:>6,}  "
                   f"instr {r['instructions']['mean']:>10,.0f}  "
                   f"validate {r['validate']['byte_exact']}/{r['validate']['inputs']}", flush=True)
+        ct, cyt, cv, cyv = tabular()
+        for name, path in tabular_trees(ct, cyt, work).items():
+            if wanted and not any(w in name for w in wanted):
+                continue
+            r = {"name": name, "kind": "tree ensemble (edgekit runtime, table C)",
+                 **measure_tree(path, cv[:args.rows], cv[:100], work / name.replace(" ", "_").replace(":", ""), cv,
+                                cyv)}
+            results.append(r)
+            print(f"{name:30s} acc {r.get('accuracy')}  flash {r['flash_bytes']:>8,}  "
+                  f"instr {r['instructions']['mean']:>10,.0f}", flush=True)
         if not args.no_nn:
             from edgekit.examples_data import train_digits_cnn
 
@@ -160,8 +212,13 @@ def main() -> int:
             net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
             net.fit(xt, yt, epochs=30, batch_size=32, verbose=0)
             cnn = train_digits_cnn(xt, yt)
-            for name, model in (("digits MLP 64-32-16-10", net), ("digits CNN (examples_data)", cnn)):
-                r = measure_nn(name, model, xt, xv, yv)
+            tab = tab_mlp()
+            tab.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            tab.fit(ct, cyt, epochs=60, batch_size=32, verbose=0)
+            for name, model, data in (("digits MLP 64-32-16-10", net, (xt, xv, yv)),
+                                      ("digits CNN (examples_data)", cnn, (xt, xv, yv)),
+                                      ("cancer: MLP 30-16-8-2", tab, (ct, cv, cyv))):
+                r = measure_nn(name, model, *data)
                 results.append(r)
                 print(f"{name:30s} acc {r['accuracy']}  flash {r['flash_bytes']}  RAM {r['ram_bytes']}  "
                       f"instr {r['instructions']['mean']}", flush=True)
@@ -184,7 +241,9 @@ def main() -> int:
     out = {"benchmark": "trees", "edgekit_version": __version__,
            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "environment": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-                           "board": BOARD, "data": "scikit-learn digits, 64 features in [0, 1], test split 25%"},
+                           "board": BOARD,
+                           "data": "scikit-learn digits (64 features in [0, 1], test split 25%); breast cancer (30 "
+                                   "standardised features, test split 30%)"},
            "seconds": round(time.perf_counter() - t0, 1), "results": results,
            "public_models": public}
     if not args.only:
