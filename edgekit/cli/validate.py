@@ -44,7 +44,7 @@ def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_
     with place_or_none(labgrid_place, coordinator, port=port, boards_dirs=boards_dirs) as place:
         if place is not None:
             res = place.validate(model, project_dir=project_dir, board=board, inputs=inputs, limit=limit,
-                                 layout=layout)
+                                 layout=layout, trust_pickle=trust_pickle)
         else:
             res = validate(model, board=board or "qemu-cortex-m4", inputs=inputs, project_dir=project_dir,
                            work_dir=work_dir, port=port, limit=limit, boards_dirs=boards_dirs, layout=layout,
