@@ -6,7 +6,8 @@ Data: scikit-learn's digits (64 features scaled to [0, 1], the split of edgekit.
 :func:`edgekit.optimize.measure` (int8 accuracy, flash, RAM, arena, instructions per inference). Trees: XGBoost,
 LightGBM, scikit-learn HistGradientBoosting / GradientBoosting / RandomForest / DecisionTree, each generated, built,
 validated on QEMU against its library (byte-identical class and scores on 100 test rows) and benchmarked on
-``--rows`` test rows (a tree's instructions depend on the path a row takes: min / mean / max). Accuracy is the
+``--rows`` test rows (a tree's instructions depend on the path a row takes: min / mean / max); the small ones also
+as nested ifs (``--tree-code ifelse``). Accuracy is the
 library's on the test set (the device's is identical: see the validation figures).
 
 With ``--public DIR``, every LightGBM/XGBoost model file in DIR (third-party files, for a local check; never
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "trees.json"
 BOARD = "qemu-cortex-m4"
+IFELSE_MAX_SPLITS = 1000  # digits ensembles this small are also measured as nested ifs (--tree-code ifelse)
 
 
 def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -104,18 +106,18 @@ def tabular_trees(xt: np.ndarray, yt: np.ndarray, out: Path) -> dict[str, Path]:
 
 
 def measure_tree(path: Path, rows: np.ndarray, val_rows: np.ndarray, work: Path, x_test: np.ndarray | None = None,
-                 y_test: np.ndarray | None = None) -> dict[str, Any]:
-    """Generate, build, validate and bench one tree model on the board."""
+                 y_test: np.ndarray | None = None, code: str = "table") -> dict[str, Any]:
+    """Generate (``code``: table or ifelse), build, validate and bench one tree model on the board."""
     from edgekit import bench, build, generate, validate
     from edgekit.trees import load_tree_model
 
     m = load_tree_model(path, trust_pickle=path.suffix == ".joblib")
-    out: dict[str, Any] = {"file": path.name, **m.ensemble.summary()}
+    out: dict[str, Any] = {"file": path.name, "code": code, **m.ensemble.summary()}
     out.pop("classes", None)
     if x_test is not None and y_test is not None and m.ensemble.is_classifier:
         cls = m.reference(x_test)[0][:, 0]
         out["accuracy"] = round(float(np.mean(np.asarray(m.ensemble.classes)[cls] == y_test)), 4)
-    gen = generate(m, BOARD, out_dir=work / "proj", name="trees")
+    gen = generate(m, BOARD, out_dir=work / "proj", name="trees", tree_code=code)
     built = build(gen.project_dir)
     val = validate(m, board=BOARD, inputs=val_rows, project_dir=gen.project_dir)
     counts, cycles = [], []
@@ -191,6 +193,10 @@ def main() -> int:
             r = {"name": name, "kind": "tree ensemble (edgekit runtime, table C)",
                  **measure_tree(path, flat_v[:args.rows], flat_v[:100], work / name.replace(" ", "_"), flat_v, yv)}
             results.append(r)
+            if r["internal_nodes"] <= IFELSE_MAX_SPLITS:
+                results.append({"name": f"{name} [ifelse]", "kind": "tree ensemble (edgekit runtime, nested-if C)",
+                                **measure_tree(path, flat_v[:args.rows], flat_v[:100], work / "ifelse", flat_v, yv,
+                                               code="ifelse")})
             print(f"{name:30s} acc {r.get('accuracy')}  flash {r['flash_bytes']:>8,}  "
                   f"model {r['model_flash_bytes']:>8,}  RAM {r['ram_bytes']:>6,}  "
                   f"instr {r['instructions']['mean']:>10,.0f}  "
@@ -203,6 +209,8 @@ def main() -> int:
                  **measure_tree(path, cv[:args.rows], cv[:100], work / name.replace(" ", "_").replace(":", ""), cv,
                                 cyv)}
             results.append(r)
+            results.append({"name": f"{name} [ifelse]", "kind": "tree ensemble (edgekit runtime, nested-if C)",
+                            **measure_tree(path, cv[:args.rows], cv[:100], work / "ifelse", cv, cyv, code="ifelse")})
             print(f"{name:30s} acc {r.get('accuracy')}  flash {r['flash_bytes']:>8,}  "
                   f"instr {r['instructions']['mean']:>10,.0f}", flush=True)
         if not args.no_nn:
