@@ -215,6 +215,7 @@ def _generate_trees(model: Any, profile: BoardProfile, runtime: str, *, out_dir:
                               build_system=build_system, code=tree_code)
     return Generated("firmware", "edgekit", r.project_dir, r.board, r.name, r.model_name, r.model_sha256, r.files,
                      f"edgekit build {r.project_dir}",
-                     f"a {facts['family']} {facts['task']} model: compiled to table-driven C on edgekit's runtime",
+                     f"tree model ({facts['family']} {facts['task']}): compiled to "
+                     f"{'table-driven' if tree_code == 'table' else 'nested-if'} C on edgekit's runtime",
                      {"arena_bytes": r.arena_bytes, "weights_bytes": r.weights_bytes, "input_bytes": r.input_bytes,
                       "stack_bytes": r.stack_bytes, "build_system": r.build_system, "elf": r.elf, "trees": facts})

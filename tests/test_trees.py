@@ -191,3 +191,16 @@ def test_help_imports_no_tree_library() -> None:
             "print(sorted(m for m in ('xgboost', 'lightgbm', 'sklearn', 'joblib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_options_that_do_not_apply_are_usage_errors(saved: list, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(_by_name(saved, "xgb_reg").path)
+    rc, out = cli(["generate", path, "--runtime", "tflm", "-o", str(tmp_path / "p")], capsys)
+    assert rc == 2 and "edgekit's runtime only" in out
+    rc, out = cli(["generate", path, "--board", "rpi4", "-o", str(tmp_path / "p")], capsys)
+    assert rc == 2 and "microcontrollers" in out
+    fake = tmp_path / "m.tflite"
+    fake.write_bytes(b"\x00" * 64)
+    rc, out = cli(["generate", str(fake), "--tree-code", "ifelse", "-o", str(tmp_path / "q")], capsys)
+    assert rc == 2 and "--tree-code applies to tree models only" in out
