@@ -5,6 +5,7 @@ trusted; corrupt and unsupported files are refused clearly; ``inspect`` reports 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from tests.conftest import need_module, need_tool
 
 REPO = Path(__file__).resolve().parents[1]
+N_DAMAGED = int(os.environ.get("EDGEKIT_TREES_DAMAGED", "150"))  # damaged files per run (3,000 checked locally)
 IFELSE = ("dt_digits", "rf_cancer_nan", "gb_cancer", "hgb_cancer_nan", "xgb_cancer_nan", "lgb_zero_missing",
           "et_reg")
 
@@ -204,3 +206,38 @@ def test_options_that_do_not_apply_are_usage_errors(saved: list, tmp_path: Path,
     fake.write_bytes(b"\x00" * 64)
     rc, out = cli(["generate", str(fake), "--tree-code", "ifelse", "-o", str(tmp_path / "q")], capsys)
     assert rc == 2 and "--tree-code applies to tree models only" in out
+
+
+def test_damaged_native_files_load_or_fail_with_a_model_error(saved: list, tmp_path: Path) -> None:
+    """Random edits of LightGBM text and XGBoost JSON (numbers, child indices, truncation): the loader and the C
+    emitter either accept the file or raise ModelError; never another exception, never a hang."""
+    import random
+
+    from edgekit.errors import ModelError
+    from edgekit.trees import load_tree_model
+    from edgekit.trees.emit import write_c
+
+    rng = random.Random(0)
+    sources = [_by_name(saved, "lgb_cancer_nan").path.read_text(), _by_name(saved, "xgb_reg").path.read_text()]
+    tokens = ["-1", "0", "1", "7", "-7", "99999", "nan", "1e400", "", "x", "-2147483648", "3.5"]
+    accepted = refused = 0
+    for k in range(N_DAMAGED):
+        text = sources[k % 2]
+        for _ in range(rng.randint(1, 4)):
+            spots = [i for i, c in enumerate(text) if c.isdigit()]
+            i = rng.choice(spots)
+            j = i
+            while j < len(text) and (text[j].isdigit() or text[j] in ".e-"):
+                j += 1
+            text = text[:i] + rng.choice(tokens) + text[j:]
+        if rng.random() < 0.1:
+            text = text[: rng.randint(0, len(text))]
+        path = tmp_path / (f"m{k}.txt" if k % 2 == 0 else f"m{k}.json")
+        path.write_text(text)
+        try:
+            m = load_tree_model(path)
+            write_c(m.ensemble, tmp_path / f"c{k}", name="m", sha256="0" * 64)
+            accepted += 1
+        except ModelError:
+            refused += 1
+    assert accepted + refused == N_DAMAGED and refused > 0

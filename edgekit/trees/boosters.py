@@ -89,8 +89,23 @@ def _f32_threshold(rule: Any) -> float:
     return float(key(a))
 
 
+_DAMAGE = (KeyError, ValueError, TypeError, IndexError, OverflowError, AttributeError, ZeroDivisionError)
+MAX_COLUMNS = 1024  # classes / trees per iteration the generated C sums on its stack
+
+
 def from_xgboost_json(doc: Any, where: str = "model") -> TreeEnsemble:
-    """The ensemble of an XGBoost model in its JSON form (``Booster.save_model('m.json')``)."""
+    """The ensemble of an XGBoost model in its JSON form (``Booster.save_model('m.json')``).
+
+    Raises:
+        ModelError: not an XGBoost model, a damaged one, or one edgekit does not compile (the message says why).
+    """
+    try:
+        return _from_xgboost_json(doc, where)
+    except _DAMAGE as exc:
+        raise _bad(where, f"a damaged XGBoost model ({type(exc).__name__}: {str(exc)[:160]})") from None
+
+
+def _from_xgboost_json(doc: Any, where: str) -> TreeEnsemble:
     try:
         learner = doc["learner"]
         booster = learner["gradient_booster"]
@@ -110,6 +125,8 @@ def from_xgboost_json(doc: Any, where: str = "model") -> TreeEnsemble:
         raise _bad(where, f"objective '{objective}' predicts through a transformation edgekit does not compile",
                    hint=f"supported: {', '.join(sorted(set(_XGB_CLASSIFY + _XGB_IDENTITY)))}")
     k = max(n_class, 1)
+    if k > MAX_COLUMNS:
+        raise _bad(where, f"num_class={n_class}: edgekit compiles up to {MAX_COLUMNS} classes")
     base = np.asarray(_floats(param.get("base_score", "0.5")), dtype=np.float32)
     if base.size == 1 and k > 1:
         base = np.repeat(base, k)
@@ -133,7 +150,7 @@ def from_xgboost_json(doc: Any, where: str = "model") -> TreeEnsemble:
             trees.append(from_node_arrays(left, right, is_leaf, np.asarray(t["split_indices"], dtype=np.int64),
                                           lt_threshold_f32(cond), np.asarray(t["default_left"], dtype=bool), cond,
                                           column=int(group)))
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
+        except _DAMAGE as exc:
             raise _bad(where, f"tree {len(trees)} is malformed ({exc})") from None
         if not 0 <= int(group) < k:
             raise _bad(where, f"tree {len(trees) - 1} adds to class {group}; the model has {k}")
@@ -183,7 +200,18 @@ def _lgb_binary_threshold(sigmoid: float) -> float:
 
 
 def from_lightgbm_text(text: str, where: str = "model") -> TreeEnsemble:
-    """The ensemble of a LightGBM text model (``Booster.save_model('m.txt')``)."""
+    """The ensemble of a LightGBM text model (``Booster.save_model('m.txt')``).
+
+    Raises:
+        ModelError: not a LightGBM model, a damaged one, or one edgekit does not compile (the message says why).
+    """
+    try:
+        return _from_lightgbm_text(text, where)
+    except _DAMAGE as exc:
+        raise _bad(where, f"a damaged LightGBM model ({type(exc).__name__}: {str(exc)[:160]})") from None
+
+
+def _from_lightgbm_text(text: str, where: str) -> TreeEnsemble:
     head, blocks = _lgb_blocks(text, where)
     try:
         n_features = int(head["max_feature_idx"]) + 1
@@ -192,11 +220,13 @@ def from_lightgbm_text(text: str, where: str = "model") -> TreeEnsemble:
     except (KeyError, ValueError):
         raise _bad(where, "the LightGBM header lacks max_feature_idx / num_tree_per_iteration") from None
     name = objective[0] if objective else "regression"
+    if not 1 <= k <= MAX_COLUMNS:
+        raise _bad(where, f"num_tree_per_iteration={k}: edgekit compiles 1..{MAX_COLUMNS}")
     trees = []
     for i, b in enumerate(blocks):
         try:
             trees.append(_lgb_tree(b, i % k))
-        except (KeyError, ValueError, IndexError, TypeError) as exc:
+        except _DAMAGE as exc:
             raise _bad(where, f"tree {i} is malformed ({exc})") from None
         if b.get("is_linear", "0") != "0":
             raise _bad(where, "linear trees (linear_tree=true) are not compiled by edgekit")
