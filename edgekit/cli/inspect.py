@@ -90,6 +90,8 @@ def _trees(ctx: click.Context, model: str, board_id: str | None, as_json: bool, 
     if r.fit:
         t.add_row("fit", f"{'fits' if r.fit['fits'] else 'does not fit'} {r.fit['board']} "
                          f"({100 * (r.fit['flash_share'] or 0):.1f}% of its flash)")
+    if r.notes:
+        t.add_row("notes", "\n".join(r.notes))
     Console(width=None if sys.stdout.isatty() else 160).print(t)
 
 

@@ -51,4 +51,5 @@ def inspect_trees(model: TreeModel, board: BoardProfile | None = None) -> TreeRe
                "flash_share": round(res.flash_estimate / flash, 4) if flash else None}
     return TreeReport(str(model.path) if model.path else None, model.sha256, model.ensemble.summary(),
                       res.const_bytes, res.flash_estimate, res.ram_bytes, res.stack_bytes, res.unique_leaves, fit,
-                      ["flash: the tables plus ~600 B of code; the firmware core adds its own (~9 KB)"])
+                      [*model.ensemble.notes,
+                       "flash: the tables plus ~600 B of code; the firmware core adds its own (~8 KB)"])

@@ -81,8 +81,14 @@ def from_sklearn(model: Any, where: str = "model") -> TreeEnsemble:
     if classifier:
         k = len(classes)
         trees = [_sk_tree(e, _leaf_proba(e, k), column=-1) for e in estimators]
-        return TreeEnsemble(family, task, int(n_features), k, trees, np.zeros(k), average=len(trees) > 1,
-                            classes=classes, scores="proba")
+        ens = TreeEnsemble(family, task, int(n_features), k, trees, np.zeros(k), average=len(trees) > 1,
+                           classes=classes, scores="proba")
+        if family == "sklearn-decision-tree":  # its predict() takes the argmax of the leaf values, not normalised
+            raw = model.tree_.value[:, 0, :k]
+            if (np.argmax(raw, axis=1) != np.argmax(_leaf_proba(model, k), axis=1)).any():
+                ens.notes.append("a leaf's class fractions tie only after normalisation: the device's class (the "
+                                 "first maximal probability) can differ from predict() there")
+        return ens
     trees = [_sk_tree(e, e.tree_.value[:, 0, 0]) for e in estimators]
     return TreeEnsemble(family, task, int(n_features), 1, trees, np.zeros(1), average=len(trees) > 1,
                         class_rule="none", scores="value")
