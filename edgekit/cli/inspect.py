@@ -84,7 +84,7 @@ def _trees(ctx: click.Context, model: str, board_id: str | None, as_json: bool, 
                            f"({r.distinct_leaves:,} distinct), max depth {s['max_depth']}"),
                  ("arithmetic", f"sums in {s['accumulator']}"
                                 + (f", class rule {s['class_rule']}" if s["class_rule"] else "")),
-                 ("flash", f"{r.table_bytes:,} B of tables, ~{r.flash_estimate_bytes:,} B with the walk"),
+                 ("flash", f"{r.table_bytes:,} B of tables, ~{r.flash_estimate_bytes:,} B with the code"),
                  ("RAM", f"{r.ram_bytes:,} B of buffers + {r.stack_bytes:,} B of sums on the stack")):
         t.add_row(k, v)
     if r.fit:

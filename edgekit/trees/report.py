@@ -52,4 +52,5 @@ def inspect_trees(model: TreeModel, board: BoardProfile | None = None) -> TreeRe
     return TreeReport(str(model.path) if model.path else None, model.sha256, model.ensemble.summary(),
                       res.const_bytes, res.flash_estimate, res.ram_bytes, res.stack_bytes, res.unique_leaves, fit,
                       [*model.ensemble.notes,
-                       "flash: the tables plus ~600 B of code; the firmware core adds its own (~8 KB)"])
+                       "flash estimate: the tables, ~450 B of code and, for double sums, ~3 KB of soft-float "
+                       "double routines (Cortex-M4F); the firmware core adds its own (~8 KB)"])
