@@ -233,7 +233,7 @@ def bench(target: str | os.PathLike[str], *, board: str | BoardProfile | None = 
         if inputs is None:
             sample = random_inputs(info.input_bytes)
         else:
-            model = _load_model(tgt.model_path)
+            model = _load_model(tgt.model_path, tgt.project)
             sample = load_device_inputs(inputs, model, input_bytes=info.input_bytes, limit=1)
         payload = sample.payload(0)
         if len(payload) != sum(info.input_bytes):
@@ -400,7 +400,12 @@ def _measured_energy(prof: BoardProfile, timing: dict[str, Any], captures: list[
     }
 
 
-def _load_model(path: Path | None) -> Any:
+def _load_model(path: Path | None, project: Any = None) -> Any:
+    trees = project.extra.get("trees") if project is not None else None
+    if trees:  # a tree model's project: float32 features in (no need to load, or trust, the model file)
+        from edgekit.trees.validate import input_spec
+
+        return input_spec(int(trees["n_features"]))
     if path is None:
         return None
     from edgekit.tflite_model import load_model

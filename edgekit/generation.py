@@ -119,11 +119,14 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
              runtime: str = "auto", *, out_dir: str | os.PathLike[str], name: str | None = None,
              boards_dirs: Iterable[str | os.PathLike[str]] | None = None,
              stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None,
-             sparse: str = "auto", build_system: str | None = None) -> Generated:
+             sparse: str = "auto", build_system: str | None = None, trust_pickle: bool = False,
+             tree_code: str = "table") -> Generated:
     """Generate what runs ``model`` on ``board`` into ``out_dir``: a firmware project or a Linux bundle.
 
     Args:
-        model: a .tflite path, its bytes, or a loaded :class:`~edgekit.tflite_model.TFLiteModel`.
+        model: a .tflite path, its bytes, or a loaded :class:`~edgekit.tflite_model.TFLiteModel`; or a tree model
+            (:mod:`edgekit.trees`: a scikit-learn pickle, an XGBoost .json/.ubj, a LightGBM text model, or a
+            loaded :class:`~edgekit.trees.TreeModel`), which becomes table-driven C on edgekit's runtime.
         board: a board id or profile.
         runtime: ``"auto"`` (see :func:`choose_runtime`), ``"edgekit"`` (AOT C) or ``"tflm"``.
         out_dir: replaced if it holds an earlier edgekit project, refused if it holds anything else.
@@ -134,6 +137,10 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         sparse: edgekit's runtime: sparse weights where faster (``"auto"``), ``"off"`` or ``"force"``.
         build_system: edgekit's runtime: the project's build system (default: edgekit's bare-metal CMake firmware
             where its core drives the board, else the board's SDK; see :mod:`edgekit.codegen.aot_project`).
+        trust_pickle: load a pickled (joblib) tree model: loading a pickle runs code from the file, so it is refused
+            without this.
+        tree_code: tree models: ``"table"`` (splits as data, one loop; compact) or ``"ifelse"`` (nested ifs; faster,
+            larger).
 
     Raises:
         UsageError: an unknown runtime, an option that does not apply to the runtime asked for, a bad name or
@@ -142,8 +149,15 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     """
     from edgekit.boards import load_board
     from edgekit.tflite_model import TFLiteModel, load_model
+    from edgekit.trees.load import is_tree_model
 
     profile = load_board(board, boards_dirs)
+    if not isinstance(model, (TFLiteModel, bytes)) and is_tree_model(model):
+        return _generate_trees(model, profile, runtime, out_dir=out_dir, name=name, stack_bytes=stack_bytes,
+                               arena_margin=arena_margin, sparse=sparse, build_system=build_system,
+                               trust_pickle=trust_pickle, tree_code=tree_code)
+    if tree_code != "table":
+        raise UsageError("--tree-code applies to tree models only", hint="drop --tree-code")
     m = model if isinstance(model, TFLiteModel) else load_model(model)
     choice = choose_runtime(m, profile, runtime, build_system)
     chosen = "" if runtime != "auto" else f" (runtime auto chose {choice.runtime}: {choice.reason})"
@@ -179,3 +193,29 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
                      f"edgekit build {r.project_dir}", choice.reason,
                      {"arena_bytes": r.arena_bytes, "weights_bytes": r.weights_bytes, "input_bytes": r.input_bytes,
                       "stack_bytes": r.stack_bytes, "build_system": r.build_system, "elf": r.elf})
+
+
+def _generate_trees(model: Any, profile: BoardProfile, runtime: str, *, out_dir: str | os.PathLike[str],
+                    name: str | None, stack_bytes: int, arena_margin: Any, sparse: str, build_system: str | None,
+                    trust_pickle: bool, tree_code: str) -> Generated:
+    """A tree model: its ensemble as C on edgekit's runtime (:mod:`edgekit.trees.project`)."""
+    from edgekit.trees.load import load_tree_model
+    from edgekit.trees.project import generate_trees
+
+    if runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime '{runtime}' (choices: {', '.join(RUNTIMES)})")
+    if runtime == "tflm" or arena_margin is not None or sparse != "auto":
+        raise UsageError("a tree model runs on edgekit's runtime only (--runtime tflm, --arena-margin and --sparse "
+                         "do not apply)", hint="drop those options")
+    if profile.kind != "mcu":
+        raise UsageError(f"board '{profile.id}' is a {profile.kind}: edgekit compiles tree models for "
+                         "microcontrollers", hint="on Linux, run the model with its own library")
+    tm = load_tree_model(model, trust_pickle=trust_pickle)
+    r, facts = generate_trees(tm, profile, out_dir=out_dir, name=name, stack_bytes=stack_bytes,
+                              build_system=build_system, code=tree_code)
+    return Generated("firmware", "edgekit", r.project_dir, r.board, r.name, r.model_name, r.model_sha256, r.files,
+                     f"edgekit build {r.project_dir}",
+                     f"tree model ({facts['family']} {facts['task']}): compiled to "
+                     f"{'table-driven' if tree_code == 'table' else 'nested-if'} C on edgekit's runtime",
+                     {"arena_bytes": r.arena_bytes, "weights_bytes": r.weights_bytes, "input_bytes": r.input_bytes,
+                      "stack_bytes": r.stack_bytes, "build_system": r.build_system, "elf": r.elf, "trees": facts})

@@ -55,6 +55,7 @@ class ValidationResult:
     input_note: str = ""
     project_dir: str | None = None
     transport: dict[str, Any] = field(default_factory=dict)
+    reference: str = "TFLM host interpreter (tflite-micro)"
 
     @property
     def ok(self) -> bool:
@@ -66,17 +67,22 @@ class ValidationResult:
                 "top1_agree": self.top1_agree, "mismatch_count": self.mismatch_count,
                 "mismatches": [m.to_dict() for m in self.mismatches], "input_source": self.input_source,
                 "input_note": self.input_note, "project_dir": self.project_dir, "transport": self.transport,
-                "reference": "TFLM host interpreter (tflite-micro)"}
+                "reference": self.reference}
 
 
 def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile = DEFAULT_BOARD, inputs: Any,
              project_dir: str | os.PathLike[str] | None = None, work_dir: str | os.PathLike[str] | None = None,
              port: str | None = None, limit: int | None = None, boards_dirs: list[str] | None = None,
-             timeout: float = 10.0, infer_timeout: float = 300.0, layout: str | None = None) -> ValidationResult:
+             timeout: float = 10.0, infer_timeout: float = 300.0, layout: str | None = None,
+             trust_pickle: bool = False) -> ValidationResult:
     """Compare the device's outputs with the TFLM host interpreter's on ``inputs``.
 
+    A tree model (:mod:`edgekit.trees`) is compared with its own library's predictions instead
+    (:func:`edgekit.trees.validate.validate_trees`): class index and scores, byte for byte.
+
     Args:
-        model: the int8 .tflite model (path or bytes).
+        model: the int8 .tflite model (path or bytes), or a tree model (file or :class:`~edgekit.trees.TreeModel`;
+            a pickle needs ``trust_pickle``).
         board: board id or profile.
         inputs: samples (see :mod:`edgekit.samples`): ``.npy`` N x input shape, int8 or float32 (quantized with
             the input tensor's scale and zero point; ``input_note`` says so), ``.npz``, ``.bin``, arrays.
@@ -94,9 +100,17 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
     from edgekit.frontends.layout import apply_layout
     from edgekit.samples import load_device_inputs
     from edgekit.tflite_model import load_model
+    from edgekit.trees.load import is_tree_model
 
-    parsed = load_model(model)
     prof = load_board(board, boards_dirs)
+    if not isinstance(model, bytes) and is_tree_model(model):
+        from edgekit.trees.load import load_tree_model
+        from edgekit.trees.validate import validate_trees
+
+        return validate_trees(load_tree_model(model, trust_pickle=trust_pickle), prof, inputs,
+                              project_dir=project_dir, work_dir=work_dir, port=port, limit=limit,
+                              boards_dirs=boards_dirs, timeout=timeout, infer_timeout=infer_timeout)
+    parsed = load_model(model)
     samples = load_device_inputs(apply_layout(inputs, layout), parsed, limit=limit)
     scratch = None  # a temporary project: removed after a successful run, kept (with its logs) after a failure
     if project_dir is None and work_dir is None:

@@ -30,16 +30,27 @@ from edgekit.generation import RUNTIMES
 @click.option("--build-system", "build_system", default=None, metavar="NAME",
               help="edgekit runtime: the project's build system (default: edgekit's bare-metal CMake project where "
                    "its firmware core drives the board, else the board's own SDK; e.g. zephyr for nrf52840dk).")
+@click.option("--trust-pickle", is_flag=True,
+              help="Tree models: load a pickled (joblib/.pkl) scikit-learn model. Loading a pickle runs code from "
+                   "the file: only for files you made or trust.")
+@click.option("--tree-code", type=click.Choice(["table", "ifelse"]), default="table", show_default=True,
+              help="Tree models: the splits as tables walked by one loop (compact), or as nested ifs (fewer "
+                   "instructions, more flash).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, name: str | None, stack_kb: int,
-        arena_margin: str | None, sparse: str, build_system: str | None, as_json: bool) -> None:
-    """Generate a firmware project for MODEL (.tflite) on a board; build it with 'edgekit build DIR'."""
+        arena_margin: str | None, sparse: str, build_system: str | None, trust_pickle: bool, tree_code: str,
+        as_json: bool) -> None:
+    """Generate a firmware project for MODEL on a board; build it with 'edgekit build DIR'.
+
+    MODEL: an int8 .tflite; or a tree model (scikit-learn DecisionTree/RandomForest/ExtraTrees/GradientBoosting/
+    HistGradientBoosting pickled with joblib, with --trust-pickle; XGBoost .json/.ubj; LightGBM text model).
+    """
     from edgekit.generation import generate
 
     res = generate(model, board, runtime, out_dir=out_dir, name=name, arena_margin=arena_margin,
                    boards_dirs=(ctx.obj or {}).get("boards_dirs"), stack_bytes=stack_kb * 1024,
-                   sparse=sparse, build_system=build_system)
+                   sparse=sparse, build_system=build_system, trust_pickle=trust_pickle, tree_code=tree_code)
     if as_json:
         echo_json(res.to_dict())
         return
@@ -49,7 +60,13 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
     if runtime == "auto" and res.kind == "firmware":
         click.echo(f"  runtime {res.runtime}: {res.reason}")
     s = res.summary
-    if res.runtime == "edgekit":
+    if "trees" in s:
+        t = s["trees"]
+        click.echo(f"  {t['family']} {t['task']}: {t['n_trees']} trees, {t['internal_nodes']:,} splits, "
+                   f"{t['leaves']:,} leaves, depth {t['max_depth']}; {t['code']} code, "
+                   f"tables {t['table_bytes']:,} B (flash), "
+                   f"buffers {s['arena_bytes']:,} B (RAM); outputs {', '.join(t['outputs'])}")
+    elif res.runtime == "edgekit":
         stack = f"{s['stack_bytes']:,} B" if s["build_system"] == "cmake" else "the SDK's"
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (exact), weights "
                    f"{s['weights_bytes']:,} B, input {s['input_bytes']:,} B, stack {stack}")

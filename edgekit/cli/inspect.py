@@ -16,12 +16,21 @@ from edgekit.cli import echo_json
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-arena", is_flag=True, help="Do not run the TFLM host interpreter to measure the arena.")
 @click.option("--layers/--no-layers", default=True, show_default=True, help="Show the per-layer table.")
+@click.option("--trust-pickle", is_flag=True,
+              help="Tree models: load a pickled scikit-learn model (loading a pickle runs code from the file).")
 @click.pass_context
-def cmd(ctx: click.Context, model: str, board_id: str | None, as_json: bool, no_arena: bool, layers: bool) -> None:
+def cmd(ctx: click.Context, model: str, board_id: str | None, as_json: bool, no_arena: bool, layers: bool,
+        trust_pickle: bool) -> None:
     """Ops, tensors, parameters, MACs, TFLM arena, flash estimate and board fit of a .tflite MODEL.
 
     For an .onnx or .pt2 MODEL: its parameters, MACs and which ops conversion maps (and which it refuses).
+    For a tree model (scikit-learn pickle, XGBoost .json/.ubj, LightGBM text): trees, nodes, depth, flash and RAM.
     """
+    from edgekit.trees.load import is_tree_model
+
+    if is_tree_model(model):
+        _trees(ctx, model, board_id, as_json, trust_pickle)
+        return
     if model.lower().endswith((".onnx", ".pt2")):
         from rich.console import Console
 
@@ -45,6 +54,45 @@ def cmd(ctx: click.Context, model: str, board_id: str | None, as_json: bool, no_
         echo_json(report.to_dict())
         return
     _print(report, layers)
+
+
+def _trees(ctx: click.Context, model: str, board_id: str | None, as_json: bool, trust_pickle: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from edgekit.trees.load import load_tree_model
+    from edgekit.trees.report import inspect_trees
+
+    board = None
+    if board_id:
+        from edgekit.boards import load_board
+
+        board = load_board(board_id, list((ctx.obj or {}).get("boards_dirs", [])))
+    r = inspect_trees(load_tree_model(model, trust_pickle=trust_pickle), board)
+    if as_json:
+        echo_json(r.to_dict())
+        return
+    s = r.summary
+    t = Table(title=f"{r.path or 'model'}", show_header=False)
+    t.add_column("field", style="bold", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    outs = f"class of {len(s['classes'])} + {s['n_columns']} score column(s)" if s["task"] == "classification" \
+        else f"{s['n_columns']} value(s)"
+    for k, v in (("model", f"{s['family']} {s['task']}, sha256 {r.sha256[:16]}…"),
+                 ("inputs / outputs", f"float32[{s['n_features']}] -> {outs}"),
+                 ("trees", f"{s['n_trees']:,} trees, {s['internal_nodes']:,} splits, {s['leaves']:,} leaves "
+                           f"({r.distinct_leaves:,} distinct), max depth {s['max_depth']}"),
+                 ("arithmetic", f"sums in {s['accumulator']}"
+                                + (f", class rule {s['class_rule']}" if s["class_rule"] else "")),
+                 ("flash", f"{r.table_bytes:,} B of tables, ~{r.flash_estimate_bytes:,} B with the code"),
+                 ("RAM", f"{r.ram_bytes:,} B of buffers + {r.stack_bytes:,} B of sums on the stack")):
+        t.add_row(k, v)
+    if r.fit:
+        t.add_row("fit", f"{'fits' if r.fit['fits'] else 'does not fit'} {r.fit['board']} "
+                         f"({100 * (r.fit['flash_share'] or 0):.1f}% of its flash)")
+    if r.notes:
+        t.add_row("notes", "\n".join(r.notes))
+    Console(width=None if sys.stdout.isatty() else 160).print(t)
 
 
 def _kb(n: int | None) -> str:

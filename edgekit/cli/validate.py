@@ -20,13 +20,19 @@ from edgekit.cli.labgrid_opts import labgrid_options, place_or_none
 @click.option("--limit", type=click.IntRange(min=1), help="Use at most this many samples.")
 @click.option("--layout", type=click.Choice(["nhwc", "nchw"]), default="nhwc", show_default=True,
               help="Layout of --inputs: nchw for a PyTorch/ONNX model's own channels-first data.")
+@click.option("--trust-pickle", is_flag=True,
+              help="Tree models: load a pickled scikit-learn model (loading a pickle runs code from the file).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @labgrid_options
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_dir: str | None,
-        work_dir: str | None, port: str | None, limit: int | None, layout: str, as_json: bool,
+        work_dir: str | None, port: str | None, limit: int | None, layout: str, trust_pickle: bool, as_json: bool,
         labgrid_place: str | None, coordinator: str | None) -> None:
-    """Check that the firmware computes what TFLM computes for MODEL; exit code 1 when an output differs."""
+    """Check that the firmware computes what TFLM computes for MODEL; exit code 1 when an output differs.
+
+    For a tree model (see 'edgekit generate') the reference is the model's own library (scikit-learn, XGBoost,
+    LightGBM): the class index and scores (or the value) must be identical; --inputs holds float32 feature rows.
+    """
     from edgekit.validation import validate
 
     boards_dirs = (ctx.obj or {}).get("boards_dirs")
@@ -38,10 +44,11 @@ def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_
     with place_or_none(labgrid_place, coordinator, port=port, boards_dirs=boards_dirs) as place:
         if place is not None:
             res = place.validate(model, project_dir=project_dir, board=board, inputs=inputs, limit=limit,
-                                 layout=layout)
+                                 layout=layout, trust_pickle=trust_pickle)
         else:
             res = validate(model, board=board or "qemu-cortex-m4", inputs=inputs, project_dir=project_dir,
-                           work_dir=work_dir, port=port, limit=limit, boards_dirs=boards_dirs, layout=layout)
+                           work_dir=work_dir, port=port, limit=limit, boards_dirs=boards_dirs, layout=layout,
+                           trust_pickle=trust_pickle)
     if as_json:
         echo_json(res.to_dict())
     else:
@@ -49,7 +56,7 @@ def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_
         from rich.table import Table
 
         console = Console()
-        table = Table(title=f"{res.model} on {res.board}: device vs TFLM host interpreter", show_header=False)
+        table = Table(title=f"{res.model} on {res.board}: device vs {res.reference}", show_header=False)
         table.add_column("figure", style="bold")
         table.add_column("value", justify="right")
         table.add_row("inputs", str(res.inputs))
@@ -60,7 +67,7 @@ def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_
         if res.mismatches:
             mt = Table(title=f"{res.mismatch_count} mismatching output(s)"
                        + (f", first {len(res.mismatches)} listed" if res.mismatch_count > len(res.mismatches) else ""))
-            for col in ("input", "output", "elements differing", "max abs diff", "top-1 device", "top-1 TFLM"):
+            for col in ("input", "output", "elements differing", "max abs diff", "top-1 device", "top-1 reference"):
                 mt.add_column(col, justify="right")
             for m in res.mismatches:
                 mt.add_row(str(m.input), str(m.output), f"{m.differing} / {m.elements}", f"{m.max_abs_diff:g}",

@@ -90,7 +90,8 @@ class GenerateResult:
 def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: BoardProfile, *,
                  out_dir: str | os.PathLike[str], name: str | None = None,
                  stack_bytes: int = DEFAULT_STACK_BYTES, sparse: str = "auto",
-                 build_system: str | None = None, model_sources: ModelSources | None = None) -> GenerateResult:
+                 build_system: str | None = None, model_sources: ModelSources | None = None,
+                 io: dict[str, Any] | None = None, manifest_extra: dict[str, Any] | None = None) -> GenerateResult:
     """Render a firmware project running ``model`` on edgekit's AOT runtime into ``out_dir``: edgekit's bare-metal
     CMake firmware, or the board's own SDK with the model as that SDK's library (:mod:`edgekit.codegen.aot_project`).
 
@@ -109,6 +110,10 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
             first: edgekit's bare-metal CMake project where the firmware core drives the board, else its SDK).
         model_sources: what writes the model's C into the project's model directory (default
             :func:`aot_model_sources`, the AOT code generator; tests put a hand-written model there instead).
+        io: the model's input/output facts for ``ek_config.h`` and the manifest (default: from the .tflite,
+            :func:`~edgekit.codegen.common.model_io`); a model that is not a .tflite (a tree ensemble,
+            :mod:`edgekit.trees.project`) passes its own with its ``model_sources``.
+        manifest_extra: more keys for ``edgekit_project.json`` (e.g. ``trees``).
 
     Raises:
         UsageError: a board that edgekit cannot generate for, bad name or out_dir.
@@ -117,7 +122,7 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
     from edgekit import __version__
     from edgekit.buildsys.base import pins
     from edgekit.codegen.aot_project import choose_build_system
-    from edgekit.tflite_model import TFLiteModel, load_model
+    from edgekit.tflite_model import load_model
 
     profile = board
     runtime = "edgekit"
@@ -125,9 +130,9 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
     flash_region, ram_region = check_board(profile) if system.name == "cmake" else (None, None)
     if stack_bytes < 1024 or stack_bytes % 8:
         raise UsageError(f"stack size {stack_bytes} B: must be a multiple of 8 and at least 1024")
-    m = model if isinstance(model, TFLiteModel) else load_model(model)
+    m = load_model(model) if isinstance(model, (str, os.PathLike, bytes)) else model
     project_name = make_project_name(name, m)
-    io = model_io(m)
+    io = model_io(m) if io is None else io
     out = check_out_dir(Path(out_dir))
     layout = system.layout(runtime)
     env_name = profile.build.board or profile.id
@@ -160,7 +165,7 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
             model_sha256=m.sha256, arena_bytes=arena_bytes, weights_bytes=weights_bytes,
             input_bytes=io["input_bytes"], stack_bytes=stack_bytes, files=tuple(sorted(files)),
             build_system=system.name, elf=elf)
-        _write_project_file(tmp / PROJECT_FILE, result, profile, m, io, __version__)
+        _write_project_file(tmp / PROJECT_FILE, result, profile, m, io, __version__, manifest_extra)
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -189,7 +194,7 @@ def aot_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
 
 
 def _write_project_file(path: Path, res: GenerateResult, board: BoardProfile, m: TFLiteModel,
-                        io: dict[str, Any], version: str) -> None:
+                        io: dict[str, Any], version: str, extra: dict[str, Any] | None = None) -> None:
     ProjectManifest(
         name=res.name, edgekit_version=version, board=board.id, board_file=str(board.path) if board.path else None,
         runtime=res.runtime,
@@ -198,6 +203,6 @@ def _write_project_file(path: Path, res: GenerateResult, board: BoardProfile, m:
         arena_bytes=res.arena_bytes, weights_bytes=res.weights_bytes, stack_bytes=res.stack_bytes,
         line_max=DEFAULT_LINE_MAX, firmware=firmware_facts(board), qemu=asdict(board.qemu) if board.qemu else None,
         elf=res.elf, files=tuple(res.files), build_system=res.build_system,
-        zephyr_board=board.build.board or None).save(path.parent)
+        zephyr_board=board.build.board or None, extra=dict(extra or {})).save(path.parent)
 
 

@@ -137,8 +137,9 @@ def bench_sections(run: MixRun, board: Any, *, timed: int, timing: dict[str, Any
     model = None
     if model_path is not None:
         from edgekit.tflite_model import load_model
+        from edgekit.trees.load import is_tree_model
 
-        model = load_model(model_path)
+        model = None if is_tree_model(model_path) else load_model(model_path)  # a tree model has no layers or MACs
     macs = None
     if model is not None:
         from edgekit.macs import op_macs
