@@ -25,6 +25,7 @@ _LAZY = {
     "validate": "edgekit.validation:validate",
     "flash": "edgekit.flashers:flash",
     "deploy": "edgekit.deployment:deploy",
+    "sweep": "edgekit.sweeps:sweep",
 }
 
 __all__ = ["__version__", *_LAZY]

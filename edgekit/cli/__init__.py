@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("edgekit.cli.devices", "List connected boards, debug probes, UF2 drives and power monitors."),
     "flash": ("edgekit.cli.flash", "Flash a firmware image to a board (pyocd, esptool, uf2, openocd, ...)."),
     "deploy": ("edgekit.cli.deploy", "Model to measured board in one go: convert, generate, build, flash, bench."),
+    "sweep": ("edgekit.cli.sweep", "Models x boards x options, each built and benched, locally or on Ray; Pareto."),
 }
 
 

@@ -1,0 +1,155 @@
+"""A sweep's jobs as Ray tasks on a Ray cluster (``edgekit sweep --ray auto|ADDRESS``); Ray is imported here only.
+
+Before anything is scheduled, a check runs on every alive node with CPUs (pinned to it): edgekit's version, the
+boards, the toolchain and QEMU; a node that lacks one is named in the error. Each job is a task with one CPU.
+
+Retries: Ray re-runs a task whose worker died on its own (``max_retries``), but tells neither the task nor the
+driver that it did without the state API (``ray[default]``'s dashboard). So the tasks are submitted with
+``max_retries=0`` and edgekit resubmits a job whose worker or node died (``WorkerCrashedError``,
+``NodeDiedError``, a lost object...), up to ``max_retries`` times, recording each lost attempt in the job's row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgekit.errors import EdgekitError, ToolMissing, UsageError
+from edgekit.sweeps.executors import Done, Job
+
+__all__ = ["RayExecutor"]
+
+CHECK_TIMEOUT_S = 120.0
+_BIG = 64 * 1024  # byte arguments above this go to the object store once and travel by reference
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ToolMissing("--ray needs the 'ray' package", hint="pip install 'edgekit[ray]' (or pip install "
+                                                                "ray==2.60.0) on the driver and every node") from None
+    return ray
+
+
+class RayExecutor:
+    """Jobs as Ray tasks on the cluster at ``address`` (``auto``: the one ``ray start`` left on this machine, or
+    ``RAY_ADDRESS``)."""
+
+    local = False
+
+    def __init__(self, address: str = "auto", max_retries: int = 2) -> None:
+        self.address = address
+        self.max_retries = max_retries
+        self.ray = _import_ray()
+        self._owned = False
+        self.nodes: list[dict[str, Any]] = []
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "ray", "address": self.address, "workers": int(sum(n["cpus"] for n in self.nodes)),
+                "nodes": self.nodes, "max_retries": self.max_retries, "ray_version": self.ray.__version__}
+
+    def __enter__(self) -> RayExecutor:
+        ray = self.ray
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, log_to_driver=False, logging_level="warning")
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise UsageError(f"--ray {self.address}: no Ray cluster reachable ({' '.join(str(exc).split())[:300]})",
+                                 hint="start one with 'ray start --head' (then --ray auto) or give the head's "
+                                      "address, e.g. --ray 10.0.0.5:6379") from None
+            self._owned = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._owned:
+            self.ray.shutdown()
+            self._owned = False
+
+    def _alive(self) -> list[dict[str, Any]]:
+        return [n for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+
+    def check(self, boards: list[str], runtimes: list[str]) -> list[dict[str, Any]]:
+        """Run :func:`edgekit.sweeps.cell.check_node` on every node with CPUs; ToolMissing naming each node that lacks
+        something (and what), or that does not answer."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from edgekit import __version__
+        from edgekit.sweeps.cell import check_node
+
+        ray = self.ray
+        nodes = self._alive()
+        if not nodes:
+            raise UsageError(f"the Ray cluster at {self.address} has no alive node with CPUs",
+                             hint="add workers with 'ray start --address HEAD:PORT'")
+        remote = ray.remote(num_cpus=0, max_retries=0)(check_node)
+        refs = {remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+                .remote(boards, runtimes, __version__): n for n in nodes}
+        _, late = ray.wait(list(refs), num_returns=len(refs), timeout=CHECK_TIMEOUT_S)
+        problems, infos = [], []
+        for ref in refs:
+            n = refs[ref]
+            name = f"ray node {n.get('NodeName') or n.get('NodeManagerAddress')} (id {n['NodeID'][:12]})"
+            if ref in late:
+                problems.append(f"{name}: no answer to the check within {CHECK_TIMEOUT_S:.0f} s")
+                continue
+            try:
+                info = ray.get(ref)
+            except Exception as exc:  # (e.g. edgekit not importable there)
+                problems.append(f"{name}: the check failed: {' '.join(str(exc).split())[:300]}")
+                continue
+            infos.append({"node_id": n["NodeID"], "address": n.get("NodeManagerAddress"),
+                          "cpus": n["Resources"].get("CPU", 0), "host": info["host"]})
+            if info["missing"]:
+                problems.append(f"{name} on {info['host']} lacks {'; '.join(info['missing'])}")
+        for ref in late:
+            ray.cancel(ref, force=True)
+        if problems:
+            raise ToolMissing("the Ray cluster cannot run the sweep's cells: " + " | ".join(problems),
+                              hint="install what is missing on those nodes (scripts/setup.sh: toolchain and QEMU; "
+                                   "pip install edgekit[ray]) or take them out of the cluster")
+        self.nodes = infos
+        return infos
+
+    def run(self, jobs: list[Job], done: Done) -> None:
+        """Submit every job; report each as it finishes; resubmit one whose worker or node died."""
+        ray = self.ray
+        from ray import exceptions as rex
+
+        puts: dict[int, Any] = {}
+
+        def ref_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+            out = []
+            for a in args:
+                if isinstance(a, bytes) and len(a) > _BIG:
+                    if id(a) not in puts:
+                        puts[id(a)] = ray.put(a)
+                    a = puts[id(a)]
+                out.append(a)
+            return tuple(out)
+
+        remotes: dict[Any, Any] = {}
+
+        def submit(job: Job) -> Any:
+            if job.fn not in remotes:
+                remotes[job.fn] = ray.remote(num_cpus=1, max_retries=0)(job.fn)
+            return remotes[job.fn].remote(*ref_args(job.args))
+
+        pending = {submit(j): j for j in jobs}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                job = pending.pop(ref)
+                try:
+                    value = ray.get(ref)
+                except rex.RayTaskError as exc:  # the function itself raised: not a worker's death
+                    done(job, None, " ".join(str(exc).split())[-500:])
+                    continue
+                except (rex.RayError, EdgekitError) as exc:  # the worker, its node or the object is gone
+                    why = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+                    job.retries.append({"attempt": len(job.retries) + 1, "error": why})
+                    if len(job.retries) > self.max_retries:
+                        done(job, None, why)
+                    else:
+                        pending[submit(job)] = job
+                    continue
+                done(job, value, None)
