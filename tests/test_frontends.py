@@ -281,8 +281,9 @@ def test_inspect_onnx_and_pt2_forecast(trained: dict, tmp_path: Path, capsys: py
 
 def test_cli_help_and_inspect_tflite_do_not_import_torch() -> None:
     code = ("import sys, edgekit.cli.inspect, edgekit.cli.convert, edgekit.conversion, edgekit.frontends, "
-            "edgekit.frontends.layout, edgekit.validation, edgekit.benchmarking; "
-            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx', 'litert_torch', 'onnxruntime'}); "
+            "edgekit.frontends.layout, edgekit.validation, edgekit.benchmarking, edgekit.cli.sweep, edgekit.sweeps; "
+            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx', 'litert_torch', 'onnxruntime', "
+            "'ray'}); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
