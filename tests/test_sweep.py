@@ -307,3 +307,13 @@ def test_ray_node_without_the_toolchain_is_named(spec: Path, ray_cluster: Cluste
         assert not (tmp_path / "out" / "cells.jsonl").exists()
     finally:
         node.stop()
+
+
+@pytest.mark.ray
+def test_no_ray_cluster_at_the_address_is_a_quick_usage_error(spec: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    need_module("ray")
+    address = f"127.0.0.1:{_free_port()}"
+    assert run(["sweep", str(spec), "-o", str(tmp_path / "out"), "--ray", address]) == 2
+    err = capsys.readouterr().err
+    assert f"--ray {address}: no Ray cluster there" in err and "ray start --head" in err

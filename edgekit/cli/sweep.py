@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -59,16 +60,20 @@ def render(doc: dict[str, Any]) -> None:
 
     c = doc["counts"]
     table = Table(title=f"sweep: {c['ok']} of {c['cells']} cells ok ({c['resumed']} reused, {c['retried']} retried)")
-    cols = ("model", "board", "runtime", "sparse", "quantization", "recipe", "instructions", "latency_us",
-            "flash_bytes", "ram_bytes", "pareto")
-    for col in ("status", *cols):
-        table.add_column(col, justify="right" if col.endswith(("_us", "_bytes", "instructions")) else "left")
     front = set(doc["pareto"]["front"])
-    for row in doc["cells"]:
-        cells = table_row(row, row["id"] in front)
-        table.add_row(row["status"], *("-" if cells[k] is None else (f"{cells[k]:,.0f}" if isinstance(cells[k], float)
-                                                                    else str(cells[k])) for k in cols))
-    console = Console()
+    rows = [table_row(row, row["id"] in front) for row in doc["cells"]]
+    cols = [k for k in ("model", "board", "runtime", "sparse", "quantization", "recipe", "instructions",
+                        "latency_us", "flash_bytes", "ram_bytes", "energy_uj", "byte_exact", "pareto", "attempts")
+            if any(r[k] not in (None, "") for r in rows) and not (k == "attempts" and c["retried"] == 0)]
+    for col in ("status", *cols):
+        table.add_column(col, justify="right" if col.endswith(("_us", "_uj", "_bytes", "instructions")) else "left")
+    for r in rows:
+        table.add_row(r["status"], *("-" if r[k] is None else (f"{r[k]:,.0f}" if isinstance(r[k], float) and
+                                                               k != "energy_uj" else
+                                                               f"{r[k]:,.3g}" if isinstance(r[k], float) else
+                                                               f"{r[k]:,}" if isinstance(r[k], int) else str(r[k]))
+                                     for k in cols))
+    console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
     p = doc["pareto"]
     console.print(f"recommended: {p['recommended'] or 'none'} ({p['reason']}; objectives: "

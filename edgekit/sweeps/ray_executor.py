@@ -31,6 +31,21 @@ def _import_ray() -> Any:
     return ray
 
 
+def _probe(address: str) -> None:
+    """Fail fast when nothing listens at ``HOST:PORT`` (``ray.init`` would retry for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: no Ray cluster there ({exc.strerror or exc})",
+                         hint="start one with 'ray start --head --port PORT' or give the head's GCS address "
+                              "(HOST:PORT, as 'ray start' prints it)") from None
+
+
 class RayExecutor:
     """Jobs as Ray tasks on the cluster at ``address`` (``auto``: the one ``ray start`` left on this machine, or
     ``RAY_ADDRESS``)."""
@@ -51,6 +66,7 @@ class RayExecutor:
     def __enter__(self) -> RayExecutor:
         ray = self.ray
         if not ray.is_initialized():
+            _probe(self.address)
             try:
                 ray.init(address=self.address, log_to_driver=False, logging_level="warning")
             except (ConnectionError, RuntimeError, ValueError) as exc:
