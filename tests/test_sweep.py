@@ -6,23 +6,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import REPO, need_module, need_tool
+from ray_cluster import Cluster, free_port
 
 from edgekit.cli import run
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
-OBJECT_STORE = str(80 * 1024 * 1024)
 
 
 def _fc(rng: np.random.Generator, n_in: int, n_out: int, zeros: float = 0.0) -> bytes:
@@ -124,6 +121,27 @@ def test_rerun_skips_finished_cells(spec: Path, local_run: tuple[Path, dict, Pat
     assert _counts(doc) == _counts(first)
 
 
+def test_a_model_that_fails_to_convert_fails_its_cells_not_the_sweep(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A .keras model is converted once per quantization mode, in a worker; a broken one (not a zip archive: refused
+    before TensorFlow loads) gives failed rows at the convert stage, and the sweep exits 1 with its files written."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    (tmp_path / "broken.keras").write_bytes(b"not a zip archive")
+    np.save(tmp_path / "calib.npy", np.zeros((4, 8), np.float32))
+    (tmp_path / "s.yaml").write_text("models:\n  - {path: broken.keras, calib: calib.npy}\nboards: [qemu-cortex-m4]\n"
+                                     "options: {quantization: [int8, int16]}\n")
+    assert run(["sweep", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "out"), "-j", "1"]) == 1
+    captured = capsys.readouterr()
+    doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert [(r["options"]["quantization"], r["status"], r["stage"], r["error"]["type"]) for r in doc["cells"]] == [
+        ("int8", "failed", "convert", "ModelError"), ("int16", "failed", "convert", "ModelError")]
+    assert "not a .keras zip archive" in doc["cells"][0]["error"]["message"] or \
+        "broken.keras" in doc["cells"][0]["error"]["message"]
+    assert doc["pareto"]["recommended"] is None and "0 of 2 cells ok" in captured.out
+
+
 # ------------------------------------------------------------------------------------------- bad specs -----
 
 @pytest.mark.parametrize("text, where, hint", [
@@ -171,85 +189,6 @@ def test_help_and_local_sweep_modules_import_no_optional_framework() -> None:
 
 # ------------------------------------------------------------------------------------ on a Ray cluster -----
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RayNode:
-    """One ``ray start --block`` (a head or a worker node: its own raylet) in its own session; stopping it (SIGTERM,
-    then SIGKILL of its process group) takes down every process it started."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
-        ray_bin = Path(sys.executable).with_name("ray")
-        self.log = log
-        with open(log, "wb") as f:
-            self.proc = subprocess.Popen([str(ray_bin), "start", *args, "--block", "--disable-usage-stats"],
-                                         stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-    def wait_started(self, timeout: float = 120.0) -> bool:
-        """True once the node is up; False (the node stopped) when ``ray start`` gave up or took too long."""
-        deadline = time.monotonic() + timeout
-        while "Ray runtime started" not in self.log.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                return False
-            time.sleep(0.3)
-        return True
-
-    def session_pids(self) -> list[int]:
-        out = []
-        for p in Path("/proc").iterdir():
-            try:
-                if p.name.isdigit() and os.getsid(int(p.name)) == self.proc.pid:
-                    out.append(int(p.name))
-            except OSError:
-                continue
-        return out
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-        deadline = time.monotonic() + 10
-        while self.session_pids() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if self.session_pids():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-
-class Cluster:
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root, self.env, self.nodes, self.port = root, env, [], _free_port()
-        self.address = f"127.0.0.1:{self.port}"
-
-    def start(self, name: str, *, head: bool = False, env: dict[str, str] | None = None) -> RayNode:
-        """Add a node and wait for it; once more if it did not come up (Ray gives a raylet 30 s to register with
-        the head, which a loaded 2-core machine can miss)."""
-        for _ in range(2):
-            node = self.add(name, head=head, env=env)
-            if node.wait_started():
-                return node
-        pytest.fail(f"ray start failed twice: {node.log.read_text(errors='replace')[-2000:]}")
-
-    def add(self, name: str, *, head: bool = False, env: dict[str, str] | None = None) -> RayNode:
-        common = ["--node-ip-address", "127.0.0.1", "--object-store-memory", OBJECT_STORE, "--node-name", name]
-        if head:  # no CPUs: the cells go to the worker nodes
-            args = ["--head", "--port", str(self.port), "--num-cpus", "0", "--include-dashboard", "false",
-                    "--dashboard-port", str(_free_port()), "--ray-client-server-port", str(_free_port()),
-                    "--temp-dir", str(self.root)]
-        else:
-            args = ["--address", self.address, "--num-cpus", "1"]
-        node = RayNode(args + common, self.root.parent / f"{name}.log", env or self.env)
-        self.nodes.append(node)
-        return node
-
-
 @pytest.fixture(scope="module")
 def ray_cluster() -> object:
     """A head (no CPUs) and two worker nodes with one CPU and an 80 MB object store each, on localhost; all their
@@ -265,9 +204,7 @@ def ray_cluster() -> object:
             cluster.start(f"worker{i}")
         yield cluster
     finally:
-        for node in reversed(cluster.nodes):
-            node.stop()
-        left = [pid for node in cluster.nodes for pid in node.session_pids()]
+        left = cluster.stop()
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
@@ -313,7 +250,7 @@ def test_ray_node_without_the_toolchain_is_named(spec: Path, ray_cluster: Cluste
 def test_no_ray_cluster_at_the_address_is_a_quick_usage_error(spec: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     need_module("ray")
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     assert run(["sweep", str(spec), "-o", str(tmp_path / "out"), "--ray", address]) == 2
     err = capsys.readouterr().err
     assert f"--ray {address}: no Ray cluster there" in err and "ray start --head" in err

@@ -87,7 +87,7 @@ class LocalExecutor:
                     inflight.clear()
             for job in broken:
                 why = "a local worker process died (this job's or one running beside it; the pool broke)"
-                job.retries.append({"attempt": len(job.retries) + 1, "error": why, "worker": None})
+                job.retries.append({"attempt": len(job.retries) + 1, "error": why})
                 if len(job.retries) > self.max_retries:
                     done(job, None, why)
                 else:
