@@ -35,8 +35,8 @@ def _fc(rng: np.random.Generator, n_in: int, n_out: int, zeros: float = 0.0) -> 
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """2 tiny models (a dense FC; a 92%-zero FC, which edgekit's runtime makes sparse with sparse=auto) x 1 board x
-    2 options (sparse auto / off): 4 cells."""
+    """2 tiny models (a dense FC; a 92%-zero FC, which edgekit's runtime makes sparse with sparse=auto), each with 3
+    int8 input samples, x 1 board x 2 options (sparse auto / off): 4 cells, benched and validated."""
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
     need_tool("qemu-system-arm")
@@ -45,9 +45,12 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(19)
     (d / "dense.tflite").write_bytes(_fc(rng, 48, 16))
     (d / "pruned.tflite").write_bytes(_fc(rng, 128, 32, zeros=0.92))
-    (d / "sweep.yaml").write_text("schema: 1\nmodels: [dense.tflite, pruned.tflite]\nboards: [qemu-cortex-m4]\n"
-                                  "options:\n  runtime: edgekit\n  sparse: [auto, \"off\"]\nruns: 3\n"
-                                  "objectives: [instructions, flash_bytes]\n")
+    for name, n_in in (("dense", 48), ("pruned", 128)):
+        np.save(d / f"{name}_x.npy", rng.integers(-128, 128, size=(3, 1, n_in), dtype=np.int8))
+    (d / "sweep.yaml").write_text(
+        "schema: 1\nmodels:\n  - {path: dense.tflite, inputs: dense_x.npy}\n  - {path: pruned.tflite, inputs: "
+        "pruned_x.npy}\nboards: [qemu-cortex-m4]\noptions:\n  runtime: edgekit\n  sparse: [auto, \"off\"]\nruns: 3\n"
+        "validate: true\nobjectives: [instructions, flash_bytes]\n")
     return d / "sweep.yaml"
 
 
@@ -81,6 +84,10 @@ def test_local_sweep_writes_rows_table_and_report(local_run: tuple[Path, dict, P
         assert r["figures"]["instructions"] == b["timing"]["count"]["median"] > 0
         assert r["figures"]["flash_bytes"] == b["memory"]["flash_bytes"] > 0
         assert r["generate"]["runtime"] == "edgekit"
+        v = r["validation"]  # the device's outputs against the TFLM host interpreter's, on the model's 3 inputs
+        assert v["schema"] == "edgekit.validate/1" and v["inputs"] == 3 and v["byte_exact"] == 3
+        assert r["figures"]["byte_exact"] == "3/3"
+        assert b["input"]["source"].endswith("_x.npy")  # bench's input: the first of those samples
     c = _counts(doc)
     ids = [r["id"] for r in rows]
     assert c[ids[0]] == c[ids[1]]  # nothing to make sparse in a dense model
@@ -223,6 +230,7 @@ def test_ray_sweep_matches_local_and_retries_a_killed_worker(spec: Path, local_r
     assert doc["executor"]["kind"] == "ray" and res.ok
     assert len({n["node_id"] for n in doc["executor"]["nodes_checked"]}) == 2  # both workers checked
     assert _counts(doc) == _counts(local_run[1])  # the same instruction counts as on this machine's cores
+    assert [r["figures"]["byte_exact"] for r in doc["cells"]] == ["3/3"] * 4
     assert len({r["worker"]["node_id"] for r in doc["cells"]}) >= 1
     by_id = {r["id"]: r for r in doc["cells"]}
     assert marker.exists() and by_id[victim]["attempts"] == 2
