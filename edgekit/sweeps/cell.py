@@ -109,7 +109,8 @@ def run_cell(cell: dict[str, Any], tflite: bytes, inputs: tuple[str, bytes] | No
     bookkeeping the driver adds). A failure at any stage is a row with ``status: failed``, the stage and the error.
 
     Args:
-        cell: ``id``, ``board``, ``options`` (runtime, sparse, runs, warmup, validate), ``model`` (name).
+        cell: ``id``, ``board``, ``options`` (runtime, sparse, runs, warmup, validate), ``model`` (name),
+            ``boards_dirs`` (extra board folders, which must exist on the worker's machine).
         tflite: the prepared model's bytes.
         inputs: the model's input file (name, bytes), or None for bench's random input.
         work_dir: where the project goes (kept); None: a scratch folder, removed afterwards.
@@ -135,13 +136,16 @@ def run_cell(cell: dict[str, Any], tflite: bytes, inputs: tuple[str, bytes] | No
         if inputs is not None:
             in_path = _write_files(root, {"inputs": inputs})["inputs"]
         t0 = time.perf_counter()
-        gen = generate(model, cell["board"], opts["runtime"], out_dir=root / "project", sparse=opts["sparse"])
+        dirs = cell.get("boards_dirs")
+        gen = generate(model, cell["board"], opts["runtime"], out_dir=root / "project", sparse=opts["sparse"],
+                       boards_dirs=dirs)
         row["generate"] = {k: v for k, v in gen.to_dict().items() if k != "files"}
         stage, t1 = "build", time.perf_counter()
-        built = build(gen.project_dir, jobs=1)
+        built = build(gen.project_dir, jobs=1, boards_dirs=dirs)
         row["build"] = {k: v for k, v in built.to_dict().items() if k not in ("sections", "images")}
         stage, t2 = "bench", time.perf_counter()
-        res = bench(gen.project_dir, board=cell["board"], runs=opts["runs"], warmup=opts["warmup"], inputs=in_path)
+        res = bench(gen.project_dir, board=cell["board"], runs=opts["runs"], warmup=opts["warmup"], inputs=in_path,
+                    boards_dirs=dirs)
         row["bench"] = res.to_dict()
         t3 = time.perf_counter()
         row["seconds"] = {"generate": round(t1 - t0, 3), "build": round(t2 - t1, 3), "bench": round(t3 - t2, 3)}
@@ -149,7 +153,7 @@ def run_cell(cell: dict[str, Any], tflite: bytes, inputs: tuple[str, bytes] | No
             from edgekit.validation import validate
 
             stage = "validate"
-            v = validate(model, board=cell["board"], inputs=in_path, project_dir=gen.project_dir)
+            v = validate(model, board=cell["board"], inputs=in_path, project_dir=gen.project_dir, boards_dirs=dirs)
             row["validation"] = v.to_dict()
             row["seconds"]["validate"] = round(time.perf_counter() - t3, 3)
         row["status"], row["stage"] = "ok", None
@@ -162,7 +166,8 @@ def run_cell(cell: dict[str, Any], tflite: bytes, inputs: tuple[str, bytes] | No
     return row
 
 
-def check_node(boards: list[str], runtimes: list[str], version: str) -> dict[str, Any]:
+def check_node(boards: list[str], runtimes: list[str], version: str,
+               boards_dirs: list[str] | None = None) -> dict[str, Any]:
     """What this machine lacks to run cells on ``boards`` with ``runtimes``: ``{"host", "missing": [...],
     "version"}`` (each entry names a program or setting and how to get it); run on every node before a sweep."""
     from edgekit import __version__
@@ -175,7 +180,7 @@ def check_node(boards: list[str], runtimes: list[str], version: str) -> dict[str
         missing.append(f"edgekit {version} (the node has {__version__}; install the driver's version)")
     for board in boards:
         try:
-            prof = load_board(board)
+            prof = load_board(board, boards_dirs)
         except EdgekitError as exc:
             missing.append(f"board {board} ({exc.message})")
             continue

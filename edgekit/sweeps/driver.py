@@ -86,6 +86,25 @@ def sweep(spec: str | os.PathLike[str] | SweepSpec, out_dir: str | os.PathLike[s
         executor = LocalExecutor(jobs, max_retries)
     rows: dict[str, dict[str, Any]] = {}
     counter = {"n": len(sp.cells) - len(todo)}
+    if todo:
+        described = _run(sp, todo, executor, out, kill_once, rows, counter, store, progress, boards_dirs)
+    else:  # everything was finished: no executor, no cluster needed
+        described = {**executor.describe(), "nodes_checked": []}
+    ordered = []
+    for c in sp.cells:
+        row = rows.get(c.key)
+        if row is None:
+            row = {**store.finished(c.key), "resumed": True}  # type: ignore[dict-item]
+        ordered.append(row)
+    return _write(sp, out, ordered, described, time.perf_counter() - t0)
+
+
+def _run(sp: SweepSpec, todo: list[Cell], executor: Any, out: Path, kill_once: tuple[str, str] | None,
+         rows: dict[str, dict[str, Any]], counter: dict[str, int], store: CellStore,
+         progress: Callable[[dict[str, Any], int, int], None] | None,
+         boards_dirs: list[str] | None) -> dict[str, Any]:
+    """Check the workers, prepare the models, run the cells; each finished row goes to ``store`` and ``rows``."""
+    from edgekit.sweeps.cell import run_cell
 
     def finish(row: dict[str, Any]) -> None:
         store.append(row)
@@ -98,7 +117,8 @@ def sweep(spec: str | os.PathLike[str] | SweepSpec, out_dir: str | os.PathLike[s
     if enter is not None:
         enter()
     try:
-        nodes = executor.check(sp.boards, sorted(sp.runtimes())) if todo else []
+        dirs = [str(Path(d).resolve()) for d in boards_dirs] if boards_dirs else None
+        nodes = executor.check(sp.boards, sorted(sp.runtimes()), dirs)
         models = _prepare(todo, executor, out)
         cell_jobs = []
         for c in todo:
@@ -108,9 +128,10 @@ def sweep(spec: str | os.PathLike[str] | SweepSpec, out_dir: str | os.PathLike[s
                 continue
             inputs = (c.prep.model.inputs.name, c.prep.model.inputs.read_bytes()) if c.prep.model.inputs else None
             work = str(out / "work" / f"{c.prep.label}-{c.board}-{c.key}") if executor.local else None
-            args = ({"id": c.id, "board": c.board, "options": c.options, "model": c.prep.model.name},
+            args = ({"id": c.id, "board": c.board, "options": c.options, "model": c.prep.model.name,
+                     "boards_dirs": dirs},
                     prepared["tflite"], inputs, work, kill_once)
-            cell_jobs.append(Job(c.id, _cell_fn(), args))
+            cell_jobs.append(Job(c.id, run_cell, args))
         by_id = {c.id: c for c in todo}
 
         def done(job: Job, value: Any, error: str | None) -> None:
@@ -122,25 +143,11 @@ def sweep(spec: str | os.PathLike[str] | SweepSpec, out_dir: str | os.PathLike[s
 
         if cell_jobs:
             executor.run(cell_jobs, done)
-        described = executor.describe()
-        described["nodes_checked"] = nodes
+        return {**executor.describe(), "nodes_checked": nodes}
     finally:
         exit_ = getattr(executor, "__exit__", None)
         if exit_ is not None:
             exit_(None, None, None)
-    ordered = []
-    for c in sp.cells:
-        row = rows.get(c.key)
-        if row is None:
-            row = {**store.finished(c.key), "resumed": True}  # type: ignore[dict-item]
-        ordered.append(row)
-    return _write(sp, out, ordered, described, time.perf_counter() - t0)
-
-
-def _cell_fn() -> Callable[..., Any]:
-    from edgekit.sweeps.cell import run_cell
-
-    return run_cell
 
 
 def _prepare(todo: list[Cell], executor: Any, out: Path) -> dict[str, dict[str, Any]]:

@@ -42,12 +42,13 @@ class LocalExecutor:
     def describe(self) -> dict[str, Any]:
         return {"kind": "local", "workers": self.workers, "max_retries": self.max_retries}
 
-    def check(self, boards: list[str], runtimes: list[str]) -> list[dict[str, Any]]:
+    def check(self, boards: list[str], runtimes: list[str],
+              boards_dirs: list[str] | None = None) -> list[dict[str, Any]]:
         """This machine has what the cells need, else ToolMissing naming each missing piece."""
         from edgekit import __version__
         from edgekit.sweeps.cell import check_node
 
-        info = check_node(boards, runtimes, __version__)
+        info = check_node(boards, runtimes, __version__, boards_dirs)
         if info["missing"]:
             raise ToolMissing(f"this machine cannot run the sweep's cells: it lacks {'; '.join(info['missing'])}",
                               hint="install them (scripts/setup.sh installs the toolchain and QEMU)")

@@ -84,7 +84,8 @@ class RayExecutor:
     def _alive(self) -> list[dict[str, Any]]:
         return [n for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
 
-    def check(self, boards: list[str], runtimes: list[str]) -> list[dict[str, Any]]:
+    def check(self, boards: list[str], runtimes: list[str],
+              boards_dirs: list[str] | None = None) -> list[dict[str, Any]]:
         """Run :func:`edgekit.sweeps.cell.check_node` on every node with CPUs; ToolMissing naming each node that lacks
         something (and what), or that does not answer."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -99,7 +100,7 @@ class RayExecutor:
                              hint="add workers with 'ray start --address HEAD:PORT'")
         remote = ray.remote(num_cpus=0, max_retries=0)(check_node)
         refs = {remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                .remote(boards, runtimes, __version__): n for n in nodes}
+                .remote(boards, runtimes, __version__, boards_dirs): n for n in nodes}
         _, late = ray.wait(list(refs), num_returns=len(refs), timeout=CHECK_TIMEOUT_S)
         problems, infos = [], []
         for ref in refs:

@@ -168,7 +168,8 @@ class _Checker:
     def fail(self, path: str, message: str, hint: str | None = None) -> SpecError:
         line = self.where.line(path)
         at = f" (line {line})" if line else ""
-        return SpecError(f"{self.src}{at}: {path}: {message}", hint=hint)
+        return SpecError(f"{self.src}{at}: {path}: {message}",
+                         hint=hint or "every field of a sweep spec: docs/sweep.md")
 
     def mapping(self, value: Any, path: str, keys: set[str], example: str) -> dict[str, Any]:
         if not isinstance(value, dict):
