@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgekit.errors import EdgekitError, ToolMissing, UsageError
+from edgekit.errors import ToolMissing, UsageError
 from edgekit.sweeps.executors import Done, Job
 
 __all__ = ["RayExecutor"]
@@ -130,7 +130,6 @@ class RayExecutor:
     def run(self, jobs: list[Job], done: Done) -> None:
         """Submit every job; report each as it finishes; resubmit one whose worker or node died."""
         ray = self.ray
-        from ray import exceptions as rex
 
         puts: dict[int, Any] = {}
 
@@ -152,6 +151,16 @@ class RayExecutor:
             return remotes[job.fn].remote(*ref_args(job.args))
 
         pending = {submit(j): j for j in jobs}
+        try:
+            self._collect(pending, submit, done)
+        finally:  # interrupted (Ctrl-C) or failed: the cluster does not go on with the rest
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+    def _collect(self, pending: dict[Any, Job], submit: Any, done: Done) -> None:
+        ray = self.ray
+        from ray import exceptions as rex
+
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
@@ -161,7 +170,7 @@ class RayExecutor:
                 except rex.RayTaskError as exc:  # the function itself raised: not a worker's death
                     done(job, None, " ".join(str(exc).split())[-500:])
                     continue
-                except (rex.RayError, EdgekitError) as exc:  # the worker, its node or the object is gone
+                except rex.RayError as exc:  # the worker, its node or the object is gone
                     why = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
                     job.retries.append({"attempt": len(job.retries) + 1, "error": why})
                     if len(job.retries) > self.max_retries:
