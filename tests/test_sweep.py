@@ -103,6 +103,7 @@ def test_local_sweep_writes_rows_table_and_report(local_run: tuple[Path, dict, P
     # the Pareto view: instructions and flash, both minimized; the pruned model's sparse cell beats its dense one
     front = set(doc["pareto"]["front"])
     assert ids[3] not in front and doc["pareto"]["recommended"] in front
+    assert doc["pareto"]["why_not"][ids[3]].startswith("dominated")
     csv_lines = (out / "sweep.csv").read_text().splitlines()
     assert len(csv_lines) == 5 and csv_lines[0].startswith("id,status,model,board")
     page = ET.parse(out / "sweep.html").getroot()  # well-formed XHTML

@@ -50,7 +50,8 @@ def pareto_view(rows: list[dict[str, Any]], objectives: list[tuple[str, str]],
     return {"objectives": [{"key": o.key, "direction": o.direction} for o in objs],
             "constraints": constraints, "front": [r["id"] for r, f in zip(rows, flags, strict=True) if f],
             "recommended": rows[rec.index]["id"] if rec and rec.index is not None else None,
-            "reason": rec.reason if rec else "no cells", "flags": flags}
+            "reason": rec.reason if rec else "no cells",
+            "why_not": {rows[i]["id"]: why for i, why in sorted(rec.rejected.items())} if rec else {}, "flags": flags}
 
 
 def table_row(row: dict[str, Any], on_front: bool) -> dict[str, Any]:
@@ -118,6 +119,11 @@ def render_html(doc: dict[str, Any]) -> str:
             f'<td class="n">{_num(cells[c])}</td>' if isinstance(cells[c], (int, float)) else f"<td>{_e(cells[c])}</td>"
             for c in COLUMNS[1:]) + "</tr>")
     body.append("</table>")
+    body.append('<p class="note">Filled: on the front over all the objectives (a point may look dominated in one '
+                "plane and still be on the front through another); ringed: recommended.</p>")
+    if p.get("why_not"):
+        body.append("<h2>Why not the others</h2><ul>" + "".join(
+            f"<li><b>{_e(k)}</b>: {_e(v)}</li>" for k, v in p["why_not"].items()) + "</ul>")
     failed = [r for r in rows if r["status"] != "ok" or r.get("retries")]
     if failed:
         body.append("<h2>Failures and retries</h2><ul>")
