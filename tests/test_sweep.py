@@ -150,6 +150,44 @@ def test_a_model_that_fails_to_convert_fails_its_cells_not_the_sweep(tmp_path: P
     assert doc["pareto"]["recommended"] is None and "0 of 2 cells ok" in captured.out
 
 
+def test_cells_on_a_labgrid_place_run_one_after_another(spec: Path, local_run: tuple[Path, dict, Path],
+                                                         tmp_path: Path) -> None:
+    """#19 item 3: cells naming a labgrid place (a local coordinator + exporter fronting an emulated board) are
+    flashed and measured there one at a time, even with two workers; the board comes from the place's tag; the
+    figures equal the direct QEMU cells'; the place is free afterwards."""
+    need_module("labgrid")
+    from labgrid_lab import Lab
+
+    from edgekit.sweeps import sweep
+
+    lab = Lab(tmp_path / "lab")
+    try:
+        lab.add_board("m4")
+        lab.start_exporter(loaders=("m4",))
+        lab.add_place("ek-m4", "m4", board_tag="qemu-cortex-m4")
+        d = spec.parent
+        place_spec = tmp_path / "place.yaml"
+        place_spec.write_text(
+            f"coordinator: {lab.address}\nmodels:\n  - {{path: {d}/dense.tflite, inputs: {d}/dense_x.npy}}\n"
+            f"  - {{path: {d}/pruned.tflite, inputs: {d}/pruned_x.npy}}\nboards:\n  - labgrid: ek-m4\n"
+            "options: {runtime: edgekit, sparse: auto}\nruns: 3\nvalidate: true\n")
+        doc = sweep(place_spec, tmp_path / "out", jobs=2).doc
+        assert lab.owner("ek-m4") is None
+    finally:
+        lab.close()
+    rows = doc["cells"]
+    assert [r["status"] for r in rows] == ["ok", "ok"], [r["error"] for r in rows]
+    for r in rows:
+        assert r["labgrid"] == "ek-m4" and r["board"] == "qemu-cortex-m4" and r["id"].endswith("@ek-m4 "
+                                                                                                  "runtime=edgekit "
+                                                                                                  "sparse=auto")
+        assert r["bench"]["transport"]["labgrid"]["place"] == "ek-m4" and r["figures"]["byte_exact"] == "3/3"
+    direct = {(r["model"]["name"], r["options"]["sparse"]): r["figures"]["instructions"] for r in local_run[1]["cells"]}
+    assert [r["figures"]["instructions"] for r in rows] == [direct["dense", "auto"], direct["pruned", "auto"]]
+    first, second = sorted(rows, key=lambda r: r["window"]["start"])
+    assert second["window"]["start"] >= first["window"]["end"]  # one after another on the place
+
+
 # ------------------------------------------------------------------------------------------- bad specs -----
 
 @pytest.mark.parametrize("text, where, hint", [
@@ -160,8 +198,8 @@ def test_a_model_that_fails_to_convert_fails_its_cells_not_the_sweep(tmp_path: P
      "(line 3): models[1]: gone.tflite: no such file", "relative to"),
     ("models: [m.tflite]\nboards: [nucleo-f446re]\n", "boards[0]: nucleo-f446re is not an emulated board",
      "labgrid"),
-    ("models: [m.tflite]\nboards:\n  - {labgrid: rack-3}\n", "(line 3): boards[0].labgrid: labgrid places are not",
-     "item 2"),
+    ("models: [m.tflite]\nboards:\n  - {labgrid: 7}\n", "(line 3): boards[0].labgrid: expected a labgrid place",
+     "docs/sweep.md"),
     ("models: [m.tflite]\nboards: [qemu-cortex-m4]\noptions: {quantization: int16}\n",
      "options.quantization: applies to models to convert", "calib"),
     ("models: [m.tflite]\nboards: [qemu-cortex-m4]\nvalidate: true\n", "models[0]: validate: true needs inputs",

@@ -21,6 +21,8 @@ from edgekit.errors import EdgekitError
 
 __all__ = ["check_node", "run_cell", "run_prep"]
 
+PLACE_WAIT_S = 600.0  # how long a cell waits for its labgrid place while someone else holds it
+
 
 def _error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, EdgekitError):
@@ -110,7 +112,8 @@ def run_cell(cell: dict[str, Any], tflite: bytes, inputs: tuple[str, bytes] | No
 
     Args:
         cell: ``id``, ``board``, ``options`` (runtime, sparse, runs, warmup, validate), ``model`` (name),
-            ``boards_dirs`` (extra board folders, which must exist on the worker's machine).
+            ``boards_dirs`` (extra board folders, which must exist on the worker's machine); ``labgrid`` (a place)
+            and ``coordinator``: measured on the board in that place (:func:`edgekit.labgrid.measure_on_place`).
         tflite: the prepared model's bytes.
         inputs: the model's input file (name, bytes), or None for bench's random input.
         work_dir: where the project goes (kept); None: a scratch folder, removed afterwards.
@@ -144,12 +147,22 @@ def run_cell(cell: dict[str, Any], tflite: bytes, inputs: tuple[str, bytes] | No
         built = build(gen.project_dir, jobs=1, boards_dirs=dirs)
         row["build"] = {k: v for k, v in built.to_dict().items() if k not in ("sections", "images")}
         stage, t2 = "bench", time.perf_counter()
-        res = bench(gen.project_dir, board=cell["board"], runs=opts["runs"], warmup=opts["warmup"], inputs=in_path,
-                    boards_dirs=dirs)
+        row["window"] = {"start": time.time()}
+        if cell.get("labgrid"):  # the board in a labgrid place: acquire, flash, bench (and validate), release
+            from edgekit.labgrid import measure_on_place
+
+            res, checked = measure_on_place(cell["labgrid"], gen.project_dir, coordinator=cell.get("coordinator"),
+                                            model=model if opts.get("validate") else None, inputs=in_path,
+                                            runs=opts["runs"], warmup=opts["warmup"], wait=PLACE_WAIT_S,
+                                            boards_dirs=dirs)
+            row["validation"] = checked.to_dict() if checked is not None else None
+        else:
+            res = bench(gen.project_dir, board=cell["board"], runs=opts["runs"], warmup=opts["warmup"],
+                        inputs=in_path, boards_dirs=dirs)
         row["bench"] = res.to_dict()
         t3 = time.perf_counter()
         row["seconds"] = {"generate": round(t1 - t0, 3), "build": round(t2 - t1, 3), "bench": round(t3 - t2, 3)}
-        if opts.get("validate"):
+        if opts.get("validate") and not cell.get("labgrid"):
             from edgekit.validation import validate
 
             stage = "validate"
@@ -161,13 +174,15 @@ def run_cell(cell: dict[str, Any], tflite: bytes, inputs: tuple[str, bytes] | No
         row["stage"], row["error"] = stage, _error(exc)
     finally:
         row["seconds"]["total"] = round(time.perf_counter() - t_all, 3)
+        if "window" in row:
+            row["window"]["end"] = time.time()
         if not work_dir:
             shutil.rmtree(root, ignore_errors=True)
     return row
 
 
 def check_node(boards: list[str], runtimes: list[str], version: str,
-               boards_dirs: list[str] | None = None) -> dict[str, Any]:
+               boards_dirs: list[str] | None = None, labgrid: bool = False) -> dict[str, Any]:
     """What this machine lacks to run cells on ``boards`` with ``runtimes``: ``{"host", "missing": [...],
     "version"}`` (each entry names a program or setting and how to get it); run on every node before a sweep."""
     from edgekit import __version__
@@ -191,4 +206,9 @@ def check_node(boards: list[str], runtimes: list[str], version: str,
         if prof.qemu is not None and shutil.which(PROGRAM) is None and not any(m.startswith(PROGRAM)
                                                                                for m in missing):
             missing.append(f"{PROGRAM} (sudo apt-get install qemu-system-arm)")
+    if labgrid:
+        import importlib.util
+
+        if importlib.util.find_spec("labgrid") is None:
+            missing.append("labgrid (pip install 'edgekit[labgrid]'): cells on labgrid places")
     return {**worker_info(), "missing": missing, "version": __version__}

@@ -118,7 +118,7 @@ def _run(sp: SweepSpec, todo: list[Cell], executor: Any, out: Path, kill_once: t
         enter()
     try:
         dirs = [str(Path(d).resolve()) for d in boards_dirs] if boards_dirs else None
-        nodes = executor.check(sp.boards, sorted(sp.runtimes()), dirs)
+        nodes = executor.check(sp.boards, sorted(sp.runtimes()), dirs, any(c.labgrid for c in todo))
         models = _prepare(todo, executor, out)
         cell_jobs = []
         for c in todo:
@@ -129,9 +129,9 @@ def _run(sp: SweepSpec, todo: list[Cell], executor: Any, out: Path, kill_once: t
             inputs = (c.prep.model.inputs.name, c.prep.model.inputs.read_bytes()) if c.prep.model.inputs else None
             work = str(out / "work" / f"{c.prep.label}-{c.board}-{c.key}") if executor.local else None
             args = ({"id": c.id, "board": c.board, "options": c.options, "model": c.prep.model.name,
-                     "boards_dirs": dirs},
+                     "boards_dirs": dirs, "labgrid": c.labgrid, "coordinator": sp.coordinator},
                     prepared["tflite"], inputs, work, kill_once)
-            cell_jobs.append(Job(c.id, run_cell, args))
+            cell_jobs.append(Job(c.id, run_cell, args, group=f"labgrid:{c.labgrid}" if c.labgrid else None))
         by_id = {c.id: c for c in todo}
 
         def done(job: Job, value: Any, error: str | None) -> None:

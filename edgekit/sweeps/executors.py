@@ -13,7 +13,7 @@ from typing import Any
 
 from edgekit.errors import ToolMissing
 
-__all__ = ["Done", "Job", "LocalExecutor"]
+__all__ = ["Done", "Job", "LocalExecutor", "next_job"]
 
 
 @dataclass
@@ -24,6 +24,15 @@ class Job:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     retries: list[dict[str, Any]] = field(default_factory=list)  # the attempts that died, with why
+    group: str | None = None  # jobs of one group (a labgrid place) run one after another
+
+
+def next_job(queue: list[Job], busy: set[str]) -> Job | None:
+    """Take the first queued job whose group is not running (None: every queued job waits for its group)."""
+    for i, job in enumerate(queue):
+        if job.group is None or job.group not in busy:
+            return queue.pop(i)
+    return None
 
 
 # called once per job: (job, the function's result or None when every attempt died, the last error or None)
@@ -42,13 +51,13 @@ class LocalExecutor:
     def describe(self) -> dict[str, Any]:
         return {"kind": "local", "workers": self.workers, "max_retries": self.max_retries}
 
-    def check(self, boards: list[str], runtimes: list[str],
-              boards_dirs: list[str] | None = None) -> list[dict[str, Any]]:
+    def check(self, boards: list[str], runtimes: list[str], boards_dirs: list[str] | None = None,
+              labgrid: bool = False) -> list[dict[str, Any]]:
         """This machine has what the cells need, else ToolMissing naming each missing piece."""
         from edgekit import __version__
         from edgekit.sweeps.cell import check_node
 
-        info = check_node(boards, runtimes, __version__, boards_dirs)
+        info = check_node(boards, runtimes, __version__, boards_dirs, labgrid)
         if info["missing"]:
             raise ToolMissing(f"this machine cannot run the sweep's cells: it lacks {'; '.join(info['missing'])}",
                               hint="install them (scripts/setup.sh installs the toolchain and QEMU)")
@@ -69,7 +78,9 @@ class LocalExecutor:
                 broken: list[Job] = []
                 while (queue or inflight) and not broken:
                     while queue and len(inflight) < self.workers:
-                        job = queue.pop(0)
+                        job = next_job(queue, {j.group for j in inflight.values() if j.group})
+                        if job is None:
+                            break
                         inflight[pool.submit(job.fn, *job.args)] = job
                     finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in finished:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgekit.errors import ToolMissing, UsageError
-from edgekit.sweeps.executors import Done, Job
+from edgekit.sweeps.executors import Done, Job, next_job
 
 __all__ = ["RayExecutor"]
 
@@ -84,8 +84,8 @@ class RayExecutor:
     def _alive(self) -> list[dict[str, Any]]:
         return [n for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
 
-    def check(self, boards: list[str], runtimes: list[str],
-              boards_dirs: list[str] | None = None) -> list[dict[str, Any]]:
+    def check(self, boards: list[str], runtimes: list[str], boards_dirs: list[str] | None = None,
+              labgrid: bool = False) -> list[dict[str, Any]]:
         """Run :func:`edgekit.sweeps.cell.check_node` on every node with CPUs; ToolMissing naming each node that lacks
         something (and what), or that does not answer."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -100,7 +100,7 @@ class RayExecutor:
                              hint="add workers with 'ray start --address HEAD:PORT'")
         remote = ray.remote(num_cpus=0, max_retries=0)(check_node)
         refs = {remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                .remote(boards, runtimes, __version__, boards_dirs): n for n in nodes}
+                .remote(boards, runtimes, __version__, boards_dirs, labgrid): n for n in nodes}
         _, late = ray.wait(list(refs), num_returns=len(refs), timeout=CHECK_TIMEOUT_S)
         problems, infos = [], []
         for ref in refs:
@@ -150,14 +150,22 @@ class RayExecutor:
                 remotes[job.fn] = ray.remote(num_cpus=1, max_retries=0)(job.fn)
             return remotes[job.fn].remote(*ref_args(job.args))
 
-        pending = {submit(j): j for j in jobs}
+        queue, pending = list(jobs), {}
+
+        def submit_ready() -> None:  # every queued job whose group (labgrid place) has nothing in flight
+            while (job := next_job(queue, {j.group for j in pending.values() if j.group})) is not None:
+                pending[submit(job)] = job
+
+        submit_ready()
         try:
-            self._collect(pending, submit, done)
+            self._collect(pending, queue, submit_ready, done)
         finally:  # interrupted (Ctrl-C) or failed: the cluster does not go on with the rest
             for ref in pending:
                 ray.cancel(ref, force=True)
 
-    def _collect(self, pending: dict[Any, Job], submit: Any, done: Done) -> None:
+    def _collect(self, pending: dict[Any, Job], queue: list[Job], submit_ready: Any, done: Done) -> None:
+        """Until nothing is in flight: report each finished task; a job whose worker or node died goes back to the
+        front of the queue (or fails after ``max_retries``); then submit what may run now."""
         ray = self.ray
         from ray import exceptions as rex
 
@@ -176,6 +184,7 @@ class RayExecutor:
                     if len(job.retries) > self.max_retries:
                         done(job, None, why)
                     else:
-                        pending[submit(job)] = job
+                        queue.insert(0, job)
                     continue
                 done(job, value, None)
+            submit_ready()

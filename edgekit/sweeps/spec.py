@@ -22,8 +22,9 @@ objectives: [latency_us, flash_bytes, ram_bytes]   # the Pareto view: a figure, 
 constraints: {flash_bytes: {max: 262144}}          # the recommendation's limits
 ```
 
-A board entry may later name a labgrid place (``{labgrid: PLACE, board: ID}``): the field is reserved and
-refused with a hint until edgekit can bench through labgrid. Paths are relative to the spec file. Every error
+A board entry may name a labgrid place instead (``{labgrid: PLACE}``, the board from the place's
+``edgekit_board`` tag or ``board: ID``; ``coordinator: HOST:PORT`` at the top, else ``$LG_COORDINATOR``): its cells
+are measured on the board in that place, one after another. Paths are relative to the spec file. Every error
 names the file, the line and the field (:class:`SpecError`, exit code 1).
 """
 
@@ -48,7 +49,8 @@ CONVERTED = (".tflite",)
 KERAS = (".keras", ".h5")
 SPARSE = ("auto", "off", "force")
 QUANTIZATION = ("int8", "int16")
-_TOP = {"schema", "models", "boards", "options", "runs", "warmup", "validate", "objectives", "constraints"}
+_TOP = {"schema", "models", "boards", "options", "runs", "warmup", "validate", "objectives", "constraints",
+        "coordinator"}
 _MODEL_KEYS = {"path", "name", "calib", "data", "inputs"}
 _BOARD_KEYS = {"board", "labgrid"}
 
@@ -120,6 +122,7 @@ class SweepSpec:
     boards: list[str]
     objectives: list[tuple[str, str]] = field(default_factory=list)
     constraints: dict[str, dict[str, float]] = field(default_factory=dict)
+    coordinator: str | None = None  # labgrid's, for cells on places (default: $LG_COORDINATOR)
 
     def runtimes(self) -> set[str]:
         return {c.options["runtime"] for c in self.cells}
@@ -245,7 +248,10 @@ def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None
     for i, n in enumerate(names):
         if names.index(n) != i:
             raise chk.fail(f"models[{i}]", f"a second model named {n!r}", hint="give one of them a 'name:'")
-    boards = [_board(chk, item, f"boards[{i}]", boards_dirs) for i, item in
+    coordinator = top.get("coordinator")
+    if coordinator is not None and (not isinstance(coordinator, str) or not coordinator):
+        raise chk.fail("coordinator", f"expected HOST[:PORT] of a labgrid coordinator, got {_show(coordinator)}")
+    boards = [_board(chk, item, f"boards[{i}]", boards_dirs, coordinator) for i, item in
               enumerate(chk.as_list(top["boards"], "boards"))]
     options = _options(chk, top.get("options") or {}, models)
     runs = chk.integer(top.get("runs", 10), "runs", 1)
@@ -283,7 +289,7 @@ def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None
                 shown = " ".join(f"{k}={v}" for k, v in opts.items() if k in AXES and v is not None)
                 cells.append(Cell(f"{prep.label}@{place or board} {shown}", key, prep, board, opts, place))
     return SweepSpec(src, _sha256(src), cells, list(preps.values()), runs, warmup, validate,
-                     sorted({c.board for c in cells}), objectives, constraints)
+                     sorted({c.board for c in cells}), objectives, constraints, coordinator)
 
 
 def _model(chk: _Checker, item: Any, path: str) -> ModelEntry:
@@ -310,15 +316,21 @@ def _model(chk: _Checker, item: Any, path: str) -> ModelEntry:
     return entry
 
 
-def _board(chk: _Checker, item: Any, path: str, boards_dirs: list[str] | None) -> tuple[str, str | None]:
+def _board(chk: _Checker, item: Any, path: str, boards_dirs: list[str] | None,
+           coordinator: str | None) -> tuple[str, str | None]:
+    """(board id, labgrid place or None) of one ``boards`` entry."""
     from edgekit.boards import load_board
 
+    place = None
     if isinstance(item, dict):
-        chk.mapping(item, path, _BOARD_KEYS, "'- qemu-cortex-m4' or '- {board: qemu-cortex-m4}'")
+        chk.mapping(item, path, _BOARD_KEYS, "'- qemu-cortex-m4', '- {board: qemu-cortex-m4}' or "
+                                             "'- {labgrid: PLACE}'")
         if "labgrid" in item:
-            raise chk.fail(f"{path}.labgrid", "labgrid places are not supported by this edgekit yet",
-                           hint="a sweep cell on a labgrid place needs edgekit's labgrid targets (issue #19, "
-                                "item 2); use an emulated board meanwhile")
+            place = item["labgrid"]
+            if not isinstance(place, str) or not place:
+                raise chk.fail(f"{path}.labgrid", f"expected a labgrid place name, got {_show(place)}")
+            if "board" not in item:
+                item = {"board": _place_board(chk, place, f"{path}.labgrid", coordinator)}
         if "board" not in item:
             raise chk.fail(f"{path}.board", "required key is missing")
         item, path = item["board"], f"{path}.board"
@@ -328,11 +340,26 @@ def _board(chk: _Checker, item: Any, path: str, boards_dirs: list[str] | None) -
         prof = load_board(item, boards_dirs)
     except EdgekitError as exc:
         raise chk.fail(path, exc.message, hint=exc.hint or "'edgekit boards list' shows the board ids") from None
-    if not prof.is_emulated:
+    if place is None and not prof.is_emulated:
         raise chk.fail(path, f"{prof.id} is not an emulated board: a sweep benches its cells in QEMU",
                        hint="pick a qemu-* board ('edgekit boards list'); a real board joins a sweep through a "
-                            "labgrid place (not in this edgekit yet)")
-    return prof.id, None
+                            "labgrid place: '- {labgrid: PLACE}'")
+    return prof.id, place
+
+
+def _place_board(chk: _Checker, place: str, path: str, coordinator: str | None) -> str:
+    """The board a place's ``edgekit_board`` tag names, asked from the coordinator (the place is not acquired)."""
+    from edgekit.labgrid import BOARD_TAG, place_board
+
+    try:
+        board = place_board(place, coordinator=coordinator)
+    except EdgekitError as exc:
+        raise chk.fail(path, exc.message, hint=exc.hint) from None
+    if board is None:
+        raise chk.fail(path, f"place {place!r} has no {BOARD_TAG} tag: which board it holds is not known",
+                       hint=f"add 'board: ID' beside 'labgrid: {place}', or tag the place "
+                            f"(labgrid-client -p {place} set-tags {BOARD_TAG}=ID)")
+    return board
 
 
 def _options(chk: _Checker, raw: Any, models: list[ModelEntry]) -> dict[str, list[Any]]:
