@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import EdgekitError
+from edgekit.sweeps.specfields import Checker, SpecError, Where, sha256_of, show
 
 __all__ = ["AXES", "FIGURES", "Cell", "Prep", "SpecError", "SweepSpec", "load_spec"]
 
@@ -53,10 +54,6 @@ _TOP = {"schema", "models", "boards", "options", "runs", "warmup", "validate", "
         "coordinator"}
 _MODEL_KEYS = {"path", "name", "calib", "data", "inputs"}
 _BOARD_KEYS = {"board", "labgrid"}
-
-
-class SpecError(EdgekitError):
-    """A sweep spec that cannot be run: the message names the file, the line and the field."""
 
 
 @dataclass(frozen=True)
@@ -128,99 +125,6 @@ class SweepSpec:
         return {c.options["runtime"] for c in self.cells}
 
 
-class _Where:
-    """Field path -> line in the spec file, from the YAML node tree, so errors point at the line."""
-
-    def __init__(self, text: str) -> None:
-        import yaml
-
-        from edgekit.boards.yamlfile import unique_key_loader
-
-        self.lines: dict[str, int] = {}
-        try:
-            root = yaml.compose(text, Loader=unique_key_loader())
-        except Exception:  # (load_yaml has already reported a broken file)
-            root = None
-        if root is not None:
-            self._walk(root, "")
-
-    def _walk(self, node: Any, path: str) -> None:
-        self.lines[path] = node.start_mark.line + 1
-        if hasattr(node, "value") and isinstance(node.value, list):
-            for i, item in enumerate(node.value):
-                if isinstance(item, tuple):
-                    key, val = item
-                    sub = f"{path}.{key.value}" if path else str(key.value)
-                    self.lines.setdefault(sub, key.start_mark.line + 1)
-                    self._walk(val, sub)
-                else:
-                    self._walk(item, f"{path}[{i}]")
-
-    def line(self, path: str) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path.rsplit("[", 1)[0] if path.endswith("]") else path.rpartition(".")[0]
-        return None
-
-
-class _Checker:
-    def __init__(self, src: Path, where: _Where) -> None:
-        self.src, self.where = src, where
-
-    def fail(self, path: str, message: str, hint: str | None = None) -> SpecError:
-        line = self.where.line(path)
-        at = f" (line {line})" if line else ""
-        return SpecError(f"{self.src}{at}: {path}: {message}",
-                         hint=hint or "every field of a sweep spec: docs/sweep.md")
-
-    def mapping(self, value: Any, path: str, keys: set[str], example: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, f"expected a mapping, got {_show(value)}", hint=f"e.g. {example}")
-        for k in value:
-            if k not in keys:
-                raise self.fail(f"{path}.{k}" if path else str(k), "unknown key",
-                                hint=f"known keys here: {', '.join(sorted(keys))}")
-        return value
-
-    def file(self, value: Any, path: str, what: str) -> Path:
-        if not isinstance(value, str) or not value:
-            raise self.fail(path, f"expected a path to {what}, got {_show(value)}")
-        p = Path(value).expanduser()
-        p = p if p.is_absolute() else self.src.parent / p
-        if not p.exists():
-            raise self.fail(path, f"{value}: no such file", hint=f"paths are relative to {self.src.parent}")
-        return p
-
-    def as_list(self, value: Any, path: str) -> list[Any]:
-        items = value if isinstance(value, list) else [value]
-        if not items:
-            raise self.fail(path, "the list is empty")
-        return items
-
-    def integer(self, value: Any, path: str, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(path, f"expected an integer >= {minimum}, got {_show(value)}")
-        return value
-
-
-def _show(value: Any) -> str:
-    from edgekit.boards.yamlfile import show
-
-    return show(value)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_file():
-                h.update(str(p.relative_to(path)).encode() + b"\0" + p.read_bytes())
-    else:
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None) -> SweepSpec:
     """Read and validate a sweep spec and expand it into cells.
 
@@ -235,10 +139,10 @@ def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None
         raw = load_yaml(src, "sweep spec")
     except BoardError as exc:
         raise SpecError(exc.message, hint=exc.hint) from None
-    chk = _Checker(src, _Where(src.read_text(encoding="utf-8")))
+    chk = Checker(src, Where(src.read_text(encoding="utf-8")))
     top = chk.mapping(raw, "", _TOP, "'models: [m.tflite]' and 'boards: [qemu-cortex-m4]'")
     if top.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
-        raise chk.fail("schema", f"version {_show(top['schema'])} is not supported (this edgekit reads "
+        raise chk.fail("schema", f"version {show(top['schema'])} is not supported (this edgekit reads "
                                  f"{SCHEMA_VERSION})")
     for req in ("models", "boards"):
         if req not in top:
@@ -250,7 +154,7 @@ def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None
             raise chk.fail(f"models[{i}]", f"a second model named {n!r}", hint="give one of them a 'name:'")
     coordinator = top.get("coordinator")
     if coordinator is not None and (not isinstance(coordinator, str) or not coordinator):
-        raise chk.fail("coordinator", f"expected HOST[:PORT] of a labgrid coordinator, got {_show(coordinator)}")
+        raise chk.fail("coordinator", f"expected HOST[:PORT] of a labgrid coordinator, got {show(coordinator)}")
     boards = [_board(chk, item, f"boards[{i}]", boards_dirs, coordinator) for i, item in
               enumerate(chk.as_list(top["boards"], "boards"))]
     options = _options(chk, top.get("options") or {}, models)
@@ -258,7 +162,7 @@ def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None
     warmup = chk.integer(top.get("warmup", 1), "warmup", 0)
     validate = top.get("validate", False)
     if not isinstance(validate, bool):
-        raise chk.fail("validate", f"expected true or false, got {_show(validate)}")
+        raise chk.fail("validate", f"expected true or false, got {show(validate)}")
     if validate:
         for i, m in enumerate(models):
             if m.inputs is None:
@@ -274,9 +178,9 @@ def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None
         for q, r in itertools.product(quants, recipes):
             pk = (m.name, q, str(r) if r else None)
             if pk not in preps:
-                digest = hashlib.sha256(json.dumps([m.sha256, q, _sha256(r) if r else None,
-                                                    _sha256(m.calib) if m.calib and not m.converted else None,
-                                                    _sha256(m.data) if m.data and r else None]).encode())
+                digest = hashlib.sha256(json.dumps([m.sha256, q, sha256_of(r) if r else None,
+                                                    sha256_of(m.calib) if m.calib and not m.converted else None,
+                                                    sha256_of(m.data) if m.data and r else None]).encode())
                 preps[pk] = Prep(digest.hexdigest()[:16], m, q, r)
             prep = preps[pk]
             for (board, place), runtime, sparse in itertools.product(boards, options["runtime"], options["sparse"]):
@@ -284,15 +188,15 @@ def load_spec(path: str | os.PathLike[str], boards_dirs: list[str] | None = None
                     continue  # --sparse is edgekit's runtime's; a tflm cell is the same for every value
                 opts = {"runtime": runtime, "sparse": sparse, "quantization": q, "recipe": r.name if r else None,
                         "runs": runs, "warmup": warmup, "validate": validate}
-                key = hashlib.sha256(json.dumps([prep.key, board, place, opts, _sha256(m.inputs) if m.inputs
+                key = hashlib.sha256(json.dumps([prep.key, board, place, opts, sha256_of(m.inputs) if m.inputs
                                                  else None]).encode()).hexdigest()[:16]
                 shown = " ".join(f"{k}={v}" for k, v in opts.items() if k in AXES and v is not None)
                 cells.append(Cell(f"{prep.label}@{place or board} {shown}", key, prep, board, opts, place))
-    return SweepSpec(src, _sha256(src), cells, list(preps.values()), runs, warmup, validate,
+    return SweepSpec(src, sha256_of(src), cells, list(preps.values()), runs, warmup, validate,
                      sorted({c.board for c in cells}), objectives, constraints, coordinator)
 
 
-def _model(chk: _Checker, item: Any, path: str) -> ModelEntry:
+def _model(chk: Checker, item: Any, path: str) -> ModelEntry:
     if isinstance(item, str):
         item = {"path": item}
         entry_path = path
@@ -307,16 +211,16 @@ def _model(chk: _Checker, item: Any, path: str) -> ModelEntry:
                        hint="save the model as .keras (model.save('m.keras')) or give its int8 .tflite")
     name = item.get("name", p.name.split(".")[0])
     if not isinstance(name, str) or not name or any(c in name for c in "/@ "):
-        raise chk.fail(f"{path}.name", f"expected a name without '/', '@' or spaces, got {_show(name)}")
+        raise chk.fail(f"{path}.name", f"expected a name without '/', '@' or spaces, got {show(name)}")
     files = {k: chk.file(item[k], f"{path}.{k}", k) if k in item else None for k in ("calib", "data", "inputs")}
-    entry = ModelEntry(name, p, _sha256(p), **files)
+    entry = ModelEntry(name, p, sha256_of(p), **files)
     if not entry.converted and entry.calib is None:
         raise chk.fail(path, f"{p.name} is not a converted .tflite: converting it needs calibration data",
                        hint="add 'calib: calib.npy' to the model (or give its int8 .tflite)")
     return entry
 
 
-def _board(chk: _Checker, item: Any, path: str, boards_dirs: list[str] | None,
+def _board(chk: Checker, item: Any, path: str, boards_dirs: list[str] | None,
            coordinator: str | None) -> tuple[str, str | None]:
     """(board id, labgrid place or None) of one ``boards`` entry."""
     from edgekit.boards import load_board
@@ -328,14 +232,14 @@ def _board(chk: _Checker, item: Any, path: str, boards_dirs: list[str] | None,
         if "labgrid" in item:
             place = item["labgrid"]
             if not isinstance(place, str) or not place:
-                raise chk.fail(f"{path}.labgrid", f"expected a labgrid place name, got {_show(place)}")
+                raise chk.fail(f"{path}.labgrid", f"expected a labgrid place name, got {show(place)}")
             if "board" not in item:
                 item = {"board": _place_board(chk, place, f"{path}.labgrid", coordinator)}
         if "board" not in item:
             raise chk.fail(f"{path}.board", "required key is missing")
         item, path = item["board"], f"{path}.board"
     if not isinstance(item, str):
-        raise chk.fail(path, f"expected a board id, got {_show(item)}")
+        raise chk.fail(path, f"expected a board id, got {show(item)}")
     try:
         prof = load_board(item, boards_dirs)
     except EdgekitError as exc:
@@ -347,7 +251,7 @@ def _board(chk: _Checker, item: Any, path: str, boards_dirs: list[str] | None,
     return prof.id, place
 
 
-def _place_board(chk: _Checker, place: str, path: str, coordinator: str | None) -> str:
+def _place_board(chk: Checker, place: str, path: str, coordinator: str | None) -> str:
     """The board a place's ``edgekit_board`` tag names, asked from the coordinator (the place is not acquired)."""
     from edgekit.labgrid import BOARD_TAG, place_board
 
@@ -362,7 +266,7 @@ def _place_board(chk: _Checker, place: str, path: str, coordinator: str | None) 
     return board
 
 
-def _options(chk: _Checker, raw: Any, models: list[ModelEntry]) -> dict[str, list[Any]]:
+def _options(chk: Checker, raw: Any, models: list[ModelEntry]) -> dict[str, list[Any]]:
     from edgekit.generation import RUNTIMES
 
     chk.mapping(raw, "options", set(AXES), "'options: {runtime: [edgekit, tflm]}'")
@@ -379,7 +283,7 @@ def _options(chk: _Checker, raw: Any, models: list[ModelEntry]) -> dict[str, lis
             elif v is False and axis == "sparse":  # YAML reads a bare off as false
                 values.append("off")
             elif v not in allowed[axis]:
-                raise chk.fail(where, f"{_show(v)} is not one of {', '.join(allowed[axis])}")
+                raise chk.fail(where, f"{show(v)} is not one of {', '.join(allowed[axis])}")
             else:
                 values.append(v)
         if len(set(map(str, values))) != len(values):
@@ -399,7 +303,7 @@ def _options(chk: _Checker, raw: Any, models: list[ModelEntry]) -> dict[str, lis
     return out
 
 
-def _recipe(chk: _Checker, value: Any, where: str) -> Path:
+def _recipe(chk: Checker, value: Any, where: str) -> Path:
     from edgekit.optimize.recipe import load_recipe
 
     p = chk.file(value, where, "an optimize recipe")
@@ -410,25 +314,25 @@ def _recipe(chk: _Checker, value: Any, where: str) -> Path:
     return p
 
 
-def _objectives(chk: _Checker, raw: Any) -> list[tuple[str, str]]:
+def _objectives(chk: Checker, raw: Any) -> list[tuple[str, str]]:
     out = []
     for i, item in enumerate(chk.as_list(raw, "objectives")):
         key, _, direction = str(item).partition(":")
         direction = direction or "min"
         if key not in FIGURES or direction not in ("min", "max"):
-            raise chk.fail(f"objectives[{i}]", f"{_show(item)} is not a figure with an optional :min/:max",
+            raise chk.fail(f"objectives[{i}]", f"{show(item)} is not a figure with an optional :min/:max",
                            hint=f"figures: {', '.join(FIGURES)}")
         out.append((key, direction))
     return out
 
 
-def _constraints(chk: _Checker, raw: Any) -> dict[str, dict[str, float]]:
+def _constraints(chk: Checker, raw: Any) -> dict[str, dict[str, float]]:
     chk.mapping(raw, "constraints", set(FIGURES), "'constraints: {flash_bytes: {max: 262144}}'")
     out = {}
     for key, lim in raw.items():
         chk.mapping(lim, f"constraints.{key}", {"min", "max"}, f"'{key}: {{max: 1000}}'")
         for k, v in lim.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise chk.fail(f"constraints.{key}.{k}", f"expected a number, got {_show(v)}")
+                raise chk.fail(f"constraints.{key}.{k}", f"expected a number, got {show(v)}")
         out[key] = dict(lim)
     return out
