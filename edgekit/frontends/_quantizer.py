@@ -1,10 +1,11 @@
-"""litert-torch's PT2E quantizer plus the activation it leaves float (measured: GELU, and a MEAN fed by it).
+"""litert-torch's PT2E quantizer plus the ops it leaves float (measured): ``mean``, ``sub`` and ``tanh``.
 
-litert-torch 0.10's static int8 quantizer annotates conv/linear/add/mul/cat/pooling and fixed-range ops
-(sigmoid, tanh, ...). A GELU, and a ``mean`` fed by one, stay float, and edgekit refuses the hybrid
-model. Here they get int8 observers on their input and output (TFLite's int8 GELU requantizes). Note:
-the int8 GELU runs on LiteRT, but the TFLM host interpreter (tflite-micro nightly) has no GELU kernel.
-SiLU still stays float (its LOGISTIC needs the fixed 1/256 output scale; not solved here) and is refused.
+litert-torch 0.10's static int8 quantizer annotates conv/linear/add/mul/cat/pooling and, with a fixed
+output range, sigmoid and softmax. A ``mean`` fed by an unannotated op, every ``sub`` and every ``tanh``
+stay float, and edgekit refuses the hybrid model. Here ``mean``/``sub`` get int8 observers on their
+inputs and output, ``tanh`` an observed input and TFLite's fixed int8 output (scale 1/128, zero point 0).
+``tanh`` and ``sub`` come from ONNX models whose exporter spelled GELU out (opset < 20).
+GELU and SiLU themselves are rewritten before quantization (:mod:`edgekit.frontends._decompose`).
 Runs in the converter's child process only.
 """
 
@@ -14,13 +15,16 @@ from typing import Any
 
 
 def make_quantizer() -> Any:
-    """A PT2E quantizer: litert-torch's symmetric per-channel int8 config, plus GELU/mean annotations."""
+    """A PT2E quantizer: litert-torch's symmetric per-channel int8 config, plus mean/sub/tanh annotations."""
     import torch
     from litert_torch.quantize import pt2e_quantizer as pq
     from litert_torch.quantize.pt2e_quantizer_utils import get_input_act_qspec, get_output_act_qspec
-    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+    from torchao.quantization.pt2e.quantizer import FixedQParamsQuantizationSpec, QuantizationAnnotation
 
-    extra = {torch.ops.aten.gelu.default, torch.ops.aten.mean.dim}
+    aten = torch.ops.aten
+    extra = {aten.mean.dim, aten.sub.Tensor, aten.tanh.default}
+    tanh_out = FixedQParamsQuantizationSpec(dtype=torch.int8, scale=1.0 / 128.0, zero_point=0,
+                                            quant_min=-128, quant_max=127, qscheme=torch.per_tensor_affine)
 
     class Quantizer(pq.PT2EQuantizer):
         def annotate(self, model: Any) -> Any:
@@ -32,9 +36,10 @@ def make_quantizer() -> Any:
                 if "quantization_annotation" in node.meta and node.meta["quantization_annotation"]._annotated:
                     continue
                 inputs = [a for a in node.args if isinstance(a, torch.fx.Node)]
+                out = tanh_out if node.target == aten.tanh.default else get_output_act_qspec(config)
                 node.meta["quantization_annotation"] = QuantizationAnnotation(
                     input_qspec_map={a: get_input_act_qspec(config) for a in inputs},
-                    output_qspec=get_output_act_qspec(config), _annotated=True)
+                    output_qspec=out, _annotated=True)
             return model
 
     return Quantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))

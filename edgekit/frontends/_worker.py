@@ -128,6 +128,7 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     from litert_torch.quantize import quant_config as qc
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    from edgekit.frontends._decompose import rewrite_module
     from edgekit.frontends._quantizer import make_quantizer
 
     dev_calib = to_device_layout(calib)
@@ -138,6 +139,7 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     t0 = time.perf_counter()
     try:
         source_ops = _source_ops(src, torch.from_numpy(calib[:1]))
+        model, rewrites = rewrite_module(model, sample, job.get("gelu_form", "tanh"))
         quantizer = make_quantizer()
         prepared = prepare_pt2e(torch.export.export(model, (sample,)).module(), quantizer)
         with torch.no_grad():
@@ -159,7 +161,7 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     (out_dir / "int8.tflite").write_bytes(int8_bytes)
     (out_dir / "float.tflite").write_bytes(float_bytes)
     result: dict[str, Any] = {"convert_seconds": t1 - t0, "float_convert_seconds": t2 - t1,
-                              "source_ops": source_ops, "torch": torch.__version__,
+                              "source_ops": source_ops, "torch": torch.__version__, "rewrites": rewrites,
                               "device_layout": {4: "NHWC", 3: "N1LC", 2: "NC"}.get(rank, "as source"),
                               "device_shape": [1, *dev_calib.shape[1:]]}
     val = arrays.get("val")
