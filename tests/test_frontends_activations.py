@@ -1,9 +1,9 @@
 """GELU (erf and tanh forms) and SiLU from PyTorch and ONNX models run on TFLM and on edgekit's runtime (#15).
 
 TFLM has no GELU kernel and litert-torch leaves SiLU float, so the PyTorch route rewrites them into int8
-MUL/ADD/LOGISTIC (edgekit.frontends._decompose). Two real conversions (CI time): an ``nn.Module`` with all
-three activations, and the same model exported to ONNX at opset 17 (GELU spelled out with Erf and Tanh);
-each is run by the TFLM host interpreter and by edgekit's AOT host build, byte for byte.
+MUL/ADD/LOGISTIC (edgekit.frontends._decompose). Three real conversions (CI time): an ``nn.Module`` with all
+three activations, the same model exported to ONNX at opset 17 (GELU spelled out with Erf and Tanh), and the
+module again as 16x8; each is run by the TFLM host interpreter and by edgekit's AOT host build, byte for byte.
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ def _device_inputs(tflite: Path, x_nchw: np.ndarray) -> list[list[np.ndarray]]:
     from edgekit.tflite_model import load_model
 
     sg = load_model(tflite).main
-    q = sg.tensors[sg.inputs[0]].quantization
-    xq = np.clip(np.round(to_device_layout(x_nchw) / q.scale[0]) + q.zero_point[0], -128, 127).astype(np.int8)
+    t = sg.tensors[sg.inputs[0]]
+    q, info = t.quantization, np.iinfo(t.dtype)
+    xq = np.clip(np.round(to_device_layout(x_nchw) / q.scale[0]) + q.zero_point[0], info.min, info.max)
+    xq = xq.astype(t.dtype)
     return [[xq[i : i + 1]] for i in range(len(xq))]
 
 
@@ -108,3 +110,31 @@ def test_gelu_silu_module_and_onnx_run_byte_exact_on_tflm_and_edgekit(tmp_path: 
         # the real TFLM interpreter and edgekit's runtime agree byte for byte, on real and random inputs
         sets = _device_inputs(out, x[100:108]) + random_inputs(load_model(out), 4, seed=1)
         assert aot_vs_tflm(out, tmp_path / f"aot_{kind}", inputs=sets, obj_cache=tmp_path / "objs") == []
+
+
+def test_16x8_from_pytorch_with_gelu_silu_is_int16_and_byte_exact(tmp_path: Path) -> None:
+    _need()
+    from edgekit import convert
+    from edgekit.tflite_model import load_model
+
+    model, x = _model()
+    out = tmp_path / "acts16.tflite"
+    rep = convert(model, x[:100], sample=x[:1], val=x[100:], output=out, activations="int16").report
+    assert rep.activations == "int16" and rep.io_dtype == "int16" and rep.top1_agreement >= 0.95
+    assert rep.output_sqnr_db > 45, rep.output_sqnr_db  # measured 57 dB (int8: 47 dB)
+    assert {e["source_op"]: e["becomes"] for e in rep.expansions}["gelu"].count("MUL") == 5  # no ADD of a constant
+    sg = load_model(out).main
+    for op in sg.operators:
+        assert sg.tensors[op.outputs[0]].dtype == "int16", op.opcode
+        if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            assert sg.tensors[op.inputs[2]].dtype == "int64", op.opcode  # as TFLM's int16 depthwise reads it
+    sets = _device_inputs(out, x[100:106]) + random_inputs(load_model(out), 3, seed=2)
+    assert aot_vs_tflm(out, tmp_path / "aot16", inputs=sets, obj_cache=tmp_path / "objs") == []
+
+
+def test_compare_is_refused_for_pytorch_sources_before_converting() -> None:
+    from edgekit import convert
+    from edgekit.errors import UsageError
+
+    with pytest.raises(UsageError, match="int8 and int16"):
+        convert("model.onnx", np.zeros((2, 4), np.float32), activations="compare")

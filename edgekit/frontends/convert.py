@@ -55,10 +55,11 @@ class SourceReport(ConversionReport):
 def convert_source(model: Any, calib: Any, *, sample: Any = None, val: Any = None, val_labels: Any = None,
                    output: str | os.PathLike | None = None, io_dtype: str = "int8", task: str = "auto",
                    num_calib: int | None = None, timeout: float = 600.0, channels_last: bool = True,
-                   gelu_form: str = "tanh") -> Any:
+                   gelu_form: str = "tanh", activations: str = "int8") -> Any:
     """Convert an ``.onnx`` file, a ``.pt2`` program or an ``nn.Module`` (with ``sample``) to int8 TFLite.
 
     Returns an :class:`edgekit.conversion_common.ConversionResult` whose report is a :class:`SourceReport`.
+    ``activations="int16"``: TFLite's 16x8 (int16 activations and I/O, int8 weights).
     Raises ModelError/UnsupportedOpError/NativeCrash (converter failures, in the child), DataError,
     UsageError, ToolMissing (the ``torch``/``onnx`` extra is not installed).
     ``channels_last=False`` keeps the source's NCHW input (litert-torch then leaves a TRANSPOSE at the
@@ -72,8 +73,11 @@ def convert_source(model: Any, calib: Any, *, sample: Any = None, val: Any = Non
     kind = source_kind(model)
     if kind is None:
         raise UsageError(f"not a PyTorch/ONNX model: {model!r}")
-    if io_dtype != "int8":
-        raise UsageError(f"io_dtype={io_dtype!r}: PyTorch/ONNX models convert with int8 I/O only")
+    if activations not in ("int8", "int16"):
+        raise UsageError(f"activations={activations!r}: PyTorch/ONNX models convert to int8 or int16 (16x8)")
+    if io_dtype != activations:
+        raise UsageError(f"io_dtype={io_dtype!r}: PyTorch/ONNX models take I/O of their activation type "
+                         f"({activations})")
     from edgekit.frontends._decompose import FORMS
 
     if gelu_form not in FORMS:
@@ -87,7 +91,8 @@ def convert_source(model: Any, calib: Any, *, sample: Any = None, val: Any = Non
         x_cal = collect_samples(calib, what="calibration data", sample_shape=sample_shape, limit=num_calib)
         x_val, y_val = _validation(val, val_labels, sample_shape)
         job: dict[str, Any] = {"kind": kind, "model_path": str(model_path), "calib": x_cal,
-                               "channels_last": channels_last, "gelu_form": gelu_form}
+                               "channels_last": channels_last, "gelu_form": gelu_form,
+                               "activations": activations}
         if x_val is not None:
             job["val"] = x_val
         from edgekit.frontends._child import run_job
@@ -96,8 +101,8 @@ def convert_source(model: Any, calib: Any, *, sample: Any = None, val: Any = Non
         result = run_job(job_dir, job, what=what, timeout=timeout)
         int8_bytes = (job_dir / "int8.tflite").read_bytes()
         float_bytes = (job_dir / "float.tflite").read_bytes()
-        ops = verify_full_int8(int8_bytes, "int8")
-        report = _report(name, kind, len(x_cal), float_bytes, int8_bytes, ops, result, task, y_val,
+        ops = verify_full_int8(int8_bytes, activations)
+        report = _report(name, kind, len(x_cal), float_bytes, int8_bytes, ops, result, task, y_val, activations,
                          np.load(job_dir / "source_out.npy"), np.load(job_dir / "int8_out.npy"), x_val is not None,
                          source_rank=len(sample_shape) + 1)
         if out_path is not None:
@@ -156,8 +161,8 @@ def _validation(val: Any, val_labels: Any, sample_shape: tuple[int, ...]) -> tup
 
 
 def _report(name: str, kind: str, num_calib: int, float_bytes: bytes, int8_bytes: bytes, ops: dict[str, int],
-            result: dict[str, Any], task: str, y: Any, src_out: np.ndarray, q_out: np.ndarray, has_val: bool,
-            source_rank: int) -> SourceReport:
+            result: dict[str, Any], task: str, y: Any, acts: str, src_out: np.ndarray, q_out: np.ndarray,
+            has_val: bool, source_rank: int) -> SourceReport:
     from edgekit._quant_eval import _task_metrics, resolve_task
 
     task = resolve_task(task, src_out.shape[1], y if has_val else None)
@@ -167,11 +172,12 @@ def _report(name: str, kind: str, num_calib: int, float_bytes: bytes, int8_bytes
     layers = sorted((LayerQuality(**{**d, "shape": tuple(d["shape"])}) for d in result.get("layers", [])),
                     key=lambda lq: lq.sqnr_db)
     fields = {f.name for f in dataclasses.fields(ConversionReport)}
-    report = SourceReport(model=name, io_dtype="int8", num_calib=num_calib, float_size=len(float_bytes),
+    report = SourceReport(model=name, io_dtype=acts, num_calib=num_calib, float_size=len(float_bytes),
                           int8_size=len(int8_bytes), ops=ops, task=task, num_val=len(q_out) if has_val else 0,
                           layers=layers, layer_samples=min(50, len(q_out)), layer_data=result["eval_data"],
                           matching="ops by position (int8 and float TFLite from the same route)",
                           **{k: v for k, v in metrics.items() if k in fields})
+    report.activations = acts
     report.framework = FRAMEWORK[kind]
     report.source_layout = {4: "NCHW", 3: "NCL", 2: "NC"}.get(source_rank, "as exported")
     report.device_layout, report.device_shape = result["device_layout"], result["device_shape"]
