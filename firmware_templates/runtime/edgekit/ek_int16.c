@@ -147,49 +147,50 @@ static int16_t ek_mul16_one(int32_t a, int32_t b, const ek_mul_params *p) {
     return (int16_t)ek_clamp_i32(o, p->act_min, p->act_max);
 }
 
-/* kind: 1 ADD, -1 SUB (params: ek_add_params), 0 MUL (ek_mul_params). */
-static void ek_bin16_walk(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *s,
-                          const void *p, int kind) {
-    int32_t idx[EK_BCAST_MAX_DIMS] = {0};
-    const int32_t last = s->ndims - 1, n = s->dims[last], sa = s->stride1[last], sb = s->stride2[last];
-    int32_t off1 = 0, off2 = 0, d, i;
-    for (;;) {
-        for (i = 0; i < n; i++) {
-            const int32_t a = in1[off1 + i * sa], b = in2[off2 + i * sb];
-            out[i] = kind == 0 ? ek_mul16_one(a, b, (const ek_mul_params *)p)
-                               : ek_add16_one(a, b, (const ek_add_params *)p, kind);
-        }
-        out += n;
-        for (d = last - 1; d >= 0; d--) {
-            idx[d]++;
-            off1 += s->stride1[d];
-            off2 += s->stride2[d];
-            if (idx[d] < s->dims[d]) {
-                break;
-            }
-            off1 -= s->stride1[d] * s->dims[d];
-            off2 -= s->stride2[d] * s->dims[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            return;
-        }
+/* Rows of the shared broadcast walk (ek_bcast_walk, ek_elementwise.c). */
+static void ek_add16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
+                         const void *p) {
+    const int16_t *const a = (const int16_t *)va, *const b = (const int16_t *)vb;
+    int16_t *const out = (int16_t *)vout;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ek_add16_one(a[i * sa], b[i * sb], (const ek_add_params *)p, 1);
+    }
+}
+
+static void ek_sub16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
+                         const void *p) {
+    const int16_t *const a = (const int16_t *)va, *const b = (const int16_t *)vb;
+    int16_t *const out = (int16_t *)vout;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ek_add16_one(a[i * sa], b[i * sb], (const ek_add_params *)p, -1);
+    }
+}
+
+static void ek_mul16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
+                         const void *p) {
+    const int16_t *const a = (const int16_t *)va, *const b = (const int16_t *)vb;
+    int16_t *const out = (int16_t *)vout;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ek_mul16_one(a[i * sa], b[i * sb], (const ek_mul_params *)p);
     }
 }
 
 void ek_add_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_add_params *p) {
-    ek_bin16_walk(in1, in2, out, shape, p, 1);
+    ek_bcast_walk(in1, in2, out, 2, shape, ek_add16_row, p);
 }
 
 void ek_sub_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_add_params *p) {
-    ek_bin16_walk(in1, in2, out, shape, p, -1);
+    ek_bcast_walk(in1, in2, out, 2, shape, ek_sub16_row, p);
 }
 
 void ek_mul_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_mul_params *p) {
-    ek_bin16_walk(in1, in2, out, shape, p, 0);
+    ek_bcast_walk(in1, in2, out, 2, shape, ek_mul16_row, p);
 }
 
 void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp, int32_t out_zp,
