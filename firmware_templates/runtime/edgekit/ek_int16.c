@@ -292,21 +292,6 @@ void ek_softmax_s16(const int16_t *in, int16_t *out, int32_t outer, int32_t dept
 
 /* MEAN / SUM on int16: TFLM's QuantizedMeanOrSum<int16_t> (int32 sum wrapping, minus zp * count, one
  * requantization), the same parameters as ek_reduce_sum_s8. */
-static int32_t ek_odo16(int32_t *idx, const int32_t *dims, const int32_t *strides, int32_t ndims, int *done) {
-    int32_t d, delta = 0;
-    for (d = ndims - 1; d >= 0; d--) {
-        idx[d]++;
-        delta += strides[d];
-        if (idx[d] < dims[d]) {
-            return delta;
-        }
-        delta -= strides[d] * dims[d];
-        idx[d] = 0;
-    }
-    *done = 1;
-    return delta;
-}
-
 void ek_reduce_sum_s16(const int16_t *in, int16_t *out, const ek_reduce_shape *s, const ek_reduce_params *p) {
     int32_t idx[EK_REDUCE_MAX_DIMS] = {0};
     int32_t off = 0;
@@ -319,11 +304,11 @@ void ek_reduce_sum_s16(const int16_t *in, int16_t *out, const ek_reduce_shape *s
         int32_t shifted;
         while (!in_done) {
             sum += (uint32_t)(int32_t)in[off + in_off];
-            in_off += ek_odo16(in_idx, s->inner_dims, s->inner_strides, s->inner_ndims, &in_done);
+            in_off += ek_odometer_step(in_idx, s->inner_dims, s->inner_strides, s->inner_ndims, &in_done);
         }
         shifted = (int32_t)(sum - (uint32_t)p->zp_times_count);
         *out++ = ek_sat_i16(ek_mbqm(shifted, p->multiplier, p->shift) + p->output_zp);
-        off += ek_odo16(idx, s->outer_dims, s->outer_strides, s->outer_ndims, &done);
+        off += ek_odometer_step(idx, s->outer_dims, s->outer_strides, s->outer_ndims, &done);
     }
 }
 
