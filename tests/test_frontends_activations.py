@@ -19,6 +19,12 @@ from conftest import need_module
 pytestmark = [pytest.mark.torch, pytest.mark.tflm]
 
 
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Compiled runtime objects shared by this module's host builds (the runtime compiles once)."""
+    return tmp_path_factory.mktemp("ek_objs")
+
+
 def _need() -> None:
     for mod in ("torch", "litert_torch", "onnx", "onnxruntime", "tflite_micro"):
         need_module(mod)
@@ -83,7 +89,7 @@ def test_decomposition_matches_torch_in_float() -> None:
     assert err[0] > 0 and math.isfinite(float(err[3]))
 
 
-def test_gelu_silu_module_and_onnx_run_byte_exact_on_tflm_and_edgekit(tmp_path: Path) -> None:
+def test_gelu_silu_module_and_onnx_run_byte_exact_on_tflm_and_edgekit(tmp_path: Path, objs: Path) -> None:
     _need()
     import onnx
     import torch
@@ -109,10 +115,10 @@ def test_gelu_silu_module_and_onnx_run_byte_exact_on_tflm_and_edgekit(tmp_path: 
         assert rep.ops["LOGISTIC"] >= 2
         # the real TFLM interpreter and edgekit's runtime agree byte for byte, on real and random inputs
         sets = _device_inputs(out, x[100:108]) + random_inputs(load_model(out), 4, seed=1)
-        assert aot_vs_tflm(out, tmp_path / f"aot_{kind}", inputs=sets, obj_cache=tmp_path / "objs") == []
+        assert aot_vs_tflm(out, tmp_path / f"aot_{kind}", inputs=sets, obj_cache=objs) == []
 
 
-def test_16x8_from_pytorch_with_gelu_silu_is_int16_and_byte_exact(tmp_path: Path) -> None:
+def test_16x8_from_pytorch_with_gelu_silu_is_int16_and_byte_exact(tmp_path: Path, objs: Path) -> None:
     _need()
     from edgekit import convert
     from edgekit.tflite_model import load_model
@@ -129,7 +135,7 @@ def test_16x8_from_pytorch_with_gelu_silu_is_int16_and_byte_exact(tmp_path: Path
         if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             assert sg.tensors[op.inputs[2]].dtype == "int64", op.opcode  # as TFLM's int16 depthwise reads it
     sets = _device_inputs(out, x[100:106]) + random_inputs(load_model(out), 3, seed=2)
-    assert aot_vs_tflm(out, tmp_path / "aot16", inputs=sets, obj_cache=tmp_path / "objs") == []
+    assert aot_vs_tflm(out, tmp_path / "aot16", inputs=sets, obj_cache=objs) == []
 
 
 def test_compare_is_refused_for_pytorch_sources_before_converting() -> None:
