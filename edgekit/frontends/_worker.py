@@ -162,8 +162,11 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     except Exception as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise JobError(f"litert-torch could not convert the model: {type(exc).__name__}: {text}",
-                       hint="the PyTorch route handles torch.export-able models of standard layers; "
-                            "see the converter's message") from None
+                       hint=("16x8: TFLite's int16 ADD/MUL refuse some constant operands (e.g. ONNX's "
+                             "spelled-out GELU, opset < 20: export with opset 20+ or convert with int8); "
+                             if job.get("activations") == "int16" else "")
+                       + "the PyTorch route handles torch.export-able models of standard layers; "
+                         "see the converter's message") from None
     t2 = time.perf_counter()
     (out_dir / "int8.tflite").write_bytes(int8_bytes)
     (out_dir / "float.tflite").write_bytes(float_bytes)
