@@ -147,25 +147,23 @@ static int16_t ek_mul16_one(int32_t a, int32_t b, const ek_mul_params *p) {
     return (int16_t)ek_clamp_i32(o, p->act_min, p->act_max);
 }
 
-/* Rows of the shared broadcast walk (ek_bcast_walk, ek_elementwise.c). */
-static void ek_add16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
-                         const void *p) {
+/* Rows of the shared broadcast walk (ek_bcast_walk, ek_elementwise.h). */
+EK_INLINE void ek_addsub16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
+                               const void *p, int sign) {
     const int16_t *const a = (const int16_t *)va, *const b = (const int16_t *)vb;
     int16_t *const out = (int16_t *)vout;
     int32_t i;
     for (i = 0; i < n; i++) {
-        out[i] = ek_add16_one(a[i * sa], b[i * sb], (const ek_add_params *)p, 1);
+        out[i] = ek_add16_one(a[i * sa], b[i * sb], (const ek_add_params *)p, sign);
     }
 }
 
-static void ek_sub16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
-                         const void *p) {
-    const int16_t *const a = (const int16_t *)va, *const b = (const int16_t *)vb;
-    int16_t *const out = (int16_t *)vout;
-    int32_t i;
-    for (i = 0; i < n; i++) {
-        out[i] = ek_add16_one(a[i * sa], b[i * sb], (const ek_add_params *)p, -1);
-    }
+static void ek_add16_row(const void *a, const void *b, void *out, int32_t n, int32_t sa, int32_t sb, const void *p) {
+    ek_addsub16_row(a, b, out, n, sa, sb, p, 1);
+}
+
+static void ek_sub16_row(const void *a, const void *b, void *out, int32_t n, int32_t sa, int32_t sb, const void *p) {
+    ek_addsub16_row(a, b, out, n, sa, sb, p, -1);
 }
 
 static void ek_mul16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
