@@ -41,7 +41,9 @@ def _signatures(collect: Path) -> list[dict]:
 
 def python_target(target: str, work: Path, seconds: int) -> dict:
     base = work / target
-    corpus = fuzz.write_corpus(base / "corpus", fuzz.tflite_seeds(small_only=target in fuzz.SMALL_SEED_TARGETS))
+    seeds = fuzz.convert_input_seeds() if target == "convert-inputs" else \
+        fuzz.tflite_seeds(small_only=target in fuzz.SMALL_SEED_TARGETS)
+    corpus = fuzz.write_corpus(base / "corpus", seeds)
     env = {"EK_FUZZ_COLLECT": str(base / "collect")}
     if target == "generate":
         env["EK_FUZZ_ACCEPTED"] = str(base / "accepted")
@@ -73,11 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile-max", type=int, default=20, help="accepted models compiled and run")
     ap.add_argument("--out", type=Path, default=REPO / "out" / "robustness")
     ap.add_argument("--only", nargs="*", default=None,
-                    help="subset of: tflite generate tflm-project protocol compile qemu-streams faults")
+                    help="subset of: tflite generate tflm-project convert-inputs protocol compile qemu-streams "
+                         "faults")
     args = ap.parse_args(argv)
     work = args.out
     work.mkdir(parents=True, exist_ok=True)
-    want = set(args.only or ["tflite", "generate", "tflm-project", "protocol", "compile", "qemu-streams", "faults"])
+    want = set(args.only or ["tflite", "generate", "tflm-project", "convert-inputs", "protocol", "compile",
+                             "qemu-streams", "faults"])
     res_path = REPO / "benchmarks" / "results" / "robustness.json"
     result: dict = json.loads(res_path.read_text()) if res_path.exists() and args.only else {}
     result.setdefault("schema", "edgekit.robustness/1")
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         res_path.parent.mkdir(parents=True, exist_ok=True)
         res_path.write_text(json.dumps(result, indent=1) + "\n")
 
-    for target in ("tflite", "generate", "tflm-project"):
+    for target in ("tflite", "generate", "tflm-project", "convert-inputs"):
         if target in want:
             print(f"fuzzing {target} for {args.seconds} s", flush=True)
             result["targets"][target] = python_target(target, work, args.seconds)

@@ -89,11 +89,12 @@ def convert(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None,
     if source_kind(model) is not None:  # PyTorch / ONNX: their own front-end, converters in a child process
         from edgekit.frontends.convert import convert_source
 
-        if activations != "int8":
-            raise UsageError(f"activations={activations!r}: PyTorch/ONNX models convert to int8 activations only")
+        if activations == "compare":
+            raise UsageError("activations='compare' is for Keras models; convert a PyTorch/ONNX model with "
+                             "--activations int8 and int16 and compare the two reports")
         return convert_source(model, calib, sample=sample, val=val, val_labels=val_labels, output=output,
-                              io_dtype=io_dtype or "int8", task=task, num_calib=num_calib,
-                              timeout=timeout or 600.0)
+                              io_dtype=io_dtype or activations, task=task, num_calib=num_calib,
+                              timeout=timeout or 600.0, activations=activations)
     out_path = _check_output(output)
     if isinstance(model, (str, os.PathLike)):
         _check_model_path(Path(model))

@@ -46,7 +46,12 @@ def load_array_file(path: str | os.PathLike, what: str = "data") -> tuple[np.nda
         y_key = next((k for k in _Y_KEYS if k in keys), None)
         if y_key is None and len(keys) > 1:
             y_key = next(k for k in keys if k != x_key)
-        return loaded[x_key], (loaded[y_key] if y_key is not None else None)
+        try:  # the members are read only here: a damaged one fails now (bad CRC, truncated, pickled)
+            return loaded[x_key], (loaded[y_key] if y_key is not None else None)
+        except Exception as exc:
+            raise DataError(f"{what}: {p}: a damaged array in the .npz file ({type(exc).__name__}: {exc})",
+                            hint="save arrays with numpy.savez(x=..., y=...) and check the copy is complete") \
+                from None
 
 
 def collect_samples(data: Any, *, what: str, sample_shape: tuple[int, ...], limit: int | None = None) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Three architectures cover what the front-ends must map: a CNN (BatchNorm, depthwise conv, ReLU6,
 Hardswish) on scikit-learn's digits in NCHW, an MLP on the same digits flattened, and a 1D-conv
-sequence model (BatchNorm, ReLU6) on synthetic sine waves (NCL). No GELU: it converts to an int8
-GELU, which the TFLM host interpreter (tflite-micro nightly) has no kernel for (measured).
+sequence model (BatchNorm, ReLU6) on synthetic sine waves (NCL). GELU/SiLU models: see
+tests/test_frontends_activations.py (the route rewrites them; TFLM has no GELU kernel).
 Nothing is downloaded; training is seeded. ``torch`` is imported inside the functions (the ``torch`` extra).
 """
 

@@ -22,7 +22,7 @@ COMMON = REPO / "firmware_templates" / "common"
 FIXTURE = REPO / "tests" / "fixtures" / "firmware"
 REPRODUCERS = FUZZ / "reproducers"
 PYTHON_TARGETS = {"tflite": FUZZ / "fuzz_tflite.py", "generate": FUZZ / "fuzz_generate.py",
-                  "tflm-project": FUZZ / "fuzz_tflm_project.py"}
+                  "tflm-project": FUZZ / "fuzz_tflm_project.py", "convert-inputs": FUZZ / "fuzz_convert_inputs.py"}
 SMALL_SEED_TARGETS = ("generate", "tflm-project")  # harnesses that render per input: small seeds only
 # small enough that the generate harness stays fast; the reader harness also gets the big ones
 SMALL_SHARED = ["tflm_examples/hello_world_int8.tflite", "tflm_examples/hello_world_float.tflite",
@@ -106,6 +106,31 @@ def tflite_seeds(*, small_only: bool = False) -> dict[str, bytes]:
     if not small_only:  # inputs that once broke the reader or inspect (see fuzz/reproducers/README.md)
         seeds.update({p.name: p.read_bytes() for p in sorted(REPRODUCERS.glob("*.tflite"))})
     return seeds
+
+
+def convert_input_seeds() -> dict[str, bytes]:
+    """Seeds of fuzz_convert_inputs.py: first byte the kind (0 .onnx, 1 .npy, 2 .npz, 3 .pt2), then the file."""
+    import io
+    import json
+    import zipfile
+
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2, 3, 3], np.linspace(-1, 1, 72).tolist())
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"]), helper.make_node("Flatten", ["g"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w])
+    onnx_bytes = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    npy, npz, pt2 = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    np.save(npy, np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 2, 3))
+    np.savez(npz, x=np.zeros((3, 2, 3), np.float32), y=np.arange(3))
+    with zipfile.ZipFile(pt2, "w") as z:
+        z.writestr("model/models/model.json", json.dumps({"torch_version": "2.13.0",
+                                                          "schema_version": {"major": 8, "minor": 1}}))
+    return {"conv.onnx.bin": b"\x00" + onnx_bytes, "calib.npy.bin": b"\x01" + npy.getvalue(),
+            "val.npz.bin": b"\x02" + npz.getvalue(), "meta.pt2.bin": b"\x03" + pt2.getvalue()}
 
 
 def protocol_seeds() -> dict[str, bytes]:

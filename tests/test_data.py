@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -81,3 +83,14 @@ def test_files(tmp_path):
     (tmp_path / "e.csv").write_text("1,2")
     with pytest.raises(DataError, match=r"unsupported file type '\.csv'"):
         load_array_file(tmp_path / "e.csv")
+
+
+def test_damaged_npz_member_is_a_data_error(tmp_path: Path) -> None:
+    """Found by fuzz/fuzz_convert_inputs.py: a bad CRC in an .npz member escaped as zipfile.BadZipFile."""
+    path = tmp_path / "calib.npz"
+    np.savez(path, x=np.arange(24, dtype=np.float32).reshape(4, 2, 3))
+    data = bytearray(path.read_bytes())
+    data[data.index(b"\x93NUMPY") + 140] ^= 0xFF  # one byte of the array's data: the member's CRC no longer holds
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="damaged array"):
+        collect_samples(path, what="calibration data", sample_shape=(2, 3))

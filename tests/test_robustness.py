@@ -53,6 +53,17 @@ def test_atheris_smoke(target: str, tmp_path: Path) -> None:
     assert run.executions >= 2000
 
 
+def test_atheris_convert_inputs_smoke(tmp_path: Path) -> None:
+    """2000 executions of the conversion input checks (ONNX reader + forecast, data files, .pt2 metadata)."""
+    need_module("atheris")
+    need_module("onnx")
+    corpus = fuzz.write_corpus(tmp_path / "corpus", fuzz.convert_input_seeds())
+    run = fuzz.run_fuzzer("convert-inputs", [*fuzz.python_fuzzer_argv("convert-inputs"), "-seed=1"], corpus,
+                          tmp_path / "artifacts", runs=2000, max_total_time=300)
+    _assert_clean(run)
+    assert run.executions >= 2000
+
+
 def test_libfuzzer_protocol_smoke(tmp_path: Path) -> None:
     """The C protocol parser under libFuzzer + ASan + UBSan, seeded with valid command streams."""
     clang = need_tool("clang")

@@ -128,6 +128,7 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     from litert_torch.quantize import quant_config as qc
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    from edgekit.frontends._decompose import rewrite_module
     from edgekit.frontends._quantizer import make_quantizer
 
     dev_calib = to_device_layout(calib)
@@ -138,7 +139,11 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     t0 = time.perf_counter()
     try:
         source_ops = _source_ops(src, torch.from_numpy(calib[:1]))
-        quantizer = make_quantizer()
+        acts = job.get("activations", "int8")
+        gelu_form = job.get("gelu_form", "tanh")
+        model, rewrites = rewrite_module(model, sample, "tanh_sum" if acts == "int16" and gelu_form == "tanh"
+                                         else gelu_form)
+        quantizer = make_quantizer(acts)
         prepared = prepare_pt2e(torch.export.export(model, (sample,)).module(), quantizer)
         with torch.no_grad():
             for i in range(len(dev_calib)):
@@ -146,6 +151,10 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
         quantized = convert_pt2e(prepared, fold_quantize=False)
         int8 = litert_torch.convert(quantized, (sample,), quant_config=qc.QuantConfig(pt2e_quantizer=quantizer))
         int8_bytes = bytes(int8.model_content())
+        if acts == "int16":
+            from edgekit.frontends._bias64 import widen_bias
+
+            int8_bytes, _ = widen_bias(int8_bytes)
         t1 = time.perf_counter()
         float_bytes = bytes(litert_torch.convert(model, (sample,)).model_content())
     except JobError:
@@ -153,13 +162,16 @@ def convert_job(job: dict[str, Any], arrays: dict[str, np.ndarray], out_dir: Pat
     except Exception as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise JobError(f"litert-torch could not convert the model: {type(exc).__name__}: {text}",
-                       hint="the PyTorch route handles torch.export-able models of standard layers; "
-                            "see the converter's message") from None
+                       hint=("16x8: TFLite's int16 ADD/MUL refuse some constant operands (e.g. ONNX's "
+                             "spelled-out GELU, opset < 20: export with opset 20+ or convert with int8); "
+                             if job.get("activations") == "int16" else "")
+                       + "the PyTorch route handles torch.export-able models of standard layers; "
+                         "see the converter's message") from None
     t2 = time.perf_counter()
     (out_dir / "int8.tflite").write_bytes(int8_bytes)
     (out_dir / "float.tflite").write_bytes(float_bytes)
     result: dict[str, Any] = {"convert_seconds": t1 - t0, "float_convert_seconds": t2 - t1,
-                              "source_ops": source_ops, "torch": torch.__version__,
+                              "source_ops": source_ops, "torch": torch.__version__, "rewrites": rewrites,
                               "device_layout": {4: "NHWC", 3: "N1LC", 2: "NC"}.get(rank, "as source"),
                               "device_shape": [1, *dev_calib.shape[1:]]}
     val = arrays.get("val")
@@ -184,9 +196,10 @@ def _evaluate(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray) -> tuple[np.
     qi, qo = q.get_input_details()[0], q.get_output_details()[0]
     s_in, z_in = qi["quantization"]
     s_out, z_out = qo["quantization"]
+    lo, hi = np.iinfo(qi["dtype"]).min, np.iinfo(qi["dtype"]).max
     outs = []
     for i in range(len(x)):
-        xq = np.clip(np.round(x[i : i + 1] / s_in) + z_in, -128, 127).astype(qi["dtype"])
+        xq = np.clip(np.round(x[i : i + 1] / s_in) + z_in, lo, hi).astype(qi["dtype"])
         q.set_tensor(qi["index"], xq.reshape(qi["shape"]))
         q.invoke()
         outs.append((q.get_tensor(qo["index"]).astype(np.float32).reshape(1, -1) - z_out) * s_out)
@@ -218,7 +231,8 @@ def _layer_sqnr(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray) -> list[di
     s_in, z_in = qi["quantization"]
     sig, noise, worst = (np.zeros(len(q_ops)) for _ in range(3))
     for k in range(len(x)):
-        q.set_tensor(qi["index"], np.clip(np.round(x[k : k + 1] / s_in) + z_in, -128, 127).astype(qi["dtype"]))
+        lo, hi = np.iinfo(qi["dtype"]).min, np.iinfo(qi["dtype"]).max
+        q.set_tensor(qi["index"], np.clip(np.round(x[k : k + 1] / s_in) + z_in, lo, hi).astype(qi["dtype"]))
         f.set_tensor(fi["index"], x[k : k + 1].astype(np.float32))
         q.invoke()
         f.invoke()

@@ -31,7 +31,8 @@ SUPPORTED = {
     "AveragePool": "AVERAGE_POOL_2D", "GlobalAveragePool": "MEAN", "ReduceMean": "MEAN",
     "Flatten": "RESHAPE (or nothing)", "Reshape": "RESHAPE", "Softmax": "SOFTMAX", "Concat": "CONCATENATION",
     "Identity": "nothing", "Dropout": "nothing", "Constant": "a constant tensor", "Transpose": "TRANSPOSE",
-    "Squeeze": "RESHAPE", "Unsqueeze": "RESHAPE", "Gelu": "GELU", "Erf": "GELU parts",
+    "Squeeze": "RESHAPE", "Unsqueeze": "RESHAPE", "Gelu": "MUL×4 + ADD + LOGISTIC (TFLM has no GELU)",
+    "Erf": "MUL×4 + ADD + LOGISTIC + SUB (tanh approximation)",
 }
 
 
@@ -163,7 +164,10 @@ def _run(op: str, a: list[Any], at: dict[str, Any], consts: dict[str, np.ndarray
         return F.linear(x, w * alpha if alpha != 1.0 else w, b)
     binary = {"MatMul": torch.matmul, "Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div}
     if op in binary:
-        return binary[op](a[0], a[1])
+        x, y = a[0], a[1]
+        if op != "MatMul":  # one-element constants at full rank: litert-torch's layout pass puts
+            x, y = _full_rank(x, y), _full_rank(y, x)  # TRANSPOSEs around 4-D ops with 0-d operands (measured)
+        return binary[op](x, y)
     unary = {"Relu": F.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "HardSwish": F.hardswish,
              "Erf": torch.erf}
     if op in unary:
@@ -214,6 +218,13 @@ def _run(op: str, a: list[Any], at: dict[str, Any], consts: dict[str, np.ndarray
             x = x.unsqueeze(ax)
         return x
     raise UnsupportedOpError(f"ONNX op {op} is not supported")  # check_onnx refuses these first
+
+
+def _full_rank(t: Any, other: Any) -> Any:
+    """``t`` reshaped to ``other``'s rank when it is a one-element tensor of lower rank, else ``t``."""
+    if t.numel() == 1 and t.dim() < other.dim():
+        return t.reshape([1] * other.dim())
+    return t
 
 
 def _scalar(consts: dict[str, np.ndarray], name: str) -> float | None:

@@ -93,6 +93,11 @@ def _check_graph(model: TFLiteModel) -> None:
     for t in (*sg.inputs, *sg.outputs):
         if t < 0 or t >= n:
             raise ModelError(f"{where}: graph input/output {t} is not a tensor of the model ({n} tensors)", hint=hint)
+    for kind, tensors in (("input", sg.inputs), ("output", sg.outputs)):
+        for t in tensors:  # a resource handle has no bytes a caller could write or read
+            if sg.tensors[t].dtype in ("resource", "variant"):
+                raise ModelError(f"{where}: graph {kind} '{sg.tensors[t].name}' is a {sg.tensors[t].dtype} "
+                                 "handle, not data", hint=hint)
     for t in sg.outputs:
         if t not in produced:
             raise ModelError(f"{where}: graph output '{sg.tensors[t].name}' is computed by no operator",
@@ -201,6 +206,12 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
         sizes.update(slots)
         persistent += sorted(slots)
     plan = plan_memory(plan_ops, sizes, sg.inputs, sg.outputs, persistent=persistent)
+    unplanned = [t for t in (*sg.inputs, *sg.outputs) if t not in plan.tensor_offsets]
+    if unplanned:  # the I/O tables need an arena offset for each (found by fuzz_generate as a KeyError)
+        where = str(model.path) if model.path else "model"
+        raise ModelError(f"{where}: graph input/output '{sg.tensors[unplanned[0]].name}' is neither a model input "
+                         "nor written by any operator edgekit runs",
+                         hint="the file is not a model edgekit can generate code for; check it with 'edgekit inspect'")
     for f in fused.values():
         if plan.aliases.get(f.d) != f.a:
             raise ModelError(f"internal: fused op {f.add} output {f.d} was not planned over its input {f.a}")

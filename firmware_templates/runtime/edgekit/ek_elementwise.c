@@ -4,38 +4,6 @@
 #include "ek_common.h"
 #include "ek_simd.h"
 
-typedef void (*ek_row_fn)(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
-                          const void *params);
-
-/* Walk the output in order; call row() for each run of the innermost dimension. */
-static void ek_bcast_walk(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *s, ek_row_fn row,
-                          const void *params) {
-    int32_t idx[EK_BCAST_MAX_DIMS] = {0};
-    const int32_t last = s->ndims - 1;
-    const int32_t n = s->dims[last];
-    int32_t off1 = 0, off2 = 0;
-    int32_t d;
-    for (;;) {
-        row(in1 + off1, in2 + off2, out, n, s->stride1[last], s->stride2[last], params);
-        out += n;
-        /* advance the odometer over the outer dimensions */
-        for (d = last - 1; d >= 0; d--) {
-            idx[d]++;
-            off1 += s->stride1[d];
-            off2 += s->stride2[d];
-            if (idx[d] < s->dims[d]) {
-                break;
-            }
-            off1 -= s->stride1[d] * s->dims[d];
-            off2 -= s->stride2[d] * s->dims[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            return;
-        }
-    }
-}
-
 /* TFLM AddFunc / SubElementwise on one pair of values; sign = +1 (ADD) or -1 (SUB). */
 static int8_t ek_add_one(int32_t a, int32_t b, const ek_add_params *p, int sign) {
     const int32_t x1 = (int32_t)((uint32_t)(p->input1_offset + a) << p->left_shift);
@@ -49,8 +17,10 @@ static int8_t ek_add_one(int32_t a, int32_t b, const ek_add_params *p, int sign)
     return (int8_t)ek_clamp_i32(o, p->act_min, p->act_max);
 }
 
-static void ek_add_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+static void ek_add_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
                        const void *params) {
+    const int8_t *const a = (const int8_t *)va, *const b = (const int8_t *)vb;
+    int8_t *const out = (int8_t *)vout;
     const ek_add_params q = *(const ek_add_params *)params; /* a copy: int8 stores cannot change it */
     int32_t i;
     for (i = 0; i < n; i++) {
@@ -58,8 +28,10 @@ static void ek_add_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n,
     }
 }
 
-static void ek_sub_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+static void ek_sub_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
                        const void *params) {
+    const int8_t *const a = (const int8_t *)va, *const b = (const int8_t *)vb;
+    int8_t *const out = (int8_t *)vout;
     const ek_add_params q = *(const ek_add_params *)params; /* a copy: int8 stores cannot change it */
     int32_t i;
     for (i = 0; i < n; i++) {
@@ -78,8 +50,10 @@ EK_INLINE int32_t ek_add_table_raw(int32_t raw, int32_t mult, int32_t round, int
     return (int32_t)(acc >> 32) >> rshift;
 }
 
-static void ek_add_table_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+static void ek_add_table_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
                              const void *params) {
+    const int8_t *const a = (const int8_t *)va, *const b = (const int8_t *)vb;
+    int8_t *const out = (int8_t *)vout;
     const ek_add_params *p = (const ek_add_params *)params;
     const int32_t *t1 = p->table1 + 128, *t2 = p->table2 + 128;
     const int32_t mult = p->output_multiplier, round = p->out_round, rshift = p->out_rshift;
@@ -123,8 +97,10 @@ static void ek_add_table_row(const int8_t *a, const int8_t *b, int8_t *out, int3
 }
 #endif
 
-static void ek_mul_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+static void ek_mul_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
                        const void *params) {
+    const int8_t *const a = (const int8_t *)va, *const b = (const int8_t *)vb;
+    int8_t *const out = (int8_t *)vout;
     const ek_mul_params *p = (const ek_mul_params *)params;
     int32_t i;
     for (i = 0; i < n; i++) {
@@ -137,23 +113,23 @@ static void ek_mul_row(const int8_t *a, const int8_t *b, int8_t *out, int32_t n,
 void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
 #if !EK_SINGLE_ROUNDING
     if (p->table1 != NULL && p->table2 != NULL) {
-        ek_bcast_walk(in1, in2, out, shape, ek_add_table_row, p);
+        ek_bcast_walk(in1, in2, out, 1, shape, ek_add_table_row, p);
         return;
     }
 #endif
-    ek_bcast_walk(in1, in2, out, shape, ek_add_row, p);
+    ek_bcast_walk(in1, in2, out, 1, shape, ek_add_row, p);
 }
 
 void ek_sub_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
 #if !EK_SINGLE_ROUNDING
     if (p->table1 != NULL && p->table2 != NULL) {  /* table2 is negated: the same row as ADD */
-        ek_bcast_walk(in1, in2, out, shape, ek_add_table_row, p);
+        ek_bcast_walk(in1, in2, out, 1, shape, ek_add_table_row, p);
         return;
     }
 #endif
-    ek_bcast_walk(in1, in2, out, shape, ek_sub_row, p);
+    ek_bcast_walk(in1, in2, out, 1, shape, ek_sub_row, p);
 }
 
 void ek_mul_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_mul_params *p) {
-    ek_bcast_walk(in1, in2, out, shape, ek_mul_row, p);
+    ek_bcast_walk(in1, in2, out, 1, shape, ek_mul_row, p);
 }

@@ -12,6 +12,7 @@
 #ifndef EK_ELEMENTWISE_H
 #define EK_ELEMENTWISE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define EK_BCAST_MAX_DIMS 6
@@ -56,6 +57,44 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
 } ek_mul_params;
+
+/* The broadcast walk of every element width (int8 in ek_elementwise.c, int16 in ek_int16.c): calls row() once per
+ * run of the innermost dimension, in output order, with the run's first elements (esize bytes each) and the
+ * inputs' inner strides in elements. Static inline, as the int8 walk was: each kernel file keeps its own copy
+ * for the compiler to specialise. */
+typedef void (*ek_bcast_row_fn)(const void *a, const void *b, void *out, int32_t n, int32_t sa, int32_t sb,
+                                const void *params);
+
+static inline void ek_bcast_walk(const void *in1, const void *in2, void *out, int32_t esize, const ek_bcast *s,
+                                 ek_bcast_row_fn row, const void *params) {
+    const uint8_t *const a = (const uint8_t *)in1, *const b = (const uint8_t *)in2;
+    uint8_t *o = (uint8_t *)out;
+    int32_t idx[EK_BCAST_MAX_DIMS] = {0};
+    const int32_t last = s->ndims - 1;
+    const int32_t n = s->dims[last];
+    int32_t off1 = 0, off2 = 0;
+    int32_t d;
+    for (;;) {
+        row(a + (size_t)off1 * (size_t)esize, b + (size_t)off2 * (size_t)esize, o, n, s->stride1[last],
+            s->stride2[last], params);
+        o += (size_t)n * (size_t)esize;
+        /* advance the odometer over the outer dimensions */
+        for (d = last - 1; d >= 0; d--) {
+            idx[d]++;
+            off1 += s->stride1[d];
+            off2 += s->stride2[d];
+            if (idx[d] < s->dims[d]) {
+                break;
+            }
+            off1 -= s->stride1[d] * s->dims[d];
+            off2 -= s->stride2[d] * s->dims[d];
+            idx[d] = 0;
+        }
+        if (d < 0) {
+            return;
+        }
+    }
+}
 
 /* out may be the same buffer as in1 when in1 is not broadcast. */
 void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p);

@@ -147,49 +147,48 @@ static int16_t ek_mul16_one(int32_t a, int32_t b, const ek_mul_params *p) {
     return (int16_t)ek_clamp_i32(o, p->act_min, p->act_max);
 }
 
-/* kind: 1 ADD, -1 SUB (params: ek_add_params), 0 MUL (ek_mul_params). */
-static void ek_bin16_walk(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *s,
-                          const void *p, int kind) {
-    int32_t idx[EK_BCAST_MAX_DIMS] = {0};
-    const int32_t last = s->ndims - 1, n = s->dims[last], sa = s->stride1[last], sb = s->stride2[last];
-    int32_t off1 = 0, off2 = 0, d, i;
-    for (;;) {
-        for (i = 0; i < n; i++) {
-            const int32_t a = in1[off1 + i * sa], b = in2[off2 + i * sb];
-            out[i] = kind == 0 ? ek_mul16_one(a, b, (const ek_mul_params *)p)
-                               : ek_add16_one(a, b, (const ek_add_params *)p, kind);
-        }
-        out += n;
-        for (d = last - 1; d >= 0; d--) {
-            idx[d]++;
-            off1 += s->stride1[d];
-            off2 += s->stride2[d];
-            if (idx[d] < s->dims[d]) {
-                break;
-            }
-            off1 -= s->stride1[d] * s->dims[d];
-            off2 -= s->stride2[d] * s->dims[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            return;
-        }
+/* Rows of the shared broadcast walk (ek_bcast_walk, ek_elementwise.h). */
+EK_INLINE void ek_addsub16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
+                               const void *p, int sign) {
+    const int16_t *const a = (const int16_t *)va, *const b = (const int16_t *)vb;
+    int16_t *const out = (int16_t *)vout;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ek_add16_one(a[i * sa], b[i * sb], (const ek_add_params *)p, sign);
+    }
+}
+
+static void ek_add16_row(const void *a, const void *b, void *out, int32_t n, int32_t sa, int32_t sb, const void *p) {
+    ek_addsub16_row(a, b, out, n, sa, sb, p, 1);
+}
+
+static void ek_sub16_row(const void *a, const void *b, void *out, int32_t n, int32_t sa, int32_t sb, const void *p) {
+    ek_addsub16_row(a, b, out, n, sa, sb, p, -1);
+}
+
+static void ek_mul16_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
+                         const void *p) {
+    const int16_t *const a = (const int16_t *)va, *const b = (const int16_t *)vb;
+    int16_t *const out = (int16_t *)vout;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ek_mul16_one(a[i * sa], b[i * sb], (const ek_mul_params *)p);
     }
 }
 
 void ek_add_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_add_params *p) {
-    ek_bin16_walk(in1, in2, out, shape, p, 1);
+    ek_bcast_walk(in1, in2, out, 2, shape, ek_add16_row, p);
 }
 
 void ek_sub_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_add_params *p) {
-    ek_bin16_walk(in1, in2, out, shape, p, -1);
+    ek_bcast_walk(in1, in2, out, 2, shape, ek_sub16_row, p);
 }
 
 void ek_mul_s16(const int16_t *in1, const int16_t *in2, int16_t *out, const ek_bcast *shape,
                 const ek_mul_params *p) {
-    ek_bin16_walk(in1, in2, out, shape, p, 0);
+    ek_bcast_walk(in1, in2, out, 2, shape, ek_mul16_row, p);
 }
 
 void ek_leaky_relu_s16(const int16_t *in, int16_t *out, size_t n, int32_t in_zp, int32_t out_zp,
@@ -291,21 +290,6 @@ void ek_softmax_s16(const int16_t *in, int16_t *out, int32_t outer, int32_t dept
 
 /* MEAN / SUM on int16: TFLM's QuantizedMeanOrSum<int16_t> (int32 sum wrapping, minus zp * count, one
  * requantization), the same parameters as ek_reduce_sum_s8. */
-static int32_t ek_odo16(int32_t *idx, const int32_t *dims, const int32_t *strides, int32_t ndims, int *done) {
-    int32_t d, delta = 0;
-    for (d = ndims - 1; d >= 0; d--) {
-        idx[d]++;
-        delta += strides[d];
-        if (idx[d] < dims[d]) {
-            return delta;
-        }
-        delta -= strides[d] * dims[d];
-        idx[d] = 0;
-    }
-    *done = 1;
-    return delta;
-}
-
 void ek_reduce_sum_s16(const int16_t *in, int16_t *out, const ek_reduce_shape *s, const ek_reduce_params *p) {
     int32_t idx[EK_REDUCE_MAX_DIMS] = {0};
     int32_t off = 0;
@@ -318,11 +302,11 @@ void ek_reduce_sum_s16(const int16_t *in, int16_t *out, const ek_reduce_shape *s
         int32_t shifted;
         while (!in_done) {
             sum += (uint32_t)(int32_t)in[off + in_off];
-            in_off += ek_odo16(in_idx, s->inner_dims, s->inner_strides, s->inner_ndims, &in_done);
+            in_off += ek_odometer_step(in_idx, s->inner_dims, s->inner_strides, s->inner_ndims, &in_done);
         }
         shifted = (int32_t)(sum - (uint32_t)p->zp_times_count);
         *out++ = ek_sat_i16(ek_mbqm(shifted, p->multiplier, p->shift) + p->output_zp);
-        off += ek_odo16(idx, s->outer_dims, s->outer_strides, s->outer_ndims, &done);
+        off += ek_odometer_step(idx, s->outer_dims, s->outer_strides, s->outer_ndims, &done);
     }
 }
 

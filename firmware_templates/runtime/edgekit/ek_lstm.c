@@ -31,47 +31,52 @@ static const uint16_t ek_sigmoid_lut[256] = {
     65534, 65534, 65534, 65535
 };
 
-void ek_sigmoid_s16(int32_t mult, int32_t left_shift, const int16_t *in, int16_t *out, int32_t n) {
-    int32_t i, rnd;
+/* The input rescaling both functions share (TFLM: input_multiplier 0 means 3 << input_left_shift, no shift). */
+typedef struct {
+    int32_t mult, shift, round;
+} ek_lut16_scale;
+
+static ek_lut16_scale ek_lut16_input_scale(int32_t mult, int32_t left_shift) {
+    ek_lut16_scale s;
     if (mult == 0) {
         mult = 3 << left_shift;
         left_shift = 0;
     }
-    rnd = left_shift > 0 ? (1 << (left_shift - 1)) : 0;
+    s.mult = mult;
+    s.shift = left_shift;
+    s.round = left_shift > 0 ? (1 << (left_shift - 1)) : 0;
+    return s;
+}
+
+/* |x| through ek_sigmoid_lut: entry |x| >> frac, interpolated on the low frac bits; past the table: saturated. */
+EK_INLINE uint32_t ek_lut16_interp(uint32_t ax, int32_t frac, uint32_t saturated) {
+    const uint32_t hi = ax >> frac;
+    uint32_t a, b;
+    if (hi >= 255u) {
+        return saturated;
+    }
+    a = ek_sigmoid_lut[hi];
+    b = ek_sigmoid_lut[hi + 1];
+    return (a << frac) + (ax & ((1u << frac) - 1u)) * (b - a);
+}
+
+void ek_sigmoid_s16(int32_t mult, int32_t left_shift, const int16_t *in, int16_t *out, int32_t n) {
+    const ek_lut16_scale s = ek_lut16_input_scale(mult, left_shift);
+    int32_t i;
     for (i = 0; i < n; i++) {
-        const int32_t x = (in[i] * mult + rnd) >> left_shift;
-        const uint32_t ax = (uint32_t)(x < 0 ? -x : x);
-        const uint32_t hi = ax >> 9;
-        uint32_t r;
-        if (hi >= 255u) {
-            r = 0x7FFFu << 10;
-        } else {
-            const uint32_t a = ek_sigmoid_lut[hi], b = ek_sigmoid_lut[hi + 1];
-            r = (a << 9) + (ax & 0x1FFu) * (b - a);
-        }
+        const int32_t x = (in[i] * s.mult + s.round) >> s.shift;
+        uint32_t r = ek_lut16_interp((uint32_t)(x < 0 ? -x : x), 9, 0x7FFFu << 10);
         r = x >= 0 ? r + (1u << 9) : (1u << 25) - r + (1u << 9) - 1u;
         out[i] = (int16_t)(r >> 10);
     }
 }
 
 void ek_tanh_s16(int32_t mult, int32_t left_shift, const int16_t *in, int16_t *out, int32_t n) {
-    int32_t i, rnd;
-    if (mult == 0) {
-        mult = 3 << left_shift;
-        left_shift = 0;
-    }
-    rnd = left_shift > 0 ? (1 << (left_shift - 1)) : 0;
+    const ek_lut16_scale s = ek_lut16_input_scale(mult, left_shift);
+    int32_t i;
     for (i = 0; i < n; i++) {
-        const int32_t x = (in[i] * mult + rnd) >> left_shift;
-        const uint32_t ax = (uint32_t)(x < 0 ? -x : x);
-        const uint32_t hi = ax >> 8;
-        int32_t r;
-        if (hi >= 255u) {
-            r = 0xFFFF << 8;
-        } else {
-            const uint32_t a = ek_sigmoid_lut[hi], b = ek_sigmoid_lut[hi + 1];
-            r = (int32_t)((a << 8) + (ax & 0xFFu) * (b - a));
-        }
+        const int32_t x = (in[i] * s.mult + s.round) >> s.shift;
+        int32_t r = (int32_t)ek_lut16_interp((uint32_t)(x < 0 ? -x : x), 8, 0xFFFFu << 8);
         r = x >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
         out[i] = (int16_t)(r >> 8);
     }

@@ -3,8 +3,8 @@
 
 #include "ek_common.h"
 
-/* Advance an odometer over dims; returns the change of the element offset, sets *done at the end. */
-static int32_t ek_odometer_step(int32_t *idx, const int32_t *dims, const int32_t *strides, int32_t ndims, int *done) {
+/* Advance an odometer over dims (ek_reduce.h). */
+int32_t ek_odometer_step(int32_t *idx, const int32_t *dims, const int32_t *strides, int32_t ndims, int *done) {
     int32_t d, delta = 0;
     for (d = ndims - 1; d >= 0; d--) {
         idx[d]++;

@@ -32,6 +32,9 @@ typedef struct {
     int32_t output_zp;
 } ek_reduce_params;
 
+/* Advance an odometer over dims; returns the change of the element offset, sets *done at the end (the int8
+ * reductions here and the int16 ones of ek_int16.c). */
+int32_t ek_odometer_step(int32_t *idx, const int32_t *dims, const int32_t *strides, int32_t ndims, int *done);
 void ek_reduce_sum_s8(const int8_t *in, int8_t *out, const ek_reduce_shape *s, const ek_reduce_params *p);
 
 /* is_max: 1 for REDUCE_MAX, 0 for REDUCE_MIN (input and output share scale and zero point). */

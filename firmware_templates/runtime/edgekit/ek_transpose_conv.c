@@ -12,9 +12,50 @@ EK_INLINE int32_t ek_tc_source(int32_t o, int32_t pad, int32_t k, int32_t stride
     return t / stride;
 }
 
+/* The filter taps that reach one output element, in (ky, kx) order: ek_tc_next_tap() gives the next one's
+ * input pixel and filter row offsets (elements), 0 when there is none left. Both element widths use it. */
+typedef struct {
+    const ek_transpose_conv_params_t *p;
+    int32_t b, oy, ox, oc, ky, kx;
+} ek_tc_taps;
+
+static ek_tc_taps ek_tc_taps_of(const ek_transpose_conv_params_t *p, int32_t b, int32_t oy, int32_t ox, int32_t oc) {
+    ek_tc_taps t;
+    t.p = p;
+    t.b = b;
+    t.oy = oy;
+    t.ox = ox;
+    t.oc = oc;
+    t.ky = 0;
+    t.kx = 0;
+    return t;
+}
+
+static int ek_tc_next_tap(ek_tc_taps *t, size_t *in_off, size_t *f_off) {
+    const ek_transpose_conv_params_t *p = t->p;
+    for (; t->ky < p->k_h; t->ky++, t->kx = 0) {
+        const int32_t iy = ek_tc_source(t->oy, p->pad_h, t->ky, p->stride_h, p->in_h);
+        if (iy < 0) {
+            continue;
+        }
+        while (t->kx < p->k_w) {
+            const int32_t kx = t->kx++;
+            const int32_t ix = ek_tc_source(t->ox, p->pad_w, kx, p->stride_w, p->in_w);
+            if (ix < 0) {
+                continue;
+            }
+            *in_off = (((size_t)t->b * (size_t)p->in_h + (size_t)iy) * (size_t)p->in_w + (size_t)ix) * (size_t)p->in_c;
+            *f_off = (((size_t)t->oc * (size_t)p->k_h + (size_t)t->ky) * (size_t)p->k_w + (size_t)kx) *
+                     (size_t)p->in_c;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void ek_transpose_conv_s8(const ek_transpose_conv_params_t *p, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, int8_t *output) {
-    int32_t b, oy, ox, oc, ky, kx, c;
+    int32_t b, oy, ox, oc, c;
     for (b = 0; b < p->batches; b++) {
         for (oy = 0; oy < p->out_h; oy++) {
             for (ox = 0; ox < p->out_w; ox++) {
@@ -22,24 +63,11 @@ void ek_transpose_conv_s8(const ek_transpose_conv_params_t *p, const int8_t *inp
                                         (size_t)ox) * (size_t)p->out_c;
                 for (oc = 0; oc < p->out_c; oc++) {
                     uint32_t acc = 0;  /* TFLM's int32 scratch sums, modulo 2^32 without undefined behaviour */
-                    for (ky = 0; ky < p->k_h; ky++) {
-                        const int32_t iy = ek_tc_source(oy, p->pad_h, ky, p->stride_h, p->in_h);
-                        if (iy < 0) {
-                            continue;
-                        }
-                        for (kx = 0; kx < p->k_w; kx++) {
-                            const int32_t ix = ek_tc_source(ox, p->pad_w, kx, p->stride_w, p->in_w);
-                            const int8_t *in, *f;
-                            if (ix < 0) {
-                                continue;
-                            }
-                            in = input + (((size_t)b * (size_t)p->in_h + (size_t)iy) * (size_t)p->in_w + (size_t)ix) *
-                                             (size_t)p->in_c;
-                            f = filter + (((size_t)oc * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) *
-                                             (size_t)p->in_c;
-                            for (c = 0; c < p->in_c; c++) {
-                                acc += (uint32_t)((in[c] + p->in_offset) * f[c]);
-                            }
+                    ek_tc_taps taps = ek_tc_taps_of(p, b, oy, ox, oc);
+                    size_t io, fo;
+                    while (ek_tc_next_tap(&taps, &io, &fo)) {
+                        for (c = 0; c < p->in_c; c++) {
+                            acc += (uint32_t)((input[io + (size_t)c] + p->in_offset) * filter[fo + (size_t)c]);
                         }
                     }
                     if (bias != NULL) {
@@ -55,7 +83,7 @@ void ek_transpose_conv_s8(const ek_transpose_conv_params_t *p, const int8_t *inp
 
 void ek_transpose_conv_s16(const ek_transpose_conv_params_t *p, const int16_t *input, const int8_t *filter,
                            const int64_t *bias, int16_t *output) {
-    int32_t b, oy, ox, oc, ky, kx, c;
+    int32_t b, oy, ox, oc, c;
     for (b = 0; b < p->batches; b++) {
         for (oy = 0; oy < p->out_h; oy++) {
             for (ox = 0; ox < p->out_w; ox++) {
@@ -63,25 +91,11 @@ void ek_transpose_conv_s16(const ek_transpose_conv_params_t *p, const int16_t *i
                                          (size_t)ox) * (size_t)p->out_c;
                 for (oc = 0; oc < p->out_c; oc++) {
                     int64_t acc = 0;
-                    for (ky = 0; ky < p->k_h; ky++) {
-                        const int32_t iy = ek_tc_source(oy, p->pad_h, ky, p->stride_h, p->in_h);
-                        if (iy < 0) {
-                            continue;
-                        }
-                        for (kx = 0; kx < p->k_w; kx++) {
-                            const int32_t ix = ek_tc_source(ox, p->pad_w, kx, p->stride_w, p->in_w);
-                            const int16_t *in;
-                            const int8_t *f;
-                            if (ix < 0) {
-                                continue;
-                            }
-                            in = input + (((size_t)b * (size_t)p->in_h + (size_t)iy) * (size_t)p->in_w + (size_t)ix) *
-                                             (size_t)p->in_c;
-                            f = filter + (((size_t)oc * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) *
-                                             (size_t)p->in_c;
-                            for (c = 0; c < p->in_c; c++) {
-                                acc += (int32_t)in[c] * f[c];
-                            }
+                    ek_tc_taps taps = ek_tc_taps_of(p, b, oy, ox, oc);
+                    size_t io, fo;
+                    while (ek_tc_next_tap(&taps, &io, &fo)) {
+                        for (c = 0; c < p->in_c; c++) {
+                            acc += (int32_t)input[io + (size_t)c] * filter[fo + (size_t)c];
                         }
                     }
                     if (bias != NULL) {
