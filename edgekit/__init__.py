@@ -26,6 +26,7 @@ _LAZY = {
     "flash": "edgekit.flashers:flash",
     "deploy": "edgekit.deployment:deploy",
     "sweep": "edgekit.sweeps:sweep",
+    "select": "edgekit.selection:select",
 }
 
 __all__ = ["__version__", *_LAZY]

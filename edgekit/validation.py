@@ -56,6 +56,9 @@ class ValidationResult:
     project_dir: str | None = None
     transport: dict[str, Any] = field(default_factory=dict)
     reference: str = "TFLM host interpreter (tflite-micro)"
+    # the argmax of the device's output 0 for every input, in order (what a classifier predicted on the device;
+    # accuracy against labels is computed from it, e.g. by edgekit select); not part of the JSON form
+    device_top1: list[int] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -169,6 +172,7 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
     exact = agree = count = 0
     worst = 0.0
     listed: list[Mismatch] = []
+    device_top1: list[int] = []
     for k, (dev_outs, ref_outs) in enumerate(zip(device_out, reference, strict=True)):
         all_exact = True
         tops: tuple[int | None, int | None] = (None, None)
@@ -179,6 +183,7 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
             top = (int(np.argmax(got)), int(np.argmax(ref)))
             if i == 0:
                 tops = top
+                device_top1.append(top[0])
             worst = max(worst, float(diff.max()) if diff.size else 0.0)
             if raw != np.ascontiguousarray(ref).tobytes():
                 all_exact = False
@@ -191,7 +196,8 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
     name = parsed.path.name if parsed.path else "model"
     return ValidationResult(model=name, board=board_id, inputs=len(device_out), byte_exact=exact, max_abs_diff=worst,
                             top1_agree=agree, mismatches=listed, mismatch_count=count, input_source=samples.source,
-                            input_note=samples.note, project_dir=proj, transport=transport)
+                            input_note=samples.note, project_dir=proj, transport=transport,
+                            device_top1=device_top1)
 
 
 def _generate_and_build(parsed: Any, prof: BoardProfile, work_dir: str | os.PathLike[str] | None,

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("edgekit.cli.compare", "Compare two benchmark JSON files."),
     "cost": ("edgekit.cli.cost", "Battery life and energy per 1 M inferences of bench results, side by side."),
     "optimize": ("edgekit.cli.optimize", "Compress a Keras model (prune, low-rank, distill, QAT); measure each step."),
+    "select": ("edgekit.cli.select", "Measure candidate models on one board; Pareto front and a recommendation."),
     "devices": ("edgekit.cli.devices", "List connected boards, debug probes, UF2 drives and power monitors."),
     "flash": ("edgekit.cli.flash", "Flash a firmware image to a board (pyocd, esptool, uf2, openocd, ...)."),
     "deploy": ("edgekit.cli.deploy", "Model to measured board in one go: convert, generate, build, flash, bench."),

@@ -1,0 +1,229 @@
+"""``edgekit select``: candidates measured on qemu-cortex-m4, the Pareto front, the recommendation under limits.
+
+One selection runs end to end (module fixture, through the CLI): a digits MLP as Keras (converted here), a narrower
+MLP as .tflite, a pruned variant of the first (``--variants prune=0.5``) and a broken file. The other tests choose
+again from its saved JSON (nothing measured twice) and check every claim against the measured numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import need_module, need_tool
+
+from edgekit.errors import DataError, UsageError
+
+SVG = "{http://www.w3.org/2000/svg}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+KEYS = ("accuracy", "flash_bytes", "ram_bytes", "arena_bytes", "stack_used_bytes", "instructions",
+        "estimated_cycles", "latency_ms", "energy_uj", "battery_days")
+
+
+def _mlp(width: int, x: np.ndarray, y: np.ndarray, seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(width, activation="relu"),
+                          keras.layers.Dense(10, activation="softmax")], name=f"mlp{width}")
+    m.compile("adam", "sparse_categorical_crossentropy")
+    m.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    return m
+
+
+@pytest.fixture(scope="module")
+def selection(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """``edgekit select mlp32.keras mlp8.tflite broken.tflite --variants prune=0.5`` on qemu-cortex-m4."""
+    need_module("tensorflow")
+    need_module("sklearn")
+    need_module("tflite_micro")
+    need_tool("arm-none-eabi-gcc")
+    need_tool("qemu-system-arm")
+    from edgekit.cli import run
+    from edgekit.conversion import convert
+    from edgekit.examples_data import load_digits_data
+
+    work = tmp_path_factory.mktemp("select")
+    x_tr, y_tr, x_te, y_te = load_digits_data()
+    x_val, y_val = x_te[:200], y_te[:200]
+    np.savez(work / "train.npz", x=x_tr, y=y_tr)
+    np.savez(work / "val.npz", x=x_val, y=y_val)
+    _mlp(32, x_tr, y_tr, 0).save(work / "mlp32.keras")
+    convert(_mlp(8, x_tr, y_tr, 1), x_tr[:100], output=work / "mlp8.tflite", progress=False)
+    (work / "broken.tflite").write_bytes(b"not a flatbuffer at all")
+    argv = ["select", str(work / "mlp32.keras"), str(work / "mlp8.tflite"), str(work / "broken.tflite"),
+            "--val", str(work / "val.npz"), "--train", str(work / "train.npz"), "--variants", "prune=0.5",
+            "--epochs", "1", "--board", "qemu-cortex-m4", "--save", str(work / "sel.json"),
+            "--html", str(work / "sel.html"), "--models-dir", str(work / "models")]
+    rc = run(argv)
+    assert rc == 0
+    return {"work": work, "data": json.loads((work / "sel.json").read_text()), "x_val": x_val, "y_val": y_val}
+
+
+def _by_name(d: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in d["candidates"]}
+
+
+def _dominates(a: dict, b: dict) -> bool:
+    ge = a["accuracy"] >= b["accuracy"] and a["latency_ms"] <= b["latency_ms"] and a["flash_bytes"] <= b["flash_bytes"]
+    gt = a["accuracy"] > b["accuracy"] or a["latency_ms"] < b["latency_ms"] or a["flash_bytes"] < b["flash_bytes"]
+    return ge and gt
+
+
+@pytest.mark.tf
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_select_ranks_three_candidates_and_flags_the_front(selection: dict) -> None:
+    d = selection["data"]
+    assert d["schema"] == "edgekit.select/1" and d["board"] == "qemu-cortex-m4"
+    c = _by_name(d)
+    assert set(c) == {"mlp32", "mlp8", "mlp32+prune=0.5", "broken"}
+    ok = [m for m in d["candidates"] if m["status"] == "ok"]
+    assert len(ok) == 3
+    for m in ok:
+        assert all(m[k] is not None and m[k] > 0 for k in KEYS), {k: m[k] for k in KEYS}
+        assert m["samples"] == 200 and m["byte_exact"] == 200  # the device computed what TFLM computes
+        assert m["ram_bytes"] >= m["arena_bytes"] + m["stack_reserved_bytes"]
+        assert m["accuracy_on"].startswith("device (QEMU qemu-cortex-m4")
+    # the narrower model is cheaper on the board
+    assert c["mlp8"]["flash_bytes"] < c["mlp32"]["flash_bytes"]
+    assert c["mlp8"]["instructions"] < c["mlp32"]["instructions"]
+    assert c["mlp8"]["energy_uj"] < c["mlp32"]["energy_uj"]
+    # the device's accuracy is the int8 model's: the TFLM host interpreter on the same samples agrees
+    from edgekit.samples import load_device_inputs
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+
+    model = load_model(selection["work"] / "mlp8.tflite")
+    samples = load_device_inputs(selection["x_val"], model)
+    host = [int(np.argmax(o[0])) for o in tflm_run(model, [s[0] for s in samples.samples])]
+    assert c["mlp8"]["accuracy"] == pytest.approx(np.mean(np.asarray(host) == selection["y_val"]))
+    # the front, recomputed from the measured numbers
+    for m in ok:
+        assert m["pareto"] == (not any(_dominates(o, m) for o in ok if o is not m)), m["name"]
+    # the broken file is reported, not fatal, never on the front
+    b = c["broken"]
+    assert b["status"] == "failed" and b["stage"] == "generate" and "not a TFLite model" in b["error"]
+    assert not b["pareto"] and not b["chosen"] and b["why_not"].startswith("failed at generate")
+    # recommended: the most accurate on the front; ranks: chosen first, failures last
+    front = [m for m in ok if m["pareto"]]
+    best = max(front, key=lambda m: m["accuracy"])
+    assert d["recommended"] == best["name"] and best["chosen"] and best["rank"] == 1
+    assert sorted(m["rank"] for m in d["candidates"]) == [1, 2, 3, 4] and b["rank"] == 4
+    assert all(m["why_not"] for m in d["candidates"] if not m["chosen"])
+    # --models-dir kept the converted files
+    assert Path(c["mlp32+prune=0.5"]["model"]).is_file() and Path(c["mlp32"]["model"]).suffix == ".tflite"
+
+
+@pytest.mark.tf
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_the_recommendation_honours_each_constraint(selection: dict) -> None:
+    from edgekit.selection import SelectionResult
+
+    base = SelectionResult.from_dict(selection["data"])
+    ok = [m for m in base.candidates if m.status == "ok"]
+    flashes = sorted({m.flash_bytes for m in ok})
+    lats = sorted({m.latency_ms for m in ok})
+    rams = sorted({m.ram_bytes for m in ok})
+    accs = sorted({m.accuracy for m in ok})
+    cases = [("max_flash", "flash_bytes", flashes[0], "max"), ("max_latency_ms", "latency_ms", lats[0], "max"),
+             ("max_ram", "ram_bytes", rams[0], "max"), ("min_accuracy", "accuracy", accs[-1], "min")]
+    for name, key, limit, bound in cases:
+        r = base.rechoose(**{name: limit})
+        rec = r.recommended
+        assert rec is not None, name
+        allowed = [m for m in ok if (getattr(m, key) <= limit if bound == "max" else getattr(m, key) >= limit)]
+        assert rec.name in {m.name for m in allowed}, name
+        assert rec.accuracy == max(m.accuracy for m in allowed)
+        for m in r.candidates:
+            if m.status == "ok" and m.name not in {a.name for a in allowed}:
+                assert key in m.why_not and not m.chosen, (name, m.why_not)
+    fastest = base.rechoose(prefer="latency").recommended
+    assert fastest is not None and fastest.latency_ms == lats[0]
+    smallest = base.rechoose(prefer="flash").recommended
+    assert smallest is not None and smallest.flash_bytes == flashes[0]
+
+
+@pytest.mark.tf
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_an_impossible_constraint_exits_1_with_a_hint(selection: dict, capsys: pytest.CaptureFixture) -> None:
+    from edgekit.cli import run
+
+    capsys.readouterr()
+    saved = selection["work"] / "sel.json"
+    rc = run(["select", "--from", str(saved), "--max-flash", "1KB", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "error: no candidate meets every constraint" in err and "flash_bytes" in err
+    assert "\nhint: relax the limit" in err
+    d = json.loads(out)
+    assert d["recommended"] is None and d["constraints"] == {"max_flash": 1024}
+    assert all("flash_bytes" in m["why_not"] or m["status"] == "failed" for m in d["candidates"])
+    # a limit every candidate meets chooses as before; percent accepted for --min-accuracy
+    assert run(["select", "--from", str(saved), "--min-accuracy", "50", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recommended"] == selection["data"]["recommended"]
+
+
+@pytest.mark.tf
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_the_html_report_is_well_formed_with_the_pareto_plot(selection: dict) -> None:
+    root = ET.fromstring((selection["work"] / "sel.html").read_text(encoding="utf-8").split("\n", 1)[1])
+    svgs = list(root.iter(f"{SVG}svg"))
+    assert len(svgs) == 2
+    n_front = sum(m["pareto"] for m in selection["data"]["candidates"])
+    for svg in svgs:
+        circles = list(svg.iter(f"{SVG}circle"))
+        assert sum(c.get("class") == "front" for c in circles) == n_front
+        assert sum(c.get("class") == "dominated" for c in circles) == 3 - n_front  # the broken one is not plotted
+        assert sum(c.get("class") == "chosen" for c in circles) == 1
+    text = "".join(root.itertext())
+    assert selection["data"]["recommended"] in text and "broken" in text and "failed at generate" in text
+    rows = [tr for tr in root.iter(f"{XHTML}tr") if tr.get("class") == "chosen"]
+    assert len(rows) == 1
+
+
+# ---------------------------------------------------------------- options, without measuring anything
+
+
+def test_variant_specs() -> None:
+    from edgekit.selection.candidates import parse_variant
+
+    v = parse_variant("prune=0.5+int16")
+    assert [s.technique for s in v.steps] == ["prune"] and v.steps[0].settings == {"sparsity": 0.5}
+    assert v.activations == "int16" and v.needs_training
+    assert not parse_variant("int16").needs_training
+    assert parse_variant("rank=8").steps[0].settings == {"rank": 8}
+    assert parse_variant("lowrank=0.9").steps[0].technique == "low_rank"
+    for bad, match in (("prune=1.5", "in \\(0, 1\\)"), ("prune=x", "not a number"), ("shrink", "not a variant"),
+                       ("qat+prune=0.5", "qat must be the last")):
+        with pytest.raises(UsageError, match=match):
+            parse_variant(bad)
+
+
+def test_bad_options_fail_before_anything_is_measured(tmp_path: Path) -> None:
+    from edgekit.cli.select import parse_size
+    from edgekit.selection import select
+
+    assert parse_size("64KB", "--max-flash") == 65536 and parse_size("1000", "--max-flash") == 1000
+    with pytest.raises(UsageError, match="--max-ram: 'lots' is not a size"):
+        parse_size("lots", "--max-ram")
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"")
+    np.savez(tmp_path / "v.npz", x=np.zeros((4, 8, 8, 1), np.float32), y=np.arange(4))
+    np.save(tmp_path / "x.npy", np.zeros((4, 8, 8, 1), np.float32))
+    with pytest.raises(UsageError, match="need training data"):
+        select([model], val=tmp_path / "v.npz", variants=["prune=0.5"])
+    with pytest.raises(UsageError, match="made from Keras candidates"):
+        select([tmp_path / "a.tflite"], val=tmp_path / "v.npz", variants=["int16"])
+    with pytest.raises(DataError, match="no labels"):
+        select([model], val=tmp_path / "x.npy")
+    with pytest.raises(UsageError, match="not an emulated board"):
+        select([model], val=tmp_path / "v.npz", board="nucleo-l4r5zi")
+    with pytest.raises(UsageError, match="--prefer"):
+        select([model], val=tmp_path / "v.npz", prefer="cheap")
