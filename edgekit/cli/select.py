@@ -3,7 +3,6 @@ candidate models on one board, flag the Pareto front over accuracy x latency x f
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -81,10 +80,9 @@ def cmd(ctx: click.Context, candidates: tuple[Path, ...], val: Path | None, boar
     if from_json is not None:
         if candidates or val is not None:
             raise UsageError("--from chooses again from saved measurements: give no candidates or --val")
-        from edgekit.results import load_result
         from edgekit.selection.result import SelectionResult
 
-        result = SelectionResult.from_dict(load_result(from_json)).rechoose(prefer=prefer, **limits)
+        result = SelectionResult.load(from_json).rechoose(prefer=prefer, **limits)
     else:
         if not candidates:
             raise UsageError("no candidates", hint="edgekit select A.keras B.tflite --val VAL.npz")
@@ -100,9 +98,9 @@ def cmd(ctx: click.Context, candidates: tuple[Path, ...], val: Path | None, boar
                         progress=None if quiet else (lambda msg: click.echo(msg, err=True)), **limits)
     data = result.to_dict()
     if save_path is not None:
-        from edgekit.fsutil import write_atomic
+        from edgekit.results import save_json
 
-        write_atomic(save_path, (json.dumps(data, indent=2) + "\n").encode())
+        save_json(data, save_path)
     if html_path is not None:
         from edgekit.selection.report import write_html
 

@@ -153,16 +153,27 @@ def _bench(project: Path, s: Settings, m: Measured) -> None:
 
 
 def _cost(d: dict[str, Any], s: Settings, m: Measured) -> None:
+    """Energy per inference and battery life (:func:`edgekit.cost.cost_report`). A modelled energy is the board's
+    power model x latency: with estimated cycles, the latency in the table, not bench's one instruction per cycle."""
     from edgekit.cost import cost_report
 
-    e = d.get("energy") or {}
+    e = dict(d.get("energy") or {})
+    lat_us = ((d.get("timing") or {}).get("latency_us") or {}).get("median")
+    extra = ""
+    if e.get("kind") == "modelled" and e.get("per_inference_uj") and lat_us and m.latency_ms and \
+            m.estimated_cycles and (d.get("cycles") or {}).get("latency_us"):
+        scale = m.latency_ms * 1e3 / float(lat_us)
+        e["per_inference_uj"] = float(e["per_inference_uj"]) * scale
+        timing = {**d["timing"], "latency_us": {**d["timing"]["latency_us"], "median": m.latency_ms * 1e3}}
+        d = {**d, "energy": e, "timing": timing}
+        extra = "; latency from the estimated cycles"
     m.energy_uj = e.get("per_inference_uj")
     try:
         c = cost_report(d, battery=s.battery, rate=s.rate, sleep=s.sleep, boards_dirs=s.boards_dirs)
     except EdgekitError as exc:
         m.notes.append(f"no battery life: {exc.message}")
         return
-    m.energy_basis = c.energy_source
+    m.energy_basis = c.energy_source + extra
     m.average_ma, m.battery_days = c.average_ma, c.life_days
 
 

@@ -8,7 +8,10 @@ that meet every constraint. Constraints can be changed on a result without measu
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edgekit.errors import UsageError
@@ -94,6 +97,24 @@ class SelectionResult:
                 "constraints": {k: v for k, v in self.limits.items() if v is not None}, "prefer": self.prefer,
                 "recommended": rec.name if rec else None, "reason": self.reason, "settings": self.settings,
                 "notes": list(self.notes), "candidates": [dataclasses.asdict(m) for m in self.candidates]}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SelectionResult:
+        """Read a result saved as JSON (``edgekit select --save``)."""
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{p}: not a readable JSON file ({exc})") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{p}: not an {SCHEMA} result")
+        try:
+            return cls.from_dict(data)
+        except UsageError as exc:
+            exc.message = f"{p}: {exc.message}"
+            raise
+        except (TypeError, AttributeError) as exc:
+            raise UsageError(f"{p}: a damaged {SCHEMA} result ({exc})") from None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SelectionResult:
