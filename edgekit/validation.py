@@ -56,8 +56,8 @@ class ValidationResult:
     project_dir: str | None = None
     transport: dict[str, Any] = field(default_factory=dict)
     reference: str = "TFLM host interpreter (tflite-micro)"
-    # the argmax of the device's output 0 for every input, in order (what a classifier predicted on the device;
-    # accuracy against labels is computed from it, e.g. by edgekit select); not part of the JSON form
+    # the class the device predicted for every input, in order: the argmax of output 0, or its value when output 0
+    # is one integer (a class index); accuracy against labels is computed from it (edgekit select); not in the JSON
     device_top1: list[int] = field(default_factory=list, repr=False)
 
     @property
@@ -183,7 +183,8 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
             top = (int(np.argmax(got)), int(np.argmax(ref)))
             if i == 0:
                 tops = top
-                device_top1.append(top[0])
+                index = got.size == 1 and np.issubdtype(got.dtype, np.integer) and t.dtype in ("int32", "int64")
+                device_top1.append(int(got.reshape(-1)[0]) if index else top[0])
             worst = max(worst, float(diff.max()) if diff.size else 0.0)
             if raw != np.ascontiguousarray(ref).tobytes():
                 all_exact = False

@@ -227,3 +227,33 @@ def test_bad_options_fail_before_anything_is_measured(tmp_path: Path) -> None:
         select([model], val=tmp_path / "v.npz", board="nucleo-l4r5zi")
     with pytest.raises(UsageError, match="--prefer"):
         select([model], val=tmp_path / "v.npz", prefer="cheap")
+
+
+@pytest.mark.tf
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_a_candidate_that_does_not_fit_is_reported_and_host_accuracy_matches(selection: dict, tmp_path: Path) -> None:
+    """On a board whose flash holds the narrow MLP but not the wide one: the wide one fails at build with the reason
+    and is never recommended; accuracy on the TFLM host interpreter equals the device's (byte-exact runtime)."""
+    import math
+
+    from edgekit.selection import select
+
+    c = _by_name(selection["data"])
+    flash_kb = math.ceil(c["mlp8"]["flash_bytes"] / 1024)
+    assert c["mlp32"]["flash_bytes"] > flash_kb * 1024  # the premise, from the measured sizes
+    src = (Path(__file__).resolve().parents[1] / "boards").rglob("qemu-cortex-m4.yaml")
+    text = next(src).read_text().replace("id: qemu-cortex-m4", "id: qemu-m4-small")
+    text = text.replace("flash_kb: 4096", f"flash_kb: {flash_kb}").replace(
+        "{name: FLASH, origin: 0x00000000, size_kb: 4096", f"{{name: FLASH, origin: 0x00000000, size_kb: {flash_kb}")
+    (tmp_path / "boards").mkdir()
+    (tmp_path / "boards" / "qemu-m4-small.yaml").write_text(text)
+    r = select([c["mlp32"]["model"], selection["work"] / "mlp8.tflite"], board="qemu-m4-small",
+               val=(selection["x_val"], selection["y_val"]), accuracy_on="host", boards_dirs=[str(tmp_path / "boards")])
+    wide, narrow = r.candidates
+    assert wide.status == "failed" and wide.stage == "build" and "does not fit" in wide.error
+    assert not wide.pareto and not wide.chosen and wide.why_not.startswith("failed at build")
+    assert r.recommended is narrow and narrow.flash_bytes <= flash_kb * 1024
+    assert narrow.accuracy_on.startswith("host") and narrow.byte_exact is None
+    assert narrow.accuracy == c["mlp8"]["accuracy"]
+    assert r.to_dict()["board"] == "qemu-m4-small"

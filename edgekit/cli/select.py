@@ -57,6 +57,8 @@ def parse_size(text: str | None, option: str) -> int | None:
 @click.option("--limit", type=click.IntRange(min=1), help="Use at most this many validation samples.")
 @click.option("--models-dir", "models_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Keep the converted candidates and variants (.tflite) here.")
+@click.option("--trust-pickle", "trust_pickle", is_flag=True,
+              help="Load pickled (joblib) candidates: loading a pickle runs code from the file; only files you trust.")
 @click.option("--from", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Choose again from a saved select JSON under other limits (nothing is measured).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (edgekit.select/1).")
@@ -67,7 +69,7 @@ def cmd(ctx: click.Context, candidates: tuple[Path, ...], val: Path | None, boar
         train: Path | None, calib: Path | None, epochs: int | None, runtime: str, accuracy_on: str,
         max_flash: str | None, max_ram: str | None, max_latency_ms: float | None, min_accuracy: float | None,
         prefer: str, battery: str, rate: str, sleep: str | None, runs: int, jobs: int | None, limit: int | None,
-        models_dir: Path | None, from_json: Path | None, as_json: bool, save_path: Path | None,
+        models_dir: Path | None, trust_pickle: bool, from_json: Path | None, as_json: bool, save_path: Path | None,
         html_path: Path | None) -> None:
     """Measure CANDIDATES (.keras / .tflite / other models generate accepts, and their --variants) on one board;
     recommend the best that meets the limits. Exit code 1 when none does."""
@@ -94,7 +96,8 @@ def cmd(ctx: click.Context, candidates: tuple[Path, ...], val: Path | None, boar
         result = select(list(candidates), val=val, board=board, variants=[v for v in variants.split(",") if v],
                         train=train, calib=calib, runtime=runtime, accuracy_on=accuracy_on, prefer=prefer,
                         battery=battery, rate=rate, sleep=sleep, runs=runs, epochs=epochs, jobs=jobs, limit=limit,
-                        models_dir=models_dir, boards_dirs=list((ctx.obj or {}).get("boards_dirs", [])),
+                        models_dir=models_dir, trust_pickle=trust_pickle,
+                        boards_dirs=list((ctx.obj or {}).get("boards_dirs", [])),
                         progress=None if quiet else (lambda msg: click.echo(msg, err=True)), **limits)
     data = result.to_dict()
     if save_path is not None:

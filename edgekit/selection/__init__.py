@@ -34,7 +34,7 @@ def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, board: str
            battery: str = "1000mAh", rate: str = "60/h", sleep: str | None = None, runs: int = 3,
            epochs: int | None = None, jobs: int | None = None, limit: int | None = None,
            models_dir: str | os.PathLike[str] | None = None, boards_dirs: list[str] | None = None,
-           progress: Any = None) -> SelectionResult:
+           trust_pickle: bool = False, progress: Any = None) -> SelectionResult:
     """Measure every candidate on ``board`` and recommend one.
 
     Args:
@@ -57,6 +57,8 @@ def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, board: str
         jobs: candidates measured at once (default: the CPU count). limit: use at most this many samples.
         models_dir: keep the converted candidates and variants (``.tflite``) in this directory (default: they are
             made in a temporary directory and removed).
+        trust_pickle: load pickled candidates (a scikit-learn model saved with joblib/pickle runs code when loaded:
+            only for files you trust).
         progress: a callable ``progress(message)`` told when each stage starts and each candidate is done.
 
     Raises:
@@ -108,7 +110,8 @@ def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, board: str
         prepared = prepare(paths, parsed, Path(work), calib=xc, x_val=x_val, y_val=y_val, train=train_xy,
                            epochs=epochs)
         _warm_cycles_plugin()
-        settings = Settings(prof, x_val, y_val, runtime, runs, accuracy_on, battery, rate, sleep, boards_dirs)
+        settings = Settings(prof, x_val, y_val, runtime, runs, accuracy_on, battery, rate, sleep, boards_dirs,
+                            trust_pickle)
         workers = max(1, min(jobs or os.cpu_count() or 1, len(prepared)))
         say(f"measuring {len(prepared)} candidate(s) on {prof.id}, {workers} at a time")
 

@@ -56,7 +56,7 @@ class Prepared:
 
     name: str
     source: str
-    kind: str  # "tflite", "keras", "variant" or "model" (another kind generate may accept)
+    kind: str  # "tflite", "keras", "variant", "tree" or "model" (another kind generate may accept)
     variant: str | None = None
     model_path: Path | None = None
     float_accuracy: float | None = None
@@ -66,13 +66,20 @@ class Prepared:
 
 
 def candidate_kind(path: Path) -> str:
-    """``tflite``, ``keras`` (a Keras file or a SavedModel directory) or ``model`` (left to ``generate``)."""
+    """``tflite``, ``keras`` (a Keras file or a SavedModel directory), ``tree`` (a tree ensemble edgekit compiles to
+    C, where that path exists) or ``model`` (another file, left to ``generate``)."""
     if path.is_dir():
         return "keras"
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         return "tflite"
-    return "keras" if suffix in KERAS_SUFFIXES else "model"
+    if suffix in KERAS_SUFFIXES:
+        return "keras"
+    try:
+        from edgekit.trees.load import is_tree_model  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return "model"
+    return "tree" if is_tree_model(path) else "model"
 
 
 def parse_variant(spec: str) -> Variant:

@@ -81,6 +81,12 @@ class Settings:
     rate: str = "60/h"
     sleep: str | None = None
     boards_dirs: list[str] | None = None
+    trust_pickle: bool = False
+
+
+def _trust(s: Settings) -> dict[str, bool]:
+    """``trust_pickle=True`` for generate/validate only when asked (loading a pickled model runs its code)."""
+    return {"trust_pickle": True} if s.trust_pickle else {}
 
 
 def _msg(exc: BaseException) -> str:
@@ -116,7 +122,7 @@ def _build(model: Path, project: Path, s: Settings, m: Measured) -> Path:
     from edgekit.buildsys import build
     from edgekit.generation import generate
 
-    gen = generate(model, s.board, s.runtime, out_dir=project, boards_dirs=s.boards_dirs)
+    gen = generate(model, s.board, s.runtime, out_dir=project, boards_dirs=s.boards_dirs, **_trust(s))
     m.runtime = gen.runtime
     m.stage = "build"
     built = build(gen.project_dir, boards_dirs=s.boards_dirs)  # raises "does not fit" past the board's memory
@@ -179,22 +185,25 @@ def _cost(d: dict[str, Any], s: Settings, m: Measured) -> None:
 
 def _accuracy(model: Path, project: Path, s: Settings, m: Measured) -> None:
     """Top-1 accuracy on the validation set: the device's outputs (edgekit validate), or TFLM on the host."""
-    if model.suffix.lower() != ".tflite":
-        m.notes.append("accuracy not measured: edgekit validate compares .tflite models with TFLM only")
-        return
     labels = s.y_val
+    tflite = model.suffix.lower() == ".tflite"
+    if s.accuracy_on == "host" and not tflite:
+        m.notes.append("accuracy not measured: the host interpreter (TFLM) runs .tflite models only; use the device")
+        return
     if s.accuracy_on == "host":
         pred = _host_top1(model, s.x_val)
         m.accuracy_on = "host (TFLM interpreter, tflite-micro)"
     else:
         from edgekit.validation import validate
 
-        v = validate(model, board=s.board, inputs=s.x_val, project_dir=project, boards_dirs=s.boards_dirs)
+        v = validate(model, board=s.board, inputs=s.x_val, project_dir=project, boards_dirs=s.boards_dirs,
+                     **_trust(s))
         pred = np.asarray(v.device_top1)
         m.byte_exact = v.byte_exact
         m.accuracy_on = f"device ({'QEMU ' if s.board.is_emulated else ''}{s.board.id}, edgekit validate)"
         if not v.ok:
-            m.notes.append(f"{v.inputs - v.byte_exact} of {v.inputs} samples differ from TFLM on the device")
+            ref = getattr(v, "reference", "TFLM")
+            m.notes.append(f"{v.inputs - v.byte_exact} of {v.inputs} samples differ from the reference ({ref})")
     m.samples = len(pred)
     m.accuracy = float(np.mean(pred == labels[: len(pred)]))
 
