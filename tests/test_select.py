@@ -257,3 +257,24 @@ def test_a_candidate_that_does_not_fit_is_reported_and_host_accuracy_matches(sel
     assert narrow.accuracy_on.startswith("host") and narrow.byte_exact is None
     assert narrow.accuracy == c["mlp8"]["accuracy"]
     assert r.to_dict()["board"] == "qemu-m4-small"
+
+
+def test_validate_records_the_class_the_device_predicted() -> None:
+    """select's accuracy comes from ``ValidationResult.device_top1``: output 0's argmax, or its value when output 0
+    is one integer (a class index)."""
+    from types import SimpleNamespace
+
+    from edgekit.samples import DeviceInputs
+    from edgekit.validation import _compare
+
+    parsed = SimpleNamespace(path=None)
+    samples = DeviceInputs(((np.zeros(1),),) * 2, "x.npy", "")
+    scores = [SimpleNamespace(dtype="int8")]
+    ref = [[np.array([[1, 2, 9, 4]], np.int8)], [np.array([[9, 0, 0, 0]], np.int8)]]
+    device = [[bytes([1, 2, 9, 4])], [bytes([0, 0, 0, 9])]]  # the second differs from the reference
+    res = _compare(parsed, "qemu-cortex-m4", scores, device, ref, samples, "proj", {})
+    assert res.device_top1 == [2, 3] and res.top1_agree == 1
+    index = [SimpleNamespace(dtype="int32")]
+    ref = [[np.array([7], np.int32)], [np.array([3], np.int32)]]
+    device = [[np.array([7], np.int32).tobytes()], [np.array([5], np.int32).tobytes()]]
+    assert _compare(parsed, "qemu-cortex-m4", index, device, ref, samples, "proj", {}).device_top1 == [7, 5]
