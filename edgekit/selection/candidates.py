@@ -163,7 +163,8 @@ def prepare(paths: list[Path], variants: list[Variant], work: Path, *, calib: np
             out.append(item)
             try:
                 if v.steps:
-                    model = model or _load_keras(path)
+                    if model is None:
+                        model = _load_keras(path)
                     model_v = _make_variant(model, v, train, calib, epochs)
                 else:
                     model_v = path
