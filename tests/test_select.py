@@ -278,3 +278,29 @@ def test_validate_records_the_class_the_device_predicted() -> None:
     ref = [[np.array([7], np.int32)], [np.array([3], np.int32)]]
     device = [[np.array([7], np.int32).tobytes()], [np.array([5], np.int32).tobytes()]]
     assert _compare(parsed, "qemu-cortex-m4", index, device, ref, samples, "proj", {}).device_top1 == [7, 5]
+
+
+def test_why_not_names_the_candidate_that_beats_it() -> None:
+    """Reasons on made-up rows (the end-to-end tests check them against measured ones)."""
+    from edgekit.selection.evaluate import Measured
+    from edgekit.selection.result import SelectionResult
+
+    def row(name: str, acc: float, flash: int, lat: float) -> Measured:
+        return Measured(name, f"{name}.tflite", "tflite", accuracy=acc, flash_bytes=flash, latency_ms=lat,
+                        ram_bytes=9000)
+
+    cands = [row("big", 0.97, 40_000, 12.0), row("small", 0.97, 14_000, 0.3), row("tiny", 0.90, 12_000, 0.1),
+             row("worse", 0.95, 15_000, 0.4), Measured("bad", "bad.tflite", "tflite", status="failed",
+                                                       stage="build", error="model does not fit")]
+    r = SelectionResult("qemu-cortex-m4", "v", cands).choose()
+    by = {m.name: m for m in r.candidates}
+    assert [m.name for m in r.candidates if m.pareto] == ["small", "tiny"]
+    assert r.recommended is by["small"] and by["small"].rank == 1 and by["bad"].rank == 5
+    assert by["big"].why_not.startswith("dominated by small") and by["worse"].why_not.startswith("dominated by small")
+    tiny = by["tiny"].why_not
+    assert tiny.startswith("on the front, but accuracy is not the best") and "(small)" in tiny
+    assert by["bad"].why_not == "failed at build: model does not fit"
+    r2 = r.rechoose(max_flash=13_000)
+    assert r2.recommended.name == "tiny" and "flash_bytes 14000 > 13000" in r2.candidates[1].why_not
+    assert r.recommended is by["small"]  # rechoose left the original alone
+    assert SelectionResult.from_dict(r2.to_dict()).choose().recommended.name == "tiny"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import UsageError
-from edgekit.pareto import Constraint, Objective, pareto_flags, recommend
+from edgekit.pareto import Constraint, Objective, Recommendation, dominates, pareto_flags, recommend
 from edgekit.selection.evaluate import Measured
 
 SCHEMA = "edgekit.select/1"
@@ -70,7 +70,7 @@ class SelectionResult:
         for i, m in enumerate(self.candidates):
             m.pareto, m.chosen = flags[i], i == rec.index
             m.why_not = None if m.chosen else (f"failed at {m.stage}: {m.error}" if m.status == "failed"
-                                               else rec.rejected.get(i, "not chosen"))
+                                               else _explain(i, rows, rec, self.candidates))
         for r, i in enumerate(sorted(range(len(rows)), key=lambda i: _rank_key(self.candidates[i], rows[i],
                                                                                  PREFER[self.prefer])), 1):
             self.candidates[i].rank = r
@@ -142,3 +142,21 @@ def _rank_key(m: Measured, row: dict[str, Any], prefer: str) -> tuple[Any, ...]:
         v = o.value(row)
         vals.append(float("inf") if v is None else (v if o.direction == "min" else -v))
     return (not m.chosen, not m.pareto, m.status != "ok", *vals)
+
+
+def _explain(i: int, rows: list[dict[str, Any]], rec: Recommendation, cands: list[Measured]) -> str:
+    """``recommend``'s reason for passing over row ``i``, naming the candidate that beats it where there is one."""
+    why = rec.rejected.get(i, "not chosen")
+    vals = [[o.value(r) for o in OBJECTIVES] for r in rows]
+    if why.startswith("dominated"):
+        mine = vals[i]
+        meets = [j for j in range(len(rows))
+                 if j == rec.index or rec.rejected.get(j, "").startswith(("dominated", "on the front"))]
+        by = [j for j in meets if j != i and None not in vals[j] and None not in mine
+              and dominates(vals[j], mine, OBJECTIVES)]  # type: ignore[arg-type]
+        if by:  # the chosen one if it dominates, else one on the front
+            j = min(by, key=lambda j: (j != rec.index, rec.rejected.get(j, "").startswith("dominated")))
+            return f"dominated by {cands[j].name} (at least as accurate, as fast and as small, better on one)"
+    elif why.startswith("on the front") and rec.index is not None:
+        return f"{why} ({cands[rec.index].name})"
+    return why
