@@ -71,6 +71,7 @@ def main() -> None:
         res = select(paths, val=work / "val.npz", train=work / "train.npz", board=BOARD,
                      variants=[v for v in args.variants.split(",") if v], jobs=args.jobs,
                      progress=lambda m: print(f"{time.perf_counter() - t0:7.1f} s  {m}", flush=True))
+    res.validation = f"scikit-learn digits, held-out split ({len(xv)} samples)"  # not the temporary path
     data = res.to_dict()
     for c in data["candidates"]:
         c["source"] = Path(c["source"]).name  # not the temporary directory
