@@ -223,6 +223,16 @@ def test_bad_options_fail_before_anything_is_measured(tmp_path: Path) -> None:
         select([tmp_path / "a.tflite"], val=tmp_path / "v.npz", variants=["int16"])
     with pytest.raises(DataError, match="no labels"):
         select([model], val=tmp_path / "x.npy")
+    np.save(tmp_path / "y3.npy", np.arange(3))
+    with pytest.raises(DataError, match="3 labels of shape \\(\\) for 4 samples"):
+        select([model], val=tmp_path / "x.npy", val_labels=tmp_path / "y3.npy")
+    from edgekit.selection import _labelled
+
+    np.save(tmp_path / "y.npy", np.eye(4)[[2, 0, 1, 3]])  # one-hot rows
+    x, y, src = _labelled(tmp_path / "x.npy", "validation data", 3, tmp_path / "y.npy")
+    assert x.shape == (3, 8, 8, 1) and y.tolist() == [2, 0, 1] and "labels" in src and "first 3" in src
+    with pytest.raises(DataError, match="not class ids"):
+        _labelled((np.zeros((4, 2)), np.array([0.5, 1, 2, 3])), "validation data", None)
     with pytest.raises(UsageError, match="not an emulated board"):
         select([model], val=tmp_path / "v.npz", board="nucleo-l4r5zi")
     with pytest.raises(UsageError, match="--prefer"):

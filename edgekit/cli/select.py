@@ -30,7 +30,10 @@ def parse_size(text: str | None, option: str) -> int | None:
 @click.command(name="select")
 @click.argument("candidates", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--val", "val", type=click.Path(path_type=Path),
-              help="Validation set with labels: .npz (x float32 in the model's input shape, y class ids).")
+              help="Validation set with labels: .npz (x float32 in the model's input shape, y class ids), or a .npy "
+                   "of inputs with --labels.")
+@click.option("--labels", "labels", type=click.Path(path_type=Path),
+              help="Class ids (.npy, or .npz) for a --val that holds inputs only.")
 @click.option("--board", default="qemu-cortex-m4", show_default=True, help="Board id (a QEMU board).")
 @click.option("--variants", default="", metavar="V1,V2",
               help="Variants of each Keras candidate: prune=S, structured=R, lowrank=E, rank=N, qat, int16, a "
@@ -65,8 +68,8 @@ def parse_size(text: str | None, option: str) -> int | None:
 @click.option("--save", "save_path", type=click.Path(path_type=Path), help="Also write the JSON here.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML report here.")
 @click.pass_context
-def cmd(ctx: click.Context, candidates: tuple[Path, ...], val: Path | None, board: str, variants: str,
-        train: Path | None, calib: Path | None, epochs: int | None, runtime: str, accuracy_on: str,
+def cmd(ctx: click.Context, candidates: tuple[Path, ...], val: Path | None, labels: Path | None, board: str,
+        variants: str, train: Path | None, calib: Path | None, epochs: int | None, runtime: str, accuracy_on: str,
         max_flash: str | None, max_ram: str | None, max_latency_ms: float | None, min_accuracy: float | None,
         prefer: str, battery: str, rate: str, sleep: str | None, runs: int, jobs: int | None, limit: int | None,
         models_dir: Path | None, trust_pickle: bool, from_json: Path | None, as_json: bool, save_path: Path | None,
@@ -93,7 +96,8 @@ def cmd(ctx: click.Context, candidates: tuple[Path, ...], val: Path | None, boar
         from edgekit.selection import select
 
         quiet = as_json or not sys.stderr.isatty()
-        result = select(list(candidates), val=val, board=board, variants=[v for v in variants.split(",") if v],
+        result = select(list(candidates), val=val, val_labels=labels, board=board,
+                        variants=[v for v in variants.split(",") if v],
                         train=train, calib=calib, runtime=runtime, accuracy_on=accuracy_on, prefer=prefer,
                         battery=battery, rate=rate, sleep=sleep, runs=runs, epochs=epochs, jobs=jobs, limit=limit,
                         models_dir=models_dir, trust_pickle=trust_pickle,

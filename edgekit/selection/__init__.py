@@ -27,7 +27,8 @@ __all__ = ["SelectionResult", "select"]
 DEFAULT_CALIB = 100
 
 
-def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, board: str = "qemu-cortex-m4",
+def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, val_labels: Any = None,
+           board: str = "qemu-cortex-m4",
            variants: Sequence[str] = (), train: Any = None, calib: Any = None, runtime: str = "auto",
            accuracy_on: str = "device", max_flash: float | None = None, max_ram: float | None = None,
            max_latency_ms: float | None = None, min_accuracy: float | None = None, prefer: str = "accuracy",
@@ -41,7 +42,8 @@ def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, board: str
         candidates: model files: ``.tflite``, Keras (``.keras``/``.h5``/SavedModel, converted to int8 here), or any
             other file :func:`edgekit.generate` accepts. A file that fails (unreadable, refused operator, does not
             fit the board) stays in the result with its reason and is never recommended.
-        val: the validation set with labels (class ids or one-hot rows): a ``.npz`` (``x``, ``y``) or ``(x, y)``.
+        val: the validation set with labels (class ids or one-hot rows): a ``.npz`` (``x``, ``y``) or ``(x, y)``;
+            or inputs alone (``.npy``, an array) with ``val_labels`` (``.npy``/``.npz`` or an array), as in convert.
         board: the board id (a QEMU board: every candidate is benchmarked there).
         variants: ``optimize`` variants made of each Keras candidate (``prune=0.5``, ``structured=0.25``,
             ``lowrank=0.9``, ``rank=8``, ``qat``, ``int16``, a recipe ``.yaml``; ``+`` chains them).
@@ -92,7 +94,7 @@ def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, board: str
     if parsed and not keras:
         raise UsageError("--variants are made from Keras candidates, and none was given",
                          hint="add a .keras model to the candidates")
-    x_val, y_val, val_source = _labelled(val, "validation data", limit)
+    x_val, y_val, val_source = _labelled(val, "validation data", limit, val_labels)
     train_xy = _labelled(train, "training data", None)[:2] if train is not None else None
     if any(v.needs_training for v in parsed) and train_xy is None:
         raise UsageError("--variants with fine-tuning (" + ", ".join(v.spec for v in parsed if v.needs_training)
@@ -139,8 +141,8 @@ def _is_keras(p: Path) -> bool:
     return candidate_kind(p) == "keras"
 
 
-def _labelled(data: Any, what: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """``(x, y, source)`` from a ``.npz`` path or an ``(x, y)`` pair; labels as class ids."""
+def _labelled(data: Any, what: str, limit: int | None, labels: Any = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(x, y, source)`` from a ``.npz`` path or an ``(x, y)`` pair (or inputs plus ``labels``); class ids."""
     from edgekit.data import load_array_file
 
     if isinstance(data, (str, os.PathLike)):
@@ -149,10 +151,19 @@ def _labelled(data: Any, what: str, limit: int | None) -> tuple[np.ndarray, np.n
     elif isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = np.asarray(data[0]), None if data[1] is None else np.asarray(data[1])
         source = f"arrays ({what})"
+    elif isinstance(data, np.ndarray):
+        x, y, source = data, None, f"array ({what})"
     else:
-        raise UsageError(f"{what}: pass a .npz file (x, y) or an (x, y) pair of arrays")
+        raise UsageError(f"{what}: pass a .npz file (x, y), an (x, y) pair of arrays, or inputs with labels")
+    if labels is not None:
+        if isinstance(labels, (str, os.PathLike)):
+            y = load_array_file(labels, f"{what} labels")[0]
+            source += f", labels {labels}"
+        else:
+            y = np.asarray(labels)
     if y is None:
-        raise DataError(f"{what}: {source}: no labels", hint="save it with numpy.savez(path, x=x, y=y)")
+        raise DataError(f"{what}: {source}: no labels",
+                        hint="save it with numpy.savez(path, x=x, y=y), or give the labels (--labels Y.npy)")
     if y.ndim == 2 and y.shape[1] > 1:
         y = np.argmax(y, axis=1)
     y = y.reshape(len(y)) if y.ndim == 2 else y
