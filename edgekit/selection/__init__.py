@@ -168,7 +168,8 @@ def _labelled(data: Any, what: str, limit: int | None, labels: Any = None) -> tu
         y = np.argmax(y, axis=1)
     y = y.reshape(len(y)) if y.ndim == 2 else y
     if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{what}: {source}: {len(y)} labels of shape {y.shape[1:]} for {len(x)} samples",
+        each = f" of shape {y.shape[1:]}" if y.ndim > 1 else ""
+        raise DataError(f"{what}: {source}: {len(y)} labels{each} for {len(x)} samples",
                         hint="labels are class ids (N,) or one-hot rows (N, classes)")
     if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
         raise DataError(f"{what}: {source}: labels are not class ids (select ranks classifiers by top-1 accuracy)")
