@@ -122,8 +122,11 @@ def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, val_labels
             say(f"{m.name}: " + ("ok" if m.status == "ok" else f"failed at {m.stage}"))
             return m
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             measured = list(pool.map(one, prepared))
+        finally:  # on Ctrl-C: candidates not started yet never start; running ones finish and clean up
+            pool.shutdown(wait=True, cancel_futures=True)
     if models_dir is None:
         for m in measured:
             if m.kind in ("keras", "variant"):
