@@ -183,7 +183,10 @@ def _labelled(data: Any, what: str, limit: int | None, labels: Any = None) -> tu
         source += f" (first {len(x)})"
     else:
         source += f" ({len(x)} samples)"
-    return np.asarray(x), y.astype(np.int64), source
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and x.dtype != np.float32:
+        x = x.astype(np.float32)  # float64 from numpy defaults: the models take float32
+    return x, y.astype(np.int64), source
 
 
 def _calib(calib: Any, train: tuple[np.ndarray, np.ndarray] | None, x_val: np.ndarray, notes: list[str]) -> Any:
