@@ -1,7 +1,8 @@
 """``edgekit select``: candidates measured on qemu-cortex-m4, the Pareto front, the recommendation under limits.
 
 One selection runs end to end (module fixture, through the CLI): a digits MLP as Keras (converted here), a narrower
-MLP as .tflite, a pruned variant of the first (``--variants prune=0.5``) and a broken file. The other tests choose
+MLP as .tflite, a pruned variant of the first (``--variants prune=0.5``), a scikit-learn random forest (a pickle,
+``--trust-pickle``; compiled to C by edgekit.trees) and a broken file. The other tests choose
 again from its saved JSON (nothing measured twice) and check every claim against the measured numbers.
 """
 
@@ -54,13 +55,20 @@ def selection(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _mlp(32, x_tr, y_tr, 0).save(work / "mlp32.keras")
     convert(_mlp(8, x_tr, y_tr, 1), x_tr[:100], output=work / "mlp8.tflite", progress=False)
     (work / "broken.tflite").write_bytes(b"not a flatbuffer at all")
-    argv = ["select", str(work / "mlp32.keras"), str(work / "mlp8.tflite"), str(work / "broken.tflite"),
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=8, max_depth=6, random_state=0).fit(x_tr.reshape(len(x_tr), -1), y_tr)
+    joblib.dump(forest, work / "forest.joblib")
+    argv = ["select", str(work / "mlp32.keras"), str(work / "mlp8.tflite"), str(work / "forest.joblib"),
+            str(work / "broken.tflite"), "--trust-pickle",
             "--val", str(work / "val.npz"), "--train", str(work / "train.npz"), "--variants", "prune=0.5",
             "--epochs", "1", "--board", "qemu-cortex-m4", "--save", str(work / "sel.json"),
             "--html", str(work / "sel.html"), "--models-dir", str(work / "models")]
     rc = run(argv)
     assert rc == 0
-    return {"work": work, "data": json.loads((work / "sel.json").read_text()), "x_val": x_val, "y_val": y_val}
+    return {"work": work, "data": json.loads((work / "sel.json").read_text()), "x_val": x_val, "y_val": y_val,
+            "forest": forest}
 
 
 def _by_name(d: dict) -> dict[str, dict]:
@@ -80,12 +88,12 @@ def test_select_ranks_three_candidates_and_flags_the_front(selection: dict) -> N
     d = selection["data"]
     assert d["schema"] == "edgekit.select/1" and d["board"] == "qemu-cortex-m4"
     c = _by_name(d)
-    assert set(c) == {"mlp32", "mlp8", "mlp32+prune=0.5", "broken"}
+    assert set(c) == {"mlp32", "mlp8", "mlp32+prune=0.5", "forest", "broken"}
     ok = [m for m in d["candidates"] if m["status"] == "ok"]
-    assert len(ok) == 3
+    assert len(ok) == 4
     for m in ok:
         assert all(m[k] is not None and m[k] > 0 for k in KEYS), {k: m[k] for k in KEYS}
-        assert m["samples"] == 200 and m["byte_exact"] == 200  # the device computed what TFLM computes
+        assert m["samples"] == 200 and m["byte_exact"] == 200  # the device computed what TFLM (the library) does
         assert m["ram_bytes"] >= m["arena_bytes"] + m["stack_reserved_bytes"]
         assert m["accuracy_on"].startswith("device (QEMU qemu-cortex-m4")
     # the narrower model is cheaper on the board
@@ -101,6 +109,10 @@ def test_select_ranks_three_candidates_and_flags_the_front(selection: dict) -> N
     samples = load_device_inputs(selection["x_val"], model)
     host = [int(np.argmax(o[0])) for o in tflm_run(model, [s[0] for s in samples.samples])]
     assert c["mlp8"]["accuracy"] == pytest.approx(np.mean(np.asarray(host) == selection["y_val"]))
+    # the forest: a tree candidate through generate/validate, its device accuracy the library's own
+    x_flat = selection["x_val"].reshape(len(selection["x_val"]), -1)
+    assert c["forest"]["kind"] == "tree" and c["forest"]["runtime"] == "edgekit"
+    assert c["forest"]["accuracy"] == pytest.approx(np.mean(selection["forest"].predict(x_flat) == selection["y_val"]))
     # the front, recomputed from the measured numbers
     for m in ok:
         assert m["pareto"] == (not any(_dominates(o, m) for o in ok if o is not m)), m["name"]
@@ -112,7 +124,7 @@ def test_select_ranks_three_candidates_and_flags_the_front(selection: dict) -> N
     front = [m for m in ok if m["pareto"]]
     best = max(front, key=lambda m: m["accuracy"])
     assert d["recommended"] == best["name"] and best["chosen"] and best["rank"] == 1
-    assert sorted(m["rank"] for m in d["candidates"]) == [1, 2, 3, 4] and b["rank"] == 4
+    assert sorted(m["rank"] for m in d["candidates"]) == [1, 2, 3, 4, 5] and b["rank"] == 5
     assert all(m["why_not"] for m in d["candidates"] if not m["chosen"])
     # --models-dir kept the converted files
     assert Path(c["mlp32+prune=0.5"]["model"]).is_file() and Path(c["mlp32"]["model"]).suffix == ".tflite"
@@ -180,7 +192,7 @@ def test_the_html_report_is_well_formed_with_the_pareto_plot(selection: dict) ->
     for svg in svgs:
         circles = list(svg.iter(f"{SVG}circle"))
         assert sum(c.get("class") == "front" for c in circles) == n_front
-        assert sum(c.get("class") == "dominated" for c in circles) == 3 - n_front  # the broken one is not plotted
+        assert sum(c.get("class") == "dominated" for c in circles) == 4 - n_front  # the broken one is not plotted
         assert sum(c.get("class") == "chosen" for c in circles) == 1
     text = "".join(root.itertext())
     assert selection["data"]["recommended"] in text and "broken" in text and "failed at generate" in text
