@@ -84,7 +84,7 @@ def _dominates(a: dict, b: dict) -> bool:
 @pytest.mark.tf
 @pytest.mark.qemu
 @pytest.mark.toolchain
-def test_select_ranks_three_candidates_and_flags_the_front(selection: dict) -> None:
+def test_select_ranks_the_candidates_and_flags_the_front(selection: dict) -> None:
     d = selection["data"]
     assert d["schema"] == "edgekit.select/1" and d["board"] == "qemu-cortex-m4"
     c = _by_name(d)
