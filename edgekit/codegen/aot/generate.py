@@ -58,9 +58,9 @@ class AotResult:
 def _load(model: TFLiteModel | str | Path | bytes) -> TFLiteModel:
     from edgekit.tflite_model import TFLiteModel, load_model
 
-    if isinstance(model, TFLiteModel):
-        return model
-    return load_model(model)
+    from edgekit.codegen.aot.fold import fold_float16
+
+    return fold_float16(model if isinstance(model, TFLiteModel) else load_model(model))
 
 
 def supported_ops() -> list[str]:
@@ -186,7 +186,8 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
             continue
         ins = [t for t in ctx.op.inputs
                if t >= 0 and not sg.tensors[t].is_const and sg.tensors[t].dtype != "resource"]
-        outs = [t for t in ctx.op.outputs if t >= 0 and sg.tensors[t].dtype != "resource"]
+        outs = [t for t in ctx.op.outputs  # a folded output (fold.py) is a constant in flash
+                if t >= 0 and sg.tensors[t].dtype != "resource" and not sg.tensors[t].is_const]
         live.update(ins)
         live.update(outs)
         # in-place only when that input is an activation (constants live in flash)

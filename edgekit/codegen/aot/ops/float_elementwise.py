@@ -2,7 +2,7 @@
 
 Broadcasting binary ops (``ek_f32_binary``): ADD, SUB, MUL, DIV (fused ReLU family), MAXIMUM, MINIMUM,
 SQUARED_DIFFERENCE, FLOOR_DIV, FLOOR_MOD, PRELU. Unary (``ek_f32_unary``): ABS, NEG, EXP, LOG, SQRT, RSQRT,
-SQUARE, SIN, COS, FLOOR, CEIL, ROUND, LOGISTIC, TANH, RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1, ELU, HARD_SWISH,
+SQUARE, SIN, COS, FLOOR, CEIL, ROUND, LOGISTIC, TANH, RELU, RELU6, ELU, HARD_SWISH,
 LEAKY_RELU. ADD_N; MEAN, SUM, REDUCE_MAX, REDUCE_MIN over constant axes (summed in the input's row-major order, as
 TFLM's reference reductions). Which results are bit-exact: float_common.py.
 """
@@ -51,7 +51,7 @@ class FloatBinary(FloatOpHandler):
 
 
 _UNARY = ("ABS", "NEG", "EXP", "LOG", "SQRT", "RSQRT", "SQUARE", "SIN", "COS", "FLOOR", "CEIL", "ROUND", "LOGISTIC",
-          "TANH", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "ELU", "HARD_SWISH", "LEAKY_RELU")
+          "TANH", "RELU", "RELU6", "ELU", "HARD_SWISH", "LEAKY_RELU")  # TFLM has no RELU_N1_TO_1 / RELU_0_TO_1
 
 
 @register_float

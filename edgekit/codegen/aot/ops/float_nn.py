@@ -178,3 +178,25 @@ class FloatSoftmax(FloatOpHandler):
         if ctx.op.opcode == "LOG_SOFTMAX":
             return f"ek_f32_log_softmax({src}, {dst}, {rows}, {depth});"
         return f"ek_f32_softmax({src}, {dst}, {rows}, {depth}, {c_float(ctx.options.get('beta', 1.0))});"
+
+
+@register_float
+class FloatDequantize16(FloatOpHandler):
+    """DEQUANTIZE of a constant float16 tensor: folded into a float32 constant at generate time (fold.py)."""
+
+    opcodes = ("DEQUANTIZE",)
+
+    def claims(self, ctx: OpContext) -> bool:
+        first = ctx.input(0)
+        return first is not None and first.dtype == "float16"
+
+    def check(self, ctx: OpContext) -> None:
+        inp, out = ctx.input(0), ctx.output(0)
+        ctx.require(inp.is_const, f"float16 input '{inp.name}' is not a constant: float16 activations are not "
+                    "supported (float16 weights are, converted to float32 when the code is generated)")
+        ctx.require(out.is_const, f"float16 constant '{inp.name}' could not be folded: its float32 output "
+                    f"'{out.name}' is a graph output or has another shape")
+
+    def emit(self, ctx: OpContext) -> str:
+        self.check(ctx)
+        return "/* nothing to do: folded into a float32 constant when the code was generated */"
