@@ -56,9 +56,8 @@ class AotResult:
 
 
 def _load(model: TFLiteModel | str | Path | bytes) -> TFLiteModel:
-    from edgekit.tflite_model import TFLiteModel, load_model
-
     from edgekit.codegen.aot.fold import fold_float16
+    from edgekit.tflite_model import TFLiteModel, load_model
 
     return fold_float16(model if isinstance(model, TFLiteModel) else load_model(model))
 
