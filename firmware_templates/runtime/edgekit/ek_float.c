@@ -40,7 +40,7 @@ static float ek_f32_apply2(int32_t op, float a, float b) {
     case EK_F32_MAXIMUM: return a > b ? a : b;
     case EK_F32_MINIMUM: return a < b ? a : b;
     case EK_F32_SQUARED_DIFFERENCE: d = a - b; return d * d;
-    case EK_F32_FLOOR_DIV: return floorf(a / b);
+    case EK_F32_FLOOR_DIV: return (float)floor((double)a / (double)b); /* TFLM divides in double */
     case EK_F32_FLOOR_MOD: return ek_f32_floor_mod(a, b);
     case EK_F32_PRELU: return a >= 0.0f ? a : a * b;
     default: return a;
