@@ -329,3 +329,40 @@ def test_float_kernels_compile_for_cortex_m_without_warnings(flags: list[str], t
                               "-Wdouble-promotion", "-c", str(runtime / f"{name}.c"), "-o", str(tmp_path / "k.o")],
                              capture_output=True, text=True)
         assert res.returncode == 0, f"{flags} {name}: {res.stderr}"
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_quantization_payoff_float_vs_int8_on_qemu(tmp_path: Path) -> None:
+    """TFLM's hello_world float32 and int8 models built and benchmarked side by side (edgekit.payoff)."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    from edgekit.payoff import measure_payoff
+
+    fl, q = (shared_model(f"tflm_examples/hello_world_{k}.tflite") for k in ("float", "int8"))
+    payoff = measure_payoff(fl, q, board="qemu-cortex-m4", work_dir=tmp_path, runs=2)
+    rows = {r.key: r for r in payoff.comparison.rows}
+    # same plan, 4-byte elements: the float arena holds 4x the int8 one's activations (16-byte aligned slots)
+    assert rows["arena_used_bytes"].a >= 3 * rows["arena_used_bytes"].b, rows["arena_used_bytes"]
+    assert rows["count"].a > 0 and rows["count"].b > 0 and rows["count"].ratio is not None
+    assert rows["energy_uj"].ratio is not None and rows["flash_bytes"].ratio is not None
+    float_fw = tmp_path / "payoff_float32"
+    assert list(float_fw.rglob("ek_float_nn.c")) and payoff.to_dict()["rows"][0]["ratio"] is not None
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_float_digits_cnn_on_qemu(digits_models: dict, tmp_path: Path) -> None:
+    """The float32 digits CNN (the converter's float model) on the emulated Cortex-M4 within its bound, top-1 as
+    TFLM's on real digits."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.validation import validate
+
+    xs = digits_models["x_test"][:6].astype(np.float32)
+    res = validate(digits_models["float_tflite"], board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
+    assert res.ok and res.top1_agree == len(xs), res.to_dict()
+    assert res.float_outputs == 1
