@@ -108,6 +108,8 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(ALL))
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS / "float_vs_int8.json")
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per device command (input upload)")
+    ap.add_argument("--append", action="store_true", help="replace/add these rows in an existing --out file")
     args = ap.parse_args()
     from edgekit.errors import EdgekitError
     from edgekit.payoff import measure_payoff
@@ -122,12 +124,15 @@ def main() -> None:
                                         "int8_model": str(pair["int8"]), "float_kind": pair["kind"]}
             try:
                 payoff = measure_payoff(pair["float"], pair["int8"], board=board, work_dir=work / f"{name}-{board}",
-                                        runs=args.runs)
+                                        runs=args.runs, timeout=args.timeout)
                 entry.update(payoff.to_dict())
             except EdgekitError as exc:
                 entry["error"] = exc.message
             rows.append(entry)
             print(name, board, "error: " + str(entry["error"])[:160] if "error" in entry else "ok", flush=True)
+    if args.append and args.out.exists():
+        done = {(r["model"], r["board"]) for r in rows}
+        rows = [r for r in json.loads(args.out.read_text())["rows"] if (r["model"], r["board"]) not in done] + rows
     data = {"schema": "edgekit.bench.float_vs_int8/1", "host": platform.node(), "seconds": round(time.time() - t0),
             "rows": rows}
     args.out.write_text(json.dumps(data, indent=1))

@@ -34,7 +34,7 @@ class Payoff:
                 "accuracy_metric": self.accuracy_metric}
 
 
-def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int) -> dict[str, Any]:
+def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int, timeout: float) -> dict[str, Any]:
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
     from edgekit.generation import generate
@@ -42,16 +42,17 @@ def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int
     out = work / name
     generate(model, board, runtime="edgekit", out_dir=out, name=name)
     build(out)
-    return bench(out, runs=runs, warmup=1).to_dict()
+    return bench(out, runs=runs, warmup=1, timeout=timeout).to_dict()
 
 
 def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str | os.PathLike[str] | bytes, *,
                    board: str = "qemu-cortex-m4", work_dir: str | os.PathLike[str] | None = None, runs: int = 3,
-                   report: Any = None) -> Payoff:
+                   report: Any = None, timeout: float = 10.0) -> Payoff:
     """Generate, build and benchmark both models on ``board``; compare float32 (A) with int8 (B).
 
     ``report``: the :class:`~edgekit.report.ConversionReport` of the conversion (its float and int8 accuracy, or
-    error for regression, go into the result). Raises what generate / build / bench raise (e.g.
+    error for regression, go into the result). ``timeout``: seconds for each device command (a large float input
+    takes a while over the emulated UART). Raises what generate / build / bench raise (e.g.
     UnsupportedOpError for an op without a float32 kernel, with the hint to use TFLM).
     """
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edgekit-payoff-"))
@@ -60,7 +61,7 @@ def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str 
     results = {}
     for name, model in models.items():
         src = Path(model) if isinstance(model, (str, os.PathLike)) else model
-        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs)
+        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs, timeout)
     comparison = compare_results(results["float32"], results["int8"], name_a="float32", name_b="int8")
     accuracy: dict[str, float | None] = {}
     metric = ""
