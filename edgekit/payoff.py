@@ -1,7 +1,8 @@
 """The quantization payoff on a board: the float32 model and its int8 conversion, measured side by side.
 
 Both models are generated for edgekit's AOT runtime (float32 kernels: ``ek_float*.c``), built and benchmarked on
-the same board (QEMU or a real one) with :func:`edgekit.bench`; the two results are compared with
+the same board (QEMU or a real one) with :func:`edgekit.bench` on the same input (one standard-normal sample,
+quantized for the int8 model by bench); the two results are compared with
 :func:`edgekit.compare.compare_results` (flash, RAM, arena, instructions, estimated cycles, modelled energy), each
 row with its ratio float / int8. Accuracy comes from the conversion report when there is one.
 """
@@ -34,7 +35,20 @@ class Payoff:
                 "accuracy_metric": self.accuracy_metric}
 
 
-def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int, timeout: float) -> dict[str, Any]:
+def _same_input(float_model: Any) -> list[Any]:
+    """One standard-normal sample per float32 input of the float model (seed 0); bench quantizes it for the int8
+    model with that model's input scale and zero point, so both run on the same values."""
+    import numpy as np
+
+    from edgekit.tflite_model import load_model
+
+    sg = load_model(float_model).main
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((1, *sg.tensors[i].shape)).astype(np.float32) for i in sg.inputs]
+
+
+def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int, timeout: float,
+               inputs: Any) -> dict[str, Any]:
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
     from edgekit.generation import generate
@@ -42,7 +56,7 @@ def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int
     out = work / name
     generate(model, board, runtime="edgekit", out_dir=out, name=name)
     build(out)
-    return bench(out, runs=runs, warmup=1, timeout=timeout).to_dict()
+    return bench(out, runs=runs, warmup=1, timeout=timeout, inputs=inputs).to_dict()
 
 
 def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str | os.PathLike[str] | bytes, *,
@@ -59,9 +73,10 @@ def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str 
     work.mkdir(parents=True, exist_ok=True)
     models = {"float32": float_model, "int8": int8_model}
     results = {}
-    for name, model in models.items():
-        src = Path(model) if isinstance(model, (str, os.PathLike)) else model
-        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs, timeout)
+    srcs = {k: Path(m) if isinstance(m, (str, os.PathLike)) else m for k, m in models.items()}
+    sample = _same_input(srcs["float32"]) if _is_float_input(srcs["float32"]) else None
+    for name, src in srcs.items():
+        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs, timeout, sample)
     comparison = compare_results(results["float32"], results["int8"], name_a="float32", name_b="int8")
     accuracy: dict[str, float | None] = {}
     metric = ""
@@ -70,6 +85,13 @@ def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str 
     elif report is not None and getattr(report, "float_mae", None) is not None:
         accuracy, metric = {"float32": report.float_mae, "int8": report.int8_mae}, "mean absolute error"
     return Payoff(board, comparison, results, accuracy, metric)
+
+
+def _is_float_input(model: Any) -> bool:
+    from edgekit.tflite_model import load_model
+
+    sg = load_model(model).main
+    return all(sg.tensors[i].dtype == "float32" for i in sg.inputs)
 
 
 def render_payoff(payoff: Payoff, console: Any) -> None:

@@ -334,7 +334,8 @@ def test_float_kernels_compile_for_cortex_m_without_warnings(flags: list[str], t
 @pytest.mark.qemu
 @pytest.mark.toolchain
 def test_quantization_payoff_float_vs_int8_on_qemu(tmp_path: Path) -> None:
-    """TFLM's hello_world float32 and int8 models built and benchmarked side by side (edgekit.payoff)."""
+    """TFLM's hello_world float32 and int8 models built and benchmarked side by side (edgekit.payoff); the float
+    firmware then validated against TFLM."""
     need_tool("arm-none-eabi-gcc")
     need_tool("cmake")
     need_tool("qemu-system-arm")
@@ -349,6 +350,12 @@ def test_quantization_payoff_float_vs_int8_on_qemu(tmp_path: Path) -> None:
     assert rows["energy_uj"].ratio is not None and rows["flash_bytes"].ratio is not None
     float_fw = tmp_path / "payoff_float32"
     assert list(float_fw.rglob("ek_float_nn.c")) and payoff.to_dict()["rows"][0]["ratio"] is not None
+    need_module("tflite_micro")  # the float firmware built for the payoff, validated: hello_world float end to end
+    from edgekit.validation import validate
+
+    xs = np.linspace(-1.0, 7.0, 6, dtype=np.float32).reshape(6, 1, 1)
+    res = validate(fl, board="qemu-cortex-m4", inputs=xs, project_dir=float_fw)
+    assert res.byte_exact == len(xs) and res.ok, res.to_dict()
 
 
 @pytest.mark.qemu
