@@ -178,7 +178,7 @@ def test_float_ops_match_tflm_reference(tmp_path: Path, objs: Path) -> None:
 
 
 def test_every_float_handler_is_in_the_test_model() -> None:
-    from edgekit.codegen.aot.ops.base import FLOAT_REGISTRY
+    from edgekit.codegen.aot.ops.dispatch import FLOAT_REGISTRY
     from edgekit.tflite_model import load_model
 
     tested = {op.opcode for op in load_model(float_ops_model()).main.operators}
@@ -188,7 +188,7 @@ def test_every_float_handler_is_in_the_test_model() -> None:
 def test_integer_ops_keep_their_handlers_and_float_only_ops_refuse_int8() -> None:
     from edgekit.codegen.aot.generate import check_supported
     from edgekit.codegen.aot.ops import REGISTRY
-    from edgekit.codegen.aot.ops.base import DtypeDispatch
+    from edgekit.codegen.aot.ops.dispatch import DtypeDispatch
     from edgekit.errors import UnsupportedOpError
     from edgekit.tflite_model import load_model
 

@@ -1,6 +1,6 @@
 """Shared pieces of the float32 handlers (``float_nn.py``, ``float_elementwise.py``; kernels in ``ek_float*.c``).
 
-Float handlers are registered with :func:`~edgekit.codegen.aot.ops.base.register_float` beside the integer ones, so
+Float handlers are registered with :func:`~edgekit.codegen.aot.ops.dispatch.register_float` beside the integer ones, so
 an opcode's REGISTRY entry picks the float32 handler for a float operator and the integer handler otherwise.
 
 Agreement with TFLM's float reference kernels (the PyPI tflite-micro host interpreter), per op:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 
-from edgekit.codegen.aot.ops.base import FloatOpHandler, OpContext, c_struct, register_float
+from edgekit.codegen.aot.ops.base import OpContext, c_struct
+from edgekit.codegen.aot.ops.dispatch import FloatOpHandler, register_float
 from edgekit.codegen.aot.ops.float_common import act_range, c_float, require_f32
 from edgekit.codegen.aot.ops.math import _layout
 from edgekit.codegen.aot.ops.reduce import reduce_layout, resolve_axes

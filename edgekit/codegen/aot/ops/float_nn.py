@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from edgekit.codegen.aot.geometry import compute_padding
-from edgekit.codegen.aot.ops.base import FloatOpHandler, OpContext, c_struct, register_float
+from edgekit.codegen.aot.ops.base import OpContext, c_struct
+from edgekit.codegen.aot.ops.dispatch import FloatOpHandler, register_float
 from edgekit.codegen.aot.ops.float_common import act_range, c_float, require_f32
 
 
