@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_DTYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9, "resource": 13,
-           "uint64": 12, "uint32": 15}
+_DTYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9,
+           "resource": 13, "uint64": 12, "uint32": 15}
 # ops whose options table has no fields the tests set
 _EMPTY_OPTIONS = {"ABS": "AbsOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
                   "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "EQUAL": "EqualOptions",
