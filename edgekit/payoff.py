@@ -48,7 +48,7 @@ def _same_input(float_model: Any) -> list[Any]:
 
 
 def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int, timeout: float,
-               inputs: Any) -> dict[str, Any]:
+               inputs: Any, cycles: bool | None) -> dict[str, Any]:
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
     from edgekit.generation import generate
@@ -56,17 +56,18 @@ def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int
     out = work / name
     generate(model, board, runtime="edgekit", out_dir=out, name=name)
     build(out)
-    return bench(out, runs=runs, warmup=1, timeout=timeout, inputs=inputs).to_dict()
+    return bench(out, runs=runs, warmup=1, timeout=timeout, inputs=inputs, cycles=cycles).to_dict()
 
 
 def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str | os.PathLike[str] | bytes, *,
                    board: str = "qemu-cortex-m4", work_dir: str | os.PathLike[str] | None = None, runs: int = 3,
-                   report: Any = None, timeout: float = 10.0) -> Payoff:
+                   report: Any = None, timeout: float = 10.0, cycles: bool | None = None) -> Payoff:
     """Generate, build and benchmark both models on ``board``; compare float32 (A) with int8 (B).
 
     ``report``: the :class:`~edgekit.report.ConversionReport` of the conversion (its float and int8 accuracy, or
     error for regression, go into the result). ``timeout``: seconds for each device command (a large float input
-    takes a while over the emulated UART). Raises what generate / build / bench raise (e.g.
+    takes a while over the emulated UART). ``cycles``: as for :func:`edgekit.bench` (None: estimated cycles where
+    the core has a timing table; False skips that extra QEMU run). Raises what generate / build / bench raise (e.g.
     UnsupportedOpError for an op without a float32 kernel, with the hint to use TFLM).
     """
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edgekit-payoff-"))
@@ -76,7 +77,7 @@ def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str 
     srcs = {k: Path(m) if isinstance(m, (str, os.PathLike)) else m for k, m in models.items()}
     sample = _same_input(srcs["float32"]) if _is_float_input(srcs["float32"]) else None
     for name, src in srcs.items():
-        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs, timeout, sample)
+        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs, timeout, sample, cycles)
     comparison = compare_results(results["float32"], results["int8"], name_a="float32", name_b="int8")
     accuracy: dict[str, float | None] = {}
     metric = ""
