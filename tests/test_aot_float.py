@@ -374,3 +374,32 @@ def test_float_digits_cnn_on_qemu(digits_models: dict, tmp_path: Path) -> None:
     res = validate(digits_models["float_tflite"], board="qemu-cortex-m4", inputs=xs, work_dir=tmp_path / "fw")
     assert res.ok and res.top1_agree == len(xs), res.to_dict()
     assert res.float_outputs == 1
+
+
+def test_compare_rows_carry_ratio_and_estimated_cycles() -> None:
+    from edgekit.compare import compare_results
+
+    a = {"timing": {"basis": "instructions", "count": {"median": 900}}, "cycles": {"estimated_cycles": 1200},
+         "memory": {"flash_bytes": 4000, "arena_used_bytes": 0}}
+    b = {"timing": {"basis": "instructions", "count": {"median": 300}}, "cycles": {"estimated_cycles": 400},
+         "memory": {"flash_bytes": 1000, "arena_used_bytes": 0}}
+    c = compare_results(a, b, name_a="float32", name_b="int8")
+    assert c.row("count").ratio == 3.0 and c.row("estimated_cycles").ratio == 3.0
+    assert c.row("flash_bytes").ratio == 4.0 and c.row("arena_used_bytes").ratio is None  # b == 0
+    assert c.row("energy_uj").ratio is None and c.to_dict()["rows"][1]["ratio"] == 3.0
+
+
+def test_float_output_bounds_follow_the_producing_op() -> None:
+    """Exact ops: 0; a C-library op at the output: its ulp bound; one upstream: not judged (None)."""
+    from edgekit.codegen.aot.ops.float_common import output_bound
+    from edgekit.tflite_model import load_model
+
+    x, h, e = _f(1, 8), _f(1, 8), _f(1, 8)
+    sg = load_model(multi_op_model([("ADD", [x, x], [h], {}), ("EXP", [h], [e], {}),
+                                    ("SOFTMAX", [e], [_f(1, 8)], {}), ("RELU", [h], [_f(1, 8)], {})])).main
+    producer = {op.opcode: op.outputs[0] for op in sg.operators}
+    ref = np.array([1.0, 2.0], np.float32)
+    assert output_bound(sg, producer["RELU"])(ref).tolist() == [0.0, 0.0]
+    assert output_bound(sg, producer["SOFTMAX"]) is None
+    bound = output_bound(sg, producer["EXP"])(ref)
+    assert bound.tolist() == [4 * float(np.spacing(np.float32(1.0))), 4 * float(np.spacing(np.float32(2.0)))]
