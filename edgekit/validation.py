@@ -182,7 +182,9 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
     exact = agree = count = bounded = 0
     worst = worst_rel = 0.0
     listed: list[Mismatch] = []
-    bounds = [output_bound(parsed.main, t.index) if t.dtype == "float32" else None for t in out_tensors]
+    graph = getattr(parsed, "main", None)  # None for a tree model (trees/validate.py): float outputs byte-exact only
+    bounds = [output_bound(graph, t.index) if t.dtype == "float32" and graph is not None else None
+              for t in out_tensors]
     for k, (dev_outs, ref_outs) in enumerate(zip(device_out, reference, strict=True)):
         all_exact = all_bounded = True
         tops: tuple[int | None, int | None] = (None, None)
