@@ -8,22 +8,6 @@ static float ek_f32_clamp2(float x, float lo, float hi) {
     return hi < x ? hi : x;
 }
 
-/* Advance an odometer over dims; returns the change of the element offset, sets *done at the end. */
-static int32_t ek_f32_step(int32_t *idx, const int32_t *dims, const int32_t *strides, int32_t ndims, int *done) {
-    int32_t d, delta = 0;
-    for (d = ndims - 1; d >= 0; d--) {
-        idx[d]++;
-        delta += strides[d];
-        if (idx[d] < dims[d]) {
-            return delta;
-        }
-        delta -= strides[d] * dims[d];
-        idx[d] = 0;
-    }
-    *done = 1;
-    return delta;
-}
-
 /* TFLM's FloorMod: the truncated remainder moved to the divisor's sign */
 static float ek_f32_floor_mod(float a, float b) {
     const float r = fmodf(a, b);
@@ -210,9 +194,9 @@ void ek_f32_reduce(int32_t op, const float *in, float *out, const ek_reduce_shap
             } else {
                 acc += v;
             }
-            ioff += ek_f32_step(iidx, s->inner_dims, s->inner_strides, s->inner_ndims, &idone);
+            ioff += ek_odometer_step(iidx, s->inner_dims, s->inner_strides, s->inner_ndims, &idone);
         }
         *out++ = op == EK_F32_REDUCE_MEAN ? acc / (float)count : acc;
-        off += ek_f32_step(oidx, s->outer_dims, s->outer_strides, s->outer_ndims, &done);
+        off += ek_odometer_step(oidx, s->outer_dims, s->outer_strides, s->outer_ndims, &done);
     }
 }
