@@ -12,6 +12,7 @@ from edgekit.results import load_result
 METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("latency_us", "latency (median)", "µs", ("timing", "latency_us", "median")),
     ("count", "instructions/cycles (median)", "", ("timing", "count", "median")),
+    ("estimated_cycles", "estimated cycles", "", ("cycles", "estimated_cycles")),
     ("latency_p90_us", "latency (p90)", "µs", ("timing", "latency_us", "p90")),
     ("flash_bytes", "flash", "B", ("memory", "flash_bytes")),
     ("ram_bytes", "RAM", "B", ("memory", "ram_bytes")),
@@ -33,9 +34,14 @@ class Delta:
     delta: float | None
     delta_pct: float | None
 
+    @property
+    def ratio(self) -> float | None:
+        """``a / b``: how many times smaller (faster, cheaper) B is than A (None when a value is missing or b is 0)."""
+        return self.a / self.b if self.a is not None and self.b else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "unit": self.unit, "a": self.a, "b": self.b,
-                "delta": self.delta, "delta_pct": self.delta_pct}
+                "delta": self.delta, "delta_pct": self.delta_pct, "ratio": self.ratio}
 
 
 @dataclass(frozen=True)

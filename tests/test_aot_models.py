@@ -102,18 +102,31 @@ def test_unsupported_op_names_op_index_tensor_and_hint(tmp_path: Path) -> None:
     assert not (tmp_path / "ek_model.c").exists()
 
 
-def test_float_model_is_refused_with_the_parameter_named() -> None:
+def test_hybrid_model_is_refused_with_the_parameter_named() -> None:
+    """A float model runs (test_aot_float.py); one with int8 weights under a float input (hybrid) does not."""
+    import tflite_edit
+
     from edgekit.codegen.aot import check_supported
     from edgekit.errors import UnsupportedOpError
     from edgekit.tflite_model import load_model
 
-    model = load_model(shared_model("tflm_examples/magic_wand_float.tflite"))
+    def int8_filter(model, s):
+        w = model.subgraphs[0].tensors[model.subgraphs[0].operators[0].inputs[1]]
+        w.type = s.TensorType.INT8
+        model.buffers[w.buffer].data = np.ones(int(np.prod(w.shape)), np.uint8)
+        q = s.QuantizationParametersT()
+        q.scale, q.zeroPoint = [0.01], [0]
+        w.quantization = q
+
+    data = shared_model("tflm_examples/magic_wand_float.tflite").read_bytes()
+    check_supported(load_model(data))
+    model = load_model(tflite_edit.edit(data, int8_filter))
     op = model.main.operators[0]
     with pytest.raises(UnsupportedOpError) as info:
         check_supported(model)
     msg = str(info.value)
     assert f"operator 0 {op.opcode} (output '{model.main.tensors[op.outputs[0]].name}')" in msg
-    assert "dtype float32" in msg
+    assert "has dtype int8; supported: float32" in msg
     assert "--runtime tflm" in (info.value.hint or "")
 
 

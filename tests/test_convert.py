@@ -125,14 +125,23 @@ def test_cli_json_and_report_file(digits_models, tmp_path, capsys):
     np.savez(tmp_path / "val.npz", x=m["x_test"][:100], y=m["y_test"][:100])
     out, rep = tmp_path / "out.tflite", tmp_path / "report.json"
     rc = run(["convert", str(m["keras_path"]), "--calib", str(tmp_path / "calib.npy"), "--val",
-              str(tmp_path / "val.npz"), "-o", str(out), "--json", "--report", str(rep)])
+              str(tmp_path / "val.npz"), "-o", str(out), "--json", "--report", str(rep), "--keep-float"])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(rep.read_text())
     assert printed["num_calib"] == 60 and printed["num_val"] == 100 and printed["isolated"] is True
     assert printed["int8_accuracy"] is not None and printed["top1_agreement"] >= 0.98
     assert out.stat().st_size == printed["int8_size"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["calib.npy", "out.tflite", "report.json", "val.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calib.npy", "out.tflite", "out_float.tflite",
+                                                          "report.json", "val.npz"]
+    # --keep-float: the float model the report compared with, which edgekit's runtime runs too (test_aot_float.py)
+    from edgekit.codegen.aot import check_supported
+    from edgekit.tflite_model import load_model
+
+    kept = load_model(tmp_path / "out_float.tflite")
+    assert printed["float_output"] == str(tmp_path / "out_float.tflite") and kept.size == printed["float_size"]
+    assert kept.main.tensors[kept.main.inputs[0]].dtype == "float32"
+    check_supported(kept)
 
 
 def test_savedmodel_directory(digits_models, tmp_path, capsys):

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_DTYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9, "resource": 13,
-           "uint64": 12, "uint32": 15}
+_DTYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9,
+           "resource": 13, "uint64": 12, "uint32": 15}
 # ops whose options table has no fields the tests set
 _EMPTY_OPTIONS = {"ABS": "AbsOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
                   "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "EQUAL": "EqualOptions",
@@ -78,7 +78,7 @@ def _options(s, op: str, opts: dict):
         o.depthMultiplier = int(opts.get("depth_multiplier", 1))
         o.fusedActivationFunction = act
         return bo.DepthwiseConv2DOptions, o
-    if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+    if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
         o = s.Pool2DOptionsT()
         o.padding = getattr(s.Padding, opts.get("padding", "SAME"))
         o.strideH, o.strideW = opts.get("strides", (1, 1))

@@ -32,10 +32,15 @@ from edgekit.cli import echo_json
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
               help="Seconds the converter process may take.")
+@click.option("--keep-float", is_flag=True,
+              help="Also write the float32 .tflite the quantized one was compared with, beside it (NAME_float.tflite).")
+@click.option("--board", "board", help="Measure float32 vs int8 on this board (e.g. qemu-cortex-m4): both built for "
+                                       "edgekit's AOT runtime and benchmarked; flash, arena, instructions, cycles, "
+                                       "energy and accuracy side by side with their ratios. Implies --keep-float.")
 @click.pass_context
 def cmd(ctx: click.Context, model: Path, calib: Path, val: Path | None, val_labels: Path | None, activations: str,
         io_dtype: str | None, task: str, num_calib: int | None, output: Path, as_json: bool,
-        report_path: Path | None, timeout: float) -> None:
+        report_path: Path | None, timeout: float, keep_float: bool, board: str | None) -> None:
     """Convert MODEL (.keras, .h5, a SavedModel directory, .onnx or a torch.export .pt2) to a full-integer .tflite.
 
     For .onnx/.pt2 models give --calib/--val in the model's own layout (NCHW); the report compares the int8
@@ -58,6 +63,18 @@ def cmd(ctx: click.Context, model: Path, calib: Path, val: Path | None, val_labe
     data["output"] = str(output)
     if result.comparison is not None:
         data["comparison"] = result.comparison.to_dict()
+    payoff = None
+    if (keep_float or board) and result.float_tflite_bytes:
+        from edgekit.conversion import write_atomic
+
+        float_path = output.with_name(f"{output.stem}_float.tflite")
+        write_atomic(float_path, result.float_tflite_bytes)
+        data["float_output"] = str(float_path)
+        if board:
+            from edgekit.payoff import measure_payoff
+
+            payoff = measure_payoff(float_path, output, board=board, report=result.report)
+            data["payoff"] = payoff.to_dict()
     if report_path is not None:
         from edgekit.conversion import write_atomic
 
@@ -77,4 +94,10 @@ def cmd(ctx: click.Context, model: Path, calib: Path, val: Path | None, val_labe
         render_source(result.report, console)
     if result.comparison is not None:
         render_comparison(result.comparison, console)
+    if payoff is not None:
+        from edgekit.payoff import render_payoff
+
+        render_payoff(payoff, console)
     console.print(f"wrote {output} ({result.report.label}, {result.report.int8_size:,} bytes)")
+    if "float_output" in data:
+        console.print(f"wrote {data['float_output']} (float32, {len(result.float_tflite_bytes or b''):,} bytes)")

@@ -63,6 +63,9 @@ def cmd(ctx: click.Context, model: str, board: str | None, inputs: str, project_
         table.add_row("byte-exact", f"{res.byte_exact} / {res.inputs}")
         table.add_row("top-1 agreement", f"{res.top1_agree} / {res.inputs}")
         table.add_row("max abs diff", f"{res.max_abs_diff:g}")
+        if res.float_outputs:
+            table.add_row("max relative diff (float32 outputs)", f"{res.max_rel_diff:g}")
+            table.add_row("within the float bound", f"{res.within_bound} / {res.inputs}")
         console.print(table)
         if res.mismatches:
             mt = Table(title=f"{res.mismatch_count} mismatching output(s)"

@@ -144,7 +144,8 @@ def build_host(model: TFLiteModel | str | Path | bytes, work_dir: str | Path, *,
         runtime = [str(o) for o in _runtime_objects(src, flags, cache)]
     else:
         runtime = sorted(str(p) for p in src.glob("ek_*.c") if str(p) not in model_sources)
-    _compile([proc.which("gcc"), *flags, "-I", str(src), str(main_c), *model_sources, *runtime, "-o", str(exe)], work)
+    _compile([proc.which("gcc"), *flags, "-I", str(src), str(main_c), *model_sources, *runtime, "-o", str(exe), "-lm"],
+             work)
     sg = m.main
     meta = {"inputs": _io([sg.tensors[t] for t in sg.inputs]), "outputs": _io([sg.tensors[t] for t in sg.outputs]),
             "arena_bytes": result.arena_bytes, "weights_bytes": result.weights_bytes, "ops": result.ops}

@@ -267,7 +267,11 @@ def register(handler_cls: type[OpHandler]) -> type[OpHandler]:
         raise TypeError(f"{handler_cls.__name__}.opcodes is empty")
     instance = handler_cls()
     for opcode in handler_cls.opcodes:
-        REGISTRY[opcode] = instance
+        current = REGISTRY.get(opcode)
+        if getattr(current, "float_handler", None) is not None:  # a DtypeDispatch (dispatch.py): keep its float side
+            current.default = instance
+        else:
+            REGISTRY[opcode] = instance
     return handler_cls
 
 

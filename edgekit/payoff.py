@@ -1,0 +1,123 @@
+"""The quantization payoff on a board: the float32 model and its int8 conversion, measured side by side.
+
+Both models are generated for edgekit's AOT runtime (float32 kernels: ``ek_float*.c``), built and benchmarked on
+the same board (QEMU or a real one) with :func:`edgekit.bench` on the same input (one standard-normal sample,
+quantized for the int8 model by bench); the two results are compared with
+:func:`edgekit.compare.compare_results` (flash, RAM, arena, instructions, estimated cycles, modelled energy), each
+row with its ratio float / int8. Accuracy comes from the conversion report when there is one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgekit.compare import Comparison, compare_results
+
+
+@dataclass(frozen=True)
+class Payoff:
+    """float32 (A) vs int8 (B) on one board; ``accuracy`` is ``{"float32": x, "int8": y}`` when known."""
+
+    board: str
+    comparison: Comparison
+    results: dict[str, dict[str, Any]]
+    accuracy: dict[str, float | None] = field(default_factory=dict)
+    accuracy_metric: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "edgekit.payoff/1", "board": self.board, "a": "float32", "b": "int8",
+                "rows": [r.to_dict() for r in self.comparison.rows if r.a is not None or r.b is not None],
+                "notes": list(self.comparison.notes), "accuracy": self.accuracy,
+                "accuracy_metric": self.accuracy_metric}
+
+
+def _same_input(float_model: Any) -> list[Any]:
+    """One standard-normal sample per float32 input of the float model (seed 0); bench quantizes it for the int8
+    model with that model's input scale and zero point, so both run on the same values."""
+    import numpy as np
+
+    from edgekit.tflite_model import load_model
+
+    sg = load_model(float_model).main
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((1, *sg.tensors[i].shape)).astype(np.float32) for i in sg.inputs]
+
+
+def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int, timeout: float,
+               inputs: Any, cycles: bool | None) -> dict[str, Any]:
+    from edgekit.benchmarking import bench
+    from edgekit.buildsys import build
+    from edgekit.generation import generate
+
+    out = work / name
+    generate(model, board, runtime="edgekit", out_dir=out, name=name)
+    build(out)
+    return bench(out, runs=runs, warmup=1, timeout=timeout, inputs=inputs, cycles=cycles).to_dict()
+
+
+def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str | os.PathLike[str] | bytes, *,
+                   board: str = "qemu-cortex-m4", work_dir: str | os.PathLike[str] | None = None, runs: int = 3,
+                   report: Any = None, timeout: float = 10.0, cycles: bool | None = None) -> Payoff:
+    """Generate, build and benchmark both models on ``board``; compare float32 (A) with int8 (B).
+
+    ``report``: the :class:`~edgekit.report.ConversionReport` of the conversion (its float and int8 accuracy, or
+    error for regression, go into the result). ``timeout``: seconds for each device command (a large float input
+    takes a while over the emulated UART). ``cycles``: as for :func:`edgekit.bench` (None: estimated cycles where
+    the core has a timing table; False skips that extra QEMU run). Raises what generate / build / bench raise (e.g.
+    UnsupportedOpError for an op without a float32 kernel, with the hint to use TFLM).
+    """
+    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edgekit-payoff-"))
+    work.mkdir(parents=True, exist_ok=True)
+    models = {"float32": float_model, "int8": int8_model}
+    results = {}
+    srcs = {k: Path(m) if isinstance(m, (str, os.PathLike)) else m for k, m in models.items()}
+    sample = _same_input(srcs["float32"]) if _is_float_input(srcs["float32"]) else None
+    for name, src in srcs.items():
+        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs, timeout, sample, cycles)
+    comparison = compare_results(results["float32"], results["int8"], name_a="float32", name_b="int8")
+    accuracy: dict[str, float | None] = {}
+    metric = ""
+    if report is not None and getattr(report, "float_accuracy", None) is not None:
+        accuracy, metric = {"float32": report.float_accuracy, "int8": report.int8_accuracy}, "accuracy"
+    elif report is not None and getattr(report, "float_mae", None) is not None:
+        accuracy, metric = {"float32": report.float_mae, "int8": report.int8_mae}, "mean absolute error"
+    return Payoff(board, comparison, results, accuracy, metric)
+
+
+def _is_float_input(model: Any) -> bool:
+    from edgekit.tflite_model import load_model
+
+    sg = load_model(model).main
+    return all(sg.tensors[i].dtype == "float32" for i in sg.inputs)
+
+
+def render_payoff(payoff: Payoff, console: Any) -> None:
+    """The side-by-side table (rich) of :func:`measure_payoff`'s result."""
+    from rich.table import Table
+
+    table = Table(title=f"quantization payoff on {payoff.board}: float32 vs int8 (edgekit AOT runtime)")
+    table.add_column("figure", style="bold")
+    for col in ("float32", "int8", "float / int8"):
+        table.add_column(col, justify="right")
+    for r in payoff.comparison.rows:
+        if r.a is None and r.b is None:
+            continue
+        digits = 2 if r.key in ("energy_uj", "latency_us", "latency_p90_us") else 0
+        unit = f" {r.unit}" if r.unit else ""
+
+        def fmt(x: float | None, digits: int = digits, unit: str = unit) -> str:
+            return "-" if x is None else f"{x:,.{digits}f}{unit}"
+
+        table.add_row(r.label, fmt(r.a), fmt(r.b), "-" if r.ratio is None else f"{r.ratio:.2f}x")
+    if payoff.accuracy:
+        f, q = payoff.accuracy.get("float32"), payoff.accuracy.get("int8")
+        pct = payoff.accuracy_metric == "accuracy"
+        table.add_row(payoff.accuracy_metric, *(("-" if v is None else (f"{v:.2%}" if pct else f"{v:.4g}"))
+                                                for v in (f, q)), "")
+    console.print(table)
+    for note in payoff.comparison.notes:
+        console.print(f"note: {note}")
