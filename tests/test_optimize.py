@@ -101,6 +101,51 @@ def test_prune_digits_keeps_accuracy_and_int8_zeros(digits_models: dict) -> None
     assert int8_weight_zeros(res.tflite_bytes) >= 0.70
 
 
+def test_cli_prune_default_keeps_accuracy_within_one_point(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`edgekit optimize --prune 0.75` without fine-tuning flags: gradual pruning + early stopping keep accuracy.
+
+    A 2.4 k-parameter digits MLP (75% sparsity leaves ~600 weights): with the old default of 2 fixed epochs it
+    lost about 5 points; the default now ramps the sparsity up and fine-tunes until held-out accuracy stops.
+    """
+    import keras
+
+    from edgekit.cli import run
+    from edgekit.examples_data import load_digits_data
+
+    x_train, y_train, x_test, y_test = load_digits_data()
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    mlp = keras.Sequential([keras.Input((8, 8, 1)), L.Flatten(), L.Dense(32, activation="relu"),
+                            L.Dense(10, activation="softmax")], name="digits_mlp")
+    mlp.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    mlp.fit(x_train, y_train, epochs=20, batch_size=32, verbose=0)
+    model_path, data, val = tmp_path / "mlp.keras", tmp_path / "train.npz", tmp_path / "val.npz"
+    mlp.save(model_path)
+    np.savez(data, x=x_train, y=y_train)
+    np.savez(val, x=x_test, y=y_test)
+    rc = run(["optimize", str(model_path), "--data", str(data), "--val", str(val), "--prune", "0.75", "--no-board",
+              "-o", str(tmp_path / "out.keras"), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    step = json.loads(captured.out)["steps"][0]
+    before, after = step["before"], step["after"]
+    assert after["float_accuracy"] >= before["float_accuracy"] - 0.01, (before["float_accuracy"],
+                                                                        after["float_accuracy"])
+    assert after["int8_accuracy"] >= before["int8_accuracy"] - 0.015, (before["int8_accuracy"], after["int8_accuracy"])
+    assert after["int8_weight_zeros"] >= 0.74
+    assert step["settings"]["epochs"] is None and step["settings"]["max_epochs"] == 60
+    fit, curve = step["details"]["finetune"], step["details"]["curve"]
+    assert fit["ramp"]["epochs_run"] == 6 and fit["epochs"] == 6 + fit["recovery"]["epochs_run"]
+    rec = fit["recovery"]
+    assert rec["mode"] == "early_stopping" and 1 <= rec["best_epoch"] <= rec["epochs_run"] <= 60
+    assert len(rec["history"]) == rec["epochs_run"] and rec["monitor_samples"] > 100
+    # the curve: the start, one point per ramp epoch (sparsity rising to the target), the recovered end point
+    assert [p["phase"] for p in curve] == ["start"] + ["ramp"] * 6 + ["recovered"]
+    sparsities = [p["sparsity"] for p in curve]
+    assert sparsities[0] < 0.01 and sparsities == sorted(sparsities) and sparsities[-1] == pytest.approx(0.75, abs=0.01)
+    assert curve[-1]["score"] == max(h["score"] for h in rec["history"])
+
+
 def test_prune_gesture_cnn_keeps_accuracy_and_int8_zeros(gestures: dict) -> None:
     from edgekit.optimize import prune_magnitude
     from edgekit.optimize.report import int8_weight_zeros

@@ -25,6 +25,8 @@ _LAZY = {
     "prune_channels": "edgekit.optimize.structured:prune_channels",
     "low_rank": "edgekit.optimize.lowrank:low_rank",
     "distill": "edgekit.optimize.distillation:distill",
+    "distill_info": "edgekit.optimize.distillation:distill_info",
+    "FitRecord": "edgekit.optimize.stopping:FitRecord",
     "qat": "edgekit.optimize.quantization:qat",
     "fold_batchnorm": "edgekit.optimize._graph:fold_batchnorm",
     "measure": "edgekit.optimize.report:measure",

@@ -37,32 +37,33 @@ def run_step(model: Any, step: Step, x: np.ndarray, y: np.ndarray | None, ft: Fi
     if step.technique == "prune":
         from edgekit.optimize.prune import prune_magnitude_info
 
-        kwargs = {k: s[k] for k in ("end_fraction", "power", "frequency") if k in s}
+        kwargs = {k: s[k] for k in ("end_fraction", "power", "frequency", "ramp_epochs") if k in s}
         new, info = prune_magnitude_info(model, x, y, sparsity=s["sparsity"], layers=s.get("layers"), finetune=ft,
                                          **kwargs)
-        return new, info.notes, {"targets": info.targets, "reached": info.reached, "schedule": info.schedule}
+        return new, info.notes, {"targets": info.targets, "reached": info.reached, "schedule": info.schedule,
+                                 "curve": info.curve, "finetune": info.fit}
     if step.technique == "structured":
         from edgekit.optimize.structured import prune_channels_info
 
         new, cinfo = prune_channels_info(model, x, y, ratio=s["ratio"], layers=s.get("layers"),
                                          multiple_of=s.get("multiple_of", 1), finetune=ft)
         return new, cinfo.notes, {"channels": {k: list(v) for k, v in cinfo.channels.items()},
-                                  "skipped": cinfo.skipped}
+                                  "skipped": cinfo.skipped, "finetune": cinfo.fit}
     if step.technique == "low_rank":
         from edgekit.optimize.lowrank import low_rank_info
 
         new, linfo = low_rank_info(model, x, y, energy=s.get("energy", 0.9 if "rank" not in s else None),
                                    rank=s.get("rank"), layers=s.get("layers"), finetune=ft)
-        return new, linfo.notes, {"layers": linfo.layers, "skipped": linfo.skipped}
+        return new, linfo.notes, {"layers": linfo.layers, "skipped": linfo.skipped, "finetune": linfo.fit}
     if step.technique == "distill":
-        from edgekit.optimize.distillation import distill
+        from edgekit.optimize.distillation import distill_info
 
         teacher = s["teacher"]
         if isinstance(teacher, (str, os.PathLike)):
             teacher = load_keras(teacher, "teacher")
-        new = distill(teacher, model, x, y, temperature=s.get("temperature", 2.0), alpha=s.get("alpha", 0.5),
-                      finetune=ft)
-        return new, [f"teacher {teacher.name!r} ({teacher.count_params():,} params)"], {}
+        new, record = distill_info(teacher, model, x, y, temperature=s.get("temperature", 2.0),
+                                   alpha=s.get("alpha", 0.5), finetune=ft)
+        return new, [f"teacher {teacher.name!r} ({teacher.count_params():,} params)"], {"finetune": record}
     if step.technique == "qat":
         from edgekit.optimize.quantization import qat_info
 
@@ -70,7 +71,7 @@ def run_step(model: Any, step: Step, x: np.ndarray, y: np.ndarray | None, ft: Fi
                               freeze_epochs=s.get("freeze_epochs", 1), fold_bn=s.get("fold_bn", True),
                               keep_sparsity=s.get("keep_sparsity", True))
         return new, qinfo.notes, {"folded_batchnorm": qinfo.folded_batchnorm, "ranges": qinfo.ranges,
-                                  "kept_sparsity": qinfo.kept_sparsity}
+                                  "kept_sparsity": qinfo.kept_sparsity, "finetune": qinfo.fit}
     raise AssertionError(step.technique)  # parse_recipe admits only the techniques above
 
 
@@ -126,7 +127,9 @@ def optimize(model: Any, x: Any, y: Any, recipe: Recipe, *, val: Any = None, val
         current, notes, details = run_step(current, step, xs, ys, ft, xc)
         seconds = time.perf_counter() - t0
         after = measured(current)
-        reports.append(OptimizationReport(step.technique, {**step.describe(), "epochs": ft.epochs}, before, after,
+        epochs = {"epochs": ft.epochs} if ft.epochs is not None else {"epochs": None, "max_epochs": ft.max_epochs,
+                                                                      "patience": ft.patience}
+        reports.append(OptimizationReport(step.technique, {**step.describe(), **epochs}, before, after,
                                           seconds=round(seconds, 2), notes=notes, details=details))
         before = after
     chain = OptimizationReport("chain", {"recipe": recipe.source, "steps": [s.technique for s in recipe.steps],

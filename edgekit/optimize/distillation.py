@@ -12,7 +12,10 @@ distills on unlabeled data.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Any
+
+import numpy as np
 
 from edgekit.errors import ModelError, UsageError
 from edgekit.optimize._graph import copy_model
@@ -23,6 +26,7 @@ from edgekit.optimize.finetune import (
     fit,
     import_keras,
     make_optimizer,
+    monitor_data,
     output_kind,
     seed_everything,
 )
@@ -71,12 +75,19 @@ def distill(teacher: Any, student: Any, x: Any, y: Any = None, *, temperature: f
         x, y: training inputs and labels; labels may be omitted when ``alpha == 0``.
         temperature: softening temperature T > 0 (2-8 is typical).
         alpha: weight of the hard-label loss in [0, 1]; ``1 - alpha`` weighs the distillation loss.
-        finetune: epochs, optimizer, callbacks... (default: 2 epochs of Adam 1e-3).
+        finetune: epochs, optimizer, callbacks... (default: Adam 1e-3 until the student's held-out accuracy
+            stops improving; without labels, its agreement with the teacher).
 
     Raises:
         ModelError: input or output shapes of teacher and student differ; sigmoid outputs.
         UsageError: temperature <= 0, alpha outside [0, 1]. DataError: labels missing while alpha > 0.
     """
+    return distill_info(teacher, student, x, y, temperature=temperature, alpha=alpha, finetune=finetune)[0]
+
+
+def distill_info(teacher: Any, student: Any, x: Any, y: Any = None, *, temperature: float = 2.0,
+                 alpha: float = 0.5, finetune: FineTune | None = None) -> tuple[Any, dict[str, Any]]:
+    """:func:`distill`, also returning the fine-tuning record (epochs run, best epoch...) as a dict."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) \
             or temperature <= 0:
         raise UsageError(f"temperature: must be a number > 0, got {temperature!r}")
@@ -90,8 +101,14 @@ def distill(teacher: Any, student: Any, x: Any, y: Any = None, *, temperature: f
     trained = copy_model(student)
     xs, ys = check_data(trained, x, y, need_labels=alpha > 0, why=f"distillation with alpha={alpha} (hard-label loss)")
     if ft.epochs == 0:
-        return trained
+        return trained, {}
     seed_everything(ft.seed)
+    monitor = None
+    if ft.epochs is None:
+        xs, ys, xm, ym = monitor_data(xs, ys, ft)
+        if ym is None:  # no labels: watch the student's agreement with the teacher
+            ym = np.argmax(np.asarray(teacher.predict(xm, verbose=0)), axis=-1)
+        monitor = (xm, ym)
     t_view = _logit_view(copy_model(teacher))  # a copy: the teacher may get its softmax switched off
     final_activation = trained.layers[-1].activation if hasattr(trained.layers[-1], "activation") else None
     s_view = _logit_view(trained)
@@ -109,8 +126,9 @@ def distill(teacher: Any, student: Any, x: Any, y: Any = None, *, temperature: f
     distiller.compile(optimizer=make_optimizer(ft), loss=loss or keras.losses.SparseCategoricalCrossentropy(
         from_logits=True))
     try:
-        fit(distiller, xs, ys, ft, what=f"distilling (T={temperature:g}, alpha={alpha:g})", compile_model=False)
+        record = fit(distiller, xs, ys, ft, what=f"distilling (T={temperature:g}, alpha={alpha:g})",
+                     compile_model=False, eval_model=s_view, monitor=monitor)
     finally:
         if final_activation is not None:
             trained.layers[-1].activation = final_activation  # the student gets its softmax back
-    return trained
+    return trained, asdict(record)

@@ -2,7 +2,9 @@
 
 Each technique takes a :class:`FineTune` (epochs, batch size, optimizer, learning rate, extra
 Keras callbacks) and trains with ``model.fit(verbose=0)`` plus a rich progress bar that is only
-shown when stderr is a terminal. TensorFlow/Keras are imported inside functions.
+shown when stderr is a terminal. By default (``epochs=None``) it trains until the accuracy on a
+held-out part of the training data stops improving (:mod:`edgekit.optimize.stopping`); a given
+number of epochs is an explicit override. TensorFlow/Keras are imported inside functions.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ class FineTune:
     """How a technique fine-tunes the model it changed.
 
     Args:
-        epochs: passes over the training data (0: no fine-tuning, the change is one-shot).
+        epochs: passes over the training data (0: no fine-tuning, the change is one-shot); ``None`` (the
+            default): until the held-out score stops improving (early stopping with ``patience``, the
+            learning rate halved on plateaus, at most ``max_epochs``, the best epoch's weights restored).
         batch_size: samples per step.
         optimizer: a Keras optimizer instance, or a name (``"adam"``, ``"sgd"``...) built with
             ``learning_rate``; ``None`` means Adam.
@@ -30,12 +34,17 @@ class FineTune:
         callbacks: extra Keras callbacks passed to ``fit`` (e.g. early stopping, CSV logger).
         loss: a Keras loss; ``None`` chooses sparse/categorical cross-entropy from the labels and
             whether the model ends in a softmax (``from_logits`` otherwise).
-        validation_data: ``(x, y)`` passed to ``fit`` (only reported through callbacks).
+        validation_data: ``(x, y)``: the held-out data early stopping watches (default: a seeded
+            ``monitor_fraction`` of the training data, then not trained on); with fixed epochs, passed to
+            ``fit`` (only reported through callbacks).
+        max_epochs: the epoch cap of early stopping.
+        patience: epochs without a better held-out score before stopping (the rate halves after half of them).
+        monitor_fraction: the share of the training data held out for early stopping.
         seed: seeds Keras/NumPy/TF before training so runs repeat (``None``: leave the seeds alone).
         progress: show a progress bar (only when stderr is a terminal).
     """
 
-    epochs: int = 2
+    epochs: int | None = None
     batch_size: int = 32
     optimizer: Any = None
     learning_rate: float = 1e-3
@@ -44,10 +53,21 @@ class FineTune:
     validation_data: tuple[Any, Any] | None = None
     seed: int | None = 0
     progress: bool = True
+    max_epochs: int = 60
+    patience: int = 4
+    monitor_fraction: float = 0.15
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 0:
-            raise UsageError(f"epochs: must be an integer >= 0, got {self.epochs!r}")
+        if self.epochs is not None and (not isinstance(self.epochs, int) or isinstance(self.epochs, bool)
+                                        or self.epochs < 0):
+            raise UsageError(f"epochs: must be an integer >= 0 (or None: until held-out accuracy stops improving), "
+                             f"got {self.epochs!r}")
+        for name in ("max_epochs", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"{name}: must be an integer >= 1, got {value!r}")
+        if not (isinstance(self.monitor_fraction, (int, float)) and 0 < self.monitor_fraction < 1):
+            raise UsageError(f"monitor_fraction: must be a number in (0, 1), got {self.monitor_fraction!r}")
         if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
             raise UsageError(f"batch_size: must be an integer >= 1, got {self.batch_size!r}")
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
@@ -190,21 +210,51 @@ def seed_everything(seed: int | None) -> None:
         import_keras().utils.set_random_seed(seed)
 
 
+def monitor_data(x: np.ndarray, y: Any, ft: FineTune) -> tuple[np.ndarray, Any, np.ndarray, Any]:
+    """``(x_train, y_train, x_monitor, y_monitor)`` for early stopping: ``ft.validation_data`` or a held-out split."""
+    from edgekit.optimize.stopping import split_monitor
+
+    if ft.validation_data is not None:
+        return x, y, np.asarray(ft.validation_data[0]), np.asarray(ft.validation_data[1])
+    return split_monitor(x, None if y is None else np.asarray(y), ft.monitor_fraction, ft.seed)
+
+
 def fit(model: Any, x: np.ndarray, y: Any, ft: FineTune, *, what: str, callbacks: list[Any] | None = None,
-        loss: Any = None, compile_model: bool = True) -> None:
-    """Compile (unless told not to) and train ``model`` for ``ft.epochs`` epochs, quietly or with a progress bar."""
+        loss: Any = None, compile_model: bool = True, eval_model: Any = None,
+        monitor: tuple[np.ndarray, Any] | None = None) -> Any:
+    """Compile (unless told not to) and train ``model``; returns a :class:`~edgekit.optimize.stopping.FitRecord`.
+
+    With ``ft.epochs`` set: exactly that many epochs. With ``ft.epochs=None``: until the score of
+    ``eval_model`` (default ``model``) on the held-out ``monitor`` data (default: :func:`monitor_data`)
+    stops improving, then the best epoch's weights are restored.
+    """
+    from edgekit.optimize.stopping import FitRecord, best_callback
+
     if ft.epochs == 0:
-        return
+        return FitRecord("fixed", stopped="no fine-tuning (epochs = 0)")
     seed_everything(ft.seed)
+    cbs = list(callbacks or []) + list(ft.callbacks)
+    if ft.epochs is None:
+        if monitor is None:
+            x, y, xm, ym = monitor_data(x, y, ft)
+        else:
+            xm, ym = monitor
+        record = FitRecord("early_stopping", monitor_samples=len(xm))
+        cbs.append(best_callback(eval_model if eval_model is not None else model, xm, np.asarray(ym),
+                                 output_kind(eval_model if eval_model is not None else model), record, ft.patience))
+        epochs, validation = ft.max_epochs, None
+    else:
+        record = FitRecord("fixed", epochs_run=ft.epochs, stopped=f"fixed number of epochs ({ft.epochs})")
+        epochs, validation = ft.epochs, ft.validation_data
     if compile_model:
         chosen = ft.loss or loss or default_loss(model, np.asarray(y))
         model.compile(optimizer=make_optimizer(ft), loss=chosen, metrics=["accuracy"])
-    cbs = list(callbacks or []) + list(ft.callbacks)
     if ft.progress and sys.stderr.isatty():
         steps = -(-len(x) // ft.batch_size)
-        cbs.append(progress_callback(what, ft.epochs, steps))
-    model.fit(x, y, epochs=ft.epochs, batch_size=ft.batch_size, shuffle=True, verbose=0, callbacks=cbs,
-              validation_data=ft.validation_data)
+        cbs.append(progress_callback(what, epochs, steps))
+    model.fit(x, y, epochs=epochs, batch_size=ft.batch_size, shuffle=True, verbose=0, callbacks=cbs,
+              validation_data=validation)
+    return record
 
 
 def progress_callback(what: str, epochs: int, steps_per_epoch: int) -> Any:

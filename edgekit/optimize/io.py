@@ -39,7 +39,8 @@ def resolve_recipe(recipe_path: str | os.PathLike | None, **flags: Any) -> Recip
             raise UsageError(f"--recipe cannot be combined with {', '.join(chosen)}",
                              hint="put every step in the recipe file")
         recipe = load_recipe(recipe_path)
-        overrides = {k: flags[k] for k in ("epochs", "learning_rate", "batch_size") if flags.get(k) is not None}
+        overrides = {k: flags[k] for k in ("epochs", "learning_rate", "batch_size", "max_epochs", "patience")
+                     if flags.get(k) is not None}
         if overrides:
             recipe = Recipe(recipe.steps, {**recipe.finetune, **overrides}, recipe.source)
         return recipe

@@ -14,7 +14,7 @@ layer is replaced in place); grouped and transposed convolutions are not factori
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ class LowRankInfo:
     layers: dict[str, dict[str, int | float]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    fit: dict[str, Any] = field(default_factory=dict)  # the fine-tuning record (epochs run, best epoch...)
 
 
 def check_energy(value: Any, field_name: str = "energy") -> float:
@@ -150,7 +151,7 @@ def low_rank(model: Any, x: Any = None, y: Any = None, *, energy: float | None =
         energy: keep the singular values holding this fraction of each kernel's energy, in (0, 1].
         rank: a fixed rank for every factorized layer instead (must not exceed any layer's maximum).
         layers: per-layer settings by name: an int rank, a float energy in (0, 1], or ``None`` to skip it.
-        finetune: fine-tuning after the factorization (default: 2 epochs of Adam 1e-3).
+        finetune: fine-tuning after the factorization (default: Adam 1e-3 until held-out accuracy stops improving).
 
     Raises:
         UsageError: energy outside (0, 1], rank < 1 or larger than a layer allows (layer named).
@@ -180,5 +181,5 @@ def low_rank_info(model: Any, x: Any = None, y: Any = None, *, energy: float | N
     factored = rebuild(model, plans)
     if ft.epochs > 0:
         xs, ys = check_data(factored, x, y, need_labels=True, why="fine-tuning after factorization")
-        fit(factored, xs, ys, ft, what="low-rank fine-tuning")
+        info.fit = asdict(fit(factored, xs, ys, ft, what="low-rank fine-tuning"))
     return factored, info

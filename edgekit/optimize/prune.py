@@ -5,6 +5,13 @@ sparsity schedule (Zhu & Gupta 2017, the one tfmot uses) over the fine-tuning st
 target (overrides by layer name), and a Keras callback that recomputes the masks on schedule and
 multiplies every kernel by its mask after each optimizer step. Biases and BatchNorm are not pruned.
 
+By default (``FineTune(epochs=None)``) pruning is gradual: the sparsity ramps up over ``ramp_epochs``
+epochs while the network trains, then the masks are fixed at the target and fine-tuning goes on
+until the accuracy on held-out data (a part of the training data that is not trained on) stops
+improving, keeping the best epoch (:mod:`edgekit.optimize.stopping`). The held-out accuracy at the
+end of every ramp epoch is recorded with the sparsity reached: the accuracy-vs-sparsity curve
+(:class:`PruneInfo` ``curve``). With a fixed number of epochs the ramp covers ``end_fraction`` of them.
+
 The pruned model is an ordinary Keras model: its zeros survive int8 conversion exactly (TFLite's
 per-channel symmetric weight scheme maps 0.0 to 0), which is what makes the int8 file compress and
 what a sparse kernel could skip. Dense weights do not make a dense kernel faster by themselves.
@@ -13,14 +20,25 @@ what a sparse kernel could skip. Dense weights do not make a dense kernel faster
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from edgekit.errors import UnsupportedOpError, UsageError
 from edgekit.optimize._graph import copy_model, kernel_names
-from edgekit.optimize.finetune import FineTune, check_data, check_model, fit, import_keras
+from edgekit.optimize.finetune import (
+    FineTune,
+    check_data,
+    check_model,
+    fit,
+    import_keras,
+    monitor_data,
+    output_kind,
+)
+from edgekit.optimize.stopping import held_out_score, predict
+
+RAMP_EPOCHS = 6
 
 
 def check_sparsity(value: Any, field_name: str = "sparsity") -> float:
@@ -66,11 +84,18 @@ class PolynomialDecay:
 
 @dataclass
 class PruneInfo:
-    """What magnitude pruning did: target and reached sparsity per layer."""
+    """What magnitude pruning did: target and reached sparsity per layer, the curve explored, the epochs used.
+
+    ``curve``: one point per ramp epoch (and the start and the end): ``epoch``, ``sparsity`` (zeros
+    over all pruned kernels), ``score`` (held-out accuracy, or ``-MSE`` for regression), ``phase``.
+    ``fit``: the fine-tuning record(s) (:class:`~edgekit.optimize.stopping.FitRecord` as dicts).
+    """
 
     targets: dict[str, float] = field(default_factory=dict)
     reached: dict[str, float] = field(default_factory=dict)
     schedule: dict[str, Any] = field(default_factory=dict)
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    fit: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -148,9 +173,35 @@ def mask_callback(layers: dict[str, Any], targets: dict[str, float], schedule: P
     return PruningMasks()
 
 
+def overall_sparsity(layers: dict[str, Any]) -> float:
+    """Zeros over all kernel entries of ``layers``."""
+    total = zeros = 0
+    for layer in layers.values():
+        for k in kernel_names(layer):
+            w = getattr(layer, k).numpy()
+            total, zeros = total + w.size, zeros + int(np.count_nonzero(w == 0))
+    return zeros / total if total else 0.0
+
+
+def curve_callback(model: Any, layers: dict[str, Any], xm: np.ndarray, ym: np.ndarray, curve: list[dict[str, Any]],
+                   phase: str) -> Any:
+    """A Keras callback appending (epoch, sparsity, held-out score) to ``curve`` at every epoch end."""
+    keras = import_keras()
+    kind = output_kind(model)
+
+    class Curve(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            score, _ = held_out_score(predict(model, xm), ym, kind)
+            curve.append({"epoch": epoch + 1, "sparsity": round(overall_sparsity(layers), 4),
+                          "score": round(score, 6), "phase": phase})
+
+    return Curve()
+
+
 def prune_magnitude(model: Any, x: Any = None, y: Any = None, *, sparsity: float = 0.75,
                     layers: dict[str, float] | None = None, finetune: FineTune | None = None,
-                    end_fraction: float = 0.6, power: float = 3.0, frequency: int | None = None) -> Any:
+                    end_fraction: float = 0.6, power: float = 3.0, frequency: int | None = None,
+                    ramp_epochs: int = RAMP_EPOCHS) -> Any:
     """Prune the smallest-magnitude kernel weights to ``sparsity`` and fine-tune with a mask (returns a new model).
 
     Args:
@@ -158,28 +209,33 @@ def prune_magnitude(model: Any, x: Any = None, y: Any = None, *, sparsity: float
         x, y: training data and labels for fine-tuning (not needed when ``finetune.epochs == 0``).
         sparsity: fraction of kernel weights set to zero in every prunable layer, in [0, 1).
         layers: per-layer overrides by layer name (``{"dense_1": 0.5, "conv2d": 0}``; 0 leaves a layer dense).
-        finetune: epochs, optimizer, callbacks... (default: 2 epochs of Adam 1e-3).
-        end_fraction: the schedule reaches the target after this fraction of the fine-tuning steps, then
-            holds it so the network recovers.
+        finetune: epochs, optimizer, callbacks... (default: Adam 1e-3, gradual pruning over ``ramp_epochs``
+            then fine-tuning until the held-out accuracy stops improving).
+        end_fraction: with a fixed number of epochs, the schedule reaches the target after this fraction of
+            the fine-tuning steps, then holds it so the network recovers.
         power: exponent of the polynomial decay (3 as in tfmot).
         frequency: steps between mask updates (default: about 20 updates over the ramp).
+        ramp_epochs: with ``finetune.epochs=None``, the epochs over which the sparsity ramps up.
 
     Raises:
         UsageError: sparsity outside [0, 1), unknown layer names. UnsupportedOpError: a named layer without kernels.
         DataError: fine-tuning without labels, or data of the wrong shape.
     """
     return prune_magnitude_info(model, x, y, sparsity=sparsity, layers=layers, finetune=finetune,
-                                end_fraction=end_fraction, power=power, frequency=frequency)[0]
+                                end_fraction=end_fraction, power=power, frequency=frequency,
+                                ramp_epochs=ramp_epochs)[0]
 
 
 def prune_magnitude_info(model: Any, x: Any = None, y: Any = None, *, sparsity: float = 0.75,
                          layers: dict[str, float] | None = None, finetune: FineTune | None = None,
                          end_fraction: float = 0.6, power: float = 3.0,
-                         frequency: int | None = None) -> tuple[Any, PruneInfo]:
+                         frequency: int | None = None, ramp_epochs: int = RAMP_EPOCHS) -> tuple[Any, PruneInfo]:
     """:func:`prune_magnitude`, also returning a :class:`PruneInfo`."""
     sparsity = check_sparsity(sparsity)
     if not 0.0 < end_fraction <= 1.0:
         raise UsageError(f"end_fraction: must be in (0, 1], got {end_fraction!r}")
+    if isinstance(ramp_epochs, bool) or not isinstance(ramp_epochs, int) or ramp_epochs < 1:
+        raise UsageError(f"ramp_epochs: must be an integer >= 1, got {ramp_epochs!r}")
     ft = finetune or FineTune()
     model = check_model(model)
     targets = resolve_targets(model, sparsity, layers)
@@ -191,6 +247,8 @@ def prune_magnitude_info(model: Any, x: Any = None, y: Any = None, *, sparsity: 
         cb._update()
         cb.apply()
         info.notes.append("one-shot pruning (no fine-tuning)")
+    elif ft.epochs is None:
+        _gradual(pruned, x, y, live, targets, ft, info, ramp_epochs=ramp_epochs, power=power, frequency=frequency)
     else:
         xs, ys = check_data(pruned, x, y, need_labels=True, why="fine-tuning after pruning")
         steps = ft.epochs * -(-len(xs) // ft.batch_size)
@@ -200,12 +258,43 @@ def prune_magnitude_info(model: Any, x: Any = None, y: Any = None, *, sparsity: 
         info.schedule = {"kind": "polynomial_decay", "begin_step": 0, "end_step": end, "total_steps": steps,
                          "power": power, "frequency": schedule.frequency}
         cb = mask_callback(live, targets, schedule)
-        fit(pruned, xs, ys, ft, what=f"pruning to {sparsity:.0%}", callbacks=[cb])
+        info.fit = asdict(fit(pruned, xs, ys, ft, what=f"pruning to {sparsity:.0%}", callbacks=[cb]))
         cb.step = end  # make sure the final masks are the target ones
         cb._update()
         cb.apply()
     info.reached = layer_sparsity(pruned)
     return pruned, info
+
+
+def _gradual(pruned: Any, x: Any, y: Any, live: dict[str, Any], targets: dict[str, float], ft: FineTune,
+             info: PruneInfo, *, ramp_epochs: int, power: float, frequency: int | None) -> None:
+    """Ramp the sparsity up over ``ramp_epochs``, then fine-tune with fixed masks until held-out accuracy stops."""
+    xs, ys = check_data(pruned, x, y, need_labels=True, why="fine-tuning after pruning")
+    xt, yt, xm, ym = monitor_data(xs, ys, ft)
+    steps = ramp_epochs * -(-len(xt) // ft.batch_size)
+    end = max(1, steps - 1)
+    schedule = PolynomialDecay(final=1.0, initial=0.0, begin_step=0, end_step=end, power=power,
+                               frequency=frequency or max(1, end // 20))
+    info.schedule = {"kind": "polynomial_decay", "begin_step": 0, "end_step": end, "ramp_epochs": ramp_epochs,
+                     "power": power, "frequency": schedule.frequency}
+    score, _ = held_out_score(predict(pruned, xm), ym, output_kind(pruned))
+    info.curve.append({"epoch": 0, "sparsity": round(overall_sparsity(live), 4), "score": round(score, 6),
+                       "phase": "start"})
+    cb = mask_callback(live, targets, schedule)
+    ramp = fit(pruned, xt, yt, replace(ft, epochs=ramp_epochs), what="gradual pruning",
+               callbacks=[cb, curve_callback(pruned, live, xm, ym, info.curve, "ramp")])
+    cb.step = end  # the final masks are the target ones
+    cb._update()
+    cb.apply()
+    hold = mask_callback(live, targets, None, fixed=cb.masks)
+    record = fit(pruned, xt, yt, ft, what="fine-tuning the pruned model", callbacks=[hold], monitor=(xm, ym))
+    info.curve.append({"epoch": ramp_epochs + (record.best_epoch or 0), "sparsity": round(overall_sparsity(live), 4),
+                       "score": record.best_score, "phase": "recovered"})
+    info.fit = {"ramp": asdict(ramp), "recovery": asdict(record),
+                "epochs": ramp_epochs + record.epochs_run, "monitor_samples": len(xm)}
+    info.notes.append(f"gradual pruning: sparsity ramped over {ramp_epochs} epochs, then {record.epochs_run} "
+                      f"fine-tuning epochs (best: {record.best_epoch}; {record.stopped}); held-out accuracy "
+                      f"{info.curve[0]['score']:.1%} -> {record.best_score:.1%} on {len(xm)} samples")
 
 
 def layer_sparsity(model: Any) -> dict[str, float]:

@@ -24,7 +24,7 @@ scales). Calibrating on different data than QAT saw would lose part of the gain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from edgekit.errors import UsageError
@@ -38,6 +38,7 @@ from edgekit.optimize.finetune import (
     fit,
     import_keras,
     make_optimizer,
+    monitor_data,
 )
 from edgekit.optimize.prune import kernel_zero_masks, mask_callback
 
@@ -59,6 +60,7 @@ class QATInfo:
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     kept_sparsity: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    fit: dict[str, Any] = field(default_factory=dict)  # the fine-tuning record of the main QAT phase
 
 
 def _fusable(layer: Any) -> bool:
@@ -151,7 +153,8 @@ def qat(model: Any, x: Any, y: Any, *, calib: Any = None, finetune: FineTune | N
             last ``freeze_epochs`` epochs train on activation ranges set to the min/max over ``calib``
             (what the converter will compute) instead of the EMA ranges: the int8 model then uses
             the ranges the weights were trained for. Recommended.
-        finetune: epochs, optimizer... (default: 2 epochs of Adam 1e-3; a lower rate such as 1e-4 is
+        finetune: epochs, optimizer... (default: Adam 1e-3 until held-out accuracy stops improving, then
+            ``freeze_epochs`` on the calibration ranges; a lower rate such as 1e-4 is
             often better for an already converged model).
         decay: EMA decay of the activation ranges per step (0.99: about the last 100 batches).
         freeze_epochs: epochs trained on the calibration ranges at the end (only with ``calib``).
@@ -193,11 +196,17 @@ def qat_info(model: Any, x: Any, y: Any, *, calib: Any = None, finetune: FineTun
             info.kept_sparsity = sorted(masks)
             callbacks.append(mask_callback({n: wrappers[n].inner for n in masks}, {n: 0.0 for n in masks}, None,
                                            fixed=masks))
-    frozen = min(freeze_epochs, ft.epochs) if xc is not None else 0
     loss = default_loss(base, ys)
-    if ft.epochs - frozen > 0:
-        fit(qmodel, xs, ys, replace(ft, epochs=ft.epochs - frozen), what="quantization-aware training",
-            callbacks=callbacks, loss=loss)
+    if ft.epochs is None:  # EMA ranges until held-out accuracy stops improving, then the frozen epochs
+        xs, ys, xm, ym = monitor_data(xs, ys, ft)
+        frozen = freeze_epochs if xc is not None else 0
+        info.fit = asdict(fit(qmodel, xs, ys, ft, what="quantization-aware training", callbacks=callbacks,
+                              loss=loss, monitor=(xm, ym)))
+    else:
+        frozen = min(freeze_epochs, ft.epochs) if xc is not None else 0
+        if ft.epochs - frozen > 0:
+            info.fit = asdict(fit(qmodel, xs, ys, replace(ft, epochs=ft.epochs - frozen),
+                                  what="quantization-aware training", callbacks=callbacks, loss=loss))
     if xc is not None:
         _calibrate(qmodel, quantizers, xc, ft.batch_size)
         info.notes.append(f"activation ranges set to the min/max over {len(xc)} calibration samples "

@@ -32,7 +32,7 @@ _NUM = (int, float)
 # technique -> {setting: (types, required)}
 _SETTINGS: dict[str, dict[str, tuple[Any, bool]]] = {
     "prune": {"sparsity": (_NUM, True), "layers": (dict, False), "end_fraction": (_NUM, False),
-              "power": (_NUM, False), "frequency": (int, False)},
+              "power": (_NUM, False), "frequency": (int, False), "ramp_epochs": (int, False)},
     "structured": {"ratio": (_NUM, True), "layers": (dict, False), "multiple_of": (int, False)},
     "low_rank": {"energy": (_NUM, False), "rank": (int, False), "layers": (dict, False)},
     "distill": {"teacher": ((str, object), True), "temperature": (_NUM, False), "alpha": (_NUM, False)},
@@ -40,7 +40,7 @@ _SETTINGS: dict[str, dict[str, tuple[Any, bool]]] = {
             "keep_sparsity": (bool, False)},
 }
 _FINETUNE = {"epochs": (int, False), "batch_size": (int, False), "learning_rate": (_NUM, False),
-             "optimizer": (str, False)}
+             "optimizer": (str, False), "max_epochs": (int, False), "patience": (int, False)}
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,8 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
 def recipe_from_flags(*, prune: float | None = None, structured: bool = False, low_rank: float | None = None,
                       rank: int | None = None, distill_from: Any = None, temperature: float = 2.0,
                       alpha: float = 0.5, qat: bool = False, epochs: int | None = None,
-                      learning_rate: float | None = None, batch_size: int | None = None) -> Recipe:
+                      learning_rate: float | None = None, batch_size: int | None = None,
+                      max_epochs: int | None = None, patience: int | None = None) -> Recipe:
     """The chain the CLI flags ask for, in a fixed order: distill, prune (or structured), low-rank, qat."""
     from edgekit.optimize.lowrank import check_energy
     from edgekit.optimize.prune import check_sparsity
@@ -231,6 +232,6 @@ def recipe_from_flags(*, prune: float | None = None, structured: bool = False, l
         raw.append({"qat": {}})
     if not raw:
         raise UsageError("nothing to do", hint="give --prune, --low-rank/--rank, --distill-from, --qat or --recipe")
-    finetune = {k: v for k, v in (("epochs", epochs), ("learning_rate", learning_rate), ("batch_size", batch_size))
-                if v is not None}
+    finetune = {k: v for k, v in (("epochs", epochs), ("learning_rate", learning_rate), ("batch_size", batch_size),
+                                  ("max_epochs", max_epochs), ("patience", patience)) if v is not None}
     return parse_recipe({"schema": SCHEMA_VERSION, "finetune": finetune, "steps": raw}, "options")

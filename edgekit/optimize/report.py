@@ -197,6 +197,30 @@ def rows(report: OptimizationReport) -> list[tuple[str, ModelMetrics]]:
     return out
 
 
+def finetune_summary(details: dict[str, Any]) -> str | None:
+    """One line: the epochs fine-tuning used (and why it stopped), from a step's ``details["finetune"]``."""
+    fit = details.get("finetune") or {}
+    if "recovery" in fit:  # gradual pruning: a ramp, then fine-tuning until held-out accuracy stops improving
+        rec = fit["recovery"]
+        return (f"fine-tuning: {fit['epochs']} epochs ({fit['ramp']['epochs_run']} ramping the sparsity up, then "
+                f"{rec['epochs_run']}, best epoch {rec['best_epoch']}; {rec['stopped']})")
+    if fit.get("mode") == "early_stopping":
+        return (f"fine-tuning: {fit['epochs_run']} epochs (best epoch {fit['best_epoch']}, held-out score "
+                f"{fit['best_score']:.4g} on {fit['monitor_samples']} samples; {fit['stopped']})")
+    if fit.get("mode") == "fixed":
+        return f"fine-tuning: {fit['stopped']}"
+    return None
+
+
+def curve_summary(details: dict[str, Any]) -> str | None:
+    """The accuracy-vs-sparsity curve gradual pruning explored, as one line."""
+    curve = details.get("curve") or []
+    if not curve:
+        return None
+    points = ", ".join(f"{p['sparsity']:.0%}: {p['score']:.1%}" for p in curve)
+    return f"held-out accuracy vs sparsity: {points}"
+
+
 def render(report: OptimizationReport, console: Any) -> None:
     """Print the report as a rich table (one row per model state) plus notes and board errors."""
     from rich.table import Table
@@ -228,6 +252,9 @@ def render(report: OptimizationReport, console: Any) -> None:
         if m.board is not None and m.board.error:
             errors.append(f"{label}: board figures not measured: {m.board.error}")
     for step in report.steps or [report]:
+        for line in (finetune_summary(step.details), curve_summary(step.details)):
+            if line:
+                console.print(f"{step.technique}: {line}", markup=False)
         for note in step.notes:
             console.print(f"[dim]{step.technique}: {note}[/dim]")
     for line in errors:

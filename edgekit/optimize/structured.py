@@ -19,7 +19,7 @@ at full width (recorded in the notes; an error if you named it explicitly).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ class ChannelInfo:
     channels: dict[str, tuple[int, int]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    fit: dict[str, Any] = field(default_factory=dict)  # the fine-tuning record (epochs run, best epoch...)
 
 
 def _kind(layer: Any) -> str:
@@ -139,7 +140,7 @@ def prune_channels(model: Any, x: Any = None, y: Any = None, *, ratio: float = 0
         ratio: fraction of output channels removed per layer, in [0, 1) (at least one channel stays).
         layers: per-layer ratios by name (0 keeps a layer at full width).
         multiple_of: round the kept channel counts to a multiple of this (e.g. 4 for SIMD kernels).
-        finetune: fine-tuning after the surgery (default: 2 epochs of Adam 1e-3).
+        finetune: fine-tuning after the surgery (default: Adam 1e-3 until held-out accuracy stops improving).
 
     Raises:
         UnsupportedOpError: a branching/merging graph, or a named layer that cannot be pruned (named).
@@ -205,5 +206,5 @@ def prune_channels_info(model: Any, x: Any = None, y: Any = None, *, ratio: floa
     pruned = rebuild(model, plans)
     if ft.epochs > 0:
         xs, ys = check_data(pruned, x, y, need_labels=True, why="fine-tuning after channel pruning")
-        fit(pruned, xs, ys, ft, what=f"channel pruning {ratio:.0%}")
+        info.fit = asdict(fit(pruned, xs, ys, ft, what=f"channel pruning {ratio:.0%}"))
     return pruned, info
