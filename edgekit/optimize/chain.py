@@ -48,7 +48,8 @@ def run_step(model: Any, step: Step, x: np.ndarray, y: np.ndarray | None, ft: Fi
         new, cinfo = prune_channels_info(model, x, y, ratio=s["ratio"], layers=s.get("layers"),
                                          multiple_of=s.get("multiple_of", 1), finetune=ft)
         return new, cinfo.notes, {"channels": {k: list(v) for k, v in cinfo.channels.items()},
-                                  "skipped": cinfo.skipped, "finetune": cinfo.fit}
+                                  "skipped": cinfo.skipped, "groups": cinfo.groups, "keras_macs": list(cinfo.macs),
+                                  "finetune": cinfo.fit}
     if step.technique == "low_rank":
         from edgekit.optimize.lowrank import low_rank_info
 

@@ -1,20 +1,20 @@
-"""Structured (channel) pruning: rebuild Conv/Dense layers with fewer output channels.
+"""Structured (channel) pruning: rebuild Conv/Dense layers with fewer output channels, on any functional graph.
 
 Unlike magnitude pruning, this makes the model smaller and faster on any kernel: each pruned
-layer keeps its ``k`` output channels with the largest L1 norm (scaled by a following BatchNorm's
-``gamma / sqrt(var + eps)``), and every layer that reads them is sliced to match:
+producer (Conv1D, Conv2D, Dense) keeps its ``k`` output channels with the largest L1 norm (scaled
+by a following BatchNorm's ``gamma / sqrt(var + eps)``), and every layer that reads them is sliced
+to match: the next Conv/Dense's input channels, BatchNormalization, DepthwiseConv1D/2D (the
+depthwise channels follow their input, multiplier included), Flatten (the kept channels at every
+position). Residual and branching graphs work (:mod:`edgekit.optimize._channels`): producers whose
+outputs meet in an Add/Subtract/Multiply/Average/Maximum/Minimum keep the **same** channels (their
+importances are summed, each normalised by its mean), Concatenate maps each input to its channel
+range. So ResNet-style (identity and 1x1 shortcuts), MobileNet-style (depthwise-separable) and
+DS-CNN models, 1-D or 2-D, shrink as a whole.
 
-* the next Conv1D/Conv2D/Dense: its kernel's input channels;
-* BatchNormalization, DepthwiseConv2D (and its depth multiplier): their per-channel weights;
-* Flatten: the flattened positions of the kept channels (channels-last);
-* shape-preserving layers in between (activations, pooling, dropout, padding, global pooling): nothing.
-
-Supported graphs: Sequential models and functional models that are simple chains (every layer
-has one input and one consumer). **Unsupported** (refused with the layer named): branches and
-merges (Add, Concatenate, Multiply: residual networks), shared layers, nested models, grouped
-convolutions. A layer whose output reaches the next Conv/Dense through a layer that cannot be
-re-indexed (Reshape, Permute, attention, RNNs, SeparableConv...) or is the model's output is left
-at full width (recorded in the notes; an error if you named it explicitly).
+Left at full width (recorded in the notes; an error if you named the layer): the model's output
+layer, channels read by a layer that cannot be re-indexed (Reshape, Permute, RNNs, attention,
+SeparableConv, non-last-axis layers), grouped or channels-first convolutions. Refused with the
+layer named: shared layers (called more than once) and nested models.
 """
 
 from __future__ import annotations
@@ -25,108 +25,145 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import UnsupportedOpError, UsageError
-from edgekit.optimize._graph import Plan, layer_chain, rebuild
+from edgekit.optimize._channels import DEPTHWISE, PRODUCERS, Analysis, analyse, kept_indices, kind
+from edgekit.optimize._graph import Plan, consumers, rebuild
 from edgekit.optimize.finetune import FineTune, check_data, check_model, fit, import_keras
 from edgekit.optimize.prune import check_sparsity
-
-# layers that leave the channel axis (last) alone: no weights to slice
-_TRANSPARENT = ("Activation", "ReLU", "LeakyReLU", "ELU", "Dropout", "SpatialDropout1D",
-                "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "MaxPooling1D",
-                "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
-                "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding1D",
-                "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Identity",
-                "ActivityRegularization")
-_PRODUCERS = ("Conv1D", "Conv2D", "Dense")
 
 
 @dataclass
 class ChannelInfo:
-    """What channel pruning did: channels before/after per pruned layer, and layers left alone (why)."""
+    """What channel pruning did: channels before/after per pruned layer, tied groups, layers left alone (why)."""
 
     channels: dict[str, tuple[int, int]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    groups: list[list[str]] = field(default_factory=list)  # producers tied by Add/Multiply... (2 or more)
+    macs: tuple[int, int] = (0, 0)  # multiply-accumulates before and after (:func:`keras_macs`)
     notes: list[str] = field(default_factory=list)
     fit: dict[str, Any] = field(default_factory=dict)  # the fine-tuning record (epochs run, best epoch...)
 
 
-def _kind(layer: Any) -> str:
-    return type(layer).__name__
+def keras_macs(model: Any) -> int:
+    """Multiply-accumulates of a Keras model's Conv1D/Conv2D/DepthwiseConv/Dense layers, bias excluded.
+
+    The convention of :mod:`edgekit.macs` for the converted TFLite graph (output elements times the
+    kernel's spatial size times input channels per group; depthwise: times the kernel's spatial size).
+    """
+    total = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        k = kind(layer)
+        if k not in PRODUCERS and k not in DEPTHWISE:
+            continue
+        out = int(np.prod([int(d) for d in layer.output.shape[1:]]))
+        kernel = layer.get_weights()[0].shape
+        if k == "Dense":
+            total += out * int(kernel[0])
+        elif k in DEPTHWISE:
+            total += out * int(np.prod(kernel[:-2]))
+        else:
+            total += out * int(np.prod(kernel[:-1]))
+    return total
 
 
-def _channels_last(layer: Any) -> bool:
-    return getattr(layer, "data_format", "channels_last") in ("channels_last", None)
-
-
-def _plan_targets(chain: list[Any], ratio: float, layers: dict[str, float] | None) -> tuple[dict[str, float],
-                                                                                          dict[str, str]]:
-    """Which producers can be pruned (and by how much), and why the others cannot."""
-    names = {layer.name: layer for layer in chain}
+def _targets(an: Analysis, ratio: float, layers: dict[str, float] | None) -> dict[str, float]:
+    """The ratio asked for each producer (explicit names checked)."""
+    names = {layer.name: layer for layer in an.layers}
     explicit = dict(layers or {})
+    prunable = ", ".join(p.name for p in an.producers)
     for name, value in explicit.items():
         if name not in names:
             raise UsageError(f"layers.{name}: no layer named {name!r} in the model",
-                             hint="prunable layers: " + ", ".join(n for n, la in names.items()
-                                                                  if _kind(la) in _PRODUCERS))
-        if _kind(names[name]) not in _PRODUCERS:
-            raise UnsupportedOpError(f"layers.{name}: layer {name!r} ({_kind(names[name])}) cannot be channel-pruned; "
+                             hint=f"prunable layers: {prunable}")
+        if kind(names[name]) not in PRODUCERS:
+            raise UnsupportedOpError(f"layers.{name}: layer {name!r} ({kind(names[name])}) cannot be channel-pruned; "
                                      "structured pruning prunes Conv1D, Conv2D and Dense output channels")
         check_sparsity(value, f"layers.{name}")
-    targets: dict[str, float] = {}
-    skipped: dict[str, str] = {}
-    for i, layer in enumerate(chain):
-        if _kind(layer) not in _PRODUCERS:
-            continue
-        why = _why_not(chain, i)
-        want = explicit.get(layer.name, ratio)
-        if why is None and want > 0:
-            targets[layer.name] = want
-        elif why is not None:
-            if layer.name in explicit and explicit[layer.name] > 0:
-                raise UnsupportedOpError(f"layers.{layer.name}: layer {layer.name!r} cannot be channel-pruned: {why}")
-            skipped[layer.name] = why
-    return targets, skipped
+        why = an.ties.why_frozen(name)
+        if why is not None and value > 0:
+            raise UnsupportedOpError(f"layers.{name}: layer {name!r} cannot be channel-pruned: {why}")
+    return {p.name: explicit.get(p.name, ratio) for p in an.producers}
 
 
-def _why_not(chain: list[Any], i: int) -> str | None:
-    """None if producer ``chain[i]`` can be pruned, else the reason."""
-    layer = chain[i]
-    if not _channels_last(layer):
-        return "channels_first data format"
-    if _kind(layer) == "Conv2D" and getattr(layer, "groups", 1) != 1:
-        return "grouped convolution"
-    for nxt in chain[i + 1:]:
-        kind = _kind(nxt)
-        if kind in _PRODUCERS:
-            if kind == "Conv2D" and getattr(nxt, "groups", 1) != 1:
-                return f"its consumer {nxt.name!r} is a grouped convolution"
-            return None
-        if kind in _TRANSPARENT or kind in ("BatchNormalization", "DepthwiseConv2D", "DepthwiseConv1D", "Flatten"):
-            if kind == "BatchNormalization" and getattr(nxt, "axis", -1) not in (-1, len(nxt.input.shape) - 1, [-1]):
-                return f"BatchNormalization {nxt.name!r} does not normalise the last axis"
-            continue
-        return f"its output reaches {nxt.name!r} ({kind}), which structured pruning cannot re-index"
-    return "it produces the model's output"
-
-
-def _keep(kernel: np.ndarray, scale: np.ndarray | None, ratio: float, multiple_of: int) -> np.ndarray:
-    """Sorted indices of the output channels to keep (largest L1 norm, times a following BN's scale)."""
-    n = kernel.shape[-1]
-    norms = np.abs(kernel).reshape(-1, n).sum(axis=0)
-    if scale is not None:
-        norms = norms * np.abs(scale)
-    k = max(1, round(n * (1.0 - ratio)))
-    if multiple_of > 1:
-        k = min(n, max(multiple_of, round(k / multiple_of) * multiple_of))
-    return np.sort(np.argsort(-norms, kind="stable")[:k])
-
-
-def _bn_scale(chain: list[Any], i: int) -> np.ndarray | None:
-    """gamma / sqrt(var + eps) of a BatchNormalization that directly follows ``chain[i]`` (else None)."""
-    if i + 1 < len(chain) and _kind(chain[i + 1]) == "BatchNormalization":
-        bn = chain[i + 1]
+def _bn_scale(layer: Any, cons: dict[str, list[Any]]) -> np.ndarray | None:
+    """gamma / sqrt(var + eps) of a BatchNormalization that is ``layer``'s only consumer (else None)."""
+    after = cons.get(layer.name, [])
+    if len(after) == 1 and kind(after[0]) == "BatchNormalization":
+        bn = after[0]
         gamma = bn.gamma.numpy() if bn.scale else np.ones(bn.moving_variance.shape, np.float32)
         return gamma / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
     return None
+
+
+def _importance(layer: Any, cons: dict[str, list[Any]]) -> np.ndarray:
+    kernel = layer.get_weights()[0]
+    n = kernel.shape[-1]
+    norms = np.abs(kernel).reshape(-1, n).sum(axis=0)
+    scale = _bn_scale(layer, cons)
+    if scale is not None and scale.shape == norms.shape:
+        norms = norms * np.abs(scale)
+    return norms / max(float(norms.mean()), 1e-12)
+
+
+def _count(n: int, ratio: float, multiple_of: int) -> int:
+    k = max(1, round(n * (1.0 - ratio)))
+    if multiple_of > 1:
+        k = min(n, max(multiple_of, round(k / multiple_of) * multiple_of))
+    return k
+
+
+def plan_keep(model: Any, an: Analysis, targets: dict[str, float], multiple_of: int,
+              info: ChannelInfo) -> dict[str, np.ndarray]:
+    """Root -> sorted kept channel indices, one choice per tied group of producers."""
+    cons = consumers(model)
+    groups: dict[str, list[Any]] = {}
+    for p in an.producers:
+        groups.setdefault(an.ties.find(p.name), []).append(p)
+    keep: dict[str, np.ndarray] = {}
+    for root, members in groups.items():
+        names = [m.name for m in members]
+        if len(members) > 1:
+            info.groups.append(names)
+        why = an.ties.why_frozen(root)
+        group_ratio = min(targets[n] for n in names)
+        if why is not None or group_ratio <= 0:
+            for n in names:
+                info.skipped[n] = why or ("ratio 0" if targets[n] <= 0
+                                          else f"tied to {', '.join(x for x in names if targets[x] <= 0)} (ratio 0)")
+            continue
+        n_out = int(members[0].get_weights()[0].shape[-1])
+        score = sum(_importance(m, cons) for m in members)
+        k = _count(n_out, group_ratio, multiple_of)
+        keep[root] = np.sort(np.argsort(-score, kind="stable")[:k])
+    return keep
+
+
+def slice_plans(an: Analysis, keep: dict[str, np.ndarray], info: ChannelInfo) -> dict[str, Plan]:
+    """The rebuild plans: producers narrowed, every reader of pruned channels sliced to match."""
+    plans: dict[str, Plan] = {}
+    for layer in an.layers:
+        k = kind(layer)
+        srcs = an.inputs[layer.name]
+        in_keep = kept_indices(an.layouts[srcs[0]], keep, an.ties) if len(srcs) == 1 else None
+        w = layer.get_weights()
+        if k in PRODUCERS:
+            out_keep = keep.get(an.ties.find(layer.name))
+            if in_keep is None and out_keep is None:
+                continue
+            kernel = w[0] if in_keep is None else np.take(w[0], in_keep, axis=-2)
+            rest, config = w[1:], {}
+            if out_keep is not None:
+                kernel, rest = kernel[..., out_keep], [b[out_keep] for b in rest]
+                config = {"units" if k == "Dense" else "filters": len(out_keep)}
+                info.channels[layer.name] = (int(w[0].shape[-1]), len(out_keep))
+            plans[layer.name] = Plan("clone", config=config, weights=[kernel, *rest])
+        elif in_keep is None or not w:
+            continue
+        elif k == "BatchNormalization":
+            plans[layer.name] = Plan("clone", weights=[a[in_keep] for a in w])
+        elif k in DEPTHWISE:
+            out_keep = kept_indices(an.layouts[layer.name], keep, an.ties)
+            plans[layer.name] = Plan("clone", weights=[np.take(w[0], in_keep, axis=-2), *[b[out_keep] for b in w[1:]]])
+    return plans
 
 
 def prune_channels(model: Any, x: Any = None, y: Any = None, *, ratio: float = 0.5,
@@ -135,15 +172,16 @@ def prune_channels(model: Any, x: Any = None, y: Any = None, *, ratio: float = 0
     """Remove the ``ratio`` least important output channels of each Conv/Dense and rebuild a narrower model.
 
     Args:
-        model: a Sequential or simple-chain functional Keras model (not modified).
+        model: a Sequential or functional Keras model (not modified); residual/branching graphs included.
         x, y: fine-tuning data and labels (not needed when ``finetune.epochs == 0``).
-        ratio: fraction of output channels removed per layer, in [0, 1) (at least one channel stays).
-        layers: per-layer ratios by name (0 keeps a layer at full width).
+        ratio: fraction of output channels removed per layer (per tied group), in [0, 1) (one channel stays).
+        layers: per-layer ratios by name (0 keeps a layer, and every layer tied to it, at full width).
         multiple_of: round the kept channel counts to a multiple of this (e.g. 4 for SIMD kernels).
         finetune: fine-tuning after the surgery (default: Adam 1e-3 until held-out accuracy stops improving).
 
     Raises:
-        UnsupportedOpError: a branching/merging graph, or a named layer that cannot be pruned (named).
+        UnsupportedOpError: a shared layer or nested model, nothing prunable, or a named layer that cannot be
+            pruned (the layer and the reason named).
         UsageError: ratio outside [0, 1), unknown layer names. DataError: fine-tuning without labels.
     """
     return prune_channels_info(model, x, y, ratio=ratio, layers=layers, multiple_of=multiple_of,
@@ -160,51 +198,22 @@ def prune_channels_info(model: Any, x: Any = None, y: Any = None, *, ratio: floa
     ft = finetune or FineTune()
     model = check_model(model)
     import_keras()
-    chain = layer_chain(model, "structured pruning")
-    targets, skipped = _plan_targets(chain, ratio, layers)
-    info = ChannelInfo(skipped=skipped)
-    for name, why in skipped.items():
+    an = analyse(model)
+    targets = _targets(an, ratio, layers)
+    info = ChannelInfo()
+    keep = plan_keep(model, an, targets, multiple_of, info)
+    for name, why in info.skipped.items():
         info.notes.append(f"{name}: kept at full width ({why})")
-    if not targets:
+    for group in info.groups:
+        info.notes.append(f"tied channels (same kept set): {', '.join(group)}")
+    if not keep:
         raise UnsupportedOpError(f"structured pruning: no layer of model {model.name!r} can be channel-pruned"
-                                 + (f" ({'; '.join(f'{k}: {v}' for k, v in skipped.items())})" if skipped else ""),
+                                 + (f" ({'; '.join(f'{k}: {v}' for k, v in info.skipped.items())})"
+                                    if info.skipped else ""),
                                  hint="the model needs a Conv/Dense layer feeding another Conv/Dense")
-    plans: dict[str, Plan] = {}
-    keep: np.ndarray | None = None  # kept indices of the channel axis flowing out of the previous layer
-    for i, layer in enumerate(chain):
-        kind = _kind(layer)
-        w = layer.get_weights()
-        if kind in _PRODUCERS:
-            kernel = w[0] if keep is None else np.take(w[0], keep, axis=-2)
-            rest = w[1:]
-            if layer.name in targets:
-                out_keep = _keep(kernel, _bn_scale(chain, i), targets[layer.name], multiple_of)
-                n = kernel.shape[-1]
-                kernel = kernel[..., out_keep]
-                rest = [b[out_keep] for b in rest]
-                key = "units" if kind == "Dense" else "filters"
-                plans[layer.name] = Plan("clone", config={key: len(out_keep)}, weights=[kernel, *rest])
-                info.channels[layer.name] = (n, len(out_keep))
-                keep = out_keep
-            else:
-                if keep is not None:
-                    plans[layer.name] = Plan("clone", weights=[kernel, *rest])
-                keep = None
-        elif keep is None:
-            continue
-        elif kind == "BatchNormalization":
-            plans[layer.name] = Plan("clone", weights=[a[keep] for a in w])
-        elif kind in ("DepthwiseConv2D", "DepthwiseConv1D"):
-            mult = w[0].shape[-1]
-            kernel = np.take(w[0], keep, axis=-2)
-            keep = (keep[:, None] * mult + np.arange(mult)[None, :]).ravel()
-            plans[layer.name] = Plan("clone", weights=[kernel, *[b[keep] for b in w[1:]]])
-        elif kind == "Flatten":
-            shape = tuple(int(d) for d in layer.input.shape[1:])
-            positions = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-            keep = (np.arange(positions)[:, None] * shape[-1] + keep[None, :]).ravel()
-    pruned = rebuild(model, plans)
-    if ft.epochs > 0:
+    pruned = rebuild(model, slice_plans(an, keep, info))
+    info.macs = (keras_macs(model), keras_macs(pruned))
+    if ft.epochs != 0:
         xs, ys = check_data(pruned, x, y, need_labels=True, why="fine-tuning after channel pruning")
         info.fit = asdict(fit(pruned, xs, ys, ft, what=f"channel pruning {ratio:.0%}"))
     return pruned, info
