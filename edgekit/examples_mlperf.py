@@ -109,3 +109,40 @@ def build_resnet1d(input_shape: tuple[int, int] = (64, 3), classes: int = 4, wid
     x = L.GlobalAveragePooling1D(name="gap")(x)
     out = L.Dense(classes, activation="softmax", name="classifier")(x)
     return keras.Model(inp, out, name="resnet1d")
+
+
+KEYWORD_SHAPE = (49, 10, 1)  # the MLPerf KWS input: 49 frames x 10 MFCC coefficients
+
+
+def make_keyword_features(n_per_class: int = 100, classes: int = 12, seed: int = 0,
+                          noise: float = 0.35) -> tuple[Any, Any]:
+    """Synthetic, KWS-shaped data (**not speech**): ``(x, y)`` with x float32 ``(N, 49, 10, 1)``, y int32.
+
+    Class 0 is noise only ("silence"); every other class is a fixed sequence of three time-frequency blobs
+    (its "phonemes", drawn once from a class seed), each sample shifted in time by up to +-6 frames, with
+    random blob amplitudes and widths, plus Gaussian noise. Stands in for Speech Commands MFCCs (which are
+    not shipped) so the DS-CNN can be trained, pruned and measured; accuracies on it say nothing about speech.
+    """
+    import numpy as np
+
+    frames, coeffs, _ = KEYWORD_SHAPE
+    t = np.arange(frames)[:, None]
+    f = np.arange(coeffs)[None, :]
+    rng = np.random.default_rng(seed)
+    templates = []
+    for c in range(classes):
+        crng = np.random.default_rng(1000 + c)
+        templates.append([(crng.uniform(8, 40), crng.uniform(0, coeffs - 1), crng.choice([-1.0, 1.0]))
+                          for _ in range(3)] if c else [])
+    xs, ys = [], []
+    for c in range(classes):
+        for _ in range(n_per_class):
+            x = rng.normal(0, noise, (frames, coeffs))
+            shift = rng.uniform(-6, 6)
+            for tc, fc, sign in templates[c]:
+                w_t, w_f = rng.uniform(2.5, 4.5), rng.uniform(0.8, 1.5)
+                x += sign * rng.uniform(0.7, 1.3) * np.exp(-((t - tc - shift) / w_t) ** 2 - ((f - fc) / w_f) ** 2)
+            xs.append(x)
+            ys.append(c)
+    order = rng.permutation(len(xs))
+    return np.asarray(xs, np.float32)[order][..., None], np.asarray(ys, np.int32)[order]

@@ -2,19 +2,22 @@
 
 ```yaml
 schema: 1
-finetune: {epochs: 3, batch_size: 32, learning_rate: 0.001, optimizer: adam}   # defaults for every step
+finetune: {batch_size: 32, learning_rate: 0.001, optimizer: adam}   # defaults for every step
+# epochs: 3 trains a fixed 3 epochs; without it, until held-out accuracy stops improving
+# (patience: 4 epochs, max_epochs: 60)
 steps:
   - distill: {teacher: big.keras, temperature: 2, alpha: 0.5}
-  - prune: {sparsity: 0.75, layers: {dense_1: 0.5}}
+  - prune: {sparsity: 0.75, layers: {dense_1: 0.5}}   # ramp_epochs: 6 (gradual, then early stopping)
   - structured: {ratio: 0.25, multiple_of: 4}
   - low_rank: {energy: 0.9}            # or rank: 8; layers: {dense: 16, conv2d: null}
   - qat: {epochs: 2, learning_rate: 0.0001}
 ```
 
 Every step is a mapping with one key, the technique, whose value holds its settings (or is empty
-for the defaults); each step may override ``epochs``, ``batch_size``, ``learning_rate`` and
-``optimizer``. Unknown keys, wrong types and out-of-range values are errors naming the file and
-the field (``recipe.yaml: steps[1].low_rank.enrgy: unknown key``). ``qat`` must be the last step.
+for the defaults); each step may override ``epochs``, ``batch_size``, ``learning_rate``,
+``optimizer``, ``max_epochs`` and ``patience``. Unknown keys, wrong types and out-of-range values
+are errors naming the file and the field (``recipe.yaml: steps[1].low_rank.enrgy: unknown key``).
+``qat`` must be the last step.
 """
 
 from __future__ import annotations
