@@ -178,6 +178,40 @@ def test_prune_rejects_bad_settings(digits_models: dict) -> None:
         prune_magnitude(m, np.zeros((4, 64), np.float32), np.zeros(4), sparsity=0.5, finetune=_ft(1))
 
 
+def test_early_stopping_restores_the_best_epoch_and_halves_the_rate() -> None:
+    """FineTune() default: held-out split, plateau schedule, patience, cap, best weights back at the end."""
+    import keras
+
+    from edgekit.optimize import FineTune
+    from edgekit.optimize.finetune import fit
+    from edgekit.optimize.stopping import held_out_score, predict, split_monitor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.8, 400) > 0).astype(np.int32)  # noisy: it plateaus early
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    ft = FineTune(learning_rate=0.03, patience=3, max_epochs=12, progress=False)
+    record = fit(model, x, y, ft, what="test")
+    assert record.mode == "early_stopping" and record.monitor_samples == 60
+    assert len(record.history) == record.epochs_run <= 12 and [h["epoch"] for h in record.history] == list(
+        range(1, record.epochs_run + 1))
+    best = max(record.history, key=lambda h: (h["score"], -h["loss"]))
+    assert record.best_score == best["score"]
+    if record.epochs_run < 12:  # stopped: exactly `patience` epochs after the best one
+        assert record.epochs_run == record.best_epoch + 3 and "no better held-out score for 3" in record.stopped
+    lrs = [h["lr"] for h in record.history]
+    assert lrs[0] == pytest.approx(0.03) and all(b <= a for a, b in itertools.pairwise(lrs))
+    # the weights restored are the best epoch's: the monitor score is the recorded best one
+    _, _, xm, ym = split_monitor(x, y, 0.15, 0)
+    assert held_out_score(predict(model, xm), ym, "probabilities")[0] == pytest.approx(record.best_score, abs=1e-6)
+    fixed = fit(model, x, y, FineTune(epochs=2, progress=False), what="test")
+    assert fixed.mode == "fixed" and fixed.epochs_run == 2 and not fixed.history
+    with pytest.raises(UsageError, match="max_epochs: must be an integer >= 1"):
+        FineTune(max_epochs=0)
+
+
 # ---------------------------------------------------------------- structured pruning
 
 
@@ -567,13 +601,18 @@ def test_cli_optimize_chain_json_report(tmp_path: Path, gestures: dict, capsys: 
 
     model_path, data = _write_gesture_files(tmp_path, gestures)
     out, report = tmp_path / "out.keras", tmp_path / "r.json"
-    rc = run(["optimize", str(model_path), "--data", str(data), "--prune", "0.75", "--qat", "--epochs", "2",
-              "--learning-rate", "0.003", "--no-board", "-o", str(out), "--json", "--report", str(report)])
+    rc = run(["optimize", str(model_path), "--data", str(data), "--prune", "0.75", "--qat", "--max-epochs", "3",
+              "--patience", "2", "--learning-rate", "0.003", "--no-board", "-o", str(out), "--json",
+              "--report", str(report)])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     doc = json.loads(captured.out)
     assert doc == json.loads(report.read_text())
     assert doc["technique"] == "chain" and [s["technique"] for s in doc["steps"]] == ["prune", "qat"]
+    prune_ft, qat_ft = doc["steps"][0]["details"]["finetune"], doc["steps"][1]["details"]["finetune"]
+    assert prune_ft["ramp"]["epochs_run"] == 6 and 1 <= prune_ft["recovery"]["epochs_run"] <= 3  # --max-epochs
+    assert qat_ft["mode"] == "early_stopping" and 1 <= qat_ft["best_epoch"] <= qat_ft["epochs_run"] <= 3
+    assert doc["steps"][1]["settings"]["max_epochs"] == 3 and doc["steps"][1]["settings"]["patience"] == 2
     first, last = doc["steps"][0]["before"], doc["steps"][-1]["after"]
     assert first["int8_bytes"] > 0 and last["int8_gzip_bytes"] < first["int8_gzip_bytes"]
     assert last["int8_weight_zeros"] >= 0.7  # QAT kept the pruned zeros
