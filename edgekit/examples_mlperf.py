@@ -90,8 +90,8 @@ def build_ds_cnn(input_shape: tuple[int, int, int] = (49, 10, 1), classes: int =
 
 def build_resnet1d(input_shape: tuple[int, int] = (64, 3), classes: int = 4, width: int = 16) -> Any:
     """A residual, branching 1-D CNN for sensor windows: Conv1D stem, a residual block (identity Add), an
-    inception-style pair of Conv1D branches joined by Concatenate, a depthwise-separable 1-D block,
-    global average pooling, Dense softmax."""
+    inception-style pair of Conv1D branches joined by Concatenate, a depthwise-separable 1-D block (as two
+    layers) and a SeparableConv1D, global average pooling, Dense softmax."""
     import keras
 
     L = keras.layers
@@ -106,6 +106,7 @@ def build_resnet1d(input_shape: tuple[int, int] = (64, 3), classes: int = 4, wid
     x = L.Concatenate(name="concat")([a, b])
     x = L.DepthwiseConv1D(3, padding="same", name="sep_dw")(x)
     x = L.Conv1D(2 * width, 1, activation="relu", name="sep_pw")(x)
+    x = L.SeparableConv1D(2 * width, 3, padding="same", activation="relu", name="sep2")(x)
     x = L.GlobalAveragePooling1D(name="gap")(x)
     out = L.Dense(classes, activation="softmax", name="classifier")(x)
     return keras.Model(inp, out, name="resnet1d")

@@ -254,8 +254,8 @@ def _kill_half(model, ties: list[list[str]], seed: int = 0) -> None:
     dead: dict[str, np.ndarray] = {}
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind in ("Conv1D", "Conv2D", "Dense") and layer.name != "classifier":
-            k, b = layer.get_weights()
+        if kind in ("Conv1D", "Conv2D", "Dense", "SeparableConv1D") and layer.name != "classifier":
+            *pre, k, b = layer.get_weights()
             tied = next((g for g in ties if layer.name in g), [layer.name])
             d = next((dead[n] for n in tied if n in dead), None)
             d = rng.choice(k.shape[-1], k.shape[-1] // 2, replace=False) if d is None else d
@@ -263,7 +263,7 @@ def _kill_half(model, ties: list[list[str]], seed: int = 0) -> None:
             k[..., d] = 0
             b = rng.uniform(0.05, 0.2, b.shape).astype(np.float32)
             b[d] = 0
-            layer.set_weights([k, b])
+            layer.set_weights([*pre, k, b])
         elif kind == "BatchNormalization":
             n = layer.gamma.shape[0]
             gamma, mean, var = rng.uniform(0.5, 2, n), rng.normal(size=n), rng.uniform(0.2, 3, n)
@@ -280,15 +280,16 @@ _ARCHS = {  # builder kwargs, the producers an Add ties together, the channels k
     "ds_cnn": ({"width": 16, "blocks": 2}, [], {"stem": (16, 8), "b1_pw": (16, 8), "b2_pw": (16, 8)}),
     "resnet1d": ({"width": 8}, [["stem", "res_conv2"]],
                  {"stem": (8, 4), "res_conv1": (8, 4), "res_conv2": (8, 4), "branch_a": (8, 4), "branch_b": (8, 4),
-                  "sep_pw": (16, 8)}),
+                  "sep_pw": (16, 8), "sep2": (16, 8)}),
 }
 
 
 @pytest.mark.parametrize("arch", list(_ARCHS))
 def test_structured_pruning_real_architectures_removes_dead_channels_exactly(arch: str) -> None:
     """ResNet-8 (Add, 1x1 shortcuts), MobileNetV1 and DS-CNN (depthwise-separable), a residual + Concatenate +
-    DepthwiseConv1D 1-D CNN: with half the channels of every producer dead (the same ones across an Add), pruning
-    half must find exactly those, keep tied producers consistent, and not change a single output."""
+    DepthwiseConv1D + SeparableConv1D 1-D CNN: with half the channels of every producer dead (the same ones
+    across an Add), pruning half must find exactly those, keep tied producers consistent, and not change a
+    single output."""
     import keras
 
     from edgekit import examples_mlperf

@@ -4,7 +4,7 @@ Every tensor's last axis is described by a :class:`Layout`: segments of channels
 producer (Conv1D/Conv2D/Dense) that created them, possibly repeated by a depthwise multiplier, and
 possibly flattened over spatial positions. Walking the graph once:
 
-* a producer starts a new segment (its own channels);
+* a producer (Conv1D/Conv2D/Dense/SeparableConv1D/SeparableConv2D) starts a new segment (its own channels);
 * BatchNormalization, activations, pooling, dropout, padding... pass the layout through;
 * DepthwiseConv1D/2D pass it through with every channel repeated ``depth_multiplier`` times (the
   depthwise channels follow their input);
@@ -12,7 +12,7 @@ possibly flattened over spatial positions. Walking the graph once:
   tied producers must keep the same channels (an input with one channel broadcasts and ties nothing);
 * Concatenate on the last axis lays its inputs' segments end to end (each keeps its range);
 * Flatten records the positions the channels are spread over (a following Dense is re-indexed);
-* anything else that reads channels (Reshape, Permute, RNNs, attention, SeparableConv, a channels-first
+* anything else that reads channels (Reshape, Permute, RNNs, attention, a transposed or channels-first
   or non-last-axis layer, a grouped convolution) and the model's output freeze the channels they read,
   with the reason kept to tell the user.
 """
@@ -33,7 +33,8 @@ TRANSPARENT = ("Activation", "ReLU", "LeakyReLU", "ELU", "Dropout", "SpatialDrop
                "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding1D",
                "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Identity",
                "ActivityRegularization")
-PRODUCERS = ("Conv1D", "Conv2D", "Dense")
+PRODUCERS = ("Conv1D", "Conv2D", "Dense", "SeparableConv1D", "SeparableConv2D")
+SEPARABLE = ("SeparableConv1D", "SeparableConv2D")
 DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D")
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 OUTPUT_REASON = "it produces the model's output"

@@ -1,7 +1,7 @@
 """Structured (channel) pruning: rebuild Conv/Dense layers with fewer output channels, on any functional graph.
 
 Unlike magnitude pruning, this makes the model smaller and faster on any kernel: each pruned
-producer (Conv1D, Conv2D, Dense) keeps its ``k`` output channels with the largest L1 norm (scaled
+producer (Conv1D, Conv2D, Dense, SeparableConv1D/2D) keeps its ``k`` output channels with the largest L1 norm (scaled
 by a following BatchNorm's ``gamma / sqrt(var + eps)``), and every layer that reads them is sliced
 to match: the next Conv/Dense's input channels, BatchNormalization, DepthwiseConv1D/2D (the
 depthwise channels follow their input, multiplier included), Flatten (the kept channels at every
@@ -13,7 +13,7 @@ DS-CNN models, 1-D or 2-D, shrink as a whole.
 
 Left at full width (recorded in the notes; an error if you named the layer): the model's output
 layer, channels read by a layer that cannot be re-indexed (Reshape, Permute, RNNs, attention,
-SeparableConv, non-last-axis layers), grouped or channels-first convolutions. Refused with the
+transposed convolutions, non-last-axis layers), grouped or channels-first convolutions. Refused with the
 layer named: shared layers (called more than once) and nested models.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import UnsupportedOpError, UsageError
-from edgekit.optimize._channels import DEPTHWISE, PRODUCERS, Analysis, analyse, kept_indices, kind
+from edgekit.optimize._channels import DEPTHWISE, PRODUCERS, SEPARABLE, Analysis, analyse, kept_indices, kind
 from edgekit.optimize._graph import Plan, consumers, rebuild
 from edgekit.optimize.finetune import FineTune, check_data, check_model, fit, import_keras
 from edgekit.optimize.prune import check_sparsity
@@ -56,7 +56,10 @@ def keras_macs(model: Any) -> int:
             continue
         out = int(np.prod([int(d) for d in layer.output.shape[1:]]))
         kernel = layer.get_weights()[0].shape
-        if k == "Dense":
+        if k in SEPARABLE:  # depthwise at the output's positions, then the pointwise
+            positions = out // int(layer.output.shape[-1])
+            total += positions * int(np.prod(kernel)) + out * int(np.prod(layer.get_weights()[1].shape[:-1]))
+        elif k == "Dense":
             total += out * int(kernel[0])
         elif k in DEPTHWISE:
             total += out * int(np.prod(kernel[:-2]))
@@ -95,7 +98,7 @@ def _bn_scale(layer: Any, cons: dict[str, list[Any]]) -> np.ndarray | None:
 
 
 def _importance(layer: Any, cons: dict[str, list[Any]]) -> np.ndarray:
-    kernel = layer.get_weights()[0]
+    kernel = layer.get_weights()[1 if kind(layer) in SEPARABLE else 0]  # a separable conv: its pointwise kernel
     n = kernel.shape[-1]
     norms = np.abs(kernel).reshape(-1, n).sum(axis=0)
     scale = _bn_scale(layer, cons)
@@ -130,7 +133,7 @@ def plan_keep(model: Any, an: Analysis, targets: dict[str, float], multiple_of: 
                 info.skipped[n] = why or ("ratio 0" if targets[n] <= 0
                                           else f"tied to {', '.join(x for x in names if targets[x] <= 0)} (ratio 0)")
             continue
-        n_out = int(members[0].get_weights()[0].shape[-1])
+        n_out = int(members[0].output.shape[-1])
         score = sum(_importance(m, cons) for m in members)
         k = _count(n_out, group_ratio, multiple_of)
         keep[root] = np.sort(np.argsort(-score, kind="stable")[:k])
@@ -145,7 +148,22 @@ def slice_plans(an: Analysis, keep: dict[str, np.ndarray], info: ChannelInfo) ->
         srcs = an.inputs[layer.name]
         in_keep = kept_indices(an.layouts[srcs[0]], keep, an.ties) if len(srcs) == 1 else None
         w = layer.get_weights()
-        if k in PRODUCERS:
+        if k in SEPARABLE:
+            out_keep = keep.get(an.ties.find(layer.name))
+            if in_keep is None and out_keep is None:
+                continue
+            dw, pw, rest = w[0], w[1], w[2:]
+            if in_keep is not None:
+                m = dw.shape[-1]
+                dw = np.take(dw, in_keep, axis=-2)
+                pw = np.take(pw, (in_keep[:, None] * m + np.arange(m)[None, :]).ravel(), axis=-2)
+            config = {}
+            if out_keep is not None:
+                pw, rest = pw[..., out_keep], [b[out_keep] for b in rest]
+                config = {"filters": len(out_keep)}
+                info.channels[layer.name] = (int(w[1].shape[-1]), len(out_keep))
+            plans[layer.name] = Plan("clone", config=config, weights=[dw, pw, *rest])
+        elif k in PRODUCERS:
             out_keep = keep.get(an.ties.find(layer.name))
             if in_keep is None and out_keep is None:
                 continue
