@@ -235,9 +235,6 @@ def main() -> int:
     if only & set(NAMES[4:]):
         specs.update(mlperf_datasets())
     results: list[dict[str, Any]] = []
-    kept = []
-    if args.only and RESULTS.is_file():
-        kept = [r for r in json.loads(RESULTS.read_text(encoding="utf-8"))["results"] if r["model"] not in only]
     md = ""
     for name, spec in specs.items():
         if name not in only:
@@ -251,15 +248,18 @@ def main() -> int:
             print(f"{name:15s} {technique:10s} params {report.before.params:>7,} -> {a.params:>7,}  int8 acc "
                   f"{report.before.int8_accuracy or 0:.3f} -> {a.int8_accuracy or 0:.3f}  "
                   f"board {a.board.per_inference if a.board else None}", flush=True)
-        md = write(results, kept, board, __version__, time.perf_counter() - t0)  # after each model: partial runs count
+        md = write(results, only, board, __version__, time.perf_counter() - t0)  # after each model: partial runs count
     print(md)
     print(f"wrote {RESULTS.relative_to(ROOT)} and {TABLE.relative_to(ROOT)}")
     return 0
 
 
-def write(results: list[dict[str, Any]], kept: list[dict[str, Any]], board: str | None, version: str,
-          seconds: float) -> str:
-    """Write the JSON and the Markdown table (rows of models not re-run are kept); returns the table."""
+def write(results: list[dict[str, Any]], only: set[str], board: str | None, version: str, seconds: float) -> str:
+    """Write the JSON and the Markdown table (the file's rows of models not in ``only`` are kept, read now, so
+    runs of different models may overlap); returns the table."""
+    kept = []
+    if RESULTS.is_file():
+        kept = [r for r in json.loads(RESULTS.read_text(encoding="utf-8"))["results"] if r["model"] not in only]
     rank = {n: i for i, n in enumerate(NAMES)}
     results = sorted(kept + results, key=lambda r: rank.get(r["model"], len(NAMES)))
     board_errors = sorted({r["report"]["after"]["board"]["error"] for r in results

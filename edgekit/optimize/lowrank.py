@@ -179,7 +179,7 @@ def low_rank_info(model: Any, x: Any = None, y: Any = None, *, energy: float | N
                                  "factorization" + (f" ({'; '.join(info.notes)})" if info.notes else ""),
                              hint="lower the energy threshold or the rank; only Dense/Conv1D/Conv2D are factorized")
     factored = rebuild(model, plans)
-    if ft.epochs > 0:
+    if ft.epochs != 0:
         xs, ys = check_data(factored, x, y, need_labels=True, why="fine-tuning after factorization")
         info.fit = asdict(fit(factored, xs, ys, ft, what="low-rank fine-tuning"))
     return factored, info
