@@ -39,6 +39,7 @@ TABLE = ROOT / "benchmarks" / "results" / "optimize.md"
 BOARD = "qemu-cortex-m4"
 
 
+TECHNIQUES = ("prune", "structured", "low_rank", "distill", "qat", "structured+qat")
 NAMES = ("digits", "digits_mlp", "gesture", "gesture_lowbit", "kws_ds_cnn", "ic_resnet8", "vww_mobilenet")
 
 
@@ -89,8 +90,9 @@ def _train(model: Any, x: Any, y: Any, epochs: int, lr: float = 3e-3) -> Any:
     return model
 
 
-def mlperf_datasets() -> dict[str, dict[str, Any]]:
-    """ResNet-8 and MobileNetV1 on digits at 32x32x3, the DS-CNN on synthetic KWS-shaped features."""
+def mlperf_datasets(only: set[str]) -> dict[str, dict[str, Any]]:
+    """ResNet-8 and MobileNetV1 on digits at 32x32x3, the DS-CNN on synthetic KWS-shaped features (those in
+    ``only``)."""
     import keras
     import numpy as np
 
@@ -101,20 +103,24 @@ def mlperf_datasets() -> dict[str, dict[str, Any]]:
         return np.repeat(np.repeat(np.repeat(x, 4, axis=1), 4, axis=2), 3, axis=3)
 
     out: dict[str, dict[str, Any]] = {}
-    x, y = make_keyword_features(120, seed=0)
-    xk, yk = make_keyword_features(40, seed=1)
-    keras.utils.set_random_seed(0)
-    out["kws_ds_cnn"] = {"data": (x, y, xk, yk), "model": _train(build_ds_cnn(width=64), x, y, 15),
-                         "student": lambda: build_ds_cnn(width=32), "lr": 1e-3}
+    if "kws_ds_cnn" in only:
+        x, y = make_keyword_features(120, seed=0)
+        xk, yk = make_keyword_features(40, seed=1)
+        keras.utils.set_random_seed(0)
+        out["kws_ds_cnn"] = {"data": (x, y, xk, yk), "model": _train(build_ds_cnn(width=64), x, y, 15),
+                             "student": lambda: build_ds_cnn(width=32), "lr": 1e-3}
     xt, yt, xv, yv = load_digits_data()
     xt, xv = big(xt), big(xv)
-    keras.utils.set_random_seed(0)
-    out["ic_resnet8"] = {"data": (xt, yt, xv, yv), "model": _train(build_resnet8((32, 32, 3), 10, 16), xt, yt, 15),
-                         "student": lambda: build_resnet8((32, 32, 3), 10, 8), "lr": 1e-3}
-    keras.utils.set_random_seed(0)
-    out["vww_mobilenet"] = {"data": (xt, yt, xv, yv),
-                            "model": _train(build_mobilenet_v1((32, 32, 3), 10, 0.25), xt, yt, 20),
-                            "student": lambda: build_mobilenet_v1((32, 32, 3), 10, 0.125), "lr": 1e-3}
+    if "ic_resnet8" in only:
+        keras.utils.set_random_seed(0)
+        out["ic_resnet8"] = {"data": (xt, yt, xv, yv), "lr": 1e-3,
+                             "model": _train(build_resnet8((32, 32, 3), 10, 16), xt, yt, 15),
+                             "student": lambda: build_resnet8((32, 32, 3), 10, 8)}
+    if "vww_mobilenet" in only:
+        keras.utils.set_random_seed(0)
+        out["vww_mobilenet"] = {"data": (xt, yt, xv, yv), "lr": 1e-3,
+                                "model": _train(build_mobilenet_v1((32, 32, 3), 10, 0.25), xt, yt, 20),
+                                "student": lambda: build_mobilenet_v1((32, 32, 3), 10, 0.125)}
     return out
 
 
@@ -158,7 +164,7 @@ def run_one(name: str, spec: dict[str, Any], technique: str, settings: dict[str,
         _, chain = optimize(spec["model"], xt, yt, recipe, val=xv, val_labels=yv, calib=calib, board=board,
                             progress=False, before=original)
         return chain.steps[0]
-    ft = FineTune(learning_rate=3e-3, progress=False, seed=1)
+    ft = FineTune(learning_rate=3e-3, progress=False, seed=1, min_epochs=10)  # distill_info's own minimum
     import dataclasses
 
     import keras
@@ -223,6 +229,8 @@ def main() -> int:
     parser.add_argument("--no-board", action="store_true", help="skip the QEMU figures")
     parser.add_argument("--only", nargs="+", choices=NAMES,
                         help="these models only (their rows replace the ones in the existing results)")
+    parser.add_argument("--techniques", nargs="+", choices=TECHNIQUES,
+                        help="these techniques only (their rows replace the ones in the existing results)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from edgekit import __version__
@@ -233,7 +241,7 @@ def main() -> int:
     only = set(args.only or NAMES)
     specs = datasets() if only & set(NAMES[:4]) else {}
     if only & set(NAMES[4:]):
-        specs.update(mlperf_datasets())
+        specs.update(mlperf_datasets(only))
     results: list[dict[str, Any]] = []
     md = ""
     for name, spec in specs.items():
@@ -242,26 +250,31 @@ def main() -> int:
         xt, _, xv, yv = spec["data"]
         original = measure(spec["model"], xt[:100], val=xv, val_labels=yv, board=board)
         for technique, settings in steps_for(spec):
+            if args.techniques and technique not in args.techniques:
+                continue
             report = run_one(name, spec, technique, dict(settings), original, board)
             results.append({"model": name, "technique": technique, "report": report.to_dict()})
             a = report.after
             print(f"{name:15s} {technique:10s} params {report.before.params:>7,} -> {a.params:>7,}  int8 acc "
                   f"{report.before.int8_accuracy or 0:.3f} -> {a.int8_accuracy or 0:.3f}  "
                   f"board {a.board.per_inference if a.board else None}", flush=True)
-        md = write(results, only, board, __version__, time.perf_counter() - t0)  # after each model: partial runs count
+        md = write(results, board, __version__, time.perf_counter() - t0)  # after each model: partial runs count
     print(md)
     print(f"wrote {RESULTS.relative_to(ROOT)} and {TABLE.relative_to(ROOT)}")
     return 0
 
 
-def write(results: list[dict[str, Any]], only: set[str], board: str | None, version: str, seconds: float) -> str:
-    """Write the JSON and the Markdown table (the file's rows of models not in ``only`` are kept, read now, so
-    runs of different models may overlap); returns the table."""
+def write(results: list[dict[str, Any]], board: str | None, version: str, seconds: float) -> str:
+    """Write the JSON and the Markdown table (the file's other (model, technique) rows are kept, read now, so
+    runs of different models or techniques may overlap); returns the table."""
+    done = {(r["model"], r["technique"]) for r in results}
     kept = []
     if RESULTS.is_file():
-        kept = [r for r in json.loads(RESULTS.read_text(encoding="utf-8"))["results"] if r["model"] not in only]
+        kept = [r for r in json.loads(RESULTS.read_text(encoding="utf-8"))["results"]
+                if (r["model"], r["technique"]) not in done]
     rank = {n: i for i, n in enumerate(NAMES)}
-    results = sorted(kept + results, key=lambda r: rank.get(r["model"], len(NAMES)))
+    order = {t: i for i, t in enumerate(TECHNIQUES)}
+    results = sorted(kept + results, key=lambda r: (rank.get(r["model"], len(NAMES)), order.get(r["technique"], 9)))
     board_errors = sorted({r["report"]["after"]["board"]["error"] for r in results
                            if r["report"]["after"].get("board") and r["report"]["after"]["board"]["error"]})
     out = {"benchmark": "optimize", "edgekit_version": version,

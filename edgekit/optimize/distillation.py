@@ -12,7 +12,7 @@ distills on unlabeled data.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from edgekit.optimize.finetune import (
     seed_everything,
 )
 
+STUDENT_MIN_EPOCHS = 10  # early stopping waits this long while distilling (see distill_info)
 
 def _logit_view(model: Any) -> Any:
     """A model computing ``model``'s logits, sharing its layers (for distillation).
@@ -76,7 +77,7 @@ def distill(teacher: Any, student: Any, x: Any, y: Any = None, *, temperature: f
         temperature: softening temperature T > 0 (2-8 is typical).
         alpha: weight of the hard-label loss in [0, 1]; ``1 - alpha`` weighs the distillation loss.
         finetune: epochs, optimizer, callbacks... (default: Adam 1e-3 until the student's held-out accuracy
-            stops improving; without labels, its agreement with the teacher).
+            stops improving, at least ``STUDENT_MIN_EPOCHS``; without labels, its agreement with the teacher).
 
     Raises:
         ModelError: input or output shapes of teacher and student differ; sigmoid outputs.
@@ -105,6 +106,8 @@ def distill_info(teacher: Any, student: Any, x: Any, y: Any = None, *, temperatu
     seed_everything(ft.seed)
     monitor = None
     if ft.epochs is None:
+        # a student is often trained from scratch: its BatchNorm statistics lag, held-out accuracy starts late
+        ft = replace(ft, min_epochs=max(ft.min_epochs, STUDENT_MIN_EPOCHS))
         xs, ys, xm, ym = monitor_data(xs, ys, ft)
         if ym is None:  # no labels: watch the student's agreement with the teacher
             ym = np.argmax(np.asarray(teacher.predict(xm, verbose=0)), axis=-1)

@@ -38,6 +38,8 @@ class FineTune:
             ``monitor_fraction`` of the training data, then not trained on); with fixed epochs, passed to
             ``fit`` (only reported through callbacks).
         max_epochs: the epoch cap of early stopping.
+        min_epochs: early stopping neither stops nor lowers the rate before this many epochs (for training
+            from scratch, where BatchNorm's moving statistics lag and held-out accuracy starts late).
         patience: epochs without a better held-out score before stopping (the rate halves after half of them).
         monitor_fraction: the share of the training data held out for early stopping.
         seed: seeds Keras/NumPy/TF before training so runs repeat (``None``: leave the seeds alone).
@@ -54,6 +56,7 @@ class FineTune:
     seed: int | None = 0
     progress: bool = True
     max_epochs: int = 60
+    min_epochs: int = 0
     patience: int = 4
     monitor_fraction: float = 0.15
 
@@ -66,6 +69,8 @@ class FineTune:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UsageError(f"{name}: must be an integer >= 1, got {value!r}")
+        if not isinstance(self.min_epochs, int) or isinstance(self.min_epochs, bool) or self.min_epochs < 0:
+            raise UsageError(f"min_epochs: must be an integer >= 0, got {self.min_epochs!r}")
         if not (isinstance(self.monitor_fraction, (int, float)) and 0 < self.monitor_fraction < 1):
             raise UsageError(f"monitor_fraction: must be a number in (0, 1), got {self.monitor_fraction!r}")
         if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
@@ -241,7 +246,8 @@ def fit(model: Any, x: np.ndarray, y: Any, ft: FineTune, *, what: str, callbacks
             xm, ym = monitor
         record = FitRecord("early_stopping", monitor_samples=len(xm))
         cbs.append(best_callback(eval_model if eval_model is not None else model, xm, np.asarray(ym),
-                                 output_kind(eval_model if eval_model is not None else model), record, ft.patience))
+                                 output_kind(eval_model if eval_model is not None else model), record, ft.patience,
+                                 ft.min_epochs))
         epochs, validation = ft.max_epochs, None
     else:
         record = FitRecord("fixed", epochs_run=ft.epochs, stopped=f"fixed number of epochs ({ft.epochs})")

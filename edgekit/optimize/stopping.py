@@ -86,9 +86,10 @@ def predict(model: Any, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
 
 
 def best_callback(eval_model: Any, x_mon: np.ndarray, y_mon: np.ndarray, kind: str, record: FitRecord,
-                  patience: int) -> Any:
+                  patience: int, min_epochs: int = 0) -> Any:
     """A Keras callback: score ``eval_model`` on the monitor set each epoch, halve the learning rate after
-    ``patience // 2`` epochs without improvement, stop after ``patience``, restore the best weights at the end."""
+    ``patience // 2`` epochs without improvement, stop after ``patience`` (neither before ``min_epochs``),
+    restore the best weights at the end."""
     from edgekit.optimize.finetune import import_keras
 
     keras = import_keras()
@@ -121,6 +122,8 @@ def best_callback(eval_model: Any, x_mon: np.ndarray, y_mon: np.ndarray, kind: s
                 self.best, self.wait = (score, loss), 0
                 self.best_weights = eval_model.get_weights()
                 record.best_epoch, record.best_score = epoch + 1, round(score, 6)
+                return
+            if epoch + 1 < min_epochs:
                 return
             self.wait += 1
             if self.wait >= patience:
