@@ -258,7 +258,7 @@ def main() -> int:
             print(f"{name:15s} {technique:10s} params {report.before.params:>7,} -> {a.params:>7,}  int8 acc "
                   f"{report.before.int8_accuracy or 0:.3f} -> {a.int8_accuracy or 0:.3f}  "
                   f"board {a.board.per_inference if a.board else None}", flush=True)
-        md = write(results, board, __version__, time.perf_counter() - t0)  # after each model: partial runs count
+            md = write(results, board, __version__, time.perf_counter() - t0)  # after each row: partial runs count
     print(md)
     print(f"wrote {RESULTS.relative_to(ROOT)} and {TABLE.relative_to(ROOT)}")
     return 0
