@@ -1,4 +1,5 @@
-"""One self-contained HTML report of a whole run (conversion quality, memory map, latency, energy), from the JSON
+"""One self-contained HTML report of a whole run (conversion quality, memory map, latency, energy, the quantization
+payoff float32 vs int8), from the JSON
 dicts the API's results give (``to_dict()``), so it can also be made from saved files.
 
 No plotting library and nothing fetched: inline SVG (the helpers of :mod:`edgekit.plot`) and one ``<style>``. The
@@ -87,8 +88,9 @@ def _memory_svg(build: dict[str, Any]) -> str:
 def render_run_report(*, title: str, summary: list[tuple[str, Any]] | None = None,
                       conversion: dict[str, Any] | None = None, inspect: dict[str, Any] | None = None,
                       build: dict[str, Any] | None = None, bench: dict[str, Any] | None = None,
-                      validation: dict[str, Any] | None = None) -> str:
-    """The report page as a string (XHTML). Every argument is a ``to_dict()`` of the API's result (or None)."""
+                      validation: dict[str, Any] | None = None, payoff: dict[str, Any] | None = None) -> str:
+    """The report page as a string (XHTML). Every argument is a ``to_dict()`` of the API's result (or None);
+    ``payoff`` is :meth:`edgekit.payoff.Payoff.to_dict` (float32 vs int8 on the board, with the ratios)."""
     from edgekit.plot import histogram_svg, modelled_trace_svg
 
     body = [f"<h1>{_e(title)}</h1>"]
@@ -137,8 +139,21 @@ def render_run_report(*, title: str, summary: list[tuple[str, Any]] | None = Non
             ("energy / inference", f"{uj:.2f} µJ ({e.get('kind', '')})" if uj is not None and math.isfinite(uj)
              else "-"), ("how", e.get("formula") or e.get("kind", "")), ("power figures from", e.get("source", ""))]),
                  modelled_trace_svg(bench, None) if e.get("kind") != "measured" else ""]
+    if payoff:
+        body += _payoff_section(payoff)
     return ('<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><meta charset="utf-8"/>'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>" + "".join(body) + "</body></html>\n")
+
+
+def _payoff_section(payoff: dict[str, Any]) -> list[str]:
+    """"Quantization payoff": the float32 model and its int8 conversion on the same board, figure by figure."""
+    from edgekit.payoff import payoff_html, payoff_summary
+
+    return [f"<h2>Quantization payoff: float32 vs int8 on {_e(payoff.get('board'))}</h2>",
+            f"<p>{_e(payoff_summary(payoff))}</p>", payoff_html(payoff),
+            '<p class="note">Both models generated for edgekit\'s runtime, built and benchmarked on the same board '
+            "with the same input; ratio = float32 / int8 (above 1: int8 is smaller or faster by that factor).</p>",
+            *(f'<p class="note">{_e(n)}</p>' for n in payoff.get("notes") or [])]
 
 
 def write_run_report(path: str | os.PathLike[str], **parts: Any) -> Path:

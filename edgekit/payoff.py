@@ -121,3 +121,54 @@ def render_payoff(payoff: Payoff, console: Any) -> None:
     console.print(table)
     for note in payoff.comparison.notes:
         console.print(f"note: {note}")
+
+
+HEADLINE = ("flash_bytes", "count", "instructions", "energy_uj")  # the ratios a one-line summary names (count: bench)
+
+
+def _cell(key: str, x: float | None, unit: str) -> str:
+    digits = 2 if key in ("energy_uj", "latency_us", "latency_p90_us", "latency_ms") else 0
+    return "-" if x is None else f"{x:,.{digits}f}" + (f" {unit}" if unit else "")
+
+
+def payoff_summary(d: dict[str, Any]) -> str:
+    """One line naming the ratios float / int8 of flash, instructions and energy (those measured) of a payoff in
+    its dict form (:meth:`Payoff.to_dict`, or a select result's ``payoffs`` entry), and both accuracies."""
+    rows = {r["key"]: r for r in d.get("rows") or []}
+    parts = [f"{rows[k]['label']} {rows[k]['ratio']:.2f}x" for k in HEADLINE
+             if k in rows and rows[k].get("ratio") is not None]
+    acc = d.get("accuracy") or {}
+    f, q = acc.get("float32"), acc.get("int8")
+    if f is not None and q is not None:
+        pct = d.get("accuracy_metric", "accuracy") == "accuracy"
+        both = f"{f:.2%} vs {q:.2%}" if pct else f"{f:.4g} vs {q:.4g}"
+        parts.append(f"{d.get('accuracy_metric') or 'accuracy'} {both}")
+    return "float32 / int8: " + (", ".join(parts) or "no figure measured on both")
+
+
+def payoff_html(d: dict[str, Any]) -> str:
+    """The payoff (dict form, as :func:`payoff_summary`) as an XHTML table: figure | float32 | int8 | float / int8."""
+    import html
+
+    def e(x: Any) -> str:
+        return html.escape(str(x), quote=True)
+
+    heads = ("figure", f"float32 ({d.get('a', 'float32')})" if d.get("a") not in (None, "float32") else "float32",
+             f"int8 ({d.get('b')})" if d.get("b") not in (None, "int8") else "int8", "float / int8")
+    out = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>"]
+    for r in d.get("rows") or []:
+        if r.get("a") is None and r.get("b") is None:
+            continue
+        unit = r.get("unit") or ""
+        ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}x"
+        out.append(f"<tr><td>{e(r['label'])}</td><td class=\"n\">{e(_cell(r['key'], r.get('a'), unit))}</td>"
+                   f"<td class=\"n\">{e(_cell(r['key'], r.get('b'), unit))}</td><td class=\"n\">{e(ratio)}</td></tr>")
+    acc = d.get("accuracy") or {}
+    if acc:
+        pct = d.get("accuracy_metric", "accuracy") == "accuracy"
+        vals = ["-" if v is None else (f"{v:.2%}" if pct else f"{v:.4g}")
+                for v in (acc.get("float32"), acc.get("int8"))]
+        out.append(f"<tr><td>{e(d.get('accuracy_metric') or 'accuracy')}</td><td class=\"n\">{e(vals[0])}</td>"
+                   f"<td class=\"n\">{e(vals[1])}</td><td class=\"n\">-</td></tr>")
+    out.append("</table>")
+    return "".join(out)

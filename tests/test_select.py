@@ -1,7 +1,8 @@
 """``edgekit select``: candidates measured on qemu-cortex-m4, the Pareto front, the recommendation under limits.
 
 One selection runs end to end (module fixture, through the CLI): a digits MLP as Keras (converted here), a narrower
-MLP as .tflite, a pruned variant of the first (``--variants prune=0.5``), a scikit-learn random forest (a pickle,
+MLP as .tflite, a pruned variant of the first and its float32 model (``--variants prune=0.5,float32``: the
+quantization payoff side by side), a scikit-learn random forest (a pickle,
 ``--trust-pickle``; compiled to C by edgekit.trees) and a broken file. The other tests choose
 again from its saved JSON (nothing measured twice) and check every claim against the measured numbers.
 """
@@ -37,7 +38,7 @@ def _mlp(width: int, x: np.ndarray, y: np.ndarray, seed: int):
 
 @pytest.fixture(scope="module")
 def selection(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """``edgekit select mlp32.keras mlp8.tflite broken.tflite --variants prune=0.5`` on qemu-cortex-m4."""
+    """``edgekit select mlp32.keras mlp8.tflite broken.tflite --variants prune=0.5,float32`` on qemu-cortex-m4."""
     need_module("tensorflow")
     need_module("sklearn")
     need_module("tflite_micro")
@@ -62,7 +63,7 @@ def selection(tmp_path_factory: pytest.TempPathFactory) -> dict:
     joblib.dump(forest, work / "forest.joblib")
     argv = ["select", str(work / "mlp32.keras"), str(work / "mlp8.tflite"), str(work / "forest.joblib"),
             str(work / "broken.tflite"), "--trust-pickle",
-            "--val", str(work / "val.npz"), "--train", str(work / "train.npz"), "--variants", "prune=0.5",
+            "--val", str(work / "val.npz"), "--train", str(work / "train.npz"), "--variants", "prune=0.5,float32",
             "--epochs", "1", "--board", "qemu-cortex-m4", "--save", str(work / "sel.json"),
             "--html", str(work / "sel.html"), "--models-dir", str(work / "models")]
     rc = run(argv)
@@ -88,18 +89,31 @@ def test_select_ranks_the_candidates_and_flags_the_front(selection: dict) -> Non
     d = selection["data"]
     assert d["schema"] == "edgekit.select/1" and d["board"] == "qemu-cortex-m4"
     c = _by_name(d)
-    assert set(c) == {"mlp32", "mlp8", "mlp32+prune=0.5", "forest", "broken"}
+    assert set(c) == {"mlp32", "mlp8", "mlp32+prune=0.5", "mlp32+float32", "forest", "broken"}
     ok = [m for m in d["candidates"] if m["status"] == "ok"]
-    assert len(ok) == 4
+    assert len(ok) == 5
     for m in ok:
         assert all(m[k] is not None and m[k] > 0 for k in KEYS), {k: m[k] for k in KEYS}
-        assert m["samples"] == 200 and m["byte_exact"] == 200  # the device computed what TFLM (the library) does
+        assert m["samples"] == 200
+        if m["name"] != "mlp32+float32":  # float32: within the bound of its ops, not always byte for byte
+            assert m["byte_exact"] == 200  # the device computed what TFLM (the library) does
         assert m["ram_bytes"] >= m["arena_bytes"] + m["stack_reserved_bytes"]
         assert m["accuracy_on"].startswith("device (QEMU qemu-cortex-m4")
     # the narrower model is cheaper on the board
     assert c["mlp8"]["flash_bytes"] < c["mlp32"]["flash_bytes"]
     assert c["mlp8"]["instructions"] < c["mlp32"]["instructions"]
     assert c["mlp8"]["energy_uj"] < c["mlp32"]["energy_uj"]
+    # the float32 model of mlp32 on the same board: larger and slower than its int8 conversion, accuracy measured
+    f, q = c["mlp32+float32"], c["mlp32"]
+    assert f["runtime"] == "edgekit" and f["int8_counterpart"] == "mlp32" and f["accuracy"] > 0.5
+    assert f["flash_bytes"] > q["flash_bytes"] and f["instructions"] > q["instructions"]
+    assert f["energy_uj"] > q["energy_uj"] and f["float_accuracy"] == q["float_accuracy"]
+    (pay,) = d["payoffs"]
+    rows = {r["key"]: r for r in pay["rows"]}
+    assert (pay["a"], pay["b"]) == ("mlp32+float32", "mlp32")
+    for key in ("flash_bytes", "instructions", "energy_uj"):
+        assert rows[key]["ratio"] == pytest.approx(f[key] / q[key]) and rows[key]["ratio"] > 1
+    assert pay["accuracy"] == {"float32": f["accuracy"], "int8": q["accuracy"]}
     # the device's accuracy is the int8 model's: the TFLM host interpreter on the same samples agrees
     from edgekit.samples import load_device_inputs
     from edgekit.tflite_model import load_model
@@ -124,7 +138,7 @@ def test_select_ranks_the_candidates_and_flags_the_front(selection: dict) -> Non
     front = [m for m in ok if m["pareto"]]
     best = max(front, key=lambda m: m["accuracy"])
     assert d["recommended"] == best["name"] and best["chosen"] and best["rank"] == 1
-    assert sorted(m["rank"] for m in d["candidates"]) == [1, 2, 3, 4, 5] and b["rank"] == 5
+    assert sorted(m["rank"] for m in d["candidates"]) == [1, 2, 3, 4, 5, 6] and b["rank"] == 6
     assert all(m["why_not"] for m in d["candidates"] if not m["chosen"])
     # --models-dir kept the converted files
     assert Path(c["mlp32+prune=0.5"]["model"]).is_file() and Path(c["mlp32"]["model"]).suffix == ".tflite"
@@ -192,12 +206,17 @@ def test_the_html_report_is_well_formed_with_the_pareto_plot(selection: dict) ->
     for svg in svgs:
         circles = list(svg.iter(f"{SVG}circle"))
         assert sum(c.get("class") == "front" for c in circles) == n_front
-        assert sum(c.get("class") == "dominated" for c in circles) == 4 - n_front  # the broken one is not plotted
+        assert sum(c.get("class") == "dominated" for c in circles) == 5 - n_front  # the broken one is not plotted
         assert sum(c.get("class") == "chosen" for c in circles) == 1
     text = "".join(root.itertext())
     assert selection["data"]["recommended"] in text and "broken" in text and "failed at generate" in text
     rows = [tr for tr in root.iter(f"{XHTML}tr") if tr.get("class") == "chosen"]
     assert len(rows) == 1
+    # the quantization payoff section: float32 vs int8 of mlp32 with the measured ratios
+    assert "Quantization payoff: float32 vs int8" in text
+    pay = selection["data"]["payoffs"][0]
+    flash = next(r for r in pay["rows"] if r["key"] == "flash_bytes")
+    assert f"{flash['ratio']:.2f}x" in text and f"{flash['a']:,.0f} B" in text
 
 
 # ---------------------------------------------------------------- options, without measuring anything
@@ -212,8 +231,11 @@ def test_variant_specs() -> None:
     assert not parse_variant("int16").needs_training
     assert parse_variant("rank=8").steps[0].settings == {"rank": 8}
     assert parse_variant("lowrank=0.9").steps[0].technique == "low_rank"
+    f = parse_variant("prune=0.5+float32")
+    assert f.activations == "float32" and [s.technique for s in f.steps] == ["prune"]
+    assert parse_variant("float32").activations == "float32" and not parse_variant("float32").needs_training
     for bad, match in (("prune=1.5", "in \\(0, 1\\)"), ("prune=x", "not a number"), ("shrink", "not a variant"),
-                       ("qat+prune=0.5", "qat must be the last")):
+                       ("qat+prune=0.5", "qat must be the last"), ("int16+float32", "exclude each other")):
         with pytest.raises(UsageError, match=match):
             parse_variant(bad)
 
@@ -326,3 +348,26 @@ def test_why_not_names_the_candidate_that_beats_it() -> None:
     assert r2.recommended.name == "tiny" and "flash_bytes 14000 > 13000" in r2.candidates[1].why_not
     assert r.recommended is by["small"]  # rechoose left the original alone
     assert SelectionResult.from_dict(r2.to_dict()).choose().recommended.name == "tiny"
+
+
+def test_a_float32_variant_is_paired_with_its_int8_candidate() -> None:
+    """The pairing (made-up rows; the end-to-end test checks it on measured ones): ``float32`` pairs with the base,
+    ``prune=0.5+float32`` with ``prune=0.5`` when that variant is asked for too, else with none."""
+    from edgekit.payoff import payoff_summary
+    from edgekit.selection.candidates import _int8_name, parse_variant
+    from edgekit.selection.evaluate import Measured
+    from edgekit.selection.result import SelectionResult
+
+    vs = [parse_variant(s) for s in ("prune=0.5", "float32", "prune=0.5+float32", "qat+float32")]
+    assert [_int8_name("m", v, vs) for v in vs[1:]] == ["m", "m+prune=0.5", None]
+    q = Measured("m", "m.keras", "keras", accuracy=0.9, flash_bytes=30_000, instructions=2e5, energy_uj=80.0,
+                 latency_ms=2.0, ram_bytes=9000)
+    f = Measured("m+float32", "m.keras", "variant", "float32", accuracy=0.91, flash_bytes=90_000, instructions=5e5,
+                 energy_uj=200.0, latency_ms=5.0, ram_bytes=12_000, int8_counterpart="m")
+    r = SelectionResult("qemu-cortex-m4", "v", [q, f]).choose()
+    (p,) = r.payoffs()
+    rows = {x["key"]: x for x in p["rows"]}
+    assert (p["a"], p["b"]) == ("m+float32", "m") and rows["flash_bytes"]["ratio"] == 3.0
+    assert rows["instructions"]["ratio"] == 2.5 and rows["arena_bytes"]["ratio"] is None
+    assert SelectionResult.from_dict(r.to_dict()).payoffs() == r.payoffs()
+    assert "flash 3.00x, instructions 2.50x, energy / inference 2.50x, accuracy 91.00% vs 90.00%" in payoff_summary(p)

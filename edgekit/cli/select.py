@@ -36,8 +36,8 @@ def parse_size(text: str | None, option: str) -> int | None:
               help="Class ids (.npy, or .npz) for a --val that holds inputs only.")
 @click.option("--board", default="qemu-cortex-m4", show_default=True, help="Board id (a QEMU board).")
 @click.option("--variants", default="", metavar="V1,V2",
-              help="Variants of each Keras candidate: prune=S, structured=R, lowrank=E, rank=N, qat, int16, a "
-                   "recipe .yaml; + chains (prune=0.5+int16).")
+              help="Variants of each Keras candidate: prune=S, structured=R, lowrank=E, rank=N, qat, int16, float32 "
+                   "(the float model: float vs int8 side by side), a recipe .yaml; + chains (prune=0.5+int16).")
 @click.option("--train", type=click.Path(path_type=Path), help="Training data (.npz x, y) for the variants.")
 @click.option("--calib", type=click.Path(path_type=Path),
               help="Calibration inputs (.npy/.npz) for conversions (default: the first 100 of --train).")

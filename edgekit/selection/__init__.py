@@ -46,7 +46,9 @@ def select(candidates: Sequence[str | os.PathLike[str]], *, val: Any, val_labels
             or inputs alone (``.npy``, an array) with ``val_labels`` (``.npy``/``.npz`` or an array), as in convert.
         board: the board id (a QEMU board: every candidate is benchmarked there).
         variants: ``optimize`` variants made of each Keras candidate (``prune=0.5``, ``structured=0.25``,
-            ``lowrank=0.9``, ``rank=8``, ``qat``, ``int16``, a recipe ``.yaml``; ``+`` chains them).
+            ``lowrank=0.9``, ``rank=8``, ``qat``, ``int16``, ``float32``, a recipe ``.yaml``; ``+`` chains them).
+            ``float32`` keeps the conversion's float TFLite model: the result's ``payoffs()`` compares it with the
+            int8 one.
         train: training data for the variants' fine-tuning (``.npz`` or ``(x, y)``).
         calib: calibration inputs for conversions (default: the first 100 training samples, else validation ones).
         runtime: ``auto``, ``edgekit`` or ``tflm`` (see :func:`edgekit.generate`).

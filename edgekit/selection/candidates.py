@@ -10,9 +10,11 @@ A candidate is a file (or SavedModel directory):
 
 A variant is a short spec, applied to every Keras candidate: ``prune=0.5`` (magnitude pruning to that sparsity),
 ``structured=0.25`` (remove that fraction of channels), ``lowrank=0.9`` (SVD keeping that energy), ``rank=8``,
-``qat`` (quantization-aware training), ``int16`` (16x8 conversion: int16 activations, int8 weights), or the path of
-an ``optimize`` recipe file (``recipe.yaml``, :mod:`edgekit.optimize.recipe`). Join specs with ``+`` for a chain:
-``prune=0.5+int16``. Every technique but ``int16`` fine-tunes on the training data.
+``qat`` (quantization-aware training), ``int16`` (16x8 conversion: int16 activations, int8 weights), ``float32``
+(the float TFLite model the int8 conversion compared itself with, run by edgekit's float32 kernels: the quantization
+payoff, float vs int8, side by side), or the path of an ``optimize`` recipe file (``recipe.yaml``,
+:mod:`edgekit.optimize.recipe`). Join specs with ``+`` for a chain: ``prune=0.5+int16``, ``prune=0.5+float32``.
+Every technique but ``int16`` and ``float32`` fine-tunes on the training data.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ _TECHNIQUES: dict[str, tuple[str, str, type]] = {
     "lowrank": ("low_rank", "energy", float), "low_rank": ("low_rank", "energy", float),
     "rank": ("low_rank", "rank", int),
 }
-VARIANT_HELP = "prune=S, structured=R, lowrank=E, rank=N, qat, int16, a recipe .yaml; join with + for a chain"
+VARIANT_HELP = ("prune=S, structured=R, lowrank=E, rank=N, qat, int16, float32, a recipe .yaml; join with + for a "
+                "chain")
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A variant spec parsed: the ``optimize`` recipe steps to run (maybe none) and the activation type."""
+    """A variant spec parsed: the ``optimize`` recipe steps to run (maybe none) and the activation type
+    (``int8``, ``int16`` or ``float32``: the float TFLite model, not quantized)."""
 
     spec: str
     steps: tuple[Any, ...] = ()
@@ -63,6 +67,7 @@ class Prepared:
     error: str | None = None
     stage: str | None = None
     notes: list[str] = field(default_factory=list)
+    int8_counterpart: str | None = None  # a float32 variant: the int8 candidate it is the float model of
 
 
 def candidate_kind(path: Path) -> str:
@@ -95,8 +100,10 @@ def parse_variant(spec: str) -> Variant:
     for part in text.split("+"):
         key, _, value = part.strip().partition("=")
         key = key.strip().lower()
-        if key == "int16" and not value:
-            activations = "int16"
+        if key in ("int16", "float32") and not value:
+            if activations != "int8":
+                raise UsageError(f"--variants: {text!r}: int16 and float32 exclude each other")
+            activations = key
         elif key == "qat" and not value:
             steps.append(Step("qat"))
         elif key in _TECHNIQUES and value:
@@ -156,11 +163,16 @@ def prepare(paths: list[Path], variants: list[Variant], work: Path, *, calib: np
         if kind != "keras":
             base.model_path = path
             continue
-        _convert_into(base, path, work, calib, x_val, y_val, "int8")
+        base_float = _convert_into(base, path, work, calib, x_val, y_val, "int8")
         model = None
         for v in variants:
             item = Prepared(f"{name}+{v.spec}", str(path), "variant", v.spec)
             out.append(item)
+            if v.activations == "float32":
+                item.int8_counterpart = _int8_name(name, v, variants)
+            if v.activations == "float32" and not v.steps and base.model_path is not None and base_float:
+                _write_float(item, base_float, work, base.float_accuracy)  # the base conversion's float model
+                continue
             try:
                 if v.steps:
                     if model is None:
@@ -176,6 +188,26 @@ def prepare(paths: list[Path], variants: list[Variant], work: Path, *, calib: np
                 continue
             _convert_into(item, model_v, work, calib, x_val, y_val, v.activations)
     return out
+
+
+def _int8_name(name: str, v: Variant, variants: list[Variant]) -> str | None:
+    """The candidate a ``float32`` variant is the float model of: the base (``float32`` alone) or the same chain
+    without ``float32`` when that variant is asked for too (``prune=0.5+float32`` -> ``prune=0.5``)."""
+    rest = "+".join(p.strip() for p in v.spec.split("+") if p.strip().lower() != "float32")
+    if not rest:
+        return name
+    return f"{name}+{rest}" if any(o.spec == rest for o in variants) else None
+
+
+def _write_float(item: Prepared, data: bytes, work: Path, float_accuracy: float | None) -> None:
+    """Write a float TFLite model (a conversion's ``float_tflite_bytes``) as ``item``'s model file."""
+    from edgekit.fsutil import write_atomic
+
+    dest = work / f"{_safe(item.name)}.tflite"
+    write_atomic(dest, data)
+    item.model_path = dest
+    item.float_accuracy = float_accuracy
+    item.notes.append("float32 TFLite model (the one the int8 conversion was compared with), not quantized")
 
 
 def _message(exc: EdgekitError) -> str:
@@ -202,24 +234,36 @@ def _make_variant(model: Any, v: Variant, train: tuple[np.ndarray, np.ndarray] |
 
 
 def _convert_into(item: Prepared, model: Any, work: Path, calib: np.ndarray | None, x_val: np.ndarray,
-                  y_val: np.ndarray, activations: str) -> None:
-    """Convert to ``work/<name>.tflite`` (atomically, by convert); record the float accuracy or the error."""
+                  y_val: np.ndarray, activations: str) -> bytes | None:
+    """Convert to ``work/<name>.tflite`` (atomically, by convert); record the float accuracy or the error.
+
+    ``activations="float32"``: convert to int8 and keep the float TFLite model the conversion made as the file.
+    Returns the conversion's float TFLite model (None when it failed or made none).
+    """
     from edgekit.conversion import convert
 
     if calib is None:
         item.error, item.stage = "converting a Keras model needs calibration data", "convert"
-        return
+        return None
     dest = work / f"{_safe(item.name)}.tflite"
+    is_float = activations == "float32"
     try:
-        res = convert(model, calib, val=x_val, val_labels=y_val, output=dest, activations=activations,
-                      progress=False)
+        res = convert(model, calib, val=x_val, val_labels=y_val, output=None if is_float else dest,
+                      activations="int8" if is_float else activations, progress=False)
     except EdgekitError as exc:
         item.error, item.stage = _message(exc), "convert"
-        return
+        return None
+    if is_float:
+        if not res.float_tflite_bytes:
+            item.error, item.stage = "the conversion made no float TFLite model", "convert"
+            return None
+        _write_float(item, res.float_tflite_bytes, work, res.report.float_accuracy)
+        return res.float_tflite_bytes
     item.model_path = dest
     item.float_accuracy = res.report.float_accuracy
     item.notes.append(f"converted to {'16x8' if activations == 'int16' else 'int8'} with {len(calib)} "
                       "calibration samples")
+    return res.float_tflite_bytes
 
 
 def _safe(name: str) -> str:

@@ -61,6 +61,7 @@ class Measured:
     pareto: bool = False
     chosen: bool = False
     why_not: str | None = None
+    int8_counterpart: str | None = None  # a float32 variant: the int8 candidate it is the float model of
 
     def fail(self, stage: str, message: str) -> None:
         """Mark the candidate failed at ``stage``."""
@@ -98,7 +99,7 @@ def _msg(exc: BaseException) -> str:
 def evaluate(item: Prepared, s: Settings) -> Measured:
     """Measure one prepared candidate in its own temporary directory (removed afterwards, whatever happens)."""
     m = Measured(item.name, item.source, item.kind, item.variant, float_accuracy=item.float_accuracy,
-                 notes=list(item.notes))
+                 notes=list(item.notes), int8_counterpart=item.int8_counterpart)
     if item.error is not None or item.model_path is None:
         m.fail(item.stage or "load", item.error or "no model")
         return m

@@ -72,6 +72,10 @@ def render(r: SelectionResult, console: Any) -> None:
     for m in r.ranked():
         if not m.chosen and m.why_not:
             console.print(f"  {m.name}: {m.why_not}")
+    from edgekit.payoff import payoff_summary
+
+    for p in r.payoffs():
+        console.print(f"quantization payoff, {p['a']} vs {p['b']}: {payoff_summary(p)}")
     basis = {m.accuracy_on for m in r.candidates if m.accuracy_on}
     lat = {m.latency_basis for m in r.candidates if m.latency_basis}
     for line in [*(f"accuracy on: {b}" for b in sorted(basis)), *(f"latency: {b}" for b in sorted(lat)), *r.notes]:
@@ -113,6 +117,7 @@ def render_html(r: SelectionResult) -> str:
             '<p class="note">Filled: on the front over all three objectives (a point may look dominated in one '
             "plane and still be on the front through the third); ringed: recommended.</p>",
             "<h2>Candidates</h2>", _table(r)]
+    body += _payoff_section(r)
     body += ["<h2>Why not the others</h2>", "<ul>"]
     body += [f"<li><b>{_e(m.name)}</b>: {_e(m.why_not)}</li>" for m in r.ranked() if not m.chosen and m.why_not]
     body.append("</ul>")
@@ -125,6 +130,21 @@ def render_html(r: SelectionResult) -> str:
     return ('<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><meta charset="utf-8"/>'
             f"<title>edgekit select: {_e(r.board)}</title><style>{_CSS}</style></head><body>" + "".join(body)
             + "</body></html>\n")
+
+
+def _payoff_section(r: SelectionResult) -> list[str]:
+    """"Quantization payoff": each float32 variant against its int8 candidate (nothing when there is no pair)."""
+    from edgekit.payoff import payoff_html, payoff_summary
+
+    pairs = r.payoffs()
+    if not pairs:
+        return []
+    out = ["<h2>Quantization payoff: float32 vs int8</h2>"]
+    for p in pairs:
+        out += [f"<p><b>{_e(p['a'])}</b> vs <b>{_e(p['b'])}</b>: {_e(payoff_summary(p))}</p>", payoff_html(p)]
+    out.append('<p class="note">Both on the same board with edgekit\'s runtime chosen as for every candidate; '
+               "ratio = float32 / int8 (above 1: int8 is smaller or faster by that factor).</p>")
+    return out
 
 
 def _table(r: SelectionResult) -> str:

@@ -25,6 +25,10 @@ PREFER = {"accuracy": "accuracy", "latency": "latency_ms", "flash": "flash_bytes
 # constraint name (API keyword) -> (row key, bound)
 LIMITS = {"max_flash": ("flash_bytes", "max"), "max_ram": ("ram_bytes", "max"),
           "max_latency_ms": ("latency_ms", "max"), "min_accuracy": ("accuracy", "min")}
+# the figures a float32 / int8 pair is compared on (the quantization payoff): (key, label)
+PAYOFF_FIGURES = (("flash_bytes", "flash", "B"), ("ram_bytes", "RAM", "B"), ("arena_bytes", "arena", "B"),
+                  ("instructions", "instructions", ""), ("estimated_cycles", "est. cycles", ""),
+                  ("latency_ms", "latency", "ms"), ("energy_uj", "energy / inference", "µJ"))
 
 
 def constraints_of(limits: dict[str, float | None]) -> list[Constraint]:
@@ -89,14 +93,34 @@ class SelectionResult:
         """The candidates in rank order (chosen first, then the front, then the rest; failures last)."""
         return sorted(self.candidates, key=lambda m: m.rank or 0)
 
+    def payoffs(self) -> list[dict[str, Any]]:
+        """The quantization payoff of each ``float32`` variant that ran beside its int8 candidate, in the shape of
+        :meth:`edgekit.payoff.Payoff.to_dict`: rows ``a`` (float32), ``b`` (int8) and ``ratio`` a / b of every figure
+        in :data:`PAYOFF_FIGURES` (None where one side was not measured), and both accuracies."""
+        by_name = {m.name: m for m in self.candidates}
+        out = []
+        for f in self.candidates:
+            q = by_name.get(f.int8_counterpart or "")
+            if q is None or f.status != "ok" or q.status != "ok":
+                continue
+            rows = []
+            for key, label, unit in PAYOFF_FIGURES:
+                a, b = getattr(f, key), getattr(q, key)
+                ratio = a / b if a is not None and b else None
+                rows.append({"key": key, "label": label, "unit": unit, "a": a, "b": b, "ratio": ratio})
+            out.append({"board": self.board, "a": f.name, "b": q.name, "rows": rows,
+                        "accuracy": {"float32": f.accuracy, "int8": q.accuracy}, "accuracy_metric": "accuracy"})
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        """The ``edgekit.select/1`` JSON form."""
+        """The ``edgekit.select/1`` JSON form (``payoffs``: :meth:`payoffs`, recomputed when loaded)."""
         rec = self.recommended
         return {"schema": SCHEMA, "board": self.board, "validation": self.validation,
                 "objectives": [{"key": o.key, "direction": o.direction} for o in OBJECTIVES],
                 "constraints": {k: v for k, v in self.limits.items() if v is not None}, "prefer": self.prefer,
                 "recommended": rec.name if rec else None, "reason": self.reason, "settings": self.settings,
-                "notes": list(self.notes), "candidates": [dataclasses.asdict(m) for m in self.candidates]}
+                "notes": list(self.notes), "candidates": [dataclasses.asdict(m) for m in self.candidates],
+                "payoffs": self.payoffs()}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SelectionResult:
