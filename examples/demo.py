@@ -1,12 +1,13 @@
-"""The main job: train -> int8 -> inspect -> generate -> build -> run on the emulated board -> benchmark.
+"""The main job: train -> int8 -> inspect -> generate -> build -> run on the emulated board -> benchmark, and the
+quantization payoff: the float32 model against the int8 one on the same board.
 
 Run with ``make demo`` (or ``python examples/demo.py --out out/demo``). Every step uses edgekit's
 public Python API; the CLI equivalent of each step is printed as it runs, and every file it names is written to the
 output folder, so each command can be replayed (``source .venv/bin/activate`` first, or use ``.venv/bin/edgekit``).
 
 The output folder keeps the results: ``summary.json``, ``conversion_report.json``, ``inspect.json``, ``build.json``,
-``validate.json``, ``bench.json`` and one self-contained ``report.html`` (conversion quality, memory map, latency,
-energy, plots) to open in a browser.
+``validate.json``, ``bench.json``, ``payoff.json`` and one self-contained ``report.html`` (conversion quality, memory
+map, latency, energy, the quantization payoff, plots) to open in a browser.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> int:
     from edgekit.examples_data import load_digits_data, train_digits_cnn
     from edgekit.generation import generate
     from edgekit.inspection import inspect
+    from edgekit.payoff import measure_payoff, payoff_summary, render_payoff
     from edgekit.report import render_report
     from edgekit.validation import validate
 
@@ -65,13 +67,15 @@ def main() -> int:
 
     step("2. Convert to full-integer int8 TFLite with a quality report",
          f"edgekit convert {out}/digits.keras --calib {out}/calib.npy --val {out}/val.npz "
-         f"-o {out}/digits_int8.tflite --report {out}/conversion_report.json")
+         f"-o {out}/digits_int8.tflite --report {out}/conversion_report.json --keep-float")
     np.save(out / "calib.npy", x_train[:100])
     np.savez(out / "val.npz", x=x_test, y=y_test)
     result = convert(model, out / "calib.npy", val=out / "val.npz", output=out / "digits_int8.tflite")
     render_report(result.report, console=console, max_layers=5)
     save_json(out / "conversion_report.json", result.report.to_dict())
     tflite = out / "digits_int8.tflite"
+    float_tflite = out / "digits_int8_float.tflite"  # what --keep-float writes: the float model it was compared with
+    float_tflite.write_bytes(result.float_tflite_bytes or b"")
 
     step("3. Inspect against the board (TFLM arena measured by the real TFLM host interpreter)",
          f"edgekit inspect {tflite} --board {args.board} --json > {out}/inspect.json")
@@ -106,6 +110,14 @@ def main() -> int:
                 save=out / "bench.json")
     render_bench(res.to_dict(), saved=str(out / "bench.json"))
 
+    step("7. The quantization payoff: the float32 model against the int8 one on the same board",
+         f"edgekit convert {out}/digits.keras --calib {out}/calib.npy --val {out}/val.npz "
+         f"-o {out}/digits_int8.tflite --board {args.board}")
+    payoff = measure_payoff(float_tflite, tflite, board=args.board, work_dir=out / "payoff", runs=args.runs,
+                            report=result.report)
+    render_payoff(payoff, console)
+    save_json(out / "payoff.json", payoff.to_dict())
+
     timing, energy = res.to_dict()["timing"], res.to_dict()["energy"]
     agree = result.report.top1_agreement
     uj = energy.get("per_inference_uj")
@@ -119,6 +131,7 @@ def main() -> int:
         ("latency at board clock (est.)", f"{timing['latency_us']['median'] / 1000:.2f} ms"),
         ("energy / inference (modelled)", f"{uj:.1f} µJ" if uj is not None else "n/a"),
         ("on-device outputs == TFLM", f"{val.byte_exact}/{val.inputs} byte-exact"),
+        ("quantization payoff", payoff_summary(payoff.to_dict()).removeprefix("float32 / int8: ")),
     ]
     summary = Table(title=f"edgekit demo: digits CNN on {args.board}")
     summary.add_column("figure")
@@ -131,9 +144,10 @@ def main() -> int:
 
     page = write_run_report(out / "report.html", title=f"edgekit demo: digits CNN on {args.board}", summary=rows,
                             conversion=result.report.to_dict(), inspect=rep.to_dict(), build=built.to_dict(),
-                            bench=res.to_dict(), validation=val.to_dict())
+                            bench=res.to_dict(), validation=val.to_dict(),
+                            payoff=payoff.to_dict())
     console.print(f"saved in {out}: summary.json, conversion_report.json, inspect.json, build.json, validate.json, "
-                  f"bench.json; the report to open in a browser: {page}")
+                  f"bench.json, payoff.json; the report to open in a browser: {page}")
     console.print("[dim]the commands above replay with the files saved there: 'source .venv/bin/activate' first "
                   "(or run .venv/bin/edgekit)[/dim]")
     return 0 if val.ok else 1

@@ -37,13 +37,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[list[str]
 
 def test_demo_keeps_its_results_as_json_and_one_html_report(demo: tuple[Path, list[list[str]]]) -> None:
     out, _ = demo
-    for name in ("summary", "conversion_report", "inspect", "build", "validate", "bench"):
+    for name in ("summary", "conversion_report", "inspect", "build", "validate", "bench", "payoff"):
         assert isinstance(json.loads((out / f"{name}.json").read_text()), dict), name
     assert json.loads((out / "validate.json").read_text())["ok"] is True
     root = ET.parse(out / "report.html").getroot()  # well-formed XHTML
     heads = " | ".join(h.text or "" for h in root.iter(f"{XHTML}h2"))
-    for section in ("Conversion quality", "Memory map", "Latency", "Energy", "cost per runtime"):
+    for section in ("Conversion quality", "Memory map", "Latency", "Energy", "cost per runtime",
+                    "Quantization payoff: float32 vs int8"):
         assert section in heads, heads
+    # the payoff: the float32 model is larger and runs more instructions than its int8 conversion on the board
+    payoff = json.loads((out / "payoff.json").read_text())
+    rows = {r["key"]: r for r in payoff["rows"]}
+    assert rows["flash_bytes"]["ratio"] > 1 and rows["count"]["ratio"] > 1 and payoff["accuracy"]["int8"] > 0
+    assert f"{rows['flash_bytes']['ratio']:.2f}x" in "".join(root.itertext())
     assert len(list(root.iter(f"{SVG}svg"))) >= 4  # SQNR bars, memory map, latency, energy
     assert not re.search(r'(src|href)="(https?:)?//', (out / "report.html").read_text()), "not self-contained"
 
@@ -53,7 +59,7 @@ def test_demo_cli_equivalents_replay(demo: tuple[Path, list[list[str]]], tmp_pat
     from edgekit.cli import run
 
     out, commands = demo
-    assert [c[1] for c in commands] == ["convert", "inspect", "generate", "validate", "bench"]
+    assert [c[1] for c in commands] == ["convert", "inspect", "generate", "validate", "bench", "convert"]
     for argv in commands:
         for k, arg in enumerate(argv):
             if arg.startswith(str(out)) and argv[k - 1] not in ("-o", "--save", "--report", ">"):
