@@ -10,7 +10,7 @@ from typing import Any
 
 from edgekit.errors import UsageError
 
-__all__ = ["SCHEMA", "load_result", "save_json"]
+__all__ = ["SCHEMA", "load_result", "read_json", "save_json"]
 
 SCHEMA = "edgekit.bench/1"
 
@@ -24,15 +24,21 @@ def save_json(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     return write_atomic(dest, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
 
 
-def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a saved benchmark JSON and check its schema tag."""
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file; a missing or unreadable file is a :class:`UsageError` naming it."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{p}: no such file") from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{p}: not readable JSON ({exc})") from None
+
+
+def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a saved benchmark JSON and check its schema tag."""
+    p = Path(path)
+    data = read_json(p)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         got = data.get("schema") if isinstance(data, dict) else None
         raise UsageError(f"{p}: not an {SCHEMA} file (schema: {got!r})", hint="save one with 'edgekit bench --save'")

@@ -61,13 +61,10 @@ class CellStore:
 
 def load_sweep(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``sweep.json`` and check its schema tag."""
+    from edgekit.results import read_json
+
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{p}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{p}: not readable JSON ({exc})") from None
+    data = read_json(p)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("cells"), list):
         raise UsageError(f"{p}: not an {SCHEMA} file", hint="write one with 'edgekit sweep SPEC -o DIR'")
     return data

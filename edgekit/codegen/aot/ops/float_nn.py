@@ -12,6 +12,7 @@ from edgekit.codegen.aot.geometry import compute_padding
 from edgekit.codegen.aot.ops.base import OpContext, c_struct
 from edgekit.codegen.aot.ops.dispatch import FloatOpHandler, register_float
 from edgekit.codegen.aot.ops.float_common import act_range, c_float, require_f32
+from edgekit.codegen.aot.ops.pooling import pool_window
 
 
 def _block(struct: str, ctype: str, fields: dict[str, object], call: str) -> str:
@@ -132,16 +133,7 @@ class FloatPool(FloatOpHandler):
         n, in_h, in_w, c = (int(v) for v in inp.shape)
         on, out_h, out_w, oc = (int(v) for v in out.shape)
         ctx.require((on, oc) == (n, c), f"batch/channels differ: input {inp.shape}, output {out.shape}")
-        opts = ctx.options
-        k_h, k_w = int(opts.get("filter_height", 1)), int(opts.get("filter_width", 1))
-        s_h, s_w = int(opts.get("stride_h", 1)), int(opts.get("stride_w", 1))
-        try:
-            ph = compute_padding(opts.get("padding", "VALID"), in_h, k_h, s_h)
-            pw = compute_padding(opts.get("padding", "VALID"), in_w, k_w, s_w)
-        except ValueError as exc:
-            ctx.fail(str(exc))
-        ctx.require((ph.out_size, pw.out_size) == (out_h, out_w),
-                    f"output {out_h}x{out_w} does not match the padding ({ph.out_size}x{pw.out_size})")
+        k_h, k_w, s_h, s_w, ph, pw = pool_window(ctx, in_h, in_w, out_h, out_w)
         lo, hi = act_range(ctx)
         return dict(kind=_POOL_KIND[ctx.op.opcode], batches=n, in_h=in_h, in_w=in_w, channels=c, out_h=out_h,
                     out_w=out_w, k_h=k_h, k_w=k_w, stride_h=s_h, stride_w=s_w, pad_h=ph.before, pad_w=pw.before,

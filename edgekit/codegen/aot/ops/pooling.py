@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from edgekit.codegen.aot.geometry import compute_padding
 from edgekit.codegen.aot.ops.base import OpContext, OpHandler, c_struct, fused_range, register, scale_zp
+
+
+def pool_window(ctx: OpContext, in_h: int, in_w: int, out_h: int, out_w: int) -> tuple[int, int, int, int, Any, Any]:
+    """The pool's filter size, strides and padding from its options, checked against the output size (any dtype):
+    ``(k_h, k_w, stride_h, stride_w, pad_h, pad_w)`` with the paddings as :func:`compute_padding` gives them."""
+    opts = ctx.options
+    k_h, k_w = int(opts.get("filter_height", 1)), int(opts.get("filter_width", 1))
+    s_h, s_w = int(opts.get("stride_h", 1)), int(opts.get("stride_w", 1))
+    try:
+        ph = compute_padding(opts.get("padding", "VALID"), in_h, k_h, s_h)
+        pw = compute_padding(opts.get("padding", "VALID"), in_w, k_w, s_w)
+    except ValueError as exc:
+        ctx.fail(str(exc))
+    ctx.require((ph.out_size, pw.out_size) == (out_h, out_w),
+                f"output {out_h}x{out_w} does not match the padding ({ph.out_size}x{pw.out_size})")
+    return k_h, k_w, s_h, s_w, ph, pw
 
 
 def _pool_params(ctx: OpContext) -> dict[str, object]:
@@ -18,16 +36,7 @@ def _pool_params(ctx: OpContext) -> dict[str, object]:
     out_scale, out_zp = scale_zp(ctx, out, "output")
     ctx.require(abs(in_scale - out_scale) <= 1e-6 and in_zp == out_zp,
                 "input and output quantization differ (TFLM requires them equal)")
-    opts = ctx.options
-    k_h, k_w = int(opts.get("filter_height", 1)), int(opts.get("filter_width", 1))
-    s_h, s_w = int(opts.get("stride_h", 1)), int(opts.get("stride_w", 1))
-    try:
-        ph = compute_padding(opts.get("padding", "VALID"), in_h, k_h, s_h)
-        pw = compute_padding(opts.get("padding", "VALID"), in_w, k_w, s_w)
-    except ValueError as exc:
-        ctx.fail(str(exc))
-    ctx.require((ph.out_size, pw.out_size) == (out_h, out_w),
-                f"output {out_h}x{out_w} does not match the padding ({ph.out_size}x{pw.out_size})")
+    k_h, k_w, s_h, s_w, ph, pw = pool_window(ctx, in_h, in_w, out_h, out_w)
     act_min, act_max = fused_range(ctx, out, *((-32768, 32767) if inp.dtype == "int16" else (-128, 127)))
     return dict(batches=n, in_h=in_h, in_w=in_w, channels=c, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
                 stride_h=s_h, stride_w=s_w, pad_h=ph.before, pad_w=pw.before, act_min=act_min, act_max=act_max)
