@@ -376,7 +376,7 @@ int main(void) {
         str(p) for p in (tmp_path / "src").glob("ek_*.c") if str(p) not in {str(f) for f in res.files}]
     exe = tmp_path / "reset"
     subprocess.run([gcc, *CFLAGS, *SANITIZE, "-I", str(tmp_path / "src"), str(main), *sorted(set(srcs)), "-o",
-                    str(exe)], check=True, capture_output=True)
+                    str(exe), "-lm"], check=True, capture_output=True)  # ek_float*.c use libm
     lines = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split()
     first, second = lines[:6], lines[6:]
     assert first == second and len(set(first[1::2])) == 3, lines
