@@ -321,7 +321,8 @@ def _generate(m: TFLiteModel, out_dir: str | Path, prefix: str, sparse: str, fus
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = c_identifier(m.path.stem if getattr(m, "path", None) else "model", "model")
-    files = _copy_runtime(out)
+    # the float32 kernels need libm: a model that calls none of them does not carry them (nor need -lm)
+    files = _copy_runtime(out, float_kernels=any("ek_f32_" in line for line in body))
     headers = sorted(p.name for p in RUNTIME_DIR.glob("ek_*.h"))
     files += _write_weights(out, prefix, pool)
     files += _write_model(out, prefix, m, sg, plan, body, headers, name, ctxs[0].variables)
@@ -330,9 +331,11 @@ def _generate(m: TFLiteModel, out_dir: str | Path, prefix: str, sparse: str, fus
                      notes=[note for c in ctxs for note in c.notes])
 
 
-def _copy_runtime(out: Path) -> list[Path]:
+def _copy_runtime(out: Path, float_kernels: bool = True) -> list[Path]:
     files = []
     for src in sorted(RUNTIME_DIR.glob("ek_*.[ch]")):
+        if not float_kernels and src.suffix == ".c" and src.name.startswith("ek_float"):
+            continue
         dst = out / src.name
         shutil.copyfile(src, dst)
         files.append(dst)
