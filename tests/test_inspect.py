@@ -260,8 +260,8 @@ def test_inspect_says_per_op_which_runtime_runs_it(tmp_path: Path) -> None:
 
     w = np.ones((4, 8), dtype=np.int8)
     fc = ("FULLY_CONNECTED", [T((1, 8), scale=0.1), T((4, 8), scale=[0.1] * 4, data=w)], [T((1, 4), scale=0.2)], {})
-    neg = ("NEG", [T((1, 4), scale=0.2)], [T((1, 4), scale=0.2)], {})  # TFLM: float kernel only; edgekit: none
+    neg = ("NEG", [T((1, 4), scale=0.2)], [T((1, 4), scale=0.2)], {})  # TFLM and edgekit: float kernels only
     report = inspect(multi_op_model([fc, neg]))
     by_op = {o.opcode: o for o in report.ops}
     assert by_op["FULLY_CONNECTED"].edgekit is None
-    assert by_op["NEG"].edgekit and "NEG" in by_op["NEG"].edgekit
+    assert by_op["NEG"].edgekit and "int8" in by_op["NEG"].edgekit and "float32" in by_op["NEG"].edgekit

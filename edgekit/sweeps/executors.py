@@ -76,12 +76,19 @@ class LocalExecutor:
             with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
                 inflight: dict[Any, Job] = {}
                 broken: list[Job] = []
+                refused = False  # the pool broke before a submit: wait for what is in flight, then a new pool
                 while (queue or inflight) and not broken:
-                    while queue and len(inflight) < self.workers:
+                    while queue and len(inflight) < self.workers and not refused:
                         job = next_job(queue, {j.group for j in inflight.values() if j.group})
                         if job is None:
                             break
-                        inflight[pool.submit(job.fn, *job.args)] = job
+                        try:
+                            inflight[pool.submit(job.fn, *job.args)] = job
+                        except BrokenProcessPool:  # a worker died since the last wait: this job never started
+                            queue.insert(0, job)
+                            refused = True
+                    if not inflight:
+                        break
                     finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         job = inflight.pop(fut)
