@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -126,12 +127,18 @@ def validate(model: str | os.PathLike[str] | bytes, *, board: str | BoardProfile
                               boards_dirs=boards_dirs, timeout=timeout, infer_timeout=infer_timeout)
     parsed = load_model(model)
     samples = load_device_inputs(apply_layout(inputs, layout), parsed, limit=limit)
-    scratch = None  # a temporary project: removed after a successful run, kept (with its logs) after a failure
+    return in_scratch(project_dir, work_dir, lambda work: _validate(parsed, prof, samples, project_dir, work, port,
+                                                                    boards_dirs, timeout, infer_timeout))
+
+
+def in_scratch(project_dir: Any, work_dir: Any, run: Callable[[Any], ValidationResult]) -> ValidationResult:
+    """``run(work_dir)``, in a temporary folder when neither ``project_dir`` nor ``work_dir`` is given: removed after
+    a successful run, kept (with its logs, named in the error's hint) after a failure."""
+    scratch = None
     if project_dir is None and work_dir is None:
         scratch = Path(tempfile.mkdtemp(prefix="edgekit-validate-"))
     try:
-        result = _validate(parsed, prof, samples, project_dir, work_dir if scratch is None else scratch, port,
-                           boards_dirs, timeout, infer_timeout)
+        result = run(work_dir if scratch is None else scratch)
     except EdgekitError as exc:  # the library raises, the CLI prints: the kept folder goes into the hint
         if scratch is not None:
             kept = f"the temporary project is kept for its logs: {scratch}"

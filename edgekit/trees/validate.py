@@ -8,8 +8,6 @@ the class index and the scores must be byte-identical.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.boards import BoardProfile
-from edgekit.errors import DeviceError, EdgekitError, UsageError
+from edgekit.errors import DeviceError, UsageError
 from edgekit.trees.load import TreeModel
 
 __all__ = ["input_spec", "validate_trees"]
@@ -38,21 +36,10 @@ def validate_trees(model: TreeModel, prof: BoardProfile, inputs: Any, *, project
     from edgekit.samples import load_device_inputs
 
     samples = load_device_inputs(inputs, input_spec(model.ensemble.n_features), limit=limit)
-    scratch = None
-    if project_dir is None and work_dir is None:
-        scratch = Path(tempfile.mkdtemp(prefix="edgekit-validate-"))
-    try:
-        result = _run(model, prof, samples, project_dir, work_dir if scratch is None else scratch, port, boards_dirs,
-                      timeout, infer_timeout)
-    except EdgekitError as exc:
-        if scratch is not None:
-            kept = f"the temporary project is kept for its logs: {scratch}"
-            exc.hint = f"{exc.hint}; {kept}" if exc.hint else kept
-        raise
-    if scratch is not None and result.ok:
-        shutil.rmtree(scratch, ignore_errors=True)
-        result = replace(result, project_dir="", transport={**result.transport, "log": None})
-    return result
+    from edgekit.validation import in_scratch
+
+    return in_scratch(project_dir, work_dir, lambda work: _run(model, prof, samples, project_dir, work, port,
+                                                               boards_dirs, timeout, infer_timeout))
 
 
 def _run(model: TreeModel, prof: BoardProfile, samples: Any, project_dir: Any, work_dir: Any, port: str | None,
