@@ -7,6 +7,10 @@ only at the position it writes). The conv kernels compute output row ``y`` from 
 block of rows starting at ``y`` is the same conv with ``out_h`` rows and ``pad_h - y * stride_h`` (or, without
 top padding, the input pointer moved down ``y * stride_h`` rows): every int8 value is the one the unfused pair
 computes, bit for bit. The memory plan sees C not at all and D aliasing A.
+
+float32 pairs fuse the same way (:func:`emit_float`): the block of C is stored as float (the conv's own rounding and
+clamp), then ADD adds it to A and clamps, element by element: the operation order of TFLM's two separate float
+kernels, so every output is theirs bit for bit.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
     from edgekit.tflite_model import Subgraph
 
 ROW_BLOCK_BYTES = 2048  # at most this many bytes of conv output rows in scratch per block
+FUSABLE = {"int8": 1, "float32": 4}  # dtype of A, C and D -> bytes per element
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,10 @@ def find_conv_add(sg: Subgraph) -> dict[int, ConvAdd]:
             continue  # A must die at the ADD and must not be what the conv reads (its rows get overwritten)
         if not (tuple(ta.shape) == tuple(tc.shape) == tuple(td.shape) and len(tc.shape) == 4 and tc.shape[0] == 1):
             continue  # no broadcast, one image
-        if not (ta.dtype == tc.dtype == td.dtype == "int8") or ta.nbytes != td.nbytes:
+        if not (ta.dtype == tc.dtype == td.dtype and ta.dtype in FUSABLE) or ta.nbytes != td.nbytes:
             continue
         out_h = int(tc.shape[1])
-        row_bytes = int(tc.shape[2]) * int(tc.shape[3])
+        row_bytes = int(tc.shape[2]) * int(tc.shape[3]) * FUSABLE[ta.dtype]
         rows = min(out_h, max(1, ROW_BLOCK_BYTES // row_bytes))  # the last block may be shorter
         found[add.index] = ConvAdd(conv=i, add=add.index, a=a, c=c, d=d, rows=rows, row_bytes=row_bytes)
     return found
@@ -78,6 +83,8 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
          conv_scratch: int) -> str:
     """C statements of the fused pair (emitted in place of the ADD; the conv emits nothing)."""
     sg = conv_ctx.subgraph
+    if sg.tensors[fused.c].dtype == "float32":
+        return emit_float(fused, conv_ctx, add_ctx, conv_scratch)
     conv_ctx.scratch = add_ctx.scratch  # the conv's scratch is the start of the fused op's scratch
     inp = conv_ctx.op.inputs[0]
     t_in = sg.tensors[inp]
@@ -116,6 +123,57 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
         "        sr.stride1[0] = 1;",
         "        sr.stride2[0] = 1;",
         f"        {fn}({args}, row, &sr, &pa);",
+        "    }",
+        "}",
+    ]
+    return "\n".join(lines)
+
+
+def emit_float(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_scratch: int) -> str:
+    """C statements of a fused float32 pair: ``ek_f32_conv`` on a block of rows into scratch, then ``ek_f32_binary``
+    (ADD, the ADD's fused activation) over the same rows of A."""
+    from edgekit.codegen.aot.ops.float_common import act_range
+    from edgekit.codegen.aot.ops.float_nn import conv_params
+
+    sg = conv_ctx.subgraph
+    conv_ctx.scratch = add_ctx.scratch
+    inp = conv_ctx.op.inputs[0]
+    t_in = sg.tensors[inp]
+    in_row = int(t_in.shape[2]) * int(t_in.shape[3])
+    row = fused.row_bytes // 4
+    p = conv_params(conv_ctx)
+    lo, hi = act_range(add_ctx)
+    out_h = int(sg.tensors[fused.c].shape[1])
+    a_first = add_ctx.op.inputs[0] == fused.a
+    args = "row, blk" if a_first else "blk, row"
+    bias = conv_ctx.ptr(conv_ctx.op.inputs[2], "float", role="bias") if conv_ctx.input(2) is not None else "NULL"
+    lines = [
+        "{",
+        f"    /* fused with op {fused.conv} (CONV_2D, float32): {fused.rows} output rows at a time into scratch, "
+        f"ADD written over '{sg.tensors[fused.a].name.split(';')[0]}' */",
+        *("    " + ln for ln in c_struct("ek_f32_conv_params", "p", p).splitlines()),
+        "    ek_f32_conv_params pr = p;",
+        "    ek_nshape shape;",
+        f"    float *blk = (float *)((uint8_t *){add_ctx.scratch} + {align_up(conv_scratch)});",
+        "    int32_t y;",
+        f"    for (y = 0; y < {out_h}; y += {fused.rows}) {{",
+        f"        float *row = {add_ctx.ptr(fused.a, 'float')} + (size_t)y * {row}u;",
+        f"        const int32_t n = {out_h} - y < {fused.rows} ? {out_h} - y : {fused.rows};",
+        "        const float *in;",
+        "        pr.out_h = n;",
+        "        if (p.pad_h == 0) {  /* no top padding: move the input down */",
+        f"            in = {conv_ctx.ptr(inp, 'float')} + (size_t)y * p.stride_h * {in_row}u;",
+        "            pr.in_h = p.in_h - y * p.stride_h;",
+        "        } else {",
+        f"            in = {conv_ctx.ptr(inp, 'float')};",
+        "            pr.pad_h = p.pad_h - y * p.stride_h;",
+        "        }",
+        f"        ek_f32_conv(&pr, in, {conv_ctx.ptr(conv_ctx.op.inputs[1], 'float', role='filter')}, {bias}, blk);",
+        "        shape.ndims = 1;",
+        f"        shape.dims[0] = n * {row};",
+        "        shape.stride[0][0] = 1;",
+        "        shape.stride[1][0] = 1;",
+        f"        ek_f32_binary(EK_F32_ADD, {args}, row, &shape, {lo}, {hi});",
         "    }",
         "}",
     ]

@@ -193,3 +193,8 @@ class FloatDequantize16(FloatOpHandler):
     def emit(self, ctx: OpContext) -> str:
         self.check(ctx)
         return "/* nothing to do: folded into a float32 constant when the code was generated */"
+
+
+def conv_params(ctx: OpContext) -> dict[str, object]:
+    """The ``ek_f32_conv_params`` fields of a float32 CONV_2D (for fusion.py's CONV_2D + ADD blocks)."""
+    return _conv_params(ctx, False)
