@@ -8,7 +8,9 @@ Agreement with TFLM's float reference kernels (the PyPI tflite-micro host interp
 * bit for bit (every op not in :data:`LIBM`, data movement included): everything computed with + - * / sqrt and
   comparisons, in the reference kernels' order (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, the pools,
   ADD/SUB/MUL/DIV, MAXIMUM/MINIMUM, SQUARED_DIFFERENCE, FLOOR_DIV/FLOOR_MOD, PRELU, RELU/RELU6, LEAKY_RELU,
-  HARD_SWISH, ABS, NEG, SQRT, RSQRT, SQUARE, FLOOR, CEIL, ROUND, ADD_N, MEAN/SUM/REDUCE_MAX/REDUCE_MIN). IEEE 754
+  HARD_SWISH, ABS, NEG, SQRT, RSQRT, SQUARE, FLOOR, CEIL, ROUND, ADD_N, MEAN/SUM/REDUCE_MAX/REDUCE_MIN; in
+  float_ops.py the comparisons, SELECT_V2, ARG_MAX/ARG_MIN, CUMSUM, L2_NORMALIZATION, RESIZE_BILINEAR and
+  TRANSPOSE_CONV; a CONV_2D + ADD pair fused by fusion.py, which keeps the two roundings). IEEE 754
   rounds each of these correctly, soft-float included, and ISO C mode keeps GCC from fusing multiply-adds
   (ek_float.h).
 * within :data:`LIBM_ULP` units in the last place (:func:`tolerance`): ops through the C library's
