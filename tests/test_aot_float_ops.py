@@ -204,16 +204,17 @@ def test_float_conv_add_fusion_keeps_tflm_results_and_shrinks_the_arena(tmp_path
 
 
 def _autoencoder(path: Path) -> Path:
-    """A small float autoencoder through the TF converter: strided conv, Conv2DTranspose, bilinear Resizing, a
-    residual block (CONV_2D + ADD), L2-normalised output channels."""
+    """A small float autoencoder through the TF converter: strided conv, a residual block with a projection
+    shortcut (CONV_2D + ADD), Conv2DTranspose, bilinear Resizing."""
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(4)
     inp = tf.keras.Input((16, 16, 1), batch_size=1)
     h = tf.keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
-    h2 = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(h)
-    r = tf.keras.layers.Conv2D(8, 3, padding="same")(h2)
-    h = tf.keras.layers.Add()([h2, r])
+    r = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(h)
+    r = tf.keras.layers.Conv2D(8, 3, padding="same")(r)
+    shortcut = tf.keras.layers.Conv2D(8, 1)(h)  # ResNet's projection shortcut: the fusable CONV_2D + ADD
+    h = tf.keras.layers.Add()([r, shortcut])
     h = tf.keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu")(h)
     h = tf.keras.layers.Resizing(24, 24, interpolation="bilinear")(h)
     out = tf.keras.layers.Conv2D(2, 3, padding="same")(h)
