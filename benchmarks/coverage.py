@@ -64,9 +64,11 @@ def op_rows(ops: list[str]) -> list[dict[str, object]]:
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
     from edgekit.codegen.aot.ops import REGISTRY
+    from edgekit.codegen.aot.ops.dispatch import FLOAT_REGISTRY
 
     known = {n for n in dir(s.BuiltinOperator) if n.isupper()}
     tests = {p.name: p.read_text() for p in sorted((REPO / "tests").glob("test_*.py"))}
+    float_tests = {f: t for f, t in tests.items() if f.startswith("test_aot_float")}
     rows = []
     for op in ops:
         if op in SIGNAL:  # custom ops: edgekit registers them by custom_code (Signal + the resolver name)
@@ -74,9 +76,21 @@ def op_rows(ops: list[str]) -> list[dict[str, object]]:
         else:
             name = builtin_name(op, known) if op not in KIND or "custom" not in KIND[op] else None
         tested = sorted(f for f, text in tests.items() if name and re.search(rf"\b{name}\b", text))
+        in_float_tests = bool(name and any(re.search(rf'"{name}"', t) for t in float_tests.values()))
         rows.append({"tflm": op, "builtin": name, "kind": KIND.get(op, "builtin"),
-                     "edgekit": bool(name and name in REGISTRY), "tests": tested})
+                     "edgekit": bool(name and name in REGISTRY), "tests": tested,
+                     "float32": _float32(name, REGISTRY, FLOAT_REGISTRY, in_float_tests)})
     return rows
+
+
+def _float32(name: str | None, registry: dict, float_registry: dict, in_float_tests: bool) -> str:
+    """How edgekit runs the op in float32: "kernel" (a float32 handler, ops/float_*.py), "dtype-generic" (its one
+    handler moves float32 bytes; checked in the float tests' models), or "-"."""
+    if not name or name not in registry:
+        return "-"
+    if name in float_registry:
+        return "kernel"
+    return "dtype-generic" if in_float_tests else "-"
 
 
 def model_rows(paths: list[Path]) -> list[dict[str, object]]:
@@ -110,14 +124,17 @@ def main() -> None:
     summary = {"tflm_ops": len(ops), "tflm_builtin_ops": len(builtin),
                "edgekit_builtin_ops": sum(bool(r["edgekit"]) for r in builtin),
                "edgekit_ops_with_tests": sum(bool(r["edgekit"] and r["tests"]) for r in builtin),
+               "edgekit_float32_ops": sum(r["float32"] != "-" for r in builtin),
+               "edgekit_float32_kernels": sum(r["float32"] == "kernel" for r in builtin),
                "tflm_signal_ops": len(SIGNAL), "edgekit_signal_ops": sum(bool(r["edgekit"]) for r in ops
                                                                           if r["tflm"] in SIGNAL),
                "models": len(mrows), "models_on_edgekit": sum(bool(r["edgekit"]) for r in mrows)}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"summary": summary, "ops": ops, "models": mrows}, indent=2) + "\n")
-    print("| TFLM op | kind | edgekit AOT | test files |\n|---|---|---|---|")
+    print("| TFLM op | kind | edgekit AOT | float32 | test files |\n|---|---|---|---|---|")
     for r in ops:
-        print(f"| {r['tflm']} | {r['kind']} | {'yes' if r['edgekit'] else '-'} | {', '.join(r['tests']) or '-'} |")
+        print(f"| {r['tflm']} | {r['kind']} | {'yes' if r['edgekit'] else '-'} | {r['float32']} | "
+              f"{', '.join(r['tests']) or '-'} |")
     print(f"\nmodels: {summary['models_on_edgekit']} of {summary['models']} run on edgekit's runtime")
     for r in mrows:
         if not r["edgekit"]:

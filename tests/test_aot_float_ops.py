@@ -49,7 +49,7 @@ NEW_FLOAT = {*COMPARE, "SELECT_V2", "ARG_MAX", "ARG_MIN", "CUMSUM", "L2_NORMALIZ
 
 
 def float_more_ops() -> list:
-    """The operators of the test model (inputs: x [1,6,6,3] and y of its shape, b [1,1,6,3], u [2,50])."""
+    """The operators of the test model (inputs: x [1,6,6,3] and y of its shape, b [1,1,6,3], u [2,50], a scalar)."""
     x, y, b, u = _f(1, 6, 6, 3), _f(1, 6, 6, 3), _f(1, 1, 6, 3), _f(2, 50)
     s2d = _f(1, 3, 3, 12)
     cond = T((1, 6, 6, 3), "bool")
@@ -103,6 +103,10 @@ def float_more_ops() -> list:
         ("UNPACK", [u], [_f(50), _f(50)], {"num": 2, "axis": 0}),
         ("SPACE_TO_BATCH_ND", [x, _i32(2, 3), T((2, 2), "int32", data=np.zeros((2, 2), np.int32))],
          [_f(6, 3, 2, 3)], {}),
+        ("RESHAPE", [u, _i32(10, 10)], [_f(10, 10)], {}),
+        ("EXPAND_DIMS", [u, _scalar(1)], [_f(2, 1, 50)], {}),
+        ("SQUEEZE", [b], [_f(6, 3)], {}),
+        ("FILL", [_i32(2, 3), _f()], [_f(2, 3)], {}),  # the value a scalar model input
         ("CAST", [u], [T((2, 50), "int32")], {}),
         ("QUANTIZE", [u], [T((2, 50), "int8", 0.05, -3)], {}),
     ]
@@ -121,8 +125,8 @@ def model_and_sets(n: int = 4) -> tuple[bytes, list[list[np.ndarray]]]:
     for k in range(n):
         one = []
         for t in (sg.tensors[i] for i in sg.inputs):
-            a = rng.standard_normal(t.shape) * (1.0, 3.0, 1.0, 40.0)[k % 4]
-            if k == 2:
+            a = np.asarray(rng.standard_normal(t.shape) * (1.0, 3.0, 1.0, 40.0)[k % 4])
+            if k == 2 and a.ndim:
                 a = np.round(a * 2) / 2
                 a.reshape(-1, a.shape[-1])[0] = 0.0  # a row of zeros
             one.append(a.astype(np.float32))
