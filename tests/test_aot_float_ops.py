@@ -51,9 +51,10 @@ NEW_FLOAT = {*COMPARE, "SELECT_V2", "ARG_MAX", "ARG_MIN", "CUMSUM", "L2_NORMALIZ
 def float_more_ops() -> list:
     """The operators of the test model (inputs: x [1,6,6,3] and y of its shape, b [1,1,6,3], u [2,50], a scalar)."""
     x, y, b, u = _f(1, 6, 6, 3), _f(1, 6, 6, 3), _f(1, 1, 6, 3), _f(2, 50)
-    s2d = _f(1, 3, 3, 12)
+    s2d, s2b = _f(1, 3, 3, 12), _f(9, 3, 3, 3)
     cond = T((1, 6, 6, 3), "bool")
-    pads = T((4, 2), "int32", data=np.array([[0, 0], [1, 2], [2, 1], [0, 0]], np.int32))
+    pad_rows = np.array([[0, 0], [1, 2], [2, 1], [0, 0]], np.int32)
+    pads = T((4, 2), "int32", data=pad_rows)
     tconv = [  # (filter [out_c, k_h, k_w, in_c], output [1, h, w, out_c], options, bias)
         ((4, 3, 3, 3), (1, 12, 12, 4), {"strides": (2, 2)}, True),
         ((2, 3, 3, 3), (1, 13, 13, 2), {"strides": (2, 2), "padding": "VALID"}, False),
@@ -107,6 +108,9 @@ def float_more_ops() -> list:
         ("EXPAND_DIMS", [u, _scalar(1)], [_f(2, 1, 50)], {}),
         ("SQUEEZE", [b], [_f(6, 3)], {}),
         ("FILL", [_i32(2, 3), _f()], [_f(2, 3)], {}),  # the value a scalar model input
+        ("SPACE_TO_BATCH_ND", [x, _i32(3, 3), T((2, 2), "int32", data=pad_rows[1:3])], [s2b], {}),
+        ("BATCH_TO_SPACE_ND", [s2b, _i32(3, 3), T((2, 2), "int32", data=np.array([[1, 2], [0, 1]], np.int32))],
+         [_f(1, 6, 8, 3)], {}),
         ("CAST", [u], [T((2, 50), "int32")], {}),
         ("QUANTIZE", [u], [T((2, 50), "int8", 0.05, -3)], {}),
     ]
