@@ -117,12 +117,18 @@ def float_more_ops() -> list:
     return ops
 
 
-def model_and_sets(n: int = 4) -> tuple[bytes, list[list[np.ndarray]]]:
+def model_and_sets(n: int = 4, bool_outputs: bool = True) -> tuple[bytes, list[list[np.ndarray]]]:
     """The test model and input sets: normal values, a set on a grid of halves (ties for the comparisons,
-    ARG_MAX / ARG_MIN and SELECT), a set with a zero row (L2_NORMALIZATION's epsilon), large magnitudes."""
+    ARG_MAX / ARG_MIN and SELECT), a set with a zero row (L2_NORMALIZATION's epsilon), large magnitudes.
+    ``bool_outputs=False``: each bool output CAST to int32 (the firmware reports no bool outputs)."""
     from edgekit.tflite_model import load_model
 
-    model = multi_op_model(float_more_ops())
+    ops = float_more_ops()
+    if not bool_outputs:
+        consumed = {id(t) for _, ins, _, _ in ops for t in ins}
+        ops += [("CAST", [t], [T(t.shape, "int32")], {}) for _, _, outs, _ in list(ops) for t in outs
+                if t.dtype == "bool" and id(t) not in consumed]
+    model = multi_op_model(ops)
     sg = load_model(model).main
     rng = np.random.default_rng(7)
     sets = []
@@ -252,3 +258,23 @@ def test_float_autoencoder_on_qemu_cortex_m4(tmp_path: Path) -> None:
     src = next(Path(res.project_dir).rglob("ek_model.c")).read_text()
     assert "ek_f32_transpose_conv" in src and "ek_f32_resize_bilinear" in src
     assert "CONV_2D, float32" in src  # the residual pair fused
+
+
+@pytest.mark.qemu
+@pytest.mark.toolchain
+def test_more_float_ops_on_qemu_soft_float(tmp_path: Path) -> None:
+    """The same op model on the emulated Cortex-M3 (no FPU: the compiler's IEEE soft-float and newlib's sqrtf /
+    floorf / ceilf), byte for byte TFLM's outputs."""
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    need_module("tflite_micro")
+    from edgekit.validation import validate
+
+    model, sets = model_and_sets(3, bool_outputs=False)
+    path = tmp_path / "float_more_ops.tflite"
+    path.write_bytes(model)
+    per_input = [np.stack([s[i] for s in sets]) for i in range(len(sets[0]))]
+    res = validate(path, board="qemu-cortex-m3", inputs=per_input, work_dir=tmp_path / "fw")
+    assert res.byte_exact == len(sets) and res.ok, res.to_dict()["mismatches"]
+    assert list(Path(res.project_dir).rglob("ek_float_ops.c")), "not built with edgekit's AOT runtime"
