@@ -278,3 +278,24 @@ def test_more_float_ops_on_qemu_soft_float(tmp_path: Path) -> None:
     res = validate(path, board="qemu-cortex-m3", inputs=per_input, work_dir=tmp_path / "fw")
     assert res.byte_exact == len(sets) and res.ok, res.to_dict()["mismatches"]
     assert list(Path(res.project_dir).rglob("ek_float_ops.c")), "not built with edgekit's AOT runtime"
+
+
+@pytest.mark.toolchain
+def test_float_ops_kernels_never_fuse_multiply_add_in_gnu_c(tmp_path: Path) -> None:
+    """GNU C dialects (PlatformIO's default) let GCC contract a * b + c into VFMA, one rounding instead of TFLM's
+    two (TRANSPOSE_CONV, L2_NORMALIZATION, RESIZE_BILINEAR): ek_float_ops.c turns contraction off itself."""
+    import shutil
+    import subprocess
+
+    from conftest import REPO
+
+    gcc = need_tool("arm-none-eabi-gcc")
+    objdump = shutil.which("arm-none-eabi-objdump")
+    assert objdump, "arm-none-eabi-objdump comes with arm-none-eabi-gcc"
+    src = REPO / "firmware_templates" / "runtime" / "edgekit" / "ek_float_ops.c"
+    obj = tmp_path / "k.o"
+    subprocess.run([gcc, "-std=gnu11", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-mthumb", "-O2",
+                    "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o", str(obj)], check=True)
+    text = subprocess.run([objdump, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
+    assert "vmul.f32" in text and not [ln for ln in text.splitlines() if "vfma" in ln or "vfms" in ln
+                                       or "vfnm" in ln]

@@ -4,6 +4,14 @@
 
 #include <math.h>
 
+/* Never a fused multiply-add, whatever the build's C dialect: GNU modes (-std=gnu11, PlatformIO's / Arduino's
+ * default) let GCC contract a * b + c into VFMA (one rounding instead of TFLM's two). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 static uint8_t ek_f32_cmp(int32_t op, float a, float b) {
     switch (op) {
     case EK_F32_EQUAL:
