@@ -299,3 +299,31 @@ def test_float_ops_kernels_never_fuse_multiply_add_in_gnu_c(tmp_path: Path) -> N
     text = subprocess.run([objdump, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
     assert "vmul.f32" in text and not [ln for ln in text.splitlines() if "vfma" in ln or "vfms" in ln
                                        or "vfnm" in ln]
+
+
+def test_float_resource_variables_carry_state_like_tflm(tmp_path: Path, objs: Path) -> None:
+    """A float32 streaming accumulator (CALL_ONCE sets 'acc' from a constant; each inference outputs x + acc and
+    the previous x, and stores both back): four inferences in a row, byte for byte TFLM's."""
+    need_module("tflite_micro")
+    need_tool("gcc")
+    from edgekit.codegen.aot.host import build_host, run_host_sets
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+
+    x, acc, r = _f(1, 8), _f(1, 8), [T((), "resource") for _ in range(4)]
+    s, last = T((1, 8), "float32", graph_output=True), T((1, 8), "float32", graph_output=True)
+    main = [("CALL_ONCE", [], [], {"init_subgraph_index": 1}),
+            ("VAR_HANDLE", [], [r[0]], {"shared_name": "acc"}), ("READ_VARIABLE", [r[0]], [acc], {}),
+            ("VAR_HANDLE", [], [r[1]], {"shared_name": "last"}), ("READ_VARIABLE", [r[1]], [last], {}),
+            ("ADD", [x, acc], [s], {}),
+            ("VAR_HANDLE", [], [r[2]], {"shared_name": "acc"}), ("ASSIGN_VARIABLE", [r[2], s], [], {}),
+            ("VAR_HANDLE", [], [r[3]], {"shared_name": "last"}), ("ASSIGN_VARIABLE", [r[3], x], [], {})]
+    handle = T((), "resource")
+    init = [("VAR_HANDLE", [], [handle], {"shared_name": "acc"}),
+            ("ASSIGN_VARIABLE", [handle, _f(1, 8, data=np.linspace(-2, 2, 8, dtype=np.float32).reshape(1, 8))], [], {})]
+    parsed = load_model(multi_op_model(main, [init]))
+    sets = [[np.random.default_rng(k).standard_normal((1, 8)).astype(np.float32)] for k in range(4)]
+    ours = run_host_sets(build_host(parsed, tmp_path, obj_cache=objs), sets)
+    ref = tflm_run(parsed, sets)
+    assert [[a.tobytes() for a in o] for o in ours] == [[np.asarray(a).tobytes() for a in o] for o in ref]
+    assert any(np.array_equal(np.asarray(o).reshape(1, 8), sets[2][0]) for o in ref[3])  # "last": state carried
