@@ -24,6 +24,49 @@ def _extent(shape: tuple[int, ...], d: int) -> int:
     return 0 if shape[d] == 1 else math.prod(shape[d + 1:])
 
 
+def geometry(ctx: OpContext) -> tuple[dict[str, object], bool]:
+    """Shapes and element strides of a BATCH_MATMUL (any dtype; ``ctx.fail`` on what TFLM rejects), and whether a
+    constant right-hand side is stored transposed ([..., cols, depth])."""
+    lhs, rhs, out = ctx.input(0), ctx.input(1), ctx.output(0)
+    ctx.require(rhs is not None, "rhs is missing")
+    ctx.require(2 <= len(lhs.shape) <= RANK and 2 <= len(rhs.shape) <= RANK,
+                f"operands must have 2 to {RANK} dimensions")
+    adj_x, adj_y = bool(ctx.options.get("adj_x", False)), bool(ctx.options.get("adj_y", False))
+    lsh = (1,) * (RANK - len(lhs.shape)) + tuple(lhs.shape)
+    rsh = (1,) * (RANK - len(rhs.shape)) + tuple(rhs.shape)
+    rows, depth = (lsh[4], lsh[3]) if adj_x else (lsh[3], lsh[4])
+    r_depth, cols = (rsh[4], rsh[3]) if adj_y else (rsh[3], rsh[4])
+    ctx.require(depth == r_depth, f"lhs {list(lhs.shape)} and rhs {list(rhs.shape)} do not multiply "
+                                  f"(adj_x={adj_x}, adj_y={adj_y})")
+    batch = []
+    for d in range(3):
+        ctx.require(lsh[d] == rsh[d] or 1 in (lsh[d], rsh[d]),
+                    f"batch dimensions of {list(lhs.shape)} and {list(rhs.shape)} do not broadcast")
+        batch.append(max(lsh[d], rsh[d]))
+    out_rank = max(len(lhs.shape), len(rhs.shape))
+    want = (*batch, rows, cols)[RANK - out_rank:]
+    ctx.require(tuple(out.shape) == want, f"output {list(out.shape)} is not {list(want)}")
+    transpose_rhs = bool(rhs.is_const and not adj_y)
+    if transpose_rhs:  # stored as [..., cols, depth]
+        rsh = (*rsh[:3], cols, depth)
+    rhs_cols_first = adj_y or transpose_rhs
+    return {
+        "batch": batch, "lhs_batch_stride": [_extent(lsh, d) for d in range(3)],
+        "rhs_batch_stride": [_extent(rsh, d) for d in range(3)], "rows": rows, "cols": cols, "depth": depth,
+        "lhs_row_stride": 1 if adj_x else depth, "lhs_depth_stride": rows if adj_x else 1,
+        "rhs_col_stride": depth if rhs_cols_first else 1, "rhs_depth_stride": 1 if rhs_cols_first else cols,
+    }, transpose_rhs
+
+
+def transposed_rhs(ctx: OpContext, ctype: str) -> str:
+    """C expression of a constant rhs stored as [..., cols, depth] (transposed once here; TFLM does it at run
+    time)."""
+    arr = ctx.input(1).array()
+    arr = arr.reshape((1,) * (RANK - arr.ndim) + arr.shape)
+    name = ctx.const_array(f"{ctx.ident}_rhs_t", np.ascontiguousarray(np.swapaxes(arr, -1, -2)), ctype)
+    return f"((const {ctype} *){name})"
+
+
 class _Plan:
     """Shapes and strides of one BATCH_MATMUL (``ctx.fail`` on anything TFLM would reject)."""
 
@@ -32,33 +75,7 @@ class _Plan:
         ctx.require_dtype(lhs, "int8", "int16", what="lhs")
         ctx.require(rhs is not None and rhs.dtype == lhs.dtype and out.dtype == lhs.dtype,
                     "lhs, rhs and output must have one dtype (int8 or int16)")
-        ctx.require(2 <= len(lhs.shape) <= RANK and 2 <= len(rhs.shape) <= RANK,
-                    f"operands must have 2 to {RANK} dimensions")
-        self.adj_x, self.adj_y = bool(ctx.options.get("adj_x", False)), bool(ctx.options.get("adj_y", False))
-        lsh = (1,) * (RANK - len(lhs.shape)) + tuple(lhs.shape)
-        rsh = (1,) * (RANK - len(rhs.shape)) + tuple(rhs.shape)
-        rows, depth = (lsh[4], lsh[3]) if self.adj_x else (lsh[3], lsh[4])
-        r_depth, cols = (rsh[4], rsh[3]) if self.adj_y else (rsh[3], rsh[4])
-        ctx.require(depth == r_depth, f"lhs {list(lhs.shape)} and rhs {list(rhs.shape)} do not multiply "
-                                      f"(adj_x={self.adj_x}, adj_y={self.adj_y})")
-        batch = []
-        for d in range(3):
-            ctx.require(lsh[d] == rsh[d] or 1 in (lsh[d], rsh[d]),
-                        f"batch dimensions of {list(lhs.shape)} and {list(rhs.shape)} do not broadcast")
-            batch.append(max(lsh[d], rsh[d]))
-        out_rank = max(len(lhs.shape), len(rhs.shape))
-        want = (*batch, rows, cols)[RANK - out_rank:]
-        ctx.require(tuple(out.shape) == want, f"output {list(out.shape)} is not {list(want)}")
-        self.transpose_rhs = bool(rhs.is_const and not self.adj_y)
-        if self.transpose_rhs:  # stored as [..., cols, depth]
-            rsh = (*rsh[:3], cols, depth)
-        rhs_cols_first = self.adj_y or self.transpose_rhs
-        self.params: dict[str, object] = {
-            "batch": batch, "lhs_batch_stride": [_extent(lsh, d) for d in range(3)],
-            "rhs_batch_stride": [_extent(rsh, d) for d in range(3)], "rows": rows, "cols": cols, "depth": depth,
-            "lhs_row_stride": 1 if self.adj_x else depth, "lhs_depth_stride": rows if self.adj_x else 1,
-            "rhs_col_stride": depth if rhs_cols_first else 1, "rhs_depth_stride": 1 if rhs_cols_first else cols,
-        }
+        self.params, self.transpose_rhs = geometry(ctx)
         (sl, zl), (sr, zr), (so, zo) = (scale_zp(ctx, lhs, "lhs"), scale_zp(ctx, rhs, "rhs"),
                                         scale_zp(ctx, out, "output"))
         mult, shift = fc_multiplier(sl, sr, so)
@@ -84,12 +101,8 @@ class BatchMatMul(OpHandler):
     def emit(self, ctx: OpContext) -> str:
         plan = _Plan(ctx)
         ctype = "int8_t" if ctx.output(0).dtype == "int8" else "int16_t"
-        rhs_t = ctx.input(1)
         if plan.transpose_rhs:
-            arr = rhs_t.array()
-            arr = arr.reshape((1,) * (RANK - arr.ndim) + arr.shape)
-            rhs = ctx.const_array(f"{ctx.ident}_rhs_t", np.ascontiguousarray(np.swapaxes(arr, -1, -2)), ctype)
-            rhs = f"((const {ctype} *){rhs})"
+            rhs = transposed_rhs(ctx, ctype)
         else:
             rhs = ctx.ptr(ctx.op.inputs[1], ctype, role="rhs")
         fn = "ek_batch_matmul_s8" if ctype == "int8_t" else "ek_batch_matmul_s16"

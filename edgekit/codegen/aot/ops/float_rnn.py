@@ -1,0 +1,168 @@
+"""float32 UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF and BATCH_MATMUL (kernels in ``ek_float_rnn.c``).
+
+LSTM: TFLM's float ``EvalLstm`` (lstm_eval.h). Per time step and batch row: forget, input, cell and output gates,
+each ``FC(x, W, bias) + FC(h, R)`` (sums from 0 in index order, TFLM's unbounded activation clamp) through the
+sigmoid (the cell gate: tanh, the fused activation; TFLM asserts on any other);
+``cell = forget * cell + input * cell_gate``, clipped to ``cell_clip`` when it is > 0;
+``hidden = tanh(cell) * output``, copied to the output sequence. Batch-major and time-major. Like TFLM, only the
+standard LSTM: peephole, projection, layer-norm and CIFG variants are refused (TFLM's ``ValidateTensorStatus``
+rejects them too), and so are integer weights under float activations. The hidden and cell states are variable
+tensors (kept across invocations, reset by ``ek_model_init``).
+
+SVDF: TFLM's ``EvalFloatSvdfReference`` (state shift, feature FC into the newest state column, time weights, bias and
+the rank sum, the fused activation via ``ActivationValFloat``). BATCH_MATMUL: ``reference_ops::BatchMatMul`` with the
+integer handler's geometry (adj_x / adj_y as strides, broadcast batch dimensions, a constant rhs transposed once).
+"""
+
+from __future__ import annotations
+
+from edgekit.codegen.aot.ops.base import OpContext, c_struct
+from edgekit.codegen.aot.ops.batch_matmul import geometry, transposed_rhs
+from edgekit.codegen.aot.ops.dispatch import FloatOpHandler, register_float
+from edgekit.codegen.aot.ops.float_common import c_float, require_f32
+
+# TFLM input indices (lstm_shared.h) per gate in the kernel's order: (input weights, recurrent weights, bias)
+_GATES = {"forget": (2, 6, 13), "input": (1, 5, 12), "cell": (3, 7, 14), "output": (4, 8, 15)}
+_VARIANTS = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection", 17: "projection",
+             20: "layer norm", 21: "layer norm", 22: "layer norm", 23: "layer norm"}
+
+
+def _block(ctype: str, fields: dict[str, object], call: str) -> str:
+    return "\n".join(["{", *("    " + ln for ln in c_struct(ctype, "p", fields).splitlines()), f"    {call}", "}"])
+
+
+def _lstm_params(ctx: OpContext) -> dict[str, object]:
+    op = ctx.op
+    ctx.require(len(op.inputs) == 24, f"expected 24 inputs, got {len(op.inputs)}")
+    for k, variant in _VARIANTS.items():
+        ctx.require(ctx.input(k) is None, f"the {variant} variant is not supported (TFLM's kernel rejects it too)")
+    ctx.require(ctx.input(1) is not None and ctx.input(5) is not None,
+                "the CIFG variant (no input gate) is not supported (TFLM's kernel rejects it too)")
+    inp, hid, cell, out = ctx.input(0), ctx.input(18), ctx.input(19), ctx.output(0)
+    require_f32(ctx, (inp, "input"), (hid, "output state"), (cell, "cell state"), (out, "output"))
+    ctx.require(hid.is_variable and cell.is_variable, "the output and cell states must be variable tensors")
+    ctx.require(len(inp.shape) == 3 and len(out.shape) == 3, "input and output must be 3-D")
+    time_major = bool(ctx.options.get("time_major", False))
+    steps, batches = (inp.shape[0], inp.shape[1]) if time_major else (inp.shape[1], inp.shape[0])
+    n_input = inp.shape[2]
+    ctx.require(len(hid.shape) == 2, f"output state must be 2-D, got {list(hid.shape)}")
+    n_state = hid.shape[1]
+    ctx.require(hid.size == batches * n_state and cell.size == batches * n_state,
+                f"states must hold {batches} x {n_state} values")
+    ctx.require(tuple(out.shape[:2]) == tuple(inp.shape[:2]) and out.shape[2] == n_state,
+                f"output shape {list(out.shape)} does not match input {list(inp.shape)} and state {n_state}")
+    act = ctx.options.get("fused_activation_function", "TANH")
+    ctx.require(act == "TANH", f"cell gate activation {act} is not supported (TANH: TFLM's float kernel asserts on "
+                               "any other, and the schema cannot ask for its sigmoid)")
+    for gate, (wi, wr, b) in _GATES.items():
+        for k, rows, cols, what in ((wi, n_state, n_input, "input weights"), (wr, n_state, n_state,
+                                                                                "recurrent weights")):
+            w = ctx.input(k)
+            require_f32(ctx, (w, f"{gate} gate {what}"))  # int8 weights under float activations: hybrid, refused
+            ctx.require(tuple(w.shape) == (rows, cols),
+                        f"{gate} gate {what} have shape {list(w.shape)}, expected {[rows, cols]}")
+        bias = ctx.input(b)
+        require_f32(ctx, (bias, f"{gate} gate bias"))
+        ctx.require(bias.size == n_state, f"{gate} gate bias must hold {n_state} values")
+    clip = float(ctx.options.get("cell_clip", 0.0))
+    return dict(batches=batches, steps=steps, n_input=n_input, n_state=n_state, time_major=int(time_major),
+                cell_clip=c_float(clip if clip > 0 else 0.0))
+
+
+@register_float
+class FloatLstm(FloatOpHandler):
+    """float32 UNIDIRECTIONAL_SEQUENCE_LSTM (TFLM's float path), batch- or time-major, cell clip."""
+
+    opcodes = ("UNIDIRECTIONAL_SEQUENCE_LSTM",)
+
+    def check(self, ctx: OpContext) -> None:
+        _lstm_params(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        p = _lstm_params(ctx)
+        ins = ctx.op.inputs
+        for field, slot, role in (("w_in", 0, "w_in"), ("w_rec", 1, "w_rec"), ("bias", 2, "bias")):
+            p[field] = "{" + ", ".join(ctx.ptr(ins[_GATES[g][slot]], "float", role=f"{role}_{g}")
+                                       for g in _GATES) + "}"
+        call = (f"ek_f32_lstm(&p, {ctx.ptr(ins[0], 'float')}, {ctx.ptr(ins[18], 'float')}, "
+                f"{ctx.ptr(ins[19], 'float')}, {ctx.ptr(ctx.op.outputs[0], 'float')}, (float *){ctx.scratch});")
+        return _block("ek_f32_lstm_params", p, call)
+
+    def scratch_bytes(self, ctx: OpContext) -> int:
+        """The four gate vectors of one batch row."""
+        return 4 * 4 * int(_lstm_params(ctx)["n_state"])
+
+
+_SVDF_ACT = {"NONE": "EK_F32_SVDF_NONE", "RELU": "EK_F32_SVDF_RELU", "RELU_N1_TO_1": "EK_F32_SVDF_RELU_N1_TO_1",
+             "RELU6": "EK_F32_SVDF_RELU6", "TANH": "EK_F32_SVDF_TANH", "SIGN_BIT": "EK_F32_SVDF_SIGN_BIT"}
+
+
+def _svdf_params(ctx: OpContext) -> dict[str, object]:
+    ctx.require(len(ctx.op.inputs) == 5, f"expected 5 inputs, got {len(ctx.op.inputs)}")
+    inp, wf, wt, bias, state, out = (ctx.input(0), ctx.input(1), ctx.input(2), ctx.input(3), ctx.input(4),
+                                     ctx.output(0))
+    require_f32(ctx, (inp, "input"), (wf, "feature weights"), (wt, "time weights"), (state, "activation state"),
+                (out, "output"))
+    if bias is not None:
+        require_f32(ctx, (bias, "bias"))
+    ctx.require(state.is_variable, f"activation state '{state.name}' must be a variable tensor")
+    ctx.require(len(inp.shape) == 2 and len(out.shape) == 2, "input and output must be 2-D")
+    batches, n_input = inp.shape
+    ctx.require(len(wf.shape) == 2 and wf.shape[1] == n_input, f"feature weights {list(wf.shape)} vs input")
+    filters = wf.shape[0]
+    rank = int(ctx.options.get("rank", 1))
+    ctx.require(rank >= 1 and filters % rank == 0, f"rank {rank} does not divide {filters} filters")
+    units = filters // rank
+    ctx.require(len(wt.shape) == 2 and wt.shape[0] == filters, f"time weights {list(wt.shape)} vs {filters} filters")
+    memory = wt.shape[1]
+    ctx.require(tuple(out.shape) == (batches, units), f"output {list(out.shape)}, expected {[batches, units]}")
+    ctx.require(state.size == batches * filters * memory, f"activation state must hold {batches * filters * memory}")
+    ctx.require(bias is None or bias.size == units, f"bias must hold {units} values")
+    act = ctx.options.get("fused_activation_function", "NONE")
+    ctx.require(act in _SVDF_ACT, f"fused activation {act} is not supported ({', '.join(_SVDF_ACT)})")
+    return dict(batches=batches, n_input=n_input, filters=filters, units=units, rank=rank, memory=memory,
+                activation=_SVDF_ACT[act])
+
+
+@register_float
+class FloatSvdf(FloatOpHandler):
+    """float32 SVDF (rank, batches, every fused activation TFLM's ActivationValFloat knows)."""
+
+    opcodes = ("SVDF",)
+
+    def check(self, ctx: OpContext) -> None:
+        _svdf_params(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        p = _svdf_params(ctx)
+        ins = ctx.op.inputs
+        bias = ctx.ptr(ins[3], "float", role="bias") if ctx.input(3) is not None else "NULL"
+        call = (f"ek_f32_svdf(&p, {ctx.ptr(ins[0], 'float')}, {ctx.ptr(ins[1], 'float', role='w_feature')}, "
+                f"{ctx.ptr(ins[2], 'float', role='w_time')}, {bias}, {ctx.ptr(ins[4], 'float')}, "
+                f"{ctx.ptr(ctx.op.outputs[0], 'float')}, (float *){ctx.scratch});")
+        return _block("ek_f32_svdf_params", p, call)
+
+    def scratch_bytes(self, ctx: OpContext) -> int:
+        """One float per batch and filter (the time-weighted sums), as TFLM's scratch buffer."""
+        p = _svdf_params(ctx)
+        return 4 * int(p["batches"]) * int(p["filters"])
+
+
+@register_float
+class FloatBatchMatMul(FloatOpHandler):
+    """float32 BATCH_MATMUL (adj_x / adj_y, broadcast batch dimensions, constant or variable operands)."""
+
+    opcodes = ("BATCH_MATMUL",)
+
+    def check(self, ctx: OpContext) -> None:
+        lhs, rhs, out = ctx.input(0), ctx.input(1), ctx.output(0)
+        require_f32(ctx, (lhs, "lhs"), (rhs, "rhs"), (out, "output"))
+        geometry(ctx)
+
+    def emit(self, ctx: OpContext) -> str:
+        self.check(ctx)
+        params, transpose = geometry(ctx)
+        rhs = transposed_rhs(ctx, "float") if transpose else ctx.ptr(ctx.op.inputs[1], "float", role="rhs")
+        call = (f"ek_f32_batch_matmul(&p, {ctx.ptr(ctx.op.inputs[0], 'float')}, {rhs}, "
+                f"{ctx.ptr(ctx.op.outputs[0], 'float')});")
+        return _block("ek_f32_batch_matmul_params", params, call)

@@ -1,0 +1,185 @@
+"""float32 UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF and BATCH_MATMUL in edgekit's AOT runtime against TFLM's float kernels.
+
+One hand-written model holds the parameter space of the three ops side by side (one ASan/UBSan host build), run
+over several inferences in a row so the LSTM / SVDF states carry over: on the host both sides use the same C
+library, so every output must equal TFLM's bit for bit. A Keras LSTM classifier (converted by the TF converter, the
+fused UNIDIRECTIONAL_SEQUENCE_LSTM TFLM's mnist_lstm example carries) end to end on the emulated Cortex-M4 (FPU)
+and an LSTM + SVDF model on the Cortex-M3 (soft-float): within the bound float_common.py derives for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import need_module, need_tool
+from tflite_single_op import T, multi_op_model
+
+pytestmark = [pytest.mark.tflm]
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runtime kernels compiled once for the module's host builds."""
+    return tmp_path_factory.mktemp("ek_objs")
+
+
+def _f(*shape: int, data: np.ndarray | None = None, variable: bool = False) -> T:
+    return T(shape, "float32", data=data, variable=variable)
+
+
+def _w(rng: np.random.Generator, *shape: int, scale: float) -> T:
+    return _f(*shape, data=(rng.standard_normal(shape) * scale).astype(np.float32))
+
+
+def lstm_f32(rng: np.random.Generator, x: T, n_state: int, *, time_major: bool = False, cell_clip: float = 0.0,
+             act: str = "TANH", scale: float = 0.4) -> tuple[tuple, T]:
+    """A float UNIDIRECTIONAL_SEQUENCE_LSTM over ``x`` in the converter's 24-input layout; returns (op, output)."""
+    steps, batches = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    n_in = x.shape[2]
+    hid, cell = _f(batches, n_state, variable=True), _f(batches, n_state, variable=True)
+    w_in = [_w(rng, n_state, n_in, scale=scale) for _ in range(4)]  # input, forget, cell, output gates
+    w_rec = [_w(rng, n_state, n_state, scale=scale) for _ in range(4)]
+    biases = [_w(rng, n_state, scale=0.5) for _ in range(4)]
+    out = _f(*((steps, batches, n_state) if time_major else (batches, steps, n_state)))
+    inputs = [x, *w_in, *w_rec, None, None, None, *biases, None, None, hid, cell, None, None, None, None]
+    return ("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [out], dict(activation=act, cell_clip=cell_clip,
+                                                                 time_major=time_major)), out
+
+
+def svdf_f32(rng: np.random.Generator, x: T, units: int, *, rank: int = 1, memory: int = 4, act: str = "NONE",
+             bias: bool = True) -> tuple[tuple, T]:
+    """A float SVDF over ``x`` [batches][n_input] with its variable activation state; returns (op, output)."""
+    batches, n_in = x.shape
+    filters = units * rank
+    state = _f(batches, filters * memory, variable=True)
+    out = _f(batches, units)
+    ins = [x, _w(rng, filters, n_in, scale=0.5), _w(rng, filters, memory, scale=0.5),
+           _w(rng, units, scale=0.3) if bias else None, state]
+    return ("SVDF", ins, [out], dict(rank=rank, activation=act)), out
+
+
+def bmm_f32(rng: np.random.Generator, lhs: tuple[int, ...], rhs: tuple[int, ...], out: tuple[int, ...], *,
+            adj_x: bool = False, adj_y: bool = False, const_rhs: bool = False) -> tuple:
+    r = _w(rng, *rhs, scale=1.0) if const_rhs else _f(*rhs)
+    return ("BATCH_MATMUL", [_f(*lhs), r], [_f(*out)], dict(adj_x=adj_x, adj_y=adj_y))
+
+
+def rnn_ops(rng: np.random.Generator) -> list:
+    """The parameter space: each op its own inputs and output (one model, one host build)."""
+    ops = [lstm_f32(rng, _f(1, 5, 7), 6)[0],
+           lstm_f32(rng, _f(3, 4, 9), 5, cell_clip=0.8)[0],                       # several batches, cell clip
+           lstm_f32(rng, _f(4, 2, 6), 4, time_major=True, cell_clip=2.0)[0],       # time-major, all batches a step
+           lstm_f32(rng, _f(1, 3, 4), 3, scale=6.0)[0]]                            # saturated gates (cutoffs)
+    first, y = lstm_f32(rng, _f(1, 6, 8), 8, cell_clip=3.0)
+    ops += [first, lstm_f32(rng, y, 3)[0]]                                         # stacked
+    for act in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH", "SIGN_BIT"):
+        ops.append(svdf_f32(rng, _f(2, 6), 4, rank=2 if act in ("RELU", "TANH") else 1,
+                            memory=3 if act == "NONE" else 5, act=act)[0])
+    ops.append(svdf_f32(rng, _f(1, 10), 5, rank=3, memory=1)[0])                  # memory 1
+    ops += [bmm_f32(rng, (3, 4), (4, 5), (3, 5)),
+            bmm_f32(rng, (2, 3, 4), (2, 4, 5), (2, 3, 5)),
+            bmm_f32(rng, (2, 4, 3), (2, 4, 5), (2, 3, 5), adj_x=True),
+            bmm_f32(rng, (2, 3, 4), (2, 5, 4), (2, 3, 5), adj_y=True),
+            bmm_f32(rng, (1, 4, 3), (2, 5, 4), (2, 3, 5), adj_x=True, adj_y=True),   # lhs batch broadcast
+            bmm_f32(rng, (2, 1, 3, 4), (1, 3, 4, 2), (2, 3, 3, 2)),                 # both broadcast
+            bmm_f32(rng, (2, 3, 6), (6, 4), (2, 3, 4), const_rhs=True),             # constant rhs, lower rank
+            bmm_f32(rng, (1, 2, 2, 3, 4), (1, 2, 1, 5, 4), (1, 2, 2, 3, 5), adj_y=True, const_rhs=True)]
+    return ops
+
+
+def rnn_model() -> bytes:
+    return multi_op_model(rnn_ops(np.random.default_rng(2126)))
+
+
+def float_sets(model: bytes, n: int, seed: int, scale: float = 1.5) -> list[list[np.ndarray]]:
+    from edgekit.tflite_model import load_model
+
+    sg = load_model(model).main
+    rng = np.random.default_rng(seed)
+    return [[(rng.standard_normal(sg.tensors[i].shape) * scale).astype(np.float32) for i in sg.inputs]
+            for _ in range(n)]
+
+
+def test_float_rnn_ops_bit_exact_with_tflm_over_consecutive_inferences(tmp_path: Path, objs: Path) -> None:
+    """Host (ASan/UBSan) vs the TFLM host interpreter, same C library: every output byte for byte, four inferences
+    in a row (the states carry over; the last input repeats the first and must give other LSTM / SVDF outputs)."""
+    need_module("tflite_micro")
+    need_tool("gcc")
+    from edgekit.codegen.aot.host import build_host, run_host_sets
+    from edgekit.tflite_model import load_model
+    from edgekit.tflm import tflm_run
+
+    model = rnn_model()
+    parsed = load_model(model)
+    sets = float_sets(model, 3, 7)
+    sets.append(sets[0])
+    ours = run_host_sets(build_host(parsed, tmp_path, obj_cache=objs), sets)
+    ref = tflm_run(parsed, sets)
+    sg = parsed.main
+    producer = {t: op for op in sg.operators for t in op.outputs}
+    bad = [f"set {k} output {j} ({producer[sg.outputs[j]].opcode})"
+           for k, (mine, theirs) in enumerate(zip(ours, ref, strict=True))
+           for j, (a, b) in enumerate(zip(mine, theirs, strict=True))
+           if a.tobytes() != np.asarray(b, np.float32).tobytes()]
+    assert bad == [], bad
+    for j, t in enumerate(sg.outputs):
+        values = np.concatenate([s[j].reshape(-1) for s in ours])
+        assert np.unique(values).size >= 2 and not np.isnan(values).any(), j
+        op = producer[t]
+        memory_1 = op.opcode == "SVDF" and sg.tensors[op.inputs[2]].shape[1] == 1  # keeps only the current input
+        if op.opcode in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF") and not memory_1:  # the carried state shows
+            assert ours[0][j].tobytes() != ours[3][j].tobytes(), (j, op.opcode)
+
+
+def test_every_float_rnn_handler_is_exercised() -> None:
+    from edgekit.codegen.aot.ops.dispatch import FLOAT_REGISTRY
+    from edgekit.codegen.aot.ops.float_rnn import FloatBatchMatMul, FloatLstm, FloatSvdf
+    from edgekit.tflite_model import load_model
+
+    tested = {op.opcode for op in load_model(rnn_model()).main.operators}
+    mine = {op for cls in (FloatLstm, FloatSvdf, FloatBatchMatMul) for op in cls.opcodes}
+    assert mine == tested and mine <= set(FLOAT_REGISTRY)
+
+
+def test_float_lstm_variants_tflm_rejects_are_refused() -> None:
+    """Peephole / CIFG / int8 weights under float activations / a RELU cell gate: refused with the reason."""
+    from edgekit.codegen.aot.generate import check_supported
+    from edgekit.errors import UnsupportedOpError
+    from edgekit.tflite_model import load_model
+
+    rng = np.random.default_rng(3)
+    op, _ = lstm_f32(rng, _f(1, 3, 4), 2)
+    peephole = list(op[1])
+    peephole[9] = _w(rng, 2, scale=0.1)
+    cifg = list(op[1])
+    cifg[1], cifg[5] = None, None
+    hybrid = list(op[1])
+    hybrid[2] = T((2, 4), "int8", scale=0.1, data=np.ones((2, 4), np.int8))
+    cases = [(peephole, {}, "peephole"), (cifg, {}, "CIFG"), (hybrid, {}, "dtype int8"),
+             (list(op[1]), {"activation": "RELU"}, "activation RELU")]
+    for ins, opts, why in cases:
+        m = multi_op_model([(op[0], ins, op[2], {**op[3], **opts})])
+        with pytest.raises(UnsupportedOpError, match=why):
+            check_supported(load_model(m))
+
+
+def keras_lstm_tflite(cache: Path) -> bytes:
+    """A small Keras LSTM sequence classifier (random weights, fixed seed) converted to float TFLite (cached)."""
+    import hashlib
+    import inspect
+
+    key = hashlib.sha256(inspect.getsource(keras_lstm_tflite).encode()).hexdigest()[:16]
+    path = cache / f"keras_lstm_{key}.tflite"
+    if path.exists():
+        return path.read_bytes()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(21)
+    model = keras.Sequential([keras.Input((12, 6), batch_size=1), keras.layers.LSTM(16, return_sequences=True),
+                              keras.layers.Flatten(), keras.layers.Dense(5), keras.layers.Softmax()])
+    data = bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    path.write_bytes(data)
+    return data
