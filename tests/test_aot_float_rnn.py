@@ -1,7 +1,8 @@
 """float32 UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF and BATCH_MATMUL in edgekit's AOT runtime against TFLM's float kernels.
 
-One hand-written model holds the parameter space of the three ops side by side (one ASan/UBSan host build), run
-over several inferences in a row so the LSTM / SVDF states carry over: on the host both sides use the same C
+One hand-written model holds the parameter space of the three ops side by side, with EMBEDDING_LOOKUP (float32,
+int8, int8 -> float32) and a float resource variable (one ASan/UBSan host build), run over several inferences in a
+row so the LSTM / SVDF / variable states carry over: on the host both sides use the same C
 library, so every output must equal TFLM's bit for bit. A Keras LSTM classifier (converted by the TF converter, the
 fused UNIDIRECTIONAL_SEQUENCE_LSTM TFLM's mnist_lstm example carries) end to end on the emulated Cortex-M4 (FPU)
 and an LSTM + SVDF model on the Cortex-M3 (soft-float): within the bound float_common.py derives for them.
@@ -89,8 +90,31 @@ def rnn_ops(rng: np.random.Generator) -> list:
     return ops
 
 
+def state_ops(rng: np.random.Generator) -> tuple[list, list]:
+    """EMBEDDING_LOOKUP (float32, int8, int8 -> float32) by run-time ids, and a float resource variable that
+    accumulates its input (CALL_ONCE init subgraph): (main ops, init subgraph)."""
+    ids = T((4,), "int32")
+    table = _w(rng, 7, 3, 2, scale=1.0)
+    q = T((6, 5), "int8", scale=0.037, data=rng.integers(-128, 128, (6, 5)).astype(np.int8))
+    ops = [("EMBEDDING_LOOKUP", [ids, table], [_f(4, 3, 2)], {}),
+           ("EMBEDDING_LOOKUP", [ids, q], [_f(4, 5)], {}),
+           ("EMBEDDING_LOOKUP", [ids, q], [T((4, 5), "int8", scale=0.037)], {})]
+    x, acc, total = _f(1, 8), _f(1, 8), T((1, 8), "float32", graph_output=True)
+    r = [T((), "resource") for _ in range(2)]
+    ops += [("CALL_ONCE", [], [], dict(init_subgraph_index=1)),
+            ("VAR_HANDLE", [], [r[0]], dict(shared_name="acc")), ("READ_VARIABLE", [r[0]], [acc], {}),
+            ("ADD", [x, acc], [total], {}), ("VAR_HANDLE", [], [r[1]], dict(shared_name="acc")),
+            ("ASSIGN_VARIABLE", [r[1], total], [], {})]
+    handle = T((), "resource")
+    init = [("VAR_HANDLE", [], [handle], dict(shared_name="acc")),
+            ("ASSIGN_VARIABLE", [handle, _w(rng, 1, 8, scale=1.0)], [], {})]
+    return ops, init
+
+
 def rnn_model() -> bytes:
-    return multi_op_model(rnn_ops(np.random.default_rng(2126)))
+    rng = np.random.default_rng(2126)
+    ops, init = state_ops(rng)
+    return multi_op_model(rnn_ops(rng) + ops, [init])
 
 
 def float_sets(model: bytes, n: int, seed: int, scale: float = 1.5) -> list[list[np.ndarray]]:
@@ -98,8 +122,9 @@ def float_sets(model: bytes, n: int, seed: int, scale: float = 1.5) -> list[list
 
     sg = load_model(model).main
     rng = np.random.default_rng(seed)
-    return [[(rng.standard_normal(sg.tensors[i].shape) * scale).astype(np.float32) for i in sg.inputs]
-            for _ in range(n)]
+    return [[(rng.standard_normal(sg.tensors[i].shape) * scale).astype(np.float32)
+             if sg.tensors[i].dtype == "float32" else rng.integers(0, 6, sg.tensors[i].shape).astype(np.int32)
+             for i in sg.inputs] for _ in range(n)]
 
 
 def test_float_rnn_ops_bit_exact_with_tflm_over_consecutive_inferences(tmp_path: Path, objs: Path) -> None:
@@ -122,7 +147,7 @@ def test_float_rnn_ops_bit_exact_with_tflm_over_consecutive_inferences(tmp_path:
     bad = [f"set {k} output {j} ({producer[sg.outputs[j]].opcode})"
            for k, (mine, theirs) in enumerate(zip(ours, ref, strict=True))
            for j, (a, b) in enumerate(zip(mine, theirs, strict=True))
-           if a.tobytes() != np.asarray(b, np.float32).tobytes()]
+           if a.tobytes() != np.asarray(b, a.dtype).tobytes()]
     assert bad == [], bad
     for j, t in enumerate(sg.outputs):
         values = np.concatenate([s[j].reshape(-1) for s in ours])
@@ -140,7 +165,7 @@ def test_every_float_rnn_handler_is_exercised() -> None:
 
     tested = {op.opcode for op in load_model(rnn_model()).main.operators}
     mine = {op for cls in (FloatLstm, FloatSvdf, FloatBatchMatMul) for op in cls.opcodes}
-    assert mine == tested and mine <= set(FLOAT_REGISTRY)
+    assert mine <= tested and mine <= set(FLOAT_REGISTRY) and "EMBEDDING_LOOKUP" in tested
 
 
 def test_float_lstm_variants_tflm_rejects_are_refused() -> None:

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <string.h>
 
+#include "ek_common.h"
 #include "ek_float.h"
 
 /* TFLM's ActivationFunctionWithMinMax with the "no activation" range (every FC and Mul of the float LSTM):
@@ -194,4 +195,21 @@ void ek_f32_batch_matmul(const ek_f32_batch_matmul_params *p, const float *lhs, 
             }
         }
     }
+}
+
+int ek_f32_embedding_hybrid(const int32_t *ids, int32_t n_ids, const int8_t *table, int32_t rows, int32_t cols,
+                            float scale, float *out) {
+    int32_t i, k;
+    for (i = 0; i < n_ids; i++) {
+        const int32_t id = ids[i];
+        const int8_t *row;
+        if (id < 0 || id >= rows) {
+            return EK_ERR_BAD_PARAM;
+        }
+        row = table + (size_t)id * cols;
+        for (k = 0; k < cols; k++) {
+            *out++ = (float)row[k] * scale;  /* TFLM: (value - 0) * scale, int promoted to float */
+        }
+    }
+    return EK_OK;
 }

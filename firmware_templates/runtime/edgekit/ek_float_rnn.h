@@ -1,6 +1,6 @@
 /*
- * edgekit AOT runtime: float32 UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF and BATCH_MATMUL, in the operation order of
- * TFLM's float kernels (lstm_eval.h's EvalLstm<float>, svdf_common.cc's EvalFloatSvdfReference, reference_ops::
+ * edgekit AOT runtime: float32 UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF, BATCH_MATMUL and the hybrid EMBEDDING_LOOKUP, in
+ * the operation order of TFLM's float kernels (lstm_eval.h's EvalLstm<float>, svdf_common.cc's EvalFloatSvdfReference, reference_ops::
  * BatchMatMul). Every sum starts at 0.0f and runs in TFLM's order; products and sums are separate roundings (ISO C,
  * no contraction: ek_float.h). Sigmoid / tanh go through ek_f32_unary (TFLM's float Logistic with its cutoffs,
  * tanhf), so LSTM and SVDF with a TANH activation carry the C library's last-bit differences
@@ -56,5 +56,10 @@ typedef struct {
 } ek_f32_batch_matmul_params;
 
 void ek_f32_batch_matmul(const ek_f32_batch_matmul_params *p, const float *lhs, const float *rhs, float *out);
+
+/* EMBEDDING_LOOKUP with an int8 table and float32 output (TFLM's hybrid path): row ids[i] of table
+ * [rows][cols] as (float)v * scale; EK_ERR_BAD_PARAM (nothing more written) for an id outside [0, rows). */
+int ek_f32_embedding_hybrid(const int32_t *ids, int32_t n_ids, const int8_t *table, int32_t rows, int32_t cols,
+                            float scale, float *out);
 
 #endif /* EK_FLOAT_RNN_H */
