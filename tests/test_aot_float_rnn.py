@@ -312,3 +312,20 @@ def test_float_lstm_and_svdf_on_soft_float_cortex_m3(tmp_path: Path) -> None:
     lstm_outputs = {sg.outputs.index(sg.operators[0].outputs[0])}
     assert all(m.output in lstm_outputs for m in res.mismatches), res.to_dict()["mismatches"]
     assert res.max_rel_diff <= 1e-4 and res.float_outputs == 3, res.to_dict()
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("flags", [["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+                                   ["-mcpu=cortex-m3", "-mfloat-abi=soft"],
+                                   ["-mcpu=cortex-m55", "-mfloat-abi=hard"]])
+def test_float_rnn_kernels_compile_for_cortex_m_without_warnings(flags: list[str], tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import REPO
+
+    gcc = need_tool("arm-none-eabi-gcc")
+    src = REPO / "firmware_templates" / "runtime" / "edgekit" / "ek_float_rnn.c"
+    res = subprocess.run([gcc, "-std=c99", *flags, "-mthumb", "-O2", "-Wall", "-Wextra", "-Werror",
+                          "-Wdouble-promotion", "-c", str(src), "-o", str(tmp_path / "k.o")], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, f"{flags}: {res.stderr}"
