@@ -99,7 +99,8 @@ void ek_f32_lstm(const ek_f32_lstm_params *p, const float *input, float *hidden,
 }
 
 /* tflite::TfLiteMax / TfLiteMin (std::fmax / std::fmin): a NaN operand yields the other one; between equal values
- * (+0 / -0) the second operand, as the x86-64 C library's maxss / minss (the host reference). */
+ * (+0 / -0) the first operand, as glibc's fmaxf / fminf (the host reference; checked). SVDF never produces -0 before
+ * its activation (every sum starts from +0.0f), so the tie is moot there. */
 static float ek_f32_fmax(float x, float y) {
     if (x != x) {
         return y;
@@ -107,7 +108,7 @@ static float ek_f32_fmax(float x, float y) {
     if (y != y) {
         return x;
     }
-    return x > y ? x : y;
+    return x >= y ? x : y;
 }
 
 static float ek_f32_fmin(float x, float y) {
@@ -117,7 +118,7 @@ static float ek_f32_fmin(float x, float y) {
     if (y != y) {
         return x;
     }
-    return x < y ? x : y;
+    return x <= y ? x : y;
 }
 
 static float ek_f32_svdf_act(int32_t act, float a) {
