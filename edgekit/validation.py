@@ -63,6 +63,8 @@ class ValidationResult:
     max_rel_diff: float = 0.0   # float outputs: max |device - reference| / |reference| (0 where both are 0)
     within_bound: int = -1      # inputs whose outputs are byte-exact or, float, within the documented bound
     float_outputs: int = 0      # outputs of dtype float32
+    float_unjudged: int = 0     # float32 outputs without a bound (an LSTM or a C-library op upstream): only
+    #                             byte-exactness makes them ok; max_rel_diff / top-1 say how close they are
 
     def __post_init__(self) -> None:
         if self.within_bound < 0:
@@ -78,7 +80,7 @@ class ValidationResult:
         return {"schema": "edgekit.validate/1", "ok": self.ok, "model": self.model, "board": self.board,
                 "inputs": self.inputs, "byte_exact": self.byte_exact, "max_abs_diff": self.max_abs_diff,
                 "max_rel_diff": self.max_rel_diff, "within_bound": self.within_bound,
-                "float_outputs": self.float_outputs,
+                "float_outputs": self.float_outputs, "float_unjudged": self.float_unjudged,
                 "top1_agree": self.top1_agree, "mismatch_count": self.mismatch_count,
                 "mismatches": [m.to_dict() for m in self.mismatches], "input_source": self.input_source,
                 "input_note": self.input_note, "project_dir": self.project_dir, "transport": self.transport,
@@ -233,7 +235,9 @@ def _compare(parsed: Any, board_id: str, out_tensors: list[Any], device_out: lis
                             top1_agree=agree, mismatches=listed, mismatch_count=count, input_source=samples.source,
                             input_note=samples.note, project_dir=proj, transport=transport,
                             device_top1=device_top1, max_rel_diff=worst_rel, within_bound=bounded,
-                            float_outputs=sum(t.dtype == "float32" for t in out_tensors))
+                            float_outputs=sum(t.dtype == "float32" for t in out_tensors),
+                            float_unjudged=sum(t.dtype == "float32" and graph is not None and b is None
+                                               for t, b in zip(out_tensors, bounds, strict=True)))
 
 
 def _generate_and_build(parsed: Any, prof: BoardProfile, work_dir: str | os.PathLike[str] | None,
