@@ -7,6 +7,14 @@
 #include "ek_common.h"
 #include "ek_float.h"
 
+/* Products and sums stay two roundings (TFLM's) in any C dialect: GNU modes (-std=gnu11: PlatformIO, Arduino,
+ * ESP-IDF, Zephyr builds) let GCC contract a * b + c into a fused VFMA otherwise. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 /* TFLM's ActivationFunctionWithMinMax with the "no activation" range (every FC and Mul of the float LSTM):
  * std::min(std::max(x, -FLT_MAX), FLT_MAX), which turns an infinity into +-FLT_MAX and keeps a NaN. */
 static float ek_f32_unbounded(float x) {
