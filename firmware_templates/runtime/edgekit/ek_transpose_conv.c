@@ -1,7 +1,10 @@
 /*
- * edgekit AOT runtime: TRANSPOSE_CONV (see ek_transpose_conv.h).
+ * edgekit AOT runtime: TRANSPOSE_CONV (see ek_transpose_conv.h). The per-tap dot products over the input channels
+ * are ek_dot.h's (DSP / MVE).
  */
 #include "ek_transpose_conv.h"
+
+#include "ek_dot.h"
 
 /* the input row (or column) that reaches output position `o` through filter tap `k`, or -1 */
 EK_INLINE int32_t ek_tc_source(int32_t o, int32_t pad, int32_t k, int32_t stride, int32_t size) {
@@ -55,7 +58,7 @@ static int ek_tc_next_tap(ek_tc_taps *t, size_t *in_off, size_t *f_off) {
 
 void ek_transpose_conv_s8(const ek_transpose_conv_params_t *p, const int8_t *input, const int8_t *filter,
                           const int32_t *bias, int8_t *output) {
-    int32_t b, oy, ox, oc, c;
+    int32_t b, oy, ox, oc;
     for (b = 0; b < p->batches; b++) {
         for (oy = 0; oy < p->out_h; oy++) {
             for (ox = 0; ox < p->out_w; ox++) {
@@ -66,9 +69,7 @@ void ek_transpose_conv_s8(const ek_transpose_conv_params_t *p, const int8_t *inp
                     ek_tc_taps taps = ek_tc_taps_of(p, b, oy, ox, oc);
                     size_t io, fo;
                     while (ek_tc_next_tap(&taps, &io, &fo)) {
-                        for (c = 0; c < p->in_c; c++) {
-                            acc += (uint32_t)((input[io + (size_t)c] + p->in_offset) * filter[fo + (size_t)c]);
-                        }
+                        acc += ek_dot_s8_off(input + io, filter + fo, p->in_c, p->in_offset);
                     }
                     if (bias != NULL) {
                         acc += (uint32_t)bias[oc];
@@ -83,7 +84,7 @@ void ek_transpose_conv_s8(const ek_transpose_conv_params_t *p, const int8_t *inp
 
 void ek_transpose_conv_s16(const ek_transpose_conv_params_t *p, const int16_t *input, const int8_t *filter,
                            const int64_t *bias, int16_t *output) {
-    int32_t b, oy, ox, oc, c;
+    int32_t b, oy, ox, oc;
     for (b = 0; b < p->batches; b++) {
         for (oy = 0; oy < p->out_h; oy++) {
             for (ox = 0; ox < p->out_w; ox++) {
@@ -94,9 +95,7 @@ void ek_transpose_conv_s16(const ek_transpose_conv_params_t *p, const int16_t *i
                     ek_tc_taps taps = ek_tc_taps_of(p, b, oy, ox, oc);
                     size_t io, fo;
                     while (ek_tc_next_tap(&taps, &io, &fo)) {
-                        for (c = 0; c < p->in_c; c++) {
-                            acc += (int32_t)input[io + (size_t)c] * filter[fo + (size_t)c];
-                        }
+                        acc += ek_dot_s16x8(input + io, filter + fo, p->in_c);
                     }
                     if (bias != NULL) {
                         acc += bias[oc];
