@@ -5,8 +5,8 @@ with the TFLM host interpreter.
 The shapes aim at the paths' edges: channel counts that leave 1-3 values after the groups of 4 (8 or 16 on MVE),
 clipped windows (padding) that shorten CONV_2D's row runs, dilation (one dot per tap), groups, a depthwise window
 of more than 511 taps (the 64-bit fallback), depth multipliers > 1, odd SVDF input sizes and memories, int8 state
-zero points. One ASan/UBSan host build runs every variant and the chain (the portable path); the chain through all of them runs
-on the emulated Cortex-M4 (DSP) and Cortex-M55 (MVE), every intermediate a model output.
+zero points. One ASan/UBSan host build runs every variant and the chain (the portable path); the chain through all
+of them runs on the emulated Cortex-M4 (DSP) and Cortex-M55 (MVE), every intermediate a model output.
 """
 
 from __future__ import annotations
