@@ -35,13 +35,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runtime import RESULTS, code_components
+from runtime_rnn import MODELS as RNN_MODELS
 
-TFLM_MODELS = {
-    "keyword_scrambled": "tensorflow/lite/micro/models/keyword_scrambled.tflite",
-    "keyword_scrambled_8bit": "tensorflow/lite/micro/models/keyword_scrambled_8bit.tflite",
-    "mnist_lstm": "tensorflow/lite/micro/examples/mnist_lstm/trained_lstm_int8.tflite",
-    "micro_speech_lstm": "third_party/xtensa/examples/micro_speech_lstm/micro_speech_lstm.tflite",
-}
+TFLM_MODELS = {k: RNN_MODELS[k] for k in ("keyword_scrambled", "keyword_scrambled_8bit", "mnist_lstm",
+                                          "micro_speech_lstm")}
 BUILT = ("audio16x8", "tconv_ae")
 FLAVOUR = "tflm_cmsis_nn"
 
