@@ -129,6 +129,7 @@ def main() -> int:
     ap.add_argument("--work-dir", default=None, help="keep projects and TFLM builds here (default: a temp dir)")
     ap.add_argument("--edgekit-only", action="store_true", help="no TFLM column (e.g. for a --before run)")
     ap.add_argument("--before", default=None, help="an earlier --edgekit-only JSON: its instructions as 'before'")
+    ap.add_argument("--attach-only", action="store_true", help="measure nothing: add --before to --out's rows")
     ap.add_argument("--label", default="", help="a note stored in the JSON (e.g. the commit measured)")
     ap.add_argument("--append", action="store_true", help="keep the rows of --out for other models / boards")
     ap.add_argument("--out", default=str(RESULTS / "runtime_newops.json"))
@@ -140,10 +141,13 @@ def main() -> int:
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="ek_newops_"))
     work.mkdir(parents=True, exist_ok=True)
-    before = {}
-    if args.before:
-        old = json.loads(Path(args.before).read_text())
-        before = {(r["model"], r["board"]): r for r in old["rows"]}
+    if args.attach_only:
+        out = json.loads(Path(args.out).read_text())
+        rows = out["rows"]
+        attach_before(rows, out, args.before)
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        render(rows)
+        return 0
     rows = []
     for name in [m for m in args.models.split(",") if m] or [*BUILT, *TFLM_MODELS]:
         model = model_path(name, tflm, work)
@@ -153,10 +157,6 @@ def main() -> int:
         xs = _inputs(model)
         for board in args.boards.split(","):
             row = edgekit_row(name, model, board, args.runs, work, xs)
-            old = before.get((name, board))
-            if old:
-                row["before"] = {k: old[k] for k in ("instructions", "code_rodata_bytes", "bit_exact")}
-                row["after_over_before"] = round(row["instructions"] / old["instructions"], 3)
             if tflm is not None and not args.edgekit_only:
                 t = measure(name, model, board, FLAVOUR, tflm, args.runs, work, xs)
                 t.pop("cycles", None)
@@ -165,19 +165,33 @@ def main() -> int:
                 row["vs_tflm_cmsis_nn"] = round(row["instructions"] / t["instructions"], 3)
             rows.append(row)
             print(json.dumps({k: row.get(k) for k in ("model", "board", "instructions", "bit_exact",
-                                                      "after_over_before", "vs_tflm_cmsis_nn")}), flush=True)
+                                                      "vs_tflm_cmsis_nn")}), flush=True)
     if args.append and Path(args.out).is_file():
         mine = {(r["model"], r["board"]) for r in rows}
         rows = [r for r in json.loads(Path(args.out).read_text())["rows"] if (r["model"], r["board"]) not in mine
                 ] + rows
     out = {"machine": platform.machine(), "python": platform.python_version(), "runs": args.runs,
-           "label": args.label, "before_label": (json.loads(Path(args.before).read_text()).get("label")
-                                                 if args.before else None),
+           "label": args.label,
            "inputs_note": "3 random inputs of the model's input type validated in a row (state carried), seed 0",
            "rows": rows}
+    attach_before(rows, out, args.before)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     render(rows)
     return 0 if all(r["bit_exact"].split("/")[0] == r["bit_exact"].split("/")[1] for r in rows) else 1
+
+
+def attach_before(rows: list[dict[str, Any]], out: dict[str, Any], before: str | None) -> None:
+    """Put the instructions of an earlier run (``before``: its JSON) beside each row measured in both."""
+    if not before:
+        return
+    old = json.loads(Path(before).read_text())
+    by_key = {(r["model"], r["board"]): r for r in old["rows"]}
+    out["before_label"] = old.get("label")
+    for row in rows:
+        prev = by_key.get((row["model"], row["board"]))
+        if prev:
+            row["before"] = {k: prev[k] for k in ("instructions", "code_rodata_bytes", "bit_exact")}
+            row["after_over_before"] = round(row["instructions"] / prev["instructions"], 3)
 
 
 def render(rows: list[dict[str, Any]]) -> None:
