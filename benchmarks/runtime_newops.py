@@ -136,6 +136,8 @@ def main() -> int:
     args = ap.parse_args()
     from _tflm_columns import measure, tflm_tree, tree_facts
 
+    from edgekit.errors import EdgekitError
+
     tflm = tflm_tree(args.tflm_dir)
     import tempfile
 
@@ -158,11 +160,15 @@ def main() -> int:
         for board in args.boards.split(","):
             row = edgekit_row(name, model, board, args.runs, work, xs)
             if tflm is not None and not args.edgekit_only:
-                t = measure(name, model, board, FLAVOUR, tflm, args.runs, work, xs)
-                t.pop("cycles", None)
-                t.pop("project_dir", None)
-                row[FLAVOUR] = {**t, "tree": tree_facts(tflm)}
-                row["vs_tflm_cmsis_nn"] = round(row["instructions"] / t["instructions"], 3)
+                try:
+                    t = measure(name, model, board, FLAVOUR, tflm, args.runs, work, xs)
+                except EdgekitError as e:  # recorded, not fatal: the other rows still run
+                    row[FLAVOUR] = {"error": str(e), "tree": tree_facts(tflm)}
+                else:
+                    t.pop("cycles", None)
+                    t.pop("project_dir", None)
+                    row[FLAVOUR] = {**t, "tree": tree_facts(tflm)}
+                    row["vs_tflm_cmsis_nn"] = round(row["instructions"] / t["instructions"], 3)
             rows.append(row)
             print(json.dumps({k: row.get(k) for k in ("model", "board", "instructions", "bit_exact",
                                                       "vs_tflm_cmsis_nn")}), flush=True)
@@ -202,6 +208,7 @@ def render(rows: list[dict[str, Any]]) -> None:
         table.add_column(col)
     for r in rows:
         t = r.get(FLAVOUR) or {}
+        t = t if "instructions" in t else {"bit_exact": t["error"][:40]} if t else {}
         table.add_row(r["model"], r["board"], f"{r['before']['instructions']:,}" if "before" in r else "-",
                       f"{r['instructions']:,}", str(r.get("after_over_before", "-")),
                       f"{t['instructions']:,}" if t else "-", str(r.get("vs_tflm_cmsis_nn", "-")),
