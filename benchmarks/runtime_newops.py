@@ -211,7 +211,7 @@ def render(rows: list[dict[str, Any]]) -> None:
         t = t if "instructions" in t else {"bit_exact": t["error"][:40]} if t else {}
         table.add_row(r["model"], r["board"], f"{r['before']['instructions']:,}" if "before" in r else "-",
                       f"{r['instructions']:,}", str(r.get("after_over_before", "-")),
-                      f"{t['instructions']:,}" if t else "-", str(r.get("vs_tflm_cmsis_nn", "-")),
+                      f"{t['instructions']:,}" if "instructions" in t else "-", str(r.get("vs_tflm_cmsis_nn", "-")),
                       f"{r['bit_exact']}, {t.get('bit_exact', '-')}")
     Console().print(table)
 
