@@ -1,6 +1,6 @@
 """edgekit runtime vs TFLM+CMSIS-NN on the issue-14 ops: 16x8 convolutions, SVDF, TRANSPOSE_CONV, integer LSTM.
 
-Models: ``audio16x8`` (a small DS-CNN over 49x10 features with Conv2D / DepthwiseConv2D / Dense, converted here with
+Models: ``audio16x8`` (a small DS-CNN over 49x10 features, Conv2D / DepthwiseConv2D / a 1x1 Conv2D head, converted with
 ``edgekit convert --activations int16``: int16 activations, int8 weights; untrained, seeded), ``tconv_ae`` (an int8
 Conv2D / Conv2DTranspose autoencoder over 32x32x1, converted here), and from a tflite-micro tree (``--tflm-dir``):
 ``keyword_scrambled`` (SVDF, int16 state), ``keyword_scrambled_8bit`` (SVDF, int8 state), ``mnist_lstm`` and
@@ -56,8 +56,9 @@ def _keras(name: str) -> tuple[Any, np.ndarray]:
         for _ in range(2):
             h = layers.DepthwiseConv2D(3, padding="same", activation="relu")(h)
             h = layers.Conv2D(32, 1, activation="relu")(h)
-        h = layers.GlobalAveragePooling2D()(h)
-        return keras.Model(x, layers.Dense(12)(h)), rng.normal(size=(32, 49, 10, 1)).astype(np.float32)
+        # a 1x1 conv head before the pooling, no Dense: TFLM's CMSIS-NN FULLY_CONNECTED refuses per-channel 16x8
+        h = layers.GlobalAveragePooling2D()(layers.Conv2D(12, 1)(h))
+        return keras.Model(x, h), rng.normal(size=(32, 49, 10, 1)).astype(np.float32)
     x = keras.Input((32, 32, 1), batch_size=1)
     h = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
     h = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(h)
@@ -172,6 +173,15 @@ def main() -> int:
             rows.append(row)
             print(json.dumps({k: row.get(k) for k in ("model", "board", "instructions", "bit_exact",
                                                       "vs_tflm_cmsis_nn")}), flush=True)
+            write(args, rows)  # after every row: a later failure keeps what was measured
+    write(args, rows)
+    render(rows)
+    return 0 if all(r["bit_exact"].split("/")[0] == r["bit_exact"].split("/")[1] for r in rows) else 1
+
+
+def write(args: argparse.Namespace, measured: list[dict[str, Any]]) -> None:
+    """Write --out: the rows measured (with --append, after the kept rows of other models / boards)."""
+    rows = list(measured)
     if args.append and Path(args.out).is_file():
         mine = {(r["model"], r["board"]) for r in rows}
         rows = [r for r in json.loads(Path(args.out).read_text())["rows"] if (r["model"], r["board"]) not in mine
@@ -182,8 +192,6 @@ def main() -> int:
            "rows": rows}
     attach_before(rows, out, args.before)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
-    render(rows)
-    return 0 if all(r["bit_exact"].split("/")[0] == r["bit_exact"].split("/")[1] for r in rows) else 1
 
 
 def attach_before(rows: list[dict[str, Any]], out: dict[str, Any], before: str | None) -> None:
@@ -196,7 +204,7 @@ def attach_before(rows: list[dict[str, Any]], out: dict[str, Any], before: str |
     for row in rows:
         prev = by_key.get((row["model"], row["board"]))
         if prev:
-            row["before"] = {k: prev[k] for k in ("instructions", "code_rodata_bytes", "bit_exact")}
+            row["before"] = {k: prev.get(k) for k in ("instructions", "code_rodata_bytes", "bit_exact")}
             row["after_over_before"] = round(row["instructions"] / prev["instructions"], 3)
 
 
