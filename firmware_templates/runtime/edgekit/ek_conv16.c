@@ -3,8 +3,10 @@
  * TFLM's accumulators and requantization, so results are bit-exact: CONV_2D and FULLY_CONNECTED sum in 64 bits
  * (ek_dot_s16x8: SMLALD on DSP cores, VMLALDAVA on MVE), or modulo 2^32 with an int32 bias (the low word of the
  * same exact sum). Both convolutions share one walk over the output pixels (ek_s16_walk) that clips the filter
- * window to the input; CONV_2D takes a whole clipped filter row as one dot product when its taps are adjacent in
- * memory (no dilation along x, one group). DEPTHWISE_CONV_2D with depth multiplier 1 sums 4 channels at a time
+ * window to the input. CONV_2D with a patch buffer (the generator gives one unless the filter is 1x1) copies each
+ * pixel's window into it (zeros outside the input) and takes one dot product per output channel; without one it
+ * takes a whole clipped filter row as one dot product when its taps are adjacent in memory (no dilation along x,
+ * one group), else one per tap. DEPTHWISE_CONV_2D with depth multiplier 1 sums 4 channels at a time
  * over the taps in 32 bits, exact while the window has at most 511 taps (|int16 x int8| <= 2^22): then the int64
  * bias is added (SMLAxy on DSP cores, VMUL + VADD on MVE); other multipliers and larger windows take the 64-bit loop.
  */
@@ -35,10 +37,10 @@ typedef struct {
 } ek_s16_win;
 
 typedef void (*ek_s16_pixel_fn)(const ek_conv_params_t *p, const ek_s16_win *w, const int8_t *filter,
-                                const void *bias, int acc32);
+                                const void *bias, int acc32, int16_t *patch);
 
 static void ek_s16_walk(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter, const void *bias,
-                        int acc32, int16_t *output, ek_s16_pixel_fn pixel) {
+                        int acc32, int16_t *output, ek_s16_pixel_fn pixel, int16_t *patch) {
     int32_t b, oy, ox;
     ek_s16_win w;
     for (b = 0; b < p->batches; b++) {
@@ -52,14 +54,34 @@ static void ek_s16_walk(const ek_conv_params_t *p, const int16_t *input, const i
                 w.kx0 = ek_tap_start(w.ix0, p->dil_w);
                 w.kx1 = ek_tap_end(w.ix0, p->dil_w, p->in_w, p->k_w);
                 w.out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                pixel(p, &w, filter, bias, acc32);
+                pixel(p, &w, filter, bias, acc32, patch);
+            }
+        }
+    }
+}
+
+/* Group g's window of one pixel as one run: k_h * k_w * k_c int16 in the filter's order, 0 where the window leaves
+ * the input (the taps TFLM skips; 16x8 input zero points are 0). */
+static void ek_conv16_patch(const ek_conv_params_t *p, const ek_s16_win *w, int32_t g, int16_t *patch) {
+    const int32_t k_w = p->k_w, k_c = p->k_c;
+    int32_t ky, kx;
+    for (ky = 0; ky < p->k_h; ky++) {
+        const int32_t iy = w->iy0 + ky * p->dil_h;
+        for (kx = 0; kx < k_w; kx++) {
+            int16_t *dst = patch + ((size_t)ky * k_w + kx) * k_c;
+            if (ky >= w->ky0 && ky < w->ky1 && kx >= w->kx0 && kx < w->kx1) {
+                const int32_t ix = w->ix0 + kx * p->dil_w;
+                memcpy(dst, w->in_b + ((size_t)iy * p->in_w + ix) * p->in_c + (size_t)g * k_c,
+                       (size_t)k_c * sizeof(int16_t));
+            } else {
+                memset(dst, 0, (size_t)k_c * sizeof(int16_t));
             }
         }
     }
 }
 
 static void ek_conv16_pixel(const ek_conv_params_t *p, const ek_s16_win *w, const int8_t *filter,
-                            const void *bias, int acc32) {
+                            const void *bias, int acc32, int16_t *patch) {
     const int32_t in_w = p->in_w, in_c = p->in_c, k_w = p->k_w, k_c = p->k_c, out_c = p->out_c;
     const int32_t per_group = out_c / (in_c / k_c);
     const size_t filter_size = (size_t)p->k_h * k_w * k_c;
@@ -67,6 +89,19 @@ static void ek_conv16_pixel(const ek_conv_params_t *p, const ek_s16_win *w, cons
     const int32_t run = rows ? (w->kx1 - w->kx0) * k_c : k_c;
     const int32_t kx_end = rows ? w->kx0 + 1 : w->kx1;
     int32_t oc, ky, kx;
+    if (patch != NULL) {  /* one dot per output channel over the whole window */
+        const int32_t groups = in_c / k_c;
+        int32_t g;
+        for (g = 0; g < groups; g++) {
+            ek_conv16_patch(p, w, g, patch);
+            for (oc = g * per_group; oc < (g + 1) * per_group; oc++) {
+                const int64_t acc = ek_dot_s16x8(patch, filter + (size_t)oc * filter_size, (int32_t)filter_size);
+                w->out[oc] = ek_s16_out(ek_s16_biased(acc, bias, acc32, oc), acc32, p->out_mult[oc],
+                                        p->out_shift[oc], 0, p->act_min, p->act_max);
+            }
+        }
+        return;
+    }
     if (w->kx1 <= w->kx0) {
         for (oc = 0; oc < out_c; oc++) {
             w->out[oc] = ek_s16_out(ek_s16_biased(0, bias, acc32, oc), acc32, p->out_mult[oc], p->out_shift[oc], 0,
@@ -134,12 +169,13 @@ static void ek_dw16_four(const ek_conv_params_t *p, const ek_s16_win *w, const i
 }
 
 static void ek_dw16_pixel(const ek_conv_params_t *p, const ek_s16_win *w, const int8_t *filter, const void *bias,
-                          int acc32) {
+                          int acc32, int16_t *patch) {
     const int32_t in_w = p->in_w, in_c = p->in_c, out_c = p->out_c, mult = p->depth_multiplier;
     const int64_t *bias64 = (const int64_t *)bias;
     const int32_t taps = (w->ky1 - w->ky0) * (w->kx1 - w->kx0);
     int32_t c = 0, oc, ky, kx;
     (void)acc32;
+    (void)patch;
     if (mult == 1 && taps <= 511) {
         int32_t acc[4];
         for (; c + 4 <= out_c; c += 4) {
@@ -168,13 +204,13 @@ static void ek_dw16_pixel(const ek_conv_params_t *p, const ek_s16_win *w, const 
 }
 
 void ek_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter, const void *bias,
-                   int acc32, int16_t *output) {
-    ek_s16_walk(p, input, filter, bias, acc32, output, ek_conv16_pixel);
+                   int acc32, int16_t *output, int16_t *patch) {
+    ek_s16_walk(p, input, filter, bias, acc32, output, ek_conv16_pixel, patch);
 }
 
 void ek_depthwise_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter,
                              const int64_t *bias, int16_t *output) {
-    ek_s16_walk(p, input, filter, bias, 0, output, ek_dw16_pixel);
+    ek_s16_walk(p, input, filter, bias, 0, output, ek_dw16_pixel, NULL);
 }
 
 void ek_fully_connected_s16(const ek_fc_params_t *p, const int16_t *input, const int8_t *filter,

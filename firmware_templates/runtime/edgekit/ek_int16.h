@@ -22,10 +22,11 @@
 #include "ek_pool.h"
 #include "ek_reduce.h"
 
-/* bias: int64_t[out_c] (acc32 == 0) or int32_t[out_c] (acc32 != 0), or NULL. Filter layouts as the int8
+/* bias: int64_t[out_c] (acc32 == 0) or int32_t[out_c] (acc32 != 0), or NULL. patch: NULL or k_h * k_w * k_c
+ * int16 of scratch (the window as one dot product per output channel). Filter layouts as the int8
  * kernels' reference paths (ek_conv2d_s8, ek_depthwise_conv2d_s8). */
 void ek_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter, const void *bias,
-                   int acc32, int16_t *output);
+                   int acc32, int16_t *output, int16_t *patch);
 void ek_depthwise_conv2d_s16(const ek_conv_params_t *p, const int16_t *input, const int8_t *filter,
                              const int64_t *bias, int16_t *output);
 /* out_mult / out_shift per output row when per_channel, else one value; filter [out_depth][accum_depth]. */

@@ -117,6 +117,11 @@ def _conv_matrix(ctx: OpContext, p: dict[str, object], depthwise: bool) -> np.nd
     return w.reshape(-1, int(p["out_c"])).T.copy() if depthwise else w.reshape(int(p["out_c"]), -1)
 
 
+def _patch16(p: dict[str, object]) -> bool:
+    """16x8 CONV_2D copies each pixel's window into a patch (ek_conv16.c) unless the filter is 1x1."""
+    return int(p["k_h"]) * int(p["k_w"]) > 1
+
+
 def _im2col_scratch(p: dict[str, object]) -> int:
     """Bytes of EK_CONV_IM2COL_SCRATCH (ek_conv.h): two int16 columns (+ an int8 patch unless 1x1 unpadded)."""
     depth4 = (int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"]) + 3) & ~3
@@ -324,7 +329,8 @@ class _ConvBase(OpHandler):
         if self.depthwise:
             return decls, f"ek_depthwise_conv2d_s16(&{pname}, {inp}, {filt}, {bias},\n    {out});"
         acc32 = int(bias_t.dtype == "int32") if bias_t is not None else int(_bias_type_int32(ctx))
-        return decls, f"ek_conv2d_s16(&{pname}, {inp}, {filt}, {bias}, {acc32},\n    {out});"
+        patch = f"(int16_t *){ctx.scratch}" if _patch16(p) else "NULL"
+        return decls, f"ek_conv2d_s16(&{pname}, {inp}, {filt}, {bias}, {acc32},\n    {out}, {patch});"
 
     def _mve_call(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int], pname: str,
                   inp: str, out: str) -> tuple[list[str], str] | None:
@@ -363,7 +369,7 @@ class _ConvBase(OpHandler):
     def scratch_bytes(self, ctx: OpContext) -> int:
         p = _conv_params(ctx, self.depthwise)
         if ctx.input(0).dtype == "int16":
-            return 0
+            return 2 * int(p["k_h"]) * int(p["k_w"]) * int(p["k_c"]) if not self.depthwise and _patch16(p) else 0
         dw = self._depthwise_kernels(p)
         if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
             return 0 if _mve_direct(p) else int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])  # EK_CONV_MVE_SCRATCH
