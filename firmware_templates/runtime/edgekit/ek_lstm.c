@@ -3,6 +3,7 @@
  */
 #include "ek_lstm.h"
 
+#include "ek_dot.h"
 #include "ek_simd.h"
 
 /* sigmoid(i / 24) in unsigned 0.16 for i = 0..255: the same values as TFLM's LUT (bit-exactness needs them) */
@@ -114,16 +115,12 @@ static void ek_lstm_fc(const int8_t *x, int32_t depth, const int8_t *w, const in
     }
 }
 
-/* 16x8: int16 input row (zero point 0), int64 accumulation and bias, TFLM's 64-bit requantization */
+/* 16x8: int16 input row (zero point 0), int64 accumulation and bias (ek_dot.h), TFLM's 64-bit requantization */
 static void ek_lstm_fc16(const int16_t *x, int32_t depth, const int8_t *w, const int64_t *bias, int32_t mult,
                          int32_t shift, int16_t *out, int32_t rows) {
-    int32_t r, k;
+    int32_t r;
     for (r = 0; r < rows; r++) {
-        const int8_t *wr = w + (size_t)r * (size_t)depth;
-        int64_t acc = bias != NULL ? bias[r] : 0;
-        for (k = 0; k < depth; k++) {
-            acc += (int32_t)wr[k] * x[k];
-        }
+        const int64_t acc = (bias != NULL ? bias[r] : 0) + ek_dot_s16x8(x, w + (size_t)r * (size_t)depth, depth);
         out[r] = ek_sat_i16(ek_mbqm64(acc, mult, shift));
     }
 }
