@@ -1,145 +1,250 @@
-/* edgekit AOT runtime: float32 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and pools (see ek_float.h). */
+/* edgekit AOT runtime: float32 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and pools (see ek_float.h).
+ *
+ * Every output is summed exactly as TFLM's reference kernels sum it (conv: filter row, column, input channel;
+ * depthwise: filter row, column; FC: depth; each product rounded, then added to an accumulator that starts at 0,
+ * then + bias): only the number of outputs computed per pass changes. Taps in the padding are skipped (TFLM skips
+ * them too), so a window is the tap range [ky0, ky1) x [kx0, kx1) from ek_tap_start / ek_tap_end.
+ *
+ * Scalar FPU / soft-float: 4 output channels per pass share each input load. Helium with floating point (MVE-F:
+ * Cortex-M55 / M85, -mfloat-abi=hard): the 4 lanes of a vector are 4 output channels (conv, FC: filter rows read by
+ * a gather load; depthwise, pools: consecutive channels), each lane one output's running sum, VMUL then VADD (never
+ * VFMA); the last 1-3 channels run in predicated lanes. The lane results equal the scalar ones bit for bit, as long
+ * as no product or sum is subnormal and none is NaN: MVE floating-point instructions run with the standard FPSCR
+ * value (flush-to-zero, default NaN; QEMU models it so), where the scalar FPU and TFLM's host interpreter keep
+ * subnormals and NaN payloads.
+ */
+#include "ek_common.h"
 #include "ek_float.h"
 
 #include <math.h>
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__) && defined(__thumb2__)
+#include <arm_mve.h>
+#define EK_F32_MVE 1
+#else
+#define EK_F32_MVE 0
+#endif
 
 static float ek_f32_clamp(float x, float lo, float hi) {
     x = x < lo ? lo : x;
     return hi < x ? hi : x;
 }
 
-/* One output pixel's channels [oc0, oc1) of one group: four at a time (each sum still in TFLM's order: filter row,
- * column, input channel), the rest one by one. */
-static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter, const float *bias,
-                              float *out, int32_t y0, int32_t x0, int32_t oc0, int32_t oc1, int32_t c0) {
-    const size_t fstride = (size_t)p->k_h * p->k_w * p->filter_in_c;
-    int32_t oc = oc0, ky, kx, ic;
-    for (; oc + 4 <= oc1; oc += 4) {
-        float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
-        for (ky = 0; ky < p->k_h; ky++) {
-            const int32_t iy = y0 + p->dil_h * ky;
-            if (iy < 0 || iy >= p->in_h) {
-                continue;
-            }
-            for (kx = 0; kx < p->k_w; kx++) {
-                const int32_t ix = x0 + p->dil_w * kx;
-                const float *src, *w0;
-                if (ix < 0 || ix >= p->in_w) {
-                    continue;
-                }
-                src = in_b + ((size_t)iy * p->in_w + ix) * p->in_c + c0;
-                w0 = filter + (size_t)oc * fstride + ((size_t)ky * p->k_w + kx) * p->filter_in_c;
-                for (ic = 0; ic < p->filter_in_c; ic++) {
-                    const float x = src[ic];
-                    const float p0 = x * w0[ic], p1 = x * w0[fstride + ic];
-                    const float p2 = x * w0[2 * fstride + ic], p3 = x * w0[3 * fstride + ic];
-                    t0 += p0;
-                    t1 += p1;
-                    t2 += p2;
-                    t3 += p3;
-                }
-            }
-        }
-        out[oc] = ek_f32_clamp(t0 + (bias != NULL ? bias[oc] : 0.0f), p->act_min, p->act_max);
-        out[oc + 1] = ek_f32_clamp(t1 + (bias != NULL ? bias[oc + 1] : 0.0f), p->act_min, p->act_max);
-        out[oc + 2] = ek_f32_clamp(t2 + (bias != NULL ? bias[oc + 2] : 0.0f), p->act_min, p->act_max);
-        out[oc + 3] = ek_f32_clamp(t3 + (bias != NULL ? bias[oc + 3] : 0.0f), p->act_min, p->act_max);
-    }
-    for (; oc < oc1; oc++) {
-        float total = 0.0f;
-        for (ky = 0; ky < p->k_h; ky++) {
-            const int32_t iy = y0 + p->dil_h * ky;
-            if (iy < 0 || iy >= p->in_h) {
-                continue;
-            }
-            for (kx = 0; kx < p->k_w; kx++) {
-                const int32_t ix = x0 + p->dil_w * kx;
-                const float *src, *w;
-                if (ix < 0 || ix >= p->in_w) {
-                    continue;
-                }
-                src = in_b + ((size_t)iy * p->in_w + ix) * p->in_c + c0;
-                w = filter + (size_t)oc * fstride + ((size_t)ky * p->k_w + kx) * p->filter_in_c;
-                for (ic = 0; ic < p->filter_in_c; ic++) {
-                    const float prod = src[ic] * w[ic];
-                    total += prod;
-                }
-            }
-        }
-        out[oc] = ek_f32_clamp(total + (bias != NULL ? bias[oc] : 0.0f), p->act_min, p->act_max);
-    }
+static float ek_f32_finish(float total, const float *bias, int32_t oc, float lo, float hi) {
+    return ek_f32_clamp(total + (bias != NULL ? bias[oc] : 0.0f), lo, hi);
 }
 
-void ek_f32_conv(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias, float *out) {
-    const int32_t groups = p->in_c / p->filter_in_c;
-    const int32_t per_group = p->out_c / groups;
-    int32_t b, oy, ox, g;
+#if EK_F32_MVE
+/* out[0..3] = clamp(acc + bias[0..3]) lane by lane, as ek_f32_finish (compare + select keeps a NaN as it is). */
+static void ek_f32_mve_finish(float *out, float32x4_t acc, const float *bias, float lo, float hi) {
+    const float32x4_t vlo = vdupq_n_f32(lo), vhi = vdupq_n_f32(hi);
+    acc = vaddq_f32(acc, bias != NULL ? vld1q_f32(bias) : vdupq_n_f32(0.0f));
+    acc = vpselq_f32(vlo, acc, vcmpltq_f32(acc, vlo));
+    acc = vpselq_f32(vhi, acc, vcmpltq_f32(vhi, acc));
+    vst1q_f32(out, acc);
+}
+
+/* Offsets (in floats) of 4 rows `stride` floats apart, for a gather load (VLDRW.U32 Qd, [Rbase, Qoffs, UXTW #2]). */
+static uint32x4_t ek_f32_mve_rows(size_t stride) {
+    return vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)stride);
+}
+#endif
+
+/* The taps of one output pixel that lie inside the input: rows [ky0, ky1), columns [kx0, kx1) of the filter,
+ * input row y0 + dil_h * ky, column x0 + dil_w * kx. */
+typedef struct {
+    int32_t y0, x0, ky0, ky1, kx0, kx1;
+} ek_f32_window;
+
+typedef void (*ek_f32_pixel_fn)(const ek_f32_conv_params *p, const float *in_b, const float *filter,
+                                const float *bias, float *out, const ek_f32_window *win);
+
+/* The loop CONV_2D and DEPTHWISE_CONV_2D share: every output pixel with its window; `pixel` writes its out_c. */
+static void ek_f32_conv_walk(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias,
+                             float *out, ek_f32_pixel_fn pixel) {
+    int32_t b, oy, ox;
+    ek_f32_window win;
     for (b = 0; b < p->batches; b++) {
         const float *in_b = in + (size_t)b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; oy++) {
+            win.y0 = oy * p->stride_h - p->pad_h;
+            win.ky0 = ek_tap_start(win.y0, p->dil_h);
+            win.ky1 = ek_tap_end(win.y0, p->dil_h, p->in_h, p->k_h);
             for (ox = 0; ox < p->out_w; ox++) {
-                const int32_t y0 = oy * p->stride_h - p->pad_h;
-                const int32_t x0 = ox * p->stride_w - p->pad_w;
-                for (g = 0; g < groups; g++) {
-                    ek_f32_conv_pixel(p, in_b, filter, bias, out, y0, x0, g * per_group, (g + 1) * per_group,
-                                      g * p->filter_in_c);
-                }
+                win.x0 = ox * p->stride_w - p->pad_w;
+                win.kx0 = ek_tap_start(win.x0, p->dil_w);
+                win.kx1 = ek_tap_end(win.x0, p->dil_w, p->in_w, p->k_w);
+                pixel(p, in_b, filter, bias, out, &win);
                 out += p->out_c;
             }
         }
     }
 }
 
-void ek_f32_depthwise(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias,
-                      float *out) {
-    /* each output's sum in TFLM's order (filter row, then column), all channels of a pixel side by side: the
-     * output pixel itself holds the running sums */
-    int32_t b, oy, ox, ic, m, ky, kx, oc;
-    for (b = 0; b < p->batches; b++) {
-        for (oy = 0; oy < p->out_h; oy++) {
-            for (ox = 0; ox < p->out_w; ox++) {
-                const int32_t y0 = oy * p->stride_h - p->pad_h;
-                const int32_t x0 = ox * p->stride_w - p->pad_w;
-                float *acc = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                for (oc = 0; oc < p->out_c; oc++) {
-                    acc[oc] = 0.0f;
-                }
-                for (ky = 0; ky < p->k_h; ky++) {
-                    const int32_t iy = y0 + p->dil_h * ky;
-                    if (iy < 0 || iy >= p->in_h) {
-                        continue;
+/* The input pixel under tap (ky, kx). */
+static const float *ek_f32_tap(const ek_f32_conv_params *p, const float *in_b, const ek_f32_window *win, int32_t ky,
+                               int32_t kx) {
+    return in_b + ((size_t)(win->y0 + p->dil_h * ky) * p->in_w + (size_t)(win->x0 + p->dil_w * kx)) * p->in_c;
+}
+
+/* CONV_2D, one output pixel: per group, output channels [oc, oc1) reading input channels from in_g. */
+static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter, const float *bias,
+                              float *out, const ek_f32_window *win) {
+    const int32_t n = p->filter_in_c, per_group = p->out_c / (p->in_c / n);
+    const size_t fstride = (size_t)p->k_h * p->k_w * n;
+    int32_t oc = 0, ky, kx, ic;
+#if EK_F32_MVE
+    const uint32x4_t rows = ek_f32_mve_rows(fstride);
+#endif
+    while (oc < p->out_c) {
+        const float *in_g = in_b + (size_t)(oc / per_group) * n;
+        const int32_t oc1 = oc + per_group;
+#if EK_F32_MVE
+        for (; oc + 4 <= oc1; oc += 4) { /* lanes: 4 output channels, weights gathered from their 4 filter rows */
+            const float *wo = filter + (size_t)oc * fstride;
+            float32x4_t acc = vdupq_n_f32(0.0f);
+            for (ky = win->ky0; ky < win->ky1; ky++) {
+                for (kx = win->kx0; kx < win->kx1; kx++) {
+                    const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+                    const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
+                    for (ic = 0; ic < n; ic++) {
+                        const float32x4_t w = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
+                        acc = vaddq_f32(acc, vmulq_n_f32(w, src[ic]));
                     }
-                    for (kx = 0; kx < p->k_w; kx++) {
-                        const int32_t ix = x0 + p->dil_w * kx;
-                        const float *src, *w;
-                        if (ix < 0 || ix >= p->in_w) {
-                            continue;
-                        }
-                        src = in + (((size_t)b * p->in_h + iy) * p->in_w + ix) * p->in_c;
-                        w = filter + ((size_t)ky * p->k_w + kx) * p->out_c;
-                        for (ic = 0, oc = 0; ic < p->in_c; ic++) {
-                            const float x = src[ic];
-                            for (m = 0; m < p->depth_mult; m++, oc++) {
-                                const float prod = x * w[oc];
-                                acc[oc] += prod;
-                            }
-                        }
-                    }
-                }
-                for (oc = 0; oc < p->out_c; oc++) {
-                    acc[oc] = ek_f32_clamp(acc[oc] + (bias != NULL ? bias[oc] : 0.0f), p->act_min, p->act_max);
                 }
             }
+            ek_f32_mve_finish(out + oc, acc, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+        }
+#endif
+        for (; oc + 4 <= oc1; oc += 4) { /* 4 output channels share each input value */
+            const float *wo = filter + (size_t)oc * fstride;
+            float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+            for (ky = win->ky0; ky < win->ky1; ky++) {
+                for (kx = win->kx0; kx < win->kx1; kx++) {
+                    const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+                    const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
+                    for (ic = 0; ic < n; ic++) {
+                        const float x = src[ic];
+                        const float p0 = x * w0[ic], p1 = x * w0[fstride + ic];
+                        const float p2 = x * w0[2 * fstride + ic], p3 = x * w0[3 * fstride + ic];
+                        t0 += p0;
+                        t1 += p1;
+                        t2 += p2;
+                        t3 += p3;
+                    }
+                }
+            }
+            out[oc] = ek_f32_finish(t0, bias, oc, p->act_min, p->act_max);
+            out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
+            out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
+            out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
+        }
+        for (; oc < oc1; oc++) {
+            const float *wo = filter + (size_t)oc * fstride;
+            float total = 0.0f;
+            for (ky = win->ky0; ky < win->ky1; ky++) {
+                for (kx = win->kx0; kx < win->kx1; kx++) {
+                    const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+                    const float *w = wo + ((size_t)ky * p->k_w + kx) * n;
+                    for (ic = 0; ic < n; ic++) {
+                        const float prod = src[ic] * w[ic];
+                        total += prod;
+                    }
+                }
+            }
+            out[oc] = ek_f32_finish(total, bias, oc, p->act_min, p->act_max);
         }
     }
+}
+
+/* DEPTHWISE_CONV_2D, one output pixel: output channel oc reads input channel oc / depth_mult, filter column oc. */
+static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter,
+                                   const float *bias, float *out, const ek_f32_window *win) {
+    const int32_t c = p->out_c, mult = p->depth_mult;
+    int32_t oc = 0, ky, kx;
+#if EK_F32_MVE
+    for (; oc + 4 <= c; oc += 4) { /* lanes: 4 consecutive output channels */
+        const uint32x4_t idx = vdupq_n_u32(0u);
+        uint32x4_t from = idx;
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        if (mult != 1) {
+            const uint32_t ch[4] = {(uint32_t)(oc / mult), (uint32_t)((oc + 1) / mult), (uint32_t)((oc + 2) / mult),
+                                    (uint32_t)((oc + 3) / mult)};
+            from = vld1q_u32(ch);
+        }
+        for (ky = win->ky0; ky < win->ky1; ky++) {
+            for (kx = win->kx0; kx < win->kx1; kx++) {
+                const float *src = ek_f32_tap(p, in_b, win, ky, kx);
+                const float32x4_t w = vld1q_f32(filter + ((size_t)ky * p->k_w + kx) * c + oc);
+                const float32x4_t x = mult == 1 ? vld1q_f32(src + oc) : vldrwq_gather_shifted_offset_f32(src, from);
+                acc = vaddq_f32(acc, vmulq_f32(x, w));
+            }
+        }
+        ek_f32_mve_finish(out + oc, acc, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+    }
+#endif
+    for (; oc + 4 <= c; oc += 4) { /* 4 output channels per pass, each sum in its registers */
+        const int32_t i0 = oc / mult, i1 = (oc + 1) / mult, i2 = (oc + 2) / mult, i3 = (oc + 3) / mult;
+        float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+        for (ky = win->ky0; ky < win->ky1; ky++) {
+            for (kx = win->kx0; kx < win->kx1; kx++) {
+                const float *src = ek_f32_tap(p, in_b, win, ky, kx);
+                const float *w = filter + ((size_t)ky * p->k_w + kx) * c + oc;
+                const float p0 = src[i0] * w[0], p1 = src[i1] * w[1], p2 = src[i2] * w[2], p3 = src[i3] * w[3];
+                t0 += p0;
+                t1 += p1;
+                t2 += p2;
+                t3 += p3;
+            }
+        }
+        out[oc] = ek_f32_finish(t0, bias, oc, p->act_min, p->act_max);
+        out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
+        out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
+        out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
+    }
+    for (; oc < c; oc++) {
+        const int32_t i = oc / mult;
+        float total = 0.0f;
+        for (ky = win->ky0; ky < win->ky1; ky++) {
+            for (kx = win->kx0; kx < win->kx1; kx++) {
+                const float prod = ek_f32_tap(p, in_b, win, ky, kx)[i] * filter[((size_t)ky * p->k_w + kx) * c + oc];
+                total += prod;
+            }
+        }
+        out[oc] = ek_f32_finish(total, bias, oc, p->act_min, p->act_max);
+    }
+}
+
+void ek_f32_conv(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias, float *out) {
+    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_conv_pixel);
+}
+
+void ek_f32_depthwise(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias,
+                      float *out) {
+    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_depthwise_pixel);
 }
 
 void ek_f32_fully_connected(const float *in, const float *weights, const float *bias, float *out, int32_t batches,
                             int32_t depth, int32_t units, float act_min, float act_max) {
     int32_t b, u, d;
+#if EK_F32_MVE
+    const uint32x4_t rows = ek_f32_mve_rows((size_t)depth);
+#endif
     for (b = 0; b < batches; b++) {
         const float *x = in + (size_t)b * depth;
-        for (u = 0; u + 4 <= units; u += 4) { /* four units at a time, each summed in TFLM's order */
+        u = 0;
+#if EK_F32_MVE
+        for (; u + 4 <= units; u += 4) { /* lanes: 4 units, weights gathered from their 4 rows */
+            const float *w0 = weights + (size_t)u * depth;
+            float32x4_t acc = vdupq_n_f32(0.0f);
+            for (d = 0; d < depth; d++) {
+                const float32x4_t w = vldrwq_gather_shifted_offset_f32(w0 + d, rows);
+                acc = vaddq_f32(acc, vmulq_n_f32(w, x[d]));
+            }
+            ek_f32_mve_finish(out + u, acc, bias != NULL ? bias + u : NULL, act_min, act_max);
+        }
+#endif
+        for (; u + 4 <= units; u += 4) { /* four units at a time, each summed in TFLM's order */
             const float *w0 = weights + (size_t)u * depth;
             const float *w1 = w0 + depth, *w2 = w1 + depth, *w3 = w2 + depth;
             float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
@@ -151,10 +256,10 @@ void ek_f32_fully_connected(const float *in, const float *weights, const float *
                 t2 += p2;
                 t3 += p3;
             }
-            *out++ = ek_f32_clamp(t0 + (bias != NULL ? bias[u] : 0.0f), act_min, act_max);
-            *out++ = ek_f32_clamp(t1 + (bias != NULL ? bias[u + 1] : 0.0f), act_min, act_max);
-            *out++ = ek_f32_clamp(t2 + (bias != NULL ? bias[u + 2] : 0.0f), act_min, act_max);
-            *out++ = ek_f32_clamp(t3 + (bias != NULL ? bias[u + 3] : 0.0f), act_min, act_max);
+            out[u] = ek_f32_finish(t0, bias, u, act_min, act_max);
+            out[u + 1] = ek_f32_finish(t1, bias, u + 1, act_min, act_max);
+            out[u + 2] = ek_f32_finish(t2, bias, u + 2, act_min, act_max);
+            out[u + 3] = ek_f32_finish(t3, bias, u + 3, act_min, act_max);
         }
         for (; u < units; u++) {
             const float *w = weights + (size_t)u * depth;
@@ -163,11 +268,11 @@ void ek_f32_fully_connected(const float *in, const float *weights, const float *
                 const float prod = x[d] * w[d];
                 total += prod;
             }
-            *out++ = ek_f32_clamp(total + (bias != NULL ? bias[u] : 0.0f), act_min, act_max);
+            out[u] = ek_f32_finish(total, bias, u, act_min, act_max);
         }
+        out += units;
     }
 }
-
 void ek_f32_pool(const ek_f32_pool_params *p, const float *in, float *out) {
     int32_t b, oy, ox, c, ky, kx;
     for (b = 0; b < p->batches; b++) {
