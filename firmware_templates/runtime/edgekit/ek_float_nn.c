@@ -35,13 +35,17 @@ static float ek_f32_finish(float total, const float *bias, int32_t oc, float lo,
 }
 
 #if EK_F32_MVE
-/* out[0..3] = clamp(acc + bias[0..3]) lane by lane, as ek_f32_finish (compare + select keeps a NaN as it is). */
-static void ek_f32_mve_finish(float *out, float32x4_t acc, const float *bias, float lo, float hi) {
+/* x < lo ? lo : x, then hi < x ? hi : x, lane by lane (compare + select keeps a NaN as it is, as ek_f32_clamp). */
+static float32x4_t ek_f32_mve_clamp(float32x4_t x, float lo, float hi) {
     const float32x4_t vlo = vdupq_n_f32(lo), vhi = vdupq_n_f32(hi);
+    x = vpselq_f32(vlo, x, vcmpltq_f32(x, vlo));
+    return vpselq_f32(vhi, x, vcmpltq_f32(vhi, x));
+}
+
+/* out[0..3] = clamp(acc + bias[0..3]) lane by lane, as ek_f32_finish (+ 0.0f without a bias, as TFLM). */
+static void ek_f32_mve_finish(float *out, float32x4_t acc, const float *bias, float lo, float hi) {
     acc = vaddq_f32(acc, bias != NULL ? vld1q_f32(bias) : vdupq_n_f32(0.0f));
-    acc = vpselq_f32(vlo, acc, vcmpltq_f32(acc, vlo));
-    acc = vpselq_f32(vhi, acc, vcmpltq_f32(vhi, acc));
-    vst1q_f32(out, acc);
+    vst1q_f32(out, ek_f32_mve_clamp(acc, lo, hi));
 }
 
 /* Offsets (in floats) of 4 rows `stride` floats apart, for a gather load (VLDRW.U32 Qd, [Rbase, Qoffs, UXTW #2]). */
@@ -56,13 +60,16 @@ typedef struct {
     int32_t y0, x0, ky0, ky1, kx0, kx1;
 } ek_f32_window;
 
+/* Writes the out_c outputs of `npix` output pixels side by side (the second one stride_w columns right of the
+ * first, with the same window: only asked for when the pixel function takes pairs). */
 typedef void (*ek_f32_pixel_fn)(const ek_f32_conv_params *p, const float *in_b, const float *filter,
-                                const float *bias, float *out, const ek_f32_window *win);
+                                const float *bias, float *out, const ek_f32_window *win, int32_t npix);
 
-/* The loop CONV_2D and DEPTHWISE_CONV_2D share: every output pixel with its window; `pixel` writes its out_c. */
+/* The loop CONV_2D and DEPTHWISE_CONV_2D share: every output pixel with its window, two at a time when `pairs` and
+ * both windows have the same columns (not at a border). */
 static void ek_f32_conv_walk(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias,
-                             float *out, ek_f32_pixel_fn pixel) {
-    int32_t b, oy, ox;
+                             float *out, ek_f32_pixel_fn pixel, int pairs) {
+    int32_t b, oy, ox, npix;
     ek_f32_window win;
     for (b = 0; b < p->batches; b++) {
         const float *in_b = in + (size_t)b * p->in_h * p->in_w * p->in_c;
@@ -70,12 +77,17 @@ static void ek_f32_conv_walk(const ek_f32_conv_params *p, const float *in, const
             win.y0 = oy * p->stride_h - p->pad_h;
             win.ky0 = ek_tap_start(win.y0, p->dil_h);
             win.ky1 = ek_tap_end(win.y0, p->dil_h, p->in_h, p->k_h);
-            for (ox = 0; ox < p->out_w; ox++) {
+            for (ox = 0; ox < p->out_w; ox += npix) {
                 win.x0 = ox * p->stride_w - p->pad_w;
                 win.kx0 = ek_tap_start(win.x0, p->dil_w);
                 win.kx1 = ek_tap_end(win.x0, p->dil_w, p->in_w, p->k_w);
-                pixel(p, in_b, filter, bias, out, &win);
-                out += p->out_c;
+                npix = 1;
+                if (pairs && ox + 1 < p->out_w && win.kx0 == ek_tap_start(win.x0 + p->stride_w, p->dil_w) &&
+                    win.kx1 == ek_tap_end(win.x0 + p->stride_w, p->dil_w, p->in_w, p->k_w)) {
+                    npix = 2;
+                }
+                pixel(p, in_b, filter, bias, out, &win, npix);
+                out += (size_t)npix * p->out_c;
             }
         }
     }
@@ -87,19 +99,98 @@ static const float *ek_f32_tap(const ek_f32_conv_params *p, const float *in_b, c
     return in_b + ((size_t)(win->y0 + p->dil_h * ky) * p->in_w + (size_t)(win->x0 + p->dil_w * kx)) * p->in_c;
 }
 
-/* CONV_2D, one output pixel: per group, output channels [oc, oc1) reading input channels from in_g. */
+/* One CONV_2D sum: filter row wo (fstride floats) over the window of the pixel whose group's input is in_g. */
+static float ek_f32_conv_one(const ek_f32_conv_params *p, const float *in_g, const float *wo,
+                             const ek_f32_window *win) {
+    const int32_t n = p->filter_in_c;
+    float total = 0.0f;
+    int32_t ky, kx, ic;
+    for (ky = win->ky0; ky < win->ky1; ky++) {
+        for (kx = win->kx0; kx < win->kx1; kx++) {
+            const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+            const float *w = wo + ((size_t)ky * p->k_w + kx) * n;
+            for (ic = 0; ic < n; ic++) {
+                const float prod = src[ic] * w[ic];
+                total += prod;
+            }
+        }
+    }
+    return total;
+}
+
+/* CONV_2D, 4 output channels [oc, oc + 4) of 2 pixels: each weight loaded once for both pixels. */
+static void ek_f32_conv_pair4(const ek_f32_conv_params *p, const float *in_g, const float *filter, const float *bias,
+                              float *out, const ek_f32_window *win, int32_t oc) {
+    const int32_t n = p->filter_in_c;
+    const size_t fstride = (size_t)p->k_h * p->k_w * n, step = (size_t)p->stride_w * p->in_c;
+    const float *wo = filter + (size_t)oc * fstride;
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f;
+    int32_t ky, kx, ic;
+    for (ky = win->ky0; ky < win->ky1; ky++) {
+        for (kx = win->kx0; kx < win->kx1; kx++) {
+            const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+            const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
+            for (ic = 0; ic < n; ic++) {
+                const float x = src[ic], y = src[step + ic];
+                const float w_0 = w0[ic], w_1 = w0[fstride + ic], w_2 = w0[2 * fstride + ic];
+                const float w_3 = w0[3 * fstride + ic];
+                const float p0 = x * w_0, p1 = x * w_1, p2 = x * w_2, p3 = x * w_3;
+                const float q0 = y * w_0, q1 = y * w_1, q2 = y * w_2, q3 = y * w_3;
+                a0 += p0;
+                a1 += p1;
+                a2 += p2;
+                a3 += p3;
+                b0 += q0;
+                b1 += q1;
+                b2 += q2;
+                b3 += q3;
+            }
+        }
+    }
+    out[oc] = ek_f32_finish(a0, bias, oc, p->act_min, p->act_max);
+    out[oc + 1] = ek_f32_finish(a1, bias, oc + 1, p->act_min, p->act_max);
+    out[oc + 2] = ek_f32_finish(a2, bias, oc + 2, p->act_min, p->act_max);
+    out[oc + 3] = ek_f32_finish(a3, bias, oc + 3, p->act_min, p->act_max);
+    out += p->out_c;
+    out[oc] = ek_f32_finish(b0, bias, oc, p->act_min, p->act_max);
+    out[oc + 1] = ek_f32_finish(b1, bias, oc + 1, p->act_min, p->act_max);
+    out[oc + 2] = ek_f32_finish(b2, bias, oc + 2, p->act_min, p->act_max);
+    out[oc + 3] = ek_f32_finish(b3, bias, oc + 3, p->act_min, p->act_max);
+}
+
+/* CONV_2D, one output pixel (two with npix 2: scalar builds): per group, output channels [oc, oc1) reading input
+ * channels from in_g. */
 static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter, const float *bias,
-                              float *out, const ek_f32_window *win) {
+                              float *out, const ek_f32_window *win, int32_t npix) {
     const int32_t n = p->filter_in_c, per_group = p->out_c / (p->in_c / n);
     const size_t fstride = (size_t)p->k_h * p->k_w * n;
-    int32_t oc = 0, ky, kx, ic;
+    int32_t oc = 0, ky, kx, ic, k;
 #if EK_F32_MVE
-    const uint32x4_t rows = ek_f32_mve_rows(fstride);
+    const uint32x4_t rows = ek_f32_mve_rows(fstride), rows_hi = vaddq_n_u32(rows, (uint32_t)(4 * fstride));
 #endif
     while (oc < p->out_c) {
         const float *in_g = in_b + (size_t)(oc / per_group) * n;
         const int32_t oc1 = oc + per_group;
 #if EK_F32_MVE
+        for (; oc + 8 <= oc1; oc += 8) { /* two vectors: 8 output channels share each input value */
+            const float *wo = filter + (size_t)oc * fstride;
+            float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
+            for (ky = win->ky0; ky < win->ky1; ky++) {
+                for (kx = win->kx0; kx < win->kx1; kx++) {
+                    const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+                    const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
+                    for (ic = 0; ic < n; ic++) {
+                        const float x = src[ic];
+                        const float32x4_t w_lo = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
+                        const float32x4_t w_hi = vldrwq_gather_shifted_offset_f32(w0 + ic, rows_hi);
+                        acc0 = vaddq_f32(acc0, vmulq_n_f32(w_lo, x));
+                        acc1 = vaddq_f32(acc1, vmulq_n_f32(w_hi, x));
+                    }
+                }
+            }
+            ek_f32_mve_finish(out + oc, acc0, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+            ek_f32_mve_finish(out + oc + 4, acc1, bias != NULL ? bias + oc + 4 : NULL, p->act_min, p->act_max);
+        }
         for (; oc + 4 <= oc1; oc += 4) { /* lanes: 4 output channels, weights gathered from their 4 filter rows */
             const float *wo = filter + (size_t)oc * fstride;
             float32x4_t acc = vdupq_n_f32(0.0f);
@@ -116,6 +207,9 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
             ek_f32_mve_finish(out + oc, acc, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
         }
 #endif
+        for (; oc + 4 <= oc1 && npix == 2; oc += 4) {
+            ek_f32_conv_pair4(p, in_g, filter, bias, out, win, oc);
+        }
         for (; oc + 4 <= oc1; oc += 4) { /* 4 output channels share each input value */
             const float *wo = filter + (size_t)oc * fstride;
             float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
@@ -140,28 +234,21 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
             out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
         }
         for (; oc < oc1; oc++) {
-            const float *wo = filter + (size_t)oc * fstride;
-            float total = 0.0f;
-            for (ky = win->ky0; ky < win->ky1; ky++) {
-                for (kx = win->kx0; kx < win->kx1; kx++) {
-                    const float *src = ek_f32_tap(p, in_g, win, ky, kx);
-                    const float *w = wo + ((size_t)ky * p->k_w + kx) * n;
-                    for (ic = 0; ic < n; ic++) {
-                        const float prod = src[ic] * w[ic];
-                        total += prod;
-                    }
-                }
+            for (k = 0; k < npix; k++) {
+                const float total = ek_f32_conv_one(p, in_g + (size_t)k * p->stride_w * p->in_c,
+                                                    filter + (size_t)oc * fstride, win);
+                out[(size_t)k * p->out_c + oc] = ek_f32_finish(total, bias, oc, p->act_min, p->act_max);
             }
-            out[oc] = ek_f32_finish(total, bias, oc, p->act_min, p->act_max);
         }
     }
 }
 
 /* DEPTHWISE_CONV_2D, one output pixel: output channel oc reads input channel oc / depth_mult, filter column oc. */
 static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter,
-                                   const float *bias, float *out, const ek_f32_window *win) {
+                                   const float *bias, float *out, const ek_f32_window *win, int32_t npix) {
     const int32_t c = p->out_c, mult = p->depth_mult;
     int32_t oc = 0, ky, kx;
+    (void)npix; /* one pixel at a time */
 #if EK_F32_MVE
     for (; oc + 4 <= c; oc += 4) { /* lanes: 4 consecutive output channels */
         const uint32x4_t idx = vdupq_n_u32(0u);
@@ -216,24 +303,35 @@ static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_
 }
 
 void ek_f32_conv(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias, float *out) {
-    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_conv_pixel);
+    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_conv_pixel, !EK_F32_MVE); /* MVE: 8 channels per pass */
 }
 
 void ek_f32_depthwise(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias,
                       float *out) {
-    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_depthwise_pixel);
+    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_depthwise_pixel, 0);
 }
 
 void ek_f32_fully_connected(const float *in, const float *weights, const float *bias, float *out, int32_t batches,
                             int32_t depth, int32_t units, float act_min, float act_max) {
     int32_t b, u, d;
 #if EK_F32_MVE
-    const uint32x4_t rows = ek_f32_mve_rows((size_t)depth);
+    const uint32x4_t rows = ek_f32_mve_rows((size_t)depth), rows_hi = vaddq_n_u32(rows, (uint32_t)(4 * depth));
 #endif
     for (b = 0; b < batches; b++) {
         const float *x = in + (size_t)b * depth;
         u = 0;
 #if EK_F32_MVE
+        for (; u + 8 <= units; u += 8) { /* two vectors: 8 units share each input value */
+            const float *w0 = weights + (size_t)u * depth;
+            float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
+            for (d = 0; d < depth; d++) {
+                const float v = x[d];
+                acc0 = vaddq_f32(acc0, vmulq_n_f32(vldrwq_gather_shifted_offset_f32(w0 + d, rows), v));
+                acc1 = vaddq_f32(acc1, vmulq_n_f32(vldrwq_gather_shifted_offset_f32(w0 + d, rows_hi), v));
+            }
+            ek_f32_mve_finish(out + u, acc0, bias != NULL ? bias + u : NULL, act_min, act_max);
+            ek_f32_mve_finish(out + u + 4, acc1, bias != NULL ? bias + u + 4 : NULL, act_min, act_max);
+        }
         for (; u + 4 <= units; u += 4) { /* lanes: 4 units, weights gathered from their 4 rows */
             const float *w0 = weights + (size_t)u * depth;
             float32x4_t acc = vdupq_n_f32(0.0f);
@@ -273,25 +371,57 @@ void ek_f32_fully_connected(const float *in, const float *weights, const float *
         out += units;
     }
 }
+/* Pools: per output pixel the window clipped to the input, then per channel (4 channels per vector with MVE) the
+ * sum, sum of squares or maximum in the window's row-major order, as TFLM. */
 void ek_f32_pool(const ek_f32_pool_params *p, const float *in, float *out) {
+    const int32_t ch = p->channels;
     int32_t b, oy, ox, c, ky, kx;
     for (b = 0; b < p->batches; b++) {
+        const float *in_b = in + (size_t)b * p->in_h * p->in_w * ch;
         for (oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int32_t ky0 = ek_tap_start(y0, 1), ky1 = ek_tap_end(y0, 1, p->in_h, p->k_h);
             for (ox = 0; ox < p->out_w; ox++) {
-                const int32_t y0 = oy * p->stride_h - p->pad_h;
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
-                const int32_t ky0 = y0 < 0 ? -y0 : 0;
-                const int32_t kx0 = x0 < 0 ? -x0 : 0;
-                const int32_t ky1 = p->k_h < p->in_h - y0 ? p->k_h : p->in_h - y0;
-                const int32_t kx1 = p->k_w < p->in_w - x0 ? p->k_w : p->in_w - x0;
-                for (c = 0; c < p->channels; c++) {
+                const int32_t kx0 = ek_tap_start(x0, 1), kx1 = ek_tap_end(x0, 1, p->in_w, p->k_w);
+                const float count = (float)((ky1 - ky0) * (kx1 - kx0));
+                const float *at = in_b + ((size_t)(y0 + ky0) * p->in_w + (size_t)(x0 + kx0)) * ch;
+                const size_t row = (size_t)p->in_w * ch;
+                c = 0;
+#if EK_F32_MVE
+                for (; c + 4 <= ch; c += 4) { /* lanes: 4 channels */
+                    float32x4_t acc = vdupq_n_f32(p->kind == EK_F32_POOL_MAX ? -3.40282347e+38f : 0.0f);
+                    for (ky = 0; ky < ky1 - ky0; ky++) {
+                        const float *src = at + ky * row + c;
+                        for (kx = 0; kx < kx1 - kx0; kx++, src += ch) {
+                            const float32x4_t v = vld1q_f32(src);
+                            if (p->kind == EK_F32_POOL_MAX) {
+                                acc = vpselq_f32(v, acc, vcmpltq_f32(acc, v));
+                            } else {
+                                acc = vaddq_f32(acc, p->kind == EK_F32_POOL_L2 ? vmulq_f32(v, v) : v);
+                            }
+                        }
+                    }
+                    if (p->kind == EK_F32_POOL_MAX) {
+                        vst1q_f32(out + c, ek_f32_mve_clamp(acc, p->act_min, p->act_max));
+                    } else {
+                        int32_t l;
+                        vst1q_f32(out + c, acc);
+                        for (l = 0; l < 4; l++) {
+                            const float mean = out[c + l] / count;
+                            out[c + l] = ek_f32_clamp(p->kind == EK_F32_POOL_L2 ? sqrtf(mean) : mean, p->act_min,
+                                                      p->act_max);
+                        }
+                    }
+                }
+#endif
+                for (; c < ch; c++) {
                     float acc = p->kind == EK_F32_POOL_MAX ? -3.40282347e+38f : 0.0f;
-                    int32_t count = 0;
                     float result;
-                    for (ky = ky0; ky < ky1; ky++) {
-                        for (kx = kx0; kx < kx1; kx++) {
-                            const float v =
-                                in[(((size_t)b * p->in_h + y0 + ky) * p->in_w + x0 + kx) * p->channels + c];
+                    for (ky = 0; ky < ky1 - ky0; ky++) {
+                        const float *src = at + ky * row + c;
+                        for (kx = 0; kx < kx1 - kx0; kx++, src += ch) {
+                            const float v = *src;
                             if (p->kind == EK_F32_POOL_MAX) {
                                 acc = acc < v ? v : acc;
                             } else if (p->kind == EK_F32_POOL_L2) {
@@ -300,18 +430,18 @@ void ek_f32_pool(const ek_f32_pool_params *p, const float *in, float *out) {
                             } else {
                                 acc += v;
                             }
-                            count++;
                         }
                     }
                     if (p->kind == EK_F32_POOL_AVG) {
-                        result = acc / (float)count;
+                        result = acc / count;
                     } else if (p->kind == EK_F32_POOL_L2) {
-                        result = sqrtf(acc / (float)count);
+                        result = sqrtf(acc / count);
                     } else {
                         result = acc;
                     }
-                    *out++ = ek_f32_clamp(result, p->act_min, p->act_max);
+                    out[c] = ek_f32_clamp(result, p->act_min, p->act_max);
                 }
+                out += ch;
             }
         }
     }
