@@ -115,3 +115,26 @@ def test_blocked_float_kernels_bit_exact_on_qemu(board: str, tmp_path: Path) -> 
     assert res.byte_exact == len(sets), res.to_dict()["mismatches"]
     assert res.ok and res.max_rel_diff == 0.0
     assert list(Path(res.project_dir).rglob("ek_float_nn.c")), "not built with edgekit's AOT runtime"
+
+
+@pytest.mark.toolchain
+def test_float_kernels_never_fuse_multiply_add_in_gnu_c(tmp_path: Path) -> None:
+    """GNU C dialects (PlatformIO's default) let GCC contract a * b + c into VFMA, one rounding instead of TFLM's
+    two: ek_float_nn.c turns contraction off itself, so its object code has no fused multiply-add."""
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import REPO
+
+    gcc = need_tool("arm-none-eabi-gcc")
+    objdump = shutil.which("arm-none-eabi-objdump")
+    assert objdump, "arm-none-eabi-objdump comes with arm-none-eabi-gcc"
+    src = REPO / "firmware_templates" / "runtime" / "edgekit" / "ek_float_nn.c"
+    for cpu in (["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16"], ["-mcpu=cortex-m55"]):
+        obj = tmp_path / "k.o"
+        subprocess.run([gcc, "-std=gnu11", *cpu, "-mthumb", "-mfloat-abi=hard", "-O2", "-Wall", "-Wextra", "-Werror",
+                        "-c", str(src), "-o", str(obj)], check=True, capture_output=True)
+        text = subprocess.run([objdump, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
+        assert "vmul.f32" in text and "vadd.f32" in text, cpu
+        assert not re.search(r"\bv(fma|fms|fnma|fnms|mla|mls|nmla|nmls)\b", text), cpu

@@ -18,6 +18,14 @@
 
 #include <math.h>
 
+/* Never a fused multiply-add, whatever the build's C dialect: GNU modes (-std=gnu11, the default of PlatformIO /
+ * Arduino and of a bare gcc) contract a * b + c into VFMA (one rounding instead of two), which breaks bit-exactness. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__) && defined(__thumb2__)
 #include <arm_mve.h>
 #define EK_F32_MVE 1
@@ -158,12 +166,12 @@ static void ek_f32_conv_pair4(const ek_f32_conv_params *p, const float *in_g, co
     out[oc + 3] = ek_f32_finish(b3, bias, oc + 3, p->act_min, p->act_max);
 }
 
-/* CONV_2D, one output pixel (two with npix 2: scalar builds): per group, output channels [oc, oc1) reading input
+/* CONV_2D, one output pixel or two (npix): per group, output channels [oc, oc1) reading input
  * channels from in_g. */
 static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter, const float *bias,
                               float *out, const ek_f32_window *win, int32_t npix) {
     const int32_t n = p->filter_in_c, per_group = p->out_c / (p->in_c / n);
-    const size_t fstride = (size_t)p->k_h * p->k_w * n;
+    const size_t fstride = (size_t)p->k_h * p->k_w * n, step = (size_t)p->stride_w * p->in_c;
     int32_t oc = 0, ky, kx, ic, k;
 #if EK_F32_MVE
     const uint32x4_t rows = ek_f32_mve_rows(fstride), rows_hi = vaddq_n_u32(rows, (uint32_t)(4 * fstride));
@@ -172,6 +180,47 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
         const float *in_g = in_b + (size_t)(oc / per_group) * n;
         const int32_t oc1 = oc + per_group;
 #if EK_F32_MVE
+        for (; oc + 8 <= oc1 && npix == 2; oc += 8) { /* 8 output channels x 2 pixels: 4 vector sums */
+            const float *wo = filter + (size_t)oc * fstride;
+            float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, b0 = a0, b1 = a0;
+            for (ky = win->ky0; ky < win->ky1; ky++) {
+                for (kx = win->kx0; kx < win->kx1; kx++) {
+                    const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+                    const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
+                    for (ic = 0; ic < n; ic++) {
+                        const float x = src[ic], y = src[step + ic];
+                        const float32x4_t w_lo = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
+                        const float32x4_t w_hi = vldrwq_gather_shifted_offset_f32(w0 + ic, rows_hi);
+                        a0 = vaddq_f32(a0, vmulq_n_f32(w_lo, x));
+                        a1 = vaddq_f32(a1, vmulq_n_f32(w_hi, x));
+                        b0 = vaddq_f32(b0, vmulq_n_f32(w_lo, y));
+                        b1 = vaddq_f32(b1, vmulq_n_f32(w_hi, y));
+                    }
+                }
+            }
+            ek_f32_mve_finish(out + oc, a0, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+            ek_f32_mve_finish(out + oc + 4, a1, bias != NULL ? bias + oc + 4 : NULL, p->act_min, p->act_max);
+            ek_f32_mve_finish(out + p->out_c + oc, b0, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+            ek_f32_mve_finish(out + p->out_c + oc + 4, b1, bias != NULL ? bias + oc + 4 : NULL, p->act_min,
+                              p->act_max);
+        }
+        for (; oc + 4 <= oc1 && npix == 2; oc += 4) { /* 4 output channels x 2 pixels */
+            const float *wo = filter + (size_t)oc * fstride;
+            float32x4_t a0 = vdupq_n_f32(0.0f), b0 = a0;
+            for (ky = win->ky0; ky < win->ky1; ky++) {
+                for (kx = win->kx0; kx < win->kx1; kx++) {
+                    const float *src = ek_f32_tap(p, in_g, win, ky, kx);
+                    const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
+                    for (ic = 0; ic < n; ic++) {
+                        const float32x4_t w = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
+                        a0 = vaddq_f32(a0, vmulq_n_f32(w, src[ic]));
+                        b0 = vaddq_f32(b0, vmulq_n_f32(w, src[step + ic]));
+                    }
+                }
+            }
+            ek_f32_mve_finish(out + oc, a0, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+            ek_f32_mve_finish(out + p->out_c + oc, b0, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+        }
         for (; oc + 8 <= oc1; oc += 8) { /* two vectors: 8 output channels share each input value */
             const float *wo = filter + (size_t)oc * fstride;
             float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
@@ -235,25 +284,24 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
         }
         for (; oc < oc1; oc++) {
             for (k = 0; k < npix; k++) {
-                const float total = ek_f32_conv_one(p, in_g + (size_t)k * p->stride_w * p->in_c,
-                                                    filter + (size_t)oc * fstride, win);
+                const float total = ek_f32_conv_one(p, in_g + k * step, filter + (size_t)oc * fstride, win);
                 out[(size_t)k * p->out_c + oc] = ek_f32_finish(total, bias, oc, p->act_min, p->act_max);
             }
         }
     }
 }
 
-/* DEPTHWISE_CONV_2D, one output pixel: output channel oc reads input channel oc / depth_mult, filter column oc. */
+/* DEPTHWISE_CONV_2D, one output pixel or two (npix): output channel oc reads input channel oc / depth_mult and
+ * filter column oc; the two pixels share each weight load. */
 static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter,
                                    const float *bias, float *out, const ek_f32_window *win, int32_t npix) {
     const int32_t c = p->out_c, mult = p->depth_mult;
+    const size_t step = npix == 2 ? (size_t)p->stride_w * p->in_c : 0, out2 = npix == 2 ? (size_t)c : 0;
     int32_t oc = 0, ky, kx;
-    (void)npix; /* one pixel at a time */
 #if EK_F32_MVE
-    for (; oc + 4 <= c; oc += 4) { /* lanes: 4 consecutive output channels */
-        const uint32x4_t idx = vdupq_n_u32(0u);
-        uint32x4_t from = idx;
-        float32x4_t acc = vdupq_n_f32(0.0f);
+    for (; oc + 4 <= c; oc += 4) { /* lanes: 4 consecutive output channels; a second pixel's sums in b */
+        uint32x4_t from = vdupq_n_u32(0u);
+        float32x4_t a = vdupq_n_f32(0.0f), b = a;
         if (mult != 1) {
             const uint32_t ch[4] = {(uint32_t)(oc / mult), (uint32_t)((oc + 1) / mult), (uint32_t)((oc + 2) / mult),
                                     (uint32_t)((oc + 3) / mult)};
@@ -263,52 +311,78 @@ static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_
             for (kx = win->kx0; kx < win->kx1; kx++) {
                 const float *src = ek_f32_tap(p, in_b, win, ky, kx);
                 const float32x4_t w = vld1q_f32(filter + ((size_t)ky * p->k_w + kx) * c + oc);
-                const float32x4_t x = mult == 1 ? vld1q_f32(src + oc) : vldrwq_gather_shifted_offset_f32(src, from);
-                acc = vaddq_f32(acc, vmulq_f32(x, w));
+                if (mult == 1) {
+                    a = vaddq_f32(a, vmulq_f32(vld1q_f32(src + oc), w));
+                    b = vaddq_f32(b, vmulq_f32(vld1q_f32(src + step + oc), w));
+                } else {
+                    a = vaddq_f32(a, vmulq_f32(vldrwq_gather_shifted_offset_f32(src, from), w));
+                    b = vaddq_f32(b, vmulq_f32(vldrwq_gather_shifted_offset_f32(src + step, from), w));
+                }
             }
         }
-        ek_f32_mve_finish(out + oc, acc, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+        ek_f32_mve_finish(out + oc, a, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+        if (npix == 2) {
+            ek_f32_mve_finish(out + out2 + oc, b, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+        }
     }
 #endif
-    for (; oc + 4 <= c; oc += 4) { /* 4 output channels per pass, each sum in its registers */
+    for (; oc + 4 <= c; oc += 4) { /* 4 output channels (x 2 pixels) per pass, each sum in its registers */
         const int32_t i0 = oc / mult, i1 = (oc + 1) / mult, i2 = (oc + 2) / mult, i3 = (oc + 3) / mult;
-        float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+        float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f, u0 = 0.0f, u1 = 0.0f, u2 = 0.0f, u3 = 0.0f;
         for (ky = win->ky0; ky < win->ky1; ky++) {
             for (kx = win->kx0; kx < win->kx1; kx++) {
-                const float *src = ek_f32_tap(p, in_b, win, ky, kx);
+                const float *src = ek_f32_tap(p, in_b, win, ky, kx), *src2 = src + step;
                 const float *w = filter + ((size_t)ky * p->k_w + kx) * c + oc;
-                const float p0 = src[i0] * w[0], p1 = src[i1] * w[1], p2 = src[i2] * w[2], p3 = src[i3] * w[3];
+                const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+                const float p0 = src[i0] * w0, p1 = src[i1] * w1, p2 = src[i2] * w2, p3 = src[i3] * w3;
+                const float q0 = src2[i0] * w0, q1 = src2[i1] * w1, q2 = src2[i2] * w2, q3 = src2[i3] * w3;
                 t0 += p0;
                 t1 += p1;
                 t2 += p2;
                 t3 += p3;
+                u0 += q0;
+                u1 += q1;
+                u2 += q2;
+                u3 += q3;
             }
         }
         out[oc] = ek_f32_finish(t0, bias, oc, p->act_min, p->act_max);
         out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
         out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
         out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
+        if (npix == 2) {
+            out[out2 + oc] = ek_f32_finish(u0, bias, oc, p->act_min, p->act_max);
+            out[out2 + oc + 1] = ek_f32_finish(u1, bias, oc + 1, p->act_min, p->act_max);
+            out[out2 + oc + 2] = ek_f32_finish(u2, bias, oc + 2, p->act_min, p->act_max);
+            out[out2 + oc + 3] = ek_f32_finish(u3, bias, oc + 3, p->act_min, p->act_max);
+        }
     }
     for (; oc < c; oc++) {
         const int32_t i = oc / mult;
-        float total = 0.0f;
+        float t = 0.0f, u = 0.0f;
         for (ky = win->ky0; ky < win->ky1; ky++) {
             for (kx = win->kx0; kx < win->kx1; kx++) {
-                const float prod = ek_f32_tap(p, in_b, win, ky, kx)[i] * filter[((size_t)ky * p->k_w + kx) * c + oc];
-                total += prod;
+                const float *src = ek_f32_tap(p, in_b, win, ky, kx);
+                const float w = filter[((size_t)ky * p->k_w + kx) * c + oc];
+                const float p0 = src[i] * w, q0 = src[step + i] * w;
+                t += p0;
+                u += q0;
             }
         }
-        out[oc] = ek_f32_finish(total, bias, oc, p->act_min, p->act_max);
+        out[oc] = ek_f32_finish(t, bias, oc, p->act_min, p->act_max);
+        if (npix == 2) {
+            out[out2 + oc] = ek_f32_finish(u, bias, oc, p->act_min, p->act_max);
+        }
     }
 }
 
 void ek_f32_conv(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias, float *out) {
-    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_conv_pixel, !EK_F32_MVE); /* MVE: 8 channels per pass */
+    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_conv_pixel, 1);
 }
 
 void ek_f32_depthwise(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias,
                       float *out) {
-    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_depthwise_pixel, 0);
+    ek_f32_conv_walk(p, in, filter, bias, out, ek_f32_depthwise_pixel, 1);
 }
 
 void ek_f32_fully_connected(const float *in, const float *weights, const float *bias, float *out, int32_t batches,
