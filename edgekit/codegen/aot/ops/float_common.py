@@ -12,7 +12,11 @@ Agreement with TFLM's float reference kernels (the PyPI tflite-micro host interp
   float_ops.py the comparisons, SELECT_V2, ARG_MAX/ARG_MIN, CUMSUM, L2_NORMALIZATION, RESIZE_BILINEAR and
   TRANSPOSE_CONV; a CONV_2D + ADD pair fused by fusion.py, which keeps the two roundings). IEEE 754
   rounds each of these correctly, soft-float included, and ISO C mode keeps GCC from fusing multiply-adds
-  (ek_float.h).
+  (ek_float.h; ek_float_nn.c also turns contraction off itself, for builds in a GNU C mode). The conv / depthwise /
+  FC / pool kernels compute several outputs per pass, each still summed in TFLM's order; on Helium cores
+  (Cortex-M55 / M85, MVE-F) 4 outputs ride in the lanes of a vector, VMUL then VADD, which is bit for bit too
+  except where a product or partial sum is subnormal (MVE arithmetic flushes it to zero) or NaN (MVE returns the
+  default NaN: the payload may differ).
 * within :data:`LIBM_ULP` units in the last place (:func:`tolerance`): ops through the C library's
   exp / log / tanh / sin / cos / expm1 (EXP, LOG, SIN, COS, TANH, LOGISTIC, ELU, SOFTMAX, LOG_SOFTMAX). glibc's
   and newlib's single-precision functions are each within 1 ulp of the true value (both are derived from Arm's
