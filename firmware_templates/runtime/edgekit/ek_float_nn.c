@@ -66,6 +66,8 @@ static uint32x4_t ek_f32_mve_rows(size_t stride) {
  * input row y0 + dil_h * ky, column x0 + dil_w * kx. */
 typedef struct {
     int32_t y0, x0, ky0, ky1, kx0, kx1;
+    int32_t kx_step, run; /* CONV_2D: taps kx0, kx0 + kx_step, ... each a run of `run` input channels (one run over
+                           * the whole row when it is contiguous in input and filter: no groups, no dilation) */
 } ek_f32_window;
 
 /* Writes the out_c outputs of `npix` output pixels side by side (the second one stride_w columns right of the
@@ -77,6 +79,7 @@ typedef void (*ek_f32_pixel_fn)(const ek_f32_conv_params *p, const float *in_b, 
  * both windows have the same columns (not at a border). */
 static void ek_f32_conv_walk(const ek_f32_conv_params *p, const float *in, const float *filter, const float *bias,
                              float *out, ek_f32_pixel_fn pixel, int pairs) {
+    const int row = p->dil_w == 1 && p->filter_in_c == p->in_c;
     int32_t b, oy, ox, npix;
     ek_f32_window win;
     for (b = 0; b < p->batches; b++) {
@@ -89,6 +92,8 @@ static void ek_f32_conv_walk(const ek_f32_conv_params *p, const float *in, const
                 win.x0 = ox * p->stride_w - p->pad_w;
                 win.kx0 = ek_tap_start(win.x0, p->dil_w);
                 win.kx1 = ek_tap_end(win.x0, p->dil_w, p->in_w, p->k_w);
+                win.kx_step = row && win.kx1 > win.kx0 ? win.kx1 - win.kx0 : 1;
+                win.run = win.kx_step * p->filter_in_c;
                 npix = 1;
                 if (pairs && ox + 1 < p->out_w && win.kx0 == ek_tap_start(win.x0 + p->stride_w, p->dil_w) &&
                     win.kx1 == ek_tap_end(win.x0 + p->stride_w, p->dil_w, p->in_w, p->k_w)) {
@@ -114,10 +119,10 @@ static float ek_f32_conv_one(const ek_f32_conv_params *p, const float *in_g, con
     float total = 0.0f;
     int32_t ky, kx, ic;
     for (ky = win->ky0; ky < win->ky1; ky++) {
-        for (kx = win->kx0; kx < win->kx1; kx++) {
+        for (kx = win->kx0; kx < win->kx1; kx += win->kx_step) {
             const float *src = ek_f32_tap(p, in_g, win, ky, kx);
             const float *w = wo + ((size_t)ky * p->k_w + kx) * n;
-            for (ic = 0; ic < n; ic++) {
+            for (ic = 0; ic < win->run; ic++) {
                 const float prod = src[ic] * w[ic];
                 total += prod;
             }
@@ -135,10 +140,10 @@ static void ek_f32_conv_pair4(const ek_f32_conv_params *p, const float *in_g, co
     float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f;
     int32_t ky, kx, ic;
     for (ky = win->ky0; ky < win->ky1; ky++) {
-        for (kx = win->kx0; kx < win->kx1; kx++) {
+        for (kx = win->kx0; kx < win->kx1; kx += win->kx_step) {
             const float *src = ek_f32_tap(p, in_g, win, ky, kx);
             const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
-            for (ic = 0; ic < n; ic++) {
+            for (ic = 0; ic < win->run; ic++) {
                 const float x = src[ic], y = src[step + ic];
                 const float w_0 = w0[ic], w_1 = w0[fstride + ic], w_2 = w0[2 * fstride + ic];
                 const float w_3 = w0[3 * fstride + ic];
@@ -184,10 +189,10 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
             const float *wo = filter + (size_t)oc * fstride;
             float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, b0 = a0, b1 = a0;
             for (ky = win->ky0; ky < win->ky1; ky++) {
-                for (kx = win->kx0; kx < win->kx1; kx++) {
+                for (kx = win->kx0; kx < win->kx1; kx += win->kx_step) {
                     const float *src = ek_f32_tap(p, in_g, win, ky, kx);
                     const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
-                    for (ic = 0; ic < n; ic++) {
+                    for (ic = 0; ic < win->run; ic++) {
                         const float x = src[ic], y = src[step + ic];
                         const float32x4_t w_lo = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
                         const float32x4_t w_hi = vldrwq_gather_shifted_offset_f32(w0 + ic, rows_hi);
@@ -208,10 +213,10 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
             const float *wo = filter + (size_t)oc * fstride;
             float32x4_t a0 = vdupq_n_f32(0.0f), b0 = a0;
             for (ky = win->ky0; ky < win->ky1; ky++) {
-                for (kx = win->kx0; kx < win->kx1; kx++) {
+                for (kx = win->kx0; kx < win->kx1; kx += win->kx_step) {
                     const float *src = ek_f32_tap(p, in_g, win, ky, kx);
                     const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
-                    for (ic = 0; ic < n; ic++) {
+                    for (ic = 0; ic < win->run; ic++) {
                         const float32x4_t w = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
                         a0 = vaddq_f32(a0, vmulq_n_f32(w, src[ic]));
                         b0 = vaddq_f32(b0, vmulq_n_f32(w, src[step + ic]));
@@ -225,10 +230,10 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
             const float *wo = filter + (size_t)oc * fstride;
             float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
             for (ky = win->ky0; ky < win->ky1; ky++) {
-                for (kx = win->kx0; kx < win->kx1; kx++) {
+                for (kx = win->kx0; kx < win->kx1; kx += win->kx_step) {
                     const float *src = ek_f32_tap(p, in_g, win, ky, kx);
                     const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
-                    for (ic = 0; ic < n; ic++) {
+                    for (ic = 0; ic < win->run; ic++) {
                         const float x = src[ic];
                         const float32x4_t w_lo = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
                         const float32x4_t w_hi = vldrwq_gather_shifted_offset_f32(w0 + ic, rows_hi);
@@ -244,10 +249,10 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
             const float *wo = filter + (size_t)oc * fstride;
             float32x4_t acc = vdupq_n_f32(0.0f);
             for (ky = win->ky0; ky < win->ky1; ky++) {
-                for (kx = win->kx0; kx < win->kx1; kx++) {
+                for (kx = win->kx0; kx < win->kx1; kx += win->kx_step) {
                     const float *src = ek_f32_tap(p, in_g, win, ky, kx);
                     const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
-                    for (ic = 0; ic < n; ic++) {
+                    for (ic = 0; ic < win->run; ic++) {
                         const float32x4_t w = vldrwq_gather_shifted_offset_f32(w0 + ic, rows);
                         acc = vaddq_f32(acc, vmulq_n_f32(w, src[ic]));
                     }
@@ -263,10 +268,10 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
             const float *wo = filter + (size_t)oc * fstride;
             float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
             for (ky = win->ky0; ky < win->ky1; ky++) {
-                for (kx = win->kx0; kx < win->kx1; kx++) {
+                for (kx = win->kx0; kx < win->kx1; kx += win->kx_step) {
                     const float *src = ek_f32_tap(p, in_g, win, ky, kx);
                     const float *w0 = wo + ((size_t)ky * p->k_w + kx) * n;
-                    for (ic = 0; ic < n; ic++) {
+                    for (ic = 0; ic < win->run; ic++) {
                         const float x = src[ic];
                         const float p0 = x * w0[ic], p1 = x * w0[fstride + ic];
                         const float p2 = x * w0[2 * fstride + ic], p3 = x * w0[3 * fstride + ic];
@@ -291,13 +296,73 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
     }
 }
 
-/* DEPTHWISE_CONV_2D, one output pixel or two (npix): output channel oc reads input channel oc / depth_mult and
- * filter column oc; the two pixels share each weight load. */
+/* DEPTHWISE_CONV_2D, one output pixel: output channel oc reads input channel oc / depth_mult, filter column oc. */
+static void ek_f32_depthwise_one(const ek_f32_conv_params *p, const float *in_b, const float *filter,
+                                 const float *bias, float *out, const ek_f32_window *win) {
+    const int32_t c = p->out_c, mult = p->depth_mult;
+    int32_t oc = 0, ky, kx;
+#if EK_F32_MVE
+    for (; oc + 4 <= c; oc += 4) { /* lanes: 4 consecutive output channels */
+        uint32x4_t from = vdupq_n_u32(0u);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        if (mult != 1) {
+            const uint32_t ch[4] = {(uint32_t)(oc / mult), (uint32_t)((oc + 1) / mult), (uint32_t)((oc + 2) / mult),
+                                    (uint32_t)((oc + 3) / mult)};
+            from = vld1q_u32(ch);
+        }
+        for (ky = win->ky0; ky < win->ky1; ky++) {
+            for (kx = win->kx0; kx < win->kx1; kx++) {
+                const float *src = ek_f32_tap(p, in_b, win, ky, kx);
+                const float32x4_t w = vld1q_f32(filter + ((size_t)ky * p->k_w + kx) * c + oc);
+                const float32x4_t x = mult == 1 ? vld1q_f32(src + oc) : vldrwq_gather_shifted_offset_f32(src, from);
+                acc = vaddq_f32(acc, vmulq_f32(x, w));
+            }
+        }
+        ek_f32_mve_finish(out + oc, acc, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
+    }
+#endif
+    for (; oc + 4 <= c; oc += 4) { /* 4 output channels per pass, each sum in its registers */
+        const int32_t i0 = oc / mult, i1 = (oc + 1) / mult, i2 = (oc + 2) / mult, i3 = (oc + 3) / mult;
+        float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+        for (ky = win->ky0; ky < win->ky1; ky++) {
+            for (kx = win->kx0; kx < win->kx1; kx++) {
+                const float *src = ek_f32_tap(p, in_b, win, ky, kx);
+                const float *w = filter + ((size_t)ky * p->k_w + kx) * c + oc;
+                const float p0 = src[i0] * w[0], p1 = src[i1] * w[1], p2 = src[i2] * w[2], p3 = src[i3] * w[3];
+                t0 += p0;
+                t1 += p1;
+                t2 += p2;
+                t3 += p3;
+            }
+        }
+        out[oc] = ek_f32_finish(t0, bias, oc, p->act_min, p->act_max);
+        out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
+        out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
+        out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
+    }
+    for (; oc < c; oc++) {
+        const int32_t i = oc / mult;
+        float total = 0.0f;
+        for (ky = win->ky0; ky < win->ky1; ky++) {
+            for (kx = win->kx0; kx < win->kx1; kx++) {
+                const float prod = ek_f32_tap(p, in_b, win, ky, kx)[i] * filter[((size_t)ky * p->k_w + kx) * c + oc];
+                total += prod;
+            }
+        }
+        out[oc] = ek_f32_finish(total, bias, oc, p->act_min, p->act_max);
+    }
+}
+
+/* DEPTHWISE_CONV_2D, two output pixels (npix 2; one: ek_f32_depthwise_one), sharing each weight load. */
 static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_b, const float *filter,
                                    const float *bias, float *out, const ek_f32_window *win, int32_t npix) {
     const int32_t c = p->out_c, mult = p->depth_mult;
-    const size_t step = npix == 2 ? (size_t)p->stride_w * p->in_c : 0, out2 = npix == 2 ? (size_t)c : 0;
+    const size_t step = (size_t)p->stride_w * p->in_c, out2 = (size_t)c;
     int32_t oc = 0, ky, kx;
+    if (npix == 1) {
+        ek_f32_depthwise_one(p, in_b, filter, bias, out, win);
+        return;
+    }
 #if EK_F32_MVE
     for (; oc + 4 <= c; oc += 4) { /* lanes: 4 consecutive output channels; a second pixel's sums in b */
         uint32x4_t from = vdupq_n_u32(0u);
@@ -321,12 +386,10 @@ static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_
             }
         }
         ek_f32_mve_finish(out + oc, a, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
-        if (npix == 2) {
-            ek_f32_mve_finish(out + out2 + oc, b, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
-        }
+        ek_f32_mve_finish(out + out2 + oc, b, bias != NULL ? bias + oc : NULL, p->act_min, p->act_max);
     }
 #endif
-    for (; oc + 4 <= c; oc += 4) { /* 4 output channels (x 2 pixels) per pass, each sum in its registers */
+    for (; oc + 4 <= c; oc += 4) { /* 4 output channels x 2 pixels per pass, each sum in its registers */
         const int32_t i0 = oc / mult, i1 = (oc + 1) / mult, i2 = (oc + 2) / mult, i3 = (oc + 3) / mult;
         float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f, u0 = 0.0f, u1 = 0.0f, u2 = 0.0f, u3 = 0.0f;
         for (ky = win->ky0; ky < win->ky1; ky++) {
@@ -350,12 +413,10 @@ static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_
         out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
         out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
         out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
-        if (npix == 2) {
-            out[out2 + oc] = ek_f32_finish(u0, bias, oc, p->act_min, p->act_max);
-            out[out2 + oc + 1] = ek_f32_finish(u1, bias, oc + 1, p->act_min, p->act_max);
-            out[out2 + oc + 2] = ek_f32_finish(u2, bias, oc + 2, p->act_min, p->act_max);
-            out[out2 + oc + 3] = ek_f32_finish(u3, bias, oc + 3, p->act_min, p->act_max);
-        }
+        out[out2 + oc] = ek_f32_finish(u0, bias, oc, p->act_min, p->act_max);
+        out[out2 + oc + 1] = ek_f32_finish(u1, bias, oc + 1, p->act_min, p->act_max);
+        out[out2 + oc + 2] = ek_f32_finish(u2, bias, oc + 2, p->act_min, p->act_max);
+        out[out2 + oc + 3] = ek_f32_finish(u3, bias, oc + 3, p->act_min, p->act_max);
     }
     for (; oc < c; oc++) {
         const int32_t i = oc / mult;
@@ -370,9 +431,7 @@ static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_
             }
         }
         out[oc] = ek_f32_finish(t, bias, oc, p->act_min, p->act_max);
-        if (npix == 2) {
-            out[out2 + oc] = ek_f32_finish(u, bias, oc, p->act_min, p->act_max);
-        }
+        out[out2 + oc] = ek_f32_finish(u, bias, oc, p->act_min, p->act_max);
     }
 }
 
