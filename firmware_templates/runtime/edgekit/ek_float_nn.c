@@ -5,13 +5,15 @@
  * then + bias): only the number of outputs computed per pass changes. Taps in the padding are skipped (TFLM skips
  * them too), so a window is the tap range [ky0, ky1) x [kx0, kx1) from ek_tap_start / ek_tap_end.
  *
- * Scalar FPU / soft-float: 4 output channels per pass share each input load. Helium with floating point (MVE-F:
+ * Scalar FPU / soft-float: 4 output channels of 2 neighbouring pixels per pass (conv, depthwise; the pixels share
+ * each weight load, where their windows have the same columns), FC 4 units; a conv filter row contiguous in input
+ * and filter (no groups, no dilation) is one run instead of a loop per tap. Helium with floating point (MVE-F:
  * Cortex-M55 / M85, -mfloat-abi=hard): the 4 lanes of a vector are 4 output channels (conv, FC: filter rows read by
- * a gather load; depthwise, pools: consecutive channels), each lane one output's running sum, VMUL then VADD (never
- * VFMA); the last 1-3 channels run in predicated lanes. The lane results equal the scalar ones bit for bit, as long
- * as no product or sum is subnormal and none is NaN: MVE floating-point instructions run with the standard FPSCR
- * value (flush-to-zero, default NaN; QEMU models it so), where the scalar FPU and TFLM's host interpreter keep
- * subnormals and NaN payloads.
+ * a gather load, 8 channels x 2 pixels per pass; depthwise, pools: consecutive channels), each lane one output's
+ * running sum, VMUL then VADD (never VFMA); the last 1-3 channels run in scalar code. The lane results equal the
+ * scalar ones bit for bit, as long as no product or sum is subnormal and none is NaN: MVE floating-point
+ * instructions run with the standard FPSCR value (flush-to-zero, default NaN; QEMU models it so, checked with an FC
+ * of 1e-20 x 1e-20 products), where the scalar FPU and TFLM's host interpreter keep subnormals and NaN payloads.
  */
 #include "ek_common.h"
 #include "ek_float.h"
