@@ -206,13 +206,43 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * in_h * in_row;
         int8_t *out = output + (size_t)b * out_h * out_w * out_c;
+        if (direct) { /* pixels in pairs, also across output rows */
+            const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
+            const int8_t *row = in_b, *x = in_b, *x1;
+            int32_t pix;
+            for (pix = 0, ox = 0; pix + 2 <= pixels; pix += 2, out += 2 * out_c) {
+                if (++ox == out_w) {
+                    ox = 0;
+                    row += row_step;
+                    x1 = row;
+                } else {
+                    x1 = x + step;
+                }
+                ek_matmul_mve_s8_x2(&q, x, x1, 0, out, out + out_c);
+                if (++ox == out_w) {
+                    ox = 0;
+                    row += row_step;
+                    x = row;
+                } else {
+                    x = x1 + step;
+                }
+            }
+            if (pix < pixels) {
+                ek_matmul_mve_s8(&q, x, 0, out);
+            }
+            continue;
+        }
         for (oy = 0; oy < out_h; oy++) {
             const int32_t iy0 = oy * stride_h - p->pad_h;
             const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
             for (ox = 0; ox < out_w; ox++, out += out_c) {
                 const int32_t ix0 = ox * stride_w - p->pad_w;
-                if (direct) {
-                    ek_matmul_mve_s8(&q, in_b + ((size_t)oy * stride_h * in_w + (size_t)ox * stride_w) * in_c, 0, out);
+                if (rows_in_place && rows_inside && ix0 >= 0 && ox + 1 < out_w && ix0 + stride_w + k_w <= in_w) {
+                    /* two windows inside the input, side by side: their rows read in place */
+                    const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
+                    ek_matmul_mve_s8_x2(&q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c);
+                    ox++;
+                    out += out_c;
                 } else if (rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
                     /* the window lies inside the input: its k_h rows read in place, or copied into the patch
                      * (one predicated 16-byte move per 16 bytes, no padding checks) */
