@@ -347,9 +347,11 @@ def _pairs_chain() -> bytes:
     x = _t((1, 7, 9, 16), -128, scale=0.08)
     op_a, y = _conv(x, 21, out_zp=-30, seed=21)
     op_b, y = _conv(y, 32, k=(1, 1), eff=(0.3, 3.0), act="RELU", out_zp=-128, seed=22)
+    op_e, y = _dw(y, out_zp=-60, act="RELU", seed=25)  # 32 channels: dw16_pairs_asm over whole pixel runs
+    op_f, y = _dw(y, k=(2, 2), padding="VALID", out_zp=40, seed=26)  # even taps: no odd last tap
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
     op_d, _ = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
-    return multi_op_model([op_a, op_b, op_c, op_d])
+    return multi_op_model([op_a, op_b, op_e, op_f, op_c, op_d])
 
 
 @pytest.mark.tflm
@@ -386,7 +388,8 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
     kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve(",
-               "ek_fully_connected_s8_mve(") if chain == "chain" else ("ek_conv2d_s8_mve(",)
+               "ek_fully_connected_s8_mve(") if chain == "chain" else ("ek_conv2d_s8_mve(",
+                                                                        "ek_depthwise_conv2d_s8_mve_pairs(")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
