@@ -185,6 +185,33 @@ void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, con
     im2col_run(p, input, NULL, filter, rq, output, scratch, 1);
 }
 
+/* The im2col patch of output pixel (oy, ox) for ek_conv2d_s8_mve: a window inside the input (rows_inside: its
+ * k_h rows lie inside) copied row by row (one predicated 16-byte move per 16 bytes, no padding checks), else
+ * gathered with the padding. */
+static void mve_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
+                      int8_t *patch) {
+    const int32_t ix0 = ox * p->stride_w - p->pad_w, k_h = p->k_h, run = p->k_w * p->in_c;
+    const int32_t in_row = p->in_w * p->in_c;
+    int32_t ky;
+    if (rows_inside && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+        const int8_t *win = in_b + (size_t)(oy * p->stride_h - p->pad_h) * in_row + (size_t)ix0 * p->in_c;
+#if EK_HAVE_MVE
+        if (run <= 16) { /* one predicated load / store per row */
+            const mve_pred16_t pr = vctp8q((uint32_t)run);
+            for (ky = 0; ky < k_h; ky++) {
+                vstrbq_p_s8(patch + (size_t)ky * run, vldrbq_z_s8(win + (size_t)ky * in_row, pr), pr);
+            }
+            return;
+        }
+#endif
+        for (ky = 0; ky < k_h; ky++) {
+            copy_bytes(patch + (size_t)ky * run, win + (size_t)ky * in_row, (size_t)run);
+        }
+    } else {
+        gather_patch(p, in_b, oy, ox, patch);
+    }
+}
+
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                       int8_t *output, void *scratch) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
@@ -193,6 +220,7 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     const int direct = k_h == 1 && k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
     const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, k_w, in_c);
     int8_t *patch = (int8_t *)scratch;
+    const size_t k_elems = (size_t)k_h * run;
     ek_mve_mm_t q;
     int32_t b, oy, ox;
     q.depth = rows_in_place ? run : k_h * run;
@@ -243,31 +271,16 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
                     ek_matmul_mve_s8_x2(&q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c);
                     ox++;
                     out += out_c;
-                } else if (rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
-                    /* the window lies inside the input: its k_h rows read in place, or copied into the patch
-                     * (one predicated 16-byte move per 16 bytes, no padding checks) */
-                    const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
-                    if (rows_in_place) {
-                        ek_matmul_mve_s8(&q, win, in_row, out);
-                    } else {
-                        int32_t ky;
-#if EK_HAVE_MVE
-                        if (run <= 16) { /* one predicated load / store per row */
-                            const mve_pred16_t pr = vctp8q((uint32_t)run);
-                            for (ky = 0; ky < k_h; ky++) {
-                                vstrbq_p_s8(patch + (size_t)ky * run, vldrbq_z_s8(win + (size_t)ky * in_row, pr), pr);
-                            }
-                        } else
-#endif
-                        {
-                            for (ky = 0; ky < k_h; ky++) {
-                                copy_bytes(patch + (size_t)ky * run, win + (size_t)ky * in_row, (size_t)run);
-                            }
-                        }
-                        ek_matmul_mve_s8(&q, patch, run, out);
-                    }
+                } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
+                    ek_matmul_mve_s8(&q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
+                } else if (!rows_in_place && ox + 1 < out_w) { /* two patches, one pass */
+                    mve_patch(p, in_b, oy, ox, rows_inside, patch);
+                    mve_patch(p, in_b, oy, ox + 1, rows_inside, patch + k_elems);
+                    ek_matmul_mve_s8_x2(&q, patch, patch + k_elems, run, out, out + out_c);
+                    ox++;
+                    out += out_c;
                 } else {
-                    gather_patch(p, in_b, oy, ox, patch);
+                    mve_patch(p, in_b, oy, ox, rows_inside && !rows_in_place, patch);
                     ek_matmul_mve_s8(&q, patch, run, out);
                 }
             }

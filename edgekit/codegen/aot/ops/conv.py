@@ -372,7 +372,9 @@ class _ConvBase(OpHandler):
             return 2 * int(p["k_h"]) * int(p["k_w"]) * int(p["k_c"]) if not self.depthwise and _patch16(p) else 0
         dw = self._depthwise_kernels(p)
         if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
-            return 0 if _mve_direct(p) else int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])  # EK_CONV_MVE_SCRATCH
+            if _mve_direct(p):  # EK_CONV_MVE_SCRATCH: none, one patch (segmented), or two patches
+                return 0
+            return (1 if _mve_segmented(p) else 2) * int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
         if dw:
             return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
         if self.depthwise:  # one input channel: the im2col kernel
