@@ -200,7 +200,8 @@ __attribute__((naked, noinline)) static void dw16_pairs_asm(const dw16_args_t *a
  * VMUL.I16 and a VADD.I16, the sums widened (VMOVLB / VMOVLT) into the int32 accumulators: 28 instructions per 2
  * taps x 16 channels. The accumulators hold channels {0,2,4,6}, {1,3,5,7}, {8,10,12,14}, {9,11,13,15} of a 16-block
  * ({0,2,4,6}, {1,3,5,7} of an 8-block): the rq groups come in that order (the generator permutes them), and the
- * results are narrowed back into channel order (VQMOVNB / VQMOVNT).
+ * results are narrowed back into channel order (VQMOVNB / VQMOVNT). The 16-channel blocks run in dw16_pairs_asm
+ * (all pixels of the run in one call when in_c % 16 == 0), the 8- and 4-channel blocks below.
  * Both: per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h); the 4-channel blocks in int32 lanes. */
 EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs, int32_t ntaps,
                                        const void *filter_, int8_t *out, int32_t npix, intptr_t step, const int pairs) {
@@ -244,128 +245,47 @@ EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t bas
             rq += (ch16 >> 2) * EK_RQ_WORDS;
             c = ch16;
         }
-        for (; c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) {
+        for (; !pairs && c < ch16; c += 16, rq += 4 * EK_RQ_WORDS) { /* pairs: dw16_pairs_asm above */
             const uintptr_t bc = base + (uintptr_t)c;
             int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + EK_RQ_WORDS);
             int32x4_t a2 = vldrwq_s32(rq + 2 * EK_RQ_WORDS), a3 = vldrwq_s32(rq + 3 * EK_RQ_WORDS);
-            if (pairs) {
+            if (ntaps > 0) {
+                /* 19 instructions per tap (16 MACs): tap offset, address, 4 x (2 loads, VMUL, VADD), the loop */
                 const intptr_t *o = offs;
-                int16x8_t x, w, pr;
-                uint32_t t0, t1;
-                if (ntaps >= 2) {
-                    __asm__ __volatile__(
-                        "dls lr, %[n]\n"
-                        "1:\n\t"
-                        "ldr %[t0], [%[o]], #4\n\t"
-                        "ldr %[t1], [%[o]], #4\n\t"
-                        "add %[t0], %[t0], %[bc]\n\t"
-                        "add %[t1], %[t1], %[bc]\n\t"
-                        "vldrb.s16 %q[x], [%[t0]]\n\t"
-                        "vldrb.s16 %q[w], [%[f]]\n\t"
-                        "vmul.i16 %q[p], %q[x], %q[w]\n\t"
-                        "vldrb.s16 %q[x], [%[t1]]\n\t"
-                        "vldrb.s16 %q[w], [%[f], #16]\n\t"
-                        "vmul.i16 %q[x], %q[x], %q[w]\n\t"
-                        "vadd.i16 %q[p], %q[p], %q[x]\n\t"
-                        "vmovlb.s16 %q[x], %q[p]\n\t"
-                        "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
-                        "vmovlt.s16 %q[x], %q[p]\n\t"
-                        "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
-                        "vldrb.s16 %q[x], [%[t0], #8]\n\t"
-                        "vldrb.s16 %q[w], [%[f], #8]\n\t"
-                        "vmul.i16 %q[p], %q[x], %q[w]\n\t"
-                        "vldrb.s16 %q[x], [%[t1], #8]\n\t"
-                        "vldrb.s16 %q[w], [%[f], #24]\n\t"
-                        "vmul.i16 %q[x], %q[x], %q[w]\n\t"
-                        "vadd.i16 %q[p], %q[p], %q[x]\n\t"
-                        "vmovlb.s16 %q[x], %q[p]\n\t"
-                        "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
-                        "vmovlt.s16 %q[x], %q[p]\n\t"
-                        "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
-                        "adds %[f], #32\n\t"
-                        "le lr, 1b\n\t"
-                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
-                          [p] "=&w"(pr), [t0] "=&l"(t0), [t1] "=&l"(t1), [o] "+r"(o), [f] "+l"(fp)
-                        : [n] "r"(ntaps >> 1), [bc] "r"(bc)
-                        : "lr", "memory");
-                }
-                if (ntaps & 1) {
-                    const int8_t *xp = (const int8_t *)(bc + (uintptr_t)*o);
-                    int16x8_t q = vmulq_s16(vldrbq_s16(xp), vldrbq_s16(fp));
-                    a0 = vaddq_s32(a0, vmovlbq_s16(q));
-                    a1 = vaddq_s32(a1, vmovltq_s16(q));
-                    q = vmulq_s16(vldrbq_s16(xp + 8), vldrbq_s16(fp + 8));
-                    a2 = vaddq_s32(a2, vmovlbq_s16(q));
-                    a3 = vaddq_s32(a3, vmovltq_s16(q));
-                    fp += 16;
-                }
-                {
-                    /* 4 x 11 instructions of requantization, then per 8 channels a saturating narrowing into channel
-                     * order (VQMOVNB / VQMOVNT), the clamp on int16 lanes and one 8-byte store */
-                    const int32_t *q = rq;
-                    int8_t *dst = out + c;
-                    int32x4_t t, u;
-                    __asm__ __volatile__(
-                        EK_MVE_RQ_ASM("a0", "off") EK_MVE_RQ_ASM("a1", "off") EK_MVE_RQ_ASM("a2", "off")
-                        EK_MVE_RQ_ASM("a3", "off")
-                        "vqmovnb.s32 %q[t], %q[a0]\n\t"
-                        "vqmovnt.s32 %q[t], %q[a1]\n\t"
-                        "vdup.16 %q[u], %[lo]\n\t"
-                        "vmax.s16 %q[t], %q[t], %q[u]\n\t"
-                        "vdup.16 %q[u], %[hi]\n\t"
-                        "vmin.s16 %q[t], %q[t], %q[u]\n\t"
-                        "vstrb.16 %q[t], [%[dst]]\n\t"
-                        "vqmovnb.s32 %q[t], %q[a2]\n\t"
-                        "vqmovnt.s32 %q[t], %q[a3]\n\t"
-                        "vdup.16 %q[u], %[lo]\n\t"
-                        "vmax.s16 %q[t], %q[t], %q[u]\n\t"
-                        "vdup.16 %q[u], %[hi]\n\t"
-                        "vmin.s16 %q[t], %q[t], %q[u]\n\t"
-                        "vstrb.16 %q[t], [%[dst], #8]\n\t"
-                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t), [u] "=&w"(u),
-                          [rq] "+l"(q)
-                        : [off] "r"(off), [lo] "r"(lo), [hi] "r"(hi), [dst] "l"(dst)
-                        : "memory");
-                }
-            } else {
-                if (ntaps > 0) {
-                    /* 19 instructions per tap (16 MACs): tap offset, address, 4 x (2 loads, VMUL, VADD), the loop */
-                    const intptr_t *o = offs;
-                    int32x4_t x, w;
-                    uint32_t addr;
-                    __asm__ __volatile__(
-                        "dls lr, %[n]\n"
-                        "1:\n\t"
-                        "ldr %[t], [%[o]], #4\n\t"
-                        "add %[t], %[t], %[bc]\n\t"
-                        "vldrb.s32 %q[x], [%[t]]\n\t"
-                        "vldrb.s32 %q[w], [%[f]]\n\t"
-                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
-                        "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
-                        "vldrb.s32 %q[x], [%[t], #4]\n\t"
-                        "vldrb.s32 %q[w], [%[f], #4]\n\t"
-                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
-                        "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
-                        "vldrb.s32 %q[x], [%[t], #8]\n\t"
-                        "vldrb.s32 %q[w], [%[f], #8]\n\t"
-                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
-                        "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
-                        "vldrb.s32 %q[x], [%[t], #12]\n\t"
-                        "vldrb.s32 %q[w], [%[f], #12]\n\t"
-                        "adds %[f], #16\n\t"
-                        "vmul.i32 %q[x], %q[x], %q[w]\n\t"
-                        "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
-                        "le lr, 1b\n\t"
-                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
-                          [t] "=&l"(addr), [o] "+r"(o), [f] "+l"(fp)
-                        : [n] "r"(ntaps), [bc] "r"(bc)
-                        : "lr", "memory");
-                }
-                vstrbq_s32(out + c, ek_mve_requant_rq(a0, rq, off, lo_v, hi_v));
-                vstrbq_s32(out + c + 4, ek_mve_requant_rq(a1, rq + EK_RQ_WORDS, off, lo_v, hi_v));
-                vstrbq_s32(out + c + 8, ek_mve_requant_rq(a2, rq + 2 * EK_RQ_WORDS, off, lo_v, hi_v));
-                vstrbq_s32(out + c + 12, ek_mve_requant_rq(a3, rq + 3 * EK_RQ_WORDS, off, lo_v, hi_v));
+                int32x4_t x, w;
+                uint32_t addr;
+                __asm__ __volatile__(
+                    "dls lr, %[n]\n"
+                    "1:\n\t"
+                    "ldr %[t], [%[o]], #4\n\t"
+                    "add %[t], %[t], %[bc]\n\t"
+                    "vldrb.s32 %q[x], [%[t]]\n\t"
+                    "vldrb.s32 %q[w], [%[f]]\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
+                    "vldrb.s32 %q[x], [%[t], #4]\n\t"
+                    "vldrb.s32 %q[w], [%[f], #4]\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+                    "vldrb.s32 %q[x], [%[t], #8]\n\t"
+                    "vldrb.s32 %q[w], [%[f], #8]\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
+                    "vldrb.s32 %q[x], [%[t], #12]\n\t"
+                    "vldrb.s32 %q[w], [%[f], #12]\n\t"
+                    "adds %[f], #16\n\t"
+                    "vmul.i32 %q[x], %q[x], %q[w]\n\t"
+                    "vadd.i32 %q[a3], %q[a3], %q[x]\n\t"
+                    "le lr, 1b\n\t"
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [x] "=&w"(x), [w] "=&w"(w),
+                      [t] "=&l"(addr), [o] "+r"(o), [f] "+l"(fp)
+                    : [n] "r"(ntaps), [bc] "r"(bc)
+                    : "lr", "memory");
             }
+            vstrbq_s32(out + c, ek_mve_requant_rq(a0, rq, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 4, ek_mve_requant_rq(a1, rq + EK_RQ_WORDS, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 8, ek_mve_requant_rq(a2, rq + 2 * EK_RQ_WORDS, off, lo_v, hi_v));
+            vstrbq_s32(out + c + 12, ek_mve_requant_rq(a3, rq + 3 * EK_RQ_WORDS, off, lo_v, hi_v));
         }
         if (pairs && (ch & 8)) { /* one block of 8: the same pair sums on one int16 vector, 17 per 2 taps */
             const uintptr_t bc = base + (uintptr_t)c;
