@@ -350,8 +350,11 @@ def _pairs_chain() -> bytes:
     op_e, y = _dw(y, out_zp=-60, act="RELU", seed=25)  # 32 channels: dw16_pairs_asm over whole pixel runs
     op_f, y = _dw(y, k=(2, 2), padding="VALID", out_zp=40, seed=26)  # even taps: no odd last tap
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
+    op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: two pixels as one 16-channel block
+    op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
+    op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
     op_d, _ = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
-    return multi_op_model([op_a, op_b, op_e, op_f, op_c, op_d])
+    return multi_op_model([op_a, op_b, op_e, op_f, op_c, op_g, op_h, op_i, op_d])
 
 
 @pytest.mark.tflm

@@ -229,6 +229,29 @@ EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t bas
             return;
         }
     }
+    if (pairs && ch == 8 && step == 8 && npix >= 2) {
+        /* 8 channels, stride 1: two neighbouring pixels are 16 contiguous bytes per tap, one 16-channel block for
+         * dw16_pairs_asm with the generator's doubled taps (after the 8-channel ones) and rq groups (g0 g1 g0 g1) */
+        const int32_t n2 = npix & ~1;
+        args.base = base;
+        args.offs = offs;
+        args.npairs = ntaps >> 1;
+        args.odd = ntaps & 1;
+        args.filter = filter + (size_t)ntaps * 8;
+        args.rq = p->dw_rq;
+        args.out = out;
+        args.npix = n2 >> 1;
+        args.step = 16;
+        args.nblk = 1;
+        args.ch = 16;
+        args.off = p->out_offset;
+        args.lo = p->act_min;
+        args.hi = p->act_max;
+        dw16_pairs_asm(&args);
+        base += (uintptr_t)n2 * 8;
+        out += n2 * 8;
+        npix -= n2;
+    }
 #endif
     for (; npix > 0; npix--, base += (uintptr_t)step, out += ch) {
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING

@@ -256,17 +256,19 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
  * into q0 (column 0) and q1 (column 1), requantized with the group's words loaded once for both (VSHL, VQRDMULH,
  * ties-away fix-up, VRSHL: ek_mve_mbqm_right), + out_offset, clamped (q4..q6 hold offset, min, max for the whole
  * call), stored through one VCTP.32 predicate (min(rows left, 4) bytes per column).
- * Frame: r4-r11, lr (36 B), d8-d13 (48 B), 44 B of locals: [sp] x0, [sp+4] x1, [sp+8] chunks, [sp+12] tail,
- * [sp+16] segments, [sp+20] rows left, [sp+28] out0, [sp+32] out1, [sp+36] seg_stride - 16 * chunks; the stack
- * arguments out0 / out1 at [sp+128] / [sp+132]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
- * act_min 16, act_max 20, filter 24, rq 28. */
+ * A depth <= 16 in one run (1x1 convs over few channels) takes its own loop: both columns loaded once (VCTP) and
+ * kept in q0 / q1, per group 4 weight loads, 8 VMLADAVA and the requantization in q3 / q7 (r1 / r3 the outputs).
+ * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 44 B of locals: [sp] x0, [sp+4] x1, [sp+8] chunks, [sp+12] tail,
+ * [sp+16] segments, [sp+20] rows left, [sp+24] out_offset, [sp+28] out0, [sp+32] out1, [sp+36] seg_stride -
+ * 16 * chunks; the stack arguments out0 / out1 at [sp+144] / [sp+148]. ek_mve_mm_t fields: depth 0, segments 4,
+ * rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
 __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,
                                                         int32_t seg_stride, int8_t *out0, int8_t *out1) {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "vpush {d8-d13}\n\t"
+        "vpush {d8-d15}\n\t"
         "sub sp, #44\n\t"
         "strd r1, r2, [sp]\n\t"
         "ldr r4, [r0]\n\t"
@@ -285,8 +287,76 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vdup.32 q6, r4\n\t"
         "ldr r5, [r0, #24]\n\t"
         "ldr r11, [r0, #28]\n\t"
-        "ldrd r4, r6, [sp, #128]\n\t"
-        "strd r4, r6, [sp, #28]\n"
+        "ldrd r4, r6, [sp, #144]\n\t"
+        "strd r4, r6, [sp, #28]\n\t"
+        "ldr r4, [r0]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
+        "cmp r4, #16\n\t"
+        "bgt 1f\n\t"
+        "ldr r6, [r0, #4]\n\t"
+        "cmp r6, #1\n\t"
+        "bne 1f\n\t"
+        "ldr r6, [r0, #12]\n\t"
+        "str r6, [sp, #24]\n\t"
+        "vctp.8 r4\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [r1]\n\t"
+        "vldrbt.8 q1, [r2]\n\t"
+        "ldrd r1, r3, [sp, #28]\n\t"
+        "ldr r9, [sp, #20]\n"
+        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */
+        "ldrd r0, r2, [r11]\n\t"
+        "ldrd r4, r6, [r11, #8]\n\t"
+        "ldrd r8, r10, [r11]\n\t"
+        "ldrd r12, lr, [r11, #8]\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r0, q0, q2\n\t"
+        "vmladava.s8 r8, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r2, q0, q2\n\t"
+        "vmladava.s8 r10, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r4, q0, q2\n\t"
+        "vmladava.s8 r12, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r6, q0, q2\n\t"
+        "vmladava.s8 lr, q1, q2\n\t"
+        "vmov q3[2], q3[0], r0, r4\n\t"
+        "vmov q3[3], q3[1], r2, r6\n\t"
+        "vmov q7[2], q7[0], r8, r12\n\t"
+        "vmov q7[3], q7[1], r10, lr\n\t"
+        "mov r7, r11\n\t"
+        "vldrb.s32 q2, [r7, #32]\n\t"
+        "vshl.s32 q3, q3, q2\n\t"
+        "vshl.s32 q7, q7, q2\n\t"
+        "vldrw.32 q2, [r7, #16]\n\t"
+        "vqrdmulh.s32 q3, q3, q2\n\t"
+        "vqrdmulh.s32 q7, q7, q2\n\t"
+        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vand q4, q3, q2\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q3, q3, q4\n\t"
+        "vrshl.s32 q3, q3, q2\n\t"
+        "vand q4, q7, q2\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q7, q7, q4\n\t"
+        "vrshl.s32 q7, q7, q2\n\t"
+        "ldr r0, [sp, #24]\n\t"
+        "vadd.i32 q3, q3, r0\n\t"
+        "vadd.i32 q7, q7, r0\n\t"
+        "vmax.s32 q3, q3, q5\n\t"
+        "vmax.s32 q7, q7, q5\n\t"
+        "vmin.s32 q3, q3, q6\n\t"
+        "vmin.s32 q7, q7, q6\n\t"
+        "vctp.32 r9\n\t"
+        "vpstt\n\t"
+        "vstrbt.32 q3, [r1]\n\t"
+        "vstrbt.32 q7, [r3]\n\t"
+        "adds r1, #4\n\t"
+        "adds r3, #4\n\t"
+        "add r11, #40\n\t"
+        "subs r9, #4\n\t"
+        "bgt 7b\n\t"
+        "b 9f\n"
         "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
         "ldrd r0, r2, [r11]\n\t"
         "ldrd r4, r6, [r11, #8]\n\t"
@@ -381,9 +451,10 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "add r11, #40\n\t"
         "subs r7, #4\n\t"
         "str r7, [sp, #20]\n\t"
-        "bgt 1b\n\t"
+        "bgt 1b\n"
+        "9:\n\t"
         "add sp, #44\n\t"
-        "vpop {d8-d13}\n\t"
+        "vpop {d8-d15}\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #pragma GCC diagnostic pop
