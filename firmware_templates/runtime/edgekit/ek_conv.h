@@ -81,8 +81,8 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * k_h segments of k_w * k_c and a window that lies inside the input is read in place, row by row; otherwise (and for
  * windows touching the padding) each output pixel's im2col patch (raw int8, padding taps set to the input zero
  * point) is gathered into scratch first (without segments: two pixels' patches side by side, one
- * ek_matmul_mve_s8_x2 pass); 1x1 unpadded convs read the input in place, two pixels per pass. filter and rq: the generator's
- * ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (segmented or not) and of the folded bias
+ * ek_matmul_mve_s8_x2 pass); 1x1 unpadded convs read the input in place, two pixels per pass. filter and rq: the
+ * generator's ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (segmented or not) and of the folded bias
  * (bias[oc] + in_offset * sum of the filter row, mod 2^32) with the per-channel requantization. scratch:
  * EK_CONV_MVE_SCRATCH bytes. */
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
