@@ -237,8 +237,14 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
         if (direct) { /* pixels in pairs, also across output rows */
             const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
             const int8_t *row = in_b, *x = in_b, *x1;
-            int32_t pix;
-            for (pix = 0, ox = 0; pix + 2 <= pixels; pix += 2, out += 2 * out_c) {
+            int32_t pix = 0;
+            if (stride_w == 1 && stride_h == 1 && pixels >= 2) { /* contiguous pixels: all pairs in one call */
+                pix = pixels & ~1;
+                ek_matmul_mve_s8_x2n(&q, in_b, in_b + in_c, 0, out, out + out_c, pix >> 1, 2 * in_c, 2 * out_c);
+                x = in_b + (size_t)pix * in_c;
+                out += (size_t)pix * out_c; /* at most one pixel is left, for the single pass below */
+            }
+            for (ox = 0; pix + 2 <= pixels; pix += 2, out += 2 * out_c) {
                 if (++ox == out_w) {
                     ox = 0;
                     row += row_step;
@@ -266,11 +272,15 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
             for (ox = 0; ox < out_w; ox++, out += out_c) {
                 const int32_t ix0 = ox * stride_w - p->pad_w;
                 if (rows_in_place && rows_inside && ix0 >= 0 && ox + 1 < out_w && ix0 + stride_w + k_w <= in_w) {
-                    /* two windows inside the input, side by side: their rows read in place */
+                    /* pairs of windows inside the input, side by side, their rows read in place: all the pairs
+                     * up to the right border in one call */
                     const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
-                    ek_matmul_mve_s8_x2(&q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c);
-                    ox++;
-                    out += out_c;
+                    const int32_t last = (in_w - k_w + p->pad_w) / stride_w; /* the last window inside */
+                    const int32_t n = ((last < out_w - 1 ? last : out_w - 1) - ox + 1) >> 1;
+                    ek_matmul_mve_s8_x2n(&q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c, n,
+                                         2 * stride_w * in_c, 2 * out_c);
+                    ox += 2 * n - 1;
+                    out += (size_t)(2 * n - 1) * out_c;
                 } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
                     ek_matmul_mve_s8(&q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
                 } else if (!rows_in_place && ox + 1 < out_w) { /* two patches, one pass */

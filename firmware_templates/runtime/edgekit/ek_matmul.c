@@ -258,20 +258,24 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
  * call), stored through one VCTP.32 predicate (min(rows left, 4) bytes per column).
  * A depth <= 16 in one run (1x1 convs over few channels) takes its own loop: both columns loaded once (VCTP) and
  * kept in q0 / q1, per group 4 weight loads, 8 VMLADAVA and the requantization in q3 / q7 (r1 / r3 the outputs).
- * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 44 B of locals: [sp] x0, [sp+4] x1, [sp+8] chunks, [sp+12] tail,
+ * npairs pairs of columns per call, the next pair at x0 / x1 + xstep and out0 / out1 + ostep.
+ * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 60 B of locals: [sp] x0, [sp+4] x1, [sp+8] chunks, [sp+12] tail,
  * [sp+16] segments, [sp+20] rows left, [sp+24] out_offset, [sp+28] out0, [sp+32] out1, [sp+36] seg_stride -
- * 16 * chunks; the stack arguments out0 / out1 at [sp+144] / [sp+148]. ek_mve_mm_t fields: depth 0, segments 4,
+ * 16 * chunks, [sp+40] filter, [sp+44] rq, [sp+48] rows, [sp+52] small (depth <= 16 in one run), [sp+56] depth;
+ * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+160] ... [sp+176]. ek_mve_mm_t fields: depth 0, segments 4,
  * rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
 __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,
-                                                        int32_t seg_stride, int8_t *out0, int8_t *out1) {
+                                                        int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs,
+                                                        int32_t xstep, int32_t ostep) {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "vpush {d8-d15}\n\t"
-        "sub sp, #44\n\t"
+        "sub sp, #60\n\t"
         "strd r1, r2, [sp]\n\t"
         "ldr r4, [r0]\n\t"
+        "str r4, [sp, #56]\n\t"
         "lsrs r5, r4, #4\n\t"
         "and r4, r4, #15\n\t"
         "strd r5, r4, [sp, #8]\n\t"
@@ -279,7 +283,18 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "str r3, [sp, #36]\n\t"
         "ldrd r4, r6, [r0, #4]\n\t"
         "strd r4, r6, [sp, #16]\n\t"
+        "str r6, [sp, #48]\n\t"
+        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
+        "movs r7, #0\n\t"
+        "cmp r6, #16\n\t"
+        "bgt 11f\n\t"
+        "cmp r4, #1\n\t"
+        "it eq\n\t"
+        "moveq r7, #1\n"
+        "11:\n\t"
+        "str r7, [sp, #52]\n\t"
         "ldr r4, [r0, #12]\n\t"
+        "str r4, [sp, #24]\n\t"
         "vdup.32 q4, r4\n\t"
         "ldr r4, [r0, #16]\n\t"
         "vdup.32 q5, r4\n\t"
@@ -287,16 +302,14 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vdup.32 q6, r4\n\t"
         "ldr r5, [r0, #24]\n\t"
         "ldr r11, [r0, #28]\n\t"
-        "ldrd r4, r6, [sp, #144]\n\t"
-        "strd r4, r6, [sp, #28]\n\t"
-        "ldr r4, [r0]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
-        "cmp r4, #16\n\t"
-        "bgt 1f\n\t"
-        "ldr r6, [r0, #4]\n\t"
-        "cmp r6, #1\n\t"
-        "bne 1f\n\t"
-        "ldr r6, [r0, #12]\n\t"
-        "str r6, [sp, #24]\n\t"
+        "strd r5, r11, [sp, #40]\n\t"
+        "ldrd r4, r6, [sp, #160]\n\t"
+        "strd r4, r6, [sp, #28]\n"
+        "8:\n\t" /* a pair of columns */
+        "ldr r4, [sp, #52]\n\t"
+        "cmp r4, #0\n\t"
+        "beq 1f\n\t"
+        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
         "vctp.8 r4\n\t"
         "vpstt\n\t"
         "vldrbt.8 q0, [r1]\n\t"
@@ -452,22 +465,49 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "subs r7, #4\n\t"
         "str r7, [sp, #20]\n\t"
         "bgt 1b\n"
-        "9:\n\t"
-        "add sp, #44\n\t"
+        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */
+        "ldr r4, [sp, #168]\n\t"
+        "subs r4, #1\n\t"
+        "beq 10f\n\t"
+        "str r4, [sp, #168]\n\t"
+        "ldrd r5, r11, [sp, #40]\n\t"
+        "ldr r4, [sp, #48]\n\t"
+        "str r4, [sp, #20]\n\t"
+        "ldrd r1, r2, [sp, #160]\n\t"
+        "ldr r4, [sp, #176]\n\t"
+        "add r1, r4\n\t"
+        "add r2, r4\n\t"
+        "strd r1, r2, [sp, #160]\n\t"
+        "strd r1, r2, [sp, #28]\n\t"
+        "ldrd r1, r2, [sp]\n\t"
+        "ldr r4, [sp, #172]\n\t"
+        "add r1, r4\n\t"
+        "add r2, r4\n\t"
+        "strd r1, r2, [sp]\n\t"
+        "b 8b\n"
+        "10:\n\t"
+        "add sp, #60\n\t"
         "vpop {d8-d15}\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 #pragma GCC diagnostic pop
 #endif
 
+void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
+                          int8_t *out1, int32_t npairs, int32_t xstep, int32_t ostep) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+    mve_x2_asm(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
+#else
+    for (; npairs > 0; npairs--, x0 += xstep, x1 += xstep, out0 += ostep, out1 += ostep) {
+        ek_matmul_mve_s8(q, x0, seg_stride, out0);
+        ek_matmul_mve_s8(q, x1, seg_stride, out1);
+    }
+#endif
+}
+
 void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                          int8_t *out1) {
-#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-    mve_x2_asm(q, x0, x1, seg_stride, out0, out1);
-#else
-    ek_matmul_mve_s8(q, x0, seg_stride, out0);
-    ek_matmul_mve_s8(q, x1, seg_stride, out1);
-#endif
+    ek_matmul_mve_s8_x2n(q, x0, x1, seg_stride, out0, out1, 1, 0, 0);
 }
 
 void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out) {
