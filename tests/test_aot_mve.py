@@ -209,6 +209,8 @@ CASES = {
                                       "ek_conv2d_s8_mve("),
     "conv2x4_rows_in_place_ch4": (lambda: [_conv(_t((1, 5, 9, 4), -5), 6, k=(2, 4), padding="VALID")[0]],
                                   "ek_conv2d_s8_mve("),
+    "conv1x1_s2_valid_odd_pixels": (lambda: [_conv(_t((1, 5, 5, 20), 33), 7, k=(1, 1), strides=(2, 2),
+                                                   padding="VALID", act="RELU")[0]], "ek_conv2d_s8_mve("),
     "conv_left_shift": (lambda: [_conv(_t((1, 4, 4, 20), 0), 12, k=(1, 1), eff=(0.3, 3.0), out_zp=-50)[0]],
                         "ek_conv2d_s8_mve("),
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
@@ -335,13 +337,34 @@ def _chain() -> bytes:
     return multi_op_model([op0, opr, op1, op2, op2b, add, op3, op4, op5, maxpool, avgpool, reshape, op6, op7])
 
 
+def _pairs_chain() -> bytes:
+    """ek_matmul_mve_s8_x2's cases (two pixels per pass, one naked-asm loop on MVE): 3x3 windows read in place in
+    pairs (odd out_w: a single window before the right border; 21 rows: a row tail), 1x1 pixel pairs across output
+    rows (63 pixels: a last single one) with a depth tail and left shifts, a strided 3x3 (6 chunks x 3 runs), a 1x1
+    with stride 2 and a depth below 16 (tail only), 6 rows."""
+    from tflite_single_op import multi_op_model
+
+    x = _t((1, 7, 9, 16), -128, scale=0.08)
+    op_a, y = _conv(x, 21, out_zp=-30, seed=21)
+    op_b, y = _conv(y, 32, k=(1, 1), eff=(0.3, 3.0), act="RELU", out_zp=-128, seed=22)
+    op_e, y = _dw(y, out_zp=-60, act="RELU", seed=25)  # 32 channels: dw16_pairs_asm over whole pixel runs
+    op_f, y = _dw(y, k=(2, 2), padding="VALID", out_zp=40, seed=26)  # even taps: no odd last tap
+    op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
+    op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: two pixels as one 16-channel block
+    op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
+    op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
+    op_d, _ = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
+    return multi_op_model([op_a, op_b, op_e, op_f, op_c, op_g, op_h, op_i, op_d])
+
+
 @pytest.mark.tflm
-def test_mve_chain_bit_exact_on_host(objs: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("chain", ["chain", "pairs"])
+def test_mve_chain_bit_exact_on_host(chain: str, objs: Path, tmp_path: Path) -> None:
     need_tool("gcc")
     need_module("tflite_micro")
     from edgekit.tflite_model import load_model
 
-    tflite = _chain()
+    tflite = _chain() if chain == "chain" else _pairs_chain()
     problems = aot_vs_tflm(tflite, tmp_path, inputs=_extreme_inputs(load_model(tflite)), obj_cache=objs, features=M55)
     assert problems == [], "\n".join(problems)
 
@@ -350,7 +373,8 @@ def test_mve_chain_bit_exact_on_host(objs: Path, tmp_path: Path) -> None:
 @pytest.mark.toolchain
 @pytest.mark.slow
 @pytest.mark.tflm
-def test_mve_chain_bit_exact_on_qemu_cortex_m55(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chain", ["chain", "pairs"])
+def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> None:
     """The MVE paths themselves (inline asm VMLADAVA loops, VCTP tails, vector requantization, 16/4-channel
     depthwise blocks) on the emulated Cortex-M55, through the whole firmware, against TFLM."""
     need_tool("arm-none-eabi-gcc")
@@ -360,13 +384,15 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(tmp_path: Path) -> None:
     from edgekit.tflite_model import load_model
     from edgekit.validation import validate
 
-    tflite = _chain()
+    tflite = _chain() if chain == "chain" else _pairs_chain()
     path = tmp_path / "mve_chain.tflite"
     path.write_bytes(tflite)
     xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
-    for kernel in ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve(",
-                   "ek_fully_connected_s8_mve("):
+    kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve(",
+               "ek_fully_connected_s8_mve(") if chain == "chain" else ("ek_conv2d_s8_mve(",
+                                                                        "ek_depthwise_conv2d_s8_mve_pairs(")
+    for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

@@ -185,6 +185,33 @@ void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, con
     im2col_run(p, input, NULL, filter, rq, output, scratch, 1);
 }
 
+/* The im2col patch of output pixel (oy, ox) for ek_conv2d_s8_mve: a window inside the input (rows_inside: its
+ * k_h rows lie inside) copied row by row (one predicated 16-byte move per 16 bytes, no padding checks), else
+ * gathered with the padding. */
+static void mve_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
+                      int8_t *patch) {
+    const int32_t ix0 = ox * p->stride_w - p->pad_w, k_h = p->k_h, run = p->k_w * p->in_c;
+    const int32_t in_row = p->in_w * p->in_c;
+    int32_t ky;
+    if (rows_inside && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+        const int8_t *win = in_b + (size_t)(oy * p->stride_h - p->pad_h) * in_row + (size_t)ix0 * p->in_c;
+#if EK_HAVE_MVE
+        if (run <= 16) { /* one predicated load / store per row */
+            const mve_pred16_t pr = vctp8q((uint32_t)run);
+            for (ky = 0; ky < k_h; ky++) {
+                vstrbq_p_s8(patch + (size_t)ky * run, vldrbq_z_s8(win + (size_t)ky * in_row, pr), pr);
+            }
+            return;
+        }
+#endif
+        for (ky = 0; ky < k_h; ky++) {
+            copy_bytes(patch + (size_t)ky * run, win + (size_t)ky * in_row, (size_t)run);
+        }
+    } else {
+        gather_patch(p, in_b, oy, ox, patch);
+    }
+}
+
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                       int8_t *output, void *scratch) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
@@ -193,6 +220,7 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     const int direct = k_h == 1 && k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
     const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, k_w, in_c);
     int8_t *patch = (int8_t *)scratch;
+    const size_t k_elems = (size_t)k_h * run;
     ek_mve_mm_t q;
     int32_t b, oy, ox;
     q.depth = rows_in_place ? run : k_h * run;
@@ -206,38 +234,63 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * in_h * in_row;
         int8_t *out = output + (size_t)b * out_h * out_w * out_c;
+        if (direct) { /* pixels in pairs, also across output rows */
+            const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
+            const int8_t *row = in_b, *x = in_b, *x1;
+            int32_t pix = 0;
+            if (stride_w == 1 && stride_h == 1 && pixels >= 2) { /* contiguous pixels: all pairs in one call */
+                pix = pixels & ~1;
+                ek_matmul_mve_s8_x2n(&q, in_b, in_b + in_c, 0, out, out + out_c, pix >> 1, 2 * in_c, 2 * out_c);
+                x = in_b + (size_t)pix * in_c;
+                out += (size_t)pix * out_c; /* at most one pixel is left, for the single pass below */
+            }
+            for (ox = 0; pix + 2 <= pixels; pix += 2, out += 2 * out_c) {
+                if (++ox == out_w) {
+                    ox = 0;
+                    row += row_step;
+                    x1 = row;
+                } else {
+                    x1 = x + step;
+                }
+                ek_matmul_mve_s8_x2(&q, x, x1, 0, out, out + out_c);
+                if (++ox == out_w) {
+                    ox = 0;
+                    row += row_step;
+                    x = row;
+                } else {
+                    x = x1 + step;
+                }
+            }
+            if (pix < pixels) {
+                ek_matmul_mve_s8(&q, x, 0, out);
+            }
+            continue;
+        }
         for (oy = 0; oy < out_h; oy++) {
             const int32_t iy0 = oy * stride_h - p->pad_h;
             const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
             for (ox = 0; ox < out_w; ox++, out += out_c) {
                 const int32_t ix0 = ox * stride_w - p->pad_w;
-                if (direct) {
-                    ek_matmul_mve_s8(&q, in_b + ((size_t)oy * stride_h * in_w + (size_t)ox * stride_w) * in_c, 0, out);
-                } else if (rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
-                    /* the window lies inside the input: its k_h rows read in place, or copied into the patch
-                     * (one predicated 16-byte move per 16 bytes, no padding checks) */
+                if (rows_in_place && rows_inside && ix0 >= 0 && ox + 1 < out_w && ix0 + stride_w + k_w <= in_w) {
+                    /* pairs of windows inside the input, side by side, their rows read in place: all the pairs
+                     * up to the right border in one call */
                     const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
-                    if (rows_in_place) {
-                        ek_matmul_mve_s8(&q, win, in_row, out);
-                    } else {
-                        int32_t ky;
-#if EK_HAVE_MVE
-                        if (run <= 16) { /* one predicated load / store per row */
-                            const mve_pred16_t pr = vctp8q((uint32_t)run);
-                            for (ky = 0; ky < k_h; ky++) {
-                                vstrbq_p_s8(patch + (size_t)ky * run, vldrbq_z_s8(win + (size_t)ky * in_row, pr), pr);
-                            }
-                        } else
-#endif
-                        {
-                            for (ky = 0; ky < k_h; ky++) {
-                                copy_bytes(patch + (size_t)ky * run, win + (size_t)ky * in_row, (size_t)run);
-                            }
-                        }
-                        ek_matmul_mve_s8(&q, patch, run, out);
-                    }
+                    const int32_t last = (in_w - k_w + p->pad_w) / stride_w; /* the last window inside */
+                    const int32_t n = ((last < out_w - 1 ? last : out_w - 1) - ox + 1) >> 1;
+                    ek_matmul_mve_s8_x2n(&q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c, n,
+                                         2 * stride_w * in_c, 2 * out_c);
+                    ox += 2 * n - 1;
+                    out += (size_t)(2 * n - 1) * out_c;
+                } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
+                    ek_matmul_mve_s8(&q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
+                } else if (!rows_in_place && ox + 1 < out_w) { /* two patches, one pass */
+                    mve_patch(p, in_b, oy, ox, rows_inside, patch);
+                    mve_patch(p, in_b, oy, ox + 1, rows_inside, patch + k_elems);
+                    ek_matmul_mve_s8_x2(&q, patch, patch + k_elems, run, out, out + out_c);
+                    ox++;
+                    out += out_c;
                 } else {
-                    gather_patch(p, in_b, oy, ox, patch);
+                    mve_patch(p, in_b, oy, ox, rows_inside && !rows_in_place, patch);
                     ek_matmul_mve_s8(&q, patch, run, out);
                 }
             }

@@ -80,14 +80,16 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * ek_matmul_mve_s8. When EK_CONV_MVE_SEGMENTED (k_h > 1 and k_w * k_c a multiple of 16) the filter is laid out in
  * k_h segments of k_w * k_c and a window that lies inside the input is read in place, row by row; otherwise (and for
  * windows touching the padding) each output pixel's im2col patch (raw int8, padding taps set to the input zero
- * point) is gathered into scratch first; 1x1 unpadded convs read the input in place. filter and rq: the generator's
- * ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (segmented or not) and of the folded bias
+ * point) is gathered into scratch first (without segments: two pixels' patches side by side, one
+ * ek_matmul_mve_s8_x2 pass); 1x1 unpadded convs read the input in place, two pixels per pass. filter and rq: the
+ * generator's ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (segmented or not) and of the folded bias
  * (bias[oc] + in_offset * sum of the filter row, mod 2^32) with the per-channel requantization. scratch:
  * EK_CONV_MVE_SCRATCH bytes. */
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                       int8_t *output, void *scratch);
 #define EK_CONV_MVE_SEGMENTED(k_h, k_w, k_c) ((k_h) > 1 && ((k_w) * (k_c)) % 16 == 0)
-#define EK_CONV_MVE_SCRATCH(k_elems, direct) ((direct) ? 0u : (unsigned)(k_elems))
+#define EK_CONV_MVE_SCRATCH(k_elems, direct, segmented) \
+    ((direct) ? 0u : (segmented) ? (unsigned)(k_elems) : 2u * (unsigned)(k_elems))
 
 /* Depthwise for MVE cores (portable C elsewhere, same results): multiplier 1, in_c % 4 == 0, <= EK_DW_MAX_TAPS taps;
  * filter regrouped by the generator into blocks of 16 channels [tap][16], then blocks of 4 [tap][4]; dw_rq: per

@@ -247,7 +247,268 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
     *w = wp;
     *rq = q;
 }
+/* ek_matmul_mve_s8_x2 on MVE: the whole loop over the row groups in one naked function (no compiler-allocated
+ * registers around it). Per group of 4 rows the 8 sums (2 columns x 4 rows) live in the 8 even registers r0..r12, lr
+ * (VMLADAVA needs even ones); r1 / r3 walk the two columns, r5 the filter (continuous over the groups), r7 counts
+ * the chunks of 16, r9 the segments, r11 walks the rq words. Per chunk of 16 depth values: 2 column loads, 4 weight
+ * loads (each shared by the two columns), 8 VMLADAVA, SUBS + BNE = 16 instructions for 128 MACs; a run's tail
+ * (depth % 16) through one VCTP predicate on the column loads (the filter's padding is zero). The 8 sums then go
+ * into q0 (column 0) and q1 (column 1), requantized with the group's words loaded once for both (VSHL, VQRDMULH,
+ * ties-away fix-up, VRSHL: ek_mve_mbqm_right), + out_offset, clamped (q4..q6 hold offset, min, max for the whole
+ * call), stored through one VCTP.32 predicate (min(rows left, 4) bytes per column).
+ * A depth <= 16 in one run (1x1 convs over few channels) takes its own loop: both columns loaded once (VCTP) and
+ * kept in q0 / q1, per group 4 weight loads, 8 VMLADAVA and the requantization in q3 / q7 (r1 / r3 the outputs).
+ * npairs pairs of columns per call, the next pair at x0 / x1 + xstep and out0 / out1 + ostep.
+ * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 60 B of locals: [sp] x0, [sp+4] x1, [sp+8] chunks, [sp+12] tail,
+ * [sp+16] segments, [sp+20] rows left, [sp+24] out_offset, [sp+28] out0, [sp+32] out1, [sp+36] seg_stride -
+ * 16 * chunks, [sp+40] filter, [sp+44] rq, [sp+48] rows, [sp+52] small (depth <= 16 in one run), [sp+56] depth;
+ * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+160] ... [sp+176]. ek_mve_mm_t fields: depth 0, segments 4,
+ * rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
+__attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,
+                                                        int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs,
+                                                        int32_t xstep, int32_t ostep) {
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "vpush {d8-d15}\n\t"
+        "sub sp, #60\n\t"
+        "strd r1, r2, [sp]\n\t"
+        "ldr r4, [r0]\n\t"
+        "str r4, [sp, #56]\n\t"
+        "lsrs r5, r4, #4\n\t"
+        "and r4, r4, #15\n\t"
+        "strd r5, r4, [sp, #8]\n\t"
+        "sub r3, r3, r5, lsl #4\n\t"
+        "str r3, [sp, #36]\n\t"
+        "ldrd r4, r6, [r0, #4]\n\t"
+        "strd r4, r6, [sp, #16]\n\t"
+        "str r6, [sp, #48]\n\t"
+        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
+        "movs r7, #0\n\t"
+        "cmp r6, #16\n\t"
+        "bgt 11f\n\t"
+        "cmp r4, #1\n\t"
+        "it eq\n\t"
+        "moveq r7, #1\n"
+        "11:\n\t"
+        "str r7, [sp, #52]\n\t"
+        "ldr r4, [r0, #12]\n\t"
+        "str r4, [sp, #24]\n\t"
+        "vdup.32 q4, r4\n\t"
+        "ldr r4, [r0, #16]\n\t"
+        "vdup.32 q5, r4\n\t"
+        "ldr r4, [r0, #20]\n\t"
+        "vdup.32 q6, r4\n\t"
+        "ldr r5, [r0, #24]\n\t"
+        "ldr r11, [r0, #28]\n\t"
+        "strd r5, r11, [sp, #40]\n\t"
+        "ldrd r4, r6, [sp, #160]\n\t"
+        "strd r4, r6, [sp, #28]\n"
+        "8:\n\t" /* a pair of columns */
+        "ldr r4, [sp, #52]\n\t"
+        "cmp r4, #0\n\t"
+        "beq 1f\n\t"
+        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
+        "vctp.8 r4\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [r1]\n\t"
+        "vldrbt.8 q1, [r2]\n\t"
+        "ldrd r1, r3, [sp, #28]\n\t"
+        "ldr r9, [sp, #20]\n"
+        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */
+        "ldrd r0, r2, [r11]\n\t"
+        "ldrd r4, r6, [r11, #8]\n\t"
+        "ldrd r8, r10, [r11]\n\t"
+        "ldrd r12, lr, [r11, #8]\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r0, q0, q2\n\t"
+        "vmladava.s8 r8, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r2, q0, q2\n\t"
+        "vmladava.s8 r10, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r4, q0, q2\n\t"
+        "vmladava.s8 r12, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r6, q0, q2\n\t"
+        "vmladava.s8 lr, q1, q2\n\t"
+        "vmov q3[2], q3[0], r0, r4\n\t"
+        "vmov q3[3], q3[1], r2, r6\n\t"
+        "vmov q7[2], q7[0], r8, r12\n\t"
+        "vmov q7[3], q7[1], r10, lr\n\t"
+        "mov r7, r11\n\t"
+        "vldrb.s32 q2, [r7, #32]\n\t"
+        "vshl.s32 q3, q3, q2\n\t"
+        "vshl.s32 q7, q7, q2\n\t"
+        "vldrw.32 q2, [r7, #16]\n\t"
+        "vqrdmulh.s32 q3, q3, q2\n\t"
+        "vqrdmulh.s32 q7, q7, q2\n\t"
+        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vand q4, q3, q2\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q3, q3, q4\n\t"
+        "vrshl.s32 q3, q3, q2\n\t"
+        "vand q4, q7, q2\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q7, q7, q4\n\t"
+        "vrshl.s32 q7, q7, q2\n\t"
+        "ldr r0, [sp, #24]\n\t"
+        "vadd.i32 q3, q3, r0\n\t"
+        "vadd.i32 q7, q7, r0\n\t"
+        "vmax.s32 q3, q3, q5\n\t"
+        "vmax.s32 q7, q7, q5\n\t"
+        "vmin.s32 q3, q3, q6\n\t"
+        "vmin.s32 q7, q7, q6\n\t"
+        "vctp.32 r9\n\t"
+        "vpstt\n\t"
+        "vstrbt.32 q3, [r1]\n\t"
+        "vstrbt.32 q7, [r3]\n\t"
+        "adds r1, #4\n\t"
+        "adds r3, #4\n\t"
+        "add r11, #40\n\t"
+        "subs r9, #4\n\t"
+        "bgt 7b\n\t"
+        "b 9f\n"
+        "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
+        "ldrd r0, r2, [r11]\n\t"
+        "ldrd r4, r6, [r11, #8]\n\t"
+        "mov r8, r0\n\t"
+        "mov r10, r2\n\t"
+        "mov r12, r4\n\t"
+        "mov lr, r6\n\t"
+        "ldrd r1, r3, [sp]\n\t"
+        "ldr r9, [sp, #16]\n"
+        "2:\n\t" /* a segment (run) */
+        "ldr r7, [sp, #8]\n\t"
+        "cbz r7, 4f\n"
+        "3:\n\t"
+        "vldrb.8 q0, [r1], #16\n\t"
+        "vldrb.8 q1, [r3], #16\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r0, q0, q2\n\t"
+        "vmladava.s8 r8, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r2, q0, q2\n\t"
+        "vmladava.s8 r10, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r4, q0, q2\n\t"
+        "vmladava.s8 r12, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r6, q0, q2\n\t"
+        "vmladava.s8 lr, q1, q2\n\t"
+        "subs r7, #1\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "ldr r7, [sp, #12]\n\t"
+        "cbz r7, 5f\n\t"
+        "vctp.8 r7\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [r1]\n\t"
+        "vldrbt.8 q1, [r3]\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r0, q0, q2\n\t"
+        "vmladava.s8 r8, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r2, q0, q2\n\t"
+        "vmladava.s8 r10, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r4, q0, q2\n\t"
+        "vmladava.s8 r12, q1, q2\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r6, q0, q2\n\t"
+        "vmladava.s8 lr, q1, q2\n"
+        "5:\n\t"
+        "subs r9, #1\n\t"
+        "beq 6f\n\t"
+        "ldr r7, [sp, #36]\n\t"
+        "add r1, r7\n\t"
+        "add r3, r7\n\t"
+        "b 2b\n"
+        "6:\n\t" /* requantize, clamp, store the group's 2 x 4 results */
+        "vmov q0[2], q0[0], r0, r4\n\t"
+        "vmov q0[3], q0[1], r2, r6\n\t"
+        "vmov q1[2], q1[0], r8, r12\n\t"
+        "vmov q1[3], q1[1], r10, lr\n\t"
+        "mov r7, r11\n\t" /* widening loads need a low base register */
+        "vldrb.s32 q2, [r7, #32]\n\t"
+        "vshl.s32 q0, q0, q2\n\t"
+        "vshl.s32 q1, q1, q2\n\t"
+        "vldrw.32 q2, [r11, #16]\n\t"
+        "vqrdmulh.s32 q0, q0, q2\n\t"
+        "vqrdmulh.s32 q1, q1, q2\n\t"
+        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vand q3, q0, q2\n\t"
+        "vshr.s32 q3, q3, #31\n\t"
+        "vqadd.s32 q0, q0, q3\n\t"
+        "vrshl.s32 q0, q0, q2\n\t"
+        "vand q3, q1, q2\n\t"
+        "vshr.s32 q3, q3, #31\n\t"
+        "vqadd.s32 q1, q1, q3\n\t"
+        "vrshl.s32 q1, q1, q2\n\t"
+        "vadd.i32 q0, q0, q4\n\t"
+        "vadd.i32 q1, q1, q4\n\t"
+        "vmax.s32 q0, q0, q5\n\t"
+        "vmax.s32 q1, q1, q5\n\t"
+        "vmin.s32 q0, q0, q6\n\t"
+        "vmin.s32 q1, q1, q6\n\t"
+        "ldr r7, [sp, #20]\n\t"
+        "ldrd r0, r2, [sp, #28]\n\t"
+        "vctp.32 r7\n\t"
+        "vpstt\n\t"
+        "vstrbt.32 q0, [r0]\n\t"
+        "vstrbt.32 q1, [r2]\n\t"
+        "adds r0, #4\n\t"
+        "adds r2, #4\n\t"
+        "strd r0, r2, [sp, #28]\n\t"
+        "add r11, #40\n\t"
+        "subs r7, #4\n\t"
+        "str r7, [sp, #20]\n\t"
+        "bgt 1b\n"
+        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */
+        "ldr r4, [sp, #168]\n\t"
+        "subs r4, #1\n\t"
+        "beq 10f\n\t"
+        "str r4, [sp, #168]\n\t"
+        "ldrd r5, r11, [sp, #40]\n\t"
+        "ldr r4, [sp, #48]\n\t"
+        "str r4, [sp, #20]\n\t"
+        "ldrd r1, r2, [sp, #160]\n\t"
+        "ldr r4, [sp, #176]\n\t"
+        "add r1, r4\n\t"
+        "add r2, r4\n\t"
+        "strd r1, r2, [sp, #160]\n\t"
+        "strd r1, r2, [sp, #28]\n\t"
+        "ldrd r1, r2, [sp]\n\t"
+        "ldr r4, [sp, #172]\n\t"
+        "add r1, r4\n\t"
+        "add r2, r4\n\t"
+        "strd r1, r2, [sp]\n\t"
+        "b 8b\n"
+        "10:\n\t"
+        "add sp, #60\n\t"
+        "vpop {d8-d15}\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#pragma GCC diagnostic pop
 #endif
+
+void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
+                          int8_t *out1, int32_t npairs, int32_t xstep, int32_t ostep) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+    mve_x2_asm(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
+#else
+    for (; npairs > 0; npairs--, x0 += xstep, x1 += xstep, out0 += ostep, out1 += ostep) {
+        ek_matmul_mve_s8(q, x0, seg_stride, out0);
+        ek_matmul_mve_s8(q, x1, seg_stride, out1);
+    }
+#endif
+}
+
+void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
+                         int8_t *out1) {
+    ek_matmul_mve_s8_x2n(q, x0, x1, seg_stride, out0, out1, 1, 0, 0);
+}
 
 void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out) {
     const int32_t depth = q->depth, rows = q->rows, segs = q->segments;

@@ -67,4 +67,14 @@ typedef struct {
 
 void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out);
 
+/* ek_matmul_mve_s8 for two columns at once (x0 -> out0, x1 -> out1, same seg_stride): on MVE each weight vector is
+ * loaded once for both columns (0.125 instructions per MAC in the depth loop) and each group's requantization words
+ * once; same results as two ek_matmul_mve_s8 calls (which it is elsewhere). */
+void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
+                         int8_t *out1);
+/* npairs ek_matmul_mve_s8_x2 passes in one call, pair k at x0 / x1 + k * xstep into out0 / out1 + k * ostep (a 1x1
+ * conv over contiguous pixels: no per-pair call and set-up). */
+void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
+                          int8_t *out1, int32_t npairs, int32_t xstep, int32_t ostep);
+
 #endif /* EK_MATMUL_H */

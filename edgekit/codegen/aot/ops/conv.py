@@ -346,8 +346,13 @@ class _ConvBase(OpHandler):
             pairs = int(weights.min(initial=0)) > -128
             order = dw_pairs_order(out_c) if pairs else np.arange(out_c)
             rq = mve_rq_table(full[order], m[order], sh[order], out_c)
-            p.update(out_mult="NULL", out_shift="NULL", dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", rq, "int32_t"))
             taps = dw_mve_filter(weights, pairs)
+            if pairs and out_c == 8 and int(p["stride_w"]) == 1:
+                # two neighbouring pixels as one 16-channel block (the kernel's dw16_pairs_asm): the taps twice
+                # side by side after the 8-channel ones, the 2 rq groups twice (4 groups: pixel 0, pixel 1)
+                taps = np.concatenate([taps, np.concatenate([weights, weights], axis=1).reshape(-1)])
+                rq = np.concatenate([rq, rq])
+            p.update(out_mult="NULL", out_shift="NULL", dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", rq, "int32_t"))
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             kernel = "ek_depthwise_conv2d_s8_mve_pairs" if pairs else "ek_depthwise_conv2d_s8_mve"
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
@@ -372,7 +377,9 @@ class _ConvBase(OpHandler):
             return 2 * int(p["k_h"]) * int(p["k_w"]) * int(p["k_c"]) if not self.depthwise and _patch16(p) else 0
         dw = self._depthwise_kernels(p)
         if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
-            return 0 if _mve_direct(p) else int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])  # EK_CONV_MVE_SCRATCH
+            if _mve_direct(p):  # EK_CONV_MVE_SCRATCH: none, one patch (segmented), or two patches
+                return 0
+            return (1 if _mve_segmented(p) else 2) * int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
         if dw:
             return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
         if self.depthwise:  # one input channel: the im2col kernel
