@@ -174,9 +174,11 @@ def cycle_columns(name: str, board: str, cycles: dict | None) -> dict:
 
 
 def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: str = "auto",
-            baseline: bool = False, tflm: Path | None = None, stack_bytes: int = 8192) -> dict:
+            baseline: bool = False, tflm: Path | None = None, stack_bytes: int = 8192,
+            flavours: tuple[str, ...] | None = None) -> dict:
     """Generate, build, validate on a few inputs and benchmark one model on one board (``baseline``: also the
-    dense build, when ``sparse`` made any layer sparse; ``tflm``: a tflite-micro tree, also measure TFLM)."""
+    dense build, when ``sparse`` made any layer sparse; ``tflm``: a tflite-micro tree, also measure TFLM in
+    ``flavours`` (default: all of _tflm_columns.FLAVOURS))."""
     from edgekit._tflm_facts import RUNTIME_CODE_BYTES
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
@@ -231,7 +233,7 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
     if tflm is not None:
         from _tflm_columns import FLAVOURS, add_measured, measure, tree_facts
 
-        measured = {f: measure(name, model, board, f, tflm, runs, work, xs) for f in FLAVOURS}
+        measured = {f: measure(name, model, board, f, tflm, runs, work, xs) for f in (flavours or FLAVOURS)}
         for m in measured.values():
             m.update(cycle_columns(name, board, m.pop("cycles", None)))
             split = code_components(Path(m.pop("project_dir")) / "build" / "firmware.map")
@@ -325,6 +327,8 @@ def main() -> int:
     ap.add_argument("--tflm-dir", default=None,
                     help="tflite-micro tree: also measure TFLM (reference and CMSIS-NN) in this run "
                          "(default: $EDGEKIT_TFLM_DIR; unset: only the NOTES figures)")
+    ap.add_argument("--tflm-flavours", default="",
+                    help="comma-separated subset of tflm_ref,tflm_cmsis_nn to measure with --tflm-dir (default: both)")
     ap.add_argument("--work-dir", default=None,
                     help="keep generated projects and builds here (default: a temporary directory); TFLM builds "
                          "left there are reused")
@@ -333,7 +337,7 @@ def main() -> int:
                     help="keep the rows of --out for other (model, board) pairs, e.g. to add one board's rows")
     ap.add_argument("--out", default=str(RESULTS / "runtime.json"))
     args = ap.parse_args()
-    from _tflm_columns import tflm_tree
+    from _tflm_columns import FLAVOURS, tflm_tree
 
     from edgekit.errors import BuildError, UsageError
 
@@ -341,6 +345,9 @@ def main() -> int:
         tflm = tflm_tree(args.tflm_dir)
     except UsageError as exc:
         ap.error(f"{exc} ({exc.hint})")
+    flavours = tuple(f for f in args.tflm_flavours.split(",") if f) or None
+    if flavours and set(flavours) - set(FLAVOURS):
+        ap.error(f"--tflm-flavours: unknown {sorted(set(flavours) - set(FLAVOURS))} (known: {', '.join(FLAVOURS)})")
     selected = [m for m in args.models.split(",") if m] or None
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
@@ -350,7 +357,7 @@ def main() -> int:
             for name, path in paths.items():
                 try:
                     rows.append(run_one(name, path, board, args.runs, work, args.sparse, args.sparse_baseline, tflm,
-                                        stack_bytes=args.stack_kb * 1024))
+                                        stack_bytes=args.stack_kb * 1024, flavours=flavours))
                 except BuildError as exc:  # e.g. a model larger than qemu-microbit's 16 KB RAM / 256 KB flash
                     if "does not fit" not in exc.message:
                         raise
