@@ -173,12 +173,24 @@ def cycle_columns(name: str, board: str, cycles: dict | None) -> dict:
     return out
 
 
+def counterpart_wait_states(board: str) -> int | None:
+    """The flash wait states of the real board that ``board``'s core is compared with (PUBLISHED_CYCLES), or None."""
+    from edgekit.boards import load_board
+    from edgekit.cycles import board_flash_wait_states
+
+    real = (PUBLISHED_CYCLES.get(board) or {}).get("counterpart")
+    return board_flash_wait_states(load_board(str(real))) if real else None
+
+
 def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: str = "auto",
             baseline: bool = False, tflm: Path | None = None, stack_bytes: int = 8192,
-            flavours: tuple[str, ...] | None = None) -> dict:
+            flavours: tuple[str, ...] | None = None, weights: str = "auto", weights_ws: str = "board",
+            per_layer: bool = False) -> dict:
     """Generate, build, validate on a few inputs and benchmark one model on one board (``baseline``: also the
     dense build, when ``sparse`` made any layer sparse; ``tflm``: a tflite-micro tree, also measure TFLM in
-    ``flavours`` (default: all of _tflm_columns.FLAVOURS))."""
+    ``flavours`` (default: all of _tflm_columns.FLAVOURS)); ``weights``: DSP cores' weight width (generate
+    ``--weights``), chosen at the board's own flash wait states (``weights_ws`` "board") or at those of the real
+    board its core is compared with ("counterpart"); ``per_layer``: also record the per-layer profile."""
     from edgekit._tflm_facts import RUNTIME_CODE_BYTES
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
@@ -190,14 +202,16 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
     m = load_model(model)
     macs = inspect(m, arena=False).macs
     t0 = time.perf_counter()
-    gen = generate(model, board=board, out_dir=work / f"{name}-{board}", sparse=sparse, stack_bytes=stack_bytes)
+    ws = counterpart_wait_states(board) if weights_ws == "counterpart" else None
+    gen = generate(model, board=board, out_dir=work / f"{name}-{board}", sparse=sparse, stack_bytes=stack_bytes,
+                   weights=weights, flash_wait_states=ws)
     built = build(gen.project_dir)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     inp = m.main.tensors[m.main.inputs[0]]
     xs = rng.integers(-128, 128, size=(3, *inp.shape), dtype=np.int8)
     val = validate(model, board=board, inputs=xs, project_dir=gen.project_dir)
-    res = bench(gen.project_dir, board=board, runs=runs, warmup=1).to_dict()
+    res = bench(gen.project_dir, board=board, runs=runs, warmup=1, per_layer=per_layer).to_dict()
     count = res["timing"]["count"]["median"]
     code = built.flash_bytes - built.weights_bytes
     parts = code_components(gen.project_dir / "build" / "firmware.map")
@@ -213,6 +227,10 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
         "static_other_bytes": built.ram_bytes - built.arena_bytes - built.stack_bytes,
         "bit_exact": f"{val.byte_exact}/{val.inputs}", "build_s": round(build_s, 1),
         "sparse": sparse, "sparse_layers": _sparse_layers(gen.project_dir),
+        "weights": weights, "weights_chosen_at_wait_states": ws if ws is not None else "board",
+        "kernel_variants": [{k: v[k] for k in ("op", "variant", "reuse", "est_cycles_int8", "est_cycles_int16")}
+                            for v in gen.summary.get("kernel_variants") or []],
+        **({"per_layer": res["per_layer"]} if per_layer and res.get("per_layer") else {}),
         **cycle_columns(name, board, res.get("cycles")),
     }
     if baseline and row["sparse_layers"]:
@@ -329,6 +347,12 @@ def main() -> int:
                          "(default: $EDGEKIT_TFLM_DIR; unset: only the NOTES figures)")
     ap.add_argument("--tflm-flavours", default="",
                     help="comma-separated subset of tflm_ref,tflm_cmsis_nn to measure with --tflm-dir (default: both)")
+    ap.add_argument("--weights", default="auto", choices=("auto", "int8", "int16"),
+                    help="DSP cores: weight width per layer (generate --weights)")
+    ap.add_argument("--weights-ws", default="board", choices=("board", "counterpart"),
+                    help="--weights auto chooses at the board's flash wait states, or at its real counterpart's")
+    ap.add_argument("--per-layer", action="store_true", help="also record the per-layer profile (bench --per-layer)")
+    ap.add_argument("--tag", default="", help="a label stored in each row (e.g. which variant run it was)")
     ap.add_argument("--work-dir", default=None,
                     help="keep generated projects and builds here (default: a temporary directory); TFLM builds "
                          "left there are reused")
@@ -357,15 +381,19 @@ def main() -> int:
             for name, path in paths.items():
                 try:
                     rows.append(run_one(name, path, board, args.runs, work, args.sparse, args.sparse_baseline, tflm,
-                                        stack_bytes=args.stack_kb * 1024, flavours=flavours))
+                                        stack_bytes=args.stack_kb * 1024, flavours=flavours,
+                                        weights=args.weights, weights_ws=args.weights_ws,
+                                        per_layer=args.per_layer))
+                    rows[-1]["tag"] = args.tag
                 except BuildError as exc:  # e.g. a model larger than qemu-microbit's 16 KB RAM / 256 KB flash
                     if "does not fit" not in exc.message:
                         raise
                     print(f"skipped {name} on {board}: {exc.message}")
     out = Path(args.out)
     if args.append and out.is_file():
-        mine = {(r["model"], r["board"]) for r in rows}
-        rows = [r for r in json.loads(out.read_text())["results"] if (r["model"], r["board"]) not in mine] + rows
+        mine = {(r["model"], r["board"], r.get("tag", "")) for r in rows}
+        rows = [r for r in json.loads(out.read_text())["results"]
+                if (r["model"], r["board"], r.get("tag", "")) not in mine] + rows
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"benchmark": "runtime", "date": time.strftime("%Y-%m-%d"),
                                "machine": {"platform": platform.platform(), "python": platform.python_version()},

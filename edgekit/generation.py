@@ -120,7 +120,7 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
              boards_dirs: Iterable[str | os.PathLike[str]] | None = None,
              stack_bytes: int = DEFAULT_STACK_BYTES, arena_margin: str | int | float | None = None,
              sparse: str = "auto", build_system: str | None = None, trust_pickle: bool = False,
-             tree_code: str = "table") -> Generated:
+             tree_code: str = "table", weights: str = "auto", flash_wait_states: int | None = None) -> Generated:
     """Generate what runs ``model`` on ``board`` into ``out_dir``: a firmware project or a Linux bundle.
 
     Args:
@@ -135,6 +135,10 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
         stack_bytes: stack reserved by the firmware's linker script.
         arena_margin: TFLM projects: margin over the measured arena (default ``"10%+1KB"``).
         sparse: edgekit's runtime: sparse weights where faster (``"auto"``), ``"off"`` or ``"force"``.
+        weights: edgekit's runtime on DSP cores: int8 or int16 weights per CONV_2D / FULLY_CONNECTED layer by the
+            cycle model at the board's flash wait states (``"auto"``), or ``"int8"`` / ``"int16"`` everywhere
+            (:mod:`edgekit.codegen.aot.variants`).
+        flash_wait_states: the flash wait states that choice assumes (default: the board profile's).
         build_system: edgekit's runtime: the project's build system (default: edgekit's bare-metal CMake firmware
             where its core drives the board, else the board's SDK; see :mod:`edgekit.codegen.aot_project`).
         trust_pickle: load a pickled (joblib) tree model: loading a pickle runs code from the file, so it is refused
@@ -167,6 +171,9 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     if choice.runtime == "tflm" and sparse != "auto":
         raise UsageError(f"--sparse applies to the edgekit runtime only{chosen}",
                          hint="drop --sparse or use --runtime edgekit")
+    if choice.runtime == "tflm" and weights != "auto":
+        raise UsageError(f"--weights applies to the edgekit runtime only{chosen}",
+                         hint="drop --weights or use --runtime edgekit")
     if choice.runtime == "edgekit" and arena_margin is not None:
         raise UsageError("--arena-margin applies to the TFLM runtime only (the edgekit runtime's arena is exact)"
                          f"{chosen}", hint="drop --arena-margin or use --runtime tflm")
@@ -188,11 +195,12 @@ def generate(model: TFLiteModel | str | os.PathLike[str] | bytes, board: str | B
     from edgekit.codegen.project import generate_aot
 
     r = generate_aot(m, profile, out_dir=out_dir, name=name, stack_bytes=stack_bytes, sparse=sparse,
-                     build_system=build_system)
+                     weights=weights, flash_wait_states=flash_wait_states, build_system=build_system)
     return Generated("firmware", "edgekit", r.project_dir, r.board, r.name, r.model_name, r.model_sha256, r.files,
                      f"edgekit build {r.project_dir}", choice.reason,
                      {"arena_bytes": r.arena_bytes, "weights_bytes": r.weights_bytes, "input_bytes": r.input_bytes,
-                      "stack_bytes": r.stack_bytes, "build_system": r.build_system, "elf": r.elf})
+                      "stack_bytes": r.stack_bytes, "build_system": r.build_system, "elf": r.elf,
+                      "kernel_variants": r.kernel_variants})
 
 
 def _generate_trees(model: Any, profile: BoardProfile, runtime: str, *, out_dir: str | os.PathLike[str],

@@ -27,6 +27,9 @@ from edgekit.generation import RUNTIMES
 @click.option("--sparse", type=click.Choice(["auto", "off", "force"]), default="auto", show_default=True,
               help="edgekit runtime: sparse weights for CONV_2D / FULLY_CONNECTED where faster (auto), never, or "
                    "wherever possible (force).")
+@click.option("--weights", type=click.Choice(["auto", "int8", "int16"]), default="auto", show_default=True,
+              help="edgekit runtime on DSP cores (M4/M7/M33): int8 or int16 (widened) weights per CONV_2D / "
+                   "FULLY_CONNECTED layer, by the cycle model at the board's flash wait states (auto), or everywhere.")
 @click.option("--build-system", "build_system", default=None, metavar="NAME",
               help="edgekit runtime: the project's build system (default: edgekit's bare-metal CMake project where "
                    "its firmware core drives the board, else the board's own SDK; e.g. zephyr for nrf52840dk).")
@@ -39,8 +42,8 @@ from edgekit.generation import RUNTIMES
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, name: str | None, stack_kb: int,
-        arena_margin: str | None, sparse: str, build_system: str | None, trust_pickle: bool, tree_code: str,
-        as_json: bool) -> None:
+        arena_margin: str | None, sparse: str, weights: str, build_system: str | None, trust_pickle: bool,
+        tree_code: str, as_json: bool) -> None:
     """Generate a firmware project for MODEL on a board; build it with 'edgekit build DIR'.
 
     MODEL: an int8 .tflite; or a tree model (scikit-learn DecisionTree/RandomForest/ExtraTrees/GradientBoosting/
@@ -50,7 +53,8 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
 
     res = generate(model, board, runtime, out_dir=out_dir, name=name, arena_margin=arena_margin,
                    boards_dirs=(ctx.obj or {}).get("boards_dirs"), stack_bytes=stack_kb * 1024,
-                   sparse=sparse, build_system=build_system, trust_pickle=trust_pickle, tree_code=tree_code)
+                   sparse=sparse, build_system=build_system, trust_pickle=trust_pickle, tree_code=tree_code,
+                   weights=weights)
     if as_json:
         echo_json(res.to_dict())
         return
@@ -70,6 +74,8 @@ def cmd(ctx: click.Context, model: str, board: str, runtime: str, out_dir: str, 
         stack = f"{s['stack_bytes']:,} B" if s["build_system"] == "cmake" else "the SDK's"
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (exact), weights "
                    f"{s['weights_bytes']:,} B, input {s['input_bytes']:,} B, stack {stack}")
+        for v in s.get("kernel_variants") or []:
+            click.echo(f"  op {v['op']} {v['opcode']}: {v['variant']} weights ({v['kernel']}): {v['reason']}")
     elif res.runtime == "tflm":
         click.echo(f"  {s['build_system']} project, arena {s['arena_bytes']:,} B (TFLM measured "
                    f"{s['arena_measured']:,} B + margin)")

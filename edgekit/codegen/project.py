@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,7 @@ from edgekit.manifest import ModelFacts, ProjectManifest
 
 if TYPE_CHECKING:
     from edgekit.boards import BoardProfile
+    from edgekit.codegen.aot.variants import Target
     from edgekit.tflite_model import TFLiteModel
 
 CMAKE_DIR = TEMPLATES / "cmake"
@@ -79,6 +80,7 @@ class GenerateResult:
     files: tuple[str, ...]
     build_system: str = "cmake"  # the build system of the project (edgekit.buildsys.registry)
     elf: str = ELF_PATH          # where its build leaves the ELF, relative to project_dir
+    kernel_variants: list[dict[str, Any]] = field(default_factory=list)  # DSP cores: weight width per layer
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -89,7 +91,8 @@ class GenerateResult:
 
 def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: BoardProfile, *,
                  out_dir: str | os.PathLike[str], name: str | None = None,
-                 stack_bytes: int = DEFAULT_STACK_BYTES, sparse: str = "auto",
+                 stack_bytes: int = DEFAULT_STACK_BYTES, sparse: str = "auto", weights: str = "auto",
+                 flash_wait_states: int | None = None,
                  build_system: str | None = None, model_sources: ModelSources | None = None,
                  io: dict[str, Any] | None = None, manifest_extra: dict[str, Any] | None = None) -> GenerateResult:
     """Render a firmware project running ``model`` on edgekit's AOT runtime into ``out_dir``: edgekit's bare-metal
@@ -106,6 +109,11 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
         stack_bytes: stack reserved by the linker script (painted at boot, reported by ``ek-stack%``).
         sparse: sparse weights for CONV_2D / FULLY_CONNECTED, ``"auto"`` (where the cost model says it is
             faster), ``"off"`` or ``"force"`` (see :func:`edgekit.codegen.aot.generate_c`).
+        weights: DSP cores' weight width per CONV_2D / FULLY_CONNECTED layer, ``"auto"`` (the cycle model of
+            :mod:`edgekit.codegen.aot.variants` at the board's flash wait states, within its flash less
+            ``CODE_FLASH_RESERVE``), ``"int8"`` or ``"int16"``; the decisions go to the manifest (``kernel_variants``).
+        flash_wait_states: the wait states the weights choice assumes (default: the board's
+            ``firmware.clock.flash_wait_states``; e.g. a QEMU stand-in generated for a real board's flash).
         build_system: one of :func:`edgekit.codegen.aot_project.aot_build_systems` for the board (default: its
             first: edgekit's bare-metal CMake project where the firmware core drives the board, else its SDK).
         model_sources: what writes the model's C into the project's model directory (default
@@ -121,8 +129,12 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
     """
     from edgekit import __version__
     from edgekit.buildsys.base import pins
+    from edgekit.codegen.aot.variants import Target, check_weights_mode
     from edgekit.codegen.aot_project import choose_build_system
+    from edgekit.cycles.model import board_flash_wait_states
     from edgekit.tflite_model import load_model
+
+    check_weights_mode(weights)
 
     profile = board
     runtime = "edgekit"
@@ -145,8 +157,16 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
         model_dir.mkdir(parents=True)
         # int16 weights (DSP cores) only while they leave CODE_FLASH_RESERVE of the board's flash for the rest
         budget = max(profile.memory.flash_kb * 1024 - CODE_FLASH_RESERVE, 0) if profile.memory.flash_kb else None
-        sources = model_sources or partial(aot_model_sources, weights_budget=budget)
+        variants: list[dict[str, Any]] = []
+        ws = board_flash_wait_states(profile) if flash_wait_states is None else int(flash_wait_states)
+        target = Target(core=profile.core, flash_wait_states=ws)
+        sources = model_sources or partial(aot_model_sources, weights_budget=budget, weights=weights, target=target,
+                                           variants=variants)
         arena_bytes, weights_bytes, model_name = sources(m, model_dir, sparse, profile.features)
+        if variants:
+            manifest_extra = {**(manifest_extra or {}), "kernel_variants": {
+                "weights": weights, "core": target.core, "flash_wait_states": target.flash_wait_states,
+                "model": "edgekit/codegen/aot/variants.py", "layers": variants}}
         ctx = {
             "edgekit_version": __version__, "board": profile, "runtime": runtime, "name": project_name,
             "model_name": model_name, "model_sha256": m.sha256, "line_max": DEFAULT_LINE_MAX,
@@ -164,7 +184,7 @@ def generate_aot(model: TFLiteModel | str | os.PathLike[str] | bytes, board: Boa
             project_dir=out, name=project_name, board=profile.id, runtime=runtime, model_name=model_name,
             model_sha256=m.sha256, arena_bytes=arena_bytes, weights_bytes=weights_bytes,
             input_bytes=io["input_bytes"], stack_bytes=stack_bytes, files=tuple(sorted(files)),
-            build_system=system.name, elf=elf)
+            build_system=system.name, elf=elf, kernel_variants=variants)
         _write_project_file(tmp / PROJECT_FILE, result, profile, m, io, __version__, manifest_extra)
         replace_dir(tmp, out)
     except BaseException:
@@ -184,12 +204,18 @@ CODE_FLASH_RESERVE = 64 * 1024
 
 
 def aot_model_sources(m: TFLiteModel, model_dir: Path, sparse: str = "auto",
-                      features: CoreFeatures = PORTABLE, weights_budget: int | None = None) -> tuple[int, int, str]:
+                      features: CoreFeatures = PORTABLE, weights_budget: int | None = None, weights: str = "auto",
+                      target: Target | None = None,
+                      variants: list[dict[str, Any]] | None = None) -> tuple[int, int, str]:
     """Run the AOT code generator into ``model_dir`` for a core with ``features``; returns (arena bytes,
-    weights bytes, model name). ``weights_budget``: see :func:`edgekit.codegen.aot.generate_c`."""
+    weights bytes, model name). ``weights_budget``, ``weights``, ``target``: see
+    :func:`edgekit.codegen.aot.generate_c`; ``variants``: a list the per-layer weight decisions are added to."""
     from edgekit.codegen.aot import generate_c
 
-    res = generate_c(m, model_dir, sparse=sparse, features=features, weights_budget=weights_budget)
+    res = generate_c(m, model_dir, sparse=sparse, features=features, weights_budget=weights_budget,
+                     weights=weights, target=target)
+    if variants is not None:
+        variants.extend(res.variants)
     return int(res.arena_bytes), int(res.weights_bytes), res.model_name or (m.path.stem if m.path else "model")
 
 

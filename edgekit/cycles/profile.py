@@ -116,6 +116,7 @@ def per_layer_section(run: MixRun, board: Any, win: list[Snapshot], model: Any,
         rows.append({"op": op_index, "ops": ops, "opcode": op.opcode if op is not None else None,
                      "opcodes": opcodes,
                      "instructions": mix.total, "estimated_cycles": round(est.cycles), "macs": macs,
+                     "flash_data_loads": mix.flash_loads,
                      "cycles_per_mac": est.cycles / macs if macs else None,
                      "latency_us": est.cycles / clock_hz * 1e6})
     tail_est = estimate(overhead, timing, flash_wait_states=ws)

@@ -12,7 +12,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
 from edgekit.codegen.aot.sparse import check_mode
 from edgekit.codegen.aot.variables import NO_OUTPUT_OPS, Variables, reset_code
 from edgekit.codegen.aot.variables import analyse as analyse_variables
+from edgekit.codegen.aot.variants import Layer, Target, check_weights_mode, choose_weights
 from edgekit.cores import PORTABLE, CoreFeatures
 from edgekit.errors import ModelError, UsageError
 from edgekit.resources import templates_dir
@@ -53,6 +54,8 @@ class AotResult:
     model_name: str = ""
     prefix: str = "ek"
     notes: list[str] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)  # per-layer weight width decisions (variants.py)
+    w16_layers: list[Layer] = field(default_factory=list)  # the layers generated on the *_w16 kernels
 
 
 def _load(model: TFLiteModel | str | Path | bytes) -> TFLiteModel:
@@ -232,7 +235,7 @@ def _comment(s: str) -> str:
 
 def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, prefix: str = "ek",
                sparse: str = "auto", fuse: bool = True, features: CoreFeatures = PORTABLE,
-               weights_budget: int | None = None) -> AotResult:
+               weights_budget: int | None = None, weights: str = "auto", target: Target | None = None) -> AotResult:
     """Generate the C sources of ``model`` for edgekit's AOT runtime into ``out_dir``.
 
     ``sparse``: CONV_2D / FULLY_CONNECTED weights in the sparse encoding (ek_sparse.h) where a cost model
@@ -245,9 +248,12 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     (Helium, Cortex-M55/M85: ``ek_*_mve``) and their weight layouts; on other targets those kernels are portable C
     with the same results. With ``sparse="auto"`` no layer is made sparse there (the dense MVE kernels beat the
     sparse ones). DSP paths are chosen by the C compiler for the core it builds for. With ``features.dsp`` (and no
-    MVE) CONV_2D and batch-1 FULLY_CONNECTED weights are widened to int16 here (the ``*_w16`` kernels: no SXTB16 in
-    their inner loops, twice the weight flash); ``weights_budget``: the flash bytes the weights may take, beyond
-    which the model is generated again with int8 weights (None: no limit).
+    MVE) CONV_2D and batch-1 FULLY_CONNECTED layers can run on int16 weights widened here (the ``*_w16`` kernels:
+    no SXTB16 in their inner loops, twice the weight flash). ``weights``: per layer by the cycle model of
+    :mod:`edgekit.codegen.aot.variants` on ``target`` (core, flash wait states; default Cortex-M4 at 0 WS)
+    ("auto"), never ("int8") or every layer that can ("int16"); ``AotResult.variants`` has each layer's decision.
+    ``weights_budget``: the flash bytes the weights may take (None: no limit): layers are widened in order of weight
+    reuse while the weights fit.
 
     Raises UnsupportedOpError (with a hint to use ``--runtime tflm``) for ops or parameters the
     runtime does not implement.
@@ -255,28 +261,41 @@ def generate_c(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, 
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", prefix):
         raise UsageError(f"prefix {prefix!r} is not a short lower-case C identifier")
     check_mode(sparse)
+    check_weights_mode(weights)
     m = _load(model)
     check_supported(m)
-    wide = features.dsp and not features.mve
-    res = _generate(m, out_dir, prefix, sparse, fuse, features, wide=wide)
-    if wide and weights_budget is not None and res.weights_bytes > weights_budget:
-        narrow = _generate(m, out_dir, prefix, sparse, fuse, features, wide=False)
-        narrow.notes.append(f"int16 weights ({res.weights_bytes} B) exceed the flash budget of {weights_budget} B: "
-                            f"int8 weights ({narrow.weights_bytes} B)")
-        return narrow
+    if not features.dsp or features.mve:  # the *_w16 kernels are for DSP cores; MVE cores have their own
+        return _generate(m, out_dir, prefix, sparse, fuse, features, wide=set())
+    # probe: every layer that can, on int16 weights (emit records each one's geometry and added flash)
+    probe = _generate(m, out_dir, prefix, sparse, fuse, features, wide=None)
+    layers = probe.w16_layers
+    extra = None if weights_budget is None else weights_budget - (probe.weights_bytes
+                                                                  - sum(lay.extra_bytes for lay in layers))
+    choice = choose_weights(layers, target or Target(), mode=weights, extra_budget=extra)
+    for _ in range(len(layers) + 1):
+        res = _generate(m, out_dir, prefix, sparse, fuse, features, wide=choice.wide)
+        if weights_budget is None or res.weights_bytes <= weights_budget or not choice.wide:
+            break
+        # the added-bytes estimate was short: give up the widened layer with the least reuse, try again
+        drop = min((d for d in choice.decisions if d.variant == "int16"), key=lambda d: (d.layer.reuse, -d.layer.op))
+        drop.variant = "int8"
+        drop.reason = f"int16 weights over the flash budget of {weights_budget} B; " + drop.reason
+    res.variants = [d.to_dict() for d in choice.decisions]
+    res.notes += [d.line() for d in choice.decisions]
     return res
 
 
 def _generate(m: TFLiteModel, out_dir: str | Path, prefix: str, sparse: str, fuse: bool, features: CoreFeatures,
-              *, wide: bool) -> AotResult:
-    """generate_c for a loaded, supported model; ``wide``: int16 weights for the DSP kernels."""
+              *, wide: set[int] | None) -> AotResult:
+    """generate_c for a loaded, supported model; ``wide``: the ops with int16 weights for the DSP kernels (None:
+    every op that can)."""
     sg = m.main
     pool = ConstPool(prefix)
     ctxs = _contexts(m, pool)
     for ctx in ctxs:
         ctx.sparse = sparse
         ctx.features = features
-        ctx.wide_weights = wide
+        ctx.wide_weights = wide is None or ctx.op.index in wide
     fused = fusion.find_conv_add(sg) if fuse else {}
     plan = _plan(m, ctxs, fused)
     fused_convs = {f.conv: f for f in fused.values()}
@@ -328,7 +347,8 @@ def _generate(m: TFLiteModel, out_dir: str | Path, prefix: str, sparse: str, fus
     files += _write_model(out, prefix, m, sg, plan, body, headers, name, ctxs[0].variables)
     return AotResult(arena_bytes=plan.arena_bytes, weights_bytes=pool.nbytes, ops=[c.op.opcode for c in ctxs],
                      files=files, plan=plan, model_name=name, prefix=prefix,
-                     notes=[note for c in ctxs for note in c.notes])
+                     notes=[note for c in ctxs for note in c.notes],
+                     w16_layers=[c.w16_layer for c in ctxs if c.w16_layer is not None])
 
 
 def _copy_runtime(out: Path, float_kernels: bool = True) -> list[Path]:

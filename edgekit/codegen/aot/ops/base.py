@@ -120,7 +120,8 @@ class OpContext:
         self.scratch = scratch
         self.sparse = "auto"  # generate_c(sparse=...): "auto" | "off" | "force" (edgekit/codegen/aot/sparse.py)
         self.features = PORTABLE  # generate_c(features=...): the target core's DSP / MVE / FPU
-        self.wide_weights = False  # int16 weights for the DSP cores' *_w16 kernels (generate_c decides)
+        self.wide_weights = False  # int16 weights for the DSP cores' *_w16 kernels (generate_c decides per op)
+        self.w16_layer: Any = None  # set by emit when this op ran on a *_w16 kernel: its variants.Layer
         self.notes: list[str] = []  # what the handler chose, for AotResult.notes
         self.variables: Any = None  # the model's resource variables (edgekit/codegen/aot/variables.py)
         self._tensor_ptr = tensor_ptr

@@ -23,6 +23,7 @@ from edgekit.codegen.aot.ops.base import (
 from edgekit.codegen.aot.ops.fully_connected import folded_bias
 from edgekit.codegen.aot.quant import conv_multipliers
 from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
+from edgekit.codegen.aot.variants import Layer
 
 
 def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
@@ -287,10 +288,17 @@ class _ConvBase(OpHandler):
             if sh16 is not None:
                 # weights widened to int16 here (no SXTB16 in the kernel's inner loop), requantization words
                 kernel = "ek_conv2d_s8_im2col_w16"
-                filt = ctx.const_array(f"{ctx.ident}_filter_w16", matmul_filter_w16(w), "int16_t")
+                f16 = matmul_filter_w16(w)
+                filt = ctx.const_array(f"{ctx.ident}_filter_w16", f16, "int16_t")
                 b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
-                rq_w16 = ctx.const_array(f"{ctx.ident}_rq_w16", matmul_rq_w16(b, mults, sh16), "int32_t")
+                rq = matmul_rq_w16(b, mults, sh16)
+                rq_w16 = ctx.const_array(f"{ctx.ident}_rq_w16", rq, "int32_t")
                 p.update(out_mult="NULL", out_shift="NULL")
+                ctx.w16_layer = Layer(
+                    ctx.op.index, ctx.op.opcode, "conv", int(w.shape[0]), int(w.shape[1]),
+                    int(p["batches"]) * int(p["out_h"]) * int(p["out_w"]),
+                    0 if _sparse_direct(p) else int(p["k_h"]) * int(p["k_w"]),
+                    int(f16.nbytes + rq.nbytes - w.size - 5 * w.shape[0]))
             else:
                 filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
         if dw and _dw_taps(p):

@@ -20,6 +20,7 @@ from edgekit.codegen.aot.ops.base import (
 )
 from edgekit.codegen.aot.quant import conv_multipliers, f32, fc_multiplier
 from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
+from edgekit.codegen.aot.variants import Layer
 
 
 def _fc_params(ctx: OpContext) -> dict[str, object]:
@@ -172,9 +173,12 @@ class FullyConnected(OpHandler):
                 if w16:
                     # weights widened to int16 here (no SXTB16 of weights in the kernel), requantization words
                     kernel = "ek_fully_connected_s8_w16"
-                    filt = ctx.const_array(f"{ctx.ident}_filter_w16", fc_filter_w16(w), "int16_t")
-                    bias = ctx.const_array(f"{ctx.ident}_rq_w16", fc_rq_w16(full, mults, sh16), "int32_t")
+                    f16, rq = fc_filter_w16(w), fc_rq_w16(full, mults, sh16)
+                    filt = ctx.const_array(f"{ctx.ident}_filter_w16", f16, "int16_t")
+                    bias = ctx.const_array(f"{ctx.ident}_rq_w16", rq, "int32_t")
                     p.update(out_mult="NULL", out_shift="NULL")
+                    ctx.w16_layer = Layer(ctx.op.index, ctx.op.opcode, "fc", int(w.shape[0]), int(w.shape[1]),
+                                          int(p["batches"]), 0, int(f16.nbytes + rq.nbytes - w.size - 9 * w.shape[0]))
                 else:
                     bias = ctx.const_array(f"{ctx.ident}_bias_folded", full, "int32_t")
         filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")

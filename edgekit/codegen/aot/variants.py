@@ -1,0 +1,211 @@
+"""Per-layer kernel-variant choice scored by a cycle model: int8 or int16 (widened) weights on DSP cores.
+
+On cores with the DSP extension (Cortex-M4 / M7 / M33, no MVE) a CONV_2D (im2col path) or batch-1
+FULLY_CONNECTED layer can run on the int8-weight SMLAD kernels (``ek_conv2d_s8_im2col``,
+``ek_fully_connected_s8_vec``) or on the int16-weight ones (``*_w16``: the weights widened here, no SXTB16 in the
+inner loop, twice the weight bytes in flash and twice the bytes read from flash per use). Which one is faster
+depends on the board: the widened kernels execute ~35-45 % fewer instructions, but every weight word they read from
+flash pays the flash wait states. A layer that uses each weight once per inference (batch-1 FULLY_CONNECTED:
+reuse 1) reads twice the flash bytes for a small instruction saving; a 3x3 convolution over a 16x16 map (reuse
+256) reads each weight word once per pixel pair, but saves ~0.5 instructions on every MAC.
+
+The model, per layer and variant ``v`` on core ``c`` at ``ws`` flash wait states::
+
+    instructions(v) = per_mac[v] * MACs + per_output[v] * outputs + per_tap[v] * taps * pixels
+    cycles(v)       = cpi[c][v] * instructions(v) + flash_words[v] * MACs * ws * flash_load_fraction[c]
+
+``per_mac / per_output / per_tap``: guest instructions fitted per kernel to per-layer counts (QEMU ``-icount``,
+gcc -O2; ``benchmarks/variant_fit.py``, results in ``benchmarks/results/variant_model.json``).
+``cpi``: estimated cycles per instruction of that kernel's instruction mix at zero wait states on the core (the
+mix priced by ``edgekit/cycles/cores/<core>.yaml``, fitted the same way); ``flash_words``: data loads from flash
+per MAC (the weight words: int8 kernels read 4 weights per word, the w16 kernels 2; conv kernels share each word
+between two output pixels); ``flash_load_fraction``: the share of the wait states a flash load pays (from the
+core's timing table). Estimates from a model, not measurements.
+
+The choice (``mode="auto"``): each eligible layer gets the variant with the fewer estimated cycles; when the widened
+weights of all the layers that gain do not fit the flash budget, layers are widened in order of weight reuse
+(MACs per weight: the layers that read each weight most often first) while they fit. ``"int8"`` keeps every layer
+on int8 weights, ``"int16"`` widens every eligible layer (the budget still applies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgekit.errors import UsageError
+
+WEIGHT_MODES = ("auto", "int8", "int16")
+DEFAULT_CORE = "cortex-m4"
+
+
+@dataclass(frozen=True)
+class KernelCost:
+    """Instruction model of one kernel variant (see the module docstring)."""
+
+    per_mac: float
+    per_output: float = 0.0
+    per_tap: float = 0.0          # per im2col tap gathered per output pixel
+    flash_words_per_mac: float = 0.0  # data loads from flash (weight words) per MAC
+
+
+# Fitted by benchmarks/variant_fit.py (Cortex-M4, gcc -O2; the instruction counts of M7 / M33 builds are within a
+# few percent of the M4's): instructions per MAC / output / gathered tap, flash data loads per MAC
+KERNELS: dict[tuple[str, str], KernelCost] = {
+    ("conv", "int8"): KernelCost(1.17, 31.0, 42.0, 1 / 8),    # ek_conv2d_s8_im2col (ek_matmul_s8)
+    ("conv", "int16"): KernelCost(0.66, 19.0, 40.0, 1 / 4),   # ek_conv2d_s8_im2col_w16 (ek_matmul_s8w16)
+    ("fc", "int8"): KernelCost(1.5, 0.0, 0.0, 1 / 4),         # ek_fully_connected_s8_vec
+    ("fc", "int16"): KernelCost(0.95, 0.0, 0.0, 1 / 2),       # ek_fully_connected_s8_w16
+}
+# Estimated cycles per instruction at zero wait states, per core and variant (fitted by benchmarks/variant_fit.py)
+CPI: dict[str, dict[tuple[str, str], float]] = {
+    "cortex-m4": {("conv", "int8"): 1.3, ("conv", "int16"): 1.3, ("fc", "int8"): 1.3, ("fc", "int16"): 1.3},
+    "cortex-m33": {("conv", "int8"): 1.3, ("conv", "int16"): 1.3, ("fc", "int8"): 1.3, ("fc", "int16"): 1.3},
+    "cortex-m7": {("conv", "int8"): 0.8, ("conv", "int16"): 0.8, ("fc", "int8"): 0.8, ("fc", "int16"): 0.8},
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer that can run on either weight width: its geometry and the flash its widened weights add."""
+
+    op: int
+    opcode: str
+    kind: str          # "conv" (im2col matmul) or "fc" (batch-1 FULLY_CONNECTED)
+    rows: int          # output channels
+    depth: int         # MACs per output value
+    pixels: int        # output pixels (batch rows for FULLY_CONNECTED): how often each weight is used
+    taps: int = 0      # im2col taps gathered per pixel (0: the input read in place)
+    extra_bytes: int = 0  # flash the int16 variant adds over the int8 one
+
+    @property
+    def macs(self) -> int:
+        return self.rows * self.depth * self.pixels
+
+    @property
+    def reuse(self) -> int:
+        """MACs per weight: how many times each weight is used per inference."""
+        return self.pixels
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the cycle model needs of the board: its core's timing table and the flash wait states it runs at."""
+
+    core: str = DEFAULT_CORE
+    flash_wait_states: int = 0
+
+    @property
+    def flash_load_fraction(self) -> float:
+        from edgekit.cycles.model import timing_for
+
+        t = timing_for(self.core)
+        return t.flash_load_fraction if t is not None else 0.5
+
+    @property
+    def cpi(self) -> dict[tuple[str, str], float]:
+        return CPI.get(_core_key(self.core), CPI[DEFAULT_CORE])
+
+
+def _core_key(core: str) -> str:
+    for key in CPI:
+        if core.startswith(key):
+            return key
+    return DEFAULT_CORE
+
+
+def instructions(layer: Layer, variant: str) -> float:
+    """Estimated guest instructions of ``layer`` on the ``variant`` ("int8" / "int16") kernel."""
+    k = KERNELS[(layer.kind, variant)]
+    return k.per_mac * layer.macs + k.per_output * layer.rows * layer.pixels + k.per_tap * layer.taps * layer.pixels
+
+
+def cycles(layer: Layer, variant: str, target: Target) -> float:
+    """Estimated cycles of ``layer`` on ``variant`` at the target's flash wait states (module docstring)."""
+    k = KERNELS[(layer.kind, variant)]
+    flash = k.flash_words_per_mac * layer.macs * target.flash_wait_states * target.flash_load_fraction
+    return target.cpi[(layer.kind, variant)] * instructions(layer, variant) + flash
+
+
+@dataclass
+class Decision:
+    """The weight width chosen for one layer, its estimates and why."""
+
+    layer: Layer
+    variant: str
+    cycles_int8: float
+    cycles_int16: float
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"op": self.layer.op, "opcode": self.layer.opcode, "variant": self.variant,
+                "kernel": _KERNEL_NAMES[(self.layer.kind, self.variant)], "reuse": self.layer.reuse,
+                "macs": self.layer.macs, "est_cycles_int8": round(self.cycles_int8),
+                "est_cycles_int16": round(self.cycles_int16), "extra_flash_bytes_int16": self.layer.extra_bytes,
+                "reason": self.reason}
+
+    def line(self) -> str:
+        """One line for ``generate``'s report and the notes."""
+        return (f"op {self.layer.op} {self.layer.opcode}: {self.variant} weights "
+                f"({_KERNEL_NAMES[(self.layer.kind, self.variant)]}): {self.reason}")
+
+
+_KERNEL_NAMES = {("conv", "int8"): "ek_conv2d_s8_im2col", ("conv", "int16"): "ek_conv2d_s8_im2col_w16",
+                 ("fc", "int8"): "ek_fully_connected_s8_vec", ("fc", "int16"): "ek_fully_connected_s8_w16"}
+
+
+@dataclass
+class Choice:
+    """Every eligible layer's decision; ``wide``: the ops that get int16 weights."""
+
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def wide(self) -> set[int]:
+        return {d.layer.op for d in self.decisions if d.variant == "int16"}
+
+
+def check_weights_mode(mode: str) -> str:
+    """Validate a ``weights=`` option."""
+    if mode not in WEIGHT_MODES:
+        raise UsageError(f"weights mode {mode!r} is not one of {', '.join(WEIGHT_MODES)}",
+                         hint="auto: per layer by the cycle model; int8; int16: every layer that can")
+    return mode
+
+
+def _m(c: float) -> str:
+    return f"{c / 1e6:.3f} M" if c >= 1e5 else f"{c / 1e3:.1f} K"
+
+
+def choose_weights(layers: list[Layer], target: Target, *, mode: str = "auto",
+                   extra_budget: int | None = None) -> Choice:
+    """Pick int8 or int16 weights for each of ``layers`` (see the module docstring). ``extra_budget``: the flash
+    bytes the widened weights may add over the all-int8 model (None: no limit)."""
+    check_weights_mode(mode)
+    ws = f"{target.flash_wait_states} WS {target.core}"
+    est = {lay.op: (cycles(lay, "int8", target), cycles(lay, "int16", target)) for lay in layers}
+    wants = [lay for lay in layers if mode == "int16" or (mode == "auto" and est[lay.op][1] < est[lay.op][0])]
+    left = extra_budget
+    granted: set[int] = set()
+    short: set[int] = set()
+    for lay in sorted(wants, key=lambda lay: (-lay.reuse, -(est[lay.op][0] - est[lay.op][1]), lay.op)):
+        if left is not None and lay.extra_bytes > left:
+            short.add(lay.op)
+            continue
+        granted.add(lay.op)
+        left = None if left is None else left - lay.extra_bytes
+    out = Choice()
+    for lay in layers:
+        c8, c16 = est[lay.op]
+        cmp = f"est. {_m(c16)} cycles int16 vs {_m(c8)} int8 at {ws}, reuse {lay.reuse}"
+        if lay.op in granted:
+            why = f"forced (--weights int16); {cmp}" if mode == "int16" else cmp
+            out.decisions.append(Decision(lay, "int16", c8, c16, why))
+        elif lay.op in short:
+            why = (f"int16 would add {lay.extra_bytes} B, over the flash budget left ({left} B) after the layers "
+                   f"with more weight reuse; {cmp}")
+            out.decisions.append(Decision(lay, "int8", c8, c16, why))
+        elif mode == "int8":
+            out.decisions.append(Decision(lay, "int8", c8, c16, f"forced (--weights int8); {cmp}"))
+        else:
+            out.decisions.append(Decision(lay, "int8", c8, c16, cmp))
+    return out
