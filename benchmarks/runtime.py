@@ -153,7 +153,7 @@ def cycle_columns(name: str, board: str, cycles: dict | None) -> dict:
     from edgekit.cycles import Mix, board_flash_wait_states, estimate, timing_for
 
     out = {"estimated_cycles": cycles["estimated_cycles"], "estimated_cycles_per_mac": cycles.get("cycles_per_mac"),
-           "cycle_model": cycles["core_table"]}
+           "cycle_model": cycles["core_table"], "flash_data_loads": cycles["mix"]["flash_data_loads"]}
     pub = PUBLISHED_CYCLES.get(board)
     if pub is None:
         return out
@@ -189,8 +189,9 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
     """Generate, build, validate on a few inputs and benchmark one model on one board (``baseline``: also the
     dense build, when ``sparse`` made any layer sparse; ``tflm``: a tflite-micro tree, also measure TFLM in
     ``flavours`` (default: all of _tflm_columns.FLAVOURS)); ``weights``: DSP cores' weight width (generate
-    ``--weights``), chosen at the board's own flash wait states (``weights_ws`` "board") or at those of the real
-    board its core is compared with ("counterpart"); ``per_layer``: also record the per-layer profile."""
+    ``--weights``), chosen at the board's own flash wait states (``weights_ws`` "board"), at those of the real
+    board its core is compared with ("counterpart") or at a number of wait states ("4"); ``per_layer``: also
+    record the per-layer profile."""
     from edgekit._tflm_facts import RUNTIME_CODE_BYTES
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
@@ -202,7 +203,8 @@ def run_one(name: str, model: Path, board: str, runs: int, work: Path, sparse: s
     m = load_model(model)
     macs = inspect(m, arena=False).macs
     t0 = time.perf_counter()
-    ws = counterpart_wait_states(board) if weights_ws == "counterpart" else None
+    ws = (counterpart_wait_states(board) if weights_ws == "counterpart" else
+          int(weights_ws) if weights_ws.isdigit() else None)
     gen = generate(model, board=board, out_dir=work / f"{name}-{board}", sparse=sparse, stack_bytes=stack_bytes,
                    weights=weights, flash_wait_states=ws)
     built = build(gen.project_dir)
@@ -349,8 +351,9 @@ def main() -> int:
                     help="comma-separated subset of tflm_ref,tflm_cmsis_nn to measure with --tflm-dir (default: both)")
     ap.add_argument("--weights", default="auto", choices=("auto", "int8", "int16"),
                     help="DSP cores: weight width per layer (generate --weights)")
-    ap.add_argument("--weights-ws", default="board", choices=("board", "counterpart"),
-                    help="--weights auto chooses at the board's flash wait states, or at its real counterpart's")
+    ap.add_argument("--weights-ws", default="board",
+                    help="--weights auto chooses at the board's flash wait states (board), at its real "
+                         "counterpart's (counterpart), or at N")
     ap.add_argument("--per-layer", action="store_true", help="also record the per-layer profile (bench --per-layer)")
     ap.add_argument("--tag", default="", help="a label stored in each row (e.g. which variant run it was)")
     ap.add_argument("--work-dir", default=None,

@@ -6,6 +6,7 @@ import hashlib
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -92,15 +93,15 @@ def random_inputs(model, n: int, seed: int) -> list[list[np.ndarray]]:
 
 def aot_vs_tflm(tflite: bytes | Path, work: Path, *, sets: int = 3, seed: int = 0,
                 inputs: Sequence[Sequence[np.ndarray]] | None = None, obj_cache: Path | None = None,
-                sparse: str = "auto", features: CoreFeatures = PORTABLE) -> list[str]:
+                sparse: str = "auto", features: CoreFeatures = PORTABLE, **gen: Any) -> list[str]:
     """Build the AOT host executable (``sparse`` / ``mve`` modes of the generator), run it and TFLM on the same
-    inputs; return mismatch descriptions."""
+    inputs; return mismatch descriptions. ``gen``: more generate_c options (weights, target)."""
     from edgekit.codegen.aot.host import build_host, run_host_sets
     from edgekit.tflite_model import load_model
     from edgekit.tflm import tflm_run
 
     model = load_model(tflite)
-    exe = build_host(model, work, obj_cache=obj_cache, sparse=sparse, features=features)
+    exe = build_host(model, work, obj_cache=obj_cache, sparse=sparse, features=features, **gen)
     data = list(inputs) if inputs is not None else random_inputs(model, sets, seed)
     ours = run_host_sets(exe, data)
     ref = tflm_run(model, [list(s) for s in data])

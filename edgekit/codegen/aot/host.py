@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -118,11 +118,13 @@ def _runtime_objects(src: Path, flags: list[str], cache: Path) -> list[Path]:
 
 def build_host(model: TFLiteModel | str | Path | bytes, work_dir: str | Path, *, sanitize: bool = True,
                prefix: str = "ek", extra_cflags: Sequence[str] = (), obj_cache: str | Path | None = None,
-               sparse: str = "auto", features: CoreFeatures = PORTABLE) -> Path:
+               sparse: str = "auto", features: CoreFeatures = PORTABLE, weights: str = "auto",
+               target: Any = None, weights_budget: int | None = None) -> Path:
     """Generate ``model``'s C into ``work_dir/src`` and compile a host executable; returns its path.
 
     ``obj_cache``: a directory where the runtime kernels are compiled once and reused (tests build
-    many models). ``sparse``, ``features``: as for :func:`generate_c` (MVE features run the MVE kernels' portable C).
+    many models). ``sparse``, ``features``, ``weights``, ``target``, ``weights_budget``: as for :func:`generate_c`
+    (MVE features run the MVE kernels' portable C, DSP features the int16-weight kernels' portable C).
     Raises UnsupportedOpError for unsupported models, ToolMissing without gcc, BuildError when the generated code
     does not compile cleanly.
     """
@@ -131,7 +133,8 @@ def build_host(model: TFLiteModel | str | Path | bytes, work_dir: str | Path, *,
     m = _load(model)
     work = Path(work_dir)
     src = work / "src"
-    result = generate_c(m, src, prefix=prefix, sparse=sparse, features=features)
+    result = generate_c(m, src, prefix=prefix, sparse=sparse, features=features, weights=weights, target=target,
+                        weights_budget=weights_budget)
     main_c = work / "host_main.c"
     main_c.write_text(_MAIN.format(prefix=prefix, P=prefix.upper()))
     exe = work / f"{prefix}_host"
