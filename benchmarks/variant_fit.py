@@ -10,8 +10,9 @@ models and boards run once with every eligible layer on int8 weights, once on in
 The layers: each model's CONV_2D / FULLY_CONNECTED layers that can run on either width (``generate_c`` with
 ``weights="int16"`` lists them with their geometry), minus those made sparse or fused with an ADD in either run
 (their rows measure more than the kernel). Per (kind, variant) the instruction constants (per MAC, per output value,
-per gathered tap) are a least-squares fit to the Cortex-M4 rows; the flash data loads per MAC and, per core, the
-estimated cycles per instruction (the zero-wait-state estimate of the plugin's mix) are ratios of sums. Printed and
+per gathered tap) are a least-squares fit (relative error) to the Cortex-M4 rows, the same terms in estimated cycles
+at zero wait states (the plugin's mix priced by the core's table) are fitted per core, and the flash data loads per
+MAC are a ratio of sums. Printed and
 written: the constants, and per layer the predicted vs measured instructions and cycles (at zero wait states and at
 the wait states of the real board each QEMU core is compared with) with their errors.
 """
@@ -75,12 +76,23 @@ def collect(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _lstsq(lays: list, y: np.ndarray, kind: str) -> np.ndarray:
+    """Per-MAC, per-output and (conv) per-tap coefficients minimising the relative error of ``y``."""
+    cols = [np.array([lay.macs for lay in lays], dtype=float),
+            np.array([lay.rows * lay.pixels for lay in lays], dtype=float)]
+    if kind == "conv":
+        cols.append(np.array([lay.taps * lay.pixels for lay in lays], dtype=float))
+    a = np.stack(cols, axis=1)
+    coef, *_ = np.linalg.lstsq(a / y[:, None], np.ones_like(y), rcond=None)
+    return np.maximum(coef, 0.0)
+
+
 def fit(samples: list[dict]) -> dict:
     """The constants of variants.KERNELS and variants.CPI from the samples."""
     from edgekit.cycles.model import timing_for
 
     kernels: dict[str, dict] = {}
-    cpi: dict[str, dict] = {}
+    cyc: dict[str, dict] = {}
     for kind in ("conv", "fc"):
         for v in VARIANTS:
             m4 = [s for s in samples if s["board"] == "qemu-cortex-m4" and s["variant"] == v
@@ -88,14 +100,7 @@ def fit(samples: list[dict]) -> dict:
             if not m4:
                 continue
             lays = [s["layer"] for s in m4]
-            y = np.array([s["instructions"] for s in m4], dtype=float)
-            cols = [np.array([lay.macs for lay in lays], dtype=float),
-                    np.array([lay.rows * lay.pixels for lay in lays], dtype=float)]
-            if kind == "conv":
-                cols.append(np.array([lay.taps * lay.pixels for lay in lays], dtype=float))
-            a = np.stack(cols, axis=1)
-            coef, *_ = np.linalg.lstsq(a / y[:, None], np.ones_like(y), rcond=None)  # relative least squares
-            coef = np.maximum(coef, 0.0)
+            coef = _lstsq(lays, np.array([s["instructions"] for s in m4], dtype=float), kind)
             kernels[f"{kind}/{v}"] = {
                 "per_mac": round(float(coef[0]), 3), "per_output": round(float(coef[1]), 2),
                 "per_tap": round(float(coef[2]), 2) if kind == "conv" else 0.0,
@@ -105,10 +110,14 @@ def fit(samples: list[dict]) -> dict:
                 sel = [s for s in samples if s["board"] == board and s["variant"] == v and s["layer"].kind == kind]
                 if sel:
                     core = board.replace("qemu-", "")
-                    cpi.setdefault(core, {})[f"{kind}/{v}"] = round(
-                        sum(s["cycles0"] for s in sel) / sum(s["instructions"] for s in sel), 3)
-    fractions = {core: timing_for(core).flash_load_fraction for core in cpi if timing_for(core) is not None}
-    return {"kernels": kernels, "cpi": cpi, "flash_load_fraction": fractions}
+                    c = _lstsq([s["layer"] for s in sel], np.array([s["cycles0"] for s in sel], dtype=float), kind)
+                    cyc.setdefault(core, {})[f"{kind}/{v}"] = {
+                        "per_mac": round(float(c[0]), 3), "per_output": round(float(c[1]), 2),
+                        "per_tap": round(float(c[2]), 2) if kind == "conv" else 0.0, "layers": len(sel),
+                        "cycles_per_instruction": round(sum(s["cycles0"] for s in sel)
+                                                        / sum(s["instructions"] for s in sel), 3)}
+    fractions = {core: timing_for(core).flash_load_fraction for core in cyc if timing_for(core) is not None}
+    return {"kernels": kernels, "cycles": cyc, "flash_load_fraction": fractions}
 
 
 def check(samples: list[dict], consts: dict) -> list[dict]:
@@ -119,7 +128,8 @@ def check(samples: list[dict], consts: dict) -> list[dict]:
         k = consts["kernels"][f"{lay.kind}/{v}"]
         core = s["board"].replace("qemu-", "")
         instr = k["per_mac"] * lay.macs + k["per_output"] * lay.rows * lay.pixels + k["per_tap"] * lay.taps * lay.pixels
-        cyc0 = consts["cpi"][core][f"{lay.kind}/{v}"] * instr
+        c = consts["cycles"][core][f"{lay.kind}/{v}"]
+        cyc0 = c["per_mac"] * lay.macs + c["per_output"] * lay.rows * lay.pixels + c["per_tap"] * lay.taps * lay.pixels
         ws = counterpart_wait_states(s["board"]) or 0
         frac = consts["flash_load_fraction"][core]
         pred_ws = cyc0 + k["flash_words_per_mac"] * lay.macs * ws * frac

@@ -38,10 +38,10 @@ def test_fc_that_reads_each_weight_once_keeps_int8_at_5_wait_states() -> None:
     assert "reuse 1" in d.reason and "5 WS" in d.reason
     # without wait states the widened kernel's fewer instructions win
     assert choose_weights([fc], Target("cortex-m4f", 0)).decisions[0].variant == "int16"
-    # the flash term grows with the wait states: the int16 variant pays twice the int8 one's
+    # the flash term grows with the wait states: the int16 variant reads about twice the int8 one's words
     extra16 = cycles(fc, "int16", M4_5WS) - cycles(fc, "int16", Target("cortex-m4f", 0))
     extra8 = cycles(fc, "int8", M4_5WS) - cycles(fc, "int8", Target("cortex-m4f", 0))
-    assert extra16 == pytest.approx(2 * extra8)
+    assert extra8 > 0 and 1.8 < extra16 / extra8 < 2.1
 
 
 def test_3x3_conv_widens_at_5_wait_states() -> None:
@@ -108,23 +108,28 @@ def test_mixed_widths_bit_exact_on_host(tmp_path: Path) -> None:
     assert problems == []
 
 
-def test_wait_states_choice_mixes_widths(tmp_path: Path) -> None:
-    """At 5 flash wait states the cycle model keeps the FC layers (reuse 1) on int8 and widens the convolutions
-    that reuse each weight over many pixels; generate_aot writes the decisions to the manifest."""
+def test_generate_reports_the_choice_in_the_manifest(tmp_path: Path) -> None:
+    """generate_aot makes the choice at the wait states asked for (default: the board's), each layer's decision is
+    the cycle model's, and the decisions go to the manifest and into the generated code."""
     need_module("tflite_micro")
     from edgekit.boards import load_board
     from edgekit.codegen.project import generate_aot
-    from edgekit.manifest import ProjectManifest
+    from edgekit.manifest import load_project
     from edgekit.tflite_model import load_model
 
     model = load_model(_chain())
     res = generate_aot(model, load_board("qemu-cortex-m4"), out_dir=tmp_path / "p", flash_wait_states=5)
-    by_kind = {v["variant"] for v in res.kernel_variants if v["kernel"].startswith("ek_fully")}
-    assert by_kind == {"int8"}
-    first_conv = next(v for v in res.kernel_variants if v["op"] == 0)
-    assert first_conv["variant"] == "int16" and first_conv["est_cycles_int16"] < first_conv["est_cycles_int8"]
-    kv = ProjectManifest.load(tmp_path / "p").extra["kernel_variants"]
+    assert len(res.kernel_variants) == 9  # 5 convs + 4 FC layers can take int16 weights (test_aot_w16)
+    for v in res.kernel_variants:
+        assert v["variant"] == ("int16" if v["est_cycles_int16"] < v["est_cycles_int8"] else "int8")
+        assert "5 WS" in v["reason"]
+    kv = load_project(tmp_path / "p").extra["kernel_variants"]
     assert kv["flash_wait_states"] == 5 and kv["layers"] == res.kernel_variants
+    src = (tmp_path / "p" / "model" / "ek_model.c").read_text()
+    assert src.count("_w16(") == sum(v["variant"] == "int16" for v in res.kernel_variants)
+    forced = generate_aot(model, load_board("qemu-cortex-m4"), out_dir=tmp_path / "q", weights="int8")
+    assert {v["variant"] for v in forced.kernel_variants} == {"int8"}
+    assert "_w16(" not in (tmp_path / "q" / "model" / "ek_model.c").read_text()
 
 
 @pytest.mark.qemu

@@ -12,15 +12,16 @@ reuse 1) reads twice the flash bytes for a small instruction saving; a 3x3 convo
 The model, per layer and variant ``v`` on core ``c`` at ``ws`` flash wait states::
 
     instructions(v) = per_mac[v] * MACs + per_output[v] * outputs + per_tap[v] * taps * pixels
-    cycles(v)       = cpi[c][v] * instructions(v) + flash_words[v] * MACs * ws * flash_load_fraction[c]
+    cycles(v)       = per_mac[c][v] * MACs + per_output[c][v] * outputs + per_tap[c][v] * taps * pixels
+                      + flash_words[v] * MACs * ws * flash_load_fraction[c]
 
-``per_mac / per_output / per_tap``: guest instructions fitted per kernel to per-layer counts (QEMU ``-icount``,
-gcc -O2; ``benchmarks/variant_fit.py``, results in ``benchmarks/results/variant_model.json``).
-``cpi``: estimated cycles per instruction of that kernel's instruction mix at zero wait states on the core (the
-mix priced by ``edgekit/cycles/cores/<core>.yaml``, fitted the same way); ``flash_words``: data loads from flash
-per MAC (the weight words: int8 kernels read 4 weights per word, the w16 kernels 2; conv kernels share each word
-between two output pixels); ``flash_load_fraction``: the share of the wait states a flash load pays (from the
-core's timing table). Estimates from a model, not measurements.
+``KERNELS``: guest instructions per MAC / output value / gathered im2col tap, fitted per kernel to per-layer counts
+(QEMU ``-icount``, gcc -O2; ``benchmarks/variant_fit.py``, results and the per-layer error of the model in
+``benchmarks/results/variant_model.json``). ``CYCLES``: the same terms in estimated cycles at zero wait states on
+core ``c`` (the per-layer instruction mix priced by ``edgekit/cycles/cores/<core>.yaml``), fitted the same way;
+``flash_words``: data loads from flash per MAC (the weight words: the int8 kernels read 4 weights per word, the
+w16 kernels 2; the conv kernels share each word between two output pixels); ``flash_load_fraction``: the share of
+the wait states a flash load pays (the core's timing table). Estimates from a model, not measurements.
 
 The choice (``mode="auto"``): each eligible layer gets the variant with the fewer estimated cycles; when the widened
 weights of all the layers that gain do not fit the flash budget, layers are widened in order of weight reuse
@@ -48,20 +49,25 @@ class KernelCost:
     flash_words_per_mac: float = 0.0  # data loads from flash (weight words) per MAC
 
 
-# Fitted by benchmarks/variant_fit.py (Cortex-M4, gcc -O2; the instruction counts of M7 / M33 builds are within a
-# few percent of the M4's): instructions per MAC / output / gathered tap, flash data loads per MAC
+# Fitted by benchmarks/variant_fit.py to the Cortex-M4 per-layer counts of KWS / IC / VWW / AD built with --weights
+# int8 and int16 (benchmarks/results/variant_model.json; the M7 / M33 builds execute the same kernels): instructions
+# per MAC / output value / gathered tap, flash data loads per MAC (the weight words, plus the requantization words)
 KERNELS: dict[tuple[str, str], KernelCost] = {
-    ("conv", "int8"): KernelCost(1.17, 31.0, 42.0, 1 / 8),    # ek_conv2d_s8_im2col (ek_matmul_s8)
-    ("conv", "int16"): KernelCost(0.66, 19.0, 40.0, 1 / 4),   # ek_conv2d_s8_im2col_w16 (ek_matmul_s8w16)
-    ("fc", "int8"): KernelCost(1.5, 0.0, 0.0, 1 / 4),         # ek_fully_connected_s8_vec
-    ("fc", "int16"): KernelCost(0.95, 0.0, 0.0, 1 / 2),       # ek_fully_connected_s8_w16
+    ("conv", "int8"): KernelCost(1.096, 34.97, 32.42, 0.150),    # ek_conv2d_s8_im2col (ek_matmul_s8)
+    ("conv", "int16"): KernelCost(0.686, 19.12, 31.25, 0.2895),  # ek_conv2d_s8_im2col_w16 (ek_matmul_s8w16)
+    ("fc", "int8"): KernelCost(1.449, 38.55, 0.0, 0.2694),       # ek_fully_connected_s8_vec
+    ("fc", "int16"): KernelCost(0.884, 26.44, 0.0, 0.5257),      # ek_fully_connected_s8_w16
 }
-# Estimated cycles per instruction at zero wait states, per core and variant (fitted by benchmarks/variant_fit.py)
-CPI: dict[str, dict[tuple[str, str], float]] = {
-    "cortex-m4": {("conv", "int8"): 1.3, ("conv", "int16"): 1.3, ("fc", "int8"): 1.3, ("fc", "int16"): 1.3},
-    "cortex-m33": {("conv", "int8"): 1.3, ("conv", "int16"): 1.3, ("fc", "int8"): 1.3, ("fc", "int16"): 1.3},
-    "cortex-m7": {("conv", "int8"): 0.8, ("conv", "int16"): 0.8, ("fc", "int8"): 0.8, ("fc", "int16"): 0.8},
+# Estimated cycles at zero wait states per core (the instruction mix priced by the core's timing table), fitted the
+# same way per MAC / output value / gathered tap. The int16 kernels' mix is heavier per instruction (LDM of 4 weight
+# words feeding 8 SMLAD): e.g. on the M4 1.64 cycles per instruction vs 1.40 for int8, on the M7 1.09 vs 0.84.
+CYCLES: dict[str, dict[tuple[str, str], KernelCost]] = {
+    "cortex-m4": {("conv", "int8"): KernelCost(1.608, 43.85, 46.04), ("conv", "int16"): KernelCost(1.204, 27.67, 45.45),
+                  ("fc", "int8"): KernelCost(1.888, 53.25), ("fc", "int16"): KernelCost(1.51, 36.32)},
+    "cortex-m7": {("conv", "int8"): KernelCost(0.962, 26.4, 26.26), ("conv", "int16"): KernelCost(0.852, 15.97, 25.84),
+                  ("fc", "int8"): KernelCost(1.134, 30.45), ("fc", "int16"): KernelCost(1.006, 20.24)},
 }
+CYCLES["cortex-m33"] = CYCLES["cortex-m4"]
 
 
 @dataclass(frozen=True)
@@ -102,28 +108,32 @@ class Target:
         return t.flash_load_fraction if t is not None else 0.5
 
     @property
-    def cpi(self) -> dict[tuple[str, str], float]:
-        return CPI.get(_core_key(self.core), CPI[DEFAULT_CORE])
+    def kernel_cycles(self) -> dict[tuple[str, str], KernelCost]:
+        """The core's zero-wait-state cycle constants (the Cortex-M4's for a core without its own)."""
+        return CYCLES.get(_core_key(self.core), CYCLES[DEFAULT_CORE])
 
 
 def _core_key(core: str) -> str:
-    for key in CPI:
+    for key in CYCLES:
         if core.startswith(key):
             return key
     return DEFAULT_CORE
 
 
+def _apply(k: KernelCost, layer: Layer) -> float:
+    return k.per_mac * layer.macs + k.per_output * layer.rows * layer.pixels + k.per_tap * layer.taps * layer.pixels
+
+
 def instructions(layer: Layer, variant: str) -> float:
     """Estimated guest instructions of ``layer`` on the ``variant`` ("int8" / "int16") kernel."""
-    k = KERNELS[(layer.kind, variant)]
-    return k.per_mac * layer.macs + k.per_output * layer.rows * layer.pixels + k.per_tap * layer.taps * layer.pixels
+    return _apply(KERNELS[(layer.kind, variant)], layer)
 
 
 def cycles(layer: Layer, variant: str, target: Target) -> float:
     """Estimated cycles of ``layer`` on ``variant`` at the target's flash wait states (module docstring)."""
     k = KERNELS[(layer.kind, variant)]
     flash = k.flash_words_per_mac * layer.macs * target.flash_wait_states * target.flash_load_fraction
-    return target.cpi[(layer.kind, variant)] * instructions(layer, variant) + flash
+    return _apply(target.kernel_cycles[(layer.kind, variant)], layer) + flash
 
 
 @dataclass
