@@ -142,6 +142,7 @@ def test_mixed_widths_bit_exact_on_qemu(tmp_path: Path) -> None:
     need_tool("qemu-system-arm")
     need_module("tflite_micro")
     from edgekit.boards import load_board
+    from edgekit.buildsys import build
     from edgekit.codegen.project import aot_model_sources, generate_aot
     from edgekit.tflite_model import load_model
     from edgekit.validation import validate
@@ -156,6 +157,7 @@ def test_mixed_widths_bit_exact_on_qemu(tmp_path: Path) -> None:
     src = (tmp_path / "fw" / "model" / "ek_model.c").read_text()
     assert src.count("ek_conv2d_s8_im2col_w16(") == n_conv and src.count("ek_fully_connected_s8_vec(") == 5
     assert gen.weights_bytes <= budget
+    build(gen.project_dir)
     xs = np.stack([s[0] for s in _extreme_inputs(model)])
     res = validate(path, board="qemu-cortex-m4", inputs=xs, project_dir=gen.project_dir)
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
