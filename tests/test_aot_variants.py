@@ -161,3 +161,27 @@ def test_mixed_widths_bit_exact_on_qemu(tmp_path: Path) -> None:
     xs = np.stack([s[0] for s in _extreme_inputs(model)])
     res = validate(path, board="qemu-cortex-m4", inputs=xs, project_dir=gen.project_dir)
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
+
+
+def test_cli_reports_the_choice(tmp_path: Path) -> None:
+    """`edgekit inspect --board` and `edgekit generate` print one line per layer; `--weights int8` forces."""
+    import json
+
+    from click.testing import CliRunner
+
+    from edgekit.cli import main
+
+    path = tmp_path / "chain.tflite"
+    path.write_bytes(_chain())
+    runner = CliRunner()
+    res = runner.invoke(main, ["inspect", str(path), "--board", "nucleo-l4r5zi", "--no-arena", "--json"])
+    assert res.exit_code == 0, res.output
+    kv = json.loads(res.output)["kernel_variants"]
+    assert len(kv) == 9 and all("5 WS" in v["reason"] for v in kv)
+    res = runner.invoke(main, ["generate", str(path), "--board", "nucleo-l4r5zi", "--runtime", "edgekit",
+                               "--weights", "int8", "-o", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("int8 weights (") == 9 and "forced (--weights int8)" in res.output
+    res = runner.invoke(main, ["generate", str(path), "--board", "nucleo-l4r5zi", "--runtime", "tflm",
+                               "--weights", "int16", "-o", str(tmp_path / "q")])
+    assert res.exit_code != 0 and "--weights applies to the edgekit runtime only" in str(res.exception)

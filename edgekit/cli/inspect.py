@@ -50,10 +50,29 @@ def cmd(ctx: click.Context, model: str, board_id: str | None, as_json: bool, no_
 
         board = load_board(board_id, list((ctx.obj or {}).get("boards_dirs", [])))
     report = inspect(model, board=board, arena=not no_arena)
+    variants = _kernel_variants(model, board)
     if as_json:
-        echo_json(report.to_dict())
+        echo_json({**report.to_dict(), **({"kernel_variants": variants} if variants else {})})
         return
     _print(report, layers)
+    if variants:
+        click.echo("kernel variants on this board (edgekit runtime, generate --weights auto):")
+        for v in variants:
+            click.echo(f"  op {v['op']} {v['opcode']}: {v['variant']} weights ({v['kernel']}): {v['reason']}")
+
+
+def _kernel_variants(model: str, board: Any) -> list[dict[str, Any]]:
+    """The per-layer weight widths edgekit's generator would choose on ``board`` (empty: no choice to make there,
+    or a model its runtime does not run)."""
+    if board is None or getattr(board, "kind", "mcu") != "mcu":
+        return []
+    from edgekit.codegen.aot.variants import board_choice
+    from edgekit.errors import EdgekitError
+
+    try:
+        return board_choice(model, board)
+    except EdgekitError:
+        return []
 
 
 def _trees(ctx: click.Context, model: str, board_id: str | None, as_json: bool, trust_pickle: bool) -> None:

@@ -219,3 +219,25 @@ def choose_weights(layers: list[Layer], target: Target, *, mode: str = "auto",
         else:
             out.decisions.append(Decision(lay, "int8", c8, c16, cmp))
     return out
+
+
+def board_choice(model: object, board: object, *, weights: str = "auto",
+                 sparse: str = "auto") -> list[dict[str, object]]:
+    """The per-layer decisions ``edgekit generate --runtime edgekit`` makes for ``model`` on ``board`` (a profile):
+    the model generated into a temporary directory with the board's features, wait states and flash budget. Empty
+    for a core without the int16-weight kernels (no DSP, or MVE)."""
+    import tempfile
+
+    from edgekit.codegen.aot import generate_c
+    from edgekit.codegen.project import CODE_FLASH_RESERVE
+    from edgekit.cycles.model import board_flash_wait_states
+
+    features = board.features  # type: ignore[attr-defined]
+    if not features.dsp or features.mve:
+        return []
+    flash_kb = board.memory.flash_kb  # type: ignore[attr-defined]
+    budget = max(flash_kb * 1024 - CODE_FLASH_RESERVE, 0) if flash_kb else None
+    target = Target(board.core, board_flash_wait_states(board))  # type: ignore[attr-defined]
+    with tempfile.TemporaryDirectory(prefix="edgekit-variants-") as tmp:
+        return generate_c(model, tmp, features=features, sparse=sparse, weights=weights, weights_budget=budget,
+                          target=target).variants  # type: ignore[arg-type]
