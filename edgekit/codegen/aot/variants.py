@@ -66,8 +66,9 @@ CYCLES: dict[str, dict[tuple[str, str], KernelCost]] = {
                   ("fc", "int8"): KernelCost(1.888, 53.25), ("fc", "int16"): KernelCost(1.51, 36.32)},
     "cortex-m7": {("conv", "int8"): KernelCost(0.962, 26.4, 26.26), ("conv", "int16"): KernelCost(0.852, 15.97, 25.84),
                   ("fc", "int8"): KernelCost(1.134, 30.45), ("fc", "int16"): KernelCost(1.006, 20.24)},
+    "cortex-m33": {("conv", "int8"): KernelCost(1.61, 45.02, 47.03), ("conv", "int16"): KernelCost(1.205, 27.65, 46.22),
+                   ("fc", "int8"): KernelCost(1.888, 55.31), ("fc", "int16"): KernelCost(1.51, 36.56)},
 }
-CYCLES["cortex-m33"] = CYCLES["cortex-m4"]
 
 
 @dataclass(frozen=True)
