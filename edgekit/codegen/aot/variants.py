@@ -26,7 +26,10 @@ the wait states a flash load pays (the core's timing table). Estimates from a mo
 The choice (``mode="auto"``): each eligible layer gets the variant with the fewer estimated cycles; when the widened
 weights of all the layers that gain do not fit the flash budget, layers are widened in order of weight reuse
 (MACs per weight: the layers that read each weight most often first) while they fit. ``"int8"`` keeps every layer
-on int8 weights, ``"int16"`` widens every eligible layer (the budget still applies).
+on int8 weights, ``"int16"`` widens every eligible layer (the budget still applies). A layer that on int8 weights
+would run the sparse kernel instead (``sparse.py``'s instruction model prefers it to dense int8, not to dense int16)
+is widened: the sparse kernel has no cycle model yet, and measured it is the slower one (VWW's op 14 on the M7 at
+6 WS: 0.92 M estimated cycles sparse vs 0.80 M dense int16).
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class Layer:
     pixels: int        # output pixels (batch rows for FULLY_CONNECTED): how often each weight is used
     taps: int = 0      # im2col taps gathered per pixel (0: the input read in place)
     extra_bytes: int = 0  # flash the int16 variant adds over the int8 one
+    sparse_if_int8: bool = False  # on int8 weights sparse.py's choice would run the sparse kernel (no cycle model)
 
     @property
     def macs(self) -> int:
@@ -194,7 +198,8 @@ def choose_weights(layers: list[Layer], target: Target, *, mode: str = "auto",
     check_weights_mode(mode)
     ws = f"{target.flash_wait_states} WS {target.core}"
     est = {lay.op: (cycles(lay, "int8", target), cycles(lay, "int16", target)) for lay in layers}
-    wants = [lay for lay in layers if mode == "int16" or (mode == "auto" and est[lay.op][1] < est[lay.op][0])]
+    wants = [lay for lay in layers if mode == "int16" or (mode == "auto" and (
+        lay.sparse_if_int8 or est[lay.op][1] < est[lay.op][0]))]
     left = extra_budget
     granted: set[int] = set()
     short: set[int] = set()
@@ -208,6 +213,9 @@ def choose_weights(layers: list[Layer], target: Target, *, mode: str = "auto",
     for lay in layers:
         c8, c16 = est[lay.op]
         cmp = f"est. {_m(c16)} cycles int16 vs {_m(c8)} int8 at {ws}, reuse {lay.reuse}"
+        if lay.sparse_if_int8:
+            cmp = ("on int8 weights the sparse kernel would run (sparse.py: fewer instructions than dense int8, more "
+                   f"than dense int16; the cycle model does not price it); dense {cmp}")
         if lay.op in granted:
             why = f"forced (--weights int16); {cmp}" if mode == "int16" else cmp
             out.decisions.append(Decision(lay, "int16", c8, c16, why))

@@ -208,14 +208,16 @@ def dw_requant_table(bias_full: np.ndarray, mults: list[int], shifts: list[int])
     return np.stack([c.reshape(-1, 4) for c in cols], axis=1).reshape(-1).astype(np.int32)
 
 
-def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
-    """The sparse encoding of a CONV_2D filter (no groups) when ``ctx.sparse`` selects it, else None."""
+def _sparse(ctx: OpContext, p: dict[str, object], *, w16: bool | None = None) -> SparseWeights | None:
+    """The sparse encoding of a CONV_2D filter (no groups) when ``ctx.sparse`` selects it against the dense kernel
+    of int16 weights (``w16``, default ``ctx.wide_weights``) or int8 ones, else None."""
     if ctx.sparse == "off" or p["k_c"] != p["in_c"] or (ctx.mve and ctx.sparse == "auto"):
         return None
     enc = encode(ctx.input(1).array().reshape(int(p["out_c"]), -1))
     pixels = int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])
     taps = 0 if _sparse_direct(p) else int(p["k_h"]) * int(p["k_w"])
-    return enc if choose(ctx.sparse, enc, pixels, taps=taps, w16=ctx.wide_weights) else None
+    wide = ctx.wide_weights if w16 is None else w16
+    return enc if choose(ctx.sparse, enc, pixels, taps=taps, w16=wide) else None
 
 
 def _sparse_direct(p: dict[str, object]) -> bool:
@@ -298,7 +300,8 @@ class _ConvBase(OpHandler):
                     ctx.op.index, ctx.op.opcode, "conv", int(w.shape[0]), int(w.shape[1]),
                     int(p["batches"]) * int(p["out_h"]) * int(p["out_w"]),
                     0 if _sparse_direct(p) else int(p["k_h"]) * int(p["k_w"]),
-                    int(f16.nbytes + rq.nbytes - w.size - 5 * w.shape[0]))
+                    int(f16.nbytes + rq.nbytes - w.size - 5 * w.shape[0]),
+                    sparse_if_int8=_sparse(ctx, p, w16=False) is not None)
             else:
                 filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mm', matmul_filter(w), 'int8_t')})"
         if dw and _dw_taps(p):

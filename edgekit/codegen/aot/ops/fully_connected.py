@@ -97,12 +97,14 @@ def folded_bias(weights: np.ndarray, bias: np.ndarray | None, in_offset: int) ->
     return ((total + 2**31) % 2**32 - 2**31).astype(np.int32)
 
 
-def _sparse(ctx: OpContext, p: dict[str, object]) -> SparseWeights | None:
-    """The sparse encoding of the filter's out_depth rows when ``ctx.sparse`` selects it (no filter zero point)."""
+def _sparse(ctx: OpContext, p: dict[str, object], *, w16: bool | None = None) -> SparseWeights | None:
+    """The sparse encoding of the filter's out_depth rows when ``ctx.sparse`` selects it (no filter zero point)
+    against the dense kernel of int16 weights (``w16``, default ``ctx.wide_weights``) or int8 ones."""
     if ctx.sparse == "off" or p["filter_offset"] != 0 or (ctx.mve and ctx.sparse == "auto"):
         return None
     enc = encode(ctx.input(1).array()[: int(p["out_depth"])])
-    return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc", w16=ctx.wide_weights) else None
+    wide = ctx.wide_weights if w16 is None else w16
+    return enc if choose(ctx.sparse, enc, int(p["batches"]), kind="fc", w16=wide) else None
 
 
 def _emit_sparse(ctx: OpContext, p: dict[str, object], enc: SparseWeights) -> str:
@@ -178,7 +180,8 @@ class FullyConnected(OpHandler):
                     bias = ctx.const_array(f"{ctx.ident}_rq_w16", rq, "int32_t")
                     p.update(out_mult="NULL", out_shift="NULL")
                     ctx.w16_layer = Layer(ctx.op.index, ctx.op.opcode, "fc", int(w.shape[0]), int(w.shape[1]),
-                                          int(p["batches"]), 0, int(f16.nbytes + rq.nbytes - w.size - 9 * w.shape[0]))
+                                          int(p["batches"]), 0, int(f16.nbytes + rq.nbytes - w.size - 9 * w.shape[0]),
+                                          sparse_if_int8=_sparse(ctx, p, w16=False) is not None)
                 else:
                     bias = ctx.const_array(f"{ctx.ident}_bias_folded", full, "int32_t")
         filt = filt or ctx.ptr(ctx.op.inputs[1], role="filter")
