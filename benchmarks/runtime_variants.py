@@ -67,6 +67,20 @@ def decision(model: Path, board: str, ws: int) -> list[dict]:
                           target=Target(b.core, ws)).variants
 
 
+def _retry(name: str, path: Path, board: str, work: Path, attempts: int = 3, **kw: object) -> dict:
+    """``run_one`` (one timed run), again after a serial-link timeout (a loaded machine can starve QEMU for seconds)."""
+    from edgekit.errors import DeviceError
+
+    for k in range(attempts):
+        try:
+            return run_one(name, path, board, 1, work, **kw)
+        except DeviceError as exc:
+            if k == attempts - 1:
+                raise
+            print(f"retrying after: {exc.message}", flush=True)
+    raise AssertionError("unreachable")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--boards", default=",".join(BOARDS))
@@ -89,8 +103,8 @@ def main() -> int:
             for name, path in paths.items():
                 runs: dict[str, dict] = {}
                 for mode in ("int8", "int16"):
-                    runs[mode] = have.get((name, board, mode)) or run_one(
-                        name, path, board, 1, work / mode, weights=mode, per_layer=True)
+                    runs[mode] = have.get((name, board, mode)) or _retry(name, path, board, work / mode,
+                                                                        weights=mode, per_layer=True)
                 entry = {"model": name, "board": board, "real_wait_states": ws, "real_wait_states_source": ws_source}
                 for label, w in (("auto_0ws", 0), ("auto_real_ws", ws)):
                     chosen = decision(path, board, w)
@@ -99,8 +113,8 @@ def main() -> int:
                     if same is None:
                         wdir = work / label
                         wdir.mkdir(parents=True, exist_ok=True)
-                        row = run_one(name, path, board, 1, wdir, weights="auto", per_layer=True,
-                                      weights_ws=str(w) if w else "board")
+                        row = _retry(name, path, board, wdir, weights="auto", per_layer=True,
+                                     weights_ws=str(w) if w else "board")
                     else:
                         row = runs[same]
                     runs[label] = {**row, "auto_same_as": same, "decisions": chosen}
