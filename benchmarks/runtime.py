@@ -366,7 +366,7 @@ def main() -> int:
     args = ap.parse_args()
     from _tflm_columns import FLAVOURS, tflm_tree
 
-    from edgekit.errors import BuildError, UsageError
+    from edgekit.errors import BuildError, DeviceError, UsageError
 
     try:
         tflm = tflm_tree(args.tflm_dir)
@@ -383,10 +383,17 @@ def main() -> int:
         for board in args.boards.split(","):
             for name, path in paths.items():
                 try:
-                    rows.append(run_one(name, path, board, args.runs, work, args.sparse, args.sparse_baseline, tflm,
-                                        stack_bytes=args.stack_kb * 1024, flavours=flavours,
-                                        weights=args.weights, weights_ws=args.weights_ws,
-                                        per_layer=args.per_layer))
+                    for attempt in range(3):  # a loaded machine can starve QEMU past the serial link's timeouts
+                        try:
+                            rows.append(run_one(name, path, board, args.runs, work, args.sparse,
+                                                args.sparse_baseline, tflm, stack_bytes=args.stack_kb * 1024,
+                                                flavours=flavours, weights=args.weights, weights_ws=args.weights_ws,
+                                                per_layer=args.per_layer))
+                            break
+                        except DeviceError as exc:
+                            if attempt == 2:
+                                raise
+                            print(f"retrying {name} on {board} after: {exc.message}")
                     rows[-1]["tag"] = args.tag
                 except BuildError as exc:  # e.g. a model larger than qemu-microbit's 16 KB RAM / 256 KB flash
                     if "does not fit" not in exc.message:
