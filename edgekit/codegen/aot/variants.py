@@ -44,7 +44,7 @@ DEFAULT_CORE = "cortex-m4"
 
 @dataclass(frozen=True)
 class KernelCost:
-    """Instruction model of one kernel variant (see the module docstring)."""
+    """Cost terms of one kernel variant: instructions (KERNELS) or cycles at 0 WS (CYCLES); see the module doc."""
 
     per_mac: float
     per_output: float = 0.0
