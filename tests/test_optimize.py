@@ -688,3 +688,127 @@ def test_structured_pruning_of_a_resnet_is_cheaper_on_the_emulated_board(tmp_pat
     # 27% of the MACs; per-layer overheads keep the instructions at ~53% (1.28 M -> 0.68 M with main's kernels)
     assert after.board.per_inference < 0.65 * before.board.per_inference
     assert after.board.flash_bytes < before.board.flash_bytes and after.board.arena_bytes < before.board.arena_bytes
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+def test_cli_optimize_shows_float32_beside_every_int8_model_on_the_board(
+        tmp_path: Path, digits_models: dict, capsys: pytest.CaptureFixture) -> None:
+    """`edgekit optimize --prune 0.5 --board qemu-cortex-m4`: the original float32 model, its int8 conversion and the
+    pruned int8 model measured on the emulated M4 in one run; the payoff rows (JSON, terminal, HTML, Markdown) are
+    the measured figures with ratio = float32 / int8, and both models ran on the same input values."""
+    import xml.etree.ElementTree as ET
+
+    from edgekit.cli import run
+
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    model_path, data, val = tmp_path / "cnn.keras", tmp_path / "train.npz", tmp_path / "val.npz"
+    digits_models["keras"].save(model_path)
+    np.savez(data, x=digits_models["x_train"], y=digits_models["y_train"])
+    np.savez(val, x=digits_models["x_test"][:120], y=digits_models["y_test"][:120])
+    out, html, md = tmp_path / "out.keras", tmp_path / "r.html", tmp_path / "r.md"
+    argv = ["optimize", str(model_path), "--data", str(data), "--val", str(val), "--prune", "0.5", "--epochs", "1",
+            "--board", "qemu-cortex-m4", "-o", str(out), "--html", str(html), "--markdown", str(md)]
+    rc = run([*argv, "--report", str(tmp_path / "r.json")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    doc = json.loads((tmp_path / "r.json").read_text())
+    original, pruned = doc["steps"][0]["before"], doc["steps"][0]["after"]
+    fb = original["float_board"]
+    assert fb["error"] is None and fb["basis"] == "instructions" and fb["energy_uj"] > 0, fb
+    assert pruned["float_board"] is None  # the float32 model is the original's only
+    pays = doc["payoffs"]
+    assert [(p["a"], p["b"]) for p in pays] == [("original", "original"), ("original", "prune")]
+    for p, int8 in zip(pays, (original, pruned), strict=True):
+        rows = {r["key"]: r for r in p["rows"]}
+        b = int8["board"]
+        assert p["board"] == "qemu-cortex-m4" and b["error"] is None
+        # every ratio is float32 / int8 of the figures measured in this run
+        for key, fa, fb_ in (("count", fb["per_inference"], b["per_inference"]), ("flash_bytes", fb["flash_bytes"],
+                             b["flash_bytes"]), ("energy_uj", fb["energy_uj"], b["energy_uj"]),
+                             ("estimated_cycles", fb["estimated_cycles"], b["estimated_cycles"])):
+            assert (rows[key]["a"], rows[key]["b"]) == pytest.approx((fa, fb_)), key
+            assert rows[key]["ratio"] == pytest.approx(fa / fb_) and rows[key]["ratio"] > 1.2, (key, rows[key])
+        assert rows["arena_used_bytes"]["ratio"] > 2
+        assert p["accuracy"] == {"float32": original["float_accuracy"], "int8": int8["int8_accuracy"]}
+        assert p["accuracy"]["int8"] > 0.8
+        assert not any(n.startswith("different inputs") for n in p["notes"]), p["notes"]
+        assert any("same input values on both" in n for n in p["notes"]), p["notes"]
+    ratio = f"({pays[1]['rows'][1]['ratio']:.2f}x)"  # the pruned int8 model's instructions ratio
+    assert pays[1]["rows"][1]["key"] == "count"
+    page = html.read_text()
+    ET.fromstring(page.split("\n", 1)[1])  # well-formed XHTML
+    for text in (page, md.read_text()):
+        assert "float32 vs int8 on qemu-cortex-m4" in text and "int8 (prune)" in text and ratio in text
+    assert "| figure | float32 (original) | int8 (original) | int8 (prune) |" in md.read_text()
+
+
+_ABORT_IN_TRAINING = '''
+import os
+if os.environ.get("EDGEKIT_TEST_ABORT_IN_FIT"):  # a native crash (SIGABRT) in the second training batch
+    import keras
+
+    class _Abort(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch >= 1:
+                os.abort()
+
+    _fit = keras.Model.fit
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        return _fit(self, *args, callbacks=[*(callbacks or []), _Abort()], **kwargs)
+
+    keras.Model.fit = fit
+'''
+
+
+def test_cli_a_native_crash_while_training_is_one_error_with_a_hint(
+        tmp_path: Path, gestures: dict, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optimize child dies of SIGABRT in model.fit (os.abort in a training callback, installed in the child by
+    a sitecustomize module on its PYTHONPATH): the CLI exits 1 with one error line naming the signal and the stage,
+    a hint, and no output model."""
+    import os
+
+    from edgekit.cli import run
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_ABORT_IN_TRAINING)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("EDGEKIT_TEST_ABORT_IN_FIT", "1")
+    model_path, data = _write_gesture_files(tmp_path, gestures)
+    out = tmp_path / "out.keras"
+    rc = run(["optimize", str(model_path), "--data", str(data), "--prune", "0.5", "--epochs", "1", "--no-board",
+              "-o", str(out), "--report", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("error: TensorFlow crashed in the optimize process (SIGABRT) while fine-tuning ("), err
+    assert "epoch 1)" in lines[0] and len(lines) == 2 and lines[1].startswith("hint: nothing was written"), err
+    assert "Traceback" not in err and not out.exists() and not (tmp_path / "r.json").exists()
+    assert not list(tmp_path.glob(".out.*"))  # no half-written temporary model either
+
+
+def test_cli_trains_the_shape_that_crashes_tensorflow_with_onednn(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """TensorFlow 2.21's oneDNN kernels corrupt the heap training a width-8 ResNet-8 on 435 samples at batch 32
+    (SIGABRT/SIGSEGV in model.fit, on this project's x86 machines); optimize's child runs with
+    TF_ENABLE_ONEDNN_OPTS=0, so `edgekit optimize` trains it."""
+    import keras
+
+    from edgekit.cli import run
+    from edgekit.examples_mlperf import build_resnet8
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model_path, data, val = tmp_path / "r8.keras", tmp_path / "train.npz", tmp_path / "val.npz"
+    build_resnet8((32, 32, 3), 10, 8).save(model_path)
+    np.savez(data, x=rng.standard_normal((435, 32, 32, 3)).astype(np.float32), y=rng.integers(0, 10, 435))
+    np.savez(val, x=rng.standard_normal((20, 32, 32, 3)).astype(np.float32), y=rng.integers(0, 10, 20))
+    rc = run(["optimize", str(model_path), "--data", str(data), "--val", str(val), "--prune", "0.5", "--epochs", "1",
+              "--batch-size", "32", "--num-calib", "20", "--no-board", "-o", str(tmp_path / "out.keras"), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert json.loads(captured.out)["steps"][0]["details"]["finetune"]["epochs_run"] == 1
