@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ def main(argv: list[str]) -> int:
         code = 0
     except EdgekitError as exc:
         out, code = ("error", (type(exc).__name__, exc.message, exc.hint)), 1
+    except Exception:  # a bug: its traceback into the log (stdout), no result; the parent names the log
+        traceback.print_exc(file=sys.stdout)
+        sys.stdout.flush()
+        return 1
     tmp = result_path.with_suffix(".tmp")
     tmp.write_bytes(pickle.dumps(out))
     os.replace(tmp, result_path)

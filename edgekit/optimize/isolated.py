@@ -86,7 +86,9 @@ def _crash(code: int, log_path: Path, env: dict[str, str]) -> NativeCrash:
             name = f"signal {-code}"
         what = f"TensorFlow crashed in the optimize process ({name}) while {stage}{last}"
     else:
-        what = f"the optimize process exited (code {code}) while {stage}{last}"
+        what = f"the optimize process failed (exit code {code}) while {stage}{last}"
+        return NativeCrash(what, hint=f"an unexpected error, not a bad input (please report it); nothing was written; "
+                                      f"the traceback is in the child's log: {log_path}")
     onednn = env.get("TF_ENABLE_ONEDNN_OPTS")
     if onednn == "0":
         hint = ("nothing was written; a different --batch-size (or more/less data) changes the shapes TensorFlow "
