@@ -812,3 +812,22 @@ def test_cli_trains_the_shape_that_crashes_tensorflow_with_onednn(
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert json.loads(captured.out)["steps"][0]["details"]["finetune"]["epochs_run"] == 1
+
+
+def test_report_without_a_board_says_how_to_get_float32_vs_int8() -> None:
+    """--no-board: the terminal table and the pages say the on-board float32 vs int8 figures were not measured and
+    how to get them (no payoff table)."""
+    from rich.console import Console
+
+    from edgekit.optimize.report import ModelMetrics, OptimizationReport, render
+    from edgekit.optimize.report_pages import render_html, render_markdown
+
+    m = ModelMetrics(params=10, int8_bytes=100, int8_accuracy=0.9)
+    rep = OptimizationReport("chain", {}, m, m, steps=[OptimizationReport("prune", {}, m, m)])
+    console = Console(record=True, width=400)
+    render(rep, console)
+    for text in (console.export_text(), render_markdown(rep), render_html(rep)):
+        assert "float32 vs int8 on the board: not measured (no board given)" in text, text
+        assert "--board BOARD" in text and "edgekit convert --keep-float --board BOARD" in text
+        assert "(original)" not in text
+    assert rep.to_dict()["payoffs"] == []
