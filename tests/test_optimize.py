@@ -724,7 +724,9 @@ def test_cli_optimize_shows_float32_beside_every_int8_model_on_the_board(
     for p, int8 in zip(pays, (original, pruned), strict=True):
         rows = {r["key"]: r for r in p["rows"]}
         b = int8["board"]
-        assert p["board"] == "qemu-cortex-m4" and b["error"] is None
+        assert p["board"] == "qemu-cortex-m4" and b["error"] is None and p["schema"] == "edgekit.payoff/1"
+        assert set(p) >= {"a", "b", "label", "rows", "notes", "accuracy", "accuracy_metric"}
+        assert all(set(r) >= {"key", "label", "unit", "a", "b", "ratio"} for r in p["rows"])
         # every ratio is float32 / int8 of the figures measured in this run
         for key, fa, fb_ in (("count", fb["per_inference"], b["per_inference"]), ("flash_bytes", fb["flash_bytes"],
                              b["flash_bytes"]), ("energy_uj", fb["energy_uj"], b["energy_uj"]),
