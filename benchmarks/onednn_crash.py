@@ -53,8 +53,9 @@ def _run(argv: list[str], env: dict[str, str], cwd: Path) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=1800)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "oneDNN custom operations" not in ln]
+    error = next((ln for ln in lines if ln.startswith("error: ")), None)
     return {"ended": _ended(proc.returncode), "seconds": round(time.perf_counter() - t0, 1),
-            "last_stderr": lines[-1][:200] if lines else ""}
+            "last_stderr": lines[-1][:200] if lines else "", **({"error": error[:300]} if error else {})}
 
 
 def main() -> int:
@@ -102,9 +103,9 @@ def main() -> int:
 
 
 def _tf_version() -> str:
-    from importlib.metadata import version
+    import tensorflow as tf
 
-    return version("tensorflow")
+    return str(tf.__version__)
 
 
 if __name__ == "__main__":
