@@ -1,14 +1,17 @@
 """The quantization payoff on a board: the float32 model and its int8 conversion, measured side by side.
 
 Both models are generated for edgekit's AOT runtime (float32 kernels: ``ek_float*.c``), built and benchmarked on
-the same board (QEMU or a real one) with :func:`edgekit.bench` on the same input (one standard-normal sample,
-quantized for the int8 model by bench); the two results are compared with
+the same board (QEMU or a real one) with :func:`edgekit.bench` on the same data (:func:`matched_inputs`: one sample
+is quantized with the int8 model's input scale and zero point, and the float32 model gets exactly those values
+dequantized, so both compute on identical numbers); the two results are compared with
 :func:`edgekit.compare.compare_results` (flash, RAM, arena, instructions, estimated cycles, modelled energy), each
 row with its ratio float / int8. Accuracy comes from the conversion report when there is one.
+:func:`bench_model` and :func:`payoff_of` are the pieces ``edgekit optimize`` reuses for its variants.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -35,57 +38,130 @@ class Payoff:
                 "accuracy_metric": self.accuracy_metric}
 
 
-def _same_input(float_model: Any) -> list[Any]:
-    """One standard-normal sample per float32 input of the float model (seed 0); bench quantizes it for the int8
-    model with that model's input scale and zero point, so both run on the same values."""
+@dataclass(frozen=True)
+class MatchedInputs:
+    """One sample for each model of a float32 / int8 pair, holding the same values: ``int8`` in the int8 model's
+    input dtypes, ``float32`` those values dequantized (``(q - zero_point) * scale``); ``note`` says how."""
+
+    float32: list[Any]
+    int8: list[Any]
+    note: str
+
+    @staticmethod
+    def sha256(arrays: list[Any]) -> str:
+        """The digest :func:`edgekit.bench` records for these arrays as one upload (inputs concatenated)."""
+        import numpy as np
+
+        return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()
+
+
+def matched_inputs(float_model: Any, int8_model: Any, base: list[Any] | None = None) -> MatchedInputs:
+    """The same data for both models: ``base`` (one float array per input, batch 1; default one standard-normal
+    sample, seed 0) quantized with each int8 input's scale and zero point (rounded half away from zero, as TFLite
+    does), and the float32 model's input set to exactly those values dequantized. An int8 model with float32 inputs
+    (QUANTIZE inside) gets ``base`` as the float model does."""
     import numpy as np
 
     from edgekit.tflite_model import load_model
 
-    sg = load_model(float_model).main
-    rng = np.random.default_rng(0)
-    return [rng.standard_normal((1, *sg.tensors[i].shape)).astype(np.float32) for i in sg.inputs]
+    fsg, qsg = load_model(float_model).main, load_model(int8_model).main
+    if len(fsg.inputs) != len(qsg.inputs):
+        raise ValueError(f"the float32 model has {len(fsg.inputs)} inputs, the int8 model {len(qsg.inputs)}")
+    if base is None:
+        rng = np.random.default_rng(0)
+        base = [rng.standard_normal((1, *fsg.tensors[i].shape)).astype(np.float32) for i in fsg.inputs]
+    floats, ints, how = [], [], []
+    for x, qi in zip(base, qsg.inputs, strict=True):
+        t = qsg.tensors[qi]
+        x = np.asarray(x, np.float32)
+        q = t.quantization
+        if t.dtype in ("int8", "uint8", "int16") and q is not None and q.scale:
+            scale, zp = float(q.scale[0]), int(q.zero_point[0]) if q.zero_point else 0
+            info = np.iinfo(np.dtype(t.dtype))
+            v = x.astype(np.float64) / scale
+            qv = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + zp, info.min, info.max)
+            ints.append(qv.astype(t.dtype))
+            floats.append(((qv - zp) * scale).astype(np.float32))
+            how.append(f"'{t.name}' quantized with scale {scale:.6g}, zero point {zp}")
+        else:
+            ints.append(x)
+            floats.append(x)
+            how.append(f"'{t.name}' is {t.dtype} in both")
+    note = ("same input values on both: the int8 input (" + "; ".join(how) + ") and, for float32, those values "
+            "dequantized")
+    return MatchedInputs(floats, ints, note)
 
 
-def _bench_one(model: Path | bytes, board: str, work: Path, name: str, runs: int, timeout: float,
-               inputs: Any, cycles: bool | None) -> dict[str, Any]:
+def bench_model(model: Path | bytes, board: str, work: Path, name: str, *, runs: int = 3, timeout: float = 10.0,
+                inputs: Any = None, cycles: bool | None = None,
+                boards_dirs: list[str] | None = None) -> dict[str, Any]:
+    """Generate ``model`` for edgekit's runtime in ``work/name``, build it and benchmark it on ``board``; the
+    ``edgekit.bench/1`` result as a dict (its ``memory``/``timing``/``cycles``/``energy`` sections)."""
     from edgekit.benchmarking import bench
     from edgekit.buildsys import build
     from edgekit.generation import generate
 
     out = work / name
-    generate(model, board, runtime="edgekit", out_dir=out, name=name)
-    build(out)
-    return bench(out, runs=runs, warmup=1, timeout=timeout, inputs=inputs, cycles=cycles).to_dict()
+    if isinstance(model, bytes):  # a file beside the project, so bench can quantize float inputs with its parameters
+        work.mkdir(parents=True, exist_ok=True)
+        (work / f"{name}.tflite").write_bytes(model)
+        model = work / f"{name}.tflite"
+    generate(model, board, runtime="edgekit", out_dir=out, name=name, boards_dirs=boards_dirs)
+    build(out, boards_dirs=boards_dirs)
+    return bench(out, board=board, runs=runs, warmup=1, timeout=timeout, inputs=inputs, cycles=cycles,
+                 boards_dirs=boards_dirs).to_dict()
+
+
+def payoff_of(board: str, float_result: dict[str, Any], int8_result: dict[str, Any], *,
+              matched: MatchedInputs | None = None, int8_inputs: list[Any] | None = None,
+              accuracy: dict[str, float | None] | None = None, accuracy_metric: str = "accuracy",
+              names: tuple[str, str] = ("float32", "int8")) -> Payoff:
+    """Compare two bench results (float32 A, int8 B). With ``matched`` (what the two models were given), the
+    "different inputs" note of :func:`~edgekit.compare.compare_results` (the uploads differ by dtype) becomes
+    ``matched.note`` once both recorded digests are checked to be those of ``matched.float32`` and
+    ``int8_inputs`` (default ``matched.int8``)."""
+    comparison = compare_results(float_result, int8_result, name_a=names[0], name_b=names[1])
+    if matched is not None:
+        shas = [(r.get("input") or {}).get("sha256") for r in (float_result, int8_result)]
+        want = [MatchedInputs.sha256(matched.float32), MatchedInputs.sha256(
+            matched.int8 if int8_inputs is None else int8_inputs)]
+        if shas == want:
+            notes = (*(n for n in comparison.notes if not n.startswith("different inputs")), matched.note)
+            comparison = Comparison(comparison.a, comparison.b, comparison.rows, notes)
+    return Payoff(board, comparison, {names[0]: float_result, names[1]: int8_result}, dict(accuracy or {}),
+                  accuracy_metric if accuracy else "")
 
 
 def measure_payoff(float_model: str | os.PathLike[str] | bytes, int8_model: str | os.PathLike[str] | bytes, *,
                    board: str = "qemu-cortex-m4", work_dir: str | os.PathLike[str] | None = None, runs: int = 3,
-                   report: Any = None, timeout: float = 10.0, cycles: bool | None = None) -> Payoff:
+                   report: Any = None, timeout: float = 10.0, cycles: bool | None = None,
+                   inputs: list[Any] | None = None) -> Payoff:
     """Generate, build and benchmark both models on ``board``; compare float32 (A) with int8 (B).
 
     ``report``: the :class:`~edgekit.report.ConversionReport` of the conversion (its float and int8 accuracy, or
     error for regression, go into the result). ``timeout``: seconds for each device command (a large float input
     takes a while over the emulated UART). ``cycles``: as for :func:`edgekit.bench` (None: estimated cycles where
-    the core has a timing table; False skips that extra QEMU run). Raises what generate / build / bench raise (e.g.
-    UnsupportedOpError for an op without a float32 kernel, with the hint to use TFLM).
+    the core has a timing table; False skips that extra QEMU run). ``inputs``: one float array per input (batch 1)
+    to run on, made identical for both models by :func:`matched_inputs` (default: a standard-normal sample).
+    Raises what generate / build / bench raise (e.g. UnsupportedOpError for an op without a float32 kernel, with
+    the hint to use TFLM).
     """
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="edgekit-payoff-"))
     work.mkdir(parents=True, exist_ok=True)
-    models = {"float32": float_model, "int8": int8_model}
-    results = {}
-    srcs = {k: Path(m) if isinstance(m, (str, os.PathLike)) else m for k, m in models.items()}
-    sample = _same_input(srcs["float32"]) if _is_float_input(srcs["float32"]) else None
-    for name, src in srcs.items():
-        results[name] = _bench_one(src, board, work, f"payoff_{name}", runs, timeout, sample, cycles)
-    comparison = compare_results(results["float32"], results["int8"], name_a="float32", name_b="int8")
+    srcs = {k: Path(m) if isinstance(m, (str, os.PathLike)) else m
+            for k, m in (("float32", float_model), ("int8", int8_model))}
+    matched = matched_inputs(srcs["float32"], srcs["int8"], inputs) if _is_float_input(srcs["float32"]) else None
+    results = {name: bench_model(src, board, work, f"payoff_{name}", runs=runs, timeout=timeout, cycles=cycles,
+                                 inputs=None if matched is None else getattr(matched, name))
+               for name, src in srcs.items()}
     accuracy: dict[str, float | None] = {}
     metric = ""
     if report is not None and getattr(report, "float_accuracy", None) is not None:
         accuracy, metric = {"float32": report.float_accuracy, "int8": report.int8_accuracy}, "accuracy"
     elif report is not None and getattr(report, "float_mae", None) is not None:
         accuracy, metric = {"float32": report.float_mae, "int8": report.int8_mae}, "mean absolute error"
-    return Payoff(board, comparison, results, accuracy, metric)
+    return payoff_of(board, results["float32"], results["int8"], matched=matched, accuracy=accuracy,
+                     accuracy_metric=metric or "accuracy")
 
 
 def _is_float_input(model: Any) -> bool:

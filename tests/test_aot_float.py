@@ -337,6 +337,26 @@ def test_float_kernels_compile_for_cortex_m_without_warnings(flags: list[str], t
         assert res.returncode == 0, f"{flags} {name}: {res.stderr}"
 
 
+def test_payoff_inputs_hold_the_same_values_for_float32_and_int8() -> None:
+    """matched_inputs: the int8 sample is what bench would quantize the data to, and the float32 sample is exactly
+    those int8 values dequantized with the int8 model's input scale and zero point."""
+    from edgekit.payoff import matched_inputs
+    from edgekit.samples import load_device_inputs
+    from edgekit.tflite_model import load_model
+
+    fl, q = (shared_model(f"tflm_examples/hello_world_{k}.tflite") for k in ("float", "int8"))
+    base = [np.array([[[5.3]]], np.float32)]
+    m = matched_inputs(fl, q, base)
+    t = load_model(q).main.tensors[load_model(q).main.inputs[0]]
+    scale, zp = float(t.quantization.scale[0]), int(t.quantization.zero_point[0])
+    assert m.int8[0].dtype == np.int8 and m.float32[0].dtype == np.float32
+    bench_q = load_device_inputs(base, load_model(q), limit=1).samples[0][0]
+    assert np.array_equal(m.int8[0].reshape(-1), bench_q.reshape(-1))  # the quantization bench itself applies
+    assert np.array_equal(m.float32[0], ((m.int8[0].astype(np.float64) - zp) * scale).astype(np.float32))
+    assert m.float32[0].item() != 5.3 and abs(m.float32[0].item() - 5.3) <= scale / 2 + 1e-7
+    assert f"scale {scale:.6g}, zero point {zp}" in m.note
+
+
 @pytest.mark.qemu
 @pytest.mark.toolchain
 def test_quantization_payoff_float_vs_int8_on_qemu(tmp_path: Path) -> None:
@@ -357,6 +377,14 @@ def test_quantization_payoff_float_vs_int8_on_qemu(tmp_path: Path) -> None:
     assert rows["energy_uj"].ratio is not None and rows["flash_bytes"].ratio is not None
     float_fw = tmp_path / "payoff_float32"
     assert list(float_fw.rglob("ek_float_nn.c")) and payoff.to_dict()["rows"][0]["ratio"] is not None
+    # both ran on the same values: the int8 upload is the sample quantized, the float one those values dequantized
+    assert not any(n.startswith("different inputs") for n in payoff.comparison.notes), payoff.comparison.notes
+    assert any(n.startswith("same input values on both") and "zero point" in n for n in payoff.comparison.notes)
+    from edgekit.payoff import MatchedInputs, matched_inputs
+
+    m = matched_inputs(fl, q)
+    assert payoff.results["float32"]["input"]["sha256"] == MatchedInputs.sha256(m.float32)
+    assert payoff.results["int8"]["input"]["sha256"] == MatchedInputs.sha256(m.int8)
     need_module("tflite_micro")  # the float firmware built for the payoff, validated: hello_world float end to end
     from edgekit.validation import validate
 

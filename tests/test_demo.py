@@ -50,6 +50,9 @@ def test_demo_keeps_its_results_as_json_and_one_html_report(demo: tuple[Path, li
     rows = {r["key"]: r for r in payoff["rows"]}
     assert rows["flash_bytes"]["ratio"] > 1 and rows["count"]["ratio"] > 1 and payoff["accuracy"]["int8"] > 0
     assert f"{rows['flash_bytes']['ratio']:.2f}x" in "".join(root.itertext())
+    # both models ran on the same values (the int8 input, dequantized for float32), and the report says so
+    assert not any(n.startswith("different inputs") for n in payoff["notes"]), payoff["notes"]
+    assert "same input values on both" in "".join(root.itertext())
     assert len(list(root.iter(f"{SVG}svg"))) >= 4  # SQNR bars, memory map, latency, energy
     assert not re.search(r'(src|href)="(https?:)?//', (out / "report.html").read_text()), "not self-contained"
 

@@ -688,3 +688,130 @@ def test_structured_pruning_of_a_resnet_is_cheaper_on_the_emulated_board(tmp_pat
     # 27% of the MACs; per-layer overheads keep the instructions at ~53% (1.28 M -> 0.68 M with main's kernels)
     assert after.board.per_inference < 0.65 * before.board.per_inference
     assert after.board.flash_bytes < before.board.flash_bytes and after.board.arena_bytes < before.board.arena_bytes
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+def test_cli_optimize_shows_float32_beside_every_int8_model_on_the_board(
+        tmp_path: Path, digits_models: dict, capsys: pytest.CaptureFixture) -> None:
+    """`edgekit optimize --prune 0.5 --board qemu-cortex-m4`: the original float32 model, its int8 conversion and the
+    pruned int8 model measured on the emulated M4 in one run; the payoff rows (JSON, terminal, HTML, Markdown) are
+    the measured figures with ratio = float32 / int8, and both models ran on the same input values."""
+    import xml.etree.ElementTree as ET
+
+    from edgekit.cli import run
+
+    need_tool("arm-none-eabi-gcc")
+    need_tool("cmake")
+    need_tool("qemu-system-arm")
+    model_path, data, val = tmp_path / "cnn.keras", tmp_path / "train.npz", tmp_path / "val.npz"
+    digits_models["keras"].save(model_path)
+    np.savez(data, x=digits_models["x_train"], y=digits_models["y_train"])
+    np.savez(val, x=digits_models["x_test"][:120], y=digits_models["y_test"][:120])
+    out, html, md = tmp_path / "out.keras", tmp_path / "r.html", tmp_path / "r.md"
+    argv = ["optimize", str(model_path), "--data", str(data), "--val", str(val), "--prune", "0.5", "--epochs", "1",
+            "--board", "qemu-cortex-m4", "-o", str(out), "--html", str(html), "--markdown", str(md)]
+    rc = run([*argv, "--report", str(tmp_path / "r.json")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    doc = json.loads((tmp_path / "r.json").read_text())
+    original, pruned = doc["steps"][0]["before"], doc["steps"][0]["after"]
+    fb = original["float_board"]
+    assert fb["error"] is None and fb["basis"] == "instructions" and fb["energy_uj"] > 0, fb
+    assert pruned["float_board"] is None  # the float32 model is the original's only
+    pays = doc["payoffs"]
+    assert [(p["a"], p["b"]) for p in pays] == [("original", "original"), ("original", "prune")]
+    for p, int8 in zip(pays, (original, pruned), strict=True):
+        rows = {r["key"]: r for r in p["rows"]}
+        b = int8["board"]
+        assert p["board"] == "qemu-cortex-m4" and b["error"] is None and p["schema"] == "edgekit.payoff/1"
+        assert set(p) >= {"a", "b", "label", "rows", "notes", "accuracy", "accuracy_metric"}
+        assert all(set(r) >= {"key", "label", "unit", "a", "b", "ratio"} for r in p["rows"])
+        # every ratio is float32 / int8 of the figures measured in this run
+        for key, fa, fb_ in (("count", fb["per_inference"], b["per_inference"]), ("flash_bytes", fb["flash_bytes"],
+                             b["flash_bytes"]), ("energy_uj", fb["energy_uj"], b["energy_uj"]),
+                             ("estimated_cycles", fb["estimated_cycles"], b["estimated_cycles"])):
+            assert (rows[key]["a"], rows[key]["b"]) == pytest.approx((fa, fb_)), key
+            assert rows[key]["ratio"] == pytest.approx(fa / fb_) and rows[key]["ratio"] > 1.2, (key, rows[key])
+        assert rows["arena_used_bytes"]["ratio"] > 2
+        assert p["accuracy"] == {"float32": original["float_accuracy"], "int8": int8["int8_accuracy"]}
+        assert p["accuracy"]["int8"] > 0.8
+        assert not any(n.startswith("different inputs") for n in p["notes"]), p["notes"]
+        assert any("same input values on both" in n for n in p["notes"]), p["notes"]
+    ratio = f"({pays[1]['rows'][1]['ratio']:.2f}x)"  # the pruned int8 model's instructions ratio
+    assert pays[1]["rows"][1]["key"] == "count"
+    page = html.read_text()
+    ET.fromstring(page.split("\n", 1)[1])  # well-formed XHTML
+    for text in (page, md.read_text()):
+        assert "float32 vs int8 on qemu-cortex-m4" in text and "int8 (prune)" in text and ratio in text
+    assert "| figure | float32 (original) | int8 (original) | int8 (prune) |" in md.read_text()
+
+
+_ABORT_IN_TRAINING = '''
+import os
+if os.environ.get("EDGEKIT_TEST_ABORT_IN_FIT"):  # a native crash (SIGABRT) in the second training batch
+    with open(os.environ["EDGEKIT_TEST_ABORT_IN_FIT"], "w") as f:  # the environment TensorFlow starts in
+        f.write(os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"))
+    import keras
+
+    class _Abort(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch >= 1:
+                os.abort()
+
+    _fit = keras.Model.fit
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        return _fit(self, *args, callbacks=[*(callbacks or []), _Abort()], **kwargs)
+
+    keras.Model.fit = fit
+'''
+
+
+def test_cli_a_native_crash_while_training_is_one_error_with_a_hint(
+        tmp_path: Path, gestures: dict, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optimize child dies of SIGABRT in model.fit (os.abort in a training callback, installed in the child by
+    a sitecustomize module on its PYTHONPATH): the CLI exits 1 with one error line naming the signal and the stage,
+    a hint, and no output model. The child ran with TF_ENABLE_ONEDNN_OPTS=0: TensorFlow 2.21's oneDNN kernels
+    crash training a width-8 ResNet-8 on 435 samples at batch 32 (benchmarks/onednn_crash.py, docs/optimize.md)."""
+    import os
+
+    from edgekit.cli import run
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_ABORT_IN_TRAINING)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("EDGEKIT_TEST_ABORT_IN_FIT", str(tmp_path / "child_env.txt"))
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    model_path, data = _write_gesture_files(tmp_path, gestures)
+    out = tmp_path / "out.keras"
+    rc = run(["optimize", str(model_path), "--data", str(data), "--prune", "0.5", "--epochs", "1", "--no-board",
+              "-o", str(out), "--report", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("error: TensorFlow crashed in the optimize process (SIGABRT) while fine-tuning ("), err
+    assert "epoch 1)" in lines[0] and len(lines) == 2 and lines[1].startswith("hint: nothing was written"), err
+    assert "Traceback" not in err and not out.exists() and not (tmp_path / "r.json").exists()
+    assert not list(tmp_path.glob(".out.*"))  # no half-written temporary model either
+    assert (tmp_path / "child_env.txt").read_text() == "0"  # oneDNN off in the child (the caller set nothing)
+
+
+def test_report_without_a_board_says_how_to_get_float32_vs_int8() -> None:
+    """--no-board: the terminal table and the pages say the on-board float32 vs int8 figures were not measured and
+    how to get them (no payoff table)."""
+    from rich.console import Console
+
+    from edgekit.optimize.report import ModelMetrics, OptimizationReport, render
+    from edgekit.optimize.report_pages import render_html, render_markdown
+
+    m = ModelMetrics(params=10, int8_bytes=100, int8_accuracy=0.9)
+    rep = OptimizationReport("chain", {}, m, m, steps=[OptimizationReport("prune", {}, m, m)])
+    console = Console(record=True, width=400)
+    render(rep, console)
+    for text in (console.export_text(), render_markdown(rep), render_html(rep)):
+        assert "float32 vs int8 on the board: not measured (no board given)" in text, text
+        assert "--board BOARD" in text and "edgekit convert --keep-float --board BOARD" in text
+        assert "(original)" not in text
+    assert rep.to_dict()["payoffs"] == []

@@ -86,7 +86,7 @@ def optimize(model: Any, x: Any, y: Any, recipe: Recipe, *, val: Any = None, val
              calib: Any = None, board: str | None = "qemu-cortex-m4", runtime: str = "edgekit",
              measure_steps: bool = True, progress: bool = True, callbacks: list[Any] | None = None,
              boards_dirs: list[str] | None = None, isolate: bool = True,
-             before: ModelMetrics | None = None) -> tuple[Any, OptimizationReport]:
+             before: ModelMetrics | None = None, float32: bool = True) -> tuple[Any, OptimizationReport]:
     """Apply ``recipe`` to ``model`` step by step; measure the model before and after every step.
 
     Args:
@@ -102,6 +102,8 @@ def optimize(model: Any, x: Any, y: Any, recipe: Recipe, *, val: Any = None, val
         progress: progress bars while fine-tuning (only on a terminal).
         callbacks: extra Keras callbacks for every fine-tuning run.
         before: the input model's metrics if already measured (same calibration, validation data, board).
+        float32: with a board, also measure the original float32 model there and compare it with every int8
+            model (the report's ``payoffs``: float32 vs int8 of the original and of each step, with ratios).
 
     Returns:
         The final model and the chain's :class:`OptimizationReport` (``steps`` holds one report per step).
@@ -111,13 +113,15 @@ def optimize(model: Any, x: Any, y: Any, recipe: Recipe, *, val: Any = None, val
     xc = xs[:DEFAULT_CALIB] if calib is None else check_data(model, calib, None, need_labels=False,
                                                              what="calibration data")[0]
 
-    def measured(m: Any) -> ModelMetrics:
+    sample = [np.asarray(xc[:1], np.float32)] if isinstance(xc, np.ndarray) and len(xc) else None
+
+    def measured(m: Any, float_board: bool = False) -> ModelMetrics:
         if not measure_steps:
             return ModelMetrics(params=int(m.count_params()))
         return measure(m, xc, val=val, val_labels=val_labels, board=board, runtime=runtime,
-                       boards_dirs=boards_dirs, isolate=isolate)
+                       boards_dirs=boards_dirs, isolate=isolate, float_board=float_board, sample=sample)
 
-    before = before if before is not None else measured(model)
+    before = before if before is not None else measured(model, float_board=float32 and board is not None)
     first = before
     reports: list[OptimizationReport] = []
     current = model
@@ -136,4 +140,7 @@ def optimize(model: Any, x: Any, y: Any, recipe: Recipe, *, val: Any = None, val
     chain = OptimizationReport("chain", {"recipe": recipe.source, "steps": [s.technique for s in recipe.steps],
                                          "calibration_samples": len(xc), "board": board},
                                first, before, seconds=round(time.perf_counter() - t_all, 2), steps=reports)
+    from edgekit.optimize.payoff_view import payoffs
+
+    chain.payoffs = payoffs(chain)
     return current, chain

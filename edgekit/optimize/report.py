@@ -4,15 +4,18 @@ For each model state :func:`measure` records parameters, MACs, float/int8 ``.tfl
 gzip size of the int8 file (what zeros buy in storage or over the air), the share of zero int8
 weights, float and int8 accuracy (via :func:`edgekit.conversion.convert`), and, when a board is
 given and its toolchain and emulator are installed, the figures from the board itself:
-instructions (or cycles) per inference, flash and arena with the edgekit runtime
-(:func:`edgekit.generate` -> :func:`edgekit.buildsys` -> :func:`edgekit.benchmarking`). When that path cannot
-run, the board figures are ``None`` and ``board.error`` says why; nothing is estimated in their place.
+instructions (or cycles) per inference, estimated cycles, modelled energy, flash and arena with the edgekit
+runtime (:func:`edgekit.generate` -> :func:`edgekit.buildsys` -> :func:`edgekit.benchmarking`). With
+``float_board`` the float32 model is measured there too (the quantization payoff, :mod:`edgekit.payoff`, on the
+same input values). When that path cannot run, the board figures are ``None`` and ``board.error`` says why;
+nothing is estimated in their place.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,11 @@ class BoardMetrics:
     flash_bytes: int | None = None
     ram_bytes: int | None = None
     arena_bytes: int | None = None
+    estimated_cycles: float | None = None  # the cycle model's estimate (cores with a timing table)
+    energy_uj: float | None = None  # modelled (or measured) energy per inference
     error: str | None = None
+    result: dict[str, Any] | None = field(default=None, repr=False)  # the bench result (kept out of the JSON)
+    matched: Any = field(default=None, repr=False)  # edgekit.payoff.MatchedInputs it ran on (kept out of the JSON)
 
 
 @dataclass
@@ -51,6 +58,7 @@ class ModelMetrics:
     int8_accuracy: float | None = None
     num_val: int = 0
     board: BoardMetrics | None = None
+    float_board: BoardMetrics | None = None  # the float32 model on the same board (the original only)
     error: str | None = None  # why conversion-based figures are missing
 
 
@@ -66,15 +74,20 @@ class OptimizationReport:
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     steps: list[OptimizationReport] = field(default_factory=list)
+    # float32 (original) vs each int8 model on the board: edgekit.payoff.Payoff.to_dict() with "label"
+    payoffs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (nested dataclasses become dicts)."""
+        """JSON-ready dict (nested dataclasses become dicts; the raw bench results are left out)."""
         return _clean(dataclasses.asdict(self))
+
+
+_INTERNAL = ("result", "matched")  # BoardMetrics fields kept in memory only
 
 
 def _clean(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): _clean(v) for k, v in obj.items() if not (k in _INTERNAL and "per_inference" in obj)}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
     if isinstance(obj, np.integer):
@@ -99,7 +112,8 @@ def int8_weight_zeros(tflite: bytes) -> float | None:
 
 def measure(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None, board: str | None = "qemu-cortex-m4",
             runtime: str = "edgekit", runs: int = 3, boards_dirs: list[str] | None = None,
-            work_dir: str | Path | None = None, isolate: bool = True) -> ModelMetrics:
+            work_dir: str | Path | None = None, isolate: bool = True, float_board: bool = False,
+            sample: list[Any] | None = None) -> ModelMetrics:
     """Measure a Keras model: convert it to int8 and, if ``board`` is given, build and run it there.
 
     Args:
@@ -111,6 +125,9 @@ def measure(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None, 
         runs: timed inferences in :func:`edgekit.benchmarking`.
         work_dir: where the firmware project goes (default: a temporary directory, removed afterwards).
         isolate: run the int8 evaluation in a child process (see :func:`edgekit.conversion.convert`).
+        float_board: also measure the float32 model on ``board`` (edgekit runtime; ``float_board`` of the result).
+        sample: one float array per input (batch 1) to benchmark on: quantized with the int8 model's input
+            parameters, and the float32 model gets those values dequantized (:func:`edgekit.payoff.matched_inputs`).
     """
     from edgekit.conversion import convert
 
@@ -137,33 +154,56 @@ def measure(model: Any, calib: Any, *, val: Any = None, val_labels: Any = None, 
     except EdgekitError as exc:
         metrics.error = f"inspect failed: {exc.message}"
     if board is not None:
+        matched = None
+        if res.float_tflite_bytes:
+            from edgekit.payoff import matched_inputs
+
+            matched = matched_inputs(res.float_tflite_bytes, res.tflite_bytes, sample)
         metrics.board = measure_on_board(res.tflite_bytes, board, runtime=runtime, runs=runs,
-                                         boards_dirs=boards_dirs, work_dir=work_dir)
+                                         boards_dirs=boards_dirs, work_dir=work_dir,
+                                         inputs=matched.int8 if matched else None)
+        if float_board and matched is not None:
+            metrics.float_board = measure_on_board(res.float_tflite_bytes, board, runs=runs, boards_dirs=boards_dirs,
+                                                   work_dir=work_dir, inputs=matched.float32, name="float32")
+            metrics.float_board.matched = matched
+        elif float_board:
+            metrics.float_board = BoardMetrics(board=board, error="the conversion kept no float32 model")
     return metrics
 
 
 def measure_on_board(tflite: bytes, board: str, *, runtime: str = "edgekit", runs: int = 3,
-                     boards_dirs: list[str] | None = None, work_dir: str | Path | None = None) -> BoardMetrics:
-    """generate -> build -> bench an int8 model; any failure becomes ``error`` (the figures stay ``None``)."""
+                     boards_dirs: list[str] | None = None, work_dir: str | Path | None = None,
+                     inputs: Any = None, name: str = "firmware") -> BoardMetrics:
+    """generate -> build -> bench a model (int8, or float32 with the edgekit runtime's float kernels) on ``inputs``
+    (default: random bytes) in ``work_dir/name`` (the model beside it as ``name.tflite``, so bench can quantize
+    float inputs with its parameters); any failure becomes ``error`` (the figures stay ``None``)."""
     out = BoardMetrics(board=board, runtime=runtime)
     tmp = None
     try:
         if work_dir is None:
             tmp = tempfile.TemporaryDirectory(prefix="edgekit-optimize-")
             work_dir = tmp.name
-        project = Path(work_dir) / "firmware"
+        project = Path(work_dir) / name
+        model_file = Path(work_dir) / f"{name}.tflite"
+        model_file.parent.mkdir(parents=True, exist_ok=True)
+        model_file.write_bytes(tflite)
         from edgekit.benchmarking import bench
         from edgekit.buildsys import build
         from edgekit.generation import generate
 
-        gen = generate(tflite, board, runtime, out_dir=project, boards_dirs=boards_dirs)
+        gen = generate(model_file, board, runtime, out_dir=project, boards_dirs=boards_dirs)
         out.arena_bytes = int(gen.arena_bytes)
         built = build(project, boards_dirs=boards_dirs)
         out.flash_bytes = int(built.flash_bytes)
         out.ram_bytes = int(built.ram_bytes)
-        res = bench(project, board=board, runs=runs, warmup=1, boards_dirs=boards_dirs)
+        res = bench(project, board=board, runs=runs, warmup=1, boards_dirs=boards_dirs, inputs=inputs,
+                    timeout=30.0)
         out.basis = res.basis
         out.per_inference = float(res.median_count)
+        out.result = res.to_dict()
+        out.estimated_cycles = (out.result.get("cycles") or {}).get("estimated_cycles")
+        energy = (out.result.get("energy") or {}).get("per_inference_uj")
+        out.energy_uj = float(energy) if isinstance(energy, (int, float)) and math.isfinite(energy) else None
     except EdgekitError as exc:
         out.error = exc.message + (f" ({exc.hint})" if exc.hint else "")
     except Exception as exc:  # the board path is other modules' code: record, do not crash the report
@@ -221,41 +261,58 @@ def curve_summary(details: dict[str, Any]) -> str | None:
     return f"held-out accuracy vs sparsity: {points}"
 
 
-def render(report: OptimizationReport, console: Any) -> None:
-    """Print the report as a rich table (one row per model state) plus notes and board errors."""
-    from rich.table import Table
-
-    table = Table(title="optimization report", title_justify="left")
-    table.add_column("model")
-    for title, _ in _COLUMNS:
-        table.add_column(title, justify="right")
+def steps_table(report: OptimizationReport) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the main table: one row per model state (original, then after each step)."""
+    header = ["model", *(title for title, _ in _COLUMNS)]
     board_name = next((m.board.board for _, m in rows(report) if m.board is not None), None)
     if board_name:
-        table.add_column(f"per inference ({board_name})", justify="right")
-        table.add_column("flash B", justify="right")
-        table.add_column("arena B", justify="right")
+        header += [f"per inference ({board_name})", "flash B", "arena B"]
+    body = []
     for label, m in rows(report):
-        cells = [_fmt(key, getattr(m, key)) for _, key in _COLUMNS]
+        cells = [label, *(_fmt(key, getattr(m, key)) for _, key in _COLUMNS)]
         if board_name:
             b = m.board
             per = f"{b.per_inference:,.0f} {'instr' if b.basis == 'instructions' else b.basis}" \
                 if b and b.per_inference is not None else "-"
             cells += [per, _fmt("flash", b.flash_bytes if b else None), _fmt("arena", b.arena_bytes if b else None)]
-        table.add_row(label, *cells)
-    console.print(table)
-    if board_name is None:
-        console.print("[dim]on-device figures: not measured (no board given)[/dim]")
-    errors = []
+        body.append(cells)
+    return header, body
+
+
+def report_lines(report: OptimizationReport) -> tuple[list[str], list[str], list[str]]:
+    """(per-step lines: fine-tuning and curves, step notes, errors) as plain text."""
+    lines, notes, errors = [], [], []
     for label, m in rows(report):
         if m.error:
             errors.append(f"{label}: {m.error}")
         if m.board is not None and m.board.error:
             errors.append(f"{label}: board figures not measured: {m.board.error}")
     for step in report.steps or [report]:
-        for line in (finetune_summary(step.details), curve_summary(step.details)):
-            if line:
-                console.print(f"{step.technique}: {line}", markup=False)
-        for note in step.notes:
-            console.print(f"[dim]{step.technique}: {note}[/dim]")
+        lines += [f"{step.technique}: {line}" for line in (finetune_summary(step.details),
+                                                          curve_summary(step.details)) if line]
+        notes += [f"{step.technique}: {note}" for note in step.notes]
+    return lines, notes, errors
+
+
+def render(report: OptimizationReport, console: Any) -> None:
+    """Print the report as rich tables (one row per model state; float32 vs int8 on the board) plus notes and
+    board errors."""
+    from rich.table import Table
+
+    from edgekit.optimize.payoff_view import render_payoff_table
+
+    header, body = steps_table(report)
+    table = Table(title="optimization report", title_justify="left")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for cells in body:
+        table.add_row(*cells)
+    console.print(table)
+    render_payoff_table(report, console)
+    lines, notes, errors = report_lines(report)
+    for line in lines:
+        console.print(line, markup=False)
+    for note in notes:
+        console.print(note, markup=False, style="dim")
     for line in errors:
-        console.print(f"[yellow]{line}[/yellow]")
+        console.print(line, markup=False, style="yellow")
