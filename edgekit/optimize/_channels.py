@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.optimize._graph import as_functional, graph_layers, inbound
+from edgekit.optimize._graph import as_functional, graph_layers, inbound, io_shape, own_nodes
 
 TRANSPARENT = ("Activation", "ReLU", "LeakyReLU", "ELU", "Dropout", "SpatialDropout1D",
                "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "MaxPooling1D",
@@ -103,10 +103,10 @@ def _channels_last(layer: Any) -> bool:
     return getattr(layer, "data_format", "channels_last") in ("channels_last", None)
 
 
-def _last_axis(layer: Any) -> bool:
+def _last_axis(layer: Any, rank: int) -> bool:
     axis = getattr(layer, "axis", -1)
     axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
-    return axis in (-1, len(layer.output.shape) - 1)
+    return axis in (-1, rank - 1)
 
 
 def _fixed(name: str, n: int) -> Layout:
@@ -125,25 +125,32 @@ class Analysis:
 
 
 def analyse(model: Any, technique: str = "structured pruning") -> Analysis:
-    """Walk ``model`` once: layouts, ties and frozen channels (UnsupportedOpError for shared layers, named)."""
+    """Walk ``model`` once: layouts, ties and frozen channels (UnsupportedOpError for shared layers, named).
+
+    "Shared" means called more than once inside this model's graph (:func:`own_nodes`), not the count of
+    every call the layer object ever took part in (a model loaded from ``.keras`` has several).
+    """
     fmodel = as_functional(model)
     layers = graph_layers(model)
+    nodes = own_nodes(model)
     ties = Ties()
     layouts: dict[str, Layout] = {}
     inputs: dict[str, list[str]] = {}
     for layer in fmodel.layers:
         if kind(layer) == "InputLayer":
-            layouts[layer.name] = _fixed(layer.name, int(layer.output.shape[-1] or 0))
+            layouts[layer.name] = _fixed(layer.name, int(io_shape(layer, nodes)[-1] or 0))
     producers = []
     for layer in layers:
-        if len(getattr(layer, "_inbound_nodes", [])) > 1:
+        calls = len(nodes.get(layer.name, []))
+        if calls > 1:
             raise UnsupportedOpError(f"{technique}: layer {layer.name!r} ({kind(layer)}) is shared (called "
-                                     f"{len(layer._inbound_nodes)} times); its channels cannot be pruned per call",
-                                     hint="build the model with one layer object per call, or use magnitude pruning")
-        srcs = inbound(layer)
+                                     f"{calls} times in model {fmodel.name!r}); its channels cannot be pruned per "
+                                     "call", hint="build the model with one layer object per call, or use "
+                                                  "magnitude pruning")
+        srcs = inbound(layer, nodes)
         inputs[layer.name] = [s.name for s in srcs]
         ins = [layouts[s.name] for s in srcs]
-        layouts[layer.name] = _step(layer, ins, ties)
+        layouts[layer.name] = _step(layer, ins, ties, io_shape(layer, nodes, "input"), io_shape(layer, nodes))
         if kind(layer) in PRODUCERS:
             producers.append(layer)
             ties.find(layer.name)
@@ -163,10 +170,10 @@ def _producer_problem(layer: Any) -> str | None:
     return None
 
 
-def _step(layer: Any, ins: list[Layout], ties: Ties) -> Layout:
-    """The layout of ``layer``'s output; ties or freezes its inputs' channels as its kind requires."""
+def _step(layer: Any, ins: list[Layout], ties: Ties, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> Layout:
+    """The layout of ``layer``'s output (shapes of its call in the graph); ties or freezes its inputs' channels."""
     k, name = kind(layer), layer.name
-    out_n = int(layer.output.shape[-1] or 0)
+    out_n = int(out_shape[-1] or 0)
     if k in PRODUCERS:
         for lay in ins:
             if getattr(layer, "groups", 1) != 1:
@@ -174,14 +181,14 @@ def _step(layer: Any, ins: list[Layout], ties: Ties) -> Layout:
             elif lay.positions > 1 and k != "Dense":
                 ties.freeze(lay, f"its output reaches {name!r} ({k}) flattened")
         return Layout((Seg(name, out_n),))
-    if len(ins) == 1 and (k in TRANSPARENT or (k == "BatchNormalization" and _last_axis(layer))):
+    if len(ins) == 1 and (k in TRANSPARENT or (k == "BatchNormalization" and _last_axis(layer, len(out_shape)))):
         return ins[0]
     if k in DEPTHWISE and len(ins) == 1 and _channels_last(layer) and ins[0].positions == 1:
         m = int(layer.depth_multiplier)
         return Layout(tuple(Seg(s.root, s.n, s.rep * m) for s in ins[0].segs))
     if k == "Flatten" and len(ins) == 1 and ins[0].positions == 1:
-        return Layout(ins[0].segs, int(np.prod([int(d) for d in layer.input.shape[1:-1]] or [1])))
-    if k == "Concatenate" and _last_axis(layer) and all(lay.positions == 1 for lay in ins):
+        return Layout(ins[0].segs, int(np.prod([int(d) for d in in_shape[1:-1]] or [1])))
+    if k == "Concatenate" and _last_axis(layer, len(out_shape)) and all(lay.positions == 1 for lay in ins):
         return Layout(tuple(s for lay in ins for s in lay.segs))
     if k in ELEMENTWISE:
         wide = [lay for lay in ins if lay.channels > 1 or out_n == 1]

@@ -56,20 +56,59 @@ def graph_layers(model: Any) -> list[Any]:
     return layers
 
 
-def inbound(layer: Any) -> list[Any]:
-    """The layers feeding ``layer`` (its first call), InputLayers included."""
-    nodes = getattr(layer, "_inbound_nodes", [])
-    if not nodes:
+def own_nodes(model: Any) -> dict[str, list[Any]]:
+    """Layer name -> the calls (Keras nodes) of that layer inside ``model``'s own graph, inputs to outputs.
+
+    A Keras 3 layer remembers every call it ever took part in (``_inbound_nodes``): a model saved to
+    ``.keras`` and loaded back holds several per layer (the Sequential build, the functional graph
+    rebuilt on load), a layer reused in two models one per model. Only the calls this model's outputs
+    depend on count: a layer with two of them is shared within the model.
+    """
+    fmodel = as_functional(model)
+    stop = {id(t) for t in fmodel.inputs}
+    seen: set[int] = set()
+    out: dict[str, list[Any]] = {}
+    stack = list(fmodel.outputs)
+    while stack:
+        t = stack.pop()
+        hist = getattr(t, "_keras_history", None)
+        if hist is None:
+            continue
+        node = hist.operation._inbound_nodes[hist.node_index]
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        out.setdefault(hist.operation.name, []).append(node)
+        if id(t) not in stop:
+            stack.extend(node.input_tensors)
+    return out
+
+
+def inbound(layer: Any, nodes: dict[str, list[Any]]) -> list[Any]:
+    """The layers feeding ``layer`` (its call in the graph ``nodes`` = :func:`own_nodes`), InputLayers included."""
+    calls = nodes.get(layer.name)
+    if not calls:
         return []
-    return [t._keras_history.operation for t in nodes[0].input_tensors]
+    return [t._keras_history.operation for t in calls[0].input_tensors]
+
+
+def io_shape(layer: Any, nodes: dict[str, list[Any]], which: str = "output") -> tuple[Any, ...]:
+    """The shape of ``layer``'s first input or output tensor in the graph ``nodes`` (its own call there)."""
+    calls = nodes.get(layer.name)
+    if not calls:
+        return tuple((layer.output if which == "output" else layer.input).shape)
+    tensors = calls[0].output_tensors if which == "output" else calls[0].input_tensors
+    return tuple(tensors[0].shape)
 
 
 def consumers(model: Any) -> dict[str, list[Any]]:
     """Layer name -> the layers of ``model`` that read its output (counted in this model's graph only)."""
+    nodes = own_nodes(model)
     out: dict[str, list[Any]] = {}
     for layer in as_functional(model).layers:
-        for src in inbound(layer):
-            out.setdefault(src.name, []).append(layer)
+        for node in nodes.get(layer.name, []):
+            for t in node.input_tensors:
+                out.setdefault(t._keras_history.operation.name, []).append(layer)
     return out
 
 
@@ -79,12 +118,13 @@ def layer_chain(model: Any, technique: str) -> list[Any]:
     Raises UnsupportedOpError naming the first layer that branches, merges or is shared.
     """
     layers = graph_layers(model)
+    nodes = own_nodes(model)
     cons = consumers(model)
     for layer in layers:
-        if len(getattr(layer, "_inbound_nodes", [])) > 1:
+        if len(nodes.get(layer.name, [])) > 1:
             raise UnsupportedOpError(f"{technique}: layer {layer.name!r} is shared (called more than once); "
                                      "only simple chains are supported")
-        ins = inbound(layer)
+        ins = inbound(layer, nodes)
         if len(ins) != 1:
             raise UnsupportedOpError(f"{technique}: layer {layer.name!r} ({type(layer).__name__}) has {len(ins)} "
                                      "inputs; only simple chains (Sequential-like models) are supported",
@@ -180,18 +220,19 @@ def fold_batchnorm(model: Any) -> tuple[Any, list[str]]:
     """
     keras = import_keras()
     cons = consumers(model)
+    nodes = own_nodes(model)
     plans: dict[str, Plan] = {}
     folded: list[str] = []
     foldable = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Dense, keras.layers.DepthwiseConv2D)
     for bn in graph_layers(model):
         if not isinstance(bn, keras.layers.BatchNormalization):
             continue
-        src = inbound(bn)
+        src = inbound(bn, nodes)
         if len(src) != 1 or not isinstance(src[0], foldable) or len(cons.get(src[0].name, [])) != 1:
             continue
         conv = src[0]
         axis = bn.axis if isinstance(bn.axis, int) else (bn.axis[0] if len(bn.axis) == 1 else None)
-        rank = len(bn.input.shape)
+        rank = len(io_shape(bn, nodes, "input"))
         if axis not in (-1, rank - 1) or getattr(conv, "activation", None) is not keras.activations.linear:
             continue
         if isinstance(conv, keras.layers.Conv2D) and getattr(conv, "groups", 1) != 1:

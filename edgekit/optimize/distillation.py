@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import ModelError, UsageError
-from edgekit.optimize._graph import copy_model
+from edgekit.optimize._graph import copy_model, own_nodes
 from edgekit.optimize.finetune import (
     FineTune,
     check_data,
@@ -49,7 +49,8 @@ def _logit_view(model: Any) -> Any:
         raise ModelError(f"model {model.name!r} ends in a sigmoid; distillation here needs softmax or logit outputs")
     last = model.layers[-1]
     if isinstance(last, (keras.layers.Softmax, keras.layers.Activation)):
-        return keras.Model(model.inputs[0], last.input, name=f"{model.name}_logits")
+        pre = own_nodes(model)[last.name][0].input_tensors[0]  # its call in this model (not ``last.input``)
+        return keras.Model(model.inputs[0], pre, name=f"{model.name}_logits")
     last.activation = keras.activations.linear
     return model
 
