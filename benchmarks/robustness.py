@@ -8,7 +8,7 @@ signature (exception type + innermost edgekit frame) and fuzzing goes on, so one
 Then: the "generated C compiles and runs" check on inputs the generator accepted, a QEMU stream campaign
 and the bench/validate fault campaign.
 
-    python benchmarks/robustness.py [--seconds 180] [--streams 300] [--trials 60] [--out DIR]
+    python benchmarks/robustness.py [--seconds 180] [--runs N] [--streams 300] [--trials 60] [--out DIR]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _signatures(collect: Path) -> list[dict]:
     return out
 
 
-def python_target(target: str, work: Path, seconds: int) -> dict:
+def python_target(target: str, work: Path, seconds: int, runs: int | None = None) -> dict:
     base = work / target
     seeds = fuzz.convert_input_seeds() if target == "convert-inputs" else \
         fuzz.tflite_seeds(small_only=target in fuzz.SMALL_SEED_TARGETS)
@@ -49,19 +49,19 @@ def python_target(target: str, work: Path, seconds: int) -> dict:
         env["EK_FUZZ_ACCEPTED"] = str(base / "accepted")
     t0 = time.monotonic()
     run = fuzz.run_fuzzer(target, fuzz.python_fuzzer_argv(target), corpus, base / "artifacts",
-                          max_total_time=seconds, env=env)
+                          max_total_time=seconds, runs=runs, env=env)
     d = run.to_dict()
     d["wall_seconds"] = round(time.monotonic() - t0, 1)
     d["crash_signatures"] = _signatures(base / "collect")
     return d
 
 
-def protocol_target(work: Path, seconds: int) -> dict:
+def protocol_target(work: Path, seconds: int, runs: int | None = None) -> dict:
     base = work / "protocol"
     exe = fuzz.build_protocol_fuzzer(base / "build")
     corpus = fuzz.write_corpus(base / "corpus", fuzz.protocol_seeds())
     t0 = time.monotonic()
-    run = fuzz.run_fuzzer("protocol", [str(exe)], corpus, base / "artifacts", max_total_time=seconds)
+    run = fuzz.run_fuzzer("protocol", [str(exe)], corpus, base / "artifacts", max_total_time=seconds, runs=runs)
     d = run.to_dict()
     d["wall_seconds"] = round(time.monotonic() - t0, 1)
     return d
@@ -70,6 +70,8 @@ def protocol_target(work: Path, seconds: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=180, help="fuzzing time per target")
+    ap.add_argument("--runs", type=int, default=None,
+                    help="stop a fuzz target after this many executions (whichever comes first with --seconds)")
     ap.add_argument("--streams", type=int, default=300, help="hostile command streams into QEMU")
     ap.add_argument("--trials", type=int, default=60, help="bench/validate fault trials")
     ap.add_argument("--compile-max", type=int, default=20, help="accepted models compiled and run")
@@ -94,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     for target in ("tflite", "generate", "tflm-project", "convert-inputs"):
         if target in want:
             print(f"fuzzing {target} for {args.seconds} s", flush=True)
-            result["targets"][target] = python_target(target, work, args.seconds)
+            result["targets"][target] = python_target(target, work, args.seconds, args.runs)
             save()
     if "protocol" in want:
         print(f"fuzzing protocol for {args.seconds} s", flush=True)
-        result["targets"]["protocol"] = protocol_target(work, args.seconds)
+        result["targets"]["protocol"] = protocol_target(work, args.seconds, args.runs)
         save()
     if "compile" in want:
         accepted = sorted((work / "generate" / "accepted").glob("*.tflite"))

@@ -7,11 +7,13 @@ for Python), so one parser reads the figures of both: executions, ``cov:`` (edge
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -150,6 +152,25 @@ def protocol_seeds() -> dict[str, bytes]:
     }
 
 
+def _ram_dir() -> str | None:
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A fresh scratch directory for a harness's per-input files, in RAM (``/dev/shm``) when there is one.
+
+    The harnesses rewrite the same few files on every execution. On ext4 (``/tmp`` here) truncating a file
+    that holds data costs ~3 ms, an order of magnitude more than parsing the input: a campaign spent 87 % of
+    its time there. tmpfs makes that ~10 µs; what is tested (edgekit reading a file by its path) is unchanged.
+    """
+    parent = os.environ.get("EK_FUZZ_SCRATCH")  # set by run_fuzzer, which removes it after the run
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent or _ram_dir()))
+    if not parent:  # best effort: libFuzzer leaves through exit(), past Python's atexit
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+    return work
+
+
 def write_corpus(directory: Path, seeds: dict[str, bytes]) -> Path:
     """Write ``seeds`` as files into ``directory`` (created); returns it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -225,9 +246,13 @@ def run_fuzzer(target: str, argv: list[str], corpus: Path, artifacts: Path, *, r
         opts.append(f"-max_total_time={max_total_time}")
     before = {p.name for p in artifacts.iterdir()}
     wall = (max_total_time or 3600) * 2 + 120
-    full_env = {**os.environ, **(env or {})}
-    res = subprocess.run([*argv, *opts, str(corpus)], capture_output=True, text=True, check=False, timeout=wall,
-                         env=full_env)
+    scratch = tempfile.mkdtemp(prefix="ek_fuzz_", dir=_ram_dir())
+    full_env = {**os.environ, "EK_FUZZ_SCRATCH": scratch, **(env or {})}
+    try:
+        res = subprocess.run([*argv, *opts, str(corpus)], capture_output=True, text=True, check=False,
+                             timeout=wall, env=full_env)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     log = res.stdout + res.stderr
     run = FuzzRun(target=target, returncode=res.returncode)
     stats = _STAT.findall(log)

@@ -12,13 +12,12 @@ Run: ``python fuzz/fuzz_convert_inputs.py CORPUS_DIR -runs=N`` (libFuzzer flags)
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import collect_or_raise
+from _common import collect_or_raise, scratch_dir
 
 with atheris.instrument_imports(include=["edgekit"]):
     from edgekit.conversion_common import validation_data
@@ -28,7 +27,7 @@ with atheris.instrument_imports(include=["edgekit"]):
     from edgekit.frontends.forecast import forecast
     from edgekit.frontends.onnx_graph import check_onnx
 
-_WORK = Path(tempfile.mkdtemp(prefix="ek_fuzz_convert_"))
+_WORK = scratch_dir("ek_fuzz_convert_")
 KINDS = (".onnx", ".npy", ".npz", ".pt2")
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import collect_or_raise
+from _common import collect_or_raise, scratch_dir
 
 with atheris.instrument_imports(include=["edgekit"]):
     from edgekit.codegen.aot import generate_c
@@ -26,7 +25,7 @@ with atheris.instrument_imports(include=["edgekit"]):
 
 _SAVE = os.environ.get("EK_FUZZ_ACCEPTED")
 _SAVE_MAX = int(os.environ.get("EK_FUZZ_ACCEPTED_MAX", "200"))
-_WORK = tempfile.mkdtemp(prefix="ek_fuzz_gen_")
+_WORK = scratch_dir("ek_fuzz_gen_")
 
 
 def test_one(data: bytes) -> None:

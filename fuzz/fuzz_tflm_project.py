@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import collect_or_raise
+from _common import collect_or_raise, scratch_dir
 
 with atheris.instrument_imports(include=["edgekit"]):
     from edgekit.boards import load_board
@@ -27,7 +26,7 @@ with atheris.instrument_imports(include=["edgekit"]):
 
 BOARDS = [load_board(b) for b in ("qemu-cortex-m4", "esp32-s3-devkitc-1", "rpi-pico", "nrf52840dk",
                                   "arduino-nano-33-ble-sense")]
-_WORK = Path(tempfile.mkdtemp(prefix="ek_fuzz_tflm_"))
+_WORK = scratch_dir("ek_fuzz_tflm_")
 _RESOLVER_N = re.compile(r"MicroMutableOpResolver<(\d+)>")
 _ADD = re.compile(r"\.Add[A-Za-z0-9_]*\(")
 
