@@ -34,6 +34,43 @@ DEFAULT_TIMEOUT = 1800.0  # seconds for one job; MobileNetV2 at 96x96 converts i
 _warm: ConvertWorker | None = None
 
 
+def _is_str(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _is_count(v: object) -> bool:
+    return v is None or (isinstance(v, int) and not isinstance(v, bool))
+
+
+def _is_dims(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v)
+
+
+# event -> field -> (required, check): what the child's messages carry (see edgekit._convert_child)
+MESSAGE_FIELDS: dict[str, dict[str, tuple[bool, Callable[[object], bool]]]] = {
+    "shape": {"shape": (True, _is_dims), "name": (False, lambda v: v is None or _is_str(v)),
+              "recurrent": (False, lambda v: isinstance(v, bool)), "stateful": (False, lambda v: isinstance(v, bool)),
+              "loops": (False, lambda v: v is None or (isinstance(v, list) and all(map(_is_str, v))))},
+    "progress": {"stage": (True, _is_str), "done": (False, _is_count), "total": (False, _is_count)},
+    "error": {"message": (True, _is_str), "kind": (False, _is_str), "hint": (False, lambda v: v is None or _is_str(v))},
+}
+
+
+def parse_message(line: bytes) -> dict | None:
+    """One line of the child's protocol stream as a message, or None when it is not a well-formed one
+    (not a JSON object with a string ``event``, or a field of :data:`MESSAGE_FIELDS` missing or mistyped)."""
+    try:
+        msg = json.loads(line)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's depth
+        return None
+    if not isinstance(msg, dict) or not isinstance(msg.get("event"), str):
+        return None
+    for name, (required, ok) in MESSAGE_FIELDS.get(msg["event"], {}).items():
+        if (name in msg and not ok(msg[name])) or (required and name not in msg):
+            return None
+    return msg
+
+
 def warm_worker() -> ConvertWorker:
     """The process-wide worker, started now if there is none (or the last one died)."""
     global _warm
@@ -58,15 +95,20 @@ atexit.register(discard_worker)
 class ConvertWorker:
     """One converter child serving jobs one at a time."""
 
-    def __init__(self) -> None:
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        fd, log = tempfile.mkstemp(prefix="edgekit-convert-", suffix=".log")
-        os.close(fd)
-        self.log_path = Path(log)
-        self.proc = subprocess.Popen([*WORKER_ARGV, str(self.log_path)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    def __init__(self, proc: subprocess.Popen | None = None, log_path: Path | None = None) -> None:
+        """Start the child; or, with ``proc`` and ``log_path``, serve through a child started elsewhere
+        (the fuzz harness hands in a stand-in that replays a recorded message stream)."""
+        if proc is None or log_path is None:
+            env = dict(os.environ)
+            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+            fd, log = tempfile.mkstemp(prefix="edgekit-convert-", suffix=".log")
+            os.close(fd)
+            log_path = Path(log)
+            proc = subprocess.Popen([*WORKER_ARGV, str(log_path)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.log_path = log_path
+        self.proc = proc
         self._buf = b""
         self._job_start = 0
         self._hint: str | None = None
@@ -150,7 +192,14 @@ class ConvertWorker:
                     raise self._crash(stage, self._hint)
                 self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        return json.loads(line)
+        msg = parse_message(line)
+        if msg is None:  # something else wrote into the protocol stream, or the child has a bug: stop it
+            self._kill()
+            raise NativeCrash(f"the converter process sent a malformed message while {stage}: "
+                              f"{line[:120].decode(errors='replace')!r}",
+                              hint=f"an edgekit bug or a library printing into the protocol stream; its log: "
+                                   f"{self.log_path}")
+        return msg
 
     def _crash(self, stage: str, hint: str | None = None) -> EdgekitError:
         code = self.proc.wait()

@@ -152,7 +152,6 @@ def _run_isolated(worker: Any, model: Any, job: dict[str, Any], take_data: Any, 
                   timeout: float | None) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """Convert and evaluate in the converter child; returns (outputs, the child's log, model info)."""
     from edgekit import _isolate
-    from edgekit._quant_eval import decode
 
     info: dict[str, Any] = {}
     finished = False
@@ -171,10 +170,7 @@ def _run_isolated(worker: Any, model: Any, job: dict[str, Any], take_data: Any, 
 
             worker.run(job_dir, on_shape, lambda m: step(m["stage"], m.get("done"), m.get("total")),
                        timeout or _isolate.DEFAULT_TIMEOUT)
-            result = decode((job_dir / "result.json").read_text())
-            out = {"float": (job_dir / "float.tflite").read_bytes(), "ops": result["ops"],
-                   "evals": result["evals"], "seconds": result["seconds"],
-                   "models": {act: (job_dir / f"{act}.tflite").read_bytes() for act in job["activations"]}}
+            out = _read_result(job_dir, job["activations"], worker.log_path)
         finished = True
         return out, worker.job_log, info
     except EdgekitError as exc:
@@ -183,6 +179,29 @@ def _run_isolated(worker: Any, model: Any, job: dict[str, Any], take_data: Any, 
     finally:
         if not finished:  # crashed, timed out, or interrupted mid-job
             _isolate.discard_worker()
+
+
+def _read_result(job_dir: Path, acts: list[str], log: Path) -> dict[str, Any]:
+    """The outputs the child left in ``job_dir`` after its "done": ``result.json`` (ops, evals, seconds per
+    activation type) and the ``.tflite`` files. Missing or malformed ones are a :class:`NativeCrash`."""
+    from edgekit._quant_eval import decode
+
+    try:
+        result = decode((job_dir / "result.json").read_text())
+        out = {"float": (job_dir / "float.tflite").read_bytes(),
+               "models": {act: (job_dir / f"{act}.tflite").read_bytes() for act in acts}}
+    except (OSError, ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+        why = f"{type(exc).__name__}: {exc}"
+    else:
+        ok = (isinstance(result, dict) and isinstance(result.get("seconds"), (int, float))
+              and all(isinstance(result.get(k), dict) for k in ("ops", "evals"))
+              and all(isinstance(result["ops"].get(a), list) and isinstance(result["evals"].get(a), dict)
+                      for a in acts))
+        if ok:
+            return {**out, "ops": result["ops"], "evals": result["evals"], "seconds": result["seconds"]}
+        why = "result.json lacks ops/evals/seconds for " + ", ".join(acts)
+    raise NativeCrash(f"the converter process reported success but its results are unreadable ({why[:200]})",
+                      hint=f"an edgekit bug; the converter's log: {log}")
 
 
 def _save_model_object(model: Any, job_dir: Path) -> str:

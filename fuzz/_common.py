@@ -111,7 +111,8 @@ def tflite_seeds(*, small_only: bool = False) -> dict[str, bytes]:
 
 
 def convert_input_seeds() -> dict[str, bytes]:
-    """Seeds of fuzz_convert_inputs.py: first byte the kind (0 .onnx, 1 .npy, 2 .npz, 3 .pt2), then the file."""
+    """Seeds of fuzz_convert_inputs.py: first byte the kind (0 .onnx, 1 .npy, 2 .npz, 3 .pt2, 4 what the Keras
+    converter child sends back), then the file; and the inputs of that kind that once broke edgekit."""
     import io
     import json
     import zipfile
@@ -132,7 +133,99 @@ def convert_input_seeds() -> dict[str, bytes]:
         z.writestr("model/models/model.json", json.dumps({"torch_version": "2.13.0",
                                                           "schema_version": {"major": 8, "minor": 1}}))
     return {"conv.onnx.bin": b"\x00" + onnx_bytes, "calib.npy.bin": b"\x01" + npy.getvalue(),
-            "val.npz.bin": b"\x02" + npz.getvalue(), "meta.pt2.bin": b"\x03" + pt2.getvalue()}
+            "val.npz.bin": b"\x02" + npz.getvalue(), "meta.pt2.bin": b"\x03" + pt2.getvalue(),
+            **{f"child_{k}.bin": b"\x04" + v for k, v in _child_streams().items()},
+            **{p.name: p.read_bytes() for p in sorted(REPRODUCERS.glob("convert_*.bin"))}}
+
+
+def _child_streams() -> dict[str, bytes]:
+    """What the Keras converter child can send back (fuzz_convert_inputs.py, kind 4): messages, NUL, result.json."""
+    import json
+
+    def lines(*msgs: dict) -> bytes:
+        return b"".join(json.dumps(m).encode() + b"\n" for m in msgs)
+
+    shape = {"event": "shape", "shape": [2, 3], "name": "m", "recurrent": True, "stateful": False, "loops": []}
+    result = {"ops": {"int8": ["FULLY_CONNECTED", "SOFTMAX"]}, "seconds": 1.5,
+              "evals": {"int8": {"layers": [{"name": "d", "sqnr_db": "inf"}], "agreement": 1.0}}}
+    progress = [{"event": "progress", "stage": "calibrating", "done": k, "total": 3} for k in range(4)]
+    return {
+        "done": lines(shape, *progress, {"event": "done"}) + b"\0" + json.dumps(result).encode(),
+        "error": lines(shape, {"event": "error", "kind": "UnsupportedOpError", "message": "op X",
+                               "hint": "h"}),
+        "loops_crash": lines({**shape, "loops": ["rnn"]}, {"event": "progress", "stage": "quantizing"}) + b'{"ev',
+        "cancel": lines({**shape, "shape": [5, 7]}, {"event": "cancelled"}),
+    }
+
+
+class ReplayChild:
+    """Stands in for the Keras converter child's process (``edgekit._convert_child``): its stdout replays a
+    recorded stream, and on the parent's ``{"go": true}`` it writes the job's outputs (``result.json`` as given,
+    two tiny .tflite files). After the stream it is a dead child (SIGSEGV)."""
+
+    def __init__(self, stream: Path, result: bytes | None, log: Path) -> None:
+        self.stdout = open(stream, "rb")  # closed by ConvertWorker.close
+        self.stdin = self
+        self.closed = False
+        self._result, self._job_dir, self._log = result, None, log
+
+    def write(self, data: bytes) -> None:
+        import json
+
+        msg = json.loads(data)
+        if "dir" in msg:
+            self._job_dir = Path(msg["dir"])
+            with open(self._log, "ab") as f:
+                f.write(b"---- job " + data + b"W tensorflow: a converter log line\n")
+        elif msg.get("go") and self._job_dir is not None and self._result is not None:
+            (self._job_dir / "result.json").write_bytes(self._result)
+            for name in ("float.tflite", "int8.tflite"):
+                (self._job_dir / name).write_bytes(b"TFL3")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def poll(self) -> int:
+        return -11
+
+    def wait(self, timeout: float | None = None) -> int:
+        return -11
+
+    def kill(self) -> None:
+        pass
+
+
+def replay_child_stream(data: bytes, work: Path) -> None:
+    """Run the parent's side of a Keras conversion (``conversion._run_isolated``) against a child that sends
+    ``data`` (JSON-line messages, then after a NUL byte its ``result.json``); calibration data (4, 2, 3).
+    Job directories go to ``tempfile``'s directory. Returns, or raises what the parent raises."""
+    import numpy as np
+
+    from edgekit._isolate import ConvertWorker
+    from edgekit.conversion import _run_isolated
+    from edgekit.conversion_common import validation_data
+    from edgekit.data import collect_samples
+
+    stream, sep, result = data.partition(b"\0")
+    (work / "stream").write_bytes(stream)
+    log = work / "child.log"
+    log.write_bytes(b"")
+    worker = ConvertWorker(ReplayChild(work / "stream", result if sep else None, log), log)  # type: ignore[arg-type]
+    calib = np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 2, 3)
+
+    def take_data(sample_shape: tuple[int, ...]) -> dict:  # what convert()'s take_data does with its data
+        x = collect_samples(calib, what="calibration data", sample_shape=sample_shape)
+        validation_data(None, None, sample_shape)
+        return {"x_cal": x, "layer_x": x[:50]}
+
+    job = {"io_dtype": "int8", "activations": ["int8"], "task": "auto"}
+    try:
+        _run_isolated(worker, str(work / "model.keras"), job, take_data, lambda *a: None, 5.0)
+    finally:
+        worker.close()
 
 
 def protocol_seeds() -> dict[str, bytes]:
@@ -278,10 +371,12 @@ def python_fuzzer_argv(target: str) -> list[str]:
 
 
 def crash_signature(exc: BaseException) -> str:
-    """``Type@file:line`` of the innermost edgekit frame of an exception (groups duplicates of one bug)."""
+    """``Type@file:line`` of the innermost edgekit frame of an exception (groups duplicates of one bug); for a
+    harness's own check (no edgekit frame), its innermost frame."""
     import traceback
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/edgekit/" in f.filename]
+    tb = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in tb if "/edgekit/" in f.filename] or tb  # a harness's own check: its line
     where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
     return f"{type(exc).__name__}@{where}"
 

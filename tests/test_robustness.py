@@ -140,6 +140,53 @@ def test_reproducers_generate_c(path: Path, tmp_path: Path) -> None:
         generate_c(path, tmp_path)
 
 
+def test_reproducer_tflm_project_no_operators(tmp_path: Path) -> None:
+    """fuzz_tflm_project found a model without operators rendered with a ``MicroMutableOpResolver<1>`` and no
+    registrations (its README said ``<0>``): the TFLM project generator refuses it, as generate_c does."""
+    from edgekit.codegen.tflm_project import generate_tflm
+    from edgekit.errors import ModelError
+
+    for name in ("tflm_no_operators.tflite", "aot_no_operators.tflite"):
+        with pytest.raises(ModelError, match="no operators"):
+            generate_tflm(fuzz.REPRODUCERS / name, "nrf52840dk", tmp_path / name, arena_bytes=4096)
+        assert not (tmp_path / name).exists()
+
+
+CHILD_REPRODUCERS = sorted(fuzz.REPRODUCERS.glob("convert_child_*.bin"))
+
+
+@pytest.mark.parametrize("path", CHILD_REPRODUCERS, ids=[p.stem for p in CHILD_REPRODUCERS])
+def test_reproducers_convert_child(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the Keras converter child might send back (messages, result.json) that once escaped the parent as
+    JSONDecodeError/KeyError/TypeError/FileNotFoundError/RecursionError: now a NativeCrash, job directory gone."""
+    import tempfile
+
+    from edgekit.errors import NativeCrash
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(jobs))
+    with pytest.raises(NativeCrash, match=r"malformed message|results are unreadable"):
+        fuzz.replay_child_stream(path.read_bytes()[1:], tmp_path)
+    assert list(jobs.iterdir()) == []
+
+
+def test_convert_child_well_formed_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream checks let the child's real messages through: a finished job returns, an error event is
+    raised as the child's own EdgekitError class, a refused data shape cancels the job (DataError)."""
+    import tempfile
+
+    from edgekit.errors import DataError, UnsupportedOpError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    streams = fuzz._child_streams()
+    fuzz.replay_child_stream(streams["done"], tmp_path)
+    with pytest.raises(UnsupportedOpError, match="op X"):
+        fuzz.replay_child_stream(streams["error"], tmp_path)
+    with pytest.raises(DataError, match=r"\(5, 7\)"):
+        fuzz.replay_child_stream(streams["cancel"], tmp_path)
+
+
 # ------------------------------------------------------------------------------ CLI properties ---------
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=24)

@@ -34,7 +34,7 @@ from edgekit.buildsys.registry import firmware_systems, get
 from edgekit.codegen import common
 from edgekit.codegen.carray import board_section, c_identifier_from_path, render_carray
 from edgekit.codegen.op_resolver import render_resolver_header, resolver_for
-from edgekit.errors import UsageError
+from edgekit.errors import ModelError, UsageError
 from edgekit.fsutil import replace_dir
 from edgekit.manifest import ModelFacts, ProjectManifest, load_project
 
@@ -123,6 +123,7 @@ def generate_tflm(model: TFLiteModel | str | os.PathLike[str] | bytes, board: st
     Raises:
         UsageError: a board that has no TFLM template (e.g. a Linux SBC), a bad name or out_dir.
         UnsupportedOpError: an op the board's TFLM copy does not provide.
+        ModelError: a graph without operators.
         ToolMissing: the arena must be measured and tflite-micro is not installed.
     """
     from edgekit import __version__
@@ -136,6 +137,9 @@ def generate_tflm(model: TFLiteModel | str | os.PathLike[str] | bytes, board: st
                          hint=f"TFLM projects exist for microcontroller boards built with {', '.join(BUILD_SYSTEMS)}")
     regions = common.check_board(profile) if system == "cmake" else (None, None)
     m = model if isinstance(model, TFLiteModel) else load_model(model)
+    if not m.main.operators:  # TFLM would run nothing; the resolver would be a MicroMutableOpResolver<0>
+        raise ModelError(f"{m.path or 'model'}: the graph has no operators: nothing to run",
+                         hint="the file is not a model TFLM can run; check it with 'edgekit inspect'")
     project_name = common.project_name(name, m)
     flavour, tflm_version, elf = BUILD_SYSTEMS[system]
     resolver = resolver_for(m, flavour=flavour, int8_kernels=int8_kernels)
