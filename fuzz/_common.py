@@ -35,65 +35,10 @@ CLANG_FLAGS = ["-std=c99", "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-fsaniti
 
 
 def made_models() -> dict[str, bytes]:
-    """A few tiny int8 models written directly with the flatbuffer schema (one or two operators)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    try:
-        import numpy as np
-        from rnn_models import lstm_op, resource_variable_model, svdf_op, tconv_op
-        from tflite_single_op import T, multi_op_model, single_op_model
-    except ImportError:  # tflite_micro (the schema module) missing: the shared models still seed
-        return {}
-    finally:
-        sys.path.remove(str(REPO / "tests"))
-    rng = np.random.default_rng(0)
-    x = T((1, 8), scale=0.05, zero_point=-3)
-    w = T((4, 8), scale=0.02, data=rng.integers(-127, 128, (4, 8), dtype=np.int8))
-    b = T((4,), "int32", scale=0.001, data=rng.integers(-500, 500, 4, dtype=np.int32))
-    fc_out = T((1, 4), scale=0.1, zero_point=2)
-    sm_out = T((1, 4), scale=1 / 256, zero_point=-128)
-    a = T((1, 3, 3, 2), scale=0.1, zero_point=1)
-    c = T((1, 3, 3, 2), scale=0.07, zero_point=-2)
-    return {
-        "softmax.tflite": single_op_model("SOFTMAX", [T((1, 10), scale=0.1)], [T((1, 10), scale=1 / 256,
-                                                                                zero_point=-128)]),
-        "add.tflite": single_op_model("ADD", [a, c], [T((1, 3, 3, 2), scale=0.15)], activation="RELU"),
-        "mean.tflite": single_op_model("MEAN", [T((1, 4, 4, 3), scale=0.1),
-                                                T((2,), "int32", data=np.array([1, 2], np.int32))],
-                                       [T((1, 3), scale=0.1)]),
-        "fc_softmax.tflite": multi_op_model([("FULLY_CONNECTED", [x, w, b], [fc_out], {}),
-                                             ("SOFTMAX", [fc_out], [sm_out], {})]),
-        "hard_swish.tflite": single_op_model("HARD_SWISH", [T((1, 16), scale=0.05)], [T((1, 16), scale=0.04)]),
-        **_shape_op_models(T, single_op_model, np),
-        # recurrent / stateful ops: variable tensors, optional inputs, a CALL_ONCE init subgraph
-        "lstm.tflite": multi_op_model([lstm_op(rng, T((1, 3, 4), scale=0.02, zero_point=-5), 5, cell_clip=3.0)[0]]),
-        "lstm16x8.tflite": multi_op_model([lstm_op(rng, T((3, 1, 4), "int16", scale=1e-4), 3, time_major=True,
-                                                   hid_scale=1e-4)[0]]),
-        "svdf.tflite": multi_op_model([svdf_op(rng, T((1, 6), scale=0.05, zero_point=3), 3, rank=2, memory=2)[0]]),
-        "transpose_conv.tflite": multi_op_model([tconv_op(rng, T((1, 2, 3, 2), scale=0.05, zero_point=1), 3)[0]]),
-        "resource_variables.tflite": resource_variable_model(),
-    }
+    """Tiny models written directly with the flatbuffer schema (fuzz/seed_models.py)."""
+    from seed_models import made_models as made
 
-
-def _shape_op_models(T, single_op_model, np) -> dict[str, bytes]:
-    """Seeds for the data-movement ops: a masked strided slice, an uneven split, a resize, a gather, a mirror pad."""
-    def i32(values):
-        a = np.asarray(values, dtype=np.int32)
-        return T(a.shape, "int32", data=a)
-
-    def q(shape):
-        return T(shape, scale=0.05, zero_point=-3)
-
-    return {
-        "strided_slice.tflite": single_op_model("STRIDED_SLICE", [q((1, 5, 6, 3)), i32([0, 4, 0, 0]), i32([1, 0, 6, 3]),
-                                                                  i32([1, -2, 3, 2])], [q((1, 3, 2, 2))], end_mask=2),
-        "split_v.tflite": single_op_model("SPLIT_V", [q((1, 3, 3, 10)), i32([2, 5, 3]), i32([3])],
-                                          [q((1, 3, 3, 2)), q((1, 3, 3, 5)), q((1, 3, 3, 3))], num_splits=3),
-        "resize_bilinear.tflite": single_op_model("RESIZE_BILINEAR", [q((1, 4, 5, 3)), i32([8, 10])],
-                                                  [q((1, 8, 10, 3))], half_pixel_centers=True),
-        "gather.tflite": single_op_model("GATHER", [q((3, 6, 2)), i32([[0, 5], [2, 2]])], [q((3, 2, 2, 2))], axis=1),
-        "mirror_pad.tflite": single_op_model("MIRROR_PAD", [q((1, 5, 6, 3)), i32([[0, 0], [2, 1], [1, 3], [0, 0]])],
-                                             [q((1, 8, 10, 3))], mode="SYMMETRIC"),
-    }
+    return made()
 
 
 def tflite_seeds(*, small_only: bool = False) -> dict[str, bytes]:

@@ -1,8 +1,12 @@
 """atheris harness: ``generate_c`` (edgekit's AOT C generator) on any model the reader accepts.
 
 Outcome must be an :class:`~edgekit.codegen.aot.AotResult` or an :class:`~edgekit.errors.EdgekitError`; any other
-exception is a crash, a hang is caught by libFuzzer's ``-timeout``. With ``EK_FUZZ_ACCEPTED=DIR`` each input
-for which C was generated is saved there (at most ``EK_FUZZ_ACCEPTED_MAX``, default 200) so that
+exception is a crash, a hang is caught by libFuzzer's ``-timeout``. A checksum of the input picks the target it is
+generated for (:data:`CONFIGS`: portable C, a DSP core with its int16-weight ``*_w16`` kernels, the same under a
+flash budget that falls back to int8 weights, MVE weight layouts, sparse weights forced or off, no fusion), so
+every input always gets the same one and each config sees a sixth of the campaign.
+With ``EK_FUZZ_ACCEPTED=DIR`` each input for which C was generated is saved there (at most
+``EK_FUZZ_ACCEPTED_MAX``, default 200) so that
 ``fuzz/compile_generated.py`` can check the generated C compiles with -Wall -Wextra -Werror.
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import atheris
@@ -20,19 +25,24 @@ from _common import collect_or_raise, scratch_dir
 
 with atheris.instrument_imports(include=["edgekit"]):
     from edgekit.codegen.aot import generate_c
+    from edgekit.cores import CoreFeatures
     from edgekit.errors import EdgekitError
     from edgekit.tflite_model import load_model
 
 _SAVE = os.environ.get("EK_FUZZ_ACCEPTED")
 _SAVE_MAX = int(os.environ.get("EK_FUZZ_ACCEPTED_MAX", "200"))
 _WORK = scratch_dir("ek_fuzz_gen_")
+DSP = CoreFeatures(dsp=True, fpu=True)
+CONFIGS = [{}, {"features": DSP}, {"features": DSP, "weights_budget": 256},
+           {"features": CoreFeatures(dsp=True, mve=True, fpu=True)}, {"sparse": "force"},
+           {"sparse": "off", "fuse": False}]
 
 
 def test_one(data: bytes) -> None:
     """One input: parse, then generate C into a scratch directory."""
     try:
         model = load_model(data)
-        generate_c(model, Path(_WORK) / "out")
+        generate_c(model, _WORK / "out", **CONFIGS[zlib.crc32(data) % len(CONFIGS)])
     except EdgekitError:
         return
     except Exception as exc:  # anything else is a bug: stop (or file it in a long campaign)
