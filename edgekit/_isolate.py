@@ -46,11 +46,15 @@ def _is_dims(v: object) -> bool:
     return isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v)
 
 
+def _is_names(v: object) -> bool:
+    return v is None or (isinstance(v, list) and all(map(_is_str, v)))
+
+
 # event -> field -> (required, check): what the child's messages carry (see edgekit._convert_child)
 MESSAGE_FIELDS: dict[str, dict[str, tuple[bool, Callable[[object], bool]]]] = {
     "shape": {"shape": (True, _is_dims), "name": (False, lambda v: v is None or _is_str(v)),
-              "recurrent": (False, lambda v: isinstance(v, bool)), "stateful": (False, lambda v: isinstance(v, bool)),
-              "loops": (False, lambda v: v is None or (isinstance(v, list) and all(map(_is_str, v))))},
+              "recurrent": (False, _is_names), "stateful": (False, lambda v: isinstance(v, bool)),
+              "loops": (False, _is_names)},
     "progress": {"stage": (True, _is_str), "done": (False, _is_count), "total": (False, _is_count)},
     "error": {"message": (True, _is_str), "kind": (False, _is_str), "hint": (False, lambda v: v is None or _is_str(v))},
 }

@@ -90,8 +90,8 @@ def _child_streams() -> dict[str, bytes]:
     def lines(*msgs: dict) -> bytes:
         return b"".join(json.dumps(m).encode() + b"\n" for m in msgs)
 
-    shape = {"event": "shape", "shape": [2, 3], "name": "m", "recurrent": True, "stateful": False, "loops": []}
-    result = {"ops": {"int8": ["FULLY_CONNECTED", "SOFTMAX"]}, "seconds": 1.5,
+    shape = {"event": "shape", "shape": [2, 3], "name": "m", "recurrent": ["LSTM"], "stateful": False, "loops": []}
+    result = {"ops": {"int8": {"FULLY_CONNECTED": 2, "SOFTMAX": 1}}, "seconds": {"int8": 1.5, "float": 0.5},
               "evals": {"int8": {"layers": [{"name": "d", "sqnr_db": "inf"}], "agreement": 1.0}}}
     progress = [{"event": "progress", "stage": "calibrating", "done": k, "total": 3} for k in range(4)]
     return {
