@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -286,6 +287,7 @@ def run_fuzzer(target: str, argv: list[str], corpus: Path, artifacts: Path, *, r
     wall = (max_total_time or 3600) * 2 + 120
     scratch = tempfile.mkdtemp(prefix="ek_fuzz_", dir=_ram_dir())
     full_env = {**os.environ, "EK_FUZZ_SCRATCH": scratch, **(env or {})}
+    t0 = time.monotonic()
     try:
         res = subprocess.run([*argv, *opts, str(corpus)], capture_output=True, text=True, check=False,
                              timeout=wall, env=full_env)
@@ -299,6 +301,8 @@ def run_fuzzer(target: str, argv: list[str], corpus: Path, artifacts: Path, *, r
     done = _DONE.search(log)
     if done:
         run.executions, run.seconds = int(done.group(1)), float(done.group(2))
+    else:  # stopped early (SIGUSR1: libFuzzer exits gracefully, without its "Done" line)
+        run.seconds = round(time.monotonic() - t0, 1)
     final = re.search(r"stat::number_of_executed_units: (\d+)", log)
     if final:
         run.executions = int(final.group(1))
