@@ -158,7 +158,8 @@ class ConvertWorker:
                 self._send({"go": True})
                 stage = "tracing the model"
             elif event == "progress":
-                stage = msg["stage"] + (f" ({msg['done']}/{msg['total']})" if msg.get("total") else "")
+                done, total = msg.get("done"), msg.get("total")
+                stage = msg["stage"] + (f" ({done}/{total})" if total and done is not None else "")
                 on_progress(msg)
             elif event == "done":
                 return
