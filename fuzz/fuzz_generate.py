@@ -2,9 +2,10 @@
 
 Outcome must be an :class:`~edgekit.codegen.aot.AotResult` or an :class:`~edgekit.errors.EdgekitError`; any other
 exception is a crash, a hang is caught by libFuzzer's ``-timeout``. A checksum of the input picks the target it is
-generated for (:data:`CONFIGS`: portable C, a DSP core with its int16-weight ``*_w16`` kernels, the same under a
-flash budget that falls back to int8 weights, MVE weight layouts, sparse weights forced or off, no fusion), so
-every input always gets the same one and each config sees a sixth of the campaign.
+generated for (:data:`CONFIGS`: portable C; a DSP core with the per-layer int8/int16 weight choice, with every
+layer on the int16-weight ``*_w16`` kernels, and under a flash budget at 5 wait states; MVE weight layouts; sparse
+weights forced or off, no fusion), so every input always gets the same one and each config sees a seventh of the
+campaign.
 With ``EK_FUZZ_ACCEPTED=DIR`` each input for which C was generated is saved there (at most
 ``EK_FUZZ_ACCEPTED_MAX``, default 200) so that
 ``fuzz/compile_generated.py`` can check the generated C compiles with -Wall -Wextra -Werror.
@@ -25,6 +26,7 @@ from _common import collect_or_raise, scratch_dir
 
 with atheris.instrument_imports(include=["edgekit"]):
     from edgekit.codegen.aot import generate_c
+    from edgekit.codegen.aot.variants import Target
     from edgekit.cores import CoreFeatures
     from edgekit.errors import EdgekitError
     from edgekit.tflite_model import load_model
@@ -33,7 +35,8 @@ _SAVE = os.environ.get("EK_FUZZ_ACCEPTED")
 _SAVE_MAX = int(os.environ.get("EK_FUZZ_ACCEPTED_MAX", "200"))
 _WORK = scratch_dir("ek_fuzz_gen_")
 DSP = CoreFeatures(dsp=True, fpu=True)
-CONFIGS = [{}, {"features": DSP}, {"features": DSP, "weights_budget": 256},
+CONFIGS = [{}, {"features": DSP}, {"features": DSP, "weights": "int16"},
+           {"features": DSP, "weights_budget": 256, "target": Target(flash_wait_states=5)},
            {"features": CoreFeatures(dsp=True, mve=True, fpu=True)}, {"sparse": "force"},
            {"sparse": "off", "fuse": False}]
 
