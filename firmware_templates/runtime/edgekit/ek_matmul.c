@@ -494,6 +494,103 @@ EK_MVE_X2_ASM(mve_x2_asm, "vldrb.s32 q2, [r7, #32]\n\tvshl.s32 q3, q3, q2\n\tvsh
               "vldrb.s32 q2, [r7, #32]\n\tvshl.s32 q0, q0, q2\n\tvshl.s32 q1, q1, q2\n\t")
 EK_MVE_X2_ASM(mve_x2_asm_nls, "", "")
 #pragma GCC diagnostic pop
+
+/* A single pair of columns of depth 17..32 in one run, no left shift (im2col patches of the RGB first convs,
+ * 3x3x3 = 27): a light entry (no locals but the 2 output pointers, no pair / segment loops) and per group one
+ * straight pass: the group's biases, both columns' two chunks loaded at immediate offsets (the second through one
+ * VCTP predicate), 8 weight loads, 16 VMLADAVA, then the same requantization as mve_x2_asm without VSHL.
+ * Registers: r1 / r3 the columns, r5 the filter, r7 the rq words, r9 depth - 16, r11 rows left, the 8 sums in
+ * the even registers; q4..q6 offset, min, max. Frame: r4-r11, lr (36 B), d8-d13 (48 B), [sp] out0, [sp+4] out1;
+ * out1 (the 5th argument) at [sp+92]. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
+__attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q, const int8_t *x0,
+                                                            const int8_t *x1, int8_t *out0, int8_t *out1) {
+#define EK_X2_D32_MAC()                      \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r0, q0, q2\n\t"            \
+        "vmladava.s8 r8, q1, q2\n\t"            \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r2, q0, q2\n\t"            \
+        "vmladava.s8 r10, q1, q2\n\t"           \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r4, q0, q2\n\t"            \
+        "vmladava.s8 r12, q1, q2\n\t"           \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r6, q0, q2\n\t"            \
+        "vmladava.s8 lr, q1, q2\n\t"
+#define EK_X2_D32_RQ(A)                         \
+        "vand q3, " A ", q2\n\t"                \
+        "vshr.s32 q3, q3, #31\n\t"              \
+        "vqadd.s32 " A ", " A ", q3\n\t"        \
+        "vrshl.s32 " A ", " A ", q2\n\t"
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "vpush {d8-d13}\n\t"
+        "sub sp, #8\n\t"
+        "ldr r4, [sp, #92]\n\t"
+        "strd r3, r4, [sp]\n\t"
+        "mov r3, r2\n\t"
+        "ldr r9, [r0]\n\t"
+        "subs r9, #16\n\t"
+        "ldr r11, [r0, #8]\n\t"
+        "ldr r4, [r0, #12]\n\t"
+        "vdup.32 q4, r4\n\t"
+        "ldr r4, [r0, #16]\n\t"
+        "vdup.32 q5, r4\n\t"
+        "ldr r4, [r0, #20]\n\t"
+        "vdup.32 q6, r4\n\t"
+        "ldr r5, [r0, #24]\n\t"
+        "ldr r7, [r0, #28]\n"
+        "1:\n\t" /* a group of 4 rows */
+        "ldrd r0, r2, [r7]\n\t"
+        "ldrd r4, r6, [r7, #8]\n\t"
+        "mov r8, r0\n\t"
+        "mov r10, r2\n\t"
+        "mov r12, r4\n\t"
+        "mov lr, r6\n\t"
+        "vldrb.8 q0, [r1]\n\t"
+        "vldrb.8 q1, [r3]\n\t"
+        EK_X2_D32_MAC()
+        "vctp.8 r9\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [r1, #16]\n\t"
+        "vldrbt.8 q1, [r3, #16]\n\t"
+        EK_X2_D32_MAC()
+        "vmov q0[2], q0[0], r0, r4\n\t"
+        "vmov q0[3], q0[1], r2, r6\n\t"
+        "vmov q1[2], q1[0], r8, r12\n\t"
+        "vmov q1[3], q1[1], r10, lr\n\t"
+        "vldrw.32 q2, [r7, #16]\n\t"
+        "vqrdmulh.s32 q0, q0, q2\n\t"
+        "vqrdmulh.s32 q1, q1, q2\n\t"
+        "vldrb.s32 q2, [r7, #36]\n\t"
+        EK_X2_D32_RQ("q0")
+        EK_X2_D32_RQ("q1")
+        "vadd.i32 q0, q0, q4\n\t"
+        "vadd.i32 q1, q1, q4\n\t"
+        "vmax.s32 q0, q0, q5\n\t"
+        "vmax.s32 q1, q1, q5\n\t"
+        "vmin.s32 q0, q0, q6\n\t"
+        "vmin.s32 q1, q1, q6\n\t"
+        "ldrd r0, r2, [sp]\n\t"
+        "vctp.32 r11\n\t"
+        "vpstt\n\t"
+        "vstrbt.32 q0, [r0]\n\t"
+        "vstrbt.32 q1, [r2]\n\t"
+        "adds r0, #4\n\t"
+        "adds r2, #4\n\t"
+        "strd r0, r2, [sp]\n\t"
+        "adds r7, #40\n\t"
+        "subs r11, #4\n\t"
+        "bgt 1b\n\t"
+        "add sp, #8\n\t"
+        "vpop {d8-d13}\n\t"
+        "pop {r4-r11, pc}\n\t");
+#undef EK_X2_D32_MAC
+#undef EK_X2_D32_RQ
+}
+#pragma GCC diagnostic pop
 #endif
 
 int32_t ek_mve_rq_lshift(const int32_t *rq, int32_t rows) {
@@ -522,6 +619,12 @@ void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *
 
 void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                          int8_t *out1) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+    if (!q->lshift && q->segments == 1 && q->depth > 16 && q->depth <= 32) {
+        mve_x2_d32_asm(q, x0, x1, out0, out1);
+        return;
+    }
+#endif
     ek_matmul_mve_s8_x2n(q, x0, x1, seg_stride, out0, out1, 1, 0, 0);
 }
 
