@@ -216,24 +216,24 @@ CASES = {
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
                               "ek_conv2d_s8_mve("),
     "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
-                          "ek_depthwise_conv2d_s8_mve_pairs("),
+                          "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
-    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_16_8_4_5x5": (lambda: [_dw(_t((1, 5, 6, 28), 7), k=(5, 5), act="RELU6")[0]],
-                             "ek_depthwise_conv2d_s8_mve_pairs("),
+                             "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_4_channels_s2": (lambda: [_dw(_t((1, 7, 9, 4), 5), strides=(2, 2), act="RELU")[0]],
-                         "ek_depthwise_conv2d_s8_mve_pairs("),
+                         "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_5x5_ch20_relu6": (lambda: [_dw(_t((1, 6, 5, 20), -20), k=(5, 5), act="RELU6", out_zp=-100)[0]],
-                          "ek_depthwise_conv2d_s8_mve_pairs("),
+                          "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_2x2_even_taps_ch32": (lambda: [_dw(_t((1, 6, 7, 32), 60), k=(2, 2), padding="VALID")[0]],
-                              "ek_depthwise_conv2d_s8_mve_pairs("),
+                              "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_1x1_single_tap_ch16": (lambda: [_dw(_t((1, 3, 4, 16), -1), k=(1, 1), eff=(0.05, 0.2))[0]],
-                               "ek_depthwise_conv2d_s8_mve_pairs("),
+                               "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve_pairs("),
     "dw_left_shift_w-128": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5), w128=True)[0]],
                             "ek_depthwise_conv2d_s8_mve("),
     "dw_tiny_multipliers": (lambda: [_dw(_t((1, 5, 5, 32), -50), eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
-                            "ek_depthwise_conv2d_s8_mve_pairs("),
+                            "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
     "dw_one_channel_as_conv": (lambda: [_dw(_t((1, 9, 8, 1), 5), mult=8, k=(4, 3), strides=(2, 2))[0]],
                                "ek_conv2d_s8_mve("),
@@ -394,9 +394,9 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
-    kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve(",
-               "ek_fully_connected_s8_mve(") if chain == "chain" else ("ek_conv2d_s8_mve(",
-                                                                        "ek_depthwise_conv2d_s8_mve_pairs(")
+    kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs_nls(", "ek_depthwise_conv2d_s8_mve(",
+               "ek_fully_connected_s8_mve(") if chain == "chain" else (
+                   "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

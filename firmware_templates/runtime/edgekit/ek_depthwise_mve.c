@@ -3,7 +3,6 @@
 #include "ek_conv.h"
 
 #include "ek_depthwise_internal.h"
-#include "ek_matmul.h"
 #include "ek_simd.h"
 
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
@@ -410,9 +409,13 @@ static EK_NOINLINE void depthwise_pixels_mve_pairs_nls(const ek_conv_params_t *p
 void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                       const int32_t *bias, int8_t *output, void *scratch) {
     (void)bias;
-    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch,
-                      ek_mve_rq_lshift(p->dw_rq, p->out_c) ? depthwise_pixels_mve_pairs
-                                                            : depthwise_pixels_mve_pairs_nls);
+    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs);
+}
+
+void ek_depthwise_conv2d_s8_mve_pairs_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                          const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs_nls);
 }
 
 void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
