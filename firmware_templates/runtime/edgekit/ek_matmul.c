@@ -372,10 +372,8 @@ __attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const in
         "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */                                 \
         "ldrd r0, r2, [r11]\n\t"                                                                                        \
         "ldrd r4, r6, [r11, #8]\n\t"                                                                                    \
-        "mov r8, r0\n\t"                                                                                                \
-        "mov r10, r2\n\t"                                                                                               \
-        "mov r12, r4\n\t"                                                                                               \
-        "mov lr, r6\n\t"                                                                                                \
+        "ldrd r8, r10, [r11]\n\t"                                                                                       \
+        "ldrd r12, lr, [r11, #8]\n\t"                                                                                   \
         "ldrd r1, r3, [sp]\n\t"                                                                                         \
         "ldr r9, [sp, #16]\n"                                                                                           \
         "2:\n\t" /* a segment (run) */                                                                                  \
@@ -545,10 +543,8 @@ __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q
         "1:\n\t" /* a group of 4 rows */
         "ldrd r0, r2, [r7]\n\t"
         "ldrd r4, r6, [r7, #8]\n\t"
-        "mov r8, r0\n\t"
-        "mov r10, r2\n\t"
-        "mov r12, r4\n\t"
-        "mov lr, r6\n\t"
+        "ldrd r8, r10, [r7]\n\t"
+        "ldrd r12, lr, [r7, #8]\n\t"
         "vldrb.8 q0, [r1]\n\t"
         "vldrb.8 q1, [r3]\n\t"
         EK_X2_D32_MAC()
