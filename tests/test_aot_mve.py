@@ -216,24 +216,24 @@ CASES = {
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
                               "ek_conv2d_s8_mve("),
     "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
-                          "ek_depthwise_conv2d_s8_mve_pairs("),
+                          "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
-    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_16_8_4_5x5": (lambda: [_dw(_t((1, 5, 6, 28), 7), k=(5, 5), act="RELU6")[0]],
-                             "ek_depthwise_conv2d_s8_mve_pairs("),
+                             "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_4_channels_s2": (lambda: [_dw(_t((1, 7, 9, 4), 5), strides=(2, 2), act="RELU")[0]],
-                         "ek_depthwise_conv2d_s8_mve_pairs("),
+                         "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_5x5_ch20_relu6": (lambda: [_dw(_t((1, 6, 5, 20), -20), k=(5, 5), act="RELU6", out_zp=-100)[0]],
-                          "ek_depthwise_conv2d_s8_mve_pairs("),
+                          "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_2x2_even_taps_ch32": (lambda: [_dw(_t((1, 6, 7, 32), 60), k=(2, 2), padding="VALID")[0]],
-                              "ek_depthwise_conv2d_s8_mve_pairs("),
+                              "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_1x1_single_tap_ch16": (lambda: [_dw(_t((1, 3, 4, 16), -1), k=(1, 1), eff=(0.05, 0.2))[0]],
-                               "ek_depthwise_conv2d_s8_mve_pairs("),
+                               "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve_pairs("),
     "dw_left_shift_w-128": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5), w128=True)[0]],
                             "ek_depthwise_conv2d_s8_mve("),
     "dw_tiny_multipliers": (lambda: [_dw(_t((1, 5, 5, 32), -50), eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
-                            "ek_depthwise_conv2d_s8_mve_pairs("),
+                            "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
     "dw_one_channel_as_conv": (lambda: [_dw(_t((1, 9, 8, 1), 5), mult=8, k=(4, 3), strides=(2, 2))[0]],
                                "ek_conv2d_s8_mve("),
@@ -341,7 +341,9 @@ def _pairs_chain() -> bytes:
     """ek_matmul_mve_s8_x2's cases (two pixels per pass, one naked-asm loop on MVE): 3x3 windows read in place in
     pairs (odd out_w: a single window before the right border; 21 rows: a row tail), 1x1 pixel pairs across output
     rows (63 pixels: a last single one) with a depth tail and left shifts, a strided 3x3 (6 chunks x 3 runs), a 1x1
-    with stride 2 and a depth below 16 (tail only), 6 rows."""
+    with stride 2 and a depth below 16 (tail only), 6 rows; layers without a left shift take the kernels' no-VSHL
+    variants, a 32-channel depthwise with left shifts the VSHL one; 3x1 patches of depth 18 (7 rows) the light
+    single-pair entry mve_x2_d32_asm."""
     from tflite_single_op import multi_op_model
 
     x = _t((1, 7, 9, 16), -128, scale=0.08)
@@ -349,12 +351,14 @@ def _pairs_chain() -> bytes:
     op_b, y = _conv(y, 32, k=(1, 1), eff=(0.3, 3.0), act="RELU", out_zp=-128, seed=22)
     op_e, y = _dw(y, out_zp=-60, act="RELU", seed=25)  # 32 channels: dw16_pairs_asm over whole pixel runs
     op_f, y = _dw(y, k=(2, 2), padding="VALID", out_zp=40, seed=26)  # even taps: no odd last tap
+    op_k, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=31)  # left shifts: dw16_pairs_asm with VSHL (no-shift elsewhere)
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
     op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: two pixels as one 16-channel block
     op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
-    op_d, _ = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
-    return multi_op_model([op_a, op_b, op_e, op_f, op_c, op_g, op_h, op_i, op_d])
+    op_d, y = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
+    op_j, _ = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
+    return multi_op_model([op_a, op_b, op_e, op_f, op_k, op_c, op_g, op_h, op_i, op_d, op_j])
 
 
 @pytest.mark.tflm
@@ -390,9 +394,9 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
-    kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve(",
-               "ek_fully_connected_s8_mve(") if chain == "chain" else ("ek_conv2d_s8_mve(",
-                                                                        "ek_depthwise_conv2d_s8_mve_pairs(")
+    kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs_nls(", "ek_depthwise_conv2d_s8_mve(",
+               "ek_fully_connected_s8_mve(") if chain == "chain" else (
+                   "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

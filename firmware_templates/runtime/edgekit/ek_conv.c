@@ -231,6 +231,7 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     q.act_max = p->act_max;
     q.filter = filter;
     q.rq = rq;
+    q.lshift = ek_mve_rq_lshift(rq, out_c);
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * in_h * in_row;
         int8_t *out = output + (size_t)b * out_h * out_w * out_c;

@@ -104,6 +104,10 @@ void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, 
  * {1,3,5,7}, {8,10,12,14}, {9,11,13,15} (16) and {0,2,4,6}, {1,3,5,7} (8). Same results. */
 void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                       const int32_t *bias, int8_t *output, void *scratch);
+/* ek_depthwise_conv2d_s8_mve_pairs for layers whose out_shift are all <= 0 (the generator's choice): the requantization
+ * skips the left shift (VSHL by 0) in the 16-channel blocks. Same results for such layers. */
+void ek_depthwise_conv2d_s8_mve_pairs_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                          const int32_t *bias, int8_t *output, void *scratch);
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);

@@ -75,81 +75,12 @@ typedef struct {
  * r8 pixel base, r9 pixels left, r10 blocks left, r11 pixel output, r12 scalars, lr the tap loop. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its argument in the asm */
-__attribute__((naked, noinline)) static void dw16_pairs_asm(const dw16_args_t *a) {
-    __asm__ volatile(
-        "push {r4-r11, lr}\n\t"
-        "vpush {d8-d15}\n\t"
-        "ldr r8, [r0]\n\t"
-        "ldr r9, [r0, #28]\n\t"
-        "ldr r11, [r0, #24]\n\t"
-        "ldr r12, [r0, #52]\n\t"
-        "vdup.16 q7, r12\n"
-        "1:\n\t" /* a pixel */
-        "ldrd r5, r6, [r0, #16]\n\t"
-        "mov r1, r8\n\t"
-        "mov r7, r11\n\t"
-        "ldr r10, [r0, #36]\n"
-        "2:\n\t" /* a block of 16 channels */
-        "vldrw.32 q0, [r6]\n\t"
-        "vldrw.32 q1, [r6, #40]\n\t"
-        "vldrw.32 q2, [r6, #80]\n\t"
-        "vldrw.32 q3, [r6, #120]\n\t"
-        "ldrd r2, r12, [r0, #4]\n\t"
-        "wls lr, r12, 4f\n"
-        "3:\n\t"
-        "ldr r3, [r2], #4\n\t"
-        "ldr r4, [r2], #4\n\t"
-        "add r3, r1\n\t"
-        "add r4, r1\n\t"
-        "vldrb.s16 q4, [r3]\n\t"
-        "vldrb.s16 q5, [r5]\n\t"
-        "vmul.i16 q6, q4, q5\n\t"
-        "vldrb.s16 q4, [r4]\n\t"
-        "vldrb.s16 q5, [r5, #16]\n\t"
-        "vmul.i16 q4, q4, q5\n\t"
-        "vadd.i16 q6, q6, q4\n\t"
-        "vmovlb.s16 q4, q6\n\t"
-        "vadd.i32 q0, q0, q4\n\t"
-        "vmovlt.s16 q4, q6\n\t"
-        "vadd.i32 q1, q1, q4\n\t"
-        "vldrb.s16 q4, [r3, #8]\n\t"
-        "vldrb.s16 q5, [r5, #8]\n\t"
-        "vmul.i16 q6, q4, q5\n\t"
-        "vldrb.s16 q4, [r4, #8]\n\t"
-        "vldrb.s16 q5, [r5, #24]\n\t"
-        "vmul.i16 q4, q4, q5\n\t"
-        "vadd.i16 q6, q6, q4\n\t"
-        "vmovlb.s16 q4, q6\n\t"
-        "vadd.i32 q2, q2, q4\n\t"
-        "vmovlt.s16 q4, q6\n\t"
-        "vadd.i32 q3, q3, q4\n\t"
-        "adds r5, #32\n\t"
-        "le lr, 3b\n"
-        "4:\n\t"
-        "ldr r3, [r0, #12]\n\t"
-        "cbz r3, 5f\n\t"
-        "ldr r3, [r2]\n\t"
-        "add r3, r1\n\t"
-        "vldrb.s16 q4, [r3]\n\t"
-        "vldrb.s16 q5, [r5]\n\t"
-        "vmul.i16 q6, q4, q5\n\t"
-        "vmovlb.s16 q4, q6\n\t"
-        "vadd.i32 q0, q0, q4\n\t"
-        "vmovlt.s16 q4, q6\n\t"
-        "vadd.i32 q1, q1, q4\n\t"
-        "vldrb.s16 q4, [r3, #8]\n\t"
-        "vldrb.s16 q5, [r5, #8]\n\t"
-        "vmul.i16 q6, q4, q5\n\t"
-        "vmovlb.s16 q4, q6\n\t"
-        "vadd.i32 q2, q2, q4\n\t"
-        "vmovlt.s16 q4, q6\n\t"
-        "vadd.i32 q3, q3, q4\n\t"
-        "adds r5, #16\n"
-        "5:\n\t" /* requantize the 4 groups (widening loads reach 127 bytes: r6 moves by 80 after two groups) */
-        "ldr r12, [r0, #44]\n\t"
-#define EK_DW16_RQ(A, G)                      \
-        "vldrb.s32 q4, [r6, #" G "32]\n\t"    \
-        "vshl.s32 " A ", " A ", q4\n\t"       \
+/* One rq group of dw16_pairs_asm requantized in place: SHL(A, G) the left shift (EK_DW16_SHL) or none
+ * (EK_DW16_NO_SHL: every channel's out_shift <= 0). */
+#define EK_DW16_SHL(A, G) "vldrb.s32 q4, [r6, #" G "32]\n\t" "vshl.s32 " A ", " A ", q4\n\t"
+#define EK_DW16_NO_SHL(A, G) ""
+#define EK_DW16_RQ(A, G, SHL)                 \
+        SHL(A, G)                             \
         "vldrw.32 q4, [r6, #" G "16]\n\t"     \
         "vqrdmulh.s32 " A ", " A ", q4\n\t"   \
         "vldrb.s32 q4, [r6, #" G "36]\n\t"    \
@@ -158,36 +89,110 @@ __attribute__((naked, noinline)) static void dw16_pairs_asm(const dw16_args_t *a
         "vqadd.s32 " A ", " A ", q5\n\t"      \
         "vrshl.s32 " A ", " A ", q4\n\t"      \
         "vadd.i32 " A ", " A ", r12\n\t"
-        EK_DW16_RQ("q0", "") EK_DW16_RQ("q1", "40+")
-        "adds r6, #80\n\t"
-        EK_DW16_RQ("q2", "") EK_DW16_RQ("q3", "40+")
-#undef EK_DW16_RQ
-        "adds r6, #80\n\t"
-        "ldr r12, [r0, #48]\n\t"
-        "vdup.16 q6, r12\n\t"
-        "vqmovnb.s32 q4, q0\n\t"
-        "vqmovnt.s32 q4, q1\n\t"
-        "vmax.s16 q4, q4, q6\n\t"
-        "vmin.s16 q4, q4, q7\n\t"
-        "vstrb.16 q4, [r7]\n\t"
-        "vqmovnb.s32 q5, q2\n\t"
-        "vqmovnt.s32 q5, q3\n\t"
-        "vmax.s16 q5, q5, q6\n\t"
-        "vmin.s16 q5, q5, q7\n\t"
-        "vstrb.16 q5, [r7, #8]\n\t"
-        "adds r7, #16\n\t"
-        "adds r1, #16\n\t"
-        "subs r10, #1\n\t"
-        "bne 2b\n\t"
-        "ldr r12, [r0, #32]\n\t"
-        "add r8, r12\n\t"
-        "ldr r12, [r0, #40]\n\t"
-        "add r11, r12\n\t"
-        "subs r9, #1\n\t"
-        "bne 1b\n\t"
-        "vpop {d8-d15}\n\t"
-        "pop {r4-r11, pc}\n\t");
+#define EK_DW16_ASM(NAME, SHL) \
+__attribute__((naked, noinline)) static void NAME(const dw16_args_t *a) {                                        \
+    __asm__ volatile(                                                                                            \
+        "push {r4-r11, lr}\n\t"                                                                                  \
+        "vpush {d8-d15}\n\t"                                                                                     \
+        "ldr r8, [r0]\n\t"                                                                                       \
+        "ldr r9, [r0, #28]\n\t"                                                                                  \
+        "ldr r11, [r0, #24]\n\t"                                                                                 \
+        "ldr r12, [r0, #52]\n\t"                                                                                 \
+        "vdup.16 q7, r12\n"                                                                                      \
+        "1:\n\t" /* a pixel */                                                                                   \
+        "ldrd r5, r6, [r0, #16]\n\t"                                                                             \
+        "mov r1, r8\n\t"                                                                                         \
+        "mov r7, r11\n\t"                                                                                        \
+        "ldr r10, [r0, #36]\n"                                                                                   \
+        "2:\n\t" /* a block of 16 channels */                                                                    \
+        "vldrw.32 q0, [r6]\n\t"                                                                                  \
+        "vldrw.32 q1, [r6, #40]\n\t"                                                                             \
+        "vldrw.32 q2, [r6, #80]\n\t"                                                                             \
+        "vldrw.32 q3, [r6, #120]\n\t"                                                                            \
+        "ldrd r2, r12, [r0, #4]\n\t"                                                                             \
+        "wls lr, r12, 4f\n"                                                                                      \
+        "3:\n\t"                                                                                                 \
+        "ldr r3, [r2], #4\n\t"                                                                                   \
+        "ldr r4, [r2], #4\n\t"                                                                                   \
+        "add r3, r1\n\t"                                                                                         \
+        "add r4, r1\n\t"                                                                                         \
+        "vldrb.s16 q4, [r3]\n\t"                                                                                 \
+        "vldrb.s16 q5, [r5]\n\t"                                                                                 \
+        "vmul.i16 q6, q4, q5\n\t"                                                                                \
+        "vldrb.s16 q4, [r4]\n\t"                                                                                 \
+        "vldrb.s16 q5, [r5, #16]\n\t"                                                                            \
+        "vmul.i16 q4, q4, q5\n\t"                                                                                \
+        "vadd.i16 q6, q6, q4\n\t"                                                                                \
+        "vmovlb.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q0, q0, q4\n\t"                                                                                \
+        "vmovlt.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q1, q1, q4\n\t"                                                                                \
+        "vldrb.s16 q4, [r3, #8]\n\t"                                                                             \
+        "vldrb.s16 q5, [r5, #8]\n\t"                                                                             \
+        "vmul.i16 q6, q4, q5\n\t"                                                                                \
+        "vldrb.s16 q4, [r4, #8]\n\t"                                                                             \
+        "vldrb.s16 q5, [r5, #24]\n\t"                                                                            \
+        "vmul.i16 q4, q4, q5\n\t"                                                                                \
+        "vadd.i16 q6, q6, q4\n\t"                                                                                \
+        "vmovlb.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q2, q2, q4\n\t"                                                                                \
+        "vmovlt.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q3, q3, q4\n\t"                                                                                \
+        "adds r5, #32\n\t"                                                                                       \
+        "le lr, 3b\n"                                                                                            \
+        "4:\n\t"                                                                                                 \
+        "ldr r3, [r0, #12]\n\t"                                                                                  \
+        "cbz r3, 5f\n\t"                                                                                         \
+        "ldr r3, [r2]\n\t"                                                                                       \
+        "add r3, r1\n\t"                                                                                         \
+        "vldrb.s16 q4, [r3]\n\t"                                                                                 \
+        "vldrb.s16 q5, [r5]\n\t"                                                                                 \
+        "vmul.i16 q6, q4, q5\n\t"                                                                                \
+        "vmovlb.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q0, q0, q4\n\t"                                                                                \
+        "vmovlt.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q1, q1, q4\n\t"                                                                                \
+        "vldrb.s16 q4, [r3, #8]\n\t"                                                                             \
+        "vldrb.s16 q5, [r5, #8]\n\t"                                                                             \
+        "vmul.i16 q6, q4, q5\n\t"                                                                                \
+        "vmovlb.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q2, q2, q4\n\t"                                                                                \
+        "vmovlt.s16 q4, q6\n\t"                                                                                  \
+        "vadd.i32 q3, q3, q4\n\t"                                                                                \
+        "adds r5, #16\n"                                                                                         \
+        "5:\n\t" /* requantize the 4 groups (widening loads reach 127 bytes: r6 moves by 80 after two groups) */ \
+        "ldr r12, [r0, #44]\n\t"                                                                                 \
+        EK_DW16_RQ("q0", "", SHL) EK_DW16_RQ("q1", "40+", SHL)                                                   \
+        "adds r6, #80\n\t"                                                                                       \
+        EK_DW16_RQ("q2", "", SHL) EK_DW16_RQ("q3", "40+", SHL)                                                   \
+        "adds r6, #80\n\t"                                                                                       \
+        "ldr r12, [r0, #48]\n\t"                                                                                 \
+        "vdup.16 q6, r12\n\t"                                                                                    \
+        "vqmovnb.s32 q4, q0\n\t"                                                                                 \
+        "vqmovnt.s32 q4, q1\n\t"                                                                                 \
+        "vmax.s16 q4, q4, q6\n\t"                                                                                \
+        "vmin.s16 q4, q4, q7\n\t"                                                                                \
+        "vstrb.16 q4, [r7]\n\t"                                                                                  \
+        "vqmovnb.s32 q5, q2\n\t"                                                                                 \
+        "vqmovnt.s32 q5, q3\n\t"                                                                                 \
+        "vmax.s16 q5, q5, q6\n\t"                                                                                \
+        "vmin.s16 q5, q5, q7\n\t"                                                                                \
+        "vstrb.16 q5, [r7, #8]\n\t"                                                                              \
+        "adds r7, #16\n\t"                                                                                       \
+        "adds r1, #16\n\t"                                                                                       \
+        "subs r10, #1\n\t"                                                                                       \
+        "bne 2b\n\t"                                                                                             \
+        "ldr r12, [r0, #32]\n\t"                                                                                 \
+        "add r8, r12\n\t"                                                                                        \
+        "ldr r12, [r0, #40]\n\t"                                                                                 \
+        "add r11, r12\n\t"                                                                                       \
+        "subs r9, #1\n\t"                                                                                        \
+        "bne 1b\n\t"                                                                                             \
+        "vpop {d8-d15}\n\t"                                                                                      \
+        "pop {r4-r11, pc}\n\t");                                                                                 \
 }
+EK_DW16_ASM(dw16_pairs_asm, EK_DW16_SHL)
+EK_DW16_ASM(dw16_pairs_asm_nls, EK_DW16_NO_SHL)
 #pragma GCC diagnostic pop
 #endif
 
@@ -204,11 +209,13 @@ __attribute__((naked, noinline)) static void dw16_pairs_asm(const dw16_args_t *a
  * (all pixels of the run in one call when in_c % 16 == 0), the 8- and 4-channel blocks below.
  * Both: per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h); the 4-channel blocks in int32 lanes. */
 EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs, int32_t ntaps,
-                                       const void *filter_, int8_t *out, int32_t npix, intptr_t step, const int pairs) {
+                                       const void *filter_, int8_t *out, int32_t npix, intptr_t step, const int pairs,
+                                       const int nls) {
     const int8_t *filter = (const int8_t *)filter_;
     const int32_t ch = p->in_c;
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
     dw16_args_t args;
+#define DW16_CALL(a) (nls ? dw16_pairs_asm_nls(a) : dw16_pairs_asm(a))
     if (pairs && ch >= 16) { /* the 16-channel blocks in dw16_pairs_asm: all pixels at once if there is no rest */
         args.base = base;
         args.offs = offs;
@@ -225,7 +232,7 @@ EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t bas
         args.lo = p->act_min;
         args.hi = p->act_max;
         if ((ch & 15) == 0) {
-            dw16_pairs_asm(&args);
+            DW16_CALL(&args);
             return;
         }
     }
@@ -247,7 +254,7 @@ EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t bas
         args.off = p->out_offset;
         args.lo = p->act_min;
         args.hi = p->act_max;
-        dw16_pairs_asm(&args);
+        DW16_CALL(&args);
         base += (uintptr_t)n2 * 8;
         out += n2 * 8;
         npix -= n2;
@@ -263,7 +270,7 @@ EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t bas
         if (pairs && ch16 > 0) {
             args.base = base;
             args.out = out;
-            dw16_pairs_asm(&args);
+            DW16_CALL(&args);
             fp += (size_t)ch16 * ntaps;
             rq += (ch16 >> 2) * EK_RQ_WORDS;
             c = ch16;
@@ -376,24 +383,39 @@ EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t bas
         mve_dw_pixel_c(p, base, offs, ntaps, filter, out, pairs);
 #endif
     }
+    (void)nls;
+#undef DW16_CALL
 }
 
 static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                              int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
                                              intptr_t step) {
-    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 0);
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 0, 0);
 }
 
 static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                                    int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
                                                    intptr_t step) {
-    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1);
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 0);
+}
+
+/* depthwise_pixels_mve_pairs for layers without a left shift (dw16_pairs_asm_nls) */
+static EK_NOINLINE void depthwise_pixels_mve_pairs_nls(const ek_conv_params_t *p, uintptr_t base,
+                                                       const intptr_t *offs, int32_t ntaps, const void *filter,
+                                                       int8_t *out, int32_t npix, intptr_t step) {
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 1);
 }
 
 void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                       const int32_t *bias, int8_t *output, void *scratch) {
     (void)bias;
     ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs);
+}
+
+void ek_depthwise_conv2d_s8_mve_pairs_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                          const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs_nls);
 }
 
 void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

@@ -255,6 +255,7 @@ void ek_fully_connected_s8_mve(const ek_fc_params_t *p, const int8_t *input, con
     q.act_max = p->act_max;
     q.filter = filter;
     q.rq = rq;
+    q.lshift = 1; /* unused: ek_matmul_mve_s8 (one column) always applies the left shift */
     for (b = 0; b < batches; b++) {
         ek_matmul_mve_s8(&q, input + (size_t)b * depth, 0, output + (size_t)b * rows);
     }

@@ -266,237 +266,345 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
  * rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
-__attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,
-                                                        int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs,
-                                                        int32_t xstep, int32_t ostep) {
+#define EK_MVE_X2_ASM(NAME, SHL_SMALL, SHL_MAIN) \
+__attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,             \
+                                                        int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs, \
+                                                        int32_t xstep, int32_t ostep) {                                 \
+    __asm__ volatile(                                                                                                   \
+        "push {r4-r11, lr}\n\t"                                                                                         \
+        "vpush {d8-d15}\n\t"                                                                                            \
+        "sub sp, #60\n\t"                                                                                               \
+        "strd r1, r2, [sp]\n\t"                                                                                         \
+        "ldr r4, [r0]\n\t"                                                                                              \
+        "str r4, [sp, #56]\n\t"                                                                                         \
+        "lsrs r5, r4, #4\n\t"                                                                                           \
+        "and r4, r4, #15\n\t"                                                                                           \
+        "strd r5, r4, [sp, #8]\n\t"                                                                                     \
+        "sub r3, r3, r5, lsl #4\n\t"                                                                                    \
+        "str r3, [sp, #36]\n\t"                                                                                         \
+        "ldrd r4, r6, [r0, #4]\n\t"                                                                                     \
+        "strd r4, r6, [sp, #16]\n\t"                                                                                    \
+        "str r6, [sp, #48]\n\t"                                                                                         \
+        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */                                    \
+        "movs r7, #0\n\t"                                                                                               \
+        "cmp r6, #16\n\t"                                                                                               \
+        "bgt 11f\n\t"                                                                                                   \
+        "cmp r4, #1\n\t"                                                                                                \
+        "it eq\n\t"                                                                                                     \
+        "moveq r7, #1\n"                                                                                                \
+        "11:\n\t"                                                                                                       \
+        "str r7, [sp, #52]\n\t"                                                                                         \
+        "ldr r4, [r0, #12]\n\t"                                                                                         \
+        "str r4, [sp, #24]\n\t"                                                                                         \
+        "vdup.32 q4, r4\n\t"                                                                                            \
+        "ldr r4, [r0, #16]\n\t"                                                                                         \
+        "vdup.32 q5, r4\n\t"                                                                                            \
+        "ldr r4, [r0, #20]\n\t"                                                                                         \
+        "vdup.32 q6, r4\n\t"                                                                                            \
+        "ldr r5, [r0, #24]\n\t"                                                                                         \
+        "ldr r11, [r0, #28]\n\t"                                                                                        \
+        "strd r5, r11, [sp, #40]\n\t"                                                                                   \
+        "ldrd r4, r6, [sp, #160]\n\t"                                                                                   \
+        "strd r4, r6, [sp, #28]\n"                                                                                      \
+        "8:\n\t" /* a pair of columns */                                                                                \
+        "ldr r4, [sp, #52]\n\t"                                                                                         \
+        "cmp r4, #0\n\t"                                                                                                \
+        "beq 1f\n\t"                                                                                                    \
+        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */                 \
+        "vctp.8 r4\n\t"                                                                                                 \
+        "vpstt\n\t"                                                                                                     \
+        "vldrbt.8 q0, [r1]\n\t"                                                                                         \
+        "vldrbt.8 q1, [r2]\n\t"                                                                                         \
+        "ldrd r1, r3, [sp, #28]\n\t"                                                                                    \
+        "ldr r9, [sp, #20]\n"                                                                                           \
+        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */                             \
+        "ldrd r0, r2, [r11]\n\t"                                                                                        \
+        "ldrd r4, r6, [r11, #8]\n\t"                                                                                    \
+        "ldrd r8, r10, [r11]\n\t"                                                                                       \
+        "ldrd r12, lr, [r11, #8]\n\t"                                                                                   \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r0, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r8, q1, q2\n\t"                                                                                    \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r2, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r10, q1, q2\n\t"                                                                                   \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r4, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r12, q1, q2\n\t"                                                                                   \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r6, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 lr, q1, q2\n\t"                                                                                    \
+        "vmov q3[2], q3[0], r0, r4\n\t"                                                                                 \
+        "vmov q3[3], q3[1], r2, r6\n\t"                                                                                 \
+        "vmov q7[2], q7[0], r8, r12\n\t"                                                                                \
+        "vmov q7[3], q7[1], r10, lr\n\t"                                                                                \
+        "mov r7, r11\n\t"                                                                                               \
+        SHL_SMALL                                                                                                       \
+        "vldrw.32 q2, [r7, #16]\n\t"                                                                                    \
+        "vqrdmulh.s32 q3, q3, q2\n\t"                                                                                   \
+        "vqrdmulh.s32 q7, q7, q2\n\t"                                                                                   \
+        "vldrb.s32 q2, [r7, #36]\n\t"                                                                                   \
+        "vand q4, q3, q2\n\t"                                                                                           \
+        "vshr.s32 q4, q4, #31\n\t"                                                                                      \
+        "vqadd.s32 q3, q3, q4\n\t"                                                                                      \
+        "vrshl.s32 q3, q3, q2\n\t"                                                                                      \
+        "vand q4, q7, q2\n\t"                                                                                           \
+        "vshr.s32 q4, q4, #31\n\t"                                                                                      \
+        "vqadd.s32 q7, q7, q4\n\t"                                                                                      \
+        "vrshl.s32 q7, q7, q2\n\t"                                                                                      \
+        "ldr r0, [sp, #24]\n\t"                                                                                         \
+        "vadd.i32 q3, q3, r0\n\t"                                                                                       \
+        "vadd.i32 q7, q7, r0\n\t"                                                                                       \
+        "vmax.s32 q3, q3, q5\n\t"                                                                                       \
+        "vmax.s32 q7, q7, q5\n\t"                                                                                       \
+        "vmin.s32 q3, q3, q6\n\t"                                                                                       \
+        "vmin.s32 q7, q7, q6\n\t"                                                                                       \
+        "vctp.32 r9\n\t"                                                                                                \
+        "vpstt\n\t"                                                                                                     \
+        "vstrbt.32 q3, [r1]\n\t"                                                                                        \
+        "vstrbt.32 q7, [r3]\n\t"                                                                                        \
+        "adds r1, #4\n\t"                                                                                               \
+        "adds r3, #4\n\t"                                                                                               \
+        "add r11, #40\n\t"                                                                                              \
+        "subs r9, #4\n\t"                                                                                               \
+        "bgt 7b\n\t"                                                                                                    \
+        "b 9f\n"                                                                                                        \
+        "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */                                 \
+        "ldrd r0, r2, [r11]\n\t"                                                                                        \
+        "ldrd r4, r6, [r11, #8]\n\t"                                                                                    \
+        "ldrd r8, r10, [r11]\n\t"                                                                                       \
+        "ldrd r12, lr, [r11, #8]\n\t"                                                                                   \
+        "ldrd r1, r3, [sp]\n\t"                                                                                         \
+        "ldr r9, [sp, #16]\n"                                                                                           \
+        "2:\n\t" /* a segment (run) */                                                                                  \
+        "ldr r7, [sp, #8]\n\t"                                                                                          \
+        "cbz r7, 4f\n"                                                                                                  \
+        "3:\n\t"                                                                                                        \
+        "vldrb.8 q0, [r1], #16\n\t"                                                                                     \
+        "vldrb.8 q1, [r3], #16\n\t"                                                                                     \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r0, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r8, q1, q2\n\t"                                                                                    \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r2, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r10, q1, q2\n\t"                                                                                   \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r4, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r12, q1, q2\n\t"                                                                                   \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r6, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 lr, q1, q2\n\t"                                                                                    \
+        "subs r7, #1\n\t"                                                                                               \
+        "bne 3b\n"                                                                                                      \
+        "4:\n\t"                                                                                                        \
+        "ldr r7, [sp, #12]\n\t"                                                                                         \
+        "cbz r7, 5f\n\t"                                                                                                \
+        "vctp.8 r7\n\t"                                                                                                 \
+        "vpstt\n\t"                                                                                                     \
+        "vldrbt.8 q0, [r1]\n\t"                                                                                         \
+        "vldrbt.8 q1, [r3]\n\t"                                                                                         \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r0, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r8, q1, q2\n\t"                                                                                    \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r2, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r10, q1, q2\n\t"                                                                                   \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r4, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 r12, q1, q2\n\t"                                                                                   \
+        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
+        "vmladava.s8 r6, q0, q2\n\t"                                                                                    \
+        "vmladava.s8 lr, q1, q2\n"                                                                                      \
+        "5:\n\t"                                                                                                        \
+        "subs r9, #1\n\t"                                                                                               \
+        "beq 6f\n\t"                                                                                                    \
+        "ldr r7, [sp, #36]\n\t"                                                                                         \
+        "add r1, r7\n\t"                                                                                                \
+        "add r3, r7\n\t"                                                                                                \
+        "b 2b\n"                                                                                                        \
+        "6:\n\t" /* requantize, clamp, store the group's 2 x 4 results */                                               \
+        "vmov q0[2], q0[0], r0, r4\n\t"                                                                                 \
+        "vmov q0[3], q0[1], r2, r6\n\t"                                                                                 \
+        "vmov q1[2], q1[0], r8, r12\n\t"                                                                                \
+        "vmov q1[3], q1[1], r10, lr\n\t"                                                                                \
+        "mov r7, r11\n\t" /* widening loads need a low base register */                                                 \
+        SHL_MAIN                                                                                                        \
+        "vldrw.32 q2, [r11, #16]\n\t"                                                                                   \
+        "vqrdmulh.s32 q0, q0, q2\n\t"                                                                                   \
+        "vqrdmulh.s32 q1, q1, q2\n\t"                                                                                   \
+        "vldrb.s32 q2, [r7, #36]\n\t"                                                                                   \
+        "vand q3, q0, q2\n\t"                                                                                           \
+        "vshr.s32 q3, q3, #31\n\t"                                                                                      \
+        "vqadd.s32 q0, q0, q3\n\t"                                                                                      \
+        "vrshl.s32 q0, q0, q2\n\t"                                                                                      \
+        "vand q3, q1, q2\n\t"                                                                                           \
+        "vshr.s32 q3, q3, #31\n\t"                                                                                      \
+        "vqadd.s32 q1, q1, q3\n\t"                                                                                      \
+        "vrshl.s32 q1, q1, q2\n\t"                                                                                      \
+        "vadd.i32 q0, q0, q4\n\t"                                                                                       \
+        "vadd.i32 q1, q1, q4\n\t"                                                                                       \
+        "vmax.s32 q0, q0, q5\n\t"                                                                                       \
+        "vmax.s32 q1, q1, q5\n\t"                                                                                       \
+        "vmin.s32 q0, q0, q6\n\t"                                                                                       \
+        "vmin.s32 q1, q1, q6\n\t"                                                                                       \
+        "ldr r7, [sp, #20]\n\t"                                                                                         \
+        "ldrd r0, r2, [sp, #28]\n\t"                                                                                    \
+        "vctp.32 r7\n\t"                                                                                                \
+        "vpstt\n\t"                                                                                                     \
+        "vstrbt.32 q0, [r0]\n\t"                                                                                        \
+        "vstrbt.32 q1, [r2]\n\t"                                                                                        \
+        "adds r0, #4\n\t"                                                                                               \
+        "adds r2, #4\n\t"                                                                                               \
+        "strd r0, r2, [sp, #28]\n\t"                                                                                    \
+        "add r11, #40\n\t"                                                                                              \
+        "subs r7, #4\n\t"                                                                                               \
+        "str r7, [sp, #20]\n\t"                                                                                         \
+        "bgt 1b\n"                                                                                                      \
+        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */        \
+        "ldr r4, [sp, #168]\n\t"                                                                                        \
+        "subs r4, #1\n\t"                                                                                               \
+        "beq 10f\n\t"                                                                                                   \
+        "str r4, [sp, #168]\n\t"                                                                                        \
+        "ldrd r5, r11, [sp, #40]\n\t"                                                                                   \
+        "ldr r4, [sp, #48]\n\t"                                                                                         \
+        "str r4, [sp, #20]\n\t"                                                                                         \
+        "ldrd r1, r2, [sp, #160]\n\t"                                                                                   \
+        "ldr r4, [sp, #176]\n\t"                                                                                        \
+        "add r1, r4\n\t"                                                                                                \
+        "add r2, r4\n\t"                                                                                                \
+        "strd r1, r2, [sp, #160]\n\t"                                                                                   \
+        "strd r1, r2, [sp, #28]\n\t"                                                                                    \
+        "ldrd r1, r2, [sp]\n\t"                                                                                         \
+        "ldr r4, [sp, #172]\n\t"                                                                                        \
+        "add r1, r4\n\t"                                                                                                \
+        "add r2, r4\n\t"                                                                                                \
+        "strd r1, r2, [sp]\n\t"                                                                                         \
+        "b 8b\n"                                                                                                        \
+        "10:\n\t"                                                                                                       \
+        "add sp, #60\n\t"                                                                                               \
+        "vpop {d8-d15}\n\t"                                                                                             \
+        "pop {r4-r11, pc}\n\t");                                                                                        \
+}
+
+/* with the left shift (VSHL by the group's max(out_shift, 0) bytes) and without it (every row's shift <= 0: VSHL by
+ * 0 is the identity, 3 instructions per group saved) */
+EK_MVE_X2_ASM(mve_x2_asm, "vldrb.s32 q2, [r7, #32]\n\tvshl.s32 q3, q3, q2\n\tvshl.s32 q7, q7, q2\n\t",
+              "vldrb.s32 q2, [r7, #32]\n\tvshl.s32 q0, q0, q2\n\tvshl.s32 q1, q1, q2\n\t")
+EK_MVE_X2_ASM(mve_x2_asm_nls, "", "")
+#pragma GCC diagnostic pop
+
+/* A single pair of columns of depth 17..32 in one run, no left shift (im2col patches of the RGB first convs,
+ * 3x3x3 = 27): a light entry (no locals but the 2 output pointers, no pair / segment loops) and per group one
+ * straight pass: the group's biases, both columns' two chunks loaded at immediate offsets (the second through one
+ * VCTP predicate), 8 weight loads, 16 VMLADAVA, then the same requantization as mve_x2_asm without VSHL.
+ * Registers: r1 / r3 the columns, r5 the filter, r7 the rq words, r9 depth - 16, r11 rows left, the 8 sums in
+ * the even registers; q4..q6 offset, min, max. Frame: r4-r11, lr (36 B), d8-d13 (48 B), [sp] out0, [sp+4] out1;
+ * out1 (the 5th argument) at [sp+92]. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
+__attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q, const int8_t *x0,
+                                                            const int8_t *x1, int8_t *out0, int8_t *out1) {
+#define EK_X2_D32_MAC()                      \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r0, q0, q2\n\t"            \
+        "vmladava.s8 r8, q1, q2\n\t"            \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r2, q0, q2\n\t"            \
+        "vmladava.s8 r10, q1, q2\n\t"           \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r4, q0, q2\n\t"            \
+        "vmladava.s8 r12, q1, q2\n\t"           \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r6, q0, q2\n\t"            \
+        "vmladava.s8 lr, q1, q2\n\t"
+#define EK_X2_D32_RQ(A)                         \
+        "vand q3, " A ", q2\n\t"                \
+        "vshr.s32 q3, q3, #31\n\t"              \
+        "vqadd.s32 " A ", " A ", q3\n\t"        \
+        "vrshl.s32 " A ", " A ", q2\n\t"
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "vpush {d8-d15}\n\t"
-        "sub sp, #60\n\t"
-        "strd r1, r2, [sp]\n\t"
-        "ldr r4, [r0]\n\t"
-        "str r4, [sp, #56]\n\t"
-        "lsrs r5, r4, #4\n\t"
-        "and r4, r4, #15\n\t"
-        "strd r5, r4, [sp, #8]\n\t"
-        "sub r3, r3, r5, lsl #4\n\t"
-        "str r3, [sp, #36]\n\t"
-        "ldrd r4, r6, [r0, #4]\n\t"
-        "strd r4, r6, [sp, #16]\n\t"
-        "str r6, [sp, #48]\n\t"
-        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
-        "movs r7, #0\n\t"
-        "cmp r6, #16\n\t"
-        "bgt 11f\n\t"
-        "cmp r4, #1\n\t"
-        "it eq\n\t"
-        "moveq r7, #1\n"
-        "11:\n\t"
-        "str r7, [sp, #52]\n\t"
+        "vpush {d8-d13}\n\t"
+        "sub sp, #8\n\t"
+        "ldr r4, [sp, #92]\n\t"
+        "strd r3, r4, [sp]\n\t"
+        "mov r3, r2\n\t"
+        "ldr r9, [r0]\n\t"
+        "subs r9, #16\n\t"
+        "ldr r11, [r0, #8]\n\t"
         "ldr r4, [r0, #12]\n\t"
-        "str r4, [sp, #24]\n\t"
         "vdup.32 q4, r4\n\t"
         "ldr r4, [r0, #16]\n\t"
         "vdup.32 q5, r4\n\t"
         "ldr r4, [r0, #20]\n\t"
         "vdup.32 q6, r4\n\t"
         "ldr r5, [r0, #24]\n\t"
-        "ldr r11, [r0, #28]\n\t"
-        "strd r5, r11, [sp, #40]\n\t"
-        "ldrd r4, r6, [sp, #160]\n\t"
-        "strd r4, r6, [sp, #28]\n"
-        "8:\n\t" /* a pair of columns */
-        "ldr r4, [sp, #52]\n\t"
-        "cmp r4, #0\n\t"
-        "beq 1f\n\t"
-        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
-        "vctp.8 r4\n\t"
+        "ldr r7, [r0, #28]\n"
+        "1:\n\t" /* a group of 4 rows */
+        "ldrd r0, r2, [r7]\n\t"
+        "ldrd r4, r6, [r7, #8]\n\t"
+        "ldrd r8, r10, [r7]\n\t"
+        "ldrd r12, lr, [r7, #8]\n\t"
+        "vldrb.8 q0, [r1]\n\t"
+        "vldrb.8 q1, [r3]\n\t"
+        EK_X2_D32_MAC()
+        "vctp.8 r9\n\t"
         "vpstt\n\t"
-        "vldrbt.8 q0, [r1]\n\t"
-        "vldrbt.8 q1, [r2]\n\t"
-        "ldrd r1, r3, [sp, #28]\n\t"
-        "ldr r9, [sp, #20]\n"
-        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */
-        "ldrd r0, r2, [r11]\n\t"
-        "ldrd r4, r6, [r11, #8]\n\t"
-        "ldrd r8, r10, [r11]\n\t"
-        "ldrd r12, lr, [r11, #8]\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r0, q0, q2\n\t"
-        "vmladava.s8 r8, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r2, q0, q2\n\t"
-        "vmladava.s8 r10, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r4, q0, q2\n\t"
-        "vmladava.s8 r12, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r6, q0, q2\n\t"
-        "vmladava.s8 lr, q1, q2\n\t"
-        "vmov q3[2], q3[0], r0, r4\n\t"
-        "vmov q3[3], q3[1], r2, r6\n\t"
-        "vmov q7[2], q7[0], r8, r12\n\t"
-        "vmov q7[3], q7[1], r10, lr\n\t"
-        "mov r7, r11\n\t"
-        "vldrb.s32 q2, [r7, #32]\n\t"
-        "vshl.s32 q3, q3, q2\n\t"
-        "vshl.s32 q7, q7, q2\n\t"
-        "vldrw.32 q2, [r7, #16]\n\t"
-        "vqrdmulh.s32 q3, q3, q2\n\t"
-        "vqrdmulh.s32 q7, q7, q2\n\t"
-        "vldrb.s32 q2, [r7, #36]\n\t"
-        "vand q4, q3, q2\n\t"
-        "vshr.s32 q4, q4, #31\n\t"
-        "vqadd.s32 q3, q3, q4\n\t"
-        "vrshl.s32 q3, q3, q2\n\t"
-        "vand q4, q7, q2\n\t"
-        "vshr.s32 q4, q4, #31\n\t"
-        "vqadd.s32 q7, q7, q4\n\t"
-        "vrshl.s32 q7, q7, q2\n\t"
-        "ldr r0, [sp, #24]\n\t"
-        "vadd.i32 q3, q3, r0\n\t"
-        "vadd.i32 q7, q7, r0\n\t"
-        "vmax.s32 q3, q3, q5\n\t"
-        "vmax.s32 q7, q7, q5\n\t"
-        "vmin.s32 q3, q3, q6\n\t"
-        "vmin.s32 q7, q7, q6\n\t"
-        "vctp.32 r9\n\t"
-        "vpstt\n\t"
-        "vstrbt.32 q3, [r1]\n\t"
-        "vstrbt.32 q7, [r3]\n\t"
-        "adds r1, #4\n\t"
-        "adds r3, #4\n\t"
-        "add r11, #40\n\t"
-        "subs r9, #4\n\t"
-        "bgt 7b\n\t"
-        "b 9f\n"
-        "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
-        "ldrd r0, r2, [r11]\n\t"
-        "ldrd r4, r6, [r11, #8]\n\t"
-        "mov r8, r0\n\t"
-        "mov r10, r2\n\t"
-        "mov r12, r4\n\t"
-        "mov lr, r6\n\t"
-        "ldrd r1, r3, [sp]\n\t"
-        "ldr r9, [sp, #16]\n"
-        "2:\n\t" /* a segment (run) */
-        "ldr r7, [sp, #8]\n\t"
-        "cbz r7, 4f\n"
-        "3:\n\t"
-        "vldrb.8 q0, [r1], #16\n\t"
-        "vldrb.8 q1, [r3], #16\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r0, q0, q2\n\t"
-        "vmladava.s8 r8, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r2, q0, q2\n\t"
-        "vmladava.s8 r10, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r4, q0, q2\n\t"
-        "vmladava.s8 r12, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r6, q0, q2\n\t"
-        "vmladava.s8 lr, q1, q2\n\t"
-        "subs r7, #1\n\t"
-        "bne 3b\n"
-        "4:\n\t"
-        "ldr r7, [sp, #12]\n\t"
-        "cbz r7, 5f\n\t"
-        "vctp.8 r7\n\t"
-        "vpstt\n\t"
-        "vldrbt.8 q0, [r1]\n\t"
-        "vldrbt.8 q1, [r3]\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r0, q0, q2\n\t"
-        "vmladava.s8 r8, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r2, q0, q2\n\t"
-        "vmladava.s8 r10, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r4, q0, q2\n\t"
-        "vmladava.s8 r12, q1, q2\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r6, q0, q2\n\t"
-        "vmladava.s8 lr, q1, q2\n"
-        "5:\n\t"
-        "subs r9, #1\n\t"
-        "beq 6f\n\t"
-        "ldr r7, [sp, #36]\n\t"
-        "add r1, r7\n\t"
-        "add r3, r7\n\t"
-        "b 2b\n"
-        "6:\n\t" /* requantize, clamp, store the group's 2 x 4 results */
+        "vldrbt.8 q0, [r1, #16]\n\t"
+        "vldrbt.8 q1, [r3, #16]\n\t"
+        EK_X2_D32_MAC()
         "vmov q0[2], q0[0], r0, r4\n\t"
         "vmov q0[3], q0[1], r2, r6\n\t"
         "vmov q1[2], q1[0], r8, r12\n\t"
         "vmov q1[3], q1[1], r10, lr\n\t"
-        "mov r7, r11\n\t" /* widening loads need a low base register */
-        "vldrb.s32 q2, [r7, #32]\n\t"
-        "vshl.s32 q0, q0, q2\n\t"
-        "vshl.s32 q1, q1, q2\n\t"
-        "vldrw.32 q2, [r11, #16]\n\t"
+        "vldrw.32 q2, [r7, #16]\n\t"
         "vqrdmulh.s32 q0, q0, q2\n\t"
         "vqrdmulh.s32 q1, q1, q2\n\t"
         "vldrb.s32 q2, [r7, #36]\n\t"
-        "vand q3, q0, q2\n\t"
-        "vshr.s32 q3, q3, #31\n\t"
-        "vqadd.s32 q0, q0, q3\n\t"
-        "vrshl.s32 q0, q0, q2\n\t"
-        "vand q3, q1, q2\n\t"
-        "vshr.s32 q3, q3, #31\n\t"
-        "vqadd.s32 q1, q1, q3\n\t"
-        "vrshl.s32 q1, q1, q2\n\t"
+        EK_X2_D32_RQ("q0")
+        EK_X2_D32_RQ("q1")
         "vadd.i32 q0, q0, q4\n\t"
         "vadd.i32 q1, q1, q4\n\t"
         "vmax.s32 q0, q0, q5\n\t"
         "vmax.s32 q1, q1, q5\n\t"
         "vmin.s32 q0, q0, q6\n\t"
         "vmin.s32 q1, q1, q6\n\t"
-        "ldr r7, [sp, #20]\n\t"
-        "ldrd r0, r2, [sp, #28]\n\t"
-        "vctp.32 r7\n\t"
+        "ldrd r0, r2, [sp]\n\t"
+        "vctp.32 r11\n\t"
         "vpstt\n\t"
         "vstrbt.32 q0, [r0]\n\t"
         "vstrbt.32 q1, [r2]\n\t"
         "adds r0, #4\n\t"
         "adds r2, #4\n\t"
-        "strd r0, r2, [sp, #28]\n\t"
-        "add r11, #40\n\t"
-        "subs r7, #4\n\t"
-        "str r7, [sp, #20]\n\t"
-        "bgt 1b\n"
-        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */
-        "ldr r4, [sp, #168]\n\t"
-        "subs r4, #1\n\t"
-        "beq 10f\n\t"
-        "str r4, [sp, #168]\n\t"
-        "ldrd r5, r11, [sp, #40]\n\t"
-        "ldr r4, [sp, #48]\n\t"
-        "str r4, [sp, #20]\n\t"
-        "ldrd r1, r2, [sp, #160]\n\t"
-        "ldr r4, [sp, #176]\n\t"
-        "add r1, r4\n\t"
-        "add r2, r4\n\t"
-        "strd r1, r2, [sp, #160]\n\t"
-        "strd r1, r2, [sp, #28]\n\t"
-        "ldrd r1, r2, [sp]\n\t"
-        "ldr r4, [sp, #172]\n\t"
-        "add r1, r4\n\t"
-        "add r2, r4\n\t"
-        "strd r1, r2, [sp]\n\t"
-        "b 8b\n"
-        "10:\n\t"
-        "add sp, #60\n\t"
-        "vpop {d8-d15}\n\t"
+        "strd r0, r2, [sp]\n\t"
+        "adds r7, #40\n\t"
+        "subs r11, #4\n\t"
+        "bgt 1b\n\t"
+        "add sp, #8\n\t"
+        "vpop {d8-d13}\n\t"
         "pop {r4-r11, pc}\n\t");
+#undef EK_X2_D32_MAC
+#undef EK_X2_D32_RQ
 }
 #pragma GCC diagnostic pop
 #endif
 
+int32_t ek_mve_rq_lshift(const int32_t *rq, int32_t rows) {
+    int32_t r, any = 0;
+    for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS) {
+        any |= rq[8]; /* the group's 4 left-shift bytes (rows past the end are padded with 0) */
+    }
+    return any != 0;
+}
+
 void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                           int8_t *out1, int32_t npairs, int32_t xstep, int32_t ostep) {
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-    mve_x2_asm(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
+    if (q->lshift) {
+        mve_x2_asm(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
+    } else {
+        mve_x2_asm_nls(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
+    }
 #else
     for (; npairs > 0; npairs--, x0 += xstep, x1 += xstep, out0 += ostep, out1 += ostep) {
         ek_matmul_mve_s8(q, x0, seg_stride, out0);
@@ -507,6 +615,12 @@ void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *
 
 void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                          int8_t *out1) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+    if (!q->lshift && q->segments == 1 && q->depth > 16 && q->depth <= 32) {
+        mve_x2_d32_asm(q, x0, x1, out0, out1);
+        return;
+    }
+#endif
     ek_matmul_mve_s8_x2n(q, x0, x1, seg_stride, out0, out1, 1, 0, 0);
 }
 

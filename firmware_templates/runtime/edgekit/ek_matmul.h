@@ -63,7 +63,11 @@ typedef struct {
     int32_t act_min, act_max;
     const int8_t *filter;
     const int32_t *rq;
+    int32_t lshift;     /* ek_mve_rq_lshift(rq, rows): 0 lets the MVE pair kernels skip the left shift */
 } ek_mve_mm_t;
+
+/* Nonzero if a row of the rq words (rows rows, groups of 4) has a left shift (max(out_shift, 0) > 0). */
+int32_t ek_mve_rq_lshift(const int32_t *rq, int32_t rows);
 
 void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out);
 
