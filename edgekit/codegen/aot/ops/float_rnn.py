@@ -20,11 +20,7 @@ from edgekit.codegen.aot.ops.base import OpContext, c_struct
 from edgekit.codegen.aot.ops.batch_matmul import geometry, transposed_rhs
 from edgekit.codegen.aot.ops.dispatch import FloatOpHandler, register_float
 from edgekit.codegen.aot.ops.float_common import c_float, require_f32
-
-# TFLM input indices (lstm_shared.h) per gate in the kernel's order: (input weights, recurrent weights, bias)
-_GATES = {"forget": (2, 6, 13), "input": (1, 5, 12), "cell": (3, 7, 14), "output": (4, 8, 15)}
-_VARIANTS = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection", 17: "projection",
-             20: "layer norm", 21: "layer norm", 22: "layer norm", 23: "layer norm"}
+from edgekit.codegen.aot.ops.lstm import GATES, lstm_geometry, standard_lstm
 
 
 def _block(ctype: str, fields: dict[str, object], call: str) -> str:
@@ -32,29 +28,13 @@ def _block(ctype: str, fields: dict[str, object], call: str) -> str:
 
 
 def _lstm_params(ctx: OpContext) -> dict[str, object]:
-    op = ctx.op
-    ctx.require(len(op.inputs) == 24, f"expected 24 inputs, got {len(op.inputs)}")
-    for k, variant in _VARIANTS.items():
-        ctx.require(ctx.input(k) is None, f"the {variant} variant is not supported (TFLM's kernel rejects it too)")
-    ctx.require(ctx.input(1) is not None and ctx.input(5) is not None,
-                "the CIFG variant (no input gate) is not supported (TFLM's kernel rejects it too)")
-    inp, hid, cell, out = ctx.input(0), ctx.input(18), ctx.input(19), ctx.output(0)
+    inp, hid, cell, out = standard_lstm(ctx)
     require_f32(ctx, (inp, "input"), (hid, "output state"), (cell, "cell state"), (out, "output"))
-    ctx.require(hid.is_variable and cell.is_variable, "the output and cell states must be variable tensors")
-    ctx.require(len(inp.shape) == 3 and len(out.shape) == 3, "input and output must be 3-D")
-    time_major = bool(ctx.options.get("time_major", False))
-    steps, batches = (inp.shape[0], inp.shape[1]) if time_major else (inp.shape[1], inp.shape[0])
-    n_input = inp.shape[2]
-    ctx.require(len(hid.shape) == 2, f"output state must be 2-D, got {list(hid.shape)}")
-    n_state = hid.shape[1]
-    ctx.require(hid.size == batches * n_state and cell.size == batches * n_state,
-                f"states must hold {batches} x {n_state} values")
-    ctx.require(tuple(out.shape[:2]) == tuple(inp.shape[:2]) and out.shape[2] == n_state,
-                f"output shape {list(out.shape)} does not match input {list(inp.shape)} and state {n_state}")
+    batches, steps, n_input, n_state, time_major = lstm_geometry(ctx, inp, hid, cell, out)
     act = ctx.options.get("fused_activation_function", "TANH")
     ctx.require(act == "TANH", f"cell gate activation {act} is not supported (TANH: TFLM's float kernel asserts on "
                                "any other, and the schema cannot ask for its sigmoid)")
-    for gate, (wi, wr, b) in _GATES.items():
+    for gate, (wi, wr, b) in GATES.items():
         for k, rows, cols, what in ((wi, n_state, n_input, "input weights"), (wr, n_state, n_state,
                                                                                 "recurrent weights")):
             w = ctx.input(k)
@@ -82,8 +62,8 @@ class FloatLstm(FloatOpHandler):
         p = _lstm_params(ctx)
         ins = ctx.op.inputs
         for field, slot, role in (("w_in", 0, "w_in"), ("w_rec", 1, "w_rec"), ("bias", 2, "bias")):
-            p[field] = "{" + ", ".join(ctx.ptr(ins[_GATES[g][slot]], "float", role=f"{role}_{g}")
-                                       for g in _GATES) + "}"
+            p[field] = "{" + ", ".join(ctx.ptr(ins[GATES[g][slot]], "float", role=f"{role}_{g}")
+                                       for g in GATES) + "}"
         call = (f"ek_f32_lstm(&p, {ctx.ptr(ins[0], 'float')}, {ctx.ptr(ins[18], 'float')}, "
                 f"{ctx.ptr(ins[19], 'float')}, {ctx.ptr(ctx.op.outputs[0], 'float')}, (float *){ctx.scratch});")
         return _block("ek_f32_lstm_params", p, call)

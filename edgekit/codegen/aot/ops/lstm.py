@@ -11,6 +11,7 @@ them for the whole program and ``ek_model_init`` resets them (generate.py).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from edgekit.codegen.aot.quant import f32, fc_multiplier, quantize_multiplier
 
 # TFLM input indices (lstm_shared.h) per gate, in the kernel's order forget, input, cell, output:
 # (input weights, recurrent weights, bias)
-_GATES = {"forget": (2, 6, 13), "input": (1, 5, 12), "cell": (3, 7, 14), "output": (4, 8, 15)}
+GATES = {"forget": (2, 6, 13), "input": (1, 5, 12), "cell": (3, 7, 14), "output": (4, 8, 15)}
 _VARIANTS = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection", 17: "projection",
              20: "layer norm", 21: "layer norm", 22: "layer norm", 23: "layer norm"}
 GATE_SCALE = 2.0 ** -12  # FC outputs (pre-activations), Q3.12
@@ -35,19 +36,20 @@ def _weights(ctx: OpContext, k: int, rows: int, cols: int, what: str) -> tuple[f
     return scale_zp(ctx, w, what)
 
 
-def _params(ctx: OpContext) -> dict[str, object]:
+def standard_lstm(ctx: OpContext) -> tuple[Any, Any, Any, Any]:
+    """Input, output state, cell state and output of a standard LSTM (peephole, projection, layer-norm and CIFG
+    variants refused, as TFLM's kernels do): shared by the integer and the float32 handler."""
     op = ctx.op
     ctx.require(len(op.inputs) == 24, f"expected 24 inputs, got {len(op.inputs)}")
     for k, variant in _VARIANTS.items():
         ctx.require(ctx.input(k) is None, f"the {variant} variant is not supported (TFLM's kernel rejects it too)")
     ctx.require(ctx.input(1) is not None and ctx.input(5) is not None,
                 "the CIFG variant (no input gate) is not supported (TFLM's kernel rejects it too)")
-    inp, hid, cell, out = ctx.input(0), ctx.input(18), ctx.input(19), ctx.output(0)
-    ctx.require_dtype(inp, "int8", "int16", what="input")
-    wide = inp.dtype == "int16"  # 16x8: int16 activations, int64 biases
-    ctx.require_dtype(out, inp.dtype, what="output")
-    ctx.require_dtype(hid, inp.dtype, what="output state")
-    ctx.require_dtype(cell, "int16", what="cell state")
+    return ctx.input(0), ctx.input(18), ctx.input(19), ctx.output(0)
+
+
+def lstm_geometry(ctx: OpContext, inp: Any, hid: Any, cell: Any, out: Any) -> tuple[int, int, int, int, bool]:
+    """(batches, steps, n_input, n_state, time_major) of an LSTM, its states and output checked against them."""
     ctx.require(hid.is_variable and cell.is_variable, "the output and cell states must be variable tensors")
     ctx.require(len(inp.shape) == 3 and len(out.shape) == 3, "input and output must be 3-D")
     time_major = bool(ctx.options.get("time_major", False))
@@ -59,6 +61,17 @@ def _params(ctx: OpContext) -> dict[str, object]:
                 f"states must hold {batches} x {n_state} values")
     ctx.require(tuple(out.shape[:2]) == tuple(inp.shape[:2]) and out.shape[2] == n_state,
                 f"output shape {list(out.shape)} does not match input {list(inp.shape)} and state {n_state}")
+    return batches, steps, n_input, n_state, time_major
+
+
+def _params(ctx: OpContext) -> dict[str, object]:
+    inp, hid, cell, out = standard_lstm(ctx)
+    ctx.require_dtype(inp, "int8", "int16", what="input")
+    wide = inp.dtype == "int16"  # 16x8: int16 activations, int64 biases
+    ctx.require_dtype(out, inp.dtype, what="output")
+    ctx.require_dtype(hid, inp.dtype, what="output state")
+    ctx.require_dtype(cell, "int16", what="cell state")
+    batches, steps, n_input, n_state, time_major = lstm_geometry(ctx, inp, hid, cell, out)
     act = ctx.options.get("fused_activation_function", "TANH")
     ctx.require(act == "TANH", f"cell gate activation {act} is not supported (TANH)")
     in_scale, in_zp = scale_zp(ctx, inp, "input")
@@ -70,7 +83,7 @@ def _params(ctx: OpContext) -> dict[str, object]:
                                 time_major=int(time_major), hid_zp=hid_zp, _in_offset=-in_zp, _hid_offset=-hid_zp,
                                 wide=int(wide))
     lists: dict[str, list[int]] = {k: [] for k in ("in_mult", "in_shift", "rec_mult", "rec_shift")}
-    for gate, (wi, wr, b) in _GATES.items():
+    for gate, (wi, wr, b) in GATES.items():
         si, zi = _weights(ctx, wi, n_state, n_input, f"{gate} gate input weights")
         sr, zr = _weights(ctx, wr, n_state, n_state, f"{gate} gate recurrent weights")
         bias = ctx.input(b)
@@ -118,17 +131,17 @@ class UnidirectionalSequenceLstm(OpHandler):
     def emit(self, ctx: OpContext) -> str:
         p = _params(ctx)
         in_offset, hid_offset = int(p.pop("_in_offset")), int(p.pop("_hid_offset"))
-        names = list(_GATES)
-        p["w_in"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][0]], role=f"w_in_{g}") for g in names) + "}"
-        p["w_rec"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][1]], role=f"w_rec_{g}") for g in names) + "}"
+        names = list(GATES)
+        p["w_in"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[GATES[g][0]], role=f"w_in_{g}") for g in names) + "}"
+        p["w_rec"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[GATES[g][1]], role=f"w_rec_{g}") for g in names) + "}"
         wide = bool(p["wide"])
         if wide:
-            p["bias64"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[_GATES[g][2]], "int64_t", role=f"bias_{g}")
+            p["bias64"] = "{" + ", ".join(ctx.ptr(ctx.op.inputs[GATES[g][2]], "int64_t", role=f"bias_{g}")
                                           for g in names) + "}"
         in_bias, rec_bias = [], []
         for g in names if not wide else ():  # int8: the input offsets folded into the biases (mod 2^32, as the
             # kernel's int32 sums)
-            wi, wr, b = (ctx.input(k) for k in _GATES[g])
+            wi, wr, b = (ctx.input(k) for k in GATES[g])
             folded = folded_bias(wi.array(), b.array().reshape(-1), in_offset)
             in_bias.append(ctx.const_array(f"{ctx.ident}_in_bias_{g}", folded, "int32_t"))
             rec_bias.append(ctx.const_array(f"{ctx.ident}_rec_bias_{g}", folded_bias(wr.array(), None, hid_offset),
