@@ -15,7 +15,6 @@ import atexit
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgekit import errors
-from edgekit.errors import EdgekitError, NativeCrash
+from edgekit.errors import EdgekitError, NativeCrash, signal_name
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 WORKER_ARGV = [sys.executable, "-m", "edgekit._convert_child"]  # the child gets its log path appended
@@ -212,10 +211,7 @@ class ConvertWorker:
         lines = [ln for ln in self.job_log.splitlines() if ln.strip() and not ln.startswith(JOB_MARK)]
         last = f": {lines[-1].strip()[:200]}" if lines else ""
         if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
+            name = signal_name(-code)
             return NativeCrash(f"TensorFlow crashed ({name}) while {stage}{last}", hint=(hint or (
                 "degenerate quantization (constant calibration data, dead layers) is a common cause; check the "
                 "calibration data")) + f"; the converter's log: {self.log_path}")

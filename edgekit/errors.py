@@ -59,3 +59,13 @@ class DeviceError(EdgekitError):
 
 class NativeCrash(EdgekitError):
     """A native library (TFLite/TFLM) aborted in the isolated subprocess."""
+
+
+def signal_name(num: int) -> str:
+    """A signal's name (``SIGSEGV``) for a child's negative exit code's number, or ``signal N`` when unknown."""
+    import signal
+
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"

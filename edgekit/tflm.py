@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import proc
-from edgekit.errors import DataError, EdgekitError, ModelError, NativeCrash, ToolMissing, UnsupportedOpError, UsageError
+from edgekit.errors import (
+    DataError,
+    EdgekitError,
+    ModelError,
+    NativeCrash,
+    ToolMissing,
+    UnsupportedOpError,
+    UsageError,
+    signal_name,
+)
 from edgekit.tflite_model import Tensor, TFLiteModel, load_model
 
 __all__ = ["ArenaUsage", "tflm_arena_bytes", "tflm_arena_usage", "tflm_available", "tflm_run"]
@@ -157,7 +165,7 @@ def _call(data: bytes, req: dict, arrays: dict[str, np.ndarray] | None, parsed: 
         log = (work / "stderr.log").read_bytes().decode("utf-8", "replace") if (work / "stderr.log").exists() else ""
         last = _last_line(log + (res.stderr or ""))
         if res.returncode < 0:
-            sig = _signal_name(-res.returncode)
+            sig = signal_name(-res.returncode)
             raise NativeCrash(f"TFLM host interpreter crashed with {sig} while {what} {name}",
                               hint=_crash_hint(last))
         result_file = work / "result.json"
@@ -209,8 +217,3 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _signal_name(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return f"signal {num}"

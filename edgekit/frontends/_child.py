@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import ModelError, NativeCrash, UnsupportedOpError
+from edgekit.errors import ModelError, NativeCrash, UnsupportedOpError, signal_name
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 WORKER_ARGV = [sys.executable, "-m", "edgekit.frontends._worker"]  # tests swap in a child that crashes
@@ -58,10 +58,7 @@ def run_job(job_dir: Path, job: dict[str, Any], *, what: str, timeout: float = D
             raise
     result_path = job_dir / "result.json"
     if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
+        name = signal_name(-code)
         raise NativeCrash(f"{what} crashed ({name}): {_last_line(log_path)}",
                           hint="the converter's native code failed on this model; nothing was written. "
                                "Try simplifying the model (e.g. export it again with a newer torch/onnx)")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit import errors
-from edgekit.errors import NativeCrash
+from edgekit.errors import NativeCrash, signal_name
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 CHILD_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}  # defaults; the caller's values win
@@ -80,10 +79,7 @@ def _crash(code: int, log_path: Path, env: dict[str, str]) -> NativeCrash:
     last = next((ln for ln in reversed(lines) if not ln.startswith(STAGE_MARK)), "")
     last = f" (last output: {last[:160]})" if last else ""
     if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
+        name = signal_name(-code)
         what = f"TensorFlow crashed in the optimize process ({name}) while {stage}{last}"
     else:
         what = f"the optimize process failed (exit code {code}) while {stage}{last}"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit import proc
-from edgekit.errors import BoardError, DeviceError, ModelError
+from edgekit.errors import BoardError, DeviceError, ModelError, signal_name
 from edgekit.transport.serial import Link
 
 log = logging.getLogger("edgekit.transport")
@@ -85,10 +85,7 @@ def describe_exit(code: int) -> str:
         return ("QEMU aborted (SIGABRT): the guest locked up, e.g. a fault inside the fault handler or a "
                 "semihosting call with semihosting disabled")
     if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
+        name = signal_name(-code)
         return f"QEMU was killed by {name}"
     return f"QEMU exited with code {code}" + (" (the firmware's exit code)" if code else "")
 
