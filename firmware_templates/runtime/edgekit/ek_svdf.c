@@ -9,6 +9,31 @@
 #include "ek_dot.h"
 
 /*
+ * The feature dot of one filter: sum (x[i] + off) * w[i], modulo 2^32. On DSP cores x + off is widened once per
+ * batch into xw (ek_widen_s8_reordered: [x0, x2], [x1, x3] per group of 4, matching SXTB16's weight pairs), so
+ * each filter only extends its weights; the last n % 4 terms are summed from x.
+ */
+EK_INLINE uint32_t ek_svdf_feature(const int8_t *x, const int16_t *xw, const int8_t *w, int32_t n, int32_t off) {
+#if EK_HAVE_DSP && !EK_HAVE_MVE
+    const int32_t n4 = n & ~3;
+    uint32_t acc = 0;
+    int32_t i;
+    for (i = 0; i < n4; i += 4) {
+        const uint32_t ww = ek_ld32(w + i);
+        acc = (uint32_t)ek_smlad(ek_ld32(xw + i), ek_sxtb16(ww), (int32_t)acc);
+        acc = (uint32_t)ek_smlad(ek_ld32(xw + i + 2), ek_sxtb16_ror8(ww), (int32_t)acc);
+    }
+    for (; i < n; i++) {
+        acc += (uint32_t)(((int32_t)x[i] + off) * w[i]);
+    }
+    return acc;
+#else
+    (void)xw;
+    return ek_dot_s8_off(x, w, n, off);
+#endif
+}
+
+/*
  * One filter's memory step and time-weighted sum in one pass: s[j] = s[j + 1] for j < m - 1, s[m - 1] = v, and the
  * sum of w[j] * (s[j] - zp) over the shifted memory, modulo 2^32. TFLM shifts the whole state buffer by one element
  * and then overwrites each filter's last element, which is the same as shifting each filter's memory on its own.
@@ -76,11 +101,15 @@ EK_INLINE uint32_t ek_svdf_step_s8(const int8_t *w, int8_t *s, int32_t m, int32_
 
 #define EK_SVDF_BODY(STATE_T, STATE_MIN, STATE_MAX, STEP)                                                              \
     int32_t b, f, u, k;                                                                                        \
+    int16_t *xw = (int16_t *)(scratch + p->batches * p->filters); /* (n_input + 3) / 4 * 4 int16 */        \
     for (b = 0; b < p->batches; b++) {                                                                         \
         const int8_t *x = input + (size_t)b * (size_t)p->n_input;                                              \
+        if (EK_HAVE_DSP && !EK_HAVE_MVE) {                                                                     \
+            ek_widen_s8_reordered(x, xw, p->n_input, -p->in_zp, 4, 2);                                         \
+        }                                                                                                      \
         for (f = 0; f < p->filters; f++) {                                                                     \
             const int8_t *w = w_feature + (size_t)f * (size_t)p->n_input;                                      \
-            int32_t acc = (int32_t)ek_dot_s8_off(x, w, p->n_input, -p->in_zp);                                 \
+            int32_t acc = (int32_t)ek_svdf_feature(x, xw, w, p->n_input, -p->in_zp);                       \
             acc = ek_clamp_i32(ek_mbqm(acc, p->mult1, p->shift1), STATE_MIN, STATE_MAX);                       \
             /* TFLM adds the zero point after the clamp and stores without saturating */                     \
             scratch[b * p->filters + f] = (int32_t)STEP(w_time + (size_t)f * (size_t)p->memory,                 \

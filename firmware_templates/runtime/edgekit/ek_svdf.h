@@ -19,7 +19,7 @@ typedef struct {
     int32_t mult2, shift2;   /* time FC + bias -> output */
 } ek_svdf_params_t;
 
-/* scratch: batches * filters int32 */
+/* scratch: batches * filters int32, then (n_input + 3) / 4 * 4 int16 (the widened input on DSP cores) */
 void ek_svdf_s16(const ek_svdf_params_t *p, const int8_t *input, const int8_t *w_feature, const int16_t *w_time,
                  const int32_t *bias, int16_t *state, int8_t *output, int32_t *scratch);
 void ek_svdf_s8(const ek_svdf_params_t *p, const int8_t *input, const int8_t *w_feature, const int8_t *w_time,

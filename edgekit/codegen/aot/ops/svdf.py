@@ -77,6 +77,6 @@ class Svdf(OpHandler):
         ])
 
     def scratch_bytes(self, ctx: OpContext) -> int:
-        """One int32 per batch and filter (the time-weighted sums)."""
+        """One int32 per batch and filter (the time-weighted sums), then the input widened to int16 (DSP cores)."""
         p = _params(ctx)
-        return 4 * int(p["batches"]) * int(p["filters"])
+        return 4 * int(p["batches"]) * int(p["filters"]) + 2 * (int(p["n_input"]) + 3) // 4 * 4
