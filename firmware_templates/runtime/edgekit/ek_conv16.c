@@ -94,7 +94,16 @@ static void ek_conv16_pixel(const ek_conv_params_t *p, const ek_s16_win *w, cons
         int32_t g;
         for (g = 0; g < groups; g++) {
             ek_conv16_patch(p, w, g, patch);
-            for (oc = g * per_group; oc < (g + 1) * per_group; oc++) {
+            for (oc = g * per_group; oc + 1 < (g + 1) * per_group; oc += 2) {
+                int64_t a0, a1;
+                ek_dot2_s16x8(patch, filter + (size_t)oc * filter_size, filter + (size_t)(oc + 1) * filter_size,
+                              (int32_t)filter_size, &a0, &a1);
+                w->out[oc] = ek_s16_out(ek_s16_biased(a0, bias, acc32, oc), acc32, p->out_mult[oc],
+                                        p->out_shift[oc], 0, p->act_min, p->act_max);
+                w->out[oc + 1] = ek_s16_out(ek_s16_biased(a1, bias, acc32, oc + 1), acc32, p->out_mult[oc + 1],
+                                            p->out_shift[oc + 1], 0, p->act_min, p->act_max);
+            }
+            for (; oc < (g + 1) * per_group; oc++) {
                 const int64_t acc = ek_dot_s16x8(patch, filter + (size_t)oc * filter_size, (int32_t)filter_size);
                 w->out[oc] = ek_s16_out(ek_s16_biased(acc, bias, acc32, oc), acc32, p->out_mult[oc],
                                         p->out_shift[oc], 0, p->act_min, p->act_max);
@@ -109,7 +118,29 @@ static void ek_conv16_pixel(const ek_conv_params_t *p, const ek_s16_win *w, cons
         }
         return;
     }
-    for (oc = 0; oc < out_c; oc++) {
+    oc = 0;
+    if (per_group == out_c) {  /* one group: two output channels per pass share the input loads */
+        for (; oc + 1 < out_c; oc += 2) {
+            const int8_t *f0 = filter + (size_t)oc * filter_size, *f1 = f0 + filter_size;
+            int64_t acc0 = 0, acc1 = 0;
+            for (ky = w->ky0; ky < w->ky1; ky++) {
+                const int32_t iy = w->iy0 + ky * p->dil_h;
+                for (kx = w->kx0; kx < kx_end; kx++) {
+                    const int32_t ix = w->ix0 + kx * p->dil_w;
+                    const size_t t = ((size_t)ky * k_w + kx) * k_c;
+                    int64_t a0, a1;
+                    ek_dot2_s16x8(w->in_b + ((size_t)iy * in_w + ix) * in_c, f0 + t, f1 + t, run, &a0, &a1);
+                    acc0 += a0;
+                    acc1 += a1;
+                }
+            }
+            w->out[oc] = ek_s16_out(ek_s16_biased(acc0, bias, acc32, oc), acc32, p->out_mult[oc],
+                                    p->out_shift[oc], 0, p->act_min, p->act_max);
+            w->out[oc + 1] = ek_s16_out(ek_s16_biased(acc1, bias, acc32, oc + 1), acc32, p->out_mult[oc + 1],
+                                        p->out_shift[oc + 1], 0, p->act_min, p->act_max);
+        }
+    }
+    for (; oc < out_c; oc++) {
         const int16_t *in_g = w->in_b + (size_t)(oc / per_group) * k_c;
         const int8_t *f_oc = filter + (size_t)oc * filter_size;
         int64_t acc = 0;

@@ -54,6 +54,34 @@ EK_INLINE int64_t ek_dot_s16x8(const int16_t *x, const int8_t *w, int32_t n) {
     return acc;
 }
 
+/* Two ek_dot_s16x8 sums over the same x (two output channels): on DSP cores x is put in SXTB16's pair order
+ * once ([x0, x2], [x1, x3] by PKHBT / PKHTB) and each weight word only needs its two SXTB16s. */
+EK_INLINE void ek_dot2_s16x8(const int16_t *x, const int8_t *w0, const int8_t *w1, int32_t n, int64_t *acc0,
+                             int64_t *acc1) {
+#if EK_HAVE_DSP && !EK_HAVE_MVE
+    int64_t a0 = 0, a1 = 0;
+    int32_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        const uint32_t x01 = ek_ld32(x + i), x23 = ek_ld32(x + i + 2);
+        const uint32_t x02 = ek_pkhbt16(x01, x23), x13 = ek_pkhtb16(x01, x23);  /* [x0, x2], [x1, x3] */
+        const uint32_t u0 = ek_ld32(w0 + i), u1 = ek_ld32(w1 + i);
+        a0 = __smlald((int16x2_t)x02, (int16x2_t)ek_sxtb16(u0), a0);
+        a0 = __smlald((int16x2_t)x13, (int16x2_t)ek_sxtb16_ror8(u0), a0);
+        a1 = __smlald((int16x2_t)x02, (int16x2_t)ek_sxtb16(u1), a1);
+        a1 = __smlald((int16x2_t)x13, (int16x2_t)ek_sxtb16_ror8(u1), a1);
+    }
+    for (; i < n; i++) {
+        a0 += (int32_t)x[i] * w0[i];
+        a1 += (int32_t)x[i] * w1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+#else
+    *acc0 = ek_dot_s16x8(x, w0, n);
+    *acc1 = ek_dot_s16x8(x, w1, n);
+#endif
+}
+
 EK_INLINE uint32_t ek_dot_s16x16(const int16_t *a, const int16_t *b, int32_t n) {
     uint32_t acc = 0;
     int32_t i = 0;
