@@ -152,6 +152,26 @@ def test_reproducer_tflm_project_no_operators(tmp_path: Path) -> None:
         assert not (tmp_path / name).exists()
 
 
+
+def test_conv_with_zero_input_channels_is_refused(tmp_path: Path) -> None:
+    """fuzz_generate (2026-12-07, the 1 M run over 7 target configs) found a CONV_2D whose input has 0 channels:
+    ``in_c // k_c`` was 0 groups and the groups check divided by it (int8: reproducer
+    aot_conv_zero_input_channels.tflite; the float32 handler had the same check): both refuse it by name."""
+    import numpy as np
+    from tflite_single_op import T, multi_op_model
+
+    from edgekit.codegen.aot import generate_c
+    from edgekit.errors import EdgekitError
+
+    x = T((1, 4, 4, 0), "float32")
+    conv = ("CONV_2D", [x, T((2, 1, 1, 3), "float32", data=np.ones((2, 1, 1, 3), np.float32)), None],
+            [T((1, 4, 4, 2), "float32")], {})
+    path = tmp_path / "conv0.tflite"
+    path.write_bytes(multi_op_model([conv]))
+    with pytest.raises(EdgekitError, match="input channels 0"):
+        generate_c(path, tmp_path / "out")
+
+
 CHILD_REPRODUCERS = sorted(fuzz.REPRODUCERS.glob("convert_child_*.bin"))
 
 

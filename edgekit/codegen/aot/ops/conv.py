@@ -62,7 +62,8 @@ def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
     else:
         f_oc, k_h, k_w, k_c = filt.shape
         ctx.require(f_oc == out_c, f"filter outputs {f_oc} != output channels {out_c}")
-        ctx.require(k_c > 0 and in_c % k_c == 0, f"input channels {in_c} not a multiple of filter depth {k_c}")
+        ctx.require(k_c > 0 and in_c > 0 and in_c % k_c == 0,
+                    f"input channels {in_c} not a positive multiple of filter depth {k_c}")
         groups = in_c // k_c
         ctx.require(out_c % groups == 0, f"output channels {out_c} not divisible into {groups} groups")
         mult = 1

@@ -40,7 +40,7 @@ def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
     else:
         f_oc, k_h, k_w, k_c = (int(v) for v in filt.shape)
         ctx.require(f_oc == out_c, f"filter outputs {f_oc} != output channels {out_c}")
-        ctx.require(k_c > 0 and in_c % k_c == 0 and out_c % (in_c // k_c) == 0,
+        ctx.require(k_c > 0 and in_c > 0 and in_c % k_c == 0 and out_c % (in_c // k_c) == 0,
                     f"input channels {in_c} / filter depth {k_c} / output channels {out_c} do not form groups")
         mult = 1
     if bias is not None:
