@@ -24,8 +24,8 @@ from pathlib import Path
 
 from edgekit import errors
 from edgekit.errors import EdgekitError, NativeCrash, signal_name
+from edgekit.proc import python_child_env
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 WORKER_ARGV = [sys.executable, "-m", "edgekit._convert_child"]  # the child gets its log path appended
 JOB_MARK = "---- job "  # the child's log line that starts each job
 DEFAULT_TIMEOUT = 1800.0  # seconds for one job; MobileNetV2 at 96x96 converts in ~7 s here
@@ -102,9 +102,7 @@ class ConvertWorker:
         """Start the child; or, with ``proc`` and ``log_path``, serve through a child started elsewhere
         (the fuzz harness hands in a stand-in that replays a recorded message stream)."""
         if proc is None or log_path is None:
-            env = dict(os.environ)
-            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+            env = python_child_env(TF_CPP_MIN_LOG_LEVEL="2")
             fd, log = tempfile.mkstemp(prefix="edgekit-convert-", suffix=".log")
             os.close(fd)
             log_path = Path(log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 from edgekit.errors import EdgekitError, ToolMissing
 
 log = logging.getLogger("edgekit.proc")
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding the edgekit package
 
 # program -> how to install it on Debian/Ubuntu
 INSTALL_HINTS = {
@@ -61,3 +64,14 @@ def run(argv: Sequence[str | Path], *, cwd: str | Path | None = None, timeout: f
         raise EdgekitError(f"{what or Path(args[0]).name} failed (exit {res.returncode}): {tail}",
                            hint=f"command: {cmdline}")
     return res
+
+
+def python_child_env(**defaults: str) -> dict[str, str]:
+    """The environment of a ``python -m edgekit....`` child: this process's, ``defaults`` only where the caller's
+    environment does not set them, and edgekit's own folder first on ``PYTHONPATH`` (so the child imports this
+    edgekit, also from a source checkout)."""
+    env = dict(os.environ)
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    return env

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import ModelError, NativeCrash, UnsupportedOpError, signal_name
+from edgekit.proc import python_child_env
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 WORKER_ARGV = [sys.executable, "-m", "edgekit.frontends._worker"]  # tests swap in a child that crashes
 DEFAULT_TIMEOUT = 600.0
 
@@ -38,10 +38,8 @@ def run_job(job_dir: Path, job: dict[str, Any], *, what: str, timeout: float = D
     scalars = {k: v for k, v in job.items() if not isinstance(v, np.ndarray)}
     np.savez(job_dir / "job.npz", **arrays)
     (job_dir / "job.json").write_text(json.dumps(scalars))
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.setdefault("OMP_NUM_THREADS", "1")  # two cores shared: torch's default thread pool oversubscribes
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    # OMP_NUM_THREADS: two cores shared, torch's default thread pool oversubscribes
+    env = python_child_env(TF_CPP_MIN_LOG_LEVEL="2", OMP_NUM_THREADS="1")
     log_path = job_dir / "child.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([*WORKER_ARGV, str(job_dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=log,

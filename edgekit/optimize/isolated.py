@@ -14,7 +14,6 @@ Errors the child raises (:class:`~edgekit.errors.EdgekitError`) come back as the
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import subprocess
 import sys
@@ -24,8 +23,8 @@ from typing import Any
 
 from edgekit import errors
 from edgekit.errors import NativeCrash, signal_name
+from edgekit.proc import python_child_env
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 CHILD_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}  # defaults; the caller's values win
 STAGE_MARK = "edgekit-stage: "  # the child's log lines naming what it is doing
 
@@ -33,10 +32,7 @@ STAGE_MARK = "edgekit-stage: "  # the child's log lines naming what it is doing
 def run_job(job: dict[str, Any]) -> Any:
     """Run ``job`` (keyword arguments of :func:`edgekit.optimize._child.work`) in a child process; its return
     value. Raises the child's EdgekitError, or NativeCrash when the child dies."""
-    env = dict(os.environ)
-    for key, value in CHILD_ENV.items():
-        env.setdefault(key, value)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    env = python_child_env(**CHILD_ENV)
     tmp = Path(tempfile.mkdtemp(prefix="edgekit-optimize-"))
     job_path, result_path, log_path = tmp / "job.pkl", tmp / "result.pkl", tmp / "child.log"
     job_path.write_bytes(pickle.dumps(job))
