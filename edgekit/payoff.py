@@ -182,13 +182,8 @@ def render_payoff(payoff: Payoff, console: Any) -> None:
     for r in payoff.comparison.rows:
         if r.a is None and r.b is None:
             continue
-        digits = 2 if r.key in ("energy_uj", "latency_us", "latency_p90_us") else 0
-        unit = f" {r.unit}" if r.unit else ""
-
-        def fmt(x: float | None, digits: int = digits, unit: str = unit) -> str:
-            return "-" if x is None else f"{x:,.{digits}f}{unit}"
-
-        table.add_row(r.label, fmt(r.a), fmt(r.b), "-" if r.ratio is None else f"{r.ratio:.2f}x")
+        table.add_row(r.label, format_cell(r.key, r.a, r.unit), format_cell(r.key, r.b, r.unit),
+                      "-" if r.ratio is None else f"{r.ratio:.2f}x")
     if payoff.accuracy:
         f, q = payoff.accuracy.get("float32"), payoff.accuracy.get("int8")
         pct = payoff.accuracy_metric == "accuracy"
@@ -202,7 +197,8 @@ def render_payoff(payoff: Payoff, console: Any) -> None:
 HEADLINE = ("flash_bytes", "count", "instructions", "energy_uj")  # the ratios a one-line summary names (count: bench)
 
 
-def _cell(key: str, x: float | None, unit: str) -> str:
+def format_cell(key: str, x: float | None, unit: str) -> str:
+    """One figure of a payoff row as the tables show it: thousands separators, 2 decimals for energy and latency."""
     digits = 2 if key in ("energy_uj", "latency_us", "latency_p90_us", "latency_ms") else 0
     return "-" if x is None else f"{x:,.{digits}f}" + (f" {unit}" if unit else "")
 
@@ -237,8 +233,9 @@ def payoff_html(d: dict[str, Any]) -> str:
             continue
         unit = r.get("unit") or ""
         ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}x"
-        out.append(f"<tr><td>{e(r['label'])}</td><td class=\"n\">{e(_cell(r['key'], r.get('a'), unit))}</td>"
-                   f"<td class=\"n\">{e(_cell(r['key'], r.get('b'), unit))}</td><td class=\"n\">{e(ratio)}</td></tr>")
+        a, b = (format_cell(r["key"], r.get(k), unit) for k in ("a", "b"))
+        out.append(f"<tr><td>{e(r['label'])}</td><td class=\"n\">{e(a)}</td>"
+                   f"<td class=\"n\">{e(b)}</td><td class=\"n\">{e(ratio)}</td></tr>")
     acc = d.get("accuracy") or {}
     if acc:
         pct = d.get("accuracy_metric", "accuracy") == "accuracy"

@@ -61,14 +61,10 @@ def missing_reason(report: OptimizationReport) -> str | None:
     return None
 
 
-def _cell(key: str, x: float | None, unit: str) -> str:
-    from edgekit.payoff import _cell as cell
-
-    return cell(key, x, unit)
-
-
 def matrix(pays: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of the side-by-side table: figure | float32 (original) | int8 (each state, with its ratio)."""
+    from edgekit.payoff import format_cell as _cell
+
     if not pays:
         return [], []
     header = ["figure", "float32 (original)", *(f"int8 ({p['label']})" for p in pays)]
