@@ -266,6 +266,22 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
  * rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
+/* Two columns (q0, q1) times 4 weight vectors from r5 (post-incremented): the 8 sums r0 r2 r4 r6 (column 0)
+ * and r8 r10 r12 lr (column 1) of a group of 4 rows. Shared by the two-pixel asm loops below. */
+#define EK_MVE_X2_MAC4                        \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r0, q0, q2\n\t"            \
+        "vmladava.s8 r8, q1, q2\n\t"            \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r2, q0, q2\n\t"            \
+        "vmladava.s8 r10, q1, q2\n\t"           \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r4, q0, q2\n\t"            \
+        "vmladava.s8 r12, q1, q2\n\t"           \
+        "vldrb.8 q2, [r5], #16\n\t"             \
+        "vmladava.s8 r6, q0, q2\n\t"            \
+        "vmladava.s8 lr, q1, q2\n\t"
+
 #define EK_MVE_X2_ASM(NAME, SHL_SMALL, SHL_MAIN) \
 __attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,             \
                                                         int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs, \
@@ -322,18 +338,7 @@ __attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const in
         "ldrd r4, r6, [r11, #8]\n\t"                                                                                    \
         "ldrd r8, r10, [r11]\n\t"                                                                                       \
         "ldrd r12, lr, [r11, #8]\n\t"                                                                                   \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r0, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r8, q1, q2\n\t"                                                                                    \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r2, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r10, q1, q2\n\t"                                                                                   \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r4, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r12, q1, q2\n\t"                                                                                   \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r6, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 lr, q1, q2\n\t"                                                                                    \
+        EK_MVE_X2_MAC4                                                                                                  \
         "vmov q3[2], q3[0], r0, r4\n\t"                                                                                 \
         "vmov q3[3], q3[1], r2, r6\n\t"                                                                                 \
         "vmov q7[2], q7[0], r8, r12\n\t"                                                                                \
@@ -382,18 +387,7 @@ __attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const in
         "3:\n\t"                                                                                                        \
         "vldrb.8 q0, [r1], #16\n\t"                                                                                     \
         "vldrb.8 q1, [r3], #16\n\t"                                                                                     \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r0, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r8, q1, q2\n\t"                                                                                    \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r2, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r10, q1, q2\n\t"                                                                                   \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r4, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r12, q1, q2\n\t"                                                                                   \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r6, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 lr, q1, q2\n\t"                                                                                    \
+        EK_MVE_X2_MAC4                                                                                                  \
         "subs r7, #1\n\t"                                                                                               \
         "bne 3b\n"                                                                                                      \
         "4:\n\t"                                                                                                        \
@@ -403,18 +397,7 @@ __attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const in
         "vpstt\n\t"                                                                                                     \
         "vldrbt.8 q0, [r1]\n\t"                                                                                         \
         "vldrbt.8 q1, [r3]\n\t"                                                                                         \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r0, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r8, q1, q2\n\t"                                                                                    \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r2, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r10, q1, q2\n\t"                                                                                   \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r4, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 r12, q1, q2\n\t"                                                                                   \
-        "vldrb.8 q2, [r5], #16\n\t"                                                                                     \
-        "vmladava.s8 r6, q0, q2\n\t"                                                                                    \
-        "vmladava.s8 lr, q1, q2\n"                                                                                      \
+        EK_MVE_X2_MAC4                                                                                                  \
         "5:\n\t"                                                                                                        \
         "subs r9, #1\n\t"                                                                                               \
         "beq 6f\n\t"                                                                                                    \
@@ -504,19 +487,6 @@ EK_MVE_X2_ASM(mve_x2_asm_nls, "", "")
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
 __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q, const int8_t *x0,
                                                             const int8_t *x1, int8_t *out0, int8_t *out1) {
-#define EK_X2_D32_MAC()                      \
-        "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r0, q0, q2\n\t"            \
-        "vmladava.s8 r8, q1, q2\n\t"            \
-        "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r2, q0, q2\n\t"            \
-        "vmladava.s8 r10, q1, q2\n\t"           \
-        "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r4, q0, q2\n\t"            \
-        "vmladava.s8 r12, q1, q2\n\t"           \
-        "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r6, q0, q2\n\t"            \
-        "vmladava.s8 lr, q1, q2\n\t"
 #define EK_X2_D32_RQ(A)                         \
         "vand q3, " A ", q2\n\t"                \
         "vshr.s32 q3, q3, #31\n\t"              \
@@ -547,12 +517,12 @@ __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q
         "ldrd r12, lr, [r7, #8]\n\t"
         "vldrb.8 q0, [r1]\n\t"
         "vldrb.8 q1, [r3]\n\t"
-        EK_X2_D32_MAC()
+        EK_MVE_X2_MAC4
         "vctp.8 r9\n\t"
         "vpstt\n\t"
         "vldrbt.8 q0, [r1, #16]\n\t"
         "vldrbt.8 q1, [r3, #16]\n\t"
-        EK_X2_D32_MAC()
+        EK_MVE_X2_MAC4
         "vmov q0[2], q0[0], r0, r4\n\t"
         "vmov q0[3], q0[1], r2, r6\n\t"
         "vmov q1[2], q1[0], r8, r12\n\t"
@@ -583,7 +553,7 @@ __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q
         "add sp, #8\n\t"
         "vpop {d8-d13}\n\t"
         "pop {r4-r11, pc}\n\t");
-#undef EK_X2_D32_MAC
+#undef EK_MVE_X2_MAC4
 #undef EK_X2_D32_RQ
 }
 #pragma GCC diagnostic pop
