@@ -44,6 +44,15 @@ static float ek_f32_finish(float total, const float *bias, int32_t oc, float lo,
     return ek_f32_clamp(total + (bias != NULL ? bias[oc] : 0.0f), lo, hi);
 }
 
+/* dst[0..3] = the finished sums of output channels oc .. oc + 3. */
+static void ek_f32_finish4(float *dst, float t0, float t1, float t2, float t3, const float *bias, int32_t oc,
+                           float lo, float hi) {
+    dst[0] = ek_f32_finish(t0, bias, oc, lo, hi);
+    dst[1] = ek_f32_finish(t1, bias, oc + 1, lo, hi);
+    dst[2] = ek_f32_finish(t2, bias, oc + 2, lo, hi);
+    dst[3] = ek_f32_finish(t3, bias, oc + 3, lo, hi);
+}
+
 #if EK_F32_MVE
 /* x < lo ? lo : x, then hi < x ? hi : x, lane by lane (compare + select keeps a NaN as it is, as ek_f32_clamp). */
 static float32x4_t ek_f32_mve_clamp(float32x4_t x, float lo, float hi) {
@@ -162,15 +171,9 @@ static void ek_f32_conv_pair4(const ek_f32_conv_params *p, const float *in_g, co
             }
         }
     }
-    out[oc] = ek_f32_finish(a0, bias, oc, p->act_min, p->act_max);
-    out[oc + 1] = ek_f32_finish(a1, bias, oc + 1, p->act_min, p->act_max);
-    out[oc + 2] = ek_f32_finish(a2, bias, oc + 2, p->act_min, p->act_max);
-    out[oc + 3] = ek_f32_finish(a3, bias, oc + 3, p->act_min, p->act_max);
+    ek_f32_finish4(out + oc, a0, a1, a2, a3, bias, oc, p->act_min, p->act_max);
     out += p->out_c;
-    out[oc] = ek_f32_finish(b0, bias, oc, p->act_min, p->act_max);
-    out[oc + 1] = ek_f32_finish(b1, bias, oc + 1, p->act_min, p->act_max);
-    out[oc + 2] = ek_f32_finish(b2, bias, oc + 2, p->act_min, p->act_max);
-    out[oc + 3] = ek_f32_finish(b3, bias, oc + 3, p->act_min, p->act_max);
+    ek_f32_finish4(out + oc, b0, b1, b2, b3, bias, oc, p->act_min, p->act_max);
 }
 
 /* CONV_2D, one output pixel or two (npix): per group, output channels [oc, oc1) reading input
@@ -284,10 +287,7 @@ static void ek_f32_conv_pixel(const ek_f32_conv_params *p, const float *in_b, co
                     }
                 }
             }
-            out[oc] = ek_f32_finish(t0, bias, oc, p->act_min, p->act_max);
-            out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
-            out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
-            out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
+            ek_f32_finish4(out + oc, t0, t1, t2, t3, bias, oc, p->act_min, p->act_max);
         }
         for (; oc < oc1; oc++) {
             for (k = 0; k < npix; k++) {
@@ -337,10 +337,7 @@ static void ek_f32_depthwise_one(const ek_f32_conv_params *p, const float *in_b,
                 t3 += p3;
             }
         }
-        out[oc] = ek_f32_finish(t0, bias, oc, p->act_min, p->act_max);
-        out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
-        out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
-        out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
+        ek_f32_finish4(out + oc, t0, t1, t2, t3, bias, oc, p->act_min, p->act_max);
     }
     for (; oc < c; oc++) {
         const int32_t i = oc / mult;
@@ -411,14 +408,8 @@ static void ek_f32_depthwise_pixel(const ek_f32_conv_params *p, const float *in_
                 u3 += q3;
             }
         }
-        out[oc] = ek_f32_finish(t0, bias, oc, p->act_min, p->act_max);
-        out[oc + 1] = ek_f32_finish(t1, bias, oc + 1, p->act_min, p->act_max);
-        out[oc + 2] = ek_f32_finish(t2, bias, oc + 2, p->act_min, p->act_max);
-        out[oc + 3] = ek_f32_finish(t3, bias, oc + 3, p->act_min, p->act_max);
-        out[out2 + oc] = ek_f32_finish(u0, bias, oc, p->act_min, p->act_max);
-        out[out2 + oc + 1] = ek_f32_finish(u1, bias, oc + 1, p->act_min, p->act_max);
-        out[out2 + oc + 2] = ek_f32_finish(u2, bias, oc + 2, p->act_min, p->act_max);
-        out[out2 + oc + 3] = ek_f32_finish(u3, bias, oc + 3, p->act_min, p->act_max);
+        ek_f32_finish4(out + oc, t0, t1, t2, t3, bias, oc, p->act_min, p->act_max);
+        ek_f32_finish4(out + out2 + oc, u0, u1, u2, u3, bias, oc, p->act_min, p->act_max);
     }
     for (; oc < c; oc++) {
         const int32_t i = oc / mult;
@@ -489,10 +480,7 @@ void ek_f32_fully_connected(const float *in, const float *weights, const float *
                 t2 += p2;
                 t3 += p3;
             }
-            out[u] = ek_f32_finish(t0, bias, u, act_min, act_max);
-            out[u + 1] = ek_f32_finish(t1, bias, u + 1, act_min, act_max);
-            out[u + 2] = ek_f32_finish(t2, bias, u + 2, act_min, act_max);
-            out[u + 3] = ek_f32_finish(t3, bias, u + 3, act_min, act_max);
+            ek_f32_finish4(out + u, t0, t1, t2, t3, bias, u, act_min, act_max);
         }
         for (; u < units; u++) {
             const float *w = weights + (size_t)u * depth;
