@@ -8,7 +8,13 @@ mps3-an547 Cortex-M55 stand-in, whose MVE kernels are generated as ``edgekit gen
 instructions per operator (with MACs and instructions per MAC), the total, and checks the outputs on random
 inputs against the TFLM host interpreter (bit-exact or not).
 
+``--functions`` also counts the guest instructions of every function of the image (edgekit's instruction-mix
+TCG plugin with one class per function: a second QEMU run per 31 functions), per inference (the whole run / the
+number of input sets; start-up and the harness are in it too), worst first: where a kernel's instructions go.
+
     python benchmarks/aot_profile.py ../shared/models/mlperf_tiny/kws_ds_cnn_int8.tflite [--board qemu-cortex-m4]
+    python benchmarks/aot_profile.py ../shared/models/mlperf_tiny/ic_resnet8_int8.tflite --board qemu-cortex-m55 \
+        --functions
 """
 
 from __future__ import annotations
@@ -152,6 +158,47 @@ def op_macs(model) -> list[int]:
     return macs
 
 
+def qemu_argv(board, elf: Path) -> list[str]:
+    """QEMU for the bare-metal profile image: semihosting output and exit, exact instruction counting."""
+    q = board.qemu
+    return ["qemu-system-arm", "-M", q.machine, "-cpu", q.cpu, "-nographic", "-monitor", "none", "-serial", "none",
+            "-icount", "shift=0", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+
+
+def function_counts(board, elf: Path, work: Path) -> tuple[dict[str, int], int]:
+    """Executed guest instructions per function of ``elf`` (the whole run) and the run's total.
+
+    Each instruction belongs to the nearest code symbol at or below it; the plugin's classes (32) are the
+    functions, 31 per QEMU run and class 31 for the rest, so every function is counted in exactly one run."""
+    import bisect
+
+    from edgekit.cycles.classify import disassemble
+    from edgekit.cycles.plugin import FIXED, MAX_CLASSES, build_plugin
+
+    insns, symbols = disassemble(elf)
+    at = {i.addr for i in insns}
+    starts = sorted((a, s) for s, a in symbols.items() if a in at and not s.startswith(("$", ".")))
+    addrs = [a for a, _ in starts]
+    owner = [starts[bisect.bisect_right(addrs, i.addr) - 1][1] if i.addr >= addrs[0] else "?" for i in insns]
+    names = sorted(set(owner))
+    per_run = MAX_CLASSES - 1
+    lib, counts, total = build_plugin(), {}, 0
+    for k in range(0, len(names), per_run):
+        cls = {n: j for j, n in enumerate(names[k:k + per_run])}
+        table, marks, out = work / "fprof.classes", work / "fprof.marks", work / "fprof.mix"
+        rows = (f"{i.addr:x} {cls.get(o, per_run)} 1 {i.flags}\n" for i, o in zip(insns, owner, strict=True))
+        table.write_text("".join(rows))
+        marks.write_text("")
+        out.unlink(missing_ok=True)
+        subprocess.run([*qemu_argv(board, elf), "-plugin", f"{lib},table={table},marks={marks},out={out}",
+                        "-d", "plugin"], capture_output=True, timeout=900, check=True)
+        last = [ln for ln in out.read_text().splitlines() if ln.startswith("M ")][-1].split()[2:]
+        values = [int(v) for v in last]
+        total, rest = values[0], values[len(FIXED):]
+        counts.update({n: rest[2 * j] for n, j in cls.items() if rest[2 * j]})
+    return counts, total
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
@@ -163,6 +210,7 @@ def main() -> int:
     ap.add_argument("--sparse", default="auto", choices=("auto", "off", "force"),
                     help="sparse weights for CONV_2D / FULLY_CONNECTED (generate_c(sparse=...))")
     ap.add_argument("--runtime-dir", default="", help="copy these ek_*.[ch] over the generated runtime (experiments)")
+    ap.add_argument("--functions", action="store_true", help="also count the instructions of every function")
     args = ap.parse_args()
 
     from edgekit.boards import load_board
@@ -202,11 +250,7 @@ def main() -> int:
                     "-T", str(work / "link.ld"), "-Wl,--gc-sections", "-lgcc", "-lc", "-lgcc", "-o", str(elf)],
                    check=True)
     size = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-    q = board.qemu
-    proc = subprocess.run(["qemu-system-arm", "-M", q.machine, "-cpu", q.cpu, "-nographic", "-monitor", "none",
-                           "-serial", "none", "-icount", "shift=0", "-semihosting-config",
-                           "enable=on,target=native", "-kernel", str(elf)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(qemu_argv(board, elf), capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr, file=sys.stderr)
         raise SystemExit(f"qemu exit {proc.returncode}")
@@ -237,6 +281,15 @@ def main() -> int:
     total_macs = sum(macs)
     print(f"total {total:,} instructions ({total / max(total_macs, 1):.3f}/MAC), text+rodata {text:,} B "
           f"(weights {res.weights_bytes:,} B), bit-exact {ok}/{len(outs)}")
+    if args.functions:
+        counts, run_total = function_counts(board, elf, work)
+        print(f"\n{'instr/inference':>15} {'%':>5}  function (whole run {run_total:,} / {args.sets} sets)")
+        for name, c in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if 100 * c / run_total >= 0.05:
+                print(f"{c / args.sets:>15,.0f} {100 * c / run_total:>5.1f}  {name}")
+        if sum(counts.values()) != run_total:
+            print(f"functions sum to {sum(counts.values()):,}, not the run's {run_total:,}", file=sys.stderr)
+            return 1
     return 0 if ok == len(outs) else 1
 
 
