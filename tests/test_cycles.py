@@ -154,6 +154,12 @@ def test_plugin_counts_mve_beats_on_the_m55(tmp_path: Path) -> None:
     ("vmla.f32", "s0, s1, s2", ("fp_mac", 0, 0)),
     ("vpush", "{d8-d9}", ("fp_store", 4, 0)),
     ("vldrw.u32", "q0, [r1]", ("mve_load", 4, 2)),
+    ("vldrb.u8", "q0, [r0, q1]", ("mve_load", 32, 2)),  # a byte gather: 16 elements, one per cycle
+    ("vldrb.s32", "q0, [r2, q3]", ("mve_load", 8, 2)),
+    ("vldrw.u32", "q0, [r1, q2, uxtw #2]", ("mve_load", 8, 2)),
+    ("vldrw.u32", "q0, [q1, #8]!", ("mve_load", 8, 2)),
+    ("vstrh.16", "q0, [r0, q1]", ("mve_store", 16, 0)),
+    ("vldrb.s16", "q4, [r3, #8]", ("mve_load", 4, 2)),
     ("vmladava.s8", "r4, q0, q1", ("mve_mac", 4, 0)),
     ("vctp.8", "r2", ("mve_alu", 4, 0)),
     ("letp", "lr, 8 <x>", ("loop", 0, 1)),

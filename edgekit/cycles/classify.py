@@ -4,7 +4,10 @@ The QEMU plugin (``plugin/ek_insn_mix.c``) only counts: it reads the table writt
 ``ADDR CLASS WEIGHT FLAGS``. Deciding the class offline keeps the plugin small and the decoding testable in Python.
 
 WEIGHT is the number of registers an LDM/STM/PUSH/POP/VLDM/VSTM moves (words), or the beats of an MVE instruction
-(4: a 128-bit vector is four 32-bit beats). FLAGS: bit 0, the instruction may branch (B, BL, BX, CBZ, TBB, LE, POP
+(4: a 128-bit vector is four 32-bit beats). A gather load / scatter store (vector offsets or vector base:
+``[r0, q1]``, ``[q1, #8]``) accesses memory one element at a time, so it weighs two beats per element (16-byte
+gather: 32), an upper bound priced as one element per cycle on the dual-beat Cortex-M55.
+FLAGS: bit 0, the instruction may branch (B, BL, BX, CBZ, TBB, LE, POP
 or LDR into pc, a data-processing write to pc); bit 1, it loads from memory (the plugin counts loads from flash).
 """
 
@@ -30,6 +33,8 @@ _SYMTAB = re.compile(r"^([0-9a-f]{8}) [ lgw!]{2}[ CWIiDdFfO]{5} (\.text\S*)\s+[0
 _BRANCH = re.compile(r"^(b|bl|blx|bx)(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?$")
 _IT = re.compile(r"^it[te]{0,3}$")
 _QREG = re.compile(r"\bq[0-7]\b")
+_GATHER = re.compile(r"\[\s*(?:r\d+|sp|ip|lr)\s*,\s*q[0-7]|\[\s*q[0-7]")
+_ELEMENT_BITS = re.compile(r"\.[usfi]?(8|16|32|64)$")
 _SYSTEM = ("nop", "dsb", "dmb", "isb", "bkpt", "svc", "wfi", "wfe", "sev", "yield", "cps", "msr", "mrs", "udf")
 _MVE_MAC = ("vmla", "vmls", "vmul", "vqdmulh", "vqrdmulh", "vqdmlah", "vqrdmlah", "vqdmladh", "vqrdmladh",
             "vqdmlsdh", "vqrdmlsdh", "vqdmull", "vrmlal", "vrmlsl", "vfma", "vfms", "vrmulh", "vmulh")
@@ -86,7 +91,7 @@ def classify(mnemonic: str, operands: str) -> tuple[str, int, int]:
     if base in _LOOP:
         return "loop", 0, MAY_BRANCH if base in ("le", "letp", "wls", "wlstp") else 0
     if base.startswith("v"):
-        return _classify_vector(base, operands)
+        return _classify_vector(base, operands, mnemonic)
     if base.startswith(("ldm", "pop")):
         return "ldm", reglist_words(operands), LOADS | (MAY_BRANCH if re.search(r"\bpc\b", operands) else 0)
     if base.startswith(("stm", "push")):
@@ -112,14 +117,14 @@ def classify(mnemonic: str, operands: str) -> tuple[str, int, int]:
     return "alu", 0, MAY_BRANCH if _writes_pc(operands) else 0
 
 
-def _classify_vector(base: str, operands: str) -> tuple[str, int, int]:
+def _classify_vector(base: str, operands: str, mnemonic: str) -> tuple[str, int, int]:
     mve = _QREG.search(operands) is not None or base.startswith(("vpst", "vpt", "vctp", "vld2", "vld4", "vst2",
                                                                   "vst4", "vpsel", "vpnot"))
     if mve:
         if base.startswith(("vldr", "vld2", "vld4")):
-            return "mve_load", 4, LOADS
+            return "mve_load", _memory_beats(mnemonic, operands), LOADS
         if base.startswith(("vstr", "vst2", "vst4")):
-            return "mve_store", 4, 0
+            return "mve_store", _memory_beats(mnemonic, operands), 0
         if base.startswith(_MVE_MAC):
             return "mve_mac", 4, 0
         return "mve_alu", 4, 0
@@ -132,6 +137,17 @@ def _classify_vector(base: str, operands: str) -> tuple[str, int, int]:
     if base.startswith(_FP_MAC):
         return "fp_mac", 0, 0
     return "fp", 0, 0
+
+
+def _memory_beats(mnemonic: str, operands: str) -> int:
+    """Beats of a vector load / store: 4, or 2 per element for a gather / scatter (``vldrb.u8 q0, [r0, q1]``:
+    16 elements, 32; the element size is the memory access size of the mnemonic, ``vldrb.s32``: 4 elements)."""
+    if not _GATHER.search(operands):
+        return 4
+    size = {"b": 8, "h": 16, "w": 32, "d": 64}.get(mnemonic[4:5], 0)
+    m = _ELEMENT_BITS.search(mnemonic)
+    lane = int(m.group(1)) if m else 32
+    return 2 * (128 // max(lane, size or lane))
 
 
 def disassemble(elf: str | Path, objdump: str = "arm-none-eabi-objdump") -> tuple[list[Insn], dict[str, int]]:
