@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +209,15 @@ def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.Con
         sizes.update(slots)
         persistent += sorted(slots)
     plan = plan_memory(plan_ops, sizes, sg.inputs, sg.outputs, persistent=persistent)
+    for i, ctx in enumerate(ctxs):  # a larger scratch where it does not grow the arena (OpHandler.scratch_options)
+        if ctx.op.index in by_conv or ctx.op.index in fused:
+            continue
+        for size in REGISTRY[op_key(ctx.op)].scratch_options(ctx):
+            trial = [*plan_ops[:i], replace(plan_ops[i], scratch_bytes=size), *plan_ops[i + 1:]]
+            bigger = plan_memory(trial, sizes, sg.inputs, sg.outputs, persistent=persistent)
+            if bigger.arena_bytes <= plan.arena_bytes:
+                plan_ops, plan, ctx.scratch_size = trial, bigger, size
+                break
     unplanned = [t for t in (*sg.inputs, *sg.outputs) if t not in plan.tensor_offsets]
     if unplanned:  # the I/O tables need an arena offset for each (found by fuzz_generate as a KeyError)
         where = str(model.path) if model.path else "model"

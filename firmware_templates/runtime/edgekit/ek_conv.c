@@ -212,17 +212,115 @@ static void mve_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy,
     }
 }
 
-void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                      int8_t *output, void *scratch) {
+/* ek_conv2d_s8_mve over one image: in-place windows (segmented rows, or 1x1 pixels) in runs of pairs, every other
+ * pixel through an im2col patch; with two patch slots (pairs) the patch pixels run two per pass, also across output
+ * rows (the left and right border pixels of a row together, an odd pixel with the next row's first). */
+static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
+                      int8_t *patch, int pairs) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w, k_h = p->k_h, k_w = p->k_w;
     const int32_t run = k_w * in_c, in_row = in_w * in_c;
-    const int direct = k_h == 1 && k_w == 1 && p->pad_h == 0 && p->pad_w == 0;
-    const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, k_w, in_c);
-    int8_t *patch = (int8_t *)scratch;
+    const int rows_in_place = q->segments > 1;
     const size_t k_elems = (size_t)k_h * run;
+    int8_t *pending = NULL; /* a patch pixel's output waiting in slot 0 for a partner */
+    int32_t oy, ox;
+    if (k_h == 1 && k_w == 1 && p->pad_h == 0 && p->pad_w == 0) { /* direct: pixels in pairs, also across rows */
+        const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
+        const int8_t *row = in_b, *x = in_b, *x1;
+        int32_t pix = 0;
+        if (stride_w == 1 && stride_h == 1 && pixels >= 2) { /* contiguous pixels: all pairs in one call */
+            pix = pixels & ~1;
+            ek_matmul_mve_s8_x2n(q, in_b, in_b + in_c, 0, out, out + out_c, pix >> 1, 2 * in_c, 2 * out_c);
+            x = in_b + (size_t)pix * in_c;
+            out += (size_t)pix * out_c; /* at most one pixel is left, for the single pass below */
+        }
+        for (ox = 0; pix + 2 <= pixels; pix += 2, out += 2 * out_c) {
+            if (++ox == out_w) {
+                ox = 0;
+                row += row_step;
+                x1 = row;
+            } else {
+                x1 = x + step;
+            }
+            ek_matmul_mve_s8_x2(q, x, x1, 0, out, out + out_c);
+            if (++ox == out_w) {
+                ox = 0;
+                row += row_step;
+                x = row;
+            } else {
+                x = x1 + step;
+            }
+        }
+        if (pix < pixels) {
+            ek_matmul_mve_s8(q, x, 0, out);
+        }
+        return;
+    }
+    for (oy = 0; oy < out_h; oy++) {
+        const int32_t iy0 = oy * stride_h - p->pad_h;
+        const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
+        for (ox = 0; ox < out_w; ox++, out += out_c) {
+            const int32_t ix0 = ox * stride_w - p->pad_w;
+            if (rows_in_place && rows_inside && ix0 >= 0 && ox + 1 < out_w && ix0 + stride_w + k_w <= in_w) {
+                /* pairs of windows inside the input, side by side, their rows read in place: all the pairs
+                 * up to the right border in one call */
+                const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
+                const int32_t last = (in_w - k_w + p->pad_w) / stride_w; /* the last window inside */
+                const int32_t n = ((last < out_w - 1 ? last : out_w - 1) - ox + 1) >> 1;
+                ek_matmul_mve_s8_x2n(q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c, n,
+                                     2 * stride_w * in_c, 2 * out_c);
+                ox += 2 * n - 1;
+                out += (size_t)(2 * n - 1) * out_c;
+            } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
+                ek_matmul_mve_s8(q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
+            } else if (pending != NULL) { /* the second patch of a pair */
+                mve_patch(p, in_b, oy, ox, rows_inside, patch + k_elems);
+                ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, pending, out);
+                pending = NULL;
+            } else {
+                mve_patch(p, in_b, oy, ox, rows_inside, patch);
+                if (pairs) {
+                    pending = out;
+                } else {
+                    ek_matmul_mve_s8(q, patch, run, out);
+                }
+            }
+        }
+    }
+    if (pending != NULL) {
+        ek_matmul_mve_s8(q, patch, run, pending);
+    }
+}
+
+/* The input image in_b copied into dst with its padding as input zero points, the window rows and columns the
+ * conv reads (hp x wp pixels): every window then lies inside. */
+static void pad_image(const ek_conv_params_t *p, const int8_t *in_b, int32_t hp, int32_t wp, int8_t *dst) {
+    const int32_t in_c = p->in_c, pad_w = p->pad_w;
+    const uint32_t zp4 = ((uint32_t)(uint8_t)(int8_t)-p->in_offset) * 0x01010101u;
+    const int32_t cols = p->in_w < wp - pad_w ? p->in_w : wp - pad_w, right = wp - pad_w - cols;
+    const size_t row = (size_t)wp * in_c;
+    int32_t y;
+    for (y = 0; y < hp; y++, dst += row) {
+        const int32_t sy = y - p->pad_h;
+        if (sy < 0 || sy >= p->in_h) {
+            fill_bytes(dst, zp4, row);
+            continue;
+        }
+        fill_bytes(dst, zp4, (size_t)pad_w * in_c);
+        copy_bytes(dst + (size_t)pad_w * in_c, in_b + (size_t)sy * p->in_w * in_c, (size_t)cols * in_c);
+        fill_bytes(dst + (size_t)(pad_w + cols) * in_c, zp4, (size_t)right * in_c);
+    }
+}
+
+void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
+                      int8_t *output, void *scratch) {
+    const int32_t k_h = p->k_h, run = p->k_w * p->in_c, out_c = p->out_c;
+    const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, p->k_w, p->in_c);
+    const int32_t mode = p->mve_scratch;
+    int8_t *patch = (int8_t *)scratch;
+    ek_conv_params_t pp = *p;
     ek_mve_mm_t q;
-    int32_t b, oy, ox;
+    int32_t b;
     q.depth = rows_in_place ? run : k_h * run;
     q.segments = rows_in_place ? k_h : 1;
     q.rows = out_c;
@@ -232,69 +330,20 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     q.filter = filter;
     q.rq = rq;
     q.lshift = ek_mve_rq_lshift(rq, out_c);
+    if (mode == EK_CONV_MVE_PADDED) { /* every window inside a padded copy of the image */
+        pp.in_h = (p->out_h - 1) * p->stride_h + k_h;
+        pp.in_w = (p->out_w - 1) * p->stride_w + p->k_w;
+        pp.pad_h = 0;
+        pp.pad_w = 0;
+    }
     for (b = 0; b < p->batches; b++) {
-        const int8_t *in_b = input + (size_t)b * in_h * in_row;
-        int8_t *out = output + (size_t)b * out_h * out_w * out_c;
-        if (direct) { /* pixels in pairs, also across output rows */
-            const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
-            const int8_t *row = in_b, *x = in_b, *x1;
-            int32_t pix = 0;
-            if (stride_w == 1 && stride_h == 1 && pixels >= 2) { /* contiguous pixels: all pairs in one call */
-                pix = pixels & ~1;
-                ek_matmul_mve_s8_x2n(&q, in_b, in_b + in_c, 0, out, out + out_c, pix >> 1, 2 * in_c, 2 * out_c);
-                x = in_b + (size_t)pix * in_c;
-                out += (size_t)pix * out_c; /* at most one pixel is left, for the single pass below */
-            }
-            for (ox = 0; pix + 2 <= pixels; pix += 2, out += 2 * out_c) {
-                if (++ox == out_w) {
-                    ox = 0;
-                    row += row_step;
-                    x1 = row;
-                } else {
-                    x1 = x + step;
-                }
-                ek_matmul_mve_s8_x2(&q, x, x1, 0, out, out + out_c);
-                if (++ox == out_w) {
-                    ox = 0;
-                    row += row_step;
-                    x = row;
-                } else {
-                    x = x1 + step;
-                }
-            }
-            if (pix < pixels) {
-                ek_matmul_mve_s8(&q, x, 0, out);
-            }
-            continue;
+        const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
+        int8_t *out = output + (size_t)b * p->out_h * p->out_w * out_c;
+        if (mode == EK_CONV_MVE_PADDED) {
+            int8_t *padded = patch + 2 * (size_t)k_h * run;
+            pad_image(p, in_b, pp.in_h, pp.in_w, padded);
+            in_b = padded;
         }
-        for (oy = 0; oy < out_h; oy++) {
-            const int32_t iy0 = oy * stride_h - p->pad_h;
-            const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
-            for (ox = 0; ox < out_w; ox++, out += out_c) {
-                const int32_t ix0 = ox * stride_w - p->pad_w;
-                if (rows_in_place && rows_inside && ix0 >= 0 && ox + 1 < out_w && ix0 + stride_w + k_w <= in_w) {
-                    /* pairs of windows inside the input, side by side, their rows read in place: all the pairs
-                     * up to the right border in one call */
-                    const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
-                    const int32_t last = (in_w - k_w + p->pad_w) / stride_w; /* the last window inside */
-                    const int32_t n = ((last < out_w - 1 ? last : out_w - 1) - ox + 1) >> 1;
-                    ek_matmul_mve_s8_x2n(&q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c, n,
-                                         2 * stride_w * in_c, 2 * out_c);
-                    ox += 2 * n - 1;
-                    out += (size_t)(2 * n - 1) * out_c;
-                } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
-                    ek_matmul_mve_s8(&q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
-                } else if (!rows_in_place && ox + 1 < out_w) { /* two patches, one pass */
-                    mve_patch(p, in_b, oy, ox, rows_inside, patch);
-                    mve_patch(p, in_b, oy, ox + 1, rows_inside, patch + k_elems);
-                    ek_matmul_mve_s8_x2(&q, patch, patch + k_elems, run, out, out + out_c);
-                    ox++;
-                    out += out_c;
-                } else {
-                    mve_patch(p, in_b, oy, ox, rows_inside && !rows_in_place, patch);
-                    ek_matmul_mve_s8(&q, patch, run, out);
-                }
-            }
-        }
+        mve_image(&pp, &q, in_b, out, patch, mode != EK_CONV_MVE_PATCH || !rows_in_place);
     }
 }

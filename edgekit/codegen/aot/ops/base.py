@@ -124,6 +124,7 @@ class OpContext:
         self.w16_layer: Any = None  # set by emit when this op ran on a *_w16 kernel: its variants.Layer
         self.notes: list[str] = []  # what the handler chose, for AotResult.notes
         self.variables: Any = None  # the model's resource variables (edgekit/codegen/aot/variables.py)
+        self.scratch_size: int | None = None  # a size of OpHandler.scratch_options the memory plan granted
         self._tensor_ptr = tensor_ptr
         self._supported = supported if supported is not None else sorted(REGISTRY)
 
@@ -225,6 +226,11 @@ class OpHandler:
     def scratch_bytes(self, ctx: OpContext) -> int:
         """Bytes of arena scratch this op needs during its execution (default 0)."""
         return 0
+
+    def scratch_options(self, ctx: OpContext) -> list[int]:
+        """Larger scratch sizes this op runs faster with, best first (default none): the planner grants the first
+        that does not grow the arena and sets ``ctx.scratch_size`` to it before ``scratch_bytes`` and ``emit``."""
+        return []
 
     def inplace(self, ctx: OpContext) -> bool:
         """True when output 0 may share memory with input ``inplace_input`` (same bytes; default False)."""

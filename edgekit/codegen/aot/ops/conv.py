@@ -189,6 +189,24 @@ def _mve_direct(p: dict[str, object]) -> bool:
     return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
 
 
+def _mve_scratch(p: dict[str, object]) -> dict[str, int]:
+    """ek_conv2d_s8_mve's scratch bytes per layout (ek_conv.h), cheapest first; {} for 1x1 unpadded convs."""
+    if _mve_direct(p):
+        return {}
+    k_elems = int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
+    hp = (int(p["out_h"]) - 1) * int(p["stride_h"]) + int(p["k_h"])
+    wp = (int(p["out_w"]) - 1) * int(p["stride_w"]) + int(p["k_w"])
+    sizes = {"EK_CONV_MVE_PAIRS": 2 * k_elems, "EK_CONV_MVE_PADDED": 2 * k_elems + hp * wp * int(p["in_c"])}
+    return {"EK_CONV_MVE_PATCH": k_elems, **sizes} if _mve_segmented(p) else sizes
+
+
+def _mve_layout(ctx: OpContext, p: dict[str, object]) -> str:
+    """The ek_conv2d_s8_mve scratch layout of this op: the planner's grant, else the smallest."""
+    sizes = _mve_scratch(p)
+    granted = [k for k, v in sizes.items() if v == ctx.scratch_size]
+    return granted[-1] if granted else next(iter(sizes), "EK_CONV_MVE_PATCH")
+
+
 def _dw_packed_ok(shifts: list[int]) -> bool:
     """ek_depthwise_conv2d_s8_packed's requantization needs every shift <= -2 (else the int8 tap kernel runs)."""
     return all(int(s) <= -2 for s in shifts)
@@ -379,11 +397,20 @@ class _ConvBase(OpHandler):
             segments = int(p["k_h"]) if _mve_segmented(p) else 1
             taps = mve_rows_filter(w, segments)
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
-            p.update(out_mult="NULL", out_shift="NULL")
+            p.update(out_mult="NULL", out_shift="NULL", mve_scratch=_mve_layout(ctx, p))
             scratch = "NULL" if _mve_direct(p) else ctx.scratch
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                     f"ek_conv2d_s8_mve(&{pname}, {inp}, {filt}, {rq},\n    {out}, {scratch});")
         return None
+
+    def scratch_options(self, ctx: OpContext) -> list[int]:
+        """ek_conv2d_s8_mve: the larger scratch layouts (padded input, two patches), best first."""
+        p = _conv_params(ctx, self.depthwise)
+        if not (ctx.mve and not self._depthwise_kernels(p) and ctx.input(0).dtype != "int16" and _use_im2col(p)
+                and (self.depthwise or _sparse(ctx, p) is None)):
+            return []
+        sizes = list(_mve_scratch(p).values())
+        return sizes[:0:-1]
 
     def scratch_bytes(self, ctx: OpContext) -> int:
         p = _conv_params(ctx, self.depthwise)
@@ -391,9 +418,7 @@ class _ConvBase(OpHandler):
             return 2 * int(p["k_h"]) * int(p["k_w"]) * int(p["k_c"]) if not self.depthwise and _patch16(p) else 0
         dw = self._depthwise_kernels(p)
         if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
-            if _mve_direct(p):  # EK_CONV_MVE_SCRATCH: none, one patch (segmented), or two patches
-                return 0
-            return (1 if _mve_segmented(p) else 2) * int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
+            return _mve_scratch(p).get(_mve_layout(ctx, p), 0)
         if dw:
             return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
         if self.depthwise:  # one input channel: the im2col kernel

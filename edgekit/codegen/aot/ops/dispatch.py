@@ -50,6 +50,9 @@ class DtypeDispatch(OpHandler):
     def scratch_bytes(self, ctx: OpContext) -> int:
         return self.pick(ctx).scratch_bytes(ctx)
 
+    def scratch_options(self, ctx: OpContext) -> list[int]:
+        return self.pick(ctx).scratch_options(ctx)
+
     def inplace(self, ctx: OpContext) -> bool:
         return self.pick(ctx).inplace(ctx)
 
