@@ -256,6 +256,66 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
         }
         return;
     }
+    if (!rows_in_place && p->pad_h == 0 && p->pad_w == 0) { /* every window inside: pairs, also across rows */
+        const int32_t pixels = out_h * out_w;
+        const int8_t *row = in_b, *win = in_b;
+        int32_t i, j;
+#if EK_HAVE_MVE
+        /* a window of at most 64 bytes spanning at most 256: 16 bytes per gather load through byte offsets */
+        uint8_t offs[64];
+        const int gather = k_elems <= sizeof offs && (k_h - 1) * in_row + run <= 256;
+        uint8x16_t o0, o1, o2, o3;
+        mve_pred16_t p0, p1, p2, p3;
+        for (i = 0, j = 0, ox = 0; i < (int32_t)sizeof offs; i++) { /* j: window row, ox: byte in the row */
+            offs[i] = i < (int32_t)k_elems ? (uint8_t)(j * in_row + ox) : 0u;
+            if (++ox == run) {
+                ox = 0;
+                j++;
+            }
+        }
+        o0 = vldrbq_u8(offs);
+        o1 = vldrbq_u8(offs + 16);
+        o2 = vldrbq_u8(offs + 32);
+        o3 = vldrbq_u8(offs + 48);
+        p0 = vctp8q((uint32_t)k_elems);
+        p1 = vctp8q(k_elems > 16 ? (uint32_t)k_elems - 16u : 0u);
+        p2 = vctp8q(k_elems > 32 ? (uint32_t)k_elems - 32u : 0u);
+        p3 = vctp8q(k_elems > 48 ? (uint32_t)k_elems - 48u : 0u);
+#endif
+        for (i = 0, ox = 0; i < pixels; i += 2, out += 2 * out_c) {
+            for (j = 0; j < 2 && i + j < pixels; j++) {
+                int8_t *slot = patch + j * k_elems;
+#if EK_HAVE_MVE
+                if (gather) {
+                    vstrbq_p_s8(slot, vldrbq_gather_offset_s8(win, o0), p0);
+                    if (k_elems > 16) {
+                        vstrbq_p_s8(slot + 16, vldrbq_gather_offset_s8(win, o1), p1);
+                        if (k_elems > 32) {
+                            vstrbq_p_s8(slot + 32, vldrbq_gather_offset_s8(win, o2), p2);
+                            vstrbq_p_s8(slot + 48, vldrbq_gather_offset_s8(win, o3), p3);
+                        }
+                    }
+                } else
+#endif
+                {
+                    mve_patch(p, in_b, (i + j) / out_w, ox, 1, slot);
+                }
+                if (++ox == out_w) {
+                    ox = 0;
+                    row += stride_h * in_row;
+                    win = row;
+                } else {
+                    win += stride_w * in_c;
+                }
+            }
+            if (j == 2) {
+                ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, out, out + out_c);
+            } else {
+                ek_matmul_mve_s8(q, patch, run, out);
+            }
+        }
+        return;
+    }
     for (oy = 0; oy < out_h; oy++) {
         const int32_t iy0 = oy * stride_h - p->pad_h;
         const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
