@@ -151,7 +151,7 @@ def _conv(x, out_c: int, *, k=(3, 3), strides=(1, 1), padding="SAME", act="NONE"
           data=rng.integers(*w_range, (out_c, k[0], k[1], in_c)).astype(np.int8))
     b = T((out_c,), dtype="int32", scale=list(w_scale * x.scale), zero_point=0,
           data=np.round(rng.normal(scale=bias_scale, size=out_c)).astype(np.int32))
-    y = T((1, oh, ow, out_c), scale=out_scale, zero_point=out_zp)
+    y = T((x.shape[0], oh, ow, out_c), scale=out_scale, zero_point=out_zp)
     return ("CONV_2D", [x, w, b], [y], dict(padding=padding, strides=strides, activation=act)), y
 
 
@@ -193,6 +193,12 @@ def _t(shape, zp, scale=0.07):
     return T(shape, scale=scale, zero_point=zp)
 
 
+def _then_wide(x, out_c: int, wide: int, **opts) -> list:
+    """A 3x3 conv on ``x`` then a 1x1 conv to ``wide`` channels, whose tensors set the arena's peak."""
+    op, y = _conv(x, out_c, **opts)
+    return [op, _conv(y, wide, k=(1, 1), seed=40)[0]]
+
+
 CASES = {
     # name: (builder of the op list, kernel the MVE generator must choose)
     "conv1x1_direct_depth8": (lambda: [_conv(_t((1, 6, 5, 8), -128), 16, k=(1, 1), out_zp=127)[0]],
@@ -211,6 +217,13 @@ CASES = {
                                   "ek_conv2d_s8_mve("),
     "conv1x1_s2_valid_odd_pixels": (lambda: [_conv(_t((1, 5, 5, 20), 33), 7, k=(1, 1), strides=(2, 2),
                                                    padding="VALID", act="RELU")[0]], "ek_conv2d_s8_mve("),
+    # a wider op after the conv leaves the arena room for a larger scratch: the planner grants it (ek_conv.h)
+    "conv3x3_border_pairs_ch16": (lambda: _then_wide(_t((1, 6, 7, 16), -128), 10, 36, out_zp=50, seed=3),
+                                  "EK_CONV_MVE_PAIRS"),
+    "conv3x3_s2_padded_ch32_batches2": (lambda: _then_wide(_t((2, 7, 8, 32), 90), 20, 256, strides=(2, 2),
+                                                           act="RELU", seed=5), "EK_CONV_MVE_PADDED"),
+    "conv3x3_padded_depth81_batches2": (lambda: _then_wide(_t((2, 5, 5, 9), -7), 6, 64, out_zp=-20, seed=7),
+                                        "EK_CONV_MVE_PADDED"),
     "conv_left_shift": (lambda: [_conv(_t((1, 4, 4, 20), 0), 12, k=(1, 1), eff=(0.3, 3.0), out_zp=-50)[0]],
                         "ek_conv2d_s8_mve("),
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
@@ -275,6 +288,26 @@ def test_mve_case_bit_exact_on_host(name: str, objs: Path, tmp_path: Path) -> No
     assert "_packed(" not in src and "_im2col(" not in src and "_vec(" not in src  # no DSP-layout kernels
     problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=_extreme_inputs(model), obj_cache=objs, features=M55)
     assert problems == [], "\n".join(problems)
+
+
+def test_mve_conv_scratch_only_where_the_arena_has_room(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The planner grants ek_conv2d_s8_mve a larger scratch layout only when the arena keeps its size: a lone conv
+    (its tensors are the peak) keeps one patch, a conv before a wider layer gets the padded copy at the same arena."""
+    need_module("tflite_micro")
+    from tflite_single_op import multi_op_model
+
+    from edgekit.codegen.aot import generate_c
+    from edgekit.codegen.aot.ops import conv
+
+    lone = generate_c(multi_op_model(CASES["conv3x3_rows_in_place_ch16"][0]()), tmp_path / "lone", features=M55)
+    assert ".mve_scratch = EK_CONV_MVE_PATCH" in (lone.files[0].parent / "ek_model.c").read_text()
+    tflite = multi_op_model(CASES["conv3x3_s2_padded_ch32_batches2"][0]())
+    granted = generate_c(tflite, tmp_path / "granted", features=M55)
+    assert ".mve_scratch = EK_CONV_MVE_PADDED" in (granted.files[0].parent / "ek_model.c").read_text()
+    monkeypatch.setattr(conv._ConvBase, "scratch_options", lambda self, ctx: [])
+    least = generate_c(tflite, tmp_path / "least", features=M55)
+    assert ".mve_scratch = EK_CONV_MVE_PATCH" in (least.files[0].parent / "ek_model.c").read_text()
+    assert granted.arena_bytes == least.arena_bytes
 
 
 def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
@@ -343,7 +376,8 @@ def _pairs_chain() -> bytes:
     rows (63 pixels: a last single one) with a depth tail and left shifts, a strided 3x3 (6 chunks x 3 runs), a 1x1
     with stride 2 and a depth below 16 (tail only), 6 rows; layers without a left shift take the kernels' no-VSHL
     variants, a 32-channel depthwise with left shifts the VSHL one; 3x1 patches of depth 18 (7 rows) the light
-    single-pair entry mve_x2_d32_asm."""
+    single-pair entry mve_x2_d32_asm. ek_conv2d_s8_mve's scratch layouts: border patches in pairs (op_a, op_c), a
+    3x3 over 16 channels in a padded copy (op_s) and the 3x1 windows gathered from one (op_j)."""
     from tflite_single_op import multi_op_model
 
     x = _t((1, 7, 9, 16), -128, scale=0.08)
@@ -355,10 +389,11 @@ def _pairs_chain() -> bytes:
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
     op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: two pixels as one 16-channel block
     op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
+    op_s, y = _conv(y, 16, out_zp=8, seed=32)  # 3x3 over 16 channels in a zero-point-padded copy, all in place
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
     op_d, y = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
     op_j, _ = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
-    return multi_op_model([op_a, op_b, op_e, op_f, op_k, op_c, op_g, op_h, op_i, op_d, op_j])
+    return multi_op_model([op_a, op_b, op_e, op_f, op_k, op_c, op_g, op_h, op_s, op_i, op_d, op_j])
 
 
 @pytest.mark.tflm
@@ -395,8 +430,9 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
     kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs_nls(", "ek_depthwise_conv2d_s8_mve(",
-               "ek_fully_connected_s8_mve(") if chain == "chain" else (
-                   "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(")
+               "ek_fully_connected_s8_mve(", "EK_CONV_MVE_PADDED") if chain == "chain" else (
+                   "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
+                   "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
