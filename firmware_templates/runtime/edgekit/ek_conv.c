@@ -64,7 +64,7 @@ void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *
 /* im2col patch of output pixel (oy, ox) of batch image in_b: k_h x k_w x in_c int8, taps in the padding set to
  * the input zero point (so that value + in_offset == 0: TFLM skips those taps). */
 /* Patch rows are often short (a few bytes for 3-channel inputs): inline word moves instead of a library call. */
-static void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
+EK_INLINE void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
     size_t k = 0;
 #if EK_HAVE_MVE
     for (; k < n; k += 16) { /* 16 bytes per load / store, the last ones predicated */
@@ -85,7 +85,7 @@ static void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
     }
 }
 
-static void fill_bytes(int8_t *dst, uint32_t word, size_t n) {
+EK_INLINE void fill_bytes(int8_t *dst, uint32_t word, size_t n) {
     size_t k = 0;
 #if EK_HAVE_MVE
     const int8x16_t v = vdupq_n_s8((int8_t)word);
@@ -352,26 +352,6 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
     }
 }
 
-/* The input image in_b copied into dst with its padding as input zero points, the window rows and columns the
- * conv reads (hp x wp pixels): every window then lies inside. */
-static void pad_image(const ek_conv_params_t *p, const int8_t *in_b, int32_t hp, int32_t wp, int8_t *dst) {
-    const int32_t in_c = p->in_c, pad_w = p->pad_w;
-    const uint32_t zp4 = ((uint32_t)(uint8_t)(int8_t)-p->in_offset) * 0x01010101u;
-    const int32_t cols = p->in_w < wp - pad_w ? p->in_w : wp - pad_w, right = wp - pad_w - cols;
-    const size_t row = (size_t)wp * in_c;
-    int32_t y;
-    for (y = 0; y < hp; y++, dst += row) {
-        const int32_t sy = y - p->pad_h;
-        if (sy < 0 || sy >= p->in_h) {
-            fill_bytes(dst, zp4, row);
-            continue;
-        }
-        fill_bytes(dst, zp4, (size_t)pad_w * in_c);
-        copy_bytes(dst + (size_t)pad_w * in_c, in_b + (size_t)sy * p->in_w * in_c, (size_t)cols * in_c);
-        fill_bytes(dst + (size_t)(pad_w + cols) * in_c, zp4, (size_t)right * in_c);
-    }
-}
-
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                       int8_t *output, void *scratch) {
     const int32_t k_h = p->k_h, run = p->k_w * p->in_c, out_c = p->out_c;
@@ -399,9 +379,12 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + (size_t)b * p->out_h * p->out_w * out_c;
-        if (mode == EK_CONV_MVE_PADDED) {
+        if (mode == EK_CONV_MVE_PADDED) { /* the padded image: the patch of one pp.in_h x pp.in_w window */
+            ek_conv_params_t g = *p;
             int8_t *padded = patch + 2 * (size_t)k_h * run;
-            pad_image(p, in_b, pp.in_h, pp.in_w, padded);
+            g.k_h = pp.in_h;
+            g.k_w = pp.in_w;
+            gather_patch(&g, in_b, 0, 0, padded);
             in_b = padded;
         }
         mve_image(&pp, &q, in_b, out, patch, mode != EK_CONV_MVE_PATCH || !rows_in_place);
