@@ -67,7 +67,10 @@ void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *
 EK_INLINE void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
     size_t k = 0;
 #if EK_HAVE_MVE
-    for (; k < n; k += 16) { /* 16 bytes per load / store, the last ones predicated */
+    for (; k + 16 <= n; k += 16) { /* 16 bytes per load / store, a predicated pair for the tail */
+        vstrbq_s8(dst + k, vldrbq_s8(src + k));
+    }
+    if (k < n) {
         const mve_pred16_t pr = vctp8q((uint32_t)(n - k));
         vstrbq_p_s8(dst + k, vldrbq_z_s8(src + k, pr), pr);
     }
@@ -89,7 +92,10 @@ EK_INLINE void fill_bytes(int8_t *dst, uint32_t word, size_t n) {
     size_t k = 0;
 #if EK_HAVE_MVE
     const int8x16_t v = vdupq_n_s8((int8_t)word);
-    for (; k < n; k += 16) {
+    for (; k + 16 <= n; k += 16) {
+        vstrbq_s8(dst + k, v);
+    }
+    if (k < n) {
         vstrbq_p_s8(dst + k, v, vctp8q((uint32_t)(n - k)));
     }
     return;
