@@ -337,7 +337,7 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
                                      2 * stride_w * in_c, 2 * out_c);
                 ox += 2 * n - 1;
                 out += (size_t)(2 * n - 1) * out_c;
-            } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w) {
+            } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w && !pairs) {
                 ek_matmul_mve_s8(q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
             } else if (pending != NULL) { /* the second patch of a pair */
                 mve_patch(p, in_b, oy, ox, rows_inside, patch + k_elems);
