@@ -10,6 +10,8 @@ import pytest
 from aot_util import aot_vs_tflm, random_inputs
 from conftest import need_module, need_tool
 
+from edgekit.cores import CoreFeatures
+
 pytestmark = pytest.mark.tflm
 
 
@@ -71,7 +73,7 @@ def _fused(tflite: bytes, tmp: Path, **kw) -> tuple[int, int, list[str]]:
 
 
 @pytest.mark.parametrize("case,rows", [("plain", None), ("skip_second", None), ("strided", None),
-                                        ("plain", 3), ("strided", 1), ("sparse", 5)])
+                                        ("plain", 3), ("strided", 1), ("sparse", 5), ("mve", None)])
 def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, objs: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     need_module("tflite_micro")
@@ -81,16 +83,21 @@ def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, ob
     if rows is not None:  # blocks of `rows` output rows (16 rows: the last block of 3 is shorter)
         monkeypatch.setattr(fusion, "ROW_BLOCK_BYTES", rows * 16 * 16)
     sparse = "force" if case == "sparse" else "auto"
+    # mve: the fused conv takes two patch slots for one of the 8 block rows (fusion.trade_rows, ek_conv.h)
+    features = {"features": CoreFeatures.from_flags(["-mcpu=cortex-m55", "-mfloat-abi=hard"])} if case == "mve" else {}
     tflite = _residual(skip_order=case == "skip_second", strided=case == "strided")
-    on, off, notes = _fused(tflite, tmp_path, sparse=sparse)
+    on, off, notes = _fused(tflite, tmp_path, sparse=sparse, **features)
     assert len(notes) == 1 and "ops 2+3" in notes[0]
+    if case == "mve":
+        assert "7 output rows per block" in notes[0]
+        assert "EK_CONV_MVE_PAIRS" in (tmp_path / "on" / "ek_model.c").read_text()
     # strided: the peak is the first conv (x and a), before the pair; else a + b + c is the peak without fusion
     assert on <= off if case == "strided" else on < off
     model = load_model(tflite)
     sets = random_inputs(model, 3, seed=7)
     shape = model.main.tensors[model.main.inputs[0]].shape
     sets += [[np.full(shape, v, dtype=np.int8)] for v in (-128, 127)]
-    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=sets, obj_cache=objs, sparse=sparse)
+    problems = aot_vs_tflm(tflite, tmp_path / "host", inputs=sets, obj_cache=objs, sparse=sparse, **features)
     assert problems == [], "\n".join(problems)
 
 

@@ -15,7 +15,7 @@ kernels, so every output is theirs bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from edgekit.codegen.aot.ops.base import c_struct
@@ -77,6 +77,13 @@ def find_conv_add(sg: Subgraph) -> dict[int, ConvAdd]:
 def scratch_bytes(fused: ConvAdd, conv_scratch: int) -> int:
     """Scratch of the fused op: the conv's own scratch, then a block of output rows."""
     return align_up(conv_scratch) + fused.rows * fused.row_bytes
+
+
+def trade_rows(fused: ConvAdd, conv_scratch: int, larger: int) -> ConvAdd | None:
+    """The pair with a conv scratch of ``larger`` bytes (instead of ``conv_scratch``) in place of block rows, the
+    fused op's scratch no larger; None when that would leave fewer than max(2, rows - 1) rows per block."""
+    rows = (scratch_bytes(fused, conv_scratch) - align_up(larger)) // fused.row_bytes
+    return replace(fused, rows=rows) if rows >= max(2, fused.rows - 1) else None
 
 
 def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, add_handler,

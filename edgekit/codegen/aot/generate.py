@@ -169,7 +169,14 @@ def op_support(model: TFLiteModel | str | Path | bytes) -> dict[int, str | None]
 
 def _plan(model: TFLiteModel, ctxs: list[OpContext], fused: dict[int, fusion.ConvAdd] | None = None) -> MemoryPlan:
     sg = model.main
-    fused = fused or {}
+    fused = fused if fused is not None else {}
+    for key, f in list(fused.items()):  # a faster conv scratch (OpHandler.scratch_options) for a block row
+        conv_ctx, conv = ctxs[f.conv], REGISTRY["CONV_2D"]
+        for size in conv.scratch_options(conv_ctx):
+            traded = fusion.trade_rows(f, int(conv.scratch_bytes(conv_ctx)), size)
+            if traded is not None:
+                fused[key], conv_ctx.scratch_size = traded, size
+                break
     by_conv = {f.conv: f for f in fused.values()}
     live = set()
     plan_ops = []
