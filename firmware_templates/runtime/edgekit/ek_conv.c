@@ -288,37 +288,38 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
         p2 = vctp8q(k_elems > 32 ? (uint32_t)k_elems - 32u : 0u);
         p3 = vctp8q(k_elems > 48 ? (uint32_t)k_elems - 48u : 0u);
 #endif
-        for (i = 0, ox = 0; i < pixels; i += 2, out += 2 * out_c) {
-            for (j = 0; j < 2 && i + j < pixels; j++) {
-                int8_t *slot = patch + j * k_elems;
+        for (i = 0, ox = 0, j = 0; i < pixels; i++) {
+            int8_t *slot = patch + j * k_elems;
 #if EK_HAVE_MVE
-                if (gather) {
-                    vstrbq_p_s8(slot, vldrbq_gather_offset_s8(win, o0), p0);
-                    if (k_elems > 16) {
-                        vstrbq_p_s8(slot + 16, vldrbq_gather_offset_s8(win, o1), p1);
-                        if (k_elems > 32) {
-                            vstrbq_p_s8(slot + 32, vldrbq_gather_offset_s8(win, o2), p2);
-                            vstrbq_p_s8(slot + 48, vldrbq_gather_offset_s8(win, o3), p3);
-                        }
+            if (gather) {
+                vstrbq_p_s8(slot, vldrbq_gather_offset_s8(win, o0), p0);
+                if (k_elems > 16) {
+                    vstrbq_p_s8(slot + 16, vldrbq_gather_offset_s8(win, o1), p1);
+                    if (k_elems > 32) {
+                        vstrbq_p_s8(slot + 32, vldrbq_gather_offset_s8(win, o2), p2);
+                        vstrbq_p_s8(slot + 48, vldrbq_gather_offset_s8(win, o3), p3);
                     }
-                } else
+                }
+            } else
 #endif
-                {
-                    mve_patch(p, in_b, (i + j) / out_w, ox, 1, slot);
-                }
-                if (++ox == out_w) {
-                    ox = 0;
-                    row += stride_h * in_row;
-                    win = row;
-                } else {
-                    win += stride_w * in_c;
-                }
+            {
+                mve_patch(p, in_b, i / out_w, ox, 1, slot);
             }
-            if (j == 2) {
-                ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, out, out + out_c);
+            if (++ox == out_w) {
+                ox = 0;
+                row += stride_h * in_row;
+                win = row;
             } else {
-                ek_matmul_mve_s8(q, patch, run, out);
+                win += stride_w * in_c;
             }
+            if (j) {
+                ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, out, out + out_c);
+                out += 2 * out_c;
+            }
+            j ^= 1;
+        }
+        if (j) {
+            ek_matmul_mve_s8(q, patch, run, out);
         }
         return;
     }
