@@ -67,12 +67,12 @@ void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *
 EK_INLINE void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
     size_t k = 0;
 #if EK_HAVE_MVE
-    for (; k + 16 <= n; k += 16) { /* 16 bytes per load / store, a predicated pair for the tail */
-        vstrbq_s8(dst + k, vldrbq_s8(src + k));
+    for (k = n >> 4; k > 0; k--, src += 16, dst += 16) { /* 16 bytes per load / store, a predicated tail */
+        vstrbq_s8(dst, vldrbq_s8(src));
     }
-    if (k < n) {
-        const mve_pred16_t pr = vctp8q((uint32_t)(n - k));
-        vstrbq_p_s8(dst + k, vldrbq_z_s8(src + k, pr), pr);
+    if (n & 15) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(n & 15));
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
     }
     return;
 #endif
