@@ -300,13 +300,13 @@ def test_mve_conv_scratch_only_where_the_arena_has_room(monkeypatch: pytest.Monk
     from edgekit.codegen.aot.ops import conv
 
     lone = generate_c(multi_op_model(CASES["conv3x3_rows_in_place_ch16"][0]()), tmp_path / "lone", features=M55)
-    assert ".mve_scratch = EK_CONV_MVE_PATCH" in (lone.files[0].parent / "ek_model.c").read_text()
+    assert "EK_CONV_MVE_PATCH);" in (lone.files[0].parent / "ek_model.c").read_text()
     tflite = multi_op_model(CASES["conv3x3_s2_padded_ch32_batches2"][0]())
     granted = generate_c(tflite, tmp_path / "granted", features=M55)
-    assert ".mve_scratch = EK_CONV_MVE_PADDED" in (granted.files[0].parent / "ek_model.c").read_text()
+    assert "EK_CONV_MVE_PADDED);" in (granted.files[0].parent / "ek_model.c").read_text()
     monkeypatch.setattr(conv._ConvBase, "scratch_options", lambda self, ctx: [])
     least = generate_c(tflite, tmp_path / "least", features=M55)
-    assert ".mve_scratch = EK_CONV_MVE_PATCH" in (least.files[0].parent / "ek_model.c").read_text()
+    assert "EK_CONV_MVE_PATCH);" in (least.files[0].parent / "ek_model.c").read_text()
     assert granted.arena_bytes == least.arena_bytes
 
 

@@ -360,10 +360,9 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
 }
 
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                      int8_t *output, void *scratch) {
+                      int8_t *output, void *scratch, int32_t layout) {
     const int32_t k_h = p->k_h, run = p->k_w * p->in_c, out_c = p->out_c;
     const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, p->k_w, p->in_c);
-    const int32_t mode = p->mve_scratch;
     int8_t *patch = (int8_t *)scratch;
     ek_conv_params_t pp = *p;
     ek_mve_mm_t q;
@@ -377,7 +376,7 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     q.filter = filter;
     q.rq = rq;
     q.lshift = ek_mve_rq_lshift(rq, out_c);
-    if (mode == EK_CONV_MVE_PADDED) { /* every window inside a padded copy of the image */
+    if (layout == EK_CONV_MVE_PADDED) { /* every window inside a padded copy of the image */
         pp.in_h = (p->out_h - 1) * p->stride_h + k_h;
         pp.in_w = (p->out_w - 1) * p->stride_w + p->k_w;
         pp.pad_h = 0;
@@ -386,7 +385,7 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + (size_t)b * p->out_h * p->out_w * out_c;
-        if (mode == EK_CONV_MVE_PADDED) { /* the padded image: the patch of one pp.in_h x pp.in_w window */
+        if (layout == EK_CONV_MVE_PADDED) { /* the padded image: the patch of one pp.in_h x pp.in_w window */
             ek_conv_params_t g = *p;
             int8_t *padded = patch + 2 * (size_t)k_h * run;
             g.k_h = pp.in_h;
@@ -394,6 +393,6 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
             gather_patch(&g, in_b, 0, 0, padded);
             in_b = padded;
         }
-        mve_image(&pp, &q, in_b, out, patch, mode != EK_CONV_MVE_PATCH || !rows_in_place);
+        mve_image(&pp, &q, in_b, out, patch, layout != EK_CONV_MVE_PATCH || !rows_in_place);
     }
 }

@@ -32,7 +32,6 @@ typedef struct {
      * [dw_bias_full x4][out_mult x4][round x4][rshift x4] with rshift = -out_shift - 1 and
      * round = 1 << (rshift - 1); every out_shift must be <= -2 (the generator checks). */
     const int32_t *dw_rq;
-    int32_t mve_scratch;            /* ek_conv2d_s8_mve only: its scratch layout, EK_CONV_MVE_PATCH / _PAIRS / _PADDED */
 } ek_conv_params_t;
 
 void ek_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
@@ -84,14 +83,14 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * point) is gathered into scratch first; 1x1 unpadded convs read the input in place, two pixels per pass. filter and
  * rq: the generator's ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (segmented or not) and of the
  * folded bias (bias[oc] + in_offset * sum of the filter row, mod 2^32) with the per-channel requantization.
- * scratch (p->mve_scratch, the generator gives what the arena has room for; k_elems = k_h * k_w * in_c):
+ * scratch, by its layout (the generator grants what the arena has room for; k_elems = k_h * k_w * in_c):
  *   EK_CONV_MVE_PATCH  segmented: k_elems bytes, one patch (border pixels alone); else as EK_CONV_MVE_PAIRS;
  *   EK_CONV_MVE_PAIRS  2 * k_elems: two patches, the patch pixels two per ek_matmul_mve_s8_x2 pass;
  *   EK_CONV_MVE_PADDED 2 * k_elems + hp * wp * in_c: also a copy of the image padded with the input zero point
  *                      (hp = (out_h - 1) * stride_h + k_h rows, wp likewise), in which every window lies inside.
  * 1x1 unpadded convs need no scratch. */
 void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                      int8_t *output, void *scratch);
+                      int8_t *output, void *scratch, int32_t layout);
 #define EK_CONV_MVE_SEGMENTED(k_h, k_w, k_c) ((k_h) > 1 && ((k_w) * (k_c)) % 16 == 0)
 #define EK_CONV_MVE_PATCH 0
 #define EK_CONV_MVE_PAIRS 1

@@ -397,10 +397,10 @@ class _ConvBase(OpHandler):
             segments = int(p["k_h"]) if _mve_segmented(p) else 1
             taps = mve_rows_filter(w, segments)
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
-            p.update(out_mult="NULL", out_shift="NULL", mve_scratch=_mve_layout(ctx, p))
+            p.update(out_mult="NULL", out_shift="NULL")
             scratch = "NULL" if _mve_direct(p) else ctx.scratch
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
-                    f"ek_conv2d_s8_mve(&{pname}, {inp}, {filt}, {rq},\n    {out}, {scratch});")
+                    f"ek_conv2d_s8_mve(&{pname}, {inp}, {filt}, {rq},\n    {out}, {scratch}, {_mve_layout(ctx, p)});")
         return None
 
     def scratch_options(self, ctx: OpContext) -> list[int]:
