@@ -206,6 +206,8 @@ CASES = {
     "conv1x1_depth33_rows13": (lambda: [_conv(_t((1, 4, 3, 33), 127), 13, k=(1, 1), act="RELU6", out_zp=-128)[0]],
                                "ek_conv2d_s8_mve("),
     "conv3x3_rgb_same": (lambda: [_conv(_t((1, 7, 6, 3), -3), 8, act="RELU")[0]], "ek_conv2d_s8_mve("),
+    "conv3x3_s2_rgb_padding_after": (lambda: [_conv(_t((1, 8, 10, 3), -128), 8, strides=(2, 2), act="RELU")[0]],
+                                     "ek_conv2d_s8_mve("),  # SAME, even sizes: no padding before, one row after
     "conv3x3_s2_depth144_rows5": (lambda: [_conv(_t((1, 7, 7, 16), 20), 5, strides=(2, 2), out_zp=-9)[0]],
                                   "ek_conv2d_s8_mve("),
     "conv3x3_valid_w-128": (lambda: [_conv(_t((1, 5, 6, 17), -100), 7, padding="VALID", w_range=(-128, 128))[0]],

@@ -262,7 +262,8 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
         }
         return;
     }
-    if (!rows_in_place && p->pad_h == 0 && p->pad_w == 0) { /* every window inside: pairs, also across rows */
+    if (!rows_in_place && p->pad_h == 0 && p->pad_w == 0 && (out_h - 1) * stride_h + k_h <= in_h &&
+        (out_w - 1) * stride_w + k_w <= in_w) { /* every window inside: pairs, also across rows */
         const int32_t pixels = out_h * out_w;
         const int8_t *row = in_b, *win = in_b;
         int32_t i, j;
