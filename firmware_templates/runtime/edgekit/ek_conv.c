@@ -225,12 +225,12 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
                       int8_t *patch, int pairs) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w, k_h = p->k_h, k_w = p->k_w;
-    const int32_t run = k_w * in_c, in_row = in_w * in_c;
+    const int32_t run = k_w * in_c, in_row = in_w * in_c, pad_h = p->pad_h, pad_w = p->pad_w;
     const int rows_in_place = q->segments > 1;
     const size_t k_elems = (size_t)k_h * run;
     int8_t *pending = NULL; /* a patch pixel's output waiting in slot 0 for a partner */
     int32_t oy, ox;
-    if (k_h == 1 && k_w == 1 && p->pad_h == 0 && p->pad_w == 0) { /* direct: pixels in pairs, also across rows */
+    if (k_h == 1 && k_w == 1 && pad_h == 0 && pad_w == 0) { /* direct: pixels in pairs, also across rows */
         const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
         const int8_t *row = in_b, *x = in_b, *x1;
         int32_t pix = 0;
@@ -262,7 +262,7 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
         }
         return;
     }
-    if (!rows_in_place && p->pad_h == 0 && p->pad_w == 0 && (out_h - 1) * stride_h + k_h <= in_h &&
+    if (!rows_in_place && pad_h == 0 && pad_w == 0 && (out_h - 1) * stride_h + k_h <= in_h &&
         (out_w - 1) * stride_w + k_w <= in_w) { /* every window inside: pairs, also across rows */
         const int32_t pixels = out_h * out_w;
         const int8_t *row = in_b, *win = in_b;
@@ -325,15 +325,15 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
         return;
     }
     for (oy = 0; oy < out_h; oy++) {
-        const int32_t iy0 = oy * stride_h - p->pad_h;
+        const int32_t iy0 = oy * stride_h - pad_h;
         const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
         for (ox = 0; ox < out_w; ox++, out += out_c) {
-            const int32_t ix0 = ox * stride_w - p->pad_w;
+            const int32_t ix0 = ox * stride_w - pad_w;
             if (rows_in_place && rows_inside && ix0 >= 0 && ox + 1 < out_w && ix0 + stride_w + k_w <= in_w) {
                 /* pairs of windows inside the input, side by side, their rows read in place: all the pairs
                  * up to the right border in one call */
                 const int8_t *win = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
-                const int32_t last = (in_w - k_w + p->pad_w) / stride_w; /* the last window inside */
+                const int32_t last = (in_w - k_w + pad_w) / stride_w; /* the last window inside */
                 const int32_t n = ((last < out_w - 1 ? last : out_w - 1) - ox + 1) >> 1;
                 ek_matmul_mve_s8_x2n(q, win, win + (size_t)stride_w * in_c, in_row, out, out + out_c, n,
                                      2 * stride_w * in_c, 2 * out_c);
@@ -365,7 +365,7 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     const int32_t k_h = p->k_h, run = p->k_w * p->in_c, out_c = p->out_c;
     const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, p->k_w, p->in_c);
     int8_t *patch = (int8_t *)scratch;
-    ek_conv_params_t pp = *p;
+    ek_conv_params_t pp; /* the padded image's parameters */
     ek_mve_mm_t q;
     int32_t b;
     q.depth = rows_in_place ? run : k_h * run;
@@ -377,23 +377,25 @@ void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8
     q.filter = filter;
     q.rq = rq;
     q.lshift = ek_mve_rq_lshift(rq, out_c);
-    if (layout == EK_CONV_MVE_PADDED) { /* every window inside a padded copy of the image */
-        pp.in_h = (p->out_h - 1) * p->stride_h + k_h;
-        pp.in_w = (p->out_w - 1) * p->stride_w + p->k_w;
-        pp.pad_h = 0;
-        pp.pad_w = 0;
-    }
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
-        int8_t *out = output + (size_t)b * p->out_h * p->out_w * out_c;
-        if (layout == EK_CONV_MVE_PADDED) { /* the padded image: the patch of one pp.in_h x pp.in_w window */
-            ek_conv_params_t g = *p;
+        const ek_conv_params_t *pi = p;
+        if (layout == EK_CONV_MVE_PADDED) { /* every window inside a padded copy of the image */
             int8_t *padded = patch + 2 * (size_t)k_h * run;
-            g.k_h = pp.in_h;
-            g.k_w = pp.in_w;
-            gather_patch(&g, in_b, 0, 0, padded);
+            pp = *p;
+            pp.k_h = (p->out_h - 1) * p->stride_h + k_h; /* the copy: the patch of one image-sized window */
+            pp.k_w = (p->out_w - 1) * p->stride_w + p->k_w;
+            gather_patch(&pp, in_b, 0, 0, padded);
+            pp.in_h = pp.k_h;
+            pp.in_w = pp.k_w;
+            pp.k_h = k_h;
+            pp.k_w = p->k_w;
+            pp.pad_h = 0;
+            pp.pad_w = 0;
+            pi = &pp;
             in_b = padded;
         }
-        mve_image(&pp, &q, in_b, out, patch, layout != EK_CONV_MVE_PATCH || !rows_in_place);
+        mve_image(pi, &q, in_b, output + (size_t)b * p->out_h * p->out_w * out_c, patch,
+                  layout != EK_CONV_MVE_PATCH || !rows_in_place);
     }
 }
