@@ -218,6 +218,28 @@ static void mve_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy,
     }
 }
 
+/* An im2col patch for ek_conv2d_s8_mve's pixel loop into a slot whose signature sig (1 + kx0 + 256 * kx1 of the
+ * last patch gathered there with all its rows inside, else 0) tells whether its padding columns already hold the
+ * input zero point: then only the taps inside are copied, row by row (the left / right border pixels of inner
+ * rows land in the same slot row after row). */
+static void slot_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
+                       int8_t *slot, int32_t *sig) {
+    const int32_t in_c = p->in_c, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t kx0 = ek_tap_start(ix0, 1), kx1 = ek_tap_end(ix0, 1, p->in_w, p->k_w);
+    const int32_t s = rows_inside ? 1 + kx0 + 256 * kx1 : 0;
+    if (s != 0 && s == *sig) {
+        const int32_t run = p->k_w * in_c, in_row = p->in_w * in_c;
+        const int8_t *src = in_b + (size_t)(oy * p->stride_h - p->pad_h) * in_row + (size_t)(ix0 + kx0) * in_c;
+        int32_t ky;
+        for (ky = 0, slot += (size_t)kx0 * in_c; ky < p->k_h; ky++, slot += run, src += in_row) {
+            copy_bytes(slot, src, (size_t)(kx1 - kx0) * in_c);
+        }
+    } else {
+        gather_patch(p, in_b, oy, ox, slot);
+        *sig = s;
+    }
+}
+
 /* ek_conv2d_s8_mve over one image: in-place windows (segmented rows, or 1x1 pixels) in runs of pairs, every other
  * pixel through an im2col patch; with two patch slots (pairs) the patch pixels run two per pass, also across output
  * rows (the left and right border pixels of a row together, an odd pixel with the next row's first). */
@@ -229,6 +251,7 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
     const int rows_in_place = q->segments > 1;
     const size_t k_elems = (size_t)k_h * run;
     int8_t *pending = NULL; /* a patch pixel's output waiting in slot 0 for a partner */
+    int32_t sig[2] = {0, 0}; /* the slots' slot_patch signatures */
     int32_t oy, ox;
     if (k_h == 1 && k_w == 1 && pad_h == 0 && pad_w == 0) { /* direct: pixels in pairs, also across rows */
         const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
@@ -342,11 +365,19 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
             } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w && !pairs) {
                 ek_matmul_mve_s8(q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
             } else if (pending != NULL) { /* the second patch of a pair */
-                mve_patch(p, in_b, oy, ox, rows_inside, patch + k_elems);
+                if (rows_in_place) {
+                    slot_patch(p, in_b, oy, ox, rows_inside, patch + k_elems, &sig[1]);
+                } else {
+                    mve_patch(p, in_b, oy, ox, rows_inside, patch + k_elems);
+                }
                 ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, pending, out);
                 pending = NULL;
             } else {
-                mve_patch(p, in_b, oy, ox, rows_inside, patch);
+                if (rows_in_place) {
+                    slot_patch(p, in_b, oy, ox, rows_inside, patch, &sig[0]);
+                } else {
+                    mve_patch(p, in_b, oy, ox, rows_inside, patch);
+                }
                 if (pairs) {
                     pending = out;
                 } else {
