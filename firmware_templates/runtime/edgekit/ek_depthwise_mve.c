@@ -196,6 +196,276 @@ EK_DW16_ASM(dw16_pairs_asm_nls, EK_DW16_NO_SHL)
 #pragma GCC diagnostic pop
 #endif
 
+/* ek_depthwise_conv2d_s8_mve_t9 (9 taps, in_c % 16 == 0, weights in [-127, 127]): one call per output row (at most
+ * EK_DW9_COLS pixels), every pixel through the same 9 tap offsets, the taps in the padding (bit t of the pixel's column
+ * mask | the row's mask) re-pointed at zp_row. Arguments of dw9_asm (field offsets in the asm: 0 rq, 4 filter, 8 out,
+ * 12 nblk, 16 off, 20 base, 24 step, 28 masks, 32 offs, 36 zp, 40 rowmask, 44 npix, 48 lo, 52 hi); base, masks, out
+ * and npix are advanced by the call. */
+#define EK_DW9_COLS 16
+typedef struct {
+    const int32_t *rq;
+    const int8_t *filter;
+    int8_t *out;
+    int32_t nblk, off;
+    uintptr_t base;
+    intptr_t step;
+    const uint16_t *masks;
+    const intptr_t *offs;
+    const int8_t *zp;
+    uint32_t rowmask;
+    int32_t npix, lo, hi;
+} dw9_args_t;
+
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+/* The pixels of a dw9_args_t in one naked function. Per pixel the 9 tap addresses in r1-r6, r8, r9, r11 (base +
+ * offs[t], or zp_row for a padding tap), each advanced by 16 per 16-channel block. Per block and tap pair, 16 int8
+ * lanes (VLDRB.8) multiplied into int16 products of the even and odd channels (VMULLB.S8 / VMULLT.S8; the second
+ * tap's input is loaded twice, there is no ninth Q register), the pair summed in int16 (|w| <= 127), then widened into
+ * the 4 int32 accumulators q0..q3 = channels {0,4,8,12} {2,6,10,14} {1,5,9,13} {3,7,11,15} (VMOVLB / VMOVLT; the
+ * generator orders the rq groups so, dw_t9_order): 19 instructions per 2 taps x 16 channels, 12 for the odd tap.
+ * Then each group requantized in place (VSHL, VQRDMULH, ties-away fix-up, VRSHL), narrowed in channel order
+ * (VQMOVNB/T.S32 to even / odd channels in int16, + off saturating, VQMOVNB/T.S16 to 16 int8), clamped (lo / hi
+ * vectors on the stack), one 16-byte store. The filter pointer r10 stays at the block's tap 4 and the rq pointer r7
+ * at its last group's multipliers (every load in immediate range, the last load of each post-indexed to the next
+ * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output, lr the count. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its argument in the asm */
+#define EK_DW9_SHL(A, L) "vldrb.s32 q4, [r7, #" L "]\n\t" "vshl.s32 " A ", " A ", q4\n\t"
+#define EK_DW9_NO_SHL(A, L) ""
+#define EK_DW9_RQ(A, L, M, S, SHL)            \
+        SHL(A, L)                             \
+        "vldrw.32 q4, [r7, #" M "]\n\t"       \
+        "vqrdmulh.s32 " A ", " A ", q4\n\t"   \
+        "vldrb.s32 q4, [r7, #" S "]\n\t"      \
+        "vand q5, " A ", q4\n\t"              \
+        "vshr.s32 q5, q5, #31\n\t"            \
+        "vqadd.s32 " A ", " A ", q5\n\t"      \
+        "vrshl.s32 " A ", " A ", q4\n\t"
+/* the last group: its multipliers last, post-indexed to the next block */
+#define EK_DW9_RQ_LAST(A, L, S, SHL)          \
+        SHL(A, L)                             \
+        "vldrb.s32 q5, [r7, #" S "]\n\t"      \
+        "vldrw.32 q4, [r7], #160\n\t"         \
+        "vqrdmulh.s32 " A ", " A ", q4\n\t"   \
+        "vand q4, " A ", q5\n\t"              \
+        "vshr.s32 q4, q4, #31\n\t"            \
+        "vqadd.s32 " A ", " A ", q4\n\t"      \
+        "vrshl.s32 " A ", " A ", q5\n\t"
+#define EK_DW9_WIDEN                          \
+        "vmovlb.s16 q4, q6\n\t"               \
+        "vadd.i32 q0, q0, q4\n\t"             \
+        "vmovlt.s16 q4, q6\n\t"               \
+        "vadd.i32 q1, q1, q4\n\t"             \
+        "vmovlb.s16 q4, q7\n\t"               \
+        "vadd.i32 q2, q2, q4\n\t"             \
+        "vmovlt.s16 q4, q7\n\t"               \
+        "vadd.i32 q3, q3, q4\n\t"
+/* taps in registers XA, XB, their weights at addressing modes WA, WB */
+#define EK_DW9_PAIR(XA, XB, WA, WB)           \
+        "vldrb.u8 q4, [" XA "], #16\n\t"      \
+        "vldrw.u32 q5, " WA "\n\t"            \
+        "vmullb.s8 q6, q4, q5\n\t"            \
+        "vmullt.s8 q7, q4, q5\n\t"            \
+        "vldrb.u8 q4, [" XB "]\n\t"           \
+        "vldrw.u32 q5, " WB "\n\t"            \
+        "vmullb.s8 q4, q4, q5\n\t"            \
+        "vadd.i16 q6, q6, q4\n\t"             \
+        "vldrb.u8 q4, [" XB "], #16\n\t"      \
+        "vmullt.s8 q4, q4, q5\n\t"            \
+        "vadd.i16 q7, q7, q4\n\t"             \
+        EK_DW9_WIDEN
+#define EK_DW9_ZP(R) "lsrs r7, r7, #1\n\t" "it cs\n\t" "movcs " R ", r12\n\t"
+#define EK_DW9_ASM(NAME, SHL) \
+__attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {                                                \
+    __asm__ volatile(                                                                                            \
+        "push {r4-r11, lr}\n\t"                                                                                  \
+        "vpush {d8-d15}\n\t"                                                                                     \
+        "sub sp, #40\n\t"                                                                                        \
+        "str r0, [sp, #32]\n\t"                                                                                  \
+        "ldr r12, [r0, #48]\n\t"                                                                                 \
+        "vdup.8 q4, r12\n\t"                                                                                     \
+        "vstrw.32 q4, [sp]\n\t"                                                                                  \
+        "ldr r12, [r0, #52]\n\t"                                                                                 \
+        "vdup.8 q4, r12\n\t"                                                                                     \
+        "vstrw.32 q4, [sp, #16]\n"                                                                               \
+        "1:\n\t" /* a pixel: its tap addresses */                                                                \
+        "ldrd r12, r10, [r0, #20]\n\t"                                                                           \
+        "add r10, r12\n\t"                                                                                       \
+        "str r10, [r0, #20]\n\t"                                                                                 \
+        "ldr r10, [r0, #32]\n\t"                                                                                 \
+        "ldm r10, {r1-r6, r8, r9, r11}\n\t"                                                                      \
+        "add r1, r12\n\t"                                                                                        \
+        "add r2, r12\n\t"                                                                                        \
+        "add r3, r12\n\t"                                                                                        \
+        "add r4, r12\n\t"                                                                                        \
+        "add r5, r12\n\t"                                                                                        \
+        "add r6, r12\n\t"                                                                                        \
+        "add r8, r12\n\t"                                                                                        \
+        "add r9, r12\n\t"                                                                                        \
+        "add r11, r12\n\t"                                                                                       \
+        "ldr r10, [r0, #28]\n\t"                                                                                 \
+        "ldrh r7, [r10], #2\n\t"                                                                                 \
+        "str r10, [r0, #28]\n\t"                                                                                 \
+        "ldr r10, [r0, #40]\n\t"                                                                                 \
+        "orrs r7, r10\n\t"                                                                                       \
+        "beq 3f\n\t"                                                                                             \
+        "ldr r12, [r0, #36]\n\t"                                                                                 \
+        EK_DW9_ZP("r1") EK_DW9_ZP("r2") EK_DW9_ZP("r3") EK_DW9_ZP("r4") EK_DW9_ZP("r5") EK_DW9_ZP("r6")          \
+        EK_DW9_ZP("r8") EK_DW9_ZP("r9") EK_DW9_ZP("r11")                                                         \
+        "3:\n\t"                                                                                                 \
+        "ldm r0, {r7, r10, r12, lr}\n\t"                                                                         \
+        "ldr r0, [r0, #16]\n\t"                                                                                  \
+        "add r10, r10, #64\n\t"                                                                                  \
+        "add r7, r7, #136\n\t"                                                                                   \
+        "dls lr, lr\n"                                                                                           \
+        "2:\n\t" /* a block of 16 channels */                                                                    \
+        "vldrw.32 q0, [r7, #-136]\n\t"                                                                           \
+        "vldrw.32 q1, [r7, #-96]\n\t"                                                                            \
+        "vldrw.32 q2, [r7, #-56]\n\t"                                                                            \
+        "vldrw.32 q3, [r7, #-16]\n\t"                                                                            \
+        EK_DW9_PAIR("r1", "r2", "[r10, #-64]", "[r10, #-48]")                                                    \
+        EK_DW9_PAIR("r3", "r4", "[r10, #-32]", "[r10, #-16]")                                                    \
+        EK_DW9_PAIR("r6", "r8", "[r10, #16]", "[r10, #32]")                                                      \
+        "vldrb.u8 q4, [r11], #16\n\t"                                                                            \
+        "vldrw.u32 q5, [r10, #64]\n\t"                                                                           \
+        "vmullb.s8 q6, q4, q5\n\t"                                                                               \
+        "vmullt.s8 q7, q4, q5\n\t"                                                                               \
+        EK_DW9_WIDEN                                                                                             \
+        EK_DW9_PAIR("r9", "r5", "[r10, #48]", "[r10], #144")                                                     \
+        EK_DW9_RQ("q0", "-104", "-120", "-100", SHL)                                                             \
+        EK_DW9_RQ("q1", "-64", "-80", "-60", SHL)                                                                \
+        EK_DW9_RQ("q2", "-24", "-40", "-20", SHL)                                                                \
+        EK_DW9_RQ_LAST("q3", "16", "20", SHL)                                                                    \
+        "vqmovnb.s32 q4, q0\n\t"                                                                                 \
+        "vqmovnt.s32 q4, q1\n\t"                                                                                 \
+        "vqmovnb.s32 q5, q2\n\t"                                                                                 \
+        "vqmovnt.s32 q5, q3\n\t"                                                                                 \
+        "vqadd.s16 q4, q4, r0\n\t"                                                                               \
+        "vqadd.s16 q5, q5, r0\n\t"                                                                               \
+        "vqmovnb.s16 q6, q4\n\t"                                                                                 \
+        "vqmovnt.s16 q6, q5\n\t"                                                                                 \
+        "vldrw.32 q7, [sp]\n\t"                                                                                  \
+        "vmax.s8 q6, q6, q7\n\t"                                                                                 \
+        "vldrw.32 q7, [sp, #16]\n\t"                                                                             \
+        "vmin.s8 q6, q6, q7\n\t"                                                                                 \
+        "vstrb.8 q6, [r12], #16\n\t"                                                                             \
+        "le lr, 2b\n\t"                                                                                          \
+        "ldr r0, [sp, #32]\n\t"                                                                                  \
+        "str r12, [r0, #8]\n\t"                                                                                  \
+        "ldr r10, [r0, #44]\n\t"                                                                                 \
+        "subs r10, #1\n\t"                                                                                       \
+        "str r10, [r0, #44]\n\t"                                                                                 \
+        "bne 1b\n\t"                                                                                             \
+        "add sp, #40\n\t"                                                                                        \
+        "vpop {d8-d15}\n\t"                                                                                      \
+        "pop {r4-r11, pc}\n\t");                                                                                 \
+}
+EK_DW9_ASM(dw9_asm, EK_DW9_SHL)
+EK_DW9_ASM(dw9_asm_nls, EK_DW9_NO_SHL)
+#pragma GCC diagnostic pop
+#else
+/* The portable C of dw9_asm (either variant): the same taps, rq groups and results, channel by channel. */
+static void dw9_pixels_c(dw9_args_t *a) {
+    for (; a->npix > 0; a->npix--, a->base += (uintptr_t)a->step) {
+        const uint32_t m = *a->masks++ | a->rowmask;
+        const int8_t *fp = a->filter;
+        const int32_t *q = a->rq;
+        uintptr_t addr[9];
+        int32_t blk, j, t;
+        for (t = 0; t < 9; t++) {
+            addr[t] = (m >> t) & 1u ? (uintptr_t)a->zp : a->base + (uintptr_t)a->offs[t];
+        }
+        for (blk = 0; blk < a->nblk; blk++, fp += 9 * 16, q += 4 * EK_RQ_WORDS, a->out += 16) {
+            for (j = 0; j < 16; j++) { /* channel j: rq group (dw_t9_order) and lane */
+                const int32_t *g = q + (((j & 1) << 1) | ((j >> 1) & 1)) * EK_RQ_WORDS;
+                const int lane = j >> 2;
+                uint32_t acc = (uint32_t)g[lane];
+                for (t = 0; t < 9; t++) {
+                    const int8_t *xp = (const int8_t *)(addr[t] + (uintptr_t)blk * 16u);
+                    acc += (uint32_t)((int32_t)xp[j] * (int32_t)fp[t * 16 + j]);
+                }
+                a->out[j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, g[4 + lane], ek_rq_shift(g, lane)) + a->off,
+                                                 a->lo, a->hi);
+            }
+        }
+    }
+}
+#define dw9_asm dw9_pixels_c
+#define dw9_asm_nls dw9_pixels_c
+#endif
+
+/* The rows of a 9-tap depthwise layer (k_h * k_w == 9, any stride, dilation and padding), EK_DW9_COLS output columns
+ * per call of `run`: the columns' padding-tap masks computed once per column chunk, the row's once per row. */
+static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+                      int8_t *zp_row, void (*run)(dw9_args_t *)) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w, stride_w = p->stride_w;
+    intptr_t inner[9];
+    uint16_t cmask[EK_DW9_COLS];
+    uint32_t colbits = 0; /* the taps of column kx = 0 */
+    dw9_args_t a;
+    int32_t b, oy, ox0, ky, kx, i, t = 0;
+    memset(zp_row, -p->in_offset, (size_t)ch);
+    for (ky = 0; ky < k_h; ky++) {
+        colbits |= 1u << (ky * k_w);
+        for (kx = 0; kx < k_w; kx++) {
+            inner[t++] = ((intptr_t)ky * dil_h * in_w + (intptr_t)kx * dil_w) * ch;
+        }
+    }
+    a.filter = filter;
+    a.rq = p->dw_rq;
+    a.nblk = ch >> 4;
+    a.off = p->out_offset;
+    a.step = (intptr_t)stride_w * ch;
+    a.offs = inner;
+    a.zp = zp_row;
+    a.lo = p->act_min;
+    a.hi = p->act_max;
+    for (ox0 = 0; ox0 < out_w; ox0 += EK_DW9_COLS) {
+        const int32_t n = out_w - ox0 < EK_DW9_COLS ? out_w - ox0 : EK_DW9_COLS;
+        const int32_t ix0 = ox0 * stride_w - p->pad_w;
+        for (i = 0; i < n; i++) {
+            uint32_t m = 0;
+            for (kx = 0; kx < k_w; kx++) {
+                if ((uint32_t)(ix0 + i * stride_w + kx * dil_w) >= (uint32_t)in_w) {
+                    m |= colbits << kx;
+                }
+            }
+            cmask[i] = (uint16_t)m;
+        }
+        for (b = 0; b < p->batches; b++) {
+            const uintptr_t in_b = (uintptr_t)input + (uintptr_t)((size_t)b * in_h * in_w * ch);
+            for (oy = 0; oy < out_h; oy++) {
+                const int32_t iy0 = oy * p->stride_h - p->pad_h;
+                uint32_t rm = 0;
+                for (ky = 0; ky < k_h; ky++) {
+                    if ((uint32_t)(iy0 + ky * dil_h) >= (uint32_t)in_h) {
+                        rm |= ((1u << k_w) - 1u) << (ky * k_w);
+                    }
+                }
+                a.base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0) * ch);
+                a.out = output + (((size_t)b * out_h + oy) * out_w + ox0) * ch;
+                a.masks = cmask;
+                a.rowmask = rm;
+                a.npix = n;
+                run(&a);
+            }
+        }
+    }
+}
+
+void ek_depthwise_conv2d_s8_mve_t9(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                   const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm);
+}
+
+void ek_depthwise_conv2d_s8_mve_t9_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                       const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls);
+}
+
 /* depthwise_pixels for the MVE depthwise kernels; `pairs` is a constant (each kernel below gets its own copy).
  * pairs 0 (ek_depthwise_conv2d_s8_mve, any weights): channels in blocks of 16 ([tap][16] each), then of 4
  * ([tap][4]); 4 int32 lanes per VMUL + VADD, a 16-channel block's 4 input and 4 weight loads per tap at immediate

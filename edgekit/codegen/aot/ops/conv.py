@@ -178,6 +178,13 @@ def dw_pairs_order(channels: int) -> np.ndarray:
     return np.concatenate([np.array(order[w]) + c for c, w in dw_mve_blocks(channels, True)]).astype(np.int64)
 
 
+def dw_t9_order(channels: int) -> np.ndarray:
+    """Channel order of ek_depthwise_conv2d_s8_mve_t9's rq groups (channels % 16 == 0): each 16-channel block as
+    {0,4,8,12} {2,6,10,14} {1,5,9,13} {3,7,11,15} (the lanes VMULLB/VMULLT.S8 then VMOVLB/VMOVLT leave them in)."""
+    block = np.array([0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15])
+    return np.concatenate([block + c for c in range(0, channels, 16)]).astype(np.int64)
+
+
 def _mve_segmented(p: dict[str, object]) -> bool:
     """EK_CONV_MVE_SEGMENTED (ek_conv.h): k_h > 1 and k_w * k_c a multiple of 16, so that ek_conv2d_s8_mve reads a
     window's k_h input rows in place (the filter in k_h segments)."""
@@ -374,7 +381,8 @@ class _ConvBase(OpHandler):
             sh = np.broadcast_to(np.asarray(shifts, dtype=np.int64).reshape(-1), (out_c,))
             # int16 pair sums need |w| <= 127 (TFLite's int8 weight range); a -128 weight keeps the int32 lanes
             pairs = int(weights.min(initial=0)) > -128
-            order = dw_pairs_order(out_c) if pairs else np.arange(out_c)
+            t9 = pairs and weights.shape[0] == 9 and out_c % 16 == 0  # one call per row, VMULLB/T.S8 tap pairs
+            order = dw_t9_order(out_c) if t9 else dw_pairs_order(out_c) if pairs else np.arange(out_c)
             rq = mve_rq_table(full[order], m[order], sh[order], out_c)
             taps = dw_mve_filter(weights, pairs)
             if pairs and out_c == 8 and int(p["stride_w"]) == 1:
@@ -384,7 +392,8 @@ class _ConvBase(OpHandler):
                 rq = np.concatenate([rq, rq])
             p.update(out_mult="NULL", out_shift="NULL", dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", rq, "int32_t"))
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
-            kernel = "ek_depthwise_conv2d_s8_mve_pairs" if pairs else "ek_depthwise_conv2d_s8_mve"
+            kernel = ("ek_depthwise_conv2d_s8_mve_t9" if t9 else "ek_depthwise_conv2d_s8_mve_pairs" if pairs
+                      else "ek_depthwise_conv2d_s8_mve")
             if pairs and not (sh > 0).any():
                 kernel += "_nls"  # no left shift anywhere: the variant without VSHL
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
