@@ -115,7 +115,7 @@ def test_mve_rq_table_words() -> None:
 
 
 def test_dw_pairs_blocks_and_order() -> None:
-    from edgekit.codegen.aot.ops.conv import dw_mve_blocks, dw_mve_filter, dw_pairs_order
+    from edgekit.codegen.aot.ops.conv import dw_mve_blocks, dw_mve_filter, dw_pairs_order, dw_t9_order
 
     assert dw_mve_blocks(44, pairs=True) == [(0, 16), (16, 16), (32, 8), (40, 4)]
     assert dw_mve_blocks(44, pairs=False) == [(0, 16), (16, 16), (32, 4), (36, 4), (40, 4)]
@@ -129,6 +129,9 @@ def test_dw_pairs_blocks_and_order() -> None:
     w = (np.arange(9 * 44) % 255 - 127).astype(np.int8).reshape(9, 44)
     flat = dw_mve_filter(w, pairs=True)
     np.testing.assert_array_equal(flat[2 * 9 * 16:2 * 9 * 16 + 9 * 8].reshape(9, 8), w[:, 32:40])
+    t9 = dw_t9_order(32)  # ek_depthwise_conv2d_s8_mve_t9: the lanes of VMULLB/T.S8 then VMOVLB/T
+    assert list(t9[:16]) == [0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15]
+    assert list(t9[16:]) == [16 + c for c in t9[:16]]
 
 
 # ---------------------------------------------------------------------------------------------------- models
@@ -244,11 +247,23 @@ CASES = {
                               "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_1x1_single_tap_ch16": (lambda: [_dw(_t((1, 3, 4, 16), -1), k=(1, 1), eff=(0.05, 0.2))[0]],
                                "ek_depthwise_conv2d_s8_mve_pairs_nls("),
-    "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve_pairs("),
+    "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve_t9("),
+    "dw_left_shift_2x3": (lambda: [_dw(_t((1, 5, 5, 16), -7), k=(2, 3), eff=(0.26, 1.5))[0]],
+                          "ek_depthwise_conv2d_s8_mve_pairs("),
+    # 9 taps, channels % 16 == 0: one call per output row of <= 16 columns, padding taps through per-pixel masks
+    "dw_t9_s2_ch48_relu": (lambda: [_dw(_t((1, 7, 9, 48), 40), strides=(2, 2), act="RELU", out_zp=-128)[0]],
+                           "ek_depthwise_conv2d_s8_mve_t9_nls("),
+    "dw_t9_dilation2_ch16": (lambda: [_dw(_t((1, 7, 8, 16), -128), dilation=(2, 2), out_zp=90)[0]],
+                             "ek_depthwise_conv2d_s8_mve_t9_nls("),
+    "dw_t9_1x9_21_columns": (lambda: [_dw(_t((1, 3, 21, 32), 3), k=(1, 9), act="RELU6")[0]],
+                             "ek_depthwise_conv2d_s8_mve_t9_nls("),
+    "dw_t9_9x1_valid": (lambda: [_dw(_t((1, 10, 3, 16), -60), k=(9, 1), padding="VALID", out_zp=-3)[0]],
+                        "ek_depthwise_conv2d_s8_mve_t9_nls("),
+    "dw_t9_all_border_2x2": (lambda: [_dw(_t((1, 2, 2, 16), 127), out_zp=-100)[0]], "ek_depthwise_conv2d_s8_mve_t9_nls("),
     "dw_left_shift_w-128": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5), w128=True)[0]],
                             "ek_depthwise_conv2d_s8_mve("),
     "dw_tiny_multipliers": (lambda: [_dw(_t((1, 5, 5, 32), -50), eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
-                            "ek_depthwise_conv2d_s8_mve_pairs_nls("),
+                            "ek_depthwise_conv2d_s8_mve_t9_nls("),
     "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
     "dw_one_channel_as_conv": (lambda: [_dw(_t((1, 9, 8, 1), 5), mult=8, k=(4, 3), strides=(2, 2))[0]],
                                "ek_conv2d_s8_mve("),
@@ -377,17 +392,18 @@ def _pairs_chain() -> bytes:
     pairs (odd out_w: a single window before the right border; 21 rows: a row tail), 1x1 pixel pairs across output
     rows (63 pixels: a last single one) with a depth tail and left shifts, a strided 3x3 (6 chunks x 3 runs), a 1x1
     with stride 2 and a depth below 16 (tail only), 6 rows; layers without a left shift take the kernels' no-VSHL
-    variants, a 32-channel depthwise with left shifts the VSHL one; 3x1 patches of depth 18 (7 rows) the light
-    single-pair entry mve_x2_d32_asm. ek_conv2d_s8_mve's scratch layouts: border patches in pairs (op_a, op_c), a
-    3x3 over 16 channels in a padded copy (op_s) and the 3x1 windows gathered from one (op_j)."""
+    variants, 32-channel depthwise layers with left shifts the VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm); 3x1
+    patches of depth 18 (7 rows) the light single-pair entry mve_x2_d32_asm. ek_conv2d_s8_mve's scratch layouts:
+    border patches in pairs (op_a, op_c), a 3x3 over 16 channels in a padded copy (op_s) and the 3x1 windows gathered
+    from one (op_j)."""
     from tflite_single_op import multi_op_model
 
     x = _t((1, 7, 9, 16), -128, scale=0.08)
     op_a, y = _conv(x, 21, out_zp=-30, seed=21)
     op_b, y = _conv(y, 32, k=(1, 1), eff=(0.3, 3.0), act="RELU", out_zp=-128, seed=22)
-    op_e, y = _dw(y, out_zp=-60, act="RELU", seed=25)  # 32 channels: dw16_pairs_asm over whole pixel runs
-    op_f, y = _dw(y, k=(2, 2), padding="VALID", out_zp=40, seed=26)  # even taps: no odd last tap
-    op_k, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=31)  # left shifts: dw16_pairs_asm with VSHL (no-shift elsewhere)
+    op_e, y = _dw(y, out_zp=-60, act="RELU", seed=25)  # 3x3, 32 channels: dw9_asm_nls, one call per row
+    op_f, y = _dw(y, k=(2, 2), padding="VALID", eff=(0.26, 1.5), out_zp=40, seed=26)  # even taps, left shifts
+    op_k, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=31)  # 9 taps, left shifts: dw9_asm with VSHL
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
     op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: two pixels as one 16-channel block
     op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
@@ -434,7 +450,8 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs_nls(", "ek_depthwise_conv2d_s8_mve(",
                "ek_fully_connected_s8_mve(", "EK_CONV_MVE_PADDED") if chain == "chain" else (
                    "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
-                   "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED")
+                   "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED", "ek_depthwise_conv2d_s8_mve_t9(",
+                   "ek_depthwise_conv2d_s8_mve_t9_nls(")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]
