@@ -259,6 +259,8 @@ CASES = {
                              "ek_depthwise_conv2d_s8_mve_t9_nls("),
     "dw_t9_9x1_valid": (lambda: [_dw(_t((1, 10, 3, 16), -60), k=(9, 1), padding="VALID", out_zp=-3)[0]],
                         "ek_depthwise_conv2d_s8_mve_t9_nls("),
+    "dw_t9_shift0_relu6": (lambda: [_dw(_t((1, 4, 6, 16), 10), eff=(0.5, 0.99), act="RELU6")[0]],
+                           "ek_depthwise_conv2d_s8_mve_t9("),
     "dw_t9_all_border_2x2": (lambda: [_dw(_t((1, 2, 2, 16), 127), out_zp=-100)[0]], "ek_depthwise_conv2d_s8_mve_t9_nls("),
     "dw_left_shift_w-128": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5), w128=True)[0]],
                             "ek_depthwise_conv2d_s8_mve("),
@@ -401,7 +403,7 @@ def _pairs_chain() -> bytes:
     x = _t((1, 7, 9, 16), -128, scale=0.08)
     op_a, y = _conv(x, 21, out_zp=-30, seed=21)
     op_b, y = _conv(y, 32, k=(1, 1), eff=(0.3, 3.0), act="RELU", out_zp=-128, seed=22)
-    op_e, y = _dw(y, out_zp=-60, act="RELU", seed=25)  # 3x3, 32 channels: dw9_asm_nls, one call per row
+    op_e, y = _dw(y, eff=(0.01, 0.45), out_zp=-60, act="RELU", seed=25)  # 3x3, 32 ch, shifts -1..-7: dw9_asm_nls
     op_f, y = _dw(y, k=(2, 2), padding="VALID", eff=(0.26, 1.5), out_zp=40, seed=26)  # even taps, left shifts
     op_k, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=31)  # 9 taps, left shifts: dw9_asm with VSHL
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))

@@ -116,7 +116,8 @@ void ek_depthwise_conv2d_s8_mve_pairs_nls(const ek_conv_params_t *p, const int8_
 
 /* ek_depthwise_conv2d_s8_mve_pairs for 9 taps (k_h * k_w == 9) and in_c % 16 == 0: one call per output row, the
  * filter in blocks of 16 channels [tap][16], each block's rq groups permuted to channels {0,4,8,12}, {2,6,10,14},
- * {1,5,9,13}, {3,7,11,15}; _nls: every out_shift <= 0 (no VSHL). scratch: in_c bytes. Same results. */
+ * {1,5,9,13}, {3,7,11,15}; _nls: every out_shift <= -1 (no VSHL, a shorter rounding fix-up). scratch: in_c bytes.
+ * Same results. */
 void ek_depthwise_conv2d_s8_mve_t9(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                    const int32_t *bias, int8_t *output, void *scratch);
 void ek_depthwise_conv2d_s8_mve_t9_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

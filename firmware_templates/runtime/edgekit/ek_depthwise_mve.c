@@ -199,8 +199,11 @@ EK_DW16_ASM(dw16_pairs_asm_nls, EK_DW16_NO_SHL)
 /* ek_depthwise_conv2d_s8_mve_t9 (9 taps, in_c % 16 == 0, weights in [-127, 127]): one call per output row (at most
  * EK_DW9_COLS pixels), every pixel through the same 9 tap offsets, the taps in the padding (bit t of the pixel's column
  * mask | the row's mask) re-pointed at zp_row. Arguments of dw9_asm (field offsets in the asm: 0 rq, 4 filter, 8 out,
- * 12 nblk, 16 off, 20 base, 24 step, 28 masks, 32 offs, 36 zp, 40 rowmask, 44 npix, 48 lo, 52 hi); base, masks, out
- * and npix are advanced by the call. */
+ * 12 nblk, 16 off, 20 base, 24 step, 28 masks, 32 offs, 36 zp, 40 rowmask, 44 npix, 48 lo, 52 hi, 56 clamp); rq points
+ * EK_DW9_RQ_BIAS words and filter EK_DW9_F_BIAS bytes into their first block (where the asm keeps its pointers); base,
+ * masks, out and npix are advanced by the call. */
+#define EK_DW9_RQ_BIAS 34
+#define EK_DW9_F_BIAS 64
 #define EK_DW9_COLS 16
 typedef struct {
     const int32_t *rq;
@@ -214,6 +217,7 @@ typedef struct {
     const int8_t *zp;
     uint32_t rowmask;
     int32_t npix, lo, hi;
+    int32_t clamp; /* 0: [lo, hi] is [-128, 127], no clamp */
 } dw9_args_t;
 
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
@@ -230,10 +234,13 @@ typedef struct {
  * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output, lr the count. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its argument in the asm */
-#define EK_DW9_SHL(A, L) "vldrb.s32 q4, [r7, #" L "]\n\t" "vshl.s32 " A ", " A ", q4\n\t"
-#define EK_DW9_NO_SHL(A, L) ""
-#define EK_DW9_RQ(A, L, M, S, SHL)            \
-        SHL(A, L)                             \
+/* One rq group requantized in place (lshift bytes at L, multipliers at M, rshift bytes at S from r7). FULL: VSHL by the
+ * left shifts, VQRDMULH, the ties-away fix-up for any right shift (>= 0) and VRSHL. RIGHT (every shift <= -1): no
+ * VSHL, and the fix-up is x - (x < 0) before VRSHL (the same for right shifts >= 1; x > INT32_MIN after VQRDMULH).
+ * _LAST: the block's last group, its multipliers loaded last (post-indexed to the next block), the shifts in q5. */
+#define EK_DW9_FULL(A, L, M, S)               \
+        "vldrb.s32 q4, [r7, #" L "]\n\t"      \
+        "vshl.s32 " A ", " A ", q4\n\t"       \
         "vldrw.32 q4, [r7, #" M "]\n\t"       \
         "vqrdmulh.s32 " A ", " A ", q4\n\t"   \
         "vldrb.s32 q4, [r7, #" S "]\n\t"      \
@@ -241,15 +248,29 @@ typedef struct {
         "vshr.s32 q5, q5, #31\n\t"            \
         "vqadd.s32 " A ", " A ", q5\n\t"      \
         "vrshl.s32 " A ", " A ", q4\n\t"
-/* the last group: its multipliers last, post-indexed to the next block */
-#define EK_DW9_RQ_LAST(A, L, S, SHL)          \
-        SHL(A, L)                             \
+#define EK_DW9_FULL_LAST(A, L, S)             \
+        "vldrb.s32 q4, [r7, #" L "]\n\t"      \
+        "vshl.s32 " A ", " A ", q4\n\t"       \
         "vldrb.s32 q5, [r7, #" S "]\n\t"      \
         "vldrw.32 q4, [r7], #160\n\t"         \
         "vqrdmulh.s32 " A ", " A ", q4\n\t"   \
         "vand q4, " A ", q5\n\t"              \
         "vshr.s32 q4, q4, #31\n\t"            \
         "vqadd.s32 " A ", " A ", q4\n\t"      \
+        "vrshl.s32 " A ", " A ", q5\n\t"
+#define EK_DW9_RIGHT(A, L, M, S)              \
+        "vldrw.32 q4, [r7, #" M "]\n\t"       \
+        "vqrdmulh.s32 " A ", " A ", q4\n\t"   \
+        "vshr.s32 q4, " A ", #31\n\t"         \
+        "vadd.i32 " A ", " A ", q4\n\t"       \
+        "vldrb.s32 q4, [r7, #" S "]\n\t"      \
+        "vrshl.s32 " A ", " A ", q4\n\t"
+#define EK_DW9_RIGHT_LAST(A, L, S)            \
+        "vldrb.s32 q5, [r7, #" S "]\n\t"      \
+        "vldrw.32 q4, [r7], #160\n\t"         \
+        "vqrdmulh.s32 " A ", " A ", q4\n\t"   \
+        "vshr.s32 q4, " A ", #31\n\t"         \
+        "vadd.i32 " A ", " A ", q4\n\t"       \
         "vrshl.s32 " A ", " A ", q5\n\t"
 #define EK_DW9_WIDEN                          \
         "vmovlb.s16 q4, q6\n\t"               \
@@ -275,7 +296,7 @@ typedef struct {
         "vadd.i16 q7, q7, q4\n\t"             \
         EK_DW9_WIDEN
 #define EK_DW9_ZP(R) "lsrs r7, r7, #1\n\t" "it cs\n\t" "movcs " R ", r12\n\t"
-#define EK_DW9_ASM(NAME, SHL) \
+#define EK_DW9_ASM(NAME, RQ) \
 __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {                                                \
     __asm__ volatile(                                                                                            \
         "push {r4-r11, lr}\n\t"                                                                                  \
@@ -313,10 +334,10 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         EK_DW9_ZP("r1") EK_DW9_ZP("r2") EK_DW9_ZP("r3") EK_DW9_ZP("r4") EK_DW9_ZP("r5") EK_DW9_ZP("r6")          \
         EK_DW9_ZP("r8") EK_DW9_ZP("r9") EK_DW9_ZP("r11")                                                         \
         "3:\n\t"                                                                                                 \
+        "ldr r7, [r0, #56]\n\t"                                                                                  \
+        "cmp r7, #0\n\t" /* Z: no clamp, kept through the block loop (nothing there sets flags) */               \
         "ldm r0, {r7, r10, r12, lr}\n\t"                                                                         \
         "ldr r0, [r0, #16]\n\t"                                                                                  \
-        "add r10, r10, #64\n\t"                                                                                  \
-        "add r7, r7, #136\n\t"                                                                                   \
         "dls lr, lr\n"                                                                                           \
         "2:\n\t" /* a block of 16 channels */                                                                    \
         "vldrw.32 q0, [r7, #-136]\n\t"                                                                           \
@@ -332,10 +353,10 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vmullt.s8 q7, q4, q5\n\t"                                                                               \
         EK_DW9_WIDEN                                                                                             \
         EK_DW9_PAIR("r9", "r5", "[r10, #48]", "[r10], #144")                                                     \
-        EK_DW9_RQ("q0", "-104", "-120", "-100", SHL)                                                             \
-        EK_DW9_RQ("q1", "-64", "-80", "-60", SHL)                                                                \
-        EK_DW9_RQ("q2", "-24", "-40", "-20", SHL)                                                                \
-        EK_DW9_RQ_LAST("q3", "16", "20", SHL)                                                                    \
+        RQ("q0", "-104", "-120", "-100")                                                                         \
+        RQ("q1", "-64", "-80", "-60")                                                                            \
+        RQ("q2", "-24", "-40", "-20")                                                                            \
+        RQ##_LAST("q3", "16", "20")                                                                              \
         "vqmovnb.s32 q4, q0\n\t"                                                                                 \
         "vqmovnt.s32 q4, q1\n\t"                                                                                 \
         "vqmovnb.s32 q5, q2\n\t"                                                                                 \
@@ -344,10 +365,12 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vqadd.s16 q5, q5, r0\n\t"                                                                               \
         "vqmovnb.s16 q6, q4\n\t"                                                                                 \
         "vqmovnt.s16 q6, q5\n\t"                                                                                 \
+        "beq 4f\n\t" /* no clamp (the flags of the pixel's cmp) */                                                \
         "vldrw.32 q7, [sp]\n\t"                                                                                  \
         "vmax.s8 q6, q6, q7\n\t"                                                                                 \
         "vldrw.32 q7, [sp, #16]\n\t"                                                                             \
-        "vmin.s8 q6, q6, q7\n\t"                                                                                 \
+        "vmin.s8 q6, q6, q7\n"                                                                                    \
+        "4:\n\t"                                                                                                 \
         "vstrb.8 q6, [r12], #16\n\t"                                                                             \
         "le lr, 2b\n\t"                                                                                          \
         "ldr r0, [sp, #32]\n\t"                                                                                  \
@@ -360,16 +383,16 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vpop {d8-d15}\n\t"                                                                                      \
         "pop {r4-r11, pc}\n\t");                                                                                 \
 }
-EK_DW9_ASM(dw9_asm, EK_DW9_SHL)
-EK_DW9_ASM(dw9_asm_nls, EK_DW9_NO_SHL)
+EK_DW9_ASM(dw9_asm, EK_DW9_FULL)
+EK_DW9_ASM(dw9_asm_nls, EK_DW9_RIGHT)
 #pragma GCC diagnostic pop
 #else
 /* The portable C of dw9_asm (either variant): the same taps, rq groups and results, channel by channel. */
 static void dw9_pixels_c(dw9_args_t *a) {
     for (; a->npix > 0; a->npix--, a->base += (uintptr_t)a->step) {
         const uint32_t m = *a->masks++ | a->rowmask;
-        const int8_t *fp = a->filter;
-        const int32_t *q = a->rq;
+        const int8_t *fp = a->filter - EK_DW9_F_BIAS;
+        const int32_t *q = a->rq - EK_DW9_RQ_BIAS;
         uintptr_t addr[9];
         int32_t blk, j, t;
         for (t = 0; t < 9; t++) {
@@ -412,8 +435,8 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
             inner[t++] = ((intptr_t)ky * dil_h * in_w + (intptr_t)kx * dil_w) * ch;
         }
     }
-    a.filter = filter;
-    a.rq = p->dw_rq;
+    a.filter = filter + EK_DW9_F_BIAS;
+    a.rq = p->dw_rq + EK_DW9_RQ_BIAS;
     a.nblk = ch >> 4;
     a.off = p->out_offset;
     a.step = (intptr_t)stride_w * ch;
@@ -421,6 +444,7 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
     a.zp = zp_row;
     a.lo = p->act_min;
     a.hi = p->act_max;
+    a.clamp = p->act_min > -128 || p->act_max < 127;
     for (ox0 = 0; ox0 < out_w; ox0 += EK_DW9_COLS) {
         const int32_t n = out_w - ox0 < EK_DW9_COLS ? out_w - ox0 : EK_DW9_COLS;
         const int32_t ix0 = ox0 * stride_w - p->pad_w;

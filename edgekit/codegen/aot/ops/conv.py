@@ -394,8 +394,8 @@ class _ConvBase(OpHandler):
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             kernel = ("ek_depthwise_conv2d_s8_mve_t9" if t9 else "ek_depthwise_conv2d_s8_mve_pairs" if pairs
                       else "ek_depthwise_conv2d_s8_mve")
-            if pairs and not (sh > 0).any():
-                kernel += "_nls"  # no left shift anywhere: the variant without VSHL
+            if (t9 and (sh < 0).all()) or (pairs and not t9 and not (sh > 0).any()):
+                kernel += "_nls"  # no left shift anywhere (t9: right shifts only): the variant without VSHL
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                     f"{kernel}(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
         if not dw and _use_im2col(p):
