@@ -295,7 +295,7 @@ typedef struct {
         "vmullt.s8 q4, q4, q5\n\t"            \
         "vadd.i16 q7, q7, q4\n\t"             \
         EK_DW9_WIDEN
-#define EK_DW9_ZP(R) "lsrs r7, r7, #1\n\t" "it cs\n\t" "movcs " R ", r12\n\t"
+#define EK_DW9_ZP(R) "lsrs r7, r7, #1\n\t" "csel " R ", r12, " R ", cs\n\t"
 #define EK_DW9_ASM(NAME, RQ) \
 __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {                                                \
     __asm__ volatile(                                                                                            \
@@ -423,6 +423,7 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
                       int8_t *zp_row, void (*run)(dw9_args_t *)) {
     const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w, stride_w = p->stride_w;
+    const intptr_t row_step = (intptr_t)p->stride_h * in_w * ch;
     intptr_t inner[9];
     uint16_t cmask[EK_DW9_COLS];
     uint32_t colbits = 0; /* the taps of column kx = 0 */
@@ -458,17 +459,20 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
             cmask[i] = (uint16_t)m;
         }
         for (b = 0; b < p->batches; b++) {
-            const uintptr_t in_b = (uintptr_t)input + (uintptr_t)((size_t)b * in_h * in_w * ch);
-            for (oy = 0; oy < out_h; oy++) {
-                const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            uintptr_t base = (uintptr_t)input + (uintptr_t)((((intptr_t)b * in_h - p->pad_h) * in_w + ix0) * ch);
+            size_t o = ((size_t)b * out_h * out_w + (size_t)ox0) * ch; /* offset, not pointer: no past-the-end */
+            int32_t iy0 = -p->pad_h;
+            for (oy = 0; oy < out_h; oy++, iy0 += p->stride_h, base += (uintptr_t)row_step, o += (size_t)out_w * ch) {
                 uint32_t rm = 0;
-                for (ky = 0; ky < k_h; ky++) {
-                    if ((uint32_t)(iy0 + ky * dil_h) >= (uint32_t)in_h) {
-                        rm |= ((1u << k_w) - 1u) << (ky * k_w);
+                if (iy0 < 0 || iy0 + (k_h - 1) * dil_h >= in_h) { /* a row of windows touching the padding */
+                    for (ky = 0; ky < k_h; ky++) {
+                        if ((uint32_t)(iy0 + ky * dil_h) >= (uint32_t)in_h) {
+                            rm |= ((1u << k_w) - 1u) << (ky * k_w);
+                        }
                     }
                 }
-                a.base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0) * ch);
-                a.out = output + (((size_t)b * out_h + oy) * out_w + ox0) * ch;
+                a.base = base;
+                a.out = output + o;
                 a.masks = cmask;
                 a.rowmask = rm;
                 a.npix = n;
