@@ -1,5 +1,7 @@
 /* edgekit AOT runtime: int8 depthwise convolutions for MVE (Helium) cores, portable C with the same results
  * elsewhere (see ek_conv.h); the pixel loop they run in is ek_depthwise_taps (ek_depthwise.c). */
+#include <stddef.h>
+
 #include "ek_conv.h"
 
 #include "ek_depthwise_internal.h"
@@ -196,28 +198,31 @@ EK_DW16_ASM(dw16_pairs_asm_nls, EK_DW16_NO_SHL)
 #pragma GCC diagnostic pop
 #endif
 
-/* ek_depthwise_conv2d_s8_mve_t9 (9 taps, in_c % 16 == 0, weights in [-127, 127]): one call per output row (at most
- * EK_DW9_COLS pixels), every pixel through the same 9 tap offsets, the taps in the padding (bit t of the pixel's column
- * mask | the row's mask) re-pointed at zp_row. Arguments of dw9_asm (field offsets in the asm: 0 rq, 4 filter, 8 out,
- * 12 nblk, 16 off, 20 base, 24 step, 28 masks, 32 offs, 36 zp, 40 rowmask, 44 npix, 48 lo, 52 hi, 56 clamp); rq points
- * EK_DW9_RQ_BIAS words and filter EK_DW9_F_BIAS bytes into their first block (where the asm keeps its pointers); base,
- * masks, out and npix are advanced by the call. */
+/* ek_depthwise_conv2d_s8_mve_t9 (9 taps, in_c % 16 == 0, weights in [-127, 127]): nrows output rows of npix pixels
+ * (at most EK_DW9_COLS columns) per call, every pixel through the same 9 tap offsets, the taps in the padding (bit t
+ * of the pixel's mask, the row's masks at row_masks) re-pointed at zp_row. Arguments of dw9_asm (field offsets in the
+ * asm: 0 rq, 4 filter, 8 nblk, 12 off, 16 base, 20 step, 24 masks, 28 offs, 32 zp, 36 npix, 40 lo, 44 hi, 48 clamp,
+ * 52 out, 56 row_masks, 60 row_adv, 64 out_adv, 68 nrows); rq points EK_DW9_RQ_BIAS words and filter EK_DW9_F_BIAS
+ * bytes into their first block (where the asm keeps its pointers); base and masks are cursors the call advances, after
+ * a row base by row_adv more and the output by out_adv bytes. */
 #define EK_DW9_RQ_BIAS 34
 #define EK_DW9_F_BIAS 64
 #define EK_DW9_COLS 16
 typedef struct {
     const int32_t *rq;
     const int8_t *filter;
-    int8_t *out;
     int32_t nblk, off;
     uintptr_t base;
     intptr_t step;
     const uint16_t *masks;
     const intptr_t *offs;
     const int8_t *zp;
-    uint32_t rowmask;
     int32_t npix, lo, hi;
     int32_t clamp; /* 0: [lo, hi] is [-128, 127], no clamp */
+    int8_t *out;
+    const uint16_t *row_masks;
+    intptr_t row_adv, out_adv;
+    int32_t nrows;
 } dw9_args_t;
 
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
@@ -231,7 +236,10 @@ typedef struct {
  * (VQMOVNB/T.S32 to even / odd channels in int16, + off saturating, VQMOVNB/T.S16 to 16 int8), clamped (lo / hi
  * vectors on the stack), one 16-byte store. The filter pointer r10 stays at the block's tap 4 and the rq pointer r7
  * at its last group's multipliers (every load in immediate range, the last load of each post-indexed to the next
- * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output, lr the count. */
+ * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output (the whole call),
+ * lr the count; the pixels left in the row are on the stack. */
+/* the field offsets the asm reads (a negative array size otherwise) */
+typedef char dw9_args_layout[offsetof(dw9_args_t, clamp) == 48 && offsetof(dw9_args_t, nrows) == 68 ? 1 : -1];
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its argument in the asm */
 /* One rq group requantized in place (lshift bytes at L, multipliers at M, rshift bytes at S from r7). FULL: VSHL by the
@@ -295,7 +303,7 @@ typedef struct {
         "vmullt.s8 q4, q4, q5\n\t"            \
         "vadd.i16 q7, q7, q4\n\t"             \
         EK_DW9_WIDEN
-#define EK_DW9_ZP(R) "lsrs r7, r7, #1\n\t" "csel " R ", r12, " R ", cs\n\t"
+#define EK_DW9_ZP(R) "lsrs r7, r7, #1\n\t" "csel " R ", r10, " R ", cs\n\t"
 #define EK_DW9_ASM(NAME, RQ) \
 __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {                                                \
     __asm__ volatile(                                                                                            \
@@ -303,41 +311,45 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vpush {d8-d15}\n\t"                                                                                     \
         "sub sp, #40\n\t"                                                                                        \
         "str r0, [sp, #32]\n\t"                                                                                  \
-        "ldr r12, [r0, #48]\n\t"                                                                                 \
+        "ldr r12, [r0, #40]\n\t"                                                                                 \
         "vdup.8 q4, r12\n\t"                                                                                     \
         "vstrw.32 q4, [sp]\n\t"                                                                                  \
-        "ldr r12, [r0, #52]\n\t"                                                                                 \
+        "ldr r12, [r0, #44]\n\t"                                                                                 \
         "vdup.8 q4, r12\n\t"                                                                                     \
-        "vstrw.32 q4, [sp, #16]\n"                                                                               \
+        "vstrw.32 q4, [sp, #16]\n\t"                                                                             \
+        "ldr r12, [r0, #52]\n"                                                                                    \
+        "0:\n\t" /* a row */                                                                                     \
+        "ldr r10, [r0, #36]\n\t"                                                                                 \
+        "str r10, [sp, #36]\n\t"                                                                                 \
+        "ldr r10, [r0, #56]\n\t"                                                                                 \
+        "str r10, [r0, #24]\n"                                                                                    \
         "1:\n\t" /* a pixel: its tap addresses */                                                                \
-        "ldrd r12, r10, [r0, #20]\n\t"                                                                           \
-        "add r10, r12\n\t"                                                                                       \
-        "str r10, [r0, #20]\n\t"                                                                                 \
-        "ldr r10, [r0, #32]\n\t"                                                                                 \
-        "ldm r10, {r1-r6, r8, r9, r11}\n\t"                                                                      \
-        "add r1, r12\n\t"                                                                                        \
-        "add r2, r12\n\t"                                                                                        \
-        "add r3, r12\n\t"                                                                                        \
-        "add r4, r12\n\t"                                                                                        \
-        "add r5, r12\n\t"                                                                                        \
-        "add r6, r12\n\t"                                                                                        \
-        "add r8, r12\n\t"                                                                                        \
-        "add r9, r12\n\t"                                                                                        \
-        "add r11, r12\n\t"                                                                                       \
-        "ldr r10, [r0, #28]\n\t"                                                                                 \
+        "ldrd r10, r7, [r0, #16]\n\t"                                                                            \
+        "add r7, r10\n\t"                                                                                        \
+        "str r7, [r0, #16]\n\t"                                                                                  \
+        "ldr r7, [r0, #28]\n\t"                                                                                  \
+        "ldm r7, {r1-r6, r8, r9, r11}\n\t"                                                                       \
+        "add r1, r10\n\t"                                                                                        \
+        "add r2, r10\n\t"                                                                                        \
+        "add r3, r10\n\t"                                                                                        \
+        "add r4, r10\n\t"                                                                                        \
+        "add r5, r10\n\t"                                                                                        \
+        "add r6, r10\n\t"                                                                                        \
+        "add r8, r10\n\t"                                                                                        \
+        "add r9, r10\n\t"                                                                                        \
+        "add r11, r10\n\t"                                                                                       \
+        "ldr r10, [r0, #24]\n\t"                                                                                 \
         "ldrh r7, [r10], #2\n\t"                                                                                 \
-        "str r10, [r0, #28]\n\t"                                                                                 \
-        "ldr r10, [r0, #40]\n\t"                                                                                 \
-        "orrs r7, r10\n\t"                                                                                       \
-        "beq 3f\n\t"                                                                                             \
-        "ldr r12, [r0, #36]\n\t"                                                                                 \
+        "str r10, [r0, #24]\n\t"                                                                                 \
+        "cbz r7, 3f\n\t"                                                                                         \
+        "ldr r10, [r0, #32]\n\t"                                                                                 \
         EK_DW9_ZP("r1") EK_DW9_ZP("r2") EK_DW9_ZP("r3") EK_DW9_ZP("r4") EK_DW9_ZP("r5") EK_DW9_ZP("r6")          \
         EK_DW9_ZP("r8") EK_DW9_ZP("r9") EK_DW9_ZP("r11")                                                         \
         "3:\n\t"                                                                                                 \
-        "ldr r7, [r0, #56]\n\t"                                                                                  \
+        "ldr r7, [r0, #48]\n\t"                                                                                  \
         "cmp r7, #0\n\t" /* Z: no clamp, kept through the block loop (nothing there sets flags) */               \
-        "ldm r0, {r7, r10, r12, lr}\n\t"                                                                         \
-        "ldr r0, [r0, #16]\n\t"                                                                                  \
+        "ldm r0, {r7, r10, lr}\n\t"                                                                              \
+        "ldr r0, [r0, #12]\n\t"                                                                                  \
         "dls lr, lr\n"                                                                                           \
         "2:\n\t" /* a block of 16 channels */                                                                    \
         "vldrw.32 q0, [r7, #-136]\n\t"                                                                           \
@@ -374,11 +386,19 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vstrb.8 q6, [r12], #16\n\t"                                                                             \
         "le lr, 2b\n\t"                                                                                          \
         "ldr r0, [sp, #32]\n\t"                                                                                  \
-        "str r12, [r0, #8]\n\t"                                                                                  \
-        "ldr r10, [r0, #44]\n\t"                                                                                 \
+        "ldr r10, [sp, #36]\n\t"                                                                                 \
         "subs r10, #1\n\t"                                                                                       \
-        "str r10, [r0, #44]\n\t"                                                                                 \
+        "str r10, [sp, #36]\n\t"                                                                                 \
         "bne 1b\n\t"                                                                                             \
+        "ldrd r7, r10, [r0, #60]\n\t" /* the next row */                                                         \
+        "ldr r1, [r0, #16]\n\t"                                                                                  \
+        "add r1, r7\n\t"                                                                                         \
+        "str r1, [r0, #16]\n\t"                                                                                  \
+        "add r12, r10\n\t"                                                                                       \
+        "ldr r10, [r0, #68]\n\t"                                                                                 \
+        "subs r10, #1\n\t"                                                                                       \
+        "str r10, [r0, #68]\n\t"                                                                                 \
+        "bne 0b\n\t"                                                                                             \
         "add sp, #40\n\t"                                                                                        \
         "vpop {d8-d15}\n\t"                                                                                      \
         "pop {r4-r11, pc}\n\t");                                                                                 \
@@ -389,26 +409,30 @@ EK_DW9_ASM(dw9_asm_nls, EK_DW9_RIGHT)
 #else
 /* The portable C of dw9_asm (either variant): the same taps, rq groups and results, channel by channel. */
 static void dw9_pixels_c(dw9_args_t *a) {
-    for (; a->npix > 0; a->npix--, a->base += (uintptr_t)a->step) {
-        const uint32_t m = *a->masks++ | a->rowmask;
-        const int8_t *fp = a->filter - EK_DW9_F_BIAS;
-        const int32_t *q = a->rq - EK_DW9_RQ_BIAS;
-        uintptr_t addr[9];
-        int32_t blk, j, t;
-        for (t = 0; t < 9; t++) {
-            addr[t] = (m >> t) & 1u ? (uintptr_t)a->zp : a->base + (uintptr_t)a->offs[t];
-        }
-        for (blk = 0; blk < a->nblk; blk++, fp += 9 * 16, q += 4 * EK_RQ_WORDS, a->out += 16) {
-            for (j = 0; j < 16; j++) { /* channel j: rq group (dw_t9_order) and lane */
-                const int32_t *g = q + (((j & 1) << 1) | ((j >> 1) & 1)) * EK_RQ_WORDS;
-                const int lane = j >> 2;
-                uint32_t acc = (uint32_t)g[lane];
-                for (t = 0; t < 9; t++) {
-                    const int8_t *xp = (const int8_t *)(addr[t] + (uintptr_t)blk * 16u);
-                    acc += (uint32_t)((int32_t)xp[j] * (int32_t)fp[t * 16 + j]);
+    int8_t *out = a->out;
+    int32_t r, i, blk, j, t;
+    for (r = 0; r < a->nrows; r++, a->base += (uintptr_t)a->row_adv, out += a->out_adv) {
+        a->masks = a->row_masks;
+        for (i = 0; i < a->npix; i++, a->base += (uintptr_t)a->step) {
+            const uint32_t m = *a->masks++;
+            const int8_t *fp = a->filter - EK_DW9_F_BIAS;
+            const int32_t *q = a->rq - EK_DW9_RQ_BIAS;
+            uintptr_t addr[9];
+            for (t = 0; t < 9; t++) {
+                addr[t] = (m >> t) & 1u ? (uintptr_t)a->zp : a->base + (uintptr_t)a->offs[t];
+            }
+            for (blk = 0; blk < a->nblk; blk++, fp += 9 * 16, q += 4 * EK_RQ_WORDS, out += 16) {
+                for (j = 0; j < 16; j++) { /* channel j: rq group (dw_t9_order) and lane */
+                    const int32_t *g = q + (((j & 1) << 1) | ((j >> 1) & 1)) * EK_RQ_WORDS;
+                    const int lane = j >> 2;
+                    uint32_t acc = (uint32_t)g[lane];
+                    for (t = 0; t < 9; t++) {
+                        const int8_t *xp = (const int8_t *)(addr[t] + (uintptr_t)blk * 16u);
+                        acc += (uint32_t)((int32_t)xp[j] * (int32_t)fp[t * 16 + j]);
+                    }
+                    out[j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, g[4 + lane], ek_rq_shift(g, lane)) + a->off,
+                                                  a->lo, a->hi);
                 }
-                a->out[j] = (int8_t)ek_clamp_i32(ek_mbqm((int32_t)acc, g[4 + lane], ek_rq_shift(g, lane)) + a->off,
-                                                 a->lo, a->hi);
             }
         }
     }
@@ -417,18 +441,19 @@ static void dw9_pixels_c(dw9_args_t *a) {
 #define dw9_asm_nls dw9_pixels_c
 #endif
 
-/* The rows of a 9-tap depthwise layer (k_h * k_w == 9, any stride, dilation and padding), EK_DW9_COLS output columns
- * per call of `run`: the columns' padding-tap masks computed once per column chunk, the row's once per row. */
+/* A 9-tap depthwise layer (k_h * k_w == 9, any stride, dilation and padding) in column chunks of EK_DW9_COLS: the
+ * chunk's column padding masks computed once; per batch one call of `run` for each row whose windows touch the
+ * padding above or below (its masks | the row's, on the stack) and one for all rows between. */
 static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                       int8_t *zp_row, void (*run)(dw9_args_t *)) {
     const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w, stride_w = p->stride_w;
     const intptr_t row_step = (intptr_t)p->stride_h * in_w * ch;
     intptr_t inner[9];
-    uint16_t cmask[EK_DW9_COLS];
+    uint16_t cmask[EK_DW9_COLS], rmask[EK_DW9_COLS];
     uint32_t colbits = 0; /* the taps of column kx = 0 */
     dw9_args_t a;
-    int32_t b, oy, ox0, ky, kx, i, t = 0;
+    int32_t b, oy, oy_a, oy_b, ox0, ky, kx, i, t = 0;
     memset(zp_row, -p->in_offset, (size_t)ch);
     for (ky = 0; ky < k_h; ky++) {
         colbits |= 1u << (ky * k_w);
@@ -446,6 +471,12 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
     a.lo = p->act_min;
     a.hi = p->act_max;
     a.clamp = p->act_min > -128 || p->act_max < 127;
+    { /* rows [oy_a, oy_b): windows inside vertically (iy0 >= 0, iy0 + (k_h - 1) * dil_h < in_h) */
+        const int32_t sh = p->stride_h, below = in_h - (k_h - 1) * dil_h + p->pad_h;
+        oy_a = (p->pad_h + sh - 1) / sh;
+        oy_b = below > 0 ? (below + sh - 1) / sh : 0;
+        oy_b = oy_b < out_h ? oy_b : out_h;
+    }
     for (ox0 = 0; ox0 < out_w; ox0 += EK_DW9_COLS) {
         const int32_t n = out_w - ox0 < EK_DW9_COLS ? out_w - ox0 : EK_DW9_COLS;
         const int32_t ix0 = ox0 * stride_w - p->pad_w;
@@ -458,25 +489,37 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
             }
             cmask[i] = (uint16_t)m;
         }
+        a.npix = n;
+        a.row_adv = row_step - (intptr_t)n * a.step;
+        a.out_adv = (intptr_t)(out_w - n) * ch;
         for (b = 0; b < p->batches; b++) {
-            uintptr_t base = (uintptr_t)input + (uintptr_t)((((intptr_t)b * in_h - p->pad_h) * in_w + ix0) * ch);
-            size_t o = ((size_t)b * out_h * out_w + (size_t)ox0) * ch; /* offset, not pointer: no past-the-end */
-            int32_t iy0 = -p->pad_h;
-            for (oy = 0; oy < out_h; oy++, iy0 += p->stride_h, base += (uintptr_t)row_step, o += (size_t)out_w * ch) {
-                uint32_t rm = 0;
-                if (iy0 < 0 || iy0 + (k_h - 1) * dil_h >= in_h) { /* a row of windows touching the padding */
+            const uintptr_t in_b = (uintptr_t)input + (uintptr_t)((size_t)b * in_h * in_w * ch);
+            const size_t o_b = (size_t)b * out_h * out_w;
+            for (oy = 0; oy < out_h; oy += a.nrows) {
+                const int32_t iy0 = oy * p->stride_h - p->pad_h;
+                a.base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0) * ch);
+                a.out = output + (o_b + (size_t)oy * out_w + (size_t)ox0) * ch;
+                if (oy < oy_a || oy >= oy_b) { /* one row of windows touching the padding */
+                    uint32_t rm = 0;
                     for (ky = 0; ky < k_h; ky++) {
                         if ((uint32_t)(iy0 + ky * dil_h) >= (uint32_t)in_h) {
                             rm |= ((1u << k_w) - 1u) << (ky * k_w);
                         }
                     }
+                    for (i = 0; i < n; i++) {
+                        rmask[i] = (uint16_t)(cmask[i] | rm);
+                    }
+                    a.row_masks = rmask;
+                    a.nrows = 1;
+                } else { /* the rows whose windows lie inside vertically */
+                    a.row_masks = cmask;
+                    a.nrows = oy_b - oy;
                 }
-                a.base = base;
-                a.out = output + o;
-                a.masks = cmask;
-                a.rowmask = rm;
-                a.npix = n;
-                run(&a);
+                {
+                    const int32_t nrows = a.nrows; /* the asm counts it down */
+                    run(&a);
+                    a.nrows = nrows;
+                }
             }
         }
     }
