@@ -1,5 +1,6 @@
 /* edgekit AOT runtime: int8 depthwise convolutions for MVE (Helium) cores, portable C with the same results
- * elsewhere (see ek_conv.h); the pixel loop they run in is ek_depthwise_taps (ek_depthwise.c). */
+ * elsewhere (see ek_conv.h); the pixel loop they run in is ek_depthwise_taps (ek_depthwise.c), dw9_layer for the
+ * 9-tap kernel. */
 #include <stddef.h>
 
 #include "ek_conv.h"
@@ -198,13 +199,14 @@ EK_DW16_ASM(dw16_pairs_asm_nls, EK_DW16_NO_SHL)
 #pragma GCC diagnostic pop
 #endif
 
-/* ek_depthwise_conv2d_s8_mve_t9 (9 taps, in_c % 16 == 0, weights in [-127, 127]): nrows output rows of npix pixels
- * (at most EK_DW9_COLS columns) per call, every pixel through the same 9 tap offsets, the taps in the padding (bit t
+/* ek_depthwise_conv2d_s8_mve_t9 (9 taps, in_c % 16 == 0, weights in [-127, 127]): nrows output rows of the same
+ * (at most EK_DW9_COLS) columns per call, every pixel through the same 9 tap offsets, the taps in the padding (bit t
  * of the pixel's mask, the row's masks at row_masks) re-pointed at zp_row. Arguments of dw9_asm (field offsets in the
- * asm: 0 rq, 4 filter, 8 nblk, 12 off, 16 base, 20 step, 24 masks, 28 offs, 32 zp, 36 npix, 40 lo, 44 hi, 48 clamp,
- * 52 out, 56 row_masks, 60 row_adv, 64 out_adv, 68 nrows); rq points EK_DW9_RQ_BIAS words and filter EK_DW9_F_BIAS
- * bytes into their first block (where the asm keeps its pointers); base and masks are cursors the call advances, after
- * a row base by row_adv more and the output by out_adv bytes. */
+ * asm: 0 rq, 4 filter, 8 nblk, 12 off, 16 base, 20 step, 24 masks, 28 masks_end, 32 zp, 36 offs, 40 lo, 44 hi,
+ * 48 clamp, 52 out, 56 row_masks, 60 row_adv, 64 out_adv, 68 nrows); rq points EK_DW9_RQ_BIAS words and filter
+ * EK_DW9_F_BIAS bytes into their first block (where the asm keeps its pointers); base and masks are cursors the call
+ * advances (a row's pixels end where masks reaches masks_end), after a row base by row_adv more and the output by
+ * out_adv bytes. */
 #define EK_DW9_RQ_BIAS 34
 #define EK_DW9_F_BIAS 64
 #define EK_DW9_COLS 16
@@ -214,10 +216,10 @@ typedef struct {
     int32_t nblk, off;
     uintptr_t base;
     intptr_t step;
-    const uint16_t *masks;
-    const intptr_t *offs;
+    const uint16_t *masks, *masks_end;
     const int8_t *zp;
-    int32_t npix, lo, hi;
+    const intptr_t *offs;
+    int32_t lo, hi;
     int32_t clamp; /* 0: [lo, hi] is [-128, 127], no clamp */
     int8_t *out;
     const uint16_t *row_masks;
@@ -239,7 +241,8 @@ typedef struct {
  * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output (the whole call),
  * lr the count; the pixels left in the row are on the stack. */
 /* the field offsets the asm reads (a negative array size otherwise) */
-typedef char dw9_args_layout[offsetof(dw9_args_t, clamp) == 48 && offsetof(dw9_args_t, nrows) == 68 ? 1 : -1];
+typedef char dw9_args_layout[offsetof(dw9_args_t, masks_end) == 28 && offsetof(dw9_args_t, offs) == 36 &&
+                             offsetof(dw9_args_t, clamp) == 48 && offsetof(dw9_args_t, nrows) == 68 ? 1 : -1];
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its argument in the asm */
 /* One rq group requantized in place (lshift bytes at L, multipliers at M, rshift bytes at S from r7). FULL: VSHL by the
@@ -303,7 +306,9 @@ typedef char dw9_args_layout[offsetof(dw9_args_t, clamp) == 48 && offsetof(dw9_a
         "vmullt.s8 q4, q4, q5\n\t"            \
         "vadd.i16 q7, q7, q4\n\t"             \
         EK_DW9_WIDEN
-#define EK_DW9_ZP(R) "lsrs r7, r7, #1\n\t" "csel " R ", r10, " R ", cs\n\t"
+/* taps 2k and 2k + 1 re-pointed at zp_row (r10) by bits 2k, 2k + 1 of the mask r7 (as N and C) */
+#define EK_DW9_ZP(SH, RA, RB) \
+    "lsls lr, r7, #" SH "\n\t" "csel " RA ", r10, " RA ", mi\n\t" "csel " RB ", r10, " RB ", cs\n\t"
 #define EK_DW9_ASM(NAME, RQ) \
 __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {                                                \
     __asm__ volatile(                                                                                            \
@@ -319,15 +324,13 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vstrw.32 q4, [sp, #16]\n\t"                                                                             \
         "ldr r12, [r0, #52]\n"                                                                                    \
         "0:\n\t" /* a row */                                                                                     \
-        "ldr r10, [r0, #36]\n\t"                                                                                 \
-        "str r10, [sp, #36]\n\t"                                                                                 \
         "ldr r10, [r0, #56]\n\t"                                                                                 \
         "str r10, [r0, #24]\n"                                                                                    \
         "1:\n\t" /* a pixel: its tap addresses */                                                                \
         "ldrd r10, r7, [r0, #16]\n\t"                                                                            \
         "add r7, r10\n\t"                                                                                        \
         "str r7, [r0, #16]\n\t"                                                                                  \
-        "ldr r7, [r0, #28]\n\t"                                                                                  \
+        "ldr r7, [r0, #36]\n\t"                                                                                  \
         "ldm r7, {r1-r6, r8, r9, r11}\n\t"                                                                       \
         "add r1, r10\n\t"                                                                                        \
         "add r2, r10\n\t"                                                                                        \
@@ -343,8 +346,10 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "str r10, [r0, #24]\n\t"                                                                                 \
         "cbz r7, 3f\n\t"                                                                                         \
         "ldr r10, [r0, #32]\n\t"                                                                                 \
-        EK_DW9_ZP("r1") EK_DW9_ZP("r2") EK_DW9_ZP("r3") EK_DW9_ZP("r4") EK_DW9_ZP("r5") EK_DW9_ZP("r6")          \
-        EK_DW9_ZP("r8") EK_DW9_ZP("r9") EK_DW9_ZP("r11")                                                         \
+        EK_DW9_ZP("31", "r1", "r2") EK_DW9_ZP("29", "r3", "r4") EK_DW9_ZP("27", "r5", "r6")                      \
+        EK_DW9_ZP("25", "r8", "r9")                                                                              \
+        "lsls lr, r7, #23\n\t"                                                                                   \
+        "csel r11, r10, r11, mi\n\t"                                                                             \
         "3:\n\t"                                                                                                 \
         "ldr r7, [r0, #48]\n\t"                                                                                  \
         "cmp r7, #0\n\t" /* Z: no clamp, kept through the block loop (nothing there sets flags) */               \
@@ -386,9 +391,8 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vstrb.8 q6, [r12], #16\n\t"                                                                             \
         "le lr, 2b\n\t"                                                                                          \
         "ldr r0, [sp, #32]\n\t"                                                                                  \
-        "ldr r10, [sp, #36]\n\t"                                                                                 \
-        "subs r10, #1\n\t"                                                                                       \
-        "str r10, [sp, #36]\n\t"                                                                                 \
+        "ldrd r7, r10, [r0, #24]\n\t"                                                                            \
+        "cmp r7, r10\n\t"                                                                                        \
         "bne 1b\n\t"                                                                                             \
         "ldrd r7, r10, [r0, #60]\n\t" /* the next row */                                                         \
         "ldr r1, [r0, #16]\n\t"                                                                                  \
@@ -410,10 +414,10 @@ EK_DW9_ASM(dw9_asm_nls, EK_DW9_RIGHT)
 /* The portable C of dw9_asm (either variant): the same taps, rq groups and results, channel by channel. */
 static void dw9_pixels_c(dw9_args_t *a) {
     int8_t *out = a->out;
-    int32_t r, i, blk, j, t;
+    int32_t r, blk, j, t;
     for (r = 0; r < a->nrows; r++, a->base += (uintptr_t)a->row_adv, out += a->out_adv) {
         a->masks = a->row_masks;
-        for (i = 0; i < a->npix; i++, a->base += (uintptr_t)a->step) {
+        for (; a->masks != a->masks_end; a->base += (uintptr_t)a->step) {
             const uint32_t m = *a->masks++;
             const int8_t *fp = a->filter - EK_DW9_F_BIAS;
             const int32_t *q = a->rq - EK_DW9_RQ_BIAS;
@@ -489,7 +493,6 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
             }
             cmask[i] = (uint16_t)m;
         }
-        a.npix = n;
         a.row_adv = row_step - (intptr_t)n * a.step;
         a.out_adv = (intptr_t)(out_w - n) * ch;
         for (b = 0; b < p->batches; b++) {
@@ -510,9 +513,11 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
                         rmask[i] = (uint16_t)(cmask[i] | rm);
                     }
                     a.row_masks = rmask;
+                    a.masks_end = rmask + n;
                     a.nrows = 1;
                 } else { /* the rows whose windows lie inside vertically */
                     a.row_masks = cmask;
+                    a.masks_end = cmask + n;
                     a.nrows = oy_b - oy;
                 }
                 {
