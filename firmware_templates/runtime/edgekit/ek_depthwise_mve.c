@@ -228,18 +228,19 @@ typedef struct {
 } dw9_args_t;
 
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-/* The pixels of a dw9_args_t in one naked function. Per pixel the 9 tap addresses in r1-r6, r8, r9, r11 (base +
- * offs[t], or zp_row for a padding tap), each advanced by 16 per 16-channel block. Per block and tap pair, 16 int8
- * lanes (VLDRB.8) multiplied into int16 products of the even and odd channels (VMULLB.S8 / VMULLT.S8; the second
- * tap's input is loaded twice, there is no ninth Q register), the pair summed in int16 (|w| <= 127), then widened into
- * the 4 int32 accumulators q0..q3 = channels {0,4,8,12} {2,6,10,14} {1,5,9,13} {3,7,11,15} (VMOVLB / VMOVLT; the
- * generator orders the rq groups so, dw_t9_order): 19 instructions per 2 taps x 16 channels, 12 for the odd tap.
- * Then each group requantized in place (VSHL, VQRDMULH, ties-away fix-up, VRSHL), narrowed in channel order
- * (VQMOVNB/T.S32 to even / odd channels in int16, + off saturating, VQMOVNB/T.S16 to 16 int8), clamped (lo / hi
- * vectors on the stack), one 16-byte store. The filter pointer r10 stays at the block's tap 4 and the rq pointer r7
+/* The rows and pixels of a dw9_args_t in one naked function. Per pixel the 9 tap addresses in r1-r6, r8, r9, r11 (base
+ * + offs[t], or zp_row for a padding tap: CSEL on the mask bits), each advanced by 16 per 16-channel block. Per block
+ * and tap pair, 16 int8 lanes (VLDRB.8) multiplied into int16 products of the even and odd channels (VMULLB.S8 /
+ * VMULLT.S8; the second tap's input is loaded twice, there is no ninth Q register), the pair summed in int16
+ * (|w| <= 127), then widened into the 4 int32 accumulators q0..q3 = channels {0,4,8,12} {2,6,10,14} {1,5,9,13}
+ * {3,7,11,15} (VMOVLB / VMOVLT; the generator orders the rq groups so, dw_t9_order): 19 instructions per 2 taps x 16
+ * channels, 12 for the odd tap. Then each group requantized in place (RQ: EK_DW9_FULL or EK_DW9_RIGHT), narrowed in
+ * channel order (VQMOVNB/T.S32 to even / odd channels in int16, + off saturating, VQMOVNB/T.S16 to 16 int8), clamped
+ * unless clamp is 0 (lo / hi vectors on the stack; Z from the pixel's CMP), one 16-byte store: 127 instructions per
+ * block without the clamp, about 27 more per pixel. The filter pointer r10 stays at the block's tap 4 and the rq pointer r7
  * at its last group's multipliers (every load in immediate range, the last load of each post-indexed to the next
- * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output (the whole call),
- * lr the count; the pixels left in the row are on the stack. */
+ * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output (the whole call), lr
+ * the block count. Stack: 36 + 64 bytes of saved registers and a 40-byte frame. */
 /* the field offsets the asm reads (a negative array size otherwise) */
 typedef char dw9_args_layout[offsetof(dw9_args_t, masks_end) == 28 && offsetof(dw9_args_t, offs) == 36 &&
                              offsetof(dw9_args_t, clamp) == 48 && offsetof(dw9_args_t, nrows) == 68 ? 1 : -1];
