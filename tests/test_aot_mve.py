@@ -351,7 +351,8 @@ def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
 def test_kernels_use_mve_instructions(tmp_path: Path) -> None:
     need_tool("arm-none-eabi-gcc")
     for src, want in (("ek_matmul.c", ("vmladava.s8", "vctp.8", "vqrdmulh.s32", "vrshl.s32")),
-                      ("ek_depthwise_mve.c", ("vmul.i32", "vldrb.s32", "vstrb.32"))):
+                      ("ek_depthwise_mve.c", ("vmul.i32", "vldrb.s32", "vstrb.32")),
+                      ("ek_depthwise_t9.c", ("vmullb.s8", "vmullt.s8", "vqmovnt.s16", "csel"))):
         flags = ["-O2", "-mthumb", "-mfloat-abi=hard", "-S", "-o", "-", "-I", str(RUNTIME_DIR), str(RUNTIME_DIR / src)]
         m55 = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m55", *flags], capture_output=True, text=True,
                              check=True).stdout
