@@ -12,10 +12,14 @@
  * (at most EK_DW9_COLS) columns per call, every pixel through the same 9 tap offsets, the taps in the padding (bit t
  * of the pixel's mask, the row's masks at row_masks) re-pointed at zp_row. Arguments of dw9_asm (field offsets in the
  * asm: 0 rq, 4 filter, 8 nblk, 12 off, 16 base, 20 step, 24 masks, 28 masks_end, 32 zp, 36 offs, 40 lo, 44 hi,
- * 48 clamp, 52 out, 56 row_masks, 60 row_adv, 64 out_adv, 68 nrows); rq points EK_DW9_RQ_BIAS words and filter
+ * 48 out, 52 row_masks, 56 row_adv, 60 out_adv, 64 nrows); a mask's bit 14 asks for the [lo, hi] clamp, bit 15 says
+ * the pixel may keep the last pixel's tap pointers (stride 1, both inside); rq points EK_DW9_RQ_BIAS words and filter
  * EK_DW9_F_BIAS bytes into their first block (where the asm keeps its pointers); base and masks are cursors the call
  * advances (a row's pixels end where masks reaches masks_end), after a row base by row_adv more and the output by
  * out_adv bytes. */
+#define EK_DW9_TAPS 0x1FFu
+#define EK_DW9_CLAMP 0x4000u
+#define EK_DW9_REUSE 0x8000u
 #define EK_DW9_RQ_BIAS 34
 #define EK_DW9_F_BIAS 64
 #define EK_DW9_COLS 16
@@ -29,7 +33,6 @@ typedef struct {
     const int8_t *zp;
     const intptr_t *offs;
     int32_t lo, hi;
-    int32_t clamp; /* 0: [lo, hi] is [-128, 127], no clamp */
     int8_t *out;
     const uint16_t *row_masks;
     intptr_t row_adv, out_adv;
@@ -45,14 +48,15 @@ typedef struct {
  * {3,7,11,15} (VMOVLB / VMOVLT; the generator orders the rq groups so, dw_t9_order): 19 instructions per 2 taps x 16
  * channels, 12 for the odd tap. Then each group requantized in place (RQ: EK_DW9_FULL or EK_DW9_RIGHT), narrowed in
  * channel order (VQMOVNB/T.S32 to even / odd channels in int16, + off saturating, VQMOVNB/T.S16 to 16 int8), clamped
- * unless clamp is 0 (lo / hi vectors on the stack; Z from the pixel's CMP), one 16-byte store: 127 instructions per
- * block without the clamp, about 27 more per pixel. The filter pointer r10 stays at the block's tap 4 and the rq pointer r7
- * at its last group's multipliers (every load in immediate range, the last load of each post-indexed to the next
- * block; the widening loads need a low register). r0 holds off in the block loop, r12 the output (the whole call), lr
- * the block count. Stack: 36 + 64 bytes of saved registers and a 40-byte frame. */
+ * if the mask asks (lo / hi vectors on the stack; N from the pixel's LSLS), one 16-byte store: 127 instructions per
+ * block without the clamp, 29 more per pixel (15 when it keeps the last pixel's tap pointers). The filter pointer r10
+ * stays at the block's tap 4 and the rq pointer r7 at its last group's multipliers (every load in immediate range, the
+ * last load of each post-indexed to the next block; the widening loads need a low register). r0 holds off in the
+ * block loop, r12 the output (the whole call), lr the block count. Stack: 36 + 64 bytes of saved registers and a
+ * 40-byte frame. */
 /* the field offsets the asm reads (a negative array size otherwise) */
 typedef char dw9_args_layout[offsetof(dw9_args_t, masks_end) == 28 && offsetof(dw9_args_t, offs) == 36 &&
-                             offsetof(dw9_args_t, clamp) == 48 && offsetof(dw9_args_t, nrows) == 68 ? 1 : -1];
+                             offsetof(dw9_args_t, out) == 48 && offsetof(dw9_args_t, nrows) == 64 ? 1 : -1];
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its argument in the asm */
 /* One rq group requantized in place (lshift bytes at L, multipliers at M, rshift bytes at S from r7). FULL: VSHL by the
@@ -132,16 +136,21 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "ldr r12, [r0, #44]\n\t"                                                                                 \
         "vdup.8 q4, r12\n\t"                                                                                     \
         "vstrw.32 q4, [sp, #16]\n\t"                                                                             \
-        "ldr r12, [r0, #52]\n"                                                                                    \
+        "ldr r12, [r0, #48]\n"                                                                                    \
         "0:\n\t" /* a row */                                                                                     \
-        "ldr r10, [r0, #56]\n\t"                                                                                 \
+        "ldr r10, [r0, #52]\n\t"                                                                                 \
         "str r10, [r0, #24]\n"                                                                                    \
-        "1:\n\t" /* a pixel: its tap addresses */                                                                \
-        "ldrd r10, r7, [r0, #16]\n\t"                                                                            \
-        "add r7, r10\n\t"                                                                                        \
-        "str r7, [r0, #16]\n\t"                                                                                  \
-        "ldr r7, [r0, #36]\n\t"                                                                                  \
-        "ldm r7, {r1-r6, r8, r9, r11}\n\t"                                                                       \
+        "1:\n\t" /* a pixel: its mask, the next base */                                                          \
+        "ldr r10, [r0, #24]\n\t"                                                                                 \
+        "ldrh r7, [r10], #2\n\t"                                                                                 \
+        "str r10, [r0, #24]\n\t"                                                                                 \
+        "ldrd r10, lr, [r0, #16]\n\t"                                                                            \
+        "add lr, r10\n\t"                                                                                        \
+        "str lr, [r0, #16]\n\t"                                                                                  \
+        "lsls lr, r7, #17\n\t" /* C: the tap pointers of the last pixel are this one's, N: clamp */              \
+        "bcs 3f\n\t"                                                                                             \
+        "ldr lr, [r0, #36]\n\t" /* the tap addresses */                                                          \
+        "ldm lr, {r1-r6, r8, r9, r11}\n\t"                                                                       \
         "add r1, r10\n\t"                                                                                        \
         "add r2, r10\n\t"                                                                                        \
         "add r3, r10\n\t"                                                                                        \
@@ -151,18 +160,16 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "add r8, r10\n\t"                                                                                        \
         "add r9, r10\n\t"                                                                                        \
         "add r11, r10\n\t"                                                                                       \
-        "ldr r10, [r0, #24]\n\t"                                                                                 \
-        "ldrh r7, [r10], #2\n\t"                                                                                 \
-        "str r10, [r0, #24]\n\t"                                                                                 \
-        "cbz r7, 3f\n\t"                                                                                         \
-        "ldr r10, [r0, #32]\n\t"                                                                                 \
+        "lsls lr, r7, #23\n\t"                                                                                   \
+        "beq 5f\n\t"                                                                                             \
+        "ldr r10, [r0, #32]\n\t" /* padding taps at zp_row */                                                    \
         EK_DW9_ZP("31", "r1", "r2") EK_DW9_ZP("29", "r3", "r4") EK_DW9_ZP("27", "r5", "r6")                      \
         EK_DW9_ZP("25", "r8", "r9")                                                                              \
         "lsls lr, r7, #23\n\t"                                                                                   \
-        "csel r11, r10, r11, mi\n\t"                                                                             \
-        "3:\n\t"                                                                                                 \
-        "ldr r7, [r0, #48]\n\t"                                                                                  \
-        "cmp r7, #0\n\t" /* Z: no clamp, kept through the block loop (nothing there sets flags) */               \
+        "csel r11, r10, r11, mi\n"                                                                               \
+        "5:\n\t"                                                                                                 \
+        "lsls lr, r7, #17\n"                                                                                     \
+        "3:\n\t" /* N: clamp, kept through the block loop (nothing there sets flags) */                          \
         "ldm r0, {r7, r10, lr}\n\t"                                                                              \
         "ldr r0, [r0, #12]\n\t"                                                                                  \
         "dls lr, lr\n"                                                                                           \
@@ -192,7 +199,7 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vqadd.s16 q5, q5, r0\n\t"                                                                               \
         "vqmovnb.s16 q6, q4\n\t"                                                                                 \
         "vqmovnt.s16 q6, q5\n\t"                                                                                 \
-        "beq 4f\n\t" /* no clamp (the flags of the pixel's cmp) */                                                \
+        "bpl 4f\n\t" /* no clamp (N of the pixel's LSLS) */                                                      \
         "vldrw.32 q7, [sp]\n\t"                                                                                  \
         "vmax.s8 q6, q6, q7\n\t"                                                                                 \
         "vldrw.32 q7, [sp, #16]\n\t"                                                                             \
@@ -204,14 +211,14 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "ldrd r7, r10, [r0, #24]\n\t"                                                                            \
         "cmp r7, r10\n\t"                                                                                        \
         "bne 1b\n\t"                                                                                             \
-        "ldrd r7, r10, [r0, #60]\n\t" /* the next row */                                                         \
+        "ldrd r7, r10, [r0, #56]\n\t" /* the next row */                                                         \
         "ldr r1, [r0, #16]\n\t"                                                                                  \
         "add r1, r7\n\t"                                                                                         \
         "str r1, [r0, #16]\n\t"                                                                                  \
         "add r12, r10\n\t"                                                                                       \
-        "ldr r10, [r0, #68]\n\t"                                                                                 \
+        "ldr r10, [r0, #64]\n\t"                                                                                 \
         "subs r10, #1\n\t"                                                                                       \
-        "str r10, [r0, #68]\n\t"                                                                                 \
+        "str r10, [r0, #64]\n\t"                                                                                 \
         "bne 0b\n\t"                                                                                             \
         "add sp, #40\n\t"                                                                                        \
         "vpop {d8-d15}\n\t"                                                                                      \
@@ -228,7 +235,7 @@ static void dw9_pixels_c(dw9_args_t *a) {
     for (r = 0; r < a->nrows; r++, a->base += (uintptr_t)a->row_adv, out += a->out_adv) {
         a->masks = a->row_masks;
         for (; a->masks != a->masks_end; a->base += (uintptr_t)a->step) {
-            const uint32_t m = *a->masks++;
+            const uint32_t m = *a->masks++ & EK_DW9_TAPS;
             const int8_t *fp = a->filter - EK_DW9_F_BIAS;
             const int32_t *q = a->rq - EK_DW9_RQ_BIAS;
             uintptr_t addr[9];
@@ -265,7 +272,7 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
     const intptr_t row_step = (intptr_t)p->stride_h * in_w * ch;
     intptr_t inner[9];
     uint16_t cmask[EK_DW9_COLS], rmask[EK_DW9_COLS];
-    uint32_t colbits = 0; /* the taps of column kx = 0 */
+    uint32_t colbits = 0, clamp; /* colbits: the taps of column kx = 0 */
     dw9_args_t a;
     int32_t b, oy, oy_a, oy_b, ox0, ky, kx, i, t = 0;
     memset(zp_row, -p->in_offset, (size_t)ch);
@@ -284,7 +291,7 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
     a.zp = zp_row;
     a.lo = p->act_min;
     a.hi = p->act_max;
-    a.clamp = p->act_min > -128 || p->act_max < 127;
+    clamp = p->act_min > -128 || p->act_max < 127 ? EK_DW9_CLAMP : 0u;
     { /* rows [oy_a, oy_b): windows inside vertically (iy0 >= 0, iy0 + (k_h - 1) * dil_h < in_h) */
         const int32_t sh = p->stride_h, below = in_h - (k_h - 1) * dil_h + p->pad_h;
         oy_a = (p->pad_h + sh - 1) / sh;
@@ -301,7 +308,11 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
                     m |= colbits << kx;
                 }
             }
-            cmask[i] = (uint16_t)m;
+            /* stride 1 and this and the last pixel inside: the tap pointers the block loop advanced by in_c */
+            if (i > 0 && m == 0 && (cmask[i - 1] & EK_DW9_TAPS) == 0 && stride_w == 1) {
+                m = EK_DW9_REUSE;
+            }
+            cmask[i] = (uint16_t)(m | clamp);
         }
         a.row_adv = row_step - (intptr_t)n * a.step;
         a.out_adv = (intptr_t)(out_w - n) * ch;
@@ -320,7 +331,7 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
                         }
                     }
                     for (i = 0; i < n; i++) {
-                        rmask[i] = (uint16_t)(cmask[i] | rm);
+                        rmask[i] = (uint16_t)((cmask[i] & ~EK_DW9_REUSE) | rm);
                     }
                     a.row_masks = rmask;
                     a.masks_end = rmask + n;
