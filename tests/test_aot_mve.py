@@ -247,26 +247,26 @@ CASES = {
                               "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_1x1_single_tap_ch16": (lambda: [_dw(_t((1, 3, 4, 16), -1), k=(1, 1), eff=(0.05, 0.2))[0]],
                                "ek_depthwise_conv2d_s8_mve_pairs_nls("),
-    "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve_t9("),
+    "dw_left_shift": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5))[0]], "ek_depthwise_conv2d_s8_mve_t9_nc("),
     "dw_left_shift_2x3": (lambda: [_dw(_t((1, 5, 5, 16), -7), k=(2, 3), eff=(0.26, 1.5))[0]],
                           "ek_depthwise_conv2d_s8_mve_pairs("),
     # 9 taps, channels % 16 == 0: one call per output row of <= 16 columns, padding taps through per-pixel masks
     "dw_t9_s2_ch48_relu": (lambda: [_dw(_t((1, 7, 9, 48), 40), strides=(2, 2), act="RELU", out_zp=-128)[0]],
-                           "ek_depthwise_conv2d_s8_mve_t9_nls("),
+                           "ek_depthwise_conv2d_s8_mve_t9_nls_nc("),  # RELU from -128: no clamp
     "dw_t9_dilation2_ch16": (lambda: [_dw(_t((1, 7, 8, 16), -128), dilation=(2, 2), out_zp=90)[0]],
-                             "ek_depthwise_conv2d_s8_mve_t9_nls("),
+                             "ek_depthwise_conv2d_s8_mve_t9_nls_nc("),
     "dw_t9_1x9_21_columns": (lambda: [_dw(_t((1, 3, 21, 32), 3), k=(1, 9), act="RELU6")[0]],
                              "ek_depthwise_conv2d_s8_mve_t9_nls("),
     "dw_t9_9x1_valid": (lambda: [_dw(_t((1, 10, 3, 16), -60), k=(9, 1), padding="VALID", out_zp=-3)[0]],
-                        "ek_depthwise_conv2d_s8_mve_t9_nls("),
+                        "ek_depthwise_conv2d_s8_mve_t9_nls_nc("),
     "dw_t9_shift0_relu6": (lambda: [_dw(_t((1, 4, 6, 16), 10), eff=(0.5, 0.99), act="RELU6")[0]],
                            "ek_depthwise_conv2d_s8_mve_t9("),
     "dw_t9_all_border_2x2": (lambda: [_dw(_t((1, 2, 2, 16), 127), out_zp=-100)[0]],
-                             "ek_depthwise_conv2d_s8_mve_t9_nls("),
+                             "ek_depthwise_conv2d_s8_mve_t9_nls_nc("),
     "dw_left_shift_w-128": (lambda: [_dw(_t((1, 5, 5, 16), -7), eff=(0.26, 1.5), w128=True)[0]],
                             "ek_depthwise_conv2d_s8_mve("),
     "dw_tiny_multipliers": (lambda: [_dw(_t((1, 5, 5, 32), -50), eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
-                            "ek_depthwise_conv2d_s8_mve_t9_nls("),
+                            "ek_depthwise_conv2d_s8_mve_t9_nls_nc("),
     "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
     "dw_one_channel_as_conv": (lambda: [_dw(_t((1, 9, 8, 1), 5), mult=8, k=(4, 3), strides=(2, 2))[0]],
                                "ek_conv2d_s8_mve("),
@@ -396,10 +396,10 @@ def _pairs_chain() -> bytes:
     pairs (odd out_w: a single window before the right border; 21 rows: a row tail), 1x1 pixel pairs across output
     rows (63 pixels: a last single one) with a depth tail and left shifts, a strided 3x3 (6 chunks x 3 runs), a 1x1
     with stride 2 and a depth below 16 (tail only), 6 rows; layers without a left shift take the kernels' no-VSHL
-    variants, 32-channel depthwise layers with left shifts the VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm); 3x1
-    patches of depth 18 (7 rows) the light single-pair entry mve_x2_d32_asm. ek_conv2d_s8_mve's scratch layouts:
-    border patches in pairs (op_a, op_c), a 3x3 over 16 channels in a padded copy (op_s) and the 3x1 windows gathered
-    from one (op_j)."""
+    variants, 32-channel depthwise layers with left shifts the VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm), the 3x3
+    ones all four dw9 variants (with / without VSHL, with / without the clamp); 3x1 patches of depth 18 (7 rows) the
+    light single-pair entry mve_x2_d32_asm. ek_conv2d_s8_mve's scratch layouts: border patches in pairs (op_a, op_c),
+    a 3x3 over 16 channels in a padded copy (op_s) and the 3x1 windows gathered from one (op_j)."""
     from tflite_single_op import multi_op_model
 
     x = _t((1, 7, 9, 16), -128, scale=0.08)
@@ -407,7 +407,9 @@ def _pairs_chain() -> bytes:
     op_b, y = _conv(y, 32, k=(1, 1), eff=(0.3, 3.0), act="RELU", out_zp=-128, seed=22)
     op_e, y = _dw(y, eff=(0.01, 0.45), out_zp=-60, act="RELU", seed=25)  # 3x3, 32 ch, shifts -1..-7: dw9_asm_nls
     op_f, y = _dw(y, k=(2, 2), padding="VALID", eff=(0.26, 1.5), out_zp=40, seed=26)  # even taps, left shifts
-    op_k, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=31)  # 9 taps, left shifts: dw9_asm with VSHL
+    op_k, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=31)  # 9 taps, left shifts, no clamp: dw9_asm_nc
+    op_l, y = _dw(y, eff=(0.26, 1.5), act="RELU6", out_zp=-128, seed=34)  # left shifts, clamp: dw9_asm
+    op_m, y = _dw(y, out_zp=20, seed=35)  # right shifts only, no clamp: dw9_asm_nls_nc
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
     op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: two pixels as one 16-channel block
     op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
@@ -415,7 +417,7 @@ def _pairs_chain() -> bytes:
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
     op_d, y = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
     op_j, _ = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
-    return multi_op_model([op_a, op_b, op_e, op_f, op_k, op_c, op_g, op_h, op_s, op_i, op_d, op_j])
+    return multi_op_model([op_a, op_b, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_h, op_s, op_i, op_d, op_j])
 
 
 @pytest.mark.tflm
@@ -455,7 +457,8 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
                "ek_fully_connected_s8_mve(", "EK_CONV_MVE_PADDED") if chain == "chain" else (
                    "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
                    "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED", "ek_depthwise_conv2d_s8_mve_t9(",
-                   "ek_depthwise_conv2d_s8_mve_t9_nls(")
+                   "ek_depthwise_conv2d_s8_mve_t9_nls(", "ek_depthwise_conv2d_s8_mve_t9_nc(",
+                   "ek_depthwise_conv2d_s8_mve_t9_nls_nc(")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

@@ -122,6 +122,11 @@ void ek_depthwise_conv2d_s8_mve_t9(const ek_conv_params_t *p, const int8_t *inpu
                                    const int32_t *bias, int8_t *output, void *scratch);
 void ek_depthwise_conv2d_s8_mve_t9_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                        const int32_t *bias, int8_t *output, void *scratch);
+/* The same without the [act_min, act_max] clamp, for layers where it is the int8 range (the generator's choice). */
+void ek_depthwise_conv2d_s8_mve_t9_nc(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                      const int32_t *bias, int8_t *output, void *scratch);
+void ek_depthwise_conv2d_s8_mve_t9_nls_nc(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                          const int32_t *bias, int8_t *output, void *scratch);
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);

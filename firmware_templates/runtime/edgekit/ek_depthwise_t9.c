@@ -12,13 +12,12 @@
  * (at most EK_DW9_COLS) columns per call, every pixel through the same 9 tap offsets, the taps in the padding (bit t
  * of the pixel's mask, the row's masks at row_masks) re-pointed at zp_row. Arguments of dw9_asm (field offsets in the
  * asm: 0 rq, 4 filter, 8 nblk, 12 off, 16 base, 20 step, 24 masks, 28 masks_end, 32 zp, 36 offs, 40 lo, 44 hi,
- * 48 out, 52 row_masks, 56 row_adv, 60 out_adv, 64 nrows); a mask's bit 14 asks for the [lo, hi] clamp, bit 15 says
- * the pixel may keep the last pixel's tap pointers (stride 1, both inside); rq points EK_DW9_RQ_BIAS words and filter
+ * 48 out, 52 row_masks, 56 row_adv, 60 out_adv, 64 nrows); a mask's bit 15 says the pixel may keep the last
+ * pixel's tap pointers (stride 1, both inside); rq points EK_DW9_RQ_BIAS words and filter
  * EK_DW9_F_BIAS bytes into their first block (where the asm keeps its pointers); base and masks are cursors the call
  * advances (a row's pixels end where masks reaches masks_end), after a row base by row_adv more and the output by
  * out_adv bytes. */
 #define EK_DW9_TAPS 0x1FFu
-#define EK_DW9_CLAMP 0x4000u
 #define EK_DW9_REUSE 0x8000u
 #define EK_DW9_RQ_BIAS 34
 #define EK_DW9_F_BIAS 64
@@ -48,8 +47,8 @@ typedef struct {
  * {3,7,11,15} (VMOVLB / VMOVLT; the generator orders the rq groups so, dw_t9_order): 19 instructions per 2 taps x 16
  * channels, 12 for the odd tap. Then each group requantized in place (RQ: EK_DW9_FULL or EK_DW9_RIGHT), narrowed in
  * channel order (VQMOVNB/T.S32 to even / odd channels in int16, + off saturating, VQMOVNB/T.S16 to 16 int8), clamped
- * if the mask asks (lo / hi vectors on the stack; N from the pixel's LSLS), one 16-byte store: 127 instructions per
- * block without the clamp, 29 more per pixel (15 when it keeps the last pixel's tap pointers). The filter pointer r10
+ * (CLAMP: lo / hi vectors on the stack; none in the _nc variants), one 16-byte store: 126 instructions per block
+ * without the clamp, 28 more per pixel (15 when it keeps the last pixel's tap pointers). The filter pointer r10
  * stays at the block's tap 4 and the rq pointer r7 at its last group's multipliers (every load in immediate range, the
  * last load of each post-indexed to the next block; the widening loads need a low register). r0 holds off in the
  * block loop, r12 the output (the whole call), lr the block count. Stack: 36 + 64 bytes of saved registers and a
@@ -106,6 +105,12 @@ typedef char dw9_args_layout[offsetof(dw9_args_t, masks_end) == 28 && offsetof(d
         "vadd.i32 q2, q2, q4\n\t"             \
         "vmovlt.s16 q4, q7\n\t"               \
         "vadd.i32 q3, q3, q4\n\t"
+/* the [lo, hi] clamp of the 16 int8 results in q6 (the _nc kernels: none, [lo, hi] is the int8 range) */
+#define EK_DW9_CLAMP_ASM                      \
+        "vldrw.32 q7, [sp]\n\t"               \
+        "vmax.s8 q6, q6, q7\n\t"              \
+        "vldrw.32 q7, [sp, #16]\n\t"          \
+        "vmin.s8 q6, q6, q7\n\t"
 /* taps in registers XA, XB, their weights at addressing modes WA, WB */
 #define EK_DW9_PAIR(XA, XB, WA, WB)           \
         "vldrb.u8 q4, [" XA "], #16\n\t"      \
@@ -123,7 +128,7 @@ typedef char dw9_args_layout[offsetof(dw9_args_t, masks_end) == 28 && offsetof(d
 /* taps 2k and 2k + 1 re-pointed at zp_row (r10) by bits 2k, 2k + 1 of the mask r7 (as N and C) */
 #define EK_DW9_ZP(SH, RA, RB) \
     "lsls lr, r7, #" SH "\n\t" "csel " RA ", r10, " RA ", mi\n\t" "csel " RB ", r10, " RB ", cs\n\t"
-#define EK_DW9_ASM(NAME, RQ) \
+#define EK_DW9_ASM(NAME, RQ, CLAMP) \
 __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {                                                \
     __asm__ volatile(                                                                                            \
         "push {r4-r11, lr}\n\t"                                                                                  \
@@ -147,7 +152,7 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "ldrd r10, lr, [r0, #16]\n\t"                                                                            \
         "add lr, r10\n\t"                                                                                        \
         "str lr, [r0, #16]\n\t"                                                                                  \
-        "lsls lr, r7, #17\n\t" /* C: the tap pointers of the last pixel are this one's, N: clamp */              \
+        "lsls lr, r7, #17\n\t" /* C: the tap pointers of the last pixel are this one's */                        \
         "bcs 3f\n\t"                                                                                             \
         "ldr lr, [r0, #36]\n\t" /* the tap addresses */                                                          \
         "ldm lr, {r1-r6, r8, r9, r11}\n\t"                                                                       \
@@ -161,15 +166,13 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "add r9, r10\n\t"                                                                                        \
         "add r11, r10\n\t"                                                                                       \
         "lsls lr, r7, #23\n\t"                                                                                   \
-        "beq 5f\n\t"                                                                                             \
+        "beq 3f\n\t"                                                                                             \
         "ldr r10, [r0, #32]\n\t" /* padding taps at zp_row */                                                    \
         EK_DW9_ZP("31", "r1", "r2") EK_DW9_ZP("29", "r3", "r4") EK_DW9_ZP("27", "r5", "r6")                      \
         EK_DW9_ZP("25", "r8", "r9")                                                                              \
         "lsls lr, r7, #23\n\t"                                                                                   \
         "csel r11, r10, r11, mi\n"                                                                               \
-        "5:\n\t"                                                                                                 \
-        "lsls lr, r7, #17\n"                                                                                     \
-        "3:\n\t" /* N: clamp, kept through the block loop (nothing there sets flags) */                          \
+        "3:\n\t"                                                                                                 \
         "ldm r0, {r7, r10, lr}\n\t"                                                                              \
         "ldr r0, [r0, #12]\n\t"                                                                                  \
         "dls lr, lr\n"                                                                                           \
@@ -199,12 +202,7 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vqadd.s16 q5, q5, r0\n\t"                                                                               \
         "vqmovnb.s16 q6, q4\n\t"                                                                                 \
         "vqmovnt.s16 q6, q5\n\t"                                                                                 \
-        "bpl 4f\n\t" /* no clamp (N of the pixel's LSLS) */                                                      \
-        "vldrw.32 q7, [sp]\n\t"                                                                                  \
-        "vmax.s8 q6, q6, q7\n\t"                                                                                 \
-        "vldrw.32 q7, [sp, #16]\n\t"                                                                             \
-        "vmin.s8 q6, q6, q7\n"                                                                                    \
-        "4:\n\t"                                                                                                 \
+        CLAMP                                                                                                    \
         "vstrb.8 q6, [r12], #16\n\t"                                                                             \
         "le lr, 2b\n\t"                                                                                          \
         "ldr r0, [sp, #32]\n\t"                                                                                  \
@@ -224,8 +222,10 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vpop {d8-d15}\n\t"                                                                                      \
         "pop {r4-r11, pc}\n\t");                                                                                 \
 }
-EK_DW9_ASM(dw9_asm, EK_DW9_FULL)
-EK_DW9_ASM(dw9_asm_nls, EK_DW9_RIGHT)
+EK_DW9_ASM(dw9_asm, EK_DW9_FULL, EK_DW9_CLAMP_ASM)
+EK_DW9_ASM(dw9_asm_nls, EK_DW9_RIGHT, EK_DW9_CLAMP_ASM)
+EK_DW9_ASM(dw9_asm_nc, EK_DW9_FULL, "")
+EK_DW9_ASM(dw9_asm_nls_nc, EK_DW9_RIGHT, "")
 #pragma GCC diagnostic pop
 #else
 /* The portable C of dw9_asm (either variant): the same taps, rq groups and results, channel by channel. */
@@ -260,6 +260,8 @@ static void dw9_pixels_c(dw9_args_t *a) {
 }
 #define dw9_asm dw9_pixels_c
 #define dw9_asm_nls dw9_pixels_c
+#define dw9_asm_nc dw9_pixels_c
+#define dw9_asm_nls_nc dw9_pixels_c
 #endif
 
 /* A 9-tap depthwise layer (k_h * k_w == 9, any stride, dilation and padding) in column chunks of EK_DW9_COLS: the
@@ -272,7 +274,7 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
     const intptr_t row_step = (intptr_t)p->stride_h * in_w * ch;
     intptr_t inner[9];
     uint16_t cmask[EK_DW9_COLS], rmask[EK_DW9_COLS];
-    uint32_t colbits = 0, clamp; /* colbits: the taps of column kx = 0 */
+    uint32_t colbits = 0; /* the taps of column kx = 0 */
     dw9_args_t a;
     int32_t b, oy, oy_a, oy_b, ox0, ky, kx, i, t = 0;
     memset(zp_row, -p->in_offset, (size_t)ch);
@@ -291,7 +293,6 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
     a.zp = zp_row;
     a.lo = p->act_min;
     a.hi = p->act_max;
-    clamp = p->act_min > -128 || p->act_max < 127 ? EK_DW9_CLAMP : 0u;
     { /* rows [oy_a, oy_b): windows inside vertically (iy0 >= 0, iy0 + (k_h - 1) * dil_h < in_h) */
         const int32_t sh = p->stride_h, below = in_h - (k_h - 1) * dil_h + p->pad_h;
         oy_a = (p->pad_h + sh - 1) / sh;
@@ -312,7 +313,7 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
             if (i > 0 && m == 0 && (cmask[i - 1] & EK_DW9_TAPS) == 0 && stride_w == 1) {
                 m = EK_DW9_REUSE;
             }
-            cmask[i] = (uint16_t)(m | clamp);
+            cmask[i] = (uint16_t)m;
         }
         a.row_adv = row_step - (intptr_t)n * a.step;
         a.out_adv = (intptr_t)(out_w - n) * ch;
@@ -361,4 +362,16 @@ void ek_depthwise_conv2d_s8_mve_t9_nls(const ek_conv_params_t *p, const int8_t *
                                        const int32_t *bias, int8_t *output, void *scratch) {
     (void)bias;
     dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls);
+}
+
+void ek_depthwise_conv2d_s8_mve_t9_nc(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                      const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nc);
+}
+
+void ek_depthwise_conv2d_s8_mve_t9_nls_nc(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                          const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls_nc);
 }

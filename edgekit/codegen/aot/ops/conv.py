@@ -396,6 +396,8 @@ class _ConvBase(OpHandler):
                       else "ek_depthwise_conv2d_s8_mve")
             if (t9 and (sh < 0).all()) or (pairs and not t9 and not (sh > 0).any()):
                 kernel += "_nls"  # no left shift anywhere (t9: right shifts only): the variant without VSHL
+            if t9 and (int(p["act_min"]), int(p["act_max"])) == (-128, 127):
+                kernel += "_nc"  # the clamp is the int8 saturation already: the variant without it
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                     f"{kernel}(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
         if not dw and _use_im2col(p):
