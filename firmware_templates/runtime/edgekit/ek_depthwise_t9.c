@@ -1,4 +1,4 @@
-/* edgekit AOT runtime: ek_depthwise_conv2d_s8_mve_t9(_nls), the MVE depthwise kernel for 9 taps (3x3, 1x9, 9x1; any
+/* edgekit AOT runtime: ek_depthwise_conv2d_s8_mve_t9(_nls)(_nc), MVE depthwise for 9 taps (3x3, 1x9, 9x1; any
  * stride, dilation, padding) and in_c % 16 == 0 with weights in [-127, 127]; portable C with the same results
  * elsewhere (see ek_conv.h). One naked-asm call covers many output rows (no per-pixel tap tables: per-pixel padding
  * masks), the 9 tap pointers live in registers, tap pairs are summed in int16 from VMULLB/VMULLT.S8 products. */
@@ -228,7 +228,8 @@ EK_DW9_ASM(dw9_asm_nc, EK_DW9_FULL, "")
 EK_DW9_ASM(dw9_asm_nls_nc, EK_DW9_RIGHT, "")
 #pragma GCC diagnostic pop
 #else
-/* The portable C of dw9_asm (either variant): the same taps, rq groups and results, channel by channel. */
+/* The portable C of dw9_asm (every variant; the clamp is a no-op for _nc layers): the same taps, rq groups and
+ * results, channel by channel. */
 static void dw9_pixels_c(dw9_args_t *a) {
     int8_t *out = a->out;
     int32_t r, blk, j, t;
