@@ -282,197 +282,221 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
         "vmladava.s8 r6, q0, q2\n\t"            \
         "vmladava.s8 lr, q1, q2\n\t"
 
-#define EK_MVE_X2_ASM(NAME, SHL_SMALL, SHL_MAIN) \
-__attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,             \
+/* One chunk of 16 depth values: both columns' loads (post-incremented) and EK_MVE_X2_MAC4; 14 instructions of 4 bytes
+ * (the 4-chunk loop of EK_MVE_X2_ASM is entered at a computed chunk). */
+#define EK_MVE_X2_CHUNK                       \
+        "vldrb.8 q0, [r1], #16\n\t"            \
+        "vldrb.8 q1, [r3], #16\n\t"            \
+        EK_MVE_X2_MAC4
+
+#define EK_MVE_X2_ASM(NAME, SHL_SMALL, SHL_MAIN)                                                                       \
+__attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,            \
                                                         int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs, \
-                                                        int32_t xstep, int32_t ostep) {                                 \
-    __asm__ volatile(                                                                                                   \
-        "push {r4-r11, lr}\n\t"                                                                                         \
-        "vpush {d8-d15}\n\t"                                                                                            \
-        "sub sp, #60\n\t"                                                                                               \
-        "strd r1, r2, [sp]\n\t"                                                                                         \
-        "ldr r4, [r0]\n\t"                                                                                              \
-        "str r4, [sp, #56]\n\t"                                                                                         \
-        "lsrs r5, r4, #4\n\t"                                                                                           \
-        "and r4, r4, #15\n\t"                                                                                           \
-        "strd r5, r4, [sp, #8]\n\t"                                                                                     \
-        "sub r3, r3, r5, lsl #4\n\t"                                                                                    \
-        "str r3, [sp, #36]\n\t"                                                                                         \
-        "ldrd r4, r6, [r0, #4]\n\t"                                                                                     \
-        "strd r4, r6, [sp, #16]\n\t"                                                                                    \
-        "str r6, [sp, #48]\n\t"                                                                                         \
-        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */                                    \
-        "movs r7, #0\n\t"                                                                                               \
-        "cmp r6, #16\n\t"                                                                                               \
-        "bgt 11f\n\t"                                                                                                   \
-        "cmp r4, #1\n\t"                                                                                                \
-        "it eq\n\t"                                                                                                     \
-        "moveq r7, #1\n"                                                                                                \
-        "11:\n\t"                                                                                                       \
-        "str r7, [sp, #52]\n\t"                                                                                         \
-        "ldr r4, [r0, #12]\n\t"                                                                                         \
-        "str r4, [sp, #24]\n\t"                                                                                         \
-        "vdup.32 q4, r4\n\t"                                                                                            \
-        "ldr r4, [r0, #16]\n\t"                                                                                         \
-        "vdup.32 q5, r4\n\t"                                                                                            \
-        "ldr r4, [r0, #20]\n\t"                                                                                         \
-        "vdup.32 q6, r4\n\t"                                                                                            \
-        "ldr r5, [r0, #24]\n\t"                                                                                         \
-        "ldr r11, [r0, #28]\n\t"                                                                                        \
-        "strd r5, r11, [sp, #40]\n\t"                                                                                   \
-        "ldrd r4, r6, [sp, #160]\n\t"                                                                                   \
-        "strd r4, r6, [sp, #28]\n"                                                                                      \
-        "8:\n\t" /* a pair of columns */                                                                                \
-        "ldr r4, [sp, #52]\n\t"                                                                                         \
-        "cmp r4, #0\n\t"                                                                                                \
-        "beq 1f\n\t"                                                                                                    \
-        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */                 \
-        "vctp.8 r4\n\t"                                                                                                 \
-        "vpstt\n\t"                                                                                                     \
-        "vldrbt.8 q0, [r1]\n\t"                                                                                         \
-        "vldrbt.8 q1, [r2]\n\t"                                                                                         \
-        "ldrd r1, r3, [sp, #28]\n\t"                                                                                    \
-        "ldr r9, [sp, #20]\n"                                                                                           \
-        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */                             \
-        "ldrd r0, r2, [r11]\n\t"                                                                                        \
-        "ldrd r4, r6, [r11, #8]\n\t"                                                                                    \
-        "ldrd r8, r10, [r11]\n\t"                                                                                       \
-        "ldrd r12, lr, [r11, #8]\n\t"                                                                                   \
-        EK_MVE_X2_MAC4                                                                                                  \
-        "vmov q3[2], q3[0], r0, r4\n\t"                                                                                 \
-        "vmov q3[3], q3[1], r2, r6\n\t"                                                                                 \
-        "vmov q7[2], q7[0], r8, r12\n\t"                                                                                \
-        "vmov q7[3], q7[1], r10, lr\n\t"                                                                                \
-        "mov r7, r11\n\t"                                                                                               \
-        SHL_SMALL                                                                                                       \
-        "vldrw.32 q2, [r7, #16]\n\t"                                                                                    \
-        "vqrdmulh.s32 q3, q3, q2\n\t"                                                                                   \
-        "vqrdmulh.s32 q7, q7, q2\n\t"                                                                                   \
-        "vldrb.s32 q2, [r7, #36]\n\t"                                                                                   \
-        "vand q4, q3, q2\n\t"                                                                                           \
-        "vshr.s32 q4, q4, #31\n\t"                                                                                      \
-        "vqadd.s32 q3, q3, q4\n\t"                                                                                      \
-        "vrshl.s32 q3, q3, q2\n\t"                                                                                      \
-        "vand q4, q7, q2\n\t"                                                                                           \
-        "vshr.s32 q4, q4, #31\n\t"                                                                                      \
-        "vqadd.s32 q7, q7, q4\n\t"                                                                                      \
-        "vrshl.s32 q7, q7, q2\n\t"                                                                                      \
-        "ldr r0, [sp, #24]\n\t"                                                                                         \
-        "vadd.i32 q3, q3, r0\n\t"                                                                                       \
-        "vadd.i32 q7, q7, r0\n\t"                                                                                       \
-        "vmax.s32 q3, q3, q5\n\t"                                                                                       \
-        "vmax.s32 q7, q7, q5\n\t"                                                                                       \
-        "vmin.s32 q3, q3, q6\n\t"                                                                                       \
-        "vmin.s32 q7, q7, q6\n\t"                                                                                       \
-        "vctp.32 r9\n\t"                                                                                                \
-        "vpstt\n\t"                                                                                                     \
-        "vstrbt.32 q3, [r1]\n\t"                                                                                        \
-        "vstrbt.32 q7, [r3]\n\t"                                                                                        \
-        "adds r1, #4\n\t"                                                                                               \
-        "adds r3, #4\n\t"                                                                                               \
-        "add r11, #40\n\t"                                                                                              \
-        "subs r9, #4\n\t"                                                                                               \
-        "bgt 7b\n\t"                                                                                                    \
-        "b 9f\n"                                                                                                        \
-        "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */                                 \
-        "ldrd r0, r2, [r11]\n\t"                                                                                        \
-        "ldrd r4, r6, [r11, #8]\n\t"                                                                                    \
-        "ldrd r8, r10, [r11]\n\t"                                                                                       \
-        "ldrd r12, lr, [r11, #8]\n\t"                                                                                   \
-        "ldrd r1, r3, [sp]\n\t"                                                                                         \
-        "ldr r9, [sp, #16]\n"                                                                                           \
-        "2:\n\t" /* a segment (run) */                                                                                  \
-        "ldr r7, [sp, #8]\n\t"                                                                                          \
-        "cbz r7, 4f\n"                                                                                                  \
-        "3:\n\t"                                                                                                        \
-        "vldrb.8 q0, [r1], #16\n\t"                                                                                     \
-        "vldrb.8 q1, [r3], #16\n\t"                                                                                     \
-        EK_MVE_X2_MAC4                                                                                                  \
-        "subs r7, #1\n\t"                                                                                               \
-        "bne 3b\n"                                                                                                      \
-        "4:\n\t"                                                                                                        \
-        "ldr r7, [sp, #12]\n\t"                                                                                         \
-        "cbz r7, 5f\n\t"                                                                                                \
-        "vctp.8 r7\n\t"                                                                                                 \
-        "vpstt\n\t"                                                                                                     \
-        "vldrbt.8 q0, [r1]\n\t"                                                                                         \
-        "vldrbt.8 q1, [r3]\n\t"                                                                                         \
-        EK_MVE_X2_MAC4                                                                                                  \
-        "5:\n\t"                                                                                                        \
-        "subs r9, #1\n\t"                                                                                               \
-        "beq 6f\n\t"                                                                                                    \
-        "ldr r7, [sp, #36]\n\t"                                                                                         \
-        "add r1, r7\n\t"                                                                                                \
-        "add r3, r7\n\t"                                                                                                \
-        "b 2b\n"                                                                                                        \
-        "6:\n\t" /* requantize, clamp, store the group's 2 x 4 results */                                               \
-        "vmov q0[2], q0[0], r0, r4\n\t"                                                                                 \
-        "vmov q0[3], q0[1], r2, r6\n\t"                                                                                 \
-        "vmov q1[2], q1[0], r8, r12\n\t"                                                                                \
-        "vmov q1[3], q1[1], r10, lr\n\t"                                                                                \
-        "mov r7, r11\n\t" /* widening loads need a low base register */                                                 \
-        SHL_MAIN                                                                                                        \
-        "vldrw.32 q2, [r11, #16]\n\t"                                                                                   \
-        "vqrdmulh.s32 q0, q0, q2\n\t"                                                                                   \
-        "vqrdmulh.s32 q1, q1, q2\n\t"                                                                                   \
-        "vldrb.s32 q2, [r7, #36]\n\t"                                                                                   \
-        "vand q3, q0, q2\n\t"                                                                                           \
-        "vshr.s32 q3, q3, #31\n\t"                                                                                      \
-        "vqadd.s32 q0, q0, q3\n\t"                                                                                      \
-        "vrshl.s32 q0, q0, q2\n\t"                                                                                      \
-        "vand q3, q1, q2\n\t"                                                                                           \
-        "vshr.s32 q3, q3, #31\n\t"                                                                                      \
-        "vqadd.s32 q1, q1, q3\n\t"                                                                                      \
-        "vrshl.s32 q1, q1, q2\n\t"                                                                                      \
-        "vadd.i32 q0, q0, q4\n\t"                                                                                       \
-        "vadd.i32 q1, q1, q4\n\t"                                                                                       \
-        "vmax.s32 q0, q0, q5\n\t"                                                                                       \
-        "vmax.s32 q1, q1, q5\n\t"                                                                                       \
-        "vmin.s32 q0, q0, q6\n\t"                                                                                       \
-        "vmin.s32 q1, q1, q6\n\t"                                                                                       \
-        "ldr r7, [sp, #20]\n\t"                                                                                         \
-        "ldrd r0, r2, [sp, #28]\n\t"                                                                                    \
-        "vctp.32 r7\n\t"                                                                                                \
-        "vpstt\n\t"                                                                                                     \
-        "vstrbt.32 q0, [r0]\n\t"                                                                                        \
-        "vstrbt.32 q1, [r2]\n\t"                                                                                        \
-        "adds r0, #4\n\t"                                                                                               \
-        "adds r2, #4\n\t"                                                                                               \
-        "strd r0, r2, [sp, #28]\n\t"                                                                                    \
-        "add r11, #40\n\t"                                                                                              \
-        "subs r7, #4\n\t"                                                                                               \
-        "str r7, [sp, #20]\n\t"                                                                                         \
-        "bgt 1b\n"                                                                                                      \
-        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */        \
-        "ldr r4, [sp, #168]\n\t"                                                                                        \
-        "subs r4, #1\n\t"                                                                                               \
-        "beq 10f\n\t"                                                                                                   \
-        "str r4, [sp, #168]\n\t"                                                                                        \
-        "ldrd r5, r11, [sp, #40]\n\t"                                                                                   \
-        "ldr r4, [sp, #48]\n\t"                                                                                         \
-        "str r4, [sp, #20]\n\t"                                                                                         \
-        "ldrd r1, r2, [sp, #160]\n\t"                                                                                   \
-        "ldr r4, [sp, #176]\n\t"                                                                                        \
-        "add r1, r4\n\t"                                                                                                \
-        "add r2, r4\n\t"                                                                                                \
-        "strd r1, r2, [sp, #160]\n\t"                                                                                   \
-        "strd r1, r2, [sp, #28]\n\t"                                                                                    \
-        "ldrd r1, r2, [sp]\n\t"                                                                                         \
-        "ldr r4, [sp, #172]\n\t"                                                                                        \
-        "add r1, r4\n\t"                                                                                                \
-        "add r2, r4\n\t"                                                                                                \
-        "strd r1, r2, [sp]\n\t"                                                                                         \
-        "b 8b\n"                                                                                                        \
-        "10:\n\t"                                                                                                       \
-        "add sp, #60\n\t"                                                                                               \
-        "vpop {d8-d15}\n\t"                                                                                             \
-        "pop {r4-r11, pc}\n\t");                                                                                        \
+                                                        int32_t xstep, int32_t ostep) {                                \
+    __asm__ volatile(                                                                                                  \
+        "push {r4-r11, lr}\n\t"                                                                                        \
+        "vpush {d8-d15}\n\t"                                                                                           \
+        "sub sp, #68\n\t"                                                                                              \
+        "strd r1, r2, [sp, #12]\n\t"                                                                                   \
+        "ldr r4, [r0]\n\t"                                                                                             \
+        "str r4, [sp, #56]\n\t"                                                                                        \
+        "lsrs r5, r4, #4\n\t" /* chunks c */                                                                           \
+        "and r6, r4, #15\n\t"                                                                                          \
+        "str r6, [sp, #32]\n\t"                                                                                        \
+        "sub r3, r3, r5, lsl #4\n\t"                                                                                   \
+        "str r3, [sp, #36]\n\t"                                                                                        \
+        "adds r7, r5, #3\n\t"                                                                                          \
+        "lsrs r7, r7, #2\n\t"                                                                                          \
+        "str r7, [sp, #20]\n\t" /* passes of the 4-chunk loop */                                                       \
+        "rsbs r7, r5, #0\n\t" /* entry: chunk (-c) & 3 of the loop body (56 bytes each), after it if c == 0 */         \
+        "and r7, r7, #3\n\t"                                                                                           \
+        "movs r8, #56\n\t"                                                                                             \
+        "adr r9, .L" #NAME "_c0\n\t"                                                                                   \
+        "mla r9, r7, r8, r9\n\t"                                                                                       \
+        "cbnz r5, 12f\n\t"                                                                                             \
+        "adr r9, .L" #NAME "_after\n"                                                                                  \
+        "12:\n\t"                                                                                                      \
+        "orr r9, r9, #1\n\t"                                                                                           \
+        "str r9, [sp, #24]\n\t"                                                                                        \
+        "ldr r4, [r0, #4]\n\t" /* after the chunks: the tail, else the next segment, else (one run) the requant */     \
+        "str r4, [sp, #60]\n\t"                                                                                        \
+        "adr r9, .L" #NAME "_tail\n\t"                                                                                 \
+        "cbnz r6, 13f\n\t"                                                                                             \
+        "adr r9, .L" #NAME "_segend\n\t"                                                                               \
+        "cmp r4, #1\n\t"                                                                                               \
+        "bne 13f\n\t"                                                                                                  \
+        "adr r9, .L" #NAME "_rq\n"                                                                                     \
+        "13:\n\t"                                                                                                      \
+        "orr r9, r9, #1\n\t"                                                                                           \
+        "str r9, [sp, #28]\n\t"                                                                                        \
+        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */                                   \
+        "movs r7, #0\n\t"                                                                                              \
+        "cmp r6, #16\n\t"                                                                                              \
+        "bgt 11f\n\t"                                                                                                  \
+        "cmp r4, #1\n\t"                                                                                               \
+        "it eq\n\t"                                                                                                    \
+        "moveq r7, #1\n"                                                                                               \
+        "11:\n\t"                                                                                                      \
+        "str r7, [sp, #52]\n\t"                                                                                        \
+        "ldr r4, [r0, #8]\n\t"                                                                                         \
+        "str r4, [sp, #48]\n\t"                                                                                        \
+        "str r4, [sp, #8]\n\t"                                                                                         \
+        "ldr r4, [r0, #12]\n\t"                                                                                        \
+        "str r4, [sp, #64]\n\t"                                                                                        \
+        "vdup.32 q4, r4\n\t"                                                                                           \
+        "ldr r4, [r0, #16]\n\t"                                                                                        \
+        "vdup.32 q5, r4\n\t"                                                                                           \
+        "ldr r4, [r0, #20]\n\t"                                                                                        \
+        "vdup.32 q6, r4\n\t"                                                                                           \
+        "ldr r5, [r0, #24]\n\t"                                                                                        \
+        "ldr r7, [r0, #28]\n\t"                                                                                        \
+        "subs r7, #4\n\t"                                                                                              \
+        "strd r5, r7, [sp, #40]\n\t"                                                                                   \
+        "ldrd r4, r6, [sp, #168]\n\t"                                                                                  \
+        "strd r4, r6, [sp]\n"                                                                                          \
+        "8:\n\t" /* a pair of columns (r1, r2) */                                                                      \
+        "ldr r4, [sp, #52]\n\t"                                                                                        \
+        "cmp r4, #0\n\t"                                                                                               \
+        "beq 1f\n\t"                                                                                                   \
+        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */                \
+        "vctp.8 r4\n\t"                                                                                                \
+        "vpstt\n\t"                                                                                                    \
+        "vldrbt.8 q0, [r1]\n\t"                                                                                        \
+        "vldrbt.8 q1, [r2]\n\t"                                                                                        \
+        "ldrd r1, r3, [sp]\n\t"                                                                                        \
+        "ldr r9, [sp, #8]\n"                                                                                           \
+        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */                            \
+        "ldrd r0, r2, [r7, #4]\n\t"                                                                                    \
+        "ldrd r4, r6, [r7, #12]\n\t"                                                                                   \
+        "ldrd r8, r10, [r7, #4]\n\t"                                                                                   \
+        "ldrd r12, lr, [r7, #12]\n\t"                                                                                  \
+        EK_MVE_X2_MAC4                                                                                                 \
+        "vmov q3[2], q3[0], r0, r4\n\t"                                                                                \
+        "vmov q3[3], q3[1], r2, r6\n\t"                                                                                \
+        "vmov q7[2], q7[0], r8, r12\n\t"                                                                               \
+        "vmov q7[3], q7[1], r10, lr\n\t"                                                                               \
+        SHL_SMALL                                                                                                      \
+        "vldrw.32 q2, [r7, #20]\n\t"                                                                                   \
+        "vqrdmulh.s32 q3, q3, q2\n\t"                                                                                  \
+        "vqrdmulh.s32 q7, q7, q2\n\t"                                                                                  \
+        "vldrb.s32 q2, [r7, #40]!\n\t"                                                                                 \
+        "vand q4, q3, q2\n\t"                                                                                          \
+        "vshr.s32 q4, q4, #31\n\t"                                                                                     \
+        "vqadd.s32 q3, q3, q4\n\t"                                                                                     \
+        "vrshl.s32 q3, q3, q2\n\t"                                                                                     \
+        "vand q4, q7, q2\n\t"                                                                                          \
+        "vshr.s32 q4, q4, #31\n\t"                                                                                     \
+        "vqadd.s32 q7, q7, q4\n\t"                                                                                     \
+        "vrshl.s32 q7, q7, q2\n\t"                                                                                     \
+        "ldr r0, [sp, #64]\n\t"                                                                                        \
+        "vadd.i32 q3, q3, r0\n\t"                                                                                      \
+        "vadd.i32 q7, q7, r0\n\t"                                                                                      \
+        "vmax.s32 q3, q3, q5\n\t"                                                                                      \
+        "vmax.s32 q7, q7, q5\n\t"                                                                                      \
+        "vmin.s32 q3, q3, q6\n\t"                                                                                      \
+        "vmin.s32 q7, q7, q6\n\t"                                                                                      \
+        "vctp.32 r9\n\t"                                                                                               \
+        "vpstt\n\t"                                                                                                    \
+        "vstrbt.32 q3, [r1], #4\n\t"                                                                                   \
+        "vstrbt.32 q7, [r3], #4\n\t"                                                                                   \
+        "subs r9, #4\n\t"                                                                                              \
+        "bgt 7b\n\t"                                                                                                   \
+        "b 9f\n"                                                                                                       \
+        "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */                                \
+        "ldrd r0, r2, [r7, #4]\n\t"                                                                                    \
+        "ldrd r4, r6, [r7, #12]\n\t"                                                                                   \
+        "ldrd r8, r10, [r7, #4]\n\t"                                                                                   \
+        "ldrd r12, lr, [r7, #12]\n\t"                                                                                  \
+        "ldrd r1, r3, [sp, #12]\n\t"                                                                                   \
+        "ldr r9, [sp, #60]\n\t"                                                                                        \
+        "ldr r11, [sp, #20]\n\t"                                                                                       \
+        "ldr pc, [sp, #24]\n"                                                                                          \
+        ".L" #NAME "_seg:\n\t" /* the next segment (run) */                                                            \
+        "ldr r11, [sp, #36]\n\t"                                                                                       \
+        "add r1, r11\n\t"                                                                                              \
+        "add r3, r11\n\t"                                                                                              \
+        "ldr r11, [sp, #20]\n\t"                                                                                       \
+        "ldr pc, [sp, #24]\n"                                                                                          \
+        ".L" #NAME "_c0:\n\t" /* 4 chunks of 16 per pass, entered at chunk (-c) & 3 */                                 \
+        EK_MVE_X2_CHUNK                                                                                                \
+        EK_MVE_X2_CHUNK                                                                                                \
+        EK_MVE_X2_CHUNK                                                                                                \
+        EK_MVE_X2_CHUNK                                                                                                \
+        "subs r11, #1\n\t"                                                                                             \
+        "bne .L" #NAME "_c0\n"                                                                                         \
+        ".L" #NAME "_after:\n\t"                                                                                       \
+        "ldr pc, [sp, #28]\n"                                                                                          \
+        ".L" #NAME "_tail:\n\t"                                                                                        \
+        "ldr r11, [sp, #32]\n\t"                                                                                       \
+        "vctp.8 r11\n\t"                                                                                               \
+        "vpstt\n\t"                                                                                                    \
+        "vldrbt.8 q0, [r1]\n\t"                                                                                        \
+        "vldrbt.8 q1, [r3]\n\t"                                                                                        \
+        EK_MVE_X2_MAC4                                                                                                 \
+        ".L" #NAME "_segend:\n\t"                                                                                      \
+        "subs r9, #1\n\t"                                                                                              \
+        "bne .L" #NAME "_seg\n"                                                                                        \
+        ".L" #NAME "_rq:\n\t" /* requantize, clamp, store the group's 2 x 4 results */                                 \
+        "vmov q0[2], q0[0], r0, r4\n\t"                                                                                \
+        "vmov q0[3], q0[1], r2, r6\n\t"                                                                                \
+        "vmov q1[2], q1[0], r8, r12\n\t"                                                                               \
+        "vmov q1[3], q1[1], r10, lr\n\t"                                                                               \
+        SHL_MAIN                                                                                                       \
+        "vldrw.32 q2, [r7, #20]\n\t"                                                                                   \
+        "vqrdmulh.s32 q0, q0, q2\n\t"                                                                                  \
+        "vqrdmulh.s32 q1, q1, q2\n\t"                                                                                  \
+        "vldrb.s32 q2, [r7, #40]!\n\t" /* r7: the next group's words - 4 */                                            \
+        "vand q3, q0, q2\n\t"                                                                                          \
+        "vshr.s32 q3, q3, #31\n\t"                                                                                     \
+        "vqadd.s32 q0, q0, q3\n\t"                                                                                     \
+        "vrshl.s32 q0, q0, q2\n\t"                                                                                     \
+        "vand q3, q1, q2\n\t"                                                                                          \
+        "vshr.s32 q3, q3, #31\n\t"                                                                                     \
+        "vqadd.s32 q1, q1, q3\n\t"                                                                                     \
+        "vrshl.s32 q1, q1, q2\n\t"                                                                                     \
+        "vadd.i32 q0, q0, q4\n\t"                                                                                      \
+        "vadd.i32 q1, q1, q4\n\t"                                                                                      \
+        "vmax.s32 q0, q0, q5\n\t"                                                                                      \
+        "vmax.s32 q1, q1, q5\n\t"                                                                                      \
+        "vmin.s32 q0, q0, q6\n\t"                                                                                      \
+        "vmin.s32 q1, q1, q6\n\t"                                                                                      \
+        "ldm sp, {r0, r2, r4}\n\t" /* out0, out1, rows left */                                                         \
+        "vctp.32 r4\n\t"                                                                                               \
+        "vpstt\n\t"                                                                                                    \
+        "vstrbt.32 q0, [r0], #4\n\t"                                                                                   \
+        "vstrbt.32 q1, [r2], #4\n\t"                                                                                   \
+        "subs r4, #4\n\t"                                                                                              \
+        "stm sp, {r0, r2, r4}\n\t"                                                                                     \
+        "bgt 1b\n"                                                                                                     \
+        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */       \
+        "ldr r4, [sp, #176]\n\t"                                                                                       \
+        "subs r4, #1\n\t"                                                                                              \
+        "beq 10f\n\t"                                                                                                  \
+        "str r4, [sp, #176]\n\t"                                                                                       \
+        "ldrd r5, r7, [sp, #40]\n\t"                                                                                   \
+        "ldrd r0, r2, [sp, #168]\n\t"                                                                                  \
+        "ldr r4, [sp, #184]\n\t"                                                                                       \
+        "add r0, r4\n\t"                                                                                               \
+        "add r2, r4\n\t"                                                                                               \
+        "strd r0, r2, [sp, #168]\n\t"                                                                                  \
+        "ldr r4, [sp, #48]\n\t"                                                                                        \
+        "stm sp, {r0, r2, r4}\n\t"                                                                                     \
+        "ldrd r1, r2, [sp, #12]\n\t"                                                                                   \
+        "ldr r4, [sp, #180]\n\t"                                                                                       \
+        "add r1, r4\n\t"                                                                                               \
+        "add r2, r4\n\t"                                                                                               \
+        "strd r1, r2, [sp, #12]\n\t"                                                                                   \
+        "b 8b\n"                                                                                                       \
+        "10:\n\t"                                                                                                      \
+        "add sp, #68\n\t"                                                                                              \
+        "vpop {d8-d15}\n\t"                                                                                            \
+        "pop {r4-r11, pc}\n\t");                                                                                       \
 }
 
 /* with the left shift (VSHL by the group's max(out_shift, 0) bytes) and without it (every row's shift <= 0: VSHL by
  * 0 is the identity, 3 instructions per group saved) */
-EK_MVE_X2_ASM(mve_x2_asm, "vldrb.s32 q2, [r7, #32]\n\tvshl.s32 q3, q3, q2\n\tvshl.s32 q7, q7, q2\n\t",
-              "vldrb.s32 q2, [r7, #32]\n\tvshl.s32 q0, q0, q2\n\tvshl.s32 q1, q1, q2\n\t")
+EK_MVE_X2_ASM(mve_x2_asm, "vldrb.s32 q2, [r7, #36]\n\tvshl.s32 q3, q3, q2\n\tvshl.s32 q7, q7, q2\n\t",
+              "vldrb.s32 q2, [r7, #36]\n\tvshl.s32 q0, q0, q2\n\tvshl.s32 q1, q1, q2\n\t")
 EK_MVE_X2_ASM(mve_x2_asm_nls, "", "")
 #pragma GCC diagnostic pop
 
