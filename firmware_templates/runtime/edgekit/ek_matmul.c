@@ -249,21 +249,27 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
 }
 /* ek_matmul_mve_s8_x2 on MVE: the whole loop over the row groups in one naked function (no compiler-allocated
  * registers around it). Per group of 4 rows the 8 sums (2 columns x 4 rows) live in the 8 even registers r0..r12, lr
- * (VMLADAVA needs even ones); r1 / r3 walk the two columns, r5 the filter (continuous over the groups), r7 counts
- * the chunks of 16, r9 the segments, r11 walks the rq words. Per chunk of 16 depth values: 2 column loads, 4 weight
- * loads (each shared by the two columns), 8 VMLADAVA, SUBS + BNE = 16 instructions for 128 MACs; a run's tail
- * (depth % 16) through one VCTP predicate on the column loads (the filter's padding is zero). The 8 sums then go
- * into q0 (column 0) and q1 (column 1), requantized with the group's words loaded once for both (VSHL, VQRDMULH,
- * ties-away fix-up, VRSHL: ek_mve_mbqm_right), + out_offset, clamped (q4..q6 hold offset, min, max for the whole
- * call), stored through one VCTP.32 predicate (min(rows left, 4) bytes per column).
+ * (VMLADAVA needs even ones); r1 / r3 walk the two columns, r5 the filter (continuous over the groups), r7 the rq
+ * words (minus 4: the group's last load writes the next group's address back), r9 counts the segments, r11 the
+ * passes of the chunk loop. Per chunk of 16 depth values: 2 column loads, 4 weight loads (each shared by the two
+ * columns), 8 VMLADAVA = 14 instructions for 128 MACs, 4 chunks per pass and one SUBS + BNE, the first pass entered
+ * at chunk (-chunks) & 3 through a computed address (LDR PC from the frame, set once per call, as are the others:
+ * after the chunks, the run's tail (depth % 16, one VCTP predicate on the column loads; the filter's padding is zero)
+ * or the next segment or, for one run, the requantization itself). The 8 sums then go into q0 (column 0) and q1
+ * (column 1), requantized with the group's words loaded once for both (VSHL only if q->lshift, VQRDMULH, ties-away
+ * fix-up, VRSHL: ek_mve_mbqm_right), + out_offset, clamped (q4..q6 hold offset, min, max for the whole call),
+ * stored through one VCTP.32 predicate (min(rows left, 4) bytes per column, post-incremented; out0, out1 and the
+ * rows left in one LDM / STM).
  * A depth <= 16 in one run (1x1 convs over few channels) takes its own loop: both columns loaded once (VCTP) and
  * kept in q0 / q1, per group 4 weight loads, 8 VMLADAVA and the requantization in q3 / q7 (r1 / r3 the outputs).
  * npairs pairs of columns per call, the next pair at x0 / x1 + xstep and out0 / out1 + ostep.
- * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 60 B of locals: [sp] x0, [sp+4] x1, [sp+8] chunks, [sp+12] tail,
- * [sp+16] segments, [sp+20] rows left, [sp+24] out_offset, [sp+28] out0, [sp+32] out1, [sp+36] seg_stride -
- * 16 * chunks, [sp+40] filter, [sp+44] rq, [sp+48] rows, [sp+52] small (depth <= 16 in one run), [sp+56] depth;
- * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+160] ... [sp+176]. ek_mve_mm_t fields: depth 0, segments 4,
- * rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28. */
+ * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 76 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12] x0,
+ * [sp+16] x1, [sp+20] passes of the chunk loop, [sp+24] its entry, [sp+28] the address after the chunks, [sp+32]
+ * tail, [sp+36] seg_stride - 16 * chunks, [sp+40] filter, [sp+44] rq - 4, [sp+48] rows, [sp+52] small (depth <= 16
+ * in one run), [sp+56] depth, [sp+60] segments, [sp+64] out_offset, [sp+68] the address after the last segment (its
+ * requantization: with VSHL or without), [sp+72] the small loop's requantization; the stack arguments out0 / out1 /
+ * npairs / xstep / ostep at [sp+176] ... [sp+192]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
+ * act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
 /* Two columns (q0, q1) times 4 weight vectors from r5 (post-incremented): the 8 sums r0 r2 r4 r6 (column 0)
@@ -283,221 +289,249 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
         "vmladava.s8 lr, q1, q2\n\t"
 
 /* One chunk of 16 depth values: both columns' loads (post-incremented) and EK_MVE_X2_MAC4; 14 instructions of 4 bytes
- * (the 4-chunk loop of EK_MVE_X2_ASM is entered at a computed chunk). */
+ * (mve_x2_asm's 4-chunk loop is entered at a computed chunk). */
 #define EK_MVE_X2_CHUNK                       \
         "vldrb.8 q0, [r1], #16\n\t"            \
         "vldrb.8 q1, [r3], #16\n\t"            \
         EK_MVE_X2_MAC4
 
-#define EK_MVE_X2_ASM(NAME, SHL_SMALL, SHL_MAIN)                                                                       \
-__attribute__((naked, noinline)) static void NAME(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,            \
-                                                        int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs, \
-                                                        int32_t xstep, int32_t ostep) {                                \
-    __asm__ volatile(                                                                                                  \
-        "push {r4-r11, lr}\n\t"                                                                                        \
-        "vpush {d8-d15}\n\t"                                                                                           \
-        "sub sp, #68\n\t"                                                                                              \
-        "strd r1, r2, [sp, #12]\n\t"                                                                                   \
-        "ldr r4, [r0]\n\t"                                                                                             \
-        "str r4, [sp, #56]\n\t"                                                                                        \
-        "lsrs r5, r4, #4\n\t" /* chunks c */                                                                           \
-        "and r6, r4, #15\n\t"                                                                                          \
-        "str r6, [sp, #32]\n\t"                                                                                        \
-        "sub r3, r3, r5, lsl #4\n\t"                                                                                   \
-        "str r3, [sp, #36]\n\t"                                                                                        \
-        "adds r7, r5, #3\n\t"                                                                                          \
-        "lsrs r7, r7, #2\n\t"                                                                                          \
-        "str r7, [sp, #20]\n\t" /* passes of the 4-chunk loop */                                                       \
-        "rsbs r7, r5, #0\n\t" /* entry: chunk (-c) & 3 of the loop body (56 bytes each), after it if c == 0 */         \
-        "and r7, r7, #3\n\t"                                                                                           \
-        "movs r8, #56\n\t"                                                                                             \
-        "adr r9, .L" #NAME "_c0\n\t"                                                                                   \
-        "mla r9, r7, r8, r9\n\t"                                                                                       \
-        "cbnz r5, 12f\n\t"                                                                                             \
-        "adr r9, .L" #NAME "_after\n"                                                                                  \
-        "12:\n\t"                                                                                                      \
-        "orr r9, r9, #1\n\t"                                                                                           \
-        "str r9, [sp, #24]\n\t"                                                                                        \
-        "ldr r4, [r0, #4]\n\t" /* after the chunks: the tail, else the next segment, else (one run) the requant */     \
-        "str r4, [sp, #60]\n\t"                                                                                        \
-        "adr r9, .L" #NAME "_tail\n\t"                                                                                 \
-        "cbnz r6, 13f\n\t"                                                                                             \
-        "adr r9, .L" #NAME "_segend\n\t"                                                                               \
-        "cmp r4, #1\n\t"                                                                                               \
-        "bne 13f\n\t"                                                                                                  \
-        "adr r9, .L" #NAME "_rq\n"                                                                                     \
-        "13:\n\t"                                                                                                      \
-        "orr r9, r9, #1\n\t"                                                                                           \
-        "str r9, [sp, #28]\n\t"                                                                                        \
-        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */                                   \
-        "movs r7, #0\n\t"                                                                                              \
-        "cmp r6, #16\n\t"                                                                                              \
-        "bgt 11f\n\t"                                                                                                  \
-        "cmp r4, #1\n\t"                                                                                               \
-        "it eq\n\t"                                                                                                    \
-        "moveq r7, #1\n"                                                                                               \
-        "11:\n\t"                                                                                                      \
-        "str r7, [sp, #52]\n\t"                                                                                        \
-        "ldr r4, [r0, #8]\n\t"                                                                                         \
-        "str r4, [sp, #48]\n\t"                                                                                        \
-        "str r4, [sp, #8]\n\t"                                                                                         \
-        "ldr r4, [r0, #12]\n\t"                                                                                        \
-        "str r4, [sp, #64]\n\t"                                                                                        \
-        "vdup.32 q4, r4\n\t"                                                                                           \
-        "ldr r4, [r0, #16]\n\t"                                                                                        \
-        "vdup.32 q5, r4\n\t"                                                                                           \
-        "ldr r4, [r0, #20]\n\t"                                                                                        \
-        "vdup.32 q6, r4\n\t"                                                                                           \
-        "ldr r5, [r0, #24]\n\t"                                                                                        \
-        "ldr r7, [r0, #28]\n\t"                                                                                        \
-        "subs r7, #4\n\t"                                                                                              \
-        "strd r5, r7, [sp, #40]\n\t"                                                                                   \
-        "ldrd r4, r6, [sp, #168]\n\t"                                                                                  \
-        "strd r4, r6, [sp]\n"                                                                                          \
-        "8:\n\t" /* a pair of columns (r1, r2) */                                                                      \
-        "ldr r4, [sp, #52]\n\t"                                                                                        \
-        "cmp r4, #0\n\t"                                                                                               \
-        "beq 1f\n\t"                                                                                                   \
-        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */                \
-        "vctp.8 r4\n\t"                                                                                                \
-        "vpstt\n\t"                                                                                                    \
-        "vldrbt.8 q0, [r1]\n\t"                                                                                        \
-        "vldrbt.8 q1, [r2]\n\t"                                                                                        \
-        "ldrd r1, r3, [sp]\n\t"                                                                                        \
-        "ldr r9, [sp, #8]\n"                                                                                           \
-        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */                            \
-        "ldrd r0, r2, [r7, #4]\n\t"                                                                                    \
-        "ldrd r4, r6, [r7, #12]\n\t"                                                                                   \
-        "ldrd r8, r10, [r7, #4]\n\t"                                                                                   \
-        "ldrd r12, lr, [r7, #12]\n\t"                                                                                  \
-        EK_MVE_X2_MAC4                                                                                                 \
-        "vmov q3[2], q3[0], r0, r4\n\t"                                                                                \
-        "vmov q3[3], q3[1], r2, r6\n\t"                                                                                \
-        "vmov q7[2], q7[0], r8, r12\n\t"                                                                               \
-        "vmov q7[3], q7[1], r10, lr\n\t"                                                                               \
-        SHL_SMALL                                                                                                      \
-        "vldrw.32 q2, [r7, #20]\n\t"                                                                                   \
-        "vqrdmulh.s32 q3, q3, q2\n\t"                                                                                  \
-        "vqrdmulh.s32 q7, q7, q2\n\t"                                                                                  \
-        "vldrb.s32 q2, [r7, #40]!\n\t"                                                                                 \
-        "vand q4, q3, q2\n\t"                                                                                          \
-        "vshr.s32 q4, q4, #31\n\t"                                                                                     \
-        "vqadd.s32 q3, q3, q4\n\t"                                                                                     \
-        "vrshl.s32 q3, q3, q2\n\t"                                                                                     \
-        "vand q4, q7, q2\n\t"                                                                                          \
-        "vshr.s32 q4, q4, #31\n\t"                                                                                     \
-        "vqadd.s32 q7, q7, q4\n\t"                                                                                     \
-        "vrshl.s32 q7, q7, q2\n\t"                                                                                     \
-        "ldr r0, [sp, #64]\n\t"                                                                                        \
-        "vadd.i32 q3, q3, r0\n\t"                                                                                      \
-        "vadd.i32 q7, q7, r0\n\t"                                                                                      \
-        "vmax.s32 q3, q3, q5\n\t"                                                                                      \
-        "vmax.s32 q7, q7, q5\n\t"                                                                                      \
-        "vmin.s32 q3, q3, q6\n\t"                                                                                      \
-        "vmin.s32 q7, q7, q6\n\t"                                                                                      \
-        "vctp.32 r9\n\t"                                                                                               \
-        "vpstt\n\t"                                                                                                    \
-        "vstrbt.32 q3, [r1], #4\n\t"                                                                                   \
-        "vstrbt.32 q7, [r3], #4\n\t"                                                                                   \
-        "subs r9, #4\n\t"                                                                                              \
-        "bgt 7b\n\t"                                                                                                   \
-        "b 9f\n"                                                                                                       \
-        "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */                                \
-        "ldrd r0, r2, [r7, #4]\n\t"                                                                                    \
-        "ldrd r4, r6, [r7, #12]\n\t"                                                                                   \
-        "ldrd r8, r10, [r7, #4]\n\t"                                                                                   \
-        "ldrd r12, lr, [r7, #12]\n\t"                                                                                  \
-        "ldrd r1, r3, [sp, #12]\n\t"                                                                                   \
-        "ldr r9, [sp, #60]\n\t"                                                                                        \
-        "ldr r11, [sp, #20]\n\t"                                                                                       \
-        "ldr pc, [sp, #24]\n"                                                                                          \
-        ".L" #NAME "_seg:\n\t" /* the next segment (run) */                                                            \
-        "ldr r11, [sp, #36]\n\t"                                                                                       \
-        "add r1, r11\n\t"                                                                                              \
-        "add r3, r11\n\t"                                                                                              \
-        "ldr r11, [sp, #20]\n\t"                                                                                       \
-        "ldr pc, [sp, #24]\n"                                                                                          \
-        ".L" #NAME "_c0:\n\t" /* 4 chunks of 16 per pass, entered at chunk (-c) & 3 */                                 \
-        EK_MVE_X2_CHUNK                                                                                                \
-        EK_MVE_X2_CHUNK                                                                                                \
-        EK_MVE_X2_CHUNK                                                                                                \
-        EK_MVE_X2_CHUNK                                                                                                \
-        "subs r11, #1\n\t"                                                                                             \
-        "bne .L" #NAME "_c0\n"                                                                                         \
-        ".L" #NAME "_after:\n\t"                                                                                       \
-        "ldr pc, [sp, #28]\n"                                                                                          \
-        ".L" #NAME "_tail:\n\t"                                                                                        \
-        "ldr r11, [sp, #32]\n\t"                                                                                       \
-        "vctp.8 r11\n\t"                                                                                               \
-        "vpstt\n\t"                                                                                                    \
-        "vldrbt.8 q0, [r1]\n\t"                                                                                        \
-        "vldrbt.8 q1, [r3]\n\t"                                                                                        \
-        EK_MVE_X2_MAC4                                                                                                 \
-        ".L" #NAME "_segend:\n\t"                                                                                      \
-        "subs r9, #1\n\t"                                                                                              \
-        "bne .L" #NAME "_seg\n"                                                                                        \
-        ".L" #NAME "_rq:\n\t" /* requantize, clamp, store the group's 2 x 4 results */                                 \
-        "vmov q0[2], q0[0], r0, r4\n\t"                                                                                \
-        "vmov q0[3], q0[1], r2, r6\n\t"                                                                                \
-        "vmov q1[2], q1[0], r8, r12\n\t"                                                                               \
-        "vmov q1[3], q1[1], r10, lr\n\t"                                                                               \
-        SHL_MAIN                                                                                                       \
-        "vldrw.32 q2, [r7, #20]\n\t"                                                                                   \
-        "vqrdmulh.s32 q0, q0, q2\n\t"                                                                                  \
-        "vqrdmulh.s32 q1, q1, q2\n\t"                                                                                  \
-        "vldrb.s32 q2, [r7, #40]!\n\t" /* r7: the next group's words - 4 */                                            \
-        "vand q3, q0, q2\n\t"                                                                                          \
-        "vshr.s32 q3, q3, #31\n\t"                                                                                     \
-        "vqadd.s32 q0, q0, q3\n\t"                                                                                     \
-        "vrshl.s32 q0, q0, q2\n\t"                                                                                     \
-        "vand q3, q1, q2\n\t"                                                                                          \
-        "vshr.s32 q3, q3, #31\n\t"                                                                                     \
-        "vqadd.s32 q1, q1, q3\n\t"                                                                                     \
-        "vrshl.s32 q1, q1, q2\n\t"                                                                                     \
-        "vadd.i32 q0, q0, q4\n\t"                                                                                      \
-        "vadd.i32 q1, q1, q4\n\t"                                                                                      \
-        "vmax.s32 q0, q0, q5\n\t"                                                                                      \
-        "vmax.s32 q1, q1, q5\n\t"                                                                                      \
-        "vmin.s32 q0, q0, q6\n\t"                                                                                      \
-        "vmin.s32 q1, q1, q6\n\t"                                                                                      \
-        "ldm sp, {r0, r2, r4}\n\t" /* out0, out1, rows left */                                                         \
-        "vctp.32 r4\n\t"                                                                                               \
-        "vpstt\n\t"                                                                                                    \
-        "vstrbt.32 q0, [r0], #4\n\t"                                                                                   \
-        "vstrbt.32 q1, [r2], #4\n\t"                                                                                   \
-        "subs r4, #4\n\t"                                                                                              \
-        "stm sp, {r0, r2, r4}\n\t"                                                                                     \
-        "bgt 1b\n"                                                                                                     \
-        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */       \
-        "ldr r4, [sp, #176]\n\t"                                                                                       \
-        "subs r4, #1\n\t"                                                                                              \
-        "beq 10f\n\t"                                                                                                  \
-        "str r4, [sp, #176]\n\t"                                                                                       \
-        "ldrd r5, r7, [sp, #40]\n\t"                                                                                   \
-        "ldrd r0, r2, [sp, #168]\n\t"                                                                                  \
-        "ldr r4, [sp, #184]\n\t"                                                                                       \
-        "add r0, r4\n\t"                                                                                               \
-        "add r2, r4\n\t"                                                                                               \
-        "strd r0, r2, [sp, #168]\n\t"                                                                                  \
-        "ldr r4, [sp, #48]\n\t"                                                                                        \
-        "stm sp, {r0, r2, r4}\n\t"                                                                                     \
-        "ldrd r1, r2, [sp, #12]\n\t"                                                                                   \
-        "ldr r4, [sp, #180]\n\t"                                                                                       \
-        "add r1, r4\n\t"                                                                                               \
-        "add r2, r4\n\t"                                                                                               \
-        "strd r1, r2, [sp, #12]\n\t"                                                                                   \
-        "b 8b\n"                                                                                                       \
-        "10:\n\t"                                                                                                      \
-        "add sp, #68\n\t"                                                                                              \
-        "vpop {d8-d15}\n\t"                                                                                            \
-        "pop {r4-r11, pc}\n\t");                                                                                       \
+__attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1,
+                                                        int32_t seg_stride, int8_t *out0, int8_t *out1, int32_t npairs,
+                                                        int32_t xstep, int32_t ostep) {
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "vpush {d8-d15}\n\t"
+        "sub sp, #76\n\t"
+        "strd r1, r2, [sp, #12]\n\t"
+        "ldr r4, [r0, #32]\n\t" /* lshift: the requantizations with VSHL, else without */
+        "adr r9, .Lx2_segend\n\t"
+        "adr r10, .Lx2_sc\n\t"
+        "adr r11, .Lx2_rq\n\t"
+        "cbz r4, 14f\n\t"
+        "adr r9, .Lx2_segshl\n\t"
+        "adr r10, .Lx2_sshl\n\t"
+        "adr r11, .Lx2_rqshl\n"
+        "14:\n\t"
+        "orr r9, r9, #1\n\t"
+        "orr r10, r10, #1\n\t"
+        "orr r11, r11, #1\n\t"
+        "ldr r4, [r0, #4]\n\t" /* one run: after the chunks (and the tail) straight to the requantization */
+        "str r4, [sp, #60]\n\t"
+        "cmp r4, #1\n\t"
+        "it eq\n\t"
+        "moveq r9, r11\n\t"
+        "strd r9, r10, [sp, #68]\n\t"
+        "ldr r4, [r0]\n\t"
+        "str r4, [sp, #56]\n\t"
+        "lsrs r5, r4, #4\n\t" /* chunks c */
+        "and r6, r4, #15\n\t"
+        "str r6, [sp, #32]\n\t"
+        "sub r3, r3, r5, lsl #4\n\t"
+        "str r3, [sp, #36]\n\t"
+        "adds r7, r5, #3\n\t"
+        "lsrs r7, r7, #2\n\t"
+        "str r7, [sp, #20]\n\t" /* passes of the 4-chunk loop */
+        "rsbs r7, r5, #0\n\t" /* entry: chunk (-c) & 3 of the loop body (56 bytes each), after it if c == 0 */
+        "and r7, r7, #3\n\t"
+        "movs r8, #56\n\t"
+        "adr r10, .Lx2_c0\n\t"
+        "mla r10, r7, r8, r10\n\t"
+        "cbnz r5, 12f\n\t"
+        "adr r10, .Lx2_after\n"
+        "12:\n\t"
+        "orr r10, r10, #1\n\t"
+        "str r10, [sp, #24]\n\t"
+        "ldr r4, [r0, #4]\n\t" /* after the chunks: the tail, else [sp, #68] */
+        "cbz r6, 13f\n\t"
+        "adr r9, .Lx2_tail\n\t"
+        "orr r9, r9, #1\n"
+        "13:\n\t"
+        "str r9, [sp, #28]\n\t"
+        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
+        "movs r7, #0\n\t"
+        "cmp r6, #16\n\t"
+        "bgt 11f\n\t"
+        "cmp r4, #1\n\t"
+        "it eq\n\t"
+        "moveq r7, #1\n"
+        "11:\n\t"
+        "str r7, [sp, #52]\n\t"
+        "ldr r4, [r0, #8]\n\t"
+        "str r4, [sp, #48]\n\t"
+        "str r4, [sp, #8]\n\t"
+        "ldr r4, [r0, #12]\n\t"
+        "str r4, [sp, #64]\n\t"
+        "vdup.32 q4, r4\n\t"
+        "ldr r4, [r0, #16]\n\t"
+        "vdup.32 q5, r4\n\t"
+        "ldr r4, [r0, #20]\n\t"
+        "vdup.32 q6, r4\n\t"
+        "ldr r5, [r0, #24]\n\t"
+        "ldr r7, [r0, #28]\n\t"
+        "subs r7, #4\n\t"
+        "strd r5, r7, [sp, #40]\n\t"
+        "ldrd r4, r6, [sp, #176]\n\t"
+        "strd r4, r6, [sp]\n"
+        "8:\n\t" /* a pair of columns (r1, r2) */
+        "ldr r4, [sp, #52]\n\t"
+        "cmp r4, #0\n\t"
+        "beq 1f\n\t"
+        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
+        "vctp.8 r4\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [r1]\n\t"
+        "vldrbt.8 q1, [r2]\n\t"
+        "ldrd r1, r3, [sp]\n\t"
+        "ldr r9, [sp, #8]\n"
+        "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */
+        "ldrd r0, r2, [r7, #4]\n\t"
+        "ldrd r4, r6, [r7, #12]\n\t"
+        "ldrd r8, r10, [r7, #4]\n\t"
+        "ldrd r12, lr, [r7, #12]\n\t"
+        EK_MVE_X2_MAC4
+        "vmov q3[2], q3[0], r0, r4\n\t"
+        "vmov q3[3], q3[1], r2, r6\n\t"
+        "vmov q7[2], q7[0], r8, r12\n\t"
+        "vmov q7[3], q7[1], r10, lr\n\t"
+        "ldr pc, [sp, #72]\n"
+        ".Lx2_sshl:\n\t"
+        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vshl.s32 q3, q3, q2\n\t"
+        "vshl.s32 q7, q7, q2\n"
+        ".Lx2_sc:\n\t"
+        "vldrw.32 q2, [r7, #20]\n\t"
+        "vqrdmulh.s32 q3, q3, q2\n\t"
+        "vqrdmulh.s32 q7, q7, q2\n\t"
+        "vldrb.s32 q2, [r7, #40]!\n\t"
+        "vand q4, q3, q2\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q3, q3, q4\n\t"
+        "vrshl.s32 q3, q3, q2\n\t"
+        "vand q4, q7, q2\n\t"
+        "vshr.s32 q4, q4, #31\n\t"
+        "vqadd.s32 q7, q7, q4\n\t"
+        "vrshl.s32 q7, q7, q2\n\t"
+        "ldr r0, [sp, #64]\n\t"
+        "vadd.i32 q3, q3, r0\n\t"
+        "vadd.i32 q7, q7, r0\n\t"
+        "vmax.s32 q3, q3, q5\n\t"
+        "vmax.s32 q7, q7, q5\n\t"
+        "vmin.s32 q3, q3, q6\n\t"
+        "vmin.s32 q7, q7, q6\n\t"
+        "vctp.32 r9\n\t"
+        "vpstt\n\t"
+        "vstrbt.32 q3, [r1], #4\n\t"
+        "vstrbt.32 q7, [r3], #4\n\t"
+        "subs r9, #4\n\t"
+        "bgt 7b\n\t"
+        "b 9f\n"
+        "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
+        "ldrd r0, r2, [r7, #4]\n\t"
+        "ldrd r4, r6, [r7, #12]\n\t"
+        "ldrd r8, r10, [r7, #4]\n\t"
+        "ldrd r12, lr, [r7, #12]\n\t"
+        "ldrd r1, r3, [sp, #12]\n\t"
+        "ldr r9, [sp, #60]\n\t"
+        "ldr r11, [sp, #20]\n\t"
+        "ldr pc, [sp, #24]\n"
+        ".Lx2_seg:\n\t" /* the next segment (run) */
+        "ldr r11, [sp, #36]\n\t"
+        "add r1, r11\n\t"
+        "add r3, r11\n\t"
+        "ldr r11, [sp, #20]\n\t"
+        "ldr pc, [sp, #24]\n"
+        ".Lx2_c0:\n\t" /* 4 chunks of 16 per pass, entered at chunk (-c) & 3 */
+        EK_MVE_X2_CHUNK
+        ".Lx2_c1:\n\t"
+        ".if .Lx2_c1 - .Lx2_c0 - 56\n\t" /* the entry arithmetic above */
+        ".error \"EK_MVE_X2_CHUNK is not 56 bytes\"\n\t"
+        ".endif\n\t"
+        EK_MVE_X2_CHUNK
+        EK_MVE_X2_CHUNK
+        EK_MVE_X2_CHUNK
+        "subs r11, #1\n\t"
+        "bne .Lx2_c0\n"
+        ".Lx2_after:\n\t"
+        "ldr pc, [sp, #28]\n"
+        ".Lx2_tail:\n\t"
+        "ldr r11, [sp, #32]\n\t"
+        "vctp.8 r11\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [r1]\n\t"
+        "vldrbt.8 q1, [r3]\n\t"
+        EK_MVE_X2_MAC4
+        "ldr pc, [sp, #68]\n"
+        ".Lx2_segshl:\n\t" /* the segment loop's end, then requantize, clamp, store the group's 2 x 4 results */
+        "subs r9, #1\n\t"
+        "bne .Lx2_seg\n"
+        ".Lx2_rqshl:\n\t"
+        "vmov q0[2], q0[0], r0, r4\n\t"
+        "vmov q0[3], q0[1], r2, r6\n\t"
+        "vmov q1[2], q1[0], r8, r12\n\t"
+        "vmov q1[3], q1[1], r10, lr\n\t"
+        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vshl.s32 q0, q0, q2\n\t"
+        "vshl.s32 q1, q1, q2\n\t"
+        "b .Lx2_rqc\n"
+        ".Lx2_segend:\n\t"
+        "subs r9, #1\n\t"
+        "bne .Lx2_seg\n"
+        ".Lx2_rq:\n\t"
+        "vmov q0[2], q0[0], r0, r4\n\t"
+        "vmov q0[3], q0[1], r2, r6\n\t"
+        "vmov q1[2], q1[0], r8, r12\n\t"
+        "vmov q1[3], q1[1], r10, lr\n"
+        ".Lx2_rqc:\n\t"
+        "vldrw.32 q2, [r7, #20]\n\t"
+        "vqrdmulh.s32 q0, q0, q2\n\t"
+        "vqrdmulh.s32 q1, q1, q2\n\t"
+        "vldrb.s32 q2, [r7, #40]!\n\t" /* r7: the next group's words - 4 */
+        "vand q3, q0, q2\n\t"
+        "vshr.s32 q3, q3, #31\n\t"
+        "vqadd.s32 q0, q0, q3\n\t"
+        "vrshl.s32 q0, q0, q2\n\t"
+        "vand q3, q1, q2\n\t"
+        "vshr.s32 q3, q3, #31\n\t"
+        "vqadd.s32 q1, q1, q3\n\t"
+        "vrshl.s32 q1, q1, q2\n\t"
+        "vadd.i32 q0, q0, q4\n\t"
+        "vadd.i32 q1, q1, q4\n\t"
+        "vmax.s32 q0, q0, q5\n\t"
+        "vmax.s32 q1, q1, q5\n\t"
+        "vmin.s32 q0, q0, q6\n\t"
+        "vmin.s32 q1, q1, q6\n\t"
+        "ldm sp, {r0, r2, r4}\n\t" /* out0, out1, rows left */
+        "vctp.32 r4\n\t"
+        "vpstt\n\t"
+        "vstrbt.32 q0, [r0], #4\n\t"
+        "vstrbt.32 q1, [r2], #4\n\t"
+        "subs r4, #4\n\t"
+        "stm sp, {r0, r2, r4}\n\t"
+        "bgt 1b\n"
+        "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */
+        "ldr r4, [sp, #184]\n\t"
+        "subs r4, #1\n\t"
+        "beq 10f\n\t"
+        "str r4, [sp, #184]\n\t"
+        "ldrd r5, r7, [sp, #40]\n\t"
+        "ldrd r0, r2, [sp, #176]\n\t"
+        "ldr r4, [sp, #192]\n\t"
+        "add r0, r4\n\t"
+        "add r2, r4\n\t"
+        "strd r0, r2, [sp, #176]\n\t"
+        "ldr r4, [sp, #48]\n\t"
+        "stm sp, {r0, r2, r4}\n\t"
+        "ldrd r1, r2, [sp, #12]\n\t"
+        "ldr r4, [sp, #188]\n\t"
+        "add r1, r4\n\t"
+        "add r2, r4\n\t"
+        "strd r1, r2, [sp, #12]\n\t"
+        "b 8b\n"
+        "10:\n\t"
+        "add sp, #76\n\t"
+        "vpop {d8-d15}\n\t"
+        "pop {r4-r11, pc}\n\t");
 }
-
-/* with the left shift (VSHL by the group's max(out_shift, 0) bytes) and without it (every row's shift <= 0: VSHL by
- * 0 is the identity, 3 instructions per group saved) */
-EK_MVE_X2_ASM(mve_x2_asm, "vldrb.s32 q2, [r7, #36]\n\tvshl.s32 q3, q3, q2\n\tvshl.s32 q7, q7, q2\n\t",
-              "vldrb.s32 q2, [r7, #36]\n\tvshl.s32 q0, q0, q2\n\tvshl.s32 q1, q1, q2\n\t")
-EK_MVE_X2_ASM(mve_x2_asm_nls, "", "")
 #pragma GCC diagnostic pop
 
 /* A single pair of columns of depth 17..32 in one run, no left shift (im2col patches of the RGB first convs,
@@ -594,11 +628,7 @@ int32_t ek_mve_rq_lshift(const int32_t *rq, int32_t rows) {
 void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                           int8_t *out1, int32_t npairs, int32_t xstep, int32_t ostep) {
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-    if (q->lshift) {
-        mve_x2_asm(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
-    } else {
-        mve_x2_asm_nls(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
-    }
+    mve_x2_asm(q, x0, x1, seg_stride, out0, out1, npairs, xstep, ostep);
 #else
     for (; npairs > 0; npairs--, x0 += xstep, x1 += xstep, out0 += ostep, out1 += ostep) {
         ek_matmul_mve_s8(q, x0, seg_stride, out0);
