@@ -249,8 +249,9 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
 }
 /* ek_matmul_mve_s8_x2 on MVE: the whole loop over the row groups in one naked function (no compiler-allocated
  * registers around it). Per group of 4 rows the 8 sums (2 columns x 4 rows) live in the 8 even registers r0..r12, lr
- * (VMLADAVA needs even ones); r1 / r3 walk the two columns, r5 the filter (continuous over the groups), r7 the rq
- * words (minus 4: the group's last load writes the next group's address back), r9 counts the segments, r11 the
+ * (VMLADAVA needs even ones, each column's 4 start at the group's biases: one LDMDB); r1 / r3 walk the two columns,
+ * r5 the filter (continuous over the groups), r7 the rq words (+ 16: the multipliers' load post-increments it to
+ * the next group's), r9 counts the segments, r11 the
  * passes of the chunk loop. Per chunk of 16 depth values: 2 column loads, 4 weight loads (each shared by the two
  * columns), 8 VMLADAVA = 14 instructions for 128 MACs, 4 chunks per pass and one SUBS + BNE, the first pass entered
  * at chunk (-chunks) & 3 through a computed address (LDR PC from the frame, set once per call, as are the others:
@@ -265,7 +266,7 @@ EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs,
  * npairs pairs of columns per call, the next pair at x0 / x1 + xstep and out0 / out1 + ostep.
  * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 76 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12] x0,
  * [sp+16] x1, [sp+20] passes of the chunk loop, [sp+24] its entry, [sp+28] the address after the chunks, [sp+32]
- * tail, [sp+36] seg_stride - 16 * chunks, [sp+40] filter, [sp+44] rq - 4, [sp+48] rows, [sp+52] small (depth <= 16
+ * tail, [sp+36] seg_stride - 16 * chunks, [sp+40] filter, [sp+44] rq + 16, [sp+48] rows, [sp+52] small (depth <= 16
  * in one run), [sp+56] depth, [sp+60] segments, [sp+64] out_offset, [sp+68] the address after the last segment (its
  * requantization: with VSHL or without), [sp+72] the small loop's requantization; the stack arguments out0 / out1 /
  * npairs / xstep / ostep at [sp+176] ... [sp+192]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
@@ -368,7 +369,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vdup.32 q6, r4\n\t"
         "ldr r5, [r0, #24]\n\t"
         "ldr r7, [r0, #28]\n\t"
-        "subs r7, #4\n\t"
+        "adds r7, #16\n\t"
         "strd r5, r7, [sp, #40]\n\t"
         "ldrd r4, r6, [sp, #176]\n\t"
         "strd r4, r6, [sp]\n"
@@ -384,10 +385,8 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "ldrd r1, r3, [sp]\n\t"
         "ldr r9, [sp, #8]\n"
         "7:\n\t" /* a group: 4 weight vectors, 8 VMLADAVA, the requantization in q3 / q7 */
-        "ldrd r0, r2, [r7, #4]\n\t"
-        "ldrd r4, r6, [r7, #12]\n\t"
-        "ldrd r8, r10, [r7, #4]\n\t"
-        "ldrd r12, lr, [r7, #12]\n\t"
+        "ldmdb r7, {r0, r2, r4, r6}\n\t"
+        "ldmdb r7, {r8, r10, r12, lr}\n\t"
         EK_MVE_X2_MAC4
         "vmov q3[2], q3[0], r0, r4\n\t"
         "vmov q3[3], q3[1], r2, r6\n\t"
@@ -395,14 +394,14 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vmov q7[3], q7[1], r10, lr\n\t"
         "ldr pc, [sp, #72]\n"
         ".Lx2_sshl:\n\t"
-        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vldrb.s32 q2, [r7, #16]\n\t"
         "vshl.s32 q3, q3, q2\n\t"
         "vshl.s32 q7, q7, q2\n"
         ".Lx2_sc:\n\t"
-        "vldrw.32 q2, [r7, #20]\n\t"
+        "vldrw.32 q2, [r7], #40\n\t"
         "vqrdmulh.s32 q3, q3, q2\n\t"
         "vqrdmulh.s32 q7, q7, q2\n\t"
-        "vldrb.s32 q2, [r7, #40]!\n\t"
+        "vldrb.s32 q2, [r7, #-20]\n\t"
         "vand q4, q3, q2\n\t"
         "vshr.s32 q4, q4, #31\n\t"
         "vqadd.s32 q3, q3, q4\n\t"
@@ -426,10 +425,8 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "bgt 7b\n\t"
         "b 9f\n"
         "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
-        "ldrd r0, r2, [r7, #4]\n\t"
-        "ldrd r4, r6, [r7, #12]\n\t"
-        "ldrd r8, r10, [r7, #4]\n\t"
-        "ldrd r12, lr, [r7, #12]\n\t"
+        "ldmdb r7, {r0, r2, r4, r6}\n\t"
+        "ldmdb r7, {r8, r10, r12, lr}\n\t"
         "ldrd r1, r3, [sp, #12]\n\t"
         "ldr r9, [sp, #60]\n\t"
         "ldr r11, [sp, #20]\n\t"
@@ -469,7 +466,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vmov q0[3], q0[1], r2, r6\n\t"
         "vmov q1[2], q1[0], r8, r12\n\t"
         "vmov q1[3], q1[1], r10, lr\n\t"
-        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vldrb.s32 q2, [r7, #16]\n\t"
         "vshl.s32 q0, q0, q2\n\t"
         "vshl.s32 q1, q1, q2\n\t"
         "b .Lx2_rqc\n"
@@ -482,10 +479,10 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vmov q1[2], q1[0], r8, r12\n\t"
         "vmov q1[3], q1[1], r10, lr\n"
         ".Lx2_rqc:\n\t"
-        "vldrw.32 q2, [r7, #20]\n\t"
+        "vldrw.32 q2, [r7], #40\n\t"
         "vqrdmulh.s32 q0, q0, q2\n\t"
         "vqrdmulh.s32 q1, q1, q2\n\t"
-        "vldrb.s32 q2, [r7, #40]!\n\t" /* r7: the next group's words - 4 */
+        "vldrb.s32 q2, [r7, #-20]\n\t"
         "vand q3, q0, q2\n\t"
         "vshr.s32 q3, q3, #31\n\t"
         "vqadd.s32 q0, q0, q3\n\t"
@@ -569,10 +566,8 @@ __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q
         "ldr r5, [r0, #24]\n\t"
         "ldr r7, [r0, #28]\n"
         "1:\n\t" /* a group of 4 rows */
-        "ldrd r0, r2, [r7]\n\t"
-        "ldrd r4, r6, [r7, #8]\n\t"
-        "ldrd r8, r10, [r7]\n\t"
-        "ldrd r12, lr, [r7, #8]\n\t"
+        "ldm r7, {r0, r2, r4, r6}\n\t"
+        "ldm r7, {r8, r10, r12, lr}\n\t"
         "vldrb.8 q0, [r1]\n\t"
         "vldrb.8 q1, [r3]\n\t"
         EK_MVE_X2_MAC4
