@@ -153,100 +153,96 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
 }
 
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-/* Inline-asm text: the 4 dot products of a group of 4 filter rows with one run of the column added to %[a0]..%[a3]
- * (even registers): 10 instructions per 64 MACs in the loop (post-increment loads from one weight pointer %[w],
- * VMLADAVA, a low-overhead loop over %[n] chunks of 16), the tail (%[r] = depth % 16 values, a low register) loading
- * x through one VCTP predicate (inactive lanes as 0; the padded weights are 0). Temporaries %q[t], %q[u]. */
-#define EK_MVE_DOT4_ASM                         \
-    "wls lr, %[n], 2f\n"                        \
-    "1:\n\t"                                    \
-    "vldrb.8 %q[t], [%[x]], #16\n\t"            \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a0], %q[t], %q[u]\n\t"       \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a1], %q[t], %q[u]\n\t"       \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a2], %q[t], %q[u]\n\t"       \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a3], %q[t], %q[u]\n\t"       \
-    "le lr, 1b\n"                               \
-    "2:\n\t"                                    \
-    "cbz %[r], 3f\n\t"                          \
-    "vctp.8 %[r]\n\t"                           \
-    "vpst\n\t"                                  \
-    "vldrbt.8 %q[t], [%[x]]\n\t"                \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a0], %q[t], %q[u]\n\t"       \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a1], %q[t], %q[u]\n\t"       \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a2], %q[t], %q[u]\n\t"       \
-    "vldrb.8 %q[u], [%[w]], #16\n\t"            \
-    "vmladava.s8 %[a3], %q[t], %q[u]\n"         \
-    "3:\n\t"
-
-/* Inline-asm text: %[a0]..%[a3] moved into %q[v], requantized (EK_MVE_RQ_ASM with the group's rq words at %[rq]),
- * clamped to k[1]..k[2] (%[k] = {out_offset, act_min, act_max}) and stored as min(%[nr], 4) bytes at %[out]. */
-#define EK_MVE_STORE4_ASM                       \
-    "vmov %q[v][2], %q[v][0], %[a0], %[a2]\n\t" \
-    "vmov %q[v][3], %q[v][1], %[a1], %[a3]\n\t" \
-    "ldr %[a0], [%[k]]\n\t"                     \
-    EK_MVE_RQ_ASM("v", "a0")                    \
-    "ldrd %[a0], %[a1], [%[k], #4]\n\t"         \
-    "vdup.32 %q[t], %[a0]\n\t"                  \
-    "vmax.s32 %q[v], %q[v], %q[t]\n\t"          \
-    "vdup.32 %q[t], %[a1]\n\t"                  \
-    "vmin.s32 %q[v], %q[v], %q[t]\n\t"          \
-    "vctp.32 %[nr]\n\t"                         \
-    "vpst\n\t"                                  \
-    "vstrbt.32 %q[v], [%[out]]\n\t"
-
-/* One group of 4 filter rows against a column of one run, all in one asm block: the group's biases (rq[0..3]), the
- * dot products, the requantized, clamped, stored results. Advances w and rq. */
-EK_INLINE void mve_group(const int8_t *x, const int8_t **w, const int32_t **rq, int32_t n16, int32_t rest,
-                         const int32_t *k, int8_t *out, int32_t nrows) {
-    const int8_t *wp = *w;
-    const int32_t *q = *rq;
-    int32_t a0, a1, a2, a3;
-    int32x4_t v, t, u;
-    __asm__ __volatile__(
-        "ldrd %[a0], %[a1], [%[rq]]\n\t"
-        "ldrd %[a2], %[a3], [%[rq], #8]\n\t"
-        EK_MVE_DOT4_ASM
-        EK_MVE_STORE4_ASM
-        : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [x] "+r"(x), [w] "+r"(wp),
-          [rq] "+l"(q), [v] "=&w"(v), [t] "=&w"(t), [u] "=&w"(u)
-        : [n] "r"(n16), [r] "l"(rest), [k] "r"(k), [out] "l"(out), [nr] "r"(nrows)
-        : "lr", "memory");
-    *w = wp;
-    *rq = q;
+/* ek_matmul_mve_s8 on MVE: the whole loop over the row groups in one naked function. Per group of 4 rows the 4 sums
+ * live in r0 r2 r4 r6 (starting at the group's biases: one LDM); r8 walks the column, r9 the filter (continuous over
+ * the groups), r10 counts the segments, lr the chunks of 16 (a low-overhead loop: 1 column load, 4 weight loads,
+ * 4 VMLADAVA, LE per chunk), a run's tail (r1 = depth % 16) through one VCTP predicate on the column load; then the
+ * 4 sums requantized in q3 (VSHL, VQRDMULH, ties-away fix-up, VRSHL with the group's rq words at r5), + out_offset
+ * (q6), clamped (q4, q5), stored through one VCTP.32 predicate (min(rows left (r7), 4) bytes, r3 post-incremented).
+ * r11 = seg_stride - 16 * chunks, r12 = chunks; [sp] x, [sp+4] segments. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
+__attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride,
+                                                        int8_t *out) {
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "vpush {d8-d13}\n\t"
+        "sub sp, #8\n\t"
+        "ldr r4, [r0, #4]\n\t"
+        "strd r1, r4, [sp]\n\t"
+        "ldr r4, [r0]\n\t"
+        "lsrs r12, r4, #4\n\t"
+        "and r1, r4, #15\n\t"
+        "sub r11, r2, r12, lsl #4\n\t"
+        "ldr r7, [r0, #8]\n\t"
+        "ldr r4, [r0, #12]\n\t"
+        "vdup.32 q6, r4\n\t"
+        "ldr r4, [r0, #16]\n\t"
+        "vdup.32 q4, r4\n\t"
+        "ldr r4, [r0, #20]\n\t"
+        "vdup.32 q5, r4\n\t"
+        "ldr r9, [r0, #24]\n\t"
+        "ldr r5, [r0, #28]\n"
+        "1:\n\t" /* a group of 4 rows */
+        "ldm r5, {r0, r2, r4, r6}\n\t"
+        "ldrd r8, r10, [sp]\n"
+        "2:\n\t" /* a segment (run) */
+        "wls lr, r12, 4f\n"
+        "3:\n\t"
+        "vldrb.8 q0, [r8], #16\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r0, q0, q1\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r2, q0, q1\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r4, q0, q1\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r6, q0, q1\n\t"
+        "le lr, 3b\n"
+        "4:\n\t"
+        "cbz r1, 5f\n\t"
+        "vctp.8 r1\n\t"
+        "vpst\n\t"
+        "vldrbt.8 q0, [r8]\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r0, q0, q1\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r2, q0, q1\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r4, q0, q1\n\t"
+        "vldrb.8 q1, [r9], #16\n\t"
+        "vmladava.s8 r6, q0, q1\n"
+        "5:\n\t"
+        "subs r10, #1\n\t"
+        "beq 6f\n\t"
+        "add r8, r11\n\t"
+        "b 2b\n"
+        "6:\n\t" /* requantize, clamp, store the group's 4 results */
+        "vmov q3[2], q3[0], r0, r4\n\t"
+        "vmov q3[3], q3[1], r2, r6\n\t"
+        "vldrb.s32 q2, [r5, #32]\n\t"
+        "vshl.s32 q3, q3, q2\n\t"
+        "vldrw.32 q2, [r5, #16]\n\t"
+        "vqrdmulh.s32 q3, q3, q2\n\t"
+        "vldrb.s32 q2, [r5, #36]\n\t"
+        "vand q1, q3, q2\n\t"
+        "vshr.s32 q1, q1, #31\n\t"
+        "vqadd.s32 q3, q3, q1\n\t"
+        "vrshl.s32 q3, q3, q2\n\t"
+        "adds r5, #40\n\t"
+        "vadd.i32 q3, q3, q6\n\t"
+        "vmax.s32 q3, q3, q4\n\t"
+        "vmin.s32 q3, q3, q5\n\t"
+        "vctp.32 r7\n\t"
+        "vpst\n\t"
+        "vstrbt.32 q3, [r3], #4\n\t"
+        "subs r7, #4\n\t"
+        "bgt 1b\n\t"
+        "add sp, #8\n\t"
+        "vpop {d8-d13}\n\t"
+        "pop {r4-r11, pc}\n\t");
 }
-
-/* mve_group for a column of `segs` runs, run s at x + s * seg_stride (a conv window's input rows in place). */
-EK_INLINE void mve_group_runs(const int8_t *x, int32_t seg_stride, int32_t segs, const int8_t **w,
-                              const int32_t **rq, int32_t n16, int32_t rest, const int32_t *k, int8_t *out,
-                              int32_t nrows) {
-    const int8_t *wp = *w;
-    const int32_t *q = *rq;
-    int32_t a0 = q[0], a1 = q[1], a2 = q[2], a3 = q[3];
-    int32x4_t v, t, u;
-    for (; segs > 0; segs--, x += seg_stride) {
-        const int8_t *xp = x;
-        __asm__ __volatile__(
-            EK_MVE_DOT4_ASM
-            : [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [x] "+r"(xp), [w] "+r"(wp),
-              [t] "=&w"(t), [u] "=&w"(u)
-            : [n] "r"(n16), [r] "l"(rest)
-            : "lr", "memory");
-    }
-    __asm__ __volatile__(
-        EK_MVE_STORE4_ASM
-        : [a0] "+r"(a0), [a1] "+r"(a1), [rq] "+l"(q), [v] "=&w"(v), [t] "=&w"(t), [u] "=&w"(u)
-        : [a2] "r"(a2), [a3] "r"(a3), [k] "r"(k), [out] "l"(out), [nr] "r"(nrows)
-        : "memory");
-    *w = wp;
-    *rq = q;
-}
+#pragma GCC diagnostic pop
 /* ek_matmul_mve_s8_x2 on MVE: the whole loop over the row groups in one naked function (no compiler-allocated
  * registers around it). Per group of 4 rows the 8 sums (2 columns x 4 rows) live in the 8 even registers r0..r12, lr
  * (VMLADAVA needs even ones, each column's 4 start at the group's biases: one LDMDB); r1 / r3 walk the two columns,
@@ -644,24 +640,14 @@ void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x
 }
 
 void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out) {
+#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
+    mve_x1_asm(q, x, seg_stride, out);
+#else
     const int32_t depth = q->depth, rows = q->rows, segs = q->segments;
     const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
     const int32_t *rq = q->rq;
     const int8_t *w = q->filter;
     int32_t r;
-#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-    const int32_t n16 = depth >> 4, rest = depth & 15;
-    const int32_t k[3] = {off, lo, hi};
-    if (segs == 1) {
-        for (r = 0; r < rows; r += 4, out += 4) {
-            mve_group(x, &w, &rq, n16, rest, k, out, rows - r);
-        }
-    } else {
-        for (r = 0; r < rows; r += 4, out += 4) {
-            mve_group_runs(x, seg_stride, segs, &w, &rq, n16, rest, k, out, rows - r);
-        }
-    }
-#else
     const int32_t depth16 = (depth + 15) & ~15;
     for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS, w += 4 * segs * depth16) {
         int32_t k, j, g;
