@@ -249,10 +249,11 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * r5 the filter (continuous over the groups), r7 the rq words (+ 16: the multipliers' load post-increments it to
  * the next group's), r9 counts the segments, r11 the
  * passes of the chunk loop. Per chunk of 16 depth values: 2 column loads, 4 weight loads (each shared by the two
- * columns), 8 VMLADAVA = 14 instructions for 128 MACs, 4 chunks per pass and one SUBS + BNE, the first pass entered
- * at chunk (-chunks) & 3 through a computed address (LDR PC from the frame, set once per call, as are the others:
- * after the chunks, the run's tail (depth % 16, one VCTP predicate on the column loads; the filter's padding is zero)
- * or the next segment or, for one run, the requantization itself). The 8 sums then go into q0 (column 0) and q1
+ * columns), 8 VMLADAVA = 14 instructions for 128 MACs, 8 chunks per pass, the first pass entered at chunk
+ * (-chunks) & 7 through a computed address (LDR PC from the frame, set once per call, as are the others: after a
+ * pass, the loop's SUBS + BNE if there are more passes (> 8 chunks), else straight on; after the chunks, the run's
+ * tail (depth % 16, one VCTP predicate on the column loads; the filter's padding is zero) or the next segment or,
+ * for one run, the requantization itself). The 8 sums then go into q0 (column 0) and q1
  * (column 1), requantized with the group's words loaded once for both (VSHL only if q->lshift, VQRDMULH, ties-away
  * fix-up, VRSHL: ek_mve_mbqm_right), + out_offset, clamped (q4..q6 hold offset, min, max for the whole call),
  * stored through one VCTP.32 predicate (min(rows left, 4) bytes per column, post-incremented; out0, out1 and the
@@ -260,12 +261,12 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * A depth <= 16 in one run (1x1 convs over few channels) takes its own loop: both columns loaded once (VCTP) and
  * kept in q0 / q1, per group 4 weight loads, 8 VMLADAVA and the requantization in q3 / q7 (r1 / r3 the outputs).
  * npairs pairs of columns per call, the next pair at x0 / x1 + xstep and out0 / out1 + ostep.
- * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 76 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12] x0,
+ * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 80 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12] x0,
  * [sp+16] x1, [sp+20] passes of the chunk loop, [sp+24] its entry, [sp+28] the address after the chunks, [sp+32]
  * tail, [sp+36] seg_stride - 16 * chunks, [sp+40] filter, [sp+44] rq + 16, [sp+48] rows, [sp+52] small (depth <= 16
  * in one run), [sp+56] depth, [sp+60] segments, [sp+64] out_offset, [sp+68] the address after the last segment (its
- * requantization: with VSHL or without), [sp+72] the small loop's requantization; the stack arguments out0 / out1 /
- * npairs / xstep / ostep at [sp+176] ... [sp+192]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
+ * requantization: with VSHL or without), [sp+72] the small loop's requantization, [sp+76] the address after a pass;
+ * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+180] ... [sp+196]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
  * act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
@@ -286,7 +287,7 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
         "vmladava.s8 lr, q1, q2\n\t"
 
 /* One chunk of 16 depth values: both columns' loads (post-incremented) and EK_MVE_X2_MAC4; 14 instructions of 4 bytes
- * (mve_x2_asm's 4-chunk loop is entered at a computed chunk). */
+ * (mve_x2_asm's 8-chunk loop is entered at a computed chunk). */
 #define EK_MVE_X2_CHUNK                       \
         "vldrb.8 q0, [r1], #16\n\t"            \
         "vldrb.8 q1, [r3], #16\n\t"            \
@@ -298,7 +299,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "vpush {d8-d15}\n\t"
-        "sub sp, #76\n\t"
+        "sub sp, #80\n\t"
         "strd r1, r2, [sp, #12]\n\t"
         "ldr r4, [r0, #32]\n\t" /* lshift: the requantizations with VSHL, else without */
         "adr r9, .Lx2_segend\n\t"
@@ -325,11 +326,11 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "str r6, [sp, #32]\n\t"
         "sub r3, r3, r5, lsl #4\n\t"
         "str r3, [sp, #36]\n\t"
-        "adds r7, r5, #3\n\t"
-        "lsrs r7, r7, #2\n\t"
-        "str r7, [sp, #20]\n\t" /* passes of the 4-chunk loop */
-        "rsbs r7, r5, #0\n\t" /* entry: chunk (-c) & 3 of the loop body (56 bytes each), after it if c == 0 */
-        "and r7, r7, #3\n\t"
+        "adds r7, r5, #7\n\t"
+        "lsrs r7, r7, #3\n\t"
+        "str r7, [sp, #20]\n\t" /* passes of the 8-chunk loop */
+        "rsbs r7, r5, #0\n\t" /* entry: chunk (-c) & 7 of the loop body (56 bytes each), after it if c == 0 */
+        "and r7, r7, #7\n\t"
         "movs r8, #56\n\t"
         "adr r10, .Lx2_c0\n\t"
         "mla r10, r7, r8, r10\n\t"
@@ -344,6 +345,13 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "orr r9, r9, #1\n"
         "13:\n\t"
         "str r9, [sp, #28]\n\t"
+        "ldr r10, [sp, #20]\n\t" /* after a pass: one pass, the address after the chunks; else the loop's end */
+        "cmp r10, #1\n\t"
+        "beq 16f\n\t"
+        "adr r9, .Lx2_loop\n\t"
+        "orr r9, r9, #1\n"
+        "16:\n\t"
+        "str r9, [sp, #76]\n\t"
         "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
         "movs r7, #0\n\t"
         "cmp r6, #16\n\t"
@@ -367,7 +375,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "ldr r7, [r0, #28]\n\t"
         "adds r7, #16\n\t"
         "strd r5, r7, [sp, #40]\n\t"
-        "ldrd r4, r6, [sp, #176]\n\t"
+        "ldrd r4, r6, [sp, #180]\n\t"
         "strd r4, r6, [sp]\n"
         "8:\n\t" /* a pair of columns (r1, r2) */
         "ldr r4, [sp, #52]\n\t"
@@ -433,7 +441,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "add r3, r11\n\t"
         "ldr r11, [sp, #20]\n\t"
         "ldr pc, [sp, #24]\n"
-        ".Lx2_c0:\n\t" /* 4 chunks of 16 per pass, entered at chunk (-c) & 3 */
+        ".Lx2_c0:\n\t" /* 8 chunks of 16 per pass, entered at chunk (-c) & 7 */
         EK_MVE_X2_CHUNK
         ".Lx2_c1:\n\t"
         ".if .Lx2_c1 - .Lx2_c0 - 56\n\t" /* the entry arithmetic above */
@@ -442,6 +450,12 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         EK_MVE_X2_CHUNK
         EK_MVE_X2_CHUNK
         EK_MVE_X2_CHUNK
+        EK_MVE_X2_CHUNK
+        EK_MVE_X2_CHUNK
+        EK_MVE_X2_CHUNK
+        EK_MVE_X2_CHUNK
+        "ldr pc, [sp, #76]\n"
+        ".Lx2_loop:\n\t"
         "subs r11, #1\n\t"
         "bne .Lx2_c0\n"
         ".Lx2_after:\n\t"
@@ -502,26 +516,26 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "stm sp, {r0, r2, r4}\n\t"
         "bgt 1b\n"
         "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */
-        "ldr r4, [sp, #184]\n\t"
+        "ldr r4, [sp, #188]\n\t"
         "subs r4, #1\n\t"
         "beq 10f\n\t"
-        "str r4, [sp, #184]\n\t"
+        "str r4, [sp, #188]\n\t"
         "ldrd r5, r7, [sp, #40]\n\t"
-        "ldrd r0, r2, [sp, #176]\n\t"
-        "ldr r4, [sp, #192]\n\t"
+        "ldrd r0, r2, [sp, #180]\n\t"
+        "ldr r4, [sp, #196]\n\t"
         "add r0, r4\n\t"
         "add r2, r4\n\t"
-        "strd r0, r2, [sp, #176]\n\t"
+        "strd r0, r2, [sp, #180]\n\t"
         "ldr r4, [sp, #48]\n\t"
         "stm sp, {r0, r2, r4}\n\t"
         "ldrd r1, r2, [sp, #12]\n\t"
-        "ldr r4, [sp, #188]\n\t"
+        "ldr r4, [sp, #192]\n\t"
         "add r1, r4\n\t"
         "add r2, r4\n\t"
         "strd r1, r2, [sp, #12]\n\t"
         "b 8b\n"
         "10:\n\t"
-        "add sp, #76\n\t"
+        "add sp, #80\n\t"
         "vpop {d8-d15}\n\t"
         "pop {r4-r11, pc}\n\t");
 }
