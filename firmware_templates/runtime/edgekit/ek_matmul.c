@@ -253,7 +253,8 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * (-chunks) & 7 through a computed address (LDR PC from the frame, set once per call, as are the others: after a
  * pass, the loop's SUBS + BNE if there are more passes (> 8 chunks), else straight on; after the chunks, the run's
  * tail (depth % 16, one VCTP predicate on the column loads; the filter's padding is zero) or the next segment or,
- * for one run, the requantization itself). The 8 sums then go into q0 (column 0) and q1
+ * for one run, the requantization itself). With one pass per run r11 holds the segment step instead (the next
+ * segment: 2 ADD + LDR PC). The 8 sums then go into q0 (column 0) and q1
  * (column 1), requantized with the group's words loaded once for both (VSHL only if q->lshift, VQRDMULH, ties-away
  * fix-up, VRSHL: ek_mve_mbqm_right), + out_offset, clamped (q4..q6 hold offset, min, max for the whole call),
  * stored through one VCTP.32 predicate (min(rows left, 4) bytes per column, post-incremented; out0, out1 and the
@@ -301,15 +302,44 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vpush {d8-d15}\n\t"
         "sub sp, #80\n\t"
         "strd r1, r2, [sp, #12]\n\t"
+        "ldr r4, [r0]\n\t"
+        "str r4, [sp, #56]\n\t"
+        "lsrs r5, r4, #4\n\t" /* chunks c */
+        "and r6, r4, #15\n\t"
+        "str r6, [sp, #32]\n\t"
+        "sub r3, r3, r5, lsl #4\n\t"
+        "str r3, [sp, #36]\n\t"
+        "adds r7, r5, #7\n\t" /* passes of the 8-chunk loop */
+        "lsrs r7, r7, #3\n\t"
+        "cmp r7, #1\n\t" /* r11 in the segment loop: the passes if more than one, else the segment step */
+        "ite gt\n\t"
+        "strgt r7, [sp, #20]\n\t"
+        "strle r3, [sp, #20]\n\t"
+        "rsbs r8, r5, #0\n\t" /* entry: chunk (-c) & 7 of the loop body (56 bytes each), after it if c == 0 */
+        "and r8, r8, #7\n\t"
+        "movs r10, #56\n\t"
+        "adr r12, .Lx2_c0\n\t"
+        "mla r10, r8, r10, r12\n\t"
+        "cbnz r5, 12f\n\t"
+        "adr r10, .Lx2_after\n"
+        "12:\n\t"
+        "orr r10, r10, #1\n\t"
+        "str r10, [sp, #24]\n\t"
         "ldr r4, [r0, #32]\n\t" /* lshift: the requantizations with VSHL, else without */
-        "adr r9, .Lx2_segend\n\t"
+        "adr r9, .Lx2_segend1\n\t"
         "adr r10, .Lx2_sc\n\t"
         "adr r11, .Lx2_rq\n\t"
         "cbz r4, 14f\n\t"
-        "adr r9, .Lx2_segshl\n\t"
+        "adr r9, .Lx2_segshl1\n\t"
         "adr r10, .Lx2_sshl\n\t"
         "adr r11, .Lx2_rqshl\n"
         "14:\n\t"
+        "cmp r7, #1\n\t"
+        "ble 17f\n\t"
+        "adr r9, .Lx2_segendN\n\t"
+        "cbz r4, 17f\n\t"
+        "adr r9, .Lx2_segshlN\n"
+        "17:\n\t"
         "orr r9, r9, #1\n\t"
         "orr r10, r10, #1\n\t"
         "orr r11, r11, #1\n\t"
@@ -319,35 +349,13 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "it eq\n\t"
         "moveq r9, r11\n\t"
         "strd r9, r10, [sp, #68]\n\t"
-        "ldr r4, [r0]\n\t"
-        "str r4, [sp, #56]\n\t"
-        "lsrs r5, r4, #4\n\t" /* chunks c */
-        "and r6, r4, #15\n\t"
-        "str r6, [sp, #32]\n\t"
-        "sub r3, r3, r5, lsl #4\n\t"
-        "str r3, [sp, #36]\n\t"
-        "adds r7, r5, #7\n\t"
-        "lsrs r7, r7, #3\n\t"
-        "str r7, [sp, #20]\n\t" /* passes of the 8-chunk loop */
-        "rsbs r7, r5, #0\n\t" /* entry: chunk (-c) & 7 of the loop body (56 bytes each), after it if c == 0 */
-        "and r7, r7, #7\n\t"
-        "movs r8, #56\n\t"
-        "adr r10, .Lx2_c0\n\t"
-        "mla r10, r7, r8, r10\n\t"
-        "cbnz r5, 12f\n\t"
-        "adr r10, .Lx2_after\n"
-        "12:\n\t"
-        "orr r10, r10, #1\n\t"
-        "str r10, [sp, #24]\n\t"
-        "ldr r4, [r0, #4]\n\t" /* after the chunks: the tail, else [sp, #68] */
-        "cbz r6, 13f\n\t"
+        "cbz r6, 13f\n\t" /* after the chunks: the tail, else [sp, #68] */
         "adr r9, .Lx2_tail\n\t"
         "orr r9, r9, #1\n"
         "13:\n\t"
         "str r9, [sp, #28]\n\t"
-        "ldr r10, [sp, #20]\n\t" /* after a pass: one pass, the address after the chunks; else the loop's end */
-        "cmp r10, #1\n\t"
-        "beq 16f\n\t"
+        "cmp r7, #1\n\t" /* after a pass: one pass, the address after the chunks; else the loop's end */
+        "ble 16f\n\t"
         "adr r9, .Lx2_loop\n\t"
         "orr r9, r9, #1\n"
         "16:\n\t"
@@ -441,6 +449,10 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "add r3, r11\n\t"
         "ldr r11, [sp, #20]\n\t"
         "ldr pc, [sp, #24]\n"
+        ".Lx2_seg1:\n\t" /* the next segment of one pass each (r11 = the segment step) */
+        "add r1, r11\n\t"
+        "add r3, r11\n\t"
+        "ldr pc, [sp, #24]\n"
         ".Lx2_c0:\n\t" /* 8 chunks of 16 per pass, entered at chunk (-c) & 7 */
         EK_MVE_X2_CHUNK
         ".Lx2_c1:\n\t"
@@ -468,9 +480,17 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vldrbt.8 q1, [r3]\n\t"
         EK_MVE_X2_MAC4
         "ldr pc, [sp, #68]\n"
-        ".Lx2_segshl:\n\t" /* the segment loop's end, then requantize, clamp, store the group's 2 x 4 results */
+        ".Lx2_segshlN:\n\t" /* the segment loop's end, then requantize, clamp, store the group's 2 x 4 results */
         "subs r9, #1\n\t"
-        "bne .Lx2_seg\n"
+        "bne .Lx2_seg\n\t"
+        "b .Lx2_rqshl\n"
+        ".Lx2_segendN:\n\t"
+        "subs r9, #1\n\t"
+        "bne .Lx2_seg\n\t"
+        "b .Lx2_rq\n"
+        ".Lx2_segshl1:\n\t"
+        "subs r9, #1\n\t"
+        "bne .Lx2_seg1\n"
         ".Lx2_rqshl:\n\t"
         "vmov q0[2], q0[0], r0, r4\n\t"
         "vmov q0[3], q0[1], r2, r6\n\t"
@@ -480,9 +500,9 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vshl.s32 q0, q0, q2\n\t"
         "vshl.s32 q1, q1, q2\n\t"
         "b .Lx2_rqc\n"
-        ".Lx2_segend:\n\t"
+        ".Lx2_segend1:\n\t"
         "subs r9, #1\n\t"
-        "bne .Lx2_seg\n"
+        "bne .Lx2_seg1\n"
         ".Lx2_rq:\n\t"
         "vmov q0[2], q0[0], r0, r4\n\t"
         "vmov q0[3], q0[1], r2, r6\n\t"
