@@ -263,10 +263,11 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * kept in q0 / q1, per group 4 weight loads, 8 VMLADAVA and the requantization in q3 / q7 (r1 / r3 the outputs).
  * npairs pairs of columns per call, the next pair at x0 / x1 + xstep and out0 / out1 + ostep.
  * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 80 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12] x0,
- * [sp+16] x1, [sp+20] passes of the chunk loop, [sp+24] its entry, [sp+28] the address after the chunks, [sp+32]
- * tail, [sp+36] seg_stride - 16 * chunks, [sp+40] filter, [sp+44] rq + 16, [sp+48] rows, [sp+52] small (depth <= 16
- * in one run), [sp+56] depth, [sp+60] segments, [sp+64] out_offset, [sp+68] the address after the last segment (its
- * requantization: with VSHL or without), [sp+72] the small loop's requantization, [sp+76] the address after a pass;
+ * [sp+16] x1, [sp+20] segments, [sp+24] r11's start in a run (the passes, or the segment step for one pass), [sp+28]
+ * the chunk loop's entry, [sp+32] the address after the chunks, [sp+36] tail, [sp+40] seg_stride - 16 * chunks,
+ * [sp+44] filter, [sp+48] rq + 16, [sp+52] rows, [sp+56] small (depth <= 16 in one run), [sp+60] depth, [sp+64]
+ * out_offset, [sp+68] the address after the last segment (its requantization: with VSHL or without), [sp+72] the
+ * small loop's requantization, [sp+76] the address after a pass;
  * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+180] ... [sp+196]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
  * act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
 #pragma GCC diagnostic push
@@ -303,18 +304,18 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "sub sp, #80\n\t"
         "strd r1, r2, [sp, #12]\n\t"
         "ldr r4, [r0]\n\t"
-        "str r4, [sp, #56]\n\t"
+        "str r4, [sp, #60]\n\t"
         "lsrs r5, r4, #4\n\t" /* chunks c */
         "and r6, r4, #15\n\t"
-        "str r6, [sp, #32]\n\t"
+        "str r6, [sp, #36]\n\t"
         "sub r3, r3, r5, lsl #4\n\t"
-        "str r3, [sp, #36]\n\t"
+        "str r3, [sp, #40]\n\t"
         "adds r7, r5, #7\n\t" /* passes of the 8-chunk loop */
         "lsrs r7, r7, #3\n\t"
         "cmp r7, #1\n\t" /* r11 in the segment loop: the passes if more than one, else the segment step */
         "ite gt\n\t"
-        "strgt r7, [sp, #20]\n\t"
-        "strle r3, [sp, #20]\n\t"
+        "strgt r7, [sp, #24]\n\t"
+        "strle r3, [sp, #24]\n\t"
         "rsbs r8, r5, #0\n\t" /* entry: chunk (-c) & 7 of the loop body (56 bytes each), after it if c == 0 */
         "and r8, r8, #7\n\t"
         "movs r10, #56\n\t"
@@ -324,7 +325,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "adr r10, .Lx2_after\n"
         "12:\n\t"
         "orr r10, r10, #1\n\t"
-        "str r10, [sp, #24]\n\t"
+        "str r10, [sp, #28]\n\t"
         "ldr r4, [r0, #32]\n\t" /* lshift: the requantizations with VSHL, else without */
         "adr r9, .Lx2_segend1\n\t"
         "adr r10, .Lx2_sc\n\t"
@@ -344,7 +345,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "orr r10, r10, #1\n\t"
         "orr r11, r11, #1\n\t"
         "ldr r4, [r0, #4]\n\t" /* one run: after the chunks (and the tail) straight to the requantization */
-        "str r4, [sp, #60]\n\t"
+        "str r4, [sp, #20]\n\t"
         "cmp r4, #1\n\t"
         "it eq\n\t"
         "moveq r9, r11\n\t"
@@ -353,14 +354,14 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "adr r9, .Lx2_tail\n\t"
         "orr r9, r9, #1\n"
         "13:\n\t"
-        "str r9, [sp, #28]\n\t"
+        "str r9, [sp, #32]\n\t"
         "cmp r7, #1\n\t" /* after a pass: one pass, the address after the chunks; else the loop's end */
         "ble 16f\n\t"
         "adr r9, .Lx2_loop\n\t"
         "orr r9, r9, #1\n"
         "16:\n\t"
         "str r9, [sp, #76]\n\t"
-        "ldr r6, [sp, #56]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
+        "ldr r6, [sp, #60]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
         "movs r7, #0\n\t"
         "cmp r6, #16\n\t"
         "bgt 11f\n\t"
@@ -368,9 +369,9 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "it eq\n\t"
         "moveq r7, #1\n"
         "11:\n\t"
-        "str r7, [sp, #52]\n\t"
+        "str r7, [sp, #56]\n\t"
         "ldr r4, [r0, #8]\n\t"
-        "str r4, [sp, #48]\n\t"
+        "str r4, [sp, #52]\n\t"
         "str r4, [sp, #8]\n\t"
         "ldr r4, [r0, #12]\n\t"
         "str r4, [sp, #64]\n\t"
@@ -382,14 +383,14 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "ldr r5, [r0, #24]\n\t"
         "ldr r7, [r0, #28]\n\t"
         "adds r7, #16\n\t"
-        "strd r5, r7, [sp, #40]\n\t"
+        "strd r5, r7, [sp, #44]\n\t"
         "ldrd r4, r6, [sp, #180]\n\t"
         "strd r4, r6, [sp]\n"
         "8:\n\t" /* a pair of columns (r1, r2) */
-        "ldr r4, [sp, #52]\n\t"
+        "ldr r4, [sp, #56]\n\t"
         "cmp r4, #0\n\t"
         "beq 1f\n\t"
-        "ldr r4, [sp, #56]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
+        "ldr r4, [sp, #60]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
         "vctp.8 r4\n\t"
         "vpstt\n\t"
         "vldrbt.8 q0, [r1]\n\t"
@@ -439,20 +440,19 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
         "ldmdb r7, {r0, r2, r4, r6}\n\t"
         "ldmdb r7, {r8, r10, r12, lr}\n\t"
-        "ldrd r1, r3, [sp, #12]\n\t"
-        "ldr r9, [sp, #60]\n\t"
-        "ldr r11, [sp, #20]\n\t"
-        "ldr pc, [sp, #24]\n"
+        "add r1, sp, #12\n\t"
+        "ldm r1, {r1, r3, r9, r11}\n\t" /* the columns, segments, passes or segment step */
+        "ldr pc, [sp, #28]\n"
         ".Lx2_seg:\n\t" /* the next segment (run) */
-        "ldr r11, [sp, #36]\n\t"
+        "ldr r11, [sp, #40]\n\t"
         "add r1, r11\n\t"
         "add r3, r11\n\t"
-        "ldr r11, [sp, #20]\n\t"
-        "ldr pc, [sp, #24]\n"
+        "ldr r11, [sp, #24]\n\t"
+        "ldr pc, [sp, #28]\n"
         ".Lx2_seg1:\n\t" /* the next segment of one pass each (r11 = the segment step) */
         "add r1, r11\n\t"
         "add r3, r11\n\t"
-        "ldr pc, [sp, #24]\n"
+        "ldr pc, [sp, #28]\n"
         ".Lx2_c0:\n\t" /* 8 chunks of 16 per pass, entered at chunk (-c) & 7 */
         EK_MVE_X2_CHUNK
         ".Lx2_c1:\n\t"
@@ -471,9 +471,9 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "subs r11, #1\n\t"
         "bne .Lx2_c0\n"
         ".Lx2_after:\n\t"
-        "ldr pc, [sp, #28]\n"
+        "ldr pc, [sp, #32]\n"
         ".Lx2_tail:\n\t"
-        "ldr r11, [sp, #32]\n\t"
+        "ldr r11, [sp, #36]\n\t"
         "vctp.8 r11\n\t"
         "vpstt\n\t"
         "vldrbt.8 q0, [r1]\n\t"
@@ -540,13 +540,13 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "subs r4, #1\n\t"
         "beq 10f\n\t"
         "str r4, [sp, #188]\n\t"
-        "ldrd r5, r7, [sp, #40]\n\t"
+        "ldrd r5, r7, [sp, #44]\n\t"
         "ldrd r0, r2, [sp, #180]\n\t"
         "ldr r4, [sp, #196]\n\t"
         "add r0, r4\n\t"
         "add r2, r4\n\t"
         "strd r0, r2, [sp, #180]\n\t"
-        "ldr r4, [sp, #48]\n\t"
+        "ldr r4, [sp, #52]\n\t"
         "stm sp, {r0, r2, r4}\n\t"
         "ldrd r1, r2, [sp, #12]\n\t"
         "ldr r4, [sp, #192]\n\t"
