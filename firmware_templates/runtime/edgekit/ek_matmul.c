@@ -272,21 +272,22 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
-/* Two columns (q0, q1) times 4 weight vectors from r5 (post-incremented): the 8 sums r0 r2 r4 r6 (column 0)
- * and r8 r10 r12 lr (column 1) of a group of 4 rows. Shared by the two-pixel asm loops below. */
-#define EK_MVE_X2_MAC4                        \
+/* Two columns (C0, C1: q0, q1 in EK_MVE_X2_MAC4) times 4 weight vectors from r5 (post-incremented): the 8 sums
+ * r0 r2 r4 r6 (column 0) and r8 r10 r12 lr (column 1) of a group of 4 rows. Shared by the two-pixel asm loops. */
+#define EK_MVE_X2_MAC4Q(C0, C1)                 \
         "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r0, q0, q2\n\t"            \
-        "vmladava.s8 r8, q1, q2\n\t"            \
+        "vmladava.s8 r0, " C0 ", q2\n\t"        \
+        "vmladava.s8 r8, " C1 ", q2\n\t"        \
         "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r2, q0, q2\n\t"            \
-        "vmladava.s8 r10, q1, q2\n\t"           \
+        "vmladava.s8 r2, " C0 ", q2\n\t"        \
+        "vmladava.s8 r10, " C1 ", q2\n\t"       \
         "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r4, q0, q2\n\t"            \
-        "vmladava.s8 r12, q1, q2\n\t"           \
+        "vmladava.s8 r4, " C0 ", q2\n\t"        \
+        "vmladava.s8 r12, " C1 ", q2\n\t"       \
         "vldrb.8 q2, [r5], #16\n\t"             \
-        "vmladava.s8 r6, q0, q2\n\t"            \
-        "vmladava.s8 lr, q1, q2\n\t"
+        "vmladava.s8 r6, " C0 ", q2\n\t"        \
+        "vmladava.s8 lr, " C1 ", q2\n\t"
+#define EK_MVE_X2_MAC4 EK_MVE_X2_MAC4Q("q0", "q1")
 
 /* One chunk of 16 depth values: both columns' loads (post-incremented) and EK_MVE_X2_MAC4; 14 instructions of 4 bytes
  * (mve_x2_asm's 8-chunk loop is entered at a computed chunk). */
@@ -562,12 +563,12 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
 #pragma GCC diagnostic pop
 
 /* A single pair of columns of depth 17..32 in one run, no left shift (im2col patches of the RGB first convs,
- * 3x3x3 = 27): a light entry (no locals but the 2 output pointers, no pair / segment loops) and per group one
- * straight pass: the group's biases, both columns' two chunks loaded at immediate offsets (the second through one
- * VCTP predicate), 8 weight loads, 16 VMLADAVA, then the same requantization as mve_x2_asm without VSHL.
- * Registers: r1 / r3 the columns, r5 the filter, r7 the rq words, r9 depth - 16, r11 rows left, the 8 sums in
- * the even registers; q4..q6 offset, min, max. Frame: r4-r11, lr (36 B), d8-d13 (48 B), [sp] out0, [sp+4] out1;
- * out1 (the 5th argument) at [sp+92]. */
+ * 3x3x3 = 27): a light entry (no locals but the 2 output pointers, no pair / segment loops), both columns' second
+ * chunks loaded once (one VCTP predicate) and kept in q4 / q5, and per group one straight pass: the group's biases
+ * (LDMDB), both columns' first chunks, 8 weight loads, 16 VMLADAVA, then the same requantization as mve_x2_asm
+ * without VSHL. Registers: r1 / r3 the columns, r5 the filter, r7 the rq words + 16 (post-incremented by the
+ * multipliers' load), r9 out_offset, r11 rows left, the 8 sums in the even registers; q6 / q7 min, max. Frame:
+ * r4-r11, lr (36 B), d8-d15 (64 B), [sp] out0, [sp+4] out1; out1 (the 5th argument) at [sp+108]. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
 __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q, const int8_t *x0,
@@ -579,64 +580,62 @@ __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q
         "vrshl.s32 " A ", " A ", q2\n\t"
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "vpush {d8-d13}\n\t"
+        "vpush {d8-d15}\n\t"
         "sub sp, #8\n\t"
-        "ldr r4, [sp, #92]\n\t"
+        "ldr r4, [sp, #108]\n\t"
         "strd r3, r4, [sp]\n\t"
         "mov r3, r2\n\t"
         "ldr r9, [r0]\n\t"
         "subs r9, #16\n\t"
-        "ldr r11, [r0, #8]\n\t"
-        "ldr r4, [r0, #12]\n\t"
-        "vdup.32 q4, r4\n\t"
-        "ldr r4, [r0, #16]\n\t"
-        "vdup.32 q5, r4\n\t"
-        "ldr r4, [r0, #20]\n\t"
-        "vdup.32 q6, r4\n\t"
-        "ldr r5, [r0, #24]\n\t"
-        "ldr r7, [r0, #28]\n"
-        "1:\n\t" /* a group of 4 rows */
-        "ldm r7, {r0, r2, r4, r6}\n\t"
-        "ldm r7, {r8, r10, r12, lr}\n\t"
-        "vldrb.8 q0, [r1]\n\t"
-        "vldrb.8 q1, [r3]\n\t"
-        EK_MVE_X2_MAC4
         "vctp.8 r9\n\t"
         "vpstt\n\t"
-        "vldrbt.8 q0, [r1, #16]\n\t"
-        "vldrbt.8 q1, [r3, #16]\n\t"
-        EK_MVE_X2_MAC4
+        "vldrbt.8 q4, [r1, #16]\n\t"
+        "vldrbt.8 q5, [r3, #16]\n\t"
+        "ldr r11, [r0, #8]\n\t"
+        "ldr r9, [r0, #12]\n\t"
+        "ldr r4, [r0, #16]\n\t"
+        "vdup.32 q6, r4\n\t"
+        "ldr r4, [r0, #20]\n\t"
+        "vdup.32 q7, r4\n\t"
+        "ldr r5, [r0, #24]\n\t"
+        "ldr r7, [r0, #28]\n\t"
+        "adds r7, #16\n"
+        "1:\n\t" /* a group of 4 rows */
+        "ldmdb r7, {r0, r2, r4, r6}\n\t"
+        "ldmdb r7, {r8, r10, r12, lr}\n\t"
+        "vldrb.8 q0, [r1]\n\t"
+        "vldrb.8 q1, [r3]\n\t"
+        EK_MVE_X2_MAC4Q("q0", "q1")
+        EK_MVE_X2_MAC4Q("q4", "q5")
         "vmov q0[2], q0[0], r0, r4\n\t"
         "vmov q0[3], q0[1], r2, r6\n\t"
         "vmov q1[2], q1[0], r8, r12\n\t"
         "vmov q1[3], q1[1], r10, lr\n\t"
-        "vldrw.32 q2, [r7, #16]\n\t"
+        "vldrw.32 q2, [r7], #40\n\t"
         "vqrdmulh.s32 q0, q0, q2\n\t"
         "vqrdmulh.s32 q1, q1, q2\n\t"
-        "vldrb.s32 q2, [r7, #36]\n\t"
+        "vldrb.s32 q2, [r7, #-20]\n\t"
         EK_X2_D32_RQ("q0")
         EK_X2_D32_RQ("q1")
-        "vadd.i32 q0, q0, q4\n\t"
-        "vadd.i32 q1, q1, q4\n\t"
-        "vmax.s32 q0, q0, q5\n\t"
-        "vmax.s32 q1, q1, q5\n\t"
-        "vmin.s32 q0, q0, q6\n\t"
-        "vmin.s32 q1, q1, q6\n\t"
+        "vadd.i32 q0, q0, r9\n\t"
+        "vadd.i32 q1, q1, r9\n\t"
+        "vmax.s32 q0, q0, q6\n\t"
+        "vmax.s32 q1, q1, q6\n\t"
+        "vmin.s32 q0, q0, q7\n\t"
+        "vmin.s32 q1, q1, q7\n\t"
         "ldrd r0, r2, [sp]\n\t"
         "vctp.32 r11\n\t"
         "vpstt\n\t"
-        "vstrbt.32 q0, [r0]\n\t"
-        "vstrbt.32 q1, [r2]\n\t"
-        "adds r0, #4\n\t"
-        "adds r2, #4\n\t"
+        "vstrbt.32 q0, [r0], #4\n\t"
+        "vstrbt.32 q1, [r2], #4\n\t"
         "strd r0, r2, [sp]\n\t"
-        "adds r7, #40\n\t"
         "subs r11, #4\n\t"
         "bgt 1b\n\t"
         "add sp, #8\n\t"
-        "vpop {d8-d13}\n\t"
+        "vpop {d8-d15}\n\t"
         "pop {r4-r11, pc}\n\t");
 #undef EK_MVE_X2_MAC4
+#undef EK_MVE_X2_MAC4Q
 #undef EK_X2_D32_RQ
 }
 #pragma GCC diagnostic pop
