@@ -265,9 +265,9 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 80 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12] x0,
  * [sp+16] x1, [sp+20] segments, [sp+24] r11's start in a run (the passes, or the segment step for one pass), [sp+28]
  * the chunk loop's entry, [sp+32] the address after the chunks, [sp+36] tail, [sp+40] seg_stride - 16 * chunks,
- * [sp+44] filter, [sp+48] rq + 16, [sp+52] rows, [sp+56] small (depth <= 16 in one run), [sp+60] depth, [sp+64]
- * out_offset, [sp+68] the address after the last segment (its requantization: with VSHL or without), [sp+72] the
- * small loop's requantization, [sp+76] the address after a pass;
+ * [sp+44] filter, [sp+48] rq + 16, [sp+52] rows, [sp+56] a pair's entry (the small loop for depth <= 16 in one run,
+ * else the group loop), [sp+60] depth, [sp+64] out_offset, [sp+68] the address after the last segment (its
+ * requantization: with VSHL or without), [sp+72] the small loop's requantization, [sp+76] the address after a pass;
  * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+180] ... [sp+196]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
  * act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
 #pragma GCC diagnostic push
@@ -362,14 +362,15 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "orr r9, r9, #1\n"
         "16:\n\t"
         "str r9, [sp, #76]\n\t"
-        "ldr r6, [sp, #60]\n\t" /* small = depth <= 16 in one run (r4 = segments) */
-        "movs r7, #0\n\t"
+        "ldr r6, [sp, #60]\n\t" /* a pair's entry: the small loop if depth <= 16 in one run (r4 = segments) */
+        "adr r7, .Lx2_group\n\t"
         "cmp r6, #16\n\t"
         "bgt 11f\n\t"
         "cmp r4, #1\n\t"
         "it eq\n\t"
-        "moveq r7, #1\n"
+        "adreq r7, .Lx2_small\n"
         "11:\n\t"
+        "orr r7, r7, #1\n\t"
         "str r7, [sp, #56]\n\t"
         "ldr r4, [r0, #8]\n\t"
         "str r4, [sp, #52]\n\t"
@@ -386,11 +387,9 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "adds r7, #16\n\t"
         "strd r5, r7, [sp, #44]\n\t"
         "ldrd r4, r6, [sp, #180]\n\t"
-        "strd r4, r6, [sp]\n"
-        "8:\n\t" /* a pair of columns (r1, r2) */
-        "ldr r4, [sp, #56]\n\t"
-        "cmp r4, #0\n\t"
-        "beq 1f\n\t"
+        "strd r4, r6, [sp]\n\t"
+        "ldr pc, [sp, #56]\n" /* a pair of columns (r1, r2) */
+        ".Lx2_small:\n\t"
         "ldr r4, [sp, #60]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
         "vctp.8 r4\n\t"
         "vpstt\n\t"
@@ -438,6 +437,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "subs r9, #4\n\t"
         "bgt 7b\n\t"
         "b 9f\n"
+        ".Lx2_group:\n"
         "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
         "ldmdb r7, {r0, r2, r4, r6}\n\t"
         "ldmdb r7, {r8, r10, r12, lr}\n\t"
@@ -537,24 +537,21 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "stm sp, {r0, r2, r4}\n\t"
         "bgt 1b\n"
         "9:\n\t" /* the next pair: columns + xstep, outputs + ostep, filter, rq words and rows from the start */
-        "ldr r4, [sp, #188]\n\t"
-        "subs r4, #1\n\t"
+        "add r4, sp, #180\n\t"
+        "ldm r4, {r0, r2, r6, r8, r10}\n\t" /* out0, out1, npairs, xstep, ostep */
+        "subs r6, #1\n\t"
         "beq 10f\n\t"
-        "str r4, [sp, #188]\n\t"
+        "add r0, r10\n\t"
+        "add r2, r10\n\t"
+        "stm r4, {r0, r2, r6}\n\t"
         "ldrd r5, r7, [sp, #44]\n\t"
-        "ldrd r0, r2, [sp, #180]\n\t"
-        "ldr r4, [sp, #196]\n\t"
-        "add r0, r4\n\t"
-        "add r2, r4\n\t"
-        "strd r0, r2, [sp, #180]\n\t"
         "ldr r4, [sp, #52]\n\t"
         "stm sp, {r0, r2, r4}\n\t"
         "ldrd r1, r2, [sp, #12]\n\t"
-        "ldr r4, [sp, #192]\n\t"
-        "add r1, r4\n\t"
-        "add r2, r4\n\t"
+        "add r1, r8\n\t"
+        "add r2, r8\n\t"
         "strd r1, r2, [sp, #12]\n\t"
-        "b 8b\n"
+        "ldr pc, [sp, #56]\n"
         "10:\n\t"
         "add sp, #80\n\t"
         "vpop {d8-d15}\n\t"
