@@ -268,8 +268,8 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * [sp+44] filter, [sp+48] rq + 16, [sp+52] rows, [sp+56] a pair's entry (the small loop for depth <= 16 in one run,
  * else the group loop), [sp+60] depth, [sp+64] out_offset, [sp+68] the address after the last segment (its
  * requantization: with VSHL or without), [sp+72] the small loop's requantization, [sp+76] the address after a pass;
- * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+180] ... [sp+196]. ek_mve_mm_t fields: depth 0, segments 4, rows 8, out_offset 12,
- * act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
+ * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+180] ... [sp+196]. ek_mve_mm_t fields: depth 0,
+ * segments 4, rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
 /* Two columns (C0, C1: q0, q1 in EK_MVE_X2_MAC4) times 4 weight vectors from r5 (post-incremented): the 8 sums
