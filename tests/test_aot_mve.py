@@ -366,7 +366,8 @@ def test_kernels_use_mve_instructions(tmp_path: Path) -> None:
 def _chain() -> bytes:
     """Every MVE kernel and its tails in one model: conv 3x3 (depth 27, rows 8), depthwise 16+16+4 channels,
     1x1 convs with depth tails and a row tail, ADD through its tables (MVE gathers), strided depthwise, max and
-    average pooling (16 + 12 channels, windows clipped at the borders), FC per-tensor and per-channel."""
+    average pooling (16 + 12 channels, windows clipped at the borders), FC per-tensor and per-channel (depths 252, 19
+    and 10)."""
     from tflite_single_op import T, multi_op_model
 
     x = _t((1, 9, 10, 3), -128, scale=0.08)
@@ -387,8 +388,9 @@ def _chain() -> bytes:
     flat = T((1, int(np.prod(y.shape))), scale=y.scale, zero_point=y.zero_point)
     reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, flat.shape[1]], dtype=np.int32))], [flat], {})
     op6, z = _fc(flat, 19, per_channel=False, act="RELU", out_zp=-128, seed=7)
-    op7, _ = _fc(z, 10, out_zp=3, seed=8)
-    return multi_op_model([op0, opr, op1, op2, op2b, add, op3, op4, op5, maxpool, avgpool, reshape, op6, op7])
+    op7, z = _fc(z, 10, out_zp=3, seed=8)
+    op8, _ = _fc(z, 6, out_zp=-7, seed=35)  # depth 10: no full chunk, the tail only
+    return multi_op_model([op0, opr, op1, op2, op2b, add, op3, op4, op5, maxpool, avgpool, reshape, op6, op7, op8])
 
 
 def _pairs_chain() -> bytes:

@@ -154,26 +154,72 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
 
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
 /* ek_matmul_mve_s8 on MVE: the whole loop over the row groups in one naked function. Per group of 4 rows the 4 sums
- * live in r0 r2 r4 r6 (starting at the group's biases: one LDM); r8 walks the column, r9 the filter (continuous over
- * the groups), r10 counts the segments, lr the chunks of 16 (a low-overhead loop: 1 column load, 4 weight loads,
- * 4 VMLADAVA, LE per chunk), a run's tail (r1 = depth % 16) through one VCTP predicate on the column load; then the
- * 4 sums requantized in q3 (VSHL, VQRDMULH, ties-away fix-up, VRSHL with the group's rq words at r5), + out_offset
- * (q6), clamped (q4, q5), stored through one VCTP.32 predicate (min(rows left (r7), 4) bytes, r3 post-incremented).
- * r11 = seg_stride - 16 * chunks, r12 = chunks; [sp] x, [sp+4] segments. */
+ * live in r0 r2 r4 r6 (starting at the group's biases: one LDMDB); r8 walks the column, r9 the filter (continuous
+ * over the groups), r10 counts the segments. Per chunk of 16 depth values 1 column load, 4 weight loads, 4 VMLADAVA
+ * (36 bytes); 6 chunks per pass (IC's 96-deep runs in one), the first pass entered at chunk 6 * passes - chunks (r12,
+ * BX), after a pass a computed address (frame): one pass straight on, else the loop's end (r1 counts the passes);
+ * after the chunks
+ * the run's tail (depth % 16, one VCTP predicate on the column load) or the segment's end. Then the 4 sums
+ * requantized in q3 (VSHL, VQRDMULH, ties-away fix-up, VRSHL with the group's rq words at r5 - 16, post-incremented
+ * by the multipliers' load), + out_offset (q6), clamped (q4, q5), stored through one VCTP.32 predicate
+ * (min(rows left (r7), 4) bytes, r3 post-incremented). r11 = seg_stride - 16 * chunks.
+ * Frame: [sp] passes, [sp+4] x, [sp+8] segments, [sp+12] the address after a pass, [sp+16] after the chunks,
+ * [sp+20] the segment's end, [sp+24] tail. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
+#define EK_MVE_X1_CHUNK                          \
+        "vldrb.8 q0, [r8], #16\n\t"             \
+        "vldrb.8 q1, [r9], #16\n\t"             \
+        "vmladava.s8 r0, q0, q1\n\t"            \
+        "vldrb.8 q1, [r9], #16\n\t"             \
+        "vmladava.s8 r2, q0, q1\n\t"            \
+        "vldrb.8 q1, [r9], #16\n\t"             \
+        "vmladava.s8 r4, q0, q1\n\t"            \
+        "vldrb.8 q1, [r9], #16\n\t"             \
+        "vmladava.s8 r6, q0, q1\n\t"
 __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride,
                                                         int8_t *out) {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "vpush {d8-d13}\n\t"
-        "sub sp, #8\n\t"
-        "ldr r4, [r0, #4]\n\t"
-        "strd r1, r4, [sp]\n\t"
+        "sub sp, #32\n\t"
         "ldr r4, [r0]\n\t"
-        "lsrs r12, r4, #4\n\t"
-        "and r1, r4, #15\n\t"
-        "sub r11, r2, r12, lsl #4\n\t"
+        "lsrs r5, r4, #4\n\t" /* chunks c */
+        "and r6, r4, #15\n\t"
+        "str r6, [sp, #24]\n\t"
+        "sub r11, r2, r5, lsl #4\n\t"
+        "adds r7, r5, #5\n\t" /* passes m = ceil(c / 6) */
+        "movs r8, #6\n\t"
+        "udiv r7, r7, r8\n\t"
+        "ldr r4, [r0, #4]\n\t"
+        "str r7, [sp]\n\t"
+        "strd r1, r4, [sp, #4]\n\t"
+        "mul r8, r7, r8\n\t" /* entry: chunk 6 m - c of the loop body (36 bytes each), after it if c == 0 */
+        "subs r8, r8, r5\n\t"
+        "movs r10, #36\n\t"
+        "adr r12, .Lx1_c0\n\t"
+        "mla r12, r8, r10, r12\n\t"
+        "cbnz r5, 21f\n\t"
+        "adr r12, .Lx1_after\n"
+        "21:\n\t"
+        "orr r12, r12, #1\n\t"
+        "adr r9, .Lx1_seg1\n\t" /* the segment's end: one pass, else the pass counter reloaded */
+        "cmp r7, #1\n\t"
+        "it gt\n\t"
+        "adrgt r9, .Lx1_segN\n\t"
+        "orr r9, r9, #1\n\t"
+        "str r9, [sp, #20]\n\t"
+        "cbz r6, 22f\n\t" /* after the chunks: the tail, else the segment's end */
+        "adr r9, .Lx1_tail\n\t"
+        "orr r9, r9, #1\n"
+        "22:\n\t"
+        "str r9, [sp, #16]\n\t"
+        "cmp r7, #1\n\t" /* after a pass: one pass, straight on; else the loop's end */
+        "ble 23f\n\t"
+        "adr r9, .Lx1_loop\n\t"
+        "orr r9, r9, #1\n"
+        "23:\n\t"
+        "str r9, [sp, #12]\n\t"
         "ldr r7, [r0, #8]\n\t"
         "ldr r4, [r0, #12]\n\t"
         "vdup.32 q6, r4\n\t"
@@ -182,26 +228,41 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
         "ldr r4, [r0, #20]\n\t"
         "vdup.32 q5, r4\n\t"
         "ldr r9, [r0, #24]\n\t"
-        "ldr r5, [r0, #28]\n"
-        "1:\n\t" /* a group of 4 rows */
-        "ldm r5, {r0, r2, r4, r6}\n\t"
-        "ldrd r8, r10, [sp]\n"
-        "2:\n\t" /* a segment (run) */
-        "wls lr, r12, 4f\n"
-        "3:\n\t"
-        "vldrb.8 q0, [r8], #16\n\t"
-        "vldrb.8 q1, [r9], #16\n\t"
-        "vmladava.s8 r0, q0, q1\n\t"
-        "vldrb.8 q1, [r9], #16\n\t"
-        "vmladava.s8 r2, q0, q1\n\t"
-        "vldrb.8 q1, [r9], #16\n\t"
-        "vmladava.s8 r4, q0, q1\n\t"
-        "vldrb.8 q1, [r9], #16\n\t"
-        "vmladava.s8 r6, q0, q1\n\t"
-        "le lr, 3b\n"
-        "4:\n\t"
-        "cbz r1, 5f\n\t"
-        "vctp.8 r1\n\t"
+        "ldr r5, [r0, #28]\n\t"
+        "adds r5, #16\n"
+        ".Lx1_group:\n\t" /* a group of 4 rows */
+        "ldmdb r5, {r0, r2, r4, r6}\n\t"
+        "ldm sp, {r1, r8, r10}\n\t"
+        "bx r12\n"
+        ".Lx1_next:\n\t" /* the next segment */
+        "add r8, r11\n\t"
+        "bx r12\n"
+        ".Lx1_segN:\n\t"
+        "subs r10, #1\n\t"
+        "beq .Lx1_rq\n\t"
+        "add r8, r11\n\t"
+        "ldr r1, [sp]\n\t"
+        "bx r12\n"
+        ".Lx1_c0:\n\t"
+        EK_MVE_X1_CHUNK
+        ".Lx1_c1:\n\t"
+        ".if .Lx1_c1 - .Lx1_c0 - 36\n\t" /* the entry arithmetic above */
+        ".error \"EK_MVE_X1_CHUNK is not 36 bytes\"\n\t"
+        ".endif\n\t"
+        EK_MVE_X1_CHUNK
+        EK_MVE_X1_CHUNK
+        EK_MVE_X1_CHUNK
+        EK_MVE_X1_CHUNK
+        EK_MVE_X1_CHUNK
+        "ldr pc, [sp, #12]\n"
+        ".Lx1_loop:\n\t"
+        "subs r1, #1\n\t"
+        "bne .Lx1_c0\n"
+        ".Lx1_after:\n\t"
+        "ldr pc, [sp, #16]\n"
+        ".Lx1_tail:\n\t"
+        "ldr lr, [sp, #24]\n\t"
+        "vctp.8 lr\n\t"
         "vpst\n\t"
         "vldrbt.8 q0, [r8]\n\t"
         "vldrb.8 q1, [r9], #16\n\t"
@@ -211,25 +272,23 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
         "vldrb.8 q1, [r9], #16\n\t"
         "vmladava.s8 r4, q0, q1\n\t"
         "vldrb.8 q1, [r9], #16\n\t"
-        "vmladava.s8 r6, q0, q1\n"
-        "5:\n\t"
+        "vmladava.s8 r6, q0, q1\n\t"
+        "ldr pc, [sp, #20]\n"
+        ".Lx1_seg1:\n\t"
         "subs r10, #1\n\t"
-        "beq 6f\n\t"
-        "add r8, r11\n\t"
-        "b 2b\n"
-        "6:\n\t" /* requantize, clamp, store the group's 4 results */
+        "bne .Lx1_next\n"
+        ".Lx1_rq:\n\t" /* requantize, clamp, store the group's 4 results */
         "vmov q3[2], q3[0], r0, r4\n\t"
         "vmov q3[3], q3[1], r2, r6\n\t"
-        "vldrb.s32 q2, [r5, #32]\n\t"
+        "vldrb.s32 q2, [r5, #16]\n\t"
         "vshl.s32 q3, q3, q2\n\t"
-        "vldrw.32 q2, [r5, #16]\n\t"
+        "vldrw.32 q2, [r5], #40\n\t"
         "vqrdmulh.s32 q3, q3, q2\n\t"
-        "vldrb.s32 q2, [r5, #36]\n\t"
+        "vldrb.s32 q2, [r5, #-20]\n\t"
         "vand q1, q3, q2\n\t"
         "vshr.s32 q1, q1, #31\n\t"
         "vqadd.s32 q3, q3, q1\n\t"
         "vrshl.s32 q3, q3, q2\n\t"
-        "adds r5, #40\n\t"
         "vadd.i32 q3, q3, q6\n\t"
         "vmax.s32 q3, q3, q4\n\t"
         "vmin.s32 q3, q3, q5\n\t"
@@ -237,11 +296,12 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
         "vpst\n\t"
         "vstrbt.32 q3, [r3], #4\n\t"
         "subs r7, #4\n\t"
-        "bgt 1b\n\t"
-        "add sp, #8\n\t"
+        "bgt .Lx1_group\n\t"
+        "add sp, #32\n\t"
         "vpop {d8-d13}\n\t"
         "pop {r4-r11, pc}\n\t");
 }
+#undef EK_MVE_X1_CHUNK
 #pragma GCC diagnostic pop
 /* ek_matmul_mve_s8_x2 on MVE: the whole loop over the row groups in one naked function (no compiler-allocated
  * registers around it). Per group of 4 rows the 8 sums (2 columns x 4 rows) live in the 8 even registers r0..r12, lr
