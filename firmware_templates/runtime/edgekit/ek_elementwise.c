@@ -63,12 +63,12 @@ static void ek_add_table_row(const void *va, const void *vb, void *vout, int32_t
     if (sa == 1 && sb == 1) {
         /* 4 elements per step: widening loads, 2 table gathers (word offsets value + 128 from table + 128, modulo
          * 2^32), the output requantization lane-wise (out_rshift >= 1: the ties-away fix-up needs no mask), one
-         * narrowing store after the step's loads (in place: out == a). 16 elements per pass unpredicated, then
-         * the last n % 16 through VCTP-predicated steps. */
+         * narrowing store after the step's loads (in place: out == a or b). 8 elements per pass unpredicated, then
+         * the last n % 8 through VCTP-predicated steps. */
         const int32x4_t m4 = vdupq_n_s32(mult), s4 = vdupq_n_s32(-rshift - 1);
         const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
-        if (n >= 16) {
-            /* 16 elements per pass, unpredicated, each step 14 instructions (post-incremented loads and store) */
+        if (n >= 8) {
+            /* 8 elements per pass, unpredicated, each step 13 instructions (post-incremented loads and store) */
             const int8_t *pa = a, *pb = b;
             int8_t *po = out;
             int32x4_t u, v, w;
@@ -89,14 +89,14 @@ static void ek_add_table_row(const void *va, const void *vb, void *vout, int32_t
             __asm__ __volatile__(
                 "dls lr, %[np]\n"
                 "1:\n\t"
-                EK_ADD_STEP EK_ADD_STEP EK_ADD_STEP EK_ADD_STEP
+                EK_ADD_STEP EK_ADD_STEP
                 "le lr, 1b\n\t"
                 : [pa] "+l"(pa), [pb] "+l"(pb), [po] "+l"(po), [u] "=&w"(u), [v] "=&w"(v), [w] "=&w"(w)
-                : [np] "r"(n >> 4), [t1] "r"(t1), [t2] "r"(t2), [m] "w"(m4), [s] "w"(s4), [zo] "r"(zo),
+                : [np] "r"(n >> 3), [t1] "r"(t1), [t2] "r"(t2), [m] "w"(m4), [s] "w"(s4), [zo] "r"(zo),
                   [lo] "w"(lo_v), [hi] "w"(hi_v)
                 : "lr", "memory");
 #undef EK_ADD_STEP
-            i = n & ~15;
+            i = n & ~7;
         }
         for (; i < n; i += 4) {
             const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
