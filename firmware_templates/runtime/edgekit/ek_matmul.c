@@ -158,11 +158,10 @@ void ek_matmul_s8(const ek_matmul_t *q, const int16_t *cols, int32_t ncols, cons
  * over the groups), r10 counts the segments. Per chunk of 16 depth values 1 column load, 4 weight loads, 4 VMLADAVA
  * (36 bytes); 6 chunks per pass (IC's 96-deep runs in one), the first pass entered at chunk 6 * passes - chunks (r12,
  * BX), after a pass a computed address (frame): one pass straight on, else the loop's end (r1 counts the passes);
- * after the chunks
- * the run's tail (depth % 16, one VCTP predicate on the column load) or the segment's end. Then the 4 sums
- * requantized in q3 (VSHL, VQRDMULH, ties-away fix-up, VRSHL with the group's rq words at r5 - 16, post-incremented
- * by the multipliers' load), + out_offset (q6), clamped (q4, q5), stored through one VCTP.32 predicate
- * (min(rows left (r7), 4) bytes, r3 post-incremented). r11 = seg_stride - 16 * chunks.
+ * after the chunks the run's tail (depth % 16, one VCTP predicate on the column load) or the segment's end. Then the
+ * 4 sums requantized in q3 (VSHL, VQRDMULH, ties-away fix-up, VRSHL with the group's rq words at r5 - 16,
+ * post-incremented by the multipliers' load), + out_offset (q6), clamped (q4, q5), stored through one VCTP.32
+ * predicate (min(rows left (r7), 4) bytes, r3 post-incremented). r11 = seg_stride - 16 * chunks.
  * Frame: [sp] passes, [sp+4] x, [sp+8] segments, [sp+12] the address after a pass, [sp+16] after the chunks,
  * [sp+20] the segment's end, [sp+24] tail. */
 #pragma GCC diagnostic push
