@@ -397,12 +397,13 @@ def _pairs_chain() -> bytes:
     """ek_matmul_mve_s8_x2's cases (two pixels per pass, one naked-asm loop on MVE): 3x3 windows read in place in
     pairs (odd out_w: a single window before the right border; 21 rows: a row tail), 1x1 pixel pairs across output
     rows (63 pixels: a last single one) with a depth tail and left shifts, a 3x2 over 32 channels with left shifts
-    (3 runs of 4 chunks), two 3x5 over 32 channels (runs of 10 chunks: 2 passes of the 8-chunk loop; one with left shifts), a strided 3x3 (6 chunks x 3 runs), a 1x1 with stride 2 and a depth below 16
-    (tail only), 6 rows; layers without a left shift take the kernels' no-VSHL requantization, 32-channel depthwise
-    layers with left shifts the VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm), the 3x3 ones all four dw9 variants
-    (with / without VSHL, with / without the clamp); 3x1 patches of depth 18 (7 rows) the light single-pair entry
-    mve_x2_d32_asm. ek_conv2d_s8_mve's scratch layouts: border patches in pairs (op_a, op_c), a 3x3 over 16
-    channels in a padded copy (op_s) and the 3x1 windows gathered from one (op_j)."""
+    (3 runs of 4 chunks), two 3x5 over 32 channels (runs of 10 chunks: 2 passes of the 8-chunk loop; one with left
+    shifts), a strided 3x3 (6 chunks x 3 runs), a 1x1 with stride 2 and a depth below 16 (tail only), 6 rows; layers
+    without a left shift take the kernels' no-VSHL requantization, 32-channel depthwise layers with left shifts the
+    VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm), the 3x3 ones all four dw9 variants (with / without VSHL, with /
+    without the clamp); 3x1 patches of depth 18 (7 rows) the light single-pair entry mve_x2_d32_asm.
+    ek_conv2d_s8_mve's scratch layouts: border patches in pairs (op_a, op_c), a 3x3 over 16 channels in a padded copy
+    (op_s) and the 3x1 windows gathered from one (op_j)."""
     from tflite_single_op import multi_op_model
 
     x = _t((1, 7, 9, 16), -128, scale=0.08)
@@ -411,8 +412,7 @@ def _pairs_chain() -> bytes:
     # runs of 64 in place with left shifts; small weights keep outputs off the clamp (a missing VSHL shows)
     op_t, y = _conv(y, 32, k=(3, 2), eff=(0.5, 3.0), out_zp=7, seed=32, w_range=(-1, 2), bias_scale=30.0)
     op_u, y = _conv(y, 32, k=(3, 5), out_zp=-9, seed=33)  # runs of 160: 10 chunks, 2 passes of the 8-chunk loop
-    op_v, y = _conv(y, 32, k=(3, 5), eff=(0.5, 3.0), out_zp=2, seed=36, w_range=(-1, 2), bias_scale=30.0)  # + VSHL
-    op_u, y = _conv(y, 32, k=(3, 5), out_zp=-9, seed=33)  # runs of 160: 10 chunks, 2 passes of the 8-chunk loop
+    op_v, y = _conv(y, 32, k=(3, 5), eff=(0.5, 3.0), out_zp=2, seed=36, w_range=(-1, 2), bias_scale=30.0)  # VSHL
     op_e, y = _dw(y, eff=(0.01, 0.45), out_zp=-60, act="RELU", seed=25)  # 3x3, 32 ch, shifts -1..-7: dw9_asm_nls
     op_f, y = _dw(y, k=(2, 2), padding="VALID", eff=(0.26, 1.5), out_zp=40, seed=26)  # even taps, left shifts
     op_k, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=31)  # 9 taps, left shifts, no clamp: dw9_asm_nc
@@ -425,7 +425,8 @@ def _pairs_chain() -> bytes:
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
     op_d, y = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
     op_j, _ = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
-    return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_h, op_s, op_i, op_d, op_j])
+    return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_h, op_s, op_i,
+                           op_d, op_j])
 
 
 @pytest.mark.tflm
