@@ -321,9 +321,10 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * A depth <= 16 in one run (1x1 convs over few channels) takes its own loop: both columns loaded once (VCTP) and
  * kept in q0 / q1, per group 4 weight loads, 8 VMLADAVA and the requantization in q3 / q7 (r1 / r3 the outputs).
  * npairs pairs of columns per call, the next pair at x0 / x1 + xstep and out0 / out1 + ostep.
- * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 80 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12] x0,
- * [sp+16] x1, [sp+20] segments, [sp+24] r11's start in a run (the passes, or the segment step for one pass), [sp+28]
- * the chunk loop's entry, [sp+32] the address after the chunks, [sp+36] tail, [sp+40] seg_stride - 16 * chunks,
+ * Frame: r4-r11, lr (36 B), d8-d15 (64 B), 80 B of locals: [sp] out0, [sp+4] out1, [sp+8] rows left, [sp+12]
+ * segments, [sp+16] r11's start in a run (the passes, or the segment step for one pass) (the store's LDM reloads
+ * r9 / r11 with these for the next group), [sp+20] x0, [sp+24] x1, [sp+28] the chunk loop's entry, [sp+32] the
+ * address after the chunks, [sp+36] the tail's predicate, [sp+40] seg_stride - 16 * chunks,
  * [sp+44] filter, [sp+48] rq + 16, [sp+52] rows, [sp+56] a pair's entry (the small loop for depth <= 16 in one run,
  * else the group loop), [sp+60] depth, [sp+64] out_offset, [sp+68] the address after the last segment (its
  * requantization: with VSHL or without), [sp+72] the small loop's requantization, [sp+76] the address after a pass;
@@ -362,20 +363,23 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "push {r4-r11, lr}\n\t"
         "vpush {d8-d15}\n\t"
         "sub sp, #80\n\t"
-        "strd r1, r2, [sp, #12]\n\t"
+        "strd r1, r2, [sp, #20]\n\t"
         "ldr r4, [r0]\n\t"
         "str r4, [sp, #60]\n\t"
         "lsrs r5, r4, #4\n\t" /* chunks c */
         "and r6, r4, #15\n\t"
-        "str r6, [sp, #36]\n\t"
+        "movs r8, #1\n\t" /* the tail's predicate (VCTP.8 tail): (1 << tail) - 1 */
+        "lsls r8, r8, r6\n\t"
+        "subs r8, #1\n\t"
+        "str r8, [sp, #36]\n\t"
         "sub r3, r3, r5, lsl #4\n\t"
         "str r3, [sp, #40]\n\t"
         "adds r7, r5, #7\n\t" /* passes of the 8-chunk loop */
         "lsrs r7, r7, #3\n\t"
         "cmp r7, #1\n\t" /* r11 in the segment loop: the passes if more than one, else the segment step */
         "ite gt\n\t"
-        "strgt r7, [sp, #24]\n\t"
-        "strle r3, [sp, #24]\n\t"
+        "strgt r7, [sp, #16]\n\t"
+        "strle r3, [sp, #16]\n\t"
         "rsbs r8, r5, #0\n\t" /* entry: chunk (-c) & 7 of the loop body (56 bytes each), after it if c == 0 */
         "and r8, r8, #7\n\t"
         "movs r10, #56\n\t"
@@ -405,7 +409,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "orr r10, r10, #1\n\t"
         "orr r11, r11, #1\n\t"
         "ldr r4, [r0, #4]\n\t" /* one run: after the chunks (and the tail) straight to the requantization */
-        "str r4, [sp, #20]\n\t"
+        "str r4, [sp, #12]\n\t"
         "cmp r4, #1\n\t"
         "it eq\n\t"
         "moveq r9, r11\n\t"
@@ -447,6 +451,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "strd r5, r7, [sp, #44]\n\t"
         "ldrd r4, r6, [sp, #180]\n\t"
         "strd r4, r6, [sp]\n\t"
+        "ldrd r9, r11, [sp, #12]\n\t" /* the first group's r9, r11 (each group's store reloads them) */
         "ldr pc, [sp, #56]\n" /* a pair of columns (r1, r2) */
         ".Lx2_small:\n\t"
         "ldr r4, [sp, #60]\n\t" /* depth <= 16 in one run: both columns loaded once, kept in q0 / q1 */
@@ -500,14 +505,13 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "1:\n\t" /* a group of 4 rows: both columns' sums start at the folded biases */
         "ldmdb r7, {r0, r2, r4, r6}\n\t"
         "ldmdb r7, {r8, r10, r12, lr}\n\t"
-        "add r1, sp, #12\n\t"
-        "ldm r1, {r1, r3, r9, r11}\n\t" /* the columns, segments, passes or segment step */
+        "ldrd r1, r3, [sp, #20]\n\t" /* the columns (r9, r11: the segments, passes or segment step) */
         "ldr pc, [sp, #28]\n"
         ".Lx2_seg:\n\t" /* the next segment (run) */
         "ldr r11, [sp, #40]\n\t"
         "add r1, r11\n\t"
         "add r3, r11\n\t"
-        "ldr r11, [sp, #24]\n\t"
+        "ldr r11, [sp, #16]\n\t"
         "ldr pc, [sp, #28]\n"
         ".Lx2_seg1:\n\t" /* the next segment of one pass each (r11 = the segment step) */
         "add r1, r11\n\t"
@@ -533,8 +537,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         ".Lx2_after:\n\t"
         "ldr pc, [sp, #32]\n"
         ".Lx2_tail:\n\t"
-        "ldr r11, [sp, #36]\n\t"
-        "vctp.8 r11\n\t"
+        "vldr P0, [sp, #36]\n\t" /* no free register: the predicate from the frame */
         "vpstt\n\t"
         "vldrbt.8 q0, [r1]\n\t"
         "vldrbt.8 q1, [r3]\n\t"
@@ -587,7 +590,7 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vmax.s32 q1, q1, q5\n\t"
         "vmin.s32 q0, q0, q6\n\t"
         "vmin.s32 q1, q1, q6\n\t"
-        "ldm sp, {r0, r2, r4}\n\t" /* out0, out1, rows left */
+        "ldm sp, {r0, r2, r4, r9, r11}\n\t" /* out0, out1, rows left; the next group's r9, r11 */
         "vctp.32 r4\n\t"
         "vpstt\n\t"
         "vstrbt.32 q0, [r0], #4\n\t"
@@ -606,10 +609,10 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "ldrd r5, r7, [sp, #44]\n\t"
         "ldr r4, [sp, #52]\n\t"
         "stm sp, {r0, r2, r4}\n\t"
-        "ldrd r1, r2, [sp, #12]\n\t"
+        "ldrd r1, r2, [sp, #20]\n\t"
         "add r1, r8\n\t"
         "add r2, r8\n\t"
-        "strd r1, r2, [sp, #12]\n\t"
+        "strd r1, r2, [sp, #20]\n\t"
         "ldr pc, [sp, #56]\n"
         "10:\n\t"
         "add sp, #80\n\t"
