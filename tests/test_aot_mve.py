@@ -205,34 +205,37 @@ def _then_wide(x, out_c: int, wide: int, **opts) -> list:
 CASES = {
     # name: (builder of the op list, kernel the MVE generator must choose)
     "conv1x1_direct_depth8": (lambda: [_conv(_t((1, 6, 5, 8), -128), 16, k=(1, 1), out_zp=127)[0]],
-                              "ek_conv2d_s8_mve("),
+                              "ek_conv2d_s8_mve_1x1("),
     "conv1x1_depth33_rows13": (lambda: [_conv(_t((1, 4, 3, 33), 127), 13, k=(1, 1), act="RELU6", out_zp=-128)[0]],
-                               "ek_conv2d_s8_mve("),
-    "conv3x3_rgb_same": (lambda: [_conv(_t((1, 7, 6, 3), -3), 8, act="RELU")[0]], "ek_conv2d_s8_mve("),
+                               "ek_conv2d_s8_mve_1x1("),
+    "conv3x3_rgb_same": (lambda: [_conv(_t((1, 7, 6, 3), -3), 8, act="RELU")[0]], "ek_conv2d_s8_mve_patches("),
     "conv3x3_s2_rgb_padding_after": (lambda: [_conv(_t((1, 8, 10, 3), -128), 8, strides=(2, 2), act="RELU")[0]],
-                                     "ek_conv2d_s8_mve("),  # SAME, even sizes: no padding before, one row after
+                                     "ek_conv2d_s8_mve_patches("),  # SAME, even sizes: no padding before, one after
     "conv3x3_s2_depth144_rows5": (lambda: [_conv(_t((1, 7, 7, 16), 20), 5, strides=(2, 2), out_zp=-9)[0]],
-                                  "ek_conv2d_s8_mve("),
+                                  "ek_conv2d_s8_mve_rows("),
     "conv3x3_valid_w-128": (lambda: [_conv(_t((1, 5, 6, 17), -100), 7, padding="VALID", w_range=(-128, 128))[0]],
-                            "ek_conv2d_s8_mve("),
-    "conv3x3_rows_in_place_ch16": (lambda: [_conv(_t((1, 6, 7, 16), -128), 10, out_zp=50)[0]], "ek_conv2d_s8_mve("),
+                            "ek_conv2d_s8_mve_inside("),
+    "conv3x3_valid_gather": (lambda: [_conv(_t((1, 5, 6, 5), 12), 7, padding="VALID", out_zp=-3)[0]],
+                             "ek_conv2d_s8_mve_inside_gather("),  # windows of 45 bytes: gather loads on MVE
+    "conv3x3_rows_in_place_ch16": (lambda: [_conv(_t((1, 6, 7, 16), -128), 10, out_zp=50)[0]],
+                                   "ek_conv2d_s8_mve_rows("),
     "conv3x3_s2_rows_in_place_ch32": (lambda: [_conv(_t((1, 7, 8, 32), 90), 20, strides=(2, 2), act="RELU")[0]],
-                                      "ek_conv2d_s8_mve("),
+                                      "ek_conv2d_s8_mve_rows("),
     "conv2x4_rows_in_place_ch4": (lambda: [_conv(_t((1, 5, 9, 4), -5), 6, k=(2, 4), padding="VALID")[0]],
-                                  "ek_conv2d_s8_mve("),
+                                  "ek_conv2d_s8_mve_rows("),
     "conv1x1_s2_valid_odd_pixels": (lambda: [_conv(_t((1, 5, 5, 20), 33), 7, k=(1, 1), strides=(2, 2),
-                                                   padding="VALID", act="RELU")[0]], "ek_conv2d_s8_mve("),
+                                                   padding="VALID", act="RELU")[0]], "ek_conv2d_s8_mve_1x1_strided("),
     # a wider op after the conv leaves the arena room for a larger scratch: the planner grants it (ek_conv.h)
     "conv3x3_border_pairs_ch16": (lambda: _then_wide(_t((1, 6, 7, 16), -128), 10, 36, out_zp=50, seed=3),
                                   "EK_CONV_MVE_PAIRS"),
     "conv3x3_s2_padded_ch32_batches2": (lambda: _then_wide(_t((2, 7, 8, 32), 90), 20, 256, strides=(2, 2),
                                                            act="RELU", seed=5), "EK_CONV_MVE_PADDED"),
     "conv3x3_padded_depth81_batches2": (lambda: _then_wide(_t((2, 5, 5, 9), -7), 6, 64, out_zp=-20, seed=7),
-                                        "EK_CONV_MVE_PADDED"),
+                                        "ek_conv2d_s8_mve_padded("),
     "conv_left_shift": (lambda: [_conv(_t((1, 4, 4, 20), 0), 12, k=(1, 1), eff=(0.3, 3.0), out_zp=-50)[0]],
-                        "ek_conv2d_s8_mve("),
+                        "ek_conv2d_s8_mve_1x1("),
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
-                              "ek_conv2d_s8_mve("),
+                              "ek_conv2d_s8_mve_patches("),
     "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
                           "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
@@ -269,7 +272,7 @@ CASES = {
                             "ek_depthwise_conv2d_s8_mve_t9_nls_nc("),
     "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
     "dw_one_channel_as_conv": (lambda: [_dw(_t((1, 9, 8, 1), 5), mult=8, k=(4, 3), strides=(2, 2))[0]],
-                               "ek_conv2d_s8_mve("),
+                               "ek_conv2d_s8_mve_patches("),
     "fc_per_channel_depth100": (lambda: [_fc(_t((1, 100), -128), 9, out_zp=127)[0]], "ek_fully_connected_s8_mve("),
     "fc_per_tensor_batches3": (lambda: [_fc(_t((3, 17), 11), 6, per_channel=False, act="RELU")[0]],
                                "ek_fully_connected_s8_mve("),
@@ -311,7 +314,7 @@ def test_mve_case_bit_exact_on_host(name: str, objs: Path, tmp_path: Path) -> No
 
 
 def test_mve_conv_scratch_only_where_the_arena_has_room(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The planner grants ek_conv2d_s8_mve a larger scratch layout only when the arena keeps its size: a lone conv
+    """The planner grants ek_conv2d_s8_mve_rows a larger scratch layout only when the arena keeps its size: a lone conv
     (its tensors are the peak) keeps one patch, a conv before a wider layer gets the padded copy at the same arena."""
     need_module("tflite_micro")
     from tflite_single_op import multi_op_model
@@ -398,8 +401,8 @@ def _pairs_chain() -> bytes:
     with stride 2 and a depth below 16 (tail only), 6 rows; layers without a left shift take the kernels' no-VSHL
     variants, 32-channel depthwise layers with left shifts the VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm), the 3x3
     ones all four dw9 variants (with / without VSHL, with / without the clamp); 3x1 patches of depth 18 (7 rows) the
-    light single-pair entry mve_x2_d32_asm. ek_conv2d_s8_mve's scratch layouts: border patches in pairs (op_a, op_c),
-    a 3x3 over 16 channels in a padded copy (op_s) and the 3x1 windows gathered from one (op_j)."""
+    light single-pair entry mve_x2_d32_asm. ek_conv2d_s8_mve_*'s scratch layouts: border patches in pairs (op_a,
+    op_c), a 3x3 over 16 channels in a padded copy (op_s) and the 3x1 windows gathered from one (op_j)."""
     from tflite_single_op import multi_op_model
 
     x = _t((1, 7, 9, 16), -128, scale=0.08)
@@ -453,12 +456,13 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
-    kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs_nls(", "ek_depthwise_conv2d_s8_mve(",
-               "ek_fully_connected_s8_mve(", "EK_CONV_MVE_PADDED") if chain == "chain" else (
-                   "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
-                   "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED", "ek_depthwise_conv2d_s8_mve_t9(",
-                   "ek_depthwise_conv2d_s8_mve_t9_nls(", "ek_depthwise_conv2d_s8_mve_t9_nc(",
-                   "ek_depthwise_conv2d_s8_mve_t9_nls_nc(")
+    kernels = ("ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
+               "ek_depthwise_conv2d_s8_mve(", "ek_fully_connected_s8_mve(", "ek_conv2d_s8_mve_padded_gather(",
+               ) if chain == "chain" else (
+                   "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_strided(", "ek_depthwise_conv2d_s8_mve_pairs(",
+                   "ek_depthwise_conv2d_s8_mve_pairs_nls(", "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
+                   "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
+                   "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

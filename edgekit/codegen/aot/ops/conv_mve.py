@@ -1,0 +1,88 @@
+"""CONV_2D on MVE cores: the scratch layouts of ``ek_conv2d_s8_mve_*`` (ek_conv.h) and the entry point a layer
+calls.
+
+The C kernel has one entry per code path (1x1 pixels read in place, windows inside the input, a zero-point-padded
+copy, patches gathered at the borders, segmented rows read in place): this module picks the entry from the layer's
+geometry and granted scratch layout, so that a model links only the paths its layers take. Every entry computes the
+same int8 values; the choice only decides what is linked and how fast it runs. A CONV_2D fused with an ADD
+(``fusion.py``) calls the entry once per block of output rows with ``out_h``, ``in_h`` and ``pad_h`` changed: an
+unpadded layer's blocks stay unpadded (the input pointer moves down), so its entry's conditions hold for each block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GATHER_BYTES = 64  # ek_conv2d_s8_mve_*_gather: a window of at most 4 gather loads of 16 bytes
+GATHER_SPAN = 256  # ... through 8-bit byte offsets
+
+
+def mve_segmented(p: dict[str, object]) -> bool:
+    """k_h > 1 and k_w * k_c a multiple of 16: the filter in k_h segments, a window's k_h input rows read in place
+    (``ek_conv2d_s8_mve_rows``)."""
+    return int(p["k_h"]) > 1 and (int(p["k_w"]) * int(p["k_c"])) % 16 == 0
+
+
+def mve_direct(p: dict[str, object]) -> bool:
+    """1x1 without padding: the input pixels read in place (no im2col patch, no scratch)."""
+    return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
+
+
+def _padded_size(p: dict[str, object]) -> tuple[int, int]:
+    """Rows and columns of the zero-point-padded copy: the input that every window reads, padding included."""
+    return ((int(p["out_h"]) - 1) * int(p["stride_h"]) + int(p["k_h"]),
+            (int(p["out_w"]) - 1) * int(p["stride_w"]) + int(p["k_w"]))
+
+
+def mve_scratch(p: dict[str, object]) -> dict[str, int]:
+    """Scratch bytes per layout (ek_conv.h), cheapest first; {} for 1x1 unpadded convs."""
+    if mve_direct(p):
+        return {}
+    k_elems = int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
+    hp, wp = _padded_size(p)
+    sizes = {"EK_CONV_MVE_PAIRS": 2 * k_elems, "EK_CONV_MVE_PADDED": 2 * k_elems + hp * wp * int(p["in_c"])}
+    return {"EK_CONV_MVE_PATCH": k_elems, **sizes} if mve_segmented(p) else sizes
+
+
+def mve_layout(p: dict[str, object], scratch_size: int | None) -> str:
+    """The scratch layout of this op: the planner's grant (``scratch_size``), else the smallest."""
+    sizes = mve_scratch(p)
+    granted = [k for k, v in sizes.items() if v == scratch_size]
+    return granted[-1] if granted else next(iter(sizes), "EK_CONV_MVE_PATCH")
+
+
+@dataclass(frozen=True)
+class MveEntry:
+    """The ``ek_conv2d_s8_mve_*`` function a layer calls and the arguments it takes after the output."""
+
+    name: str
+    scratch: bool  # takes the scratch pointer
+    layout: bool  # takes the layout (ek_conv2d_s8_mve_rows)
+
+
+def mve_entry(p: dict[str, object], layout: str) -> MveEntry:
+    """The entry of ek_conv.h whose conditions the layer's geometry and scratch ``layout`` meet (the fastest)."""
+    if mve_direct(p):
+        one = int(p["stride_h"]) == 1 and int(p["stride_w"]) == 1
+        return MveEntry("ek_conv2d_s8_mve_1x1" if one else "ek_conv2d_s8_mve_1x1_strided", False, False)
+    if mve_segmented(p):
+        return MveEntry("ek_conv2d_s8_mve_rows", True, True)
+    in_h, in_w, in_c = int(p["in_h"]), int(p["in_w"]), int(p["in_c"])
+    hp, wp = _padded_size(p)
+    padded = layout == "EK_CONV_MVE_PADDED"
+    if padded:
+        in_h, in_w = hp, wp
+    elif not (p["pad_h"] == 0 and p["pad_w"] == 0 and hp <= in_h and wp <= in_w):
+        return MveEntry("ek_conv2d_s8_mve_patches", True, False)
+    k_h, run = int(p["k_h"]), int(p["k_w"]) * in_c
+    gather = k_h * run <= GATHER_BYTES and (k_h - 1) * in_w * in_c + run <= GATHER_SPAN
+    return MveEntry("ek_conv2d_s8_mve_" + ("padded" if padded else "inside") + ("_gather" if gather else ""),
+                    True, False)
+
+
+def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str, rq: str, out: str,
+             scratch: str) -> str:
+    """The C call of the layer's entry (see :func:`mve_entry`)."""
+    e = mve_entry(p, layout)
+    extra = (f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "")
+    return f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"
