@@ -34,13 +34,22 @@ def _padded_size(p: dict[str, object]) -> tuple[int, int]:
             (int(p["out_w"]) - 1) * int(p["stride_w"]) + int(p["k_w"]))
 
 
+def _inside(p: dict[str, object]) -> bool:
+    """Every window inside the input: no padding before, the last window row and column inside."""
+    hp, wp = _padded_size(p)
+    return p["pad_h"] == 0 and p["pad_w"] == 0 and hp <= int(p["in_h"]) and wp <= int(p["in_w"])
+
+
 def mve_scratch(p: dict[str, object]) -> dict[str, int]:
-    """Scratch bytes per layout (ek_conv.h), cheapest first; {} for 1x1 unpadded convs."""
+    """Scratch bytes per layout (ek_conv.h), cheapest first; {} for 1x1 unpadded convs. The padded copy only where
+    a window touches the padding (elsewhere it would copy the input for nothing)."""
     if mve_direct(p):
         return {}
     k_elems = int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
     hp, wp = _padded_size(p)
-    sizes = {"EK_CONV_MVE_PAIRS": 2 * k_elems, "EK_CONV_MVE_PADDED": 2 * k_elems + hp * wp * int(p["in_c"])}
+    sizes = {"EK_CONV_MVE_PAIRS": 2 * k_elems}
+    if not _inside(p):
+        sizes["EK_CONV_MVE_PADDED"] = 2 * k_elems + hp * wp * int(p["in_c"])
     return {"EK_CONV_MVE_PATCH": k_elems, **sizes} if mve_segmented(p) else sizes
 
 
@@ -67,13 +76,11 @@ def mve_entry(p: dict[str, object], layout: str) -> MveEntry:
         return MveEntry("ek_conv2d_s8_mve_1x1" if one else "ek_conv2d_s8_mve_1x1_strided", False, False)
     if mve_segmented(p):
         return MveEntry("ek_conv2d_s8_mve_rows", True, True)
-    in_h, in_w, in_c = int(p["in_h"]), int(p["in_w"]), int(p["in_c"])
-    hp, wp = _padded_size(p)
     padded = layout == "EK_CONV_MVE_PADDED"
-    if padded:
-        in_h, in_w = hp, wp
-    elif not (p["pad_h"] == 0 and p["pad_w"] == 0 and hp <= in_h and wp <= in_w):
+    if not (padded or _inside(p)):
         return MveEntry("ek_conv2d_s8_mve_patches", True, False)
+    in_w = _padded_size(p)[1] if padded else int(p["in_w"])  # the gather loads read the padded copy's rows
+    in_c = int(p["in_c"])
     k_h, run = int(p["k_h"]), int(p["k_w"]) * in_c
     gather = k_h * run <= GATHER_BYTES and (k_h - 1) * in_w * in_c + run <= GATHER_SPAN
     return MveEntry("ek_conv2d_s8_mve_" + ("padded" if padded else "inside") + ("_gather" if gather else ""),
