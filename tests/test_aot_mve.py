@@ -283,12 +283,12 @@ CASES = {
     "avgpool_global_ch20": (lambda: [_global_pool(_t((1, 5, 7, 20), -9))], "ek_avgpool_s8_global("),
     "avgpool_global_batches2_ch8": (lambda: [_global_pool(_t((2, 15, 17, 8), -60), act="RELU")],
                                     "ek_avgpool_s8_global("),  # 255 pixels: the largest vector division
-    "fc_per_channel_depth100": (lambda: [_fc(_t((1, 100), -128), 9, out_zp=127)[0]], "ek_fully_connected_s8_mve("),
+    "fc_per_channel_depth100": (lambda: [_fc(_t((1, 100), -128), 9, out_zp=127)[0]], "ek_matmul_mve_s8(&q, "),
     "fc_per_tensor_batches3": (lambda: [_fc(_t((3, 17), 11), 6, per_channel=False, act="RELU")[0]],
                                "ek_fully_connected_s8_mve("),
     "fc_depth16_no_bias": (lambda: [_fc(_t((2, 16), 127), 4, bias=False, w_range=(-128, 128))[0]],
                            "ek_fully_connected_s8_mve("),
-    "fc_depth1": (lambda: [_fc(_t((1, 1), 0), 3, eff=(0.5, 2.0))[0]], "ek_fully_connected_s8_mve("),
+    "fc_depth1": (lambda: [_fc(_t((1, 1), 0), 3, eff=(0.5, 2.0))[0]], "ek_matmul_mve_s8(&q, "),  # one batch row
 }
 
 
@@ -497,7 +497,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
     kernels = ("ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
-               "ek_depthwise_conv2d_s8_mve(", "ek_fully_connected_s8_mve(", "ek_conv2d_s8_mve_padded_gather(",
+               "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
                ) if chain == "chain" else (
                    "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_strided(", "ek_depthwise_conv2d_s8_mve_pairs(",
                    "ek_depthwise_conv2d_s8_mve_pairs_nls(", "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",

@@ -286,16 +286,13 @@ EK_INLINE const int8_t *mve_image(const ek_conv_params_t *p, const int8_t *input
     return in_b;
 }
 
-void ek_conv2d_s8_mve_1x1(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                          int8_t *output) {
-    const int32_t in_c = p->in_c, out_c = p->out_c, pixels = p->batches * p->out_h * p->out_w;
-    ek_mve_mm_t q;
-    mve_mm(&q, p, filter, rq, 0);
+void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels) {
+    const int32_t in_c = q->depth, out_c = q->rows;
     if (pixels >= 2) { /* contiguous pixels: all pairs in one call */
-        ek_matmul_mve_s8_x2n(&q, input, input + in_c, 0, output, output + out_c, pixels >> 1, 2 * in_c, 2 * out_c);
+        ek_matmul_mve_s8_x2n(q, input, input + in_c, 0, output, output + out_c, pixels >> 1, 2 * in_c, 2 * out_c);
     }
     if (pixels & 1) {
-        ek_matmul_mve_s8(&q, input + (size_t)(pixels - 1) * in_c, 0, output + (size_t)(pixels - 1) * out_c);
+        ek_matmul_mve_s8(q, input + (size_t)(pixels - 1) * in_c, 0, output + (size_t)(pixels - 1) * out_c);
     }
 }
 

@@ -9,6 +9,7 @@
 #define EK_CONV_H
 
 #include "ek_common.h"
+#include "ek_matmul.h"
 
 typedef struct {
     int32_t batches;
@@ -83,8 +84,8 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * segmented: k_h > 1 and k_w * k_c a multiple of 16; else one run) and of the folded bias (bias[oc] +
  * in_offset * sum of the filter row, mod 2^32) with the per-channel requantization. Patches are im2col windows (raw
  * int8, padding taps set to the input zero point) gathered into scratch (k_elems = k_h * k_w * in_c bytes each).
- *   _1x1           1x1, unpadded, stride 1, the pixels of all images contiguous: pairs of pixels read in place, all
- *                  in one call; no scratch.
+ *   _1x1           1x1, unpadded, stride 1: the `pixels` pixels of all images (contiguous) in pairs read in place, all
+ *                  in one call, with the generator's q (depth in_c, rows out_c, its filter and rq); no scratch.
  *   _1x1_strided   1x1, unpadded, any stride: pairs of pixels read in place, also across rows; no scratch.
  *   _inside        not segmented, every window inside the input (no padding before, the last window row and column
  *                  inside): pixels in pairs, each window copied into one of two patches (scratch 2 * k_elems).
@@ -100,8 +101,7 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  *     EK_CONV_MVE_PATCH  k_elems bytes, one patch (border pixels alone);
  *     EK_CONV_MVE_PAIRS  2 * k_elems: two patches, the patch pixels two per ek_matmul_mve_s8_x2 pass;
  *     EK_CONV_MVE_PADDED as _padded: every window inside the padded copy. */
-void ek_conv2d_s8_mve_1x1(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                          int8_t *output);
+void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                   const int32_t *rq, int8_t *output);
 void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

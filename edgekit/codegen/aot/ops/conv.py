@@ -381,8 +381,7 @@ class _ConvBase(OpHandler):
             taps = mve_rows_filter(w, segments)
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             p.update(out_mult="NULL", out_shift="NULL")
-            return (c_struct("ek_conv_params_t", "p", p).splitlines(),
-                    mve_call(p, mve_layout(p, ctx.scratch_size), pname, inp, filt, rq, out, ctx.scratch))
+            return mve_call(p, mve_layout(p, ctx.scratch_size), pname, inp, filt, rq, out, ctx.scratch, shifts)
         return None
 
     def scratch_options(self, ctx: OpContext) -> list[int]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgekit.codegen.aot.ops.base import c_struct, mve_mm_struct
+
 GATHER_BYTES = 64  # ek_conv2d_s8_mve_*_gather: a window of at most 4 gather loads of 16 bytes
 GATHER_SPAN = 256  # ... through 8-bit byte offsets
 
@@ -87,9 +89,18 @@ def mve_entry(p: dict[str, object], layout: str) -> MveEntry:
                     True, False)
 
 
-def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str, rq: str, out: str,
-             scratch: str) -> str:
-    """The C call of the layer's entry (see :func:`mve_entry`)."""
+def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str, rq: str, out: str, scratch: str,
+             shifts: list[int]) -> tuple[list[str], str]:
+    """The declarations and C call of the layer's entry (see :func:`mve_entry`): a ``static const
+    ek_conv_params_t p`` and the call reading its parameters from ``pname`` (``p``, or a fused block's copy). The 1x1
+    stride-1 entry takes a generated ek_mve_mm_t and the pixel count instead (the struct p only for a fused block,
+    whose out_h changes)."""
     e = mve_entry(p, layout)
+    decls = c_struct("ek_conv_params_t", "p", p).splitlines()
+    if e.name == "ek_conv2d_s8_mve_1x1":
+        q = mve_mm_struct("q", int(p["in_c"]), int(p["out_c"]), p, filt, rq, shifts)
+        pixels = (f"{pname}.out_h * {p['out_w']}" if pname != "p" else
+                  str(int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])))
+        return (decls if pname != "p" else []) + q, f"{e.name}(&q, {inp}, {out}, {pixels});"
     extra = (f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "")
-    return f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"
+    return decls, f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"
