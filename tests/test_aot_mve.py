@@ -233,6 +233,8 @@ CASES = {
     "conv1x1_s2_valid_odd_pixels": (lambda: [_conv(_t((1, 5, 5, 20), 33), 7, k=(1, 1), strides=(2, 2),
                                                    padding="VALID", act="RELU")[0]], "ek_conv2d_s8_mve_1x1_strided("),
     # a wider op after the conv leaves the arena room for a larger scratch: the planner grants it (ek_conv.h)
+    "conv1x1_s2_even_rows": (lambda: [_conv(_t((1, 6, 8, 20), 5), 9, k=(1, 1), strides=(2, 2), padding="VALID",
+                                            out_zp=-30)[0]], "ek_conv2d_s8_mve_1x1_rows("),
     "conv3x3_border_pairs_ch16": (lambda: _then_wide(_t((1, 6, 7, 16), -128), 10, 36, out_zp=50, seed=3),
                                   "EK_CONV_MVE_PAIRS"),
     "conv3x3_s2_padded_ch32_batches2": (lambda: _then_wide(_t((2, 7, 8, 32), 90), 20, 256, strides=(2, 2),
@@ -356,7 +358,8 @@ def test_mve_conv_entry_follows_the_geometry() -> None:
         return mve_entry(p, layout).name.removeprefix("ek_conv2d_s8_mve_")
 
     assert name(geo((1, 1), (6, 5), (6, 5), 8)) == "1x1" and mve_scratch(geo((1, 1), (6, 5), (6, 5), 8)) == {}
-    assert name(geo((1, 1), (5, 5), (3, 3), 20, s=2)) == "1x1_strided"
+    assert name(geo((1, 1), (5, 5), (3, 3), 20, s=2)) == "1x1_strided"  # odd rows: pairs across rows
+    assert name(geo((1, 1), (6, 8), (3, 4), 20, s=2)) == "1x1_rows"
     same3 = geo((3, 3), (7, 6), (7, 6), 3, pad=(1, 1))  # 27-byte windows, some in the padding
     assert name(same3) == "patches" and name(same3, "EK_CONV_MVE_PADDED") == "padded_gather"
     assert list(mve_scratch(same3)) == ["EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED"]
@@ -499,7 +502,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     kernels = ("ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
                "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
                ) if chain == "chain" else (
-                   "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_strided(", "ek_depthwise_conv2d_s8_mve_pairs(",
+                   "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_rows(", "ek_depthwise_conv2d_s8_mve_pairs(",
                    "ek_depthwise_conv2d_s8_mve_pairs_nls(", "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
                    "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
                    "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(",

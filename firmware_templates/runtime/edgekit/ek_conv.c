@@ -330,6 +330,21 @@ void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input
     }
 }
 
+void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                               const int32_t *rq, int8_t *output) {
+    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, step = p->stride_w * in_c;
+    const int32_t row_step = p->stride_h * p->in_w * in_c;
+    ek_mve_mm_t q;
+    int32_t b, oy;
+    mve_mm(&q, p, filter, rq, 0);
+    for (b = 0; b < p->batches; b++) { /* each output row's pixel pairs in one call */
+        const int8_t *x = input + (size_t)b * p->in_h * p->in_w * in_c;
+        for (oy = 0; oy < p->out_h; oy++, x += row_step, output += out_w * out_c) {
+            ek_matmul_mve_s8_x2n(&q, x, x + step, 0, output, output + out_c, out_w >> 1, 2 * step, 2 * out_c);
+        }
+    }
+}
+
 /* Every window of the image inside it: pixels in pairs, also across rows, each window copied into one of two
  * patch slots; with gather (a window of at most 64 bytes spanning at most 256, MVE) 16 bytes per gather load
  * through byte offsets. */

@@ -87,6 +87,7 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  *   _1x1           1x1, unpadded, stride 1: the `pixels` pixels of all images (contiguous) in pairs read in place, all
  *                  in one call, with the generator's q (depth in_c, rows out_c, its filter and rq); no scratch.
  *   _1x1_strided   1x1, unpadded, any stride: pairs of pixels read in place, also across rows; no scratch.
+ *   _1x1_rows      _1x1_strided for an even out_w: each output row's pairs in one call.
  *   _inside        not segmented, every window inside the input (no padding before, the last window row and column
  *                  inside): pixels in pairs, each window copied into one of two patches (scratch 2 * k_elems).
  *   _inside_gather _inside for a window of at most 64 bytes spanning at most 256 input bytes (k_h - 1 rows of
@@ -104,6 +105,8 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
 void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                   const int32_t *rq, int8_t *output);
+void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                               const int32_t *rq, int8_t *output);
 void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                              const int32_t *rq, int8_t *output, void *scratch);
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

@@ -75,7 +75,9 @@ def mve_entry(p: dict[str, object], layout: str) -> MveEntry:
     """The entry of ek_conv.h whose conditions the layer's geometry and scratch ``layout`` meet (the fastest)."""
     if mve_direct(p):
         one = int(p["stride_h"]) == 1 and int(p["stride_w"]) == 1
-        return MveEntry("ek_conv2d_s8_mve_1x1" if one else "ek_conv2d_s8_mve_1x1_strided", False, False)
+        rows = int(p["out_w"]) % 2 == 0  # whole pairs per output row: one call per row
+        return MveEntry("ek_conv2d_s8_mve_1x1" if one else "ek_conv2d_s8_mve_1x1_rows" if rows else
+                        "ek_conv2d_s8_mve_1x1_strided", False, False)
     if mve_segmented(p):
         return MveEntry("ek_conv2d_s8_mve_rows", True, True)
     padded = layout == "EK_CONV_MVE_PADDED"
