@@ -44,8 +44,9 @@ def _conv(x, out_c: int, *, k: int = 3, seed: int, out_zp: int = 0, **opts):
 
 
 def _residual(*, skip_order: bool = False, size: tuple[int, int] = (16, 16), channels: int = 16,
-              strided: bool = False) -> bytes:
-    """x -> conv -> a; a -> conv -> b; (b, or a 1x1/2 conv of a when ``strided``) -> conv -> c; d = ADD(a, c)."""
+              strided: bool = False, pointwise: bool = False) -> bytes:
+    """x -> conv -> a; a -> conv -> b; (b, or a 1x1/2 conv of a when ``strided``) -> conv (1x1 when ``pointwise``)
+    -> c; d = ADD(a, c)."""
     from tflite_single_op import T, multi_op_model
 
     x = T((1, *size, 8), scale=0.05, zero_point=-3)
@@ -56,7 +57,7 @@ def _residual(*, skip_order: bool = False, size: tuple[int, int] = (16, 16), cha
         skip = b
     else:
         op1, b = _conv(a, channels, seed=2, out_zp=5, activation="RELU")
-        op2, c = _conv(b, channels, seed=3, out_zp=-7)
+        op2, c = _conv(b, channels, k=1 if pointwise else 3, seed=3, out_zp=-7)
         skip = a
     d = T(c.shape, scale=0.09, zero_point=-20)
     add_in = [c, skip] if skip_order else [skip, c]
@@ -73,7 +74,8 @@ def _fused(tflite: bytes, tmp: Path, **kw) -> tuple[int, int, list[str]]:
 
 
 @pytest.mark.parametrize("case,rows", [("plain", None), ("skip_second", None), ("strided", None),
-                                        ("plain", 3), ("strided", 1), ("sparse", 5), ("mve", None)])
+                                        ("plain", 3), ("strided", 1), ("sparse", 5), ("mve", None),
+                                        ("mve_1x1", 5)])
 def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, objs: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     need_module("tflite_micro")
@@ -84,13 +86,16 @@ def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, ob
         monkeypatch.setattr(fusion, "ROW_BLOCK_BYTES", rows * 16 * 16)
     sparse = "force" if case == "sparse" else "auto"
     # mve: the fused conv takes two patch slots for one of the 8 block rows (fusion.trade_rows, ek_conv.h)
-    features = {"features": CoreFeatures.from_flags(["-mcpu=cortex-m55", "-mfloat-abi=hard"])} if case == "mve" else {}
-    tflite = _residual(skip_order=case == "skip_second", strided=case == "strided")
+    mve = case.startswith("mve")
+    features = {"features": CoreFeatures.from_flags(["-mcpu=cortex-m55", "-mfloat-abi=hard"])} if mve else {}
+    tflite = _residual(skip_order=case == "skip_second", strided=case == "strided", pointwise=case == "mve_1x1")
     on, off, notes = _fused(tflite, tmp_path, sparse=sparse, **features)
     assert len(notes) == 1 and "ops 2+3" in notes[0]
     if case == "mve":
         assert "7 output rows per block" in notes[0]
         assert "EK_CONV_MVE_PAIRS" in (tmp_path / "on" / "ek_model.c").read_text()
+    if case == "mve_1x1":  # the 1x1 entry counts a block's pixels from its rows (blocks of 5, the last one of 1)
+        assert "ek_conv2d_s8_mve_1x1(&q, in, blk, pr.out_h * 16);" in (tmp_path / "on" / "ek_model.c").read_text()
     # strided: the peak is the first conv (x and a), before the pair; else a + b + c is the peak without fusion
     assert on <= off if case == "strided" else on < off
     model = load_model(tflite)

@@ -202,37 +202,49 @@ def _then_wide(x, out_c: int, wide: int, **opts) -> list:
     return [op, _conv(y, wide, k=(1, 1), seed=40)[0]]
 
 
+def _global_pool(x, act: str = "NONE") -> tuple:
+    """AVERAGE_POOL_2D over the whole image (VALID, filter = input): ek_avgpool_s8_global on MVE."""
+    y = _t((x.shape[0], 1, 1, x.shape[3]), x.zero_point, scale=x.scale)
+    return ("AVERAGE_POOL_2D", [x], [y], dict(filter=tuple(x.shape[1:3]), strides=(1, 1), padding="VALID",
+                                               activation=act))
+
+
 CASES = {
     # name: (builder of the op list, kernel the MVE generator must choose)
     "conv1x1_direct_depth8": (lambda: [_conv(_t((1, 6, 5, 8), -128), 16, k=(1, 1), out_zp=127)[0]],
-                              "ek_conv2d_s8_mve("),
+                              "ek_conv2d_s8_mve_1x1("),
     "conv1x1_depth33_rows13": (lambda: [_conv(_t((1, 4, 3, 33), 127), 13, k=(1, 1), act="RELU6", out_zp=-128)[0]],
-                               "ek_conv2d_s8_mve("),
-    "conv3x3_rgb_same": (lambda: [_conv(_t((1, 7, 6, 3), -3), 8, act="RELU")[0]], "ek_conv2d_s8_mve("),
+                               "ek_conv2d_s8_mve_1x1("),
+    "conv3x3_rgb_same": (lambda: [_conv(_t((1, 7, 6, 3), -3), 8, act="RELU")[0]], "ek_conv2d_s8_mve_patches("),
     "conv3x3_s2_rgb_padding_after": (lambda: [_conv(_t((1, 8, 10, 3), -128), 8, strides=(2, 2), act="RELU")[0]],
-                                     "ek_conv2d_s8_mve("),  # SAME, even sizes: no padding before, one row after
+                                     "ek_conv2d_s8_mve_patches("),  # SAME, even sizes: no padding before, one after
     "conv3x3_s2_depth144_rows5": (lambda: [_conv(_t((1, 7, 7, 16), 20), 5, strides=(2, 2), out_zp=-9)[0]],
-                                  "ek_conv2d_s8_mve("),
+                                  "ek_conv2d_s8_mve_rows("),
     "conv3x3_valid_w-128": (lambda: [_conv(_t((1, 5, 6, 17), -100), 7, padding="VALID", w_range=(-128, 128))[0]],
-                            "ek_conv2d_s8_mve("),
-    "conv3x3_rows_in_place_ch16": (lambda: [_conv(_t((1, 6, 7, 16), -128), 10, out_zp=50)[0]], "ek_conv2d_s8_mve("),
+                            "ek_conv2d_s8_mve_inside("),
+    "conv3x3_valid_gather": (lambda: [_conv(_t((1, 5, 6, 5), 12), 7, padding="VALID", out_zp=-3)[0]],
+                             "ek_conv2d_s8_mve_inside_gather("),  # windows of 45 bytes: gather loads on MVE
+    "conv3x3_rows_in_place_ch16": (lambda: [_conv(_t((1, 6, 7, 16), -128), 10, out_zp=50)[0]],
+                                   "ek_conv2d_s8_mve_rows("),
     "conv3x3_s2_rows_in_place_ch32": (lambda: [_conv(_t((1, 7, 8, 32), 90), 20, strides=(2, 2), act="RELU")[0]],
-                                      "ek_conv2d_s8_mve("),
+                                      "ek_conv2d_s8_mve_rows("),
     "conv2x4_rows_in_place_ch4": (lambda: [_conv(_t((1, 5, 9, 4), -5), 6, k=(2, 4), padding="VALID")[0]],
-                                  "ek_conv2d_s8_mve("),
+                                  "ek_conv2d_s8_mve_rows("),
     "conv1x1_s2_valid_odd_pixels": (lambda: [_conv(_t((1, 5, 5, 20), 33), 7, k=(1, 1), strides=(2, 2),
-                                                   padding="VALID", act="RELU")[0]], "ek_conv2d_s8_mve("),
+                                                   padding="VALID", act="RELU")[0]], "ek_conv2d_s8_mve_1x1_strided("),
     # a wider op after the conv leaves the arena room for a larger scratch: the planner grants it (ek_conv.h)
+    "conv1x1_s2_even_rows": (lambda: [_conv(_t((1, 6, 8, 20), 5), 9, k=(1, 1), strides=(2, 2), padding="VALID",
+                                            out_zp=-30)[0]], "ek_conv2d_s8_mve_1x1_rows("),
     "conv3x3_border_pairs_ch16": (lambda: _then_wide(_t((1, 6, 7, 16), -128), 10, 36, out_zp=50, seed=3),
                                   "EK_CONV_MVE_PAIRS"),
     "conv3x3_s2_padded_ch32_batches2": (lambda: _then_wide(_t((2, 7, 8, 32), 90), 20, 256, strides=(2, 2),
                                                            act="RELU", seed=5), "EK_CONV_MVE_PADDED"),
     "conv3x3_padded_depth81_batches2": (lambda: _then_wide(_t((2, 5, 5, 9), -7), 6, 64, out_zp=-20, seed=7),
-                                        "EK_CONV_MVE_PADDED"),
+                                        "ek_conv2d_s8_mve_padded("),
     "conv_left_shift": (lambda: [_conv(_t((1, 4, 4, 20), 0), 12, k=(1, 1), eff=(0.3, 3.0), out_zp=-50)[0]],
-                        "ek_conv2d_s8_mve("),
+                        "ek_conv2d_s8_mve_1x1("),
     "conv_tiny_multipliers": (lambda: [_conv(_t((1, 4, 4, 24), 9), 8, eff=(1e-9, 1e-6), bias_scale=3e8)[0]],
-                              "ek_conv2d_s8_mve("),
+                              "ek_conv2d_s8_mve_patches("),
     "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
                           "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
@@ -269,13 +281,16 @@ CASES = {
                             "ek_depthwise_conv2d_s8_mve_t9_nls_nc("),
     "dw_odd_channels_fallback": (lambda: [_dw(_t((1, 5, 7, 7), -128))[0]], "ek_depthwise_conv2d_s8("),
     "dw_one_channel_as_conv": (lambda: [_dw(_t((1, 9, 8, 1), 5), mult=8, k=(4, 3), strides=(2, 2))[0]],
-                               "ek_conv2d_s8_mve("),
-    "fc_per_channel_depth100": (lambda: [_fc(_t((1, 100), -128), 9, out_zp=127)[0]], "ek_fully_connected_s8_mve("),
+                               "ek_conv2d_s8_mve_patches("),
+    "avgpool_global_ch20": (lambda: [_global_pool(_t((1, 5, 7, 20), -9))], "ek_avgpool_s8_global("),
+    "avgpool_global_batches2_ch8": (lambda: [_global_pool(_t((2, 15, 17, 8), -60), act="RELU")],
+                                    "ek_avgpool_s8_global("),  # 255 pixels: the largest vector division
+    "fc_per_channel_depth100": (lambda: [_fc(_t((1, 100), -128), 9, out_zp=127)[0]], "ek_matmul_mve_s8(&q, "),
     "fc_per_tensor_batches3": (lambda: [_fc(_t((3, 17), 11), 6, per_channel=False, act="RELU")[0]],
                                "ek_fully_connected_s8_mve("),
     "fc_depth16_no_bias": (lambda: [_fc(_t((2, 16), 127), 4, bias=False, w_range=(-128, 128))[0]],
                            "ek_fully_connected_s8_mve("),
-    "fc_depth1": (lambda: [_fc(_t((1, 1), 0), 3, eff=(0.5, 2.0))[0]], "ek_fully_connected_s8_mve("),
+    "fc_depth1": (lambda: [_fc(_t((1, 1), 0), 3, eff=(0.5, 2.0))[0]], "ek_matmul_mve_s8(&q, "),  # one batch row
 }
 
 
@@ -311,7 +326,7 @@ def test_mve_case_bit_exact_on_host(name: str, objs: Path, tmp_path: Path) -> No
 
 
 def test_mve_conv_scratch_only_where_the_arena_has_room(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The planner grants ek_conv2d_s8_mve a larger scratch layout only when the arena keeps its size: a lone conv
+    """The planner grants ek_conv2d_s8_mve_rows a larger scratch layout only when the arena keeps its size: a lone conv
     (its tensors are the peak) keeps one patch, a conv before a wider layer gets the padded copy at the same arena."""
     need_module("tflite_micro")
     from tflite_single_op import multi_op_model
@@ -328,6 +343,33 @@ def test_mve_conv_scratch_only_where_the_arena_has_room(monkeypatch: pytest.Monk
     least = generate_c(tflite, tmp_path / "least", features=M55)
     assert "EK_CONV_MVE_PATCH);" in (least.files[0].parent / "ek_model.c").read_text()
     assert granted.arena_bytes == least.arena_bytes
+
+
+def test_mve_conv_entry_follows_the_geometry() -> None:
+    """The generator names the ek_conv2d_s8_mve_* entry of each layer's path (a model links only those), and offers
+    the padded copy only to layers with a window in the padding."""
+    from edgekit.codegen.aot.ops.conv_mve import mve_entry, mve_scratch
+
+    def geo(k, in_hw, out_hw, c, s=1, pad=(0, 0)) -> dict[str, object]:
+        return dict(k_h=k[0], k_w=k[1], in_h=in_hw[0], in_w=in_hw[1], out_h=out_hw[0], out_w=out_hw[1], in_c=c,
+                    k_c=c, stride_h=s, stride_w=s, pad_h=pad[0], pad_w=pad[1])
+
+    def name(p, layout="EK_CONV_MVE_PAIRS") -> str:
+        return mve_entry(p, layout).name.removeprefix("ek_conv2d_s8_mve_")
+
+    assert name(geo((1, 1), (6, 5), (6, 5), 8)) == "1x1" and mve_scratch(geo((1, 1), (6, 5), (6, 5), 8)) == {}
+    assert name(geo((1, 1), (5, 5), (3, 3), 20, s=2)) == "1x1_strided"  # odd rows: pairs across rows
+    assert name(geo((1, 1), (6, 8), (3, 4), 20, s=2)) == "1x1_rows"
+    same3 = geo((3, 3), (7, 6), (7, 6), 3, pad=(1, 1))  # 27-byte windows, some in the padding
+    assert name(same3) == "patches" and name(same3, "EK_CONV_MVE_PADDED") == "padded_gather"
+    assert list(mve_scratch(same3)) == ["EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED"]
+    valid = geo((3, 3), (5, 6), (3, 4), 5)  # every window inside: no padded copy offered
+    assert name(valid) == "inside_gather" and list(mve_scratch(valid)) == ["EK_CONV_MVE_PAIRS"]
+    assert name(geo((3, 3), (5, 40), (3, 38), 5)) == "inside"  # windows spanning 2 rows of 200 bytes: no gather
+    assert name(geo((3, 3), (5, 5), (5, 5), 9, pad=(1, 1)), "EK_CONV_MVE_PADDED") == "padded"  # 81 bytes
+    assert name(geo((3, 3), (8, 10), (4, 5), 3, s=2)) == "patches"  # SAME, even sizes: padding after only
+    rows = geo((3, 3), (6, 7), (6, 7), 16, pad=(1, 1))
+    assert name(rows) == name(rows, "EK_CONV_MVE_PADDED") == "rows" and len(mve_scratch(rows)) == 3
 
 
 def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
@@ -402,8 +444,9 @@ def _pairs_chain() -> bytes:
     without a left shift take the kernels' no-VSHL requantization, 32-channel depthwise layers with left shifts the
     VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm), the 3x3 ones all four dw9 variants (with / without VSHL, with /
     without the clamp); 3x1 patches of depth 18 (7 rows) the light single-pair entry mve_x2_d32_asm.
-    ek_conv2d_s8_mve's scratch layouts: border patches in pairs (op_a, op_c), a 3x3 over 16 channels in a padded copy
-    (op_s) and the 3x1 windows gathered from one (op_j)."""
+    ek_conv2d_s8_mve_*'s scratch layouts: border patches in pairs (op_a, op_c), a 3x3 over 16 channels in a padded
+    copy (op_s), the 3x1 windows gathered from one (op_j), 1x2 windows gathered in place (op_w); a global average
+    pool."""
     from tflite_single_op import multi_op_model
 
     x = _t((1, 7, 9, 16), -128, scale=0.08)
@@ -424,9 +467,11 @@ def _pairs_chain() -> bytes:
     op_s, y = _conv(y, 16, out_zp=8, seed=32)  # 3x3 over 16 channels in a zero-point-padded copy, all in place
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
     op_d, y = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
-    op_j, _ = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
+    op_j, y = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
+    op_w, y = _conv(y, 11, k=(1, 2), padding="VALID", out_zp=-7, seed=33)  # windows inside, gathered: 2 pixels
+    pool = _global_pool(y)  # 11 channels: 8 + 3 predicated, sums and divisions
     return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_h, op_s, op_i,
-                           op_d, op_j])
+                           op_d, op_j, op_w, pool])
 
 
 @pytest.mark.tflm
@@ -462,12 +507,14 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
     res = validate(path, board="qemu-cortex-m55", inputs=xs, work_dir=tmp_path / "fw")
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
-    kernels = ("ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs_nls(", "ek_depthwise_conv2d_s8_mve(",
-               "ek_fully_connected_s8_mve(", "EK_CONV_MVE_PADDED") if chain == "chain" else (
-                   "ek_conv2d_s8_mve(", "ek_depthwise_conv2d_s8_mve_pairs(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
-                   "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED", "ek_depthwise_conv2d_s8_mve_t9(",
-                   "ek_depthwise_conv2d_s8_mve_t9_nls(", "ek_depthwise_conv2d_s8_mve_t9_nc(",
-                   "ek_depthwise_conv2d_s8_mve_t9_nls_nc(")
+    kernels = ("ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
+               "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
+               ) if chain == "chain" else (
+                   "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_rows(", "ek_depthwise_conv2d_s8_mve_pairs(",
+                   "ek_depthwise_conv2d_s8_mve_pairs_nls(", "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
+                   "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
+                   "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(",
+                   "ek_conv2d_s8_mve_inside_gather(", "ek_avgpool_s8_global(")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

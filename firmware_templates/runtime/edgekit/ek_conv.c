@@ -191,37 +191,60 @@ void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, con
     im2col_run(p, input, NULL, filter, rq, output, scratch, 1);
 }
 
-/* The im2col patch of output pixel (oy, ox) for ek_conv2d_s8_mve: a window inside the input (rows_inside: its
- * k_h rows lie inside) copied row by row (one predicated 16-byte move per 16 bytes, no padding checks), else
- * gathered with the padding. */
+/* ---- ek_conv2d_s8_mve_*: one entry per code path, chosen by the generator from the layer's geometry (ek_conv.h),
+ * so that a model links only the paths its layers take. */
+
+/* The matrix kernel's parameters for the conv's filter: k_h segments of k_w * in_c (segmented) or one run. */
+EK_INLINE void mve_mm(ek_mve_mm_t *q, const ek_conv_params_t *p, const int8_t *filter, const int32_t *rq,
+                      const int segmented) {
+    const int32_t run = p->k_w * p->in_c;
+    q->depth = segmented ? run : p->k_h * run;
+    q->segments = segmented ? p->k_h : 1;
+    q->rows = p->out_c;
+    q->out_offset = p->out_offset;
+    q->act_min = p->act_min;
+    q->act_max = p->act_max;
+    q->filter = filter;
+    q->rq = rq;
+    q->lshift = ek_mve_rq_lshift(rq, p->out_c);
+}
+
+/* The k_h rows of k_w * in_c bytes of a window inside the input (at win) into patch, one after the other: one
+ * predicated 16-byte move per row of at most 16 bytes, no padding checks. */
+EK_INLINE void copy_window(const ek_conv_params_t *p, const int8_t *win, int8_t *patch) {
+    const int32_t k_h = p->k_h, run = p->k_w * p->in_c, in_row = p->in_w * p->in_c;
+    int32_t ky;
+#if EK_HAVE_MVE
+    if (run <= 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)run);
+        for (ky = 0; ky < k_h; ky++) {
+            vstrbq_p_s8(patch + (size_t)ky * run, vldrbq_z_s8(win + (size_t)ky * in_row, pr), pr);
+        }
+        return;
+    }
+#endif
+    for (ky = 0; ky < k_h; ky++) {
+        copy_bytes(patch + (size_t)ky * run, win + (size_t)ky * in_row, (size_t)run);
+    }
+}
+
+/* The im2col patch of output pixel (oy, ox): a window inside the input (rows_inside: its k_h rows lie inside)
+ * copied row by row, else gathered with the padding. */
 static void mve_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
                       int8_t *patch) {
-    const int32_t ix0 = ox * p->stride_w - p->pad_w, k_h = p->k_h, run = p->k_w * p->in_c;
-    const int32_t in_row = p->in_w * p->in_c;
-    int32_t ky;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
     if (rows_inside && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-        const int8_t *win = in_b + (size_t)(oy * p->stride_h - p->pad_h) * in_row + (size_t)ix0 * p->in_c;
-#if EK_HAVE_MVE
-        if (run <= 16) { /* one predicated load / store per row */
-            const mve_pred16_t pr = vctp8q((uint32_t)run);
-            for (ky = 0; ky < k_h; ky++) {
-                vstrbq_p_s8(patch + (size_t)ky * run, vldrbq_z_s8(win + (size_t)ky * in_row, pr), pr);
-            }
-            return;
-        }
-#endif
-        for (ky = 0; ky < k_h; ky++) {
-            copy_bytes(patch + (size_t)ky * run, win + (size_t)ky * in_row, (size_t)run);
-        }
+        copy_window(p, in_b + (size_t)(oy * p->stride_h - p->pad_h) * p->in_w * p->in_c + (size_t)ix0 * p->in_c,
+                    patch);
     } else {
         gather_patch(p, in_b, oy, ox, patch);
     }
 }
 
-/* An im2col patch for ek_conv2d_s8_mve's pixel loop into a slot whose signature sig (1 + kx0 + 256 * kx1 of the
- * last patch gathered there with all its rows inside, else 0) tells whether its padding columns already hold the
- * input zero point: then only the taps inside are copied, row by row (the left / right border pixels of inner
- * rows land in the same slot row after row). */
+/* An im2col patch for the segmented pixel loop into a slot whose signature sig (1 + kx0 + 256 * kx1 of the last
+ * patch gathered there with all its rows inside, else 0) tells whether its padding columns already hold the input
+ * zero point: then only the taps inside are copied, row by row (the left / right border pixels of inner rows land
+ * in the same slot row after row). */
 static void slot_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
                        int8_t *slot, int32_t *sig) {
     const int32_t in_c = p->in_c, ix0 = ox * p->stride_w - p->pad_w;
@@ -240,30 +263,50 @@ static void slot_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy
     }
 }
 
-/* ek_conv2d_s8_mve over one image: in-place windows (segmented rows, or 1x1 pixels) in runs of pairs, every other
- * pixel through an im2col patch; with two patch slots (pairs) the patch pixels run two per pass, also across output
- * rows (the left and right border pixels of a row together, an odd pixel with the next row's first). */
-static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
-                      int8_t *patch, int pairs) {
-    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
-    const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w, k_h = p->k_h, k_w = p->k_w;
-    const int32_t run = k_w * in_c, in_row = in_w * in_c, pad_h = p->pad_h, pad_w = p->pad_w;
-    const int rows_in_place = q->segments > 1;
-    const size_t k_elems = (size_t)k_h * run;
-    int8_t *pending = NULL; /* a patch pixel's output waiting in slot 0 for a partner */
-    int32_t sig[2] = {0, 0}; /* the slots' slot_patch signatures */
-    int32_t oy, ox;
-    if (k_h == 1 && k_w == 1 && pad_h == 0 && pad_w == 0) { /* direct: pixels in pairs, also across rows */
-        const int32_t pixels = out_h * out_w, step = stride_w * in_c, row_step = stride_h * in_row;
-        const int8_t *row = in_b, *x = in_b, *x1;
-        int32_t pix = 0;
-        if (stride_w == 1 && stride_h == 1 && pixels >= 2) { /* contiguous pixels: all pairs in one call */
-            pix = pixels & ~1;
-            ek_matmul_mve_s8_x2n(q, in_b, in_b + in_c, 0, out, out + out_c, pix >> 1, 2 * in_c, 2 * out_c);
-            x = in_b + (size_t)pix * in_c;
-            out += (size_t)pix * out_c; /* at most one pixel is left, for the single pass below */
-        }
-        for (ox = 0; pix + 2 <= pixels; pix += 2, out += 2 * out_c) {
+/* Batch image b of the windowed entries: the input itself, or (padded) a copy into `padded` of the image padded
+ * with the input zero point (the patch of one image-sized window), *pi then the copy's parameters (in pp). */
+EK_INLINE const int8_t *mve_image(const ek_conv_params_t *p, const int8_t *input, int32_t b, const int padded,
+                                  int8_t *buf, ek_conv_params_t *pp, const ek_conv_params_t **pi) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
+    *pi = p;
+    if (padded) {
+        *pp = *p;
+        pp->k_h = (p->out_h - 1) * p->stride_h + p->k_h;
+        pp->k_w = (p->out_w - 1) * p->stride_w + p->k_w;
+        gather_patch(pp, in_b, 0, 0, buf);
+        pp->in_h = pp->k_h;
+        pp->in_w = pp->k_w;
+        pp->k_h = p->k_h;
+        pp->k_w = p->k_w;
+        pp->pad_h = 0;
+        pp->pad_w = 0;
+        *pi = pp;
+        in_b = buf;
+    }
+    return in_b;
+}
+
+void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels) {
+    const int32_t in_c = q->depth, out_c = q->rows;
+    if (pixels >= 2) { /* contiguous pixels: all pairs in one call */
+        ek_matmul_mve_s8_x2n(q, input, input + in_c, 0, output, output + out_c, pixels >> 1, 2 * in_c, 2 * out_c);
+    }
+    if (pixels & 1) {
+        ek_matmul_mve_s8(q, input + (size_t)(pixels - 1) * in_c, 0, output + (size_t)(pixels - 1) * out_c);
+    }
+}
+
+void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                  const int32_t *rq, int8_t *output) {
+    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, pixels = p->out_h * out_w;
+    const int32_t step = p->stride_w * in_c, row_step = p->stride_h * p->in_w * in_c;
+    ek_mve_mm_t q;
+    int32_t b;
+    mve_mm(&q, p, filter, rq, 0);
+    for (b = 0; b < p->batches; b++) { /* pixels in pairs, also across rows */
+        const int8_t *row = input + (size_t)b * p->in_h * p->in_w * in_c, *x = row, *x1;
+        int32_t pix, ox;
+        for (pix = 0, ox = 0; pix + 2 <= pixels; pix += 2, output += 2 * out_c) {
             if (++ox == out_w) {
                 ox = 0;
                 row += row_step;
@@ -271,7 +314,7 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
             } else {
                 x1 = x + step;
             }
-            ek_matmul_mve_s8_x2(q, x, x1, 0, out, out + out_c);
+            ek_matmul_mve_s8_x2(&q, x, x1, 0, output, output + out_c);
             if (++ox == out_w) {
                 ox = 0;
                 row += row_step;
@@ -281,21 +324,42 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
             }
         }
         if (pix < pixels) {
-            ek_matmul_mve_s8(q, x, 0, out);
+            ek_matmul_mve_s8(&q, x, 0, output);
+            output += out_c;
         }
-        return;
     }
-    if (!rows_in_place && pad_h == 0 && pad_w == 0 && (out_h - 1) * stride_h + k_h <= in_h &&
-        (out_w - 1) * stride_w + k_w <= in_w) { /* every window inside: pairs, also across rows */
-        const int32_t pixels = out_h * out_w;
-        const int8_t *row = in_b, *win = in_b;
-        int32_t i, j;
+}
+
+void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                               const int32_t *rq, int8_t *output) {
+    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, step = p->stride_w * in_c;
+    const int32_t row_step = p->stride_h * p->in_w * in_c;
+    ek_mve_mm_t q;
+    int32_t b, oy;
+    mve_mm(&q, p, filter, rq, 0);
+    for (b = 0; b < p->batches; b++) { /* each output row's pixel pairs in one call */
+        const int8_t *x = input + (size_t)b * p->in_h * p->in_w * in_c;
+        for (oy = 0; oy < p->out_h; oy++, x += row_step, output += out_w * out_c) {
+            ek_matmul_mve_s8_x2n(&q, x, x + step, 0, output, output + out_c, out_w >> 1, 2 * step, 2 * out_c);
+        }
+    }
+}
+
+/* Every window of the image inside it: pixels in pairs, also across rows, each window copied into one of two
+ * patch slots; with gather (a window of at most 64 bytes spanning at most 256, MVE) 16 bytes per gather load
+ * through byte offsets. */
+EK_INLINE void mve_inside(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
+                          int8_t *patch, const int gather) {
+    const int32_t in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, pixels = p->out_h * out_w;
+    const int32_t run = p->k_w * in_c, in_row = p->in_w * in_c;
+    const size_t k_elems = (size_t)p->k_h * run;
+    const int8_t *row = in_b, *win = in_b;
+    int32_t i, j, ox;
 #if EK_HAVE_MVE
-        /* a window of at most 64 bytes spanning at most 256: 16 bytes per gather load through byte offsets */
-        uint8_t offs[64];
-        const int gather = k_elems <= sizeof offs && (k_h - 1) * in_row + run <= 256;
-        uint8x16_t o0, o1, o2, o3;
-        mve_pred16_t p0, p1, p2, p3;
+    uint8_t offs[64];
+    uint8x16_t o0 = vdupq_n_u8(0), o1 = o0, o2 = o0, o3 = o0;
+    mve_pred16_t p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+    if (gather) {
         for (i = 0, j = 0, ox = 0; i < (int32_t)sizeof offs; i++) { /* j: window row, ox: byte in the row */
             offs[i] = i < (int32_t)k_elems ? (uint8_t)(j * in_row + ox) : 0u;
             if (++ox == run) {
@@ -311,42 +375,57 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
         p1 = vctp8q(k_elems > 16 ? (uint32_t)k_elems - 16u : 0u);
         p2 = vctp8q(k_elems > 32 ? (uint32_t)k_elems - 32u : 0u);
         p3 = vctp8q(k_elems > 48 ? (uint32_t)k_elems - 48u : 0u);
+    }
 #endif
-        for (i = 0, ox = 0, j = 0; i < pixels; i++) {
-            int8_t *slot = patch + j * k_elems;
+    for (i = 0, ox = 0, j = 0; i < pixels; i++) {
+        int8_t *slot = patch + j * k_elems;
 #if EK_HAVE_MVE
-            if (gather) {
-                vstrbq_p_s8(slot, vldrbq_gather_offset_s8(win, o0), p0);
-                if (k_elems > 16) {
-                    vstrbq_p_s8(slot + 16, vldrbq_gather_offset_s8(win, o1), p1);
-                    if (k_elems > 32) {
-                        vstrbq_p_s8(slot + 32, vldrbq_gather_offset_s8(win, o2), p2);
-                        vstrbq_p_s8(slot + 48, vldrbq_gather_offset_s8(win, o3), p3);
-                    }
+        if (gather) {
+            vstrbq_p_s8(slot, vldrbq_gather_offset_s8(win, o0), p0);
+            if (k_elems > 16) {
+                vstrbq_p_s8(slot + 16, vldrbq_gather_offset_s8(win, o1), p1);
+                if (k_elems > 32) {
+                    vstrbq_p_s8(slot + 32, vldrbq_gather_offset_s8(win, o2), p2);
+                    vstrbq_p_s8(slot + 48, vldrbq_gather_offset_s8(win, o3), p3);
                 }
-            } else
+            }
+        } else
 #endif
-            {
-                mve_patch(p, in_b, i / out_w, ox, 1, slot);
-            }
-            if (++ox == out_w) {
-                ox = 0;
-                row += stride_h * in_row;
-                win = row;
-            } else {
-                win += stride_w * in_c;
-            }
-            if (j) {
-                ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, out, out + out_c);
-                out += 2 * out_c;
-            }
-            j ^= 1;
+        {
+            copy_window(p, win, slot);
+        }
+        if (++ox == out_w) {
+            ox = 0;
+            row += p->stride_h * in_row;
+            win = row;
+        } else {
+            win += p->stride_w * in_c;
         }
         if (j) {
-            ek_matmul_mve_s8(q, patch, run, out);
+            ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, out, out + out_c);
+            out += 2 * out_c;
         }
-        return;
+        j ^= 1;
     }
+    if (j) {
+        ek_matmul_mve_s8(q, patch, run, out);
+    }
+    (void)gather;
+}
+
+/* The windowed pixel loop over one image: segmented (rows_in_place) windows inside the input read in place in runs
+ * of pairs, every other pixel through an im2col patch; with two patch slots (pairs) the patch pixels run two per
+ * pass, also across output rows (the left and right border pixels of a row together, an odd pixel with the next
+ * row's first). */
+EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
+                           int8_t *patch, int pairs, const int rows_in_place) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w, k_h = p->k_h, k_w = p->k_w;
+    const int32_t run = k_w * in_c, in_row = in_w * in_c, pad_h = p->pad_h, pad_w = p->pad_w;
+    const size_t k_elems = (size_t)k_h * run;
+    int8_t *pending = NULL; /* a patch pixel's output waiting in slot 0 for a partner */
+    int32_t sig[2] = {0, 0}; /* the slots' slot_patch signatures */
+    int32_t oy, ox;
     for (oy = 0; oy < out_h; oy++) {
         const int32_t iy0 = oy * stride_h - pad_h;
         const int rows_inside = iy0 >= 0 && iy0 + k_h <= in_h;
@@ -391,42 +470,54 @@ static void mve_image(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int
     }
 }
 
-void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                      int8_t *output, void *scratch, int32_t layout) {
-    const int32_t k_h = p->k_h, run = p->k_w * p->in_c, out_c = p->out_c;
-    const int rows_in_place = EK_CONV_MVE_SEGMENTED(k_h, p->k_w, p->in_c);
+/* The windowed entries: per batch image (padded: its zero-point-padded copy after the two patch slots), the inside
+ * loop (inside, gather) or the pixel loop (segmented or not, pairs). */
+EK_INLINE void mve_conv(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
+                        int8_t *output, void *scratch, const int segmented, const int padded, const int inside,
+                        const int gather, const int pairs) {
     int8_t *patch = (int8_t *)scratch;
+    const size_t out_image = (size_t)p->out_h * p->out_w * p->out_c;
     ek_conv_params_t pp; /* the padded image's parameters */
     ek_mve_mm_t q;
     int32_t b;
-    q.depth = rows_in_place ? run : k_h * run;
-    q.segments = rows_in_place ? k_h : 1;
-    q.rows = out_c;
-    q.out_offset = p->out_offset;
-    q.act_min = p->act_min;
-    q.act_max = p->act_max;
-    q.filter = filter;
-    q.rq = rq;
-    q.lshift = ek_mve_rq_lshift(rq, out_c);
+    mve_mm(&q, p, filter, rq, segmented);
     for (b = 0; b < p->batches; b++) {
-        const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
-        const ek_conv_params_t *pi = p;
-        if (layout == EK_CONV_MVE_PADDED) { /* every window inside a padded copy of the image */
-            int8_t *padded = patch + 2 * (size_t)k_h * run;
-            pp = *p;
-            pp.k_h = (p->out_h - 1) * p->stride_h + k_h; /* the copy: the patch of one image-sized window */
-            pp.k_w = (p->out_w - 1) * p->stride_w + p->k_w;
-            gather_patch(&pp, in_b, 0, 0, padded);
-            pp.in_h = pp.k_h;
-            pp.in_w = pp.k_w;
-            pp.k_h = k_h;
-            pp.k_w = p->k_w;
-            pp.pad_h = 0;
-            pp.pad_w = 0;
-            pi = &pp;
-            in_b = padded;
+        const ek_conv_params_t *pi;
+        const int8_t *in_b = mve_image(p, input, b, padded, patch + 2 * (size_t)p->k_h * p->k_w * p->in_c, &pp, &pi);
+        if (inside) {
+            mve_inside(pi, &q, in_b, output + b * out_image, patch, gather);
+        } else {
+            mve_windows(pi, &q, in_b, output + b * out_image, patch, pairs, segmented);
         }
-        mve_image(pi, &q, in_b, output + (size_t)b * p->out_h * p->out_w * out_c, patch,
-                  layout != EK_CONV_MVE_PATCH || !rows_in_place);
     }
+}
+
+void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                             const int32_t *rq, int8_t *output, void *scratch) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 0, 1);
+}
+
+void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                    const int32_t *rq, int8_t *output, void *scratch) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 1, 1);
+}
+
+void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                             const int32_t *rq, int8_t *output, void *scratch) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 0, 1);
+}
+
+void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                    const int32_t *rq, int8_t *output, void *scratch) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 1, 1);
+}
+
+void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                              const int32_t *rq, int8_t *output, void *scratch) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 0, 0, 1);
+}
+
+void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
+                           int8_t *output, void *scratch, int32_t layout) {
+    mve_conv(p, input, filter, rq, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH);
 }

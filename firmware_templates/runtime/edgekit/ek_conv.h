@@ -9,6 +9,7 @@
 #define EK_CONV_H
 
 #include "ek_common.h"
+#include "ek_matmul.h"
 
 typedef struct {
     int32_t batches;
@@ -77,21 +78,47 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
                                    const int32_t *bias, int8_t *output, void *scratch);
 
 /* CONV_2D without groups or dilation for MVE cores (Cortex-M55/M85; portable C elsewhere, same results) through
- * ek_matmul_mve_s8. When EK_CONV_MVE_SEGMENTED (k_h > 1 and k_w * k_c a multiple of 16) the filter is laid out in
- * k_h segments of k_w * k_c and a window that lies inside the input is read in place, row by row; otherwise (and for
- * windows touching the padding) each output pixel's im2col patch (raw int8, padding taps set to the input zero
- * point) is gathered into scratch first; 1x1 unpadded convs read the input in place, two pixels per pass. filter and
- * rq: the generator's ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (segmented or not) and of the
- * folded bias (bias[oc] + in_offset * sum of the filter row, mod 2^32) with the per-channel requantization.
- * scratch, by its layout (the generator grants what the arena has room for; k_elems = k_h * k_w * in_c):
- *   EK_CONV_MVE_PATCH  segmented: k_elems bytes, one patch (border pixels alone); else as EK_CONV_MVE_PAIRS;
- *   EK_CONV_MVE_PAIRS  2 * k_elems: two patches, the patch pixels two per ek_matmul_mve_s8_x2 pass;
- *   EK_CONV_MVE_PADDED 2 * k_elems + hp * wp * in_c: also a copy of the image padded with the input zero point
- *                      (hp = (out_h - 1) * stride_h + k_h rows, wp likewise), in which every window lies inside.
- * 1x1 unpadded convs need no scratch. */
-void ek_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                      int8_t *output, void *scratch, int32_t layout);
-#define EK_CONV_MVE_SEGMENTED(k_h, k_w, k_c) ((k_h) > 1 && ((k_w) * (k_c)) % 16 == 0)
+ * ek_matmul_mve_s8, one entry per code path: the generator picks the entry from the layer's geometry and its scratch
+ * layout (edgekit/codegen/aot/ops/conv_mve.py), so that a model links only the paths its layers take. filter and rq:
+ * the generator's ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (in k_h segments of k_w * k_c when
+ * segmented: k_h > 1 and k_w * k_c a multiple of 16; else one run) and of the folded bias (bias[oc] +
+ * in_offset * sum of the filter row, mod 2^32) with the per-channel requantization. Patches are im2col windows (raw
+ * int8, padding taps set to the input zero point) gathered into scratch (k_elems = k_h * k_w * in_c bytes each).
+ *   _1x1           1x1, unpadded, stride 1: the `pixels` pixels of all images (contiguous) in pairs read in place, all
+ *                  in one call, with the generator's q (depth in_c, rows out_c, its filter and rq); no scratch.
+ *   _1x1_strided   1x1, unpadded, any stride: pairs of pixels read in place, also across rows; no scratch.
+ *   _1x1_rows      _1x1_strided for an even out_w: each output row's pairs in one call.
+ *   _inside        not segmented, every window inside the input (no padding before, the last window row and column
+ *                  inside): pixels in pairs, each window copied into one of two patches (scratch 2 * k_elems).
+ *   _inside_gather _inside for a window of at most 64 bytes spanning at most 256 input bytes (k_h - 1 rows of
+ *                  in_w * in_c, then k_w * in_c): each patch through up to 4 MVE byte-offset gather loads.
+ *   _padded, _padded_gather  not segmented: _inside and _inside_gather over a copy of each image padded with the input
+ *                  zero point (hp = (out_h - 1) * stride_h + k_h rows of wp = (out_w - 1) * stride_w + k_w pixels)
+ *                  after the two patches: scratch 2 * k_elems + hp * wp * in_c (the gather bound on the copy).
+ *   _patches       not segmented, any padding: every pixel through a patch, two per ek_matmul_mve_s8_x2 pass, also
+ *                  across rows; scratch 2 * k_elems.
+ *   _rows          segmented: windows inside the input read in place, row by row, in runs of pairs; the others
+ *                  through patches, by the scratch layout (the generator grants what the arena has room for):
+ *     EK_CONV_MVE_PATCH  k_elems bytes, one patch (border pixels alone);
+ *     EK_CONV_MVE_PAIRS  2 * k_elems: two patches, the patch pixels two per ek_matmul_mve_s8_x2 pass;
+ *     EK_CONV_MVE_PADDED as _padded: every window inside the padded copy. */
+void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
+void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                  const int32_t *rq, int8_t *output);
+void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                               const int32_t *rq, int8_t *output);
+void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                             const int32_t *rq, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                    const int32_t *rq, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                             const int32_t *rq, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                    const int32_t *rq, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                              const int32_t *rq, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
+                           int8_t *output, void *scratch, int32_t layout);
 #define EK_CONV_MVE_PATCH 0
 #define EK_CONV_MVE_PAIRS 1
 #define EK_CONV_MVE_PADDED 2

@@ -242,21 +242,8 @@ void ek_fully_connected_s8_vec(const ek_fc_params_t *p, const int8_t *input, con
     }
 }
 
-void ek_fully_connected_s8_mve(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *rq, int8_t *output) {
-    const int32_t batches = p->batches, depth = p->accum_depth, rows = p->out_depth;
-    ek_mve_mm_t q;
-    int32_t b;
-    q.depth = depth;
-    q.segments = 1;
-    q.rows = rows;
-    q.out_offset = p->out_offset;
-    q.act_min = p->act_min;
-    q.act_max = p->act_max;
-    q.filter = filter;
-    q.rq = rq;
-    q.lshift = 1; /* unused: ek_matmul_mve_s8 (one column) always applies the left shift */
-    for (b = 0; b < batches; b++) {
-        ek_matmul_mve_s8(&q, input + (size_t)b * depth, 0, output + (size_t)b * rows);
+void ek_fully_connected_s8_mve(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t batches) {
+    for (; batches > 0; batches--, input += q->depth, output += q->rows) {
+        ek_matmul_mve_s8(q, input, 0, output);
     }
 }

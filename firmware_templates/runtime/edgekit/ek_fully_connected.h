@@ -6,6 +6,7 @@
 #define EK_FULLY_CONNECTED_H
 
 #include "ek_common.h"
+#include "ek_matmul.h"
 
 typedef struct {
     int32_t batches;         /* product of all output dims but the last */
@@ -45,10 +46,10 @@ void ek_fully_connected_s8_vec(const ek_fc_params_t *p, const int8_t *input, con
 void ek_fully_connected_s8_w16(const ek_fc_params_t *p, const int8_t *input, const int16_t *filter,
                                const int32_t *rq, int8_t *output);
 
-/* filter_offset == 0 only; no scratch; for MVE cores (portable C elsewhere, same results). filter and rq: the
- * ek_matmul_mve_s8 layouts (ek_matmul.h) of the out_depth filter rows and of the folded bias (as for
- * ek_fully_connected_s8_vec) with the requantization; each batch row through ek_matmul_mve_s8. */
-void ek_fully_connected_s8_mve(const ek_fc_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *rq, int8_t *output);
+/* filter_offset == 0 only; no scratch; for MVE cores (portable C elsewhere, same results): each of `batches` input
+ * rows through ek_matmul_mve_s8 with the generator's q (ek_matmul.h: depth accum_depth, rows out_depth, the
+ * ek_matmul_mve_s8 layouts of the filter rows and of the folded bias, as for ek_fully_connected_s8_vec, with the
+ * requantization). A single row is the generator's direct ek_matmul_mve_s8 call. */
+void ek_fully_connected_s8_mve(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t batches);
 
 #endif /* EK_FULLY_CONNECTED_H */

@@ -20,6 +20,11 @@ typedef struct {
 
 /* Returns EK_ERR_EMPTY_WINDOW (like TFLM) when a window has no input element. */
 int ek_avgpool_s8(const ek_pool_params_t *p, const int8_t *input, int8_t *output);
+/* AVERAGE_POOL_2D over each whole image (k_h == in_h, k_w == in_w, no padding: one output pixel of `channels`
+ * per image of `pixels` = in_h * in_w), without the window arithmetic of ek_avgpool_s8 (the generator's choice on
+ * MVE cores, where pixels must be <= 255: int16 vector sums). Same results. */
+void ek_avgpool_s8_global(const int8_t *input, int8_t *output, int32_t batches, int32_t pixels, int32_t channels,
+                          int32_t act_min, int32_t act_max);
 
 void ek_maxpool_s8(const ek_pool_params_t *p, const int8_t *input, int8_t *output);
 

@@ -454,3 +454,13 @@ def mve_rq_table(bias: np.ndarray, mults: list[int] | np.ndarray, shifts: list[i
     table = np.concatenate([b.reshape(-1, 4), m.reshape(-1, 4), lanes(np.maximum(s, 0)), lanes(np.minimum(s, 0))],
                            axis=1)
     return table.reshape(-1).astype(np.int32)
+
+
+def mve_mm_struct(name: str, depth: int, rows: int, p: dict[str, object], filt: str, rq: str,
+                  shifts: list[int] | np.ndarray, segments: int = 1) -> list[str]:
+    """A block-scope ``static const ek_mve_mm_t`` (ek_matmul.h) for the MVE matrix kernel: out_offset and the
+    activation range from ``p``, filter and rq arrays by name, lshift known here (a shift > 0 in any row)."""
+    lshift = int((np.asarray(shifts, dtype=np.int64) > 0).any())
+    return c_struct("ek_mve_mm_t", name, dict(depth=depth, segments=segments, rows=rows, out_offset=p["out_offset"],
+                                              act_min=p["act_min"], act_max=p["act_max"], filter=filt, rq=rq,
+                                              lshift=lshift)).splitlines()

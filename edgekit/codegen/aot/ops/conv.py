@@ -20,6 +20,7 @@ from edgekit.codegen.aot.ops.base import (
     scale_zp,
     w16_shifts,
 )
+from edgekit.codegen.aot.ops.conv_mve import mve_call, mve_layout, mve_scratch, mve_segmented
 from edgekit.codegen.aot.ops.fully_connected import folded_bias
 from edgekit.codegen.aot.quant import conv_multipliers
 from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
@@ -185,35 +186,6 @@ def dw_t9_order(channels: int) -> np.ndarray:
     return np.concatenate([block + c for c in range(0, channels, 16)]).astype(np.int64)
 
 
-def _mve_segmented(p: dict[str, object]) -> bool:
-    """EK_CONV_MVE_SEGMENTED (ek_conv.h): k_h > 1 and k_w * k_c a multiple of 16, so that ek_conv2d_s8_mve reads a
-    window's k_h input rows in place (the filter in k_h segments)."""
-    return int(p["k_h"]) > 1 and (int(p["k_w"]) * int(p["k_c"])) % 16 == 0
-
-
-def _mve_direct(p: dict[str, object]) -> bool:
-    """1x1 without padding: ek_conv2d_s8_mve reads the input pixels in place (no im2col patch)."""
-    return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
-
-
-def _mve_scratch(p: dict[str, object]) -> dict[str, int]:
-    """ek_conv2d_s8_mve's scratch bytes per layout (ek_conv.h), cheapest first; {} for 1x1 unpadded convs."""
-    if _mve_direct(p):
-        return {}
-    k_elems = int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
-    hp = (int(p["out_h"]) - 1) * int(p["stride_h"]) + int(p["k_h"])
-    wp = (int(p["out_w"]) - 1) * int(p["stride_w"]) + int(p["k_w"])
-    sizes = {"EK_CONV_MVE_PAIRS": 2 * k_elems, "EK_CONV_MVE_PADDED": 2 * k_elems + hp * wp * int(p["in_c"])}
-    return {"EK_CONV_MVE_PATCH": k_elems, **sizes} if _mve_segmented(p) else sizes
-
-
-def _mve_layout(ctx: OpContext, p: dict[str, object]) -> str:
-    """The ek_conv2d_s8_mve scratch layout of this op: the planner's grant, else the smallest."""
-    sizes = _mve_scratch(p)
-    granted = [k for k, v in sizes.items() if v == ctx.scratch_size]
-    return granted[-1] if granted else next(iter(sizes), "EK_CONV_MVE_PATCH")
-
-
 def _dw_packed_ok(shifts: list[int]) -> bool:
     """ek_depthwise_conv2d_s8_packed's requantization needs every shift <= -2 (else the int8 tap kernel runs)."""
     return all(int(s) <= -2 for s in shifts)
@@ -371,7 +343,7 @@ class _ConvBase(OpHandler):
 
     def _mve_call(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int], pname: str,
                   inp: str, out: str) -> tuple[list[str], str] | None:
-        """The ek_conv2d_s8_mve / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
+        """The ek_conv2d_s8_mve_* / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
         out_c, in_offset = int(p["out_c"]), int(p["in_offset"])
         dw = self._depthwise_kernels(p)
         if dw and _dw_taps(p):
@@ -405,22 +377,20 @@ class _ConvBase(OpHandler):
             b = ctx.input(2).array().reshape(-1) if ctx.input(2) is not None else None
             rq = ctx.const_array(f"{ctx.ident}_mve_rq",
                                  mve_rq_table(folded_bias(w, b, in_offset), mults, shifts, out_c), "int32_t")
-            segments = int(p["k_h"]) if _mve_segmented(p) else 1
+            segments = int(p["k_h"]) if mve_segmented(p) else 1
             taps = mve_rows_filter(w, segments)
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             p.update(out_mult="NULL", out_shift="NULL")
-            scratch = "NULL" if _mve_direct(p) else ctx.scratch
-            return (c_struct("ek_conv_params_t", "p", p).splitlines(),
-                    f"ek_conv2d_s8_mve(&{pname}, {inp}, {filt}, {rq},\n    {out}, {scratch}, {_mve_layout(ctx, p)});")
+            return mve_call(p, mve_layout(p, ctx.scratch_size), pname, inp, filt, rq, out, ctx.scratch, shifts)
         return None
 
     def scratch_options(self, ctx: OpContext) -> list[int]:
-        """ek_conv2d_s8_mve: the larger scratch layouts (padded input, two patches), best first."""
+        """ek_conv2d_s8_mve_*: the larger scratch layouts (padded input, two patches), best first."""
         p = _conv_params(ctx, self.depthwise)
         if not (ctx.mve and not self._depthwise_kernels(p) and ctx.input(0).dtype != "int16" and _use_im2col(p)
                 and (self.depthwise or _sparse(ctx, p) is None)):
             return []
-        sizes = list(_mve_scratch(p).values())
+        sizes = list(mve_scratch(p).values())
         return sizes[:0:-1]
 
     def scratch_bytes(self, ctx: OpContext) -> int:
@@ -429,7 +399,7 @@ class _ConvBase(OpHandler):
             return 2 * int(p["k_h"]) * int(p["k_w"]) * int(p["k_c"]) if not self.depthwise and _patch16(p) else 0
         dw = self._depthwise_kernels(p)
         if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
-            return _mve_scratch(p).get(_mve_layout(ctx, p), 0)
+            return mve_scratch(p).get(mve_layout(p, ctx.scratch_size), 0)
         if dw:
             return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
         if self.depthwise:  # one input channel: the im2col kernel

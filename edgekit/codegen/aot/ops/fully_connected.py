@@ -12,6 +12,7 @@ from edgekit.codegen.aot.ops.base import (
     fc_rq_w16,
     fused_range,
     matmul_filter,
+    mve_mm_struct,
     mve_rows_filter,
     mve_rq_table,
     register,
@@ -143,24 +144,15 @@ class FullyConnected(OpHandler):
         enc = _sparse(ctx, p)
         bias = ""
         filt = ""
-        kernel, extra = "ek_fully_connected_s8", ""
         if ctx.mve and p["filter_offset"] == 0 and enc is None:
-            # ek_matmul_mve_s8 layouts; the input offset folded into the bias, requantization in the rq words
-            kernel = "ek_fully_connected_s8_mve"
-            rows = int(p["out_depth"])
-            w = ctx.input(1).array()[:rows]
-            b = ctx.input(2).array().reshape(-1)[:rows] if ctx.input(2) is not None else None
-            bias = ctx.const_array(f"{ctx.ident}_mve_rq",
-                                   mve_rq_table(folded_bias(w, b, int(p["in_offset"])), mults, shifts, rows), "int32_t")
-            filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', mve_rows_filter(w), 'int8_t')})"
-            p.update(out_mult="NULL", out_shift="NULL")
-        else:
-            mult = ctx.const_array(f"{ctx.ident}_mult", np.array(mults, dtype=np.int32), "int32_t")
-            shift = ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t")
-            p.update(out_mult=mult, out_shift=shift)
+            return self._emit_mve(ctx, p, mults, shifts)
+        kernel, extra = "ek_fully_connected_s8", ""
+        mult = ctx.const_array(f"{ctx.ident}_mult", np.array(mults, dtype=np.int32), "int32_t")
+        shift = ctx.const_array(f"{ctx.ident}_shift", np.array(shifts, dtype=np.int8), "int8_t")
+        p.update(out_mult=mult, out_shift=shift)
         if enc is not None:
             return _emit_sparse(ctx, p, enc)
-        if kernel != "ek_fully_connected_s8_mve" and (_use_mat(p) or _use_vec(p)):
+        if _use_mat(p) or _use_vec(p):
             w = ctx.input(1).array()[: int(p["out_depth"])]
             sh16 = w16_shifts(mults, shifts) if ctx.wide_weights and not _use_mat(p) else None
             w16 = sh16 is not None
@@ -194,6 +186,21 @@ class FullyConnected(OpHandler):
             f"        {ctx.ptr(ctx.op.outputs[0])}{extra});",
             "}",
         ])
+
+    def _emit_mve(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int]) -> str:
+        """ek_matmul_mve_s8 over each batch row (ek_matmul.h layouts: the input offset folded into the bias, the
+        requantization in the rq words) with a generated ek_mve_mm_t; no ek_fc_params_t."""
+        rows = int(p["out_depth"])
+        w = ctx.input(1).array()[:rows]
+        b = ctx.input(2).array().reshape(-1)[:rows] if ctx.input(2) is not None else None
+        rq = ctx.const_array(f"{ctx.ident}_mve_rq",
+                             mve_rq_table(folded_bias(w, b, int(p["in_offset"])), mults, shifts, rows), "int32_t")
+        filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', mve_rows_filter(w), 'int8_t')})"
+        inp, out = ctx.ptr(ctx.op.inputs[0]), ctx.ptr(ctx.op.outputs[0])
+        call = (f"ek_matmul_mve_s8(&q, {inp}, 0, {out});" if p["batches"] == 1 else
+                f"ek_fully_connected_s8_mve(&q, {inp}, {out}, {p['batches']});")
+        q = mve_mm_struct("q", int(p["accum_depth"]), rows, p, filt, rq, shifts)
+        return "\n".join(["{", *("    " + ln for ln in q), f"    {call}", "}"])
 
     def _emit16(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int]) -> str:
         """16x8 (ek_fully_connected_s16): 64-bit accumulation, or 32-bit with an int32 bias (or none and the

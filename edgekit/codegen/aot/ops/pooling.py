@@ -42,6 +42,13 @@ def _pool_params(ctx: OpContext) -> dict[str, object]:
                 stride_h=s_h, stride_w=s_w, pad_h=ph.before, pad_w=pw.before, act_min=act_min, act_max=act_max)
 
 
+def _global(p: dict[str, object]) -> bool:
+    """A window over each whole image (one output pixel) of at most 255 pixels: ``ek_avgpool_s8_global`` on MVE
+    cores (int16 vector sums)."""
+    return (p["k_h"] == p["in_h"] and p["k_w"] == p["in_w"] and p["pad_h"] == 0 and p["pad_w"] == 0
+            and int(p["in_h"]) * int(p["in_w"]) <= 255)
+
+
 class _Pool(OpHandler):
     call = ""
 
@@ -52,6 +59,10 @@ class _Pool(OpHandler):
         p = _pool_params(ctx)
         ct, sfx = ("int16_t", "s16") if ctx.input(0).dtype == "int16" else ("int8_t", "s8")
         args = f"&p, {ctx.ptr(ctx.op.inputs[0], ct)}, {ctx.ptr(ctx.op.outputs[0], ct)}"
+        if self.call == "avg" and sfx == "s8" and ctx.mve and _global(p):  # no window arithmetic linked
+            return (f"ek_avgpool_s8_global({ctx.ptr(ctx.op.inputs[0], ct)}, {ctx.ptr(ctx.op.outputs[0], ct)}, "
+                    f"{p['batches']}, {int(p['in_h']) * int(p['in_w'])}, {p['channels']}, {p['act_min']}, "
+                    f"{p['act_max']});")
         call = (f"    if (ek_avgpool_{sfx}({args}) != EK_OK) return EK_ERR_OP({ctx.op.index});" if self.call == "avg"
                 else f"    ek_maxpool_{sfx}({args});")
         return "\n".join(["{", *("    " + line for line in c_struct("ek_pool_params_t", "p", p).splitlines()),

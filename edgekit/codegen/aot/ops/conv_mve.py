@@ -1,0 +1,108 @@
+"""CONV_2D on MVE cores: the scratch layouts of ``ek_conv2d_s8_mve_*`` (ek_conv.h) and the entry point a layer
+calls.
+
+The C kernel has one entry per code path (1x1 pixels read in place, windows inside the input, a zero-point-padded
+copy, patches gathered at the borders, segmented rows read in place): this module picks the entry from the layer's
+geometry and granted scratch layout, so that a model links only the paths its layers take. Every entry computes the
+same int8 values; the choice only decides what is linked and how fast it runs. A CONV_2D fused with an ADD
+(``fusion.py``) calls the entry once per block of output rows with ``out_h``, ``in_h`` and ``pad_h`` changed: an
+unpadded layer's blocks stay unpadded (the input pointer moves down), so its entry's conditions hold for each block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgekit.codegen.aot.ops.base import c_struct, mve_mm_struct
+
+GATHER_BYTES = 64  # ek_conv2d_s8_mve_*_gather: a window of at most 4 gather loads of 16 bytes
+GATHER_SPAN = 256  # ... through 8-bit byte offsets
+
+
+def mve_segmented(p: dict[str, object]) -> bool:
+    """k_h > 1 and k_w * k_c a multiple of 16: the filter in k_h segments, a window's k_h input rows read in place
+    (``ek_conv2d_s8_mve_rows``)."""
+    return int(p["k_h"]) > 1 and (int(p["k_w"]) * int(p["k_c"])) % 16 == 0
+
+
+def mve_direct(p: dict[str, object]) -> bool:
+    """1x1 without padding: the input pixels read in place (no im2col patch, no scratch)."""
+    return p["k_h"] == 1 and p["k_w"] == 1 and p["pad_h"] == 0 and p["pad_w"] == 0
+
+
+def _padded_size(p: dict[str, object]) -> tuple[int, int]:
+    """Rows and columns of the zero-point-padded copy: the input that every window reads, padding included."""
+    return ((int(p["out_h"]) - 1) * int(p["stride_h"]) + int(p["k_h"]),
+            (int(p["out_w"]) - 1) * int(p["stride_w"]) + int(p["k_w"]))
+
+
+def _inside(p: dict[str, object]) -> bool:
+    """Every window inside the input: no padding before, the last window row and column inside."""
+    hp, wp = _padded_size(p)
+    return p["pad_h"] == 0 and p["pad_w"] == 0 and hp <= int(p["in_h"]) and wp <= int(p["in_w"])
+
+
+def mve_scratch(p: dict[str, object]) -> dict[str, int]:
+    """Scratch bytes per layout (ek_conv.h), cheapest first; {} for 1x1 unpadded convs. The padded copy only where
+    a window touches the padding (elsewhere it would copy the input for nothing)."""
+    if mve_direct(p):
+        return {}
+    k_elems = int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
+    hp, wp = _padded_size(p)
+    sizes = {"EK_CONV_MVE_PAIRS": 2 * k_elems}
+    if not _inside(p):
+        sizes["EK_CONV_MVE_PADDED"] = 2 * k_elems + hp * wp * int(p["in_c"])
+    return {"EK_CONV_MVE_PATCH": k_elems, **sizes} if mve_segmented(p) else sizes
+
+
+def mve_layout(p: dict[str, object], scratch_size: int | None) -> str:
+    """The scratch layout of this op: the planner's grant (``scratch_size``), else the smallest."""
+    sizes = mve_scratch(p)
+    granted = [k for k, v in sizes.items() if v == scratch_size]
+    return granted[-1] if granted else next(iter(sizes), "EK_CONV_MVE_PATCH")
+
+
+@dataclass(frozen=True)
+class MveEntry:
+    """The ``ek_conv2d_s8_mve_*`` function a layer calls and the arguments it takes after the output."""
+
+    name: str
+    scratch: bool  # takes the scratch pointer
+    layout: bool  # takes the layout (ek_conv2d_s8_mve_rows)
+
+
+def mve_entry(p: dict[str, object], layout: str) -> MveEntry:
+    """The entry of ek_conv.h whose conditions the layer's geometry and scratch ``layout`` meet (the fastest)."""
+    if mve_direct(p):
+        one = int(p["stride_h"]) == 1 and int(p["stride_w"]) == 1
+        rows = int(p["out_w"]) % 2 == 0  # whole pairs per output row: one call per row
+        return MveEntry("ek_conv2d_s8_mve_1x1" if one else "ek_conv2d_s8_mve_1x1_rows" if rows else
+                        "ek_conv2d_s8_mve_1x1_strided", False, False)
+    if mve_segmented(p):
+        return MveEntry("ek_conv2d_s8_mve_rows", True, True)
+    padded = layout == "EK_CONV_MVE_PADDED"
+    if not (padded or _inside(p)):
+        return MveEntry("ek_conv2d_s8_mve_patches", True, False)
+    in_w = _padded_size(p)[1] if padded else int(p["in_w"])  # the gather loads read the padded copy's rows
+    in_c = int(p["in_c"])
+    k_h, run = int(p["k_h"]), int(p["k_w"]) * in_c
+    gather = k_h * run <= GATHER_BYTES and (k_h - 1) * in_w * in_c + run <= GATHER_SPAN
+    return MveEntry("ek_conv2d_s8_mve_" + ("padded" if padded else "inside") + ("_gather" if gather else ""),
+                    True, False)
+
+
+def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str, rq: str, out: str, scratch: str,
+             shifts: list[int]) -> tuple[list[str], str]:
+    """The declarations and C call of the layer's entry (see :func:`mve_entry`): a ``static const
+    ek_conv_params_t p`` and the call reading its parameters from ``pname`` (``p``, or a fused block's copy). The 1x1
+    stride-1 entry takes a generated ek_mve_mm_t and the pixel count instead (the struct p only for a fused block,
+    whose out_h changes)."""
+    e = mve_entry(p, layout)
+    decls = c_struct("ek_conv_params_t", "p", p).splitlines()
+    if e.name == "ek_conv2d_s8_mve_1x1":
+        q = mve_mm_struct("q", int(p["in_c"]), int(p["out_c"]), p, filt, rq, shifts)
+        pixels = (f"{pname}.out_h * {p['out_w']}" if pname != "p" else
+                  str(int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])))
+        return (decls if pname != "p" else []) + q, f"{e.name}(&q, {inp}, {out}, {pixels});"
+    extra = (f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "")
+    return decls, f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"
