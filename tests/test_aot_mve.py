@@ -348,7 +348,7 @@ def test_mve_conv_scratch_only_where_the_arena_has_room(monkeypatch: pytest.Monk
 def test_mve_conv_entry_follows_the_geometry() -> None:
     """The generator names the ek_conv2d_s8_mve_* entry of each layer's path (a model links only those), and offers
     the padded copy only to layers with a window in the padding."""
-    from edgekit.codegen.aot.ops.conv_mve import mve_entry, mve_scratch
+    from edgekit.codegen.aot.ops.conv_mve import mve_entry, mve_scratch, mve_x2
 
     def geo(k, in_hw, out_hw, c, s=1, pad=(0, 0)) -> dict[str, object]:
         return dict(k_h=k[0], k_w=k[1], in_h=in_hw[0], in_w=in_hw[1], out_h=out_hw[0], out_w=out_hw[1], in_c=c,
@@ -370,6 +370,11 @@ def test_mve_conv_entry_follows_the_geometry() -> None:
     assert name(geo((3, 3), (8, 10), (4, 5), 3, s=2)) == "patches"  # SAME, even sizes: padding after only
     rows = geo((3, 3), (6, 7), (6, 7), 16, pad=(1, 1))
     assert name(rows) == name(rows, "EK_CONV_MVE_PADDED") == "rows" and len(mve_scratch(rows)) == 3
+    # the pair kernel: the depth-17..32 one only for such runs without left shift (other models do not link it)
+    assert mve_x2(same3, [-3] * 8) == "ek_matmul_mve_s8_x2_d32" and mve_x2(same3, [-3, 1]) == "ek_matmul_mve_s8_x2"
+    assert mve_x2(geo((10, 4), (49, 10), (25, 5), 1), [-2]) == "ek_matmul_mve_s8_x2"  # KWS conv1: 40 deep
+    assert mve_x2(geo((1, 1), (5, 5), (3, 3), 20, s=2), [-1]) == "ek_matmul_mve_s8_x2_d32"
+    assert mve_entry(same3, "EK_CONV_MVE_PAIRS").x2 and not mve_entry(rows, "EK_CONV_MVE_PAIRS").x2
 
 
 def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
@@ -509,7 +514,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
     kernels = ("ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
                "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
-               ) if chain == "chain" else (
+               "ek_matmul_mve_s8_x2_d32);") if chain == "chain" else (
                    "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_rows(", "ek_depthwise_conv2d_s8_mve_pairs(",
                    "ek_depthwise_conv2d_s8_mve_pairs_nls(", "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
                    "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",

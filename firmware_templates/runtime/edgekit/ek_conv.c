@@ -297,7 +297,7 @@ void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *out
 }
 
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                  const int32_t *rq, int8_t *output) {
+                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2) {
     const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, pixels = p->out_h * out_w;
     const int32_t step = p->stride_w * in_c, row_step = p->stride_h * p->in_w * in_c;
     ek_mve_mm_t q;
@@ -314,7 +314,7 @@ void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input
             } else {
                 x1 = x + step;
             }
-            ek_matmul_mve_s8_x2(&q, x, x1, 0, output, output + out_c);
+            x2(&q, x, x1, 0, output, output + out_c);
             if (++ox == out_w) {
                 ox = 0;
                 row += row_step;
@@ -349,7 +349,7 @@ void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, c
  * patch slots; with gather (a window of at most 64 bytes spanning at most 256, MVE) 16 bytes per gather load
  * through byte offsets. */
 EK_INLINE void mve_inside(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
-                          int8_t *patch, const int gather) {
+                          int8_t *patch, const int gather, ek_mve_x2_fn x2) {
     const int32_t in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, pixels = p->out_h * out_w;
     const int32_t run = p->k_w * in_c, in_row = p->in_w * in_c;
     const size_t k_elems = (size_t)p->k_h * run;
@@ -402,7 +402,7 @@ EK_INLINE void mve_inside(const ek_conv_params_t *p, const ek_mve_mm_t *q, const
             win += p->stride_w * in_c;
         }
         if (j) {
-            ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, out, out + out_c);
+            x2(q, patch, patch + k_elems, run, out, out + out_c);
             out += 2 * out_c;
         }
         j ^= 1;
@@ -418,7 +418,7 @@ EK_INLINE void mve_inside(const ek_conv_params_t *p, const ek_mve_mm_t *q, const
  * pass, also across output rows (the left and right border pixels of a row together, an odd pixel with the next
  * row's first). */
 EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
-                           int8_t *patch, int pairs, const int rows_in_place) {
+                           int8_t *patch, int pairs, const int rows_in_place, ek_mve_x2_fn x2) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w, k_h = p->k_h, k_w = p->k_w;
     const int32_t run = k_w * in_c, in_row = in_w * in_c, pad_h = p->pad_h, pad_w = p->pad_w;
@@ -449,7 +449,7 @@ EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, cons
                 } else {
                     mve_patch(p, in_b, oy, ox, rows_inside, patch + k_elems);
                 }
-                ek_matmul_mve_s8_x2(q, patch, patch + k_elems, run, pending, out);
+                x2(q, patch, patch + k_elems, run, pending, out);
                 pending = NULL;
             } else {
                 if (rows_in_place) {
@@ -474,7 +474,7 @@ EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, cons
  * loop (inside, gather) or the pixel loop (segmented or not, pairs). */
 EK_INLINE void mve_conv(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                         int8_t *output, void *scratch, const int segmented, const int padded, const int inside,
-                        const int gather, const int pairs) {
+                        const int gather, const int pairs, ek_mve_x2_fn x2) {
     int8_t *patch = (int8_t *)scratch;
     const size_t out_image = (size_t)p->out_h * p->out_w * p->out_c;
     ek_conv_params_t pp; /* the padded image's parameters */
@@ -485,39 +485,40 @@ EK_INLINE void mve_conv(const ek_conv_params_t *p, const int8_t *input, const in
         const ek_conv_params_t *pi;
         const int8_t *in_b = mve_image(p, input, b, padded, patch + 2 * (size_t)p->k_h * p->k_w * p->in_c, &pp, &pi);
         if (inside) {
-            mve_inside(pi, &q, in_b, output + b * out_image, patch, gather);
+            mve_inside(pi, &q, in_b, output + b * out_image, patch, gather, x2);
         } else {
-            mve_windows(pi, &q, in_b, output + b * out_image, patch, pairs, segmented);
+            mve_windows(pi, &q, in_b, output + b * out_image, patch, pairs, segmented, x2);
         }
     }
 }
 
 void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 0, 1);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 0, 1, x2);
 }
 
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 1, 1);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 1, 1, x2);
 }
 
 void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 0, 1);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 0, 1, x2);
 }
 
 void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 1, 1);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 1, 1, x2);
 }
 
 void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                              const int32_t *rq, int8_t *output, void *scratch) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 0, 0, 1);
+                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 0, 0, 1, x2);
 }
 
 void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                            int8_t *output, void *scratch, int32_t layout) {
-    mve_conv(p, input, filter, rq, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH);
+    mve_conv(p, input, filter, rq, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH,
+             ek_matmul_mve_s8_x2);
 }

@@ -101,22 +101,25 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  *                  through patches, by the scratch layout (the generator grants what the arena has room for):
  *     EK_CONV_MVE_PATCH  k_elems bytes, one patch (border pixels alone);
  *     EK_CONV_MVE_PAIRS  2 * k_elems: two patches, the patch pixels two per ek_matmul_mve_s8_x2 pass;
- *     EK_CONV_MVE_PADDED as _padded: every window inside the padded copy. */
+ *     EK_CONV_MVE_PADDED as _padded: every window inside the padded copy.
+ * x2 (the entries that pair patches or pixels in one run): the pair kernel, ek_matmul_mve_s8_x2_d32 where the run's
+ * depth (k_elems; in_c for _1x1_strided) is 17..32 and no channel has a left shift, else ek_matmul_mve_s8_x2 (the
+ * generator's choice: the d32 kernel is linked only by the models that use it). */
 void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                  const int32_t *rq, int8_t *output);
+                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2);
 void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                const int32_t *rq, int8_t *output);
 void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
 void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
 void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
 void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                              const int32_t *rq, int8_t *output, void *scratch);
+                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
 void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                            int8_t *output, void *scratch, int32_t layout);
 #define EK_CONV_MVE_PATCH 0

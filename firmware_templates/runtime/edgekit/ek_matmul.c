@@ -627,11 +627,12 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
  * (LDMDB), both columns' first chunks, 8 weight loads, 16 VMLADAVA, then the same requantization as mve_x2_asm
  * without VSHL. Registers: r1 / r3 the columns, r5 the filter, r7 the rq words + 16 (post-incremented by the
  * multipliers' load), r9 out_offset, r11 rows left, the 8 sums in the even registers; q6 / q7 min, max. Frame:
- * r4-r11, lr (36 B), d8-d15 (64 B), [sp] out0, [sp+4] out1; out1 (the 5th argument) at [sp+108]. */
+ * r4-r11, lr (36 B), d8-d15 (64 B), [sp] out0, [sp+4] out1 (the stack arguments, at [sp+108]); r3 (seg_stride) unused. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
-__attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q, const int8_t *x0,
-                                                            const int8_t *x1, int8_t *out0, int8_t *out1) {
+__attribute__((naked, noinline)) void ek_matmul_mve_s8_x2_d32(const ek_mve_mm_t *q, const int8_t *x0,
+                                                             const int8_t *x1, int32_t seg_stride, int8_t *out0,
+                                                             int8_t *out1) {
 #define EK_X2_D32_RQ(A)                         \
         "vand q3, " A ", q2\n\t"                \
         "vshr.s32 q3, q3, #31\n\t"              \
@@ -641,7 +642,7 @@ __attribute__((naked, noinline)) static void mve_x2_d32_asm(const ek_mve_mm_t *q
         "push {r4-r11, lr}\n\t"
         "vpush {d8-d15}\n\t"
         "sub sp, #8\n\t"
-        "ldr r4, [sp, #108]\n\t"
+        "ldrd r3, r4, [sp, #108]\n\t"
         "strd r3, r4, [sp]\n\t"
         "mov r3, r2\n\t"
         "ldr r9, [r0]\n\t"
@@ -722,14 +723,15 @@ void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *
 
 void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                          int8_t *out1) {
-#if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
-    if (!q->lshift && q->segments == 1 && q->depth > 16 && q->depth <= 32) {
-        mve_x2_d32_asm(q, x0, x1, out0, out1);
-        return;
-    }
-#endif
     ek_matmul_mve_s8_x2n(q, x0, x1, seg_stride, out0, out1, 1, 0, 0);
 }
+
+#if !(EK_HAVE_MVE && !EK_SINGLE_ROUNDING)
+void ek_matmul_mve_s8_x2_d32(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride,
+                             int8_t *out0, int8_t *out1) {
+    ek_matmul_mve_s8_x2(q, x0, x1, seg_stride, out0, out1);
+}
+#endif
 
 void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out) {
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING

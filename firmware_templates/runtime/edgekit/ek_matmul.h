@@ -76,6 +76,15 @@ void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride,
  * once; same results as two ek_matmul_mve_s8 calls (which it is elsewhere). */
 void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                          int8_t *out1);
+/* ek_matmul_mve_s8_x2 for one run of depth 17..32 without left shift (segments == 1, 16 < depth <= 32, lshift == 0;
+ * the im2col patches of the RGB first convs): both columns' second chunks loaded once, one straight pass per group.
+ * The generator names it where a layer meets the conditions (a separate entry, so that other models do not link it);
+ * ek_matmul_mve_s8_x2 elsewhere. */
+void ek_matmul_mve_s8_x2_d32(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride,
+                             int8_t *out0, int8_t *out1);
+/* The pair kernel a conv entry calls for its patch pairs: ek_matmul_mve_s8_x2 or ek_matmul_mve_s8_x2_d32. */
+typedef void (*ek_mve_x2_fn)(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride,
+                             int8_t *out0, int8_t *out1);
 /* npairs ek_matmul_mve_s8_x2 passes in one call, pair k at x0 / x1 + k * xstep into out0 / out1 + k * ostep (a 1x1
  * conv over contiguous pixels: no per-pair call and set-up). */
 void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,

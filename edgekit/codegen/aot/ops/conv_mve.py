@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from edgekit.codegen.aot.ops.base import c_struct, mve_mm_struct
 
 GATHER_BYTES = 64  # ek_conv2d_s8_mve_*_gather: a window of at most 4 gather loads of 16 bytes
@@ -69,6 +71,7 @@ class MveEntry:
     name: str
     scratch: bool  # takes the scratch pointer
     layout: bool  # takes the layout (ek_conv2d_s8_mve_rows)
+    x2: bool = False  # takes the pair kernel (mve_x2)
 
 
 def mve_entry(p: dict[str, object], layout: str) -> MveEntry:
@@ -77,18 +80,26 @@ def mve_entry(p: dict[str, object], layout: str) -> MveEntry:
         one = int(p["stride_h"]) == 1 and int(p["stride_w"]) == 1
         rows = int(p["out_w"]) % 2 == 0  # whole pairs per output row: one call per row
         return MveEntry("ek_conv2d_s8_mve_1x1" if one else "ek_conv2d_s8_mve_1x1_rows" if rows else
-                        "ek_conv2d_s8_mve_1x1_strided", False, False)
+                        "ek_conv2d_s8_mve_1x1_strided", False, False, not (one or rows))
     if mve_segmented(p):
         return MveEntry("ek_conv2d_s8_mve_rows", True, True)
     padded = layout == "EK_CONV_MVE_PADDED"
     if not (padded or _inside(p)):
-        return MveEntry("ek_conv2d_s8_mve_patches", True, False)
+        return MveEntry("ek_conv2d_s8_mve_patches", True, False, True)
     in_w = _padded_size(p)[1] if padded else int(p["in_w"])  # the gather loads read the padded copy's rows
     in_c = int(p["in_c"])
     k_h, run = int(p["k_h"]), int(p["k_w"]) * in_c
     gather = k_h * run <= GATHER_BYTES and (k_h - 1) * in_w * in_c + run <= GATHER_SPAN
     return MveEntry("ek_conv2d_s8_mve_" + ("padded" if padded else "inside") + ("_gather" if gather else ""),
-                    True, False)
+                    True, False, True)
+
+
+def mve_x2(p: dict[str, object], shifts: list[int]) -> str:
+    """The pair kernel of an entry that takes one (a run of k_h * k_w * in_c values, in_c for a 1x1):
+    ``ek_matmul_mve_s8_x2_d32`` for depth 17..32 without left shift (ek_matmul.h), else ``ek_matmul_mve_s8_x2``."""
+    depth = int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
+    d32 = 16 < depth <= 32 and not (np.asarray(shifts, dtype=np.int64) > 0).any()
+    return "ek_matmul_mve_s8_x2_d32" if d32 else "ek_matmul_mve_s8_x2"
 
 
 def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str, rq: str, out: str, scratch: str,
@@ -104,5 +115,6 @@ def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str,
         pixels = (f"{pname}.out_h * {p['out_w']}" if pname != "p" else
                   str(int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])))
         return (decls if pname != "p" else []) + q, f"{e.name}(&q, {inp}, {out}, {pixels});"
-    extra = (f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "")
+    extra = ((f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "") +
+             (f", {mve_x2(p, shifts)}" if e.x2 else ""))
     return decls, f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"
