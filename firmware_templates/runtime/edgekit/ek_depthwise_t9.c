@@ -268,7 +268,7 @@ static void dw9_pixels_c(dw9_args_t *a) {
 /* A 9-tap depthwise layer (k_h * k_w == 9, any stride, dilation and padding) in column chunks of EK_DW9_COLS: the
  * chunk's column padding masks computed once; per batch one call of `run` for each row whose windows touch the
  * padding above or below (its masks | the row's, on the stack) and one for all rows between. */
-static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+static void dw9_layer(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                       int8_t *zp_row, void (*run)(dw9_args_t *)) {
     const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w, stride_w = p->stride_w;
@@ -353,26 +353,22 @@ static void dw9_layer(const ek_conv_params_t *p, const int8_t *input, const int8
     }
 }
 
-void ek_depthwise_conv2d_s8_mve_t9(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                   const int32_t *bias, int8_t *output, void *scratch) {
-    (void)bias;
+void ek_depthwise_conv2d_s8_mve_t9(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                   int8_t *output, void *scratch) {
     dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm);
 }
 
-void ek_depthwise_conv2d_s8_mve_t9_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                       const int32_t *bias, int8_t *output, void *scratch) {
-    (void)bias;
+void ek_depthwise_conv2d_s8_mve_t9_nls(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                       int8_t *output, void *scratch) {
     dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls);
 }
 
-void ek_depthwise_conv2d_s8_mve_t9_nc(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                      const int32_t *bias, int8_t *output, void *scratch) {
-    (void)bias;
+void ek_depthwise_conv2d_s8_mve_t9_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                      int8_t *output, void *scratch) {
     dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nc);
 }
 
-void ek_depthwise_conv2d_s8_mve_t9_nls_nc(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                          const int32_t *bias, int8_t *output, void *scratch) {
-    (void)bias;
+void ek_depthwise_conv2d_s8_mve_t9_nls_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                          int8_t *output, void *scratch) {
     dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls_nc);
 }

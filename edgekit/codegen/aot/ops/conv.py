@@ -179,6 +179,11 @@ def dw_pairs_order(channels: int) -> np.ndarray:
     return np.concatenate([np.array(order[w]) + c for c, w in dw_mve_blocks(channels, True)]).astype(np.int64)
 
 
+# ek_dw9_params_t (ek_conv.h): the int16 fields of ek_depthwise_conv2d_s8_mve_t9's parameters, then dw_rq
+DW9_FIELDS = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "dil_h",
+              "dil_w", "pad_h", "pad_w", "in_offset", "out_offset", "act_min", "act_max")
+
+
 def dw_t9_order(channels: int) -> np.ndarray:
     """Channel order of ek_depthwise_conv2d_s8_mve_t9's rq groups (channels % 16 == 0): each 16-channel block as
     {0,4,8,12} {2,6,10,14} {1,5,9,13} {3,7,11,15} (the lanes VMULLB/VMULLT.S8 then VMOVLB/VMOVLT leave them in)."""
@@ -353,7 +358,8 @@ class _ConvBase(OpHandler):
             sh = np.broadcast_to(np.asarray(shifts, dtype=np.int64).reshape(-1), (out_c,))
             # int16 pair sums need |w| <= 127 (TFLite's int8 weight range); a -128 weight keeps the int32 lanes
             pairs = int(weights.min(initial=0)) > -128
-            t9 = pairs and weights.shape[0] == 9 and out_c % 16 == 0  # one call per row, VMULLB/T.S8 tap pairs
+            t9 = (pairs and weights.shape[0] == 9 and out_c % 16 == 0  # one call per row, VMULLB/T.S8 tap pairs
+                  and all(-32768 <= int(p[k]) <= 32767 for k in DW9_FIELDS))  # its int16 ek_dw9_params_t
             order = dw_t9_order(out_c) if t9 else dw_pairs_order(out_c) if pairs else np.arange(out_c)
             rq = mve_rq_table(full[order], m[order], sh[order], out_c)
             taps = dw_mve_filter(weights, pairs)
@@ -370,6 +376,10 @@ class _ConvBase(OpHandler):
                 kernel += "_nls"  # no left shift anywhere (t9: right shifts only): the variant without VSHL
             if t9 and (int(p["act_min"]), int(p["act_max"])) == (-128, 127):
                 kernel += "_nc"  # the clamp is the int8 saturation already: the variant without it
+            if t9:  # the compact struct of the fields it reads, no bias argument
+                fields = {k: p[k] for k in DW9_FIELDS} | {"dw_rq": p["dw_rq"]}
+                return (c_struct("ek_dw9_params_t", "p", fields).splitlines(),
+                        f"{kernel}(&{pname}, {inp}, {filt},\n    {out}, {ctx.scratch});")
             return (c_struct("ek_conv_params_t", "p", p).splitlines(),
                     f"{kernel}(&{pname}, {inp}, {filt}, NULL,\n    {out}, {ctx.scratch});")
         if not dw and _use_im2col(p):
