@@ -196,7 +196,7 @@ void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, con
 
 /* The matrix kernel's parameters for the conv's filter: k_h segments of k_w * in_c (segmented) or one run. */
 EK_INLINE void mve_mm(ek_mve_mm_t *q, const ek_conv_params_t *p, const int8_t *filter, const int32_t *rq,
-                      const int segmented) {
+                      const int segmented, const uint32_t *x2rq) {
     const int32_t run = p->k_w * p->in_c;
     q->depth = segmented ? run : p->k_h * run;
     q->segments = segmented ? p->k_h : 1;
@@ -206,7 +206,7 @@ EK_INLINE void mve_mm(ek_mve_mm_t *q, const ek_conv_params_t *p, const int8_t *f
     q->act_max = p->act_max;
     q->filter = filter;
     q->rq = rq;
-    q->lshift = ek_mve_rq_lshift(rq, p->out_c);
+    q->x2rq = x2rq;
 }
 
 /* The k_h rows of k_w * in_c bytes of a window inside the input (at win) into patch, one after the other: one
@@ -297,12 +297,12 @@ void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *out
 }
 
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2) {
+                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2, const uint32_t *x2rq) {
     const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, pixels = p->out_h * out_w;
     const int32_t step = p->stride_w * in_c, row_step = p->stride_h * p->in_w * in_c;
     ek_mve_mm_t q;
     int32_t b;
-    mve_mm(&q, p, filter, rq, 0);
+    mve_mm(&q, p, filter, rq, 0, x2rq);
     for (b = 0; b < p->batches; b++) { /* pixels in pairs, also across rows */
         const int8_t *row = input + (size_t)b * p->in_h * p->in_w * in_c, *x = row, *x1;
         int32_t pix, ox;
@@ -331,12 +331,12 @@ void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input
 }
 
 void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *rq, int8_t *output) {
+                               const int32_t *rq, int8_t *output, const uint32_t *x2rq) {
     const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, step = p->stride_w * in_c;
     const int32_t row_step = p->stride_h * p->in_w * in_c;
     ek_mve_mm_t q;
     int32_t b, oy;
-    mve_mm(&q, p, filter, rq, 0);
+    mve_mm(&q, p, filter, rq, 0, x2rq);
     for (b = 0; b < p->batches; b++) { /* each output row's pixel pairs in one call */
         const int8_t *x = input + (size_t)b * p->in_h * p->in_w * in_c;
         for (oy = 0; oy < p->out_h; oy++, x += row_step, output += out_w * out_c) {
@@ -474,13 +474,13 @@ EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, cons
  * loop (inside, gather) or the pixel loop (segmented or not, pairs). */
 EK_INLINE void mve_conv(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                         int8_t *output, void *scratch, const int segmented, const int padded, const int inside,
-                        const int gather, const int pairs, ek_mve_x2_fn x2) {
+                        const int gather, const int pairs, ek_mve_x2_fn x2, const uint32_t *x2rq) {
     int8_t *patch = (int8_t *)scratch;
     const size_t out_image = (size_t)p->out_h * p->out_w * p->out_c;
     ek_conv_params_t pp; /* the padded image's parameters */
     ek_mve_mm_t q;
     int32_t b;
-    mve_mm(&q, p, filter, rq, segmented);
+    mve_mm(&q, p, filter, rq, segmented, x2rq);
     for (b = 0; b < p->batches; b++) {
         const ek_conv_params_t *pi;
         const int8_t *in_b = mve_image(p, input, b, padded, patch + 2 * (size_t)p->k_h * p->k_w * p->in_c, &pp, &pi);
@@ -493,32 +493,37 @@ EK_INLINE void mve_conv(const ek_conv_params_t *p, const int8_t *input, const in
 }
 
 void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 0, 1, x2);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 0, 1, x2, x2rq);
 }
 
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 1, 1, x2);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 1, 1, x2, x2rq);
 }
 
 void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 0, 1, x2);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 0, 1, x2, x2rq);
 }
 
 void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 1, 1, x2);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 1, 1, x2, x2rq);
 }
 
 void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 0, 0, 1, x2);
+                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq) {
+    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 0, 0, 1, x2, x2rq);
 }
 
 void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                           int8_t *output, void *scratch, int32_t layout) {
+                           int8_t *output, void *scratch, int32_t layout, const uint32_t *x2rq) {
     mve_conv(p, input, filter, rq, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH,
-             ek_matmul_mve_s8_x2);
+             ek_matmul_mve_s8_x2, x2rq);
 }

@@ -104,24 +104,31 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  *     EK_CONV_MVE_PADDED as _padded: every window inside the padded copy.
  * x2 (the entries that pair patches or pixels in one run): the pair kernel, ek_matmul_mve_s8_x2_d32 where the run's
  * depth (k_elems; in_c for _1x1_strided) is 17..32 and no channel has a left shift, else ek_matmul_mve_s8_x2 (the
- * generator's choice: the d32 kernel is linked only by the models that use it). */
+ * generator's choice: the d32 kernel is linked only by the models that use it). x2rq (every entry but _1x1, whose q
+ * has it): ek_mve_x2_shl if an out_shift is > 0, else ek_mve_x2_nls (ek_matmul.h). */
 void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2);
+                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq);
 void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *rq, int8_t *output);
+                               const int32_t *rq, int8_t *output, const uint32_t *x2rq);
 void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq);
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq);
 void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
+                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq);
 void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
+                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq);
 void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2);
+                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
+                             const uint32_t *x2rq);
 void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                           int8_t *output, void *scratch, int32_t layout);
+                           int8_t *output, void *scratch, int32_t layout, const uint32_t *x2rq);
 #define EK_CONV_MVE_PATCH 0
 #define EK_CONV_MVE_PAIRS 1
 #define EK_CONV_MVE_PADDED 2

@@ -314,7 +314,7 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * tail (depth % 16, one VCTP predicate on the column loads; the filter's padding is zero) or the next segment or,
  * for one run, the requantization itself). With one pass per run r11 holds the segment step instead (the next
  * segment: 2 ADD + LDR PC). The 8 sums then go into q0 (column 0) and q1
- * (column 1), requantized with the group's words loaded once for both (VSHL only if q->lshift, VQRDMULH, ties-away
+ * (column 1), requantized with the group's words loaded once for both (VSHL only with q->x2rq = ek_mve_x2_shl, VQRDMULH, ties-away
  * fix-up, VRSHL: ek_mve_mbqm_right), + out_offset, clamped (q4..q6 hold offset, min, max for the whole call),
  * stored through one VCTP.32 predicate (min(rows left, 4) bytes per column, post-incremented; out0, out1 and the
  * rows left in one LDM / STM).
@@ -329,7 +329,8 @@ __attribute__((naked, noinline)) static void mve_x1_asm(const ek_mve_mm_t *q, co
  * else the group loop), [sp+60] depth, [sp+64] out_offset, [sp+68] the address after the last segment (its
  * requantization: with VSHL or without), [sp+72] the small loop's requantization, [sp+76] the address after a pass;
  * the stack arguments out0 / out1 / npairs / xstep / ostep at [sp+180] ... [sp+196]. ek_mve_mm_t fields: depth 0,
- * segments 4, rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28, lshift 32. */
+ * segments 4, rows 8, out_offset 12, act_min 16, act_max 20, filter 24, rq 28, x2rq 32 (its 4 words: the addresses
+ * after the last segment of one pass, of the small loop's requantization, of one run's, after the segment loop). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* a naked function reads its arguments in the asm */
 /* Two columns (C0, C1: q0, q1 in EK_MVE_X2_MAC4) times 4 weight vectors from r5 (post-incremented): the 8 sums
@@ -390,24 +391,11 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "12:\n\t"
         "orr r10, r10, #1\n\t"
         "str r10, [sp, #28]\n\t"
-        "ldr r4, [r0, #32]\n\t" /* lshift: the requantizations with VSHL, else without */
-        "adr r9, .Lx2_segend1\n\t"
-        "adr r10, .Lx2_sc\n\t"
-        "adr r11, .Lx2_rq\n\t"
-        "cbz r4, 14f\n\t"
-        "adr r9, .Lx2_segshl1\n\t"
-        "adr r10, .Lx2_sshl\n\t"
-        "adr r11, .Lx2_rqshl\n"
-        "14:\n\t"
+        "ldr lr, [r0, #32]\n\t" /* x2rq: the requantizations without VSHL (ek_mve_x2_nls) or with (ek_mve_x2_shl) */
+        "ldm lr, {r9, r10, r11}\n\t" /* after the last segment of one pass, the small loop's, one run's */
         "cmp r7, #1\n\t"
-        "ble 17f\n\t"
-        "adr r9, .Lx2_segendN\n\t"
-        "cbz r4, 17f\n\t"
-        "adr r9, .Lx2_segshlN\n"
-        "17:\n\t"
-        "orr r9, r9, #1\n\t"
-        "orr r10, r10, #1\n\t"
-        "orr r11, r11, #1\n\t"
+        "it gt\n\t"
+        "ldrgt r9, [lr, #12]\n\t" /* more passes: the segment loop's end */
         "ldr r4, [r0, #4]\n\t" /* one run: after the chunks (and the tail) straight to the requantization */
         "str r4, [sp, #12]\n\t"
         "cmp r4, #1\n\t"
@@ -470,10 +458,6 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vmov q7[2], q7[0], r8, r12\n\t"
         "vmov q7[3], q7[1], r10, lr\n\t"
         "ldr pc, [sp, #72]\n"
-        ".Lx2_sshl:\n\t"
-        "vldrb.s32 q2, [r7, #16]\n\t"
-        "vshl.s32 q3, q3, q2\n\t"
-        "vshl.s32 q7, q7, q2\n"
         ".Lx2_sc:\n\t"
         "vldrw.32 q2, [r7], #40\n\t"
         "vqrdmulh.s32 q3, q3, q2\n\t"
@@ -543,26 +527,10 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "vldrbt.8 q1, [r3]\n\t"
         EK_MVE_X2_MAC4
         "ldr pc, [sp, #68]\n"
-        ".Lx2_segshlN:\n\t" /* the segment loop's end, then requantize, clamp, store the group's 2 x 4 results */
-        "subs r9, #1\n\t"
-        "bne .Lx2_seg\n\t"
-        "b .Lx2_rqshl\n"
-        ".Lx2_segendN:\n\t"
+        ".Lx2_segendN:\n\t" /* the segment loop's end, then requantize, clamp, store the group's 2 x 4 results */
         "subs r9, #1\n\t"
         "bne .Lx2_seg\n\t"
         "b .Lx2_rq\n"
-        ".Lx2_segshl1:\n\t"
-        "subs r9, #1\n\t"
-        "bne .Lx2_seg1\n"
-        ".Lx2_rqshl:\n\t"
-        "vmov q0[2], q0[0], r0, r4\n\t"
-        "vmov q0[3], q0[1], r2, r6\n\t"
-        "vmov q1[2], q1[0], r8, r12\n\t"
-        "vmov q1[3], q1[1], r10, lr\n\t"
-        "vldrb.s32 q2, [r7, #16]\n\t"
-        "vshl.s32 q0, q0, q2\n\t"
-        "vshl.s32 q1, q1, q2\n\t"
-        "b .Lx2_rqc\n"
         ".Lx2_segend1:\n\t"
         "subs r9, #1\n\t"
         "bne .Lx2_seg1\n"
@@ -617,7 +585,46 @@ __attribute__((naked, noinline)) static void mve_x2_asm(const ek_mve_mm_t *q, co
         "10:\n\t"
         "add sp, #80\n\t"
         "vpop {d8-d15}\n\t"
-        "pop {r4-r11, pc}\n\t");
+        "pop {r4-r11, pc}\n\t"
+        ".p2align 2\n\t"
+        ".global ek_mve_x2_nls\n\t"
+        ".type ek_mve_x2_nls, %object\n"
+        "ek_mve_x2_nls:\n\t"
+        ".word .Lx2_segend1 + 1, .Lx2_sc + 1, .Lx2_rq + 1, .Lx2_segendN + 1\n\t"
+        ".size ek_mve_x2_nls, 16\n\t");
+}
+
+/* The VSHL (left shift) requantizations of mve_x2_asm and their addresses (ek_mve_x2_shl): a section of their own,
+ * linked only by a model that names ek_mve_x2_shl (a layer with a left shift). Branches back into mve_x2_asm. */
+__attribute__((naked, noinline, used)) static void mve_x2_shl_asm(void) {
+    __asm__ volatile(
+        ".Lx2_sshl:\n\t" /* the small loop's */
+        "vldrb.s32 q2, [r7, #16]\n\t"
+        "vshl.s32 q3, q3, q2\n\t"
+        "vshl.s32 q7, q7, q2\n\t"
+        "b .Lx2_sc\n"
+        ".Lx2_segshlN:\n\t"
+        "subs r9, #1\n\t"
+        "bne .Lx2_seg\n\t"
+        "b .Lx2_rqshl\n"
+        ".Lx2_segshl1:\n\t"
+        "subs r9, #1\n\t"
+        "bne .Lx2_seg1\n"
+        ".Lx2_rqshl:\n\t"
+        "vmov q0[2], q0[0], r0, r4\n\t"
+        "vmov q0[3], q0[1], r2, r6\n\t"
+        "vmov q1[2], q1[0], r8, r12\n\t"
+        "vmov q1[3], q1[1], r10, lr\n\t"
+        "vldrb.s32 q2, [r7, #16]\n\t"
+        "vshl.s32 q0, q0, q2\n\t"
+        "vshl.s32 q1, q1, q2\n\t"
+        "b .Lx2_rqc\n\t"
+        ".p2align 2\n\t"
+        ".global ek_mve_x2_shl\n\t"
+        ".type ek_mve_x2_shl, %object\n"
+        "ek_mve_x2_shl:\n\t"
+        ".word .Lx2_segshl1 + 1, .Lx2_sshl + 1, .Lx2_rqshl + 1, .Lx2_segshlN + 1\n\t"
+        ".size ek_mve_x2_shl, 16\n\t");
 }
 #pragma GCC diagnostic pop
 
@@ -701,13 +708,10 @@ __attribute__((naked, noinline)) void ek_matmul_mve_s8_x2_d32(const ek_mve_mm_t 
 #pragma GCC diagnostic pop
 #endif
 
-int32_t ek_mve_rq_lshift(const int32_t *rq, int32_t rows) {
-    int32_t r, any = 0;
-    for (r = 0; r < rows; r += 4, rq += EK_RQ_WORDS) {
-        any |= rq[8]; /* the group's 4 left-shift bytes (rows past the end are padded with 0) */
-    }
-    return any != 0;
-}
+#if !(EK_HAVE_MVE && !EK_SINGLE_ROUNDING)
+const uint32_t ek_mve_x2_nls[4] = {0u, 0u, 0u, 0u}; /* the portable kernels read no x2rq */
+const uint32_t ek_mve_x2_shl[4] = {1u, 1u, 1u, 1u};
+#endif
 
 void ek_matmul_mve_s8_x2n(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                           int8_t *out1, int32_t npairs, int32_t xstep, int32_t ostep) {

@@ -63,11 +63,14 @@ typedef struct {
     int32_t act_min, act_max;
     const int8_t *filter;
     const int32_t *rq;
-    int32_t lshift;     /* ek_mve_rq_lshift(rq, rows): 0 lets the MVE pair kernels skip the left shift */
+    const uint32_t *x2rq; /* the pair kernels' requantization (the generator's choice): ek_mve_x2_shl if a row has a
+                           * left shift (max(out_shift, 0) > 0), else ek_mve_x2_nls (no VSHL); NULL where only
+                           * ek_matmul_mve_s8 runs (it always shifts) */
 } ek_mve_mm_t;
 
-/* Nonzero if a row of the rq words (rows rows, groups of 4) has a left shift (max(out_shift, 0) > 0). */
-int32_t ek_mve_rq_lshift(const int32_t *rq, int32_t rows);
+/* The two x2rq values (code addresses in the MVE build: a model links the VSHL code only if it names ek_mve_x2_shl). */
+extern const uint32_t ek_mve_x2_nls[4];
+extern const uint32_t ek_mve_x2_shl[4];
 
 void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out);
 
@@ -76,7 +79,7 @@ void ek_matmul_mve_s8(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride,
  * once; same results as two ek_matmul_mve_s8 calls (which it is elsewhere). */
 void ek_matmul_mve_s8_x2(const ek_mve_mm_t *q, const int8_t *x0, const int8_t *x1, int32_t seg_stride, int8_t *out0,
                          int8_t *out1);
-/* ek_matmul_mve_s8_x2 for one run of depth 17..32 without left shift (segments == 1, 16 < depth <= 32, lshift == 0;
+/* ek_matmul_mve_s8_x2 for one run of depth 17..32 without left shift (segments == 1, 16 < depth <= 32, no row with a left shift;
  * the im2col patches of the RGB first convs): both columns' second chunks loaded once, one straight pass per group.
  * The generator names it where a layer meets the conditions (a separate entry, so that other models do not link it);
  * ek_matmul_mve_s8_x2 elsewhere. */

@@ -456,11 +456,17 @@ def mve_rq_table(bias: np.ndarray, mults: list[int] | np.ndarray, shifts: list[i
     return table.reshape(-1).astype(np.int32)
 
 
+def mve_x2rq(shifts: list[int] | np.ndarray) -> str:
+    """The MVE pair kernels' requantization (ek_mve_mm_t.x2rq, ek_matmul.h): ``ek_mve_x2_shl`` if any shift is > 0,
+    else ``ek_mve_x2_nls`` (a model that names no ek_mve_x2_shl links no VSHL code)."""
+    return "ek_mve_x2_shl" if (np.asarray(shifts, dtype=np.int64) > 0).any() else "ek_mve_x2_nls"
+
+
 def mve_mm_struct(name: str, depth: int, rows: int, p: dict[str, object], filt: str, rq: str,
-                  shifts: list[int] | np.ndarray, segments: int = 1) -> list[str]:
+                  shifts: list[int] | np.ndarray, segments: int = 1, pairs: bool = True) -> list[str]:
     """A block-scope ``static const ek_mve_mm_t`` (ek_matmul.h) for the MVE matrix kernel: out_offset and the
-    activation range from ``p``, filter and rq arrays by name, lshift known here (a shift > 0 in any row)."""
-    lshift = int((np.asarray(shifts, dtype=np.int64) > 0).any())
+    activation range from ``p``, filter and rq arrays by name, x2rq known here (:func:`mve_x2rq`; NULL unless the
+    kernel pairs columns, ``pairs``)."""
     return c_struct("ek_mve_mm_t", name, dict(depth=depth, segments=segments, rows=rows, out_offset=p["out_offset"],
                                               act_min=p["act_min"], act_max=p["act_max"], filter=filt, rq=rq,
-                                              lshift=lshift)).splitlines()
+                                              x2rq=mve_x2rq(shifts) if pairs else "NULL")).splitlines()

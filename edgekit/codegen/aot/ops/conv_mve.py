@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from edgekit.codegen.aot.ops.base import c_struct, mve_mm_struct
+from edgekit.codegen.aot.ops.base import c_struct, mve_mm_struct, mve_x2rq
 
 GATHER_BYTES = 64  # ek_conv2d_s8_mve_*_gather: a window of at most 4 gather loads of 16 bytes
 GATHER_SPAN = 256  # ... through 8-bit byte offsets
@@ -98,7 +96,7 @@ def mve_x2(p: dict[str, object], shifts: list[int]) -> str:
     """The pair kernel of an entry that takes one (a run of k_h * k_w * in_c values, in_c for a 1x1):
     ``ek_matmul_mve_s8_x2_d32`` for depth 17..32 without left shift (ek_matmul.h), else ``ek_matmul_mve_s8_x2``."""
     depth = int(p["k_h"]) * int(p["k_w"]) * int(p["in_c"])
-    d32 = 16 < depth <= 32 and not (np.asarray(shifts, dtype=np.int64) > 0).any()
+    d32 = 16 < depth <= 32 and mve_x2rq(shifts) == "ek_mve_x2_nls"
     return "ek_matmul_mve_s8_x2_d32" if d32 else "ek_matmul_mve_s8_x2"
 
 
@@ -116,5 +114,5 @@ def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str,
                   str(int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])))
         return (decls if pname != "p" else []) + q, f"{e.name}(&q, {inp}, {out}, {pixels});"
     extra = ((f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "") +
-             (f", {mve_x2(p, shifts)}" if e.x2 else ""))
+             (f", {mve_x2(p, shifts)}" if e.x2 else "") + f", {mve_x2rq(shifts)}")
     return decls, f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"

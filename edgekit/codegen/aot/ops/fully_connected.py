@@ -199,7 +199,7 @@ class FullyConnected(OpHandler):
         inp, out = ctx.ptr(ctx.op.inputs[0]), ctx.ptr(ctx.op.outputs[0])
         call = (f"ek_matmul_mve_s8(&q, {inp}, 0, {out});" if p["batches"] == 1 else
                 f"ek_fully_connected_s8_mve(&q, {inp}, {out}, {p['batches']});")
-        q = mve_mm_struct("q", int(p["accum_depth"]), rows, p, filt, rq, shifts)
+        q = mve_mm_struct("q", int(p["accum_depth"]), rows, p, filt, rq, shifts, pairs=False)  # one column a call
         return "\n".join(["{", *("    " + ln for ln in q), f"    {call}", "}"])
 
     def _emit16(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int]) -> str:
