@@ -154,11 +154,11 @@ void ek_depthwise_conv2d_s8_mve_pairs_nls(const ek_conv_params_t *p, const int8_
 /* ek_depthwise_conv2d_s8_mve_pairs for 9 taps (k_h * k_w == 9) and in_c % 16 == 0: one call per output row, the
  * filter in blocks of 16 channels [tap][16], each block's rq groups permuted to channels {0,4,8,12}, {2,6,10,14},
  * {1,5,9,13}, {3,7,11,15}; _nls: every out_shift <= -1 (no VSHL, a shorter rounding fix-up). scratch: in_c bytes.
- * Same results. Its parameters: the ek_conv_params_t fields it reads, as int16 (40 bytes instead of 100; the generator
- * checks that they fit), dw_rq as for the pairs kernel. */
+ * Same results. Its parameters: the ek_conv_params_t fields it reads in 16 bits (40 bytes instead of 100; the
+ * generator checks that they fit), dw_rq as for the pairs kernel. */
 typedef struct {
-    int16_t batches, in_h, in_w, in_c, out_h, out_w, k_h, k_w;
-    int16_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    uint16_t batches, in_h, in_w, in_c, out_h, out_w, k_h, k_w; /* unsigned: 16-bit LDRH encodings */
+    uint16_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int16_t in_offset, out_offset, act_min, act_max;
     const int32_t *dw_rq;
 } ek_dw9_params_t;

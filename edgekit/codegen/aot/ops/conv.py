@@ -179,7 +179,8 @@ def dw_pairs_order(channels: int) -> np.ndarray:
     return np.concatenate([np.array(order[w]) + c for c, w in dw_mve_blocks(channels, True)]).astype(np.int64)
 
 
-# ek_dw9_params_t (ek_conv.h): the int16 fields of ek_depthwise_conv2d_s8_mve_t9's parameters, then dw_rq
+# ek_dw9_params_t (ek_conv.h): the 16-bit fields of ek_depthwise_conv2d_s8_mve_t9's parameters (uint16 sizes, then
+# the int16 offsets and activation range, int8 values), then dw_rq
 DW9_FIELDS = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "dil_h",
               "dil_w", "pad_h", "pad_w", "in_offset", "out_offset", "act_min", "act_max")
 
@@ -359,7 +360,7 @@ class _ConvBase(OpHandler):
             # int16 pair sums need |w| <= 127 (TFLite's int8 weight range); a -128 weight keeps the int32 lanes
             pairs = int(weights.min(initial=0)) > -128
             t9 = (pairs and weights.shape[0] == 9 and out_c % 16 == 0  # one call per row, VMULLB/T.S8 tap pairs
-                  and all(-32768 <= int(p[k]) <= 32767 for k in DW9_FIELDS))  # its int16 ek_dw9_params_t
+                  and all(0 <= int(p[k]) <= 65535 for k in DW9_FIELDS[:-4]))  # its 16-bit ek_dw9_params_t
             order = dw_t9_order(out_c) if t9 else dw_pairs_order(out_c) if pairs else np.arange(out_c)
             rq = mve_rq_table(full[order], m[order], sh[order], out_c)
             taps = dw_mve_filter(weights, pairs)
