@@ -93,7 +93,10 @@ def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, ob
     assert len(notes) == 1 and "ops 2+3" in notes[0]
     if case == "mve":
         assert "7 output rows per block" in notes[0]
-        assert "EK_CONV_MVE_PAIRS" in (tmp_path / "on" / "ek_model.c").read_text()
+        src = (tmp_path / "on" / "ek_model.c").read_text()
+        assert "EK_CONV_MVE_PAIRS" in src
+        # the table ADD over the block's elements, in place on A, no broadcast walk (ek_bcast) linked
+        assert "ek_add_s8_table_n(row, blk, row, n * 256, &pa);" in src and "ek_bcast" not in src
     if case == "mve_1x1":  # the 1x1 entry counts a block's pixels from its rows (blocks of 5, the last one of 1)
         assert "ek_conv2d_s8_mve_1x1(&q, in, blk, pr.out_h * 16);" in (tmp_path / "on" / "ek_model.c").read_text()
     # strided: the peak is the first conv (x and a), before the pair; else a + b + c is the peak without fusion

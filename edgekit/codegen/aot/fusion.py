@@ -101,15 +101,23 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
     out_h = int(sg.tensors[fused.c].shape[1])
     a_first = add_ctx.op.inputs[0] == fused.a
     args = "row, blk" if a_first else "blk, row"
+    # MVE: a table ADD over the block's contiguous elements, no ek_bcast (a model links no broadcast walk)
+    direct = conv_ctx.mve and fn == "ek_add_s8" and "table1" in params
+    add_call = ([f"        ek_add_s8_table_n({args}, row, n * {fused.row_bytes}, &pa);"] if direct else [
+        "        sr.ndims = 1;",
+        f"        sr.dims[0] = n * {fused.row_bytes};",
+        "        sr.stride1[0] = 1;",
+        "        sr.stride2[0] = 1;",
+        f"        {fn}({args}, row, &sr, &pa);"])
     lines = [
         "{",
         f"    /* fused with op {fused.conv} (CONV_2D): {fused.rows} output rows at a time into scratch, "
         f"ADD written over '{sg.tensors[fused.a].name.split(';')[0]}' */",
         *("    " + ln for ln in decls),
         *("    " + ln for ln in c_struct("ek_add_params", "pa", params).splitlines()),
-        *("    " + ln for ln in c_struct("ek_bcast", "shape", shape).splitlines()),
+        *(() if direct else ("    " + ln for ln in c_struct("ek_bcast", "shape", shape).splitlines())),
         "    ek_conv_params_t pr = p;",
-        "    ek_bcast sr = shape;",
+        *(() if direct else ("    ek_bcast sr = shape;",)),
         f"    int8_t *blk = (int8_t *){add_ctx.scratch} + {align_up(conv_scratch)};",
         "    int32_t y;",
         f"    for (y = 0; y < {out_h}; y += {fused.rows}) {{",
@@ -125,11 +133,7 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
         "            pr.pad_h = p.pad_h - y * p.stride_h;",
         "        }",
         *("        " + ln for ln in call.splitlines()),
-        "        sr.ndims = 1;",
-        f"        sr.dims[0] = n * {fused.row_bytes};",
-        "        sr.stride1[0] = 1;",
-        "        sr.stride2[0] = 1;",
-        f"        {fn}({args}, row, &sr, &pa);",
+        *add_call,
         "    }",
         "}",
     ]

@@ -153,6 +153,14 @@ void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast
     ek_bcast_walk(in1, in2, out, 1, shape, ek_add_row, p);
 }
 
+void ek_add_s8_table_n(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const ek_add_params *p) {
+#if !EK_SINGLE_ROUNDING
+    ek_add_table_row(in1, in2, out, n, 1, 1, p);
+#else
+    ek_add_row(in1, in2, out, n, 1, 1, p);
+#endif
+}
+
 void ek_sub_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
 #if !EK_SINGLE_ROUNDING
     if (p->table1 != NULL && p->table2 != NULL) {  /* table2 is negated: the same row as ADD */

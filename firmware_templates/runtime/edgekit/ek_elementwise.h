@@ -98,6 +98,10 @@ static inline void ek_bcast_walk(const void *in1, const void *in2, void *out, in
 
 /* out may be the same buffer as in1 when in1 is not broadcast. */
 void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p);
+/* ek_add_s8 over n contiguous elements of same-shaped inputs (no broadcast walk, no ek_bcast), for an ADD whose
+ * tables table1 / table2 are set (the generator's choice: a conv fused with an ADD on MVE cores). out may be in1 or
+ * in2. */
+void ek_add_s8_table_n(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const ek_add_params *p);
 void ek_sub_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p);
 void ek_mul_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_mul_params *p);
 
