@@ -248,7 +248,7 @@ CASES = {
     "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
                           "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
-    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs_nls("),
+    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs8_nls("),
     "dw_blocks_16_8_4_5x5": (lambda: [_dw(_t((1, 5, 6, 28), 7), k=(5, 5), act="RELU6")[0]],
                              "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_4_channels_s2": (lambda: [_dw(_t((1, 7, 9, 4), 5), strides=(2, 2), act="RELU")[0]],
@@ -467,7 +467,11 @@ def _pairs_chain() -> bytes:
     op_l, y = _dw(y, eff=(0.26, 1.5), act="RELU6", out_zp=-128, seed=34)  # left shifts, clamp: dw9_asm
     op_m, y = _dw(y, out_zp=20, seed=35)  # right shifts only, no clamp: dw9_asm_nls_nc
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
-    op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: two pixels as one 16-channel block
+    op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: pairs8, two pixels as one 16-ch block
+    op_g2, y = _dw(y, eff=(0.9, 1.5), out_zp=-9, seed=36, bias_scale=1.0)  # 8 channels, left shifts: pairs8, VSHL
+    w = op_g2[1][1].data
+    w[...] = 0
+    w[0, 1, 1, :] = 1  # the centre tap alone: outputs off the clamp, where a missing shift shows
     op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
     op_s, y = _conv(y, 16, out_zp=8, seed=32)  # 3x3 over 16 channels in a zero-point-padded copy, all in place
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
@@ -475,8 +479,8 @@ def _pairs_chain() -> bytes:
     op_j, y = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
     op_w, y = _conv(y, 11, k=(1, 2), padding="VALID", out_zp=-7, seed=33)  # windows inside, gathered: 2 pixels
     pool = _global_pool(y)  # 11 channels: 8 + 3 predicated, sums and divisions
-    return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_h, op_s, op_i,
-                           op_d, op_j, op_w, pool])
+    return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_g2, op_h, op_s,
+                           op_i, op_d, op_j, op_w, pool])
 
 
 @pytest.mark.tflm
@@ -516,7 +520,8 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
                "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
                "ek_matmul_mve_s8_x2_d32, ek_mve_x2_nls);") if chain == "chain" else (
                    "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_rows(", "ek_depthwise_conv2d_s8_mve_pairs(",
-                   "ek_depthwise_conv2d_s8_mve_pairs_nls(", "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
+                   "ek_depthwise_conv2d_s8_mve_pairs8_nls(", "ek_depthwise_conv2d_s8_mve_pairs8(",
+                   "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
                    "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
                    "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(",
                    "ek_conv2d_s8_mve_inside_gather(", "ek_avgpool_s8_global(",

@@ -150,6 +150,12 @@ void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *i
  * skips the left shift (VSHL by 0) in the 16-channel blocks. Same results for such layers. */
 void ek_depthwise_conv2d_s8_mve_pairs_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                           const int32_t *bias, int8_t *output, void *scratch);
+/* ek_depthwise_conv2d_s8_mve_pairs(_nls) for in_c == 8 (the generator's choice): a copy of the pixel loop without the
+ * 16- and 4-channel blocks. Same results for such layers. */
+void ek_depthwise_conv2d_s8_mve_pairs8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                       const int32_t *bias, int8_t *output, void *scratch);
+void ek_depthwise_conv2d_s8_mve_pairs8_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                           const int32_t *bias, int8_t *output, void *scratch);
 
 /* ek_depthwise_conv2d_s8_mve_pairs for 9 taps (k_h * k_w == 9) and in_c % 16 == 0: one call per output row, the
  * filter in blocks of 16 channels [tap][16], each block's rq groups permuted to channels {0,4,8,12}, {2,6,10,14},

@@ -211,9 +211,9 @@ EK_DW16_ASM(dw16_pairs_asm_nls, EK_DW16_NO_SHL)
  * Both: per group of 4 channels the EK_RQ_WORDS dw_rq words (ek_common.h); the 4-channel blocks in int32 lanes. */
 EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs, int32_t ntaps,
                                        const void *filter_, int8_t *out, int32_t npix, intptr_t step, const int pairs,
-                                       const int nls) {
+                                       const int nls, const int ch8) {
     const int8_t *filter = (const int8_t *)filter_;
-    const int32_t ch = p->in_c;
+    const int32_t ch = ch8 ? 8 : p->in_c; /* ch8: a copy for 8 channels only (no 16- or 4-channel blocks) */
 #if EK_HAVE_MVE && !EK_SINGLE_ROUNDING
     dw16_args_t args;
 #define DW16_CALL(a) (nls ? dw16_pairs_asm_nls(a) : dw16_pairs_asm(a))
@@ -391,20 +391,33 @@ EK_INLINE void depthwise_pixels_mve_any(const ek_conv_params_t *p, uintptr_t bas
 static EK_NOINLINE void depthwise_pixels_mve(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                              int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
                                              intptr_t step) {
-    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 0, 0);
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 0, 0, 0);
 }
 
 static EK_NOINLINE void depthwise_pixels_mve_pairs(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
                                                    int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
                                                    intptr_t step) {
-    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 0);
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 0, 0);
 }
 
 /* depthwise_pixels_mve_pairs for layers without a left shift (dw16_pairs_asm_nls) */
 static EK_NOINLINE void depthwise_pixels_mve_pairs_nls(const ek_conv_params_t *p, uintptr_t base,
                                                        const intptr_t *offs, int32_t ntaps, const void *filter,
                                                        int8_t *out, int32_t npix, intptr_t step) {
-    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 1);
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 1, 0);
+}
+
+/* depthwise_pixels_mve_pairs(_nls) for in_c == 8 (the generator's choice): only the 8-channel code */
+static EK_NOINLINE void depthwise_pixels_mve_pairs8(const ek_conv_params_t *p, uintptr_t base, const intptr_t *offs,
+                                                    int32_t ntaps, const void *filter, int8_t *out, int32_t npix,
+                                                    intptr_t step) {
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 0, 1);
+}
+
+static EK_NOINLINE void depthwise_pixels_mve_pairs8_nls(const ek_conv_params_t *p, uintptr_t base,
+                                                        const intptr_t *offs, int32_t ntaps, const void *filter,
+                                                        int8_t *out, int32_t npix, intptr_t step) {
+    depthwise_pixels_mve_any(p, base, offs, ntaps, filter, out, npix, step, 1, 1, 1);
 }
 
 void ek_depthwise_conv2d_s8_mve_pairs(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
@@ -417,6 +430,18 @@ void ek_depthwise_conv2d_s8_mve_pairs_nls(const ek_conv_params_t *p, const int8_
                                           const int32_t *bias, int8_t *output, void *scratch) {
     (void)bias;
     ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs_nls);
+}
+
+void ek_depthwise_conv2d_s8_mve_pairs8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                       const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs8);
+}
+
+void ek_depthwise_conv2d_s8_mve_pairs8_nls(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                           const int32_t *bias, int8_t *output, void *scratch) {
+    (void)bias;
+    ek_depthwise_taps(p, input, filter, output, (int8_t *)scratch, depthwise_pixels_mve_pairs8_nls);
 }
 
 void ek_depthwise_conv2d_s8_mve(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,

@@ -373,6 +373,8 @@ class _ConvBase(OpHandler):
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
             kernel = ("ek_depthwise_conv2d_s8_mve_t9" if t9 else "ek_depthwise_conv2d_s8_mve_pairs" if pairs
                       else "ek_depthwise_conv2d_s8_mve")
+            if pairs and out_c == 8:
+                kernel += "8"  # the 8-channel copy of the pixel loop
             if (t9 and (sh < 0).all()) or (pairs and not t9 and not (sh > 0).any()):
                 kernel += "_nls"  # no left shift anywhere (t9: right shifts only): the variant without VSHL
             if t9 and (int(p["act_min"]), int(p["act_max"])) == (-128, 127):
