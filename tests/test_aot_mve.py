@@ -448,7 +448,7 @@ def _pairs_chain() -> bytes:
     shifts), a strided 3x3 (6 chunks x 3 runs), a 1x1 with stride 2 and a depth below 16 (tail only), 6 rows; layers
     without a left shift take the kernels' no-VSHL requantization, 32-channel depthwise layers with left shifts the
     VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm), the 3x3 ones all four dw9 variants (with / without VSHL, with /
-    without the clamp); 3x1 patches of depth 18 (7 rows) the light single-pair entry mve_x2_d32_asm.
+    without the clamp); 3x1 patches of depth 18 (7 rows) the light single-pair entry ek_matmul_mve_s8_x2_d32.
     ek_conv2d_s8_mve_*'s scratch layouts: border patches in pairs (op_a, op_c), a 3x3 over 16 channels in a padded
     copy (op_s), the 3x1 windows gathered from one (op_j), 1x2 windows gathered in place (op_w); a global average
     pool."""
@@ -476,7 +476,7 @@ def _pairs_chain() -> bytes:
     op_s, y = _conv(y, 16, out_zp=8, seed=32)  # 3x3 over 16 channels in a zero-point-padded copy, all in place
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
     op_d, y = _conv(y, 6, k=(1, 1), strides=(2, 2), padding="VALID", out_zp=77, seed=24)
-    op_j, y = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: mve_x2_d32_asm, a row tail
+    op_j, y = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: ek_matmul_mve_s8_x2_d32
     op_w, y = _conv(y, 11, k=(1, 2), padding="VALID", out_zp=-7, seed=33)  # windows inside, gathered: 2 pixels
     pool = _global_pool(y)  # 11 channels: 8 + 3 predicated, sums and divisions
     return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_g2, op_h, op_s,
