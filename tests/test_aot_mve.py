@@ -377,6 +377,27 @@ def test_mve_conv_entry_follows_the_geometry() -> None:
     assert mve_entry(same3, "EK_CONV_MVE_PAIRS").x2 and not mve_entry(rows, "EK_CONV_MVE_PAIRS").x2
 
 
+def test_mve_conv_params_fit_16_bits(tmp_path: Path) -> None:
+    """ek_conv_params_t has 16-bit fields on MVE cores (60 B of rodata per layer instead of 100): the generator refuses
+    a conv whose sizes do not fit them there, and keeps it on the other cores (int32 fields)."""
+    need_module("tflite_micro")
+    from tflite_single_op import multi_op_model
+
+    from edgekit.codegen.aot import generate_c
+    from edgekit.codegen.aot.ops.conv import conv_params_unfit
+    from edgekit.errors import UnsupportedOpError
+
+    assert conv_params_unfit(dict(in_w=65535, pad_h=-2, in_offset=128, act_min=-32768)) == ""
+    assert conv_params_unfit(dict(in_w=65536)) == "in_w = 65536"
+    assert conv_params_unfit(dict(pad_w=-1, out_offset=32768)) == "out_offset = 32768"
+    assert conv_params_unfit(dict(stride_h=-1)) == "stride_h = -1"
+    op, _ = _conv(_t((1, 1, 70000, 1), 0), 1, k=(1, 1), seed=3)
+    tflite = multi_op_model([op])
+    generate_c(tflite, tmp_path / "dsp")
+    with pytest.raises(UnsupportedOpError, match="in_w = 70000 does not fit the 16-bit ek_conv_params_t"):
+        generate_c(tflite, tmp_path / "mve", features=M55)
+
+
 def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:
     """The dense MVE kernels beat the sparse ones: sparse "auto" keeps MVE layers dense, "force" still encodes."""
     need_module("tflite_micro")

@@ -11,18 +11,29 @@
 #include "ek_common.h"
 #include "ek_matmul.h"
 
+/* Field types of ek_conv_params_t: on MVE cores (Cortex-M55/M85) the sizes are uint16 (16-bit LDRH encodings) and the
+ * signed fields int16, so each struct takes 60 bytes of rodata instead of 100 (the generator checks that the values
+ * fit); elsewhere int32. Every use promotes them to int. */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+typedef uint16_t ek_conv_dim_t;
+typedef int16_t ek_conv_off_t;
+#else
+typedef int32_t ek_conv_dim_t;
+typedef int32_t ek_conv_off_t;
+#endif
+
 typedef struct {
-    int32_t batches;
-    int32_t in_h, in_w, in_c;
-    int32_t out_h, out_w, out_c;
-    int32_t k_h, k_w, k_c;          /* k_c = in_c / groups (CONV_2D); 1 for depthwise */
-    int32_t stride_h, stride_w;
-    int32_t dil_h, dil_w;
-    int32_t pad_h, pad_w;           /* padding before the first row / column */
-    int32_t depth_multiplier;       /* depthwise only */
-    int32_t in_offset;              /* -input zero point */
-    int32_t out_offset;             /* output zero point */
-    int32_t act_min, act_max;
+    ek_conv_dim_t batches;
+    ek_conv_dim_t in_h, in_w, in_c;
+    ek_conv_dim_t out_h, out_w, out_c;
+    ek_conv_dim_t k_h, k_w, k_c;    /* k_c = in_c / groups (CONV_2D); 1 for depthwise */
+    ek_conv_dim_t stride_h, stride_w;
+    ek_conv_dim_t dil_h, dil_w;
+    ek_conv_off_t pad_h, pad_w;     /* padding before the first row / column (a fused block's may be < 0) */
+    ek_conv_dim_t depth_multiplier; /* depthwise only */
+    ek_conv_off_t in_offset;        /* -input zero point */
+    ek_conv_off_t out_offset;       /* output zero point */
+    ek_conv_off_t act_min, act_max;
     const int32_t *out_mult;        /* per output channel, Q31 */
     const int8_t *out_shift;        /* per output channel, >0 = left */
     /* depthwise, depth_multiplier 1, channels % 4 == 0 (else NULL): per channel, bias + in_offset * (sum of

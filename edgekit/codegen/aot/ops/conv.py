@@ -91,10 +91,27 @@ def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
         ctx.require(in_zp == 0 and out_zp == 0, f"int16 zero points must be 0 (TFLM), got {in_zp} and {out_zp}")
         ctx.require(all(s <= 7 for s in shifts), "requantization shift out of range for int16 (TFLM: < 8)")
     act_min, act_max = fused_range(ctx, out, *((-32768, 32767) if is16 else (-128, 127)))
-    return dict(batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-                k_h=k_h, k_w=k_w, k_c=k_c, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,
-                pad_h=ph.before, pad_w=pw.before, depth_multiplier=mult, in_offset=-in_zp, out_offset=out_zp,
-                act_min=act_min, act_max=act_max, _mults=mults, _shifts=shifts)
+    p = dict(batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+             k_h=k_h, k_w=k_w, k_c=k_c, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,
+             pad_h=ph.before, pad_w=pw.before, depth_multiplier=mult, in_offset=-in_zp, out_offset=out_zp,
+             act_min=act_min, act_max=act_max)
+    if ctx.mve:
+        bad = conv_params_unfit(p)
+        ctx.require(not bad, f"{bad} does not fit the 16-bit ek_conv_params_t field of MVE cores (ek_conv.h)")
+    return p | dict(_mults=mults, _shifts=shifts)
+
+
+# ek_conv_params_t (ek_conv.h) on MVE cores: the signed fields are int16, the others (sizes) uint16.
+CONV_SIGNED_FIELDS = ("pad_h", "pad_w", "in_offset", "out_offset", "act_min", "act_max")
+
+
+def conv_params_unfit(p: dict[str, object]) -> str:
+    """The first ``name = value`` of the ek_conv_params_t fields ``p`` that does not fit its 16-bit MVE type, or ''."""
+    for k, v in p.items():
+        lo, hi = (-32768, 32767) if k in CONV_SIGNED_FIELDS else (0, 65535)
+        if not lo <= int(v) <= hi:
+            return f"{k} = {v}"
+    return ""
 
 
 def _bias_type_int32(ctx: OpContext) -> bool:
