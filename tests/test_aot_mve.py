@@ -384,7 +384,7 @@ def test_mve_conv_params_fit_16_bits(tmp_path: Path) -> None:
     from tflite_single_op import multi_op_model
 
     from edgekit.codegen.aot import generate_c
-    from edgekit.codegen.aot.ops.conv import conv_params_unfit
+    from edgekit.codegen.aot.ops.conv_mve import conv_params_unfit
     from edgekit.errors import UnsupportedOpError
 
     assert conv_params_unfit(dict(in_w=65535, pad_h=-2, in_offset=128, act_min=-32768)) == ""

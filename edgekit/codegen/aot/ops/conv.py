@@ -20,7 +20,7 @@ from edgekit.codegen.aot.ops.base import (
     scale_zp,
     w16_shifts,
 )
-from edgekit.codegen.aot.ops.conv_mve import mve_call, mve_layout, mve_scratch, mve_segmented
+from edgekit.codegen.aot.ops.conv_mve import conv_params_unfit, mve_call, mve_layout, mve_scratch, mve_segmented
 from edgekit.codegen.aot.ops.fully_connected import folded_bias
 from edgekit.codegen.aot.quant import conv_multipliers
 from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
@@ -99,19 +99,6 @@ def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
         bad = conv_params_unfit(p)
         ctx.require(not bad, f"{bad} does not fit the 16-bit ek_conv_params_t field of MVE cores (ek_conv.h)")
     return p | dict(_mults=mults, _shifts=shifts)
-
-
-# ek_conv_params_t (ek_conv.h) on MVE cores: the signed fields are int16, the others (sizes) uint16.
-CONV_SIGNED_FIELDS = ("pad_h", "pad_w", "in_offset", "out_offset", "act_min", "act_max")
-
-
-def conv_params_unfit(p: dict[str, object]) -> str:
-    """The first ``name = value`` of the ek_conv_params_t fields ``p`` that does not fit its 16-bit MVE type, or ''."""
-    for k, v in p.items():
-        lo, hi = (-32768, 32767) if k in CONV_SIGNED_FIELDS else (0, 65535)
-        if not lo <= int(v) <= hi:
-            return f"{k} = {v}"
-    return ""
 
 
 def _bias_type_int32(ctx: OpContext) -> bool:

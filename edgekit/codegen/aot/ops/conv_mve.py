@@ -116,3 +116,16 @@ def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str,
     extra = ((f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "") +
              (f", {mve_x2(p, shifts)}" if e.x2 else "") + f", {mve_x2rq(shifts)}")
     return decls, f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"
+
+
+# ek_conv_params_t (ek_conv.h) on MVE cores: the signed fields are int16, the others (sizes) uint16.
+CONV_SIGNED_FIELDS = ("pad_h", "pad_w", "in_offset", "out_offset", "act_min", "act_max")
+
+
+def conv_params_unfit(p: dict[str, object]) -> str:
+    """The first ``name = value`` of the ek_conv_params_t fields ``p`` that does not fit its 16-bit MVE type, or ''."""
+    for k, v in p.items():
+        lo, hi = (-32768, 32767) if k in CONV_SIGNED_FIELDS else (0, 65535)
+        if not lo <= int(v) <= hi:
+            return f"{k} = {v}"
+    return ""
