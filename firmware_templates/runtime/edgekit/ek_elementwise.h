@@ -24,19 +24,26 @@ typedef struct {
     int32_t stride2[EK_BCAST_MAX_DIMS];    /* input 2 element strides (0: broadcast) */
 } ek_bcast;
 
+/* The small fields of ek_add_params: int16 on MVE cores (52 bytes instead of 64), int32 elsewhere. */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+typedef int16_t ek_add_small_t;
+#else
+typedef int32_t ek_add_small_t;
+#endif
+
 typedef struct {
-    int32_t input1_offset;      /* -input1 zero point */
-    int32_t input2_offset;      /* -input2 zero point */
-    int32_t output_offset;      /* output zero point */
-    int32_t left_shift;         /* 20 for int8 */
+    ek_add_small_t input1_offset;   /* -input1 zero point */
+    ek_add_small_t input2_offset;   /* -input2 zero point */
+    ek_add_small_t output_offset;   /* output zero point */
+    ek_add_small_t left_shift;      /* 20 for int8 */
     int32_t input1_multiplier;
-    int32_t input1_shift;       /* <= 0 */
+    ek_add_small_t input1_shift;    /* <= 0 */
     int32_t input2_multiplier;
-    int32_t input2_shift;       /* <= 0 */
+    ek_add_small_t input2_shift;    /* <= 0 */
     int32_t output_multiplier;
-    int32_t output_shift;       /* <= 0 */
-    int32_t act_min;
-    int32_t act_max;
+    ek_add_small_t output_shift;    /* <= 0 */
+    ek_add_small_t act_min;
+    ek_add_small_t act_max;
     /* Optional (NULL: computed per element): the rescaled inputs as 256-entry tables indexed by value + 128,
      * table1[v + 128] = ek_mbqm_smaller_than_one((v + input1_offset) << left_shift, input1_multiplier,
      * input1_shift), table2 the same for input 2, NEGATED for SUB; then output_shift <= -2 and
@@ -45,7 +52,7 @@ typedef struct {
     const int32_t *table1;
     const int32_t *table2;
     int32_t out_round;
-    int32_t out_rshift;
+    ek_add_small_t out_rshift;
 } ek_add_params;
 
 typedef struct {
