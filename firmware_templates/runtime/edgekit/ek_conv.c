@@ -500,7 +500,7 @@ void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, con
 
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                     const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq) {
+                                    const uint32_t *x2rq) {
     mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 1, 1, x2, x2rq);
 }
 
@@ -512,13 +512,13 @@ void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, con
 
 void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                     const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq) {
+                                    const uint32_t *x2rq) {
     mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 1, 1, x2, x2rq);
 }
 
 void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                               const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq) {
+                              const uint32_t *x2rq) {
     mve_conv(p, input, filter, rq, output, scratch, 0, 0, 0, 0, 1, x2, x2rq);
 }
 

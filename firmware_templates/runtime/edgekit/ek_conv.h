@@ -120,7 +120,7 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
 void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                   const int32_t *rq, int8_t *output, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq);
+                                  const uint32_t *x2rq);
 void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                const int32_t *rq, int8_t *output, const uint32_t *x2rq);
 void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
@@ -128,16 +128,16 @@ void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, con
                              const uint32_t *x2rq);
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                     const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq);
+                                    const uint32_t *x2rq);
 void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
                              const uint32_t *x2rq);
 void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                                     const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq);
+                                    const uint32_t *x2rq);
 void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                               const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq);
+                              const uint32_t *x2rq);
 void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
                            int8_t *output, void *scratch, int32_t layout, const uint32_t *x2rq);
 #define EK_CONV_MVE_PATCH 0
