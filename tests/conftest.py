@@ -57,6 +57,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{SHARED_MODELS} lacks them; {MODELS_HOWTO}", yellow=True)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """A failing test's edgekit error shows its hint too (for a QEMU exit: the tail of QEMU's log), as a report
+    section: the exception's text is only the message, and the run's temporary directory may be gone later."""
+    rep = yield
+    exc = call.excinfo.value if call.excinfo is not None else None
+    hint = getattr(exc, "hint", None)
+    if rep.failed and hint and type(exc).__module__.startswith("edgekit"):
+        rep.sections.append(("edgekit hint", str(hint)))
+    return rep
+
+
 @pytest.fixture(scope="session")
 def digits_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A small CNN trained on scikit-learn's digits, converted to float and int8 .tflite.
