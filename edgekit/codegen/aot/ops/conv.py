@@ -363,8 +363,9 @@ class _ConvBase(OpHandler):
             sh = np.broadcast_to(np.asarray(shifts, dtype=np.int64).reshape(-1), (out_c,))
             # int16 pair sums need |w| <= 127 (TFLite's int8 weight range); a -128 weight keeps the int32 lanes
             pairs = int(weights.min(initial=0)) > -128
-            t9 = (pairs and weights.shape[0] == 9 and out_c % 16 == 0  # one call per row, VMULLB/T.S8 tap pairs
-                  and all(0 <= int(p[k]) <= 65535 for k in DW9_FIELDS[:-4]))  # its 16-bit ek_dw9_params_t
+            # one call per row, VMULLB/T.S8 tap pairs; its 16-bit ek_dw9_params_t fields hold p's values, which
+            # _conv_params already checked against the same 16-bit types of ek_conv_params_t on MVE cores
+            t9 = pairs and weights.shape[0] == 9 and out_c % 16 == 0
             order = dw_t9_order(out_c) if t9 else dw_pairs_order(out_c) if pairs else np.arange(out_c)
             rq = mve_rq_table(full[order], m[order], sh[order], out_c)
             taps = dw_mve_filter(weights, pairs)
