@@ -248,7 +248,23 @@ CASES = {
     "dw_blocks_16_16_4": (lambda: [_dw(_t((1, 5, 6, 36), -128), out_zp=127)[0]],
                           "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_blocks_w-128": (lambda: [_dw(_t((1, 5, 6, 36), 3), out_zp=-7, w128=True)[0]], "ek_depthwise_conv2d_s8_mve("),
-    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_pairs8_nls("),
+    # 8 channels, 9 taps, stride_w 1: pixel pairs as 16-channel blocks (t9x2), the border columns alone
+    "dw_8_channels": (lambda: [_dw(_t((1, 6, 7, 8), -128), out_zp=100)[0]], "ek_depthwise_conv2d_s8_mve_t9x2_nls_nc("),
+    "dw_t9x2_40_columns_relu": (lambda: [_dw(_t((1, 4, 40, 8), 9), act="RELU", out_zp=-20)[0]],
+                                "ek_depthwise_conv2d_s8_mve_t9x2_nls("),  # 19 pairs: 2 chunks
+    "dw_t9x2_left_shift_s2x1": (lambda: [_dw(_t((1, 7, 6, 8), -20), strides=(2, 1), eff=(0.26, 1.5))[0]],
+                                "ek_depthwise_conv2d_s8_mve_t9x2_nc("),
+    "dw_t9x2_shift0_relu6_w4": (lambda: [_dw(_t((1, 3, 4, 8), 60), eff=(0.5, 0.99), act="RELU6")[0]],
+                                "ek_depthwise_conv2d_s8_mve_t9x2("),
+    "dw_t9x2_valid_dilation_1x2": (lambda: [_dw(_t((1, 6, 9, 8), -90), dilation=(1, 2), padding="VALID",
+                                                out_zp=-3)[0]], "ek_depthwise_conv2d_s8_mve_t9x2_nls_nc("),
+    "dw_t9x2_9x1_valid": (lambda: [_dw(_t((1, 11, 5, 8), 44), k=(9, 1), padding="VALID", out_zp=7)[0]],
+                          "ek_depthwise_conv2d_s8_mve_t9x2_nls_nc("),
+    # 8 channels the pairs cannot take: 3 columns, stride 2 or 5x5 keep the 8-channel pixel loop
+    "dw_8_channels_3_columns": (lambda: [_dw(_t((1, 5, 3, 8), 3), out_zp=-50)[0]],
+                                "ek_depthwise_conv2d_s8_mve_pairs8_nls("),
+    "dw_8_channels_5x5_s2": (lambda: [_dw(_t((1, 9, 9, 8), -2), k=(5, 5), strides=(2, 2), act="RELU6")[0]],
+                             "ek_depthwise_conv2d_s8_mve_pairs8_nls("),
     "dw_blocks_16_8_4_5x5": (lambda: [_dw(_t((1, 5, 6, 28), 7), k=(5, 5), act="RELU6")[0]],
                              "ek_depthwise_conv2d_s8_mve_pairs_nls("),
     "dw_4_channels_s2": (lambda: [_dw(_t((1, 7, 9, 4), 5), strides=(2, 2), act="RELU")[0]],
@@ -488,11 +504,13 @@ def _pairs_chain() -> bytes:
     op_l, y = _dw(y, eff=(0.26, 1.5), act="RELU6", out_zp=-128, seed=34)  # left shifts, clamp: dw9_asm
     op_m, y = _dw(y, out_zp=20, seed=35)  # right shifts only, no clamp: dw9_asm_nls_nc
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
-    op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)  # 8 channels, stride 1: pairs8, two pixels as one 16-ch block
-    op_g2, y = _dw(y, eff=(0.9, 1.5), out_zp=-9, seed=36, bias_scale=1.0)  # 8 channels, left shifts: pairs8, VSHL
+    # 8 channels, 3x3 over 5 columns: t9x2, pixel pairs as 16-channel blocks (columns 0, 4, 3 alone)
+    op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)
+    # 8 channels, 5x5, left shifts: pairs8 (two pixels as one 16-channel block in dw16_pairs_asm), VSHL
+    op_g2, y = _dw(y, k=(5, 5), eff=(0.9, 1.5), out_zp=-9, seed=36, bias_scale=1.0)
     w = op_g2[1][1].data
     w[...] = 0
-    w[0, 1, 1, :] = 1  # the centre tap alone: outputs off the clamp, where a missing shift shows
+    w[0, 2, 2, :] = 1  # the centre tap alone: outputs off the clamp, where a missing shift shows
     op_h, y = _conv(y, 16, k=(1, 1), out_zp=-5, seed=28)  # depth 8 in one run: the columns loaded once
     op_s, y = _conv(y, 16, out_zp=8, seed=32)  # 3x3 over 16 channels in a zero-point-padded copy, all in place
     op_i, y = _conv(y, 9, k=(1, 1), act="RELU", out_zp=-128, seed=29)  # depth exactly 16, 3 groups
@@ -541,7 +559,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
                "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
                "ek_matmul_mve_s8_x2_d32, ek_mve_x2_nls);") if chain == "chain" else (
                    "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_rows(", "ek_depthwise_conv2d_s8_mve_pairs(",
-                   "ek_depthwise_conv2d_s8_mve_pairs8_nls(", "ek_depthwise_conv2d_s8_mve_pairs8(",
+                   "ek_depthwise_conv2d_s8_mve_t9x2_nls(", "ek_depthwise_conv2d_s8_mve_pairs8(",
                    "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
                    "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
                    "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(",

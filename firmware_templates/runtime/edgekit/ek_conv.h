@@ -188,6 +188,17 @@ void ek_depthwise_conv2d_s8_mve_t9_nc(const ek_dw9_params_t *p, const int8_t *in
                                       int8_t *output, void *scratch);
 void ek_depthwise_conv2d_s8_mve_t9_nls_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
                                           int8_t *output, void *scratch);
+/* The same for 8-channel layers (in_c == 8, stride_w 1, pad_w <= 1, out_w >= 4, the columns 1 .. out_w - 2 inside
+ * horizontally): two neighbouring pixels as one 16-channel block, the filter [tap][16] and the 4 rq groups of the
+ * 8 channels twice (t9 order of 16 channels mod 8). scratch: 16 bytes. Same results. */
+void ek_depthwise_conv2d_s8_mve_t9x2(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                     int8_t *output, void *scratch);
+void ek_depthwise_conv2d_s8_mve_t9x2_nls(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                         int8_t *output, void *scratch);
+void ek_depthwise_conv2d_s8_mve_t9x2_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                        int8_t *output, void *scratch);
+void ek_depthwise_conv2d_s8_mve_t9x2_nls_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                            int8_t *output, void *scratch);
 
 void ek_depthwise_conv2d_s8(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
                             const int32_t *bias, int8_t *output);

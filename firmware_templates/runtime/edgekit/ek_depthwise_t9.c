@@ -105,7 +105,17 @@ typedef char dw9_args_layout[offsetof(dw9_args_t, masks_end) == 28 && offsetof(d
         "vadd.i32 q2, q2, q4\n\t"             \
         "vmovlt.s16 q4, q7\n\t"               \
         "vadd.i32 q3, q3, q4\n\t"
-/* the [lo, hi] clamp of the 16 int8 results in q6 (the _nc kernels: none, [lo, hi] is the int8 range) */
+/* the [lo, hi] clamp of the 16 int8 results in q6 (the _nc kernels: none, [lo, hi] is the int8 range); _SETUP: lo
+ * and hi in every lane, on the stack (the _nc kernels: nothing) */
+#define EK_DW9_CLAMP_ASM_SETUP                \
+        "ldr r12, [r0, #40]\n\t"              \
+        "vdup.8 q4, r12\n\t"                  \
+        "vstrw.32 q4, [sp]\n\t"               \
+        "ldr r12, [r0, #44]\n\t"              \
+        "vdup.8 q4, r12\n\t"                  \
+        "vstrw.32 q4, [sp, #16]\n\t"
+#define EK_DW9_NO_CLAMP
+#define EK_DW9_NO_CLAMP_SETUP
 #define EK_DW9_CLAMP_ASM                      \
         "vldrw.32 q7, [sp]\n\t"               \
         "vmax.s8 q6, q6, q7\n\t"              \
@@ -135,12 +145,7 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
         "vpush {d8-d15}\n\t"                                                                                     \
         "sub sp, #40\n\t"                                                                                        \
         "str r0, [sp, #32]\n\t"                                                                                  \
-        "ldr r12, [r0, #40]\n\t"                                                                                 \
-        "vdup.8 q4, r12\n\t"                                                                                     \
-        "vstrw.32 q4, [sp]\n\t"                                                                                  \
-        "ldr r12, [r0, #44]\n\t"                                                                                 \
-        "vdup.8 q4, r12\n\t"                                                                                     \
-        "vstrw.32 q4, [sp, #16]\n\t"                                                                             \
+        CLAMP##_SETUP                                                                                            \
         "ldr r12, [r0, #48]\n"                                                                                    \
         "0:\n\t" /* a row */                                                                                     \
         "ldr r10, [r0, #52]\n\t"                                                                                 \
@@ -224,8 +229,8 @@ __attribute__((naked, noinline)) static void NAME(dw9_args_t *a) {              
 }
 EK_DW9_ASM(dw9_asm, EK_DW9_FULL, EK_DW9_CLAMP_ASM)
 EK_DW9_ASM(dw9_asm_nls, EK_DW9_RIGHT, EK_DW9_CLAMP_ASM)
-EK_DW9_ASM(dw9_asm_nc, EK_DW9_FULL, "")
-EK_DW9_ASM(dw9_asm_nls_nc, EK_DW9_RIGHT, "")
+EK_DW9_ASM(dw9_asm_nc, EK_DW9_FULL, EK_DW9_NO_CLAMP)
+EK_DW9_ASM(dw9_asm_nls_nc, EK_DW9_RIGHT, EK_DW9_NO_CLAMP)
 #pragma GCC diagnostic pop
 #else
 /* The portable C of dw9_asm (every variant; the clamp is a no-op for _nc layers): the same taps, rq groups and
@@ -267,30 +272,38 @@ static void dw9_pixels_c(dw9_args_t *a) {
 
 /* A 9-tap depthwise layer (k_h * k_w == 9, any stride, dilation and padding) in column chunks of EK_DW9_COLS: the
  * chunk's column padding masks computed once; per batch one call of `run` for each row whose windows touch the
- * padding above or below (its masks | the row's, on the stack) and one for all rows between. */
-static void dw9_layer(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
-                      int8_t *zp_row, void (*run)(dw9_args_t *)) {
-    const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, out_h = p->out_h, out_w = p->out_w;
-    const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w, stride_w = p->stride_w;
+ * padding above or below (its masks | the row's, on the stack) and one for all rows between. `pair` is a constant
+ * (each walker below gets its own copy).
+ * pair 1 (in_c == 8, stride_w 1, pad_w <= 1, out_w >= 4, columns 1 .. out_w - 2 inside horizontally: the
+ * generator's dw_t9_pairs): two neighbouring pixels' taps are 16 contiguous bytes, one 16-channel block for the
+ * kernel with the generator's doubled filter and rq groups. The columns from 1 go in pairs (pixels of 16 channels,
+ * 16 bytes apart); column 0 alone as the first half of a pair, then column out_w - 1 (and out_w - 2 if out_w is
+ * odd) as the second half, through its own padding mask: the other half is computed from columns inside and
+ * written over by a later call. */
+EK_INLINE void dw9_walk(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+                        int8_t *zp_row, void (*run)(dw9_args_t *), const int pair) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, ch = pair ? 8 : p->in_c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w, stride_w = pair ? 1 : p->stride_w;
     const intptr_t row_step = (intptr_t)p->stride_h * in_w * ch;
-    intptr_t inner[9];
+    /* pair: the single columns first (0, out_w - 1, out_w - 2 if out_w is odd), then pairs up to inner */
+    const int32_t nlone = pair ? 2 + (out_w & 1) : 0, inner = pair ? out_w - 1 - (out_w & 1) : out_w;
+    intptr_t inner_offs[9];
     uint16_t cmask[EK_DW9_COLS], rmask[EK_DW9_COLS];
     uint32_t colbits = 0; /* the taps of column kx = 0 */
     dw9_args_t a;
-    int32_t b, oy, oy_a, oy_b, ox0, ky, kx, i, t = 0;
-    memset(zp_row, -p->in_offset, (size_t)ch);
+    int32_t b, oy, oy_a, oy_b, ox0 = pair, k = 0, ky, kx, i, t = 0;
+    memset(zp_row, -p->in_offset, pair ? 16 : (size_t)ch);
     for (ky = 0; ky < k_h; ky++) {
         colbits |= 1u << (ky * k_w);
         for (kx = 0; kx < k_w; kx++) {
-            inner[t++] = ((intptr_t)ky * dil_h * in_w + (intptr_t)kx * dil_w) * ch;
+            inner_offs[t++] = ((intptr_t)ky * dil_h * in_w + (intptr_t)kx * dil_w) * ch;
         }
     }
     a.filter = filter + EK_DW9_F_BIAS;
     a.rq = p->dw_rq + EK_DW9_RQ_BIAS;
-    a.nblk = ch >> 4;
+    a.nblk = pair ? 1 : ch >> 4;
     a.off = p->out_offset;
-    a.step = (intptr_t)stride_w * ch;
-    a.offs = inner;
+    a.offs = inner_offs;
     a.zp = zp_row;
     a.lo = p->act_min;
     a.hi = p->act_max;
@@ -300,57 +313,86 @@ static void dw9_layer(const ek_dw9_params_t *p, const int8_t *input, const int8_
         oy_b = below > 0 ? (below + sh - 1) / sh : 0;
         oy_b = oy_b < out_h ? oy_b : out_h;
     }
-    for (ox0 = 0; ox0 < out_w; ox0 += EK_DW9_COLS) {
-        const int32_t n = out_w - ox0 < EK_DW9_COLS ? out_w - ox0 : EK_DW9_COLS;
-        const int32_t ix0 = ox0 * stride_w - p->pad_w;
-        for (i = 0; i < n; i++) {
-            uint32_t m = 0;
-            for (kx = 0; kx < k_w; kx++) {
-                if ((uint32_t)(ix0 + i * stride_w + kx * dil_w) >= (uint32_t)in_w) {
-                    m |= colbits << kx;
-                }
-            }
-            /* stride 1 and this and the last pixel inside: the tap pointers the block loop advanced by in_c */
-            if (i > 0 && m == 0 && (cmask[i - 1] & EK_DW9_TAPS) == 0 && stride_w == 1) {
-                m = EK_DW9_REUSE;
-            }
-            cmask[i] = (uint16_t)m;
+    for (;;) {
+        /* n pixels sx columns apart, the first one's mask from column c0, its base and output from c0 - half */
+        int32_t c0 = ox0, n, sx = 1, half = 0;
+        if (pair && k < nlone) {
+            c0 = k ? out_w - k : 0;
+            half = k > 0;
+            n = 1;
+            k++;
+        } else if (ox0 < inner) {
+            sx = pair ? 2 : 1;
+            n = (inner - ox0) / sx;
+            n = n < EK_DW9_COLS ? n : EK_DW9_COLS;
+            ox0 += EK_DW9_COLS * sx;
+        } else {
+            break;
         }
-        a.row_adv = row_step - (intptr_t)n * a.step;
-        a.out_adv = (intptr_t)(out_w - n) * ch;
-        for (b = 0; b < p->batches; b++) {
-            const uintptr_t in_b = (uintptr_t)input + (uintptr_t)((size_t)b * in_h * in_w * ch);
-            const size_t o_b = (size_t)b * out_h * out_w;
-            for (oy = 0; oy < out_h; oy += a.nrows) {
-                const int32_t iy0 = oy * p->stride_h - p->pad_h;
-                a.base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0) * ch);
-                a.out = output + (o_b + (size_t)oy * out_w + (size_t)ox0) * ch;
-                if (oy < oy_a || oy >= oy_b) { /* one row of windows touching the padding */
-                    uint32_t rm = 0;
-                    for (ky = 0; ky < k_h; ky++) {
-                        if ((uint32_t)(iy0 + ky * dil_h) >= (uint32_t)in_h) {
-                            rm |= ((1u << k_w) - 1u) << (ky * k_w);
-                        }
+        {
+            const int32_t ix0 = c0 * stride_w - p->pad_w;
+            a.step = (intptr_t)sx * stride_w * ch;
+            for (i = 0; i < n; i++) {
+                uint32_t m = 0;
+                for (kx = 0; kx < k_w; kx++) {
+                    if ((uint32_t)(ix0 + i * sx * stride_w + kx * dil_w) >= (uint32_t)in_w) {
+                        m |= colbits << kx;
                     }
-                    for (i = 0; i < n; i++) {
-                        rmask[i] = (uint16_t)((cmask[i] & ~EK_DW9_REUSE) | rm);
-                    }
-                    a.row_masks = rmask;
-                    a.masks_end = rmask + n;
-                    a.nrows = 1;
-                } else { /* the rows whose windows lie inside vertically */
-                    a.row_masks = cmask;
-                    a.masks_end = cmask + n;
-                    a.nrows = oy_b - oy;
                 }
-                {
-                    const int32_t nrows = a.nrows; /* the asm counts it down */
-                    run(&a);
-                    a.nrows = nrows;
+                /* stride 1 (pair: 2 columns of 8 channels) and this and the last pixel inside: the tap pointers the
+                 * block loop advanced by 16 x nblk bytes */
+                if (i > 0 && m == 0 && (cmask[i - 1] & EK_DW9_TAPS) == 0 && stride_w == 1) {
+                    m = EK_DW9_REUSE;
+                }
+                cmask[i] = (uint16_t)m;
+            }
+            a.row_adv = row_step - (intptr_t)n * a.step;
+            a.out_adv = pair ? (intptr_t)(out_w - 2 * n) * 8 : (intptr_t)(out_w - n) * ch; /* pair: 16 B a pixel */
+            for (b = 0; b < p->batches; b++) {
+                const uintptr_t in_b = (uintptr_t)input + (uintptr_t)((size_t)b * in_h * in_w * ch);
+                const size_t o_b = (size_t)b * out_h * out_w;
+                for (oy = 0; oy < out_h; oy += a.nrows) {
+                    const int32_t iy0 = oy * p->stride_h - p->pad_h;
+                    a.base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0 - half) * ch);
+                    a.out = output + (o_b + (size_t)oy * out_w + (size_t)(c0 - half)) * ch;
+                    if (oy < oy_a || oy >= oy_b) { /* one row of windows touching the padding */
+                        uint32_t rm = 0;
+                        for (ky = 0; ky < k_h; ky++) {
+                            if ((uint32_t)(iy0 + ky * dil_h) >= (uint32_t)in_h) {
+                                rm |= ((1u << k_w) - 1u) << (ky * k_w);
+                            }
+                        }
+                        for (i = 0; i < n; i++) {
+                            rmask[i] = (uint16_t)((cmask[i] & ~EK_DW9_REUSE) | rm);
+                        }
+                        a.row_masks = rmask;
+                        a.masks_end = rmask + n;
+                        a.nrows = 1;
+                    } else { /* the rows whose windows lie inside vertically */
+                        a.row_masks = cmask;
+                        a.masks_end = cmask + n;
+                        a.nrows = oy_b - oy;
+                    }
+                    {
+                        const int32_t nrows = a.nrows; /* the asm counts it down */
+                        run(&a);
+                        a.nrows = nrows;
+                    }
                 }
             }
         }
     }
+}
+
+static void dw9_layer(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+                      int8_t *zp_row, void (*run)(dw9_args_t *)) {
+    dw9_walk(p, input, filter, output, zp_row, run, 0);
+}
+
+/* 8-channel layers in pixel pairs (the t9x2 entries) */
+static void dw9_layer_x2(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+                         int8_t *zp_row, void (*run)(dw9_args_t *)) {
+    dw9_walk(p, input, filter, output, zp_row, run, 1);
 }
 
 void ek_depthwise_conv2d_s8_mve_t9(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
@@ -371,4 +413,24 @@ void ek_depthwise_conv2d_s8_mve_t9_nc(const ek_dw9_params_t *p, const int8_t *in
 void ek_depthwise_conv2d_s8_mve_t9_nls_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
                                           int8_t *output, void *scratch) {
     dw9_layer(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls_nc);
+}
+
+void ek_depthwise_conv2d_s8_mve_t9x2(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                     int8_t *output, void *scratch) {
+    dw9_layer_x2(p, input, filter, output, (int8_t *)scratch, dw9_asm);
+}
+
+void ek_depthwise_conv2d_s8_mve_t9x2_nls(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                         int8_t *output, void *scratch) {
+    dw9_layer_x2(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls);
+}
+
+void ek_depthwise_conv2d_s8_mve_t9x2_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                        int8_t *output, void *scratch) {
+    dw9_layer_x2(p, input, filter, output, (int8_t *)scratch, dw9_asm_nc);
+}
+
+void ek_depthwise_conv2d_s8_mve_t9x2_nls_nc(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter,
+                                            int8_t *output, void *scratch) {
+    dw9_layer_x2(p, input, filter, output, (int8_t *)scratch, dw9_asm_nls_nc);
 }

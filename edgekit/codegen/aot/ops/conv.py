@@ -196,6 +196,16 @@ def dw_t9_order(channels: int) -> np.ndarray:
     return np.concatenate([block + c for c in range(0, channels, 16)]).astype(np.int64)
 
 
+def dw_t9_pairs(p: dict[str, object]) -> bool:
+    """Whether ek_depthwise_conv2d_s8_mve_t9x2 can run an 8-channel layer as pixel pairs (16 contiguous bytes per
+    tap): stride_w 1, pad_w <= 1, out_w >= 4 and the columns 1 .. out_w - 2 inside horizontally (columns 0 and
+    out_w - 1, and out_w - 2 if out_w is odd, go alone, each as one half of a pair whose other half is read from
+    columns inside and written over later)."""
+    out_w, pad_w = int(p["out_w"]), int(p["pad_w"])
+    return (int(p["in_c"]) == 8 and int(p["stride_w"]) == 1 and pad_w <= 1 and out_w >= 4
+            and out_w - 2 - pad_w + (int(p["k_w"]) - 1) * int(p["dil_w"]) <= int(p["in_w"]) - 1)
+
+
 def _dw_packed_ok(shifts: list[int]) -> bool:
     """ek_depthwise_conv2d_s8_packed's requantization needs every shift <= -2 (else the int8 tap kernel runs)."""
     return all(int(s) <= -2 for s in shifts)
@@ -351,6 +361,11 @@ class _ConvBase(OpHandler):
         patch = f"(int16_t *){ctx.scratch}" if _patch16(p) else "NULL"
         return decls, f"ek_conv2d_s16(&{pname}, {inp}, {filt}, {bias}, {acc32},\n    {out}, {patch});"
 
+    def _t9_pairs(self, ctx: OpContext, p: dict[str, object]) -> bool:
+        """Whether ek_depthwise_conv2d_s8_mve_t9x2 runs this 8-channel depthwise layer (pixel pairs)."""
+        return (ctx.mve and int(p["k_h"]) * int(p["k_w"]) == 9 and dw_t9_pairs(p)
+                and int(ctx.input(1).array().min(initial=0)) > -128)
+
     def _mve_call(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int], pname: str,
                   inp: str, out: str) -> tuple[list[str], str] | None:
         """The ek_conv2d_s8_mve_* / ek_depthwise_conv2d_s8_mve call, or None where those kernels do not apply."""
@@ -365,20 +380,23 @@ class _ConvBase(OpHandler):
             pairs = int(weights.min(initial=0)) > -128
             # one call per row, VMULLB/T.S8 tap pairs; its 16-bit ek_dw9_params_t fields hold p's values, which
             # _conv_params already checked against the same 16-bit types of ek_conv_params_t on MVE cores
-            t9 = pairs and weights.shape[0] == 9 and out_c % 16 == 0
-            order = dw_t9_order(out_c) if t9 else dw_pairs_order(out_c) if pairs else np.arange(out_c)
-            rq = mve_rq_table(full[order], m[order], sh[order], out_c)
-            taps = dw_mve_filter(weights, pairs)
-            if pairs and out_c == 8 and int(p["stride_w"]) == 1:
+            # (8 channels: two neighbouring pixels as one 16-channel block, the taps and rq groups twice)
+            t9x2 = out_c == 8 and self._t9_pairs(ctx, p)
+            t9 = pairs and weights.shape[0] == 9 and (out_c % 16 == 0 or t9x2)
+            order = (dw_t9_order(16) % 8 if t9x2 else dw_t9_order(out_c) if t9 else dw_pairs_order(out_c) if pairs
+                     else np.arange(out_c))
+            rq = mve_rq_table(full[order], m[order], sh[order], order.size)
+            taps = np.concatenate([weights, weights], axis=1).reshape(-1) if t9x2 else dw_mve_filter(weights, pairs)
+            if pairs and not t9 and out_c == 8 and int(p["stride_w"]) == 1:
                 # two neighbouring pixels as one 16-channel block (the kernel's dw16_pairs_asm): the taps twice
                 # side by side after the 8-channel ones, the 2 rq groups twice (4 groups: pixel 0, pixel 1)
                 taps = np.concatenate([taps, np.concatenate([weights, weights], axis=1).reshape(-1)])
                 rq = np.concatenate([rq, rq])
             p.update(out_mult="NULL", out_shift="NULL", dw_rq=ctx.const_array(f"{ctx.ident}_mve_rq", rq, "int32_t"))
             filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', taps, 'int8_t')})"
-            kernel = ("ek_depthwise_conv2d_s8_mve_t9" if t9 else "ek_depthwise_conv2d_s8_mve_pairs" if pairs
-                      else "ek_depthwise_conv2d_s8_mve")
-            if pairs and out_c == 8:
+            kernel = ("ek_depthwise_conv2d_s8_mve_t9" + "x2" * t9x2 if t9 else "ek_depthwise_conv2d_s8_mve_pairs"
+                      if pairs else "ek_depthwise_conv2d_s8_mve")
+            if pairs and not t9 and out_c == 8:
                 kernel += "8"  # the 8-channel copy of the pixel loop
             if (t9 and (sh < 0).all()) or (pairs and not t9 and not (sh > 0).any()):
                 kernel += "_nls"  # no left shift anywhere (t9: right shifts only): the variant without VSHL
@@ -419,7 +437,8 @@ class _ConvBase(OpHandler):
         if ctx.mve and not dw and _use_im2col(p) and (self.depthwise or _sparse(ctx, p) is None):
             return mve_scratch(p).get(mve_layout(p, ctx.scratch_size), 0)
         if dw:
-            return int(p["in_c"]) if _dw_taps(p) else 0  # a row of input zero points for the padding taps
+            # a row of input zero points for the padding taps (t9 pixel pairs: 16 bytes)
+            return (16 if self._t9_pairs(ctx, p) else int(p["in_c"])) if _dw_taps(p) else 0
         if self.depthwise:  # one input channel: the im2col kernel
             return _im2col_scratch(p)
         if _sparse(ctx, p) is not None:  # EK_SPARSE_CONV_SCRATCH: 4 im2col patches unless 1x1 unpadded
