@@ -1,7 +1,8 @@
-/* edgekit AOT runtime: ek_depthwise_conv2d_s8_mve_t9(_nls)(_nc), MVE depthwise for 9 taps (3x3, 1x9, 9x1; any
- * stride, dilation, padding) and in_c % 16 == 0 with weights in [-127, 127]; portable C with the same results
- * elsewhere (see ek_conv.h). One naked-asm call covers many output rows (no per-pixel tap tables: per-pixel padding
- * masks), the 9 tap pointers live in registers, tap pairs are summed in int16 from VMULLB/VMULLT.S8 products. */
+/* edgekit AOT runtime: ek_depthwise_conv2d_s8_mve_t9(x2)(_nls)(_nc), MVE depthwise for 9 taps (3x3, 1x9, 9x1; any
+ * stride, dilation, padding) and in_c % 16 == 0 (t9x2: in_c == 8 in pixel pairs, stride_w 1) with weights in
+ * [-127, 127]; portable C with the same results elsewhere (see ek_conv.h). One naked-asm call covers many output
+ * rows (no per-pixel tap tables: per-pixel padding masks), the 9 tap pointers live in registers, tap pairs are
+ * summed in int16 from VMULLB/VMULLT.S8 products. */
 #include <stddef.h>
 
 #include "ek_conv.h"
@@ -270,6 +271,43 @@ static void dw9_pixels_c(dw9_args_t *a) {
 #define dw9_asm_nls_nc dw9_pixels_c
 #endif
 
+/* What both walkers compute first: the zero-point row, the tap offsets, the kernel's constant arguments, the rows
+ * whose windows lie inside vertically. */
+typedef struct {
+    dw9_args_t a;
+    intptr_t offs[9];
+    uint32_t colbits; /* the taps of column kx = 0 */
+    int32_t oy_a, oy_b; /* rows [oy_a, oy_b): windows inside vertically */
+} dw9_layer_t;
+
+static EK_NOINLINE void dw9_setup(dw9_layer_t *l, const ek_dw9_params_t *p, const int8_t *filter, int8_t *zp_row,
+                                  int32_t ch, int32_t nblk) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h;
+    int32_t ky, kx, t = 0;
+    memset(zp_row, -p->in_offset, (size_t)nblk << 4);
+    l->colbits = 0;
+    for (ky = 0; ky < k_h; ky++) {
+        l->colbits |= 1u << (ky * k_w);
+        for (kx = 0; kx < k_w; kx++) {
+            l->offs[t++] = ((intptr_t)ky * dil_h * in_w + (intptr_t)kx * p->dil_w) * ch;
+        }
+    }
+    l->a.filter = filter + EK_DW9_F_BIAS;
+    l->a.rq = p->dw_rq + EK_DW9_RQ_BIAS;
+    l->a.nblk = nblk;
+    l->a.off = p->out_offset;
+    l->a.offs = l->offs;
+    l->a.zp = zp_row;
+    l->a.lo = p->act_min;
+    l->a.hi = p->act_max;
+    {
+        const int32_t sh = p->stride_h, below = in_h - (k_h - 1) * dil_h + p->pad_h;
+        int32_t oy_b = below > 0 ? (below + sh - 1) / sh : 0;
+        l->oy_a = (p->pad_h + sh - 1) / sh;
+        l->oy_b = oy_b < p->out_h ? oy_b : p->out_h;
+    }
+}
+
 /* A 9-tap depthwise layer (k_h * k_w == 9, any stride, dilation and padding) in column chunks of EK_DW9_COLS: the
  * chunk's column padding masks computed once; per batch one call of `run` for each row whose windows touch the
  * padding above or below (its masks | the row's, on the stack) and one for all rows between. `pair` is a constant
@@ -287,32 +325,10 @@ EK_INLINE void dw9_walk(const ek_dw9_params_t *p, const int8_t *input, const int
     const intptr_t row_step = (intptr_t)p->stride_h * in_w * ch;
     /* pair: the single columns first (0, out_w - 1, out_w - 2 if out_w is odd), then pairs up to inner */
     const int32_t nlone = pair ? 2 + (out_w & 1) : 0, inner = pair ? out_w - 1 - (out_w & 1) : out_w;
-    intptr_t inner_offs[9];
     uint16_t cmask[EK_DW9_COLS], rmask[EK_DW9_COLS];
-    uint32_t colbits = 0; /* the taps of column kx = 0 */
-    dw9_args_t a;
-    int32_t b, oy, oy_a, oy_b, ox0 = pair, k = 0, ky, kx, i, t = 0;
-    memset(zp_row, -p->in_offset, pair ? 16 : (size_t)ch);
-    for (ky = 0; ky < k_h; ky++) {
-        colbits |= 1u << (ky * k_w);
-        for (kx = 0; kx < k_w; kx++) {
-            inner_offs[t++] = ((intptr_t)ky * dil_h * in_w + (intptr_t)kx * dil_w) * ch;
-        }
-    }
-    a.filter = filter + EK_DW9_F_BIAS;
-    a.rq = p->dw_rq + EK_DW9_RQ_BIAS;
-    a.nblk = pair ? 1 : ch >> 4;
-    a.off = p->out_offset;
-    a.offs = inner_offs;
-    a.zp = zp_row;
-    a.lo = p->act_min;
-    a.hi = p->act_max;
-    { /* rows [oy_a, oy_b): windows inside vertically (iy0 >= 0, iy0 + (k_h - 1) * dil_h < in_h) */
-        const int32_t sh = p->stride_h, below = in_h - (k_h - 1) * dil_h + p->pad_h;
-        oy_a = (p->pad_h + sh - 1) / sh;
-        oy_b = below > 0 ? (below + sh - 1) / sh : 0;
-        oy_b = oy_b < out_h ? oy_b : out_h;
-    }
+    dw9_layer_t l;
+    int32_t b, oy, ox0 = pair, k = 0, ky, kx, i;
+    dw9_setup(&l, p, filter, zp_row, ch, pair ? 1 : ch >> 4);
     for (;;) {
         /* n pixels sx columns apart, the first one's mask from column c0, its base and output from c0 - half */
         int32_t c0 = ox0, n, sx = 1, half = 0;
@@ -331,12 +347,12 @@ EK_INLINE void dw9_walk(const ek_dw9_params_t *p, const int8_t *input, const int
         }
         {
             const int32_t ix0 = c0 * stride_w - p->pad_w;
-            a.step = (intptr_t)sx * stride_w * ch;
+            l.a.step = (intptr_t)sx * stride_w * ch;
             for (i = 0; i < n; i++) {
                 uint32_t m = 0;
                 for (kx = 0; kx < k_w; kx++) {
                     if ((uint32_t)(ix0 + i * sx * stride_w + kx * dil_w) >= (uint32_t)in_w) {
-                        m |= colbits << kx;
+                        m |= l.colbits << kx;
                     }
                 }
                 /* stride 1 (pair: 2 columns of 8 channels) and this and the last pixel inside: the tap pointers the
@@ -346,16 +362,16 @@ EK_INLINE void dw9_walk(const ek_dw9_params_t *p, const int8_t *input, const int
                 }
                 cmask[i] = (uint16_t)m;
             }
-            a.row_adv = row_step - (intptr_t)n * a.step;
-            a.out_adv = pair ? (intptr_t)(out_w - 2 * n) * 8 : (intptr_t)(out_w - n) * ch; /* pair: 16 B a pixel */
+            l.a.row_adv = row_step - (intptr_t)n * l.a.step;
+            l.a.out_adv = pair ? (intptr_t)(out_w - 2 * n) * 8 : (intptr_t)(out_w - n) * ch; /* pair: 16 B a pixel */
             for (b = 0; b < p->batches; b++) {
                 const uintptr_t in_b = (uintptr_t)input + (uintptr_t)((size_t)b * in_h * in_w * ch);
                 const size_t o_b = (size_t)b * out_h * out_w;
-                for (oy = 0; oy < out_h; oy += a.nrows) {
+                for (oy = 0; oy < out_h; oy += l.a.nrows) {
                     const int32_t iy0 = oy * p->stride_h - p->pad_h;
-                    a.base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0 - half) * ch);
-                    a.out = output + (o_b + (size_t)oy * out_w + (size_t)(c0 - half)) * ch;
-                    if (oy < oy_a || oy >= oy_b) { /* one row of windows touching the padding */
+                    l.a.base = in_b + (uintptr_t)(((intptr_t)iy0 * in_w + ix0 - half) * ch);
+                    l.a.out = output + (o_b + (size_t)oy * out_w + (size_t)(c0 - half)) * ch;
+                    if (oy < l.oy_a || oy >= l.oy_b) { /* one row of windows touching the padding */
                         uint32_t rm = 0;
                         for (ky = 0; ky < k_h; ky++) {
                             if ((uint32_t)(iy0 + ky * dil_h) >= (uint32_t)in_h) {
@@ -365,24 +381,25 @@ EK_INLINE void dw9_walk(const ek_dw9_params_t *p, const int8_t *input, const int
                         for (i = 0; i < n; i++) {
                             rmask[i] = (uint16_t)((cmask[i] & ~EK_DW9_REUSE) | rm);
                         }
-                        a.row_masks = rmask;
-                        a.masks_end = rmask + n;
-                        a.nrows = 1;
+                        l.a.row_masks = rmask;
+                        l.a.masks_end = rmask + n;
+                        l.a.nrows = 1;
                     } else { /* the rows whose windows lie inside vertically */
-                        a.row_masks = cmask;
-                        a.masks_end = cmask + n;
-                        a.nrows = oy_b - oy;
+                        l.a.row_masks = cmask;
+                        l.a.masks_end = cmask + n;
+                        l.a.nrows = l.oy_b - oy;
                     }
                     {
-                        const int32_t nrows = a.nrows; /* the asm counts it down */
-                        run(&a);
-                        a.nrows = nrows;
+                        const int32_t nrows = l.a.nrows; /* the asm counts it down */
+                        run(&l.a);
+                        l.a.nrows = nrows;
                     }
                 }
             }
         }
     }
 }
+
 
 static void dw9_layer(const ek_dw9_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                       int8_t *zp_row, void (*run)(dw9_args_t *)) {
