@@ -280,8 +280,8 @@ typedef struct {
     int32_t oy_a, oy_b; /* rows [oy_a, oy_b): windows inside vertically */
 } dw9_layer_t;
 
-static EK_NOINLINE void dw9_setup(dw9_layer_t *l, const ek_dw9_params_t *p, const int8_t *filter, int8_t *zp_row,
-                                  int32_t ch, int32_t nblk) {
+static EK_NOINLINE void dw9_setup(dw9_layer_t *l, const ek_dw9_params_t *p, const int8_t *filter, int8_t *zp_row) {
+    const int32_t ch = p->in_c, nblk = (ch + 15) >> 4; /* 8 channels: the one block of a pixel pair */
     const int32_t in_h = p->in_h, in_w = p->in_w, k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h;
     int32_t ky, kx, t = 0;
     memset(zp_row, -p->in_offset, (size_t)nblk << 4);
@@ -328,7 +328,7 @@ EK_INLINE void dw9_walk(const ek_dw9_params_t *p, const int8_t *input, const int
     uint16_t cmask[EK_DW9_COLS], rmask[EK_DW9_COLS];
     dw9_layer_t l;
     int32_t b, oy, ox0 = pair, k = 0, ky, kx, i;
-    dw9_setup(&l, p, filter, zp_row, ch, pair ? 1 : ch >> 4);
+    dw9_setup(&l, p, filter, zp_row);
     for (;;) {
         /* n pixels sx columns apart, the first one's mask from column c0, its base and output from c0 - half */
         int32_t c0 = ox0, n, sx = 1, half = 0;
