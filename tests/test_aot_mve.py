@@ -485,7 +485,9 @@ def _pairs_chain() -> bytes:
     shifts), a strided 3x3 (6 chunks x 3 runs), a 1x1 with stride 2 and a depth below 16 (tail only), 6 rows; layers
     without a left shift take the kernels' no-VSHL requantization, 32-channel depthwise layers with left shifts the
     VSHL ones (2x2: dw16_pairs_asm, 3x3: dw9_asm), the 3x3 ones all four dw9 variants (with / without VSHL, with /
-    without the clamp); 3x1 patches of depth 18 (7 rows) the light single-pair entry ek_matmul_mve_s8_x2_d32.
+    without the clamp), two 8-channel 3x3 ones over 5 columns the pixel pairs of t9x2 (clamp and right shifts, no
+    clamp and left shifts), an 8-channel 5x5 one pairs8; 3x1 patches of depth 18 (7 rows) the light single-pair
+    entry ek_matmul_mve_s8_x2_d32.
     ek_conv2d_s8_mve_*'s scratch layouts: border patches in pairs (op_a, op_c), a 3x3 over 16 channels in a padded
     copy (op_s), the 3x1 windows gathered from one (op_j), 1x2 windows gathered in place (op_w); a global average
     pool."""
@@ -506,6 +508,7 @@ def _pairs_chain() -> bytes:
     op_c, y = _conv(y, 8, strides=(2, 2), act="RELU6", out_zp=-128, seed=23, w_range=(-128, 128))
     # 8 channels, 3x3 over 5 columns: t9x2, pixel pairs as 16-channel blocks (columns 0, 4, 3 alone)
     op_g, y = _dw(y, out_zp=12, act="RELU6", seed=27)
+    op_g1, y = _dw(y, eff=(0.26, 1.5), out_zp=-3, seed=37)  # the same with left shifts, no clamp: t9x2_nc
     # 8 channels, 5x5, left shifts: pairs8 (two pixels as one 16-channel block in dw16_pairs_asm), VSHL
     op_g2, y = _dw(y, k=(5, 5), eff=(0.9, 1.5), out_zp=-9, seed=36, bias_scale=1.0)
     w = op_g2[1][1].data
@@ -518,8 +521,8 @@ def _pairs_chain() -> bytes:
     op_j, y = _conv(y, 7, k=(3, 1), out_zp=3, seed=30)  # 3x1 patches of depth 18, 7 rows: ek_matmul_mve_s8_x2_d32
     op_w, y = _conv(y, 11, k=(1, 2), padding="VALID", out_zp=-7, seed=33)  # windows inside, gathered: 2 pixels
     pool = _global_pool(y)  # 11 channels: 8 + 3 predicated, sums and divisions
-    return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_g2, op_h, op_s,
-                           op_i, op_d, op_j, op_w, pool])
+    return multi_op_model([op_a, op_b, op_t, op_u, op_v, op_e, op_f, op_k, op_l, op_m, op_c, op_g, op_g1, op_g2, op_h,
+                           op_s, op_i, op_d, op_j, op_w, pool])
 
 
 @pytest.mark.tflm
@@ -559,7 +562,8 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
                "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
                "ek_matmul_mve_s8_x2_d32, ek_mve_x2_nls);") if chain == "chain" else (
                    "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_rows(", "ek_depthwise_conv2d_s8_mve_pairs(",
-                   "ek_depthwise_conv2d_s8_mve_t9x2_nls(", "ek_depthwise_conv2d_s8_mve_pairs8(",
+                   "ek_depthwise_conv2d_s8_mve_t9x2_nls(", "ek_depthwise_conv2d_s8_mve_t9x2_nc(",
+                   "ek_depthwise_conv2d_s8_mve_pairs8(",
                    "EK_CONV_MVE_PAIRS", "EK_CONV_MVE_PADDED",
                    "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
                    "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(",
