@@ -75,7 +75,7 @@ def _fused(tflite: bytes, tmp: Path, **kw) -> tuple[int, int, list[str]]:
 
 @pytest.mark.parametrize("case,rows", [("plain", None), ("skip_second", None), ("strided", None),
                                         ("plain", 3), ("strided", 1), ("sparse", 5), ("mve", None),
-                                        ("mve_1x1", 5)])
+                                        ("mve_skip_second", None), ("mve_1x1", 5), ("mve_small", None)])
 def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, objs: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     need_module("tflite_micro")
@@ -88,7 +88,8 @@ def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, ob
     # mve: the fused conv takes two patch slots for one of the 8 block rows (fusion.trade_rows, ek_conv.h)
     mve = case.startswith("mve")
     features = {"features": CoreFeatures.from_flags(["-mcpu=cortex-m55", "-mfloat-abi=hard"])} if mve else {}
-    tflite = _residual(skip_order=case == "skip_second", strided=case == "strided", pointwise=case == "mve_1x1")
+    tflite = _residual(skip_order=case.endswith("skip_second"), strided=case == "strided", pointwise=case == "mve_1x1",
+                       size=(4, 8) if case == "mve_small" else (16, 16))
     on, off, notes = _fused(tflite, tmp_path, sparse=sparse, **features)
     assert len(notes) == 1 and "ops 2+3" in notes[0]
     if case == "mve":
@@ -96,11 +97,18 @@ def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, ob
         src = (tmp_path / "on" / "ek_model.c").read_text()
         assert "EK_CONV_MVE_PAIRS" in src
         # the table ADD over the block's elements, in place on A, no broadcast walk (ek_bcast) linked
-        assert "ek_add_s8_table_n(row, blk, row, n * 256, &pa);" in src and "ek_bcast" not in src
+        # A is the ADD's first input: input 1 of pa is the conv's block, the table ADD's input fields swapped
+        assert "ek_conv2d_s8_mve_add(&p, ek_conv2d_s8_mve_rows, " in src and "ek_bcast" not in src
+        assert ".input1_offset = 7, .input2_offset = 128," in src
+    if case == "mve_skip_second":  # the conv's block is the ADD's first input already: pa as the ADD has it
+        assert ".input1_offset = 7, .input2_offset = 128," in (tmp_path / "on" / "ek_model.c").read_text()
+    if case == "mve_small":  # 512 elements: no ADD tables, the block loop inline on a copy of the ek_conv_mve_t
+        assert "ek_conv_mve_t pr = p;" in (tmp_path / "on" / "ek_model.c").read_text()
     if case == "mve_1x1":  # the 1x1 entry counts a block's pixels from its rows (blocks of 5, the last one of 1)
         assert "ek_conv2d_s8_mve_1x1(&q, in, blk, pr.out_h * 16);" in (tmp_path / "on" / "ek_model.c").read_text()
-    # strided: the peak is the first conv (x and a), before the pair; else a + b + c is the peak without fusion
-    assert on <= off if case == "strided" else on < off
+    # strided: the peak is the first conv (x and a), before the pair (mve_small: x too); else a + b + c is the peak
+    # without fusion
+    assert on <= off if case in ("strided", "mve_small") else on < off
     model = load_model(tflite)
     sets = random_inputs(model, 3, seed=7)
     shape = model.main.tensors[model.main.inputs[0]].shape

@@ -351,13 +351,13 @@ def test_mve_conv_scratch_only_where_the_arena_has_room(monkeypatch: pytest.Monk
     from edgekit.codegen.aot.ops import conv
 
     lone = generate_c(multi_op_model(CASES["conv3x3_rows_in_place_ch16"][0]()), tmp_path / "lone", features=M55)
-    assert "EK_CONV_MVE_PATCH, ek_mve_x2_nls);" in (lone.files[0].parent / "ek_model.c").read_text()
+    assert ".g.layout = EK_CONV_MVE_PATCH, .x2 = NULL" in (lone.files[0].parent / "ek_model.c").read_text()
     tflite = multi_op_model(CASES["conv3x3_s2_padded_ch32_batches2"][0]())
     granted = generate_c(tflite, tmp_path / "granted", features=M55)
-    assert "EK_CONV_MVE_PADDED, ek_mve_x2_nls);" in (granted.files[0].parent / "ek_model.c").read_text()
+    assert ".g.layout = EK_CONV_MVE_PADDED, .x2 = NULL" in (granted.files[0].parent / "ek_model.c").read_text()
     monkeypatch.setattr(conv._ConvBase, "scratch_options", lambda self, ctx: [])
     least = generate_c(tflite, tmp_path / "least", features=M55)
-    assert "EK_CONV_MVE_PATCH, ek_mve_x2_nls);" in (least.files[0].parent / "ek_model.c").read_text()
+    assert ".g.layout = EK_CONV_MVE_PATCH, .x2 = NULL" in (least.files[0].parent / "ek_model.c").read_text()
     assert granted.arena_bytes == least.arena_bytes
 
 
@@ -560,7 +560,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     src = next((tmp_path / "fw").rglob("ek_model.c")).read_text()
     kernels = ("ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1(", "ek_depthwise_conv2d_s8_mve_pairs_nls(",
                "ek_depthwise_conv2d_s8_mve(", "ek_matmul_mve_s8(&q, ", "ek_conv2d_s8_mve_padded_gather(",
-               "ek_matmul_mve_s8_x2_d32, ek_mve_x2_nls);") if chain == "chain" else (
+               ".x2 = ek_matmul_mve_s8_x2_d32", ".q.x2rq = ek_mve_x2_nls") if chain == "chain" else (
                    "ek_conv2d_s8_mve_rows(", "ek_conv2d_s8_mve_1x1_rows(", "ek_depthwise_conv2d_s8_mve_pairs(",
                    "ek_depthwise_conv2d_s8_mve_t9x2_nls(", "ek_depthwise_conv2d_s8_mve_t9x2_nc(",
                    "ek_depthwise_conv2d_s8_mve_pairs8(",
@@ -568,7 +568,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
                    "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
                    "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(",
                    "ek_conv2d_s8_mve_inside_gather(", "ek_avgpool_s8_global(",
-                   "ek_mve_x2_shl);")  # the left-shift convs: the VSHL code (mve_x2_shl_asm) runs
+                   ".q.x2rq = ek_mve_x2_shl")  # the left-shift convs: the VSHL code (mve_x2_shl_asm) runs
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

@@ -103,6 +103,10 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
     args = "row, blk" if a_first else "blk, row"
     # MVE: a table ADD over the block's contiguous elements, no ek_bcast (a model links no broadcast walk)
     direct = conv_ctx.mve and fn == "ek_add_s8" and "table1" in params
+    mve_t = bool(decls) and decls[0].startswith("static const ek_conv_mve_t p")
+    if direct and mve_t:
+        return _emit_mve_add(fused, conv_ctx, add_ctx, decls, call.split("(")[0], params, a_first, conv_scratch)
+    g = "g." if mve_t else ""  # an ek_conv_mve_t p keeps the geometry in p.g
     add_call = ([f"        ek_add_s8_table_n({args}, row, n * {fused.row_bytes}, &pa);"] if direct else [
         "        sr.ndims = 1;",
         f"        sr.dims[0] = n * {fused.row_bytes};",
@@ -116,7 +120,7 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
         *("    " + ln for ln in decls),
         *("    " + ln for ln in c_struct("ek_add_params", "pa", params).splitlines()),
         *(() if direct else ("    " + ln for ln in c_struct("ek_bcast", "shape", shape).splitlines())),
-        "    ek_conv_params_t pr = p;",
+        f"    {'ek_conv_mve_t' if mve_t else 'ek_conv_params_t'} pr = p;",
         *(() if direct else ("    ek_bcast sr = shape;",)),
         f"    int8_t *blk = (int8_t *){add_ctx.scratch} + {align_up(conv_scratch)};",
         "    int32_t y;",
@@ -124,13 +128,14 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
         f"        int8_t *row = {add_ctx.ptr(fused.a)} + (size_t)y * {fused.row_bytes}u;",
         f"        const int32_t n = {out_h} - y < {fused.rows} ? {out_h} - y : {fused.rows};",
         "        const int8_t *in;",
-        "        pr.out_h = n;",
-        "        if (p.pad_h == 0) {  /* no top padding: move the input down (keeps 1x1 convs on their direct path) */",
-        f"            in = {conv_ctx.ptr(inp)} + (size_t)y * p.stride_h * {in_row}u;",
-        "            pr.in_h = p.in_h - y * p.stride_h;",
+        f"        pr.{g}out_h = n;",
+        f"        if (p.{g}pad_h == 0) {{  /* no top padding: move the input down (keeps 1x1 convs on their direct "
+        "path) */",
+        f"            in = {conv_ctx.ptr(inp)} + (size_t)y * p.{g}stride_h * {in_row}u;",
+        f"            pr.{g}in_h = p.{g}in_h - y * p.{g}stride_h;",
         "        } else {",
         f"            in = {conv_ctx.ptr(inp)};",
-        "            pr.pad_h = p.pad_h - y * p.stride_h;",
+        f"            pr.{g}pad_h = p.{g}pad_h - y * p.{g}stride_h;",
         "        }",
         *("        " + ln for ln in call.splitlines()),
         *add_call,
@@ -138,6 +143,29 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
         "}",
     ]
     return "\n".join(lines)
+
+
+def _emit_mve_add(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, decls: list[str], entry: str,
+                  params: dict[str, object], a_first: bool, conv_scratch: int) -> str:
+    """The fused pair on MVE through ``ek_conv2d_s8_mve_add`` (ek_conv.h): the conv's ek_conv_mve_t, its entry and
+    the table ADD's parameters with the conv's output as input 1 (the ADD is symmetric: the input fields swap)."""
+    if a_first:
+        params = dict(params)
+        for k1 in ("input1_offset", "input1_multiplier", "input1_shift", "table1"):
+            k2 = k1.replace("1", "2")
+            params[k1], params[k2] = params[k2], params[k1]
+    sg = conv_ctx.subgraph
+    scratch = add_ctx.scratch
+    return "\n".join([
+        "{",
+        f"    /* fused with op {fused.conv} (CONV_2D): {fused.rows} output rows at a time into scratch, "
+        f"ADD written over '{sg.tensors[fused.a].name.split(';')[0]}' */",
+        *("    " + ln for ln in decls),
+        *("    " + ln for ln in c_struct("ek_add_params", "pa", params).splitlines()),
+        f"    ek_conv2d_s8_mve_add(&p, {entry}, {conv_ctx.ptr(conv_ctx.op.inputs[0])}, {add_ctx.ptr(fused.a)},",
+        f"        {scratch}, (int8_t *){scratch} + {align_up(conv_scratch)}, {fused.rows}, &pa);",
+        "}",
+    ])
 
 
 def emit_float(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_scratch: int) -> str:

@@ -192,27 +192,45 @@ void ek_conv2d_s8_im2col_w16(const ek_conv_params_t *p, const int8_t *input, con
 }
 
 /* ---- ek_conv2d_s8_mve_*: one entry per code path, chosen by the generator from the layer's geometry (ek_conv.h),
- * so that a model links only the paths its layers take. */
+ * so that a model links only the paths its layers take. They read the 16-bit ek_conv_geo_t g and the generated
+ * matrix kernel parameters q of their ek_conv_mve_t. */
 
-/* The matrix kernel's parameters for the conv's filter: k_h segments of k_w * in_c (segmented) or one run. */
-EK_INLINE void mve_mm(ek_mve_mm_t *q, const ek_conv_params_t *p, const int8_t *filter, const int32_t *rq,
-                      const int segmented, const uint32_t *x2rq) {
-    const int32_t run = p->k_w * p->in_c;
-    q->depth = segmented ? run : p->k_h * run;
-    q->segments = segmented ? p->k_h : 1;
-    q->rows = p->out_c;
-    q->out_offset = p->out_offset;
-    q->act_min = p->act_min;
-    q->act_max = p->act_max;
-    q->filter = filter;
-    q->rq = rq;
-    q->x2rq = x2rq;
+/* gather_patch for the MVE entries, over their geometry (the im2col path keeps its own): the k_h x k_w x in_c window
+ * at input row iy0, column ix0 of image in_b into patch, taps outside the in_h x in_w image set to the input zero
+ * point (-in_offset). Its scalar arguments (not g's 16-bit fields) make the fewest instructions. */
+EK_INLINE void gather_window(const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t in_h, int32_t in_w, int32_t in_c,
+                             int32_t k_h, int32_t k_w, int32_t in_offset, int8_t *patch) {
+    const int32_t kx0 = ek_tap_start(ix0, 1), kx1 = ek_tap_end(ix0, 1, in_w, k_w);
+    const uint32_t zp4 = ((uint32_t)(uint8_t)(int8_t)-in_offset) * 0x01010101u;
+    const size_t row = (size_t)k_w * in_c;
+    int32_t ky;
+    for (ky = 0; ky < k_h; ky++) {
+        const int32_t iy = iy0 + ky;
+        int8_t *dst = patch + (size_t)ky * row;
+        if (iy < 0 || iy >= in_h || kx1 <= kx0) {
+            fill_bytes(dst, zp4, row);
+            continue;
+        }
+        if (kx0 > 0) {
+            fill_bytes(dst, zp4, (size_t)kx0 * in_c);
+        }
+        copy_bytes(dst + (size_t)kx0 * in_c, in_b + ((size_t)iy * in_w + ix0 + kx0) * in_c,
+                   (size_t)(kx1 - kx0) * in_c);
+        if (kx1 < k_w) {
+            fill_bytes(dst + (size_t)kx1 * in_c, zp4, (size_t)(k_w - kx1) * in_c);
+        }
+    }
+}
+
+static void mve_gather(const ek_conv_geo_t *g, const int8_t *in_b, int32_t oy, int32_t ox, int8_t *patch) {
+    gather_window(in_b, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, g->in_h, g->in_w, g->in_c, g->k_h,
+                  g->k_w, g->in_offset, patch);
 }
 
 /* The k_h rows of k_w * in_c bytes of a window inside the input (at win) into patch, one after the other: one
  * predicated 16-byte move per row of at most 16 bytes, no padding checks. */
-EK_INLINE void copy_window(const ek_conv_params_t *p, const int8_t *win, int8_t *patch) {
-    const int32_t k_h = p->k_h, run = p->k_w * p->in_c, in_row = p->in_w * p->in_c;
+EK_INLINE void copy_window(const ek_conv_geo_t *g, const int8_t *win, int8_t *patch) {
+    const int32_t k_h = g->k_h, run = g->k_w * g->in_c, in_row = g->in_w * g->in_c;
     int32_t ky;
 #if EK_HAVE_MVE
     if (run <= 16) {
@@ -230,14 +248,14 @@ EK_INLINE void copy_window(const ek_conv_params_t *p, const int8_t *win, int8_t 
 
 /* The im2col patch of output pixel (oy, ox): a window inside the input (rows_inside: its k_h rows lie inside)
  * copied row by row, else gathered with the padding. */
-static void mve_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
+static void mve_patch(const ek_conv_geo_t *g, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
                       int8_t *patch) {
-    const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    if (rows_inside && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-        copy_window(p, in_b + (size_t)(oy * p->stride_h - p->pad_h) * p->in_w * p->in_c + (size_t)ix0 * p->in_c,
+    const int32_t ix0 = ox * g->stride_w - g->pad_w;
+    if (rows_inside && ix0 >= 0 && ix0 + g->k_w <= g->in_w) {
+        copy_window(g, in_b + (size_t)(oy * g->stride_h - g->pad_h) * g->in_w * g->in_c + (size_t)ix0 * g->in_c,
                     patch);
     } else {
-        gather_patch(p, in_b, oy, ox, patch);
+        mve_gather(g, in_b, oy, ox, patch);
     }
 }
 
@@ -245,42 +263,42 @@ static void mve_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy,
  * patch gathered there with all its rows inside, else 0) tells whether its padding columns already hold the input
  * zero point: then only the taps inside are copied, row by row (the left / right border pixels of inner rows land
  * in the same slot row after row). */
-static void slot_patch(const ek_conv_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
+static void slot_patch(const ek_conv_geo_t *g, const int8_t *in_b, int32_t oy, int32_t ox, int rows_inside,
                        int8_t *slot, int32_t *sig) {
-    const int32_t in_c = p->in_c, ix0 = ox * p->stride_w - p->pad_w;
-    const int32_t kx0 = ek_tap_start(ix0, 1), kx1 = ek_tap_end(ix0, 1, p->in_w, p->k_w);
+    const int32_t in_c = g->in_c, ix0 = ox * g->stride_w - g->pad_w;
+    const int32_t kx0 = ek_tap_start(ix0, 1), kx1 = ek_tap_end(ix0, 1, g->in_w, g->k_w);
     const int32_t s = rows_inside ? 1 + kx0 + 256 * kx1 : 0;
     if (s != 0 && s == *sig) {
-        const int32_t run = p->k_w * in_c, in_row = p->in_w * in_c;
-        const int8_t *src = in_b + (size_t)(oy * p->stride_h - p->pad_h) * in_row + (size_t)(ix0 + kx0) * in_c;
+        const int32_t run = g->k_w * in_c, in_row = g->in_w * in_c;
+        const int8_t *src = in_b + (size_t)(oy * g->stride_h - g->pad_h) * in_row + (size_t)(ix0 + kx0) * in_c;
         int32_t ky;
-        for (ky = 0, slot += (size_t)kx0 * in_c; ky < p->k_h; ky++, slot += run, src += in_row) {
+        for (ky = 0, slot += (size_t)kx0 * in_c; ky < g->k_h; ky++, slot += run, src += in_row) {
             copy_bytes(slot, src, (size_t)(kx1 - kx0) * in_c);
         }
     } else {
-        gather_patch(p, in_b, oy, ox, slot);
+        mve_gather(g, in_b, oy, ox, slot);
         *sig = s;
     }
 }
 
 /* Batch image b of the windowed entries: the input itself, or (padded) a copy into `padded` of the image padded
- * with the input zero point (the patch of one image-sized window), *pi then the copy's parameters (in pp). */
-EK_INLINE const int8_t *mve_image(const ek_conv_params_t *p, const int8_t *input, int32_t b, const int padded,
-                                  int8_t *buf, ek_conv_params_t *pp, const ek_conv_params_t **pi) {
-    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
-    *pi = p;
+ * with the input zero point (the patch of one image-sized window), *gi then the copy's geometry (in gp). */
+EK_INLINE const int8_t *mve_image(const ek_conv_geo_t *g, const int8_t *input, int32_t b, const int padded,
+                                  int8_t *buf, ek_conv_geo_t *gp, const ek_conv_geo_t **gi) {
+    const int8_t *in_b = input + (size_t)b * g->in_h * g->in_w * g->in_c;
+    *gi = g;
     if (padded) {
-        *pp = *p;
-        pp->k_h = (p->out_h - 1) * p->stride_h + p->k_h;
-        pp->k_w = (p->out_w - 1) * p->stride_w + p->k_w;
-        gather_patch(pp, in_b, 0, 0, buf);
-        pp->in_h = pp->k_h;
-        pp->in_w = pp->k_w;
-        pp->k_h = p->k_h;
-        pp->k_w = p->k_w;
-        pp->pad_h = 0;
-        pp->pad_w = 0;
-        *pi = pp;
+        *gp = *g;
+        gp->k_h = (g->out_h - 1) * g->stride_h + g->k_h;
+        gp->k_w = (g->out_w - 1) * g->stride_w + g->k_w;
+        mve_gather(gp, in_b, 0, 0, buf);
+        gp->in_h = gp->k_h;
+        gp->in_w = gp->k_w;
+        gp->k_h = g->k_h;
+        gp->k_w = g->k_w;
+        gp->pad_h = 0;
+        gp->pad_w = 0;
+        *gi = gp;
         in_b = buf;
     }
     return in_b;
@@ -296,15 +314,16 @@ void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *out
     }
 }
 
-void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2, const uint32_t *x2rq) {
-    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, pixels = p->out_h * out_w;
-    const int32_t step = p->stride_w * in_c, row_step = p->stride_h * p->in_w * in_c;
-    ek_mve_mm_t q;
+void ek_conv2d_s8_mve_1x1_strided(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    const ek_conv_geo_t *g = &c->g;
+    const ek_mve_mm_t *q = &c->q;
+    const int32_t in_c = g->in_c, out_c = q->rows, out_w = g->out_w, pixels = g->out_h * out_w;
+    const int32_t step = g->stride_w * in_c, row_step = g->stride_h * g->in_w * in_c;
+    const ek_mve_x2_fn x2 = c->x2;
     int32_t b;
-    mve_mm(&q, p, filter, rq, 0, x2rq);
-    for (b = 0; b < p->batches; b++) { /* pixels in pairs, also across rows */
-        const int8_t *row = input + (size_t)b * p->in_h * p->in_w * in_c, *x = row, *x1;
+    (void)scratch;
+    for (b = 0; b < g->batches; b++) { /* pixels in pairs, also across rows */
+        const int8_t *row = input + (size_t)b * g->in_h * g->in_w * in_c, *x = row, *x1;
         int32_t pix, ox;
         for (pix = 0, ox = 0; pix + 2 <= pixels; pix += 2, output += 2 * out_c) {
             if (++ox == out_w) {
@@ -314,7 +333,7 @@ void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input
             } else {
                 x1 = x + step;
             }
-            x2(&q, x, x1, 0, output, output + out_c);
+            x2(q, x, x1, 0, output, output + out_c);
             if (++ox == out_w) {
                 ox = 0;
                 row += row_step;
@@ -324,23 +343,23 @@ void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input
             }
         }
         if (pix < pixels) {
-            ek_matmul_mve_s8(&q, x, 0, output);
+            ek_matmul_mve_s8(q, x, 0, output);
             output += out_c;
         }
     }
 }
 
-void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *rq, int8_t *output, const uint32_t *x2rq) {
-    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, step = p->stride_w * in_c;
-    const int32_t row_step = p->stride_h * p->in_w * in_c;
-    ek_mve_mm_t q;
+void ek_conv2d_s8_mve_1x1_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    const ek_conv_geo_t *g = &c->g;
+    const ek_mve_mm_t *q = &c->q;
+    const int32_t in_c = g->in_c, out_c = q->rows, out_w = g->out_w, step = g->stride_w * in_c;
+    const int32_t row_step = g->stride_h * g->in_w * in_c;
     int32_t b, oy;
-    mve_mm(&q, p, filter, rq, 0, x2rq);
-    for (b = 0; b < p->batches; b++) { /* each output row's pixel pairs in one call */
-        const int8_t *x = input + (size_t)b * p->in_h * p->in_w * in_c;
-        for (oy = 0; oy < p->out_h; oy++, x += row_step, output += out_w * out_c) {
-            ek_matmul_mve_s8_x2n(&q, x, x + step, 0, output, output + out_c, out_w >> 1, 2 * step, 2 * out_c);
+    (void)scratch;
+    for (b = 0; b < g->batches; b++) { /* each output row's pixel pairs in one call */
+        const int8_t *x = input + (size_t)b * g->in_h * g->in_w * in_c;
+        for (oy = 0; oy < g->out_h; oy++, x += row_step, output += out_w * out_c) {
+            ek_matmul_mve_s8_x2n(q, x, x + step, 0, output, output + out_c, out_w >> 1, 2 * step, 2 * out_c);
         }
     }
 }
@@ -348,11 +367,11 @@ void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, c
 /* Every window of the image inside it: pixels in pairs, also across rows, each window copied into one of two
  * patch slots; with gather (a window of at most 64 bytes spanning at most 256, MVE) 16 bytes per gather load
  * through byte offsets. */
-EK_INLINE void mve_inside(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
+EK_INLINE void mve_inside(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
                           int8_t *patch, const int gather, ek_mve_x2_fn x2) {
-    const int32_t in_c = p->in_c, out_w = p->out_w, out_c = p->out_c, pixels = p->out_h * out_w;
-    const int32_t run = p->k_w * in_c, in_row = p->in_w * in_c;
-    const size_t k_elems = (size_t)p->k_h * run;
+    const int32_t in_c = g->in_c, out_w = g->out_w, out_c = q->rows, pixels = g->out_h * out_w;
+    const int32_t run = g->k_w * in_c, in_row = g->in_w * in_c;
+    const size_t k_elems = (size_t)g->k_h * run;
     const int8_t *row = in_b, *win = in_b;
     int32_t i, j, ox;
 #if EK_HAVE_MVE
@@ -392,14 +411,14 @@ EK_INLINE void mve_inside(const ek_conv_params_t *p, const ek_mve_mm_t *q, const
         } else
 #endif
         {
-            copy_window(p, win, slot);
+            copy_window(g, win, slot);
         }
         if (++ox == out_w) {
             ox = 0;
-            row += p->stride_h * in_row;
+            row += g->stride_h * in_row;
             win = row;
         } else {
-            win += p->stride_w * in_c;
+            win += g->stride_w * in_c;
         }
         if (j) {
             x2(q, patch, patch + k_elems, run, out, out + out_c);
@@ -417,11 +436,11 @@ EK_INLINE void mve_inside(const ek_conv_params_t *p, const ek_mve_mm_t *q, const
  * of pairs, every other pixel through an im2col patch; with two patch slots (pairs) the patch pixels run two per
  * pass, also across output rows (the left and right border pixels of a row together, an odd pixel with the next
  * row's first). */
-EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
+EK_INLINE void mve_windows(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
                            int8_t *patch, int pairs, const int rows_in_place, ek_mve_x2_fn x2) {
-    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
-    const int32_t out_c = p->out_c, stride_h = p->stride_h, stride_w = p->stride_w, k_h = p->k_h, k_w = p->k_w;
-    const int32_t run = k_w * in_c, in_row = in_w * in_c, pad_h = p->pad_h, pad_w = p->pad_w;
+    const int32_t in_h = g->in_h, in_w = g->in_w, in_c = g->in_c, out_h = g->out_h, out_w = g->out_w;
+    const int32_t out_c = q->rows, stride_h = g->stride_h, stride_w = g->stride_w, k_h = g->k_h, k_w = g->k_w;
+    const int32_t run = k_w * in_c, in_row = in_w * in_c, pad_h = g->pad_h, pad_w = g->pad_w;
     const size_t k_elems = (size_t)k_h * run;
     int8_t *pending = NULL; /* a patch pixel's output waiting in slot 0 for a partner */
     int32_t sig[2] = {0, 0}; /* the slots' slot_patch signatures */
@@ -445,17 +464,17 @@ EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, cons
                 ek_matmul_mve_s8(q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
             } else if (pending != NULL) { /* the second patch of a pair */
                 if (rows_in_place) {
-                    slot_patch(p, in_b, oy, ox, rows_inside, patch + k_elems, &sig[1]);
+                    slot_patch(g, in_b, oy, ox, rows_inside, patch + k_elems, &sig[1]);
                 } else {
-                    mve_patch(p, in_b, oy, ox, rows_inside, patch + k_elems);
+                    mve_patch(g, in_b, oy, ox, rows_inside, patch + k_elems);
                 }
                 x2(q, patch, patch + k_elems, run, pending, out);
                 pending = NULL;
             } else {
                 if (rows_in_place) {
-                    slot_patch(p, in_b, oy, ox, rows_inside, patch, &sig[0]);
+                    slot_patch(g, in_b, oy, ox, rows_inside, patch, &sig[0]);
                 } else {
-                    mve_patch(p, in_b, oy, ox, rows_inside, patch);
+                    mve_patch(g, in_b, oy, ox, rows_inside, patch);
                 }
                 if (pairs) {
                     pending = out;
@@ -472,58 +491,67 @@ EK_INLINE void mve_windows(const ek_conv_params_t *p, const ek_mve_mm_t *q, cons
 
 /* The windowed entries: per batch image (padded: its zero-point-padded copy after the two patch slots), the inside
  * loop (inside, gather) or the pixel loop (segmented or not, pairs). */
-EK_INLINE void mve_conv(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                        int8_t *output, void *scratch, const int segmented, const int padded, const int inside,
-                        const int gather, const int pairs, ek_mve_x2_fn x2, const uint32_t *x2rq) {
+EK_INLINE void mve_conv(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch,
+                        const int segmented, const int padded, const int inside, const int gather, const int pairs,
+                        ek_mve_x2_fn x2) {
+    const ek_conv_geo_t *g = &c->g;
     int8_t *patch = (int8_t *)scratch;
-    const size_t out_image = (size_t)p->out_h * p->out_w * p->out_c;
-    ek_conv_params_t pp; /* the padded image's parameters */
-    ek_mve_mm_t q;
+    const size_t out_image = (size_t)g->out_h * g->out_w * c->q.rows;
+    ek_conv_geo_t gp; /* the padded image's geometry */
     int32_t b;
-    mve_mm(&q, p, filter, rq, segmented, x2rq);
-    for (b = 0; b < p->batches; b++) {
-        const ek_conv_params_t *pi;
-        const int8_t *in_b = mve_image(p, input, b, padded, patch + 2 * (size_t)p->k_h * p->k_w * p->in_c, &pp, &pi);
+    for (b = 0; b < g->batches; b++) {
+        const ek_conv_geo_t *gi;
+        const int8_t *in_b = mve_image(g, input, b, padded, patch + 2 * (size_t)g->k_h * g->k_w * g->in_c, &gp, &gi);
         if (inside) {
-            mve_inside(pi, &q, in_b, output + b * out_image, patch, gather, x2);
+            mve_inside(gi, &c->q, in_b, output + b * out_image, patch, gather, x2);
         } else {
-            mve_windows(pi, &q, in_b, output + b * out_image, patch, pairs, segmented, x2);
+            mve_windows(gi, &c->q, in_b, output + b * out_image, patch, pairs, segmented, x2);
         }
     }
 }
 
-void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 0, 1, x2, x2rq);
+void ek_conv2d_s8_mve_inside(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    mve_conv(c, input, output, scratch, 0, 0, 1, 0, 1, c->x2);
 }
 
-void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                                    const uint32_t *x2rq) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 1, 1, 1, x2, x2rq);
+void ek_conv2d_s8_mve_inside_gather(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    mve_conv(c, input, output, scratch, 0, 0, 1, 1, 1, c->x2);
 }
 
-void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 0, 1, x2, x2rq);
+void ek_conv2d_s8_mve_padded(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    mve_conv(c, input, output, scratch, 0, 1, 1, 0, 1, c->x2);
 }
 
-void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                                    const uint32_t *x2rq) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 1, 1, 1, 1, x2, x2rq);
+void ek_conv2d_s8_mve_padded_gather(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    mve_conv(c, input, output, scratch, 0, 1, 1, 1, 1, c->x2);
 }
 
-void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                              const uint32_t *x2rq) {
-    mve_conv(p, input, filter, rq, output, scratch, 0, 0, 0, 0, 1, x2, x2rq);
+void ek_conv2d_s8_mve_patches(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    mve_conv(c, input, output, scratch, 0, 0, 0, 0, 1, c->x2);
 }
 
-void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                           int8_t *output, void *scratch, int32_t layout, const uint32_t *x2rq) {
-    mve_conv(p, input, filter, rq, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH,
-             ek_matmul_mve_s8_x2, x2rq);
+void ek_conv2d_s8_mve_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
+    const int32_t layout = c->g.layout;
+    mve_conv(c, input, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH,
+             ek_matmul_mve_s8_x2);
+}
+
+void ek_conv2d_s8_mve_add(const ek_conv_mve_t *c, ek_conv_mve_fn conv, const int8_t *input, int8_t *a,
+                          void *scratch, int8_t *blk, int32_t rows, const ek_add_params *pa) {
+    const int32_t out_h = c->g.out_h, stride_h = c->g.stride_h, row_bytes = c->g.out_w * c->q.rows;
+    const size_t in_step = (size_t)stride_h * c->g.in_w * c->g.in_c;
+    ek_conv_mve_t cb = *c; /* the block's parameters */
+    int32_t y;
+    for (y = 0; y < out_h; y += rows, a += (size_t)rows * row_bytes) {
+        const int32_t n = out_h - y < rows ? out_h - y : rows;
+        cb.g.out_h = (uint16_t)n;
+        if (c->g.pad_h == 0) { /* no top padding: move the input down (keeps 1x1 convs on their direct path) */
+            cb.g.in_h = (uint16_t)(c->g.in_h - y * stride_h);
+            conv(&cb, input + (size_t)y * in_step, blk, scratch);
+        } else {
+            cb.g.pad_h = (int16_t)(c->g.pad_h - y * stride_h);
+            conv(&cb, input, blk, scratch);
+        }
+        ek_add_s8_table_n(blk, a, a, n * row_bytes, pa);
+    }
 }

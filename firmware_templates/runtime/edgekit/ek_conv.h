@@ -9,6 +9,7 @@
 #define EK_CONV_H
 
 #include "ek_common.h"
+#include "ek_elementwise.h"
 #include "ek_matmul.h"
 
 /* Field types of ek_conv_params_t: on MVE cores (Cortex-M55/M85) the sizes are uint16 (16-bit LDRH encodings) and the
@@ -90,11 +91,14 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
 
 /* CONV_2D without groups or dilation for MVE cores (Cortex-M55/M85; portable C elsewhere, same results) through
  * ek_matmul_mve_s8, one entry per code path: the generator picks the entry from the layer's geometry and its scratch
- * layout (edgekit/codegen/aot/ops/conv_mve.py), so that a model links only the paths its layers take. filter and rq:
- * the generator's ek_matmul_mve_s8 layouts of the [out_c][k_h][k_w * k_c] filter (in k_h segments of k_w * k_c when
- * segmented: k_h > 1 and k_w * k_c a multiple of 16; else one run) and of the folded bias (bias[oc] +
- * in_offset * sum of the filter row, mod 2^32) with the per-channel requantization. Patches are im2col windows (raw
- * int8, padding taps set to the input zero point) gathered into scratch (k_elems = k_h * k_w * in_c bytes each).
+ * layout (edgekit/codegen/aot/ops/conv_mve.py), so that a model links only the paths its layers take. Each entry but
+ * _1x1 takes one generated ek_conv_mve_t: the matrix kernel's q (ek_matmul.h: rows = out_c, the output offset and
+ * range; depth and segments: k_w * in_c in k_h segments when segmented, k_h > 1 and k_w * in_c a multiple of 16,
+ * else k_h * k_w * in_c in one run, in_c for the 1x1 entries; filter and rq: the generator's ek_matmul_mve_s8
+ * layouts of the [out_c][k_h][k_w * k_c] filter and of the folded bias, bias[oc] + in_offset * sum of the filter
+ * row, mod 2^32, with the per-channel requantization), the geometry in 16 bits (ek_conv_geo_t; the generator checks
+ * that the values fit) and the pair kernel. Patches are im2col windows (raw int8, padding taps set to the input
+ * zero point) gathered into scratch (k_elems = k_h * k_w * in_c bytes each).
  *   _1x1           1x1, unpadded, stride 1: the `pixels` pixels of all images (contiguous) in pairs read in place, all
  *                  in one call, with the generator's q (depth in_c, rows out_c, its filter and rq); no scratch.
  *   _1x1_strided   1x1, unpadded, any stride: pairs of pixels read in place, also across rows; no scratch.
@@ -106,40 +110,45 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  *   _padded, _padded_gather  not segmented: _inside and _inside_gather over a copy of each image padded with the input
  *                  zero point (hp = (out_h - 1) * stride_h + k_h rows of wp = (out_w - 1) * stride_w + k_w pixels)
  *                  after the two patches: scratch 2 * k_elems + hp * wp * in_c (the gather bound on the copy).
- *   _patches       not segmented, any padding: every pixel through a patch, two per ek_matmul_mve_s8_x2 pass, also
- *                  across rows; scratch 2 * k_elems.
+ *   _patches       not segmented, any padding: every pixel through a patch, two per pair kernel pass, also across
+ *                  rows; scratch 2 * k_elems.
  *   _rows          segmented: windows inside the input read in place, row by row, in runs of pairs; the others
- *                  through patches, by the scratch layout (the generator grants what the arena has room for):
+ *                  through patches, by the scratch layout g.layout (the generator grants what the arena has room for):
  *     EK_CONV_MVE_PATCH  k_elems bytes, one patch (border pixels alone);
  *     EK_CONV_MVE_PAIRS  2 * k_elems: two patches, the patch pixels two per ek_matmul_mve_s8_x2 pass;
  *     EK_CONV_MVE_PADDED as _padded: every window inside the padded copy.
- * x2 (the entries that pair patches or pixels in one run): the pair kernel, ek_matmul_mve_s8_x2_d32 where the run's
- * depth (k_elems; in_c for _1x1_strided) is 17..32 and no channel has a left shift, else ek_matmul_mve_s8_x2 (the
- * generator's choice: the d32 kernel is linked only by the models that use it). x2rq (every entry but _1x1, whose q
- * has it): ek_mve_x2_shl if an out_shift is > 0, else ek_mve_x2_nls (ek_matmul.h). */
+ * x2 (the entries that pair patches or pixels in one run, else NULL): the pair kernel, ek_matmul_mve_s8_x2_d32 where
+ * the run's depth (k_elems; in_c for _1x1_strided) is 17..32 and no channel has a left shift, else
+ * ek_matmul_mve_s8_x2 (the generator's choice: the d32 kernel is linked only by the models that use it). q.x2rq:
+ * ek_mve_x2_shl if an out_shift is > 0, else ek_mve_x2_nls (ek_matmul.h). */
+typedef struct {
+    uint16_t batches, in_h, in_w, in_c, out_h, out_w, k_h, k_w, stride_h, stride_w; /* 16-bit LDRH encodings */
+    int16_t pad_h, pad_w;  /* padding before the first row / column (a fused block's may be < 0) */
+    int16_t in_offset;     /* -input zero point */
+    uint16_t layout;       /* _rows: EK_CONV_MVE_PATCH / _PAIRS / _PADDED */
+} ek_conv_geo_t;
+typedef struct {
+    ek_mve_mm_t q;
+    ek_conv_geo_t g;
+    ek_mve_x2_fn x2;
+} ek_conv_mve_t;
+/* Every entry but _1x1 (scratch unused by the 1x1 ones): what a fused CONV_2D + ADD block calls. */
+typedef void (*ek_conv_mve_fn)(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
 void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
-void ek_conv2d_s8_mve_1x1_strided(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                  const int32_t *rq, int8_t *output, ek_mve_x2_fn x2,
-                                  const uint32_t *x2rq);
-void ek_conv2d_s8_mve_1x1_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                               const int32_t *rq, int8_t *output, const uint32_t *x2rq);
-void ek_conv2d_s8_mve_inside(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq);
-void ek_conv2d_s8_mve_inside_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                                    const uint32_t *x2rq);
-void ek_conv2d_s8_mve_padded(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                             const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                             const uint32_t *x2rq);
-void ek_conv2d_s8_mve_padded_gather(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                                    const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                                    const uint32_t *x2rq);
-void ek_conv2d_s8_mve_patches(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                              const int32_t *rq, int8_t *output, void *scratch, ek_mve_x2_fn x2,
-                              const uint32_t *x2rq);
-void ek_conv2d_s8_mve_rows(const ek_conv_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *rq,
-                           int8_t *output, void *scratch, int32_t layout, const uint32_t *x2rq);
+void ek_conv2d_s8_mve_1x1_strided(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_1x1_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_inside(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_inside_gather(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_padded(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_padded_gather(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_patches(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+/* A CONV_2D fused with the ADD after it (edgekit/codegen/aot/fusion.py), one image: blocks of `rows` output rows of
+ * conv (an entry above) into blk, each then added to the same rows of a in place, ek_add_s8_table_n(blk, a, a, ...,
+ * pa) (the generator orders pa's inputs so). A block is the conv with out_h rows and pad_h - y * stride_h, or
+ * without top padding in_h - y * stride_h rows from input row y * stride_h: the values of the unfused pair. */
+void ek_conv2d_s8_mve_add(const ek_conv_mve_t *c, ek_conv_mve_fn conv, const int8_t *input, int8_t *a,
+                          void *scratch, int8_t *blk, int32_t rows, const ek_add_params *pa);
 #define EK_CONV_MVE_PATCH 0
 #define EK_CONV_MVE_PAIRS 1
 #define EK_CONV_MVE_PADDED 2

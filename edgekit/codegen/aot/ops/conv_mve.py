@@ -100,22 +100,40 @@ def mve_x2(p: dict[str, object], shifts: list[int]) -> str:
     return "ek_matmul_mve_s8_x2_d32" if d32 else "ek_matmul_mve_s8_x2"
 
 
+# ek_conv_geo_t (ek_conv.h): the geometry fields of ek_conv_mve_t, in 16 bits (conv_params_unfit checks them)
+GEO_FIELDS = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "pad_h",
+              "pad_w", "in_offset")
+
+
+def mve_struct(p: dict[str, object], layout: str, filt: str, rq: str, shifts: list[int]) -> list[str]:
+    """The ``static const ek_conv_mve_t p`` of an entry taking one (all but ``_1x1``): the matrix kernel's q (the
+    depth and segments of the entry's filter layout), the 16-bit geometry g and the pair kernel (NULL for the
+    entries without a pair kernel argument)."""
+    e = mve_entry(p, layout)
+    k_h, run = int(p["k_h"]), int(p["k_w"]) * int(p["in_c"])
+    depth, segments = (run, k_h) if mve_segmented(p) else (k_h * run, 1)
+    q = dict(depth=depth, segments=segments, rows=p["out_c"], out_offset=p["out_offset"], act_min=p["act_min"],
+             act_max=p["act_max"], filter=filt, rq=rq, x2rq=mve_x2rq(shifts))
+    fields = {f"q.{k}": v for k, v in q.items()} | {f"g.{k}": p[k] for k in GEO_FIELDS}
+    fields |= {"g.layout": layout if e.layout else 0, "x2": mve_x2(p, shifts) if e.x2 else "NULL"}
+    return c_struct("ek_conv_mve_t", "p", fields).splitlines()
+
+
 def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str, rq: str, out: str, scratch: str,
              shifts: list[int]) -> tuple[list[str], str]:
-    """The declarations and C call of the layer's entry (see :func:`mve_entry`): a ``static const
-    ek_conv_params_t p`` and the call reading its parameters from ``pname`` (``p``, or a fused block's copy). The 1x1
-    stride-1 entry takes a generated ek_mve_mm_t and the pixel count instead (the struct p only for a fused block,
+    """The declarations and C call of the layer's entry (see :func:`mve_entry`): a ``static const ek_conv_mve_t p``
+    (:func:`mve_struct`) and the call reading it from ``pname`` (``p``, or a fused block's copy). The 1x1 stride-1
+    entry takes a generated ek_mve_mm_t and the pixel count instead (and an ek_conv_params_t p for a fused block,
     whose out_h changes)."""
     e = mve_entry(p, layout)
-    decls = c_struct("ek_conv_params_t", "p", p).splitlines()
     if e.name == "ek_conv2d_s8_mve_1x1":
+        decls = c_struct("ek_conv_params_t", "p", p).splitlines()
         q = mve_mm_struct("q", int(p["in_c"]), int(p["out_c"]), p, filt, rq, shifts)
         pixels = (f"{pname}.out_h * {p['out_w']}" if pname != "p" else
                   str(int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])))
         return (decls if pname != "p" else []) + q, f"{e.name}(&q, {inp}, {out}, {pixels});"
-    extra = ((f", {scratch}" if e.scratch else "") + (f", {layout}" if e.layout else "") +
-             (f", {mve_x2(p, shifts)}" if e.x2 else "") + f", {mve_x2rq(shifts)}")
-    return decls, f"{e.name}(&{pname}, {inp}, {filt}, {rq},\n    {out}{extra});"
+    return (mve_struct(p, layout, filt, rq, shifts),
+            f"{e.name}(&{pname}, {inp}, {out}, {scratch if e.scratch else 'NULL'});")
 
 
 # ek_conv_params_t (ek_conv.h) on MVE cores: the signed fields are int16, the others (sizes) uint16.
