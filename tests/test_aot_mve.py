@@ -525,14 +525,47 @@ def _pairs_chain() -> bytes:
                            op_s, op_i, op_d, op_j, op_w, pool])
 
 
+def _lone_chain() -> bytes:
+    """A model whose layers need no single-column kernel (no 1x1 entry, one-row FULLY_CONNECTED): its lone columns run
+    the pair kernel twice (ek_conv2d_s8_mve_x1_pair, ek_conv.h): a segmented 3x3 over 16 channels with one patch slot
+    (EK_CONV_MVE_PATCH: every border patch alone), gathered 1x3 windows of depth 24 with an odd last pixel (5x5, the
+    d32 pair kernel), segmented 2x2 windows with stride 2 in a padded copy (3x3 pixels) and a one-row
+    FULLY_CONNECTED (the pair kernel on the row twice)."""
+    from tflite_single_op import T, multi_op_model
+
+    x = _t((1, 5, 7, 16), -128, scale=0.08)
+    op0, y = _conv(x, 8, out_zp=-30, seed=41)  # 5x7 pixels
+    op1, y = _conv(y, 8, k=(1, 3), padding="VALID", out_zp=5, seed=42)  # 5x5
+    op2, y = _conv(y, 3, k=(2, 2), strides=(2, 2), out_zp=-3, seed=43)  # 3x3, padded after
+    flat = T((1, int(np.prod(y.shape))), scale=y.scale, zero_point=y.zero_point)
+    reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, flat.shape[1]], dtype=np.int32))], [flat], {})
+    op3, _ = _fc(flat, 6, out_zp=-7, seed=44)
+    return multi_op_model([op0, op1, op2, reshape, op3])
+
+
+def test_mve_single_column_kernel_only_where_linked() -> None:
+    """ek_matmul_mve_s8 (mve_x1_asm) is named by the generated code only where a layer links it anyway or no layer
+    links the pair kernel (conv_mve.mve_x1_defines)."""
+    from edgekit.codegen.aot.ops.conv_mve import mve_x1_defines
+
+    conv = ["    static const ek_conv_mve_t p = {", "        .x1 = EK_MVE_X1",
+            "    ek_conv2d_s8_mve_rows(&p, a, b, c);"]
+    fc = ["#if EK_MVE_X1_LINKED", "    ek_matmul_mve_s8(&q, a, 0, b);", "#endif"]
+    assert mve_x1_defines(["    ek_softmax_s8(a, b, 1, 10, t);"]) == []
+    assert mve_x1_defines(conv + fc)[1:] == ["#define EK_MVE_X1 ek_conv2d_s8_mve_x1_pair", "#define EK_MVE_X1_LINKED 0"]
+    one = [*conv, "    ek_conv2d_s8_mve_1x1(&q, a, b, 9);"]
+    assert mve_x1_defines(one)[1:] == ["#define EK_MVE_X1 ek_matmul_mve_s8", "#define EK_MVE_X1_LINKED 1"]
+    assert mve_x1_defines(fc)[1:] == ["#define EK_MVE_X1 ek_matmul_mve_s8", "#define EK_MVE_X1_LINKED 1"]  # no pairs
+
+
 @pytest.mark.tflm
-@pytest.mark.parametrize("chain", ["chain", "pairs"])
+@pytest.mark.parametrize("chain", ["chain", "pairs", "lone"])
 def test_mve_chain_bit_exact_on_host(chain: str, objs: Path, tmp_path: Path) -> None:
     need_tool("gcc")
     need_module("tflite_micro")
     from edgekit.tflite_model import load_model
 
-    tflite = _chain() if chain == "chain" else _pairs_chain()
+    tflite = {"chain": _chain, "pairs": _pairs_chain, "lone": _lone_chain}[chain]()
     problems = aot_vs_tflm(tflite, tmp_path, inputs=_extreme_inputs(load_model(tflite)), obj_cache=objs, features=M55)
     assert problems == [], "\n".join(problems)
 
@@ -541,7 +574,7 @@ def test_mve_chain_bit_exact_on_host(chain: str, objs: Path, tmp_path: Path) -> 
 @pytest.mark.toolchain
 @pytest.mark.slow
 @pytest.mark.tflm
-@pytest.mark.parametrize("chain", ["chain", "pairs"])
+@pytest.mark.parametrize("chain", ["chain", "pairs", "lone"])
 def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> None:
     """The MVE paths themselves (inline asm VMLADAVA loops, VCTP tails, vector requantization, 16/4-channel
     depthwise blocks) on the emulated Cortex-M55, through the whole firmware, against TFLM."""
@@ -552,7 +585,7 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
     from edgekit.tflite_model import load_model
     from edgekit.validation import validate
 
-    tflite = _chain() if chain == "chain" else _pairs_chain()
+    tflite = {"chain": _chain, "pairs": _pairs_chain, "lone": _lone_chain}[chain]()
     path = tmp_path / "mve_chain.tflite"
     path.write_bytes(tflite)
     xs = np.stack([s[0] for s in _extreme_inputs(load_model(tflite), n_random=4)])
@@ -568,7 +601,10 @@ def test_mve_chain_bit_exact_on_qemu_cortex_m55(chain: str, tmp_path: Path) -> N
                    "ek_depthwise_conv2d_s8_mve_t9(", "ek_depthwise_conv2d_s8_mve_t9_nls(",
                    "ek_depthwise_conv2d_s8_mve_t9_nc(", "ek_depthwise_conv2d_s8_mve_t9_nls_nc(",
                    "ek_conv2d_s8_mve_inside_gather(", "ek_avgpool_s8_global(",
-                   ".q.x2rq = ek_mve_x2_shl")  # the left-shift convs: the VSHL code (mve_x2_shl_asm) runs
+                   ".q.x2rq = ek_mve_x2_shl") if chain == "pairs" else (  # the left-shift convs: VSHL code runs
+                   "#define EK_MVE_X1 ek_conv2d_s8_mve_x1_pair", "EK_CONV_MVE_PATCH", "EK_CONV_MVE_PADDED",
+                   "ek_conv2d_s8_mve_inside_gather(", ".x2 = ek_matmul_mve_s8_x2_d32",
+                   "ek_matmul_mve_s8_x2(&q, ")
     for kernel in kernels:
         assert kernel in src
     assert res.byte_exact == len(xs), res.to_dict()["mismatches"]

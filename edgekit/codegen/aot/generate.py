@@ -27,6 +27,7 @@ from edgekit.codegen.aot.ops.base import (
     short_name,
     unsupported,
 )
+from edgekit.codegen.aot.ops.conv_mve import mve_x1_defines
 from edgekit.codegen.aot.plan import MemoryPlan, PlanOp, plan_memory
 from edgekit.codegen.aot.sparse import check_mode
 from edgekit.codegen.aot.variables import NO_OUTPUT_OPS, Variables, reset_code
@@ -353,6 +354,7 @@ def _generate(m: TFLiteModel, out_dir: str | Path, prefix: str, sparse: str, fus
             body.extend("    " + line if line else "" for line in code.splitlines())
         body.append("")
 
+    body = mve_x1_defines(body) + body  # ek_model_invoke's first lines: which single-column MVE kernel it links
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = c_identifier(m.path.stem if getattr(m, "path", None) else "model", "model")

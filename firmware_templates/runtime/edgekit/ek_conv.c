@@ -281,17 +281,16 @@ static void slot_patch(const ek_conv_geo_t *g, const int8_t *in_b, int32_t oy, i
     }
 }
 
-/* Batch image b of the windowed entries: the input itself, or (padded) a copy into `padded` of the image padded
- * with the input zero point (the patch of one image-sized window), *gi then the copy's geometry (in gp). */
-EK_INLINE const int8_t *mve_image(const ek_conv_geo_t *g, const int8_t *input, int32_t b, const int padded,
-                                  int8_t *buf, ek_conv_geo_t *gp, const ek_conv_geo_t **gi) {
-    const int8_t *in_b = input + (size_t)b * g->in_h * g->in_w * g->in_c;
+/* The image of the windowed entries: the input itself, or (padded) a copy into `buf` of the image padded with the
+ * input zero point (the patch of one image-sized window), *gi then the copy's geometry (in gp). */
+EK_INLINE const int8_t *mve_image(const ek_conv_geo_t *g, const int8_t *input, const int padded, int8_t *buf,
+                                  ek_conv_geo_t *gp, const ek_conv_geo_t **gi) {
     *gi = g;
     if (padded) {
         *gp = *g;
         gp->k_h = (g->out_h - 1) * g->stride_h + g->k_h;
         gp->k_w = (g->out_w - 1) * g->stride_w + g->k_w;
-        mve_gather(gp, in_b, 0, 0, buf);
+        mve_gather(gp, input, 0, 0, buf);
         gp->in_h = gp->k_h;
         gp->in_w = gp->k_w;
         gp->k_h = g->k_h;
@@ -299,9 +298,9 @@ EK_INLINE const int8_t *mve_image(const ek_conv_geo_t *g, const int8_t *input, i
         gp->pad_h = 0;
         gp->pad_w = 0;
         *gi = gp;
-        in_b = buf;
+        return buf;
     }
-    return in_b;
+    return input;
 }
 
 void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels) {
@@ -320,32 +319,28 @@ void ek_conv2d_s8_mve_1x1_strided(const ek_conv_mve_t *c, const int8_t *input, i
     const int32_t in_c = g->in_c, out_c = q->rows, out_w = g->out_w, pixels = g->out_h * out_w;
     const int32_t step = g->stride_w * in_c, row_step = g->stride_h * g->in_w * in_c;
     const ek_mve_x2_fn x2 = c->x2;
-    int32_t b;
+    const int8_t *row = input, *x = row, *x1;
+    int32_t pix, ox;
     (void)scratch;
-    for (b = 0; b < g->batches; b++) { /* pixels in pairs, also across rows */
-        const int8_t *row = input + (size_t)b * g->in_h * g->in_w * in_c, *x = row, *x1;
-        int32_t pix, ox;
-        for (pix = 0, ox = 0; pix + 2 <= pixels; pix += 2, output += 2 * out_c) {
-            if (++ox == out_w) {
-                ox = 0;
-                row += row_step;
-                x1 = row;
-            } else {
-                x1 = x + step;
-            }
-            x2(q, x, x1, 0, output, output + out_c);
-            if (++ox == out_w) {
-                ox = 0;
-                row += row_step;
-                x = row;
-            } else {
-                x = x1 + step;
-            }
+    for (pix = 0, ox = 0; pix + 2 <= pixels; pix += 2, output += 2 * out_c) { /* pixels in pairs, also across rows */
+        if (++ox == out_w) {
+            ox = 0;
+            row += row_step;
+            x1 = row;
+        } else {
+            x1 = x + step;
         }
-        if (pix < pixels) {
-            ek_matmul_mve_s8(q, x, 0, output);
-            output += out_c;
+        x2(q, x, x1, 0, output, output + out_c);
+        if (++ox == out_w) {
+            ox = 0;
+            row += row_step;
+            x = row;
+        } else {
+            x = x1 + step;
         }
+    }
+    if (pix < pixels) {
+        ek_matmul_mve_s8(q, x, 0, output);
     }
 }
 
@@ -354,13 +349,11 @@ void ek_conv2d_s8_mve_1x1_rows(const ek_conv_mve_t *c, const int8_t *input, int8
     const ek_mve_mm_t *q = &c->q;
     const int32_t in_c = g->in_c, out_c = q->rows, out_w = g->out_w, step = g->stride_w * in_c;
     const int32_t row_step = g->stride_h * g->in_w * in_c;
-    int32_t b, oy;
+    const int8_t *x = input;
+    int32_t oy;
     (void)scratch;
-    for (b = 0; b < g->batches; b++) { /* each output row's pixel pairs in one call */
-        const int8_t *x = input + (size_t)b * g->in_h * g->in_w * in_c;
-        for (oy = 0; oy < g->out_h; oy++, x += row_step, output += out_w * out_c) {
-            ek_matmul_mve_s8_x2n(q, x, x + step, 0, output, output + out_c, out_w >> 1, 2 * step, 2 * out_c);
-        }
+    for (oy = 0; oy < g->out_h; oy++, x += row_step, output += out_w * out_c) { /* each row's pairs in one call */
+        ek_matmul_mve_s8_x2n(q, x, x + step, 0, output, output + out_c, out_w >> 1, 2 * step, 2 * out_c);
     }
 }
 
@@ -368,7 +361,7 @@ void ek_conv2d_s8_mve_1x1_rows(const ek_conv_mve_t *c, const int8_t *input, int8
  * patch slots; with gather (a window of at most 64 bytes spanning at most 256, MVE) 16 bytes per gather load
  * through byte offsets. */
 EK_INLINE void mve_inside(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
-                          int8_t *patch, const int gather, ek_mve_x2_fn x2) {
+                          int8_t *patch, const int gather, ek_mve_x2_fn x2, ek_mve_x1_fn x1) {
     const int32_t in_c = g->in_c, out_w = g->out_w, out_c = q->rows, pixels = g->out_h * out_w;
     const int32_t run = g->k_w * in_c, in_row = g->in_w * in_c;
     const size_t k_elems = (size_t)g->k_h * run;
@@ -427,7 +420,7 @@ EK_INLINE void mve_inside(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const in
         j ^= 1;
     }
     if (j) {
-        ek_matmul_mve_s8(q, patch, run, out);
+        x1(q, patch, run, out);
     }
     (void)gather;
 }
@@ -437,7 +430,7 @@ EK_INLINE void mve_inside(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const in
  * pass, also across output rows (the left and right border pixels of a row together, an odd pixel with the next
  * row's first). */
 EK_INLINE void mve_windows(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const int8_t *in_b, int8_t *out,
-                           int8_t *patch, int pairs, const int rows_in_place, ek_mve_x2_fn x2) {
+                           int8_t *patch, int pairs, const int rows_in_place, ek_mve_x2_fn x2, ek_mve_x1_fn x1) {
     const int32_t in_h = g->in_h, in_w = g->in_w, in_c = g->in_c, out_h = g->out_h, out_w = g->out_w;
     const int32_t out_c = q->rows, stride_h = g->stride_h, stride_w = g->stride_w, k_h = g->k_h, k_w = g->k_w;
     const int32_t run = k_w * in_c, in_row = in_w * in_c, pad_h = g->pad_h, pad_w = g->pad_w;
@@ -461,7 +454,7 @@ EK_INLINE void mve_windows(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const i
                 ox += 2 * n - 1;
                 out += (size_t)(2 * n - 1) * out_c;
             } else if (rows_in_place && rows_inside && ix0 >= 0 && ix0 + k_w <= in_w && !pairs) {
-                ek_matmul_mve_s8(q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
+                x1(q, in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c, in_row, out);
             } else if (pending != NULL) { /* the second patch of a pair */
                 if (rows_in_place) {
                     slot_patch(g, in_b, oy, ox, rows_inside, patch + k_elems, &sig[1]);
@@ -479,34 +472,29 @@ EK_INLINE void mve_windows(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const i
                 if (pairs) {
                     pending = out;
                 } else {
-                    ek_matmul_mve_s8(q, patch, run, out);
+                    x1(q, patch, run, out);
                 }
             }
         }
     }
     if (pending != NULL) {
-        ek_matmul_mve_s8(q, patch, run, pending);
+        x1(q, patch, run, pending);
     }
 }
 
-/* The windowed entries: per batch image (padded: its zero-point-padded copy after the two patch slots), the inside
- * loop (inside, gather) or the pixel loop (segmented or not, pairs). */
+/* The windowed entries (one image; padded: its zero-point-padded copy after the two patch slots): the inside loop
+ * (inside, gather) or the pixel loop (segmented or not, pairs). */
 EK_INLINE void mve_conv(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch,
                         const int segmented, const int padded, const int inside, const int gather, const int pairs,
                         ek_mve_x2_fn x2) {
-    const ek_conv_geo_t *g = &c->g;
+    const ek_conv_geo_t *g = &c->g, *gi;
     int8_t *patch = (int8_t *)scratch;
-    const size_t out_image = (size_t)g->out_h * g->out_w * c->q.rows;
     ek_conv_geo_t gp; /* the padded image's geometry */
-    int32_t b;
-    for (b = 0; b < g->batches; b++) {
-        const ek_conv_geo_t *gi;
-        const int8_t *in_b = mve_image(g, input, b, padded, patch + 2 * (size_t)g->k_h * g->k_w * g->in_c, &gp, &gi);
-        if (inside) {
-            mve_inside(gi, &c->q, in_b, output + b * out_image, patch, gather, x2);
-        } else {
-            mve_windows(gi, &c->q, in_b, output + b * out_image, patch, pairs, segmented, x2);
-        }
+    const int8_t *in_b = mve_image(g, input, padded, patch + 2 * (size_t)g->k_h * g->k_w * g->in_c, &gp, &gi);
+    if (inside) {
+        mve_inside(gi, &c->q, in_b, output, patch, gather, x2, c->x1);
+    } else {
+        mve_windows(gi, &c->q, in_b, output, patch, pairs, segmented, x2, c->x1);
     }
 }
 
@@ -534,6 +522,10 @@ void ek_conv2d_s8_mve_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *
     const int32_t layout = c->g.layout;
     mve_conv(c, input, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH,
              ek_matmul_mve_s8_x2);
+}
+
+void ek_conv2d_s8_mve_x1_pair(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out) {
+    ek_matmul_mve_s8_x2(q, x, x, seg_stride, out, out);
 }
 
 void ek_conv2d_s8_mve_add(const ek_conv_mve_t *c, ek_conv_mve_fn conv, const int8_t *input, int8_t *a,

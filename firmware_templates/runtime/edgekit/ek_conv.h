@@ -97,7 +97,8 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * else k_h * k_w * in_c in one run, in_c for the 1x1 entries; filter and rq: the generator's ek_matmul_mve_s8
  * layouts of the [out_c][k_h][k_w * k_c] filter and of the folded bias, bias[oc] + in_offset * sum of the filter
  * row, mod 2^32, with the per-channel requantization), the geometry in 16 bits (ek_conv_geo_t; the generator checks
- * that the values fit) and the pair kernel. Patches are im2col windows (raw int8, padding taps set to the input
+ * that the values fit) and the pair kernel; it computes one image (a layer over batches: one call per image, the
+ * generator's loop). Patches are im2col windows (raw int8, padding taps set to the input
  * zero point) gathered into scratch (k_elems = k_h * k_w * in_c bytes each).
  *   _1x1           1x1, unpadded, stride 1: the `pixels` pixels of all images (contiguous) in pairs read in place, all
  *                  in one call, with the generator's q (depth in_c, rows out_c, its filter and rq); no scratch.
@@ -122,18 +123,24 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * ek_matmul_mve_s8_x2 (the generator's choice: the d32 kernel is linked only by the models that use it). q.x2rq:
  * ek_mve_x2_shl if an out_shift is > 0, else ek_mve_x2_nls (ek_matmul.h). */
 typedef struct {
-    uint16_t batches, in_h, in_w, in_c, out_h, out_w, k_h, k_w, stride_h, stride_w; /* 16-bit LDRH encodings */
+    uint16_t in_h, in_w, in_c, out_h, out_w, k_h, k_w, stride_h, stride_w; /* 16-bit LDRH encodings */
     int16_t pad_h, pad_w;  /* padding before the first row / column (a fused block's may be < 0) */
     int16_t in_offset;     /* -input zero point */
     uint16_t layout;       /* _rows: EK_CONV_MVE_PATCH / _PAIRS / _PADDED */
 } ek_conv_geo_t;
+/* x1: the kernel of a lone column (an image's odd pixel, a border patch without a partner, the EK_CONV_MVE_PATCH
+ * layout): ek_matmul_mve_s8 where the model links it anyway (the 1x1 entries' odd pixels, FULLY_CONNECTED over
+ * batches), else ek_conv2d_s8_mve_x1_pair, the pair kernel on the column twice (q.x2rq set; the generator's choice). */
+typedef void (*ek_mve_x1_fn)(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out);
 typedef struct {
     ek_mve_mm_t q;
     ek_conv_geo_t g;
     ek_mve_x2_fn x2;
+    ek_mve_x1_fn x1;
 } ek_conv_mve_t;
 /* Every entry but _1x1 (scratch unused by the 1x1 ones): what a fused CONV_2D + ADD block calls. */
 typedef void (*ek_conv_mve_fn)(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
+void ek_conv2d_s8_mve_x1_pair(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out);
 void ek_conv2d_s8_mve_1x1(const ek_mve_mm_t *q, const int8_t *input, int8_t *output, int32_t pixels);
 void ek_conv2d_s8_mve_1x1_strided(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
 void ek_conv2d_s8_mve_1x1_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);

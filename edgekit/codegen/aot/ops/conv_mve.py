@@ -101,7 +101,7 @@ def mve_x2(p: dict[str, object], shifts: list[int]) -> str:
 
 
 # ek_conv_geo_t (ek_conv.h): the geometry fields of ek_conv_mve_t, in 16 bits (conv_params_unfit checks them)
-GEO_FIELDS = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "pad_h",
+GEO_FIELDS = ("in_h", "in_w", "in_c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "pad_h",
               "pad_w", "in_offset")
 
 
@@ -115,8 +115,31 @@ def mve_struct(p: dict[str, object], layout: str, filt: str, rq: str, shifts: li
     q = dict(depth=depth, segments=segments, rows=p["out_c"], out_offset=p["out_offset"], act_min=p["act_min"],
              act_max=p["act_max"], filter=filt, rq=rq, x2rq=mve_x2rq(shifts))
     fields = {f"q.{k}": v for k, v in q.items()} | {f"g.{k}": p[k] for k in GEO_FIELDS}
-    fields |= {"g.layout": layout if e.layout else 0, "x2": mve_x2(p, shifts) if e.x2 else "NULL"}
+    fields |= {"g.layout": layout if e.layout else 0, "x2": mve_x2(p, shifts) if e.x2 else "NULL", "x1": MVE_X1}
     return c_struct("ek_conv_mve_t", "p", fields).splitlines()
+
+
+# The single-column kernel ek_matmul_mve_s8 (mve_x1_asm, ~550 B): a model links it if an op calls one of these (they
+# need it for odd pixels / rows) or if no op links the pair kernel (mve_x2_asm, ~1.2 KB: every ek_conv2d_s8_mve_*
+# entry); otherwise the conv entries' lone columns (ek_conv_mve_t.x1 = ek_conv2d_s8_mve_x1_pair) and a one-row
+# FULLY_CONNECTED run the pair kernel on the column twice, and the model does not link it.
+MVE_X1 = "EK_MVE_X1"  # in a generated ek_conv_mve_t: ek_matmul_mve_s8 or ek_conv2d_s8_mve_x1_pair (mve_x1_defines)
+MVE_X1_LINKED = "EK_MVE_X1_LINKED"  # 1 or 0: #if around a one-row FULLY_CONNECTED's two calls
+MVE_X1_USERS = ("ek_conv2d_s8_mve_1x1(", "ek_conv2d_s8_mve_1x1_strided(", "ek_fully_connected_s8_mve(")
+
+
+def mve_x1_defines(body: list[str]) -> list[str]:
+    """The #defines of EK_MVE_X1 and EK_MVE_X1_LINKED for the ops' C lines ``body`` (none if no op names them):
+    ek_matmul_mve_s8 / 1 where an op links it anyway (:data:`MVE_X1_USERS`) or no op links the pair kernel, else
+    ek_conv2d_s8_mve_x1_pair / 0."""
+    if not any(MVE_X1 in line for line in body):
+        return []
+    pairs = any("ek_conv2d_s8_mve_" in line for line in body)
+    linked = not pairs or any(u in line for line in body for u in MVE_X1_USERS)
+    return ["    /* the single-column MVE kernel: " + ("linked by a layer that needs it" if linked else
+            "no layer needs it (lone columns run the pair kernel twice)") + " */",
+            f"#define {MVE_X1} {'ek_matmul_mve_s8' if linked else 'ek_conv2d_s8_mve_x1_pair'}",
+            f"#define {MVE_X1_LINKED} {int(linked)}"]
 
 
 def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str, rq: str, out: str, scratch: str,
@@ -132,8 +155,15 @@ def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str,
         pixels = (f"{pname}.out_h * {p['out_w']}" if pname != "p" else
                   str(int(p["batches"]) * int(p["out_h"]) * int(p["out_w"])))
         return (decls if pname != "p" else []) + q, f"{e.name}(&q, {inp}, {out}, {pixels});"
-    return (mve_struct(p, layout, filt, rq, shifts),
-            f"{e.name}(&{pname}, {inp}, {out}, {scratch if e.scratch else 'NULL'});")
+    scr = scratch if e.scratch else "NULL"
+    batches = int(p["batches"])
+    if batches == 1:
+        return mve_struct(p, layout, filt, rq, shifts), f"{e.name}(&{pname}, {inp}, {out}, {scr});"
+    in_image = int(p["in_h"]) * int(p["in_w"]) * int(p["in_c"])
+    out_image = int(p["out_h"]) * int(p["out_w"]) * int(p["out_c"])
+    return ([*mve_struct(p, layout, filt, rq, shifts), "int32_t b;"],  # the entries compute one image
+            f"for (b = 0; b < {batches}; b++) {{\n"
+            f"    {e.name}(&{pname}, {inp} + (size_t)b * {in_image}u, {out} + (size_t)b * {out_image}u, {scr});\n}}")
 
 
 # ek_conv_params_t (ek_conv.h) on MVE cores: the signed fields are int16, the others (sizes) uint16.

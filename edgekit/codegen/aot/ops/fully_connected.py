@@ -19,6 +19,7 @@ from edgekit.codegen.aot.ops.base import (
     scale_zp,
     w16_shifts,
 )
+from edgekit.codegen.aot.ops.conv_mve import MVE_X1_LINKED
 from edgekit.codegen.aot.quant import conv_multipliers, f32, fc_multiplier
 from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
 from edgekit.codegen.aot.variants import Layer
@@ -197,10 +198,16 @@ class FullyConnected(OpHandler):
                              mve_rq_table(folded_bias(w, b, int(p["in_offset"])), mults, shifts, rows), "int32_t")
         filt = f"((const int8_t *){ctx.const_array(f'{ctx.ident}_filter_mve', mve_rows_filter(w), 'int8_t')})"
         inp, out = ctx.ptr(ctx.op.inputs[0]), ctx.ptr(ctx.op.outputs[0])
-        call = (f"ek_matmul_mve_s8(&q, {inp}, 0, {out});" if p["batches"] == 1 else
-                f"ek_fully_connected_s8_mve(&q, {inp}, {out}, {p['batches']});")
-        q = mve_mm_struct("q", int(p["accum_depth"]), rows, p, filt, rq, shifts, pairs=False)  # one column a call
-        return "\n".join(["{", *("    " + ln for ln in q), f"    {call}", "}"])
+        depth = int(p["accum_depth"])
+        q = mve_mm_struct("q", depth, rows, p, filt, rq, shifts, pairs=False)  # one column a call
+        if p["batches"] != 1:
+            call = f"ek_fully_connected_s8_mve(&q, {inp}, {out}, {p['batches']});"
+            return "\n".join(["{", *("    " + ln for ln in q), f"    {call}", "}"])
+        # one row: ek_matmul_mve_s8, or the pair kernel on the row twice where no other layer links the former
+        q2 = mve_mm_struct("q", depth, rows, p, filt, rq, shifts)
+        return "\n".join(["{", f"#if {MVE_X1_LINKED}", *("    " + ln for ln in q),
+                          f"    ek_matmul_mve_s8(&q, {inp}, 0, {out});", "#else", *("    " + ln for ln in q2),
+                          f"    ek_matmul_mve_s8_x2(&q, {inp}, {inp}, 0, {out}, {out});", "#endif", "}"])
 
     def _emit16(self, ctx: OpContext, p: dict[str, object], mults: list[int], shifts: list[int]) -> str:
         """16x8 (ek_fully_connected_s16): 64-bit accumulation, or 32-bit with an int32 bias (or none and the
