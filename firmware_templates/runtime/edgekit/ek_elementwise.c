@@ -57,18 +57,16 @@ EK_INLINE void ek_add_table_n_mve(const int8_t *a, const int8_t *b, int8_t *out,
     const int32_t *t1 = p->table1 + 128, *t2 = p->table2 + 128;
     const int32_t mult = p->output_multiplier, rshift = p->out_rshift;
     const int32_t zo = p->output_offset, lo = p->act_min, hi = p->act_max;
-    int32_t i = 0;
     /* 4 elements per step: widening loads, 2 table gathers (word offsets value + 128 from table + 128, modulo
      * 2^32), the output requantization lane-wise (out_rshift >= 1: the ties-away fix-up needs no mask), one
-     * narrowing store after the step's loads (in place: out == a or b). 8 elements per pass unpredicated, then
-     * the last n % 8 through VCTP-predicated steps. */
+     * narrowing store after the step's loads (in place: out == a or b), each step 13 instructions (post-incremented
+     * loads and store). 8 elements per pass unpredicated, then the last n % 8 in a tail-predicated loop (DLSTP.32 /
+     * LETP: the lanes past n are off). */
     const int32x4_t m4 = vdupq_n_s32(mult), s4 = vdupq_n_s32(-rshift - 1);
     const int32x4_t lo_v = vdupq_n_s32(lo), hi_v = vdupq_n_s32(hi);
-    if (n >= 8) {
-        /* 8 elements per pass, unpredicated, each step 13 instructions (post-incremented loads and store) */
-        const int8_t *pa = a, *pb = b;
-        int8_t *po = out;
-        int32x4_t u, v, w;
+    const int8_t *pa = a, *pb = b;
+    int8_t *po = out;
+    int32x4_t u, v, w;
 #define EK_ADD_STEP                                   \
         "vldrb.s32 %q[u], [%[pa]], #4\n\t"         \
         "vldrb.s32 %q[v], [%[pb]], #4\n\t"         \
@@ -83,27 +81,21 @@ EK_INLINE void ek_add_table_n_mve(const int8_t *a, const int8_t *b, int8_t *out,
         "vmax.s32 %q[w], %q[w], %q[lo]\n\t"        \
         "vmin.s32 %q[w], %q[w], %q[hi]\n\t"        \
         "vstrb.32 %q[w], [%[po]], #4\n\t"
-        __asm__ __volatile__(
-            "dls lr, %[np]\n"
-            "1:\n\t"
-            EK_ADD_STEP EK_ADD_STEP
-            "le lr, 1b\n\t"
-            : [pa] "+l"(pa), [pb] "+l"(pb), [po] "+l"(po), [u] "=&w"(u), [v] "=&w"(v), [w] "=&w"(w)
-            : [np] "r"(n >> 3), [t1] "r"(t1), [t2] "r"(t2), [m] "w"(m4), [s] "w"(s4), [zo] "r"(zo),
-              [lo] "w"(lo_v), [hi] "w"(hi_v)
-            : "lr", "memory");
+#define EK_ADD_OPERANDS                                                                                        \
+        : [pa] "+l"(pa), [pb] "+l"(pb), [po] "+l"(po), [u] "=&w"(u), [v] "=&w"(v), [w] "=&w"(w)               \
+        : [np] "r"(n >> 3), [nt] "r"(n & 7), [t1] "r"(t1), [t2] "r"(t2), [m] "w"(m4), [s] "w"(s4), [zo] "r"(zo), \
+          [lo] "w"(lo_v), [hi] "w"(hi_v)                                                                       \
+        : "lr", "memory"
+    if (n >= 8) {
+        __asm__ __volatile__("dls lr, %[np]\n"
+                             "1:\n\t" EK_ADD_STEP EK_ADD_STEP "le lr, 1b\n\t" EK_ADD_OPERANDS);
+    }
+    if (n & 7) {
+        __asm__ __volatile__("dlstp.32 lr, %[nt]\n"
+                             "1:\n\t" EK_ADD_STEP "letp lr, 1b\n\t" EK_ADD_OPERANDS);
+    }
 #undef EK_ADD_STEP
-        i = n & ~7;
-    }
-    for (; i < n; i += 4) {
-        const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
-        const uint32x4_t ia = vreinterpretq_u32_s32(vldrbq_z_s32(a + i, pr));
-        const uint32x4_t ib = vreinterpretq_u32_s32(vldrbq_z_s32(b + i, pr));
-        const int32x4_t raw = vaddq_s32(vldrwq_gather_shifted_offset_z_s32(t1, ia, pr),
-                                        vldrwq_gather_shifted_offset_z_s32(t2, ib, pr));
-        const int32x4_t v = vaddq_n_s32(ek_mve_mbqm_right(raw, m4, s4), zo);
-        vstrbq_p_s32(out + i, vminq_s32(vmaxq_s32(v, lo_v), hi_v), pr);
-    }
+#undef EK_ADD_OPERANDS
 }
 #endif
 
