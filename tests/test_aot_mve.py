@@ -394,8 +394,9 @@ def test_mve_conv_entry_follows_the_geometry() -> None:
 
 
 def test_mve_conv_params_fit_16_bits(tmp_path: Path) -> None:
-    """ek_conv_params_t has 16-bit fields on MVE cores (60 B of rodata per layer instead of 100): the generator refuses
-    a conv whose sizes do not fit them there, and keeps it on the other cores (int32 fields)."""
+    """ek_conv_params_t has 16-bit fields on MVE cores (60 B of rodata per layer instead of 100), ek_conv_geo_t 8-bit
+    strides: the generator refuses a conv whose values do not fit them there, and keeps it on the other cores (int32
+    fields)."""
     need_module("tflite_micro")
     from tflite_single_op import multi_op_model
 
@@ -403,15 +404,21 @@ def test_mve_conv_params_fit_16_bits(tmp_path: Path) -> None:
     from edgekit.codegen.aot.ops.conv_mve import conv_params_unfit
     from edgekit.errors import UnsupportedOpError
 
-    assert conv_params_unfit(dict(in_w=65535, pad_h=-2, in_offset=128, act_min=-32768)) == ""
-    assert conv_params_unfit(dict(in_w=65536)) == "in_w = 65536"
-    assert conv_params_unfit(dict(pad_w=-1, out_offset=32768)) == "out_offset = 32768"
-    assert conv_params_unfit(dict(stride_h=-1)) == "stride_h = -1"
+    assert conv_params_unfit(dict(in_w=65535, pad_h=-2, in_offset=128, act_min=-32768, stride_w=255)) == ""
+    assert conv_params_unfit(dict(in_w=65536)) == "in_w = 65536 does not fit the 16-bit ek_conv_params_t field"
+    assert conv_params_unfit(dict(pad_w=-1, out_offset=32768)).startswith("out_offset = 32768 does not fit")
+    assert conv_params_unfit(dict(stride_h=-1)) == "stride_h = -1 does not fit the 8-bit ek_conv_geo_t field"
+    assert conv_params_unfit(dict(k_w=300, stride_w=256)) == "stride_w = 256 does not fit the 8-bit ek_conv_geo_t field"
     op, _ = _conv(_t((1, 1, 70000, 1), 0), 1, k=(1, 1), seed=3)
     tflite = multi_op_model([op])
     generate_c(tflite, tmp_path / "dsp")
     with pytest.raises(UnsupportedOpError, match="in_w = 70000 does not fit the 16-bit ek_conv_params_t"):
         generate_c(tflite, tmp_path / "mve", features=M55)
+    op, _ = _conv(_t((1, 1, 300, 1), 0), 1, k=(1, 1), strides=(1, 256), padding="VALID", seed=3)
+    tflite = multi_op_model([op])
+    generate_c(tflite, tmp_path / "dsp256")
+    with pytest.raises(UnsupportedOpError, match="stride_w = 256 does not fit the 8-bit ek_conv_geo_t field"):
+        generate_c(tflite, tmp_path / "mve256", features=M55)
 
 
 def test_mve_makes_no_layer_sparse_unless_forced(tmp_path: Path) -> None:

@@ -536,14 +536,15 @@ void ek_conv2d_s8_mve_add(const ek_conv_mve_t *c, ek_conv_mve_fn conv, const int
     int32_t y;
     for (y = 0; y < out_h; y += rows, a += (size_t)rows * row_bytes) {
         const int32_t n = out_h - y < rows ? out_h - y : rows;
+        const int8_t *in = input;
         cb.g.out_h = (uint16_t)n;
         if (c->g.pad_h == 0) { /* no top padding: move the input down (keeps 1x1 convs on their direct path) */
             cb.g.in_h = (uint16_t)(c->g.in_h - y * stride_h);
-            conv(&cb, input + (size_t)y * in_step, blk, scratch);
+            in += (size_t)y * in_step;
         } else {
             cb.g.pad_h = (int16_t)(c->g.pad_h - y * stride_h);
-            conv(&cb, input, blk, scratch);
         }
+        conv(&cb, in, blk, scratch);
         ek_add_s8_table_n(blk, a, a, n * row_bytes, pa);
     }
 }

@@ -96,9 +96,9 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * range; depth and segments: k_w * in_c in k_h segments when segmented, k_h > 1 and k_w * in_c a multiple of 16,
  * else k_h * k_w * in_c in one run, in_c for the 1x1 entries; filter and rq: the generator's ek_matmul_mve_s8
  * layouts of the [out_c][k_h][k_w * k_c] filter and of the folded bias, bias[oc] + in_offset * sum of the filter
- * row, mod 2^32, with the per-channel requantization), the geometry in 16 bits (ek_conv_geo_t; the generator checks
- * that the values fit) and the pair kernel; it computes one image (a layer over batches: one call per image, the
- * generator's loop). Patches are im2col windows (raw int8, padding taps set to the input
+ * row, mod 2^32, with the per-channel requantization), the geometry in 16 bits, the strides in 8 (ek_conv_geo_t;
+ * the generator checks that the values fit) and the pair kernel; it computes one image (a layer over batches: one
+ * call per image, the generator's loop). Patches are im2col windows (raw int8, padding taps set to the input
  * zero point) gathered into scratch (k_elems = k_h * k_w * in_c bytes each).
  *   _1x1           1x1, unpadded, stride 1: the `pixels` pixels of all images (contiguous) in pairs read in place, all
  *                  in one call, with the generator's q (depth in_c, rows out_c, its filter and rq); no scratch.
@@ -123,10 +123,11 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  * ek_matmul_mve_s8_x2 (the generator's choice: the d32 kernel is linked only by the models that use it). q.x2rq:
  * ek_mve_x2_shl if an out_shift is > 0, else ek_mve_x2_nls (ek_matmul.h). */
 typedef struct {
-    uint16_t in_h, in_w, in_c, out_h, out_w, k_h, k_w, stride_h, stride_w; /* 16-bit LDRH encodings */
-    int16_t pad_h, pad_w;  /* padding before the first row / column (a fused block's may be < 0) */
-    int16_t in_offset;     /* -input zero point */
-    uint16_t layout;       /* _rows: EK_CONV_MVE_PATCH / _PAIRS / _PADDED */
+    uint16_t in_h, in_w, in_c, out_h, out_w, k_h, k_w; /* unsigned: 16-bit LDRH / LDRB encodings */
+    int16_t pad_h, pad_w;      /* padding before the first row / column (a fused block's may be < 0) */
+    int16_t in_offset;         /* -input zero point */
+    uint8_t stride_h, stride_w; /* 8 bits: 24 bytes in all */
+    uint8_t layout;            /* _rows: EK_CONV_MVE_PATCH / _PAIRS / _PADDED */
 } ek_conv_geo_t;
 /* x1: the kernel of a lone column (an image's odd pixel, a border patch without a partner, the EK_CONV_MVE_PATCH
  * layout): ek_matmul_mve_s8 where the model links it anyway (the 1x1 entries' odd pixels, FULLY_CONNECTED over

@@ -97,7 +97,7 @@ def _conv_params(ctx: OpContext, depthwise: bool) -> dict[str, object]:
              act_min=act_min, act_max=act_max)
     if ctx.mve:
         bad = conv_params_unfit(p)
-        ctx.require(not bad, f"{bad} does not fit the 16-bit ek_conv_params_t field of MVE cores (ek_conv.h)")
+        ctx.require(not bad, f"{bad} of MVE cores (ek_conv.h)")
     return p | dict(_mults=mults, _shifts=shifts)
 
 

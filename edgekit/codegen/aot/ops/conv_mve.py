@@ -166,14 +166,18 @@ def mve_call(p: dict[str, object], layout: str, pname: str, inp: str, filt: str,
             f"    {e.name}(&{pname}, {inp} + (size_t)b * {in_image}u, {out} + (size_t)b * {out_image}u, {scr});\n}}")
 
 
-# ek_conv_params_t (ek_conv.h) on MVE cores: the signed fields are int16, the others (sizes) uint16.
+# ek_conv_params_t (ek_conv.h) on MVE cores: the signed fields are int16, the others (sizes) uint16; ek_conv_geo_t
+# holds the strides in 8 bits.
 CONV_SIGNED_FIELDS = ("pad_h", "pad_w", "in_offset", "out_offset", "act_min", "act_max")
+GEO_8BIT_FIELDS = ("stride_h", "stride_w")
 
 
 def conv_params_unfit(p: dict[str, object]) -> str:
-    """The first ``name = value`` of the ek_conv_params_t fields ``p`` that does not fit its 16-bit MVE type, or ''."""
+    """Why a field of the ek_conv_params_t fields ``p`` does not fit its MVE type (``name = value does not fit
+    ...``): 16 bits, and 8 for the strides (ek_conv_geo_t); '' if they all fit."""
     for k, v in p.items():
-        lo, hi = (-32768, 32767) if k in CONV_SIGNED_FIELDS else (0, 65535)
+        lo, hi = (-32768, 32767) if k in CONV_SIGNED_FIELDS else (0, 255) if k in GEO_8BIT_FIELDS else (0, 65535)
         if not lo <= int(v) <= hi:
-            return f"{k} = {v}"
+            return (f"{k} = {v} does not fit the 8-bit ek_conv_geo_t field" if k in GEO_8BIT_FIELDS else
+                    f"{k} = {v} does not fit the 16-bit ek_conv_params_t field")
     return ""
