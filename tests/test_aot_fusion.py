@@ -3,6 +3,8 @@ where it would be wrong (the skip input still needed later, a broadcast ADD)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +101,15 @@ def test_fused_residual_is_bit_exact_and_smaller(case: str, rows: int | None, ob
         # the table ADD over the block's elements, in place on A, no broadcast walk (ek_bcast) linked
         # A is the ADD's first input: input 1 of pa is the conv's block, the table ADD's input fields swapped
         assert "ek_conv2d_s8_mve_add(&p, ek_conv2d_s8_mve_rows, " in src and "ek_bcast" not in src
-        assert ".input1_offset = 7, .input2_offset = 128," in src
+        assert ".input1_offset = 7, .input2_offset = 128," in src  # the EK_SINGLE_ROUNDING build's ek_add_params
+        assert "static const ek_add_table_t pa = {" in src  # else the table ADD's fields alone
+        # both roundings compile warning-free (the other one's struct is preprocessed away), portable and MVE
+        files = [str(tmp_path / "on" / f) for f in ("ek_model.c", "ek_conv.c", "ek_elementwise.c")]
+        m55 = ["arm-none-eabi-gcc", "-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"]
+        for cc in (["gcc"], m55) if shutil.which(m55[0]) else (["gcc"],):
+            for single in (0, 1):
+                subprocess.run([*cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-DEK_SINGLE_ROUNDING={single}",
+                                "-fsyntax-only", *files], check=True)
     if case == "mve_skip_second":  # the conv's block is the ADD's first input already: pa as the ADD has it
         assert ".input1_offset = 7, .input2_offset = 128," in (tmp_path / "on" / "ek_model.c").read_text()
     if case == "mve_small":  # 512 elements: no ADD tables, the block loop inline on a copy of the ek_conv_mve_t

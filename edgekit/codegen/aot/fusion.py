@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from edgekit.codegen.aot.ops.base import OpContext
     from edgekit.tflite_model import Subgraph
 
+# ek_add_table_t (ek_elementwise.h): the ek_add_params fields of a table ADD
+ADD_TABLE_FIELDS = ("table1", "table2", "output_multiplier", "out_rshift", "output_offset", "act_min", "act_max")
 ROW_BLOCK_BYTES = 2048  # at most this many bytes of conv output rows in scratch per block
 FUSABLE = {"int8": 1, "float32": 4}  # dtype of A, C and D -> bytes per element
 
@@ -148,7 +150,8 @@ def emit(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, conv_handler, 
 def _emit_mve_add(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, decls: list[str], entry: str,
                   params: dict[str, object], a_first: bool, conv_scratch: int) -> str:
     """The fused pair on MVE through ``ek_conv2d_s8_mve_add`` (ek_conv.h): the conv's ek_conv_mve_t, its entry and
-    the table ADD's parameters with the conv's output as input 1 (the ADD is symmetric: the input fields swap)."""
+    the table ADD's parameters (ek_add_table_t; all of ek_add_params in EK_SINGLE_ROUNDING builds) with the conv's
+    output as input 1 (the ADD is symmetric: the input fields swap)."""
     if a_first:
         params = dict(params)
         for k1 in ("input1_offset", "input1_multiplier", "input1_shift", "table1"):
@@ -156,12 +159,17 @@ def _emit_mve_add(fused: ConvAdd, conv_ctx: OpContext, add_ctx: OpContext, decls
             params[k1], params[k2] = params[k2], params[k1]
     sg = conv_ctx.subgraph
     scratch = add_ctx.scratch
+    table = {k: params[k] for k in ADD_TABLE_FIELDS}
     return "\n".join([
         "{",
         f"    /* fused with op {fused.conv} (CONV_2D): {fused.rows} output rows at a time into scratch, "
         f"ADD written over '{sg.tensors[fused.a].name.split(';')[0]}' */",
         *("    " + ln for ln in decls),
+        "#if EK_SINGLE_ROUNDING",
         *("    " + ln for ln in c_struct("ek_add_params", "pa", params).splitlines()),
+        "#else",  # the fields the table ADD reads (ek_add_table_t)
+        *("    " + ln for ln in c_struct("ek_add_table_t", "pa", table).splitlines()),
+        "#endif",
         f"    ek_conv2d_s8_mve_add(&p, {entry}, {conv_ctx.ptr(conv_ctx.op.inputs[0])}, {add_ctx.ptr(fused.a)},",
         f"        {scratch}, (int8_t *){scratch} + {align_up(conv_scratch)}, {fused.rows}, &pa);",
         "}",

@@ -529,7 +529,7 @@ void ek_conv2d_s8_mve_x1_pair(const ek_mve_mm_t *q, const int8_t *x, int32_t seg
 }
 
 void ek_conv2d_s8_mve_add(const ek_conv_mve_t *c, ek_conv_mve_fn conv, const int8_t *input, int8_t *a,
-                          void *scratch, int8_t *blk, int32_t rows, const ek_add_params *pa) {
+                          void *scratch, int8_t *blk, int32_t rows, const ek_conv_add_t *pa) {
     const int32_t out_h = c->g.out_h, stride_h = c->g.stride_h, row_bytes = c->g.out_w * c->q.rows;
     const size_t in_step = (size_t)stride_h * c->g.in_w * c->g.in_c;
     ek_conv_mve_t cb = *c; /* the block's parameters */
@@ -545,6 +545,10 @@ void ek_conv2d_s8_mve_add(const ek_conv_mve_t *c, ek_conv_mve_fn conv, const int
             cb.g.pad_h = (int16_t)(c->g.pad_h - y * stride_h);
         }
         conv(&cb, in, blk, scratch);
+#if EK_SINGLE_ROUNDING
         ek_add_s8_table_n(blk, a, a, n * row_bytes, pa);
+#else
+        ek_add_s8_table_t(blk, a, a, n * row_bytes, pa);
+#endif
     }
 }

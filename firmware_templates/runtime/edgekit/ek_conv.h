@@ -152,11 +152,17 @@ void ek_conv2d_s8_mve_padded_gather(const ek_conv_mve_t *c, const int8_t *input,
 void ek_conv2d_s8_mve_patches(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
 void ek_conv2d_s8_mve_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch);
 /* A CONV_2D fused with the ADD after it (edgekit/codegen/aot/fusion.py), one image: blocks of `rows` output rows of
- * conv (an entry above) into blk, each then added to the same rows of a in place, ek_add_s8_table_n(blk, a, a, ...,
- * pa) (the generator orders pa's inputs so). A block is the conv with out_h rows and pad_h - y * stride_h, or
- * without top padding in_h - y * stride_h rows from input row y * stride_h: the values of the unfused pair. */
+ * conv (an entry above) into blk, each then added to the same rows of a in place, ek_add_s8_table_t(blk, a, a, ...,
+ * pa) (ek_add_s8_table_n with ek_add_params in EK_SINGLE_ROUNDING builds; the generator orders pa's inputs so). A
+ * block is the conv with out_h rows and pad_h - y * stride_h, or without top padding in_h - y * stride_h rows from
+ * input row y * stride_h: the values of the unfused pair. */
+#if EK_SINGLE_ROUNDING
+typedef ek_add_params ek_conv_add_t;
+#else
+typedef ek_add_table_t ek_conv_add_t;
+#endif
 void ek_conv2d_s8_mve_add(const ek_conv_mve_t *c, ek_conv_mve_fn conv, const int8_t *input, int8_t *a,
-                          void *scratch, int8_t *blk, int32_t rows, const ek_add_params *pa);
+                          void *scratch, int8_t *blk, int32_t rows, const ek_conv_add_t *pa);
 #define EK_CONV_MVE_PATCH 0
 #define EK_CONV_MVE_PAIRS 1
 #define EK_CONV_MVE_PADDED 2

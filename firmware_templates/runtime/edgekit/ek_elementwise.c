@@ -53,10 +53,10 @@ EK_INLINE int32_t ek_add_table_raw(int32_t raw, int32_t mult, int32_t round, int
 #if EK_HAVE_MVE
 /* ek_add_table_row for contiguous inputs (sa == sb == 1) on MVE cores: alone in ek_add_s8_table_n, so that a model
  * whose ADDs all take that entry (the fused CONV_2D+ADD blocks) links no scalar or strided code. */
-EK_INLINE void ek_add_table_n_mve(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, const ek_add_params *p) {
-    const int32_t *t1 = p->table1 + 128, *t2 = p->table2 + 128;
-    const int32_t mult = p->output_multiplier, rshift = p->out_rshift;
-    const int32_t zo = p->output_offset, lo = p->act_min, hi = p->act_max;
+EK_INLINE void ek_add_table_n_mve(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, const int32_t *table1,
+                                  const int32_t *table2, int32_t mult, int32_t rshift, int32_t zo, int32_t lo,
+                                  int32_t hi) {
+    const int32_t *t1 = table1 + 128, *t2 = table2 + 128;
     /* 4 elements per step: widening loads, 2 table gathers (word offsets value + 128 from table + 128, modulo
      * 2^32), the output requantization lane-wise (out_rshift >= 1: the ties-away fix-up needs no mask), one
      * narrowing store after the step's loads (in place: out == a or b), each step 13 instructions (post-incremented
@@ -110,7 +110,7 @@ static void ek_add_table_row(const void *va, const void *vb, void *vout, int32_t
     int32_t i = 0;
 #if EK_HAVE_MVE
     if (sa == 1 && sb == 1) {
-        ek_add_table_n_mve(a, b, out, n, p);
+        ek_add_table_n_mve(a, b, out, n, p->table1, p->table2, mult, rshift, zo, lo, hi);
         return;
     }
 #endif
@@ -159,13 +159,31 @@ void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast
 
 void ek_add_s8_table_n(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const ek_add_params *p) {
 #if !EK_SINGLE_ROUNDING && EK_HAVE_MVE
-    ek_add_table_n_mve(in1, in2, out, n, p);
+    ek_add_table_n_mve(in1, in2, out, n, p->table1, p->table2, p->output_multiplier, p->out_rshift, p->output_offset,
+                       p->act_min, p->act_max);
 #elif !EK_SINGLE_ROUNDING
     ek_add_table_row(in1, in2, out, n, 1, 1, p);
 #else
     ek_add_row(in1, in2, out, n, 1, 1, p);
 #endif
 }
+
+#if !EK_SINGLE_ROUNDING
+void ek_add_s8_table_t(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const ek_add_table_t *p) {
+#if EK_HAVE_MVE
+    ek_add_table_n_mve(in1, in2, out, n, p->table1, p->table2, p->output_multiplier, p->out_rshift, p->output_offset,
+                       p->act_min, p->act_max);
+#else
+    const int32_t *t1 = p->table1 + 128, *t2 = p->table2 + 128;
+    const int32_t mult = p->output_multiplier, rshift = p->out_rshift, round = (int32_t)1 << (rshift - 1);
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        const int32_t v = ek_add_table_raw(t1[in1[i]] + t2[in2[i]], mult, round, rshift) + p->output_offset;
+        out[i] = (int8_t)ek_clamp_i32(v, p->act_min, p->act_max);
+    }
+#endif
+}
+#endif
 
 void ek_sub_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p) {
 #if !EK_SINGLE_ROUNDING

@@ -109,6 +109,15 @@ void ek_add_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast
  * tables table1 / table2 are set (the generator's choice: a conv fused with an ADD on MVE cores). out may be in1 or
  * in2. */
 void ek_add_s8_table_n(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const ek_add_params *p);
+/* The fields of ek_add_params a table ADD reads (20 bytes instead of 52 on MVE cores; out_round is derived from
+ * out_rshift), and ek_add_s8_table_n with them: a fused CONV_2D + ADD's (ek_conv2d_s8_mve_add). Not in
+ * EK_SINGLE_ROUNDING builds (the tables are double-rounded): those take ek_add_params and ek_add_s8_table_n. */
+typedef struct {
+    const int32_t *table1, *table2;
+    int32_t output_multiplier;
+    int16_t out_rshift, output_offset, act_min, act_max;
+} ek_add_table_t;
+void ek_add_s8_table_t(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const ek_add_table_t *p);
 void ek_sub_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_add_params *p);
 void ek_mul_s8(const int8_t *in1, const int8_t *in2, int8_t *out, const ek_bcast *shape, const ek_mul_params *p);
 
