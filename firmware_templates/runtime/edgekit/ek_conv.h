@@ -108,7 +108,7 @@ void ek_depthwise_conv2d_s8_packed(const ek_conv_params_t *p, const int8_t *inpu
  *                  inside): pixels in pairs, each window copied into one of two patches (scratch 2 * k_elems).
  *   _inside_gather _inside for a window of at most 64 bytes spanning at most 256 input bytes (k_h - 1 rows of
  *                  in_w * in_c, then k_w * in_c): each patch through up to 4 MVE byte-offset gather loads.
- *   _padded, _padded_gather  not segmented: _inside and _inside_gather over a copy of each image padded with the input
+ *   _padded, _padded_gather  not segmented: _inside and _inside_gather over a copy of the image padded with the input
  *                  zero point (hp = (out_h - 1) * stride_h + k_h rows of wp = (out_w - 1) * stride_w + k_w pixels)
  *                  after the two patches: scratch 2 * k_elems + hp * wp * in_c (the gather bound on the copy).
  *   _patches       not segmented, any padding: every pixel through a patch, two per pair kernel pass, also across

@@ -4,9 +4,12 @@ calls.
 The C kernel has one entry per code path (1x1 pixels read in place, windows inside the input, a zero-point-padded
 copy, patches gathered at the borders, segmented rows read in place): this module picks the entry from the layer's
 geometry and granted scratch layout, so that a model links only the paths its layers take. Every entry computes the
-same int8 values; the choice only decides what is linked and how fast it runs. A CONV_2D fused with an ADD
-(``fusion.py``) calls the entry once per block of output rows with ``out_h``, ``in_h`` and ``pad_h`` changed: an
-unpadded layer's blocks stay unpadded (the input pointer moves down), so its entry's conditions hold for each block.
+same int8 values; the choice only decides what is linked and how fast it runs. Every entry but ``_1x1`` reads one
+generated ``ek_conv_mve_t`` (:func:`mve_struct`: the matrix kernel's q, the 16-bit geometry, the pair kernel and the
+lone-column kernel of :func:`mve_x1_defines`) and computes one image. A CONV_2D fused with an ADD (``fusion.py``)
+runs the entry once per block of output rows with ``out_h``, ``in_h`` and ``pad_h`` changed
+(``ek_conv2d_s8_mve_add``): an unpadded layer's blocks stay unpadded (the input pointer moves down), so its entry's
+conditions hold for each block.
 """
 
 from __future__ import annotations
