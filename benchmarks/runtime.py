@@ -34,8 +34,9 @@ RP2040-class cores run; only small models fit (a model that does not is skipped 
     python benchmarks/runtime.py [--boards qemu-cortex-m4,qemu-cortex-m7] [--models kws,ic] [--runs 3]
     python benchmarks/runtime.py --models vww,ic_pruned75 --sparse-baseline
     python benchmarks/runtime.py --boards qemu-microbit --models digits,hello_world,micro_speech --stack-kb 4 --append
-    EDGEKIT_TFLM_DIR=~/tflite-micro python benchmarks/runtime.py --models ad --work-dir /tmp/ek-bench \
-        --out benchmarks/results/runtime_tflm.json
+    EDGEKIT_TFLM_DIR=~/tflite-micro python benchmarks/runtime.py --models kws,ic,vww,ad \
+        --boards qemu-cortex-m4,qemu-cortex-m7,qemu-cortex-m33,qemu-cortex-m55 --tflm-flavours tflm_cmsis_nn \
+        --work-dir /tmp/ek-bench --out benchmarks/results/runtime_tflm.json    # the README's side-by-side table
 """
 
 from __future__ import annotations
