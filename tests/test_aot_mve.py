@@ -563,6 +563,31 @@ def test_mve_single_column_kernel_only_where_linked() -> None:
     one = [*conv, "    ek_conv2d_s8_mve_1x1(&q, a, b, 9);"]
     assert mve_x1_defines(one)[1:] == ["#define EK_MVE_X1 ek_matmul_mve_s8", "#define EK_MVE_X1_LINKED 1"]
     assert mve_x1_defines(fc)[1:] == ["#define EK_MVE_X1 ek_matmul_mve_s8", "#define EK_MVE_X1_LINKED 1"]  # no pairs
+    big_fc = ["    ek_matmul_mve_s8(&q, a, 0, b);"]  # a one-row FC of MVE_X1_FC_MACS or more
+    assert mve_x1_defines(conv + big_fc + fc)[2] == "#define EK_MVE_X1_LINKED 1"
+
+
+def test_mve_large_one_row_fc_links_the_single_column_kernel(tmp_path: Path) -> None:
+    """A one-row FULLY_CONNECTED of MVE_X1_FC_MACS or more calls ek_matmul_mve_s8 (the single-column kernel)
+    even when the other layers would not link it; a smaller one runs the pair kernel on its row twice."""
+    need_module("tflite_micro")
+    from tflite_single_op import T, multi_op_model
+
+    from edgekit.codegen.aot import generate_c
+    from edgekit.codegen.aot.ops.conv_mve import MVE_X1_FC_MACS
+
+    def model_c(rows: int) -> str:
+        x = _t((1, 4, 4, 16), -128, scale=0.08)
+        op0, y = _conv(x, 16, out_zp=-30, seed=41)  # a 3x3 conv: the pair kernel, no single-column user
+        flat = T((1, 256), scale=y.scale, zero_point=y.zero_point)
+        reshape = ("RESHAPE", [y, T((2,), "int32", data=np.array([1, 256], dtype=np.int32))], [flat], {})
+        op1, _ = _fc(flat, rows, out_zp=-7, seed=44)
+        gen = generate_c(multi_op_model([op0, reshape, op1]), tmp_path / f"fc{rows}", features=M55)
+        return (gen.files[0].parent / "ek_model.c").read_text()
+
+    big, small = model_c(MVE_X1_FC_MACS // 256), model_c(MVE_X1_FC_MACS // 256 - 1)
+    assert "#if EK_MVE_X1_LINKED" not in big and "#define EK_MVE_X1_LINKED 1" in big
+    assert "#if EK_MVE_X1_LINKED" in small and "#define EK_MVE_X1_LINKED 0" in small
 
 
 @pytest.mark.tflm

@@ -128,7 +128,13 @@ def mve_struct(p: dict[str, object], layout: str, filt: str, rq: str, shifts: li
 # FULLY_CONNECTED run the pair kernel on the column twice, and the model does not link it.
 MVE_X1 = "EK_MVE_X1"  # in a generated ek_conv_mve_t: ek_matmul_mve_s8 or ek_conv2d_s8_mve_x1_pair (mve_x1_defines)
 MVE_X1_LINKED = "EK_MVE_X1_LINKED"  # 1 or 0: #if around a one-row FULLY_CONNECTED's two calls
-MVE_X1_USERS = ("ek_conv2d_s8_mve_1x1(", "ek_conv2d_s8_mve_1x1_strided(", "ek_fully_connected_s8_mve(")
+MVE_X1_USERS = ("ek_conv2d_s8_mve_1x1(", "ek_conv2d_s8_mve_1x1_strided(", "ek_fully_connected_s8_mve(",
+                "ek_matmul_mve_s8(")  # outside an #if EK_MVE_X1_LINKED block
+# A one-row FULLY_CONNECTED of at least this many MACs calls ek_matmul_mve_s8 unconditionally (so links the
+# single-column kernel): the pair kernel on one column twice costs ~0.11 instructions per MAC more (a conv + a
+# 1024x256 FC on qemu-cortex-m55: 104,906 instructions against 76,281), ~900 at this size, for the ~550 B the model
+# would save. The MLPerf Tiny models' classifiers (512-768 MACs) stay under it.
+MVE_X1_FC_MACS = 8192
 
 
 def mve_x1_defines(body: list[str]) -> list[str]:
@@ -138,7 +144,7 @@ def mve_x1_defines(body: list[str]) -> list[str]:
     if not any(MVE_X1 in line for line in body):
         return []
     pairs = any("ek_conv2d_s8_mve_" in line for line in body)
-    linked = not pairs or any(u in line for line in body for u in MVE_X1_USERS)
+    linked = not pairs or any(u in line for line in _unconditional(body) for u in MVE_X1_USERS)
     return ["    /* the single-column MVE kernel: " + ("linked by a layer that needs it" if linked else
             "no layer needs it (lone columns run the pair kernel twice)") + " */",
             f"#define {MVE_X1} {'ek_matmul_mve_s8' if linked else 'ek_conv2d_s8_mve_x1_pair'}",
@@ -184,3 +190,16 @@ def conv_params_unfit(p: dict[str, object]) -> str:
             return (f"{k} = {v} does not fit the 8-bit ek_conv_geo_t field" if k in GEO_8BIT_FIELDS else
                     f"{k} = {v} does not fit the 16-bit ek_conv_params_t field")
     return ""
+
+
+def _unconditional(body: list[str]) -> list[str]:
+    """The lines of ``body`` outside ``#if EK_MVE_X1_LINKED`` ... ``#endif`` blocks (which do not decide the link)."""
+    out, inside = [], False
+    for line in body:
+        if line.strip() == f"#if {MVE_X1_LINKED}":
+            inside = True
+        elif inside and line.strip() == "#endif":
+            inside = False
+        elif not inside:
+            out.append(line)
+    return out

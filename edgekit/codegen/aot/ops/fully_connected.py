@@ -19,7 +19,7 @@ from edgekit.codegen.aot.ops.base import (
     scale_zp,
     w16_shifts,
 )
-from edgekit.codegen.aot.ops.conv_mve import MVE_X1_LINKED
+from edgekit.codegen.aot.ops.conv_mve import MVE_X1_FC_MACS, MVE_X1_LINKED
 from edgekit.codegen.aot.quant import conv_multipliers, f32, fc_multiplier
 from edgekit.codegen.aot.sparse import SparseWeights, choose, encode
 from edgekit.codegen.aot.variants import Layer
@@ -200,10 +200,11 @@ class FullyConnected(OpHandler):
         inp, out = ctx.ptr(ctx.op.inputs[0]), ctx.ptr(ctx.op.outputs[0])
         depth = int(p["accum_depth"])
         q = mve_mm_struct("q", depth, rows, p, filt, rq, shifts, pairs=False)  # one column a call
-        if p["batches"] != 1:
-            call = f"ek_fully_connected_s8_mve(&q, {inp}, {out}, {p['batches']});"
+        if p["batches"] != 1 or rows * depth >= MVE_X1_FC_MACS:
+            call = (f"ek_fully_connected_s8_mve(&q, {inp}, {out}, {p['batches']});" if p["batches"] != 1 else
+                    f"ek_matmul_mve_s8(&q, {inp}, 0, {out});")
             return "\n".join(["{", *("    " + ln for ln in q), f"    {call}", "}"])
-        # one row: ek_matmul_mve_s8, or the pair kernel on the row twice where no other layer links the former
+        # a small one-row FC: ek_matmul_mve_s8, or the pair kernel on the row twice where no layer links the former
         q2 = mve_mm_struct("q", depth, rows, p, filt, rq, shifts)
         return "\n".join(["{", f"#if {MVE_X1_LINKED}", *("    " + ln for ln in q),
                           f"    ek_matmul_mve_s8(&q, {inp}, 0, {out});", "#else", *("    " + ln for ln in q2),
