@@ -482,46 +482,54 @@ EK_INLINE void mve_windows(const ek_conv_geo_t *g, const ek_mve_mm_t *q, const i
     }
 }
 
-/* The windowed entries (one image; padded: its zero-point-padded copy after the two patch slots): the inside loop
- * (inside, gather) or the pixel loop (segmented or not, pairs). */
-EK_INLINE void mve_conv(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch,
-                        const int segmented, const int padded, const int inside, const int gather, const int pairs,
+/* What a windowed entry does (mve_conv's how): */
+#define MVE_SEGMENTED 1u /* the pixel loop reads each window's rows in place (segments; else a gathered patch) */
+#define MVE_PADDED 2u    /* the windows come from a zero-point-padded copy of the image, after the patch slots */
+#define MVE_INSIDE 4u    /* the inside loop (every window inside the image); else the pixel loop */
+#define MVE_GATHER 8u    /* the inside loop gathers each window with MVE gather loads */
+#define MVE_PAIRS 16u    /* the pixel loop runs its patches in pairs (two patch slots) */
+
+/* The windowed entries (one image): mve_inside or mve_windows over the image or its padded copy, as ``how`` says
+ * (MVE_* flags: constants in every entry but _rows, so each inlined copy keeps only its path). */
+EK_INLINE void mve_conv(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch, const uint32_t how,
                         ek_mve_x2_fn x2) {
     const ek_conv_geo_t *g = &c->g, *gi;
     int8_t *patch = (int8_t *)scratch;
     ek_conv_geo_t gp; /* the padded image's geometry */
-    const int8_t *in_b = mve_image(g, input, padded, patch + 2 * (size_t)g->k_h * g->k_w * g->in_c, &gp, &gi);
-    if (inside) {
-        mve_inside(gi, &c->q, in_b, output, patch, gather, x2, c->x1);
+    const int8_t *in_b = mve_image(g, input, (how & MVE_PADDED) != 0, patch + 2 * (size_t)g->k_h * g->k_w * g->in_c,
+                                   &gp, &gi);
+    if (how & MVE_INSIDE) {
+        mve_inside(gi, &c->q, in_b, output, patch, (how & MVE_GATHER) != 0, x2, c->x1);
     } else {
-        mve_windows(gi, &c->q, in_b, output, patch, pairs, segmented, x2, c->x1);
+        mve_windows(gi, &c->q, in_b, output, patch, (how & MVE_PAIRS) != 0, (how & MVE_SEGMENTED) != 0, x2, c->x1);
     }
 }
 
 void ek_conv2d_s8_mve_inside(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
-    mve_conv(c, input, output, scratch, 0, 0, 1, 0, 1, c->x2);
+    mve_conv(c, input, output, scratch, MVE_INSIDE | MVE_PAIRS, c->x2);
 }
 
 void ek_conv2d_s8_mve_inside_gather(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
-    mve_conv(c, input, output, scratch, 0, 0, 1, 1, 1, c->x2);
+    mve_conv(c, input, output, scratch, MVE_INSIDE | MVE_GATHER | MVE_PAIRS, c->x2);
 }
 
 void ek_conv2d_s8_mve_padded(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
-    mve_conv(c, input, output, scratch, 0, 1, 1, 0, 1, c->x2);
+    mve_conv(c, input, output, scratch, MVE_PADDED | MVE_INSIDE | MVE_PAIRS, c->x2);
 }
 
 void ek_conv2d_s8_mve_padded_gather(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
-    mve_conv(c, input, output, scratch, 0, 1, 1, 1, 1, c->x2);
+    mve_conv(c, input, output, scratch, MVE_PADDED | MVE_INSIDE | MVE_GATHER | MVE_PAIRS, c->x2);
 }
 
 void ek_conv2d_s8_mve_patches(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
-    mve_conv(c, input, output, scratch, 0, 0, 0, 0, 1, c->x2);
+    mve_conv(c, input, output, scratch, MVE_PAIRS, c->x2);
 }
 
 void ek_conv2d_s8_mve_rows(const ek_conv_mve_t *c, const int8_t *input, int8_t *output, void *scratch) {
     const int32_t layout = c->g.layout;
-    mve_conv(c, input, output, scratch, 1, layout == EK_CONV_MVE_PADDED, 0, 0, layout != EK_CONV_MVE_PATCH,
-             ek_matmul_mve_s8_x2);
+    const uint32_t how = MVE_SEGMENTED | (layout == EK_CONV_MVE_PADDED ? MVE_PADDED : 0u) |
+                         (layout != EK_CONV_MVE_PATCH ? MVE_PAIRS : 0u);
+    mve_conv(c, input, output, scratch, how, ek_matmul_mve_s8_x2);
 }
 
 void ek_conv2d_s8_mve_x1_pair(const ek_mve_mm_t *q, const int8_t *x, int32_t seg_stride, int8_t *out) {
