@@ -229,7 +229,7 @@ int main(void) {{
     subprocess.run([gcc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
                     "-fno-sanitize-recover=all", f"-DEK_SINGLE_ROUNDING={single}", "-I", str(RUNTIME_DIR),
                     str(tmp_path / "t.c"), *(str(RUNTIME_DIR / f) for f in ("ek_fully_connected.c", "ek_fc_w16.c",
-                    "ek_conv.c", "ek_matmul.c", "ek_matmul_w16.c")), "-o", str(exe)], check=True)
+                    "ek_conv.c", "ek_matmul.c", "ek_matmul_w16.c", "ek_elementwise.c")), "-o", str(exe)], check=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "1"
 
