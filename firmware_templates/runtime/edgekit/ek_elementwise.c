@@ -99,21 +99,12 @@ EK_INLINE void ek_add_table_n_mve(const int8_t *a, const int8_t *b, int8_t *out,
 }
 #endif
 
-static void ek_add_table_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
-                             const void *params) {
-    const int8_t *const a = (const int8_t *)va, *const b = (const int8_t *)vb;
-    int8_t *const out = (int8_t *)vout;
-    const ek_add_params *p = (const ek_add_params *)params;
-    const int32_t *t1 = p->table1 + 128, *t2 = p->table2 + 128;
-    const int32_t mult = p->output_multiplier, round = p->out_round, rshift = p->out_rshift;
-    const int32_t zo = p->output_offset, lo = p->act_min, hi = p->act_max;
+/* The table ADD over n elements of a and b (strides sa, sb) into out, without MVE: 4 results per store where both
+ * inputs are contiguous, then one by one (t1, t2: the tables + 128). */
+EK_INLINE void ek_add_table_span(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, int32_t sa, int32_t sb,
+                                 const int32_t *t1, const int32_t *t2, int32_t mult, int32_t round, int32_t rshift,
+                                 int32_t zo, int32_t lo, int32_t hi) {
     int32_t i = 0;
-#if EK_HAVE_MVE
-    if (sa == 1 && sb == 1) {
-        ek_add_table_n_mve(a, b, out, n, p->table1, p->table2, mult, rshift, zo, lo, hi);
-        return;
-    }
-#endif
     if (sa == 1 && sb == 1) {
         const uint32_t lo4 = ((uint32_t)lo & 0xFFu) * 0x01010101u, hi4 = ((uint32_t)hi & 0xFFu) * 0x01010101u;
         for (; i + 4 <= n; i += 4) {
@@ -131,6 +122,22 @@ static void ek_add_table_row(const void *va, const void *vb, void *vout, int32_t
         const int32_t v = ek_add_table_raw(t1[a[i * sa]] + t2[b[i * sb]], mult, round, rshift) + zo;
         out[i] = (int8_t)ek_clamp_i32(v, lo, hi);
     }
+}
+
+static void ek_add_table_row(const void *va, const void *vb, void *vout, int32_t n, int32_t sa, int32_t sb,
+                             const void *params) {
+    const int8_t *const a = (const int8_t *)va, *const b = (const int8_t *)vb;
+    int8_t *const out = (int8_t *)vout;
+    const ek_add_params *p = (const ek_add_params *)params;
+#if EK_HAVE_MVE
+    if (sa == 1 && sb == 1) {
+        ek_add_table_n_mve(a, b, out, n, p->table1, p->table2, p->output_multiplier, p->out_rshift,
+                           p->output_offset, p->act_min, p->act_max);
+        return;
+    }
+#endif
+    ek_add_table_span(a, b, out, n, sa, sb, p->table1 + 128, p->table2 + 128, p->output_multiplier, p->out_round,
+                      p->out_rshift, p->output_offset, p->act_min, p->act_max);
 }
 #endif
 
@@ -174,13 +181,8 @@ void ek_add_s8_table_t(const int8_t *in1, const int8_t *in2, int8_t *out, int32_
     ek_add_table_n_mve(in1, in2, out, n, p->table1, p->table2, p->output_multiplier, p->out_rshift, p->output_offset,
                        p->act_min, p->act_max);
 #else
-    const int32_t *t1 = p->table1 + 128, *t2 = p->table2 + 128;
-    const int32_t mult = p->output_multiplier, rshift = p->out_rshift, round = (int32_t)1 << (rshift - 1);
-    int32_t i;
-    for (i = 0; i < n; i++) {
-        const int32_t v = ek_add_table_raw(t1[in1[i]] + t2[in2[i]], mult, round, rshift) + p->output_offset;
-        out[i] = (int8_t)ek_clamp_i32(v, p->act_min, p->act_max);
-    }
+    ek_add_table_span(in1, in2, out, n, 1, 1, p->table1 + 128, p->table2 + 128, p->output_multiplier,
+                      (int32_t)1 << (p->out_rshift - 1), p->out_rshift, p->output_offset, p->act_min, p->act_max);
 #endif
 }
 #endif
